@@ -1,0 +1,147 @@
+"""The order lifecycle: statuses, actions and the only moves allowed between them.
+
+Pure functions only — no database, no clock of its own (``now`` is always passed in) —
+so the board, the CLI, the service and the property tests share one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Board columns."""
+
+    OPEN = "OPEN"
+    PROCESSING = "PROCESSING"
+    FINISHED = "FINISHED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (Status.FINISHED, Status.CANCELLED)
+
+
+class Action(StrEnum):
+    """What a pharmacist (or the remote) can do to an order."""
+
+    START = "start"
+    FINISH = "finish"
+    ADVANCE = "advance"
+    CANCEL = "cancel"
+    HOLD = "hold"
+    RELEASE = "release"
+
+
+class Priority(StrEnum):
+    STAT = "stat"
+    WAITER = "waiter"
+    NORMAL = "normal"
+
+    @property
+    def rank(self) -> int:
+        """Sort key: most urgent first."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {Priority.STAT: 0, Priority.WAITER: 1, Priority.NORMAL: 2}
+
+
+class DeliveryType(StrEnum):
+    PICKUP = "pickup"
+    SHIP = "ship"
+    COURIER = "courier"
+
+
+#: Status moves: (from, action) -> to. ADVANCE is resolved to START/FINISH first.
+MOVES: dict[tuple[Status, Action], Status] = {
+    (Status.OPEN, Action.START): Status.PROCESSING,
+    (Status.PROCESSING, Action.FINISH): Status.FINISHED,
+    (Status.OPEN, Action.CANCEL): Status.CANCELLED,
+    (Status.PROCESSING, Action.CANCEL): Status.CANCELLED,
+}
+
+#: Actions that need a non-blank reason.
+NEEDS_REASON = frozenset({Action.CANCEL, Action.HOLD})
+
+
+class TransitionError(ValueError):
+    """An action that the lifecycle forbids for the order as it is now."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """The parts of an order the lifecycle decides on."""
+
+    status: Status
+    on_hold: bool = False
+    fulfill_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of a legal action: the concrete action and the state after it."""
+
+    action: Action
+    facts: OrderFacts
+
+    @property
+    def moves_status(self) -> bool:
+        return self.action in (Action.START, Action.FINISH, Action.CANCEL)
+
+
+def resolve(status: Status, action: Action) -> Action:
+    """Turn ADVANCE into the concrete next step for ``status`` (START or FINISH)."""
+    if action is not Action.ADVANCE:
+        return action
+    if status is Status.OPEN:
+        return Action.START
+    if status is Status.PROCESSING:
+        return Action.FINISH
+    raise TransitionError(f"nothing to advance: the order is {status}")
+
+
+def is_scheduled(facts: OrderFacts, now: datetime) -> bool:
+    return facts.fulfill_at is not None and facts.fulfill_at > now
+
+
+def apply(facts: OrderFacts, action: Action, now: datetime, reason: str | None = None) -> Outcome:
+    """Decide one action. Raises :class:`TransitionError` with a sentence a person can read."""
+    action = resolve(facts.status, action)
+    if action in NEEDS_REASON and not (reason and reason.strip()):
+        raise TransitionError(f"{action} needs a reason")
+    if facts.status.is_terminal:
+        raise TransitionError(f"cannot {action}: the order is already {facts.status}")
+    if action is Action.HOLD:
+        if facts.on_hold:
+            raise TransitionError("cannot hold: the order is already on hold")
+        return Outcome(action, OrderFacts(facts.status, True, facts.fulfill_at))
+    if action is Action.RELEASE:
+        if not facts.on_hold:
+            raise TransitionError("cannot release: the order is not on hold")
+        return Outcome(action, OrderFacts(facts.status, False, facts.fulfill_at))
+    target = MOVES.get((facts.status, action))
+    if target is None:
+        raise TransitionError(f"cannot {action}: the order is {facts.status}")
+    if action is Action.START:
+        if facts.on_hold:
+            raise TransitionError("cannot start: the order is on hold (release it first)")
+        if is_scheduled(facts, now):
+            assert facts.fulfill_at is not None
+            when = facts.fulfill_at.strftime("%Y-%m-%d %H:%M UTC")
+            raise TransitionError(f"cannot start: the order is scheduled for {when}")
+    return Outcome(action, OrderFacts(target, facts.on_hold, facts.fulfill_at))
+
+
+def legal_actions(facts: OrderFacts, now: datetime) -> frozenset[Action]:
+    """Every action :func:`apply` would accept now (reasons assumed given)."""
+    legal = set()
+    for action in Action:
+        try:
+            apply(facts, action, now, reason="-")
+        except TransitionError:
+            continue
+        legal.add(action)
+    return frozenset(legal)

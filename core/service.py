@@ -1,0 +1,409 @@
+"""The one door for every change to an order.
+
+Each call is one database transaction that writes the new state, an audit event and —
+for moves the remote must learn about — an outbox row, together or not at all. The
+order's ``version`` column makes every write conditional, so two terminals racing on
+the same order can never both win (the loser gets a :class:`Conflict`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from rxfloor.core import lifecycle
+from rxfloor.core.config import Settings
+from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
+from rxfloor.core.models import NewOrder, OrderView, items_summary
+from rxfloor.core.store import (
+    Store,
+    audit_events,
+    line_items,
+    orders,
+    outbox,
+    utcnow,
+)
+
+#: Which lifecycle actions produce an outbox row (the remote learns of status moves).
+PUSHED_ACTIONS = frozenset({Action.START, Action.FINISH, Action.CANCEL})
+#: What each action aims for, to tell "already there" from "not allowed".
+_TARGET = {
+    Action.START: Status.PROCESSING,
+    Action.FINISH: Status.FINISHED,
+    Action.CANCEL: Status.CANCELLED,
+}
+_ORDER = [Status.OPEN, Status.PROCESSING, Status.FINISHED]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is pressing the keys: pharmacist (initials or OS user) and station (host)."""
+
+    name: str
+    station: str
+
+
+class ServiceError(Exception):
+    """Base for refusals; ``str(err)`` is one line that names the order."""
+
+
+class OrderNotFound(ServiceError):
+    pass
+
+
+class Refused(ServiceError):
+    """The lifecycle forbids the action for the order as it is now."""
+
+    def __init__(self, message: str, order: OrderView | None = None) -> None:
+        super().__init__(message)
+        self.order = order
+
+
+class Conflict(Refused):
+    """Someone else changed the order first (lost race or stale version)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MoveResult:
+    order: OrderView
+    action: Action
+    event_id: int
+    from_status: Status
+    to_status: Status
+
+    @property
+    def summary(self) -> str:
+        o = self.order
+        if self.action in (Action.HOLD, Action.RELEASE):
+            what = "on hold" if self.action is Action.HOLD else "released"
+            return f"{o.name} {what} ({o.status})"
+        return f"{o.name} {self.from_status} -> {self.to_status}"
+
+
+class OrderService:
+    def __init__(
+        self, store: Store, actor: Actor, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.store = store
+        self.actor = actor
+        self.clock = clock
+
+    # ------------------------------------------------------------------ reads
+    def get(self, ref: str) -> OrderView:
+        with self.store.read() as conn:
+            row = self.store.find_order(conn, ref)
+        if row is None:
+            raise OrderNotFound(f"order {ref!r} does not exist")
+        return OrderView.from_row(row)
+
+    def legal_actions(self, order: OrderView) -> frozenset[Action]:
+        facts = OrderFacts(order.status, order.hold, order.fulfill_at)
+        return lifecycle.legal_actions(facts, self.clock())
+
+    # ---------------------------------------------------------------- actions
+    def act(
+        self,
+        ref: str,
+        action: Action,
+        *,
+        reason: str | None = None,
+        expected_version: int | None = None,
+    ) -> MoveResult:
+        """Apply one action; raises OrderNotFound / Refused / Conflict with a readable line."""
+        reason = reason.strip() if reason and reason.strip() else None
+        now = self.clock()
+        with self.store.write() as conn:
+            row = self._find(conn, ref)
+            if expected_version is not None and row["version"] != expected_version:
+                raise Conflict(self._changed_message(conn, row), OrderView.from_row(row))
+            facts = OrderFacts(Status(row["status"]), row["on_hold"], row["fulfill_at"])
+            try:
+                outcome = lifecycle.apply(facts, action, now, reason)
+            except TransitionError as exc:
+                raise self._refusal(conn, row, action, exc) from None
+            values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
+            if outcome.action is Action.HOLD:
+                values |= {"on_hold": True, "hold_reason": reason, "hold_by": self.actor.name,
+                           "hold_since": now}  # fmt: skip
+            elif outcome.action is Action.RELEASE:
+                values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
+                           "hold_since": None}  # fmt: skip
+            else:
+                values |= {"status": outcome.facts.status, "status_since": now}
+            done = conn.execute(
+                update(orders)
+                .where(orders.c.id == row["id"], orders.c.version == row["version"])
+                .values(**values)
+            )
+            if done.rowcount != 1:  # someone committed in between (PostgreSQL READ COMMITTED)
+                fresh = self._find(conn, row["id"])
+                raise Conflict(
+                    self._refusal(conn, fresh, action, None).args[0], OrderView.from_row(fresh)
+                )
+            event_id = self._event(
+                conn,
+                row["id"],
+                now,
+                action=outcome.action,
+                from_status=facts.status,
+                to_status=outcome.facts.status,
+                reason=reason,
+                version=row["version"] + 1,
+            )
+            if outcome.action in PUSHED_ACTIONS and not row["sample"]:
+                conn.execute(
+                    insert(outbox).values(
+                        order_id=row["id"],
+                        audit_event_id=event_id,
+                        action=outcome.action,
+                        reason=reason,
+                        idempotency_key=uuid.uuid4().hex,
+                        state="pending",
+                        attempts=0,
+                        created_at=now,
+                    )
+                )
+            self.store.record_change(conn, [row["id"]])
+            fresh = self._find(conn, row["id"])
+        return MoveResult(
+            OrderView.from_row(fresh), outcome.action, event_id, facts.status, outcome.facts.status
+        )
+
+    def undo(self, event_id: int) -> MoveResult:
+        """Take back one of this terminal's moves while the remote has not seen it yet.
+
+        The undo is a new audit event (nothing is deleted); the outbox row is marked
+        ``undone`` so it is never pushed. Refused once the order changed again or the
+        move was handed to the remote.
+        """
+        now = self.clock()
+        with self.store.write() as conn:
+            ev = conn.execute(select(audit_events).where(audit_events.c.id == event_id)).mappings().first()
+            if ev is None or ev["source"] != "local" or ev["action"] not in {a.value for a in Action}:
+                raise Refused("nothing to undo")
+            row = self._find(conn, ev["order_id"])
+            if row["version"] != ev["version"]:
+                raise Conflict(
+                    f"cannot undo: {row['name']} changed since ({self._last_by(conn, row)})",
+                    OrderView.from_row(row),
+                )
+            pending = conn.execute(
+                update(outbox)
+                .where(outbox.c.audit_event_id == event_id, outbox.c.state == "pending")
+                .values(state="undone")
+            )
+            queued = conn.execute(
+                select(outbox.c.id).where(outbox.c.audit_event_id == event_id)
+            ).first()
+            if queued is not None and pending.rowcount != 1:
+                raise Refused(
+                    f"cannot undo: the {ev['action']} of {row['name']} has already been sent "
+                    "to the remote",
+                    OrderView.from_row(row),
+                )
+            values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
+            action = Action(ev["action"])
+            if action is Action.HOLD:
+                values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
+                           "hold_since": None}  # fmt: skip
+            elif action is Action.RELEASE:
+                prior = self._last_hold_event(conn, row["id"], before=event_id)
+                values |= {
+                    "on_hold": True,
+                    "hold_reason": prior["reason"] if prior else None,
+                    "hold_by": prior["actor"] if prior else None,
+                    "hold_since": prior["at"] if prior else now,
+                }
+            else:
+                values |= {"status": ev["from_status"], "status_since": now}
+            conn.execute(update(orders).where(orders.c.id == row["id"]).values(**values))
+            new_event = self._event(
+                conn,
+                row["id"],
+                now,
+                action="undo",
+                from_status=ev["to_status"],
+                to_status=ev["from_status"],
+                reason=f"undo of {ev['action']}",
+                version=row["version"] + 1,
+            )
+            self.store.record_change(conn, [row["id"]])
+            fresh = self._find(conn, row["id"])
+        return MoveResult(
+            OrderView.from_row(fresh),
+            action,
+            new_event,
+            Status(ev["to_status"]),
+            Status(ev["from_status"]),
+        )
+
+    def add_orders(self, new_orders: Iterable[NewOrder], *, source: str = "local") -> int:
+        """Insert orders that are not in the store yet (by id); returns how many were added."""
+        batch = list(new_orders)
+        if not batch:
+            return 0
+        now = self.clock()
+        with self.store.write() as conn:
+            existing = set(
+                conn.execute(
+                    select(orders.c.id).where(orders.c.id.in_([o.id for o in batch]))
+                ).scalars()
+            )
+            fresh = [o for o in batch if o.id not in existing]
+            if not fresh:
+                return 0
+            order_rows, item_rows, event_rows = [], [], []
+            for o in fresh:
+                created = o.created_at or now
+                order_rows.append(
+                    {
+                        "id": o.id,
+                        "name": o.name,
+                        "status": o.status,
+                        "remote_status": o.remote_status,
+                        "priority": o.priority,
+                        "delivery_type": o.delivery_type,
+                        "patient_name": o.patient_name,
+                        "items_summary": items_summary(o.items),
+                        "due_at": o.due_at,
+                        "fulfill_at": o.fulfill_at,
+                        "on_hold": o.on_hold,
+                        "hold_reason": o.hold_reason if o.on_hold else None,
+                        "hold_by": self.actor.name if o.on_hold else None,
+                        "hold_since": now if o.on_hold else None,
+                        "sample": o.sample,
+                        "sync_error": None,
+                        "version": 1,
+                        "created_at": created,
+                        "updated_at": now,
+                        "status_since": created,
+                    }
+                )
+                item_rows.extend(
+                    {"order_id": o.id, "position": i, **item.model_dump()}
+                    for i, item in enumerate(o.items)
+                )
+                event_rows.append(
+                    {
+                        "order_id": o.id,
+                        "at": now,
+                        "actor": self.actor.name,
+                        "station": self.actor.station,
+                        "action": "created",
+                        "from_status": None,
+                        "to_status": o.status,
+                        "reason": "sample data" if o.sample else None,
+                        "source": source,
+                        "version": 1,
+                    }
+                )
+            conn.execute(insert(orders), order_rows)
+            if item_rows:
+                conn.execute(insert(line_items), item_rows)
+            conn.execute(insert(audit_events), event_rows)
+            self.store.record_change(conn, [o.id for o in fresh])
+        return len(fresh)
+
+    # ---------------------------------------------------------------- helpers
+    def _find(self, conn: Connection, ref: str) -> RowMapping:
+        row = self.store.find_order(conn, ref)
+        if row is None:
+            raise OrderNotFound(f"order {ref!r} does not exist")
+        return row
+
+    def _event(
+        self,
+        conn: Connection,
+        order_id: str,
+        at: datetime,
+        *,
+        action: str,
+        from_status: str | None,
+        to_status: str | None,
+        reason: str | None,
+        version: int,
+        source: str = "local",
+    ) -> int:
+        result = conn.execute(
+            insert(audit_events)
+            .values(
+                order_id=order_id,
+                at=at,
+                actor=self.actor.name,
+                station=self.actor.station,
+                action=str(action),
+                from_status=from_status,
+                to_status=to_status,
+                reason=reason,
+                source=source,
+                version=version,
+            )
+            .returning(audit_events.c.id)
+        )
+        return int(result.scalar_one())
+
+    def _last_by(self, conn: Connection, row: RowMapping) -> str:
+        """``by AB at 10:02`` from the order's latest audit event."""
+        ev = (
+            conn.execute(
+                select(audit_events.c.actor, audit_events.c.at)
+                .where(audit_events.c.order_id == row["id"])
+                .order_by(audit_events.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        if ev is None:
+            return "by unknown"
+        return f"by {ev['actor']} at {ev['at'].astimezone().strftime('%H:%M')}"
+
+    def _last_hold_event(self, conn: Connection, order_id: str, before: int) -> RowMapping | None:
+        return (
+            conn.execute(
+                select(audit_events)
+                .where(
+                    audit_events.c.order_id == order_id,
+                    audit_events.c.action == Action.HOLD.value,
+                    audit_events.c.id < before,
+                )
+                .order_by(audit_events.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+
+    def _changed_message(self, conn: Connection, row: RowMapping) -> str:
+        return f"{row['name']} changed meanwhile: now {row['status']} ({self._last_by(conn, row)})"
+
+    def _refusal(
+        self, conn: Connection, row: RowMapping, action: Action, exc: TransitionError | None
+    ) -> Refused:
+        status = Status(row["status"])
+        order = OrderView.from_row(row)
+        try:
+            concrete = lifecycle.resolve(status, action)
+        except TransitionError:
+            concrete = action
+        target = _TARGET.get(concrete)
+        already = target is not None and (
+            status == target
+            or status.is_terminal
+            or (target in _ORDER and status in _ORDER and _ORDER.index(status) > _ORDER.index(target))
+        )
+        if already or exc is None:
+            message = f"{row['name']} is already {status} ({self._last_by(conn, row)})"
+        else:
+            message = f"{row['name']}: {exc}"
+        return Conflict(message, order) if exc is None else Refused(message, order)
+
+
+def open_service(settings: Settings) -> OrderService:
+    """Open the configured store (migrating it on first use) and a service acting as the user."""
+    store = Store.open(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    return OrderService(store, Actor(settings.actor, settings.station))

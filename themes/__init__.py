@@ -1,0 +1,1 @@
+"""Textual themes and stylesheets shipped with rxfloor (data for the tui package)."""
