@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
-        from rxfloor.core.store import normalise_url  # noqa: PLC0415 — keeps config light
+        from rxfloor.core.store import normalise_url
 
         return normalise_url(value)
 
@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         if self.api_key is not None:
             return self.api_key
         try:
-            import keyring  # noqa: PLC0415 — optional at runtime
+            import keyring
 
             value = keyring.get_password(APP_NAME, "api_key")
         except Exception:  # no keyring backend on this machine

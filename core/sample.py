@@ -62,7 +62,9 @@ def sample_orders(count: int, seed: int, now: datetime) -> Iterator[NewOrder]:
     prefix = "" if seed == 0 else f"{seed}-"
     for i in range(count):
         roll = rng.random()
-        priority = Priority.STAT if roll < 0.08 else Priority.WAITER if roll < 0.25 else Priority.NORMAL
+        priority = (
+            Priority.STAT if roll < 0.08 else Priority.WAITER if roll < 0.25 else Priority.NORMAL
+        )
         delivery = rng.choices(list(DeliveryType), weights=(6, 3, 1))[0]
         created = now - timedelta(minutes=rng.randint(1, 240))
         window = {

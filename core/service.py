@@ -21,6 +21,7 @@ from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
 from rxfloor.core.models import NewOrder, OrderView, items_summary
 from rxfloor.core.store import (
     Store,
+    alerts,
     audit_events,
     line_items,
     orders,
@@ -85,9 +86,7 @@ class MoveResult:
 
 
 class OrderService:
-    def __init__(
-        self, store: Store, actor: Actor, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, store: Store, actor: Actor, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.actor = actor
         self.clock = clock
@@ -182,8 +181,16 @@ class OrderService:
         """
         now = self.clock()
         with self.store.write() as conn:
-            ev = conn.execute(select(audit_events).where(audit_events.c.id == event_id)).mappings().first()
-            if ev is None or ev["source"] != "local" or ev["action"] not in {a.value for a in Action}:
+            ev = (
+                conn.execute(select(audit_events).where(audit_events.c.id == event_id))
+                .mappings()
+                .first()
+            )
+            if (
+                ev is None
+                or ev["source"] != "local"
+                or ev["action"] not in {a.value for a in Action}
+            ):
                 raise Refused("nothing to undo")
             row = self._find(conn, ev["order_id"])
             if row["version"] != ev["version"]:
@@ -308,6 +315,31 @@ class OrderService:
             self.store.record_change(conn, [o.id for o in fresh])
         return len(fresh)
 
+    def acknowledge_alert(self, alert_id: int) -> None:
+        """A pharmacist has seen the alert; recorded in the order's audit trail."""
+        now = self.clock()
+        with self.store.write() as conn:
+            alert = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()
+            if alert is None or alert["acknowledged_at"] is not None:
+                return
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id)
+                .values(acknowledged_at=now, acknowledged_by=self.actor.name)
+            )
+            row = self._find(conn, alert["order_id"])
+            self._event(
+                conn,
+                row["id"],
+                now,
+                action="acknowledge",
+                from_status=row["status"],
+                to_status=row["status"],
+                reason=alert["message"],
+                version=row["version"],
+            )
+            self.store.record_change(conn, [row["id"]])
+
     # ---------------------------------------------------------------- helpers
     def _find(self, conn: Connection, ref: str) -> RowMapping:
         row = self.store.find_order(conn, ref)
@@ -394,7 +426,11 @@ class OrderService:
         already = target is not None and (
             status == target
             or status.is_terminal
-            or (target in _ORDER and status in _ORDER and _ORDER.index(status) > _ORDER.index(target))
+            or (
+                target in _ORDER
+                and status in _ORDER
+                and _ORDER.index(status) > _ORDER.index(target)
+            )
         )
         if already or exc is None:
             message = f"{row['name']} is already {status} ({self._last_by(conn, row)})"

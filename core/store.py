@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -174,11 +175,64 @@ class ChangeRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class AlertRow(Base):
+    """Something a pharmacist must acknowledge (e.g. the remote cancelled an order in work)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # e.g. remote_cancel
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class SyncStateRow(Base):
+    """Health of the sync worker, shared by every terminal on the database (one row, id 1)."""
+
+    __tablename__ = "sync_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    online: Mapped[bool | None] = mapped_column(Boolean)  # None: never tried
+    offline_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    pull_cursor: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncLeaseRow(Base):
+    """Who may push right now (SQLite; PostgreSQL uses an advisory lock instead)."""
+
+    __tablename__ = "sync_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 orders = OrderRow.__table__
 line_items = LineItemRow.__table__
 audit_events = AuditEventRow.__table__
 outbox = OutboxRow.__table__
 changes = ChangeRow.__table__
+alerts = AlertRow.__table__
+sync_state = SyncStateRow.__table__
+sync_lease = SyncLeaseRow.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class SyncHealth:
+    """What the header shows: online / offline since, queued and failed pushes."""
+
+    online: bool | None
+    offline_since: datetime | None
+    last_ok_at: datetime | None
+    last_error: str | None
+    queued: int
+    failed: int
 
 
 def normalise_url(raw: str) -> str:
@@ -250,7 +304,7 @@ class Store:
         current = self.schema_revision()
         if current == SCHEMA_HEAD:
             return
-        from rxfloor.core.migrations.runner import upgrade  # noqa: PLC0415 — alembic is slow
+        from rxfloor.core.migrations.runner import upgrade
 
         upgrade(self, current)
 
@@ -334,6 +388,36 @@ class Store:
         with self.read() as conn:
             return int(conn.execute(select(func.count()).select_from(orders)).scalar_one())
 
+    def open_alerts(self) -> list[RowMapping]:
+        """Unacknowledged alerts, oldest first, with the order's name."""
+        stmt = (
+            select(alerts, orders.c.name.label("order_name"))
+            .join(orders, orders.c.id == alerts.c.order_id)
+            .where(alerts.c.acknowledged_at.is_(None))
+            .order_by(alerts.c.id)
+        )
+        with self.read() as conn:
+            return list(conn.execute(stmt).mappings())
+
+    def sync_health(self) -> SyncHealth:
+        with self.read() as conn:
+            counts = dict(
+                conn.execute(
+                    select(outbox.c.state, func.count())
+                    .where(outbox.c.state.in_(["pending", "sending", "failed"]))
+                    .group_by(outbox.c.state)
+                ).all()
+            )
+            row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().first()
+        return SyncHealth(
+            online=row["online"] if row else None,
+            offline_since=row["offline_since"] if row else None,
+            last_ok_at=row["last_ok_at"] if row else None,
+            last_error=row["last_error"] if row else None,
+            queued=int(counts.get("pending", 0)) + int(counts.get("sending", 0)),
+            failed=int(counts.get("failed", 0)),
+        )
+
     # -------------------------------------------------------------- change feed
     def record_change(self, conn: Connection, order_ids: Sequence[str]) -> None:
         """Append to the change log inside the caller's write transaction."""
@@ -384,7 +468,7 @@ class ChangeWaiter:
                 self._raw = self._store.engine.raw_connection()
                 self._last_version = self._data_version()
             else:
-                import psycopg  # noqa: PLC0415
+                import psycopg
 
                 url = make_url(self._store.url).set(drivername="postgresql")
                 self._raw = psycopg.connect(

@@ -19,7 +19,9 @@ PG_SKIP_REASON = f"{PG_ENV} is not set (CI sets it to the machine's PostgreSQL)"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Never read or write the developer's real config, data or keyring."""
     home = tmp_path_factory.mktemp("home")
     for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"),

@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rxfloor", description="The pharmacy floor board and its headless tools."
     )
-    parser.add_argument("--database", metavar="URL", help="sqlite:///FILE, a file path, or postgresql://…")
+    parser.add_argument(
+        "--database", metavar="URL", help="sqlite:///FILE, a file path, or postgresql://…"
+    )
     parser.add_argument("--actor", help="pharmacist initials recorded in the audit trail")
     parser.add_argument("--station", help="station name recorded in the audit trail")
     parser.add_argument(
@@ -102,7 +104,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    from rxfloor.core.service import OrderNotFound, Refused, open_service  # noqa: PLC0415
+    from rxfloor.core.service import OrderNotFound, Refused, open_service
 
     service = open_service(settings)
     command = args.command
@@ -129,7 +131,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _seed(service: Any, count: int, seed: int) -> int:
-    from rxfloor.core.sample import sample_orders  # noqa: PLC0415
+    from rxfloor.core.sample import sample_orders
 
     added = service.add_orders(sample_orders(count, seed, service.clock()))
     print(f"added {added} sample orders (seed {seed}); {count - added} already present")
@@ -137,8 +139,8 @@ def _seed(service: Any, count: int, seed: int) -> int:
 
 
 def _orders(service: Any, status: str | None, as_json: bool) -> int:
-    from rxfloor.core.lifecycle import Priority  # noqa: PLC0415
-    from rxfloor.core.models import OrderView  # noqa: PLC0415
+    from rxfloor.core.lifecycle import Priority
+    from rxfloor.core.models import OrderView
 
     rows = service.store.board_rows([status] if status else None)
     views = [OrderView.from_row(r) for r in rows]
@@ -158,7 +160,7 @@ def _orders(service: Any, status: str | None, as_json: bool) -> int:
 
 
 def _history(service: Any, ref: str, as_json: bool) -> int:
-    from rxfloor.core.models import AuditEvent  # noqa: PLC0415
+    from rxfloor.core.models import AuditEvent
 
     order = service.get(ref)
     events = [AuditEvent.from_row(r) for r in service.store.history(order.id)]

@@ -31,7 +31,7 @@ def head_revision() -> str:
 
 def upgrade(store: Store, current: str | None) -> None:
     """Upgrade to head under a lock, so several terminals opening a new database agree."""
-    from rxfloor.core.store import StoreError  # noqa: PLC0415
+    from rxfloor.core.store import StoreError
 
     cfg = alembic_config()
     script = ScriptDirectory.from_config(cfg)

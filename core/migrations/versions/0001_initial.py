@@ -120,8 +120,52 @@ def upgrade() -> None:
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_changes"),
     )
+    op.create_table(
+        "alerts",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column(
+            "order_id",
+            sa.String(64),
+            sa.ForeignKey("orders.id", name="fk_alerts_order_id_orders"),
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("acknowledged_at", UTCDateTime()),
+        sa.Column("acknowledged_by", sa.String(64)),
+        sa.PrimaryKeyConstraint("id", name="pk_alerts"),
+    )
+    op.create_index("ix_alerts_order_id", "alerts", ["order_id"])
+    op.create_table(
+        "sync_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("online", sa.Boolean()),
+        sa.Column("offline_since", UTCDateTime()),
+        sa.Column("last_ok_at", UTCDateTime()),
+        sa.Column("last_error", sa.Text()),
+        sa.Column("pull_cursor", sa.Text()),
+        sa.Column("updated_at", UTCDateTime()),
+        sa.PrimaryKeyConstraint("id", name="pk_sync_state"),
+    )
+    op.create_table(
+        "sync_lease",
+        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("holder", sa.String(128), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_sync_lease"),
+    )
 
 
 def downgrade() -> None:
-    for table in ("changes", "outbox", "audit_events", "line_items", "orders"):
+    for table in (
+        "sync_lease",
+        "sync_state",
+        "alerts",
+        "changes",
+        "outbox",
+        "audit_events",
+        "line_items",
+        "orders",
+    ):
         op.drop_table(table)
