@@ -81,7 +81,7 @@ class OrderView(BaseModel):
     status_since: datetime
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> OrderView:
+    def from_row(cls, row: Mapping[Any, Any]) -> OrderView:
         data = dict(row)
         data["hold"] = data.pop("on_hold")
         return cls.model_validate(data)
@@ -101,7 +101,7 @@ class AuditEvent(BaseModel):
     version: int
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> AuditEvent:
+    def from_row(cls, row: Mapping[Any, Any]) -> AuditEvent:
         return cls.model_validate(dict(row))
 
 

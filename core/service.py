@@ -255,15 +255,18 @@ class OrderService:
             return 0
         now = self.clock()
         with self.store.write() as conn:
-            existing = set(
-                conn.execute(
-                    select(orders.c.id).where(orders.c.id.in_([o.id for o in batch]))
-                ).scalars()
-            )
+            existing: set[str] = set()
+            for start in range(0, len(batch), 500):  # stay under SQLite's bound-variable limit
+                ids = [o.id for o in batch[start : start + 500]]
+                existing.update(
+                    conn.execute(select(orders.c.id).where(orders.c.id.in_(ids))).scalars()
+                )
             fresh = [o for o in batch if o.id not in existing]
             if not fresh:
                 return 0
-            order_rows, item_rows, event_rows = [], [], []
+            order_rows: list[dict[str, object]] = []
+            item_rows: list[dict[str, object]] = []
+            event_rows: list[dict[str, object]] = []
             for o in fresh:
                 created = o.created_at or now
                 order_rows.append(

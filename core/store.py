@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -29,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     RowMapping,
     String,
+    Table,
     Text,
     TypeDecorator,
     create_engine,
@@ -213,14 +214,14 @@ class SyncLeaseRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-orders = OrderRow.__table__
-line_items = LineItemRow.__table__
-audit_events = AuditEventRow.__table__
-outbox = OutboxRow.__table__
-changes = ChangeRow.__table__
-alerts = AlertRow.__table__
-sync_state = SyncStateRow.__table__
-sync_lease = SyncLeaseRow.__table__
+orders = cast(Table, OrderRow.__table__)
+line_items = cast(Table, LineItemRow.__table__)
+audit_events = cast(Table, AuditEventRow.__table__)
+outbox = cast(Table, OutboxRow.__table__)
+changes = cast(Table, ChangeRow.__table__)
+alerts = cast(Table, AlertRow.__table__)
+sync_state = cast(Table, SyncStateRow.__table__)
+sync_lease = cast(Table, SyncLeaseRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +402,7 @@ class Store:
 
     def sync_health(self) -> SyncHealth:
         with self.read() as conn:
-            counts = dict(
+            counts: dict[str, int] = dict(
                 conn.execute(
                     select(outbox.c.state, func.count())
                     .where(outbox.c.state.in_(["pending", "sending", "failed"]))

@@ -18,8 +18,10 @@ def rxfloor_cmd(*args: str) -> list[str]:
     ]
 
 
-def run_cli(db_url: str, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RXFLOOR_DATABASE_URL": db_url}
+def run_cli(
+    db_url: str, *args: str, env_extra: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RXFLOOR_DATABASE_URL": db_url, **(env_extra or {})}
     return subprocess.run(
         rxfloor_cmd(*args), capture_output=True, text=True, env=env, timeout=120, **kw
     )

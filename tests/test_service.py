@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 23, 10, 2, tzinfo=UTC)
 
 def _order(uid: str = "po-1", name: str = "#1001", **kw: object) -> NewOrder:
     item = LineItem(sku="sku-1", drug="Amoxicillin", strength="500 mg caps", quantity=2)
-    return NewOrder(id=uid, name=name, patient_name="Anna Müller", items=[item], **kw)  # type: ignore[arg-type]
+    return NewOrder(id=uid, name=name, patient_name="Anna Müller", items=[item], **kw)
 
 
 @pytest.fixture
