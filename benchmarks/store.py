@@ -14,34 +14,16 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, normalise_url
-
-
-@contextmanager
-def scratch_postgres(base: str) -> Iterator[str]:
-    admin_url = normalise_url(base)
-    name = f"rxfloor_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from rxfloor.core.store import Store
+from tests.helpers import scratch_postgres
 
 
 @contextmanager
@@ -98,7 +80,7 @@ def main() -> None:
     with scratch_sqlite() as url:
         bench("sqlite", url, args.sizes, args.moves)
     if args.postgres != "none":
-        with scratch_postgres(args.postgres) as url:
+        with scratch_postgres(args.postgres, prefix="rxfloor_bench") as url:
             bench("postgresql", url, args.sizes, args.moves)
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, normalise_url
+from rxfloor.core.store import Store
+from tests.helpers import scratch_postgres
 
 PG_ENV = "RXFLOOR_TEST_POSTGRES_URL"
 PG_SKIP_REASON = f"{PG_ENV} is not set (CI sets it to the machine's PostgreSQL)"
@@ -45,17 +43,8 @@ def pg_url() -> Iterator[str]:
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(PG_SKIP_REASON)
-    admin_url = normalise_url(base)
-    name = f"rxfloor_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(base) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

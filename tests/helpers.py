@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from rxfloor.core.store import normalise_url
 
 
 def rxfloor_cmd(*args: str) -> list[str]:
@@ -25,3 +33,19 @@ def run_cli(
     return subprocess.run(
         rxfloor_cmd(*args), capture_output=True, text=True, env=env, timeout=120, **kw
     )
+
+
+@contextmanager
+def scratch_postgres(base_url: str, prefix: str = "rxfloor_test") -> Iterator[str]:
+    """A brand-new PostgreSQL database on the server of ``base_url``, dropped afterwards."""
+    admin_url = normalise_url(base_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
