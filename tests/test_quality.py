@@ -68,10 +68,15 @@ def test_headless_cli_does_not_import_textual() -> None:
 
 @pytest.mark.slow
 def test_wheel_installs_everything_under_the_product_name(tmp_path: Path) -> None:
-    uv = os.environ.get("UV", "uv")
-    result = _run(uv, "build", "--wheel", "--out-dir", str(tmp_path))
-    if result.returncode != 0 and "No such file" in result.stderr:
-        pytest.skip("uv not on PATH")
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not on PATH")
+    src = tmp_path / "src"  # build from a copy so no build/ folder lands in the checkout
+    for name in ("core", "tui", "themes"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    result = _run(uv, "build", "--wheel", "--out-dir", str(tmp_path), str(src))
     assert result.returncode == 0, result.stderr
     (wheel,) = tmp_path.glob("rxfloor-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
