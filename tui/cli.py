@@ -17,6 +17,7 @@ from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 from rxfloor.core.config import ConfigError, Settings, data_dir, load_settings
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.store import StoreError
+from rxfloor.tui.sandbox_cli import add_parser as add_sandbox_parser
 
 EXIT_REFUSED = 1
 EXIT_CONFIG = 3
@@ -78,11 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     hist = sub.add_parser("history", help="the audit trail of one order")
     hist.add_argument("id", type=_validated(_Ref, "order id"))
     hist.add_argument("--json", action="store_true")
+    add_sandbox_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "handler", None) is not None:  # self-contained subcommands (sandbox)
+        return int(args.handler(args))
     try:
         settings = _settings(args)
         return _dispatch(args, settings)

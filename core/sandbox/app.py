@@ -1,0 +1,664 @@
+"""The stand-in as a Starlette app: the documented API, the control endpoints, the faults.
+
+Every request under the API base paths goes through :class:`_Gate` first, which logs it,
+draws its fault, applies the rate limit and, for the faults that need it, holds back,
+garbles or drops the answer. ``/_sandbox/…`` (control) is never logged, faulted or limited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rxfloor.core.sandbox.openapi import openapi_schema
+from rxfloor.core.sandbox.state import (
+    EVENT_TYPES,
+    Refusal,
+    SandboxConfig,
+    SandboxState,
+    list_view,
+)
+
+BASE_PATH = "/v1/external-pharmacy-api-v1"
+#: the older documentation's spelling; served too
+OLD_BASE_PATH = "/v1/external_pharmacy_api"
+CONTROL_PATH = "/_sandbox"
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+
+log = logging.getLogger("rxfloor.sandbox")
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """Raised in-process (httpx.ASGITransport) where there is no socket to close."""
+
+
+# -- the gate: log, faults, rate limit -----------------------------------------------------
+
+
+class _Gate:
+    """ASGI middleware in front of the API routes."""
+
+    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PATH):
+            await self.app(scope, receive, send)
+            return
+        state = self.state
+        _ensure_deliverer(state)
+        headers = dict(scope["headers"])
+        entry = state.log_request(
+            {
+                "time": state.clock(),
+                "method": scope["method"],
+                "path": scope["path"],
+                "query": scope["query_string"].decode("latin-1"),
+                "status_code": None,
+                "fault": None,
+                "idempotency_key": _header(headers, b"idempotency-key"),
+            }
+        )
+        scope["sandbox.request"] = entry
+        fault = state.draw_fault(scope["method"])
+        entry["fault"] = fault
+        if fault == "drop_before":
+            await _drop(receive)
+            return
+        if fault == "server_error":
+            await self._answer(entry, send, 500, {"error": "internal server error"})
+            return
+        if fault == "rate_limit":
+            await self._too_many(entry, send, state.faults.retry_after_s)
+            return
+        retry_after = state.admit()
+        if retry_after is not None:
+            await self._too_many(entry, send, retry_after)
+            return
+        if fault is None:
+
+            async def record(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    entry["status_code"] = message["status"]
+                await send(message)
+
+            await self.app(scope, receive, record)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["status_code"] = message["status"]
+            held.append(message)
+
+        await self.app(scope, receive, hold)  # the request IS applied
+        if fault == "drop_after":
+            entry["status_code"] = None
+            await _drop(receive)
+            return
+        if fault == "slow":
+            await asyncio.sleep(state.faults.slow_s)
+        if fault == "malformed":
+            held = _garble(held)
+        for message in held:
+            await send(message)
+
+    async def _answer(
+        self,
+        entry: dict[str, Any],
+        send: Send,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        entry["status_code"] = status
+        response = JSONResponse(body, status, headers=headers)
+        await response({"type": "http"}, _no_receive, send)
+
+    async def _too_many(self, entry: dict[str, Any], send: Send, retry_after: int) -> None:
+        await self._answer(
+            entry,
+            send,
+            429,
+            {"error": "rate limit exceeded, retry later"},
+            {"Retry-After": str(retry_after)},
+        )
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value is not None else None
+
+
+async def _drop(receive: Receive) -> None:
+    """Close the connection without an answer: a network failure to the client.
+
+    Under uvicorn the transport is reachable through the bound ``receive`` of its request
+    cycle; closing it makes httpx raise ``RemoteProtocolError`` ("Server disconnected
+    without sending a response"). In-process (httpx.ASGITransport) there is no socket, so
+    the same httpx exception is raised through the transport instead.
+    """
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if not isinstance(transport, asyncio.BaseTransport):
+        raise ConnectionDropped("Server disconnected without sending a response (sandbox fault)")
+    transport.close()
+    await asyncio.sleep(0)  # let the server see the connection lost before the app returns
+
+
+def _garble(messages: list[Message]) -> list[Message]:
+    """The same answer with its JSON body cut in half (and the length header to match)."""
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    broken = body[: max(1, len(body) // 2)] if body else b"{"
+    out: list[Message] = []
+    for m in messages:
+        if m["type"] == "http.response.start":
+            headers = [(k, v) for k, v in m.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(broken)).encode()))
+            out.append({**m, "headers": headers})
+    out.append({"type": "http.response.body", "body": broken, "more_body": False})
+    return out
+
+
+# -- webhook deliveries --------------------------------------------------------------------
+
+_DELIVERERS: dict[int, asyncio.Task[None]] = {}
+
+
+def _ensure_deliverer(state: SandboxState) -> None:
+    """Start the delivery task on the running loop (lifespan may not run in-process)."""
+    task = _DELIVERERS.get(id(state))
+    if task is None or task.done():
+        _DELIVERERS[id(state)] = asyncio.get_running_loop().create_task(_deliver_forever(state))
+
+
+async def _deliver_forever(state: SandboxState) -> None:
+    wake = asyncio.Event()
+    state.bind_wakeup(asyncio.get_running_loop(), wake)
+    pending: set[asyncio.Task[None]] = set()
+    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                for event, subs in state.take_events():
+                    body = json.dumps(
+                        {
+                            "event_type": event.event_type,
+                            "timestamp": event.timestamp,
+                            "payload_version": "1",
+                            "data": event.order,
+                        },
+                        separators=(",", ":"),
+                    ).encode()
+                    for sub in subs:
+                        task = asyncio.create_task(
+                            deliver(client, state, sub, event.event_type, body)
+                        )
+                        pending.add(task)
+                        task.add_done_callback(pending.discard)
+        finally:
+            for task in pending:
+                task.cancel()
+
+
+def sign(secret: str, body: bytes) -> str:
+    """``X-Webhook-Signature``: hex HMAC-SHA256 of the raw body keyed with the secret."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def deliver(
+    client: httpx.AsyncClient,
+    state: SandboxState,
+    sub: dict[str, Any],
+    event_type: str,
+    body: bytes,
+    *,
+    replay_of: int | None = None,
+) -> None:
+    """POST one signed event, retrying failures with the same bytes (receivers dedupe)."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-Webhook-Event": event_type,
+        "X-Webhook-Signature": sign(sub["signing_secret"], body),
+    }
+    attempts = 1 if replay_of is not None else state.config.webhook_attempts
+    for attempt in range(1, attempts + 1):
+        entry: dict[str, Any] = {
+            "time": state.clock(),
+            "subscription": sub["uid"],
+            "target": sub["target"],
+            "event_type": event_type,
+            "attempt": attempt,
+            "replay_of": replay_of,
+            "status_code": None,
+            "error": None,
+            "body": body.decode(),
+            "signature": headers["X-Webhook-Signature"],
+        }
+        try:
+            answer = await client.post(sub["target"], content=body, headers=headers)
+            entry["status_code"] = answer.status_code
+        except httpx.HTTPError as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+        state.log_delivery(entry)
+        if entry["status_code"] is not None and 200 <= entry["status_code"] < 300:
+            return
+        if attempt < attempts:
+            await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+
+
+# -- helpers for the API handlers ----------------------------------------------------------
+
+
+def _state(request: Request) -> SandboxState:
+    state: SandboxState = request.app.state.sandbox
+    return state
+
+
+def _authorise(request: Request, permission: str | None, *, scoped: bool = True) -> None:
+    """401 / 403 / 400 / 404 exactly as REMOTE_API.md describes (raised as Refusal)."""
+    raw = request.headers.get("x-api-key")
+    if raw is None:
+        raise Refusal(
+            401,
+            {
+                "code": "authorization_header_missing",
+                "description": "the X-API-Key header is missing",
+            },
+        )
+    key = raw.strip()
+    if not key or len(key) > 256 or not key.isprintable() or any(c.isspace() for c in key):
+        raise Refusal(
+            401, {"code": "invalid_header", "description": "the X-API-Key header is malformed"}
+        )
+    state = _state(request)
+    grant = state.keys.get(key)
+    if grant is None:
+        raise Refusal(401, {"code": "invalid_api_key", "description": "the API key is not valid"})
+    if permission is not None and permission not in grant.permissions:
+        raise Refusal(
+            403,
+            {
+                "code": "insufficient_permissions",
+                "description": f"the API key lacks the {permission} permission",
+            },
+        )
+    if not scoped:
+        return
+    pharmacy = request.query_params.get("pharmacy_uid")
+    if grant.group and not pharmacy:
+        raise Refusal(400, {"error": "pharmacy_uid is required with a pharmacy group key"})
+    if pharmacy and pharmacy != state.config.pharmacy_uid:
+        raise Refusal(404, {"error": f"pharmacy {pharmacy} not found"})
+
+
+def _query_int(request: Request, name: str, default: int, minimum: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise Refusal(
+            422,
+            {
+                "error": f"invalid query parameter {name}",
+                "details": [{"field": name, "message": f"must be an integer >= {minimum}"}],
+            },
+        )
+    return value
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Refusal(400, {"error": "the request body is not valid JSON"}) from None
+    if not isinstance(body, dict):
+        raise Refusal(400, {"error": "the request body must be a JSON object"})
+    return body
+
+
+def _validation(exc: ValidationError) -> Refusal:
+    details = [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    return Refusal(422, {"error": "validation failed", "details": details})
+
+
+class _StatusBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: str = Field(min_length=1)
+    comment: str | None = None
+
+
+class _WebhookBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    target: str = Field(min_length=1, max_length=2048)
+    notification_type: str
+
+
+# -- the documented API --------------------------------------------------------------------
+
+
+async def health(request: Request) -> Response:
+    _authorise(request, None, scoped=False)
+    return JSONResponse({"status": "ok"})
+
+
+async def list_orders(request: Request) -> Response:
+    _authorise(request, "orders_read")
+    state = _state(request)
+    page = _query_int(request, "page", 0, 0)
+    limit = min(_query_int(request, "limit", DEFAULT_LIMIT, 1), MAX_LIMIT)
+    status = request.query_params.get("status") or None
+    if status is not None and status not in state.dialect.statuses:
+        raise Refusal(
+            422,
+            {
+                "error": f"unknown status '{status}'",
+                "details": [
+                    {"field": "status", "message": f"one of {list(state.dialect.statuses)}"}
+                ],
+            },
+        )
+    rows, total = state.list_orders(page, limit, status, request.query_params.get("search"))
+    return JSONResponse(
+        {
+            "data": [list_view(o) for o in rows],
+            "totalRegistries": total,
+            "totalPages": -(-total // limit),
+        }
+    )
+
+
+async def get_order(request: Request) -> Response:
+    _authorise(request, "orders_read")
+    uid = request.path_params["uid"]
+    order = _state(request).get(uid)
+    if order is None:
+        raise Refusal(404, {"error": f"pharmacy order {uid} not found"})
+    return JSONResponse(order)
+
+
+async def patch_status(request: Request) -> Response:
+    _authorise(request, "orders_write")
+    body = await _json_body(request)
+    try:
+        patch = _StatusBody.model_validate(body)
+    except ValidationError as exc:
+        raise _validation(exc) from None
+    order = _state(request).set_status(
+        request.path_params["uid"],
+        patch.status,
+        by="api",
+        comment=patch.comment,
+        request=request.scope.get("sandbox.request"),
+    )
+    return JSONResponse(order)
+
+
+async def complete_order(request: Request) -> Response:
+    state = _state(request)
+    if state.dialect.name != "v2":
+        raise Refusal(404, {"error": "not found"})
+    _authorise(request, "orders_write")
+    order = state.set_status(
+        request.path_params["uid"],
+        state.dialect.completed,
+        by="api",
+        request=request.scope.get("sandbox.request"),
+        complete=True,
+    )
+    return JSONResponse(order)
+
+
+async def list_webhooks(request: Request) -> Response:
+    _authorise(request, "webhooks_read")
+    return JSONResponse({"data": _state(request).subscriptions()})
+
+
+async def create_webhook(request: Request) -> Response:
+    _authorise(request, "webhooks_write")
+    try:
+        body = _WebhookBody.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        raise _validation(exc) from None
+    try:
+        url = httpx.URL(body.target)
+    except httpx.InvalidURL:
+        url = httpx.URL("invalid:")
+    details = []
+    if url.scheme not in ("http", "https") or not url.host:
+        details.append({"field": "target", "message": "must be an absolute http(s) URL"})
+    if body.notification_type not in EVENT_TYPES:
+        details.append({"field": "notification_type", "message": f"one of {list(EVENT_TYPES)}"})
+    if details:
+        raise Refusal(422, {"error": "validation failed", "details": details})
+    sub = _state(request).subscribe(body.target, body.notification_type)
+    return JSONResponse(sub, 201)
+
+
+async def delete_webhook(request: Request) -> Response:
+    _authorise(request, "webhooks_write")
+    uid = request.path_params["uid"]
+    if not _state(request).unsubscribe(uid):
+        raise Refusal(404, {"error": f"webhook {uid} not found"})
+    return Response(status_code=204)
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_schema(_state(request).dialect.name))
+
+
+async def not_found(request: Request) -> Response:
+    raise Refusal(404, {"error": "not found"})
+
+
+def _api_routes() -> list[Route]:
+    return [
+        Route("/health/", health, methods=["GET"]),
+        Route("/pharmacy_orders/", list_orders, methods=["GET"]),
+        Route("/pharmacy_orders/{uid}", get_order, methods=["GET"]),
+        Route("/pharmacy_orders/{uid}/status", patch_status, methods=["PATCH"]),
+        Route("/pharmacy_orders/{uid}/complete_order", complete_order, methods=["PATCH"]),
+        Route("/webhooks/", list_webhooks, methods=["GET"]),
+        Route("/webhooks/", create_webhook, methods=["POST"]),
+        Route("/webhooks/{uid}", delete_webhook, methods=["DELETE"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+
+
+# -- control endpoints ---------------------------------------------------------------------
+
+
+class _NewOrders(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(default=1, ge=1, le=100_000)
+    status: str | None = None
+
+
+class _RemoteChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str = Field(min_length=1)
+    comment: str | None = None
+
+
+#: words a test may use for the remote side's usual changes, per dialect
+_ALIASES = {"cancel": "cancelled", "complete": "completed", "hold": "hold"}
+
+
+async def control_requests(request: Request) -> Response:
+    since = _query_int(request, "since", 0, 0)
+    return JSONResponse(_state(request).requests(since))
+
+
+async def control_transitions(request: Request) -> Response:
+    since = _query_int(request, "since", 0, 0)
+    return JSONResponse(_state(request).transitions(since))
+
+
+async def control_new_orders(request: Request) -> Response:
+    try:
+        body = _NewOrders.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        raise _validation(exc) from None
+    made = _state(request).add_orders(body.count, body.status)
+    return JSONResponse({"created": [o["uid"] for o in made]}, 201)
+
+
+async def control_get_order(request: Request) -> Response:
+    uid = request.path_params["uid"]
+    order = _state(request).get(uid)
+    if order is None:
+        raise Refusal(404, {"error": f"pharmacy order {uid} not found"})
+    return JSONResponse(order)
+
+
+async def control_remote_change(request: Request) -> Response:
+    state = _state(request)
+    try:
+        body = _RemoteChange.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        raise _validation(exc) from None
+    target = _ALIASES.get(body.status, body.status)
+    if target == "hold":
+        if state.dialect.hold is None:
+            raise Refusal(422, {"error": f"dialect {state.dialect.name} has no hold status"})
+        target = state.dialect.hold
+    order = state.set_status(request.path_params["uid"], target, by="sandbox", comment=body.comment)
+    return JSONResponse(order)
+
+
+async def control_faults(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "POST":
+        body = await _json_body(request)
+        if "rate_limit" in body:
+            limit = body.pop("rate_limit")
+            if limit is not None and (not isinstance(limit, int | float) or limit <= 0):
+                raise Refusal(422, {"error": "rate_limit must be a positive number or null"})
+            state.set_rate_limit(limit)
+        try:
+            state.set_faults(body)
+        except ValidationError as exc:
+            raise _validation(exc) from None
+    return JSONResponse({**state.faults.model_dump(), "rate_limit": state.rate_limit})
+
+
+async def control_deliveries(request: Request) -> Response:
+    return JSONResponse(_state(request).deliveries())
+
+
+async def control_replay(request: Request) -> Response:
+    """Send a past delivery again, byte for byte (tests of the receiver's dedupe)."""
+    state = _state(request)
+    seq = int(request.path_params["seq"])
+    past = next((d for d in state.deliveries() if d["seq"] == seq), None)
+    sub = next(
+        (s for s in state.subscriptions() if past and s["uid"] == past["subscription"]), None
+    )
+    if past is None or sub is None:
+        raise Refusal(404, {"error": f"delivery {seq} not found (or its subscription is gone)"})
+    secret = state.signing_secret(sub["uid"])
+    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
+        await deliver(
+            client,
+            state,
+            {**sub, "signing_secret": secret},
+            past["event_type"],
+            past["body"].encode(),
+            replay_of=seq,
+        )
+    return JSONResponse(state.deliveries()[-1])
+
+
+def _control_routes() -> list[Route]:
+    return [
+        Route("/requests", control_requests, methods=["GET"]),
+        Route("/transitions", control_transitions, methods=["GET"]),
+        Route("/orders", control_new_orders, methods=["POST"]),
+        Route("/orders/{uid}", control_get_order, methods=["GET"]),
+        Route("/orders/{uid}/status", control_remote_change, methods=["POST"]),
+        Route("/faults", control_faults, methods=["GET", "POST"]),
+        Route("/webhooks/deliveries", control_deliveries, methods=["GET"]),
+        Route("/webhooks/deliveries/{seq:int}/replay", control_replay, methods=["POST"]),
+    ]
+
+
+# -- the app -------------------------------------------------------------------------------
+
+
+async def _refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
+    return JSONResponse(exc.body, exc.status_code)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 as JSON, like every other error of the API."""
+    code = getattr(exc, "status_code", 500)
+    words = {404: "not found", 405: "method not allowed"}.get(code, "error")
+    return JSONResponse({"error": words}, code)
+
+
+def create_app(config: SandboxConfig | None = None) -> Starlette:
+    """A fresh stand-in; its state is ``app.state.sandbox`` (a :class:`SandboxState`)."""
+    from starlette.exceptions import HTTPException
+
+    state = SandboxState(config or SandboxConfig())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _ensure_deliverer(state)
+        try:
+            yield
+        finally:
+            task = _DELIVERERS.pop(id(state), None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    api = _api_routes()
+    app = Starlette(
+        routes=[
+            Mount(BASE_PATH, routes=api),
+            Mount(OLD_BASE_PATH, routes=api),
+            Mount(CONTROL_PATH, routes=_control_routes()),
+            Route("/openapi.json", openapi, methods=["GET"]),
+        ],
+        middleware=[Middleware(_Gate, state=state)],
+        exception_handlers={Refusal: _refusal, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.sandbox = state
+    return app

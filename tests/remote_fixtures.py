@@ -1,0 +1,149 @@
+"""The remote stand-in served by a REAL uvicorn server on 127.0.0.1 (a free port), for tests.
+
+Stable interface (other test modules depend on it):
+
+``serve_sandbox(config: SandboxConfig | None = None, **fields) -> ContextManager[SandboxServer]``
+    Builds ``create_app(config)`` (``fields`` are :class:`SandboxConfig` fields, e.g.
+    ``seed=20, dialect="v2", rate_limit=10, api_key="k"``; given both, ``fields`` override
+    ``config``), serves it in a background thread and stops it on exit. No pytest needed.
+
+``SandboxServer`` (what you get):
+    ``base_url``  ``http://127.0.0.1:PORT/v1/external-pharmacy-api-v1`` (the API base path)
+    ``old_base_url`` the same under the old spelling ``/v1/external_pharmacy_api``
+    ``root_url``  ``http://127.0.0.1:PORT``; ``port``
+    ``api_key``   the full-permission key (str); ``headers`` = ``{"X-API-Key": api_key}``
+    ``control``   an ``httpx.Client`` with base URL ``http://127.0.0.1:PORT/_sandbox``
+    ``state``     the live :class:`SandboxState` (same process; thread-safe)
+    ``api()``     a new ``httpx.Client`` on ``base_url`` with the key set (close it yourself)
+    ``transitions()``, ``requests()``        the control logs (lists of dicts)
+    ``add_orders(n, status=None) -> [uid]``  new orders arrive on the remote side
+    ``remote_status(uid, status, comment=None) -> order``  a remote-side change
+                                                  (``cancel`` / ``complete`` / ``hold`` or a status)
+    ``set_faults(**settings) -> dict``       live fault settings (see ``FaultSettings``;
+                                                  also ``rate_limit``)
+    ``stop()``                               stop now (idempotent; the context does it too)
+
+Fixtures (bind them in a test module — no ``pytest_plugins``, and ruff stays quiet)::
+
+    from tests import remote_fixtures
+    sandbox_server = remote_fixtures.sandbox_server
+    sandbox_factory = remote_fixtures.sandbox_factory
+
+    ``sandbox_server``   a v1 stand-in with 20 open orders, no faults, no rate limit
+    ``sandbox_factory``  ``sandbox_factory(**fields) -> SandboxServer``; all stopped at teardown
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from rxfloor.core.sandbox import BASE_PATH, OLD_BASE_PATH, SandboxConfig, SandboxState, create_app
+
+
+class SandboxServer:
+    """A running stand-in (see the module docstring)."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.app = create_app(config)
+        self.state: SandboxState = self.app.state.sandbox
+        self.api_key = config.api_key.get_secret_value()
+        self.headers = {"X-API-Key": self.api_key}
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._sock = sock
+        self.port: int = sock.getsockname()[1]
+        self.root_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = self.root_url + BASE_PATH
+        self.old_base_url = self.root_url + OLD_BASE_PATH
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=1,
+            )
+        )
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="sandbox"
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox server did not start")
+            time.sleep(0.005)
+        self.control = httpx.Client(base_url=self.root_url + "/_sandbox", timeout=10)
+
+    def api(self, **kw: Any) -> httpx.Client:
+        kw.setdefault("timeout", 10)
+        return httpx.Client(base_url=self.base_url, headers=self.headers, **kw)
+
+    def transitions(self) -> list[dict[str, Any]]:
+        return self._ok(self.control.get("/transitions"))  # type: ignore[no-any-return]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._ok(self.control.get("/requests"))  # type: ignore[no-any-return]
+
+    def add_orders(self, count: int, status: str | None = None) -> list[str]:
+        body: dict[str, Any] = {"count": count}
+        if status is not None:
+            body["status"] = status
+        return self._ok(self.control.post("/orders", json=body))["created"]  # type: ignore[no-any-return]
+
+    def remote_status(self, uid: str, status: str, comment: str | None = None) -> dict[str, Any]:
+        body = {"status": status, "comment": comment}
+        return self._ok(self.control.post(f"/orders/{uid}/status", json=body))  # type: ignore[no-any-return]
+
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        return self._ok(self.control.post("/faults", json=settings))  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _ok(response: httpx.Response) -> Any:
+        if response.is_error:
+            raise AssertionError(f"sandbox control {response.status_code}: {response.text}")
+        return response.json()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.should_exit = True
+            self._thread.join(timeout=15)
+        self.control.close()
+        self._sock.close()
+
+
+@contextlib.contextmanager
+def serve_sandbox(config: SandboxConfig | None = None, **fields: Any) -> Iterator[SandboxServer]:
+    merged = {**(config.model_dump() if config else {}), **fields}
+    server = SandboxServer(SandboxConfig.model_validate(merged))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox_server() -> Iterator[SandboxServer]:
+    with serve_sandbox(seed=20) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., SandboxServer]]:
+    with contextlib.ExitStack() as stack:
+
+        def make(config: SandboxConfig | None = None, **fields: Any) -> SandboxServer:
+            return stack.enter_context(serve_sandbox(config, **fields))
+
+        yield make

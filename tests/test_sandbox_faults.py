@@ -1,0 +1,182 @@
+"""Faults and the rate limit over loopback: what an httpx client really sees, reproducibly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from rxfloor.core.sandbox import FAULT_KINDS, ConnectionDropped, SandboxConfig, create_app
+from tests import remote_fixtures
+from tests.remote_fixtures import SandboxServer
+
+sandbox_server = remote_fixtures.sandbox_server
+sandbox_factory = remote_fixtures.sandbox_factory
+
+Factory = Callable[..., SandboxServer]
+
+
+def _first_open(s: SandboxServer) -> str:
+    uid: str = s.state.list_orders(0, 1, "open")[0][0]["uid"]
+    return uid
+
+
+def test_dropped_before_applying_is_a_network_error(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    uid = _first_open(s)
+    s.set_faults(next=["drop_before"])
+    with s.api() as api:
+        with pytest.raises(httpx.RemoteProtocolError):
+            api.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"})
+        assert api.get(f"/pharmacy_orders/{uid}").json()["status"] == "open"  # not applied
+    assert s.transitions() == []
+    assert [(r["fault"], r["status_code"]) for r in s.requests()] == [
+        ("drop_before", None),
+        (None, 200),
+    ]
+
+
+def test_dropped_after_applying_loses_only_the_answer(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    uid = _first_open(s)
+    s.set_faults(next=["drop_after"])
+    with s.api() as api:
+        with pytest.raises(httpx.RemoteProtocolError):
+            api.patch(
+                f"/pharmacy_orders/{uid}/status",
+                json={"status": "processing"},
+                headers={"Idempotency-Key": "k1"},
+            )
+        # the connection pool recovers; reading back shows the move was applied
+        assert api.get(f"/pharmacy_orders/{uid}").json()["status"] == "processing"
+    (t,) = s.transitions()
+    assert (t["uid"], t["to"], t["by"], t["idempotency_key"]) == (uid, "processing", "api", "k1")
+    assert s.requests()[0]["fault"] == "drop_after"
+
+
+def test_server_error_rate_limit_and_malformed(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    uid = _first_open(s)
+    s.set_faults(next=["server_error", "rate_limit", "malformed"], retry_after_s=3)
+    with s.api() as api:
+        r = api.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"})
+        assert r.status_code >= 500 and r.json()["error"]
+        r = api.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"})
+        assert r.status_code == 429 and r.headers["Retry-After"] == "3"
+        assert s.transitions() == []  # neither was applied
+        r = api.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"})
+        assert r.status_code == 200
+        with pytest.raises(json.JSONDecodeError):
+            r.json()
+        assert api.get(f"/pharmacy_orders/{uid}").json()["status"] == "processing"
+    assert len(s.transitions()) == 1  # the malformed answer's move was applied
+
+
+def test_slow_answer_times_out_the_client_but_is_applied(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    uid = _first_open(s)
+    s.set_faults(next=["slow"], slow_s=1.5)
+    with s.api(timeout=0.3) as api:
+        with pytest.raises(httpx.ReadTimeout):
+            api.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"})
+        assert api.get(f"/pharmacy_orders/{uid}").json()["status"] == "processing"
+    assert [t["to"] for t in s.transitions()] == ["processing"]
+
+
+def _fault_trace(s: SandboxServer, n: int) -> list[str | None]:
+    with s.api(timeout=0.5) as api:
+        for _ in range(n):
+            with contextlib.suppress(httpx.HTTPError):
+                api.get("/health/")
+    return [r["fault"] for r in s.requests()]
+
+
+def test_random_faults_are_reproducible_from_the_seed(sandbox_factory: Factory) -> None:
+    settings = {"fail_rate": 0.5, "fault_seed": 42, "slow_s": 0.6}
+    a = sandbox_factory(faults=settings)
+    b = sandbox_factory(faults=settings)
+    other = sandbox_factory(faults={**settings, "fault_seed": 43})
+    trace = _fault_trace(a, 40)
+    assert trace == _fault_trace(b, 40)
+    assert trace != _fault_trace(other, 40)
+    assert {k for k in trace if k} == set(FAULT_KINDS)  # every kind turns up
+    assert 10 <= sum(k is not None for k in trace) <= 30
+    # a live change of settings restarts the same sequence
+    a.set_faults(fail_rate=0.5, fault_seed=42)
+    assert _fault_trace(a, 40)[40:] == trace
+
+
+def test_faults_can_be_limited_to_some_methods(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    s.set_faults(fail_rate=1.0, kinds=["server_error"], methods=["patch"])
+    uid = _first_open(s)
+    with s.api() as api:
+        assert api.get("/health/").status_code == 200
+        assert (
+            api.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"}).status_code
+            == 500
+        )
+    settings = s.control.get("/faults").json()
+    assert settings["methods"] == ["PATCH"] and settings["fail_rate"] == 1.0
+    assert s.control.post("/faults", json={"fail_rate": 2}).status_code == 422
+    assert s.control.post("/faults", json={"kinds": ["meteor"]}).status_code == 422
+
+
+def test_rate_limit_answers_429_with_retry_after(sandbox_factory: Factory) -> None:
+    s = sandbox_factory(rate_limit=5)
+    with s.api() as api:
+        codes = [api.get("/health/") for _ in range(8)]
+        assert [r.status_code for r in codes[:5]] == [200] * 5
+        limited = [r for r in codes if r.status_code == 429]
+        assert limited and all(int(r.headers["Retry-After"]) >= 1 for r in limited)
+        assert all(r.json()["error"] for r in limited)
+        time.sleep(1.05)
+        assert api.get("/health/").status_code == 200  # the window moved on
+    s.set_faults(rate_limit=None)
+    with s.api() as api:
+        assert all(api.get("/health/").status_code == 200 for _ in range(20))
+    assert s.control.get("/faults").json()["rate_limit"] is None
+
+
+def test_paced_client_at_the_limit_sees_no_429(sandbox_factory: Factory) -> None:
+    """A client pacing itself just under the limit is never refused (no 429 storm)."""
+    s = sandbox_factory(rate_limit=20)
+    with s.api() as api:
+        start = time.monotonic()
+        codes = []
+        for i in range(30):
+            delay = start + i / 19.0 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            codes.append(api.get("/health/").status_code)
+    assert codes.count(429) == 0
+
+
+async def test_faults_in_process_surface_as_transport_errors() -> None:
+    """Through httpx.ASGITransport (the demo) a dropped connection is an httpx error too."""
+    app = create_app(SandboxConfig(seed=2))
+    state = app.state.sandbox
+    uid = state.list_orders(0, 1)[0][0]["uid"]
+    state.set_faults({"next": ["drop_before", "drop_after", "malformed"]})
+    transport = httpx.ASGITransport(app=app)
+    base = "http://sandbox/v1/external-pharmacy-api-v1"
+    headers = {"X-API-Key": "sandbox-key"}
+    async with httpx.AsyncClient(transport=transport, base_url=base, headers=headers) as api:
+        url = f"/pharmacy_orders/{uid}/status"
+        with pytest.raises(httpx.TransportError) as first:
+            await api.patch(url, json={"status": "processing"})
+        assert isinstance(first.value, ConnectionDropped)
+        assert state.transitions() == []
+        with pytest.raises(httpx.RemoteProtocolError):
+            await api.patch(url, json={"status": "processing"})
+        assert [t["to"] for t in state.transitions()] == ["processing"]
+        r = await api.patch(url, json={"status": "shipped"})
+        with pytest.raises(json.JSONDecodeError):
+            r.json()
+        assert (await api.get(f"/pharmacy_orders/{uid}")).json()["status"] == "shipped"
+    await asyncio.sleep(0)

@@ -1,0 +1,83 @@
+"""``rxfloor sandbox``: serve the stand-in of the remote pharmacy API with uvicorn.
+
+The API key comes from ``--api-key`` or ``RXFLOOR_SANDBOX_API_KEY`` (default ``sandbox-key``)
+and is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+EXIT_CONFIG = 3
+KEY_ENV = "RXFLOOR_SANDBOX_API_KEY"
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``sandbox`` on the ``rxfloor`` subcommands (``handle`` runs it)."""
+    p = subparsers.add_parser("sandbox", help="serve a local stand-in of the remote pharmacy API")
+    p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--api-key", help=f"the key clients must send (else ${KEY_ENV})")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="start with N open orders")
+    p.add_argument("--dialect", choices=["v1", "v2"], default="v1")
+    p.add_argument("--rate-limit", type=float, metavar="R", help="answer 429 past R requests/s")
+    p.add_argument("--fail-rate", type=float, default=0.0, metavar="F", help="fault share 0..1")
+    p.add_argument("--fault-seed", type=int, default=0, metavar="S", help="same seed, same faults")
+    p.add_argument("--slow-s", type=float, default=15.0, help="delay of a slow answer (s)")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from rxfloor.core.sandbox import BASE_PATH, SandboxConfig, create_app
+
+    try:
+        config = SandboxConfig(
+            api_key=args.api_key or os.environ.get(KEY_ENV) or "sandbox-key",
+            seed=args.seed,
+            dialect=args.dialect,
+            rate_limit=args.rate_limit,
+            faults={
+                "fail_rate": args.fail_rate,
+                "fault_seed": args.fault_seed,
+                "slow_s": args.slow_s,
+            },
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        print(f"rxfloor sandbox: invalid {where}: {err['msg']}", file=sys.stderr)
+        return EXIT_CONFIG
+    if not 0 <= args.port <= 65535:
+        print(f"rxfloor sandbox: invalid port {args.port}", file=sys.stderr)
+        return EXIT_CONFIG
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config), host=args.host, port=args.port, log_level="warning",
+            access_log=False, timeout_graceful_shutdown=2,
+        )
+    )  # fmt: skip
+    import socket
+
+    try:
+        sock = socket.create_server((args.host, args.port))
+    except OSError as exc:
+        print(f"rxfloor sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_CONFIG
+    host, port = sock.getsockname()[:2]
+    print(
+        f"rxfloor sandbox: serving the {args.dialect} API at http://{host}:{port}{BASE_PATH} "
+        f"(control: http://{host}:{port}/_sandbox/); Ctrl+C stops",
+        flush=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl+C it handled
+        server.run(sockets=[sock])
+    return 0
