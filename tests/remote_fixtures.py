@@ -23,6 +23,9 @@ Stable interface (other test modules depend on it):
                                                   also ``rate_limit``)
     ``stop()``                               stop now (idempotent; the context does it too)
 
+``serve_asgi(app) -> ContextManager[str]``
+    Any ASGI app (e.g. a webhook receiver) on a real uvicorn server; yields its root URL.
+
 Fixtures (bind them in a test module — no ``pytest_plugins``, and ruff stays quiet)::
 
     from tests import remote_fixtures
@@ -49,7 +52,51 @@ import uvicorn
 from rxfloor.core.sandbox import BASE_PATH, OLD_BASE_PATH, SandboxConfig, SandboxState, create_app
 
 
-class SandboxServer:
+class _Served:
+    """An ASGI app on a real uvicorn server in a daemon thread, on 127.0.0.1:<free port>."""
+
+    def __init__(self, app: Any) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # accepted connections inherit it: no 40 ms Nagle/delayed-ACK stall per answer
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._sock = sock
+        self.port: int = sock.getsockname()[1]
+        self.root_url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app, log_level="warning", access_log=False, lifespan="on",
+                timeout_graceful_shutdown=1,
+            )
+        )  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="uvicorn"
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.should_exit = True
+            self._thread.join(timeout=15)
+        self._sock.close()
+
+
+@contextlib.contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    served = _Served(app)
+    try:
+        yield served.root_url
+    finally:
+        served.stop()
+
+
+class SandboxServer(_Served):
     """A running stand-in (see the module docstring)."""
 
     def __init__(self, config: SandboxConfig) -> None:
@@ -58,32 +105,9 @@ class SandboxServer:
         self.state: SandboxState = self.app.state.sandbox
         self.api_key = config.api_key.get_secret_value()
         self.headers = {"X-API-Key": self.api_key}
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._sock = sock
-        self.port: int = sock.getsockname()[1]
-        self.root_url = f"http://127.0.0.1:{self.port}"
+        super().__init__(self.app)
         self.base_url = self.root_url + BASE_PATH
         self.old_base_url = self.root_url + OLD_BASE_PATH
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                log_level="warning",
-                access_log=False,
-                lifespan="on",
-                timeout_graceful_shutdown=1,
-            )
-        )
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="sandbox"
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the sandbox server did not start")
-            time.sleep(0.005)
         self.control = httpx.Client(base_url=self.root_url + "/_sandbox", timeout=10)
 
     def api(self, **kw: Any) -> httpx.Client:
@@ -116,11 +140,8 @@ class SandboxServer:
         return response.json()
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            self._server.should_exit = True
-            self._thread.join(timeout=15)
+        super().stop()
         self.control.close()
-        self._sock.close()
 
 
 @contextlib.contextmanager

@@ -89,7 +89,7 @@ def test_slow_answer_times_out_the_client_but_is_applied(sandbox_server: Sandbox
 
 
 def _fault_trace(s: SandboxServer, n: int) -> list[str | None]:
-    with s.api(timeout=0.5) as api:
+    with s.api(timeout=5) as api:
         for _ in range(n):
             with contextlib.suppress(httpx.HTTPError):
                 api.get("/health/")
@@ -97,17 +97,19 @@ def _fault_trace(s: SandboxServer, n: int) -> list[str | None]:
 
 
 def test_random_faults_are_reproducible_from_the_seed(sandbox_factory: Factory) -> None:
-    settings = {"fail_rate": 0.5, "fault_seed": 42, "slow_s": 0.6}
+    # "slow" is left out so that no client timeout can reorder requests; it has its own test
+    kinds = [k for k in FAULT_KINDS if k != "slow"]
+    settings = {"fail_rate": 0.5, "fault_seed": 42, "kinds": kinds}
     a = sandbox_factory(faults=settings)
     b = sandbox_factory(faults=settings)
     other = sandbox_factory(faults={**settings, "fault_seed": 43})
     trace = _fault_trace(a, 40)
     assert trace == _fault_trace(b, 40)
     assert trace != _fault_trace(other, 40)
-    assert {k for k in trace if k} == set(FAULT_KINDS)  # every kind turns up
+    assert {k for k in trace if k} == set(kinds)  # every kind turns up
     assert 10 <= sum(k is not None for k in trace) <= 30
     # a live change of settings restarts the same sequence
-    a.set_faults(fail_rate=0.5, fault_seed=42)
+    a.set_faults(**settings)
     assert _fault_trace(a, 40)[40:] == trace
 
 

@@ -68,6 +68,8 @@ def handle(args: argparse.Namespace) -> int:
 
     try:
         sock = socket.create_server((args.host, args.port))
+        # accepted connections inherit it: no 40 ms Nagle/delayed-ACK stall per answer
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as exc:
         print(f"rxfloor sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}",
               file=sys.stderr)  # fmt: skip
