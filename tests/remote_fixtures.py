@@ -21,6 +21,8 @@ Stable interface (other test modules depend on it):
                                                   (``cancel`` / ``complete`` / ``hold`` or a status)
     ``set_faults(**settings) -> dict``       live fault settings (see ``FaultSettings``;
                                                   also ``rate_limit``)
+    ``reset(seed=None)``                     fresh start: logs, subscriptions, faults, orders
+                                                  (``seed`` new ones, default as configured)
     ``stop()``                               stop now (idempotent; the context does it too)
 
 ``serve_asgi(app) -> ContextManager[str]``
@@ -129,6 +131,9 @@ class SandboxServer(_Served):
     def remote_status(self, uid: str, status: str, comment: str | None = None) -> dict[str, Any]:
         body = {"status": status, "comment": comment}
         return self._ok(self.control.post(f"/orders/{uid}/status", json=body))  # type: ignore[no-any-return]
+
+    def reset(self, seed: int | None = None) -> None:
+        self._ok(self.control.post("/reset", json={"seed": seed}))
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
         return self._ok(self.control.post("/faults", json=settings))  # type: ignore[no-any-return]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from rxfloor.core.sandbox import KeyGrant
+from rxfloor.core.sandbox import KeyGrant, SandboxConfig, SandboxState, drive_activity
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 
@@ -261,3 +263,68 @@ def test_unknown_routes_and_methods_answer_json(sandbox_server: SandboxServer) -
         assert r.status_code == 404 and r.json() == {"error": "not found"}
         r = api.delete("/pharmacy_orders/")
         assert r.status_code == 405 and r.json()["error"]
+
+
+def test_remote_side_cannot_reopen_a_closed_order_unless_forced(
+    sandbox_server: SandboxServer,
+) -> None:
+    s = sandbox_server
+    uid = s.state.list_orders(0, 1)[0][0]["uid"]
+    s.remote_status(uid, "cancel")
+    r = s.control.post(f"/orders/{uid}/status", json={"status": "open"})
+    assert r.status_code == 409 and "cancelled" in r.json()["error"]
+    r = s.control.post(f"/orders/{uid}/status", json={"status": "open", "force": True})
+    assert r.json()["status"] == "open"
+    assert [t["to"] for t in s.transitions()] == ["cancelled", "open"]
+    assert s.remote_status(uid, "open")["status"] == "open"  # no change, nothing logged
+    assert len(s.transitions()) == 2
+
+
+def test_reset_gives_a_fresh_start(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    with s.api() as api:
+        before = api.get("/pharmacy_orders/").json()["data"]
+        api.patch(f"/pharmacy_orders/{before[0]['uid']}/status", json={"status": "processing"})
+        api.post(
+            "/webhooks/",
+            json={"target": "http://x.org/", "notification_type": "pharmacy_order_created"},
+        )
+    s.set_faults(fail_rate=0.3, rate_limit=50)
+    s.reset()
+    assert s.transitions() == [] and s.requests() == []
+    assert s.control.get("/faults").json()["fail_rate"] == 0.0
+    assert s.control.get("/faults").json()["rate_limit"] is None
+    with s.api() as api:
+        after = api.get("/pharmacy_orders/").json()["data"]
+        assert api.get("/webhooks/").json()["data"] == []
+    assert [o["uid"] for o in after] == [o["uid"] for o in before]  # same content seed
+    assert {o["status"] for o in after} == {"open"}
+    s.reset(seed=3)
+    assert s.state.list_orders(0, 50)[1] == 3
+    assert s.control.post("/reset", json={"seed": -1}).status_code == 422
+
+
+def test_activity_tick_adds_orders_and_cancels_some() -> None:
+    state = SandboxState(SandboxConfig(seed=5))
+    rng = random.Random(1)
+    done = [state.tick(rng, cancel_chance=0.3) for _ in range(40)]
+    created = [u for d in done for u in d["created"]]
+    cancelled = [u for d in done for u in d["cancelled"]]
+    assert len(created) + len(cancelled) == 40 and created and cancelled
+    assert state.list_orders(0, 200)[1] == 5 + len(created)
+    trans = state.transitions()
+    assert [t["uid"] for t in trans] == cancelled
+    assert all(t["by"] == "sandbox" and t["to"] == "cancelled" for t in trans)
+    assert all(t["from"] in ("open", "processing") for t in trans)
+
+
+async def test_drive_activity_runs_until_stopped() -> None:
+    state = SandboxState(SandboxConfig(seed=0))
+    stop = asyncio.Event()
+    task = asyncio.create_task(drive_activity(state, every_s=0.01, seed=3, stop=stop))
+    deadline = asyncio.get_running_loop().time() + 5
+    while state.list_orders(0, 1)[1] < 3 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+    assert state.list_orders(0, 1)[1] >= 3

@@ -63,7 +63,6 @@ class _Gate:
             await self.app(scope, receive, send)
             return
         state = self.state
-        _ensure_deliverer(state)
         headers = dict(scope["headers"])
         entry = state.log_request(
             {
@@ -182,14 +181,13 @@ def _garble(messages: list[Message]) -> list[Message]:
 
 # -- webhook deliveries --------------------------------------------------------------------
 
-_DELIVERERS: dict[int, asyncio.Task[None]] = {}
-
 
 def _ensure_deliverer(state: SandboxState) -> None:
-    """Start the delivery task on the running loop (lifespan may not run in-process)."""
-    task = _DELIVERERS.get(id(state))
+    """Start the delivery task on the running loop: at startup under a server, and at the
+    first subscription in-process (httpx.ASGITransport runs no lifespan)."""
+    task = state.delivery_task
     if task is None or task.done():
-        _DELIVERERS[id(state)] = asyncio.get_running_loop().create_task(_deliver_forever(state))
+        state.delivery_task = asyncio.get_running_loop().create_task(_deliver_forever(state))
 
 
 async def _deliver_forever(state: SandboxState) -> None:
@@ -462,7 +460,9 @@ async def create_webhook(request: Request) -> Response:
         details.append({"field": "notification_type", "message": f"one of {list(EVENT_TYPES)}"})
     if details:
         raise Refusal(422, {"error": "validation failed", "details": details})
-    sub = _state(request).subscribe(body.target, body.notification_type)
+    state = _state(request)
+    sub = state.subscribe(body.target, body.notification_type)
+    _ensure_deliverer(state)
     return JSONResponse(sub, 201)
 
 
@@ -511,6 +511,13 @@ class _RemoteChange(BaseModel):
 
     status: str = Field(min_length=1)
     comment: str | None = None
+    force: bool = False
+
+
+class _Reset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 #: words a test may use for the remote side's usual changes, per dialect
@@ -555,7 +562,9 @@ async def control_remote_change(request: Request) -> Response:
         if state.dialect.hold is None:
             raise Refusal(422, {"error": f"dialect {state.dialect.name} has no hold status"})
         target = state.dialect.hold
-    order = state.set_status(request.path_params["uid"], target, by="sandbox", comment=body.comment)
+    order = state.set_status(
+        request.path_params["uid"], target, by="sandbox", comment=body.comment, force=body.force
+    )
     return JSONResponse(order)
 
 
@@ -573,6 +582,18 @@ async def control_faults(request: Request) -> Response:
         except ValidationError as exc:
             raise _validation(exc) from None
     return JSONResponse({**state.faults.model_dump(), "rate_limit": state.rate_limit})
+
+
+async def control_reset(request: Request) -> Response:
+    """A fresh start without a new server (e.g. between hypothesis examples)."""
+    raw = await request.body()
+    try:
+        body = _Reset.model_validate(await _json_body(request) if raw else {})
+    except ValidationError as exc:
+        raise _validation(exc) from None
+    state = _state(request)
+    state.reset(body.seed)
+    return JSONResponse({"orders": state.list_orders(0, 1)[1]})
 
 
 async def control_deliveries(request: Request) -> Response:
@@ -610,6 +631,7 @@ def _control_routes() -> list[Route]:
         Route("/orders/{uid}", control_get_order, methods=["GET"]),
         Route("/orders/{uid}/status", control_remote_change, methods=["POST"]),
         Route("/faults", control_faults, methods=["GET", "POST"]),
+        Route("/reset", control_reset, methods=["POST"]),
         Route("/webhooks/deliveries", control_deliveries, methods=["GET"]),
         Route("/webhooks/deliveries/{seq:int}/replay", control_replay, methods=["POST"]),
     ]
@@ -642,7 +664,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         try:
             yield
         finally:
-            task = _DELIVERERS.pop(id(state), None)
+            task, state.delivery_task = state.delivery_task, None
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

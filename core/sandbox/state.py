@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import math
 import random
 import secrets
@@ -149,24 +150,34 @@ class SandboxState:
         self.dialect: Dialect = DIALECTS[config.dialect]
         self.clock = clock
         self._lock = threading.Lock()
-        self._rng = random.Random(config.content_seed)
-        self._orders: dict[str, dict[str, Any]] = {}
-        self._names = 1000
-        self._requests: list[dict[str, Any]] = []
-        self._transitions: list[dict[str, Any]] = []
-        self._webhooks: dict[str, dict[str, Any]] = {}
-        self._deliveries: list[dict[str, Any]] = []
-        self._events: list[Event] = []
         self._wakeup: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
-        self._faults = config.faults.model_copy(deep=True)
-        self._fault_n = 0
-        self._rate = _RateWindow(config.rate_limit) if config.rate_limit else None
+        #: the webhook delivery task (owned by the app, see ``app._ensure_deliverer``)
+        self.delivery_task: asyncio.Task[None] | None = None
         self.keys: dict[str, KeyGrant] = {
             config.api_key.get_secret_value(): KeyGrant(),
             **config.extra_keys,
         }
-        if config.seed:
-            self.add_orders(config.seed, notify=False)
+        self.reset()
+
+    def reset(self, seed: int | None = None) -> None:
+        """Back to a fresh start: no logs, no subscriptions, the configured faults and rate
+        limit, and ``seed`` (default: the configured number of) new orders."""
+        with self._lock:
+            self._rng = random.Random(self.config.content_seed)
+            self._orders: dict[str, dict[str, Any]] = {}
+            self._names = 1000
+            self._requests: list[dict[str, Any]] = []
+            self._transitions: list[dict[str, Any]] = []
+            self._webhooks: dict[str, dict[str, Any]] = {}
+            self._deliveries: list[dict[str, Any]] = []
+            self._events: list[Event] = []
+            self._faults = self.config.faults.model_copy(deep=True)
+            self._fault_n = 0
+            limit = self.config.rate_limit
+            self._rate = _RateWindow(limit) if limit else None
+        count = self.config.seed if seed is None else seed
+        if count:
+            self.add_orders(count, notify=False)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -300,8 +311,14 @@ class SandboxState:
         comment: str | None = None,
         request: dict[str, Any] | None = None,
         complete: bool = False,
+        force: bool = False,
     ) -> dict[str, Any]:
-        """Apply a status change (API rules when ``by == "api"``) and log the transition."""
+        """Apply a status change and log the transition.
+
+        ``by="api"``: the dialect's rules for the pharmacy. ``by="sandbox"``: the remote side
+        may set any status, except that a cancelled or completed order stays so unless
+        ``force`` (tests that need an odd state).
+        """
         d = self.dialect
         with self._lock:
             order = self._orders.get(uid)
@@ -335,6 +352,8 @@ class SandboxState:
                         raise _error(code, why)
             elif current == target:
                 return order
+            elif current in (d.cancelled, d.completed) and not force:
+                raise _error(409, f"the order is already {current} (force to override)")
             now = self.clock()
             keep = comment.strip() if comment and comment.strip() else None
             order = {
@@ -489,7 +508,8 @@ class SandboxState:
         self._events.append(Event(event_type, int(now), order))
         if self._wakeup is not None:
             loop, wake = self._wakeup
-            loop.call_soon_threadsafe(wake.set)
+            with contextlib.suppress(RuntimeError):  # that loop is gone; events wait
+                loop.call_soon_threadsafe(wake.set)
 
     def take_events(self) -> list[tuple[Event, list[dict[str, Any]]]]:
         """Pending events, each with the subscriptions (incl. secrets) it goes to."""
