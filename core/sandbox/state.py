@@ -165,6 +165,7 @@ class SandboxState:
         with self._lock:
             self._rng = random.Random(self.config.content_seed)
             self._orders: dict[str, dict[str, Any]] = {}
+            self._newest_first: list[str] | None = None  # list order, rebuilt after arrivals
             self._names = 1000
             self._requests: list[dict[str, Any]] = []
             self._transitions: list[dict[str, Any]] = []
@@ -198,6 +199,7 @@ class SandboxState:
                 uid = self._new_uid("po")
                 order = self._wire(new, uid, f"#{self._names}", status, now)
                 self._orders[uid] = order
+                self._newest_first = None
                 made.append(order)
                 if notify:
                     self._emit("pharmacy_order_created", order, now)
@@ -292,13 +294,15 @@ class SandboxState:
     ) -> tuple[list[dict[str, Any]], int]:
         """One page (newest first) and the number of matching orders."""
         with self._lock:
-            rows = list(self._orders.values())
+            if self._newest_first is None:
+                orders = self._orders
+                self._newest_first = sorted(orders, key=lambda u: (-orders[u]["created_at"], u))
+            rows = [self._orders[uid] for uid in self._newest_first]
         if status is not None:
             rows = [o for o in rows if o["status"] == status]
         if search:
             needle = search.casefold()
             rows = [o for o in rows if needle in _haystack(o)]
-        rows.sort(key=lambda o: (-o["created_at"], o["uid"]))
         start = page * limit
         return rows[start : start + limit], len(rows)
 
