@@ -8,8 +8,18 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from starlette.routing import Mount, Route
 
-from rxfloor.core.sandbox import KeyGrant, SandboxConfig, SandboxState, drive_activity
+from rxfloor.core.sandbox import (
+    BASE_PATH,
+    KeyGrant,
+    SandboxConfig,
+    SandboxState,
+    create_app,
+    drive_activity,
+)
+from rxfloor.core.sandbox.dialects import DIALECTS
+from rxfloor.core.sandbox.openapi import openapi_schema
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 
@@ -328,3 +338,22 @@ async def test_drive_activity_runs_until_stopped() -> None:
     stop.set()
     await asyncio.wait_for(task, timeout=2)
     assert state.list_orders(0, 1)[1] >= 3
+
+
+@pytest.mark.parametrize("dialect", ["v1", "v2"])
+def test_openapi_schema_matches_the_routes_and_the_orders(dialect: str) -> None:
+    app = create_app(SandboxConfig(seed=5, dialect=dialect))
+    schema = openapi_schema(dialect)
+    (api,) = [r for r in app.routes if isinstance(r, Mount) and r.path == BASE_PATH]
+    paths = {r.path for r in api.routes if isinstance(r, Route)} - {"/openapi.json"}
+    if dialect == "v1":
+        paths.discard("/pharmacy_orders/{uid}/complete_order")  # answers 404 in v1
+    assert set(schema["paths"]) == paths
+    order_schema = schema["components"]["schemas"]["Order"]
+    assert order_schema["properties"]["status"]["enum"] == list(DIALECTS[dialect].statuses)
+    state: SandboxState = app.state.sandbox
+    for order in state.list_orders(0, 5)[0]:
+        assert set(order) <= set(order_schema["properties"])
+        assert set(order_schema["required"]) <= set(order)
+    patchable = schema["components"]["schemas"]["StatusChange"]["properties"]["status"]["enum"]
+    assert set(patchable) == set(DIALECTS[dialect].patchable)
