@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import socket
 import sys
 from typing import Any
 
@@ -58,16 +59,9 @@ def handle(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"rxfloor sandbox: invalid port {args.port}", file=sys.stderr)
         return EXIT_CONFIG
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config), host=args.host, port=args.port, log_level="warning",
-            access_log=False, timeout_graceful_shutdown=2,
-        )
-    )  # fmt: skip
-    import socket
-
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     try:
-        sock = socket.create_server((args.host, args.port))
+        sock = socket.create_server((args.host, args.port), family=family)
         # accepted connections inherit it: no 40 ms Nagle/delayed-ACK stall per answer
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as exc:
@@ -75,6 +69,13 @@ def handle(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_CONFIG
     host, port = sock.getsockname()[:2]
+    host = f"[{host}]" if ":" in host else host
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config), log_level="warning", access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+    )  # fmt: skip
     print(
         f"rxfloor sandbox: serving the {args.dialect} API at http://{host}:{port}{BASE_PATH} "
         f"(control: http://{host}:{port}/_sandbox/); Ctrl+C stops",

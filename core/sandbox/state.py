@@ -166,7 +166,7 @@ class SandboxState:
             self._rng = random.Random(self.config.content_seed)
             self._orders: dict[str, dict[str, Any]] = {}
             self._newest_first: list[str] | None = None  # list order, rebuilt after arrivals
-            self._names = 1000
+            self._names = 5000  # "#5001"…: clear of the local sample orders (#1001…)
             self._requests: list[dict[str, Any]] = []
             self._transitions: list[dict[str, Any]] = []
             self._webhooks: dict[str, dict[str, Any]] = {}
