@@ -182,3 +182,27 @@ async def test_faults_in_process_surface_as_transport_errors() -> None:
             r.json()
         assert (await api.get(f"/pharmacy_orders/{uid}")).json()["status"] == "shipped"
     await asyncio.sleep(0)
+
+
+def test_stats_count_answers_faults_and_sides(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    uid = _first_open(s)
+    s.set_faults(next=["server_error", "drop_after"])
+    with s.api() as api:
+        assert api.get("/health/").status_code == 500
+        with pytest.raises(httpx.RemoteProtocolError):
+            api.patch(
+                f"/pharmacy_orders/{uid}/status",
+                json={"status": "processing"},
+                headers={"X-Idempotency-Key": "x-1"},
+            )
+        assert api.get("/health/").status_code == 200
+    s.remote_status(uid, "cancel")
+    stats = s.control.get("/stats").json()
+    assert stats["requests"] == 3
+    assert stats["by_status_code"] == {"500": 1, "None": 1, "200": 1}
+    assert stats["by_fault"] == {"server_error": 1, "drop_after": 1}
+    assert stats["by_method"] == {"GET": 2, "PATCH": 1}
+    assert stats["transitions_by"] == {"api": 1, "sandbox": 1}
+    assert stats["first_request_time"] <= stats["last_request_time"]
+    assert s.transitions()[0]["idempotency_key"] == "x-1"

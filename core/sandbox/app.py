@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import httpx
@@ -72,7 +73,8 @@ class _Gate:
                 "query": scope["query_string"].decode("latin-1"),
                 "status_code": None,
                 "fault": None,
-                "idempotency_key": _header(headers, b"idempotency-key"),
+                "idempotency_key": _header(headers, b"idempotency-key")
+                or _header(headers, b"x-idempotency-key"),
             }
         )
         scope["sandbox.request"] = entry
@@ -534,6 +536,28 @@ async def control_transitions(request: Request) -> Response:
     return JSONResponse(_state(request).transitions(since))
 
 
+async def control_stats(request: Request) -> Response:
+    """Counts for benchmarks: requests by status code, fault and method; transitions by side."""
+    state = _state(request)
+    requests, transitions = state.requests(), state.transitions()
+    return JSONResponse(
+        {
+            "requests": len(requests),
+            "by_status_code": _count(str(r["status_code"]) for r in requests),
+            "by_fault": _count(str(r["fault"]) for r in requests if r["fault"]),
+            "by_method": _count(r["method"] for r in requests),
+            "transitions": len(transitions),
+            "transitions_by": _count(t["by"] for t in transitions),
+            "first_request_time": requests[0]["time"] if requests else None,
+            "last_request_time": requests[-1]["time"] if requests else None,
+        }
+    )
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    return dict(Counter(values))
+
+
 async def control_new_orders(request: Request) -> Response:
     try:
         body = _NewOrders.model_validate(await _json_body(request))
@@ -627,6 +651,7 @@ def _control_routes() -> list[Route]:
     return [
         Route("/requests", control_requests, methods=["GET"]),
         Route("/transitions", control_transitions, methods=["GET"]),
+        Route("/stats", control_stats, methods=["GET"]),
         Route("/orders", control_new_orders, methods=["POST"]),
         Route("/orders/{uid}", control_get_order, methods=["GET"]),
         Route("/orders/{uid}/status", control_remote_change, methods=["POST"]),
