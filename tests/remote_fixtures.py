@@ -23,7 +23,26 @@ Stable interface (other test modules depend on it):
                                                   also ``rate_limit``)
     ``reset(seed=None)``                     fresh start: logs, subscriptions, faults, orders
                                                   (``seed`` new ones, default as configured)
-    ``stop()``                               stop now (idempotent; the context does it too)
+    ``stats()``                              counts by status code / fault / method / side
+    ``stop()`` / ``start()``                 an outage: connections refused until ``start()``
+                                                  brings it back on the same port, same state
+    ``running``                              True while it serves
+    The context manager (and the fixtures) stop it and close ``control`` at the end.
+
+Control endpoints (no key, never logged, faulted or rate limited), under ``/_sandbox``:
+    GET  /requests?since=N      every API request: seq, time, method, path, query,
+                                status_code (None if dropped), fault, idempotency_key
+    GET  /transitions?since=N   every status change: seq, uid, from, to, by (api|sandbox),
+                                time, comment, request_seq, idempotency_key
+    GET  /stats                 counts (see ``stats()``)
+    POST /orders {"count": N, "status"?: S} -> {"created": [uid…]}
+    GET  /orders/{uid}          the order as stored (detail form)
+    POST /orders/{uid}/status {"status": S | "cancel" | "complete" | "hold",
+                               "comment"?: str, "force"?: bool}   a remote-side change
+    GET|POST /faults            FaultSettings fields (+ "rate_limit"), partial updates
+    POST /reset {"seed"?: N}    fresh start
+    GET  /webhooks/deliveries   every delivery attempt (body, signature, status_code, error)
+    POST /webhooks/deliveries/{seq}/replay   send that delivery again, byte for byte
 
 ``serve_asgi(app) -> ContextManager[str]``
     Any ASGI app (e.g. a webhook receiver) on a real uvicorn server; yields its root URL.
@@ -55,20 +74,35 @@ from rxfloor.core.sandbox import BASE_PATH, OLD_BASE_PATH, SandboxConfig, Sandbo
 
 
 class _Served:
-    """An ASGI app on a real uvicorn server in a daemon thread, on 127.0.0.1:<free port>."""
+    """An ASGI app on a real uvicorn server in a daemon thread, on 127.0.0.1:<free port>.
+
+    ``stop()`` then ``start()`` brings it back on the same port with the same app (an outage).
+    """
 
     def __init__(self, app: Any) -> None:
+        self._app = app
+        self.port = 0
+        self._thread: threading.Thread | None = None
+        self.start()
+        self.root_url = f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self.running:
+            return
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # accepted connections inherit it: no 40 ms Nagle/delayed-ACK stall per answer
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.port))
         self._sock = sock
-        self.port: int = sock.getsockname()[1]
-        self.root_url = f"http://127.0.0.1:{self.port}"
+        self.port = sock.getsockname()[1]
         self._server = uvicorn.Server(
             uvicorn.Config(
-                app, log_level="warning", access_log=False, lifespan="on",
+                self._app, log_level="warning", access_log=False, lifespan="on",
                 timeout_graceful_shutdown=1,
             )
         )  # fmt: skip
@@ -83,7 +117,7 @@ class _Served:
             time.sleep(0.005)
 
     def stop(self) -> None:
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._server.should_exit = True
             self._thread.join(timeout=15)
         self._sock.close()
@@ -144,8 +178,11 @@ class SandboxServer(_Served):
             raise AssertionError(f"sandbox control {response.status_code}: {response.text}")
         return response.json()
 
-    def stop(self) -> None:
-        super().stop()
+    def stats(self) -> dict[str, Any]:
+        return self._ok(self.control.get("/stats"))  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.stop()
         self.control.close()
 
 
@@ -156,7 +193,7 @@ def serve_sandbox(config: SandboxConfig | None = None, **fields: Any) -> Iterato
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 @pytest.fixture

@@ -206,3 +206,16 @@ def test_stats_count_answers_faults_and_sides(sandbox_server: SandboxServer) -> 
     assert stats["transitions_by"] == {"api": 1, "sandbox": 1}
     assert stats["first_request_time"] <= stats["last_request_time"]
     assert s.transitions()[0]["idempotency_key"] == "x-1"
+
+
+def test_outage_then_recovery_on_the_same_port(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    uid = _first_open(s)
+    s.stop()
+    assert not s.running
+    with s.api(timeout=2) as api:
+        with pytest.raises(httpx.ConnectError):
+            api.get("/health/")
+        s.start()
+        assert api.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"}).is_success
+    assert [t["to"] for t in s.transitions()] == ["processing"]
