@@ -11,7 +11,13 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from rxfloor.core.sandbox import FAULT_KINDS, ConnectionDropped, SandboxConfig, create_app
+from rxfloor.core.sandbox import (
+    FAULT_KINDS,
+    ConnectionDropped,
+    SandboxConfig,
+    SandboxState,
+    create_app,
+)
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 
@@ -132,7 +138,7 @@ def test_faults_can_be_limited_to_some_methods(sandbox_server: SandboxServer) ->
 def test_rate_limit_answers_429_with_retry_after(sandbox_factory: Factory) -> None:
     s = sandbox_factory(rate_limit=5)
     with s.api() as api:
-        codes = [api.get("/health/") for _ in range(8)]
+        codes = [api.get("/health/") for _ in range(20)]
         assert [r.status_code for r in codes[:5]] == [200] * 5
         limited = [r for r in codes if r.status_code == 429]
         assert limited and all(int(r.headers["Retry-After"]) >= 1 for r in limited)
@@ -145,18 +151,34 @@ def test_rate_limit_answers_429_with_retry_after(sandbox_factory: Factory) -> No
     assert s.control.get("/faults").json()["rate_limit"] is None
 
 
-def test_paced_client_at_the_limit_sees_no_429(sandbox_factory: Factory) -> None:
-    """A client pacing itself just under the limit is never refused (no 429 storm)."""
-    s = sandbox_factory(rate_limit=20)
-    with s.api() as api:
-        start = time.monotonic()
-        codes = []
-        for i in range(30):
-            delay = start + i / 19.0 - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            codes.append(api.get("/health/").status_code)
-    assert codes.count(429) == 0
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limit_window_is_exact() -> None:
+    """At most R accepted in any one-second window; a client paced at R never sees a 429."""
+    clock = FakeClock()
+    state = SandboxState(SandboxConfig(rate_limit=10), monotonic=clock)
+    refused = 0
+    for i in range(100):  # exactly 10/s for 10 s
+        clock.now = 1000.0 + i * 0.1
+        refused += state.admit() is not None
+    assert refused == 0
+    clock.now += 5
+    burst = [state.admit() for _ in range(15)]  # after a pause: the first 10 pass
+    assert burst[:10] == [None] * 10 and burst[10:] == [1] * 5
+    accepted: list[float] = []
+    for _ in range(200):  # a greedy client at 40/s for 5 s, the burst's second still counting
+        clock.now += 0.025
+        if state.admit() is None:
+            accepted.append(clock.now)
+    for t in accepted:
+        assert sum(t - 1.0 < u <= t for u in accepted) <= 10
+    assert 38 <= len(accepted) <= 42  # the 4 s after the burst's second, at 10/s
 
 
 async def test_faults_in_process_surface_as_transport_errors() -> None:

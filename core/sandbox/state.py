@@ -145,10 +145,16 @@ DETAIL_KEYS = ("patient_data", "doctor_data", "prescription_file", "prepaid")
 class SandboxState:
     """Orders, subscriptions, logs and live fault settings of one stand-in."""
 
-    def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.dialect: Dialect = DIALECTS[config.dialect]
-        self.clock = clock
+        self.clock = clock  # wall time: order timestamps and logs
+        self._monotonic = monotonic  # the rate limit's window
         self._lock = threading.Lock()
         self._wakeup: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
         #: the webhook delivery task (owned by the app, see ``app._ensure_deliverer``)
@@ -426,7 +432,7 @@ class SandboxState:
         if self._rate is None:
             return None
         with self._lock:
-            now = time.monotonic()
+            now = self._monotonic()
             stamps = self._rate.stamps
             while stamps and stamps[0] <= now - 1.0:
                 stamps.popleft()
