@@ -3,6 +3,18 @@
 ``create_app(SandboxConfig(...))`` gives a Starlette app: the documented API under both base
 paths, control endpoints under ``/_sandbox/`` and reproducible faults. Its state is
 ``app.state.sandbox`` (a :class:`SandboxState`); :func:`drive_activity` gives it remote-side life.
+
+In-process, without a port (the demo)::
+
+    app = create_app(SandboxConfig(seed=40))
+    api = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                            base_url="http://sandbox" + BASE_PATH,
+                            headers={"X-API-Key": "sandbox-key"})
+    asyncio.create_task(drive_activity(app.state.sandbox, every_s=4))  # same loop as api
+
+There a dropped connection surfaces as :class:`ConnectionDropped` (an
+``httpx.RemoteProtocolError``); over a socket (uvicorn) the connection is really closed.
+``SandboxState.tick(rng)`` is the synchronous, thread-safe step behind ``drive_activity``.
 """
 
 from rxfloor.core.sandbox.app import BASE_PATH, OLD_BASE_PATH, ConnectionDropped, create_app, sign
