@@ -24,6 +24,7 @@ Stable interface (other test modules depend on it):
     ``reset(seed=None)``                     fresh start: logs, subscriptions, faults, orders
                                                   (``seed`` new ones, default as configured)
     ``stats()``                              counts by status code / fault / method / side
+    ``wait_transitions(n, timeout=10)``      the transitions log once it has n entries
     ``stop()`` / ``start()``                 an outage: connections refused until ``start()``
                                                   brings it back on the same port, same state
     ``running``                              True while it serves
@@ -177,6 +178,17 @@ class SandboxServer(_Served):
         if response.is_error:
             raise AssertionError(f"sandbox control {response.status_code}: {response.text}")
         return response.json()
+
+    def wait_transitions(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The transitions log once it holds at least ``count`` entries (AssertionError if not)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.state.transitions()
+            if len(log) >= count:
+                return log
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} transitions within {timeout} s: {log}")
+            time.sleep(0.01)
 
     def stats(self) -> dict[str, Any]:
         return self._ok(self.control.get("/stats"))  # type: ignore[no-any-return]

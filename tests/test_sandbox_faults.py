@@ -89,6 +89,7 @@ def test_slow_answer_times_out_the_client_but_is_applied(sandbox_server: Sandbox
     s.set_faults(next=["slow"], slow_s=1.5)
     with s.api(timeout=0.3) as impatient, pytest.raises(httpx.ReadTimeout):
         impatient.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"})
+    assert s.wait_transitions(1)[0]["to"] == "processing"  # applied while the answer waits
     with s.api() as api:
         assert api.get(f"/pharmacy_orders/{uid}").json()["status"] == "processing"
     assert [t["to"] for t in s.transitions()] == ["processing"]
