@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -41,8 +40,6 @@ OLD_BASE_PATH = "/v1/external_pharmacy_api"
 CONTROL_PATH = "/_sandbox"
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
-
-log = logging.getLogger("rxfloor.sandbox")
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):
@@ -259,7 +256,7 @@ async def deliver(
         try:
             answer = await client.post(sub["target"], content=body, headers=headers)
             entry["status_code"] = answer.status_code
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             entry["error"] = f"{type(exc).__name__}: {exc}"
         state.log_delivery(entry)
         if entry["status_code"] is not None and 200 <= entry["status_code"] < 300:
