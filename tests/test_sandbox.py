@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -382,3 +383,18 @@ def test_orders_of_another_pharmacy_are_404_not_403(sandbox_factory: Factory) ->
         assert api.patch(url, json=body, params={"pharmacy_uid": own}).status_code == 404
         assert api.patch(url, json=body, params={"pharmacy_uid": other}).status_code == 200
     assert [t["uid"] for t in s.transitions()] == [theirs]
+
+
+def test_concurrent_patches_of_one_order_apply_once(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    uid = s.state.list_orders(0, 1)[0][0]["uid"]
+
+    def move(_: int) -> int:
+        with s.api() as api:
+            r = api.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"})
+            return r.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(move, range(16)))
+    assert codes == [200] + [409] * 15
+    assert [(t["uid"], t["to"]) for t in s.transitions()] == [(uid, "processing")]
