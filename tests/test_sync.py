@@ -16,8 +16,8 @@ from rxfloor.core.remote import RemoteClient, RetryPolicy
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.store import Store, outbox
 from rxfloor.core.sync import PushLease, SyncWorker
+from rxfloor.tui.cli import main
 from tests import remote_fixtures
-from tests.helpers import run_cli
 from tests.remote_fixtures import SandboxServer
 
 sandbox_server = remote_fixtures.sandbox_server
@@ -201,19 +201,36 @@ def test_the_key_never_reaches_the_database(sqlite_url: str, sandbox_factory) ->
     assert key.encode() not in raw
 
 
-def test_cli_sync_once(sqlite_url: str, sandbox_server: SandboxServer) -> None:
-    env = {"RXFLOOR_API_URL": sandbox_server.base_url, "RXFLOOR_API_KEY": sandbox_server.api_key}
-    done = run_cli(sqlite_url, "sync", "--once", env_extra=env)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+def test_cli_sync_once(
+    sqlite_url: str,
+    sandbox_server: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In-process (a subprocess start costs seconds here; the SIGKILL test runs the real one)."""
+
+    def run(*args: str, **env: str) -> tuple[int, str, str]:
+        base = {"RXFLOOR_DATABASE_URL": sqlite_url, "RXFLOOR_API_URL": sandbox_server.base_url,
+                "RXFLOOR_API_KEY": sandbox_server.api_key}  # fmt: skip
+        for name, value in {**base, **env}.items():
+            if value:
+                monkeypatch.setenv(name, value)
+            else:
+                monkeypatch.delenv(name, raising=False)
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = run("sync", "--once")
+    assert code == 0, err
+    report = json.loads(out)
     assert report["pulled"] == 20 and {"pushed", "pending", "failed"} <= report.keys()
-    bad = run_cli(sqlite_url, "sync", "--once", env_extra={**env, "RXFLOOR_API_KEY": "wrong-k"})
-    assert bad.returncode == 4 and "401" in bad.stderr and "wrong-k" not in bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1
-    dead = run_cli(sqlite_url, "sync", "--once",
-                   env_extra={**env, "RXFLOOR_API_URL": "http://127.0.0.1:9/v1/x"})  # fmt: skip
-    assert dead.returncode == 4 and "cannot reach" in dead.stderr
-    missing = run_cli(sqlite_url, "sync", "--once", env_extra={"RXFLOOR_API_KEY": "k"})
-    assert missing.returncode == 3 and "RXFLOOR_API_URL" in missing.stderr
-    nothing = run_cli(sqlite_url, "sync", "--retry", "999")
-    assert nothing.returncode == 1 and "no queued move 999" in nothing.stderr
+    code, out, err = run("sync", "--once", RXFLOOR_API_KEY="wrong-k")
+    assert code == 4 and "401" in err and "wrong-k" not in err + out
+    assert len(err.strip().splitlines()) == 1
+    code, out, err = run("sync", "--once", RXFLOOR_API_URL="http://127.0.0.1:9/v1/x")
+    assert code == 4 and "cannot reach" in err and out == ""
+    code, out, err = run("sync", "--once", RXFLOOR_API_URL="")
+    assert code == 3 and "RXFLOOR_API_URL" in err
+    code, out, err = run("sync", "--retry", "999")
+    assert code == 1 and "no queued move 999" in err

@@ -89,10 +89,10 @@ def handle_sync(args: argparse.Namespace) -> int:
             interval = args.interval if args.interval is not None else settings.sync_interval_s
             while True:
                 report = worker.cycle()
+                if args.once and not report.online:
+                    return _fail(report.errors[0] if report.errors else "offline", EXIT_REMOTE)
                 print(json.dumps(report.as_dict()), flush=True)
                 if args.once:
-                    if not report.online:
-                        return _fail(report.errors[0] if report.errors else "offline", EXIT_REMOTE)
                     return 0
                 time.sleep(interval)
         except AuthError as exc:
