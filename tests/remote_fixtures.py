@@ -48,6 +48,9 @@ Control endpoints (no key, never logged, faulted or rate limited), under ``/_san
 ``serve_asgi(app) -> ContextManager[str]``
     Any ASGI app (e.g. a webhook receiver) on a real uvicorn server; yields its root URL.
 
+Starting and stopping a server costs ~0.3 s; where many examples share one (hypothesis), serve
+one per module and call ``reset()`` (~10 ms) at the start of each example.
+
 Fixtures (bind them in a test module — no ``pytest_plugins``, and ruff stays quiet)::
 
     from tests import remote_fixtures
@@ -103,8 +106,8 @@ class _Served:
         self.port = sock.getsockname()[1]
         self._server = uvicorn.Server(
             uvicorn.Config(
-                self._app, log_level="warning", access_log=False, lifespan="on",
-                timeout_graceful_shutdown=1,
+                self._app, log_config=None, log_level="warning", access_log=False,
+                lifespan="on", timeout_graceful_shutdown=1,
             )
         )  # fmt: skip
         self._thread = threading.Thread(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -357,3 +358,43 @@ def test_openapi_schema_matches_the_routes_and_the_orders(dialect: str) -> None:
         assert set(order_schema["required"]) <= set(order)
     patchable = schema["components"]["schemas"]["StatusChange"]["properties"]["status"]["enum"]
     assert set(patchable) == set(DIALECTS[dialect].patchable)
+
+
+def test_orders_of_another_pharmacy_are_404_not_403(sandbox_factory: Factory) -> None:
+    s = sandbox_factory(seed=2, other_pharmacy_orders=3, extra_keys={"group": KeyGrant(group=True)})
+    own, other = s.config.pharmacy_uid, s.config.other_pharmacy_uid
+    theirs = s.state.list_orders(0, 10, pharmacy_uid=other)[0][0]["uid"]
+    with s.api() as api:
+        listed = api.get("/pharmacy_orders/").json()
+        assert listed["totalRegistries"] == 2
+        assert {o["pharmacy"]["uid"] for o in listed["data"]} == {own}
+        assert api.get(f"/pharmacy_orders/{theirs}").status_code == 404
+        r = api.patch(f"/pharmacy_orders/{theirs}/status", json={"status": "processing"})
+        assert r.status_code == 404
+        assert api.get("/pharmacy_orders/", params={"pharmacy_uid": other}).status_code == 404
+    group = {"X-API-Key": "group"}
+    with httpx.Client(base_url=s.base_url, headers=group) as api:
+        assert (
+            api.get("/pharmacy_orders/", params={"pharmacy_uid": other}).json()["totalRegistries"]
+            == 3
+        )
+        url = f"/pharmacy_orders/{theirs}/status"
+        body = {"status": "processing"}
+        assert api.patch(url, json=body, params={"pharmacy_uid": own}).status_code == 404
+        assert api.patch(url, json=body, params={"pharmacy_uid": other}).status_code == 200
+    assert [t["uid"] for t in s.transitions()] == [theirs]
+
+
+def test_concurrent_patches_of_one_order_apply_once(sandbox_server: SandboxServer) -> None:
+    s = sandbox_server
+    uid = s.state.list_orders(0, 1)[0][0]["uid"]
+
+    def move(_: int) -> int:
+        with s.api() as api:
+            r = api.patch(f"/pharmacy_orders/{uid}/status", json={"status": "processing"})
+            return r.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(move, range(16)))
+    assert codes == [200] + [409] * 15
+    assert [(t["uid"], t["to"]) for t in s.transitions()] == [(uid, "processing")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -204,7 +203,6 @@ async def test_faults_in_process_surface_as_transport_errors() -> None:
         with pytest.raises(json.JSONDecodeError):
             r.json()
         assert (await api.get(f"/pharmacy_orders/{uid}")).json()["status"] == "shipped"
-    await asyncio.sleep(0)
 
 
 def test_stats_count_answers_faults_and_sides(sandbox_server: SandboxServer) -> None:

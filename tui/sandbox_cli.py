@@ -21,16 +21,40 @@ KEY_ENV = "RXFLOOR_SANDBOX_API_KEY"
 
 def add_parser(subparsers: Any) -> None:
     """Register ``sandbox`` on the ``rxfloor`` subcommands (``handle`` runs it)."""
-    p = subparsers.add_parser("sandbox", help="serve a local stand-in of the remote pharmacy API")
+    p = subparsers.add_parser(
+        "sandbox",
+        help="serve a local stand-in of the remote pharmacy API",
+        description="Serve a stand-in of the remote pharmacy API (REMOTE_API.md) with uvicorn. "
+        "Control endpoints (no key): /_sandbox/requests, /_sandbox/transitions, "
+        "/_sandbox/orders, /_sandbox/orders/{uid}/status, /_sandbox/faults, /_sandbox/stats.",
+    )
     p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--api-key", help=f"the key clients must send (else ${KEY_ENV})")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help=f"the key clients must send (else ${KEY_ENV}, else 'sandbox-key')",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="N", help="start with N open orders")
-    p.add_argument("--dialect", choices=["v1", "v2"], default="v1")
+    p.add_argument(
+        "--dialect",
+        choices=["v1", "v2"],
+        default="v1",
+        help="status lifecycle: v1 open/processing/shipped (default), v2 the newer one",
+    )
     p.add_argument("--rate-limit", type=float, metavar="R", help="answer 429 past R requests/s")
-    p.add_argument("--fail-rate", type=float, default=0.0, metavar="F", help="fault share 0..1")
+    p.add_argument(
+        "--fail-rate",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="share of API requests that get a fault: 5xx, 429, dropped connection before or "
+        "after applying, slow answer, malformed JSON (0..1)",
+    )
     p.add_argument("--fault-seed", type=int, default=0, metavar="S", help="same seed, same faults")
-    p.add_argument("--slow-s", type=float, default=15.0, help="delay of a slow answer (s)")
+    p.add_argument(
+        "--slow-s", type=float, default=15.0, metavar="S", help="delay of a slow answer (s)"
+    )
     p.set_defaults(handler=handle)
 
 

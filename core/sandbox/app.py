@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rxfloor.core.sandbox.openapi import openapi_schema
 from rxfloor.core.sandbox.state import (
     EVENT_TYPES,
+    KeyGrant,
     Refusal,
     SandboxConfig,
     SandboxState,
@@ -273,8 +274,8 @@ def _state(request: Request) -> SandboxState:
     return state
 
 
-def _authorise(request: Request, permission: str | None, *, scoped: bool = True) -> None:
-    """401 / 403 / 400 / 404 exactly as REMOTE_API.md describes (raised as Refusal)."""
+def _key(request: Request) -> KeyGrant:
+    """The caller's key, or the documented 401 (raised as Refusal)."""
     raw = request.headers.get("x-api-key")
     if raw is None:
         raise Refusal(
@@ -289,11 +290,20 @@ def _authorise(request: Request, permission: str | None, *, scoped: bool = True)
         raise Refusal(
             401, {"code": "invalid_header", "description": "the X-API-Key header is malformed"}
         )
-    state = _state(request)
-    grant = state.keys.get(key)
+    grant = _state(request).keys.get(key)
     if grant is None:
         raise Refusal(401, {"code": "invalid_api_key", "description": "the API key is not valid"})
-    if permission is not None and permission not in grant.permissions:
+    return grant
+
+
+def _authorise(request: Request, permission: str) -> str:
+    """401 / 403 / 400 / 404 exactly as REMOTE_API.md describes (raised as Refusal).
+
+    Returns the pharmacy the call is about: the key's own, or for a group key the
+    ``pharmacy_uid`` it must name.
+    """
+    grant = _key(request)
+    if permission not in grant.permissions:
         raise Refusal(
             403,
             {
@@ -301,13 +311,15 @@ def _authorise(request: Request, permission: str | None, *, scoped: bool = True)
                 "description": f"the API key lacks the {permission} permission",
             },
         )
-    if not scoped:
-        return
+    state = _state(request)
+    own = state.config.pharmacy_uid
     pharmacy = request.query_params.get("pharmacy_uid")
     if grant.group and not pharmacy:
         raise Refusal(400, {"error": "pharmacy_uid is required with a pharmacy group key"})
-    if pharmacy and pharmacy != state.config.pharmacy_uid:
+    visible = state.pharmacies if grant.group else {own: ""}
+    if pharmacy and pharmacy not in visible:
         raise Refusal(404, {"error": f"pharmacy {pharmacy} not found"})
+    return pharmacy or own
 
 
 def _query_int(request: Request, name: str, default: int, minimum: int) -> int:
@@ -366,12 +378,12 @@ class _WebhookBody(BaseModel):
 
 
 async def health(request: Request) -> Response:
-    _authorise(request, None, scoped=False)
+    _key(request)  # any valid key; no permission or pharmacy needed
     return JSONResponse({"status": "ok"})
 
 
 async def list_orders(request: Request) -> Response:
-    _authorise(request, "orders_read")
+    pharmacy = _authorise(request, "orders_read")
     state = _state(request)
     page = _query_int(request, "page", 0, 0)
     limit = min(_query_int(request, "limit", DEFAULT_LIMIT, 1), MAX_LIMIT)
@@ -386,7 +398,8 @@ async def list_orders(request: Request) -> Response:
                 ],
             },
         )
-    rows, total = state.list_orders(page, limit, status, request.query_params.get("search"))
+    search = request.query_params.get("search")
+    rows, total = state.list_orders(page, limit, status, search, pharmacy)
     return JSONResponse(
         {
             "data": [list_view(o) for o in rows],
@@ -397,16 +410,16 @@ async def list_orders(request: Request) -> Response:
 
 
 async def get_order(request: Request) -> Response:
-    _authorise(request, "orders_read")
+    pharmacy = _authorise(request, "orders_read")
     uid = request.path_params["uid"]
-    order = _state(request).get(uid)
+    order = _state(request).get(uid, pharmacy)
     if order is None:
         raise Refusal(404, {"error": f"pharmacy order {uid} not found"})
     return JSONResponse(order)
 
 
 async def patch_status(request: Request) -> Response:
-    _authorise(request, "orders_write")
+    pharmacy = _authorise(request, "orders_write")
     body = await _json_body(request)
     try:
         patch = _StatusBody.model_validate(body)
@@ -418,6 +431,7 @@ async def patch_status(request: Request) -> Response:
         by="api",
         comment=patch.comment,
         request=request.scope.get("sandbox.request"),
+        pharmacy_uid=pharmacy,
     )
     return JSONResponse(order)
 
@@ -426,24 +440,26 @@ async def complete_order(request: Request) -> Response:
     state = _state(request)
     if state.dialect.name != "v2":
         raise Refusal(404, {"error": "not found"})
-    _authorise(request, "orders_write")
+    pharmacy = _authorise(request, "orders_write")
     order = state.set_status(
         request.path_params["uid"],
         state.dialect.completed,
         by="api",
         request=request.scope.get("sandbox.request"),
         complete=True,
+        pharmacy_uid=pharmacy,
     )
     return JSONResponse(order)
 
 
 async def list_webhooks(request: Request) -> Response:
-    _authorise(request, "webhooks_read")
-    return JSONResponse({"data": _state(request).subscriptions()})
+    pharmacy = _authorise(request, "webhooks_read")
+    subs = [s for s in _state(request).subscriptions() if s["pharmacy_uid"] == pharmacy]
+    return JSONResponse({"data": subs})
 
 
 async def create_webhook(request: Request) -> Response:
-    _authorise(request, "webhooks_write")
+    pharmacy = _authorise(request, "webhooks_write")
     try:
         body = _WebhookBody.model_validate(await _json_body(request))
     except ValidationError as exc:
@@ -460,15 +476,17 @@ async def create_webhook(request: Request) -> Response:
     if details:
         raise Refusal(422, {"error": "validation failed", "details": details})
     state = _state(request)
-    sub = state.subscribe(body.target, body.notification_type)
+    sub = state.subscribe(body.target, body.notification_type, pharmacy)
     _ensure_deliverer(state)
     return JSONResponse(sub, 201)
 
 
 async def delete_webhook(request: Request) -> Response:
-    _authorise(request, "webhooks_write")
+    pharmacy = _authorise(request, "webhooks_write")
     uid = request.path_params["uid"]
-    if not _state(request).unsubscribe(uid):
+    state = _state(request)
+    mine = any(s["uid"] == uid and s["pharmacy_uid"] == pharmacy for s in state.subscriptions())
+    if not mine or not state.unsubscribe(uid):
         raise Refusal(404, {"error": f"webhook {uid} not found"})
     return Response(status_code=204)
 
@@ -503,6 +521,7 @@ class _NewOrders(BaseModel):
 
     count: int = Field(default=1, ge=1, le=100_000)
     status: str | None = None
+    pharmacy_uid: str | None = None
 
 
 class _RemoteChange(BaseModel):
@@ -560,7 +579,7 @@ async def control_new_orders(request: Request) -> Response:
         body = _NewOrders.model_validate(await _json_body(request))
     except ValidationError as exc:
         raise _validation(exc) from None
-    made = _state(request).add_orders(body.count, body.status)
+    made = _state(request).add_orders(body.count, body.status, pharmacy_uid=body.pharmacy_uid)
     return JSONResponse({"created": [o["uid"] for o in made]}, 201)
 
 

@@ -46,7 +46,8 @@ EVENT_TYPES = ("pharmacy_order_created", "pharmacy_order_updated", "pharmacy_sku
 
 
 class KeyGrant(BaseModel):
-    """What one API key may do. A ``group`` key must name ``pharmacy_uid`` on order calls."""
+    """What one API key may do. A ``group`` key sees every pharmacy of the group and must name
+    one with ``pharmacy_uid``; any other key sees only the sandbox's own pharmacy."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -96,6 +97,9 @@ class SandboxConfig(BaseModel):
     faults: FaultSettings = Field(default_factory=FaultSettings)
     pharmacy_uid: str = "ph-sandbox-0001"
     pharmacy_name: str = "Sandbox Pharmacy"
+    #: a second pharmacy of the same group: only a group key sees its orders (others get 404)
+    other_pharmacy_uid: str = "ph-sandbox-0002"
+    other_pharmacy_orders: int = Field(default=0, ge=0, le=100_000)
     #: webhook delivery: timeout per attempt and the attempts made before giving up
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_attempts: int = Field(default=3, ge=1, le=10)
@@ -185,16 +189,34 @@ class SandboxState:
         count = self.config.seed if seed is None else seed
         if count:
             self.add_orders(count, notify=False)
+        if self.config.other_pharmacy_orders:
+            other = self.config.other_pharmacy_uid
+            self.add_orders(self.config.other_pharmacy_orders, pharmacy_uid=other, notify=False)
+
+    @property
+    def pharmacies(self) -> dict[str, str]:
+        """uid -> display name of the pharmacies in the sandbox's group."""
+        c = self.config
+        return {c.pharmacy_uid: c.pharmacy_name, c.other_pharmacy_uid: "Sandbox Pharmacy (branch)"}
 
     # -- orders ---------------------------------------------------------------------------
 
     def add_orders(
-        self, count: int, status: str | None = None, *, notify: bool = True
+        self,
+        count: int,
+        status: str | None = None,
+        *,
+        pharmacy_uid: str | None = None,
+        notify: bool = True,
     ) -> list[dict[str, Any]]:
         """``count`` new orders with realistic content, arriving now (newest first in lists)."""
         status = status or self.dialect.initial
         if status not in self.dialect.statuses:
             raise _error(422, f"unknown status '{status}' in dialect {self.dialect.name}")
+        pharmacy_uid = pharmacy_uid or self.config.pharmacy_uid
+        if pharmacy_uid not in self.pharmacies:
+            raise _error(422, f"unknown pharmacy '{pharmacy_uid}'")
+        pharmacy = {"uid": pharmacy_uid, "display_name": self.pharmacies[pharmacy_uid]}
         with self._lock:
             now = self.clock()
             batch_seed = self._rng.randrange(2**31)
@@ -203,7 +225,7 @@ class SandboxState:
             for new in sample_orders(count, batch_seed, stamp):
                 self._names += 1
                 uid = self._new_uid("po")
-                order = self._wire(new, uid, f"#{self._names}", status, now)
+                order = self._wire(new, uid, f"#{self._names}", status, now, pharmacy)
                 self._orders[uid] = order
                 self._newest_first = None
                 made.append(order)
@@ -217,7 +239,15 @@ class SandboxState:
             if uid not in self._orders and uid not in self._webhooks:
                 return uid
 
-    def _wire(self, new: NewOrder, uid: str, name: str, status: str, now: float) -> dict[str, Any]:
+    def _wire(
+        self,
+        new: NewOrder,
+        uid: str,
+        name: str,
+        status: str,
+        now: float,
+        pharmacy: dict[str, str],
+    ) -> dict[str, Any]:
         """The order as the remote API sends it (REMOTE_API.md "An order")."""
         rng = self._rng
         first, _, last = new.patient_name.partition(" ")
@@ -261,10 +291,7 @@ class SandboxState:
             "created_at": created,
             "updated_at": int(now),
             "deleted_at": None,
-            "pharmacy": {
-                "uid": self.config.pharmacy_uid,
-                "display_name": self.config.pharmacy_name,
-            },
+            "pharmacy": pharmacy,
             "order": {
                 "uid": f"o-{rng.randrange(16**10):010x}",
                 "delivery_address": address,
@@ -291,12 +318,21 @@ class SandboxState:
             "prepaid": rng.random() < 0.6,
         }
 
-    def get(self, uid: str) -> dict[str, Any] | None:
+    def get(self, uid: str, pharmacy_uid: str | None = None) -> dict[str, Any] | None:
+        """The order, or None if unknown or (given ``pharmacy_uid``) of another pharmacy."""
         with self._lock:
-            return self._orders.get(uid)
+            order = self._orders.get(uid)
+        if order is None or (pharmacy_uid and order["pharmacy"]["uid"] != pharmacy_uid):
+            return None
+        return order
 
     def list_orders(
-        self, page: int, limit: int, status: str | None = None, search: str | None = None
+        self,
+        page: int,
+        limit: int,
+        status: str | None = None,
+        search: str | None = None,
+        pharmacy_uid: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """One page (newest first) and the number of matching orders."""
         with self._lock:
@@ -304,6 +340,8 @@ class SandboxState:
                 orders = self._orders
                 self._newest_first = sorted(orders, key=lambda u: (-orders[u]["created_at"], u))
             rows = [self._orders[uid] for uid in self._newest_first]
+        if pharmacy_uid is not None:
+            rows = [o for o in rows if o["pharmacy"]["uid"] == pharmacy_uid]
         if status is not None:
             rows = [o for o in rows if o["status"] == status]
         if search:
@@ -322,6 +360,7 @@ class SandboxState:
         request: dict[str, Any] | None = None,
         complete: bool = False,
         force: bool = False,
+        pharmacy_uid: str | None = None,
     ) -> dict[str, Any]:
         """Apply a status change and log the transition.
 
@@ -332,7 +371,7 @@ class SandboxState:
         d = self.dialect
         with self._lock:
             order = self._orders.get(uid)
-            if order is None:
+            if order is None or (pharmacy_uid and order["pharmacy"]["uid"] != pharmacy_uid):
                 raise _error(404, f"pharmacy order {uid} not found")
             current = order["status"]
             if target not in d.statuses:
@@ -482,13 +521,17 @@ class SandboxState:
 
     # -- webhooks -------------------------------------------------------------------------
 
-    def subscribe(self, target: str, notification_type: str) -> dict[str, Any]:
+    def subscribe(
+        self, target: str, notification_type: str, pharmacy_uid: str | None = None
+    ) -> dict[str, Any]:
+        """A subscription to one event type for the orders of one pharmacy."""
         with self._lock:
             uid = self._new_uid("wh")
             sub: dict[str, Any] = {
                 "uid": uid,
                 "target": target,
                 "notification_type": notification_type,
+                "pharmacy_uid": pharmacy_uid or self.config.pharmacy_uid,
                 "created_at": int(self.clock()),
                 "signing_secret": "whsec_" + secrets.token_urlsafe(24),
             }
@@ -526,9 +569,7 @@ class SandboxState:
         with self._lock:
             events, self._events = self._events, []
             subs = list(self._webhooks.values())
-        return [
-            (e, [dict(s) for s in subs if s["notification_type"] == e.event_type]) for e in events
-        ]
+        return [(e, [dict(s) for s in subs if _wants(s, e)]) for e in events]
 
     def bind_wakeup(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
         with self._lock:
@@ -544,6 +585,13 @@ class SandboxState:
     def deliveries(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(d) for d in self._deliveries]
+
+
+def _wants(sub: dict[str, Any], event: Event) -> bool:
+    return bool(
+        sub["notification_type"] == event.event_type
+        and sub["pharmacy_uid"] == event.order["pharmacy"]["uid"]
+    )
 
 
 def _haystack(order: dict[str, Any]) -> str:
