@@ -523,6 +523,12 @@ class WebhookReceiver:
             self._thread.join(10)
             self._thread = None
 
+    def rotate_secret(self, secret: bytes) -> None:
+        """A new signing secret (a new subscription); deliveries signed with the old one fail."""
+        if not secret:
+            raise ValueError("the webhook secret is empty")
+        self._secret = secret
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True once every accepted delivery has been applied (tests)."""
         return self._idle.wait(timeout)
