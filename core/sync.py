@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import queue
+import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -60,7 +62,7 @@ class PushLease:
 
     def __init__(self, store: Store, holder: str | None = None, ttl_s: float = 30.0) -> None:
         self.store = store
-        self.holder = holder or f"{uuid.uuid4().hex[:12]}"
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ttl = timedelta(seconds=ttl_s)
         self._pg: Connection | None = None
 
@@ -87,7 +89,7 @@ class PushLease:
             if row is None:
                 conn.execute(insert(sync_lease).values(name=_LEASE_NAME, **values))
                 return True
-            if row.holder != self.holder and row.expires_at > now:
+            if row.holder != self.holder and row.expires_at > now and _alive(row.holder):
                 return False
             conn.execute(
                 update(sync_lease).where(sync_lease.c.name == _LEASE_NAME).values(**values)
@@ -110,6 +112,22 @@ class PushLease:
                         sync_lease.c.name == _LEASE_NAME, sync_lease.c.holder == self.holder
                     )
                 )
+
+
+def _alive(holder: str) -> bool:
+    """False only when the holder is a process on this machine that no longer exists
+    (a crashed pusher need not wait for its SQLite lease to expire)."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 # -- applying remote orders (poller and webhooks share this) ------------------------------------
