@@ -38,6 +38,8 @@ _TARGET = {
     Action.CANCEL: Status.CANCELLED,
 }
 _ORDER = [Status.OPEN, Status.PROCESSING, Status.FINISHED]
+#: The actor recorded for changes made on the remote side.
+REMOTE_ACTOR = "remote"
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +345,134 @@ class OrderService:
             )
             self.store.record_change(conn, [row["id"]])
 
+    # ------------------------------------------------------------ remote side
+    def apply_remote(
+        self,
+        order_id: str,
+        remote_status: str,
+        board_status: Status | None,
+        *,
+        remote_hold: bool = False,
+        hold_comment: str | None = None,
+    ) -> str | None:
+        """Apply what the remote says about a known order; returns what changed (or None).
+
+        A remote status ahead of ours, or a terminal one that differs, wins: the order
+        moves, the move is an audit event with source ``remote``, queued local steps
+        become ``superseded`` (kept, not deleted), and a remote cancel of an order in
+        PROCESSING raises an alert that stays until acknowledged. A remote status behind
+        ours is our own move not yet pushed: only ``remote_status`` is recorded.
+        """
+        now = self.clock()
+        with self.store.write() as conn:
+            row = self.store.find_order(conn, order_id)
+            if row is None or row["id"] != order_id:
+                return None
+            local = Status(row["status"])
+            wins = (
+                board_status is not None
+                and board_status != local
+                and (
+                    board_status.is_terminal
+                    or (local in _ORDER and _ORDER.index(board_status) > _ORDER.index(local))
+                )
+            )
+            hold_on = remote_hold and not row["on_hold"]
+            hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
+            if not (wins or hold_on or hold_off):
+                if row["remote_status"] != remote_status:
+                    conn.execute(
+                        update(orders)
+                        .where(orders.c.id == order_id)
+                        .values(remote_status=remote_status)
+                    )
+                return None
+            version = row["version"] + 1
+            values: dict[str, object] = {"version": version, "updated_at": now,
+                                         "remote_status": remote_status}  # fmt: skip
+            remote = Actor(REMOTE_ACTOR, "remote")
+            what: list[str] = []
+            if wins:
+                assert board_status is not None
+                values |= {"status": board_status, "status_since": now, "sync_error": None}
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.order_id == order_id, outbox.c.state.in_(["pending", "failed"]))
+                    .values(
+                        state="superseded",
+                        last_error=f"superseded: the remote set the order to {remote_status}",
+                    )
+                )
+                self._event(conn, order_id, now, action="remote", from_status=local,
+                            to_status=board_status, reason=f"remote status {remote_status}",
+                            version=version, source="remote", actor=remote)  # fmt: skip
+                what.append(f"{local} -> {board_status}")
+                if board_status is Status.CANCELLED and local is Status.PROCESSING:
+                    conn.execute(
+                        insert(alerts).values(
+                            order_id=order_id,
+                            kind="remote_cancel",
+                            message=f"{row['name']} was cancelled by the remote while in "
+                            "PROCESSING here: stop work on it",
+                            created_at=now,
+                        )
+                    )
+                    what.append("alert")
+            status_now = str(values.get("status", local))
+            if hold_on:
+                reason = hold_comment or "on hold at the remote"
+                values |= {"on_hold": True, "hold_reason": reason, "hold_by": REMOTE_ACTOR,
+                           "hold_since": now}  # fmt: skip
+                self._event(conn, order_id, now, action="hold", from_status=status_now,
+                            to_status=status_now, reason=reason, version=version,
+                            source="remote", actor=remote)  # fmt: skip
+                what.append("hold")
+            elif hold_off:
+                values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
+                           "hold_since": None}  # fmt: skip
+                self._event(conn, order_id, now, action="release", from_status=status_now,
+                            to_status=status_now, reason="released at the remote",
+                            version=version, source="remote", actor=remote)  # fmt: skip
+                what.append("release")
+            conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+            self.store.record_change(conn, [order_id])
+        return ", ".join(what)
+
+    def retry_failed(self, outbox_id: int) -> str:
+        """A person asks to send a refused move again (e.g. after fixing it at the remote)."""
+        return self._settle_failed(outbox_id, "pending", "retry", None)
+
+    def resolve_failed(self, outbox_id: int, note: str) -> str:
+        """A person settles a refused move by hand: it is never sent; the note is audited."""
+        note = note.strip()
+        if not note:
+            raise Refused("resolve needs a note saying what was done")
+        return self._settle_failed(outbox_id, "superseded", "resolve", note)
+
+    def _settle_failed(self, outbox_id: int, state: str, action: str, note: str | None) -> str:
+        now = self.clock()
+        with self.store.write() as conn:
+            row = conn.execute(select(outbox).where(outbox.c.id == outbox_id)).mappings().first()
+            if row is None:
+                raise Refused(f"no queued move {outbox_id}")
+            if row["state"] != "failed":
+                raise Refused(f"move {outbox_id} is {row['state']}, not failed")
+            values: dict[str, object] = {"state": state, "next_attempt_at": None}
+            if state == "pending":
+                values["attempts"] = 1  # read the order back before sending again
+            else:
+                values["last_error"] = f"resolved by {self.actor.name}: {note}"
+            conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(**values))
+            order = self._find(conn, row["order_id"])
+            conn.execute(update(orders).where(orders.c.id == order["id"]).values(sync_error=None))
+            self._event(conn, order["id"], now, action=action, from_status=order["status"],
+                        to_status=order["status"], reason=note or f"{row['action']} sent again",
+                        version=order["version"])  # fmt: skip
+            self.store.record_change(conn, [order["id"]])
+        return f"{order['name']}: {row['action']} " + (
+            "queued again" if state == "pending" else "resolved"
+        )
+
     # ---------------------------------------------------------------- helpers
     def _find(self, conn: Connection, ref: str) -> RowMapping:
         row = self.store.find_order(conn, ref)
@@ -362,14 +492,16 @@ class OrderService:
         reason: str | None,
         version: int,
         source: str = "local",
+        actor: Actor | None = None,
     ) -> int:
+        who = actor or self.actor
         result = conn.execute(
             insert(audit_events)
             .values(
                 order_id=order_id,
                 at=at,
-                actor=self.actor.name,
-                station=self.actor.station,
+                actor=who.name,
+                station=who.station,
                 action=str(action),
                 from_status=from_status,
                 to_status=to_status,

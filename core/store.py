@@ -47,7 +47,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0001_initial"
+SCHEMA_HEAD = "0002_webhook_events"
 _NOTIFY_CHANNEL = "rxfloor_changes"
 _CHANGE_LOG_KEEP = 200_000
 
@@ -214,6 +214,15 @@ class SyncLeaseRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class WebhookEventRow(Base):
+    """A webhook delivery already applied (``event_type:timestamp:uid``): replays are dropped."""
+
+    __tablename__ = "webhook_events"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 orders = cast(Table, OrderRow.__table__)
 line_items = cast(Table, LineItemRow.__table__)
 audit_events = cast(Table, AuditEventRow.__table__)
@@ -222,6 +231,7 @@ changes = cast(Table, ChangeRow.__table__)
 alerts = cast(Table, AlertRow.__table__)
 sync_state = cast(Table, SyncStateRow.__table__)
 sync_lease = cast(Table, SyncLeaseRow.__table__)
+webhook_events = cast(Table, WebhookEventRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from rxfloor.core.config import ConfigError, Settings, data_dir, load_settings
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.store import StoreError
 from rxfloor.tui.sandbox_cli import add_parser as add_sandbox_parser
+from rxfloor.tui.sync_cli import add_parsers as add_sync_parsers
 
 EXIT_REFUSED = 1
 EXIT_CONFIG = 3
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("id", type=_validated(_Ref, "order id"))
     hist.add_argument("--json", action="store_true")
     add_sandbox_parser(sub)
+    add_sync_parsers(sub)
     return parser
 
 

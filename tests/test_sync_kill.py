@@ -1,0 +1,80 @@
+"""``rxfloor sync`` killed with SIGKILL mid-push (several points), restarted: exactly once.
+
+The worker settles a batch after its PATCH calls, so a kill right after the remote logged a
+transition leaves rows in ``sending`` whose move WAS applied: the restarted worker must
+read them back instead of sending them again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from rxfloor.core.lifecycle import Action
+from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.store import Store, outbox
+from tests.helpers import rxfloor_cmd
+from tests.remote_fixtures import serve_sandbox
+
+MOVES = 30
+
+
+@pytest.mark.slow
+def test_sigkill_mid_push_then_restart_applies_each_move_once(sqlite_url: str) -> None:
+    with serve_sandbox(seed=MOVES // 2) as server:
+        store = Store.open(sqlite_url)
+        service = OrderService(store, Actor("AB", "counter-1"))
+        env = {
+            **os.environ,
+            "RXFLOOR_DATABASE_URL": sqlite_url,
+            "RXFLOOR_API_URL": server.base_url,
+            "RXFLOOR_API_KEY": server.api_key,
+            "RXFLOOR_RATE_LIMIT_PER_S": "15",  # paced, so the kills land mid-push
+        }
+        first = subprocess.run(rxfloor_cmd("sync", "--once"), env=env, capture_output=True,
+                               text=True, timeout=120)  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        for row in store.board_rows():
+            service.act(row["id"], Action.START)
+            service.act(row["id"], Action.FINISH)
+        server.set_faults(next=["drop_after", "malformed"], methods=["PATCH"])
+        kills = 0
+        for kill_at in (4, 12, 21):
+            proc = subprocess.Popen(
+                rxfloor_cmd("sync", "--interval", "0.05"), env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            try:
+                deadline = time.monotonic() + 60
+                while len(server.state.transitions()) < kill_at:
+                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                    assert time.monotonic() < deadline, "the worker made no progress"
+                    time.sleep(0.005)
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+                kills += 1
+        with store.read() as conn:
+            in_flight = Counter(conn.execute(select(outbox.c.state)).scalars())
+        assert in_flight["sending"] > 0  # a kill did land between PATCH and bookkeeping
+        for _ in range(5):
+            done = subprocess.run(rxfloor_cmd("sync", "--once"), env=env, capture_output=True,
+                                  text=True, timeout=120)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            if '"pending": 0' in done.stdout:
+                break
+        with store.read() as conn:
+            rows = list(conn.execute(select(outbox)).mappings())
+        store.close()
+        assert kills == 3
+        assert Counter(r["state"] for r in rows) == {"sent": MOVES}
+        applied = Counter((t["uid"], t["to"]) for t in server.transitions() if t["by"] == "api")
+        assert len(applied) == MOVES and set(applied.values()) == {1}
+        targets = {"start": "processing", "finish": "shipped"}
+        assert set(applied) == {(r["order_id"], targets[r["action"]]) for r in rows}
