@@ -76,17 +76,10 @@ def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
 
 def test_rate_limiter_spaces_requests_evenly() -> None:
     now = [0.0]
-    limiter = RateLimiter(10, clock=lambda: now[0])
     slept: list[float] = []
-    import rxfloor.core.remote as remote
-
-    real_sleep = remote.time.sleep
-    remote.time.sleep = slept.append  # type: ignore[assignment]
-    try:
-        for _ in range(5):
-            limiter.acquire()
-    finally:
-        remote.time.sleep = real_sleep
+    limiter = RateLimiter(10, clock=lambda: now[0], sleep=slept.append)
+    for _ in range(5):
+        limiter.acquire()
     assert slept == pytest.approx([0.1, 0.2, 0.3, 0.4])
 
 
