@@ -279,9 +279,12 @@ class RetryPolicy:
 class RateLimiter:
     """Token bucket shared by every call of one client (thread-safe): at most ``rate``/s.
 
-    The bucket holds one token so requests are spread evenly and a burst never trips the
-    remote's own sliding one-second window.
+    The bucket holds one token so requests are spread evenly, with a small margin
+    (``HEADROOM``) so network jitter never pushes eleven requests into the remote's
+    sliding one-second window.
     """
+
+    HEADROOM = 0.97
 
     def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
@@ -295,7 +298,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             start = max(now, self._next)
-            self._next = start + 1.0 / self.rate
+            self._next = start + 1.0 / (self.rate * self.HEADROOM)
             wait = start - now
         if wait > 0:
             time.sleep(wait)

@@ -24,6 +24,7 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -204,7 +205,7 @@ class CycleReport:
 
 @dataclass
 class _Outcome:
-    state: str  # sent | superseded | failed | retry | untried
+    state: str  # sent | superseded | failed | retry
     message: str | None = None
     remote_status: str | None = None
     retry_after: float | None = None
@@ -223,6 +224,7 @@ class SyncWorker:
         batch_size: int = 100,
         lease: PushLease | None = None,
         page_size: int = 200,
+        concurrency: int = 4,
     ) -> None:
         self.service = service
         self.store = service.store
@@ -232,8 +234,19 @@ class SyncWorker:
         self.page_size = page_size
         self.lease = lease or PushLease(service.store)
         self.applier = RemoteApplier(service)
+        self.concurrency = concurrency
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """Rows of different orders go out side by side (a batch holds one row per order)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="rx-push")
+        return self._executor
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         self.lease.release()
 
     # -- one cycle
@@ -289,17 +302,11 @@ class SyncWorker:
             if not rows:
                 break
             self._claim(rows)
-            outcomes: dict[int, _Outcome] = {}
-            offline = False
-            for row in rows:
-                if offline:
-                    outcomes[row["id"]] = _Outcome("untried")
-                    continue
-                outcome = self._push_one(row)
-                outcomes[row["id"]] = outcome
-                if outcome.offline:
-                    offline = True
-                    report.online = False
+            results = list(self._pool().map(self._push_one, rows))
+            outcomes = {row["id"]: o for row, o in zip(rows, results, strict=True)}
+            offline = any(o.offline for o in results)
+            if offline:
+                report.online = False
             self._settle(rows, outcomes)
             for o in outcomes.values():
                 if o.state == "sent":
@@ -401,9 +408,6 @@ class SyncWorker:
             for row in rows:
                 o = outcomes[row["id"]]
                 where = update(outbox).where(outbox.c.id == row["id"])
-                if o.state == "untried":
-                    conn.execute(where.values(state="pending"))
-                    continue
                 attempts = row["attempts"] + 1
                 if o.state == "sent":
                     conn.execute(

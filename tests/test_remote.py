@@ -87,7 +87,8 @@ def test_rate_limiter_spaces_requests_evenly() -> None:
             limiter.acquire()
     finally:
         remote.time.sleep = real_sleep
-    assert slept == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    step = 1 / (10 * RateLimiter.HEADROOM)
+    assert slept == pytest.approx([step, 2 * step, 3 * step, 4 * step])
 
 
 def _client(server: SandboxServer, key: str | None = None, **kw: object) -> RemoteClient:
