@@ -31,7 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from rxfloor.core.lifecycle import Action, Status
@@ -224,7 +224,7 @@ class SyncWorker:
         batch_size: int = 100,
         lease: PushLease | None = None,
         page_size: int = 200,
-        concurrency: int = 4,
+        concurrency: int = 8,
     ) -> None:
         self.service = service
         self.store = service.store
@@ -402,53 +402,54 @@ class SyncWorker:
         return _Outcome("failed", "the remote keeps refusing this move")
 
     def _settle(self, rows: list[dict[str, Any]], outcomes: dict[int, _Outcome]) -> None:
+        """Record a batch's outcomes in one transaction (executemany per kind: fast)."""
         now = utcnow()
-        touched: list[str] = []
+        by_state: dict[str, list[dict[str, Any]]] = {}
+        remote: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for row in rows:
+            o = outcomes[row["id"]]
+            values: dict[str, Any] = {"b_id": row["id"], "b_attempts": row["attempts"] + 1,
+                                      "b_error": o.message, "b_next": None}  # fmt: skip
+            if o.state == "retry":
+                delay = self.policy.delay(row["attempts"] + 1, o.retry_after)
+                values["b_next"] = now + timedelta(seconds=delay)
+            by_state.setdefault(o.state, []).append(values)
+            if o.remote_status is not None:
+                remote.append({"b_oid": row["order_id"], "b_remote": o.remote_status})
+            if o.state == "failed":
+                errors.append({"b_oid": row["order_id"], "b_err": o.message})
+            elif o.state in ("sent", "superseded") and row["order_error"]:
+                errors.append({"b_oid": row["order_id"], "b_err": None})
         with self.store.write() as conn:
-            for row in rows:
-                o = outcomes[row["id"]]
-                where = update(outbox).where(outbox.c.id == row["id"])
-                attempts = row["attempts"] + 1
-                if o.state == "sent":
-                    conn.execute(
-                        where.values(state="sent", sent_at=now, attempts=attempts, last_error=None)
-                    )
-                elif o.state == "superseded":
-                    conn.execute(
-                        where.values(state="superseded", attempts=attempts, last_error=o.message)
-                    )
-                elif o.state == "failed":
-                    conn.execute(
-                        where.values(state="failed", attempts=attempts, last_error=o.message)
-                    )
-                    conn.execute(
-                        update(orders)
-                        .where(orders.c.id == row["order_id"])
-                        .values(sync_error=o.message)
-                    )
-                    touched.append(row["order_id"])
-                else:
-                    delay = self.policy.delay(attempts, o.retry_after)
-                    conn.execute(
-                        where.values(
-                            state="pending",
-                            attempts=attempts,
-                            last_error=o.message,
-                            next_attempt_at=now + timedelta(seconds=delay),
-                        )
-                    )
-                if o.remote_status is not None:
-                    conn.execute(
-                        update(orders)
-                        .where(orders.c.id == row["order_id"])
-                        .values(remote_status=o.remote_status)
-                    )
-                if o.state in ("sent", "superseded") and row["order_error"]:
-                    conn.execute(
-                        update(orders).where(orders.c.id == row["order_id"]).values(sync_error=None)
-                    )
-                    touched.append(row["order_id"])
-            self.store.record_change(conn, touched)
+            for state, params in by_state.items():
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("b_id"))
+                    .values(
+                        state="pending" if state == "retry" else state,
+                        attempts=bindparam("b_attempts"),
+                        last_error=bindparam("b_error"),
+                        next_attempt_at=bindparam("b_next"),
+                        sent_at=now if state == "sent" else None,
+                    ),
+                    params,
+                )
+            if remote:
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == bindparam("b_oid"))
+                    .values(remote_status=bindparam("b_remote")),
+                    remote,
+                )
+            if errors:
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == bindparam("b_oid"))
+                    .values(sync_error=bindparam("b_err")),
+                    errors,
+                )
+                self.store.record_change(conn, [e["b_oid"] for e in errors])
 
     def _health(self, online: bool, error: str | None) -> None:
         now = utcnow()
