@@ -286,9 +286,15 @@ class RateLimiter:
 
     HEADROOM = 0.97
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
         self.rate = rate
         self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._next = 0.0
 
@@ -301,7 +307,7 @@ class RateLimiter:
             self._next = start + 1.0 / (self.rate * self.HEADROOM)
             wait = start - now
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)
 
     def pause(self, seconds: float) -> None:
         """The remote said Retry-After: nobody sends before then."""

@@ -75,18 +75,10 @@ def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
 
 
 def test_rate_limiter_spaces_requests_evenly() -> None:
-    now = [0.0]
-    limiter = RateLimiter(10, clock=lambda: now[0])
     slept: list[float] = []
-    import rxfloor.core.remote as remote
-
-    real_sleep = remote.time.sleep
-    remote.time.sleep = slept.append  # type: ignore[assignment]
-    try:
-        for _ in range(5):
-            limiter.acquire()
-    finally:
-        remote.time.sleep = real_sleep
+    limiter = RateLimiter(10, clock=lambda: 0.0, sleep=slept.append)
+    for _ in range(5):
+        limiter.acquire()
     step = 1 / (10 * RateLimiter.HEADROOM)
     assert slept == pytest.approx([step, 2 * step, 3 * step, 4 * step])
 
