@@ -112,6 +112,5 @@ def start_demo_sync(
     finally:
         background.stop()
         activity.cancel()
-        client.close()
         loop.close()
         service.store.close()

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.remote import (
     AuthError,
@@ -221,7 +222,7 @@ class SyncWorker:
         client: RemoteClient,
         *,
         policy: RetryPolicy | None = None,
-        batch_size: int = 100,
+        batch_size: int = 250,
         lease: PushLease | None = None,
         page_size: int = 200,
         concurrency: int = 8,
@@ -491,6 +492,7 @@ class BackgroundSync:
         if self._thread.is_alive():
             self._thread.join(timeout)
         self.worker.close()
+        self.worker.client.close()
 
     def __enter__(self) -> BackgroundSync:
         return self.start()
@@ -508,6 +510,16 @@ class BackgroundSync:
             except Exception as exc:  # never let the board's worker die silently
                 log.warning("sync cycle failed: %s", exc)
             self.stop_event.wait(wait)
+
+
+def background_sync(settings: Settings, service: OrderService) -> BackgroundSync | None:
+    """The board's worker (not started), or None when no remote is configured (offline)."""
+    if not settings.api_url:
+        return None
+    from rxfloor.core.remote import client_from_settings
+
+    client = client_from_settings(settings)
+    return BackgroundSync(SyncWorker(service, client), settings.sync_interval_s)
 
 
 # -- webhooks -----------------------------------------------------------------------------------
