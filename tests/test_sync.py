@@ -263,3 +263,25 @@ def test_background_sync_from_settings(sqlite_url: str, sandbox_server: SandboxS
             time.sleep(0.05)
     assert store.sync_health().online is True
     store.close()
+
+
+def test_v2_remote_hold_and_release(sq_service: OrderService, sandbox_factory) -> None:
+    server = sandbox_factory(seed=2, dialect="v2")
+    worker = make_worker(sq_service, server)
+    worker.cycle()
+    uid = sq_service.store.board_rows()[0]["id"]
+    server.remote_status(uid, "pending review")
+    server.remote_status(uid, "hold", comment="check insurance")
+    assert worker.pull() == 1
+    order = sq_service.get(uid)
+    assert order.hold and order.hold_reason == "check insurance" and order.status is Status.OPEN
+    server.remote_status(uid, "pending review")
+    assert worker.pull() == 1
+    assert not sq_service.get(uid).hold
+    assert [(e["action"], e["source"]) for e in sq_service.store.history(uid)][-2:] == [
+        ("hold", "remote"),
+        ("release", "remote"),
+    ]
+    sq_service.act(uid, Action.START)
+    assert worker.cycle().pushed == 1
+    assert server.state.get(uid)["status"] == "in-progress"
