@@ -65,6 +65,13 @@ _TARGET = {
 }
 
 
+#: Statuses in which the remote may still change an order by itself (the poller lists these).
+ACTIVE = {
+    "v1": ("open", "processing"),
+    "v2": ("waiting for pharmacy", "pending review", "on-hold", "in-progress"),
+}
+
+
 def dialect_of(remote_status: str) -> str:
     return "v2" if remote_status in V2_ONLY else "v1"
 
@@ -369,11 +376,14 @@ class RemoteClient:
         except ValidationError as exc:
             raise TransientError(f"malformed order list from the remote: {_short(exc)}") from None
 
-    def iter_orders(self, limit: int = 200) -> Iterator[RemoteOrder | str]:
-        """Every remote order, page by page; a malformed entry is yielded as its error line."""
+    def iter_orders(
+        self, limit: int = 200, status: str | None = None
+    ) -> Iterator[RemoteOrder | str]:
+        """Every remote order (of ``status``), page by page; a malformed entry is yielded as
+        its error line."""
         page = 0
         while True:
-            result = self.list_page(page, limit)
+            result = self.list_page(page, limit, status)
             for raw in result.data:
                 try:
                     yield RemoteOrder.model_validate(raw)

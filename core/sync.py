@@ -37,6 +37,8 @@ from sqlalchemy.exc import IntegrityError
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.remote import (
+    ACTIVE,
+    V2_ONLY,
     AuthError,
     PermanentError,
     RemoteClient,
@@ -226,6 +228,7 @@ class SyncWorker:
         lease: PushLease | None = None,
         page_size: int = 200,
         concurrency: int = 8,
+        full_every: int = 60,
     ) -> None:
         self.service = service
         self.store = service.store
@@ -236,6 +239,8 @@ class SyncWorker:
         self.lease = lease or PushLease(service.store)
         self.applier = RemoteApplier(service)
         self.concurrency = concurrency
+        self.full_every = full_every
+        self._pulls = 0
         self._executor: ThreadPoolExecutor | None = None
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -275,20 +280,62 @@ class SyncWorker:
         report.pending, report.failed = health.queued, health.failed
 
     # -- pull
-    def pull(self, report: CycleReport | None = None) -> int:
+    def pull(self, report: CycleReport | None = None, *, full: bool | None = None) -> int:
+        """Page through the remote's orders and apply them; returns orders added or changed.
+
+        A full pull lists every order (the first time, then every ``full_every`` cycles);
+        otherwise only the active statuses are listed and each local order the remote had
+        active but no longer lists is read back on its own (cancelled, completed, …).
+        """
         report = report or CycleReport()
+        self._pulls += 1
+        dialect = self._dialect()
+        if full is None:
+            full = dialect is None or self._pulls % self.full_every == 1 or self.full_every == 1
+        statuses: list[str | None] = [None] if full or dialect is None else list(ACTIVE[dialect])
         seen: list[RemoteOrder] = []
         try:
-            for item in self.client.iter_orders(self.page_size):
-                if isinstance(item, str):
-                    report.errors.append(item)
-                else:
-                    seen.append(item)
+            for status in statuses:
+                for item in self.client.iter_orders(self.page_size, status):
+                    if isinstance(item, str):
+                        report.errors.append(item)
+                    else:
+                        seen.append(item)
+            if not full and dialect is not None:
+                listed = {o.uid for o in seen}
+                for uid in self._locally_active(ACTIVE[dialect]) - listed:
+                    seen.append(self.client.get_order(uid))
+        except PermanentError as exc:
+            if not full:  # e.g. the status filter of a dialect we guessed wrong
+                return self.pull(report, full=True)
+            report.errors.append(str(exc))
         except TransientError as exc:
             report.errors.append(str(exc))
             report.online = exc.status_code is not None  # it answered, just badly
         # apply what we saw even when a later page failed: each order is judged alone
         return self.applier.apply(seen)
+
+    def _dialect(self) -> str | None:
+        """The remote's dialect as its statuses show it (None: nothing pulled yet)."""
+        with self.store.read() as conn:
+            statuses = set(
+                conn.execute(
+                    select(orders.c.remote_status)
+                    .where(orders.c.remote_status.is_not(None))
+                    .distinct()
+                ).scalars()
+            )
+        if not statuses:
+            return None
+        return "v2" if statuses & V2_ONLY else "v1"
+
+    def _locally_active(self, active: tuple[str, ...]) -> set[str]:
+        with self.store.read() as conn:
+            return set(
+                conn.execute(
+                    select(orders.c.id).where(orders.c.remote_status.in_(list(active)))
+                ).scalars()
+            )
 
     # -- push
     def push(self, report: CycleReport | None = None, max_passes: int | None = None) -> int:
