@@ -173,7 +173,12 @@ class RemoteApplier:
                 uid, o.status, o.board_status, remote_hold=o.on_hold, hold_comment=o.comment
             )
             changed += 1 if what else 0
-        added = self.service.add_orders(new, source="remote") if new else 0
+        added = 0
+        if new:
+            try:
+                added = self.service.add_orders(new, source="remote")
+            except IntegrityError:  # the poller and the webhook receiver raced: once more
+                added = self.service.add_orders(new, source="remote")
         return added + changed
 
 
