@@ -92,7 +92,9 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
     path = _V1_PATH if dialect == "v1" else _V2_PATH
     if remote_status == target:
         return PushPlan(True, False, ())
-    if remote_status == "cancelled" or remote_status == "completed":
+    if remote_status == "completed" and action is Action.FINISH:
+        return PushPlan(True, False, ())  # the service completes shipped orders by itself
+    if remote_status in ("cancelled", "completed"):
         return PushPlan(False, True, ())
     if action is Action.CANCEL:
         return PushPlan(False, False, (target,))  # the remote says whether it may

@@ -414,7 +414,6 @@ class SyncWorker:
         # an earlier attempt may have been applied without our hearing the answer
         uncertain = row["state"] == "sending" or row["attempts"] > 0
         check = uncertain or status is None
-        refused = False
         for _ in range(3):  # a refusal is read back and re-planned, at most twice
             try:
                 if check:
@@ -423,8 +422,8 @@ class SyncWorker:
                     self.applier.apply([remote])
                 assert status is not None
                 plan = plan_push(action, status)
-                if plan.done and refused and not uncertain:
-                    # our request was refused just now: the remote got there by itself
+                if plan.done and not uncertain:
+                    # we never sent this row: the remote got there by itself
                     return _Outcome(
                         "superseded",
                         f"superseded: the remote had already set the order to {status}",
@@ -447,7 +446,7 @@ class SyncWorker:
             except PermanentError as exc:
                 if check or exc.status_code not in (409, 422):
                     return _Outcome("failed", str(exc))
-                check = refused = True  # our own lost answer, or a remote change: look
+                check = True  # our own lost answer, or a remote change: look
             except TransientError as exc:
                 unreachable = exc.status_code is None and not exc.maybe_applied
                 return _Outcome("retry", str(exc), retry_after=exc.retry_after,
