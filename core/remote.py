@@ -65,6 +65,13 @@ _TARGET = {
 }
 
 
+#: Statuses in which the remote may still change an order by itself (the poller lists these).
+ACTIVE = {
+    "v1": ("open", "processing"),
+    "v2": ("waiting for pharmacy", "pending review", "on-hold", "in-progress"),
+}
+
+
 def dialect_of(remote_status: str) -> str:
     return "v2" if remote_status in V2_ONLY else "v1"
 
@@ -85,7 +92,9 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
     path = _V1_PATH if dialect == "v1" else _V2_PATH
     if remote_status == target:
         return PushPlan(True, False, ())
-    if remote_status == "cancelled" or remote_status == "completed":
+    if remote_status == "completed" and action is Action.FINISH:
+        return PushPlan(True, False, ())  # the service completes shipped orders by itself
+    if remote_status in ("cancelled", "completed"):
         return PushPlan(False, True, ())
     if action is Action.CANCEL:
         return PushPlan(False, False, (target,))  # the remote says whether it may
@@ -279,15 +288,18 @@ class RetryPolicy:
 class RateLimiter:
     """Token bucket shared by every call of one client (thread-safe): at most ``rate``/s.
 
-    The bucket holds one token so requests are spread evenly and a burst never trips the
-    remote's own sliding one-second window.
+    The bucket holds one token so requests are spread evenly, with a small margin
+    (``HEADROOM``) so network jitter never pushes eleven requests into the remote's
+    sliding one-second window.
     """
+
+    HEADROOM = 0.97
 
     def __init__(
         self,
         rate: float | None,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         self.rate = rate
         self._clock = clock
@@ -301,7 +313,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             start = max(now, self._next)
-            self._next = start + 1.0 / self.rate
+            self._next = start + 1.0 / (self.rate * self.HEADROOM)
             wait = start - now
         if wait > 0:
             self._sleep(wait)
@@ -366,11 +378,14 @@ class RemoteClient:
         except ValidationError as exc:
             raise TransientError(f"malformed order list from the remote: {_short(exc)}") from None
 
-    def iter_orders(self, limit: int = 200) -> Iterator[RemoteOrder | str]:
-        """Every remote order, page by page; a malformed entry is yielded as its error line."""
+    def iter_orders(
+        self, limit: int = 200, status: str | None = None
+    ) -> Iterator[RemoteOrder | str]:
+        """Every remote order (of ``status``), page by page; a malformed entry is yielded as
+        its error line."""
         page = 0
         while True:
-            result = self.list_page(page, limit)
+            result = self.list_page(page, limit, status)
             for raw in result.data:
                 try:
                     yield RemoteOrder.model_validate(raw)

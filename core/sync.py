@@ -24,17 +24,21 @@ import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.remote import (
+    ACTIVE,
+    V2_ONLY,
     AuthError,
     PermanentError,
     RemoteClient,
@@ -169,7 +173,12 @@ class RemoteApplier:
                 uid, o.status, o.board_status, remote_hold=o.on_hold, hold_comment=o.comment
             )
             changed += 1 if what else 0
-        added = self.service.add_orders(new, source="remote") if new else 0
+        added = 0
+        if new:
+            try:
+                added = self.service.add_orders(new, source="remote")
+            except IntegrityError:  # the poller and the webhook receiver raced: once more
+                added = self.service.add_orders(new, source="remote")
         return added + changed
 
 
@@ -204,7 +213,7 @@ class CycleReport:
 
 @dataclass
 class _Outcome:
-    state: str  # sent | superseded | failed | retry | untried
+    state: str  # sent | superseded | failed | retry
     message: str | None = None
     remote_status: str | None = None
     retry_after: float | None = None
@@ -220,9 +229,11 @@ class SyncWorker:
         client: RemoteClient,
         *,
         policy: RetryPolicy | None = None,
-        batch_size: int = 100,
+        batch_size: int = 250,
         lease: PushLease | None = None,
         page_size: int = 200,
+        concurrency: int = 8,
+        full_every: int = 60,
     ) -> None:
         self.service = service
         self.store = service.store
@@ -232,8 +243,21 @@ class SyncWorker:
         self.page_size = page_size
         self.lease = lease or PushLease(service.store)
         self.applier = RemoteApplier(service)
+        self.concurrency = concurrency
+        self.full_every = full_every
+        self._pulls = 0
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """Rows of different orders go out side by side (a batch holds one row per order)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="rx-push")
+        return self._executor
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         self.lease.release()
 
     # -- one cycle
@@ -261,20 +285,62 @@ class SyncWorker:
         report.pending, report.failed = health.queued, health.failed
 
     # -- pull
-    def pull(self, report: CycleReport | None = None) -> int:
+    def pull(self, report: CycleReport | None = None, *, full: bool | None = None) -> int:
+        """Page through the remote's orders and apply them; returns orders added or changed.
+
+        A full pull lists every order (the first time, then every ``full_every`` cycles);
+        otherwise only the active statuses are listed and each local order the remote had
+        active but no longer lists is read back on its own (cancelled, completed, …).
+        """
         report = report or CycleReport()
+        self._pulls += 1
+        dialect = self._dialect()
+        if full is None:
+            full = dialect is None or self._pulls % self.full_every == 1 or self.full_every == 1
+        statuses: list[str | None] = [None] if full or dialect is None else list(ACTIVE[dialect])
         seen: list[RemoteOrder] = []
         try:
-            for item in self.client.iter_orders(self.page_size):
-                if isinstance(item, str):
-                    report.errors.append(item)
-                else:
-                    seen.append(item)
+            for status in statuses:
+                for item in self.client.iter_orders(self.page_size, status):
+                    if isinstance(item, str):
+                        report.errors.append(item)
+                    else:
+                        seen.append(item)
+            if not full and dialect is not None:
+                listed = {o.uid for o in seen}
+                for uid in self._locally_active(ACTIVE[dialect]) - listed:
+                    seen.append(self.client.get_order(uid))
+        except PermanentError as exc:
+            if not full:  # e.g. the status filter of a dialect we guessed wrong
+                return self.pull(report, full=True)
+            report.errors.append(str(exc))
         except TransientError as exc:
             report.errors.append(str(exc))
             report.online = exc.status_code is not None  # it answered, just badly
         # apply what we saw even when a later page failed: each order is judged alone
         return self.applier.apply(seen)
+
+    def _dialect(self) -> str | None:
+        """The remote's dialect as its statuses show it (None: nothing pulled yet)."""
+        with self.store.read() as conn:
+            statuses = set(
+                conn.execute(
+                    select(orders.c.remote_status)
+                    .where(orders.c.remote_status.is_not(None))
+                    .distinct()
+                ).scalars()
+            )
+        if not statuses:
+            return None
+        return "v2" if statuses & V2_ONLY else "v1"
+
+    def _locally_active(self, active: tuple[str, ...]) -> set[str]:
+        with self.store.read() as conn:
+            return set(
+                conn.execute(
+                    select(orders.c.id).where(orders.c.remote_status.in_(list(active)))
+                ).scalars()
+            )
 
     # -- push
     def push(self, report: CycleReport | None = None, max_passes: int | None = None) -> int:
@@ -289,17 +355,11 @@ class SyncWorker:
             if not rows:
                 break
             self._claim(rows)
-            outcomes: dict[int, _Outcome] = {}
-            offline = False
-            for row in rows:
-                if offline:
-                    outcomes[row["id"]] = _Outcome("untried")
-                    continue
-                outcome = self._push_one(row)
-                outcomes[row["id"]] = outcome
-                if outcome.offline:
-                    offline = True
-                    report.online = False
+            results = list(self._pool().map(self._push_one, rows))
+            outcomes = {row["id"]: o for row, o in zip(rows, results, strict=True)}
+            offline = any(o.offline for o in results)
+            if offline:
+                report.online = False
             self._settle(rows, outcomes)
             for o in outcomes.values():
                 if o.state == "sent":
@@ -354,7 +414,6 @@ class SyncWorker:
         # an earlier attempt may have been applied without our hearing the answer
         uncertain = row["state"] == "sending" or row["attempts"] > 0
         check = uncertain or status is None
-        refused = False
         for _ in range(3):  # a refusal is read back and re-planned, at most twice
             try:
                 if check:
@@ -363,8 +422,8 @@ class SyncWorker:
                     self.applier.apply([remote])
                 assert status is not None
                 plan = plan_push(action, status)
-                if plan.done and refused and not uncertain:
-                    # our request was refused just now: the remote got there by itself
+                if plan.done and not uncertain:
+                    # we never sent this row: the remote got there by itself
                     return _Outcome(
                         "superseded",
                         f"superseded: the remote had already set the order to {status}",
@@ -387,7 +446,7 @@ class SyncWorker:
             except PermanentError as exc:
                 if check or exc.status_code not in (409, 422):
                     return _Outcome("failed", str(exc))
-                check = refused = True  # our own lost answer, or a remote change: look
+                check = True  # our own lost answer, or a remote change: look
             except TransientError as exc:
                 unreachable = exc.status_code is None and not exc.maybe_applied
                 return _Outcome("retry", str(exc), retry_after=exc.retry_after,
@@ -395,56 +454,54 @@ class SyncWorker:
         return _Outcome("failed", "the remote keeps refusing this move")
 
     def _settle(self, rows: list[dict[str, Any]], outcomes: dict[int, _Outcome]) -> None:
+        """Record a batch's outcomes in one transaction (executemany per kind: fast)."""
         now = utcnow()
-        touched: list[str] = []
+        by_state: dict[str, list[dict[str, Any]]] = {}
+        remote: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for row in rows:
+            o = outcomes[row["id"]]
+            values: dict[str, Any] = {"b_id": row["id"], "b_attempts": row["attempts"] + 1,
+                                      "b_error": o.message, "b_next": None}  # fmt: skip
+            if o.state == "retry":
+                delay = self.policy.delay(row["attempts"] + 1, o.retry_after)
+                values["b_next"] = now + timedelta(seconds=delay)
+            by_state.setdefault(o.state, []).append(values)
+            if o.remote_status is not None:
+                remote.append({"b_oid": row["order_id"], "b_remote": o.remote_status})
+            if o.state == "failed":
+                errors.append({"b_oid": row["order_id"], "b_err": o.message})
+            elif o.state in ("sent", "superseded") and row["order_error"]:
+                errors.append({"b_oid": row["order_id"], "b_err": None})
         with self.store.write() as conn:
-            for row in rows:
-                o = outcomes[row["id"]]
-                where = update(outbox).where(outbox.c.id == row["id"])
-                if o.state == "untried":
-                    conn.execute(where.values(state="pending"))
-                    continue
-                attempts = row["attempts"] + 1
-                if o.state == "sent":
-                    conn.execute(
-                        where.values(state="sent", sent_at=now, attempts=attempts, last_error=None)
-                    )
-                elif o.state == "superseded":
-                    conn.execute(
-                        where.values(state="superseded", attempts=attempts, last_error=o.message)
-                    )
-                elif o.state == "failed":
-                    conn.execute(
-                        where.values(state="failed", attempts=attempts, last_error=o.message)
-                    )
-                    conn.execute(
-                        update(orders)
-                        .where(orders.c.id == row["order_id"])
-                        .values(sync_error=o.message)
-                    )
-                    touched.append(row["order_id"])
-                else:
-                    delay = self.policy.delay(attempts, o.retry_after)
-                    conn.execute(
-                        where.values(
-                            state="pending",
-                            attempts=attempts,
-                            last_error=o.message,
-                            next_attempt_at=now + timedelta(seconds=delay),
-                        )
-                    )
-                if o.remote_status is not None:
-                    conn.execute(
-                        update(orders)
-                        .where(orders.c.id == row["order_id"])
-                        .values(remote_status=o.remote_status)
-                    )
-                if o.state in ("sent", "superseded") and row["order_error"]:
-                    conn.execute(
-                        update(orders).where(orders.c.id == row["order_id"]).values(sync_error=None)
-                    )
-                    touched.append(row["order_id"])
-            self.store.record_change(conn, touched)
+            for state, params in by_state.items():
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("b_id"))
+                    .values(
+                        state="pending" if state == "retry" else state,
+                        attempts=bindparam("b_attempts"),
+                        last_error=bindparam("b_error"),
+                        next_attempt_at=bindparam("b_next"),
+                        sent_at=now if state == "sent" else None,
+                    ),
+                    params,
+                )
+            if remote:
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == bindparam("b_oid"))
+                    .values(remote_status=bindparam("b_remote")),
+                    remote,
+                )
+            if errors:
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == bindparam("b_oid"))
+                    .values(sync_error=bindparam("b_err")),
+                    errors,
+                )
+                self.store.record_change(conn, [e["b_oid"] for e in errors])
 
     def _health(self, online: bool, error: str | None) -> None:
         now = utcnow()
@@ -486,6 +543,7 @@ class BackgroundSync:
         if self._thread.is_alive():
             self._thread.join(timeout)
         self.worker.close()
+        self.worker.client.close()
 
     def __enter__(self) -> BackgroundSync:
         return self.start()
@@ -503,6 +561,16 @@ class BackgroundSync:
             except Exception as exc:  # never let the board's worker die silently
                 log.warning("sync cycle failed: %s", exc)
             self.stop_event.wait(wait)
+
+
+def background_sync(settings: Settings, service: OrderService) -> BackgroundSync | None:
+    """The board's worker (not started), or None when no remote is configured (offline)."""
+    if not settings.api_url:
+        return None
+    from rxfloor.core.remote import client_from_settings
+
+    client = client_from_settings(settings)
+    return BackgroundSync(SyncWorker(service, client), settings.sync_interval_s)
 
 
 # -- webhooks -----------------------------------------------------------------------------------

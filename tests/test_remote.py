@@ -37,7 +37,8 @@ KEY = "s3cret-key-never-shown"
         (Action.START, "cancelled", False, True, ()),
         (Action.FINISH, "processing", False, False, ("shipped",)),
         (Action.FINISH, "open", False, False, ("processing", "shipped")),
-        (Action.FINISH, "completed", False, True, ()),
+        (Action.FINISH, "completed", True, False, ()),
+        (Action.START, "completed", False, True, ()),
         (Action.CANCEL, "open", False, False, ("cancelled",)),
         (Action.CANCEL, "cancelled", True, False, ()),
         (Action.START, "waiting for pharmacy", False, False, ("pending review", "in-progress")),
@@ -75,12 +76,12 @@ def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
 
 
 def test_rate_limiter_spaces_requests_evenly() -> None:
-    now = [0.0]
     slept: list[float] = []
-    limiter = RateLimiter(10, clock=lambda: now[0], sleep=slept.append)
+    limiter = RateLimiter(10, clock=lambda: 0.0, sleep=slept.append)
     for _ in range(5):
         limiter.acquire()
-    assert slept == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    step = 1 / (10 * RateLimiter.HEADROOM)
+    assert slept == pytest.approx([step, 2 * step, 3 * step, 4 * step])
 
 
 def _client(server: SandboxServer, key: str | None = None, **kw: object) -> RemoteClient:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.remote import RemoteClient, RetryPolicy
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.store import Store, outbox
-from rxfloor.core.sync import PushLease, SyncWorker
+from rxfloor.core.sync import PushLease, SyncWorker, background_sync
 from rxfloor.tui.cli import main
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
@@ -77,8 +78,10 @@ def test_pull_then_push_each_move_once(sq_service: OrderService, sandbox_factory
 
 
 def test_remote_cancel_raises_alert_and_supersedes_queued_step(
-    sq_service: OrderService, sandbox_server: SandboxServer
+    service: OrderService, sandbox_server: SandboxServer
 ) -> None:
+    """On SQLite and PostgreSQL."""
+    sq_service = service
     worker = make_worker(sq_service, sandbox_server)
     worker.cycle()
     a, b = (r["id"] for r in sq_service.store.board_rows()[:2])
@@ -234,3 +237,51 @@ def test_cli_sync_once(
     assert code == 3 and "RXFLOOR_API_URL" in err
     code, out, err = run("sync", "--retry", "999")
     assert code == 1 and "no queued move 999" in err
+
+
+def test_cli_webhooks_serve_needs_its_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["webhooks", "serve", "--port", "0", "--secret-env", "RXFLOOR_NO_SUCH_SECRET"])
+    assert code == 3
+    assert "RXFLOOR_NO_SUCH_SECRET is unset or empty" in capsys.readouterr().err
+
+
+def test_background_sync_from_settings(sqlite_url: str, sandbox_server: SandboxServer) -> None:
+    from rxfloor.core.config import load_settings
+
+    settings = load_settings(database_url=sqlite_url, actor="AB", station="c")
+    store = Store.open(sqlite_url)
+    service = OrderService(store, Actor("AB", "c"))
+    assert background_sync(settings, service) is None  # no API URL: the board runs offline
+    settings = load_settings(database_url=sqlite_url, api_url=sandbox_server.base_url,
+                             api_key=sandbox_server.api_key, sync_interval_s=0.1)  # fmt: skip
+    running = background_sync(settings, service)
+    assert running is not None
+    with running:
+        deadline = time.monotonic() + 10
+        while store.count_orders() < 20:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert store.sync_health().online is True
+    store.close()
+
+
+def test_v2_remote_hold_and_release(sq_service: OrderService, sandbox_factory) -> None:
+    server = sandbox_factory(seed=2, dialect="v2")
+    worker = make_worker(sq_service, server)
+    worker.cycle()
+    uid = sq_service.store.board_rows()[0]["id"]
+    server.remote_status(uid, "pending review")
+    server.remote_status(uid, "hold", comment="check insurance")
+    assert worker.pull() == 1
+    order = sq_service.get(uid)
+    assert order.hold and order.hold_reason == "check insurance" and order.status is Status.OPEN
+    server.remote_status(uid, "pending review")
+    assert worker.pull() == 1
+    assert not sq_service.get(uid).hold
+    assert [(e["action"], e["source"]) for e in sq_service.store.history(uid)][-2:] == [
+        ("hold", "remote"),
+        ("release", "remote"),
+    ]
+    sq_service.act(uid, Action.START)
+    assert worker.cycle().pushed == 1
+    assert server.state.get(uid)["status"] == "in-progress"

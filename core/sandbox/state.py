@@ -298,11 +298,9 @@ class SandboxState:
                 "invoice_address": dict(address),
                 "priority": _PRIORITY[new.priority],
             },
-            "delivery_type": {
-                "uid": f"dt-{identifier}",
-                "display_name": display,
-                "identifier": identifier,
-            },
+            "delivery_type": None  # documented as nullable: some orders carry none
+            if rng.random() < 0.05
+            else {"uid": f"dt-{identifier}", "display_name": display, "identifier": identifier},
             "order_items": items,
             "patient_data": {
                 "uid": f"pa-{rng.randrange(16**10):010x}",

@@ -1,0 +1,162 @@
+"""Sync benchmark against the stand-in served by uvicorn on loopback (SQLite store).
+
+    uv run python -m benchmarks.sync [--moves 5000] [--limited-moves 100] [--limit 10]
+                                     [--pull 10000]
+
+Prints one JSON line per figure:
+  drain_unlimited  5,000 queued moves pushed with no rate limit on either side (moves/s)
+  drain_limited    moves pushed against ``--rate-limit 10`` with the client's own limit at
+                   10/s: achieved request rate / limit, and the 429 answers received
+  pull             10,000 remote orders paged in and inserted into an empty store (s)
+Targets (issue 5): >= 300 moves/s unlimited; >= 0.95 of the limit with no 429 storm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from rxfloor.core.lifecycle import Action
+from rxfloor.core.remote import RemoteClient
+from rxfloor.core.sandbox import BASE_PATH
+from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.store import Store
+from rxfloor.core.sync import SyncWorker
+from tests.helpers import rxfloor_cmd
+
+KEY = "bench-key"
+
+
+class Remote:
+    """``rxfloor sandbox`` in its own process (it must not share this process's GIL)."""
+
+    def __init__(self, seed: int, rate_limit: float | None = None) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        args = ["sandbox", "--port", str(port), "--seed", str(seed), "--api-key", KEY]
+        if rate_limit:
+            args += ["--rate-limit", str(rate_limit)]
+        self.proc = subprocess.Popen(rxfloor_cmd(*args), stdout=subprocess.DEVNULL)
+        root = f"http://127.0.0.1:{port}"
+        self.base_url = root + BASE_PATH
+        self.control = httpx.Client(base_url=root + "/_sandbox", timeout=60)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.control.get("/stats").raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("rxfloor sandbox did not start") from None
+                time.sleep(0.2)
+
+    def stats(self) -> dict[str, Any]:
+        return self.control.get("/stats").json()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.control.close()
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@contextmanager
+def remote(seed: int, rate_limit: float | None = None) -> Iterator[Remote]:
+    r = Remote(seed, rate_limit)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def _worker(tmp: str, name: str, server: Remote, rate: float | None) -> SyncWorker:
+    store = Store.open(f"sqlite:///{Path(tmp) / name}")
+    client = RemoteClient(server.base_url, SecretStr(KEY), rate_limit_per_s=rate, timeout_s=30)
+    return SyncWorker(OrderService(store, Actor("BM", "bench")), client)
+
+
+def _queue_moves(worker: SyncWorker, moves: int) -> None:
+    """Pull the remote's orders, then start and finish them locally (two moves each)."""
+    worker.pull()
+    service = worker.service
+    for row in worker.store.board_rows()[: (moves + 1) // 2]:
+        service.act(row["id"], Action.START)
+        service.act(row["id"], Action.FINISH)
+
+
+def drain(moves: int, limit: float | None, tmp: str) -> None:
+    with remote((moves + 1) // 2) as server:
+        worker = _worker(tmp, f"drain-{limit}.db", server, limit)
+        _queue_moves(worker, moves)
+        queued = worker.store.sync_health().queued
+        server.control.post("/faults", json={"rate_limit": limit}).raise_for_status()
+        before = server.stats()
+        t0 = time.perf_counter()
+        pushed = 0
+        while worker.store.sync_health().queued:
+            pushed += worker.push()
+        elapsed = time.perf_counter() - t0
+        after = server.stats()
+        requests = after["requests"] - before["requests"]
+        rate_limited = after["by_status_code"].get("429", 0) - before["by_status_code"].get(
+            "429", 0
+        )
+        worker.close()
+        worker.client.close()
+        worker.store.close()
+    if limit is None:
+        emit(bench="drain_unlimited", moves=queued, pushed=pushed, seconds=round(elapsed, 2),
+             moves_per_s=round(pushed / elapsed, 1), target_moves_per_s=300)  # fmt: skip
+    else:
+        emit(bench="drain_limited", moves=queued, pushed=pushed, limit_per_s=limit,
+             seconds=round(elapsed, 2), requests=requests,
+             achieved_over_limit=round(requests / elapsed / limit, 3),
+             received_429=rate_limited, target=0.95)  # fmt: skip
+
+
+def pull(count: int, tmp: str) -> None:
+    with remote(count) as server:
+        worker = _worker(tmp, "pull.db", server, None)
+        t0 = time.perf_counter()
+        pulled = worker.pull()
+        elapsed = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = worker.pull()
+        steady = time.perf_counter() - t0
+        emit(bench="pull", orders=count, pulled=pulled, seconds=round(elapsed, 2),
+             repeat_pull_s=round(steady, 2), changes_on_repeat=again)  # fmt: skip
+        worker.close()
+        worker.client.close()
+        worker.store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=5000)
+    parser.add_argument("--limited-moves", type=int, default=100)
+    parser.add_argument("--limit", type=float, default=10.0)
+    parser.add_argument("--pull", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        drain(args.moves, None, tmp)
+        drain(args.limited_moves, args.limit, tmp)
+        pull(args.pull, tmp)
+
+
+if __name__ == "__main__":
+    main()

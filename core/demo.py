@@ -1,0 +1,116 @@
+"""``rxfloor --demo``: the stand-in in-process (no port) with a live queue and a sync worker.
+
+The stand-in is an ASGI app and ``httpx.ASGITransport`` is async-only, while the worker is
+synchronous: :class:`ASGIBridge` runs the app on an event loop in one daemon thread and
+hands each request over to it, so the worker code is exactly the code used against the
+real service. The same loop runs the sandbox's activity driver (new orders every few
+seconds, now and then a remote cancel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from rxfloor.core.config import Settings
+from rxfloor.core.remote import RemoteClient
+from rxfloor.core.sandbox import BASE_PATH, SandboxConfig, SandboxState, create_app, drive_activity
+from rxfloor.core.service import OrderService, open_service
+from rxfloor.core.sync import BackgroundSync, SyncWorker
+
+
+class _Loop:
+    """An asyncio event loop running forever in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="rxfloor-demo-loop",
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+
+    def submit(self, coro: Any) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+
+class ASGIBridge(httpx.BaseTransport):
+    """A synchronous httpx transport that serves requests from an ASGI app on ``loop``."""
+
+    def __init__(self, app: Any, loop: _Loop, timeout_s: float = 10.0) -> None:
+        self._inner = httpx.ASGITransport(app=app)
+        self._loop = loop
+        self._timeout = timeout_s
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+
+        async def go() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            inner = httpx.Request(request.method, request.url, headers=request.headers,
+                                  content=body)  # fmt: skip
+            response = await self._inner.handle_async_request(inner)
+            content = await response.aread()
+            return response.status_code, response.headers.raw, content
+
+        future = self._loop.submit(go())
+        try:
+            status, headers, content = future.result(self._timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise httpx.ReadTimeout("the demo remote did not answer in time") from None
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+
+@dataclass
+class DemoSync:
+    """What the board's ``--demo`` holds while it runs."""
+
+    service: OrderService
+    sync: BackgroundSync
+    remote: SandboxState
+
+
+@contextmanager
+def start_demo_sync(
+    settings: Settings,
+    *,
+    remote_orders: int = 30,
+    every_s: float = 4.0,
+    cancel_chance: float = 0.15,
+    interval_s: float = 1.0,
+) -> Iterator[DemoSync]:
+    """Start the in-process stand-in, its activity and a background worker on the
+    configured (demo) database; everything stops when the block ends."""
+    key = secrets.token_urlsafe(16)  # lives only in this process
+    app = create_app(SandboxConfig(api_key=SecretStr(key), seed=remote_orders))
+    loop = _Loop()
+    activity = loop.submit(
+        drive_activity(app.state.sandbox, every_s, seed=0, cancel_chance=cancel_chance)
+    )
+    client = RemoteClient(
+        "http://sandbox" + BASE_PATH,
+        SecretStr(key),
+        rate_limit_per_s=settings.rate_limit_per_s,
+        transport=ASGIBridge(app, loop, settings.http_timeout_s),
+    )
+    service = open_service(settings)
+    background = BackgroundSync(SyncWorker(service, client), interval_s).start()
+    try:
+        yield DemoSync(service, background, app.state.sandbox)
+    finally:
+        background.stop()
+        activity.cancel()
+        loop.close()
+        service.store.close()

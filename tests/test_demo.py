@@ -1,0 +1,51 @@
+"""The demo: the stand-in in-process (no port), remote activity, a background worker."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+
+from rxfloor.core.config import load_settings
+from rxfloor.core.demo import start_demo_sync
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.service import ServiceError
+from rxfloor.core.store import outbox
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
+    settings = load_settings(database_url=sqlite_url, actor="DM", station="demo")
+    with start_demo_sync(
+        settings, remote_orders=8, every_s=0.1, cancel_chance=0.4, interval_s=0.1
+    ) as demo:
+        store = demo.service.store
+        wait_for(lambda: store.count_orders() >= 10)  # seeded ones and newcomers arrive
+        wait_for(lambda: any(r["status"] == Status.CANCELLED for r in store.board_rows()))
+        uid = next(r["id"] for r in store.board_rows([Status.OPEN]))
+        try:
+            demo.service.act(uid, Action.START)
+        except ServiceError:  # the remote may cancel it at this very moment
+            uid = next(r["id"] for r in store.board_rows([Status.OPEN]))
+            demo.service.act(uid, Action.START)
+
+        def settled() -> bool:
+            with store.read() as conn:
+                states = set(conn.execute(select(outbox.c.state)).scalars())
+            return bool(states) and states <= {"sent", "superseded"}
+
+        wait_for(settled)
+        assert store.sync_health().online is True
+        with store.read() as conn:
+            state = conn.execute(select(outbox.c.state).where(outbox.c.order_id == uid)).scalar()
+        pushed = [t for t in demo.remote.transitions() if t["by"] == "api"]
+        if state == "sent":
+            assert [(t["uid"], t["to"]) for t in pushed] == [(uid, "processing")]
+        else:  # the remote cancelled it first: the step was superseded, never sent
+            assert pushed == [] and demo.service.get(uid).status is Status.CANCELLED
