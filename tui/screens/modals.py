@@ -30,7 +30,6 @@ class ReasonScreen(ModalScreen[str | None]):
     """Pick a reason or type one; returns the reason, or None when Esc aborts."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
-    AUTO_FOCUS = "OptionList"
 
     def __init__(self, title: str, choices: Sequence[str]) -> None:
         super().__init__(classes="dialog-screen")
@@ -43,6 +42,9 @@ class ReasonScreen(ModalScreen[str | None]):
             yield OptionList(*self.choices, id="reasons")
             yield Input(placeholder="or type a reason, then Enter", id="reason")
             yield Label("", id="error", classes="dialog-error")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
 
     @on(OptionList.OptionSelected, "#reasons")
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -75,6 +77,9 @@ class GotoScreen(ModalScreen[str | None]):
             )
             yield Input(placeholder="#1001 or po-…", id="ref")
 
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
     @on(Input.Submitted, "#ref")
     def _submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
@@ -86,7 +91,6 @@ class GotoScreen(ModalScreen[str | None]):
 class DetailScreen(ModalScreen[None]):
     """Everything about one order: items, patient, delivery, hold, sync errors, timeline."""
 
-    AUTO_FOCUS = "VerticalScroll"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", show=True),
         Binding("enter", "app.pop_screen", "Back", show=False),
@@ -98,17 +102,19 @@ class DetailScreen(ModalScreen[None]):
         self.title_text = title
         self.body = body
 
+    def on_mount(self) -> None:
+        self.query_one("#scroll").focus()
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label(self.title_text, classes="dialog-title")
-            with VerticalScroll():
+            with VerticalScroll(id="scroll"):
                 yield Static(self.body, id="detail-body", markup=False)
 
 
 class HelpScreen(ModalScreen[None]):
     """Every key of the board, as this user has bound them."""
 
-    AUTO_FOCUS = "VerticalScroll"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", show=True),
         Binding("question_mark", "app.pop_screen", "Back", show=False),
@@ -119,6 +125,9 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self.rows = rows
 
+    def on_mount(self) -> None:
+        self.query_one("#scroll").focus()
+
     def compose(self) -> ComposeResult:
         width = max(len(k) for k, _ in self.rows) if self.rows else 4
         text = "\n".join(f"{k:>{width}}  {d}" for k, d in self.rows)
@@ -126,5 +135,5 @@ class HelpScreen(ModalScreen[None]):
             yield Label(
                 "Keys (rebind them in the config file, [keys] table)", classes="dialog-title"
             )
-            with VerticalScroll():
+            with VerticalScroll(id="scroll"):
                 yield Static(text, id="help-body", markup=False)
