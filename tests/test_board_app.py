@@ -320,7 +320,7 @@ async def test_rebound_keys_act_and_show(url: str) -> None:
         await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
         await pilot.press("q")
         assert app.is_running
-    with pytest.raises(ConfigError, match="unknown key action.*advanse"):
+    with pytest.raises(ConfigError, match=r"unknown key action.*advanse"):
         check_keymap({"advanse": "n"})
 
 
