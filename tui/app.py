@@ -200,7 +200,7 @@ class BoardScreen(Screen[None]):
         s = self.rx.settings
         now = self.rx.clock().astimezone().strftime("%H:%M:%S")
         self.query_one("#header", Static).update(
-            f" {s.pharmacy} · {s.station} · {s.actor}   │   {health_text(self.health)}   │   {now}"
+            f" {now} │ {s.pharmacy} · {s.station} · {s.actor} │ {health_text(self.health)}"
         )
 
     # ------------------------------------------------------------ data, feed
