@@ -123,6 +123,8 @@ class BoardScreen(Screen[None]):
         self.health: SyncHealth | None = None
         self.feed_batches = 0  # how many coalesced updates were painted (tests, benchmark)
         self.moves_in_flight = 0
+        self.load_ms = 0.0  # mount to cards painted (benchmark)
+        self._mounted_at = 0.0
         self._col = 0
 
     @property
@@ -147,6 +149,7 @@ class BoardScreen(Screen[None]):
         self._header()
         self.set_interval(1.0, self._header)
         self.set_interval(30.0, self._tick)
+        self._mounted_at = time.perf_counter()
         self._load()
 
     # ---------------------------------------------------------------- columns
@@ -222,6 +225,7 @@ class BoardScreen(Screen[None]):
         first = next((i for i, s in enumerate(Status) if self.model.columns[s]), 0)
         self._set_current(min(first, 2))
         self._health(health, alerts)
+        self.load_ms = (time.perf_counter() - self._mounted_at) * 1000
         self.loaded.set()
 
     def _follow(self, cursor: int) -> None:
