@@ -43,8 +43,7 @@ def repaint(board: BoardScreen) -> None:
     """Render what the terminal would show of every visible column (cache hits are cheap)."""
     for col in board.query(ColumnView):
         if col.display:
-            for y in range(col.size.height):
-                col.render_line(y)
+            col.render_lines(col.size.region)
 
 
 async def measure(cards: int, moves: int) -> dict[str, Any]:

@@ -182,7 +182,8 @@ class BoardScreen(Screen[None]):
         for status in statuses:
             col = self.query_one(f"#col-{status.value.lower()}", ColumnView)
             cards = self.model.columns[status]
-            shown = [c for c in cards if c.matches(self.needle)] if self.needle else cards
+            # a copy: the column must still see its old list to keep the cursor on its order
+            shown = [c for c in cards if c.matches(self.needle)] if self.needle else list(cards)
             col.set_cards(shown, len(cards), changed)
         self.refresh_bindings()
 

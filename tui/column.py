@@ -8,6 +8,7 @@ A widget per card (what most kanbans do) took seconds at 10,000 orders; this sta
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 
 from rich.segment import Segment
@@ -60,7 +61,8 @@ class ColumnView(ScrollView, can_focus=False):
         self.current = False
         self.compact = False
         self._cache: dict[str, tuple[int, bool, int, list[Strip]]] = {}
-        self._index: dict[str, int] = {}
+        self._width = 0
+        self._blank = Style()
         self._now = clock()
 
     # ------------------------------------------------------------------ data
@@ -76,17 +78,16 @@ class ColumnView(ScrollView, can_focus=False):
 
     def set_cards(self, cards: list[Card], total: int, changed: set[str] | None = None) -> None:
         """New content; the cursor stays on its order unless that order left the column."""
-        keep = self.cursor_card.id if self.cursor_card else None
+        keep = self.cursor_card
         self.cards = cards
         self.total = total
-        self._index = {c.id: i for i, c in enumerate(cards)}
         if changed is None:
             self._cache.clear()
         else:
             for card_id in changed:
                 self._cache.pop(card_id, None)
-        if keep is not None and keep in self._index:
-            self.cursor = self._index[keep]
+        if keep is not None:
+            self.cursor = _find(cards, keep, self.cursor)
         self.cursor = max(0, min(self.cursor, len(cards) - 1))
         self.border_title = f"{self.status.value} ({total})" + (
             f" · {len(cards)} shown" if len(cards) != total else ""
@@ -95,7 +96,7 @@ class ColumnView(ScrollView, can_focus=False):
         self.refresh()
 
     def select(self, card_id: str) -> bool:
-        index = self._index.get(card_id)
+        index = next((i for i, c in enumerate(self.cards) if c.id == card_id), None)
         if index is None:
             return False
         self.move_to(index)
@@ -125,8 +126,14 @@ class ColumnView(ScrollView, can_focus=False):
         self.virtual_size = Size(self.size.width, len(self.cards) * self.card_height)
 
     # ------------------------------------------------------------- rendering
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Look up width and background once per paint, not once per line."""
+        self._width = self.scrollable_content_region.width
+        self._blank = self.rich_style
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width = self._width
         _, scroll_y = self.scroll_offset
         row = y + scroll_y
         h = self.card_height
@@ -135,7 +142,7 @@ class ColumnView(ScrollView, can_focus=False):
             if not self.cards and y == 1:
                 style = self.get_component_rich_style("column--empty")
                 return Strip([Segment(" no orders".ljust(width), style)], width)
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._blank)
         card = self.cards[index]
         selected = index == self.cursor and self.current
         cached = self._cache.get(card.id)
@@ -178,6 +185,14 @@ class ColumnView(ScrollView, can_focus=False):
         lines.append(Strip([Segment("─" * width, self.rich_style + style("column--dim"))], width)
                      if not selected else Strip.blank(width, base))  # fmt: skip
         return lines
+
+
+def _find(cards: list[Card], card: Card, default: int) -> int:
+    """Where ``card``'s order now is: identity search in C (~0.1 ms at 10,000 cards), then by
+    id when its row was replaced; ``default`` (the same row) when it left the column."""
+    with suppress(ValueError):
+        return cards.index(card)
+    return next((i for i, c in enumerate(cards) if c.id == card.id), default)
 
 
 def _fit(left: list[Segment], right: list[Segment], width: int, base: Style) -> Strip:

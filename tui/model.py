@@ -7,6 +7,7 @@ tens of milliseconds).
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,9 +20,11 @@ from rxfloor.core.models import initials
 DUE_SOON = timedelta(minutes=15)
 _RANK = {p.value: p.rank for p in Priority}
 _FAR = datetime.max.replace(tzinfo=None)
+#: Up to this many changed rows are placed one by one; a bigger burst re-sorts the columns.
+_INCREMENTAL_LIMIT = 64
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity equality: list.remove stays cheap
 class Card:
     id: str
     name: str
@@ -38,10 +41,11 @@ class Card:
     status_since: datetime
     sync_failed: bool
     pending: bool = False  # an optimistic move not yet confirmed by the database
+    key: tuple[int, datetime, str] = (0, _FAR, "")  # sort order, computed once
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], failed: bool) -> Card:
-        return cls(
+        card = cls(
             id=row["id"],
             name=row["name"],
             status=Status(row["status"]),
@@ -57,6 +61,8 @@ class Card:
             status_since=row["status_since"],
             sync_failed=failed,
         )
+        card.key = card.sort_key
+        return card
 
     @property
     def sort_key(self) -> tuple[int, datetime, str]:
@@ -105,33 +111,40 @@ class BoardModel:
 
     def upsert(self, rows: Iterable[Mapping[str, Any]], failed: set[str]) -> set[Status]:
         """Apply fresh rows; returns the columns whose content changed."""
+        rows = list(rows)
+        incremental = len(rows) <= _INCREMENTAL_LIMIT
         touched: set[Status] = set()
         for row in rows:
             card = Card.from_row(row, row["id"] in failed)
-            if self._hidden(card):
-                touched |= self.remove(card.id)
-                continue
-            old = self.cards.get(card.id)
+            old = self.cards.pop(card.id, None)
             if old is not None:
                 touched.add(old.status)
+                if incremental:
+                    self.columns[old.status].remove(old)
+            if self._hidden(card):
+                continue
             self.cards[card.id] = card
             touched.add(card.status)
-        self._rebuild(touched)
+            if incremental:
+                insort(self.columns[card.status], card, key=_key)
+        if not incremental:
+            self._rebuild(touched)
         return touched
 
     def move(self, card: Card, status: Status) -> set[Status]:
         """The optimistic half of a move: the card changes column at once."""
         touched = {card.status, status}
+        self.columns[card.status].remove(card)
         card.status = status
         card.pending = True
-        self._rebuild(touched)
+        insort(self.columns[status], card, key=_key)
         return touched
 
     def remove(self, card_id: str) -> set[Status]:
         card = self.cards.pop(card_id, None)
         if card is None:
             return set()
-        self._rebuild({card.status})
+        self.columns[card.status].remove(card)
         return {card.status}
 
     def _hidden(self, card: Card) -> bool:
@@ -150,4 +163,4 @@ class BoardModel:
 
 
 def _key(card: Card) -> tuple[int, datetime, str]:
-    return card.sort_key
+    return card.key
