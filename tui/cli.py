@@ -183,9 +183,16 @@ def _history(service: Any, ref: str, as_json: bool) -> int:
 
 
 def _board(service: Any, settings: Settings) -> int:
-    """Plain-table stand-in until the live board lands."""
-    print("The live board is coming; for now, the queue as a table:\n")
-    return _orders(service, None, False)
+    """The live board; without a terminal (a pipe, a cron job) the queue as a plain table."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        _orders(service, None, False)
+        print("(no terminal: printed the queue instead of opening the live board)")
+        return 0
+    from rxfloor.tui.app import BoardApp, check_keymap
+
+    check_keymap(settings.keys)
+    BoardApp(service, settings).run()
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,389 @@
+"""Pilot tests: the real board on a real SQLite file, driven by its keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from rxfloor.core.config import ConfigError, load_settings, state_file
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.sample import sample_orders
+from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.store import Store, alerts, audit_events, orders, outbox, sync_state
+from rxfloor.tui.app import BoardApp, BoardScreen, check_keymap
+from rxfloor.tui.screens.modals import DetailScreen, GotoScreen, HelpScreen, ReasonScreen
+from tests.board_fixtures import FROZEN, frozen, make_app, ready, seed_board, until
+from tests.helpers import run_cli
+
+
+@pytest.fixture
+def url(sqlite_url: str) -> str:
+    seed_board(sqlite_url)
+    return sqlite_url
+
+
+def row(url: str, name: str) -> dict[str, object]:
+    store = Store.open(url, migrate=False)
+    try:
+        with store.read() as conn:
+            found = conn.execute(select(orders).where(orders.c.name == name)).mappings().first()
+            assert found is not None
+            return dict(found)
+    finally:
+        store.close()
+
+
+def events(url: str, name: str) -> list[str]:
+    store = Store.open(url, migrate=False)
+    try:
+        return [e["action"] for e in store.history(str(row(url, name)["id"]))]
+    finally:
+        store.close()
+
+
+def shown(app: BoardApp) -> set[str]:
+    """Active bindings on the board (what the footer shows and what acts)."""
+    return {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+
+
+def names(app: BoardApp, status: Status) -> list[str]:
+    col = app.board.query_one(f"#col-{status.value.lower()}")
+    return [c.name for c in col.cards]  # type: ignore[attr-defined]
+
+
+async def test_start_titles_and_navigation(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        board = app.board
+        titles = [c.border_title for c in board.visible_columns]
+        assert titles == ["OPEN (26)", "PROCESSING (2)", "FINISHED (1)"]
+        assert board.card is not None and board.card.name == "#1020"  # stat, earliest due
+        assert names(app, Status.OPEN)[:5] == ["#1020", "#1029", "#1009", "#1004", "#1025"]
+        await pilot.press("j", "down")
+        assert board.card is not None and board.card.name == "#1009"
+        await pilot.press("k")
+        assert board.card is not None and board.card.name == "#1029"
+        await pilot.press("end")
+        assert board.card is not None and board.card.name == names(app, Status.OPEN)[-1]
+        await pilot.press("home", "pagedown")
+        assert board.column.cursor == board.column.page()
+        await pilot.press("pageup", "l")
+        assert board.card is not None and board.card.status is Status.PROCESSING
+        await pilot.press("right", "right")  # stops at the last column
+        assert board.card is not None and board.card.status is Status.FINISHED
+        await pilot.press("h", "left", "left")
+        assert board.card is not None and board.card.status is Status.OPEN
+        await pilot.press("c")
+        assert [c.status for c in board.visible_columns][-1] is Status.CANCELLED
+        assert board.visible_columns[-1].border_title == "CANCELLED (1)"
+        await pilot.press("c")
+        assert len(board.visible_columns) == 3
+        await pilot.press("q")
+    assert not app.is_running
+
+
+async def test_advance_with_a_and_space_and_legal_keys_only(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        assert {"advance", "cancel_order", "hold", "detail"} <= shown(app)
+        assert "undo" not in shown(app)
+        await pilot.press("a")
+        await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
+        assert app.board.card is not None and app.board.card.name == "#1029"  # next card
+        await pilot.press("space")
+        await until(pilot, lambda: row(url, "#1029")["status"] == "PROCESSING")
+        await until(pilot, lambda: not app.board.moves_in_flight)
+        assert "#1020" in names(app, Status.PROCESSING)
+        assert "undo" in shown(app)
+        assert app.board.focus_order(str(row(url, "#1020")["id"]))  # PROCESSING: finish
+        await pilot.press("a")
+        await until(pilot, lambda: row(url, "#1020")["status"] == "FINISHED")
+        await pilot.press("l")
+        assert app.board.card is not None and app.board.card.status is Status.FINISHED
+        # nothing leaves FINISHED: the move keys are neither shown nor acting
+        assert not {"advance", "cancel_order", "hold"} & shown(app)
+        before = row(url, "#1006")["version"]
+        await pilot.press("a", "x", "p")
+        await pilot.pause(0.2)
+        assert row(url, "#1006")["version"] == before
+        assert isinstance(app.screen, BoardScreen)
+
+
+async def test_held_order_cannot_start_until_released(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        assert app.board.focus_order(str(row(url, "#1015")["id"]))
+        assert "advance" not in shown(app) and "hold" in shown(app)
+        await pilot.press("p")  # release needs no reason
+        await until(pilot, lambda: row(url, "#1015")["on_hold"] is False)
+        await until(pilot, lambda: "advance" in shown(app))
+        await pilot.press("p")  # hold asks the reason: typed, then Enter
+        assert isinstance(app.screen, ReasonScreen)
+        await pilot.press("tab", *"waiting for GP", "enter")
+        await until(pilot, lambda: row(url, "#1015")["on_hold"] is True)
+        assert row(url, "#1015")["hold_reason"] == "waiting for GP"
+
+
+async def test_cancel_modal_requires_a_reason_and_esc_writes_nothing(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        before = (row(url, "#1020")["version"], events(url, "#1020"))
+        await pilot.press("x")
+        assert isinstance(app.screen, ReasonScreen)
+        await pilot.press("tab", "enter")  # blank free text: refused in words, stays open
+        assert isinstance(app.screen, ReasonScreen)
+        assert "reason is required" in str(app.screen.query_one("#error").render())
+        await pilot.press("escape")
+        assert isinstance(app.screen, BoardScreen)
+        await pilot.pause(0.2)
+        assert (row(url, "#1020")["version"], events(url, "#1020")) == before
+        await pilot.press("x", "down", "enter")  # second reason of the pick list
+        await until(pilot, lambda: row(url, "#1020")["status"] == "CANCELLED")
+        store = Store.open(url, migrate=False)
+        history = store.history(str(row(url, "#1020")["id"]))
+        store.close()
+        assert history[-1]["reason"] == "Prescription invalid or expired"
+
+
+async def test_refused_move_says_why_and_shows_the_card_as_it_is(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        other = OrderService(Store.open(url, migrate=False), Actor("ZZ", "counter-9"))
+        other.act("#1020", Action.CANCEL, reason="Patient cancelled")  # wins the race
+        app.board.action_advance()  # this terminal still sees #1020 OPEN
+        await until(pilot, lambda: any(s == "error" for s, _ in app.said))
+        message = next(m for s, m in app.said if s == "error")
+        assert "#1020" in message and "CANCELLED" in message
+        await until(pilot, lambda: "#1020" not in names(app, Status.PROCESSING))
+        assert "#1020" in names(app, Status.CANCELLED)
+        assert row(url, "#1020")["status"] == "CANCELLED"
+        other.store.close()
+
+
+async def test_filter_as_you_type(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"yilmaz")
+        assert sorted(names(app, Status.OPEN)) == ["#1005", "#1011", "#1012"]
+        assert app.board.visible_columns[0].border_title == "OPEN (26) · 3 shown"
+        await pilot.press("enter")  # keep the filter, keys act on the board again
+        first, second = names(app, Status.OPEN)[:2]
+        assert app.board.card is not None and app.board.card.name == first
+        await pilot.press("j")
+        assert app.board.card is not None and app.board.card.name == second
+        await pilot.press("slash", "ctrl+u", *"insulin")
+        assert {"#1012", "#1020"} <= set(names(app, Status.OPEN)) and len(
+            names(app, Status.OPEN)
+        ) < 5
+        await pilot.press("escape")
+        assert len(names(app, Status.OPEN)) == 26
+
+
+async def test_go_to_by_name_or_scanned_id(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        await pilot.press("g")
+        assert isinstance(app.screen, GotoScreen)
+        await pilot.press("number_sign", *"1003", "enter")
+        await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#1003")
+        assert app.board.card is not None and app.board.card.status is Status.PROCESSING
+        await pilot.press("g", *"po-s0-000007", "enter")  # the scanner types the uid
+        await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#1007")
+        assert app.board.show_cancelled  # the CANCELLED column opened to show it
+        await pilot.press("g", *"9999", "enter")
+        await until(pilot, lambda: any("no order" in m for _, m in app.said))
+        assert app.board.card is not None and app.board.card.name == "#1007"
+
+
+async def test_undo_is_a_new_audit_event(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        await pilot.press("a")
+        await until(pilot, lambda: "undo" in shown(app))
+        await pilot.press("u")
+        await until(pilot, lambda: row(url, "#1020")["status"] == "OPEN")
+        assert events(url, "#1020") == ["created", "start", "undo"]
+        await until(pilot, lambda: "#1020" in names(app, Status.OPEN))
+        assert "undo" not in shown(app)
+
+
+async def test_detail_view_and_help(url: str) -> None:
+    store = Store.open(url, migrate=False)
+    with store.write() as conn:  # a parked push, as the sync worker would leave it
+        oid = str(row(url, "#1003")["id"])
+        event_id = store.history(oid)[-1]["id"]
+        conn.execute(
+            insert(outbox).values(
+                order_id=oid, audit_event_id=event_id, action="start", idempotency_key="k1",
+                state="failed", attempts=3, last_error="409 invalid transition", created_at=FROZEN,
+            )
+        )  # fmt: skip
+    store.close()
+    app = make_app(url, keys={"detail": "enter,d"})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        assert app.board.focus_order(oid)
+        assert app.board.card is not None and app.board.card.sync_failed
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        body = str(app.screen.query_one("#detail-body").render())
+        assert "Emma Braun" in body and "409 invalid transition" in body
+        assert "start" in body and "OPEN → PROCESSING" in body and "counter-2" in body
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-body").render())
+        assert "Advance" in text and "Undo" in text and "d" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, BoardScreen)
+
+
+async def test_live_update_from_another_process_without_a_keypress(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        await pilot.press("j", "j", "j")
+        assert app.board.card is not None and app.board.card.name == "#1004"
+        result = await asyncio.to_thread(run_cli, url, "start", "#1029")  # above the cursor
+        assert result.returncode == 0, result.stderr
+        waited = await until(pilot, lambda: "#1029" in names(app, Status.PROCESSING))
+        print(f"live update shown {waited:.2f} s after the other process exited")
+        assert app.board.card is not None and app.board.card.name == "#1004"  # no jump
+
+
+async def test_a_burst_of_changes_is_one_repaint(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        before = app.board.feed_batches
+        other = OrderService(Store.open(url, migrate=False), Actor("ZZ", "x"), clock=frozen)
+        await asyncio.to_thread(other.add_orders, sample_orders(1000, 7, FROZEN))
+        await until(pilot, lambda: len(app.board.model.columns[Status.OPEN]) == 1026)
+        assert app.board.feed_batches - before <= 2
+        other.store.close()
+
+
+async def test_sync_health_alert_banner_and_acknowledge(url: str) -> None:
+    store = Store.open(url, migrate=False)
+    oid = str(row(url, "#1002")["id"])
+    with store.write() as conn:
+        conn.execute(
+            insert(sync_state).values(id=1, online=False, offline_since=FROZEN, updated_at=FROZEN)
+        )
+        conn.execute(
+            insert(alerts).values(
+                order_id=oid, kind="remote_cancel", created_at=FROZEN,
+                message="cancelled by the remote while in PROCESSING",
+            )
+        )  # fmt: skip
+    store.close()
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        header = str(app.board.query_one("#header").render())
+        assert "sync: offline since 09:30 · 0 queued · 0 failed" in header
+        banner = app.board.query_one("#alerts")
+        assert banner.display and "#1002" in str(banner.render())
+        assert "acknowledge" in shown(app)
+        await pilot.press("A")
+        await until(pilot, lambda: not banner.display)
+        store = Store.open(url, migrate=False)
+        assert store.open_alerts() == []
+        assert events(url, "#1002")[-1] == "acknowledge"
+        store.close()
+
+
+async def test_rebound_keys_act_and_show(url: str) -> None:
+    app = make_app(url, keys={"advance": "n", "quit": "ctrl+q"})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        keys = {b.binding.action: k for k, b in app.screen.active_bindings.items()}
+        assert keys["advance"] == "n"
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert row(url, "#1020")["status"] == "OPEN"
+        await pilot.press("n")
+        await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
+        await pilot.press("q")
+        assert app.is_running
+    with pytest.raises(ConfigError, match=r"unknown key action.*advanse"):
+        check_keymap({"advanse": "n"})
+
+
+async def test_theme_choice_persists(url: str) -> None:
+    app = make_app(url)
+    app.remember_theme = True
+    assert {"rxfloor-dark", "rxfloor-light", "rxfloor-high-contrast"} <= set(app.available_themes)
+    assert app.theme == "rxfloor-dark"
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        app.theme = "rxfloor-high-contrast"
+        await pilot.pause()
+    assert json.loads(state_file().read_text())["theme"] == "rxfloor-high-contrast"
+    again = make_app(url)
+    again.remember_theme = True
+    assert again._initial_theme() == "rxfloor-high-contrast"
+
+
+async def test_palette_lists_every_action(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Advance order", "Cancel order", "Undo last move", "Go to order", "Keys"} <= titles
+        assert any("theme" in t.lower() for t in titles)
+        advance = next(c for c in app.get_system_commands(app.screen) if c.title == "Advance order")
+        advance.callback()
+        await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
+
+
+async def test_background_hook_runs_for_the_life_of_the_app(url: str) -> None:
+    seen: list[str] = []
+
+    @contextmanager
+    def background() -> Iterator[None]:
+        seen.append("start")
+        yield
+        seen.append("stop")
+
+    store = Store.open(url)
+    service = OrderService(store, Actor("AB", "counter-1"), clock=frozen)
+    app = BoardApp(service, load_settings(database_url=url), clock=frozen,
+                   background=background, remember_theme=False)  # fmt: skip
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await until(pilot, lambda: seen == ["start"])
+    await asyncio.sleep(0.2)
+    assert seen == ["start", "stop"]
+
+
+def test_empty_database_opens_with_no_orders(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'empty.db'}")
+
+    async def run() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot)
+            assert app.board.card is None
+            assert not {"advance", "cancel_order", "hold", "detail"} & shown(app)
+            await pilot.press("a", "x", "enter", "j", "l")
+            assert isinstance(app.screen, BoardScreen)
+
+    asyncio.run(run())
+    store = Store.open(f"sqlite:///{tmp_path / 'empty.db'}", migrate=False)
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(audit_events)).scalar_one() == 0
+    store.close()

@@ -1,0 +1,71 @@
+"""How the board looks: fixed data, frozen clock, UTC, dark and high-contrast themes.
+
+Update after an intended change with ``pytest tests/test_snapshots.py --snapshot-update``
+and review the SVGs in ``tests/__snapshots__/``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.board_fixtures import make_app, ready, seed_board, until
+
+THEMES = ["rxfloor-dark", "rxfloor-high-contrast"]
+
+
+@pytest.fixture
+def url(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    seed_board(sqlite_url)
+    yield sqlite_url
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def _settle(pilot: Pilot[None]) -> None:
+    await ready(pilot)
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_board(url: str, theme: str, size: tuple[int, int], snap_compare: Any) -> None:
+    assert snap_compare(make_app(url, theme=theme), terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_detail_view(url: str, theme: str, snap_compare: Any) -> None:
+    async def open_detail(pilot: Pilot[None]) -> None:
+        await _settle(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.screen.id != "_default" and
+                    type(pilot.app.screen).__name__ == "DetailScreen")  # fmt: skip
+        await pilot.pause(0.1)
+
+    app = make_app(url, theme=theme)
+    assert snap_compare(app, terminal_size=(160, 48), run_before=open_detail)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_cancel_modal(url: str, theme: str, snap_compare: Any) -> None:
+    async def open_cancel(pilot: Pilot[None]) -> None:
+        await _settle(pilot)
+        await pilot.press("x")
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(url, theme=theme), terminal_size=(80, 24), run_before=open_cancel)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_help(url: str, theme: str, snap_compare: Any) -> None:
+    async def open_help(pilot: Pilot[None]) -> None:
+        await _settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+
+    assert snap_compare(make_app(url, theme=theme), terminal_size=(160, 48), run_before=open_help)

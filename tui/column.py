@@ -1,0 +1,204 @@
+"""One board column on Textual's Line API: cost depends on the screen, not on the queue.
+
+The column's virtual height is ``cards * card height``; ``render_line`` draws only the rows
+on screen, from a per-card strip cache that is invalidated only for cards that changed.
+A widget per card (what most kanbans do) took seconds at 10,000 orders; this stays flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from rxfloor.core.lifecycle import Status
+from rxfloor.tui.model import Card
+
+_MARK = {"stat": "!!", "waiter": "W ", "normal": "  "}
+_DELIVERY = {"pickup": "pickup", "ship": "ship", "courier": "courier"}
+
+
+def age(since: datetime, now: datetime) -> str:
+    """Time in status, short: ``7m``, ``2h05``, ``3d``."""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 24 * 60:
+        return f"{minutes // 60}h{minutes % 60:02d}"
+    return f"{minutes // (24 * 60)}d"
+
+
+class ColumnView(ScrollView, can_focus=False):
+    """A virtualised list of cards with a cursor that follows its order, not its row."""
+
+    COMPONENT_CLASSES = {
+        "column--card",
+        "column--cursor",
+        "column--stat",
+        "column--waiter",
+        "column--overdue",
+        "column--soon",
+        "column--ontime",
+        "column--dim",
+        "column--badge",
+        "column--error",
+        "column--empty",
+    }
+
+    def __init__(self, status: Status, clock: Callable[[], datetime], **kw: object) -> None:
+        super().__init__(id=f"col-{status.value.lower()}", **kw)  # type: ignore[arg-type]
+        self.status = status
+        self.clock = clock
+        self.cards: list[Card] = []
+        self.total = 0
+        self.cursor = 0
+        self.current = False
+        self.compact = False
+        self._cache: dict[str, tuple[int, bool, int, list[Strip]]] = {}
+        self._width = 0
+        self._blank = Style()
+        self._now = clock()
+
+    # ------------------------------------------------------------------ data
+    @property
+    def card_height(self) -> int:
+        return 3 if self.compact else 4
+
+    @property
+    def cursor_card(self) -> Card | None:
+        if 0 <= self.cursor < len(self.cards):
+            return self.cards[self.cursor]
+        return None
+
+    def set_cards(self, cards: list[Card], total: int, changed: set[str] | None = None) -> None:
+        """New content; the cursor stays on its order unless that order left the column."""
+        keep = self.cursor_card
+        self.cards = cards
+        self.total = total
+        if changed is None:
+            self._cache.clear()
+        else:
+            for card_id in changed:
+                self._cache.pop(card_id, None)
+        if keep is not None:
+            self.cursor = _find(cards, keep, self.cursor)
+        self.cursor = max(0, min(self.cursor, len(cards) - 1))
+        self.border_title = f"{self.status.value} ({total})" + (
+            f" · {len(cards)} shown" if len(cards) != total else ""
+        )
+        self.virtual_size = Size(self.size.width, len(cards) * self.card_height)
+        self.refresh()
+
+    def select(self, card_id: str) -> bool:
+        index = next((i for i, c in enumerate(self.cards) if c.id == card_id), None)
+        if index is None:
+            return False
+        self.move_to(index)
+        return True
+
+    def move_to(self, index: int) -> None:
+        if not self.cards:
+            return
+        self.cursor = max(0, min(index, len(self.cards) - 1))
+        h = self.card_height
+        self.scroll_to_region(
+            Region(0, self.cursor * h, 1, h), animate=False, force=True, immediate=True
+        )
+        self.refresh()
+
+    def page(self) -> int:
+        return max(1, self.scrollable_content_region.height // self.card_height)
+
+    def tick(self) -> None:
+        """The clock moved on: times in status and due colours change for every card."""
+        self._now = self.clock()
+        self._cache.clear()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        self.virtual_size = Size(self.size.width, len(self.cards) * self.card_height)
+
+    # ------------------------------------------------------------- rendering
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Look up width and background once per paint, not once per line."""
+        self._width = self.scrollable_content_region.width
+        self._blank = self.rich_style
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        width = self._width
+        _, scroll_y = self.scroll_offset
+        row = y + scroll_y
+        h = self.card_height
+        index, line = divmod(row, h)
+        if index >= len(self.cards):
+            if not self.cards and y == 1:
+                style = self.get_component_rich_style("column--empty")
+                return Strip([Segment(" no orders".ljust(width), style)], width)
+            return Strip.blank(width, self._blank)
+        card = self.cards[index]
+        selected = index == self.cursor and self.current
+        cached = self._cache.get(card.id)
+        if cached is None or cached[0] != width or cached[1] != selected or cached[2] != h:
+            cached = (width, selected, h, self._render_card(card, width, selected))
+            self._cache[card.id] = cached
+        return cached[3][line]
+
+    def _render_card(self, card: Card, width: int, selected: bool) -> list[Strip]:
+        style = self.get_component_rich_style
+        base = style("column--cursor" if selected else "column--card")
+        dim = base + style("column--dim")
+        now = self._now
+        mark_style = {"stat": "column--stat", "waiter": "column--waiter"}.get(card.priority)
+        mark = Segment(_MARK.get(card.priority, "  "), base + style(mark_style) if mark_style
+                       else base)  # fmt: skip
+        badges: list[Segment] = []
+        if card.on_hold:
+            badges.append(Segment(" HOLD", base + style("column--badge")))
+        if card.scheduled(now):
+            badges.append(Segment(" SCHED", base + style("column--badge")))
+        if card.sync_failed:
+            badges.append(Segment(" SYNC!", base + style("column--error")))
+        if card.pending:
+            badges.append(Segment(" …", dim))
+        urgency = card.urgency(now)
+        time_style = base + style("column--dim" if urgency == "done" else f"column--{urgency}")
+        when = Segment(f" {age(card.status_since, now)} ", time_style)
+        head = [mark, Segment(f" {card.name} ", base + Style(bold=True)),
+                Segment(card.initials, base)]  # fmt: skip
+        lines = [
+            _fit([*head, *badges], [when], width, base),
+            _fit([Segment("   " + card.items, dim)], [], width, base),
+        ]
+        if not self.compact:
+            due = card.due_at.astimezone().strftime("due %H:%M") if card.due_at else ""
+            delivery = _DELIVERY.get(card.delivery, card.delivery)
+            lines.append(_fit([Segment(f"   {delivery}", dim)], [Segment(f"{due} ", dim)],
+                              width, base))  # fmt: skip
+        lines.append(Strip([Segment("─" * width, self.rich_style + style("column--dim"))], width)
+                     if not selected else Strip.blank(width, base))  # fmt: skip
+        return lines
+
+
+def _find(cards: list[Card], card: Card, default: int) -> int:
+    """Where ``card``'s order now is: identity search in C (~0.1 ms at 10,000 cards), then by
+    id when its row was replaced; ``default`` (the same row) when it left the column."""
+    with suppress(ValueError):
+        return cards.index(card)
+    return next((i for i, c in enumerate(cards) if c.id == card.id), default)
+
+
+def _fit(left: list[Segment], right: list[Segment], width: int, base: Style) -> Strip:
+    """Left part cropped so the right part (time in status) always shows."""
+    right_len = sum(len(s.text) for s in right)
+    left_strip = Strip(left).crop(0, max(0, width - right_len))
+    pad = width - left_strip.cell_length - right_len
+    segments = [*left_strip, *([Segment(" " * pad, base)] if pad > 0 else []), *right]
+    return Strip(segments).crop(0, width)
