@@ -57,6 +57,11 @@ def names(app: BoardApp, status: Status) -> list[str]:
     return [c.name for c in col.cards]  # type: ignore[attr-defined]
 
 
+def focused_status(app: BoardApp) -> Status | None:
+    card = app.board.card
+    return None if card is None else card.status
+
+
 async def test_start_titles_and_navigation(url: str) -> None:
     app = make_app(url)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -75,11 +80,11 @@ async def test_start_titles_and_navigation(url: str) -> None:
         await pilot.press("home", "pagedown")
         assert board.column.cursor == board.column.page()
         await pilot.press("pageup", "l")
-        assert board.card is not None and board.card.status is Status.PROCESSING
+        assert focused_status(app) is Status.PROCESSING
         await pilot.press("right", "right")  # stops at the last column
-        assert board.card is not None and board.card.status is Status.FINISHED
+        assert focused_status(app) is Status.FINISHED
         await pilot.press("h", "left", "left")
-        assert board.card is not None and board.card.status is Status.OPEN
+        assert focused_status(app) is Status.OPEN
         await pilot.press("c")
         assert [c.status for c in board.visible_columns][-1] is Status.CANCELLED
         assert board.visible_columns[-1].border_title == "CANCELLED (1)"
