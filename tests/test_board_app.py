@@ -77,7 +77,7 @@ async def test_start_titles_and_navigation(url: str) -> None:
         await pilot.press("pageup", "l")
         assert board.card is not None and board.card.status is Status.PROCESSING
         await pilot.press("right", "right")  # stops at the last column
-        assert board.card is not None and board.card.status is Status.FINISHED
+        assert board.card is not None and board.card.status is Status.FINISHED  # type: ignore[comparison-overlap]
         await pilot.press("h", "left", "left")
         assert board.card is not None and board.card.status is Status.OPEN
         await pilot.press("c")
