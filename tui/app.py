@@ -599,7 +599,7 @@ class BoardApp(App[None]):
 
     @work(thread=True, group="background")
     def _run_background(self, background: Background) -> None:
-        """The lead's hook: e.g. the sync worker and the demo stand-in, stopped on exit."""
+        """The sync worker (and, in the demo, the in-process stand-in), stopped on exit."""
         try:
             with background():
                 self._stop.wait()

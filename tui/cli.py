@@ -7,9 +7,12 @@ an unknown order or a bad setting is one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
+from functools import partial
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
@@ -97,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `rxfloor orders | head`: the reader left, nothing went wrong
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — silence the flush at exit
+        return 0
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -117,8 +123,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if command is None:
             if args.demo:
-                _seed(service, 60, 0)
-            return _board(service, settings)
+                _seed_demo(service)
+            return _board(service, settings, demo=args.demo)
         if command == "seed":
             return _seed(service, args.count, args.seed)
         if command == "orders":
@@ -182,16 +188,44 @@ def _history(service: Any, ref: str, as_json: bool) -> int:
     return 0
 
 
-def _board(service: Any, settings: Settings) -> int:
-    """The live board; without a terminal (a pipe, a cron job) the queue as a plain table."""
+def _seed_demo(service: Any) -> None:
+    """Sample orders with some already in work and done, so every column has cards."""
+    _seed(service, 60, 0)
+    from rxfloor.core.models import OrderView
+
+    views = [OrderView.from_row(r) for r in service.store.board_rows([Status.OPEN.value])]
+    for i, order in enumerate([v for v in views if not v.hold][:9]):
+        with contextlib.suppress(Exception):  # a scheduled order cannot start yet: skip it
+            service.act(order.id, Action.START)
+            if i % 3 == 0:
+                service.act(order.id, Action.FINISH)
+
+
+def _board(service: Any, settings: Settings, *, demo: bool = False) -> int:
+    """The live board; without a terminal (a pipe, a cron job) the queue as a plain table.
+
+    With ``--demo`` the stand-in of the remote API runs in-process and a sync worker keeps
+    the demo database in step with it; otherwise the worker runs when ``api_url`` is set.
+    """
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         _orders(service, None, False)
         print("(no terminal: printed the queue instead of opening the live board)")
         return 0
-    from rxfloor.tui.app import BoardApp, check_keymap
+    from rxfloor.tui.app import Background, BoardApp, check_keymap
 
     check_keymap(settings.keys)
-    BoardApp(service, settings).run()
+    background: Background | None = None
+    if demo:
+        from rxfloor.core.demo import start_demo_sync
+
+        background = partial(start_demo_sync, settings)
+    else:
+        from rxfloor.core.sync import background_sync
+
+        worker = background_sync(settings, service)
+        if worker is not None:
+            background = lambda: worker  # noqa: E731 — entering it starts it, leaving stops it
+    BoardApp(service, settings, background=background).run()
     return 0
 
 
