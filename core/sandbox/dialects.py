@@ -32,6 +32,8 @@ class Dialect:
     hold: str | None
     #: statuses in which an order can still be cancelled by the remote side's activity
     active: frozenset[str]
+    #: the status of an order the pharmacy is working on (a remote cancel then raises an alert)
+    in_work: str
 
     def refusal(self, current: str, target: str, comment: str | None) -> str | None:
         """Why PATCH status ``target`` is refused for an order in ``current`` (None: allowed)."""
@@ -61,6 +63,7 @@ V1 = Dialect(
     completed="completed",
     hold=None,
     active=frozenset({"open", "processing"}),
+    in_work="processing",
 )
 
 V2 = Dialect(
@@ -89,6 +92,7 @@ V2 = Dialect(
     completed="completed",
     hold="on-hold",
     active=frozenset({"waiting for pharmacy", "pending review", "on-hold", "in-progress"}),
+    in_work="in-progress",
 )
 
 DIALECTS: dict[str, Dialect] = {"v1": V1, "v2": V2}

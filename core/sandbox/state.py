@@ -438,6 +438,10 @@ class SandboxState:
                 active = sorted(
                     uid for uid, o in self._orders.items() if o["status"] in self.dialect.active
                 )
+                in_work = [u for u in active if self._orders[u]["status"] == self.dialect.in_work]
+            # half the cancels hit an order in work, so the demo shows the pharmacist's alert
+            if in_work and rng.random() < 0.5:
+                active = in_work
             if active:
                 uid = rng.choice(active)
                 self.set_status(uid, self.dialect.cancelled, by="sandbox")
