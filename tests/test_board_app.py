@@ -292,7 +292,7 @@ async def test_sync_health_alert_banner_and_acknowledge(url: str) -> None:
         conn.execute(
             insert(alerts).values(
                 order_id=oid, kind="remote_cancel", created_at=FROZEN,
-                message="cancelled by the remote while in PROCESSING",
+                message="#1002 was cancelled by the remote while in PROCESSING here",
             )
         )  # fmt: skip
     store.close()

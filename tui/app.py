@@ -272,9 +272,7 @@ class BoardScreen(Screen[None]):
             first = alerts[0]
             more = f" (1 of {len(alerts)})" if len(alerts) > 1 else ""
             key = self.rx.key_display("acknowledge")
-            banner.update(
-                f" ⚠ {first['order_name']}: {first['message']}{more} — {key} acknowledges"
-            )
+            banner.update(f" ⚠ {first['message']}{more} — {key} acknowledges")
         if failed is not None:
             flipped = {c.id for c in self.model.cards.values() if c.sync_failed != (c.id in failed)}
             for card_id in flipped:

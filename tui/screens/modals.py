@@ -133,7 +133,7 @@ class HelpScreen(ModalScreen[None]):
         text = "\n".join(f"{k:>{width}}  {d}" for k, d in self.rows)
         with Vertical(classes="dialog"):
             yield Label(
-                "Keys (rebind them in the config file, [keys] table)", classes="dialog-title"
+                "Keys (rebind them in the config file, \\[keys] table)", classes="dialog-title"
             )
             with VerticalScroll(id="scroll"):
                 yield Static(text, id="help-body", markup=False)
