@@ -256,6 +256,7 @@ class OrderService:
         if not batch:
             return 0
         now = self.clock()
+        who = Actor(REMOTE_ACTOR, "remote") if source == "remote" else self.actor
         with self.store.write() as conn:
             existing: set[str] = set()
             for start in range(0, len(batch), 500):  # stay under SQLite's bound-variable limit
@@ -285,7 +286,7 @@ class OrderService:
                         "fulfill_at": o.fulfill_at,
                         "on_hold": o.on_hold,
                         "hold_reason": o.hold_reason if o.on_hold else None,
-                        "hold_by": self.actor.name if o.on_hold else None,
+                        "hold_by": who.name if o.on_hold else None,
                         "hold_since": now if o.on_hold else None,
                         "sample": o.sample,
                         "sync_error": None,
@@ -303,8 +304,8 @@ class OrderService:
                     {
                         "order_id": o.id,
                         "at": now,
-                        "actor": self.actor.name,
-                        "station": self.actor.station,
+                        "actor": who.name,
+                        "station": who.station,
                         "action": "created",
                         "from_status": None,
                         "to_status": o.status,

@@ -57,6 +57,7 @@ def test_pull_then_push_each_move_once(sq_service: OrderService, sandbox_factory
     assert first.pulled == 6 and first.online
     events = [e for o in sq_service.store.board_rows() for e in sq_service.store.history(o["id"])]
     assert {e["source"] for e in events} == {"remote"}
+    assert {(e["actor"], e["station"]) for e in events} == {("remote", "remote")}
     a, b, c = (r["id"] for r in sq_service.store.board_rows()[:3])
     sq_service.act(a, Action.START)
     sq_service.act(a, Action.FINISH)
