@@ -26,7 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -195,20 +195,11 @@ class CycleReport:
     pending: int = 0
     failed: int = 0
     online: bool = True
-    errors: list[str] = field(default_factory=list)
     lease: bool = True
+    errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "pulled": self.pulled,
-            "pushed": self.pushed,
-            "superseded": self.superseded,
-            "pending": self.pending,
-            "failed": self.failed,
-            "online": self.online,
-            "lease": self.lease,
-            "errors": self.errors[:10],
-        }
+        return asdict(self) | {"errors": self.errors[:10]}
 
 
 @dataclass

@@ -7,7 +7,6 @@ an unknown order or a bad setting is one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -194,11 +193,11 @@ def _seed_demo(service: Any) -> None:
     from rxfloor.core.models import OrderView
 
     views = [OrderView.from_row(r) for r in service.store.board_rows([Status.OPEN.value])]
-    for i, order in enumerate([v for v in views if not v.hold][:9]):
-        with contextlib.suppress(Exception):  # a scheduled order cannot start yet: skip it
-            service.act(order.id, Action.START)
-            if i % 3 == 0:
-                service.act(order.id, Action.FINISH)
+    startable = [v for v in views if Action.START in service.legal_actions(v)]  # not held/scheduled
+    for i, order in enumerate(startable[:9]):
+        service.act(order.id, Action.START)
+        if i % 3 == 0:
+            service.act(order.id, Action.FINISH)
 
 
 def _board(service: Any, settings: Settings, *, demo: bool = False) -> int:
@@ -211,9 +210,8 @@ def _board(service: Any, settings: Settings, *, demo: bool = False) -> int:
         _orders(service, None, False)
         print("(no terminal: printed the queue instead of opening the live board)")
         return 0
-    from rxfloor.tui.app import Background, BoardApp, check_keymap
+    from rxfloor.tui.app import Background, BoardApp
 
-    check_keymap(settings.keys)
     background: Background | None = None
     if demo:
         from rxfloor.core.demo import start_demo_sync
