@@ -111,7 +111,7 @@ def handle_webhooks(args: argparse.Namespace) -> int:
 
     from rxfloor.core.config import ConfigError
     from rxfloor.core.store import StoreError
-    from rxfloor.core.sync import WebhookReceiver
+    from rxfloor.core.webhooks import WebhookReceiver
 
     secret = os.environ.get(args.secret_env, "")
     if not secret:
