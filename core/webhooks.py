@@ -53,6 +53,9 @@ MAX_AGE_S = 86_400.0  # the remote retries failed deliveries for a while: a day 
 MAX_AHEAD_S = 300.0  # clock skew; an event from the future would block every later one
 _MAX_ATTEMPTS = 10  # an event that fails to apply for another reason than a busy database
 _BATCH = 200
+_CHUNK = 25  # events applied per turn on the database (acknowledging goes first)
+_QUIET_S = 0.05  # the worker waits for this long a pause in deliveries before applying...
+_MAX_DEFER_S = 2.0  # ...but never longer than this
 
 
 def signature_ok(secret: bytes, body: bytes, given: str | None) -> bool:
@@ -134,6 +137,10 @@ class WebhookReceiver:
         self._gen_lock = threading.Lock()
         self._stored_gen = 0  # bumped around each insert (wait_idle's race guard)
         self._in_flight = 0
+        self._last_write = 0.0
+        #: the writer and the worker take turns on the database here, rather than in
+        #: SQLite's busy handler (which sleeps up to 100 ms per retry)
+        self._db_turn = threading.Lock()
         self._unrecorded: dict[int, int] = {}  # failed tries not yet written (db locked)
 
     # -- lifecycle
@@ -297,10 +304,11 @@ class WebhookReceiver:
             self._stored_gen += 1
             self._in_flight += 1
         try:
-            with self.store.write() as conn:
+            with self._db_turn, self.store.write() as conn:
                 stmt = _insert_ignoring_duplicates(conn).returning(webhook_inbox.c.dedupe_key)
                 new = set(conn.execute(stmt, rows).scalars())
         finally:
+            self._last_write = time.monotonic()
             with self._gen_lock:
                 self._stored_gen += 1
                 self._in_flight -= 1
@@ -313,6 +321,7 @@ class WebhookReceiver:
         while not self._stop.is_set():
             with self._gen_lock:
                 gen = self._stored_gen
+            self._wait_for_a_pause()
             try:
                 settled = self._apply_pending()
                 failures = 0
@@ -330,6 +339,13 @@ class WebhookReceiver:
                     self._idle.set()
             self._wake.wait(1.0)  # also picks up rows another receiver process stored
             self._wake.clear()
+
+    def _wait_for_a_pause(self) -> None:
+        """Acknowledging is what the remote times: apply in the pauses between deliveries."""
+        deadline = time.monotonic() + _MAX_DEFER_S
+        while time.monotonic() - self._last_write < _QUIET_S and time.monotonic() < deadline:
+            if self._stop.wait(_QUIET_S / 2):
+                return
 
     def _apply_pending(self) -> int:
         """Apply up to one batch of unsettled rows, oldest first; how many were settled.
@@ -373,9 +389,10 @@ class WebhookReceiver:
             except ValidationError as exc:
                 stale.append((row, f"failed: malformed event: {exc.error_count()} errors"))
                 continue
-            if any(r["order_uid"] == uid for r, _ in chunk):  # one event per order per apply
-                settled += self._apply_chunk(chunk)
+            if len(chunk) >= _CHUNK or any(r["order_uid"] == uid for r, _ in chunk):
+                settled += self._apply_chunk(chunk)  # one event per order per apply
                 chunk = []
+                self._wait_for_a_pause()
             chunk.append((row, order))
             newest[uid] = ts
         if stale:
@@ -391,7 +408,8 @@ class WebhookReceiver:
 
     def _apply_chunk(self, chunk: list[tuple[dict[str, Any], RemoteOrder]]) -> int:
         try:
-            self.applier.apply([o for _, o in chunk])
+            with self._db_turn:
+                self.applier.apply([o for _, o in chunk])
         except Exception as exc:
             if isinstance(exc, StoreError):
                 self._note_failure([r for r, _ in chunk], str(exc))
