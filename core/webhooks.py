@@ -56,6 +56,7 @@ _BATCH = 200
 _CHUNK = 25  # events applied per turn on the database (acknowledging goes first)
 _QUIET_S = 0.05  # the worker waits for this long a pause in deliveries before applying...
 _MAX_DEFER_S = 2.0  # ...but never longer than this
+_TURN_WAIT_S = 0.2
 
 
 def signature_ok(secret: bytes, body: bytes, given: str | None) -> bool:
@@ -303,11 +304,15 @@ class WebhookReceiver:
             self._idle.clear()
             self._stored_gen += 1
             self._in_flight += 1
+        # the worker's turn is one short chunk; a stuck one must not hold acknowledgements
+        turn = self._db_turn.acquire(timeout=_TURN_WAIT_S)
         try:
-            with self._db_turn, self.store.write() as conn:
+            with self.store.write() as conn:
                 stmt = _insert_ignoring_duplicates(conn).returning(webhook_inbox.c.dedupe_key)
                 new = set(conn.execute(stmt, rows).scalars())
         finally:
+            if turn:
+                self._db_turn.release()
             self._last_write = time.monotonic()
             with self._gen_lock:
                 self._stored_gen += 1

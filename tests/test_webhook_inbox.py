@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -130,11 +131,12 @@ def test_acknowledged_deliveries_survive_sigkill(sqlite_url: str) -> None:
     first = _serve([sys.executable, "-c", _BLOCKED_APPLY, *args], env, port)
     try:
         bodies = [event(u, "cancelled") for u in uids]
-        with httpx.Client(timeout=10) as client:
-            answers = [
-                client.post(f"http://127.0.0.1:{port}/hooks", content=b, headers=signed(b))
-                for b in bodies
-            ]
+        with httpx.Client(timeout=10) as client, ThreadPoolExecutor(len(bodies)) as pool:
+
+            def post(b: bytes) -> httpx.Response:
+                return client.post(f"http://127.0.0.1:{port}/hooks", content=b, headers=signed(b))
+
+            answers = list(pool.map(post, bodies))
     finally:
         first.send_signal(signal.SIGKILL)  # right after the last 2xx
         first.wait(10)
