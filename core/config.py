@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     sync_interval_s: float = Field(default=5.0, gt=0, le=3600)
     rate_limit_per_s: float = Field(default=10.0, gt=0, le=10_000)
     http_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: webhooks: a larger body is refused with 413 before it is read in full
+    webhook_max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    #: webhooks: an event stamped further in the past (or ahead) is recorded, never applied
+    webhook_max_age_s: float = Field(default=86_400.0, gt=0)
+    webhook_max_ahead_s: float = Field(default=300.0, ge=0)
     theme: str | None = None
     keys: dict[str, str] = Field(default_factory=dict)
 

@@ -24,8 +24,10 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     RowMapping,
     String,
@@ -47,7 +49,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0002_webhook_events"
+SCHEMA_HEAD = "0003_webhook_inbox"
 _NOTIFY_CHANNEL = "rxfloor_changes"
 _CHANGE_LOG_KEEP = 200_000
 
@@ -214,13 +216,27 @@ class SyncLeaseRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class WebhookEventRow(Base):
-    """A webhook delivery already applied (``event_type:timestamp:uid``): replays are dropped."""
+class WebhookInboxRow(Base):
+    """A verified webhook delivery, stored before it is acknowledged; applied from here.
 
-    __tablename__ = "webhook_events"
+    ``dedupe_key`` (event type, full timestamp, order uid, a hash of the event) makes an
+    exact retry a duplicate; ``applied_at`` is when it was settled, ``outcome`` how:
+    ``applied``, ``stale`` (recorded, never applied: too old, or older than an event
+    already applied to the order) or ``failed``; unsettled rows are the worker's queue.
+    """
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    __tablename__ = "webhook_inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    order_uid: Mapped[str] = mapped_column(String(64), index=True)
+    event_ts: Mapped[float] = mapped_column(Float)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 orders = cast(Table, OrderRow.__table__)
@@ -231,7 +247,7 @@ changes = cast(Table, ChangeRow.__table__)
 alerts = cast(Table, AlertRow.__table__)
 sync_state = cast(Table, SyncStateRow.__table__)
 sync_lease = cast(Table, SyncLeaseRow.__table__)
-webhook_events = cast(Table, WebhookEventRow.__table__)
+webhook_inbox = cast(Table, WebhookInboxRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)

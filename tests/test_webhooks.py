@@ -12,7 +12,7 @@ import pytest
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.store import Store
-from rxfloor.core.sync import WebhookReceiver, signature_ok
+from rxfloor.core.webhooks import WebhookReceiver, signature_ok
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer, serve_asgi
 from tests.test_sync import make_worker

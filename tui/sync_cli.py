@@ -111,7 +111,7 @@ def handle_webhooks(args: argparse.Namespace) -> int:
 
     from rxfloor.core.config import ConfigError
     from rxfloor.core.store import StoreError
-    from rxfloor.core.sync import WebhookReceiver
+    from rxfloor.core.webhooks import WebhookReceiver
 
     secret = os.environ.get(args.secret_env, "")
     if not secret:
@@ -119,10 +119,17 @@ def handle_webhooks(args: argparse.Namespace) -> int:
             f"the webhook secret variable {args.secret_env} is unset or empty", EXIT_CONFIG
         )
     try:
-        _settings, service = _open(args)
+        settings, service = _open(args)
     except (ConfigError, StoreError) as exc:
         return _fail(str(exc), EXIT_CONFIG)
-    app = WebhookReceiver(service, secret.encode()).asgi_app()
+    receiver = WebhookReceiver(
+        service,
+        secret.encode(),
+        max_body_bytes=settings.webhook_max_body_bytes,
+        max_age_s=settings.webhook_max_age_s,
+        max_ahead_s=settings.webhook_max_ahead_s,
+    )
+    app = receiver.asgi_app()
     print(f"rxfloor webhooks: receiving on http://{args.host}:{args.port}/ ; Ctrl+C stops",
           flush=True)  # fmt: skip
     try:
