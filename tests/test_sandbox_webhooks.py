@@ -56,6 +56,17 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
         yield rec, url + "/hook"
 
 
+def _deliveries(s: SandboxServer, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The stand-in's delivery log once it has ``n`` entries: it logs a delivery only after
+    the receiver's answer is back, which can be just after the receiver saw the body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log: list[dict[str, Any]] = s.control.get("/webhooks/deliveries").json()
+        if len(log) >= n or time.monotonic() > deadline:
+            return log
+        time.sleep(0.02)
+
+
 def _verify(secret: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(headers["x-webhook-signature"], expected)
@@ -114,7 +125,7 @@ def test_signed_deliveries_for_updates_and_new_orders(
     assert created["data"]["uid"] == new and created["data"]["patient_data"]["display_name"]
     for e in events:
         assert e["payload_version"] == "1" and isinstance(e["timestamp"], int)
-    log = s.control.get("/webhooks/deliveries").json()
+    log = _deliveries(s, 3)
     assert len(log) == 3 and all(d["status_code"] == 204 for d in log)
 
 
@@ -133,7 +144,7 @@ def test_failed_delivery_is_retried_with_the_same_bytes_and_can_be_replayed(
     first, second = rec.wait_for(2)
     assert first == second  # byte for byte, same signature: receivers dedupe it
     _verify(secret, *second)
-    log = s.control.get("/webhooks/deliveries").json()
+    log = _deliveries(s, 2)
     assert [(d["attempt"], d["status_code"]) for d in log] == [(1, 500), (2, 204)]
     replay = s.control.post(f"/webhooks/deliveries/{log[1]['seq']}/replay")
     assert replay.status_code == 200 and replay.json()["replay_of"] == log[1]["seq"]
