@@ -8,10 +8,11 @@ superseding still live in the service for now.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from rxfloor.core.store import outbox, utcnow
 
@@ -25,21 +26,31 @@ class OutboxState(StrEnum):
     UNDONE = "undone"  # taken back before it was sent: never sent
 
 
-def claim(conn: Connection, row_id: int, holder: str, seen: OutboxState) -> bool:
-    """Mark one row ``sending`` for ``holder`` if it is still in the state it was read in
-    (``pending``, or ``sending`` left by a pusher that crashed or lost its lease).
+def claim(conn: Connection, rows: Iterable[tuple[int, OutboxState]], holder: str) -> set[int]:
+    """Mark rows ``sending`` for ``holder``, each only if it is still in the state it was
+    read in (``pending``, or ``sending`` left by a pusher that crashed or lost its lease).
 
-    False when something got there first (an undo, a remote change, another pusher): the
-    row must then not be sent.
+    Returns the ids claimed; a row not among them was taken by something else first (an
+    undo, a remote change, another pusher) and must not be sent.
     """
-    if seen not in (OutboxState.PENDING, OutboxState.SENDING):
-        return False
+    by_state: dict[OutboxState, list[int]] = {OutboxState.PENDING: [], OutboxState.SENDING: []}
+    for row_id, seen in rows:
+        if seen in by_state:
+            by_state[seen].append(row_id)
+    wanted = [
+        and_(outbox.c.id.in_(ids), outbox.c.state == state)
+        for state, ids in by_state.items()
+        if ids
+    ]
+    if not wanted:
+        return set()
     result = conn.execute(
         update(outbox)
-        .where(outbox.c.id == row_id, outbox.c.state == seen)
+        .where(or_(*wanted))
         .values(state=OutboxState.SENDING, claimed_by=holder)
+        .returning(outbox.c.id)
     )
-    return result.rowcount == 1
+    return set(result.scalars())
 
 
 def settle_one(

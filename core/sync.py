@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
@@ -290,7 +290,7 @@ class CycleReport:
 
 @dataclass
 class _Outcome:
-    state: str  # sent | superseded | failed | retry | lost (the lease) | skipped (not claimed)
+    state: str  # sent | superseded | failed | retry | lost (the lease: put back, not sent)
     message: str | None = None
     remote_status: str | None = None
     retry_after: float | None = None
@@ -300,6 +300,34 @@ class _Outcome:
 
 class _LeaseLost(Exception):
     """Raised before a send when this pusher no longer holds the push lease."""
+
+
+class _GroupWrites:
+    """The push threads' small writes (a claim, a settle), one transaction each, or one for
+    all that queued up meanwhile (a group commit): a thread returns once its own write is
+    committed, and the threads queue here rather than on SQLite's busy handler.
+
+    If a group's transaction fails, the thread that ran it gets the error; the others'
+    writes are lost with it, which is safe: an unclaimed row stays due, an unsettled one
+    stays ``sending`` and is read back before it is sent again.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()  # held while a group is written
+        self._queue_lock = threading.Lock()
+        self._queue: list[Callable[[Connection], None]] = []
+
+    def run(self, write: Callable[[Connection], None]) -> None:
+        with self._queue_lock:
+            self._queue.append(write)
+        with self._lock:
+            with self._queue_lock:
+                group, self._queue = self._queue, []
+            if group:  # else another thread already committed ours
+                with self._store.write() as conn:
+                    for each in group:
+                        each(conn)
 
 
 _LEASE_LOST = "the push lease was lost during a pass (another terminal pushes now): stopped"
@@ -333,6 +361,7 @@ class SyncWorker:
         self._pulls = 0
         self._executor: ThreadPoolExecutor | None = None
         self._lease_lost = threading.Event()  # set by a push thread: the others stop too
+        self._writes = _GroupWrites(service.store)
         self._progress_lock = threading.Lock()
         self._progress_at = float("-inf")  # monotonic time health was last written mid-drain
 
@@ -449,8 +478,7 @@ class SyncWorker:
             rows = self._due_rows()
             if not rows:
                 break
-            self._lease_lost.clear()
-            results = list(self._pool().map(self._send_row, rows))
+            results = self._send_all(rows)
             offline = any(o.offline for o in results)
             if offline:
                 report.online = False
@@ -465,7 +493,7 @@ class SyncWorker:
                 report.lease = False
                 report.errors.append(_LEASE_LOST)
                 break
-            if offline or all(o.state in ("retry", "skipped") for o in results):
+            if offline or all(o.state == "retry" for o in results):
                 break
         return report.pushed
 
@@ -496,19 +524,47 @@ class SyncWorker:
                 break
         return due
 
-    def _send_row(self, row: dict[str, Any]) -> _Outcome:
-        """Claim one row, send it, settle it (a push thread)."""
-        if self._lease_lost.is_set():
-            return _Outcome("skipped")
-        with self.store.write() as conn:
-            claimed = outbox_rows.claim(conn, row["id"], self.lease.holder,
-                                        OutboxState(row["state"]))  # fmt: skip
-        if not claimed:  # undone, superseded or taken by another pusher since it was read
-            return _Outcome("skipped")
-        outcome = self._push_one(row)
-        if outcome.state == "lost":
-            self._lease_lost.set()
-        self._settle_one(row, outcome)
+    def _send_all(self, rows: list[dict[str, Any]]) -> list[_Outcome]:
+        """Claim rows a few at a time, just ahead of the push threads, and send them.
+
+        At most two rounds of the pool's width are claimed and not yet settled at any
+        moment, so a crash leaves few rows ``sending`` (each read back on restart).
+        """
+        self._lease_lost.clear()
+        window = threading.Semaphore(2 * self.concurrency)
+        futures = []
+        for start in range(0, len(rows), self.concurrency):
+            chunk = rows[start : start + self.concurrency]
+            for _ in chunk:
+                window.acquire()  # wait for earlier rows to be settled
+            if self._lease_lost.is_set() or not self.lease.verify():
+                self._lease_lost.set()
+                break
+            claimed = self._claim(chunk)
+            for row in chunk:
+                if row["id"] in claimed:
+                    futures.append(self._pool().submit(self._send_row, row, window))
+                else:  # undone, superseded, taken by another pusher since it was read
+                    window.release()
+        return [f.result() for f in futures]
+
+    def _claim(self, chunk: list[dict[str, Any]]) -> set[int]:
+        claimed: set[int] = set()
+        seen = [(r["id"], OutboxState(r["state"])) for r in chunk]
+        self._writes.run(
+            lambda conn: claimed.update(outbox_rows.claim(conn, seen, self.lease.holder))
+        )
+        return claimed
+
+    def _send_row(self, row: dict[str, Any], window: threading.Semaphore) -> _Outcome:
+        """Send one claimed row and settle it at once (a push thread)."""
+        try:
+            outcome = self._push_one(row)
+            if outcome.state == "lost":
+                self._lease_lost.set()
+            self._settle_one(row, outcome)
+        finally:
+            window.release()
         if outcome.state in ("sent", "superseded", "failed"):
             self._progress()
         return outcome
@@ -579,7 +635,8 @@ class SyncWorker:
             next_at = now + timedelta(seconds=self.policy.delay(attempts, o.retry_after))
         else:
             state = OutboxState(o.state)
-        with self.store.write() as conn:
+
+        def write(conn: Connection) -> None:
             settled = outbox_rows.settle_one(conn, row["id"], self.lease.holder, state,
                                              attempts=attempts, error=error,
                                              next_attempt_at=next_at,
@@ -600,6 +657,8 @@ class SyncWorker:
                     .values(sync_error=None if done else o.message)
                 )
                 self.store.record_change(conn, [row["order_id"]])
+
+        self._writes.run(write)
 
     def _progress(self) -> None:
         """Mid-drain: the remote answers, say so (at most once a second)."""
