@@ -69,7 +69,7 @@ def clock() -> Iterator[list[timedelta]]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=40,
     phases=[Phase.generate],
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
