@@ -257,6 +257,13 @@ class TransientError(RemoteError):
         self.maybe_applied = maybe_applied
 
 
+class UnreachableError(TransientError):
+    """The remote could not be reached at all (connection refused, no route): offline."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, maybe_applied=False)
+
+
 class PermanentError(RemoteError):
     """The remote refused (4xx other than 401/403/429): a person must decide."""
 
@@ -425,9 +432,7 @@ class RemoteClient:
         try:
             response = self._http.request(method, path, **kw)
         except httpx.ConnectError:
-            raise TransientError(
-                f"cannot reach the remote at {self.base_url}", maybe_applied=False
-            ) from None
+            raise UnreachableError(f"cannot reach the remote at {self.base_url}") from None
         except httpx.TimeoutException:
             raise TransientError(
                 f"the remote did not answer {method} in time", maybe_applied=sends

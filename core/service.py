@@ -16,9 +16,11 @@ from datetime import datetime
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from rxfloor.core import lifecycle
+from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
 from rxfloor.core.models import NewOrder, OrderView, items_summary
+from rxfloor.core.outbox import OutboxState
 from rxfloor.core.store import (
     Store,
     alerts,
@@ -38,6 +40,12 @@ _TARGET = {
     Action.CANCEL: Status.CANCELLED,
 }
 _ORDER = [Status.OPEN, Status.PROCESSING, Status.FINISHED]
+#: Why an undo is refused, by the state of the move's outbox row.
+_UNDO_REFUSED = {
+    OutboxState.SENDING: "is already being sent to the remote",
+    OutboxState.SENT: "has already been sent to the remote",
+    OutboxState.PENDING: "may already have reached the remote (its answer was lost)",
+}
 #: The actor recorded for changes made on the remote side.
 REMOTE_ACTOR = "remote"
 
@@ -200,18 +208,11 @@ class OrderService:
                     f"cannot undo: {row['name']} changed since ({self._last_by(conn, row)})",
                     OrderView.from_row(row),
                 )
-            pending = conn.execute(
-                update(outbox)
-                .where(outbox.c.audit_event_id == event_id, outbox.c.state == "pending")
-                .values(state="undone")
-            )
-            queued = conn.execute(
-                select(outbox.c.id).where(outbox.c.audit_event_id == event_id)
-            ).first()
-            if queued is not None and pending.rowcount != 1:
+            queued = outbox_rows.undo(conn, event_id)  # only a row no push has claimed
+            if queued not in (None, OutboxState.UNDONE):
                 raise Refused(
-                    f"cannot undo: the {ev['action']} of {row['name']} has already been sent "
-                    "to the remote",
+                    f"cannot undo: the {ev['action']} of {row['name']} "
+                    + _UNDO_REFUSED.get(queued, f"is {queued}"),
                     OrderView.from_row(row),
                 )
             values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
@@ -460,7 +461,7 @@ class OrderService:
                 raise Refused(f"move {outbox_id} is {row['state']}, not failed")
             values: dict[str, object] = {"state": state, "next_attempt_at": None}
             if state == "pending":
-                values["attempts"] = 1  # read the order back before sending again
+                values["maybe_applied"] = True  # read the order back before sending again
             else:
                 values["last_error"] = f"resolved by {self.actor.name}: {note}"
             conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(**values))

@@ -37,6 +37,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    false,
     func,
     insert,
     or_,
@@ -49,7 +50,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0003_webhook_inbox"
+SCHEMA_HEAD = "0004_webhook_inbox"
 _NOTIFY_CHANNEL = "rxfloor_changes"
 _CHANGE_LOG_KEEP = 200_000
 
@@ -162,6 +163,10 @@ class OutboxRow(Base):
     # pending | sending | sent | failed | superseded | undone
     state: Mapped[str] = mapped_column(String(16), index=True, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: an earlier attempt may have reached the remote: read the order back before sending
+    maybe_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the push lease holder that marked the row ``sending`` (only it may settle the row)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -15,22 +15,26 @@ SQLite) runs cycles; other terminals on the same database keep working locally.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.outbox import OutboxState
 from rxfloor.core.remote import (
     ACTIVE,
     V2_ONLY,
@@ -40,10 +44,19 @@ from rxfloor.core.remote import (
     RemoteOrder,
     RetryPolicy,
     TransientError,
+    UnreachableError,
     plan_push,
 )
 from rxfloor.core.service import OrderService
-from rxfloor.core.store import Store, orders, outbox, sync_lease, sync_state, utcnow
+from rxfloor.core.store import (
+    Store,
+    StoreError,
+    orders,
+    outbox,
+    sync_lease,
+    sync_state,
+    utcnow,
+)
 
 log = logging.getLogger("rxfloor.sync")
 
@@ -56,29 +69,71 @@ _ADVISORY_KEY = 0x7278_666C_6F6F_72  # "rxfloor"
 
 class PushLease:
     """Exactly one pusher per database. PostgreSQL: a session advisory lock held on a
-    dedicated connection; SQLite: a row in ``sync_lease`` renewed before it expires."""
+    dedicated connection; SQLite: a row in ``sync_lease`` renewed before it expires.
+
+    :meth:`verify` is asked before every send (from the push threads): a pusher that lost
+    the lease (its SQLite lease ran out, its lock connection died) learns it before its
+    next PATCH, never after a whole pass.
+    """
 
     def __init__(self, store: Store, holder: str | None = None, ttl_s: float = 30.0) -> None:
         self.store = store
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ttl = timedelta(seconds=ttl_s)
         self._pg: Connection | None = None
+        self._expires: datetime | None = None  # SQLite: when our lease runs out
+        self._lock = threading.Lock()
 
     def acquire(self) -> bool:
-        """Take or renew the lease; False while another terminal holds it."""
+        """Keep or take the lease; False while another terminal holds it."""
+        with self._lock:
+            return self._holds() or self._take()
+
+    def verify(self) -> bool:
+        """True while this pusher still holds the lease (renewing it when due)."""
+        with self._lock:
+            return self._holds()
+
+    def _holds(self) -> bool:
         if not self.store.is_sqlite:
-            if self._pg is None:
-                conn = self.store.engine.connect()
-                got = bool(
-                    conn.execute(
-                        text("SELECT pg_try_advisory_lock(:k)"), {"k": _ADVISORY_KEY}
-                    ).scalar_one()
-                )
-                conn.commit()
-                if not got:
-                    conn.close()
-                    return False
-                self._pg = conn
+            return self._pg_holds()
+        if self._expires is None:
+            return False
+        now = utcnow()
+        if now >= self._expires:
+            self._expires = None
+            return False
+        if self._expires - now > self.ttl / 2:
+            return True  # nobody may take it before it expires: no need to ask
+        try:
+            with self.store.write() as conn:
+                renewed = conn.execute(
+                    update(sync_lease)
+                    .where(
+                        sync_lease.c.name == _LEASE_NAME,
+                        sync_lease.c.holder == self.holder,
+                        sync_lease.c.expires_at > now,
+                    )
+                    .values(expires_at=now + self.ttl)
+                ).rowcount
+        except StoreError:
+            renewed = 0  # cannot prove we still hold it: behave as if lost
+        self._expires = now + self.ttl if renewed == 1 else None
+        return renewed == 1
+
+    def _take(self) -> bool:
+        if not self.store.is_sqlite:
+            conn = self.store.engine.connect()
+            got = bool(
+                conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _ADVISORY_KEY}
+                ).scalar_one()
+            )
+            conn.commit()
+            if not got:
+                conn.close()
+                return False
+            self._pg = conn
             return True
         now = utcnow()
         with self.store.write() as conn:
@@ -86,30 +141,60 @@ class PushLease:
             values = {"holder": self.holder, "expires_at": now + self.ttl}
             if row is None:
                 conn.execute(insert(sync_lease).values(name=_LEASE_NAME, **values))
-                return True
-            if row.holder != self.holder and row.expires_at > now and _alive(row.holder):
+            elif row.holder != self.holder and row.expires_at > now and _alive(row.holder):
                 return False
-            conn.execute(
-                update(sync_lease).where(sync_lease.c.name == _LEASE_NAME).values(**values)
-            )
+            else:
+                conn.execute(
+                    update(sync_lease).where(sync_lease.c.name == _LEASE_NAME).values(**values)
+                )
+        self._expires = now + self.ttl
         return True
 
-    def release(self) -> None:
-        if self._pg is not None:
-            try:
-                self._pg.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
-                self._pg.commit()
-            finally:
-                self._pg.close()
-                self._pg = None
+    def _pg_holds(self) -> bool:
+        """Ask the lock's own connection whether it still holds the lock (any error: lost)."""
+        if self._pg is None:
+            return False
+        try:
+            held = self._pg.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND pid = pg_backend_pid() AND objsubid = 1"
+                    " AND ((classid::bigint << 32) | objid::bigint) = :k"
+                ),
+                {"k": _ADVISORY_KEY},
+            ).scalar_one()
+            self._pg.commit()
+        except DBAPIError:
+            held = 0
+        if not held:
+            self._drop_pg()
+        return bool(held)
+
+    def _drop_pg(self) -> None:
+        conn, self._pg = self._pg, None
+        if conn is None:
             return
-        if self.store.is_sqlite:
-            with self.store.write() as conn:
-                conn.execute(
-                    delete(sync_lease).where(
-                        sync_lease.c.name == _LEASE_NAME, sync_lease.c.holder == self.holder
+        with contextlib.suppress(DBAPIError):
+            conn.invalidate()  # the lock (if any) goes with the session
+        with contextlib.suppress(DBAPIError):
+            conn.close()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._pg is not None:
+                with contextlib.suppress(DBAPIError):
+                    self._pg.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
+                    self._pg.commit()
+                self._drop_pg()
+                return
+            if self.store.is_sqlite:
+                self._expires = None
+                with self.store.write() as conn:
+                    conn.execute(
+                        delete(sync_lease).where(
+                            sync_lease.c.name == _LEASE_NAME, sync_lease.c.holder == self.holder
+                        )
                     )
-                )
 
 
 def _alive(holder: str) -> bool:
@@ -198,11 +283,47 @@ class CycleReport:
 
 @dataclass
 class _Outcome:
-    state: str  # sent | superseded | failed | retry
+    state: str  # sent | superseded | failed | retry | lost (the lease: put back, not sent)
     message: str | None = None
     remote_status: str | None = None
     retry_after: float | None = None
     offline: bool = False
+    maybe_applied: bool = False  # this attempt may have changed the remote
+
+
+class _LeaseLost(Exception):
+    """Raised before a send when this pusher no longer holds the push lease."""
+
+
+class _GroupWrites:
+    """The push threads' small writes (a claim, a settle), one transaction each, or one for
+    all that queued up meanwhile (a group commit): a thread returns once its own write is
+    committed, and the threads queue here rather than on SQLite's busy handler.
+
+    If a group's transaction fails, the thread that ran it gets the error; the others'
+    writes are lost with it, which is safe: an unclaimed row stays due, an unsettled one
+    stays ``sending`` and is read back before it is sent again.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()  # held while a group is written
+        self._queue_lock = threading.Lock()
+        self._queue: list[Callable[[Connection], None]] = []
+
+    def run(self, write: Callable[[Connection], None]) -> None:
+        with self._queue_lock:
+            self._queue.append(write)
+        with self._lock:
+            with self._queue_lock:
+                group, self._queue = self._queue, []
+            if group:  # else another thread already committed ours
+                with self._store.write() as conn:
+                    for each in group:
+                        each(conn)
+
+
+_LEASE_LOST = "the push lease was lost during a pass (another terminal pushes now): stopped"
 
 
 class SyncWorker:
@@ -232,6 +353,10 @@ class SyncWorker:
         self.full_every = full_every
         self._pulls = 0
         self._executor: ThreadPoolExecutor | None = None
+        self._lease_lost = threading.Event()  # set by a push thread: the others stop too
+        self._writes = _GroupWrites(service.store)
+        self._progress_lock = threading.Lock()
+        self._progress_at = float("-inf")  # monotonic time health was last written mid-drain
 
     def _pool(self) -> ThreadPoolExecutor:
         """Rows of different orders go out side by side (a batch holds one row per order)."""
@@ -299,9 +424,11 @@ class SyncWorker:
             if not full:  # e.g. the status filter of a dialect we guessed wrong
                 return self.pull(report, full=True)
             report.errors.append(str(exc))
-        except TransientError as exc:
+        except UnreachableError as exc:
             report.errors.append(str(exc))
-            report.online = exc.status_code is not None  # it answered, just badly
+            report.online = False
+        except TransientError as exc:  # it answered badly or dropped one call: push anyway
+            report.errors.append(str(exc))
         # apply what we saw even when a later page failed: each order is judged alone
         return self.applier.apply(seen)
 
@@ -329,31 +456,37 @@ class SyncWorker:
 
     # -- push
     def push(self, report: CycleReport | None = None, max_passes: int | None = None) -> int:
-        """Send every due outbox row (oldest first, one in flight per order)."""
+        """Send every due outbox row (oldest first, one in flight per order).
+
+        Each row is claimed just before it is sent and settled as soon as its answer
+        arrives; the lease is verified before every send and the pass stops once it is lost.
+        """
         report = report or CycleReport()
         passes = 0
         while max_passes is None or passes < max_passes:
             passes += 1
-            if passes > 1 and not self.lease.acquire():  # renew; stop if lost
+            if not self.lease.acquire():  # renew; stop if lost
+                report.lease = False
                 break
             rows = self._due_rows()
             if not rows:
                 break
-            self._claim(rows)
-            results = list(self._pool().map(self._push_one, rows))
-            outcomes = {row["id"]: o for row, o in zip(rows, results, strict=True)}
+            results = self._send_all(rows)
             offline = any(o.offline for o in results)
             if offline:
                 report.online = False
-            self._settle(rows, outcomes)
-            for o in outcomes.values():
+            for o in results:
                 if o.state == "sent":
                     report.pushed += 1
                 elif o.state == "superseded":
                     report.superseded += 1
                 elif o.state in ("retry", "failed") and o.message:
                     report.errors.append(o.message)
-            if offline or all(o.state == "retry" for o in outcomes.values()):
+            if self._lease_lost.is_set():
+                report.lease = False
+                report.errors.append(_LEASE_LOST)
+                break
+            if offline or all(o.state == "retry" for o in results):
                 break
         return report.pushed
 
@@ -384,115 +517,158 @@ class SyncWorker:
                 break
         return due
 
-    def _claim(self, rows: list[dict[str, Any]]) -> None:
-        with self.store.write() as conn:
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([r["id"] for r in rows]), outbox.c.state == "pending")
-                .values(state="sending")
-            )
+    def _send_all(self, rows: list[dict[str, Any]]) -> list[_Outcome]:
+        """Claim rows a few at a time, just ahead of the push threads, and send them.
+
+        At most two rounds of the pool's width are claimed and not yet settled at any
+        moment, so a crash leaves few rows ``sending`` (each read back on restart).
+        """
+        self._lease_lost.clear()
+        window = threading.Semaphore(2 * self.concurrency)
+        futures = []
+        for start in range(0, len(rows), self.concurrency):
+            chunk = rows[start : start + self.concurrency]
+            for _ in chunk:
+                window.acquire()  # wait for earlier rows to be settled
+            if self._lease_lost.is_set() or not self.lease.verify():
+                self._lease_lost.set()
+                break
+            claimed = self._claim(chunk)
+            for row in chunk:
+                if row["id"] in claimed:
+                    futures.append(self._pool().submit(self._send_row, row, window))
+                else:  # undone, superseded, taken by another pusher since it was read
+                    window.release()
+        return [f.result() for f in futures]
+
+    def _claim(self, chunk: list[dict[str, Any]]) -> set[int]:
+        claimed: set[int] = set()
+        seen = [(r["id"], OutboxState(r["state"])) for r in chunk]
+        self._writes.run(
+            lambda conn: claimed.update(outbox_rows.claim(conn, seen, self.lease.holder))
+        )
+        return claimed
+
+    def _send_row(self, row: dict[str, Any], window: threading.Semaphore) -> _Outcome:
+        """Send one claimed row and settle it at once (a push thread)."""
+        try:
+            outcome = self._push_one(row)
+            if outcome.state == "lost":
+                self._lease_lost.set()
+            self._settle_one(row, outcome)
+        finally:
+            window.release()
+        if outcome.state in ("sent", "superseded", "failed"):
+            self._progress()
+        return outcome
 
     def _push_one(self, row: dict[str, Any]) -> _Outcome:
         action = Action(row["action"])
         uid = row["order_id"]
         status: str | None = row["remote_status"]
         # an earlier attempt may have been applied without our hearing the answer
-        uncertain = row["state"] == "sending" or row["attempts"] > 0
+        uncertain = row["state"] == "sending" or bool(row["maybe_applied"])
         check = uncertain or status is None
-        for _ in range(3):  # a refusal is read back and re-planned, at most twice
-            try:
-                if check:
-                    remote = self.client.get_order(uid)
-                    status = remote.status
-                    self.applier.apply([remote])
-                assert status is not None
-                plan = plan_push(action, status)
-                if plan.done and not uncertain:
-                    # we never sent this row: the remote got there by itself
-                    return _Outcome(
-                        "superseded",
-                        f"superseded: the remote had already set the order to {status}",
-                        remote_status=status,
-                    )
-                if plan.done:
+        sent = False  # a PATCH of this attempt was applied
+        try:
+            for _ in range(3):  # a refusal is read back and re-planned, at most twice
+                try:
+                    if check:
+                        remote = self.client.get_order(uid)
+                        status = remote.status
+                        self.applier.apply([remote])
+                    assert status is not None
+                    plan = plan_push(action, status)
+                    if plan.done and not (uncertain or sent):
+                        # we never sent this row: the remote got there by itself
+                        return _Outcome(
+                            "superseded",
+                            f"superseded: the remote had already set the order to {status}",
+                            remote_status=status,
+                        )
+                    if plan.done:
+                        return _Outcome("sent", remote_status=status)
+                    if plan.stale:
+                        return _Outcome(
+                            "superseded",
+                            f"superseded: the remote set the order to {status}",
+                            remote_status=status,
+                        )
+                    for i, step in enumerate(plan.steps):
+                        key = row["idempotency_key"] if i == 0 else f"{row['idempotency_key']}.{i}"
+                        comment = row["reason"] if step in ("cancelled", "on-hold") else None
+                        if not self.lease.verify():
+                            raise _LeaseLost
+                        answer = self.client.set_status(uid, step, comment=comment,
+                                                        idempotency_key=key)  # fmt: skip
+                        sent = True
+                        status = answer.status
                     return _Outcome("sent", remote_status=status)
-                if plan.stale:
-                    return _Outcome(
-                        "superseded",
-                        f"superseded: the remote set the order to {status}",
-                        remote_status=status,
-                    )
-                for i, step in enumerate(plan.steps):
-                    key = row["idempotency_key"] if i == 0 else f"{row['idempotency_key']}.{i}"
-                    comment = row["reason"] if step in ("cancelled", "on-hold") else None
-                    answer = self.client.set_status(uid, step, comment=comment, idempotency_key=key)
-                    status = answer.status
-                return _Outcome("sent", remote_status=status)
-            except PermanentError as exc:
-                if check or exc.status_code not in (409, 422):
-                    return _Outcome("failed", str(exc))
-                check = True  # our own lost answer, or a remote change: look
-            except TransientError as exc:
-                unreachable = exc.status_code is None and not exc.maybe_applied
-                return _Outcome("retry", str(exc), retry_after=exc.retry_after,
-                                offline=unreachable)  # fmt: skip
+                except PermanentError as exc:
+                    if check or exc.status_code not in (409, 422):
+                        return _Outcome("failed", str(exc))
+                    check = True  # our own lost answer, or a remote change: look
+                except TransientError as exc:
+                    return _Outcome("retry", str(exc), retry_after=exc.retry_after,
+                                    offline=isinstance(exc, UnreachableError),
+                                    maybe_applied=sent or exc.maybe_applied)  # fmt: skip
+        except _LeaseLost:
+            return _Outcome("lost", _LEASE_LOST, maybe_applied=sent)
         return _Outcome("failed", "the remote keeps refusing this move")
 
-    def _settle(self, rows: list[dict[str, Any]], outcomes: dict[int, _Outcome]) -> None:
-        """Record a batch's outcomes in one transaction (executemany per kind: fast)."""
+    def _settle_one(self, row: dict[str, Any], o: _Outcome) -> None:
+        """Record one row's outcome as soon as it is known (only if the row is still ours)."""
         now = utcnow()
-        by_state: dict[str, list[dict[str, Any]]] = {}
-        remote: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        for row in rows:
-            o = outcomes[row["id"]]
-            values: dict[str, Any] = {"b_id": row["id"], "b_attempts": row["attempts"] + 1,
-                                      "b_error": o.message, "b_next": None}  # fmt: skip
-            if o.state == "retry":
-                delay = self.policy.delay(row["attempts"] + 1, o.retry_after)
-                values["b_next"] = now + timedelta(seconds=delay)
-            by_state.setdefault(o.state, []).append(values)
-            if o.remote_status is not None:
-                remote.append({"b_oid": row["order_id"], "b_remote": o.remote_status})
-            if o.state == "failed":
-                errors.append({"b_oid": row["order_id"], "b_err": o.message})
-            elif o.state in ("sent", "superseded") and row["order_error"]:
-                errors.append({"b_oid": row["order_id"], "b_err": None})
-        with self.store.write() as conn:
-            for state, params in by_state.items():
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == bindparam("b_id"))
-                    .values(
-                        state="pending" if state == "retry" else state,
-                        attempts=bindparam("b_attempts"),
-                        last_error=bindparam("b_error"),
-                        next_attempt_at=bindparam("b_next"),
-                        sent_at=now if state == "sent" else None,
-                    ),
-                    params,
-                )
-            if remote:
-                conn.execute(
-                    update(orders)
-                    .where(orders.c.id == bindparam("b_oid"))
-                    .values(remote_status=bindparam("b_remote")),
-                    remote,
-                )
-            if errors:
-                conn.execute(
-                    update(orders)
-                    .where(orders.c.id == bindparam("b_oid"))
-                    .values(sync_error=bindparam("b_err")),
-                    errors,
-                )
-                self.store.record_change(conn, [e["b_oid"] for e in errors])
+        maybe_applied = bool(row["maybe_applied"]) or o.maybe_applied
+        attempts, error, next_at = row["attempts"] + 1, o.message, None
+        if o.state == "lost":  # not an attempt: back in the queue for the new holder
+            state, attempts, error = OutboxState.PENDING, row["attempts"], row["last_error"]
+        elif o.state == "retry":
+            state = OutboxState.PENDING
+            next_at = now + timedelta(seconds=self.policy.delay(attempts, o.retry_after))
+        else:
+            state = OutboxState(o.state)
 
-    def _health(self, online: bool, error: str | None) -> None:
+        def write(conn: Connection) -> None:
+            settled = outbox_rows.settle_one(conn, row["id"], self.lease.holder, state,
+                                             attempts=attempts, error=error,
+                                             next_attempt_at=next_at,
+                                             maybe_applied=maybe_applied)  # fmt: skip
+            if not settled:
+                return  # another pusher took the row over: its outcome stands
+            if o.remote_status is not None and o.remote_status != row["remote_status"]:
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == row["order_id"])
+                    .values(remote_status=o.remote_status)
+                )
+            done = state in (OutboxState.SENT, OutboxState.SUPERSEDED)
+            if state is OutboxState.FAILED or (done and row["order_error"]):
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == row["order_id"])
+                    .values(sync_error=None if done else o.message)
+                )
+                self.store.record_change(conn, [row["order_id"]])
+
+        self._writes.run(write)
+
+    def _progress(self) -> None:
+        """Mid-drain: the remote answers, say so (at most once a second)."""
+        now = time.monotonic()
+        with self._progress_lock:
+            if now - self._progress_at < 1.0:
+                return
+            self._progress_at = now
+        self._health(True, None, progress=True)
+
+    def _health(self, online: bool, error: str | None, *, progress: bool = False) -> None:
         now = utcnow()
         with self.store.write() as conn:
             row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().first()
-            values: dict[str, Any] = {"online": online, "updated_at": now, "last_error": error}
+            values: dict[str, Any] = {"online": online, "updated_at": now}
+            if not progress:  # mid-drain the cycle's errors are not known yet
+                values["last_error"] = error
             if online:
                 values |= {"offline_since": None, "last_ok_at": now}
             elif row is None or row["offline_since"] is None or row["online"]:

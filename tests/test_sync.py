@@ -233,7 +233,7 @@ def test_cli_sync_once(
     assert code == 4 and "401" in err and "wrong-k" not in err + out
     assert len(err.strip().splitlines()) == 1
     code, out, err = run("sync", "--once", RXFLOOR_API_URL="http://127.0.0.1:9/v1/x")
-    assert code == 4 and "cannot reach" in err and out == ""
+    assert code == 4 and "cannot reach" in err and json.loads(out)["online"] is False
     code, out, err = run("sync", "--once", RXFLOOR_API_URL="")
     assert code == 3 and "RXFLOOR_API_URL" in err
     code, out, err = run("sync", "--retry", "999")

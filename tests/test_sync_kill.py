@@ -78,3 +78,49 @@ def test_sigkill_mid_push_then_restart_applies_each_move_once(sqlite_url: str) -
         assert len(applied) == MOVES and set(applied.values()) == {1}
         targets = {"start": "processing", "finish": "shipped"}
         assert set(applied) == {(r["order_id"], targets[r["action"]]) for r in rows}
+
+
+@pytest.mark.slow
+def test_sigkill_mid_drain_leaves_applied_moves_settled(sqlite_url: str) -> None:
+    """Rows are settled as their answers arrive: after a kill in the middle of a pass, every
+    move the remote applied is ``sent`` here, but for at most the ones then in flight."""
+    orders = 40
+    with serve_sandbox(seed=orders) as server:
+        store = Store.open(sqlite_url)
+        service = OrderService(store, Actor("AB", "counter-1"))
+        env = {
+            **os.environ,
+            "RXFLOOR_DATABASE_URL": sqlite_url,
+            "RXFLOOR_API_URL": server.base_url,
+            "RXFLOOR_API_KEY": server.api_key,
+            "RXFLOOR_RATE_LIMIT_PER_S": "20",
+        }
+        first = subprocess.run(rxfloor_cmd("sync", "--once"), env=env, capture_output=True,
+                               text=True, timeout=120)  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        for row in store.board_rows():
+            service.act(row["id"], Action.START)  # one pass of 40 rows
+        proc = subprocess.Popen(
+            rxfloor_cmd("sync", "--interval", "0.05"), env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while len(server.state.transitions()) < orders // 2:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the worker made no progress"
+                time.sleep(0.005)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        applied = {t["uid"] for t in server.transitions() if t["by"] == "api"}
+        with store.read() as conn:
+            rows = list(conn.execute(select(outbox)).mappings())
+        store.close()
+        sent = {r["order_id"] for r in rows if r["state"] == "sent"}
+        in_flight = 16  # two rounds of the pool (8 threads) are claimed ahead at most
+        assert orders // 2 <= len(applied) < orders
+        assert sent <= applied
+        assert len(applied - sent) <= in_flight, (len(applied), len(sent))
+        sending = sum(r["state"] == "sending" for r in rows)
+        assert sending <= in_flight  # a restart reads back only these, not the whole pass

@@ -1,9 +1,15 @@
-"""Property: random local moves and remote changes under random faults, then a quiet drain.
+"""Property: random local moves, undos, remote changes and pushers losing their lease
+under random faults, then a quiet drain.
 
-Proved from the stand-in's own log (``/_sandbox/transitions``): every move the remote
-accepted from us was applied exactly once and corresponds to one outbox row marked
-``sent``; no row is left unsettled; every ``superseded`` row was made stale by a remote
-change; and both sides end in the same column.
+Among the steps: an undo that races the push (it commits between the worker reading the
+queue and claiming a row), and a second pusher taking the lease over in the middle of a
+pass (the first one's lease runs out between two of its sends, the clock jumps past it).
+
+Proved from the stand-in's own logs (``/_sandbox/transitions`` and ``/requests``): every
+move the remote accepted from us was applied exactly once and corresponds to one outbox
+row marked ``sent``; no PATCH was refused as a repeat on an order the remote never changed
+by itself (nothing sent twice, no undone row sent); no row is left unsettled; every
+``superseded`` row was made stale by a remote change; and both sides end in the same column.
 """
 
 from __future__ import annotations
@@ -11,19 +17,26 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from rxfloor.core import sync as sync_module
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.remote import BOARD_STATUS, RemoteClient, RetryPolicy
 from rxfloor.core.service import Actor, OrderService, ServiceError
-from rxfloor.core.store import Store, outbox
-from rxfloor.core.sync import SyncWorker
+from rxfloor.core.store import Store, outbox, utcnow
+from rxfloor.core.sync import PushLease, SyncWorker
 from tests.remote_fixtures import serve_sandbox
+
+TTL_S = 30.0
 
 ORDERS = 5
 TARGET = {"start": "processing", "finish": "shipped", "cancel": "cancelled"}
@@ -35,13 +48,28 @@ remote_op = st.tuples(
     st.just("remote"), st.integers(0, ORDERS - 1), st.sampled_from(["cancel", "complete"])
 )
 sync_op = st.tuples(st.just("sync"), st.just(0), st.sampled_from(["push", "cycle"]))
+#: undo the order's last move: on its own, or racing the push (between read and claim)
+undo_op = st.tuples(st.just("undo"), st.integers(0, ORDERS - 1), st.sampled_from(["plain", "race"]))
+#: a second pusher takes the lease over after the first one's n-th send of a pass
+takeover_op = st.tuples(st.just("takeover"), st.integers(1, 3), st.just(""))
 ops = st.lists(
-    st.one_of(local_op, local_op, local_op, remote_op, sync_op, sync_op), min_size=3, max_size=25
+    st.one_of(local_op, local_op, local_op, remote_op, sync_op, sync_op, undo_op, takeover_op),
+    min_size=3,
+    max_size=25,
 )
 
 
+@pytest.fixture(scope="module")
+def clock() -> Iterator[list[timedelta]]:
+    """The sync worker's clock, moved forward when a lease must run out mid-pass."""
+    offset = [timedelta(0)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
+        yield offset
+
+
 @settings(
-    max_examples=60,
+    max_examples=40,
     phases=[Phase.generate],
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -51,13 +79,67 @@ ops = st.lists(
     fail_rate=st.sampled_from([0.0, 0.2, 0.4]),
     fault_seed=st.integers(0, 10_000),
 )
-def test_exactly_once_under_faults(steps, fail_rate: float, fault_seed: int) -> None:
+def test_exactly_once_under_faults(
+    clock: list[timedelta], steps: Any, fail_rate: float, fault_seed: int
+) -> None:
     with serve_sandbox(seed=ORDERS) as server, tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(f"sqlite:///{Path(tmp) / 'p.db'}")
+        url = f"sqlite:///{Path(tmp) / 'p.db'}"
+        store, other_store = Store.open(url), Store.open(url)
         service = OrderService(store, Actor("PT", "prop"))
-        client = RemoteClient(server.base_url, SecretStr(server.api_key),
-                              rate_limit_per_s=None, timeout_s=0.5)  # fmt: skip
-        worker = SyncWorker(service, client, policy=RetryPolicy(base_s=0.0, cap_s=0.0))
+        other_service = OrderService(other_store, Actor("P2", "prop-2"))
+
+        def new_client() -> RemoteClient:
+            return RemoteClient(server.base_url, SecretStr(server.api_key),
+                                rate_limit_per_s=None, timeout_s=0.5)  # fmt: skip
+
+        client, other_client = new_client(), new_client()
+        no_wait = RetryPolicy(base_s=0.0, cap_s=0.0)
+        worker = SyncWorker(service, client, policy=no_wait, lease=PushLease(store, ttl_s=TTL_S))
+        last_move: dict[str, int] = {}
+
+        def push_with_undo(uid: str, event_id: int) -> None:
+            real = worker._due_rows
+
+            def due_then_undo() -> list[dict[str, Any]]:
+                rows = real()
+                worker._due_rows = real  # type: ignore[method-assign]
+                with contextlib.suppress(ServiceError):
+                    service.undo(event_id)
+                return rows
+
+            worker._due_rows = due_then_undo  # type: ignore[method-assign]
+            try:
+                worker.push(max_passes=2)
+            finally:
+                worker._due_rows = real  # type: ignore[method-assign]
+
+        def push_with_takeover(after: int) -> None:
+            real = client.set_status
+            sent: list[str] = []
+            others: list[SyncWorker] = []
+
+            def set_status(uid: str, status: str, **kw: Any) -> Any:
+                answer = real(uid, status, **kw)
+                sent.append(uid)
+                if len(sent) == after:  # the lease runs out between two sends
+                    clock[0] += timedelta(seconds=TTL_S + 1)
+                    other = SyncWorker(other_service, other_client, policy=no_wait,
+                                       lease=PushLease(other_store, ttl_s=TTL_S))  # fmt: skip
+                    others.append(other)
+                    assert other.lease.acquire()
+                    other.cycle()
+                return answer
+
+            client.set_status = set_status  # type: ignore[method-assign]
+            try:
+                worker.push(max_passes=2)
+            finally:
+                client.set_status = real  # type: ignore[method-assign]
+                for other in others:
+                    other.close()  # gives the lease back
+            if others:
+                assert len(sent) == after  # the first pusher stopped at once
+
         try:
             worker.cycle()
             uids = sorted(r["id"] for r in store.board_rows())
@@ -67,7 +149,18 @@ def test_exactly_once_under_faults(steps, fail_rate: float, fault_seed: int) -> 
                 uid = uids[index]
                 if kind == "local":
                     with contextlib.suppress(ServiceError):  # refused locally: nothing queued
-                        service.act(uid, Action(what), reason="prop test")
+                        last_move[uid] = service.act(uid, Action(what), reason="prop test").event_id
+                elif kind == "undo":
+                    if uid not in last_move:
+                        continue
+                    event_id = last_move.pop(uid)
+                    if what == "race":
+                        push_with_undo(uid, event_id)
+                    else:
+                        with contextlib.suppress(ServiceError):
+                            service.undo(event_id)
+                elif kind == "takeover":
+                    push_with_takeover(after=index)
                 elif kind == "remote":
                     current = server.state.get(uid)
                     assert current is not None
@@ -93,6 +186,13 @@ def test_exactly_once_under_faults(steps, fail_rate: float, fault_seed: int) -> 
             by_api = Counter((t["uid"], t["to"]) for t in log if t["by"] == "api")
             assert all(n == 1 for n in by_api.values()), by_api  # never twice
             remote_changed = {t["uid"] for t in log if t["by"] == "sandbox"}
+            refused = [
+                r["path"]
+                for r in server.requests()
+                if r["method"] == "PATCH" and r["status_code"] == 409
+            ]
+            for path in refused:  # a repeat (or an undone move) sent: refused as stale
+                assert any(uid in path for uid in remote_changed), path
             sent = Counter(
                 (r["order_id"], TARGET[r["action"]]) for r in rows if r["state"] == "sent"
             )
@@ -113,4 +213,6 @@ def test_exactly_once_under_faults(steps, fail_rate: float, fault_seed: int) -> 
         finally:
             worker.close()
             client.close()
+            other_client.close()
             store.close()
+            other_store.close()

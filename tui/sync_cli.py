@@ -3,7 +3,8 @@
 ``rxfloor sync --once`` prints one JSON object (pulled, pushed, superseded, pending, failed,
 online, lease, errors) and exits 0 when the cycle ran, even with work left; it exits
 non-zero with one line on stderr when it could not run (no URL or key, bad key,
-unreachable remote). ``--retry ID`` / ``--resolve ID --note TEXT`` settle a refused move.
+unreachable remote: the cycle's JSON report is still printed then). ``--retry ID`` /
+``--resolve ID --note TEXT`` settle a refused move.
 """
 
 from __future__ import annotations
@@ -89,9 +90,9 @@ def handle_sync(args: argparse.Namespace) -> int:
             interval = args.interval if args.interval is not None else settings.sync_interval_s
             while True:
                 report = worker.cycle()
+                print(json.dumps(report.as_dict()), flush=True)  # always, even offline
                 if args.once and not report.online:
                     return _fail(report.errors[0] if report.errors else "offline", EXIT_REMOTE)
-                print(json.dumps(report.as_dict()), flush=True)
                 if args.once:
                     return 0
                 time.sleep(interval)

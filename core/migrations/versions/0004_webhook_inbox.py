@@ -3,8 +3,8 @@
 Replaces ``webhook_events`` (keys of applied deliveries, written after the 2xx): the inbox
 row is the dedupe record, the crash-recovery queue and the audit of what was not applied.
 
-Revision ID: 0003_webhook_inbox
-Revises: 0002_webhook_events
+Revision ID: 0004_webhook_inbox
+Revises: 0003_push
 Create Date: 2026-11-24
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from rxfloor.core.store import UTCDateTime
 
-revision: str = "0003_webhook_inbox"
-down_revision: str | None = "0002_webhook_events"
+revision: str = "0004_webhook_inbox"
+down_revision: str | None = "0003_push"
 branch_labels = None
 depends_on = None
 

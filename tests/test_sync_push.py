@@ -1,0 +1,312 @@
+"""The push path: undo against push, the lease checked before every send, rows settled as
+their answers arrive, a 429 counted as not sent, a flaky pull that still lets the push run.
+
+Races are made deterministic by hooks: the worker's own methods (or its client's) are
+wrapped in the test so the competing action runs at one exact point of a pass.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import create_engine, select, text
+
+from rxfloor.core import sync as sync_module
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.remote import RemoteClient, RetryPolicy
+from rxfloor.core.service import Actor, OrderService, Refused
+from rxfloor.core.store import Store, outbox, utcnow
+from rxfloor.core.sync import CycleReport, PushLease, SyncWorker
+from rxfloor.tui.cli import main
+from tests import remote_fixtures
+from tests.remote_fixtures import SandboxServer
+
+sandbox_server = remote_fixtures.sandbox_server
+
+NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
+
+
+def make_worker(service: OrderService, server: SandboxServer, **kw: Any) -> SyncWorker:
+    client = RemoteClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=None,
+                          timeout_s=2.0)  # fmt: skip
+    return SyncWorker(service, client, policy=NO_WAIT, **kw)
+
+
+@pytest.fixture
+def services(db_url: str) -> Iterator[Callable[[str], OrderService]]:
+    """Terminals on one database: ``services("A")`` opens a store of its own each call."""
+    stores: list[Store] = []
+
+    def make(name: str) -> OrderService:
+        stores.append(Store.open(db_url))
+        return OrderService(stores[-1], Actor(name, f"station-{name}"))
+
+    yield make
+    for s in stores:
+        s.close()
+
+
+def remote_status(server: SandboxServer, uid: str) -> str:
+    order = server.state.get(uid)
+    assert order is not None
+    return str(order["status"])
+
+
+def states(store: Store) -> Counter[str]:
+    with store.read() as conn:
+        return Counter(conn.execute(select(outbox.c.state)).scalars())
+
+
+def patches(server: SandboxServer) -> Counter[tuple[str, str | None]]:
+    """PATCH requests the remote received, by (path, idempotency key)."""
+    return Counter(
+        (r["path"], r["idempotency_key"]) for r in server.requests() if r["method"] == "PATCH"
+    )
+
+
+def wrap_set_status(
+    monkeypatch: pytest.MonkeyPatch, worker: SyncWorker, after: Callable[[int], None]
+) -> list[str]:
+    """Calls ``after(n)`` once the n-th PATCH of ``worker`` has been answered."""
+    real = worker.client.set_status
+    sent: list[str] = []
+
+    def set_status(uid: str, status: str, **kw: Any) -> Any:
+        answer = real(uid, status, **kw)
+        sent.append(uid)
+        after(len(sent))
+        return answer
+
+    monkeypatch.setattr(worker.client, "set_status", set_status)
+    return sent
+
+
+# -- item 1: undo and push never both win -----------------------------------------------------
+
+
+def test_undo_between_reading_and_claiming_is_never_pushed(
+    services: Callable[[str], OrderService],
+    sandbox_server: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = services("AB")
+    worker = make_worker(service, sandbox_server)
+    try:
+        worker.cycle()
+        uid, other = (r["id"] for r in service.store.board_rows()[:2])
+        moved = service.act(uid, Action.START)
+        service.act(other, Action.START)
+        real_due = worker._due_rows
+        undone: list[int] = []
+
+        def due_then_undo() -> list[dict[str, Any]]:
+            rows = real_due()
+            if not undone:  # the pharmacist presses undo right after the worker read the queue
+                service.undo(moved.event_id)
+                undone.append(moved.event_id)
+            return rows
+
+        monkeypatch.setattr(worker, "_due_rows", due_then_undo)
+        assert worker.push() == 1 and undone
+        assert not any(uid in path for path, _ in patches(sandbox_server))
+        assert remote_status(sandbox_server, uid) == "open"
+        assert service.get(uid).status is Status.OPEN
+        assert states(service.store) == {"undone": 1, "sent": 1}
+        assert worker.push() == 0  # and never later either
+        assert not any(uid in path for path, _ in patches(sandbox_server))
+    finally:
+        worker.close()
+        worker.client.close()
+
+
+def test_undo_while_the_move_is_being_sent_is_refused(
+    services: Callable[[str], OrderService],
+    sandbox_server: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = services("AB")
+    worker = make_worker(service, sandbox_server, concurrency=1)
+    try:
+        worker.cycle()
+        uid = service.store.board_rows()[0]["id"]
+        moved = service.act(uid, Action.START)
+        real = worker.client.set_status
+        refusals: list[str] = []
+
+        def set_status(*args: Any, **kw: Any) -> Any:
+            with pytest.raises(Refused) as err:  # the PATCH is about to leave
+                service.undo(moved.event_id)
+            refusals.append(str(err.value))
+            return real(*args, **kw)
+
+        monkeypatch.setattr(worker.client, "set_status", set_status)
+        assert worker.push() == 1
+        assert len(refusals) == 1 and "already being sent to the remote" in refusals[0]
+        assert service.get(uid).status is Status.PROCESSING
+        with pytest.raises(Refused, match="already been sent to the remote"):
+            service.undo(moved.event_id)
+        assert states(service.store) == {"sent": 1}
+    finally:
+        worker.close()
+        worker.client.close()
+
+
+# -- item 2: the lease is checked before every send --------------------------------------------
+
+
+def test_lease_lost_mid_pass_stops_the_pass_and_nothing_is_sent_twice(
+    db_url: str,
+    services: Callable[[str], OrderService],
+    sandbox_server: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLite: the pass outlives the lease's TTL (the clock jumps past it between two sends)
+    and a second worker takes the lease. PostgreSQL: the lock's backend is terminated
+    between two sends. Either way the first worker notices before its next send."""
+    offset = [timedelta(0)]
+    monkeypatch.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
+    service_a, service_b = services("A"), services("B")
+    a = make_worker(service_a, sandbox_server, concurrency=1,
+                    lease=PushLease(service_a.store, ttl_s=30))  # fmt: skip
+    b = make_worker(service_b, sandbox_server, lease=PushLease(service_b.store, ttl_s=30))
+    admin = None if service_a.store.is_sqlite else create_engine(service_a.store.url)
+    try:
+        a.cycle()
+        uids = [r["id"] for r in service_a.store.board_rows()[:6]]
+        for uid in uids:
+            service_a.act(uid, Action.START)
+        assert a.lease.acquire() and not b.lease.acquire()
+        lock_pid = None
+        if admin is not None:
+            assert a.lease._pg is not None
+            lock_pid = a.lease._pg.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            a.lease._pg.commit()
+        b_report: list[Any] = []
+
+        def take_over(n: int) -> None:
+            if n != 2:
+                return
+            if admin is None:
+                offset[0] += timedelta(seconds=31)  # the 30 s lease ran out mid-pass
+            else:
+                with admin.connect() as conn:
+                    conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": lock_pid})
+            for _ in range(500):  # the backend exits (and frees its lock) a moment later
+                if b.lease.acquire():
+                    break
+                time.sleep(0.01)
+            else:
+                raise AssertionError("the second worker never got the lease")
+            b_report.append(b.cycle())
+
+        sent_by_a = wrap_set_status(monkeypatch, a, take_over)
+        report = CycleReport()
+        a.push(report)
+        assert b_report and b_report[0].lease
+        assert len(sent_by_a) == 2  # a stopped before its third send
+        assert not report.lease
+        counts = patches(sandbox_server)
+        assert sum(counts.values()) == len(uids)
+        assert set(counts.values()) == {1}, counts  # no PATCH sent twice
+        applied = [(t["uid"], t["to"]) for t in sandbox_server.transitions() if t["by"] == "api"]
+        assert sorted(applied) == sorted((u, "processing") for u in uids)
+        assert states(service_a.store) == {"sent": len(uids)}
+        assert b.lease.acquire() and not a.lease.acquire()
+    finally:
+        for w in (a, b):
+            w.close()
+            w.client.close()
+        if admin is not None:
+            admin.dispose()
+
+
+# -- item 11: progress, 429, flaky pulls --------------------------------------------------------
+
+
+def test_rows_are_settled_and_progress_reported_as_answers_arrive(
+    services: Callable[[str], OrderService],
+    sandbox_server: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = services("AB")
+    worker = make_worker(service, sandbox_server, concurrency=1)
+    try:
+        worker.pull()  # a new holder: nothing reported yet
+        uids = [r["id"] for r in service.store.board_rows()[:8]]
+        for uid in uids:
+            service.act(uid, Action.START)
+        seen: list[tuple[Counter[str], Any]] = []
+
+        def look(n: int) -> None:
+            if n == 5:
+                seen.append((states(service.store), service.store.sync_health()))
+
+        wrap_set_status(monkeypatch, worker, look)
+        assert worker.cycle().pushed == 8
+        counted, health = seen[0]
+        assert counted["sent"] == 4  # the fifth answer is being settled now
+        assert health.queued == 4
+        assert health.online is True and health.last_ok_at is not None
+    finally:
+        worker.close()
+        worker.client.close()
+
+
+def test_a_429_is_not_an_uncertain_attempt(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    service = services("AB")
+    worker = make_worker(service, sandbox_server)
+    try:
+        worker.cycle()
+        uid = service.store.board_rows()[0]["id"]
+        service.act(uid, Action.START)
+        sandbox_server.set_faults(next=["rate_limit"], methods=["PATCH"], retry_after_s=0)
+        assert worker.push(max_passes=1) == 0
+        assert states(service.store) == {"pending": 1}
+        before = len(sandbox_server.requests())
+        assert worker.push() == 1
+        after = sandbox_server.requests()[before:]
+        assert [r["method"] for r in after] == ["PATCH"]  # no read-back: it was not applied
+    finally:
+        worker.close()
+        worker.client.close()
+
+
+def test_a_dropped_get_in_the_pull_still_lets_the_push_run(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    service = services("AB")
+    worker = make_worker(service, sandbox_server)
+    try:
+        worker.cycle()
+        uid = service.store.board_rows()[0]["id"]
+        service.act(uid, Action.START)
+        sandbox_server.set_faults(next=["drop_before"], methods=["GET"])
+        report = worker.cycle()
+        assert report.errors and report.online
+        assert report.pushed == 1 and report.pending == 0
+        assert remote_status(sandbox_server, uid) == "processing"
+    finally:
+        worker.close()
+        worker.client.close()
+
+
+def test_sync_once_prints_its_report_even_when_it_exits_4(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RXFLOOR_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("RXFLOOR_API_URL", "http://127.0.0.1:9/v1/x")
+    monkeypatch.setenv("RXFLOOR_API_KEY", "some-key")
+    code = main(["sync", "--once"])
+    out, err = capsys.readouterr()
+    assert code == 4 and "cannot reach" in err and len(err.strip().splitlines()) == 1
+    report = json.loads(out)
+    assert report["online"] is False and report["errors"]
