@@ -381,13 +381,15 @@ class OrderService:
             hold_on = remote_hold and not row["on_hold"]
             hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
             if not (wins or hold_on or hold_off):
+                lost = None if remote_hold else self._divergence(conn, row, remote_status,
+                                                                 board_status, now)  # fmt: skip
                 if row["remote_status"] != remote_status:
                     conn.execute(
                         update(orders)
                         .where(orders.c.id == order_id)
                         .values(remote_status=remote_status)
                     )
-                return None
+                return lost
             version = row["version"] + 1
             values: dict[str, object] = {"version": version, "updated_at": now,
                                          "remote_status": remote_status}  # fmt: skip
@@ -438,6 +440,80 @@ class OrderService:
             conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
             self.store.record_change(conn, [order_id])
         return ", ".join(what)
+
+    def _divergence(
+        self,
+        conn: Connection,
+        row: RowMapping,
+        remote_status: str,
+        board_status: Status | None,
+        now: datetime,
+    ) -> str | None:
+        """The remote is behind a move of ours that was sent and settled: it may have lost it.
+
+        Nothing is queued for the order (a queued step explains a remote behind us), so the
+        latest sent move is parked again as a ``failed`` outbox row with the words of the
+        divergence: the card shows a sync error, the header counts it, and a person retries
+        (the move is read back and sent again) or resolves it. Returns ``"divergence"``.
+        """
+        local = Status(row["status"])
+        if board_status is None or board_status == local:
+            return None
+        behind = (local.is_terminal and not board_status.is_terminal) or (
+            local in _ORDER
+            and board_status in _ORDER
+            and _ORDER.index(board_status) < _ORDER.index(local)
+        )
+        if not behind:
+            return None
+        order_id = row["id"]
+        unsettled = conn.execute(
+            select(outbox.c.id)
+            .where(outbox.c.order_id == order_id,
+                   outbox.c.state.in_(["pending", "sending", "failed"]))
+            .limit(1)
+        ).first()  # fmt: skip
+        if unsettled is not None:
+            return None
+        sent = (
+            conn.execute(
+                select(outbox)
+                .where(outbox.c.order_id == order_id, outbox.c.state == "sent")
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        if sent is None:
+            return None  # never pushed (sample data, or superseded): nothing was lost
+        when = (sent["sent_at"] or sent["created_at"]).astimezone()
+        stamp = when.strftime(
+            "%H:%M" if when.date() == now.astimezone().date() else "%Y-%m-%d %H:%M"
+        )
+        message = (
+            f"remote shows {remote_status} but {local.value.lower()} was sent on {stamp} — "
+            "the remote may have lost this move; retry or resolve"
+        )
+        conn.execute(
+            insert(outbox).values(
+                order_id=order_id,
+                audit_event_id=sent["audit_event_id"],
+                action=sent["action"],
+                reason=sent["reason"],
+                idempotency_key=uuid.uuid4().hex,
+                state="failed",
+                attempts=1,  # a retry reads the order back before sending
+                last_error=message,
+                created_at=now,
+            )
+        )
+        conn.execute(update(orders).where(orders.c.id == order_id).values(sync_error=message))
+        self._event(conn, order_id, now, action="divergence", from_status=local,
+                    to_status=local, reason=message, version=row["version"], source="remote",
+                    actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+        self.store.record_change(conn, [order_id])
+        return "divergence"
 
     def retry_failed(self, outbox_id: int) -> str:
         """A person asks to send a refused move again (e.g. after fixing it at the remote)."""
