@@ -17,6 +17,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from rxfloor.core import lifecycle
 from rxfloor.core.config import Settings
+from rxfloor.core.echo import clip
 from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
 from rxfloor.core.models import NewOrder, OrderView, items_summary
 from rxfloor.core.store import (
@@ -38,6 +39,15 @@ _TARGET = {
     Action.CANCEL: Status.CANCELLED,
 }
 _ORDER = [Status.OPEN, Status.PROCESSING, Status.FINISHED]
+#: How a lost race names the move that won it.
+_MEANWHILE = {
+    "start": "was started",
+    "finish": "was finished",
+    "cancel": "was cancelled",
+    "hold": "was put on hold",
+    "release": "was released from hold",
+    "undo": "had its last move undone",
+}
 #: The actor recorded for changes made on the remote side.
 REMOTE_ACTOR = "remote"
 
@@ -98,7 +108,7 @@ class OrderService:
         with self.store.read() as conn:
             row = self.store.find_order(conn, ref)
         if row is None:
-            raise OrderNotFound(f"order {ref!r} does not exist")
+            raise OrderNotFound(f"order {clip(ref)} does not exist")
         return OrderView.from_row(row)
 
     def legal_actions(self, order: OrderView) -> frozenset[Action]:
@@ -120,7 +130,12 @@ class OrderService:
         with self.store.write() as conn:
             row = self._find(conn, ref)
             if expected_version is not None and row["version"] != expected_version:
-                raise Conflict(self._changed_message(conn, row), OrderView.from_row(row))
+                raise Conflict(
+                    self._changed_message(conn, row)
+                    if self._status_at(conn, row, expected_version) != row["status"]
+                    else self._meanwhile(conn, row, expected_version),
+                    OrderView.from_row(row),
+                )
             facts = OrderFacts(Status(row["status"]), row["on_hold"], row["fulfill_at"])
             try:
                 outcome = lifecycle.apply(facts, action, now, reason)
@@ -141,10 +156,13 @@ class OrderService:
                 .values(**values)
             )
             if done.rowcount != 1:  # someone committed in between (PostgreSQL READ COMMITTED)
-                fresh = self._find(conn, row["id"])
-                raise Conflict(
-                    self._refusal(conn, fresh, action, None).args[0], OrderView.from_row(fresh)
+                fresh = self._find(conn, row["id"])  # a new snapshot: what really happened
+                message = (
+                    self._refusal(conn, fresh, action, None).args[0]  # "is already PROCESSING"
+                    if fresh["status"] != row["status"]
+                    else self._meanwhile(conn, fresh, row["version"])  # e.g. put on hold
                 )
+                raise Conflict(message, OrderView.from_row(fresh))
             event_id = self._event(
                 conn,
                 row["id"],
@@ -554,7 +572,7 @@ class OrderService:
     def _find(self, conn: Connection, ref: str) -> RowMapping:
         row = self.store.find_order(conn, ref)
         if row is None:
-            raise OrderNotFound(f"order {ref!r} does not exist")
+            raise OrderNotFound(f"order {clip(ref)} does not exist")
         return row
 
     def _event(
@@ -624,6 +642,39 @@ class OrderService:
 
     def _changed_message(self, conn: Connection, row: RowMapping) -> str:
         return f"{row['name']} changed meanwhile: now {row['status']} ({self._last_by(conn, row)})"
+
+    def _status_at(self, conn: Connection, row: RowMapping, version: int) -> str | None:
+        """The order's status as of ``version`` (from its audit trail)."""
+        return conn.execute(
+            select(audit_events.c.to_status)
+            .where(audit_events.c.order_id == row["id"], audit_events.c.version <= version)
+            .order_by(audit_events.c.id.desc())
+            .limit(1)
+        ).scalar()
+
+    def _meanwhile(self, conn: Connection, row: RowMapping, seen_version: int) -> str:
+        """What another terminal (or the remote) did to the order after ``seen_version``:
+        ``#5120 was put on hold by XY meanwhile (now OPEN, on hold)``."""
+        ev = (
+            conn.execute(
+                select(audit_events)
+                .where(audit_events.c.order_id == row["id"],
+                       audit_events.c.version > seen_version)
+                .order_by(audit_events.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )  # fmt: skip
+        if ev is None:
+            return self._changed_message(conn, row)
+        what = _MEANWHILE.get(ev["action"]) or f"had {ev['action']} applied"
+        if ev["action"] == "remote":
+            what = f"was set to {ev['to_status']} at the remote"
+        by = "" if ev["actor"] == REMOTE_ACTOR else f" by {ev['actor']}"
+        at = ev["at"].astimezone().strftime("%H:%M")
+        now = f"now {row['status']}" + (", on hold" if row["on_hold"] else "")
+        return f"{row['name']} {what}{by} meanwhile at {at} ({now})"
 
     def _refusal(
         self, conn: Connection, row: RowMapping, action: Action, exc: TransitionError | None

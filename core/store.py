@@ -48,6 +48,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
+from rxfloor.core.echo import clip
+
 #: The newest migration this code knows (checked against Alembic's head by a test).
 SCHEMA_HEAD = "0002_webhook_events"
 _NOTIFY_CHANNEL = "rxfloor_changes"
@@ -261,7 +263,7 @@ def normalise_url(raw: str) -> str:
     try:
         url = make_url(raw)
     except ArgumentError:
-        raise ValueError(f"not a database URL: {raw!r}") from None
+        raise ValueError(f"not a database URL: {clip(raw)}") from None
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise ValueError(
             f"unsupported database {url.get_backend_name()!r}: use sqlite:///FILE or postgresql://…"
