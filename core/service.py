@@ -18,6 +18,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from rxfloor.core import lifecycle
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.config import Settings
+from rxfloor.core.echo import clip
 from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
 from rxfloor.core.models import NewOrder, OrderView, items_summary
 from rxfloor.core.outbox import OutboxState
@@ -45,6 +46,15 @@ _UNDO_REFUSED = {
     OutboxState.SENDING: "is already being sent to the remote",
     OutboxState.SENT: "has already been sent to the remote",
     OutboxState.PENDING: "may already have reached the remote (its answer was lost)",
+}
+#: How a lost race names the move that won it.
+_MEANWHILE = {
+    "start": "was started",
+    "finish": "was finished",
+    "cancel": "was cancelled",
+    "hold": "was put on hold",
+    "release": "was released from hold",
+    "undo": "had its last move undone",
 }
 #: The actor recorded for changes made on the remote side.
 REMOTE_ACTOR = "remote"
@@ -106,7 +116,7 @@ class OrderService:
         with self.store.read() as conn:
             row = self.store.find_order(conn, ref)
         if row is None:
-            raise OrderNotFound(f"order {ref!r} does not exist")
+            raise OrderNotFound(f"order {clip(ref)} does not exist")
         return OrderView.from_row(row)
 
     def legal_actions(self, order: OrderView) -> frozenset[Action]:
@@ -128,7 +138,12 @@ class OrderService:
         with self.store.write() as conn:
             row = self._find(conn, ref)
             if expected_version is not None and row["version"] != expected_version:
-                raise Conflict(self._changed_message(conn, row), OrderView.from_row(row))
+                raise Conflict(
+                    self._changed_message(conn, row)
+                    if self._status_at(conn, row, expected_version) != row["status"]
+                    else self._meanwhile(conn, row, expected_version),
+                    OrderView.from_row(row),
+                )
             facts = OrderFacts(Status(row["status"]), row["on_hold"], row["fulfill_at"])
             try:
                 outcome = lifecycle.apply(facts, action, now, reason)
@@ -149,10 +164,13 @@ class OrderService:
                 .values(**values)
             )
             if done.rowcount != 1:  # someone committed in between (PostgreSQL READ COMMITTED)
-                fresh = self._find(conn, row["id"])
-                raise Conflict(
-                    self._refusal(conn, fresh, action, None).args[0], OrderView.from_row(fresh)
+                fresh = self._find(conn, row["id"])  # a new snapshot: what really happened
+                message = (
+                    self._refusal(conn, fresh, action, None).args[0]  # "is already PROCESSING"
+                    if fresh["status"] != row["status"]
+                    else self._meanwhile(conn, fresh, row["version"])  # e.g. put on hold
                 )
+                raise Conflict(message, OrderView.from_row(fresh))
             event_id = self._event(
                 conn,
                 row["id"],
@@ -382,13 +400,15 @@ class OrderService:
             hold_on = remote_hold and not row["on_hold"]
             hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
             if not (wins or hold_on or hold_off):
+                lost = None if remote_hold else self._divergence(conn, row, remote_status,
+                                                                 board_status, now)  # fmt: skip
                 if row["remote_status"] != remote_status:
                     conn.execute(
                         update(orders)
                         .where(orders.c.id == order_id)
                         .values(remote_status=remote_status)
                     )
-                return None
+                return lost
             version = row["version"] + 1
             values: dict[str, object] = {"version": version, "updated_at": now,
                                          "remote_status": remote_status}  # fmt: skip
@@ -440,6 +460,80 @@ class OrderService:
             self.store.record_change(conn, [order_id])
         return ", ".join(what)
 
+    def _divergence(
+        self,
+        conn: Connection,
+        row: RowMapping,
+        remote_status: str,
+        board_status: Status | None,
+        now: datetime,
+    ) -> str | None:
+        """The remote is behind a move of ours that was sent and settled: it may have lost it.
+
+        Nothing is queued for the order (a queued step explains a remote behind us), so the
+        latest sent move is parked again as a ``failed`` outbox row with the words of the
+        divergence: the card shows a sync error, the header counts it, and a person retries
+        (the move is read back and sent again) or resolves it. Returns ``"divergence"``.
+        """
+        local = Status(row["status"])
+        if board_status is None or board_status == local:
+            return None
+        behind = (local.is_terminal and not board_status.is_terminal) or (
+            local in _ORDER
+            and board_status in _ORDER
+            and _ORDER.index(board_status) < _ORDER.index(local)
+        )
+        if not behind:
+            return None
+        order_id = row["id"]
+        unsettled = conn.execute(
+            select(outbox.c.id)
+            .where(outbox.c.order_id == order_id,
+                   outbox.c.state.in_(["pending", "sending", "failed"]))
+            .limit(1)
+        ).first()  # fmt: skip
+        if unsettled is not None:
+            return None
+        sent = (
+            conn.execute(
+                select(outbox)
+                .where(outbox.c.order_id == order_id, outbox.c.state == "sent")
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        if sent is None:
+            return None  # never pushed (sample data, or superseded): nothing was lost
+        when = (sent["sent_at"] or sent["created_at"]).astimezone()
+        stamp = when.strftime(
+            "%H:%M" if when.date() == now.astimezone().date() else "%Y-%m-%d %H:%M"
+        )
+        message = (
+            f"remote shows {remote_status} but {local.value.lower()} was sent on {stamp} — "
+            "the remote may have lost this move; retry or resolve"
+        )
+        conn.execute(
+            insert(outbox).values(
+                order_id=order_id,
+                audit_event_id=sent["audit_event_id"],
+                action=sent["action"],
+                reason=sent["reason"],
+                idempotency_key=uuid.uuid4().hex,
+                state="failed",
+                attempts=1,  # a retry reads the order back before sending
+                last_error=message,
+                created_at=now,
+            )
+        )
+        conn.execute(update(orders).where(orders.c.id == order_id).values(sync_error=message))
+        self._event(conn, order_id, now, action="divergence", from_status=local,
+                    to_status=local, reason=message, version=row["version"], source="remote",
+                    actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+        self.store.record_change(conn, [order_id])
+        return "divergence"
+
     def retry_failed(self, outbox_id: int) -> str:
         """A person asks to send a refused move again (e.g. after fixing it at the remote)."""
         return self._settle_failed(outbox_id, "pending", "retry", None)
@@ -479,7 +573,7 @@ class OrderService:
     def _find(self, conn: Connection, ref: str) -> RowMapping:
         row = self.store.find_order(conn, ref)
         if row is None:
-            raise OrderNotFound(f"order {ref!r} does not exist")
+            raise OrderNotFound(f"order {clip(ref)} does not exist")
         return row
 
     def _event(
@@ -549,6 +643,39 @@ class OrderService:
 
     def _changed_message(self, conn: Connection, row: RowMapping) -> str:
         return f"{row['name']} changed meanwhile: now {row['status']} ({self._last_by(conn, row)})"
+
+    def _status_at(self, conn: Connection, row: RowMapping, version: int) -> str | None:
+        """The order's status as of ``version`` (from its audit trail)."""
+        return conn.execute(
+            select(audit_events.c.to_status)
+            .where(audit_events.c.order_id == row["id"], audit_events.c.version <= version)
+            .order_by(audit_events.c.id.desc())
+            .limit(1)
+        ).scalar()
+
+    def _meanwhile(self, conn: Connection, row: RowMapping, seen_version: int) -> str:
+        """What another terminal (or the remote) did to the order after ``seen_version``:
+        ``#5120 was put on hold by XY meanwhile (now OPEN, on hold)``."""
+        ev = (
+            conn.execute(
+                select(audit_events)
+                .where(audit_events.c.order_id == row["id"],
+                       audit_events.c.version > seen_version)
+                .order_by(audit_events.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )  # fmt: skip
+        if ev is None:
+            return self._changed_message(conn, row)
+        what = _MEANWHILE.get(ev["action"]) or f"had {ev['action']} applied"
+        if ev["action"] == "remote":
+            what = f"was set to {ev['to_status']} at the remote"
+        by = "" if ev["actor"] == REMOTE_ACTOR else f" by {ev['actor']}"
+        at = ev["at"].astimezone().strftime("%H:%M")
+        now = f"now {row['status']}" + (", on hold" if row["on_hold"] else "")
+        return f"{row['name']} {what}{by} meanwhile at {at} ({now})"
 
     def _refusal(
         self, conn: Connection, row: RowMapping, action: Action, exc: TransitionError | None

@@ -9,6 +9,7 @@ which is what the board follows.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -48,6 +50,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
+
+from rxfloor.core.echo import clip
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
 SCHEMA_HEAD = "0004_webhook_inbox"
@@ -280,7 +284,7 @@ def normalise_url(raw: str) -> str:
     try:
         url = make_url(raw)
     except ArgumentError:
-        raise ValueError(f"not a database URL: {raw!r}") from None
+        raise ValueError(f"not a database URL: {clip(raw)}") from None
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise ValueError(
             f"unsupported database {url.get_backend_name()!r}: use sqlite:///FILE or postgresql://…"
@@ -323,6 +327,8 @@ class Store:
                 conn.execute(text("SELECT 1"))
         except DBAPIError as exc:
             engine.dispose()
+            if _damaged(exc):
+                raise store._storage_error(exc) from None
             raise StoreError(f"cannot open database {safe_url(url)}: {_first_line(exc)}") from None
         if migrate:
             store.migrate()
@@ -332,21 +338,48 @@ class Store:
         self.engine.dispose()
 
     def migrate(self) -> None:
-        """Bring the schema to :data:`SCHEMA_HEAD`; refuse a database newer than this code."""
+        """Bring the schema to :data:`SCHEMA_HEAD`; refuse a database newer than this code,
+        and one with rxfloor's tables but no schema version (never guess what it holds)."""
         current = self.schema_revision()
         if current == SCHEMA_HEAD:
             return
+        if current is None and self._has_table("orders"):
+            raise StoreError(
+                f"the database {self.where} has rxfloor tables but no schema version "
+                "(alembic_version); it was not created by rxfloor or was damaged"
+            )
         from rxfloor.core.migrations.runner import upgrade
 
         upgrade(self, current)
 
     def schema_revision(self) -> str | None:
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-        except DBAPIError:
-            return None
+        """The Alembic revision, or None for a database without one (a new one)."""
+        with self.read() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
         return None if row is None else str(row[0])
+
+    def _has_table(self, name: str) -> bool:
+        with self.read() as conn:
+            return bool(inspect(conn).has_table(name))
+
+    @property
+    def where(self) -> str:
+        """The database for messages: the SQLite file's path, else the URL (no password)."""
+        parsed = make_url(self.url)
+        if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
+            return str(parsed.database)
+        return safe_url(self.url)
+
+    def _storage_error(self, exc: DBAPIError) -> StoreError:
+        """One line for a person: a damaged file said so, anything else as busy/unavailable."""
+        if _damaged(exc):
+            return StoreError(
+                f"{self.where}: the database file is damaged ({_first_line(exc)}); "
+                "restore it from a backup"
+            )
+        return StoreError(f"database busy or unavailable: {_first_line(exc)}")
 
     # ------------------------------------------------------------- transactions
     @contextmanager
@@ -358,12 +391,21 @@ class Store:
                 with conn.begin():
                     yield conn
         except OperationalError as exc:
-            raise StoreError(f"database busy or unavailable: {_first_line(exc)}") from None
+            raise self._storage_error(exc) from None
+        except DBAPIError as exc:
+            if _damaged(exc):
+                raise self._storage_error(exc) from None
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            if _damaged(exc) or isinstance(exc, OperationalError):
+                raise self._storage_error(exc) from None
+            raise
 
     # -------------------------------------------------------------------- reads
     def find_order(self, conn: Connection, ref: str) -> RowMapping | None:
@@ -572,6 +614,12 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _damaged(exc: DBAPIError) -> bool:
+    """SQLite says the file is corrupt or not a database at all."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _first_line(exc: BaseException) -> str:

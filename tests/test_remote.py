@@ -12,7 +12,6 @@ from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.remote import (
     AuthError,
     PermanentError,
-    RateLimiter,
     RemoteClient,
     RemoteOrder,
     RetryPolicy,
@@ -73,15 +72,6 @@ def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
     assert all(0 < d <= 8 for d in delays)
     assert delays[0] <= 0.5 and max(delays) > 4
     assert policy.delay(3, retry_after=2) == 2
-
-
-def test_rate_limiter_spaces_requests_evenly() -> None:
-    slept: list[float] = []
-    limiter = RateLimiter(10, clock=lambda: 0.0, sleep=slept.append)
-    for _ in range(5):
-        limiter.acquire()
-    step = 1 / (10 * RateLimiter.HEADROOM)
-    assert slept == pytest.approx([step, 2 * step, 3 * step, 4 * step])
 
 
 def _client(server: SandboxServer, key: str | None = None, **kw: object) -> RemoteClient:

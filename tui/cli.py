@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from rxfloor.core.config import ConfigError, Settings, data_dir, load_settings
+from rxfloor.core.echo import clip
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.store import StoreError
 from rxfloor.tui.sandbox_cli import add_parser as add_sandbox_parser
@@ -39,7 +40,7 @@ def _validated(adapter: TypeAdapter[Any], what: str) -> Any:
         try:
             return adapter.validate_python(raw if adapter is not _Count else int(raw))
         except (ValidationError, ValueError):
-            raise argparse.ArgumentTypeError(f"invalid {what}: {raw!r}") from None
+            raise argparse.ArgumentTypeError(f"invalid {what}: {clip(raw)}") from None
 
     return parse
 
