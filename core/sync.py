@@ -50,8 +50,10 @@ from rxfloor.core.remote import (
 )
 from rxfloor.core.service import OrderService
 from rxfloor.core.store import Store, orders, outbox, sync_lease, sync_state, utcnow, webhook_events
+from rxfloor.core.text import ScrubFilter, scrub
 
 log = logging.getLogger("rxfloor.sync")
+log.addFilter(ScrubFilter())
 
 _LEASE_NAME = "push"
 _ADVISORY_KEY = 0x7278_666C_6F6F_72  # "rxfloor"
@@ -209,6 +211,10 @@ class _Outcome:
     remote_status: str | None = None
     retry_after: float | None = None
     offline: bool = False
+
+    def __post_init__(self) -> None:  # stored as outbox.last_error / orders.sync_error
+        if self.message:
+            self.message = scrub(self.message)
 
 
 class SyncWorker:
@@ -498,7 +504,8 @@ class SyncWorker:
         now = utcnow()
         with self.store.write() as conn:
             row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().first()
-            values: dict[str, Any] = {"online": online, "updated_at": now, "last_error": error}
+            values: dict[str, Any] = {"online": online, "updated_at": now,
+                                      "last_error": scrub(error) if error else None}  # fmt: skip
             if online:
                 values |= {"offline_since": None, "last_ok_at": now}
             elif row is None or row["offline_since"] is None or row["online"]:
