@@ -90,8 +90,8 @@ def _invisible(char: str) -> bool:
 
 def visible(text: str) -> str:
     """``text`` with every control or invisible character shown (see the module docstring)."""
-    if text.isprintable() and text.isascii():
-        return text  # the common case, fast
+    if text.isprintable():
+        return text  # the common case (Müller too), checked in C
     out: list[str] = []
     for char in text:
         code = ord(char)
