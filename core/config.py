@@ -44,6 +44,11 @@ def state_file() -> Path:
     return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)) / "state.json"
 
 
+def crash_log_file() -> Path:
+    """Where the board logs an internal error (the traceback, never frame locals)."""
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)) / "crash.log"
+
+
 def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'rxfloor.db'}"
 
@@ -101,16 +106,32 @@ class Settings(BaseSettings):
         )
 
     def resolved_api_key(self) -> SecretStr | None:
-        """The API key from the environment, else from the OS keyring (service ``rxfloor``)."""
-        if self.api_key is not None:
-            return self.api_key
-        try:
-            import keyring
+        """The API key from the environment, else from the OS keyring (service ``rxfloor``).
 
-            value = keyring.get_password(APP_NAME, "api_key")
-        except Exception:  # no keyring backend on this machine
-            return None
-        return SecretStr(value) if value else None
+        Raises :class:`ConfigError` naming what is wrong with a malformed key (a trailing
+        newline, a non-ASCII character, ...) without ever printing the key.
+        """
+        from rxfloor.core.text import api_key_problem, register_secret
+
+        if self.api_key is not None:
+            key, source = self.api_key, "RXFLOOR_API_KEY"
+        else:
+            try:
+                import keyring
+
+                value = keyring.get_password(APP_NAME, "api_key")
+            except Exception:  # no keyring backend on this machine
+                return None
+            if not value:
+                return None
+            key, source = SecretStr(value), "the OS keyring"
+        raw = key.get_secret_value()
+        register_secret(raw.strip())
+        register_secret(raw)
+        problem = api_key_problem(raw)
+        if problem is not None and raw:
+            raise ConfigError(f"the API key (from {source}) {problem}")
+        return key
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action, DeliveryType, Priority, Status
 from rxfloor.core.models import LineItem, NewOrder
+from rxfloor.core.text import api_key_problem, register_secret, scrub
 
 # -- status dialects ------------------------------------------------------------------------
 
@@ -231,10 +232,11 @@ class WebhookEvent(_Wire):
 
 
 class RemoteError(Exception):
-    """A failed call; ``str()`` is one line for a person and never contains the API key."""
+    """A failed call; ``str()`` is one line for a person and never contains the API key
+    (nor any other registered secret: the message is scrubbed here, whoever builds it)."""
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(scrub(message))
         self.status_code = status_code
 
 
@@ -416,11 +418,16 @@ class RemoteClient:
             raise ValueError("no API URL: set RXFLOOR_API_URL")
         if api_key is None or not api_key.get_secret_value():
             raise ValueError("no API key: set RXFLOOR_API_KEY or store it in the OS keyring")
+        key = api_key.get_secret_value()
+        register_secret(key)  # whatever the remote echoes of it is scrubbed from then on
+        problem = api_key_problem(key)
+        if problem is not None:
+            raise ValueError(f"the API key {problem}")
         self.base_url = base_url.rstrip("/")
         self.limiter = RateLimiter(rate_limit_per_s)
         self._http = httpx.Client(
             base_url=self.base_url + "/",
-            headers={"X-API-Key": api_key.get_secret_value(), "Accept": "application/json"},
+            headers={"X-API-Key": key, "Accept": "application/json"},
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
             limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
             transport=transport,
@@ -560,17 +567,25 @@ def _retry_after(raw: str | None) -> float | None:
 
 
 def _message(response: httpx.Response) -> str:
-    """The server's own words: ``error``, or ``description``/``code``; else the reason."""
+    """The server's own words: ``error``, or ``description``/``code``; else the reason.
+
+    Scrubbed of the key the request carried (a careless remote may quote it) before it is
+    cut to length, so a cut can never leave part of the key behind.
+    """
     try:
         body = response.json()
     except ValueError:
         body = None
+    try:
+        sent = response.request.headers.get("X-API-Key")
+    except RuntimeError:  # a response built by hand (tests) has no request
+        sent = None
     if isinstance(body, dict):
         for key in ("error", "description", "message", "detail", "code"):
             value = body.get(key)
             if isinstance(value, str) and value.strip():
-                return value.strip().splitlines()[0][:300]
-    return response.reason_phrase or "no message"
+                return scrub(value.strip(), [sent]).splitlines()[0][:300]
+    return scrub(response.reason_phrase, [sent]) or "no message"
 
 
 def _short(exc: ValidationError) -> str:

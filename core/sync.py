@@ -57,8 +57,10 @@ from rxfloor.core.store import (
     sync_state,
     utcnow,
 )
+from rxfloor.core.text import ScrubFilter, scrub
 
 log = logging.getLogger("rxfloor.sync")
+log.addFilter(ScrubFilter())
 
 _LEASE_NAME = "push"
 _ADVISORY_KEY = 0x7278_666C_6F6F_72  # "rxfloor"
@@ -289,6 +291,10 @@ class _Outcome:
     retry_after: float | None = None
     offline: bool = False
     maybe_applied: bool = False  # this attempt may have changed the remote
+
+    def __post_init__(self) -> None:  # stored as outbox.last_error / orders.sync_error
+        if self.message:
+            self.message = scrub(self.message)
 
 
 class _LeaseLost(Exception):
@@ -668,7 +674,7 @@ class SyncWorker:
             row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().first()
             values: dict[str, Any] = {"online": online, "updated_at": now}
             if not progress:  # mid-drain the cycle's errors are not known yet
-                values["last_error"] = error
+                values["last_error"] = scrub(error) if error else None
             if online:
                 values |= {"offline_since": None, "last_ok_at": now}
             elif row is None or row["offline_since"] is None or row["online"]:

@@ -45,8 +45,10 @@ from rxfloor.core.remote import RemoteOrder, WebhookEvent
 from rxfloor.core.service import OrderService
 from rxfloor.core.store import StoreError, utcnow, webhook_inbox
 from rxfloor.core.sync import RemoteApplier
+from rxfloor.core.text import ScrubFilter, register_secret, scrub
 
 log = logging.getLogger("rxfloor.webhooks")
+log.addFilter(ScrubFilter())
 
 MAX_BODY_BYTES = 1 << 20
 MAX_AGE_S = 86_400.0  # the remote retries failed deliveries for a while: a day is "too old"
@@ -124,6 +126,7 @@ class WebhookReceiver:
         self.applier = RemoteApplier(service)
         self.store = service.store
         self._secret = secret
+        register_secret(secret.decode(errors="replace"))  # never shown, whatever quotes it
         self.max_body_bytes = max_body_bytes
         self.max_age_s = max_age_s
         self.max_ahead_s = max_ahead_s
@@ -172,6 +175,7 @@ class WebhookReceiver:
         if not secret:
             raise ValueError("the webhook secret is empty")
         self._secret = secret
+        register_secret(secret.decode(errors="replace"))  # never shown, whatever quotes it
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True once every stored delivery has been settled (tests)."""
@@ -452,7 +456,7 @@ class WebhookReceiver:
     def _settle(self, rows: Iterable[tuple[dict[str, Any], str, str | None]]) -> None:
         now = utcnow()
         params = [
-            {"b_id": r["id"], "b_outcome": outcome, "b_error": error,
+            {"b_id": r["id"], "b_outcome": outcome, "b_error": scrub(error) if error else None,
              "b_attempts": r["attempts"] + 1 + self._unrecorded.pop(r["id"], 0)}
             for r, outcome, error in rows
         ]  # fmt: skip
@@ -470,7 +474,7 @@ class WebhookReceiver:
         for r in rows:
             self._unrecorded[r["id"]] = self._unrecorded.get(r["id"], 0) + 1
         params = [
-            {"b_id": r["id"], "b_error": error[:2000],
+            {"b_id": r["id"], "b_error": scrub(error)[:2000],
              "b_attempts": r["attempts"] + self._unrecorded[r["id"]]}
             for r in rows
         ]  # fmt: skip

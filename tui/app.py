@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
+from rich.segment import Segment, Segments
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -27,7 +28,9 @@ from rxfloor.core.config import ConfigError, Settings, state_file
 from rxfloor.core.lifecycle import MOVES, Action, Status
 from rxfloor.core.service import MoveResult, OrderService, ServiceError
 from rxfloor.core.store import StoreError, SyncHealth
+from rxfloor.core.text import shown, visible
 from rxfloor.tui.column import ColumnView
+from rxfloor.tui.crash import crash_line, write_crash_log
 from rxfloor.tui.model import BoardModel, Card
 from rxfloor.tui.screens.modals import (
     CANCEL_REASONS,
@@ -75,6 +78,8 @@ _HELP_TEXT = {
     "card_up": "Card up",
     "card_down": "Card down",
 }
+#: the exit code of the board after an internal error (sysexits EX_SOFTWARE)
+EXIT_INTERNAL_ERROR = 70
 FEED_MIN_INTERVAL = 0.1  # at most ~10 repaints a second from the feed
 HEALTH_INTERVAL = 1.0
 
@@ -134,8 +139,9 @@ class BoardScreen(Screen[None]):
         return app
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="header")
-        yield Static("", id="alerts")
+        # text from data is never parsed as markup (an order named "[/]x" is just a name)
+        yield Static("", id="header", markup=False)
+        yield Static("", id="alerts", markup=False)
         with Horizontal(id="columns"):
             for status in Status:
                 yield ColumnView(status, self.rx.clock)
@@ -203,9 +209,8 @@ class BoardScreen(Screen[None]):
     def _header(self) -> None:
         s = self.rx.settings
         now = self.rx.clock().astimezone().strftime("%H:%M:%S")
-        self.query_one("#header", Static).update(
-            f" {now} │ {s.pharmacy} · {s.station} · {s.actor} │ {health_text(self.health)}"
-        )
+        where = visible(f"{s.pharmacy} · {s.station} · {s.actor}")
+        self.query_one("#header", Static).update(f" {now} │ {where} │ {health_text(self.health)}")
 
     # ------------------------------------------------------------ data, feed
     @work(thread=True, group="load")
@@ -272,7 +277,8 @@ class BoardScreen(Screen[None]):
             first = alerts[0]
             more = f" (1 of {len(alerts)})" if len(alerts) > 1 else ""
             key = self.rx.key_display("acknowledge")
-            banner.update(f" ⚠ {first['message']}{more} — {key} acknowledges")
+            message = shown(first["message"])
+            banner.update(f" ⚠ {message}{more} — {key} acknowledges")
         if failed is not None:
             flipped = {c.id for c in self.model.cards.values() if c.sync_failed != (c.id in failed)}
             for card_id in flipped:
@@ -452,31 +458,33 @@ class BoardScreen(Screen[None]):
         except (ServiceError, StoreError) as exc:
             self.app.call_from_thread(self.rx.say, str(exc), "error")
             return
+        v = visible  # every value from data: controls shown, never acted on by the terminal
         lines = [
-            f"Patient     {order.patient_name}",
+            f"Patient     {v(order.patient_name)}",
             f"Status      {order.status}   priority {order.priority}   "
             f"delivery {order.delivery_type}",
             f"Due         {local(order.due_at) if order.due_at else '-'}"
             + (f"   scheduled for {local(order.fulfill_at)}" if order.fulfill_at else ""),
         ]
         if order.hold:
-            lines.append(f"On hold     {order.hold_reason} (by {order.hold_by})")
+            lines.append(f"On hold     {v(order.hold_reason or '')} (by {v(order.hold_by or '')})")
         for err in errors:
-            lines.append(f"Sync error  {err}")
+            lines.append(f"Sync error  {shown(err)}")
         lines += ["", "Items"]
         for it in items:
             lines.append(
-                f"  {it['quantity']}x {it['drug']} {it['strength']}   PZN {it['pzn'] or '-'}"
+                f"  {it['quantity']}x {v(it['drug'])} {v(it['strength'])}   "
+                f"PZN {v(it['pzn'] or '-')}"
             )
         lines += ["", "Timeline"]
         for ev in history:
             move = f"{ev['from_status'] or '-'} → {ev['to_status'] or '-'}"
-            why = f"  «{ev['reason']}»" if ev["reason"] else ""
+            why = f"  «{v(ev['reason'])}»" if ev["reason"] else ""
             lines.append(
-                f"  {local(ev['at'])}  {ev['actor']:<8} {ev['station']:<12} {ev['action']:<11}"
-                f" {move:<24} {ev['source']}{why}"
+                f"  {local(ev['at'])}  {v(ev['actor']):<8} {v(ev['station']):<12} "
+                f"{ev['action']:<11} {move:<24} {ev['source']}{why}"
             )
-        title = f"{order.name}  ({order.id})"
+        title = f"{v(order.name)}  ({v(order.id)})"
         self.app.call_from_thread(self.app.push_screen, DetailScreen(title, "\n".join(lines)))
 
     def action_filter(self) -> None:
@@ -587,6 +595,22 @@ class BoardApp(App[None]):
     def get_default_screen(self) -> Screen[Any]:
         return BoardScreen()
 
+    def _handle_exception(self, error: Exception) -> None:
+        """Every unhandled exception of the app, its screens, widgets, timers and workers
+        ends here (Textual's single hook). Textual would print the traceback with the
+        frame locals (patient data); instead: the traceback alone to the crash log, one
+        line on the terminal, exit code :data:`EXIT_INTERNAL_ERROR`."""
+        path, problem = write_crash_log(error)
+        if self._exception is None:  # as Textual does: run_test re-raises it for tests
+            self._exception = error
+            self._exception_event.set()
+        self._return_code = EXIT_INTERNAL_ERROR
+        self.bell()
+        # one line however narrow the terminal: Segments (no wrapping when pre-rendered) and a
+        # soft-wrapping error console (no cropping when printed at exit)
+        self.error_console.soft_wrap = True
+        self.panic(Segments([Segment(crash_line(path, problem)), Segment.line()]))
+
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
         if self.background is not None:
@@ -615,8 +639,16 @@ class BoardApp(App[None]):
         return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
     def say(self, message: str, severity: str = "information") -> None:
+        """A toast. Its words may quote data or a remote: scrubbed, controls visible, and
+        never parsed as markup."""
+        message = shown(message)
         self.said.append((severity, message))
-        self.notify(message, severity=severity, timeout=4 if severity == "information" else 8)  # type: ignore[arg-type]
+        self.notify(
+            message,
+            severity=severity,  # type: ignore[arg-type]
+            timeout=4 if severity == "information" else 8,
+            markup=False,
+        )
 
     def key_display(self, binding_id: str) -> str:
         keys = self.keymap.get(binding_id) or next(b.key for b in _ALL if b.id == binding_id)
@@ -657,7 +689,9 @@ class BoardApp(App[None]):
 def _palette_call(target: Screen[Any] | App[Any], action: str) -> Callable[[], None]:
     def call() -> None:
         if target.check_action(action, ()) is False:
-            target.app.notify(f"{action.replace('_', ' ')}: not possible for this card now")
+            target.app.notify(
+                f"{action.replace('_', ' ')}: not possible for this card now", markup=False
+            )
             return
         getattr(target, f"action_{action}")()
 

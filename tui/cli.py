@@ -20,6 +20,7 @@ from rxfloor.core.config import ConfigError, Settings, data_dir, load_settings
 from rxfloor.core.echo import clip
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.store import StoreError
+from rxfloor.core.text import shown, visible
 from rxfloor.tui.sandbox_cli import add_parser as add_sandbox_parser
 from rxfloor.tui.sync_cli import add_parsers as add_sync_parsers
 
@@ -96,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         return _dispatch(args, settings)
     except (ConfigError, StoreError) as exc:
-        print(f"rxfloor: {exc}", file=sys.stderr)
+        print(f"rxfloor: {shown(exc)}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
@@ -133,10 +134,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return _history(service, args.id, args.json)
         action = Action(command)
         result = service.act(args.id, action, reason=getattr(args, "reason", None))
-        print(result.summary)
+        print(shown(result.summary))
         return 0
     except (OrderNotFound, Refused) as exc:
-        print(f"rxfloor: {exc}", file=sys.stderr)
+        print(f"rxfloor: {shown(exc)}", file=sys.stderr)
         return EXIT_REFUSED
     finally:
         service.store.close()
@@ -165,8 +166,8 @@ def _orders(service: Any, status: str | None, as_json: bool) -> int:
     for v in views:
         due = v.due_at.astimezone().strftime("%Y-%m-%d %H:%M") if v.due_at else "-"
         hold = "yes" if v.hold else ""
-        print(f"{v.name:<12} {v.status:<11} {v.priority:<7} {hold:<5} {v.version:>4}  "
-              f"{due:<16} {v.items_summary[:60]}")  # fmt: skip
+        print(f"{visible(v.name):<12} {v.status:<11} {v.priority:<7} {hold:<5} {v.version:>4}  "
+              f"{due:<16} {visible(v.items_summary[:60])}")  # fmt: skip
     print(f"{len(views)} orders")
     return 0
 
@@ -179,12 +180,13 @@ def _history(service: Any, ref: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
         return 0
-    print(f"{order.name} ({order.id}) — now {order.status}")
-    for e in events:
+    print(f"{visible(order.name)} ({visible(order.id)}) — now {order.status}")
+    for e in events:  # every field from data shown with its controls visible: one line each
         move = f"{e.from_status or '-'} -> {e.to_status or '-'}"
-        why = f"  «{e.reason}»" if e.reason else ""
+        why = f"  «{visible(e.reason)}»" if e.reason else ""
         at = e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{at}  {e.actor:<10} {e.station:<14} {e.action:<8} {move:<26} {e.source}{why}")
+        print(f"{at}  {visible(e.actor):<10} {visible(e.station):<14} {e.action:<8} {move:<26} "
+              f"{e.source}{why}")  # fmt: skip
     return 0
 
 
@@ -224,8 +226,9 @@ def _board(service: Any, settings: Settings, *, demo: bool = False) -> int:
         worker = background_sync(settings, service)
         if worker is not None:
             background = lambda: worker  # noqa: E731 — entering it starts it, leaving stops it
-    BoardApp(service, settings, background=background).run()
-    return 0
+    app = BoardApp(service, settings, background=background)
+    app.run()
+    return app.return_code or 0  # EXIT_INTERNAL_ERROR after an internal error (logged)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any
 
 from rxfloor.core.lifecycle import Action, OrderFacts, Priority, Status, legal_actions
 from rxfloor.core.models import initials
+from rxfloor.core.text import visible
 
 #: How close to its due time an order counts as "due soon".
 DUE_SOON = timedelta(minutes=15)
@@ -47,13 +48,14 @@ class Card:
     def from_row(cls, row: Mapping[str, Any], failed: bool) -> Card:
         card = cls(
             id=row["id"],
-            name=row["name"],
+            # text from data, as painted: controls visible (an ESC would reach the terminal)
+            name=visible(row["name"]),
             status=Status(row["status"]),
             priority=row["priority"],
-            delivery=row["delivery_type"],
-            patient=row["patient_name"],
-            initials=initials(row["patient_name"]),
-            items=row["items_summary"],
+            delivery=visible(row["delivery_type"]),
+            patient=visible(row["patient_name"]),
+            initials=visible(initials(row["patient_name"])),
+            items=visible(row["items_summary"]),
             due_at=row["due_at"],
             fulfill_at=row["fulfill_at"],
             on_hold=bool(row["on_hold"]),

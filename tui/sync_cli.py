@@ -44,7 +44,9 @@ def add_parsers(subparsers: Any) -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"rxfloor: {message}", file=sys.stderr)
+    from rxfloor.core.text import shown
+
+    print(f"rxfloor: {shown(message)}", file=sys.stderr)  # remote words: scrubbed, visible
     return code
 
 
@@ -66,6 +68,7 @@ def handle_sync(args: argparse.Namespace) -> int:
     from rxfloor.core.service import Refused
     from rxfloor.core.store import StoreError
     from rxfloor.core.sync import SyncWorker
+    from rxfloor.core.text import shown
 
     try:
         settings, service = _open(args)
@@ -75,15 +78,15 @@ def handle_sync(args: argparse.Namespace) -> int:
         if args.retry is not None or args.resolve is not None:
             try:
                 if args.retry is not None:
-                    print(service.retry_failed(args.retry))
+                    print(shown(service.retry_failed(args.retry)))
                 else:
-                    print(service.resolve_failed(args.resolve, args.note or ""))
+                    print(shown(service.resolve_failed(args.resolve, args.note or "")))
             except Refused as exc:
                 return _fail(str(exc), EXIT_REFUSED)
             return 0
         try:
             client = client_from_settings(settings)
-        except ValueError as exc:
+        except (ValueError, ConfigError) as exc:  # no URL or key, a malformed key
             return _fail(str(exc), EXIT_CONFIG)
         worker = SyncWorker(service, client)
         try:
@@ -112,6 +115,7 @@ def handle_webhooks(args: argparse.Namespace) -> int:
 
     from rxfloor.core.config import ConfigError
     from rxfloor.core.store import StoreError
+    from rxfloor.core.text import register_secret
     from rxfloor.core.webhooks import WebhookReceiver
 
     secret = os.environ.get(args.secret_env, "")
@@ -119,6 +123,7 @@ def handle_webhooks(args: argparse.Namespace) -> int:
         return _fail(
             f"the webhook secret variable {args.secret_env} is unset or empty", EXIT_CONFIG
         )
+    register_secret(secret)  # never shown or logged, whatever text quotes it
     try:
         settings, service = _open(args)
     except (ConfigError, StoreError) as exc:

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import urllib.parse
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -683,7 +684,13 @@ def _control_routes() -> list[Route]:
 
 async def _refusal(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
-    return JSONResponse(exc.body, exc.status_code)
+    body = exc.body
+    sent = request.headers.get("x-api-key")
+    if sent and _state(request).faults.echo_key:
+        field = "error" if "error" in body else "description"
+        quoted = urllib.parse.quote(sent, safe="")
+        body = {**body, field: f"{body.get(field, 'refused')} (X-API-Key {sent}; {quoted})"}
+    return JSONResponse(body, exc.status_code)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

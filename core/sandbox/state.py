@@ -72,6 +72,9 @@ class FaultSettings(BaseModel):
     retry_after_s: int = Field(default=1, ge=0, le=3600)
     #: faults forced on the next requests, one each, before any random draw
     next: list[FaultKind] = Field(default_factory=list)
+    #: a careless remote: every error answer quotes the X-API-Key it was sent (as sent and
+    #: URL-encoded), to prove that no secret from a remote's words is ever shown or stored
+    echo_key: bool = False
 
     @field_validator("methods")
     @classmethod

@@ -38,7 +38,7 @@ class ReasonScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             yield OptionList(*self.choices, id="reasons")
             yield Input(placeholder="or type a reason, then Enter", id="reason")
             yield Label("", id="error", classes="dialog-error")
@@ -107,7 +107,7 @@ class DetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(self.title_text, classes="dialog-title", markup=False)
             with VerticalScroll(id="scroll"):
                 yield Static(self.body, id="detail-body", markup=False)
 
