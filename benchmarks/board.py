@@ -22,14 +22,14 @@ from typing import Any
 
 from sqlalchemy import update
 
-from rxfloor.core import board_queries as bq
 from rxfloor.core.config import load_settings
+from rxfloor.core.db import Store, orders
+from rxfloor.core.db import queries as bq
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, orders
 from rxfloor.tui.app import BoardApp, BoardScreen
-from rxfloor.tui.column import ColumnView
+from rxfloor.tui.board.column import ColumnView
 
 
 def rss_mb() -> float:

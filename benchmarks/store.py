@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store
 from tests.helpers import scratch_postgres
 
 

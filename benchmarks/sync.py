@@ -31,12 +31,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.remote import RemoteClient
-from rxfloor.core.sandbox import BASE_PATH
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store
-from rxfloor.core.sync import SyncWorker
+from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.sandbox import BASE_PATH
+from rxfloor.core.sync.worker import SyncWorker
 from tests.helpers import rxfloor_cmd
 
 KEY = "bench-key"

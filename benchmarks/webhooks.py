@@ -34,10 +34,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from rxfloor.core.db import Store, webhook_inbox
 from rxfloor.core.models import NewOrder
-from rxfloor.core.sandbox import sign
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, webhook_inbox
+from rxfloor.core.sources.rxscale.sandbox import sign
 from tests.helpers import rxfloor_cmd
 
 SECRET = "whsec_bench"

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str) -> str:
-        from rxfloor.core.store import normalise_url
+        from rxfloor.core.db import normalise_url
 
         return normalise_url(value)
 

@@ -23,10 +23,16 @@ import httpx
 from pydantic import SecretStr
 
 from rxfloor.core.config import Settings
-from rxfloor.core.remote import RemoteClient
-from rxfloor.core.sandbox import BASE_PATH, SandboxConfig, SandboxState, create_app, drive_activity
 from rxfloor.core.service import OrderService, open_service
-from rxfloor.core.sync import BackgroundSync, SyncWorker
+from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.sandbox import (
+    BASE_PATH,
+    SandboxConfig,
+    SandboxState,
+    create_app,
+    drive_activity,
+)
+from rxfloor.core.sync.worker import BackgroundSync, SyncWorker
 
 
 class _Loop:

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, and_, or_, select, update
 
-from rxfloor.core.store import outbox, utcnow
+from rxfloor.core.db import outbox, utcnow
 
 
 class OutboxState(StrEnum):

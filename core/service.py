@@ -18,11 +18,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from rxfloor.core import lifecycle
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.config import Settings
-from rxfloor.core.echo import clip
-from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
-from rxfloor.core.models import NewOrder, OrderView, items_summary
-from rxfloor.core.outbox import OutboxState
-from rxfloor.core.store import (
+from rxfloor.core.db import (
     Store,
     alerts,
     audit_events,
@@ -31,6 +27,10 @@ from rxfloor.core.store import (
     outbox,
     utcnow,
 )
+from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
+from rxfloor.core.models import NewOrder, OrderView, items_summary
+from rxfloor.core.outbox import OutboxState
+from rxfloor.core.text import clip
 
 #: Which lifecycle actions produce an outbox row (the remote learns of status moves).
 PUSHED_ACTIONS = frozenset({Action.START, Action.FINISH, Action.CANCEL})

@@ -158,3 +158,16 @@ __all__ = [
     "shown",
     "visible",
 ]
+
+
+# -- data echoed in an error: quoted and cut to a readable length ----------------------------
+#: At most this many characters of a value are repeated in an error.
+ECHO_LIMIT = 80
+
+
+def clip(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``repr`` of ``value`` (a string) cut to ``limit`` characters of content, then ``…``."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit])[:-1] + f"…' ({len(text)} characters)"

@@ -11,10 +11,10 @@ from typing import Any
 from textual.pilot import Pilot
 
 from rxfloor.core.config import load_settings
+from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store
 from rxfloor.tui.app import BoardApp
 
 FROZEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)

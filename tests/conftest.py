@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from rxfloor.core.db import Store
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store
 from tests.helpers import scratch_postgres
 
 PG_ENV = "RXFLOOR_TEST_POSTGRES_URL"

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from rxfloor.core.store import normalise_url
+from rxfloor.core.db import normalise_url
 
 
 def rxfloor_cmd(*args: str) -> list[str]:
@@ -21,7 +21,7 @@ def rxfloor_cmd(*args: str) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from rxfloor.tui.cli import main; sys.exit(main())",
+        "import sys; from rxfloor.tui.cli.main import main; sys.exit(main())",
         *args,
     ]
 

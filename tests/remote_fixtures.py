@@ -74,7 +74,13 @@ import httpx
 import pytest
 import uvicorn
 
-from rxfloor.core.sandbox import BASE_PATH, OLD_BASE_PATH, SandboxConfig, SandboxState, create_app
+from rxfloor.core.sources.rxscale.sandbox import (
+    BASE_PATH,
+    OLD_BASE_PATH,
+    SandboxConfig,
+    SandboxState,
+    create_app,
+)
 
 
 class _Served:

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from rxfloor.core.config import ConfigError, load_settings, state_file
+from rxfloor.core.db import Store, alerts, audit_events, orders, outbox, sync_state
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, alerts, audit_events, orders, outbox, sync_state
 from rxfloor.tui.app import BoardApp, BoardScreen, check_keymap
 from rxfloor.tui.screens.modals import DetailScreen, GotoScreen, HelpScreen, ReasonScreen
 from tests.board_fixtures import FROZEN, frozen, make_app, ready, seed_board, until

@@ -9,10 +9,10 @@ from __future__ import annotations
 from functools import partial
 
 from rxfloor.core.config import load_settings
+from rxfloor.core.db import Store
 from rxfloor.core.demo import start_demo_sync
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store
 from rxfloor.tui.app import BoardApp, health_text
 from tests.board_fixtures import ready, until
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from rxfloor.core.store import Store, audit_events, changes, orders, outbox
+from rxfloor.core.db import Store, audit_events, changes, orders, outbox
 from tests.helpers import run_cli, rxfloor_cmd
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ CRASH_SCRIPT = textwrap.dedent(
     import os, sys, time
     from sqlalchemy import event
     from rxfloor.core.service import Actor, OrderService
-    from rxfloor.core.store import Store
+    from rxfloor.core.db import Store
     from rxfloor.core.lifecycle import Action
 
     url, point, marker = sys.argv[1:4]

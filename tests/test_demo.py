@@ -7,10 +7,10 @@ import time
 from sqlalchemy import select
 
 from rxfloor.core.config import load_settings
+from rxfloor.core.db import outbox
 from rxfloor.core.demo import start_demo_sync
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import ServiceError
-from rxfloor.core.store import outbox
 
 
 def wait_for(predicate, timeout: float = 20.0) -> None:

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from pydantic import SecretStr
 
+from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.remote import RemoteClient
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, outbox
-from rxfloor.core.sync import SyncWorker
+from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 

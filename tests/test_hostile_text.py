@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import insert
 
 from rxfloor.core.config import crash_log_file
+from rxfloor.core.db import Store, alerts
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import LineItem, NewOrder
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, alerts
 from rxfloor.core.text import visible
 from rxfloor.tui.app import EXIT_INTERNAL_ERROR, BoardScreen
-from rxfloor.tui.column import ColumnView
+from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.screens.modals import DetailScreen, GotoScreen
 from tests.board_fixtures import FROZEN, frozen, make_app, ready, seed_board, until
 from tests.helpers import run_cli

@@ -60,7 +60,7 @@ def test_core_never_imports_textual() -> None:
 
 def test_headless_cli_does_not_import_textual() -> None:
     code = (
-        "import sys\nfrom rxfloor.tui.cli import build_parser\nbuild_parser()\n"
+        "import sys\nfrom rxfloor.tui.cli.main import build_parser\nbuild_parser()\n"
         "sys.exit(1 if 'textual' in sys.modules else 0)\n"
     )
     assert _run(sys.executable, "-c", code).returncode == 0
@@ -82,7 +82,7 @@ def test_wheel_installs_everything_under_the_product_name(tmp_path: Path) -> Non
     names = zipfile.ZipFile(wheel).namelist()
     code = [n for n in names if not n.startswith("rxfloor-")]
     assert code and all(n.startswith("rxfloor/") for n in code), code
-    assert "rxfloor/core/migrations/versions/0001_initial.py" in names
+    assert "rxfloor/core/db/migrations/versions/0001_initial.py" in names
     assert any(n.startswith("rxfloor/themes/") and not n.endswith(".py") for n in names) or (
         "rxfloor/themes/__init__.py" in names
     )
@@ -91,4 +91,4 @@ def test_wheel_installs_everything_under_the_product_name(tmp_path: Path) -> Non
         .read(next(n for n in names if n.endswith("entry_points.txt")))
         .decode()
     )
-    assert "rxfloor = rxfloor.tui.cli:main" in entry
+    assert "rxfloor = rxfloor.tui.cli.main:main" in entry

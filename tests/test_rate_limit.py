@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.remote import RateLimiter, RemoteClient
-from rxfloor.core.sandbox import SandboxConfig, SandboxState
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store
-from rxfloor.core.sync import SyncWorker
+from rxfloor.core.sources.rxscale.client import RateLimiter, RemoteClient
+from rxfloor.core.sources.rxscale.sandbox import SandboxConfig, SandboxState
+from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.remote import (
+from rxfloor.core.sources.rxscale.client import (
     AuthError,
     PermanentError,
     RemoteClient,

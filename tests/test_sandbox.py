@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from rxfloor.core.sandbox import (
+from rxfloor.core.sources.rxscale.sandbox import (
     BASE_PATH,
     KeyGrant,
     SandboxConfig,
@@ -19,8 +19,8 @@ from rxfloor.core.sandbox import (
     create_app,
     drive_activity,
 )
-from rxfloor.core.sandbox.dialects import DIALECTS
-from rxfloor.core.sandbox.openapi import openapi_schema
+from rxfloor.core.sources.rxscale.sandbox.dialects import DIALECTS
+from rxfloor.core.sources.rxscale.sandbox.openapi import openapi_schema
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 

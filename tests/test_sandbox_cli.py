@@ -12,7 +12,7 @@ import subprocess
 import httpx
 import pytest
 
-from rxfloor.tui.cli import main
+from rxfloor.tui.cli.main import main
 from tests import remote_fixtures
 from tests.helpers import rxfloor_cmd
 from tests.remote_fixtures import SandboxServer

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rxfloor.core.sandbox import (
+from rxfloor.core.sources.rxscale.sandbox import (
     BASE_PATH,
     FAULT_KINDS,
     FaultSettings,
@@ -23,7 +23,7 @@ from rxfloor.core.sandbox import (
     SandboxState,
     create_app,
 )
-from rxfloor.core.sandbox.state import Refusal
+from rxfloor.core.sources.rxscale.sandbox.state import Refusal
 
 V1_EDGES = {
     ("open", "processing"),

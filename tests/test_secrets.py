@@ -16,12 +16,12 @@ import pytest
 from pydantic import SecretStr
 
 from rxfloor.core.config import ConfigError, load_settings
+from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.models import NewOrder
-from rxfloor.core.remote import AuthError, RemoteClient
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store
-from rxfloor.core.sync import SyncWorker
+from rxfloor.core.sources.rxscale.client import AuthError, RemoteClient
+from rxfloor.core.sync.worker import SyncWorker
 from rxfloor.core.text import api_key_problem, register_secret, scrub
 from tests import remote_fixtures
 from tests.helpers import run_cli

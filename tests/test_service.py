@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import LineItem, NewOrder
 from rxfloor.core.service import Actor, Conflict, OrderNotFound, OrderService, Refused
-from rxfloor.core.store import Store, outbox
 
 NOW = datetime(2026, 11, 23, 10, 2, tzinfo=UTC)
 
@@ -171,7 +171,7 @@ def test_refused_move_writes_nothing(svc: OrderService, store: Store) -> None:
 
 
 def test_alert_acknowledgement_is_audited(svc: OrderService, store: Store) -> None:
-    from rxfloor.core.store import alerts
+    from rxfloor.core.db import alerts
 
     with store.write() as conn:
         conn.execute(

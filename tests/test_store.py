@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from rxfloor.core.migrations.runner import head_revision
-from rxfloor.core.store import SCHEMA_HEAD, Store, StoreError, normalise_url
+from rxfloor.core.db import SCHEMA_HEAD, Store, StoreError, normalise_url
+from rxfloor.core.db.migrations.runner import head_revision
 
 
 def test_schema_head_constant_matches_alembic() -> None:

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from rxfloor.core import lifecycle
-from rxfloor.core.echo import clip
+from rxfloor.core.db import Store, StoreError, utcnow
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, Conflict, OrderNotFound, OrderService
-from rxfloor.core.store import Store, StoreError, utcnow
-from rxfloor.tui.cli import main
+from rxfloor.core.text import clip
+from rxfloor.tui.cli.main import main
 from tests.helpers import run_cli
 
 EXIT_STORAGE = 3  # README: bad configuration or database unreachable / damaged

@@ -12,12 +12,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.remote import RemoteClient, RetryPolicy
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, outbox
-from rxfloor.core.sync import PushLease, SyncWorker, background_sync
-from rxfloor.tui.cli import main
+from rxfloor.core.sources.rxscale.client import RemoteClient, RetryPolicy
+from rxfloor.core.sync.worker import PushLease, SyncWorker, background_sync
+from rxfloor.tui.cli.main import main
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 

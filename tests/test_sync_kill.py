@@ -16,9 +16,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
+from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, outbox
 from tests.helpers import rxfloor_cmd
 from tests.remote_fixtures import serve_sandbox
 

@@ -28,12 +28,12 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from rxfloor.core import sync as sync_module
+from rxfloor.core.db import Store, outbox, utcnow
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.remote import BOARD_STATUS, RemoteClient, RetryPolicy
 from rxfloor.core.service import Actor, OrderService, ServiceError
-from rxfloor.core.store import Store, outbox, utcnow
-from rxfloor.core.sync import PushLease, SyncWorker
+from rxfloor.core.sources.rxscale.client import BOARD_STATUS, RemoteClient, RetryPolicy
+from rxfloor.core.sync import worker as sync_module
+from rxfloor.core.sync.worker import PushLease, SyncWorker
 from tests.remote_fixtures import serve_sandbox
 
 TTL_S = 30.0

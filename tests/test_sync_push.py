@@ -18,13 +18,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine, select, text
 
-from rxfloor.core import sync as sync_module
+from rxfloor.core.db import Store, outbox, utcnow
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.remote import RemoteClient, RetryPolicy
 from rxfloor.core.service import Actor, OrderService, Refused
-from rxfloor.core.store import Store, outbox, utcnow
-from rxfloor.core.sync import CycleReport, PushLease, SyncWorker
-from rxfloor.tui.cli import main
+from rxfloor.core.sources.rxscale.client import RemoteClient, RetryPolicy
+from rxfloor.core.sync import worker as sync_module
+from rxfloor.core.sync.worker import CycleReport, PushLease, SyncWorker
+from rxfloor.tui.cli.main import main
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 

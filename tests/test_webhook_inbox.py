@@ -24,12 +24,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from rxfloor.core.db import Store, webhook_inbox
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import NewOrder
-from rxfloor.core.sandbox import sign
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store, webhook_inbox
-from rxfloor.core.webhooks import WebhookReceiver
+from rxfloor.core.sources.rxscale.sandbox import sign
+from rxfloor.core.sync.webhooks import WebhookReceiver
 from tests.helpers import rxfloor_cmd
 from tests.remote_fixtures import serve_asgi
 
@@ -93,9 +93,9 @@ def hold_write_lock(url: str) -> sqlite3.Connection:
 
 _BLOCKED_APPLY = """
 import sys, threading
-from rxfloor.core.sync import RemoteApplier
+from rxfloor.core.sync.worker import RemoteApplier
 RemoteApplier.apply = lambda self, remote: threading.Event().wait()  # a database that never frees
-from rxfloor.tui.cli import main
+from rxfloor.tui.cli.main import main
 sys.exit(main())
 """
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.store import Store
-from rxfloor.core.webhooks import WebhookReceiver, signature_ok
+from rxfloor.core.sync.webhooks import WebhookReceiver, signature_ok
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer, serve_asgi
 from tests.test_sync import make_worker
@@ -35,7 +35,7 @@ def wait_for(predicate, timeout: float = 10.0) -> None:
 
 
 def test_signature_check() -> None:
-    from rxfloor.core.sandbox import sign
+    from rxfloor.core.sources.rxscale.sandbox import sign
 
     assert signature_ok(b"whsec_x", b"{}", sign("whsec_x", b"{}"))
     assert not signature_ok(b"whsec_x", b"{} ", sign("whsec_x", b"{}"))

@@ -23,15 +23,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
-from rxfloor.core import board_queries as bq
 from rxfloor.core.config import ConfigError, Settings, state_file
+from rxfloor.core.db import StoreError, SyncHealth
+from rxfloor.core.db import queries as bq
 from rxfloor.core.lifecycle import MOVES, Action, Status
 from rxfloor.core.service import MoveResult, OrderService, ServiceError
-from rxfloor.core.store import StoreError, SyncHealth
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.column import ColumnView
+from rxfloor.tui.board.column import ColumnView
+from rxfloor.tui.board.model import BoardModel, Card
 from rxfloor.tui.crash import crash_line, write_crash_log
-from rxfloor.tui.model import BoardModel, Card
 from rxfloor.tui.screens.modals import (
     CANCEL_REASONS,
     HOLD_REASONS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from rxfloor.core.store import UTCDateTime
+from rxfloor.core.db import UTCDateTime
 
 revision: str = "0001_initial"
 down_revision: str | None = None

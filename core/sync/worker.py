@@ -33,9 +33,19 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.config import Settings
+from rxfloor.core.db import (
+    Store,
+    StoreError,
+    orders,
+    outbox,
+    sync_lease,
+    sync_state,
+    utcnow,
+)
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.outbox import OutboxState
-from rxfloor.core.remote import (
+from rxfloor.core.service import OrderService
+from rxfloor.core.sources.rxscale.client import (
     ACTIVE,
     V2_ONLY,
     AuthError,
@@ -46,16 +56,6 @@ from rxfloor.core.remote import (
     TransientError,
     UnreachableError,
     plan_push,
-)
-from rxfloor.core.service import OrderService
-from rxfloor.core.store import (
-    Store,
-    StoreError,
-    orders,
-    outbox,
-    sync_lease,
-    sync_state,
-    utcnow,
 )
 from rxfloor.core.text import ScrubFilter, scrub
 
@@ -734,7 +734,7 @@ def background_sync(settings: Settings, service: OrderService) -> BackgroundSync
     """The board's worker (not started), or None when no remote is configured (offline)."""
     if not settings.api_url:
         return None
-    from rxfloor.core.remote import client_from_settings
+    from rxfloor.core.sources.rxscale.client import client_from_settings
 
     client = client_from_settings(settings)
     return BackgroundSync(SyncWorker(service, client), settings.sync_interval_s)

@@ -17,12 +17,11 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from rxfloor.core.config import ConfigError, Settings, data_dir, load_settings
-from rxfloor.core.echo import clip
+from rxfloor.core.db import StoreError
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.store import StoreError
-from rxfloor.core.text import shown, visible
-from rxfloor.tui.sandbox_cli import add_parser as add_sandbox_parser
-from rxfloor.tui.sync_cli import add_parsers as add_sync_parsers
+from rxfloor.core.text import clip, shown, visible
+from rxfloor.tui.cli.sandbox import add_parser as add_sandbox_parser
+from rxfloor.tui.cli.sync import add_parsers as add_sync_parsers
 
 EXIT_REFUSED = 1
 EXIT_CONFIG = 3
@@ -221,7 +220,7 @@ def _board(service: Any, settings: Settings, *, demo: bool = False) -> int:
 
         background = partial(start_demo_sync, settings)
     else:
-        from rxfloor.core.sync import background_sync
+        from rxfloor.core.sync.worker import background_sync
 
         worker = background_sync(settings, service)
         if worker is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from rxfloor.core.store import Base
+from rxfloor.core.db import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reachable through a hand-written alembic.ini

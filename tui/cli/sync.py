@@ -64,10 +64,10 @@ def _open(args: argparse.Namespace) -> Any:
 
 def handle_sync(args: argparse.Namespace) -> int:
     from rxfloor.core.config import ConfigError
-    from rxfloor.core.remote import AuthError, client_from_settings
+    from rxfloor.core.db import StoreError
     from rxfloor.core.service import Refused
-    from rxfloor.core.store import StoreError
-    from rxfloor.core.sync import SyncWorker
+    from rxfloor.core.sources.rxscale.client import AuthError, client_from_settings
+    from rxfloor.core.sync.worker import SyncWorker
     from rxfloor.core.text import shown
 
     try:
@@ -114,9 +114,9 @@ def handle_webhooks(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rxfloor.core.config import ConfigError
-    from rxfloor.core.store import StoreError
+    from rxfloor.core.db import StoreError
+    from rxfloor.core.sync.webhooks import WebhookReceiver
     from rxfloor.core.text import register_secret
-    from rxfloor.core.webhooks import WebhookReceiver
 
     secret = os.environ.get(args.secret_env, "")
     if not secret:

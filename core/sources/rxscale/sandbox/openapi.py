@@ -1,14 +1,14 @@
 """The stand-in's OpenAPI 3.1 schema: what REMOTE_API.md documents, as a machine-readable file.
 
 Built from data (not from docstrings) so it needs no YAML parser and cannot drift from the
-dialect tables: the status enums come from :mod:`rxfloor.core.sandbox.dialects`.
+dialect tables: the status enums come from :mod:`rxfloor.core.sources.rxscale.sandbox.dialects`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rxfloor.core.sandbox.dialects import DIALECTS
+from rxfloor.core.sources.rxscale.sandbox.dialects import DIALECTS
 
 _ERROR = {
     "type": "object",

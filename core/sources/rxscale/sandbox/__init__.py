@@ -17,8 +17,14 @@ There a dropped connection surfaces as :class:`ConnectionDropped` (an
 ``SandboxState.tick(rng)`` is the synchronous, thread-safe step behind ``drive_activity``.
 """
 
-from rxfloor.core.sandbox.app import BASE_PATH, OLD_BASE_PATH, ConnectionDropped, create_app, sign
-from rxfloor.core.sandbox.state import (
+from rxfloor.core.sources.rxscale.sandbox.app import (
+    BASE_PATH,
+    OLD_BASE_PATH,
+    ConnectionDropped,
+    create_app,
+    sign,
+)
+from rxfloor.core.sources.rxscale.sandbox.state import (
     FAULT_KINDS,
     FaultSettings,
     KeyGrant,

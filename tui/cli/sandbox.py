@@ -61,7 +61,7 @@ def add_parser(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from rxfloor.core.sandbox import BASE_PATH, SandboxConfig, create_app
+    from rxfloor.core.sources.rxscale.sandbox import BASE_PATH, SandboxConfig, create_app
 
     try:
         config = SandboxConfig(

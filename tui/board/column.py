@@ -18,7 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from rxfloor.core.lifecycle import Status
-from rxfloor.tui.model import Card
+from rxfloor.tui.board.model import Card
 
 _MARK = {"stat": "!!", "waiter": "W ", "normal": "  "}
 _DELIVERY = {"pickup": "pickup", "ship": "ship", "courier": "courier"}

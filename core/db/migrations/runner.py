@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 if TYPE_CHECKING:
-    from rxfloor.core.store import Store
+    from rxfloor.core.db import Store
 
 _HERE = Path(__file__).parent
 _PG_MIGRATION_LOCK = 0x72786D69  # advisory lock id: "rxmi"
@@ -31,7 +31,7 @@ def head_revision() -> str:
 
 def upgrade(store: Store, current: str | None) -> None:
     """Upgrade to head under a lock, so several terminals opening a new database agree."""
-    from rxfloor.core.store import StoreError
+    from rxfloor.core.db import StoreError
 
     cfg = alembic_config()
     script = ScriptDirectory.from_config(cfg)

@@ -27,7 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from rxfloor.core.lifecycle import DeliveryType, Priority
 from rxfloor.core.models import NewOrder
 from rxfloor.core.sample import sample_orders
-from rxfloor.core.sandbox.dialects import DIALECTS, Dialect, DialectName, external_status
+from rxfloor.core.sources.rxscale.sandbox.dialects import (
+    DIALECTS,
+    Dialect,
+    DialectName,
+    external_status,
+)
 
 Permission = Literal["orders_read", "orders_write", "webhooks_read", "webhooks_write"]
 ALL_PERMISSIONS: frozenset[Permission] = frozenset(

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import RowMapping, select
 
-from rxfloor.core.store import Store, orders, outbox
+from rxfloor.core.db import Store, orders, outbox
 
 _CHUNK = 500  # stay under SQLite's bound-variable limit
 

@@ -51,7 +51,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
-from rxfloor.core.echo import clip
+from rxfloor.core.text import clip
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
 SCHEMA_HEAD = "0004_webhook_inbox"
@@ -348,7 +348,7 @@ class Store:
                 f"the database {self.where} has rxfloor tables but no schema version "
                 "(alembic_version); it was not created by rxfloor or was damaged"
             )
-        from rxfloor.core.migrations.runner import upgrade
+        from rxfloor.core.db.migrations.runner import upgrade
 
         upgrade(self, current)
 

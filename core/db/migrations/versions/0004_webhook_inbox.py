@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from rxfloor.core.store import UTCDateTime
+from rxfloor.core.db import UTCDateTime
 
 revision: str = "0004_webhook_inbox"
 down_revision: str | None = "0003_push"

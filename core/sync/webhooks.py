@@ -41,10 +41,10 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rxfloor.core.remote import RemoteOrder, WebhookEvent
+from rxfloor.core.db import StoreError, utcnow, webhook_inbox
 from rxfloor.core.service import OrderService
-from rxfloor.core.store import StoreError, utcnow, webhook_inbox
-from rxfloor.core.sync import RemoteApplier
+from rxfloor.core.sources.rxscale.client import RemoteOrder, WebhookEvent
+from rxfloor.core.sync.worker import RemoteApplier
 from rxfloor.core.text import ScrubFilter, register_secret, scrub
 
 log = logging.getLogger("rxfloor.webhooks")
