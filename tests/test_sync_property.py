@@ -116,9 +116,12 @@ def test_exactly_once_under_faults(
         def push_with_takeover(after: int) -> None:
             real = client.set_status
             sent: list[str] = []
+            started_after_loss: list[str] = []
             others: list[SyncWorker] = []
 
             def set_status(uid: str, status: str, **kw: Any) -> Any:
+                if others:
+                    started_after_loss.append(uid)
                 answer = real(uid, status, **kw)
                 sent.append(uid)
                 if len(sent) == after:  # the lease runs out between two sends
@@ -138,7 +141,9 @@ def test_exactly_once_under_faults(
                 for other in others:
                     other.close()  # gives the lease back
             if others:
-                assert len(sent) == after  # the first pusher stopped at once
+                # the first pusher stopped at once: only sends of its other push threads that
+                # had checked the lease before it was lost may still leave (one per thread)
+                assert len(started_after_loss) <= worker.concurrency - 1
 
         try:
             worker.cycle()
