@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,10 +222,10 @@ def test_the_sandbox_takes_no_database_option(capsys: pytest.CaptureFixture[str]
     assert done.value.code == ExitCode.USAGE
 
 
-def _orders_json(url: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+def _orders_json(url: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     capsys.readouterr()
     assert main(["--database", url, "orders", "--json"]) == 0
-    orders: list[dict[str, object]] = json.loads(capsys.readouterr().out)
+    orders: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
     return orders
 
 

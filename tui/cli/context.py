@@ -99,13 +99,13 @@ def add_command(
     *,
     help: str,
     description: str | None = None,
-    globals_: bool = True,
+    with_globals: bool = True,
 ) -> argparse.ArgumentParser:
-    """Register one subcommand (with the global options unless ``globals_`` is false).
+    """Register one subcommand (with the global options unless ``with_globals`` is false).
 
     ``handler`` is None only for a group whose own subcommands carry the handlers.
     """
-    parents = [_SUBCOMMAND_GLOBALS] if globals_ else []
+    parents = [_SUBCOMMAND_GLOBALS] if with_globals else []
     parser = subcommands.add_parser(name, parents=parents, help=help, description=description)
     if handler is not None:
         parser.set_defaults(handler=handler)

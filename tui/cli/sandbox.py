@@ -30,7 +30,7 @@ def add_parser(subcommands: Subcommands) -> None:
         subcommands,
         "sandbox",
         handle,
-        globals_=False,
+        with_globals=False,
         help="serve a local stand-in of the remote pharmacy API",
         description="Serve a stand-in of the remote pharmacy API (REMOTE_API.md) with uvicorn. "
         "Control endpoints (no key): /_sandbox/requests, /_sandbox/transitions, "
