@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from rxfloor.tui.cli.exit_codes import ExitCode
+from rxfloor.tui.cli.main import main
+from tests import remote_fixtures
 from tests.helpers import run_cli
+from tests.remote_fixtures import SandboxServer
+
+sandbox_server = remote_fixtures.sandbox_server
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.fixture
@@ -124,3 +133,103 @@ def test_unreachable_postgres_is_one_line() -> None:
 def test_demo_without_a_terminal_does_not_crash() -> None:
     result = run_cli("sqlite:///unused.db", "--demo", input="")
     assert result.returncode == 0, result.stderr
+
+
+# -- global options before or after the subcommand (in-process: a subprocess costs seconds) ----
+
+
+def _placed(where: str, options: list[str], command: list[str]) -> list[str]:
+    return [*options, *command] if where == "before" else [*command, *options]
+
+
+@pytest.fixture
+def wrong_env_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment names a database that cannot open: only ``--database`` can work."""
+    monkeypatch.setenv("RXFLOOR_DATABASE_URL", "mysql://nope/x")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.usefixtures("wrong_env_database")
+def test_database_before_or_after_the_subcommand(
+    where: str, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--database", sqlite_url]
+    assert main(_placed(where, db, ["seed", "--count", "5"])) == 0
+    assert main(_placed(where, db, ["orders"])) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "5 orders"
+    assert main(_placed(where, db, ["history", "#1001", "--json"])) == 0
+    assert json.loads(capsys.readouterr().out)[0]["action"] == "created"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_actor_and_station_before_or_after_the_subcommand(
+    where: str, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--database", sqlite_url, "seed", "--count", "5"]) == 0
+    orders = [o for o in _orders_json(sqlite_url, capsys) if not o["hold"] and not o["fulfill_at"]]
+    name = orders[0]["name"]
+    who = ["--actor", "QZ", "--station", "bench-9"]
+    assert main(_placed(where, who, ["start", name, "--database", sqlite_url])) == 0
+    assert capsys.readouterr().out.strip() == f"{name} OPEN -> PROCESSING"
+    assert main(["history", name, "--json", "--database", sqlite_url]) == 0
+    start = json.loads(capsys.readouterr().out)[-1]
+    assert (start["action"], start["actor"], start["station"]) == ("start", "QZ", "bench-9")
+
+
+def test_a_global_option_before_the_subcommand_is_not_reset_after_it(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each subcommand has the options too; their defaults must not clobber earlier values."""
+    assert main(["--actor", "AA", "--database", sqlite_url, "seed", "--count", "5",
+                 "--station", "front"]) == 0  # fmt: skip
+    name = next(o["name"] for o in _orders_json(sqlite_url, capsys) if not o["hold"])
+    assert main(["--actor", "AA", "--database", sqlite_url, "cancel", name, "--reason", "dup",
+                 "--station", "front"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["--database", sqlite_url, "history", name, "--json"]) == 0
+    cancel = json.loads(capsys.readouterr().out)[-1]
+    assert (cancel["actor"], cancel["station"]) == ("AA", "front")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.usefixtures("wrong_env_database")
+def test_sync_once_takes_the_global_options_on_either_side(
+    where: str,
+    sqlite_url: str,
+    sandbox_server: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("RXFLOOR_API_URL", sandbox_server.base_url)
+    monkeypatch.setenv("RXFLOOR_API_KEY", sandbox_server.api_key)
+    options = ["--database", sqlite_url, "--actor", "QZ", "--station", "bench-9"]
+    code = main(_placed(where, options, ["sync", "--once"]))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["pulled"] == 20
+
+
+def test_demo_is_a_board_option_only(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--demo", "orders"])
+    assert done.value.code == ExitCode.USAGE
+    assert "--demo opens the board" in capsys.readouterr().err
+
+
+def test_the_sandbox_takes_no_database_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["sandbox", "--port", "0", "--database", "sqlite:///x.db"])
+    assert done.value.code == ExitCode.USAGE
+
+
+def _orders_json(url: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    assert main(["--database", url, "orders", "--json"]) == 0
+    orders: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    return orders
+
+
+def test_the_readme_lists_every_exit_code() -> None:
+    section = README.read_text().split("## Command line", 1)[1].split("\n## ", 1)[0]
+    listed = {int(n) for n in re.findall(r"^\| `(\d+)` \|", section, re.MULTILINE)}
+    assert listed == {int(code) for code in ExitCode}

@@ -31,6 +31,7 @@ from rxfloor.core.service import MoveResult, OrderService, ServiceError
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.model import BoardModel, Card
+from rxfloor.tui.cli.exit_codes import ExitCode
 from rxfloor.tui.crash import crash_line, write_crash_log
 from rxfloor.tui.screens.modals import (
     CANCEL_REASONS,
@@ -79,7 +80,7 @@ _HELP_TEXT = {
     "card_down": "Card down",
 }
 #: the exit code of the board after an internal error (sysexits EX_SOFTWARE)
-EXIT_INTERNAL_ERROR = 70
+EXIT_INTERNAL_ERROR = ExitCode.INTERNAL
 FEED_MIN_INTERVAL = 0.1  # at most ~10 repaints a second from the feed
 HEALTH_INTERVAL = 1.0
 

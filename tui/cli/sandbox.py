@@ -11,18 +11,26 @@ import contextlib
 import os
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-EXIT_CONFIG = 3
+from rxfloor.tui.cli.context import Context, add_command
+from rxfloor.tui.cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from rxfloor.tui.cli.context import Subcommands
+
 KEY_ENV = "RXFLOOR_SANDBOX_API_KEY"
 
 
-def add_parser(subparsers: Any) -> None:
-    """Register ``sandbox`` on the ``rxfloor`` subcommands (``handle`` runs it)."""
-    p = subparsers.add_parser(
+def add_parser(subcommands: Subcommands) -> None:
+    """Register ``sandbox``: it needs no database, so it takes none of the global options."""
+    p = add_command(
+        subcommands,
         "sandbox",
+        handle,
+        with_globals=False,
         help="serve a local stand-in of the remote pharmacy API",
         description="Serve a stand-in of the remote pharmacy API (REMOTE_API.md) with uvicorn. "
         "Control endpoints (no key): /_sandbox/requests, /_sandbox/transitions, "
@@ -55,10 +63,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--slow-s", type=float, default=15.0, metavar="S", help="delay of a slow answer (s)"
     )
-    p.set_defaults(handler=handle)
 
 
-def handle(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn
 
     from rxfloor.core.sources.rxscale.sandbox import BASE_PATH, SandboxConfig, create_app
@@ -79,10 +86,10 @@ def handle(args: argparse.Namespace) -> int:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         print(f"rxfloor sandbox: invalid {where}: {err['msg']}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     if not 0 <= args.port <= 65535:
         print(f"rxfloor sandbox: invalid port {args.port}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     try:
         sock = socket.create_server((args.host, args.port), family=family)
@@ -91,7 +98,7 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"rxfloor sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}",
               file=sys.stderr)  # fmt: skip
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     host, port = sock.getsockname()[:2]
     host = f"[{host}]" if ":" in host else host
     server = uvicorn.Server(
@@ -107,4 +114,4 @@ def handle(args: argparse.Namespace) -> int:
     )
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl+C it handled
         server.run(sockets=[sock])
-    return 0
+    return ExitCode.OK

@@ -1,0 +1,85 @@
+"""``rxfloor`` and ``rxfloor --demo``: the live board (Textual is imported only here, late)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from typing import TYPE_CHECKING
+
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.tui.cli.context import Context
+from rxfloor.tui.cli.exit_codes import ExitCode
+from rxfloor.tui.cli.orders import add_samples, print_orders
+
+if TYPE_CHECKING:
+    from rxfloor.core.config import Settings
+    from rxfloor.core.service import OrderService
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """``--demo`` on the top-level parser, and the board as what runs without a subcommand."""
+    parser.add_argument(
+        "--demo", action="store_true", help="open the board on a fresh demo database"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    if args.demo:
+        ctx.database = _fresh_demo_database()
+    service = ctx.service
+    if args.demo:
+        seed_demo(service)
+    return board(service, ctx.settings, demo=args.demo)
+
+
+def _fresh_demo_database() -> str:
+    """``demo.db`` in the data dir, removed with its WAL files: every ``--demo`` starts afresh."""
+    from rxfloor.core.config import data_dir
+
+    demo = data_dir() / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        demo.with_name(demo.name + suffix).unlink(missing_ok=True)
+    return str(demo)
+
+
+def seed_demo(service: OrderService) -> None:
+    """Sample orders with some already in work and done, so every column has cards."""
+    add_samples(service, 60, 0)
+    from rxfloor.core.models import OrderView
+
+    views = [OrderView.from_row(r) for r in service.store.board_rows([Status.OPEN.value])]
+    startable = [v for v in views if Action.START in service.legal_actions(v)]  # not held/scheduled
+    for i, order in enumerate(startable[:9]):
+        service.act(order.id, Action.START)
+        if i % 3 == 0:
+            service.act(order.id, Action.FINISH)
+
+
+def board(service: OrderService, settings: Settings, *, demo: bool = False) -> int:
+    """The live board; without a terminal (a pipe, a cron job) the queue as a plain table.
+
+    With ``--demo`` the stand-in of the remote API runs in-process and a sync worker keeps
+    the demo database in step with it; otherwise the worker runs when ``api_url`` is set.
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print_orders(service, None, as_json=False)
+        print("(no terminal: printed the queue instead of opening the live board)")
+        return ExitCode.OK
+    from rxfloor.tui.app import Background, BoardApp
+
+    background: Background | None = None
+    if demo:
+        from rxfloor.core.demo import start_demo_sync
+
+        background = partial(start_demo_sync, settings)
+    else:
+        from rxfloor.core.sync.worker import background_sync
+
+        worker = background_sync(settings, service)
+        if worker is not None:
+            background = lambda: worker  # noqa: E731 — entering it starts it, leaving stops it
+    app = BoardApp(service, settings, background=background)
+    app.run()
+    return app.return_code or ExitCode.OK  # ExitCode.INTERNAL after an internal error (logged)

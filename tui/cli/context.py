@@ -1,0 +1,112 @@
+"""What every subcommand handler receives: the global options and a lazily opened service.
+
+One handler style: ``handler(args, ctx) -> int``, registered with :func:`add_command`. The
+settings and the service are opened only when a handler first asks for them (the sandbox
+never does), and SQLAlchemy is imported only then, so ``rxfloor --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rxfloor.core.config import Settings
+    from rxfloor.core.service import OrderService
+
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+class Handler(Protocol):
+    """A subcommand: reads its options from ``args``, returns an exit code (:class:`ExitCode`)."""
+
+    def __call__(self, args: argparse.Namespace, ctx: Context, /) -> int: ...
+
+
+@dataclass
+class Context:
+    """The global options, and the settings / service built from them on first use."""
+
+    database: str | None = None
+    actor: str | None = None
+    station: str | None = None
+    _settings: Settings | None = field(default=None, init=False, repr=False)
+    _service: OrderService | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Context:
+        return cls(database=args.database, actor=args.actor, station=args.station)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings with the global options on top; raises ``ConfigError``."""
+        if self._settings is None:
+            from rxfloor.core.config import load_settings
+
+            self._settings = load_settings(
+                database_url=self.database, actor=self.actor, station=self.station
+            )
+        return self._settings
+
+    @property
+    def service(self) -> OrderService:
+        """The configured store, opened (and migrated) on first use; closed by :meth:`close`."""
+        if self._service is None:
+            from rxfloor.core.service import open_service
+
+            self._service = open_service(self.settings)
+        return self._service
+
+    def close(self) -> None:
+        if self._service is not None:
+            self._service.store.close()
+            self._service = None
+
+
+def global_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """``--database``, ``--actor``, ``--station``: accepted before and after the subcommand.
+
+    The top-level parser gives them a ``None`` default; on each subcommand they are
+    ``SUPPRESS``-ed, so a value given before the subcommand is not overwritten by the
+    subcommand's default (a value given after it wins).
+    """
+    default = argparse.SUPPRESS if suppress else None
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--database",
+        metavar="URL",
+        default=default,
+        help="sqlite:///FILE, a file path, or postgresql://…",
+    )
+    group.add_argument(
+        "--actor", default=default, help="pharmacist initials recorded in the audit trail"
+    )
+    group.add_argument(
+        "--station", default=default, help="station name recorded in the audit trail"
+    )
+    return parser
+
+
+_SUBCOMMAND_GLOBALS = global_options(suppress=True)
+
+
+def add_command(
+    subcommands: Subcommands,
+    name: str,
+    handler: Handler | None,
+    *,
+    help: str,
+    description: str | None = None,
+    with_globals: bool = True,
+) -> argparse.ArgumentParser:
+    """Register one subcommand (with the global options unless ``with_globals`` is false).
+
+    ``handler`` is None only for a group whose own subcommands carry the handlers.
+    """
+    parents = [_SUBCOMMAND_GLOBALS] if with_globals else []
+    parser = subcommands.add_parser(name, parents=parents, help=help, description=description)
+    if handler is not None:
+        parser.set_defaults(handler=handler)
+    return parser

@@ -1,0 +1,144 @@
+"""The order subcommands: ``seed``, ``orders``, the moves (start … hold) and ``history``.
+
+Each prints one summary line (or JSON) and exits 0; a refusal or an unknown order
+propagates to :func:`rxfloor.tui.cli.main.main`, which prints it as one line (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
+
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.text import clip, shown, visible
+from rxfloor.tui.cli.context import Context, Handler, add_command
+from rxfloor.tui.cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rxfloor.core.service import OrderService
+    from rxfloor.tui.cli.context import Subcommands
+
+_Reason = TypeAdapter(
+    Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+)
+_Ref = TypeAdapter(
+    Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+)
+_Count = TypeAdapter(Annotated[int, Field(ge=1, le=1_000_000)])
+
+_MOVES = (  # (action, help, needs a reason)
+    (Action.START, "OPEN -> PROCESSING", False),
+    (Action.FINISH, "PROCESSING -> FINISHED", False),
+    (Action.ADVANCE, "the next step: start an OPEN order, finish a PROCESSING one", False),
+    (Action.RELEASE, "take an order off hold", False),
+    (Action.CANCEL, "cancel an OPEN or PROCESSING order", True),
+    (Action.HOLD, "put on hold", True),
+)
+
+
+def _validated(adapter: TypeAdapter[Any], what: str) -> Callable[[str], Any]:
+    """An argparse ``type`` that validates with pydantic and names a bad value, clipped."""
+
+    def parse(raw: str) -> Any:
+        try:
+            return adapter.validate_python(raw if adapter is not _Count else int(raw))
+        except (ValidationError, ValueError):
+            raise argparse.ArgumentTypeError(f"invalid {what}: {clip(raw)}") from None
+
+    return parse
+
+
+def add_parsers(subcommands: Subcommands) -> None:
+    """Register ``seed``, ``orders``, the moves and ``history``."""
+    seed = add_command(
+        subcommands, "seed", _seed,
+        help="add realistic sample orders (never pushed to a remote)",
+    )  # fmt: skip
+    seed.add_argument("--count", type=_validated(_Count, "count"), default=50)
+    seed.add_argument("--seed", type=int, default=0, help="same seed, same orders")
+
+    ls = add_command(subcommands, "orders", _orders, help="list orders")
+    ls.add_argument("--status", type=str.upper, choices=[s.value for s in Status])
+    ls.add_argument("--json", action="store_true", help="a JSON array instead of a table")
+
+    for action, text, needs_reason in _MOVES:
+        cmd = add_command(subcommands, action.value, _mover(action), help=text)
+        cmd.add_argument("id", type=_validated(_Ref, "order id"), help="uid or name (#1001)")
+        if needs_reason:
+            cmd.add_argument("--reason", required=True, type=_validated(_Reason, "reason"))
+
+    hist = add_command(subcommands, "history", _history, help="the audit trail of one order")
+    hist.add_argument("id", type=_validated(_Ref, "order id"))
+    hist.add_argument("--json", action="store_true")
+
+
+def _mover(action: Action) -> Handler:
+    def move(args: argparse.Namespace, ctx: Context) -> int:
+        result = ctx.service.act(args.id, action, reason=getattr(args, "reason", None))
+        print(shown(result.summary))
+        return ExitCode.OK
+
+    return move
+
+
+def _seed(args: argparse.Namespace, ctx: Context) -> int:
+    add_samples(ctx.service, args.count, args.seed)
+    return ExitCode.OK
+
+
+def add_samples(service: OrderService, count: int, seed: int) -> None:
+    """Add ``count`` sample orders from ``seed`` and say how many were new."""
+    from rxfloor.core.sample import sample_orders
+
+    added = service.add_orders(sample_orders(count, seed, service.clock()))
+    print(f"added {added} sample orders (seed {seed}); {count - added} already present")
+
+
+def _orders(args: argparse.Namespace, ctx: Context) -> int:
+    print_orders(ctx.service, args.status, as_json=args.json)
+    return ExitCode.OK
+
+
+def print_orders(service: OrderService, status: str | None, *, as_json: bool) -> None:
+    """The queue in board order: a table (data shown with its controls visible) or JSON."""
+    from rxfloor.core.lifecycle import Priority
+    from rxfloor.core.models import OrderView
+
+    rows = service.store.board_rows([status] if status else None)
+    views = [OrderView.from_row(r) for r in rows]
+    views.sort(key=lambda v: (list(Status).index(v.status), Priority(v.priority).rank,
+                              v.due_at or v.created_at, v.name))  # fmt: skip
+    if as_json:
+        print(json.dumps([v.model_dump(mode="json") for v in views], indent=2))
+        return
+    print(f"{'NAME':<12} {'STATUS':<11} {'PRIO':<7} {'HOLD':<5} {'VER':>4}  {'DUE':<16} ITEMS")
+    for v in views:
+        due = v.due_at.astimezone().strftime("%Y-%m-%d %H:%M") if v.due_at else "-"
+        hold = "yes" if v.hold else ""
+        print(f"{visible(v.name):<12} {v.status:<11} {v.priority:<7} {hold:<5} {v.version:>4}  "
+              f"{due:<16} {visible(v.items_summary[:60])}")  # fmt: skip
+    print(f"{len(views)} orders")
+
+
+def _history(args: argparse.Namespace, ctx: Context) -> int:
+    from rxfloor.core.models import AuditEvent
+
+    service = ctx.service
+    order = service.get(args.id)
+    events = [AuditEvent.from_row(r) for r in service.store.history(order.id)]
+    if args.json:
+        print(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
+        return ExitCode.OK
+    print(f"{visible(order.name)} ({visible(order.id)}) — now {order.status}")
+    for e in events:  # every field from data shown with its controls visible: one line each
+        move = f"{e.from_status or '-'} -> {e.to_status or '-'}"
+        why = f"  «{visible(e.reason)}»" if e.reason else ""
+        at = e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{at}  {visible(e.actor):<10} {visible(e.station):<14} {e.action:<8} {move:<26} "
+              f"{e.source}{why}")  # fmt: skip
+    return ExitCode.OK
