@@ -19,12 +19,14 @@ from rxfloor.core import lifecycle
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.config import Settings
 from rxfloor.core.db import (
+    AmbiguousOrder,
     Store,
     alerts,
     audit_events,
     line_items,
     orders,
     outbox,
+    resolve_order,
     utcnow,
 )
 from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
@@ -114,10 +116,7 @@ class OrderService:
     # ------------------------------------------------------------------ reads
     def get(self, ref: str) -> OrderView:
         with self.store.read() as conn:
-            row = self.store.find_order(conn, ref)
-        if row is None:
-            raise OrderNotFound(f"order {clip(ref)} does not exist")
-        return OrderView.from_row(row)
+            return OrderView.from_row(self._find(conn, ref))
 
     def legal_actions(self, order: OrderView) -> frozenset[Action]:
         facts = OrderFacts(order.status, order.hold, order.fulfill_at)
@@ -385,8 +384,8 @@ class OrderService:
         """
         now = self.clock()
         with self.store.write() as conn:
-            row = self.store.find_order(conn, order_id)
-            if row is None or row["id"] != order_id:
+            row = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().first()
+            if row is None:
                 return None
             local = Status(row["status"])
             wins = (
@@ -571,7 +570,11 @@ class OrderService:
 
     # ---------------------------------------------------------------- helpers
     def _find(self, conn: Connection, ref: str) -> RowMapping:
-        row = self.store.find_order(conn, ref)
+        """The one order ``ref`` names (see :func:`resolve_order` for the forms accepted)."""
+        try:
+            row = resolve_order(conn, ref)
+        except AmbiguousOrder as exc:
+            raise OrderNotFound(str(exc)) from None
         if row is None:
             raise OrderNotFound(f"order {clip(ref)} does not exist")
         return row
