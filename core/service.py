@@ -36,13 +36,6 @@ from rxfloor.core.text import clip
 
 #: Which lifecycle actions produce an outbox row (the remote learns of status moves).
 PUSHED_ACTIONS = frozenset({Action.START, Action.FINISH, Action.CANCEL})
-#: What each action aims for, to tell "already there" from "not allowed".
-_TARGET = {
-    Action.START: Status.PROCESSING,
-    Action.FINISH: Status.FINISHED,
-    Action.CANCEL: Status.CANCELLED,
-}
-_ORDER = [Status.OPEN, Status.PROCESSING, Status.FINISHED]
 #: Why an undo is refused, by the state of the move's outbox row.
 _UNDO_REFUSED = {
     OutboxState.SENDING: "is already being sent to the remote",
@@ -391,10 +384,7 @@ class OrderService:
             wins = (
                 board_status is not None
                 and board_status != local
-                and (
-                    board_status.is_terminal
-                    or (local in _ORDER and _ORDER.index(board_status) > _ORDER.index(local))
-                )
+                and (board_status.is_terminal or lifecycle.is_past(board_status, local))
             )
             hold_on = remote_hold and not row["on_hold"]
             hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
@@ -477,10 +467,8 @@ class OrderService:
         local = Status(row["status"])
         if board_status is None or board_status == local:
             return None
-        behind = (local.is_terminal and not board_status.is_terminal) or (
-            local in _ORDER
-            and board_status in _ORDER
-            and _ORDER.index(board_status) < _ORDER.index(local)
+        behind = (local.is_terminal and not board_status.is_terminal) or lifecycle.is_past(
+            local, board_status
         )
         if not behind:
             return None
@@ -685,21 +673,7 @@ class OrderService:
     ) -> Refused:
         status = Status(row["status"])
         order = OrderView.from_row(row)
-        try:
-            concrete = lifecycle.resolve(status, action)
-        except TransitionError:
-            concrete = action
-        target = _TARGET.get(concrete)
-        already = target is not None and (
-            status == target
-            or status.is_terminal
-            or (
-                target in _ORDER
-                and status in _ORDER
-                and _ORDER.index(status) > _ORDER.index(target)
-            )
-        )
-        if already or exc is None:
+        if lifecycle.already_there(status, action) or exc is None:
             message = f"{row['name']} is already {status} ({self._last_by(conn, row)})"
         else:
             message = f"{row['name']}: {exc}"
