@@ -63,6 +63,12 @@ MOVES: dict[tuple[Status, Action], Status] = {
     (Status.PROCESSING, Action.CANCEL): Status.CANCELLED,
 }
 
+#: What each status move aims for, to tell "already there" from "not allowed".
+_TARGET = {action: to for (_, action), to in MOVES.items()}
+
+#: The forward path; CANCELLED is off it (reachable from any status before FINISHED).
+ORDER = (Status.OPEN, Status.PROCESSING, Status.FINISHED)
+
 #: Actions that need a non-blank reason.
 NEEDS_REASON = frozenset({Action.CANCEL, Action.HOLD})
 
@@ -87,10 +93,6 @@ class Outcome:
     action: Action
     facts: OrderFacts
 
-    @property
-    def moves_status(self) -> bool:
-        return self.action in (Action.START, Action.FINISH, Action.CANCEL)
-
 
 def resolve(status: Status, action: Action) -> Action:
     """Turn ADVANCE into the concrete next step for ``status`` (START or FINISH)."""
@@ -103,8 +105,30 @@ def resolve(status: Status, action: Action) -> Action:
     raise TransitionError(f"nothing to advance: the order is {status}")
 
 
-def is_scheduled(facts: OrderFacts, now: datetime) -> bool:
-    return facts.fulfill_at is not None and facts.fulfill_at > now
+def target(action: Action) -> Status | None:
+    """The status a status move aims for (None for hold, release and unresolved ADVANCE)."""
+    return _TARGET.get(action)
+
+
+def is_past(status: Status, mark: Status) -> bool:
+    """``status`` is further along :data:`ORDER` than ``mark`` (False if either is off it)."""
+    return status in ORDER and mark in ORDER and ORDER.index(status) > ORDER.index(mark)
+
+
+def already_there(status: Status, action: Action) -> bool:
+    """The order is at or beyond where ``action`` aims, or closed: a refusal that reads
+    "is already FINISHED" rather than "cannot start" (a lost race, a repeated scan)."""
+    try:
+        concrete = resolve(status, action)
+    except TransitionError:
+        concrete = action
+    goal = target(concrete)
+    return goal is not None and (status == goal or status.is_terminal or is_past(status, goal))
+
+
+def is_scheduled(fulfill_at: datetime | None, now: datetime) -> bool:
+    """Not to be started before ``fulfill_at`` (shown on the card, refused by START)."""
+    return fulfill_at is not None and fulfill_at > now
 
 
 def apply(facts: OrderFacts, action: Action, now: datetime, reason: str | None = None) -> Outcome:
@@ -128,7 +152,7 @@ def apply(facts: OrderFacts, action: Action, now: datetime, reason: str | None =
     if action is Action.START:
         if facts.on_hold:
             raise TransitionError("cannot start: the order is on hold (release it first)")
-        if is_scheduled(facts, now):
+        if is_scheduled(facts.fulfill_at, now):
             assert facts.fulfill_at is not None
             when = facts.fulfill_at.strftime("%Y-%m-%d %H:%M UTC")
             raise TransitionError(f"cannot start: the order is scheduled for {when}")

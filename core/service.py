@@ -19,12 +19,14 @@ from rxfloor.core import lifecycle
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.config import Settings
 from rxfloor.core.db import (
+    AmbiguousOrder,
     Store,
     alerts,
     audit_events,
     line_items,
     orders,
     outbox,
+    resolve_order,
     utcnow,
 )
 from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
@@ -34,13 +36,6 @@ from rxfloor.core.text import clip
 
 #: Which lifecycle actions produce an outbox row (the remote learns of status moves).
 PUSHED_ACTIONS = frozenset({Action.START, Action.FINISH, Action.CANCEL})
-#: What each action aims for, to tell "already there" from "not allowed".
-_TARGET = {
-    Action.START: Status.PROCESSING,
-    Action.FINISH: Status.FINISHED,
-    Action.CANCEL: Status.CANCELLED,
-}
-_ORDER = [Status.OPEN, Status.PROCESSING, Status.FINISHED]
 #: Why an undo is refused, by the state of the move's outbox row.
 _UNDO_REFUSED = {
     OutboxState.SENDING: "is already being sent to the remote",
@@ -114,10 +109,7 @@ class OrderService:
     # ------------------------------------------------------------------ reads
     def get(self, ref: str) -> OrderView:
         with self.store.read() as conn:
-            row = self.store.find_order(conn, ref)
-        if row is None:
-            raise OrderNotFound(f"order {clip(ref)} does not exist")
-        return OrderView.from_row(row)
+            return OrderView.from_row(self._find(conn, ref))
 
     def legal_actions(self, order: OrderView) -> frozenset[Action]:
         facts = OrderFacts(order.status, order.hold, order.fulfill_at)
@@ -385,17 +377,14 @@ class OrderService:
         """
         now = self.clock()
         with self.store.write() as conn:
-            row = self.store.find_order(conn, order_id)
-            if row is None or row["id"] != order_id:
+            row = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().first()
+            if row is None:
                 return None
             local = Status(row["status"])
             wins = (
                 board_status is not None
                 and board_status != local
-                and (
-                    board_status.is_terminal
-                    or (local in _ORDER and _ORDER.index(board_status) > _ORDER.index(local))
-                )
+                and (board_status.is_terminal or lifecycle.is_past(board_status, local))
             )
             hold_on = remote_hold and not row["on_hold"]
             hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
@@ -478,10 +467,8 @@ class OrderService:
         local = Status(row["status"])
         if board_status is None or board_status == local:
             return None
-        behind = (local.is_terminal and not board_status.is_terminal) or (
-            local in _ORDER
-            and board_status in _ORDER
-            and _ORDER.index(board_status) < _ORDER.index(local)
+        behind = (local.is_terminal and not board_status.is_terminal) or lifecycle.is_past(
+            local, board_status
         )
         if not behind:
             return None
@@ -571,7 +558,11 @@ class OrderService:
 
     # ---------------------------------------------------------------- helpers
     def _find(self, conn: Connection, ref: str) -> RowMapping:
-        row = self.store.find_order(conn, ref)
+        """The one order ``ref`` names (see :func:`resolve_order` for the forms accepted)."""
+        try:
+            row = resolve_order(conn, ref)
+        except AmbiguousOrder as exc:
+            raise OrderNotFound(str(exc)) from None
         if row is None:
             raise OrderNotFound(f"order {clip(ref)} does not exist")
         return row
@@ -682,21 +673,7 @@ class OrderService:
     ) -> Refused:
         status = Status(row["status"])
         order = OrderView.from_row(row)
-        try:
-            concrete = lifecycle.resolve(status, action)
-        except TransitionError:
-            concrete = action
-        target = _TARGET.get(concrete)
-        already = target is not None and (
-            status == target
-            or status.is_terminal
-            or (
-                target in _ORDER
-                and status in _ORDER
-                and _ORDER.index(status) > _ORDER.index(target)
-            )
-        )
-        if already or exc is None:
+        if lifecycle.already_there(status, action) or exc is None:
             message = f"{row['name']} is already {status} ({self._last_by(conn, row)})"
         else:
             message = f"{row['name']}: {exc}"

@@ -13,8 +13,13 @@ from rxfloor.core.lifecycle import (
     OrderFacts,
     Status,
     TransitionError,
+    already_there,
     apply,
+    is_past,
+    is_scheduled,
     legal_actions,
+    resolve,
+    target,
 )
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -83,6 +88,68 @@ def test_legal_actions_for_each_status() -> None:
     }  # fmt: skip
     assert legal_actions(OrderFacts(Status.FINISHED), NOW) == frozenset()
     assert legal_actions(OrderFacts(Status.CANCELLED), NOW) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "expected"),
+    [
+        (Status.OPEN, Action.ADVANCE, Action.START),
+        (Status.PROCESSING, Action.ADVANCE, Action.FINISH),
+        (Status.OPEN, Action.CANCEL, Action.CANCEL),  # only ADVANCE is resolved
+        (Status.FINISHED, Action.HOLD, Action.HOLD),
+    ],
+)
+def test_resolve_turns_advance_into_the_next_step(
+    status: Status, action: Action, expected: Action
+) -> None:
+    assert resolve(status, action) is expected
+
+
+@pytest.mark.parametrize("status", [Status.FINISHED, Status.CANCELLED])
+def test_nothing_to_advance_once_closed(status: Status) -> None:
+    with pytest.raises(TransitionError, match=f"nothing to advance: the order is {status}"):
+        resolve(status, Action.ADVANCE)
+
+
+def test_target_is_where_a_status_move_aims() -> None:
+    assert target(Action.START) is Status.PROCESSING
+    assert target(Action.FINISH) is Status.FINISHED
+    assert target(Action.CANCEL) is Status.CANCELLED
+    assert {target(a) for a in (Action.ADVANCE, Action.HOLD, Action.RELEASE)} == {None}
+
+
+def test_is_past_follows_the_forward_path_only() -> None:
+    assert is_past(Status.PROCESSING, Status.OPEN)
+    assert is_past(Status.FINISHED, Status.OPEN) and is_past(Status.FINISHED, Status.PROCESSING)
+    assert not is_past(Status.OPEN, Status.PROCESSING)
+    assert not is_past(Status.OPEN, Status.OPEN)
+    # CANCELLED is off the path: neither before nor after anything
+    assert not any(is_past(Status.CANCELLED, s) or is_past(s, Status.CANCELLED) for s in Status)
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "expected"),
+    [
+        (Status.PROCESSING, Action.START, True),  # a second terminal started it first
+        (Status.FINISHED, Action.START, True),  # beyond the aim
+        (Status.PROCESSING, Action.FINISH, False),  # the move itself, not "already"
+        (Status.OPEN, Action.FINISH, False),  # not allowed, and not there either
+        (Status.CANCELLED, Action.FINISH, True),  # closed: "already CANCELLED"
+        (Status.FINISHED, Action.CANCEL, True),
+        (Status.PROCESSING, Action.ADVANCE, False),  # resolved to FINISH first
+        (Status.FINISHED, Action.ADVANCE, False),  # nothing to resolve it to
+        (Status.FINISHED, Action.HOLD, False),  # hold aims for no status
+    ],
+)
+def test_already_there(status: Status, action: Action, expected: bool) -> None:
+    assert already_there(status, action) is expected
+
+
+def test_is_scheduled_until_fulfill_at() -> None:
+    assert is_scheduled(NOW + timedelta(seconds=1), NOW)
+    assert not is_scheduled(NOW, NOW)  # due now: startable
+    assert not is_scheduled(NOW - timedelta(hours=1), NOW)
+    assert not is_scheduled(None, NOW)
 
 
 facts_strategy = st.builds(

@@ -525,7 +525,12 @@ class BoardScreen(Screen[None]):
         store = self.rx.service.store
         card_id = ref.strip()
         if card_id not in self.model.cards:
-            row = bq.find_any(store, ref)
+            try:
+                with store.read() as conn:
+                    row = bq.resolve_order(conn, ref)
+            except bq.AmbiguousOrder as exc:
+                self.app.call_from_thread(self.rx.say, str(exc), "warning")
+                return
             if row is None:
                 self.app.call_from_thread(self.rx.say, f"no order {ref!r}", "warning")
                 return

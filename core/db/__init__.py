@@ -1,22 +1,23 @@
-"""The local database: schema, engine and transactions, queries, change feed, migrations.
+"""The local database: schema, engine and transactions, queries, change log, migrations.
 
 Import the database's names from here (``from rxfloor.core.db import Store, orders``); how
-they are spread over the modules inside is this package's own business.
+they are spread over the modules inside is this package's own business:
+``schema`` (tables), ``engine`` (Store: open, migrate, read/write, errors), ``queries``
+(every read, the one id resolver), ``changelog`` (the change log the board follows).
 """
 
-from rxfloor.core.db.store import (
+from rxfloor.core.db.changelog import ChangeWaiter
+from rxfloor.core.db.engine import Store, StoreError, normalise_url, safe_url
+from rxfloor.core.db.queries import AmbiguousOrder, SyncHealth, resolve_order
+from rxfloor.core.db.schema import (
     SCHEMA_HEAD,
     AlertRow,
     AuditEventRow,
     Base,
     ChangeRow,
-    ChangeWaiter,
     LineItemRow,
     OrderRow,
     OutboxRow,
-    Store,
-    StoreError,
-    SyncHealth,
     SyncLeaseRow,
     SyncStateRow,
     UTCDateTime,
@@ -25,10 +26,8 @@ from rxfloor.core.db.store import (
     audit_events,
     changes,
     line_items,
-    normalise_url,
     orders,
     outbox,
-    safe_url,
     sync_lease,
     sync_state,
     utcnow,
@@ -38,6 +37,7 @@ from rxfloor.core.db.store import (
 __all__ = [
     "SCHEMA_HEAD",
     "AlertRow",
+    "AmbiguousOrder",
     "AuditEventRow",
     "Base",
     "ChangeRow",
@@ -59,6 +59,7 @@ __all__ = [
     "normalise_url",
     "orders",
     "outbox",
+    "resolve_order",
     "safe_url",
     "sync_lease",
     "sync_state",

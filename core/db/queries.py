@@ -1,20 +1,172 @@
-"""Extra read queries the board needs, kept apart from the store so the sync work can evolve it.
+"""Every read the app makes, as SQLAlchemy Core rows or plain values (fast: no ORM, no pydantic).
 
-All of them return SQLAlchemy Core rows or plain values (fast, no ORM, no pydantic).
+Functions that take a ``Connection`` run inside the caller's transaction (the service reads
+the order it is about to change in its write transaction); those that take a ``Store`` open
+a read transaction of their own. :func:`resolve_order` is the one way to turn what a person
+typed or a scanner sent into an order: the CLI, the board's go-to and the service all use it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import Connection, RowMapping, func, or_, select
 
-from rxfloor.core.db import Store, orders, outbox
+from rxfloor.core.db.schema import alerts, audit_events, line_items, orders, outbox, sync_state
+from rxfloor.core.text import clip
+
+if TYPE_CHECKING:
+    from rxfloor.core.db.engine import Store
 
 _CHUNK = 500  # stay under SQLite's bound-variable limit
+#: How many orders an ambiguous reference names in its message.
+_CANDIDATES = 5
 
 
+@dataclass(frozen=True, slots=True)
+class SyncHealth:
+    """What the header shows: online / offline since, queued and failed pushes."""
+
+    online: bool | None
+    offline_since: datetime | None
+    last_ok_at: datetime | None
+    last_error: str | None
+    queued: int
+    failed: int
+
+
+class AmbiguousOrder(LookupError):
+    """A reference that fits several orders; the message names a few so a person can pick."""
+
+    def __init__(self, ref: str, candidates: Sequence[RowMapping], more: bool) -> None:
+        listed = ", ".join(f"{clip(r['name'], 24)} ({clip(r['id'], 40)})" for r in candidates)
+        super().__init__(
+            f"order {clip(ref)} fits several orders: {listed}{', …' if more else ''}; "
+            "type the full name or the uid"
+        )
+        self.candidates = [str(r["id"]) for r in candidates]
+
+
+# ---------------------------------------------------------------- one order
+def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
+    """The order ``ref`` names, however it was typed or scanned; None when none fits.
+
+    Surrounding whitespace (a scanner's CR/LF, a tab) is ignored. Tried in turn:
+
+    1. the uid, exactly (``po-s0-000007``): it wins over any name;
+    2. the name, with or without its ``#`` (``#1001``, ``1001`` -> ``#1001``);
+    3. a scanned number that ends a prefixed name (``1001`` -> ``#7-1001``), only when
+       step 2 found nothing.
+
+    Several orders fitting step 2 or 3 raise :class:`AmbiguousOrder` (never a guess).
+    """
+    ref = ref.strip()
+    if not ref:
+        return None
+    bare = ref.lstrip("#")
+    rows = (
+        conn.execute(
+            select(orders)
+            .where(or_(orders.c.id == ref, orders.c.name.in_({ref, bare, "#" + bare})))
+            .order_by((orders.c.id == ref).desc(), orders.c.name, orders.c.id)
+            .limit(_CANDIDATES + 1)
+        )
+        .mappings()
+        .all()
+    )
+    if rows and rows[0]["id"] == ref:
+        return rows[0]
+    if not rows and bare.isdigit():  # digits only: nothing for LIKE to misread
+        rows = (
+            conn.execute(
+                select(orders)
+                .where(orders.c.name.like(f"%-{bare}"))
+                .order_by(orders.c.name, orders.c.id)
+                .limit(_CANDIDATES + 1)
+            )
+            .mappings()
+            .all()
+        )
+    if len(rows) > 1:
+        raise AmbiguousOrder(ref, rows[:_CANDIDATES], more=len(rows) > _CANDIDATES)
+    return rows[0] if rows else None
+
+
+# ------------------------------------------------------------ on a connection
+def board_rows(
+    conn: Connection,
+    statuses: Sequence[str] | None = None,
+    *,
+    finished_since: datetime | None = None,
+    ids: Sequence[str] | None = None,
+) -> list[RowMapping]:
+    """Orders for the board (optionally: these statuses, FINISHED since, these ids)."""
+    stmt = select(orders)
+    if statuses is not None:
+        stmt = stmt.where(orders.c.status.in_(list(statuses)))
+    if finished_since is not None:
+        stmt = stmt.where(
+            or_(orders.c.status != "FINISHED", orders.c.status_since >= finished_since)
+        )
+    if ids is not None:
+        stmt = stmt.where(orders.c.id.in_(list(ids)))
+    return list(conn.execute(stmt).mappings())
+
+
+def order_items(conn: Connection, order_id: str) -> list[RowMapping]:
+    """The order's line items in their order on the prescription."""
+    stmt = (
+        select(line_items).where(line_items.c.order_id == order_id).order_by(line_items.c.position)
+    )
+    return list(conn.execute(stmt).mappings())
+
+
+def order_history(conn: Connection, order_id: str) -> list[RowMapping]:
+    """The order's audit events, oldest first."""
+    stmt = (
+        select(audit_events).where(audit_events.c.order_id == order_id).order_by(audit_events.c.id)
+    )
+    return list(conn.execute(stmt).mappings())
+
+
+def count_orders(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(orders)).scalar_one())
+
+
+def open_alerts(conn: Connection) -> list[RowMapping]:
+    """Unacknowledged alerts, oldest first, with the order's name."""
+    stmt = (
+        select(alerts, orders.c.name.label("order_name"))
+        .join(orders, orders.c.id == alerts.c.order_id)
+        .where(alerts.c.acknowledged_at.is_(None))
+        .order_by(alerts.c.id)
+    )
+    return list(conn.execute(stmt).mappings())
+
+
+def sync_health(conn: Connection) -> SyncHealth:
+    counts: dict[str, int] = dict(
+        conn.execute(
+            select(outbox.c.state, func.count())
+            .where(outbox.c.state.in_(["pending", "sending", "failed"]))
+            .group_by(outbox.c.state)
+        ).all()
+    )
+    row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().first()
+    return SyncHealth(
+        online=row["online"] if row else None,
+        offline_since=row["offline_since"] if row else None,
+        last_ok_at=row["last_ok_at"] if row else None,
+        last_error=row["last_error"] if row else None,
+        queued=int(counts.get("pending", 0)) + int(counts.get("sending", 0)),
+        failed=int(counts.get("failed", 0)),
+    )
+
+
+# ------------------------------------------------------------- for the board
 def board_load(
     store: Store, statuses: Sequence[str], finished_since: datetime
 ) -> tuple[int, list[RowMapping], set[str]]:
@@ -58,16 +210,3 @@ def sync_errors(store: Store, order_id: str) -> list[str]:
     )
     with store.read() as conn:
         return [f"{a}: {e or 'no message'}" for a, e in conn.execute(stmt).all()]
-
-
-def find_any(store: Store, ref: str) -> RowMapping | None:
-    """An order by uid, name or scanned barcode (the uid or the name, with or without ``#``)."""
-    with store.read() as conn:
-        row = store.find_order(conn, ref)
-        if row is None and ref.strip().isdigit():
-            row = (
-                conn.execute(select(orders).where(orders.c.name.like(f"%-{ref.strip()}")))
-                .mappings()
-                .first()
-            )
-        return row

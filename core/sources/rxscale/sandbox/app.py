@@ -496,10 +496,6 @@ async def openapi(request: Request) -> Response:
     return JSONResponse(openapi_schema(_state(request).dialect.name))
 
 
-async def not_found(request: Request) -> Response:
-    raise Refusal(404, {"error": "not found"})
-
-
 def _api_routes() -> list[Route]:
     return [
         Route("/health/", health, methods=["GET"]),

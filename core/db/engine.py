@@ -1,0 +1,263 @@
+"""The local database's engine: open a URL, migrate on first use, read and write transactions.
+
+One code path for SQLite (the embedded default, WAL) and PostgreSQL (a shared floor).
+Writes go through :meth:`Store.write`, which on SQLite takes the write lock up front
+(``BEGIN IMMEDIATE``) so that concurrent writers queue on the busy timeout instead of
+failing half-way. Database errors leave here as one-line :class:`StoreError` messages.
+
+The read methods on :class:`Store` are conveniences: each is one read transaction around
+the query of the same purpose in :mod:`rxfloor.core.db.queries` (or the change log in
+:mod:`rxfloor.core.db.changelog`), for callers that are not already inside a transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, RowMapping, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from rxfloor.core.db import changelog, queries
+from rxfloor.core.db.changelog import ChangeWaiter
+from rxfloor.core.db.queries import SyncHealth
+from rxfloor.core.db.schema import SCHEMA_HEAD
+from rxfloor.core.text import clip
+
+
+class StoreError(Exception):
+    """A database problem, phrased in one line for a person (never with a password)."""
+
+
+def normalise_url(raw: str) -> str:
+    """Accept URLs as people type them: ``postgresql://…``, ``postgres://…``, a bare file path."""
+    raw = raw.strip()
+    if not raw:
+        raise ValueError("database URL is empty")
+    if "://" not in raw and not raw.startswith("sqlite:"):
+        raw = f"sqlite:///{Path(raw).expanduser().resolve()}"
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            raw = "postgresql+psycopg://" + raw[len(prefix) :]
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError(f"not a database URL: {clip(raw)}") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"unsupported database {url.get_backend_name()!r}: use sqlite:///FILE or postgresql://…"
+        )
+    if url.get_backend_name() == "postgresql" and url.drivername != "postgresql+psycopg":
+        raise ValueError("PostgreSQL is reached through psycopg 3: write postgresql://…")
+    return url.render_as_string(hide_password=False)
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Store:
+    """Engine, migrations, transactions and read conveniences. Create with :meth:`open`;
+    share one per process."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, url: str, *, busy_timeout_ms: int = 5000, migrate: bool = True) -> Store:
+        url = normalise_url(url)
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(url, busy_timeout_ms)
+        else:
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=5,
+                connect_args={"connect_timeout": 5, "application_name": "rxfloor"},
+            )
+        store = cls(engine, url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            engine.dispose()
+            if _damaged(exc):
+                raise store._storage_error(exc) from None
+            raise StoreError(f"cannot open database {safe_url(url)}: {_first_line(exc)}") from None
+        if migrate:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        """Bring the schema to :data:`SCHEMA_HEAD`; refuse a database newer than this code,
+        and one with rxfloor's tables but no schema version (never guess what it holds)."""
+        current = self.schema_revision()
+        if current == SCHEMA_HEAD:
+            return
+        if current is None and self._has_table("orders"):
+            raise StoreError(
+                f"the database {self.where} has rxfloor tables but no schema version "
+                "(alembic_version); it was not created by rxfloor or was damaged"
+            )
+        from rxfloor.core.db.migrations.runner import upgrade
+
+        upgrade(self, current)
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision, or None for a database without one (a new one)."""
+        with self.read() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        return None if row is None else str(row[0])
+
+    def _has_table(self, name: str) -> bool:
+        with self.read() as conn:
+            return bool(inspect(conn).has_table(name))
+
+    @property
+    def where(self) -> str:
+        """The database for messages: the SQLite file's path, else the URL (no password)."""
+        parsed = make_url(self.url)
+        if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
+            return str(parsed.database)
+        return safe_url(self.url)
+
+    def _storage_error(self, exc: DBAPIError) -> StoreError:
+        """One line for a person: a damaged file said so, anything else as busy/unavailable."""
+        if _damaged(exc):
+            return StoreError(
+                f"{self.where}: the database file is damaged ({_first_line(exc)}); "
+                "restore it from a backup"
+            )
+        return StoreError(f"database busy or unavailable: {_first_line(exc)}")
+
+    # ------------------------------------------------------------- transactions
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (the SQLite write lock is taken at BEGIN)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(rx_write=True)
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            raise self._storage_error(exc) from None
+        except DBAPIError as exc:
+            if _damaged(exc):
+                raise self._storage_error(exc) from None
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            if _damaged(exc) or isinstance(exc, OperationalError):
+                raise self._storage_error(exc) from None
+            raise
+
+    # -------------------------------------------------------------------- reads
+    def board_rows(
+        self,
+        statuses: Sequence[str] | None = None,
+        *,
+        finished_since: datetime | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[RowMapping]:
+        with self.read() as conn:
+            return queries.board_rows(conn, statuses, finished_since=finished_since, ids=ids)
+
+    def line_items(self, order_id: str) -> list[RowMapping]:
+        with self.read() as conn:
+            return queries.order_items(conn, order_id)
+
+    def history(self, order_id: str) -> list[RowMapping]:
+        with self.read() as conn:
+            return queries.order_history(conn, order_id)
+
+    def count_orders(self) -> int:
+        with self.read() as conn:
+            return queries.count_orders(conn)
+
+    def open_alerts(self) -> list[RowMapping]:
+        with self.read() as conn:
+            return queries.open_alerts(conn)
+
+    def sync_health(self) -> SyncHealth:
+        with self.read() as conn:
+            return queries.sync_health(conn)
+
+    # --------------------------------------------------------------- change log
+    def record_change(self, conn: Connection, order_ids: Sequence[str]) -> None:
+        """Append to the change log inside the caller's write transaction."""
+        changelog.record_change(conn, order_ids)
+
+    def change_cursor(self) -> int:
+        with self.read() as conn:
+            return changelog.change_cursor(conn)
+
+    def changes_since(self, cursor: int) -> tuple[int, set[str]]:
+        with self.read() as conn:
+            return changelog.changes_since(conn, cursor)
+
+    def change_waiter(self) -> ChangeWaiter:
+        return ChangeWaiter(self)
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    memory = database in ("", ":memory:")
+    if not memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("rx_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _damaged(exc: DBAPIError) -> bool:
+    """SQLite says the file is corrupt or not a database at all."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    return lines[0] if lines else type(orig).__name__
