@@ -9,15 +9,11 @@ import pytest
 from pydantic import SecretStr
 
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.sources.rxscale.client import (
-    AuthError,
-    PermanentError,
-    RemoteClient,
-    RemoteOrder,
-    RetryPolicy,
-    TransientError,
-    plan_push,
-)
+from rxfloor.core.sources.base import AuthError, PermanentError, TransientError
+from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.dialects import plan_push
+from rxfloor.core.sources.rxscale.wire import RemoteOrder
+from rxfloor.core.sync.retry import RetryPolicy
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 

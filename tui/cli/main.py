@@ -220,7 +220,7 @@ def _board(service: Any, settings: Settings, *, demo: bool = False) -> int:
 
         background = partial(start_demo_sync, settings)
     else:
-        from rxfloor.core.sync.worker import background_sync
+        from rxfloor.core.sync.runner import background_sync
 
         worker = background_sync(settings, service)
         if worker is not None:

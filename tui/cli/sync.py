@@ -66,7 +66,9 @@ def handle_sync(args: argparse.Namespace) -> int:
     from rxfloor.core.config import ConfigError
     from rxfloor.core.db import StoreError
     from rxfloor.core.service import Refused
-    from rxfloor.core.sources.rxscale.client import AuthError, client_from_settings
+    from rxfloor.core.sources import DEFAULT_SOURCE, open_source
+    from rxfloor.core.sources.base import AuthError
+    from rxfloor.core.sync.retry import RetryPolicy
     from rxfloor.core.sync.worker import SyncWorker
     from rxfloor.core.text import shown
 
@@ -85,10 +87,10 @@ def handle_sync(args: argparse.Namespace) -> int:
                 return _fail(str(exc), EXIT_REFUSED)
             return 0
         try:
-            client = client_from_settings(settings)
+            source = open_source(DEFAULT_SOURCE, settings)
         except (ValueError, ConfigError) as exc:  # no URL or key, a malformed key
             return _fail(str(exc), EXIT_CONFIG)
-        worker = SyncWorker(service, client)
+        worker = SyncWorker(service, source, policy=RetryPolicy.from_settings(settings))
         try:
             interval = args.interval if args.interval is not None else settings.sync_interval_s
             while True:
@@ -105,7 +107,7 @@ def handle_sync(args: argparse.Namespace) -> int:
             return 0
         finally:
             worker.close()
-            client.close()
+            source.close()
     finally:
         service.store.close()
 
@@ -115,6 +117,7 @@ def handle_webhooks(args: argparse.Namespace) -> int:
 
     from rxfloor.core.config import ConfigError
     from rxfloor.core.db import StoreError
+    from rxfloor.core.sources import webhook_format
     from rxfloor.core.sync.webhooks import WebhookReceiver
     from rxfloor.core.text import register_secret
 
@@ -131,6 +134,7 @@ def handle_webhooks(args: argparse.Namespace) -> int:
     receiver = WebhookReceiver(
         service,
         secret.encode(),
+        webhooks=webhook_format(),
         max_body_bytes=settings.webhook_max_body_bytes,
         max_age_s=settings.webhook_max_age_s,
         max_ahead_s=settings.webhook_max_ahead_s,
