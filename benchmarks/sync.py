@@ -36,6 +36,7 @@ from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.sandbox import BASE_PATH
+from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.worker import SyncWorker
 from tests.helpers import rxfloor_cmd
 
@@ -91,7 +92,7 @@ def emit(**fields: object) -> None:
 def _worker(tmp: str, name: str, server: Remote, rate: float | None) -> SyncWorker:
     store = Store.open(f"sqlite:///{Path(tmp) / name}")
     client = RemoteClient(server.base_url, SecretStr(KEY), rate_limit_per_s=rate, timeout_s=30)
-    return SyncWorker(OrderService(store, Actor("BM", "bench")), client)
+    return SyncWorker(OrderService(store, Actor("BM", "bench")), RxScaleSource(client))
 
 
 def _queue_moves(worker: SyncWorker, moves: int) -> None:
@@ -127,7 +128,7 @@ def drain(moves: int, limit: float | None, tmp: str, client_rate: float | None =
             "429", 0
         )
         worker.close()
-        worker.client.close()
+        worker.source.close()
         worker.store.close()
     if limit is None:
         emit(bench="drain_unlimited", moves=queued, pushed=pushed, seconds=round(elapsed, 2),
@@ -154,7 +155,7 @@ def pull(count: int, tmp: str) -> None:
         emit(bench="pull", orders=count, pulled=pulled, seconds=round(elapsed, 2),
              repeat_pull_s=round(steady, 2), changes_on_repeat=again)  # fmt: skip
         worker.close()
-        worker.client.close()
+        worker.source.close()
         worker.store.close()
 
 

@@ -9,11 +9,20 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -60,6 +69,36 @@ def _default_actor() -> str:
         return "unknown"
 
 
+class RxScaleSection(BaseModel):
+    """``[sources.rxscale]``: the RxScale API. Unset values fall back to the top-level ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_url: str | None = None
+    rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
+    http_timeout_s: float | None = Field(default=None, gt=0, le=300)
+    #: the remote's status dialect; unset: learnt from the first statuses it sends
+    dialect: Literal["v1", "v2"] | None = None
+
+
+class SourcesSection(BaseModel):
+    """``[sources.<name>]``: one table per system of record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rxscale: RxScaleSection = Field(default_factory=RxScaleSection)
+
+
+@dataclass(frozen=True, slots=True)
+class RxScaleSettings:
+    """The RxScale source's settings once the section and the top-level ones are merged."""
+
+    api_url: str | None
+    rate_limit_per_s: float
+    http_timeout_s: float
+    dialect: Literal["v1", "v2"] | None
+
+
 class Settings(BaseSettings):
     """Everything rxfloor can be told. Env vars are ``RXFLOOR_<NAME>``."""
 
@@ -75,6 +114,9 @@ class Settings(BaseSettings):
     sync_interval_s: float = Field(default=5.0, gt=0, le=3600)
     rate_limit_per_s: float = Field(default=10.0, gt=0, le=10_000)
     http_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: a failed push waits ~retry_base_s, doubling per attempt up to retry_cap_s (jittered)
+    retry_base_s: float = Field(default=0.5, ge=0, le=3600)
+    retry_cap_s: float = Field(default=60.0, ge=0, le=86_400)
     #: webhooks: a larger body is refused with 413 before it is read in full
     webhook_max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     #: webhooks: an event stamped further in the past (or ahead) is recorded, never applied
@@ -82,6 +124,7 @@ class Settings(BaseSettings):
     webhook_max_ahead_s: float = Field(default=300.0, ge=0)
     theme: str | None = None
     keys: dict[str, str] = Field(default_factory=dict)
+    sources: SourcesSection = Field(default_factory=SourcesSection)
 
     @field_validator("database_url")
     @classmethod
@@ -89,6 +132,14 @@ class Settings(BaseSettings):
         from rxfloor.core.db import normalise_url
 
         return normalise_url(value)
+
+    @field_validator("retry_cap_s")
+    @classmethod
+    def _cap_above_base(cls, value: float, info: ValidationInfo) -> float:
+        base = info.data.get("retry_base_s")
+        if base is not None and value < base:
+            raise ValueError(f"must be at least retry_base_s ({base})")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -103,6 +154,24 @@ class Settings(BaseSettings):
             init_settings,
             env_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
+        )
+
+    def rxscale(self) -> RxScaleSettings:
+        """``[sources.rxscale]`` merged with the top-level spellings (``api_url`` /
+        ``RXFLOOR_API_URL``, ``rate_limit_per_s``, ``http_timeout_s``): a top-level value
+        that is given (environment or file) wins, so the environment still beats the file;
+        the section wins over a top-level default."""
+        section, given = self.sources.rxscale, self.model_fields_set
+
+        def pick(name: str, own: float | None) -> float:
+            top: float = getattr(self, name)
+            return top if name in given or own is None else own
+
+        return RxScaleSettings(
+            api_url=self.api_url or section.api_url or None,
+            rate_limit_per_s=pick("rate_limit_per_s", section.rate_limit_per_s),
+            http_timeout_s=pick("http_timeout_s", section.http_timeout_s),
+            dialect=section.dialect,
         )
 
     def resolved_api_key(self) -> SecretStr | None:

@@ -32,7 +32,10 @@ from rxfloor.core.sources.rxscale.sandbox import (
     create_app,
     drive_activity,
 )
-from rxfloor.core.sync.worker import BackgroundSync, SyncWorker
+from rxfloor.core.sources.rxscale.source import RxScaleSource
+from rxfloor.core.sync.retry import RetryPolicy
+from rxfloor.core.sync.runner import BackgroundSync
+from rxfloor.core.sync.worker import SyncWorker
 
 
 class _Loop:
@@ -116,14 +119,17 @@ def start_demo_sync(
     activity = loop.submit(
         drive_activity(app.state.sandbox, every_s, seed=0, cancel_chance=cancel_chance)
     )
+    section = settings.rxscale()
     client = RemoteClient(
         "http://sandbox" + BASE_PATH,
         SecretStr(key),
-        rate_limit_per_s=settings.rate_limit_per_s,
-        transport=ASGIBridge(app, loop, settings.http_timeout_s),
+        rate_limit_per_s=section.rate_limit_per_s,
+        transport=ASGIBridge(app, loop, section.http_timeout_s),
     )
     service = open_service(settings)
-    background = BackgroundSync(SyncWorker(service, client), interval_s).start()
+    worker = SyncWorker(service, RxScaleSource(client),
+                        policy=RetryPolicy.from_settings(settings))  # fmt: skip
+    background = BackgroundSync(worker, interval_s).start()
     try:
         yield DemoSync(service, background, app.state.sandbox)
     finally:

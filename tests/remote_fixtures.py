@@ -15,6 +15,8 @@ Stable interface (other test modules depend on it):
     ``control``   an ``httpx.Client`` with base URL ``http://127.0.0.1:PORT/_sandbox``
     ``state``     the live :class:`SandboxState` (same process; thread-safe)
     ``api()``     a new ``httpx.Client`` on ``base_url`` with the key set (close it yourself)
+    ``source(**client_kw)``  a new ``RxScaleSource`` on ``base_url`` with the key set
+                  (``client_kw``: ``RemoteClient`` options; close it yourself)
     ``transitions()``, ``requests()``        the control logs (lists of dicts)
     ``add_orders(n, status=None) -> [uid]``  new orders arrive on the remote side
     ``remote_status(uid, status, comment=None) -> order``  a remote-side change
@@ -73,7 +75,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
+from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.sandbox import (
     BASE_PATH,
     OLD_BASE_PATH,
@@ -81,6 +85,7 @@ from rxfloor.core.sources.rxscale.sandbox import (
     SandboxState,
     create_app,
 )
+from rxfloor.core.sources.rxscale.source import RxScaleSource
 
 
 class _Served:
@@ -159,6 +164,9 @@ class SandboxServer(_Served):
     def api(self, **kw: Any) -> httpx.Client:
         kw.setdefault("timeout", 10)
         return httpx.Client(base_url=self.base_url, headers=self.headers, **kw)
+
+    def source(self, **client_kw: Any) -> RxScaleSource:
+        return RxScaleSource(RemoteClient(self.base_url, SecretStr(self.api_key), **client_kw))
 
     def transitions(self) -> list[dict[str, Any]]:
         return self._ok(self.control.get("/transitions"))  # type: ignore[no-any-return]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -64,6 +65,35 @@ def test_headless_cli_does_not_import_textual() -> None:
         "sys.exit(1 if 'textual' in sys.modules else 0)\n"
     )
     assert _run(sys.executable, "-c", code).returncode == 0
+
+
+def test_sync_engine_imports_no_concrete_source() -> None:
+    """core/sync speaks the OrderSource protocol: it may import ``core.sources.base`` and the
+    registry (``core.sources``), never a source's own package (``core.sources.rxscale``, …)."""
+
+    def concrete(name: str) -> bool:
+        parts = name.split(".")
+        if parts[:3] != ["rxfloor", "core", "sources"] or len(parts) < 4 or parts[3] == "base":
+            return False
+        here = ROOT / "core" / "sources" / parts[3]
+        return here.is_dir() or here.with_suffix(".py").exists()
+
+    bad = []
+    for path in sorted((ROOT / "core" / "sync").rglob("*.py")):
+        package = "rxfloor.core." + ".".join(path.relative_to(ROOT / "core").parent.parts)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, base] if base else up)
+                names = [base] + [f"{base}.{a.name}" for a in node.names]
+            else:
+                continue
+            bad += [f"{path.relative_to(ROOT)}:{node.lineno}: {n}" for n in names if concrete(n)]
+    assert not bad, "core/sync imports a concrete source:\n" + "\n".join(bad)
 
 
 @pytest.mark.slow

@@ -18,8 +18,10 @@ from pydantic import SecretStr
 from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sources.rxscale.client import RateLimiter, RemoteClient
+from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.sandbox import SandboxConfig, SandboxState
+from rxfloor.core.sources.rxscale.source import RxScaleSource
+from rxfloor.core.sync.retry import RateLimiter
 from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
@@ -119,7 +121,7 @@ def test_draining_against_a_limited_stand_in_sends_each_move_once_with_few_429s(
     server = sandbox_factory(seed=30)
     store = Store.open(f"sqlite:///{tmp_path / 'rx.db'}")
     client = RemoteClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=10)
-    worker = SyncWorker(OrderService(store, Actor("AB", "t")), client)
+    worker = SyncWorker(OrderService(store, Actor("AB", "t")), RxScaleSource(client))
     try:
         worker.pull()
         for row in store.board_rows():

@@ -9,15 +9,12 @@ import pytest
 from pydantic import SecretStr
 
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.sources.rxscale.client import (
-    AuthError,
-    PermanentError,
-    RemoteClient,
-    RemoteOrder,
-    RetryPolicy,
-    TransientError,
-    plan_push,
-)
+from rxfloor.core.sources.base import AuthError, PermanentError, TransientError
+from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.dialects import ACTIVE, plan_push
+from rxfloor.core.sources.rxscale.source import RxScaleSource
+from rxfloor.core.sources.rxscale.wire import RemoteOrder
+from rxfloor.core.sync.retry import RetryPolicy
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 
@@ -135,3 +132,26 @@ def test_missing_url_or_key_is_refused_up_front() -> None:
         RemoteClient("", SecretStr("k"))
     with pytest.raises(ValueError, match="API key"):
         RemoteClient("http://127.0.0.1:9", None)
+
+
+def test_the_source_learns_its_dialect_from_what_it_reads(sandbox_factory) -> None:
+    """No ``SELECT DISTINCT`` over the database: the first v2-only status makes it v2."""
+    server = sandbox_factory(seed=4, dialect="v2")
+    source = server.source(rate_limit_per_s=None)
+    fixed = RxScaleSource(source.client, dialect="v1")
+    try:
+        assert source.dialect is None and source.active_statuses() is None
+        listed = [o for o in source.iter_orders(50, active=True) if isinstance(o, RemoteOrder)]
+        assert len(listed) == 4  # unknown dialect: "active" lists everything
+        assert source.dialect == "v2" and source.active_statuses() == ACTIVE["v2"]
+        uid = listed[0].uid
+        assert source.push_step(uid, "pending review", reason="ignored", idempotency_key="a")
+        assert source.push_step(uid, "in-progress", reason=None, idempotency_key="b")
+        assert source.get_order(uid).board_status is Status.PROCESSING
+        assert [t["comment"] for t in server.transitions() if t["by"] == "api"] == [None, None]
+        assert source.dialect == "v2"  # and it stays so
+        list(fixed.iter_orders(50, active=False))
+        assert fixed.dialect == "v1"  # configured: believed over what it reads
+        assert source.plan_push(Action.FINISH, "in-progress").steps == ("ready_for_pickup",)
+    finally:
+        source.close()

@@ -20,7 +20,9 @@ from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.models import NewOrder
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sources.rxscale.client import AuthError, RemoteClient
+from rxfloor.core.sources.base import AuthError
+from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.worker import SyncWorker
 from rxfloor.core.text import api_key_problem, register_secret, scrub
 from tests import remote_fixtures
@@ -134,14 +136,14 @@ def test_worker_in_process_keeps_an_echoed_key_out_of_every_sink(
     service.add_orders([NewOrder(id="po-local-only", name="#9001", remote_status="open")])
     service.act("#9001", Action.START)
     with RemoteClient(sandbox.base_url, SecretStr(KEY), rate_limit_per_s=None) as client:
-        worker = SyncWorker(service, client)
+        worker = SyncWorker(service, RxScaleSource(client))
         report = worker.cycle()
         worker.close()
     assert report.failed == 1 and report.errors, report
     assert "not found" in report.errors[0] and "<redacted>" in report.errors[0]
     assert_clean(" ".join(report.errors), KEY)
     with RemoteClient(sandbox.base_url, SecretStr(WRONG), rate_limit_per_s=None) as client:
-        worker = SyncWorker(service, client)
+        worker = SyncWorker(service, RxScaleSource(client))
         with pytest.raises(AuthError) as err:
             worker.cycle()
         worker.close()

@@ -9,14 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sources.rxscale.client import RemoteClient, RetryPolicy
-from rxfloor.core.sync.worker import PushLease, SyncWorker, background_sync
+from rxfloor.core.sync.lease import PushLease
+from rxfloor.core.sync.retry import RetryPolicy
+from rxfloor.core.sync.runner import background_sync
+from rxfloor.core.sync.worker import SyncWorker
 from rxfloor.tui.cli.main import main
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
@@ -28,9 +29,8 @@ NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
 
 
 def make_worker(service: OrderService, server: SandboxServer, **kw: object) -> SyncWorker:
-    client = RemoteClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=None,
-                          timeout_s=2.0)  # fmt: skip
-    return SyncWorker(service, client, policy=NO_WAIT, **kw)  # type: ignore[arg-type]
+    source = server.source(rate_limit_per_s=None, timeout_s=2.0)
+    return SyncWorker(service, source, policy=NO_WAIT, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -181,7 +181,7 @@ def test_exactly_one_pusher_per_database(db_url: str, sandbox_server: SandboxSer
         assert workers[0].cycle().pushed == 1
         workers[0].close()
         assert workers[1].cycle().lease
-        assert PushLease(stores[0]).acquire() is False
+        assert PushLease(stores[0], source="rxscale").acquire() is False
     finally:
         for w in workers:
             w.close()

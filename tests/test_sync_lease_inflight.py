@@ -10,19 +10,22 @@ and only then read it back.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from sqlalchemy import create_engine, text
 
 from rxfloor.core.db import Store, utcnow
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sources.rxscale.client import RemoteClient, RetryPolicy
+from rxfloor.core.sync import lease as lease_module
 from rxfloor.core.sync import worker as sync_module
-from rxfloor.core.sync.worker import PushLease, SyncWorker
+from rxfloor.core.sync.lease import PushLease
+from rxfloor.core.sync.retry import RetryPolicy
+from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 
@@ -46,10 +49,9 @@ def services(db_url: str) -> Iterator[Callable[[str], OrderService]]:
 
 
 def make_worker(service: OrderService, server: SandboxServer) -> SyncWorker:
-    client = RemoteClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=None,
-                          timeout_s=TIMEOUT_S)  # fmt: skip
-    return SyncWorker(service, client, policy=NO_WAIT, concurrency=1,
-                      lease=PushLease(service.store, ttl_s=30))  # fmt: skip
+    source = server.source(rate_limit_per_s=None, timeout_s=TIMEOUT_S)
+    return SyncWorker(service, source, policy=NO_WAIT, concurrency=1,
+                      lease=PushLease(service.store, ttl_s=30, source="rxscale"))  # fmt: skip
 
 
 def patches(server: SandboxServer, uid: str) -> int:
@@ -64,6 +66,7 @@ def test_a_row_on_the_wire_when_the_lease_is_lost_is_never_sent_twice(
 ) -> None:
     offset = [timedelta(0)]
     monkeypatch.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
+    monkeypatch.setattr(lease_module, "utcnow", lambda: utcnow() + offset[0])
     service_a, service_b = services("A"), services("B")
     a, b = make_worker(service_a, sandbox_server), make_worker(service_b, sandbox_server)
     on_the_wire, let_go = threading.Event(), threading.Event()
@@ -71,19 +74,34 @@ def test_a_row_on_the_wire_when_the_lease_is_lost_is_never_sent_twice(
         a.cycle()
         uid = service_a.store.board_rows()[0]["id"]
         service_a.act(uid, Action.START)
-        real = a.client.set_status
+        real = a.source.push_step
+        assert a.lease.acquire()
+        lock_pid = None
+        if a.lease._pg is not None:
+            lock_pid = a.lease._pg.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            a.lease._pg.commit()
 
         def held_send(*args: Any, **kw: Any) -> Any:
             on_the_wire.set()  # a checked its lease; the PATCH is leaving now
             assert let_go.wait(20)
             return real(*args, **kw)
 
-        monkeypatch.setattr(a.client, "set_status", held_send)
+        monkeypatch.setattr(a.source, "push_step", held_send)
         pusher = threading.Thread(target=a.push)
         pusher.start()
         assert on_the_wire.wait(20)
-        offset[0] += timedelta(seconds=31)  # a's lease runs out while its PATCH is in flight
-        assert b.lease.acquire()
+        # a's lease is lost while its PATCH is in flight: SQLite, the lease row ran out;
+        # PostgreSQL, the lock's backend is gone
+        offset[0] += timedelta(seconds=31)
+        if lock_pid is not None:
+            with create_engine(service_a.store.url).connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": lock_pid})
+        for _ in range(500):
+            if b.lease.acquire():
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("the second worker never got the lease")
         b.cycle()  # b must leave the row a is sending alone
         assert patches(sandbox_server, uid) == 0
         let_go.set()
@@ -100,4 +118,4 @@ def test_a_row_on_the_wire_when_the_lease_is_lost_is_never_sent_twice(
         let_go.set()
         for w in (a, b):
             w.close()
-            w.client.close()
+            w.source.close()

@@ -31,9 +31,14 @@ from sqlalchemy import select
 from rxfloor.core.db import Store, outbox, utcnow
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService, ServiceError
-from rxfloor.core.sources.rxscale.client import BOARD_STATUS, RemoteClient, RetryPolicy
+from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS
+from rxfloor.core.sources.rxscale.source import RxScaleSource
+from rxfloor.core.sync import lease as lease_module
 from rxfloor.core.sync import worker as sync_module
-from rxfloor.core.sync.worker import PushLease, SyncWorker
+from rxfloor.core.sync.lease import PushLease
+from rxfloor.core.sync.retry import RetryPolicy
+from rxfloor.core.sync.worker import SyncWorker
 from tests.remote_fixtures import serve_sandbox
 
 TTL_S = 30.0
@@ -65,6 +70,7 @@ def clock() -> Iterator[list[timedelta]]:
     offset = [timedelta(0)]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
+        mp.setattr(lease_module, "utcnow", lambda: utcnow() + offset[0])
         yield offset
 
 
@@ -94,7 +100,8 @@ def test_exactly_once_under_faults(
 
         client, other_client = new_client(), new_client()
         no_wait = RetryPolicy(base_s=0.0, cap_s=0.0)
-        worker = SyncWorker(service, client, policy=no_wait, lease=PushLease(store, ttl_s=TTL_S))
+        worker = SyncWorker(service, RxScaleSource(client), policy=no_wait,
+                            lease=PushLease(store, ttl_s=TTL_S, source="rxscale"))  # fmt: skip
         last_move: dict[str, int] = {}
 
         def push_with_undo(uid: str, event_id: int) -> None:
@@ -126,8 +133,9 @@ def test_exactly_once_under_faults(
                 sent.append(uid)
                 if len(sent) == after:  # the lease runs out between two sends
                     clock[0] += timedelta(seconds=TTL_S + 1)
-                    other = SyncWorker(other_service, other_client, policy=no_wait,
-                                       lease=PushLease(other_store, ttl_s=TTL_S))  # fmt: skip
+                    other_lease = PushLease(other_store, ttl_s=TTL_S, source="rxscale")
+                    other = SyncWorker(other_service, RxScaleSource(other_client),
+                                       policy=no_wait, lease=other_lease)  # fmt: skip
                     others.append(other)
                     assert other.lease.acquire()
                     other.cycle()

@@ -15,15 +15,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import create_engine, select, text
 
 from rxfloor.core.db import Store, outbox, utcnow
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService, Refused
-from rxfloor.core.sources.rxscale.client import RemoteClient, RetryPolicy
+from rxfloor.core.sync import lease as lease_module
 from rxfloor.core.sync import worker as sync_module
-from rxfloor.core.sync.worker import CycleReport, PushLease, SyncWorker
+from rxfloor.core.sync.lease import PushLease
+from rxfloor.core.sync.retry import RetryPolicy
+from rxfloor.core.sync.worker import CycleReport, SyncWorker
 from rxfloor.tui.cli.main import main
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
@@ -34,9 +35,8 @@ NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
 
 
 def make_worker(service: OrderService, server: SandboxServer, **kw: Any) -> SyncWorker:
-    client = RemoteClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=None,
-                          timeout_s=2.0)  # fmt: skip
-    return SyncWorker(service, client, policy=NO_WAIT, **kw)
+    source = server.source(rate_limit_per_s=None, timeout_s=2.0)
+    return SyncWorker(service, source, policy=NO_WAIT, **kw)
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def wrap_set_status(
     monkeypatch: pytest.MonkeyPatch, worker: SyncWorker, after: Callable[[int], None]
 ) -> list[str]:
     """Calls ``after(n)`` once the n-th PATCH of ``worker`` has been answered."""
-    real = worker.client.set_status
+    real = worker.source.push_step
     sent: list[str] = []
 
     def set_status(uid: str, status: str, **kw: Any) -> Any:
@@ -84,7 +84,7 @@ def wrap_set_status(
         after(len(sent))
         return answer
 
-    monkeypatch.setattr(worker.client, "set_status", set_status)
+    monkeypatch.setattr(worker.source, "push_step", set_status)
     return sent
 
 
@@ -123,7 +123,7 @@ def test_undo_between_reading_and_claiming_is_never_pushed(
         assert not any(uid in path for path, _ in patches(sandbox_server))
     finally:
         worker.close()
-        worker.client.close()
+        worker.source.close()
 
 
 def test_undo_while_the_move_is_being_sent_is_refused(
@@ -137,7 +137,7 @@ def test_undo_while_the_move_is_being_sent_is_refused(
         worker.cycle()
         uid = service.store.board_rows()[0]["id"]
         moved = service.act(uid, Action.START)
-        real = worker.client.set_status
+        real = worker.source.push_step
         refusals: list[str] = []
 
         def set_status(*args: Any, **kw: Any) -> Any:
@@ -146,7 +146,7 @@ def test_undo_while_the_move_is_being_sent_is_refused(
             refusals.append(str(err.value))
             return real(*args, **kw)
 
-        monkeypatch.setattr(worker.client, "set_status", set_status)
+        monkeypatch.setattr(worker.source, "push_step", set_status)
         assert worker.push() == 1
         assert len(refusals) == 1 and "already being sent to the remote" in refusals[0]
         assert service.get(uid).status is Status.PROCESSING
@@ -155,7 +155,7 @@ def test_undo_while_the_move_is_being_sent_is_refused(
         assert states(service.store) == {"sent": 1}
     finally:
         worker.close()
-        worker.client.close()
+        worker.source.close()
 
 
 # -- item 2: the lease is checked before every send --------------------------------------------
@@ -172,10 +172,13 @@ def test_lease_lost_mid_pass_stops_the_pass_and_nothing_is_sent_twice(
     between two sends. Either way the first worker notices before its next send."""
     offset = [timedelta(0)]
     monkeypatch.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
+    monkeypatch.setattr(lease_module, "utcnow", lambda: utcnow() + offset[0])
     service_a, service_b = services("A"), services("B")
     a = make_worker(service_a, sandbox_server, concurrency=1,
-                    lease=PushLease(service_a.store, ttl_s=30))  # fmt: skip
-    b = make_worker(service_b, sandbox_server, lease=PushLease(service_b.store, ttl_s=30))
+                    lease=PushLease(service_a.store, ttl_s=30, source="rxscale"))  # fmt: skip
+    b = make_worker(
+        service_b, sandbox_server, lease=PushLease(service_b.store, ttl_s=30, source="rxscale")
+    )
     admin = None if service_a.store.is_sqlite else create_engine(service_a.store.url)
     try:
         a.cycle()
@@ -222,7 +225,7 @@ def test_lease_lost_mid_pass_stops_the_pass_and_nothing_is_sent_twice(
     finally:
         for w in (a, b):
             w.close()
-            w.client.close()
+            w.source.close()
         if admin is not None:
             admin.dispose()
 
@@ -256,7 +259,7 @@ def test_rows_are_settled_and_progress_reported_as_answers_arrive(
         assert health.online is True and health.last_ok_at is not None
     finally:
         worker.close()
-        worker.client.close()
+        worker.source.close()
 
 
 def test_a_429_is_not_an_uncertain_attempt(
@@ -277,7 +280,7 @@ def test_a_429_is_not_an_uncertain_attempt(
         assert [r["method"] for r in after] == ["PATCH"]  # no read-back: it was not applied
     finally:
         worker.close()
-        worker.client.close()
+        worker.source.close()
 
 
 def test_a_dropped_get_in_the_pull_still_lets_the_push_run(
@@ -296,7 +299,7 @@ def test_a_dropped_get_in_the_pull_still_lets_the_push_run(
         assert remote_status(sandbox_server, uid) == "processing"
     finally:
         worker.close()
-        worker.client.close()
+        worker.source.close()
 
 
 def test_sync_once_prints_its_report_even_when_it_exits_4(

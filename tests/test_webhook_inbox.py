@@ -29,6 +29,7 @@ from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import NewOrder
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.rxscale.sandbox import sign
+from rxfloor.core.sources.rxscale.source import WEBHOOKS
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from tests.helpers import rxfloor_cmd
 from tests.remote_fixtures import serve_asgi
@@ -77,7 +78,7 @@ def sqlite_service(sqlite_url: str) -> Iterator[OrderService]:
 
 @pytest.fixture
 def served(sqlite_service: OrderService) -> Iterator[tuple[WebhookReceiver, str]]:
-    receiver = WebhookReceiver(sqlite_service, SECRET.encode())
+    receiver = WebhookReceiver(sqlite_service, SECRET.encode(), webhooks=WEBHOOKS)
     with serve_asgi(receiver.asgi_app()) as url:
         yield receiver, url + "/hooks"
 
@@ -93,7 +94,7 @@ def hold_write_lock(url: str) -> sqlite3.Connection:
 
 _BLOCKED_APPLY = """
 import sys, threading
-from rxfloor.core.sync.worker import RemoteApplier
+from rxfloor.core.sync.applier import RemoteApplier
 RemoteApplier.apply = lambda self, remote: threading.Event().wait()  # a database that never frees
 from rxfloor.tui.cli.main import main
 sys.exit(main())
@@ -220,7 +221,7 @@ def test_apply_is_retried_while_the_database_is_locked(
 
 def test_two_updates_in_one_second_are_distinct_a_retry_is_not(service: OrderService) -> None:
     (uid,) = seed(service, 1)
-    receiver = WebhookReceiver(service, SECRET.encode())
+    receiver = WebhookReceiver(service, SECRET.encode(), webhooks=WEBHOOKS)
     stamp = float(int(time.time()))  # the stand-in stamps whole seconds
     with serve_asgi(receiver.asgi_app()) as root, httpx.Client(timeout=10) as client:
         started, cancelled = event(uid, "processing", stamp), event(uid, "cancelled", stamp)
@@ -311,7 +312,8 @@ def test_oversized_bodies_are_refused_without_reading_them(
 
 def test_body_limit_is_configurable(sqlite_service: OrderService) -> None:
     (uid,) = seed(sqlite_service, 1)
-    receiver = WebhookReceiver(sqlite_service, SECRET.encode(), max_body_bytes=64)
+    receiver = WebhookReceiver(sqlite_service, SECRET.encode(), webhooks=WEBHOOKS,
+                               max_body_bytes=64)  # fmt: skip
     body = event(uid, "cancelled")
     assert len(body) > 64
     with serve_asgi(receiver.asgi_app()) as root:
@@ -324,7 +326,7 @@ def test_body_limit_is_configurable(sqlite_service: OrderService) -> None:
 @pytest.mark.slow
 def test_500_concurrent_deliveries_are_stored_and_applied_once(service: OrderService) -> None:
     uids = seed(service, 500)
-    receiver = WebhookReceiver(service, SECRET.encode())
+    receiver = WebhookReceiver(service, SECRET.encode(), webhooks=WEBHOOKS)
     bodies = [event(u, "cancelled") for u in uids]
 
     async def deliver_all(root: str) -> list[int]:

@@ -12,7 +12,8 @@ import pytest
 from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sync.webhooks import WebhookReceiver, signature_ok
+from rxfloor.core.sources.rxscale.source import WEBHOOKS, signature_ok
+from rxfloor.core.sync.webhooks import WebhookReceiver
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer, serve_asgi
 from tests.test_sync import make_worker
@@ -50,7 +51,7 @@ def test_deliveries_applied_once_forged_refused(
     a, b = (r["id"] for r in service.store.board_rows()[:2])
     service.act(a, Action.START)
     worker.cycle()
-    receiver = WebhookReceiver(service, b"placeholder")
+    receiver = WebhookReceiver(service, b"placeholder", webhooks=WEBHOOKS)
     with serve_asgi(receiver.asgi_app()) as url, sandbox_server.api() as api:
         target = {"target": url + "/hooks", "notification_type": "pharmacy_order_updated"}
         sub = api.post("webhooks/", json=target)

@@ -3,9 +3,11 @@
 A delivery is answered 2xx only once its raw, verified body is committed to the
 ``webhook_inbox`` table:
 
-1. no ``X-Webhook-Signature`` header: 401 before the body is read; a body over the limit
+1. no signature header (the source's, e.g. ``X-Webhook-Signature``): 401 before the body
+   is read; a body over the limit
    (``Content-Length``, or counted while streaming): 413 without reading the rest;
-2. the HMAC of the raw body is checked (constant time) before anything is parsed: 401;
+2. the signature of the raw body is checked (the source's :class:`WebhookFormat`, constant
+   time) before anything is parsed: 401;
 3. the event is parsed just enough for its dedupe key (event type, full timestamp, order
    uid and a hash of the canonical event): two updates of one order in the same second are
    two events, an exact retry is one; unparseable: 400;
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import logging
 import math
@@ -43,8 +44,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from rxfloor.core.db import StoreError, utcnow, webhook_inbox
 from rxfloor.core.service import OrderService
-from rxfloor.core.sources.rxscale.client import RemoteOrder, WebhookEvent
-from rxfloor.core.sync.worker import RemoteApplier
+from rxfloor.core.sources.base import SourceOrder, WebhookFormat
+from rxfloor.core.sync.applier import RemoteApplier
 from rxfloor.core.text import ScrubFilter, register_secret, scrub
 
 log = logging.getLogger("rxfloor.webhooks")
@@ -59,14 +60,6 @@ _CHUNK = 25  # events applied per turn on the database (acknowledging goes first
 _QUIET_S = 0.05  # the worker waits for this long a pause in deliveries before applying...
 _MAX_DEFER_S = 2.0  # ...but never longer than this
 _TURN_WAIT_S = 0.2
-
-
-def signature_ok(secret: bytes, body: bytes, given: str | None) -> bool:
-    """``X-Webhook-Signature`` check: hex HMAC-SHA256 of the raw body, constant-time."""
-    if not given:
-        return False
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
 
 
 def dedupe_key(event: dict[str, Any], event_type: str, timestamp: float, uid: str) -> str:
@@ -116,6 +109,7 @@ class WebhookReceiver:
         service: OrderService,
         secret: bytes,
         *,
+        webhooks: WebhookFormat,
         max_body_bytes: int = MAX_BODY_BYTES,
         max_age_s: float = MAX_AGE_S,
         max_ahead_s: float = MAX_AHEAD_S,
@@ -125,6 +119,7 @@ class WebhookReceiver:
             raise ValueError("the webhook secret is empty")
         self.applier = RemoteApplier(service)
         self.store = service.store
+        self.webhooks = webhooks
         self._secret = secret
         register_secret(secret.decode(errors="replace"))  # never shown, whatever quotes it
         self.max_body_bytes = max_body_bytes
@@ -184,14 +179,12 @@ class WebhookReceiver:
     # -- receiving
     def _verify(self, body: bytes, signature: str | None) -> _Event:
         """Signature first, then the least parsing that yields the dedupe key and freshness."""
-        if not signature_ok(self._secret, body, signature):
+        if not self.webhooks.verify(self._secret, body, signature):
             self.stats.forged += 1
             raise _Reject(401, "invalid signature")
         try:
-            raw = json.loads(body)
-            event = WebhookEvent.model_validate(raw)
-            order = RemoteOrder.model_validate(event.data)
-        except (ValueError, ValidationError):
+            event = self.webhooks.parse(body)
+        except ValueError:
             self.stats.malformed += 1
             raise _Reject(400, "malformed event") from None
         ts = event.timestamp
@@ -204,8 +197,9 @@ class WebhookReceiver:
             stale = f"stale: stamped {now - ts:.0f} s ago (window {self.max_age_s:.0f} s)"
         elif ts > now + self.max_ahead_s:
             stale = f"stale: stamped {ts - now:.0f} s in the future"
-        key = dedupe_key(raw, event.event_type, ts, order.uid)
-        return _Event(key, body, order.uid, ts, stale)
+        uid = event.order.uid
+        key = dedupe_key(event.raw, event.event_type, ts, uid)
+        return _Event(key, body, uid, ts, stale)
 
     def _answer(self, event: _Event, inserted: bool) -> tuple[int, dict[str, str]]:
         if not inserted:
@@ -385,7 +379,7 @@ class WebhookReceiver:
                 ).all()
             )
         settled = 0
-        chunk: list[tuple[dict[str, Any], RemoteOrder]] = []
+        chunk: list[tuple[dict[str, Any], SourceOrder]] = []
         stale: list[tuple[dict[str, Any], str]] = []
         for row in rows:
             uid, ts = row["order_uid"], row["event_ts"]
@@ -393,10 +387,9 @@ class WebhookReceiver:
                 stale.append((row, "stale: older than an event already applied to the order"))
                 continue
             try:
-                event = WebhookEvent.model_validate_json(row["body"])
-                order = RemoteOrder.model_validate(event.data)
-            except ValidationError as exc:
-                stale.append((row, f"failed: malformed event: {exc.error_count()} errors"))
+                order = self.webhooks.parse(row["body"]).order
+            except ValueError as exc:
+                stale.append((row, f"failed: malformed event: {_errors(exc)}"))
                 continue
             if len(chunk) >= _CHUNK or any(r["order_uid"] == uid for r, _ in chunk):
                 settled += self._apply_chunk(chunk)  # one event per order per apply
@@ -415,7 +408,7 @@ class WebhookReceiver:
             settled += self._apply_chunk(chunk)
         return settled
 
-    def _apply_chunk(self, chunk: list[tuple[dict[str, Any], RemoteOrder]]) -> int:
+    def _apply_chunk(self, chunk: list[tuple[dict[str, Any], SourceOrder]]) -> int:
         try:
             with self._db_turn:
                 self.applier.apply([o for _, o in chunk])
@@ -428,7 +421,7 @@ class WebhookReceiver:
         self.stats.applied += len(chunk)
         return len(chunk)
 
-    def _apply_one_by_one(self, chunk: list[tuple[dict[str, Any], RemoteOrder]]) -> int:
+    def _apply_one_by_one(self, chunk: list[tuple[dict[str, Any], SourceOrder]]) -> int:
         """A batch failed for another reason than the database: find the event(s) at fault."""
         settled = 0
         for row, order in chunk:
@@ -517,7 +510,7 @@ class WebhookReceiver:
         from starlette.routing import Route
 
         async def hook(request: Request) -> JSONResponse:
-            signature = request.headers.get("X-Webhook-Signature")
+            signature = request.headers.get(self.webhooks.signature_header)
             try:
                 if not signature:
                     self.stats.forged += 1
@@ -561,3 +554,8 @@ def _insert_ignoring_duplicates(conn: Connection) -> Any:
             index_elements=["dedupe_key"]
         )
     return sqlite.insert(webhook_inbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+def _errors(exc: ValueError) -> str:
+    """How many things are wrong with a stored event (a bad JSON body is one)."""
+    return f"{exc.error_count() if isinstance(exc, ValidationError) else 1} errors"

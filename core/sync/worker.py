@@ -9,259 +9,46 @@ Exactly once rests on three rules:
   read back before it is believed;
 * per order, only the oldest unsettled row is ever in flight, so steps keep their order.
 
-Only the holder of the push lease (a PostgreSQL advisory lock, a ``sync_lease`` row on
-SQLite) runs cycles; other terminals on the same database keep working locally.
+Only the holder of the source's push lease (:mod:`.lease`) runs cycles; other terminals on
+the same database keep working locally. The worker knows its remote only through the
+:class:`~rxfloor.core.sources.base.OrderSource` protocol: no concrete source is imported here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import socket
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection, insert, select, update
 
 from rxfloor.core import outbox as outbox_rows
-from rxfloor.core.config import Settings
 from rxfloor.core.db import (
     Store,
-    StoreError,
     orders,
     outbox,
-    sync_lease,
     sync_state,
     utcnow,
 )
-from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.lifecycle import Action
 from rxfloor.core.outbox import OutboxState
 from rxfloor.core.service import OrderService
-from rxfloor.core.sources.rxscale.client import (
-    ACTIVE,
-    V2_ONLY,
+from rxfloor.core.sources.base import (
     AuthError,
+    OrderSource,
     PermanentError,
-    RemoteClient,
-    RemoteOrder,
-    RetryPolicy,
+    SourceOrder,
     TransientError,
     UnreachableError,
-    plan_push,
 )
-from rxfloor.core.text import ScrubFilter, scrub
-
-log = logging.getLogger("rxfloor.sync")
-log.addFilter(ScrubFilter())
-
-_LEASE_NAME = "push"
-_ADVISORY_KEY = 0x7278_666C_6F6F_72  # "rxfloor"
-
-
-# -- the push lease ---------------------------------------------------------------------------
-
-
-class PushLease:
-    """Exactly one pusher per database. PostgreSQL: a session advisory lock held on a
-    dedicated connection; SQLite: a row in ``sync_lease`` renewed before it expires.
-
-    :meth:`verify` is asked before every send (from the push threads): a pusher that lost
-    the lease (its SQLite lease ran out, its lock connection died) learns it before its
-    next PATCH, never after a whole pass.
-    """
-
-    def __init__(self, store: Store, holder: str | None = None, ttl_s: float = 30.0) -> None:
-        self.store = store
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.ttl = timedelta(seconds=ttl_s)
-        self._pg: Connection | None = None
-        self._expires: datetime | None = None  # SQLite: when our lease runs out
-        self._lock = threading.Lock()
-
-    def acquire(self) -> bool:
-        """Keep or take the lease; False while another terminal holds it."""
-        with self._lock:
-            return self._holds() or self._take()
-
-    def verify(self) -> bool:
-        """True while this pusher still holds the lease (renewing it when due)."""
-        with self._lock:
-            return self._holds()
-
-    def _holds(self) -> bool:
-        if not self.store.is_sqlite:
-            return self._pg_holds()
-        if self._expires is None:
-            return False
-        now = utcnow()
-        if now >= self._expires:
-            self._expires = None
-            return False
-        if self._expires - now > self.ttl / 2:
-            return True  # nobody may take it before it expires: no need to ask
-        try:
-            with self.store.write() as conn:
-                renewed = conn.execute(
-                    update(sync_lease)
-                    .where(
-                        sync_lease.c.name == _LEASE_NAME,
-                        sync_lease.c.holder == self.holder,
-                        sync_lease.c.expires_at > now,
-                    )
-                    .values(expires_at=now + self.ttl)
-                ).rowcount
-        except StoreError:
-            renewed = 0  # cannot prove we still hold it: behave as if lost
-        self._expires = now + self.ttl if renewed == 1 else None
-        return renewed == 1
-
-    def _take(self) -> bool:
-        if not self.store.is_sqlite:
-            conn = self.store.engine.connect()
-            got = bool(
-                conn.execute(
-                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _ADVISORY_KEY}
-                ).scalar_one()
-            )
-            conn.commit()
-            if not got:
-                conn.close()
-                return False
-            self._pg = conn
-            return True
-        now = utcnow()
-        with self.store.write() as conn:
-            row = conn.execute(select(sync_lease).where(sync_lease.c.name == _LEASE_NAME)).first()
-            values = {"holder": self.holder, "expires_at": now + self.ttl}
-            if row is None:
-                conn.execute(insert(sync_lease).values(name=_LEASE_NAME, **values))
-            elif row.holder != self.holder and row.expires_at > now and _alive(row.holder):
-                return False
-            else:
-                conn.execute(
-                    update(sync_lease).where(sync_lease.c.name == _LEASE_NAME).values(**values)
-                )
-        self._expires = now + self.ttl
-        return True
-
-    def _pg_holds(self) -> bool:
-        """Ask the lock's own connection whether it still holds the lock (any error: lost)."""
-        if self._pg is None:
-            return False
-        try:
-            held = self._pg.execute(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND pid = pg_backend_pid() AND objsubid = 1"
-                    " AND ((classid::bigint << 32) | objid::bigint) = :k"
-                ),
-                {"k": _ADVISORY_KEY},
-            ).scalar_one()
-            self._pg.commit()
-        except DBAPIError:
-            held = 0
-        if not held:
-            self._drop_pg()
-        return bool(held)
-
-    def _drop_pg(self) -> None:
-        conn, self._pg = self._pg, None
-        if conn is None:
-            return
-        with contextlib.suppress(DBAPIError):
-            conn.invalidate()  # the lock (if any) goes with the session
-        with contextlib.suppress(DBAPIError):
-            conn.close()
-
-    def release(self) -> None:
-        with self._lock:
-            if self._pg is not None:
-                with contextlib.suppress(DBAPIError):
-                    self._pg.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
-                    self._pg.commit()
-                self._drop_pg()
-                return
-            if self.store.is_sqlite:
-                self._expires = None
-                with self.store.write() as conn:
-                    conn.execute(
-                        delete(sync_lease).where(
-                            sync_lease.c.name == _LEASE_NAME, sync_lease.c.holder == self.holder
-                        )
-                    )
-
-
-def _alive(holder: str) -> bool:
-    """False only when the holder is a process on this machine that no longer exists
-    (a crashed pusher need not wait for its SQLite lease to expire)."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-# -- applying remote orders (poller and webhooks share this) ------------------------------------
-
-
-class RemoteApplier:
-    """Turns remote orders into local ones: new orders inserted, changes applied."""
-
-    def __init__(self, service: OrderService) -> None:
-        self.service = service
-
-    def apply(self, remote: Iterable[RemoteOrder]) -> int:
-        """Returns how many orders were added or changed."""
-        batch = {o.uid: o for o in remote}
-        if not batch:
-            return 0
-        known: dict[str, tuple[str | None, bool]] = {}
-        ids = list(batch)
-        with self.service.store.read() as conn:
-            for start in range(0, len(ids), 500):
-                rows = conn.execute(
-                    select(orders.c.id, orders.c.remote_status, orders.c.on_hold).where(
-                        orders.c.id.in_(ids[start : start + 500])
-                    )
-                )
-                known.update({r.id: (r.remote_status, r.on_hold) for r in rows})
-        new = []
-        changed = 0
-        for uid, o in batch.items():
-            if uid not in known:
-                board = o.board_status or (Status.OPEN if o.on_hold else None)
-                if board is not None:
-                    new.append(o.to_new_order(board))
-                continue
-            remote_status, on_hold = known[uid]
-            if remote_status == o.status and on_hold == o.on_hold:
-                continue
-            what = self.service.apply_remote(
-                uid, o.status, o.board_status, remote_hold=o.on_hold, hold_comment=o.comment
-            )
-            changed += 1 if what else 0
-        added = 0
-        if new:
-            try:
-                added = self.service.add_orders(new, source="remote")
-            except IntegrityError:  # the poller and the webhook receiver raced: once more
-                added = self.service.add_orders(new, source="remote")
-        return added + changed
-
+from rxfloor.core.sync.applier import RemoteApplier
+from rxfloor.core.sync.lease import PushLease
+from rxfloor.core.sync.retry import RetryPolicy
+from rxfloor.core.text import scrub
 
 # -- the worker ---------------------------------------------------------------------------------
 
@@ -333,12 +120,12 @@ _LEASE_LOST = "the push lease was lost during a pass (another terminal pushes no
 
 
 class SyncWorker:
-    """Pull + push against one remote for one database. Not thread-safe: one per thread."""
+    """Pull + push against one source for one database. Not thread-safe: one per thread."""
 
     def __init__(
         self,
         service: OrderService,
-        client: RemoteClient,
+        source: OrderSource,
         *,
         policy: RetryPolicy | None = None,
         batch_size: int = 250,
@@ -349,11 +136,13 @@ class SyncWorker:
     ) -> None:
         self.service = service
         self.store = service.store
-        self.client = client
+        self.source = source
         self.policy = policy or RetryPolicy()
         self.batch_size = batch_size
         self.page_size = page_size
-        self.lease = lease or PushLease(service.store)
+        self.lease = lease or PushLease(service.store, source=source.name)
+        if self.lease.source != source.name:
+            raise ValueError(f"the lease of {self.lease.source!r} cannot push {source.name!r}")
         self.applier = RemoteApplier(service)
         self.concurrency = concurrency
         self.full_every = full_every
@@ -410,22 +199,20 @@ class SyncWorker:
         """
         report = report or CycleReport()
         self._pulls += 1
-        dialect = self._dialect()
+        active = self.source.active_statuses()
         if full is None:
-            full = dialect is None or self._pulls % self.full_every == 1 or self.full_every == 1
-        statuses: list[str | None] = [None] if full or dialect is None else list(ACTIVE[dialect])
-        seen: list[RemoteOrder] = []
+            full = active is None or self._pulls % self.full_every == 1 or self.full_every == 1
+        seen: list[SourceOrder] = []
         try:
-            for status in statuses:
-                for item in self.client.iter_orders(self.page_size, status):
-                    if isinstance(item, str):
-                        report.errors.append(item)
-                    else:
-                        seen.append(item)
-            if not full and dialect is not None:
+            for item in self.source.iter_orders(self.page_size, active=not full):
+                if isinstance(item, str):
+                    report.errors.append(item)
+                else:
+                    seen.append(item)
+            if not full and active is not None:
                 listed = {o.uid for o in seen}
-                for uid in self._locally_active(ACTIVE[dialect]) - listed:
-                    seen.append(self.client.get_order(uid))
+                for uid in self._locally_active(active) - listed:
+                    seen.append(self.source.get_order(uid))
         except PermanentError as exc:
             if not full:  # e.g. the status filter of a dialect we guessed wrong
                 return self.pull(report, full=True)
@@ -437,20 +224,6 @@ class SyncWorker:
             report.errors.append(str(exc))
         # apply what we saw even when a later page failed: each order is judged alone
         return self.applier.apply(seen)
-
-    def _dialect(self) -> str | None:
-        """The remote's dialect as its statuses show it (None: nothing pulled yet)."""
-        with self.store.read() as conn:
-            statuses = set(
-                conn.execute(
-                    select(orders.c.remote_status)
-                    .where(orders.c.remote_status.is_not(None))
-                    .distinct()
-                ).scalars()
-            )
-        if not statuses:
-            return None
-        return "v2" if statuses & V2_ONLY else "v1"
 
     def _locally_active(self, active: tuple[str, ...]) -> set[str]:
         with self.store.read() as conn:
@@ -580,11 +353,11 @@ class SyncWorker:
             for _ in range(3):  # a refusal is read back and re-planned, at most twice
                 try:
                     if check:
-                        remote = self.client.get_order(uid)
+                        remote = self.source.get_order(uid)
                         status = remote.status
                         self.applier.apply([remote])
                     assert status is not None
-                    plan = plan_push(action, status)
+                    plan = self.source.plan_push(action, status)
                     if plan.done and not (uncertain or sent):
                         # we never sent this row: the remote got there by itself
                         return _Outcome(
@@ -602,16 +375,15 @@ class SyncWorker:
                         )
                     for i, step in enumerate(plan.steps):
                         key = row["idempotency_key"] if i == 0 else f"{row['idempotency_key']}.{i}"
-                        comment = row["reason"] if step in ("cancelled", "on-hold") else None
                         if not self.lease.verify():
                             raise _LeaseLost
-                        answer = self.client.set_status(uid, step, comment=comment,
-                                                        idempotency_key=key)  # fmt: skip
+                        answer = self.source.push_step(uid, step, reason=row["reason"],
+                                                       idempotency_key=key)  # fmt: skip
                         sent = True
                         status = answer.status
                     return _Outcome("sent", remote_status=status)
                 except PermanentError as exc:
-                    if check or exc.status_code not in (409, 422):
+                    if check or not exc.conflict:
                         return _Outcome("failed", str(exc))
                     check = True  # our own lost answer, or a remote change: look
                 except TransientError as exc:
@@ -683,58 +455,3 @@ class SyncWorker:
                 conn.execute(insert(sync_state).values(id=1, **values))
             else:
                 conn.execute(update(sync_state).where(sync_state.c.id == 1).values(**values))
-
-
-# -- background running (board, demo, `rxfloor sync`) -------------------------------------------
-
-
-class BackgroundSync:
-    """Runs :meth:`SyncWorker.cycle` every ``interval_s`` in a daemon thread until stopped.
-
-    A wrong key is reported in ``sync_state`` (the header shows it) and retried slowly.
-    """
-
-    def __init__(self, worker: SyncWorker, interval_s: float = 5.0) -> None:
-        self.worker = worker
-        self.interval_s = interval_s
-        self.stop_event = threading.Event()
-        self.last: CycleReport | None = None
-        self._thread = threading.Thread(target=self._run, name="rxfloor-sync", daemon=True)
-
-    def start(self) -> BackgroundSync:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self.stop_event.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        self.worker.close()
-        self.worker.client.close()
-
-    def __enter__(self) -> BackgroundSync:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        while not self.stop_event.is_set():
-            wait = self.interval_s
-            try:
-                self.last = self.worker.cycle()
-            except AuthError:
-                wait = max(wait, 60.0)
-            except Exception as exc:  # never let the board's worker die silently
-                log.warning("sync cycle failed: %s", exc)
-            self.stop_event.wait(wait)
-
-
-def background_sync(settings: Settings, service: OrderService) -> BackgroundSync | None:
-    """The board's worker (not started), or None when no remote is configured (offline)."""
-    if not settings.api_url:
-        return None
-    from rxfloor.core.sources.rxscale.client import client_from_settings
-
-    client = client_from_settings(settings)
-    return BackgroundSync(SyncWorker(service, client), settings.sync_interval_s)

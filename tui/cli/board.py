@@ -75,7 +75,7 @@ def board(service: OrderService, settings: Settings, *, demo: bool = False) -> i
 
         background = partial(start_demo_sync, settings)
     else:
-        from rxfloor.core.sync.worker import background_sync
+        from rxfloor.core.sync.runner import background_sync
 
         worker = background_sync(settings, service)
         if worker is not None:

@@ -59,7 +59,9 @@ def handle_sync(args: argparse.Namespace, ctx: Context) -> int:
     A refusal (exit 1) and a bad setting or database (exit 3) reach ``main`` as exceptions.
     """
     from rxfloor.core.config import ConfigError
-    from rxfloor.core.sources.rxscale.client import AuthError, client_from_settings
+    from rxfloor.core.sources import DEFAULT_SOURCE, open_source
+    from rxfloor.core.sources.base import AuthError
+    from rxfloor.core.sync.retry import RetryPolicy
     from rxfloor.core.sync.worker import SyncWorker
     from rxfloor.core.text import shown
 
@@ -71,10 +73,10 @@ def handle_sync(args: argparse.Namespace, ctx: Context) -> int:
         print(shown(service.resolve_failed(args.resolve, args.note or "")))
         return ExitCode.OK
     try:
-        client = client_from_settings(ctx.settings)
+        source = open_source(DEFAULT_SOURCE, ctx.settings)
     except (ValueError, ConfigError) as exc:  # no URL or key, a malformed key
         return _fail(str(exc), ExitCode.CONFIG)
-    worker = SyncWorker(service, client)
+    worker = SyncWorker(service, source, policy=RetryPolicy.from_settings(ctx.settings))
     try:
         interval = args.interval if args.interval is not None else ctx.settings.sync_interval_s
         while True:
@@ -91,12 +93,13 @@ def handle_sync(args: argparse.Namespace, ctx: Context) -> int:
         return ExitCode.OK
     finally:
         worker.close()
-        client.close()
+        source.close()
 
 
 def handle_webhooks(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn
 
+    from rxfloor.core.sources import webhook_format
     from rxfloor.core.sync.webhooks import WebhookReceiver
     from rxfloor.core.text import register_secret
 
@@ -110,6 +113,7 @@ def handle_webhooks(args: argparse.Namespace, ctx: Context) -> int:
     receiver = WebhookReceiver(
         service,
         secret.encode(),
+        webhooks=webhook_format(),
         max_body_bytes=settings.webhook_max_body_bytes,
         max_age_s=settings.webhook_max_age_s,
         max_ahead_s=settings.webhook_max_ahead_s,

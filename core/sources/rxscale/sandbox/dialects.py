@@ -3,6 +3,10 @@
 Where the documentation's diagram is the only source, the stand-in allows exactly the
 arrows drawn there and refuses everything else: a client that copes with the strict
 stand-in copes with the real service.
+
+The client has its own tables (:mod:`rxfloor.core.sources.rxscale.dialects`), on purpose:
+this is a second, independent reading of the documentation, not a shared module, so that a
+misreading in either one makes the sync tests fail instead of agreeing with itself.
 """
 
 from __future__ import annotations

@@ -1,0 +1,136 @@
+"""RxScale as an :class:`~rxfloor.core.sources.base.OrderSource`: the client, its dialect
+and its webhooks behind the protocol the sync engine knows.
+
+The dialect (v1 or v2 statuses) comes from the configuration (``[sources.rxscale]
+dialect``) or, when that is unset, from the statuses this source reads: the first v2-only
+status it sees makes it v2 for good; statuses seen and none v2-only make it v1. Until it has
+read any order it cannot tell, and the worker lists everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+
+import httpx
+
+from rxfloor.core.config import Settings
+from rxfloor.core.lifecycle import Action
+from rxfloor.core.sources.base import PushPlan, WebhookEvent
+from rxfloor.core.sources.rxscale import dialects
+from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.dialects import ACTIVE, TAKES_REASON, V2_ONLY, DialectName
+from rxfloor.core.sources.rxscale.wire import RemoteOrder, WebhookEnvelope
+
+NAME = "rxscale"
+
+
+def signature_ok(secret: bytes, body: bytes, given: str | None) -> bool:
+    """``X-Webhook-Signature`` check: hex HMAC-SHA256 of the raw body, constant-time."""
+    if not given:
+        return False
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
+
+
+class RxScaleWebhooks:
+    """RxScale's deliveries: HMAC-signed JSON envelopes carrying one order each.
+
+    The stand-in signs with its own code (``sandbox.sign``), not this check, for the same
+    reason its lifecycle is its own: see :mod:`.dialects`.
+    """
+
+    signature_header = "X-Webhook-Signature"
+
+    def verify(self, secret: bytes, body: bytes, signature: str | None) -> bool:
+        return signature_ok(secret, body, signature)
+
+    def parse(self, body: bytes) -> WebhookEvent:
+        raw = json.loads(body)
+        envelope = WebhookEnvelope.model_validate(raw)
+        order = RemoteOrder.model_validate(envelope.data)
+        return WebhookEvent(envelope.event_type, envelope.timestamp, order, raw)
+
+
+WEBHOOKS = RxScaleWebhooks()
+
+
+class RxScaleSource:
+    """The RxScale API through one :class:`RemoteClient` (thread-safe: the client pools its
+    connections; the dialect, once learnt, only ever changes from unknown or v1 to v2)."""
+
+    name = NAME
+    webhooks = WEBHOOKS
+
+    def __init__(self, client: RemoteClient, *, dialect: DialectName | None = None) -> None:
+        self.client = client
+        self._configured = dialect
+        self._dialect: DialectName | None = dialect
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    ) -> RxScaleSource:
+        """The source the configuration describes (URL, key from env or keyring, limits).
+
+        Raises :class:`ValueError` (no URL, no key) or ``ConfigError`` (a malformed key).
+        """
+        section = settings.rxscale()
+        client = RemoteClient(
+            section.api_url or "",
+            settings.resolved_api_key(),
+            timeout_s=section.http_timeout_s,
+            rate_limit_per_s=section.rate_limit_per_s,
+            transport=transport,
+        )
+        return cls(client, dialect=section.dialect)
+
+    @property
+    def dialect(self) -> DialectName | None:
+        return self._dialect
+
+    @property
+    def rate_limit_per_s(self) -> float | None:
+        return self.client.limiter.rate
+
+    def active_statuses(self) -> tuple[str, ...] | None:
+        return None if self._dialect is None else ACTIVE[self._dialect]
+
+    def iter_orders(self, page_size: int, *, active: bool) -> Iterator[RemoteOrder | str]:
+        statuses = self.active_statuses() if active else None
+        for status in statuses or (None,):
+            for item in self.client.iter_orders(page_size, status):
+                if not isinstance(item, str):
+                    self._learn(item.status)
+                yield item
+
+    def get_order(self, uid: str) -> RemoteOrder:
+        return self._learn_from(self.client.get_order(uid))
+
+    def plan_push(self, action: Action, remote_status: str) -> PushPlan:
+        return dialects.plan_push(action, remote_status)
+
+    def push_step(
+        self, uid: str, step: str, *, reason: str | None, idempotency_key: str
+    ) -> RemoteOrder:
+        comment = reason if step in TAKES_REASON else None
+        answer = self.client.set_status(uid, step, comment=comment,
+                                        idempotency_key=idempotency_key)  # fmt: skip
+        return self._learn_from(answer)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _learn_from(self, order: RemoteOrder) -> RemoteOrder:
+        self._learn(order.status)
+        return order
+
+    def _learn(self, status: str) -> None:
+        if self._configured is not None or self._dialect == "v2":
+            return
+        if status in V2_ONLY:
+            self._dialect = "v2"
+        elif self._dialect is None:
+            self._dialect = "v1"

@@ -1,0 +1,135 @@
+"""The RxScale API's wire models: tolerant (unknown fields ignored, optional where the docs
+waver), both status dialects, and the one mapping from the wire to a new local order.
+
+:class:`RemoteOrder` is what the sync engine receives as a
+:class:`~rxfloor.core.sources.base.SourceOrder`: its ``board_status`` and ``on_hold`` come
+from :mod:`.dialects`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rxfloor.core.lifecycle import DeliveryType, Priority, Status
+from rxfloor.core.models import LineItem, NewOrder
+from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS, REMOTE_HOLD
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RemoteSku(_Wire):
+    uid: str = ""
+    display_name: str = ""
+    pzn: str | None = None
+
+
+class RemoteItem(_Wire):
+    uid: str = ""
+    amount: int = 1
+    sku: RemoteSku = Field(default_factory=RemoteSku)
+
+
+class RemoteAddress(_Wire):
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+class RemoteOrderInfo(_Wire):
+    uid: str | None = None
+    delivery_address: RemoteAddress | None = None
+    priority: int | None = 0
+
+
+class RemoteDeliveryType(_Wire):
+    identifier: str | None = None
+    display_name: str | None = None
+
+
+class RemotePatient(_Wire):
+    display_name: str | None = None
+
+
+class RemoteOrder(_Wire):
+    """One pharmacy order as the API sends it (list, detail, PATCH answer or webhook)."""
+
+    uid: str = Field(min_length=1, max_length=64)
+    name: str | None = None
+    shop_order_name: str | None = None
+    status: str = Field(min_length=1)
+    comment: str | None = None
+    created_at: float | None = None
+    updated_at: float | None = None
+    order: RemoteOrderInfo | None = None
+    delivery_type: RemoteDeliveryType | None = None
+    order_items: list[RemoteItem] = Field(default_factory=list)
+    patient_data: RemotePatient | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @property
+    def board_status(self) -> Status | None:
+        return BOARD_STATUS.get(self.status)
+
+    @property
+    def on_hold(self) -> bool:
+        return self.status == REMOTE_HOLD
+
+    def to_new_order(self, board_status: Status) -> NewOrder:
+        """The local form of a remote order seen for the first time."""
+        info = self.order or RemoteOrderInfo()
+        rank = info.priority or 0
+        priority = Priority.STAT if rank >= 2 else Priority.WAITER if rank == 1 else Priority.NORMAL
+        ident = (self.delivery_type.identifier or "") if self.delivery_type else ""
+        delivery = {"shipping": DeliveryType.SHIP, "ship": DeliveryType.SHIP,
+                    "courier": DeliveryType.COURIER}.get(ident, DeliveryType.PICKUP)  # fmt: skip
+        patient = ""
+        if self.patient_data and self.patient_data.display_name:
+            patient = self.patient_data.display_name
+        elif info.delivery_address:
+            a = info.delivery_address
+            patient = f"{a.first_name or ''} {a.last_name or ''}".strip()
+        items = [
+            LineItem(
+                sku=(i.sku.uid or "?")[:64],
+                drug=(i.sku.display_name or i.sku.uid or "item")[:128],
+                quantity=max(1, i.amount),
+                pzn=(i.sku.pzn or None) and str(i.sku.pzn)[:16],
+            )
+            for i in self.order_items
+        ]
+        created = datetime.fromtimestamp(self.created_at, UTC) if self.created_at else None
+        return NewOrder(
+            id=self.uid,
+            name=(self.name or self.shop_order_name or self.uid)[:64],
+            status=board_status,
+            remote_status=self.status,
+            priority=priority,
+            delivery_type=delivery,
+            patient_name=patient[:128],
+            items=items,
+            on_hold=self.on_hold,
+            hold_reason=(self.comment or "on hold at the remote") if self.on_hold else None,
+            created_at=created,
+        )
+
+
+class OrderPage(_Wire):
+    data: list[dict[str, Any]] = Field(default_factory=list)
+    total_registries: int = Field(default=0, alias="totalRegistries")
+    total_pages: int = Field(default=0, alias="totalPages")
+
+
+class WebhookEnvelope(_Wire):
+    """A webhook delivery's body: the order it carries is ``data`` (a :class:`RemoteOrder`)."""
+
+    event_type: str
+    timestamp: float
+    data: dict[str, Any]
