@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from textual.message import Message
+from textual.notifications import Notify
 from textual.pilot import Pilot
 
 from rxfloor.core.config import load_settings
@@ -16,7 +19,9 @@ from rxfloor.core.lifecycle import Action
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.app import BoardApp
+from rxfloor.tui.board.messages import ChangesArrived
 
+M = TypeVar("M", bound=Message)
 FROZEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 
@@ -36,13 +41,67 @@ def seed_board(url: str, count: int = 30) -> None:
     store.close()
 
 
-def make_app(url: str, **settings: Any) -> BoardApp:
+class ObservedApp(BoardApp):
+    """The board app as the tests see it: under ``run_test`` every message dispatched
+    anywhere in the app is recorded (Textual's message hook), so tests observe Messages
+    and toasts without hooks in the production classes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: list[Message] = []
+
+    @asynccontextmanager
+    async def run_test(
+        self,
+        *,
+        headless: bool = True,
+        size: tuple[int, int] | None = (80, 24),
+        tooltips: bool = False,
+        notifications: bool = False,
+        message_hook: Callable[[Message], None] | None = None,
+    ) -> AsyncGenerator[Pilot[None], None]:
+        def record(message: Message) -> None:
+            self.seen.append(message)
+            if message_hook is not None:
+                message_hook(message)
+
+        async with super().run_test(
+            headless=headless, size=size, tooltips=tooltips,
+            notifications=notifications, message_hook=record,
+        ) as pilot:  # fmt: skip
+            yield pilot
+
+    def messages(self, kind: type[M]) -> list[M]:
+        """Each message of ``kind`` once (a bubbling message is dispatched at every level)."""
+        found: dict[int, M] = {}
+        for message in self.seen:
+            if isinstance(message, kind):
+                found.setdefault(id(message), message)
+        return list(found.values())
+
+    @property
+    def said(self) -> list[tuple[str, str]]:
+        """Every toast, as ``(severity, text)``."""
+        return [(n.notification.severity, n.notification.message) for n in self.messages(Notify)]
+
+
+def make_app(url: str, **settings: Any) -> ObservedApp:
     store = Store.open(url)
     service = OrderService(store, Actor("AB", "counter-1"), clock=frozen)
     conf = load_settings(
         database_url=url, actor="AB", station="counter-1", pharmacy="Test pharmacy", **settings
     )
-    return BoardApp(service, conf, clock=frozen, remember_theme=False)
+    return ObservedApp(service, conf, clock=frozen, remember_theme=False)
+
+
+def feed_batches(app: ObservedApp) -> int:
+    """How many coalesced batches of the change feed reached the board."""
+    return len(app.messages(ChangesArrived))
+
+
+def moves_settled(app: BoardApp) -> bool:
+    """No card waits for the database's answer to a move (its "…" badge is gone)."""
+    return not any(card.pending for card in app.board.model.cards.values())
 
 
 async def ready(pilot: Pilot[None]) -> None:
@@ -50,7 +109,7 @@ async def ready(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, BoardApp)
     for _ in range(400):
-        if app.board.loaded.is_set():
+        if app.board.is_mounted and app.board.view.loaded:
             break
         await asyncio.sleep(0.01)
     await pilot.pause()

@@ -16,9 +16,23 @@ from rxfloor.core.db import Store, alerts, audit_events, orders, outbox, sync_st
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.tui.app import BoardApp, BoardScreen, check_keymap
-from rxfloor.tui.screens.modals import DetailScreen, GotoScreen, HelpScreen, ReasonScreen
-from tests.board_fixtures import FROZEN, frozen, make_app, ready, seed_board, until
+from rxfloor.tui.actions import check_keymap
+from rxfloor.tui.app import BoardApp
+from rxfloor.tui.board.screen import BoardScreen
+from rxfloor.tui.screens.detail import DetailScreen
+from rxfloor.tui.screens.goto import GotoScreen
+from rxfloor.tui.screens.help import HelpScreen
+from rxfloor.tui.screens.reason import ReasonScreen
+from tests.board_fixtures import (
+    FROZEN,
+    feed_batches,
+    frozen,
+    make_app,
+    moves_settled,
+    ready,
+    seed_board,
+    until,
+)
 from tests.helpers import run_cli
 
 
@@ -105,7 +119,7 @@ async def test_advance_with_a_and_space_and_legal_keys_only(url: str) -> None:
         assert app.board.card is not None and app.board.card.name == "#1029"  # next card
         await pilot.press("space")
         await until(pilot, lambda: row(url, "#1029")["status"] == "PROCESSING")
-        await until(pilot, lambda: not app.board.moves_in_flight)
+        await until(pilot, lambda: moves_settled(app))
         assert "#1020" in names(app, Status.PROCESSING)
         assert "undo" in shown(app)
         assert app.board.focus_order(str(row(url, "#1020")["id"]))  # PROCESSING: finish
@@ -207,7 +221,7 @@ async def test_go_to_by_name_or_scanned_id(url: str) -> None:
         assert app.board.card is not None and app.board.card.status is Status.PROCESSING
         await pilot.press("g", *"po-s0-000007", "enter")  # the scanner types the uid
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#1007")
-        assert app.board.show_cancelled  # the CANCELLED column opened to show it
+        assert app.board.view.show_cancelled  # the CANCELLED column opened to show it
         await pilot.press("g", *"9999", "enter")
         await until(pilot, lambda: any("no order" in m for _, m in app.said))
         assert app.board.card is not None and app.board.card.name == "#1007"
@@ -274,12 +288,26 @@ async def test_a_burst_of_changes_is_one_repaint(url: str) -> None:
     app = make_app(url)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        before = app.board.feed_batches
+        before = feed_batches(app)
         other = OrderService(Store.open(url, migrate=False), Actor("ZZ", "x"), clock=frozen)
         await asyncio.to_thread(other.add_orders, sample_orders(1000, 7, FROZEN))
         await until(pilot, lambda: len(app.board.model.columns[Status.OPEN]) == 1026)
-        assert app.board.feed_batches - before <= 2
+        assert feed_batches(app) - before <= 2
         other.store.close()
+
+
+async def test_a_move_is_read_once(url: str) -> None:
+    """The service's answer paints the moved card; the feed then only confirms its version."""
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        assert app.board.card is not None
+        moved = app.board.card.id
+        await pilot.press("a")
+        await until(pilot, lambda: moves_settled(app) and "undo" in shown(app))
+        assert app.board.model.cards[moved].status is Status.PROCESSING
+        batch = await asyncio.to_thread(app.board.view._batch, frozenset({moved}))
+        assert list(batch.rows) == [] and batch.confirmed == {moved}
 
 
 async def test_sync_health_alert_banner_and_acknowledge(url: str) -> None:

@@ -13,7 +13,8 @@ from rxfloor.core.db import Store
 from rxfloor.core.demo import start_demo_sync
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.tui.app import BoardApp, health_text
+from rxfloor.tui.app import BoardApp
+from rxfloor.tui.board.view import health_text
 from tests.board_fixtures import ready, until
 
 
@@ -33,7 +34,9 @@ async def test_demo_board_goes_online_and_shows_remote_orders(sqlite_url: str) -
                 return [c.name for c in app.board.model.columns[Status.OPEN] if c.name >= "#5001"]
 
             await until(pilot, lambda: len(remote_cards()) >= 5, timeout=20)
-            await until(pilot, lambda: health_text(app.board.health).startswith("sync: online"))
+            await until(
+                pilot, lambda: health_text(app.board.view.health).startswith("sync: online")
+            )
             await pilot.press("q")
     finally:
         store.close()

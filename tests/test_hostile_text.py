@@ -19,9 +19,11 @@ from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import LineItem, NewOrder
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.text import visible
-from rxfloor.tui.app import EXIT_INTERNAL_ERROR, BoardScreen
+from rxfloor.tui.app import EXIT_INTERNAL_ERROR
 from rxfloor.tui.board.column import ColumnView
-from rxfloor.tui.screens.modals import DetailScreen, GotoScreen
+from rxfloor.tui.board.screen import BoardScreen
+from rxfloor.tui.screens.detail import DetailScreen
+from rxfloor.tui.screens.goto import GotoScreen
 from tests.board_fixtures import FROZEN, frozen, make_app, ready, seed_board, until
 from tests.helpers import run_cli
 

@@ -18,20 +18,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from rxfloor.core.lifecycle import Status
+from rxfloor.tui.board.card import card_lines
 from rxfloor.tui.board.model import Card
-
-_MARK = {"stat": "!!", "waiter": "W ", "normal": "  "}
-_DELIVERY = {"pickup": "pickup", "ship": "ship", "courier": "courier"}
-
-
-def age(since: datetime, now: datetime) -> str:
-    """Time in status, short: ``7m``, ``2h05``, ``3d``."""
-    minutes = max(0, int((now - since).total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 24 * 60:
-        return f"{minutes // 60}h{minutes % 60:02d}"
-    return f"{minutes // (24 * 60)}d"
 
 
 class ColumnView(ScrollView, can_focus=False):
@@ -152,39 +140,9 @@ class ColumnView(ScrollView, can_focus=False):
         return cached[3][line]
 
     def _render_card(self, card: Card, width: int, selected: bool) -> list[Strip]:
-        style = self.get_component_rich_style
-        base = style("column--cursor" if selected else "column--card")
-        dim = base + style("column--dim")
-        now = self._now
-        mark_style = {"stat": "column--stat", "waiter": "column--waiter"}.get(card.priority)
-        mark = Segment(_MARK.get(card.priority, "  "), base + style(mark_style) if mark_style
-                       else base)  # fmt: skip
-        badges: list[Segment] = []
-        if card.on_hold:
-            badges.append(Segment(" HOLD", base + style("column--badge")))
-        if card.scheduled(now):
-            badges.append(Segment(" SCHED", base + style("column--badge")))
-        if card.sync_failed:
-            badges.append(Segment(" SYNC!", base + style("column--error")))
-        if card.pending:
-            badges.append(Segment(" …", dim))
-        urgency = card.urgency(now)
-        time_style = base + style("column--dim" if urgency == "done" else f"column--{urgency}")
-        when = Segment(f" {age(card.status_since, now)} ", time_style)
-        head = [mark, Segment(f" {card.name} ", base + Style(bold=True)),
-                Segment(card.initials, base)]  # fmt: skip
-        lines = [
-            _fit([*head, *badges], [when], width, base),
-            _fit([Segment("   " + card.items, dim)], [], width, base),
-        ]
-        if not self.compact:
-            due = card.due_at.astimezone().strftime("due %H:%M") if card.due_at else ""
-            delivery = _DELIVERY.get(card.delivery, card.delivery)
-            lines.append(_fit([Segment(f"   {delivery}", dim)], [Segment(f"{due} ", dim)],
-                              width, base))  # fmt: skip
-        lines.append(Strip([Segment("─" * width, self.rich_style + style("column--dim"))], width)
-                     if not selected else Strip.blank(width, base))  # fmt: skip
-        return lines
+        rule = self.rich_style + self.get_component_rich_style("column--dim")
+        return card_lines(card, self._now, width, selected=selected, compact=self.compact,
+                          style=self.get_component_rich_style, rule=rule)  # fmt: skip
 
 
 def _find(cards: list[Card], card: Card, default: int) -> int:
@@ -193,12 +151,3 @@ def _find(cards: list[Card], card: Card, default: int) -> int:
     with suppress(ValueError):
         return cards.index(card)
     return next((i for i, c in enumerate(cards) if c.id == card.id), default)
-
-
-def _fit(left: list[Segment], right: list[Segment], width: int, base: Style) -> Strip:
-    """Left part cropped so the right part (time in status) always shows."""
-    right_len = sum(len(s.text) for s in right)
-    left_strip = Strip(left).crop(0, max(0, width - right_len))
-    pad = width - left_strip.cell_length - right_len
-    segments = [*left_strip, *([Segment(" " * pad, base)] if pad > 0 else []), *right]
-    return Strip(segments).crop(0, width)

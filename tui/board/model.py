@@ -10,15 +10,20 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from rxfloor.core.lifecycle import Action, OrderFacts, Priority, Status, legal_actions
-from rxfloor.core.models import initials
+from rxfloor.core.lifecycle import (
+    Action,
+    OrderFacts,
+    Priority,
+    Status,
+    is_scheduled,
+    legal_actions,
+)
+from rxfloor.core.models import OrderView, initials
 from rxfloor.core.text import visible
 
-#: How close to its due time an order counts as "due soon".
-DUE_SOON = timedelta(minutes=15)
 _RANK = {p.value: p.rank for p in Priority}
 _FAR = datetime.max.replace(tzinfo=None)
 #: Up to this many changed rows are placed one by one; a bigger burst re-sorts the columns.
@@ -45,22 +50,36 @@ class Card:
     key: tuple[int, datetime, str] = (0, _FAR, "")  # sort order, computed once
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], failed: bool) -> Card:
+    def from_row(cls, row: Mapping[Any, Any], failed: bool) -> Card:
+        """A card from a board row (SQLAlchemy Core)."""
+        return cls._make(row, str(row["priority"]), str(row["delivery_type"]),
+                         bool(row["on_hold"]), failed)  # fmt: skip
+
+    @classmethod
+    def from_view(cls, view: OrderView, failed: bool) -> Card:
+        """A card from the order the service returned after a move (no second read)."""
+        data = view.model_dump()
+        return cls._make(data, view.priority.value, view.delivery_type.value, view.hold, failed)
+
+    @classmethod
+    def _make(
+        cls, data: Mapping[Any, Any], priority: str, delivery: str, on_hold: bool, failed: bool
+    ) -> Card:
         card = cls(
-            id=row["id"],
+            id=data["id"],
             # text from data, as painted: controls visible (an ESC would reach the terminal)
-            name=visible(row["name"]),
-            status=Status(row["status"]),
-            priority=row["priority"],
-            delivery=visible(row["delivery_type"]),
-            patient=visible(row["patient_name"]),
-            initials=visible(initials(row["patient_name"])),
-            items=visible(row["items_summary"]),
-            due_at=row["due_at"],
-            fulfill_at=row["fulfill_at"],
-            on_hold=bool(row["on_hold"]),
-            version=row["version"],
-            status_since=row["status_since"],
+            name=visible(data["name"]),
+            status=Status(data["status"]),
+            priority=priority,
+            delivery=visible(delivery),
+            patient=visible(data["patient_name"]),
+            initials=visible(initials(data["patient_name"])),
+            items=visible(data["items_summary"]),
+            due_at=data["due_at"],
+            fulfill_at=data["fulfill_at"],
+            on_hold=on_hold,
+            version=data["version"],
+            status_since=data["status_since"],
             sync_failed=failed,
         )
         card.key = card.sort_key
@@ -71,19 +90,16 @@ class Card:
         due = self.due_at.replace(tzinfo=None) if self.due_at else _FAR
         return (_RANK.get(self.priority, 9), due, self.name)
 
-    def scheduled(self, now: datetime) -> bool:
-        return self.fulfill_at is not None and self.fulfill_at > now
+    @property
+    def facts(self) -> OrderFacts:
+        """What the lifecycle decides on: every rule about the card is asked of it."""
+        return OrderFacts(self.status, self.on_hold, self.fulfill_at)
 
-    def urgency(self, now: datetime) -> str:
-        """``overdue`` / ``soon`` / ``ontime`` against the due time (``done`` when closed)."""
-        if self.status.is_terminal or self.due_at is None:
-            return "done" if self.status.is_terminal else "ontime"
-        if now >= self.due_at:
-            return "overdue"
-        return "soon" if self.due_at - now <= DUE_SOON else "ontime"
+    def scheduled(self, now: datetime) -> bool:
+        return is_scheduled(self.fulfill_at, now)
 
     def legal(self, now: datetime) -> frozenset[Action]:
-        return legal_actions(OrderFacts(self.status, self.on_hold, self.fulfill_at), now)
+        return legal_actions(self.facts, now)
 
     def matches(self, needle: str) -> bool:
         """Filter as you type: order name, patient, items (case-insensitive)."""
@@ -103,7 +119,7 @@ class BoardModel:
         self.columns: dict[Status, list[Card]] = {s: [] for s in Status}
         self.finished_since: datetime | None = None
 
-    def load(self, rows: Iterable[Mapping[str, Any]], failed: set[str]) -> None:
+    def load(self, rows: Iterable[Mapping[Any, Any]], failed: set[str]) -> None:
         self.cards = {r["id"]: Card.from_row(r, r["id"] in failed) for r in rows}
         self.columns = {s: [] for s in Status}
         for card in self.cards.values():
@@ -111,13 +127,15 @@ class BoardModel:
         for cards in self.columns.values():
             cards.sort(key=_key)
 
-    def upsert(self, rows: Iterable[Mapping[str, Any]], failed: set[str]) -> set[Status]:
+    def upsert(self, rows: Iterable[Mapping[Any, Any]], failed: set[str]) -> set[Status]:
         """Apply fresh rows; returns the columns whose content changed."""
-        rows = list(rows)
-        incremental = len(rows) <= _INCREMENTAL_LIMIT
+        return self.place([Card.from_row(row, row["id"] in failed) for row in rows])
+
+    def place(self, cards: list[Card]) -> set[Status]:
+        """Put fresh cards in (replacing their old selves); returns the columns touched."""
+        incremental = len(cards) <= _INCREMENTAL_LIMIT
         touched: set[Status] = set()
-        for row in rows:
-            card = Card.from_row(row, row["id"] in failed)
+        for card in cards:
             old = self.cards.pop(card.id, None)
             if old is not None:
                 touched.add(old.status)
@@ -142,12 +160,24 @@ class BoardModel:
         insort(self.columns[status], card, key=_key)
         return touched
 
-    def remove(self, card_id: str) -> set[Status]:
-        card = self.cards.pop(card_id, None)
-        if card is None:
-            return set()
-        self.columns[card.status].remove(card)
-        return {card.status}
+    def version_of(self, card_id: str) -> int | None:
+        """The version shown for an order. The feed thread asks it to skip what is already
+        shown: one dict lookup and one attribute read, atomic under the GIL."""
+        card = self.cards.get(card_id)
+        return None if card is None else card.version
+
+    def flag_failed(self, failed: set[str], ids: Iterable[str] | None = None) -> set[str]:
+        """Set the sync-error badge from ``failed`` for ``ids`` (every card when None);
+        returns the ids whose badge flipped."""
+        cards: Iterable[Card | None] = (
+            self.cards.values() if ids is None else [self.cards.get(i) for i in ids]
+        )
+        flipped = set()
+        for card in cards:
+            if card is not None and card.sync_failed != (card.id in failed):
+                card.sync_failed = not card.sync_failed
+                flipped.add(card.id)
+        return flipped
 
     def _hidden(self, card: Card) -> bool:
         """FINISHED shows today's orders only (older ones stay searchable with go-to)."""

@@ -1,0 +1,116 @@
+"""Every key action of the board, in one table.
+
+The screen's and the app's ``BINDINGS`` (and so the footer), the help screen, the command
+palette and the ``[keys]`` table of the config file are all derived from :data:`ACTIONS`:
+a new action is one row here plus its ``action_<method>``, and nothing can drift apart.
+``changes_data`` lets a read-only screen (the wall) drop every action that writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+from rxfloor.core.config import ConfigError
+from rxfloor.core.lifecycle import Action
+
+
+@dataclass(frozen=True, slots=True)
+class BoardAction:
+    """One row of the table."""
+
+    id: str  #: the name in the config file's ``[keys]`` table (and the Binding id)
+    keys: str  #: default keys, comma separated (Textual key names)
+    method: str  #: ``action_<method>`` on the board screen (or on the app)
+    label: str  #: footer word
+    help: str = ""  #: the help screen's line, when it says more than the label
+    args: tuple[int, ...] = ()  #: arguments of the action (navigation)
+    footer: bool = True  #: shown in the footer (while it can act)
+    palette: str | None = None  #: title in the command palette; None: not listed there
+    palette_help: str = ""  #: the palette's line under the title
+    needs_card: bool = False  #: acts on the focused card (disabled without one)
+    #: lifecycle actions of which one must be legal for the focused card
+    needs_legal: frozenset[Action] = frozenset()
+    changes_data: bool = False  #: writes to the database (a read-only screen drops it)
+    on_app: bool = False  #: an App action (help, quit), not a board one
+
+    @property
+    def action(self) -> str:
+        """The Textual action string: ``advance``, ``column(-1)``."""
+        if not self.args:
+            return self.method
+        return f"{self.method}({', '.join(str(a) for a in self.args)})"
+
+    @property
+    def help_line(self) -> str:
+        return self.help or self.label
+
+    def binding(self) -> Binding:
+        return Binding(self.keys, self.action, self.label, show=self.footer, id=self.id)
+
+
+_A = BoardAction
+ACTIONS: tuple[BoardAction, ...] = (
+    _A("column_left", "left,h", "column", "Column", "Column left", args=(-1,), footer=False),
+    _A("column_right", "right,l", "column", "Column", "Column right", args=(1,), footer=False),
+    _A("card_up", "up,k", "card", "Card", "Card up", args=(-1,), footer=False),
+    _A("card_down", "down,j", "card", "Card", "Card down", args=(1,), footer=False),
+    _A("first", "home", "edge", "First", args=(0,), footer=False),
+    _A("last", "end", "edge", "Last", args=(1,), footer=False),
+    _A("page_up", "pageup", "page", "Page up", args=(-1,), footer=False),
+    _A("page_down", "pagedown", "page", "Page down", args=(1,), footer=False),
+    _A("advance", "a,space", "advance", "Advance", palette="Advance order",
+       palette_help="Start an OPEN order, finish a PROCESSING one", needs_card=True,
+       needs_legal=frozenset({Action.ADVANCE}), changes_data=True),
+    _A("cancel", "x", "cancel_order", "Cancel", palette="Cancel order",
+       palette_help="Cancel the focused order (asks the reason)", needs_card=True,
+       needs_legal=frozenset({Action.CANCEL}), changes_data=True),
+    _A("hold", "p", "hold", "Hold/release", palette="Hold / release order",
+       palette_help="Put the focused order on hold or release it", needs_card=True,
+       needs_legal=frozenset({Action.HOLD, Action.RELEASE}), changes_data=True),
+    _A("detail", "enter", "detail", "Detail", palette="Order detail",
+       palette_help="Items, patient, delivery and the full timeline", needs_card=True),
+    _A("filter", "slash", "filter", "Filter", palette="Filter",
+       palette_help="Filter cards by name, patient or item"),
+    _A("goto", "g", "goto", "Go to", palette="Go to order",
+       palette_help="Jump to an order by id, name or barcode"),
+    _A("undo", "u", "undo", "Undo", palette="Undo last move",
+       palette_help="Take back this terminal's last move", changes_data=True),
+    _A("cancelled", "c", "toggle_cancelled", "Cancelled", palette="Show/hide CANCELLED",
+       palette_help="Toggle the CANCELLED column"),
+    _A("acknowledge", "A", "acknowledge", "Ack alert", palette="Acknowledge alert",
+       palette_help="Mark the first open alert as seen", changes_data=True),
+    _A("clear_filter", "escape", "clear_filter", "Clear filter", footer=False),
+    _A("help", "question_mark", "help", "Help", palette="Keys",
+       palette_help="Every key of the board", on_app=True),
+    _A("quit", "q", "quit", "Quit", on_app=True),
+)  # fmt: skip
+del _A
+
+BY_ID: dict[str, BoardAction] = {a.id: a for a in ACTIONS}
+#: by method: the rows that share one (column left/right) share their flags too
+BY_METHOD: dict[str, BoardAction] = {a.method: a for a in ACTIONS}
+KEY_IDS = frozenset(BY_ID)
+
+
+def bindings(*, on_app: bool, read_only: bool = False) -> list[BindingType]:
+    """The board screen's (or the app's) bindings; ``read_only`` drops what writes."""
+    return [
+        a.binding() for a in ACTIONS if a.on_app == on_app and not (read_only and a.changes_data)
+    ]
+
+
+def check_keymap(keys: Mapping[str, str]) -> dict[str, str]:
+    """The ``[keys]`` table of the config file, checked: ``advance = "n,space"``."""
+    unknown = sorted(set(keys) - KEY_IDS)
+    if unknown:
+        raise ConfigError(
+            f"unknown key action(s) in [keys]: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(KEY_IDS))})"
+        )
+    empty = sorted(k for k, v in keys.items() if not v.strip())
+    if empty:
+        raise ConfigError(f"empty key binding in [keys]: {', '.join(empty)}")
+    return {k: v.replace(" ", "") for k, v in keys.items()}

@@ -1,0 +1,144 @@
+"""What the board's workers tell the screen: one Message per result, handled with ``@on``.
+
+Workers run database work in threads and never touch a widget; they post one of these
+(``post_message`` is thread-safe) and the receiver updates itself on the UI thread. Who
+receives what: the view (:mod:`rxfloor.tui.board.view`) gets the data it paints
+(``BoardLoaded``, ``ChangesArrived``, ``HealthChanged``, ``AlertsChanged``); the screen gets
+the answers to its actions (``MoveDone``, ``MoveRefused``, ``Undone``, ``DetailLoaded``,
+``OrderFound``); ``Notice`` bubbles up to the app, which shows it as a toast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from textual.message import Message
+
+from rxfloor.core.db import SyncHealth
+from rxfloor.core.models import OrderView
+from rxfloor.core.service import MoveResult
+
+Row = Mapping[Any, Any]
+
+
+class BoardLoaded(Message):
+    """The first read: every card, which failed to sync, the sync health and open alerts."""
+
+    def __init__(
+        self,
+        cursor: int,
+        rows: Sequence[Row],
+        failed: set[str],
+        health: SyncHealth,
+        alerts: Sequence[Row],
+    ) -> None:
+        super().__init__()
+        self.cursor = cursor  # the feed resumes here
+        self.rows = rows
+        self.failed = failed
+        self.health = health
+        self.alerts = alerts
+
+
+class ChangesArrived(Message):
+    """One coalesced batch of the change feed: one repaint however many orders changed.
+
+    ``rows`` are the orders whose version differs from the one shown; ``confirmed`` are the
+    ones already shown as they are (e.g. this terminal's own move), whose sync-error badge
+    is still set from ``failed`` (a parked push changes no version).
+    """
+
+    def __init__(
+        self, rows: Sequence[Row], failed: set[str], confirmed: frozenset[str] = frozenset()
+    ) -> None:
+        super().__init__()
+        self.rows = rows
+        self.failed = failed
+        self.confirmed = confirmed
+
+
+class HealthChanged(Message):
+    """Sync health for the header; ``failed`` (every order with a parked push) when read."""
+
+    def __init__(self, health: SyncHealth, failed: set[str] | None = None) -> None:
+        super().__init__()
+        self.health = health
+        self.failed = failed
+
+
+class AlertsChanged(Message):
+    """The open alerts, oldest first (the banner shows the first)."""
+
+    def __init__(self, alerts: Sequence[Row]) -> None:
+        super().__init__()
+        self.alerts = alerts
+
+
+class MoveDone(Message):
+    """The service took the move; ``result.order`` is the order as it now is."""
+
+    def __init__(self, result: MoveResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class MoveRefused(Message):
+    """The service refused (or the database failed); the card goes back as it really is:
+    ``order`` when the refusal carries it, else ``rows`` read again (``[]``: unknown)."""
+
+    def __init__(
+        self,
+        error: str,
+        order: OrderView | None,
+        rows: Sequence[Row] = (),
+        failed: set[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.error = error
+        self.order = order
+        self.rows = rows
+        self.failed = failed or set()
+
+
+class Undone(Message):
+    """An undo went through; ``result.order`` is the order after it."""
+
+    def __init__(self, result: MoveResult, summary: str) -> None:
+        super().__init__()
+        self.result = result
+        self.summary = summary  # of the move that was taken back
+
+
+class DetailLoaded(Message):
+    """Everything the detail view shows about one order."""
+
+    def __init__(
+        self,
+        order: OrderView,
+        items: Sequence[Row],
+        history: Sequence[Row],
+        errors: Sequence[str],
+    ) -> None:
+        super().__init__()
+        self.order = order
+        self.items = items
+        self.history = history
+        self.errors = errors
+
+
+class OrderFound(Message):
+    """Go-to found an order that is on the board."""
+
+    def __init__(self, card_id: str) -> None:
+        super().__init__()
+        self.card_id = card_id
+
+
+class Notice(Message):
+    """A sentence for the pharmacist (shown as a toast by the app)."""
+
+    def __init__(self, text: str, severity: str = "information") -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity

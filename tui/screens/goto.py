@@ -1,0 +1,33 @@
+"""Go to an order: a scanner types its id and Enter, a person can type it too."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+
+class GotoScreen(ModalScreen[str | None]):
+    """A scanner types the id and Enter; a person can type it too."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(
+                "Go to order: scan the barcode or type its id / name", classes="dialog-title"
+            )
+            yield Input(placeholder="#1001 or po-…", id="ref")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted, "#ref")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

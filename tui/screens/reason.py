@@ -1,0 +1,65 @@
+"""Pick or type a reason (cancel, hold). Esc backs out and writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+
+CANCEL_REASONS = (
+    "Patient cancelled",
+    "Prescription invalid or expired",
+    "Duplicate order",
+    "Out of stock, no substitute",
+    "Prescriber withdrew the prescription",
+)
+HOLD_REASONS = (
+    "Awaiting prescriber callback",
+    "Insurance pre-authorisation pending",
+    "Out of stock - reorder placed",
+    "Interaction check with GP",
+)
+
+
+class ReasonScreen(ModalScreen[str | None]):
+    """Pick a reason or type one; returns the reason, or None when Esc aborts."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
+
+    def __init__(self, title: str, choices: Sequence[str]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.choices = list(choices)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield OptionList(*self.choices, id="reasons")
+            yield Input(placeholder="or type a reason, then Enter", id="reason")
+            yield Label("", id="error", classes="dialog-error")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#reasons")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[event.option_index])
+
+    @on(Input.Submitted, "#reason")
+    def _typed(self, event: Input.Submitted) -> None:
+        reason = event.value.strip()
+        if not reason:
+            self.query_one("#error", Label).update("A reason is required (or Esc to go back).")
+            return
+        if len(reason) > 500:
+            self.query_one("#error", Label).update("Keep the reason under 500 characters.")
+            return
+        self.dismiss(reason)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
