@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import Connection, RowMapping, select
 
 from rxfloor.core.db import Store, orders, outbox
+from rxfloor.core.models import OutboxState
 
 _CHUNK = 500  # stay under SQLite's bound-variable limit
 
@@ -42,7 +43,7 @@ def rows_for(store: Store, ids: Sequence[str]) -> tuple[list[RowMapping], set[st
 
 def failed_order_ids(store: Store, ids: Sequence[str] | None = None) -> set[str]:
     """Orders with a parked (``failed``) outbox row: the card's sync-error badge."""
-    stmt = select(outbox.c.order_id).where(outbox.c.state == "failed").distinct()
+    stmt = select(outbox.c.order_id).where(outbox.c.state == OutboxState.FAILED).distinct()
     if ids is not None:
         stmt = stmt.where(outbox.c.order_id.in_(list(ids)))
     with store.read() as conn:
@@ -53,7 +54,7 @@ def sync_errors(store: Store, order_id: str) -> list[str]:
     """The remote's messages for the order's parked pushes, oldest first (detail view)."""
     stmt = (
         select(outbox.c.action, outbox.c.last_error)
-        .where(outbox.c.order_id == order_id, outbox.c.state == "failed")
+        .where(outbox.c.order_id == order_id, outbox.c.state == OutboxState.FAILED)
         .order_by(outbox.c.id)
     )
     with store.read() as conn:
@@ -71,3 +72,16 @@ def find_any(store: Store, ref: str) -> RowMapping | None:
                 .first()
             )
         return row
+
+
+def sync_errors_by_order(conn: Connection, ids: Sequence[str] | None = None) -> dict[str, str]:
+    """The sync error of each order that has one: the message of its latest parked
+    (``failed``) push. The outbox is the fact's one home; orders carry no copy of it."""
+    stmt = (
+        select(outbox.c.order_id, outbox.c.last_error)
+        .where(outbox.c.state == OutboxState.FAILED)
+        .order_by(outbox.c.id)
+    )
+    if ids is not None:
+        stmt = stmt.where(outbox.c.order_id.in_(list(ids)))
+    return {oid: error or "refused by the remote" for oid, error in conn.execute(stmt).all()}

@@ -51,10 +51,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 
+from rxfloor.core.models import UNSETTLED, OutboxState
 from rxfloor.core.text import clip
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0004_webhook_inbox"
+SCHEMA_HEAD = "0005_one_sync_error"
 _NOTIFY_CHANNEL = "rxfloor_changes"
 _CHANGE_LOG_KEEP = 200_000
 
@@ -115,7 +116,6 @@ class OrderRow(Base):
     hold_by: Mapped[str | None] = mapped_column(String(64))
     hold_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sample: Mapped[bool] = mapped_column(Boolean, default=False)
-    sync_error: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -164,8 +164,7 @@ class OutboxRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    # pending | sending | sent | failed | superseded | undone
-    state: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    state: Mapped[str] = mapped_column(String(16), index=True, default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: an earlier attempt may have reached the remote: read the order back before sending
     maybe_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -478,7 +477,7 @@ class Store:
             counts: dict[str, int] = dict(
                 conn.execute(
                     select(outbox.c.state, func.count())
-                    .where(outbox.c.state.in_(["pending", "sending", "failed"]))
+                    .where(outbox.c.state.in_(UNSETTLED))
                     .group_by(outbox.c.state)
                 ).all()
             )
@@ -488,8 +487,9 @@ class Store:
             offline_since=row["offline_since"] if row else None,
             last_ok_at=row["last_ok_at"] if row else None,
             last_error=row["last_error"] if row else None,
-            queued=int(counts.get("pending", 0)) + int(counts.get("sending", 0)),
-            failed=int(counts.get("failed", 0)),
+            queued=int(counts.get(OutboxState.PENDING, 0))
+            + int(counts.get(OutboxState.SENDING, 0)),
+            failed=int(counts.get(OutboxState.FAILED, 0)),
         )
 
     # -------------------------------------------------------------- change feed

@@ -151,11 +151,14 @@ def _seed(service: Any, count: int, seed: int) -> int:
 
 
 def _orders(service: Any, status: str | None, as_json: bool) -> int:
+    from rxfloor.core.db import queries
     from rxfloor.core.lifecycle import Priority
     from rxfloor.core.models import OrderView
 
     rows = service.store.board_rows([status] if status else None)
-    views = [OrderView.from_row(r) for r in rows]
+    with service.store.read() as conn:
+        errors = queries.sync_errors_by_order(conn)
+    views = [OrderView.from_row(r, sync_error=errors.get(r["id"])) for r in rows]
     views.sort(key=lambda v: (list(Status).index(v.status), Priority(v.priority).rank,
                               v.due_at or v.created_at, v.name))  # fmt: skip
     if as_json:
@@ -194,7 +197,8 @@ def _seed_demo(service: Any) -> None:
     _seed(service, 60, 0)
     from rxfloor.core.models import OrderView
 
-    views = [OrderView.from_row(r) for r in service.store.board_rows([Status.OPEN.value])]
+    rows = service.store.board_rows([Status.OPEN.value])
+    views = [OrderView.from_row(r, sync_error=None) for r in rows]  # sample orders: never pushed
     startable = [v for v in views if Action.START in service.legal_actions(v)]  # not held/scheduled
     for i, order in enumerate(startable[:9]):
         service.act(order.id, Action.START)
