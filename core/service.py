@@ -57,6 +57,12 @@ _MEANWHILE = {
     "release": "was released from hold",
     "undo": "had its last move undone",
 }
+#: Built once: a drain records thousands of these.
+_SET_REMOTE_STATUS = (
+    update(orders)
+    .where(orders.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(remote_status=bindparam("b_status"))
+)
 #: The actor recorded for changes made on the remote side.
 REMOTE_ACTOR = "remote"
 
@@ -563,14 +569,12 @@ class OrderService:
         """
         settled = {o.row_id for o in outbox_rows.settle(conn, holder, [r.settle for r in results])}
         done = [r for r in results if r.settle.row_id in settled]
-        moved = [r for r in done if r.remote_status is not None]
-        if moved:
-            conn.execute(
-                update(orders)
-                .where(orders.c.id == bindparam("b_id"))
-                .values(remote_status=bindparam("b_status")),
-                [{"b_id": r.settle.order_id, "b_status": r.remote_status} for r in moved],
-            )
+        by_status: dict[str, list[str]] = {}
+        for r in done:
+            if r.remote_status is not None:
+                by_status.setdefault(r.remote_status, []).append(r.settle.order_id)
+        for status, ids in by_status.items():  # a drain: one or two statuses per commit
+            conn.execute(_SET_REMOTE_STATUS, {"b_ids": ids, "b_status": status})
         notable = [(r, why) for r in done if (why := r.timeline_note()) is not None]
         if notable:
             now = self.clock()

@@ -313,6 +313,10 @@ class _LeaseLost(Exception):
     """Raised before a send when this pusher no longer holds the push lease."""
 
 
+#: How long an answer may wait for others to be settled with it in one commit (a crash in
+#: that window leaves its row ``sending``: read back before any resend).
+_SETTLE_WINDOW_S = 0.010
+
 _LEASE_LOST = "the push lease was lost during a pass (another terminal pushes now): stopped"
 
 
@@ -522,7 +526,10 @@ class SyncWorker:
                             in_flight += 1
                 if in_flight == 0:
                     break
-                item = answers.get()  # wait for one answer, then take all that are in
+                # wait for one answer, then for more while the pool is still busy: up to a
+                # round of the pool, at most _SETTLE_WINDOW_S after the first one arrived
+                item = answers.get()
+                deadline = time.monotonic() + _SETTLE_WINDOW_S
                 while True:
                     row, got = item
                     if isinstance(got, BaseException):
@@ -530,8 +537,11 @@ class SyncWorker:
                         error = error or got
                     else:
                         arrived.append((row, got))
+                    wait = deadline - time.monotonic()
+                    if len(arrived) >= self.concurrency or len(arrived) == in_flight or wait <= 0:
+                        break
                     try:
-                        item = answers.get_nowait()
+                        item = answers.get(timeout=wait)
                     except queue.Empty:
                         break
         except BaseException:
