@@ -130,7 +130,7 @@ class PushResult:
             return "refused", f"{self.action} refused by the remote: {error or 'no message'}"
         if state is OutboxState.SUPERSEDED:
             why = (error or "the remote moved on").removeprefix("superseded: ")
-            return "superseded", f"{self.action} not sent: {why}"
+            return OutboxState.SUPERSEDED.value, f"{self.action} not sent: {why}"
         if state is OutboxState.SENT and self.earlier_error is not None:
             return "synced", f"{self.action} reached the remote after failed attempts"
         return None
