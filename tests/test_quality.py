@@ -216,7 +216,7 @@ class _Writes(ast.NodeVisitor):
             and (table := self.table_of(func.value))
         ):
             self.found.append((node.lineno, table, f"{table}.{func.attr}()"))
-        if table := (isinstance(func, ast.Name) and self.orm.get(func.id)):
+        if isinstance(func, ast.Name) and (table := self.orm.get(func.id)):
             self.found.append((node.lineno, table, f"{func.id}(...) built"))
         self.generic_visit(node)
 
