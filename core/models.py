@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from rxfloor.core.lifecycle import DeliveryType, Priority, Status
+
+
+class OutboxState(StrEnum):
+    """Where one queued move stands on its way to the remote (``outbox.state``)."""
+
+    PENDING = "pending"  # waiting to be sent (or sent again after a transient failure)
+    SENDING = "sending"  # claimed by a pusher: its PATCH may be on the wire
+    SENT = "sent"
+    FAILED = "failed"  # refused by the remote (or diverged from it): a person must look
+    SUPERSEDED = "superseded"  # made stale by a remote change (or resolved by hand)
+    UNDONE = "undone"  # taken back before it was sent: never sent
+
+
+#: States of a row still on its way: the push queue (a failed row blocks its order).
+UNSETTLED = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.FAILED)
 
 
 class LineItem(BaseModel):
@@ -57,7 +73,11 @@ class NewOrder(BaseModel):
 
 
 class OrderView(BaseModel):
-    """An order as read back (CLI JSON, detail view)."""
+    """An order as read back (CLI JSON, detail view).
+
+    ``sync_error`` is not a column of the order: it is the message of the order's parked
+    (``failed``) outbox row, the one home of that fact, passed in by whoever read the row.
+    """
 
     id: str
     name: str
@@ -81,9 +101,10 @@ class OrderView(BaseModel):
     status_since: datetime
 
     @classmethod
-    def from_row(cls, row: Mapping[Any, Any]) -> OrderView:
+    def from_row(cls, row: Mapping[Any, Any], *, sync_error: str | None) -> OrderView:
         data = dict(row)
         data["hold"] = data.pop("on_hold")
+        data["sync_error"] = sync_error
         return cls.model_validate(data)
 
 

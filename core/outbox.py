@@ -1,29 +1,95 @@
-"""The outbox's state changes that decide who wins a row: the push's claim and settle, and
-undo's guard. Every write here is conditional, so an undo and a push (or two pushers) can
-never both win one row.
+"""The only writer of the outbox: enqueue, claim, settle, supersede, undo, park, retry, resolve.
 
-This is the room that becomes "the only writer of the outbox" (DESIGN.md); enqueueing and
-superseding still live in the service for now.
+Every function takes the caller's ``Connection`` so that a move, its audit event and its
+outbox row commit together (the service calls these inside its own transactions). Every
+change of state is conditional on the state the row was read in, so an undo and a push
+(or two pushers, or a person and a pusher) can never both win one row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, or_, select, update
 
-from rxfloor.core.db import outbox, utcnow
+from rxfloor.core.db import orders, outbox, utcnow
+from rxfloor.core.models import UNSETTLED, OutboxState
 
 
-class OutboxState(StrEnum):
-    PENDING = "pending"  # waiting to be sent (or sent again after a transient failure)
-    SENDING = "sending"  # claimed by a pusher: its PATCH may be on the wire
-    SENT = "sent"
-    FAILED = "failed"  # refused by the remote: a person must look
-    SUPERSEDED = "superseded"  # made stale by a remote change (or resolved by hand)
-    UNDONE = "undone"  # taken back before it was sent: never sent
+def enqueue(
+    conn: Connection,
+    *,
+    order_id: str,
+    audit_event_id: int,
+    action: str,
+    reason: str | None,
+    at: datetime,
+) -> None:
+    """Queue a move for the remote, in the transaction that made it."""
+    conn.execute(
+        insert(outbox).values(
+            order_id=order_id,
+            audit_event_id=audit_event_id,
+            action=action,
+            reason=reason,
+            idempotency_key=uuid.uuid4().hex,
+            state=OutboxState.PENDING,
+            attempts=0,
+            created_at=at,
+        )
+    )
+
+
+def due(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """The oldest unsettled row of each order, if it is due, with the order's last known
+    remote status: the push queue. A ``failed`` row blocks its order (steps keep their
+    order) until a person retries or resolves it."""
+    stmt = (
+        select(outbox, orders.c.remote_status)
+        .join(orders, orders.c.id == outbox.c.order_id)
+        .where(outbox.c.state.in_(UNSETTLED))
+        .order_by(outbox.c.id)
+        .limit(limit * 20)
+    )
+    seen: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    for row in conn.execute(stmt).mappings():
+        if row["order_id"] in seen:
+            continue
+        seen.add(row["order_id"])
+        if row["state"] == OutboxState.FAILED:
+            continue
+        if row["next_attempt_at"] is not None and row["next_attempt_at"] > now:
+            continue
+        rows.append(dict(row))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+# The push's statements are built once: a drain runs them many times a second, and building
+# a statement costs more than running it.
+_CLAIM = (
+    update(outbox)
+    .where(
+        or_(
+            and_(
+                outbox.c.id.in_(bindparam("b_pending", expanding=True)),
+                outbox.c.state == OutboxState.PENDING,
+            ),
+            and_(
+                outbox.c.id.in_(bindparam("b_sending", expanding=True)),
+                outbox.c.state == OutboxState.SENDING,
+            ),
+        )
+    )
+    .values(state=OutboxState.SENDING, claimed_by=bindparam("b_holder"))
+    .returning(outbox.c.id)
+)
 
 
 def claim(conn: Connection, rows: Iterable[tuple[int, OutboxState]], holder: str) -> set[int]:
@@ -37,53 +103,89 @@ def claim(conn: Connection, rows: Iterable[tuple[int, OutboxState]], holder: str
     for row_id, seen in rows:
         if seen in by_state:
             by_state[seen].append(row_id)
-    wanted = [
-        and_(outbox.c.id.in_(ids), outbox.c.state == state)
-        for state, ids in by_state.items()
-        if ids
-    ]
-    if not wanted:
+    if not any(by_state.values()):
         return set()
-    result = conn.execute(
-        update(outbox)
-        .where(or_(*wanted))
-        .values(state=OutboxState.SENDING, claimed_by=holder)
-        .returning(outbox.c.id)
+    params = {
+        "b_pending": by_state[OutboxState.PENDING],
+        "b_sending": by_state[OutboxState.SENDING],
+        "b_holder": holder,
+    }
+    return set(conn.execute(_CLAIM, params).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """The outcome of one send, as the row will record it."""
+
+    row_id: int
+    order_id: str
+    state: OutboxState  # pending (sent again later), sent, failed or superseded
+    attempts: int
+    error: str | None
+    next_attempt_at: datetime | None = None
+    maybe_applied: bool = False
+
+
+_SETTLE = (
+    update(outbox)
+    .where(
+        outbox.c.id.in_(bindparam("b_ids", expanding=True)),
+        outbox.c.state == OutboxState.SENDING,
+        outbox.c.claimed_by == bindparam("b_holder"),
     )
-    return set(result.scalars())
+    .values(
+        state=bindparam("b_state"),
+        attempts=bindparam("b_attempts"),
+        last_error=bindparam("b_error"),
+        next_attempt_at=bindparam("b_next"),
+        maybe_applied=bindparam("b_maybe"),
+        claimed_by=None,
+        sent_at=bindparam("b_sent_at"),
+    )
+    .returning(outbox.c.id)
+)
 
 
-def settle_one(
-    conn: Connection,
-    row_id: int,
-    holder: str,
-    state: OutboxState,
-    *,
-    attempts: int,
-    error: str | None,
-    next_attempt_at: datetime | None = None,
-    maybe_applied: bool = False,
-) -> bool:
-    """Record the outcome of one send, only if the row is still ``sending`` for ``holder``
-    (False: another pusher took it over since; its outcome stands)."""
-    result = conn.execute(
+def settle(conn: Connection, holder: str, outcomes: Sequence[Settle]) -> list[Settle]:
+    """Record the outcomes of sends, each only if its row is still ``sending`` for
+    ``holder``; returns the ones recorded (any other was taken over by another pusher
+    since: its outcome stands).
+
+    Outcomes that record the same values (in a drain: nearly all, ``sent`` at the first
+    attempt) are written by one statement, so a commit costs the same for one row or many.
+    """
+    groups: dict[tuple[object, ...], list[Settle]] = {}
+    for o in outcomes:
+        key = (o.state, o.attempts, o.error, o.next_attempt_at, o.maybe_applied)
+        groups.setdefault(key, []).append(o)
+    now = utcnow()
+    ours: set[int] = set()
+    for (state, attempts, error, next_at, maybe), group in groups.items():
+        params = {
+            "b_ids": [o.row_id for o in group],
+            "b_holder": holder,
+            "b_state": state,
+            "b_attempts": attempts,
+            "b_error": error,
+            "b_next": next_at,
+            "b_maybe": maybe,
+            "b_sent_at": now if state is OutboxState.SENT else None,
+        }
+        ours.update(conn.execute(_SETTLE, params).scalars())
+    return [o for o in outcomes if o.row_id in ours]
+
+
+def supersede(conn: Connection, order_id: str, why: str) -> int:
+    """The remote moved the order past its queued steps: they are kept, never sent. A row
+    on the wire (``sending``) is left to its pusher, which reads the order back."""
+    return conn.execute(
         update(outbox)
         .where(
-            outbox.c.id == row_id,
-            outbox.c.state == OutboxState.SENDING,
-            outbox.c.claimed_by == holder,
+            outbox.c.order_id == order_id,
+            outbox.c.state.in_([OutboxState.PENDING, OutboxState.FAILED]),
         )
-        .values(
-            state=state,
-            attempts=attempts,
-            last_error=error,
-            next_attempt_at=next_attempt_at,
-            maybe_applied=maybe_applied,
-            claimed_by=None,
-            sent_at=utcnow() if state is OutboxState.SENT else None,
-        )
-    )
-    return result.rowcount == 1
+        .values(state=OutboxState.SUPERSEDED, last_error=why)
+    ).rowcount
 
 
 def undo(conn: Connection, audit_event_id: int) -> OutboxState | None:
@@ -105,3 +207,71 @@ def undo(conn: Connection, audit_event_id: int) -> OutboxState | None:
         select(outbox.c.state).where(outbox.c.audit_event_id == audit_event_id)
     ).scalar_one_or_none()
     return None if state is None else OutboxState(state)
+
+
+def has_unsettled(conn: Connection, order_id: str) -> bool:
+    """A step of the order is still queued, on the wire or parked."""
+    return (
+        conn.execute(
+            select(outbox.c.id)
+            .where(outbox.c.order_id == order_id, outbox.c.state.in_(UNSETTLED))
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def last_sent(conn: Connection, order_id: str) -> RowMapping | None:
+    """The order's latest move that the remote confirmed."""
+    return (
+        conn.execute(
+            select(outbox)
+            .where(outbox.c.order_id == order_id, outbox.c.state == OutboxState.SENT)
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+
+
+def park_again(conn: Connection, sent: RowMapping, message: str, at: datetime) -> None:
+    """The remote lost a move it had confirmed: park it once more as ``failed`` with the
+    words of the divergence, for a person to retry (read back, then sent) or resolve."""
+    conn.execute(
+        insert(outbox).values(
+            order_id=sent["order_id"],
+            audit_event_id=sent["audit_event_id"],
+            action=sent["action"],
+            reason=sent["reason"],
+            idempotency_key=uuid.uuid4().hex,
+            state=OutboxState.FAILED,
+            attempts=1,  # a retry reads the order back before sending
+            last_error=message,
+            created_at=at,
+        )
+    )
+
+
+def get(conn: Connection, row_id: int) -> RowMapping | None:
+    return conn.execute(select(outbox).where(outbox.c.id == row_id)).mappings().first()
+
+
+def retry(conn: Connection, row_id: int) -> bool:
+    """A parked row goes back in the queue (read back before it is sent: it may have been
+    applied). False when the row is not ``failed`` (any more)."""
+    return _unpark(conn, row_id, state=OutboxState.PENDING, maybe_applied=True)
+
+
+def resolve(conn: Connection, row_id: int, note: str) -> bool:
+    """A parked row is settled by hand and never sent. False when it is not ``failed``."""
+    return _unpark(conn, row_id, state=OutboxState.SUPERSEDED, last_error=note)
+
+
+def _unpark(conn: Connection, row_id: int, **values: object) -> bool:
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id, outbox.c.state == OutboxState.FAILED)
+        .values(next_attempt_at=None, **values)
+    )
+    return result.rowcount == 1

@@ -1,19 +1,21 @@
-"""The one door for every change to an order.
+"""The one door for every change to an order: the only writer of orders, audit events
+and alerts (tests/test_quality.py holds it to that).
 
 Each call is one database transaction that writes the new state, an audit event and —
-for moves the remote must learn about — an outbox row, together or not at all. The
-order's ``version`` column makes every write conditional, so two terminals racing on
-the same order can never both win (the loser gets a :class:`Conflict`).
+for moves the remote must learn about — an outbox row (through :mod:`rxfloor.core.outbox`,
+inside the same transaction), together or not at all. The order's ``version`` column makes
+every move conditional, so two terminals racing on the same order can never both win (the
+loser gets a :class:`Conflict`). What the sync worker learns from a push comes in here too
+(:meth:`OrderService.record_push`).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from rxfloor.core import lifecycle
 from rxfloor.core import outbox as outbox_rows
@@ -25,13 +27,12 @@ from rxfloor.core.db import (
     audit_events,
     line_items,
     orders,
-    outbox,
+    queries,
     resolve_order,
     utcnow,
 )
 from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
-from rxfloor.core.models import NewOrder, OrderView, items_summary
-from rxfloor.core.outbox import OutboxState
+from rxfloor.core.models import NewOrder, OrderView, OutboxState, items_summary
 from rxfloor.core.text import clip
 
 #: Which lifecycle actions produce an outbox row (the remote learns of status moves).
@@ -51,6 +52,12 @@ _MEANWHILE = {
     "release": "was released from hold",
     "undo": "had its last move undone",
 }
+#: Built once: a drain records thousands of these.
+_SET_REMOTE_STATUS = (
+    update(orders)
+    .where(orders.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(remote_status=bindparam("b_status"))
+)
 #: The actor recorded for changes made on the remote side.
 REMOTE_ACTOR = "remote"
 
@@ -100,6 +107,30 @@ class MoveResult:
         return f"{o.name} {self.from_status} -> {self.to_status}"
 
 
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """What one send taught the pusher, for :meth:`OrderService.record_push`."""
+
+    settle: outbox_rows.Settle
+    action: str  # the move sent (start / finish / cancel)
+    #: the order's status at the remote as the answer showed it; None: unknown or unchanged
+    remote_status: str | None
+    #: the row's ``last_error`` before this attempt (an earlier attempt failed)
+    earlier_error: str | None
+
+    def timeline_note(self) -> tuple[str, str] | None:
+        """The audit event (action, reason) this result is worth, if any."""
+        state, error = self.settle.state, self.settle.error
+        if state is OutboxState.FAILED and error != self.earlier_error:
+            return "refused", f"{self.action} refused by the remote: {error or 'no message'}"
+        if state is OutboxState.SUPERSEDED:
+            why = (error or "the remote moved on").removeprefix("superseded: ")
+            return OutboxState.SUPERSEDED.value, f"{self.action} not sent: {why}"
+        if state is OutboxState.SENT and self.earlier_error is not None:
+            return "synced", f"{self.action} reached the remote after failed attempts"
+        return None
+
+
 class OrderService:
     def __init__(self, store: Store, actor: Actor, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
@@ -109,7 +140,7 @@ class OrderService:
     # ------------------------------------------------------------------ reads
     def get(self, ref: str) -> OrderView:
         with self.store.read() as conn:
-            return OrderView.from_row(self._find(conn, ref))
+            return self._view(conn, self._find(conn, ref))
 
     def legal_actions(self, order: OrderView) -> frozenset[Action]:
         facts = OrderFacts(order.status, order.hold, order.fulfill_at)
@@ -134,7 +165,7 @@ class OrderService:
                     self._changed_message(conn, row)
                     if self._status_at(conn, row, expected_version) != row["status"]
                     else self._meanwhile(conn, row, expected_version),
-                    OrderView.from_row(row),
+                    self._view(conn, row),
                 )
             facts = OrderFacts(Status(row["status"]), row["on_hold"], row["fulfill_at"])
             try:
@@ -162,7 +193,7 @@ class OrderService:
                     if fresh["status"] != row["status"]
                     else self._meanwhile(conn, fresh, row["version"])  # e.g. put on hold
                 )
-                raise Conflict(message, OrderView.from_row(fresh))
+                raise Conflict(message, self._view(conn, fresh))
             event_id = self._event(
                 conn,
                 row["id"],
@@ -174,23 +205,11 @@ class OrderService:
                 version=row["version"] + 1,
             )
             if outcome.action in PUSHED_ACTIONS and not row["sample"]:
-                conn.execute(
-                    insert(outbox).values(
-                        order_id=row["id"],
-                        audit_event_id=event_id,
-                        action=outcome.action,
-                        reason=reason,
-                        idempotency_key=uuid.uuid4().hex,
-                        state="pending",
-                        attempts=0,
-                        created_at=now,
-                    )
-                )
+                outbox_rows.enqueue(conn, order_id=row["id"], audit_event_id=event_id,
+                                    action=outcome.action, reason=reason, at=now)  # fmt: skip
             self.store.record_change(conn, [row["id"]])
-            fresh = self._find(conn, row["id"])
-        return MoveResult(
-            OrderView.from_row(fresh), outcome.action, event_id, facts.status, outcome.facts.status
-        )
+            view = self._view(conn, self._find(conn, row["id"]))
+        return MoveResult(view, outcome.action, event_id, facts.status, outcome.facts.status)
 
     def undo(self, event_id: int) -> MoveResult:
         """Take back one of this terminal's moves while the remote has not seen it yet.
@@ -216,14 +235,14 @@ class OrderService:
             if row["version"] != ev["version"]:
                 raise Conflict(
                     f"cannot undo: {row['name']} changed since ({self._last_by(conn, row)})",
-                    OrderView.from_row(row),
+                    self._view(conn, row),
                 )
             queued = outbox_rows.undo(conn, event_id)  # only a row no push has claimed
             if queued not in (None, OutboxState.UNDONE):
                 raise Refused(
                     f"cannot undo: the {ev['action']} of {row['name']} "
                     + _UNDO_REFUSED.get(queued, f"is {queued}"),
-                    OrderView.from_row(row),
+                    self._view(conn, row),
                 )
             values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
             action = Action(ev["action"])
@@ -252,9 +271,9 @@ class OrderService:
                 version=row["version"] + 1,
             )
             self.store.record_change(conn, [row["id"]])
-            fresh = self._find(conn, row["id"])
+            view = self._view(conn, self._find(conn, row["id"]))
         return MoveResult(
-            OrderView.from_row(fresh),
+            view,
             action,
             new_event,
             Status(ev["to_status"]),
@@ -300,7 +319,6 @@ class OrderService:
                         "hold_by": who.name if o.on_hold else None,
                         "hold_since": now if o.on_hold else None,
                         "sample": o.sample,
-                        "sync_error": None,
                         "version": 1,
                         "created_at": created,
                         "updated_at": now,
@@ -405,14 +423,9 @@ class OrderService:
             what: list[str] = []
             if wins:
                 assert board_status is not None
-                values |= {"status": board_status, "status_since": now, "sync_error": None}
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.order_id == order_id, outbox.c.state.in_(["pending", "failed"]))
-                    .values(
-                        state="superseded",
-                        last_error=f"superseded: the remote set the order to {remote_status}",
-                    )
+                values |= {"status": board_status, "status_since": now}
+                outbox_rows.supersede(  # a parked step goes too: its sync error is settled
+                    conn, order_id, f"superseded: the remote set the order to {remote_status}"
                 )
                 self._event(conn, order_id, now, action="remote", from_status=local,
                             to_status=board_status, reason=f"remote status {remote_status}",
@@ -473,24 +486,9 @@ class OrderService:
         if not behind:
             return None
         order_id = row["id"]
-        unsettled = conn.execute(
-            select(outbox.c.id)
-            .where(outbox.c.order_id == order_id,
-                   outbox.c.state.in_(["pending", "sending", "failed"]))
-            .limit(1)
-        ).first()  # fmt: skip
-        if unsettled is not None:
+        if outbox_rows.has_unsettled(conn, order_id):
             return None
-        sent = (
-            conn.execute(
-                select(outbox)
-                .where(outbox.c.order_id == order_id, outbox.c.state == "sent")
-                .order_by(outbox.c.id.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
+        sent = outbox_rows.last_sent(conn, order_id)
         if sent is None:
             return None  # never pushed (sample data, or superseded): nothing was lost
         when = (sent["sent_at"] or sent["created_at"]).astimezone()
@@ -501,20 +499,7 @@ class OrderService:
             f"remote shows {remote_status} but {local.value.lower()} was sent on {stamp} — "
             "the remote may have lost this move; retry or resolve"
         )
-        conn.execute(
-            insert(outbox).values(
-                order_id=order_id,
-                audit_event_id=sent["audit_event_id"],
-                action=sent["action"],
-                reason=sent["reason"],
-                idempotency_key=uuid.uuid4().hex,
-                state="failed",
-                attempts=1,  # a retry reads the order back before sending
-                last_error=message,
-                created_at=now,
-            )
-        )
-        conn.execute(update(orders).where(orders.c.id == order_id).values(sync_error=message))
+        outbox_rows.park_again(conn, sent, message, now)
         self._event(conn, order_id, now, action="divergence", from_status=local,
                     to_status=local, reason=message, version=row["version"], source="remote",
                     actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
@@ -523,40 +508,87 @@ class OrderService:
 
     def retry_failed(self, outbox_id: int) -> str:
         """A person asks to send a refused move again (e.g. after fixing it at the remote)."""
-        return self._settle_failed(outbox_id, "pending", "retry", None)
+        return self._unpark(outbox_id, None)
 
     def resolve_failed(self, outbox_id: int, note: str) -> str:
         """A person settles a refused move by hand: it is never sent; the note is audited."""
         note = note.strip()
         if not note:
             raise Refused("resolve needs a note saying what was done")
-        return self._settle_failed(outbox_id, "superseded", "resolve", note)
+        return self._unpark(outbox_id, note)
 
-    def _settle_failed(self, outbox_id: int, state: str, action: str, note: str | None) -> str:
+    def _unpark(self, outbox_id: int, note: str | None) -> str:
+        """Retry (``note`` None) or resolve one parked move, audited on its order."""
         now = self.clock()
         with self.store.write() as conn:
-            row = conn.execute(select(outbox).where(outbox.c.id == outbox_id)).mappings().first()
+            row = outbox_rows.get(conn, outbox_id)
             if row is None:
                 raise Refused(f"no queued move {outbox_id}")
-            if row["state"] != "failed":
-                raise Refused(f"move {outbox_id} is {row['state']}, not failed")
-            values: dict[str, object] = {"state": state, "next_attempt_at": None}
-            if state == "pending":
-                values["maybe_applied"] = True  # read the order back before sending again
-            else:
-                values["last_error"] = f"resolved by {self.actor.name}: {note}"
-            conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(**values))
+            done = (
+                outbox_rows.retry(conn, outbox_id)
+                if note is None
+                else outbox_rows.resolve(conn, outbox_id, f"resolved by {self.actor.name}: {note}")
+            )
+            if not done:
+                raise Refused(f"move {outbox_id} is {row['state']}, not {OutboxState.FAILED}")
             order = self._find(conn, row["order_id"])
-            conn.execute(update(orders).where(orders.c.id == order["id"]).values(sync_error=None))
-            self._event(conn, order["id"], now, action=action, from_status=order["status"],
-                        to_status=order["status"], reason=note or f"{row['action']} sent again",
+            self._event(conn, order["id"], now, action="retry" if note is None else "resolve",
+                        from_status=order["status"], to_status=order["status"],
+                        reason=note or f"{row['action']} sent again",
                         version=order["version"])  # fmt: skip
             self.store.record_change(conn, [order["id"]])
-        return f"{order['name']}: {row['action']} " + (
-            "queued again" if state == "pending" else "resolved"
-        )
+        done_how = "queued again" if note is None else "resolved"
+        return f"{order['name']}: {row['action']} {done_how}"
+
+    # ------------------------------------------------------------ push results
+    def record_push(self, conn: Connection, holder: str, results: Sequence[PushResult]) -> int:
+        """Settle sends of the pusher ``holder`` in the caller's transaction: each outbox row
+        (only if still this pusher's), the order's ``remote_status`` as the answer showed it,
+        and an audit event where the timeline should say something. Returns how many rows
+        were settled (another pusher's takeover leaves the rest alone).
+
+        Events: a parked refusal (unless it repeats the words the row already carried), a
+        step superseded by the remote, and a move that reached the remote after failed
+        attempts (e.g. a retried divergence). A routine first-time ``sent`` writes none: the
+        move's own event says it, and a drain of thousands would double the timeline.
+        None of these bumps ``version``: it guards the pharmacist's moves, and a push result
+        does not change what the next move may be.
+        """
+        settled = {o.row_id for o in outbox_rows.settle(conn, holder, [r.settle for r in results])}
+        done = [r for r in results if r.settle.row_id in settled]
+        by_status: dict[str, list[str]] = {}
+        for r in done:
+            if r.remote_status is not None:
+                by_status.setdefault(r.remote_status, []).append(r.settle.order_id)
+        for status, ids in by_status.items():  # a drain: one or two statuses per commit
+            conn.execute(_SET_REMOTE_STATUS, {"b_ids": ids, "b_status": status})
+        notable = [(r, why) for r in done if (why := r.timeline_note()) is not None]
+        if notable:
+            now = self.clock()
+            ids = list({r.settle.order_id for r, _ in notable})
+            facts = {
+                o.id: o
+                for o in conn.execute(
+                    select(orders.c.id, orders.c.status, orders.c.version).where(
+                        orders.c.id.in_(ids)
+                    )
+                )
+            }
+            remote = Actor(REMOTE_ACTOR, "remote")
+            for r, (action, reason) in notable:
+                order = facts[r.settle.order_id]
+                self._event(conn, order.id, now, action=action, from_status=order.status,
+                            to_status=order.status, reason=reason, version=order.version,
+                            source="remote", actor=remote)  # fmt: skip
+            self.store.record_change(conn, ids)
+        return len(done)
 
     # ---------------------------------------------------------------- helpers
+    def _view(self, conn: Connection, row: RowMapping) -> OrderView:
+        """The order as read back, with its sync error from its one home (the outbox)."""
+        errors = queries.sync_errors_by_order(conn, [row["id"]])
+        return OrderView.from_row(row, sync_error=errors.get(row["id"]))
+
     def _find(self, conn: Connection, ref: str) -> RowMapping:
         """The one order ``ref`` names (see :func:`resolve_order` for the forms accepted)."""
         try:
@@ -672,7 +704,7 @@ class OrderService:
         self, conn: Connection, row: RowMapping, action: Action, exc: TransitionError | None
     ) -> Refused:
         status = Status(row["status"])
-        order = OrderView.from_row(row)
+        order = self._view(conn, row)
         if lifecycle.already_there(status, action) or exc is None:
             message = f"{row['name']} is already {status} ({self._last_by(conn, row)})"
         else:

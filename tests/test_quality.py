@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,220 @@ def test_wheel_installs_everything_under_the_product_name(tmp_path: Path) -> Non
         .decode()
     )
     assert "rxfloor = rxfloor.tui.cli.main:main" in entry
+
+
+# -- one writer per table ------------------------------------------------------------------------
+
+#: Each protected table and the one module allowed to write it.
+WRITERS = {
+    "orders": "core/service.py",
+    "audit_events": "core/service.py",
+    "alerts": "core/service.py",
+    "outbox": "core/outbox.py",
+}
+_ORM = {"OrderRow": "orders", "AuditEventRow": "audit_events", "AlertRow": "alerts",
+        "OutboxRow": "outbox"}  # fmt: skip
+_WRITES = {"insert", "update", "delete"}
+_DB = "rxfloor.core.db"
+_RAW_WRITE = re.compile(
+    r"\b(?:(?:INSERT(?:\s+OR\s+\w+)?|REPLACE)\s+INTO|DELETE\s+FROM)\s+[\"'`]?(\w+)"
+    r"|\bUPDATE(?:\s+OR\s+\w+)?\s+[\"'`]?(\w+)[\"'`]?\s+SET\b",
+    re.IGNORECASE,
+)
+
+
+class _Writes(ast.NodeVisitor):
+    """Finds writes to the protected tables in one module: ``insert/update/delete(t)`` of
+    SQLAlchemy (or a dialect's), ``t.insert()``-style Table methods, ORM rows built, and
+    raw SQL in string literals (docstrings aside). A table is known by where its name comes
+    from (imported from rxfloor.core.db, a module alias of it, ``X.__table__``, an alias
+    assigned in the module), so a local ``orders`` list or ``dict.update`` is never taken for
+    one, and a read (``select``) is never a write."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, str] = {}  # local name -> table
+        self.orm: dict[str, str] = {}  # local ORM class name -> table
+        self.db_modules: set[str] = set()  # local names of rxfloor.core.db or its modules
+        self.sa_modules: set[str] = set()  # local names of sqlalchemy (or a dialect) modules
+        self.write_funcs: set[str] = set()  # local names of sqlalchemy's insert/update/delete
+        self.docstrings: set[int] = set()
+        self.found: list[tuple[int, str, str]] = []  # (line, table, what)
+
+    # names
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.name.startswith(_DB) and alias.asname:
+                self.db_modules.add(alias.asname)
+            if alias.name.split(".")[0] == "sqlalchemy":
+                self.sa_modules.add(alias.asname or alias.name.split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        for alias in node.names:
+            local = alias.asname or alias.name
+            if module.startswith(_DB) or f"{module}.{alias.name}".startswith(_DB):
+                if alias.name in WRITERS:
+                    self.tables[local] = alias.name
+                elif alias.name in _ORM:
+                    self.orm[local] = _ORM[alias.name]
+                elif f"{module}.{alias.name}".startswith(_DB):
+                    self.db_modules.add(local)  # from rxfloor.core import db / db.store
+            elif module.split(".")[0] == "sqlalchemy":
+                if alias.name in _WRITES:
+                    self.write_funcs.add(local)
+                elif module.startswith("sqlalchemy.dialects") or alias.name == "dialects":
+                    self.sa_modules.add(local)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for stmt in node.body:  # an ORM class defined here (the schema module)
+            if (
+                isinstance(stmt, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in stmt.targets)
+                and isinstance(stmt.value, ast.Constant)
+                and stmt.value.value in WRITERS
+            ):
+                self.orm[node.name] = stmt.value.value
+        self._docstring(node)
+        self.generic_visit(node)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        table = self.table_of(node.value)
+        for target in node.targets:
+            if isinstance(target, ast.Name) and table is not None:
+                self.tables[target.id] = table  # orders = OrderRow.__table__; t = orders
+        self.generic_visit(node)
+
+    def table_of(self, node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            return self.tables.get(node.id) or self.orm.get(node.id)
+        if isinstance(node, ast.Attribute):
+            if node.attr == "__table__":
+                return self.table_of(node.value)
+            if isinstance(node.value, ast.Name) and node.value.id in self.db_modules:
+                return node.attr if node.attr in WRITERS else _ORM.get(node.attr)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name | ast.Attribute)
+            and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == "Table"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in WRITERS
+        ):
+            return str(node.args[0].value)  # Table("orders", metadata, ...)
+        return None
+
+    # writes
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        is_write = (isinstance(func, ast.Name) and func.id in self.write_funcs) or (
+            isinstance(func, ast.Attribute)
+            and func.attr in _WRITES
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.sa_modules
+        )
+        target = node.args[0] if node.args else next(
+            (k.value for k in node.keywords if k.arg == "table"), None
+        )  # fmt: skip
+        if is_write and target is not None and (table := self.table_of(target)):
+            self.found.append((node.lineno, table, f"{ast.unparse(func)}({table})"))
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in _WRITES
+            and (table := self.table_of(func.value))
+        ):
+            self.found.append((node.lineno, table, f"{table}.{func.attr}()"))
+        if isinstance(func, ast.Name) and (table := self.orm.get(func.id)):
+            self.found.append((node.lineno, table, f"{func.id}(...) built"))
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and id(node) not in self.docstrings:
+            for match in _RAW_WRITE.finditer(node.value):
+                table = (match.group(1) or match.group(2)).lower()
+                if table in WRITERS:
+                    self.found.append((node.lineno, table, f"SQL {match.group(0)!r}"))
+
+    def visit_Module(self, node: ast.Module) -> None:
+        self._docstring(node)
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._docstring(node)
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def _docstring(
+        self, node: ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> None:
+        first = node.body[0] if node.body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+            self.docstrings.add(id(first.value))
+
+
+def table_writes(source: str) -> list[tuple[int, str, str]]:
+    """Every write to a protected table in one module's source: (line, table, what)."""
+    tree = ast.parse(source)
+    finder = _Writes()
+    for stmt in ast.walk(tree):  # names first, wherever they are bound (imports in functions)
+        if isinstance(stmt, ast.Import):
+            finder.visit_Import(stmt)
+        elif isinstance(stmt, ast.ImportFrom):
+            finder.visit_ImportFrom(stmt)
+    finder.visit(tree)
+    return sorted(set(finder.found))
+
+
+def test_each_table_has_one_writer() -> None:
+    """orders, audit_events, alerts are written only in core/service.py, the outbox only in
+    core/outbox.py (DESIGN.md's rooms). Migrations are exempt: they reshape the schema once,
+    before any writer runs."""
+    wrong = []
+    for path in sorted([*(ROOT / "core").rglob("*.py"), *(ROOT / "tui").rglob("*.py")]):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("core/db/migrations/"):
+            continue
+        for line, table, what in table_writes(path.read_text()):
+            if WRITERS[table] != rel:
+                wrong.append(f"{rel}:{line}: {what} (only {WRITERS[table]} writes {table})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_writer_check_sees_writes_and_only_writes() -> None:
+    """The check itself: every spelling of a write is caught, no read or look-alike is."""
+    caught = {
+        "from sqlalchemy import update\nfrom rxfloor.core.db import orders\nupdate(orders)": 1,
+        "from sqlalchemy import insert as ins\nfrom rxfloor.core.db import outbox as o\n"
+        "ins(o).values()": 1,
+        "import sqlalchemy as sa\nfrom rxfloor.core import db\nsa.delete(db.alerts)": 1,
+        "from sqlalchemy.dialects import postgresql\nfrom rxfloor.core.db import outbox\n"
+        "postgresql.insert(outbox)": 1,
+        "from rxfloor.core.db import audit_events\naudit_events.insert()": 1,
+        "from sqlalchemy import update\nfrom rxfloor.core.db import OrderRow\nupdate(OrderRow)": 1,
+        "from sqlalchemy import update\nfrom rxfloor.core.db import orders\nt = orders\n"
+        "update(t)": 1,
+        "from sqlalchemy import update\nclass OrderRow:\n    __tablename__ = 'orders'\n"
+        "orders = OrderRow.__table__\nupdate(orders)": 1,
+        "from rxfloor.core.db import OutboxRow\nOutboxRow(order_id='x')": 1,
+        "def f(conn):\n    from sqlalchemy import update\n    from rxfloor.core.db import orders"
+        "\n    conn.execute(update(orders))": 1,
+        "conn.exec_driver_sql('UPDATE orders SET status = 1')": 1,
+        'text("insert into audit_events (id) values (1)")': 1,
+        "q = f'DELETE FROM \"outbox\" WHERE id = {i}'": 1,
+        "q = ('UPDATE alerts '\n     'SET acknowledged_at = 1')": 1,
+    }
+    clean = [
+        "from sqlalchemy import select\nfrom rxfloor.core.db import orders\nselect(orders)",
+        "from sqlalchemy import update\nfrom rxfloor.core.db import sync_state\nupdate(sync_state)",
+        "orders = []\nknown = {}\nknown.update({})\norders.append(1)",
+        "from sqlalchemy import update\norders = {}\nupdate(orders)",  # not the table
+        "from rxfloor.core.db import orders\nx = orders.c.id == 1\norders.select()",
+        'def f():\n    """UPDATE orders SET nothing: a docstring."""',
+        "msg = 'could not update orders: busy'",
+        "q = 'SELECT * FROM orders WHERE id IN (SELECT order_id FROM outbox)'",
+        "widget.update('insert into the queue')",
+    ]
+    for source, n in caught.items():
+        assert len(table_writes(source)) == n, source
+    for source in clean:
+        assert table_writes(source) == [], source

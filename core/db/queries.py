@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, RowMapping, func, or_, select
 
 from rxfloor.core.db.schema import alerts, audit_events, line_items, orders, outbox, sync_state
+from rxfloor.core.models import UNSETTLED, OutboxState
 from rxfloor.core.text import clip
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ def sync_health(conn: Connection) -> SyncHealth:
     counts: dict[str, int] = dict(
         conn.execute(
             select(outbox.c.state, func.count())
-            .where(outbox.c.state.in_(["pending", "sending", "failed"]))
+            .where(outbox.c.state.in_(UNSETTLED))
             .group_by(outbox.c.state)
         ).all()
     )
@@ -161,8 +162,8 @@ def sync_health(conn: Connection) -> SyncHealth:
         offline_since=row["offline_since"] if row else None,
         last_ok_at=row["last_ok_at"] if row else None,
         last_error=row["last_error"] if row else None,
-        queued=int(counts.get("pending", 0)) + int(counts.get("sending", 0)),
-        failed=int(counts.get("failed", 0)),
+        queued=int(counts.get(OutboxState.PENDING, 0)) + int(counts.get(OutboxState.SENDING, 0)),
+        failed=int(counts.get(OutboxState.FAILED, 0)),
     )
 
 
@@ -194,7 +195,7 @@ def rows_for(store: Store, ids: Sequence[str]) -> tuple[list[RowMapping], set[st
 
 def failed_order_ids(store: Store, ids: Sequence[str] | None = None) -> set[str]:
     """Orders with a parked (``failed``) outbox row: the card's sync-error badge."""
-    stmt = select(outbox.c.order_id).where(outbox.c.state == "failed").distinct()
+    stmt = select(outbox.c.order_id).where(outbox.c.state == OutboxState.FAILED).distinct()
     if ids is not None:
         stmt = stmt.where(outbox.c.order_id.in_(list(ids)))
     with store.read() as conn:
@@ -205,8 +206,21 @@ def sync_errors(store: Store, order_id: str) -> list[str]:
     """The remote's messages for the order's parked pushes, oldest first (detail view)."""
     stmt = (
         select(outbox.c.action, outbox.c.last_error)
-        .where(outbox.c.order_id == order_id, outbox.c.state == "failed")
+        .where(outbox.c.order_id == order_id, outbox.c.state == OutboxState.FAILED)
         .order_by(outbox.c.id)
     )
     with store.read() as conn:
         return [f"{a}: {e or 'no message'}" for a, e in conn.execute(stmt).all()]
+
+
+def sync_errors_by_order(conn: Connection, ids: Sequence[str] | None = None) -> dict[str, str]:
+    """The sync error of each order that has one: the message of its latest parked
+    (``failed``) push. The outbox is the fact's one home; orders carry no copy of it."""
+    stmt = (
+        select(outbox.c.order_id, outbox.c.last_error)
+        .where(outbox.c.state == OutboxState.FAILED)
+        .order_by(outbox.c.id)
+    )
+    if ids is not None:
+        stmt = stmt.where(outbox.c.order_id.in_(list(ids)))
+    return {oid: error or "refused by the remote" for oid, error in conn.execute(stmt).all()}

@@ -26,8 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from rxfloor.core.models import OutboxState
+
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0004_webhook_inbox"
+SCHEMA_HEAD = "0005_one_sync_error"
 
 
 def utcnow() -> datetime:
@@ -82,7 +84,6 @@ class OrderRow(Base):
     hold_by: Mapped[str | None] = mapped_column(String(64))
     hold_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sample: Mapped[bool] = mapped_column(Boolean, default=False)
-    sync_error: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -131,8 +132,7 @@ class OutboxRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    # pending | sending | sent | failed | superseded | undone
-    state: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    state: Mapped[str] = mapped_column(String(16), index=True, default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: an earlier attempt may have reached the remote: read the order back before sending
     maybe_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -16,27 +16,27 @@ the same database keep working locally. The worker knows its remote only through
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.db import (
-    Store,
     orders,
-    outbox,
     sync_state,
     utcnow,
 )
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.outbox import OutboxState
-from rxfloor.core.service import OrderService
+from rxfloor.core.models import OutboxState
+from rxfloor.core.service import OrderService, PushResult
 from rxfloor.core.sources.base import (
     AuthError,
     OrderSource,
@@ -70,16 +70,26 @@ class CycleReport:
         return asdict(self) | {"errors": self.errors[:10]}
 
 
+class _Answer(StrEnum):
+    """What one send came to (the first three are also the row's new state)."""
+
+    SENT = OutboxState.SENT.value
+    SUPERSEDED = OutboxState.SUPERSEDED.value
+    FAILED = OutboxState.FAILED.value
+    RETRY = "retry"  # a transient failure: the row is due again after a delay
+    LOST = "lost"  # the lease was lost before the send: put back, not an attempt
+
+
 @dataclass
 class _Outcome:
-    state: str  # sent | superseded | failed | retry | lost (the lease: put back, not sent)
+    state: _Answer
     message: str | None = None
     remote_status: str | None = None
     retry_after: float | None = None
     offline: bool = False
     maybe_applied: bool = False  # this attempt may have changed the remote
 
-    def __post_init__(self) -> None:  # stored as outbox.last_error / orders.sync_error
+    def __post_init__(self) -> None:  # stored as outbox.last_error: the card's sync error
         if self.message:
             self.message = scrub(self.message)
 
@@ -88,33 +98,9 @@ class _LeaseLost(Exception):
     """Raised before a send when this pusher no longer holds the push lease."""
 
 
-class _GroupWrites:
-    """The push threads' small writes (a claim, a settle), one transaction each, or one for
-    all that queued up meanwhile (a group commit): a thread returns once its own write is
-    committed, and the threads queue here rather than on SQLite's busy handler.
-
-    If a group's transaction fails, the thread that ran it gets the error; the others'
-    writes are lost with it, which is safe: an unclaimed row stays due, an unsettled one
-    stays ``sending`` and is read back before it is sent again.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._lock = threading.Lock()  # held while a group is written
-        self._queue_lock = threading.Lock()
-        self._queue: list[Callable[[Connection], None]] = []
-
-    def run(self, write: Callable[[Connection], None]) -> None:
-        with self._queue_lock:
-            self._queue.append(write)
-        with self._lock:
-            with self._queue_lock:
-                group, self._queue = self._queue, []
-            if group:  # else another thread already committed ours
-                with self._store.write() as conn:
-                    for each in group:
-                        each(conn)
-
+#: How long an answer may wait for others to be settled with it in one commit (a crash in
+#: that window leaves its row ``sending``: read back before any resend).
+_SETTLE_WINDOW_S = 0.010
 
 _LEASE_LOST = "the push lease was lost during a pass (another terminal pushes now): stopped"
 
@@ -149,8 +135,6 @@ class SyncWorker:
         self._pulls = 0
         self._executor: ThreadPoolExecutor | None = None
         self._lease_lost = threading.Event()  # set by a push thread: the others stop too
-        self._writes = _GroupWrites(service.store)
-        self._progress_lock = threading.Lock()
         self._progress_at = float("-inf")  # monotonic time health was last written mid-drain
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -255,98 +239,147 @@ class SyncWorker:
             if offline:
                 report.online = False
             for o in results:
-                if o.state == "sent":
+                if o.state is _Answer.SENT:
                     report.pushed += 1
-                elif o.state == "superseded":
+                elif o.state is _Answer.SUPERSEDED:
                     report.superseded += 1
-                elif o.state in ("retry", "failed") and o.message:
+                elif o.state in (_Answer.RETRY, _Answer.FAILED) and o.message:
                     report.errors.append(o.message)
             if self._lease_lost.is_set():
                 report.lease = False
                 report.errors.append(_LEASE_LOST)
                 break
-            if offline or all(o.state == "retry" for o in results):
+            if offline or all(o.state is _Answer.RETRY for o in results):
                 break
         return report.pushed
 
     def _due_rows(self) -> list[dict[str, Any]]:
         """The oldest unsettled row of each order, if it is due (failed rows block their order)."""
-        now = utcnow()
-        stmt = (
-            select(outbox, orders.c.remote_status, orders.c.sync_error.label("order_error"))
-            .join(orders, orders.c.id == outbox.c.order_id)
-            .where(outbox.c.state.in_(["pending", "sending", "failed"]))
-            .order_by(outbox.c.id)
-            .limit(self.batch_size * 20)
-        )
         with self.store.read() as conn:
-            rows = list(conn.execute(stmt).mappings())
-        seen: set[str] = set()
-        due: list[dict[str, Any]] = []
-        for row in rows:
-            if row["order_id"] in seen:
-                continue
-            seen.add(row["order_id"])
-            if row["state"] == "failed":
-                continue
-            if row["next_attempt_at"] is not None and row["next_attempt_at"] > now:
-                continue
-            due.append(dict(row))
-            if len(due) >= self.batch_size:
-                break
-        return due
+            return outbox_rows.due(conn, utcnow(), self.batch_size)
 
     def _send_all(self, rows: list[dict[str, Any]]) -> list[_Outcome]:
-        """Claim rows a few at a time, just ahead of the push threads, and send them.
+        """Send rows side by side; the calling thread is the pass's only writer.
 
-        At most two rounds of the pool's width are claimed and not yet settled at any
-        moment, so a crash leaves few rows ``sending`` (each read back on restart).
+        The push threads only send: each answer goes on a queue. This thread commits, in
+        one transaction, every answer that has arrived (settled through the service) and
+        the claim of the rows that take their places, then waits for the next answer. So a
+        row is settled by the first commit after its answer (a crash in between leaves it
+        ``sending``: read back before any resend), and at most two rounds of the pool's
+        width are claimed and unsettled at any moment (few rows to read back on restart).
         """
         self._lease_lost.clear()
-        window = threading.Semaphore(2 * self.concurrency)
-        futures = []
-        for start in range(0, len(rows), self.concurrency):
-            chunk = rows[start : start + self.concurrency]
-            for _ in chunk:
-                window.acquire()  # wait for earlier rows to be settled
-            if self._lease_lost.is_set() or not self.lease.verify():
-                self._lease_lost.set()
-                break
-            claimed = self._claim(chunk)
-            for row in chunk:
-                if row["id"] in claimed:
-                    futures.append(self._pool().submit(self._send_row, row, window))
-                else:  # undone, superseded, taken by another pusher since it was read
-                    window.release()
-        return [f.result() for f in futures]
+        answers: queue.SimpleQueue[tuple[dict[str, Any], _Outcome | BaseException]]
+        answers = queue.SimpleQueue()
+        todo = deque(rows)
+        window = 2 * self.concurrency
+        in_flight = 0  # claimed and not yet settled
+        arrived: list[tuple[dict[str, Any], _Outcome]] = []
+        outcomes: list[_Outcome] = []
+        error: BaseException | None = None
+        try:
+            while True:
+                chunk: list[dict[str, Any]] = []
+                if todo and error is None and not self._lease_lost.is_set():
+                    if self.lease.verify():
+                        room = window - in_flight + len(arrived)
+                        chunk = [todo.popleft() for _ in range(min(room, len(todo)))]
+                    else:
+                        self._lease_lost.set()
+                if chunk or arrived:
+                    claimed = self._commit(arrived, chunk)
+                    in_flight -= len(arrived)
+                    outcomes.extend(o for _, o in arrived)
+                    arrived = []
+                    for row in chunk:
+                        if row["id"] in claimed:  # else: undone, superseded, taken meanwhile
+                            self._pool().submit(self._send_row, row, answers)
+                            in_flight += 1
+                if in_flight == 0:
+                    break
+                # wait for one answer, then for more while the pool is still busy: up to a
+                # round of the pool, at most _SETTLE_WINDOW_S after the first one arrived
+                item = answers.get()
+                deadline = time.monotonic() + _SETTLE_WINDOW_S
+                while True:
+                    row, got = item
+                    if isinstance(got, BaseException):
+                        in_flight -= 1  # not settled: stays ``sending``, read back later
+                        error = error or got
+                    else:
+                        arrived.append((row, got))
+                    wait = deadline - time.monotonic()
+                    if len(arrived) >= self.concurrency or len(arrived) == in_flight or wait <= 0:
+                        break
+                    try:
+                        item = answers.get(timeout=wait)
+                    except queue.Empty:
+                        break
+        except BaseException:
+            for _ in range(in_flight - len(arrived)):  # never leave a send behind unawaited
+                answers.get()
+            raise
+        if error is not None:
+            raise error
+        return outcomes
 
-    def _claim(self, chunk: list[dict[str, Any]]) -> set[int]:
-        claimed: set[int] = set()
-        seen = [(r["id"], OutboxState(r["state"])) for r in chunk]
-        self._writes.run(
-            lambda conn: claimed.update(outbox_rows.claim(conn, seen, self.lease.holder))
-        )
-        return claimed
-
-    def _send_row(self, row: dict[str, Any], window: threading.Semaphore) -> _Outcome:
-        """Send one claimed row and settle it at once (a push thread)."""
+    def _send_row(
+        self,
+        row: dict[str, Any],
+        answers: queue.SimpleQueue[tuple[dict[str, Any], _Outcome | BaseException]],
+    ) -> None:
+        """Send one claimed row and hand its answer to the writer (a push thread)."""
         try:
             outcome = self._push_one(row)
-            if outcome.state == "lost":
-                self._lease_lost.set()
-            self._settle_one(row, outcome)
-        finally:
-            window.release()
-        if outcome.state in ("sent", "superseded", "failed"):
-            self._progress()
-        return outcome
+        except BaseException as exc:
+            answers.put((row, exc))
+            return
+        if outcome.state is _Answer.LOST:
+            self._lease_lost.set()
+        answers.put((row, outcome))
+
+    def _commit(
+        self, arrived: list[tuple[dict[str, Any], _Outcome]], chunk: list[dict[str, Any]]
+    ) -> set[int]:
+        """One transaction: settle the answers that arrived, claim ``chunk`` (returns the
+        ids claimed) and, at most once a second, say mid-drain that the remote answers."""
+        results = [self._result(row, o) for row, o in arrived]
+        seen = [(r["id"], OutboxState(r["state"])) for r in chunk]
+        answered = any(o.state not in (_Answer.RETRY, _Answer.LOST) for _, o in arrived)
+        progress = answered and time.monotonic() - self._progress_at >= 1.0
+        with self.store.write() as conn:
+            if results:
+                self.service.record_push(conn, self.lease.holder, results)
+            claimed = outbox_rows.claim(conn, seen, self.lease.holder) if seen else set()
+            if progress:
+                self._write_health(conn, True, None, progress=True)
+        if progress:
+            self._progress_at = time.monotonic()
+        return claimed
+
+    def _result(self, row: dict[str, Any], o: _Outcome) -> PushResult:
+        """What the row records of one send's outcome."""
+        maybe_applied = bool(row["maybe_applied"]) or o.maybe_applied
+        attempts, error, next_at = row["attempts"] + 1, o.message, None
+        if o.state is _Answer.LOST:  # not an attempt: back in the queue for the new holder
+            state, attempts, error = OutboxState.PENDING, row["attempts"], row["last_error"]
+        elif o.state is _Answer.RETRY:
+            state = OutboxState.PENDING
+            next_at = utcnow() + timedelta(seconds=self.policy.delay(attempts, o.retry_after))
+        else:
+            state = OutboxState(o.state)
+        settle = outbox_rows.Settle(row["id"], row["order_id"], state, attempts, error,
+                                    next_attempt_at=next_at,
+                                    maybe_applied=maybe_applied)  # fmt: skip
+        changed = o.remote_status if o.remote_status != row["remote_status"] else None
+        return PushResult(settle, row["action"], changed, row["last_error"])
 
     def _push_one(self, row: dict[str, Any]) -> _Outcome:
         action = Action(row["action"])
         uid = row["order_id"]
         status: str | None = row["remote_status"]
         # an earlier attempt may have been applied without our hearing the answer
-        uncertain = row["state"] == "sending" or bool(row["maybe_applied"])
+        uncertain = row["state"] == OutboxState.SENDING or bool(row["maybe_applied"])
         check = uncertain or status is None
         sent = False  # a PATCH of this attempt was applied
         try:
@@ -361,15 +394,15 @@ class SyncWorker:
                     if plan.done and not (uncertain or sent):
                         # we never sent this row: the remote got there by itself
                         return _Outcome(
-                            "superseded",
+                            _Answer.SUPERSEDED,
                             f"superseded: the remote had already set the order to {status}",
                             remote_status=status,
                         )
                     if plan.done:
-                        return _Outcome("sent", remote_status=status)
+                        return _Outcome(_Answer.SENT, remote_status=status)
                     if plan.stale:
                         return _Outcome(
-                            "superseded",
+                            _Answer.SUPERSEDED,
                             f"superseded: the remote set the order to {status}",
                             remote_status=status,
                         )
@@ -381,77 +414,36 @@ class SyncWorker:
                                                        idempotency_key=key)  # fmt: skip
                         sent = True
                         status = answer.status
-                    return _Outcome("sent", remote_status=status)
+                    return _Outcome(_Answer.SENT, remote_status=status)
                 except PermanentError as exc:
                     if check or not exc.conflict:
-                        return _Outcome("failed", str(exc))
+                        return _Outcome(_Answer.FAILED, str(exc))
                     check = True  # our own lost answer, or a remote change: look
                 except TransientError as exc:
-                    return _Outcome("retry", str(exc), retry_after=exc.retry_after,
+                    return _Outcome(_Answer.RETRY, str(exc), retry_after=exc.retry_after,
                                     offline=isinstance(exc, UnreachableError),
                                     maybe_applied=sent or exc.maybe_applied)  # fmt: skip
         except _LeaseLost:
-            return _Outcome("lost", _LEASE_LOST, maybe_applied=sent)
-        return _Outcome("failed", "the remote keeps refusing this move")
+            return _Outcome(_Answer.LOST, _LEASE_LOST, maybe_applied=sent)
+        return _Outcome(_Answer.FAILED, "the remote keeps refusing this move")
 
-    def _settle_one(self, row: dict[str, Any], o: _Outcome) -> None:
-        """Record one row's outcome as soon as it is known (only if the row is still ours)."""
-        now = utcnow()
-        maybe_applied = bool(row["maybe_applied"]) or o.maybe_applied
-        attempts, error, next_at = row["attempts"] + 1, o.message, None
-        if o.state == "lost":  # not an attempt: back in the queue for the new holder
-            state, attempts, error = OutboxState.PENDING, row["attempts"], row["last_error"]
-        elif o.state == "retry":
-            state = OutboxState.PENDING
-            next_at = now + timedelta(seconds=self.policy.delay(attempts, o.retry_after))
-        else:
-            state = OutboxState(o.state)
-
-        def write(conn: Connection) -> None:
-            settled = outbox_rows.settle_one(conn, row["id"], self.lease.holder, state,
-                                             attempts=attempts, error=error,
-                                             next_attempt_at=next_at,
-                                             maybe_applied=maybe_applied)  # fmt: skip
-            if not settled:
-                return  # another pusher took the row over: its outcome stands
-            if o.remote_status is not None and o.remote_status != row["remote_status"]:
-                conn.execute(
-                    update(orders)
-                    .where(orders.c.id == row["order_id"])
-                    .values(remote_status=o.remote_status)
-                )
-            done = state in (OutboxState.SENT, OutboxState.SUPERSEDED)
-            if state is OutboxState.FAILED or (done and row["order_error"]):
-                conn.execute(
-                    update(orders)
-                    .where(orders.c.id == row["order_id"])
-                    .values(sync_error=None if done else o.message)
-                )
-                self.store.record_change(conn, [row["order_id"]])
-
-        self._writes.run(write)
-
-    def _progress(self) -> None:
-        """Mid-drain: the remote answers, say so (at most once a second)."""
-        now = time.monotonic()
-        with self._progress_lock:
-            if now - self._progress_at < 1.0:
-                return
-            self._progress_at = now
-        self._health(True, None, progress=True)
-
-    def _health(self, online: bool, error: str | None, *, progress: bool = False) -> None:
-        now = utcnow()
+    def _health(self, online: bool, error: str | None) -> None:
         with self.store.write() as conn:
-            row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().first()
-            values: dict[str, Any] = {"online": online, "updated_at": now}
-            if not progress:  # mid-drain the cycle's errors are not known yet
-                values["last_error"] = scrub(error) if error else None
-            if online:
-                values |= {"offline_since": None, "last_ok_at": now}
-            elif row is None or row["offline_since"] is None or row["online"]:
-                values["offline_since"] = now
-            if row is None:
-                conn.execute(insert(sync_state).values(id=1, **values))
-            else:
-                conn.execute(update(sync_state).where(sync_state.c.id == 1).values(**values))
+            self._write_health(conn, online, error)
+
+    def _write_health(
+        self, conn: Connection, online: bool, error: str | None, *, progress: bool = False
+    ) -> None:
+        now = utcnow()
+        row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().first()
+        values: dict[str, Any] = {"online": online, "updated_at": now}
+        if not progress:  # mid-drain the cycle's errors are not known yet
+            values["last_error"] = scrub(error) if error else None
+        if online:
+            values |= {"offline_since": None, "last_ok_at": now}
+        elif row is None or row["offline_since"] is None or row["online"]:
+            values["offline_since"] = now
+        if row is None:
+            conn.execute(insert(sync_state).values(id=1, **values))
+        else:
+            conn.execute(update(sync_state).where(sync_state.c.id == 1).values(**values))

@@ -49,7 +49,8 @@ def seed_demo(service: OrderService) -> None:
     add_samples(service, 60, 0)
     from rxfloor.core.models import OrderView
 
-    views = [OrderView.from_row(r) for r in service.store.board_rows([Status.OPEN.value])]
+    rows = service.store.board_rows([Status.OPEN.value])
+    views = [OrderView.from_row(r, sync_error=None) for r in rows]  # sample orders: never pushed
     startable = [v for v in views if Action.START in service.legal_actions(v)]  # not held/scheduled
     for i, order in enumerate(startable[:9]):
         service.act(order.id, Action.START)

@@ -106,11 +106,14 @@ def _orders(args: argparse.Namespace, ctx: Context) -> int:
 
 def print_orders(service: OrderService, status: str | None, *, as_json: bool) -> None:
     """The queue in board order: a table (data shown with its controls visible) or JSON."""
+    from rxfloor.core.db import queries
     from rxfloor.core.lifecycle import Priority
     from rxfloor.core.models import OrderView
 
     rows = service.store.board_rows([status] if status else None)
-    views = [OrderView.from_row(r) for r in rows]
+    with service.store.read() as conn:
+        errors = queries.sync_errors_by_order(conn)
+    views = [OrderView.from_row(r, sync_error=errors.get(r["id"])) for r in rows]
     views.sort(key=lambda v: (list(Status).index(v.status), Priority(v.priority).rank,
                               v.due_at or v.created_at, v.name))  # fmt: skip
     if as_json:
