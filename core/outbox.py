@@ -9,7 +9,7 @@ change of state is conditional on the state the row was read in, so an undo and 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,10 +44,17 @@ def enqueue(
     )
 
 
-def due(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
+def due(
+    conn: Connection, now: datetime, limit: int, *, alive: Callable[[str], bool]
+) -> list[dict[str, Any]]:
     """The oldest unsettled row of each order, if it is due, with the order's last known
     remote status: the push queue. A ``failed`` row blocks its order (steps keep their
-    order) until a person retries or resolves it."""
+    order) until a person retries or resolves it.
+
+    A ``sending`` row is on the wire for the pusher that claimed it until its claim runs out
+    (``next_attempt_at``, set at the claim): a new lease holder leaves it alone until then,
+    since reading it back proves nothing while the old holder's PATCH may still arrive —
+    unless ``alive(claimed_by)`` says that pusher is a process that no longer exists."""
     stmt = (
         select(outbox, orders.c.remote_status)
         .join(orders, orders.c.id == outbox.c.order_id)
@@ -64,7 +71,9 @@ def due(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
         if row["state"] == OutboxState.FAILED:
             continue
         if row["next_attempt_at"] is not None and row["next_attempt_at"] > now:
-            continue
+            gone = row["state"] == OutboxState.SENDING and not alive(row["claimed_by"] or "")
+            if not gone:
+                continue
         rows.append(dict(row))
         if len(rows) >= limit:
             break
@@ -87,14 +96,25 @@ _CLAIM = (
             ),
         )
     )
-    .values(state=OutboxState.SENDING, claimed_by=bindparam("b_holder"))
+    .values(
+        state=OutboxState.SENDING,
+        claimed_by=bindparam("b_holder"),
+        next_attempt_at=bindparam("b_until"),
+    )
     .returning(outbox.c.id)
 )
 
 
-def claim(conn: Connection, rows: Iterable[tuple[int, OutboxState]], holder: str) -> set[int]:
-    """Mark rows ``sending`` for ``holder``, each only if it is still in the state it was
-    read in (``pending``, or ``sending`` left by a pusher that crashed or lost its lease).
+def claim(
+    conn: Connection,
+    rows: Iterable[tuple[int, OutboxState]],
+    holder: str,
+    *,
+    until: datetime,
+) -> set[int]:
+    """Mark rows ``sending`` for ``holder`` until ``until`` (by then any send of the claim
+    has certainly ended: answered or timed out), each only if it is still in the state it
+    was read in (``pending``, or ``sending`` left by a pusher that crashed or lost its lease).
 
     Returns the ids claimed; a row not among them was taken by something else first (an
     undo, a remote change, another pusher) and must not be sent.
@@ -109,6 +129,7 @@ def claim(conn: Connection, rows: Iterable[tuple[int, OutboxState]], holder: str
         "b_pending": by_state[OutboxState.PENDING],
         "b_sending": by_state[OutboxState.SENDING],
         "b_holder": holder,
+        "b_until": until,
     }
     return set(conn.execute(_CLAIM, params).scalars())
 

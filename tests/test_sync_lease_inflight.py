@@ -108,7 +108,7 @@ def test_a_row_on_the_wire_when_the_lease_is_lost_is_never_sent_twice(
         pusher.join(20)
         assert not pusher.is_alive()
         # later, once a's send has certainly ended, b reads the row back: nothing resent
-        offset[0] += timedelta(seconds=3 * TIMEOUT_S + 31)
+        offset[0] += timedelta(seconds=b.in_flight_s)
         assert b.lease.acquire()
         b.cycle()
         assert patches(sandbox_server, uid) == 1

@@ -215,6 +215,9 @@ def test_lease_lost_mid_pass_stops_the_pass_and_nothing_is_sent_twice(
         assert b_report and b_report[0].lease
         assert len(sent_by_a) == 2  # a stopped before its third send
         assert not report.lease
+        # the rows a had claimed ahead are b's once a put them back (b left them alone
+        # while they were a's: one of them might have been on the wire)
+        assert b.cycle().lease
         counts = patches(sandbox_server)
         assert sum(counts.values()) == len(uids)
         assert set(counts.values()) == {1}, counts  # no PATCH sent twice

@@ -103,7 +103,7 @@ class PushLease:
             values = {"holder": self.holder, "expires_at": now + self.ttl}
             if row is None:
                 conn.execute(insert(sync_lease).values(name=self.name, **values))
-            elif row.holder != self.holder and row.expires_at > now and _alive(row.holder):
+            elif row.holder != self.holder and row.expires_at > now and holder_alive(row.holder):
                 return False
             else:
                 conn.execute(
@@ -159,7 +159,7 @@ class PushLease:
                     )
 
 
-def _alive(holder: str) -> bool:
+def holder_alive(holder: str) -> bool:
     """False only when the holder is a process on this machine that no longer exists
     (a crashed pusher need not wait for its SQLite lease to expire)."""
     host, _, rest = holder.partition(":")

@@ -69,5 +69,6 @@ def background_sync(settings: Settings, service: OrderService) -> BackgroundSync
         return None
     (name,) = names
     worker = SyncWorker(service, sources.open_source(name, settings),
-                        policy=RetryPolicy.from_settings(settings))  # fmt: skip
+                        policy=RetryPolicy.from_settings(settings),
+                        in_flight_s=max(60.0, 6 * settings.http_timeout_s))  # fmt: skip
     return BackgroundSync(worker, settings.sync_interval_s)

@@ -46,7 +46,7 @@ from rxfloor.core.sources.base import (
     UnreachableError,
 )
 from rxfloor.core.sync.applier import RemoteApplier
-from rxfloor.core.sync.lease import PushLease
+from rxfloor.core.sync.lease import PushLease, holder_alive
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.text import scrub
 
@@ -118,6 +118,7 @@ class SyncWorker:
         lease: PushLease | None = None,
         page_size: int = 200,
         concurrency: int = 8,
+        in_flight_s: float = 60.0,
         full_every: int = 60,
     ) -> None:
         self.service = service
@@ -131,6 +132,10 @@ class SyncWorker:
             raise ValueError(f"the lease of {self.lease.source!r} cannot push {source.name!r}")
         self.applier = RemoteApplier(service)
         self.concurrency = concurrency
+        #: how long a claimed row may wait for its turn and be on the wire (longer than two
+        #: sends can take, a few times the HTTP timeout each); until then no other pusher
+        #: touches it (a dead pusher's rows are free at once)
+        self.in_flight_s = in_flight_s
         self.full_every = full_every
         self._pulls = 0
         self._executor: ThreadPoolExecutor | None = None
@@ -256,7 +261,7 @@ class SyncWorker:
     def _due_rows(self) -> list[dict[str, Any]]:
         """The oldest unsettled row of each order, if it is due (failed rows block their order)."""
         with self.store.read() as conn:
-            return outbox_rows.due(conn, utcnow(), self.batch_size)
+            return outbox_rows.due(conn, utcnow(), self.batch_size, alive=holder_alive)
 
     def _send_all(self, rows: list[dict[str, Any]]) -> list[_Outcome]:
         """Send rows side by side; the calling thread is the pass's only writer.
@@ -350,7 +355,10 @@ class SyncWorker:
         with self.store.write() as conn:
             if results:
                 self.service.record_push(conn, self.lease.holder, results)
-            claimed = outbox_rows.claim(conn, seen, self.lease.holder) if seen else set()
+            until = utcnow() + timedelta(seconds=self.in_flight_s)
+            claimed = (
+                outbox_rows.claim(conn, seen, self.lease.holder, until=until) if seen else set()
+            )
             if progress:
                 self._write_health(conn, True, None, progress=True)
         if progress:

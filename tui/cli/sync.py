@@ -76,7 +76,8 @@ def handle_sync(args: argparse.Namespace, ctx: Context) -> int:
         source = open_source(DEFAULT_SOURCE, ctx.settings)
     except (ValueError, ConfigError) as exc:  # no URL or key, a malformed key
         return _fail(str(exc), ExitCode.CONFIG)
-    worker = SyncWorker(service, source, policy=RetryPolicy.from_settings(ctx.settings))
+    worker = SyncWorker(service, source, policy=RetryPolicy.from_settings(ctx.settings),
+                        in_flight_s=max(60.0, 6 * ctx.settings.http_timeout_s))  # fmt: skip
     try:
         interval = args.interval if args.interval is not None else ctx.settings.sync_interval_s
         while True:
