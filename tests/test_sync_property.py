@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -76,7 +76,7 @@ def clock() -> Iterator[list[timedelta]]:
 
 @settings(
     max_examples=40,
-    phases=[Phase.generate],
+    phases=[Phase.explicit, Phase.generate],
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -85,6 +85,13 @@ def clock() -> Iterator[list[timedelta]]:
     fail_rate=st.sampled_from([0.0, 0.2, 0.4]),
     fault_seed=st.integers(0, 10_000),
 )
+@example(  # found here: a new lease holder re-sent a PATCH the old one still had on the wire
+    steps=[("takeover", 3, ""), ("local", 3, "cancel"), ("remote", 3, "complete"),
+           ("remote", 0, "complete"), ("takeover", 1, ""), ("local", 0, "start"),
+           ("local", 2, "start"), ("undo", 3, "plain")],
+    fail_rate=0.2,
+    fault_seed=133,
+)  # fmt: skip
 def test_exactly_once_under_faults(
     clock: list[timedelta], steps: Any, fail_rate: float, fault_seed: int
 ) -> None:
