@@ -49,3 +49,25 @@ def scratch_postgres(base_url: str, prefix: str = "rxfloor_test") -> Iterator[st
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def inbox_settled(store: Any, timeout: float = 10.0) -> bool:
+    """True once every delivery stored in the webhook inbox has been settled (applied,
+    stale or given up): what a test waits for after its deliveries were acknowledged."""
+    import time
+
+    from sqlalchemy import func, select
+
+    from rxfloor.core.db import webhook_inbox
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with store.read() as conn:
+            left = conn.execute(
+                select(func.count()).where(webhook_inbox.c.applied_at.is_(None))
+            ).scalar_one()
+        if not left:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)

@@ -31,7 +31,7 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.rxscale.sandbox import sign
 from rxfloor.core.sources.rxscale.source import WEBHOOKS
 from rxfloor.core.sync.webhooks import WebhookReceiver
-from tests.helpers import rxfloor_cmd
+from tests.helpers import inbox_settled, rxfloor_cmd
 from tests.remote_fixtures import serve_asgi
 
 SECRET = "whsec_test"
@@ -171,7 +171,7 @@ def test_database_locked_while_receiving_is_503_never_2xx(
     with httpx.Client(timeout=10) as client:  # the remote retries once the database is free
         codes = [client.post(url, content=b, headers=signed(b)).status_code for b in bodies]
     assert codes == [202] * 5
-    assert receiver.wait_idle()
+    assert inbox_settled(receiver.store)
     assert all(remote_events(sqlite_service, u) == ["CANCELLED"] for u in uids)
 
 
@@ -207,7 +207,7 @@ def test_apply_is_retried_while_the_database_is_locked(
     finally:
         lock.rollback()
         lock.close()
-    assert receiver.wait_idle()
+    assert inbox_settled(receiver.store)
     assert all(remote_events(sqlite_service, u) == ["CANCELLED"] for u in uids)
     with sqlite_service.store.read() as conn:
         rows = list(conn.execute(select(webhook_inbox)).mappings())
@@ -227,7 +227,7 @@ def test_two_updates_in_one_second_are_distinct_a_retry_is_not(service: OrderSer
         started, cancelled = event(uid, "processing", stamp), event(uid, "cancelled", stamp)
         codes = [client.post(root, content=b, headers=signed(b)) for b in (started, cancelled)]
         retry = client.post(root, content=cancelled, headers=signed(cancelled))
-        assert receiver.wait_idle()
+        assert inbox_settled(receiver.store)
     assert service.get(uid).status is Status.CANCELLED
     assert remote_events(service, uid) == ["PROCESSING", "CANCELLED"]
     assert [c.status_code for c in codes] == [202, 202]
@@ -243,7 +243,7 @@ def test_an_event_from_the_year_2000_cancels_nothing(
     future = event(uid, "cancelled", ts=time.time() + 7 * 86_400)
     with httpx.Client(timeout=10) as client:
         answers = [client.post(url, content=b, headers=signed(b)) for b in (old, future)]
-    assert receiver.wait_idle()
+    assert inbox_settled(receiver.store)
     assert sqlite_service.get(uid).status is Status.OPEN
     assert [a.status_code for a in answers] == [200, 200]
     assert [a.json()["status"] for a in answers] == ["stale", "stale"]
@@ -265,7 +265,7 @@ def test_an_event_older_than_one_applied_is_recorded_not_applied(
     with httpx.Client(timeout=10) as client:
         for b in (released, held):
             assert client.post(url, content=b, headers=signed(b)).status_code == 202
-            assert receiver.wait_idle()
+            assert inbox_settled(receiver.store)
     assert not sqlite_service.get(uid).hold
     with sqlite_service.store.read() as conn:
         rows = list(conn.execute(select(webhook_inbox).order_by(webhook_inbox.c.id)).mappings())
@@ -338,7 +338,7 @@ def test_500_concurrent_deliveries_are_stored_and_applied_once(service: OrderSer
 
     with serve_asgi(receiver.asgi_app()) as root:
         codes = asyncio.run(deliver_all(root))
-        assert receiver.wait_idle(60)
+        assert inbox_settled(receiver.store, 60)
     assert all(c in (200, 202) for c in codes), sorted(set(codes))
     assert codes.count(202) == 500  # each event once; the 50 repeats are duplicates
     with service.store.read() as conn:

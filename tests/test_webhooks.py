@@ -15,6 +15,7 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.rxscale.source import WEBHOOKS, signature_ok
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from tests import remote_fixtures
+from tests.helpers import inbox_settled
 from tests.remote_fixtures import SandboxServer, serve_asgi
 from tests.test_sync import make_worker
 
@@ -79,6 +80,6 @@ def test_deliveries_applied_once_forged_refused(
         assert forged.status_code == 401
         unsigned = httpx.post(url + "/hooks", content=b"not json")
         assert unsigned.status_code == 401
-        assert receiver.stats.forged == 2 and receiver.wait_idle()
+        assert receiver.stats.forged == 2 and inbox_settled(receiver.store)
     assert service.get(b).status is Status.OPEN
     assert len(service.store.history(a)) == events_a

@@ -132,10 +132,6 @@ class WebhookReceiver:
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._gen_lock = threading.Lock()
-        self._stored_gen = 0  # bumped around each insert (wait_idle's race guard)
-        self._in_flight = 0
         self._last_write = 0.0
         #: the writer and the worker take turns on the database here, rather than in
         #: SQLite's busy handler (which sleeps up to 100 ms per retry)
@@ -171,10 +167,6 @@ class WebhookReceiver:
             raise ValueError("the webhook secret is empty")
         self._secret = secret
         register_secret(secret.decode(errors="replace"))  # never shown, whatever quotes it
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """True once every stored delivery has been settled (tests)."""
-        return self._idle.wait(timeout)
 
     # -- receiving
     def _verify(self, body: bytes, signature: str | None) -> _Event:
@@ -298,10 +290,6 @@ class WebhookReceiver:
             for i, e in enumerate(events)
             if first[e.key] == i
         ]
-        with self._gen_lock:  # the worker may not call itself idle while this is in flight
-            self._idle.clear()
-            self._stored_gen += 1
-            self._in_flight += 1
         # the worker's turn is one short chunk; a stuck one must not hold acknowledgements
         turn = self._db_turn.acquire(timeout=_TURN_WAIT_S)
         try:
@@ -312,9 +300,6 @@ class WebhookReceiver:
             if turn:
                 self._db_turn.release()
             self._last_write = time.monotonic()
-            with self._gen_lock:
-                self._stored_gen += 1
-                self._in_flight -= 1
         self._wake.set()
         return [first[e.key] == i and e.key in new for i, e in enumerate(events)]
 
@@ -322,8 +307,6 @@ class WebhookReceiver:
     def _work(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            with self._gen_lock:
-                gen = self._stored_gen
             self._wait_for_a_pause()
             try:
                 settled = self._apply_pending()
@@ -337,9 +320,6 @@ class WebhookReceiver:
                 continue
             if settled:
                 continue
-            with self._gen_lock:
-                if gen == self._stored_gen and not self._in_flight:
-                    self._idle.set()
             self._wake.wait(1.0)  # also picks up rows another receiver process stored
             self._wake.clear()
 
