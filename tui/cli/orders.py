@@ -130,7 +130,9 @@ def print_orders(service: OrderService, status: str | None, *, as_json: bool) ->
     with service.store.read() as conn:
         errors = queries.sync_errors_by_order(conn)
     views = [OrderView.from_row(r, sync_error=errors.get(r["id"])) for r in rows]
-    views.sort(key=lambda v: (list(Status).index(v.status), Priority(v.priority).rank,
+    status_rank = {s: i for i, s in enumerate(Status)}
+    priority_rank = {p: p.rank for p in Priority}
+    views.sort(key=lambda v: (status_rank[v.status], priority_rank[v.priority],
                               v.due_at or v.created_at, v.name))  # fmt: skip
     if as_json:
         print(json_array(v.model_dump(mode="json") for v in views))
