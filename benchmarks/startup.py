@@ -117,32 +117,34 @@ def main() -> None:
             raise SystemExit(f"only {len(open_ids)} OPEN orders; need {needed}")
         fresh = iter(open_ids)
 
-        commands: list[tuple[str, float, list[str] | None, object]] = [
-            ("floor: import sqlalchemy", 0, None, lambda: [python, "-c", "import sqlalchemy"]),
-            ("rxfloor --help", 0.5, ["--help"], None),
+        # (name, target ratio, rxfloor argv; None for the floor); "{id}": a fresh OPEN order
+        commands: list[tuple[str, float, list[str] | None]] = [
+            ("floor: import sqlalchemy", 1.0, None),
+            ("rxfloor --help", 0.5, ["--help"]),
             (
                 "rxfloor orders --status OPEN --json",
                 2.0,
                 ["orders", "--status", "OPEN", "--json", "--database", db],
-                None,
             ),
-            ("rxfloor start ID", 2.0, ["start", "{id}", "--database", db], None),
+            ("rxfloor start ID", 2.0, ["start", "{id}", "--database", db]),
         ]
-        floor = None
-        for name, target, argv, raw in commands:
-            samples = []
-            for _ in range(args.runs):
-                if argv is None:
-                    cmd = raw()  # type: ignore[operator]
-                else:
-                    cmd = [rxfloor, *[next(fresh) if a == "{id}" else a for a in argv]]
-                samples.append(cpu_ms(cmd, env))
-            ms = statistics.median(samples)
-            if floor is None:
-                floor = ms
-                emit(command=name, cpu_ms=round(ms, 1), runs=args.runs, venv=str(args.venv))
-                continue
-            used = [next(fresh) if a == "{id}" else a for a in argv or []]
+
+        def argv_of(argv: list[str]) -> list[str]:
+            return [next(fresh) if a == "{id}" else a for a in argv]
+
+        # Rounds interleave the commands, so a busy neighbour slows the floor and the
+        # commands alike and the ratios hold on a shared machine.
+        samples: dict[str, list[float]] = {name: [] for name, _, _ in commands}
+        for _ in range(args.runs):
+            for name, _, argv in commands:
+                floor_cmd = [python, "-c", "import sqlalchemy"]
+                cmd = floor_cmd if argv is None else [rxfloor, *argv_of(argv)]
+                samples[name].append(cpu_ms(cmd, env))
+        floor = statistics.median(samples[commands[0][0]])
+        emit(command=commands[0][0], cpu_ms=round(floor, 1), runs=args.runs, venv=str(args.venv))
+        for name, target, argv in commands[1:]:
+            assert argv is not None
+            ms = statistics.median(samples[name])
             ratio = ms / floor
             emit(
                 command=name,
@@ -150,7 +152,7 @@ def main() -> None:
                 ratio_to_floor=round(ratio, 2),
                 target=f"<= {target}x",
                 met=ratio <= target,
-                heavy_imports=heavy_imports(python, used, env),
+                heavy_imports=heavy_imports(python, argv_of(argv), env),
                 runs=args.runs,
             )
 
