@@ -68,6 +68,48 @@ def test_headless_cli_does_not_import_textual() -> None:
     assert _run(sys.executable, "-c", code).returncode == 0
 
 
+_IMPORTED_AFTER = (  # run argv through main() in a fresh process, print the heavy packages
+    "import json, sys\nfrom rxfloor.tui.cli.main import main\n"
+    "try:\n    main(json.loads(sys.argv[1]))\nexcept SystemExit:\n    pass\n"
+    "heavy = ('sqlalchemy', 'pydantic', 'pydantic_settings', 'alembic', 'textual', 'rich',"
+    " 'starlette', 'uvicorn', 'httpx')\n"
+    "sys.__stderr__.write(json.dumps(sorted({m.split('.')[0] for m in sys.modules}"
+    " & set(heavy))))\n"
+)
+
+
+def _heavy_imports(*argv: str) -> set[str]:
+    import json
+
+    result = _run(sys.executable, "-c", _IMPORTED_AFTER, json.dumps(argv))
+    return set(json.loads(result.stderr.splitlines()[-1]))
+
+
+def test_cli_help_imports_no_database_or_settings() -> None:
+    """``rxfloor --help`` (and building the parser) needs argparse, not SQLAlchemy or pydantic."""
+    assert not _heavy_imports("--help") & {"sqlalchemy", "pydantic", "pydantic_settings"}
+    assert not _heavy_imports("start", "--help") & {"sqlalchemy", "pydantic", "pydantic_settings"}
+
+
+def test_cli_move_imports_no_ui_web_or_migrations(sqlite_url: str, capsys) -> None:
+    """A move on a current database: nothing of Textual, Starlette, uvicorn or httpx, and no
+    Alembic (the schema check is one version query)."""
+    import json
+
+    from rxfloor.tui.cli.main import main
+
+    assert main(["seed", "--count", "5", "--database", sqlite_url]) == 0
+    capsys.readouterr()
+    assert main(["orders", "--status", "OPEN", "--json", "--database", sqlite_url]) == 0
+    ref = json.loads(capsys.readouterr().out)[0]["id"]
+    heavy = _heavy_imports("start", ref, "--database", sqlite_url)
+    assert "sqlalchemy" in heavy  # the move did run
+    assert not heavy & {"textual", "rich", "starlette", "uvicorn", "httpx", "alembic"}
+    assert not _heavy_imports("orders", "--json", "--database", sqlite_url) & {
+        "textual", "rich", "starlette", "uvicorn", "httpx", "alembic"
+    }  # fmt: skip
+
+
 def test_sync_engine_imports_no_concrete_source() -> None:
     """core/sync speaks the OrderSource protocol: it may import ``core.sources.base`` and the
     registry (``core.sources``), never a source's own package (``core.sources.rxscale``, …)."""

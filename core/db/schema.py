@@ -1,4 +1,5 @@
-"""The local database's tables: ORM classes for migrations and Core ``Table`` objects for queries.
+"""The local database's tables, as Core ``Table`` objects (no ORM: it would cost every command
+its import).
 
 Timestamps are stored as naive UTC on every backend (:class:`UTCDateTime`) and read back
 timezone-aware; :data:`SCHEMA_HEAD` is the migration these tables correspond to.
@@ -7,10 +8,10 @@ timezone-aware; :data:`SCHEMA_HEAD` is the migration these tables correspond to.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import cast
 
 from sqlalchemy import (
     Boolean,
+    Column,
     DateTime,
     Dialect,
     Float,
@@ -24,7 +25,6 @@ from sqlalchemy import (
     TypeDecorator,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from rxfloor.core.models import OutboxState
 
@@ -53,174 +53,162 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 
-class OrderRow(Base):
-    """One fulfillment order as the board shows it (item summary denormalised for speed)."""
-
-    __tablename__ = "orders"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the remote uid
-    name: Mapped[str] = mapped_column(String(64), index=True)  # human name, e.g. "#1001"
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    remote_status: Mapped[str | None] = mapped_column(String(32))
-    priority: Mapped[str] = mapped_column(String(8), default="normal")
-    delivery_type: Mapped[str] = mapped_column(String(16), default="pickup")
-    patient_name: Mapped[str] = mapped_column(String(128), default="")
-    items_summary: Mapped[str] = mapped_column(String(256), default="")
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    fulfill_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
-    hold_reason: Mapped[str | None] = mapped_column(Text)
-    hold_by: Mapped[str | None] = mapped_column(String(64))
-    hold_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sample: Mapped[bool] = mapped_column(Boolean, default=False)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status_since: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class LineItemRow(Base):
-    __tablename__ = "line_items"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-    sku: Mapped[str] = mapped_column(String(64))
-    drug: Mapped[str] = mapped_column(String(128))
-    strength: Mapped[str] = mapped_column(String(64), default="")
-    quantity: Mapped[int] = mapped_column(Integer, default=1)
-    pzn: Mapped[str | None] = mapped_column(String(16))
+#: One fulfillment order as the board shows it (item summary denormalised for speed).
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the remote uid
+    Column("name", String(64), index=True, nullable=False),  # human name, e.g. "#1001"
+    Column("status", String(16), index=True, nullable=False),
+    Column("remote_status", String(32)),
+    Column("priority", String(8), default="normal", nullable=False),
+    Column("delivery_type", String(16), default="pickup", nullable=False),
+    Column("patient_name", String(128), default="", nullable=False),
+    Column("items_summary", String(256), default="", nullable=False),
+    Column("due_at", UTCDateTime),
+    Column("fulfill_at", UTCDateTime),
+    Column("on_hold", Boolean, default=False, nullable=False),
+    Column("hold_reason", Text),
+    Column("hold_by", String(64)),
+    Column("hold_since", UTCDateTime),
+    Column("sample", Boolean, default=False, nullable=False),
+    Column("version", Integer, default=1, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("status_since", UTCDateTime, nullable=False),
+)
 
 
-class AuditEventRow(Base):
-    """Who did what to which order, when, from where and why. Never updated, never deleted."""
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    actor: Mapped[str] = mapped_column(String(64))
-    station: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(32))
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str | None] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(8))  # local | remote
-    version: Mapped[int] = mapped_column(Integer)  # the order's version after this event
+line_items = Table(
+    "line_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", ForeignKey("orders.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("drug", String(128), nullable=False),
+    Column("strength", String(64), default="", nullable=False),
+    Column("quantity", Integer, default=1, nullable=False),
+    Column("pzn", String(16)),
+)
 
 
-class OutboxRow(Base):
-    """A move the remote must learn about, written in the same transaction as the move."""
-
-    __tablename__ = "outbox"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
-    audit_event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"))
-    action: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(Text)
-    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    state: Mapped[str] = mapped_column(String(16), index=True, default=OutboxState.PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    #: an earlier attempt may have reached the remote: read the order back before sending
-    maybe_applied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    #: the push lease holder that marked the row ``sending`` (only it may settle the row)
-    claimed_by: Mapped[str | None] = mapped_column(String(128))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+#: Who did what to which order, when, from where and why. Never updated, never deleted.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", ForeignKey("orders.id"), index=True, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16)),
+    Column("reason", Text),
+    Column("source", String(8), nullable=False),  # local | remote
+    Column("version", Integer, nullable=False),  # the order's version after this event
+)
 
 
-class ChangeRow(Base):
-    """Append-only change log: one row per order touched, the board's cursor is ``seq``."""
-
-    __tablename__ = "changes"
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_id: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class AlertRow(Base):
-    """Something a pharmacist must acknowledge (e.g. the remote cancelled an order in work)."""
-
-    __tablename__ = "alerts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # e.g. remote_cancel
-    message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
-
-
-class SyncStateRow(Base):
-    """Health of the sync worker, shared by every terminal on the database (one row, id 1)."""
-
-    __tablename__ = "sync_state"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    online: Mapped[bool | None] = mapped_column(Boolean)  # None: never tried
-    offline_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    pull_cursor: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+#: A move the remote must learn about, written in the same transaction as the move.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", ForeignKey("orders.id"), index=True, nullable=False),
+    Column("audit_event_id", ForeignKey("audit_events.id"), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("reason", Text),
+    Column("idempotency_key", String(64), unique=True, nullable=False),
+    Column("state", String(16), index=True, default=OutboxState.PENDING, nullable=False),
+    Column("attempts", Integer, default=0, nullable=False),
+    # an earlier attempt may have reached the remote: read the order back before sending
+    Column("maybe_applied", Boolean, default=False, server_default=false(), nullable=False),
+    # the push lease holder that marked the row ``sending`` (only it may settle the row)
+    Column("claimed_by", String(128)),
+    Column("last_error", Text),
+    Column("next_attempt_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+)
 
 
-class SyncLeaseRow(Base):
-    """Who may push right now (SQLite; PostgreSQL uses an advisory lock instead)."""
-
-    __tablename__ = "sync_lease"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(128))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class WebhookInboxRow(Base):
-    """A verified webhook delivery, stored before it is acknowledged; applied from here.
-
-    ``dedupe_key`` (event type, full timestamp, order uid, a hash of the event) makes an
-    exact retry a duplicate; ``applied_at`` is when it was settled, ``outcome`` how:
-    ``applied``, ``stale`` (recorded, never applied: too old, or older than an event
-    already applied to the order) or ``failed``; unsettled rows are the worker's queue.
-    """
-
-    __tablename__ = "webhook_inbox"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
-    order_uid: Mapped[str] = mapped_column(String(64), index=True)
-    event_ts: Mapped[float] = mapped_column(Float)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    outcome: Mapped[str | None] = mapped_column(String(16))
-    last_error: Mapped[str | None] = mapped_column(Text)
+#: Append-only change log: one row per order touched, the board's cursor is ``seq``.
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
 
 
-orders = cast(Table, OrderRow.__table__)
-line_items = cast(Table, LineItemRow.__table__)
-audit_events = cast(Table, AuditEventRow.__table__)
-outbox = cast(Table, OutboxRow.__table__)
-changes = cast(Table, ChangeRow.__table__)
-alerts = cast(Table, AlertRow.__table__)
-sync_state = cast(Table, SyncStateRow.__table__)
-sync_lease = cast(Table, SyncLeaseRow.__table__)
-webhook_inbox = cast(Table, WebhookInboxRow.__table__)
+#: Something a pharmacist must acknowledge (e.g. the remote cancelled an order in work).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", ForeignKey("orders.id"), index=True, nullable=False),
+    Column("kind", String(32), nullable=False),  # e.g. remote_cancel
+    Column("message", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("acknowledged_at", UTCDateTime),
+    Column("acknowledged_by", String(64)),
+)
+
+
+#: Health of the sync worker, shared by every terminal on the database (one row, id 1).
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("online", Boolean),  # None: never tried
+    Column("offline_since", UTCDateTime),
+    Column("last_ok_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("pull_cursor", Text),
+    Column("updated_at", UTCDateTime),
+)
+
+
+#: Who may push right now (SQLite; PostgreSQL uses an advisory lock instead).
+sync_lease = Table(
+    "sync_lease",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+
+#: A verified webhook delivery, stored before it is acknowledged; applied from here.
+#:
+#: ``dedupe_key`` (event type, full timestamp, order uid, a hash of the event) makes an
+#: exact retry a duplicate; ``applied_at`` is when it was settled, ``outcome`` how:
+#: ``applied``, ``stale`` (recorded, never applied: too old, or older than an event
+#: already applied to the order) or ``failed``; unsettled rows are the worker's queue.
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(200), unique=True, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("order_uid", String(64), index=True, nullable=False),
+    Column("event_ts", Float, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, default=0, nullable=False),
+    Column("applied_at", UTCDateTime, index=True),
+    Column("outcome", String(16)),
+    Column("last_error", Text),
+)

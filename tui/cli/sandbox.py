@@ -13,8 +13,6 @@ import socket
 import sys
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from rxfloor.tui.cli.context import Context, add_command
 from rxfloor.tui.cli.exit_codes import ExitCode
 
@@ -67,6 +65,7 @@ def add_parser(subcommands: Subcommands) -> None:
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn
+    from pydantic import ValidationError
 
     from rxfloor.core.sources.rxscale.sandbox import BASE_PATH, SandboxConfig, create_app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from rxfloor.core.db import Base
+from rxfloor.core.db import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reachable through a hand-written alembic.ini
@@ -12,7 +12,7 @@ if connection is None:  # pragma: no cover - only reachable through a hand-writt
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():
