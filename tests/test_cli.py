@@ -233,3 +233,57 @@ def test_the_readme_lists_every_exit_code() -> None:
     section = README.read_text().split("## Command line", 1)[1].split("\n## ", 1)[0]
     listed = {int(n) for n in re.findall(r"^\| `(\d+)` \|", section, re.MULTILINE)}
     assert listed == {int(code) for code in ExitCode}
+
+
+def _one_config_line(result: Any) -> str:
+    """The single stderr line of a configuration refusal (exit 3, nothing on stdout)."""
+    assert result.returncode == ExitCode.CONFIG, (result.returncode, result.stderr)
+    assert result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return str(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "culprit"),
+    [
+        (("--database", "foo://bar", "orders"), {}, "--database: "),
+        (("orders",), {"RXFLOOR_SYNC_INTERVAL_S": "abc"}, "RXFLOOR_SYNC_INTERVAL_S: "),
+    ],
+)
+def test_a_bad_value_names_its_real_source(
+    sqlite_url: str, args: tuple[str, ...], env: dict[str, str], culprit: str
+) -> None:
+    line = _one_config_line(run_cli(sqlite_url, *args, env_extra=env))
+    assert culprit in line and "config.toml" not in line, line
+
+
+def test_rxfloor_config_naming_a_missing_file_is_refused(sqlite_url: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    line = _one_config_line(
+        run_cli(sqlite_url, "orders", env_extra={"RXFLOOR_CONFIG": str(missing)})
+    )
+    assert "RXFLOOR_CONFIG" in line and str(missing) in line and "does not exist" in line
+
+
+def test_an_api_key_in_the_config_file_is_refused(sqlite_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('api_key = "s3cr3t-key"\n')
+    line = _one_config_line(
+        run_cli(sqlite_url, "orders", env_extra={"RXFLOOR_CONFIG": str(config)})
+    )
+    assert "api_key" in line and "RXFLOOR_API_KEY" in line and "keyring" in line
+    assert "s3cr3t-key" not in line
+
+
+def test_a_bad_database_url_in_the_file_is_caught_under_database(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("database_url = 42\n")
+    env = {"RXFLOOR_CONFIG": str(config)}
+    for result in (
+        run_cli(sqlite_url, "orders", env_extra=env),
+        run_cli(sqlite_url, "--database", sqlite_url, "orders", env_extra=env),
+    ):
+        line = _one_config_line(result)
+        assert f"({config}): database_url:" in line, line
