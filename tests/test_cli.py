@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from rxfloor.tui.cli.exit_codes import ExitCode
 from rxfloor.tui.cli.main import main
 from tests import remote_fixtures
-from tests.helpers import run_cli
+from tests.helpers import run_cli, rxfloor_cmd
 from tests.remote_fixtures import SandboxServer
 
 sandbox_server = remote_fixtures.sandbox_server
@@ -287,3 +289,37 @@ def test_a_bad_database_url_in_the_file_is_caught_under_database(
     ):
         line = _one_config_line(result)
         assert f"({config}): database_url:" in line, line
+
+
+@pytest.mark.parametrize("under", ["x.db", "a/b/x.db"])
+def test_a_database_under_a_file_is_one_line(tmp_path: Path, under: str) -> None:
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("not a directory\n")
+    path = blocker / under
+    line = _one_config_line(run_cli(str(path), "orders"))
+    assert line == f"rxfloor: cannot open database {path}: {blocker} is not a directory\n"
+
+
+def test_a_database_that_cannot_be_written_is_one_line() -> None:
+    # /proc refuses new files even to root (a 0o500 directory would not: tests run as root)
+    line = _one_config_line(run_cli("sqlite:////proc/rxfloor-test.db", "orders"))
+    assert line.startswith("rxfloor: cannot open database /proc/rxfloor-test.db: "), line
+
+
+def test_a_missing_directory_is_refused_not_created(tmp_path: Path) -> None:
+    typo = tmp_path / "pharmcy" / "rxfloor.db"
+    line = _one_config_line(run_cli("orders-db-unused", "--database", str(typo), "orders"))
+    assert line == f"rxfloor: cannot open database {typo}: directory {typo.parent} does not exist\n"
+    assert not typo.parent.exists()
+
+
+def test_the_default_data_dir_is_created() -> None:
+    from rxfloor.core.config import data_dir
+
+    assert not data_dir().exists()
+    env = {k: v for k, v in os.environ.items() if k != "RXFLOOR_DATABASE_URL"}
+    result = subprocess.run(
+        rxfloor_cmd("orders"), capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert (data_dir() / "rxfloor.db").is_file()
