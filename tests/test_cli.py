@@ -323,3 +323,21 @@ def test_the_default_data_dir_is_created() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (data_dir() / "rxfloor.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        ('advance = "x"', "both advance ([keys]) and cancel (its default)"),
+        ('advance = "n"\ndetail = "enter,n"', "both advance ([keys]) and detail ([keys])"),
+    ],
+)
+def test_a_key_bound_to_two_actions_is_refused(
+    sqlite_url: str, tmp_path: Path, keys: str, named: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[keys]\n{keys}\n")
+    line = _one_config_line(run_cli(sqlite_url, env_extra={"RXFLOOR_CONFIG": str(config)}))
+    assert named in line, line
+    config.write_text('[keys]\nadvance = "x"\ncancel = "X"\n')  # moved out of the way: fine
+    assert run_cli(sqlite_url, env_extra={"RXFLOOR_CONFIG": str(config)}).returncode == 0
