@@ -341,3 +341,18 @@ def test_a_key_bound_to_two_actions_is_refused(
     assert named in line, line
     config.write_text('[keys]\nadvance = "x"\ncancel = "X"\n')  # moved out of the way: fine
     assert run_cli(sqlite_url, env_extra={"RXFLOOR_CONFIG": str(config)}).returncode == 0
+
+
+def test_the_remote_api_is_documented_in_the_repository(capsys: pytest.CaptureFixture[str]) -> None:
+    """No pointer to a document the repository does not hold: the README describes the API."""
+    root = README.parent
+    text = README.read_text()
+    assert "## The RxScale API as rxfloor uses it" in text
+    for word in ("X-API-Key", "pharmacy_orders", "lifecycle-v2", "X-Webhook-Signature"):
+        assert word in text
+    with pytest.raises(SystemExit):
+        main(["sandbox", "--help"])
+    assert "REMOTE_API" not in capsys.readouterr().out
+    sources = [root / "README.md", *root.glob("core/**/*.py"), *root.glob("tui/**/*.py")]
+    pointing = [str(p) for p in sources if "REMOTE_API.md" in p.read_text()]
+    assert not (root / "REMOTE_API.md").exists() and pointing == []
