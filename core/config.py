@@ -203,16 +203,90 @@ class Settings(BaseSettings):
         return key
 
 
+class _FileOnly(Settings):
+    """The settings validated from the config file's table alone (no environment)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+#: the command-line option that sets a setting (``Context.settings`` passes them by these names)
+_OPTIONS = {"database_url": "--database", "actor": "--actor", "station": "--station"}
+
+
+def _read_config_file() -> tuple[Path, dict[str, Any]]:
+    """The config file's path and table; {} when the default file is absent.
+
+    A ``$RXFLOOR_CONFIG`` that names a missing file is refused: it was set on purpose.
+    """
+    import tomllib
+
+    path = config_file()
+    if not path.exists():
+        if os.environ.get("RXFLOOR_CONFIG"):
+            raise ConfigError(f"RXFLOOR_CONFIG names {path}, which does not exist")
+        return path, {}
+    try:
+        with path.open("rb") as fh:
+            return path, tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc}") from None
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(setting, message) per error; the setting is the dotted path into the config."""
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "config"
+        out.append((field, err["msg"]))
+    return out
+
+
+def _env_var(name: str) -> str | None:
+    """The ``RXFLOOR_*`` variable that sets the top-level setting ``name``, if one is set."""
+    wanted = f"RXFLOOR_{name}".upper()
+    return next((var for var in os.environ if var.upper() == wanted), None)
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings or raise :class:`ConfigError` naming the bad value in one line."""
+    """Build the settings or raise :class:`ConfigError` naming the bad value in one line.
+
+    The message blames where the value came from: the command-line option, the
+    ``RXFLOOR_*`` variable, or the config file. The file is checked on its own first, so a
+    bad value in it is refused even when the environment or an option overrides it.
+    """
     clean = {k: v for k, v in overrides.items() if v is not None}
+    path, table = _read_config_file()
+    if "api_key" in table:
+        raise ConfigError(
+            f"{path}: api_key does not belong in the config file; set RXFLOOR_API_KEY "
+            "or store it in the OS keyring (service rxfloor, user api_key)"
+        )
+    try:
+        _FileOnly(**table)
+    except ValidationError as exc:
+        parts = [f"{field}: {msg}" for field, msg in _problems(exc)]
+        raise ConfigError(f"bad configuration ({path}): " + "; ".join(parts)) from None
     try:
         return Settings(**clean)
     except ValidationError as exc:
         parts = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "config"
-            parts.append(f"{field}: {err['msg']}")
-        raise ConfigError(f"bad configuration ({config_file()}): " + "; ".join(parts)) from None
-    except Exception as exc:  # e.g. a config file that is not valid TOML
-        raise ConfigError(f"cannot read configuration {config_file()}: {exc}") from None
+        for field, msg in _problems(exc):
+            top = field.split(".")[0]
+            if top in clean:
+                parts.append(f"{_OPTIONS.get(top, top)}: {msg}")
+            elif (var := _env_var(top)) is not None:
+                parts.append(f"{var}: {msg}")
+            else:
+                parts.append(f"{field} ({path}): {msg}")
+        raise ConfigError("bad configuration: " + "; ".join(parts)) from None
+    except Exception as exc:  # the file changed under us, or a source failed oddly
+        raise ConfigError(f"cannot read configuration {path}: {exc}") from None

@@ -25,6 +25,7 @@ def _isolated_user_dirs(
     for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"),
                      ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):  # fmt: skip
         monkeypatch.setenv(var, str(home / sub))
+    (home / "config.toml").touch()  # RXFLOOR_CONFIG naming a missing file is refused
     monkeypatch.setenv("RXFLOOR_CONFIG", str(home / "config.toml"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     for var in list(os.environ):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from rxfloor.tui.cli.exit_codes import ExitCode
 from rxfloor.tui.cli.main import main
 from tests import remote_fixtures
-from tests.helpers import run_cli
+from tests.helpers import run_cli, rxfloor_cmd
 from tests.remote_fixtures import SandboxServer
 
 sandbox_server = remote_fixtures.sandbox_server
@@ -233,3 +235,124 @@ def test_the_readme_lists_every_exit_code() -> None:
     section = README.read_text().split("## Command line", 1)[1].split("\n## ", 1)[0]
     listed = {int(n) for n in re.findall(r"^\| `(\d+)` \|", section, re.MULTILINE)}
     assert listed == {int(code) for code in ExitCode}
+
+
+def _one_config_line(result: Any) -> str:
+    """The single stderr line of a configuration refusal (exit 3, nothing on stdout)."""
+    assert result.returncode == ExitCode.CONFIG, (result.returncode, result.stderr)
+    assert result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return str(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "culprit"),
+    [
+        (("--database", "foo://bar", "orders"), {}, "--database: "),
+        (("orders",), {"RXFLOOR_SYNC_INTERVAL_S": "abc"}, "RXFLOOR_SYNC_INTERVAL_S: "),
+    ],
+)
+def test_a_bad_value_names_its_real_source(
+    sqlite_url: str, args: tuple[str, ...], env: dict[str, str], culprit: str
+) -> None:
+    line = _one_config_line(run_cli(sqlite_url, *args, env_extra=env))
+    assert culprit in line and "config.toml" not in line, line
+
+
+def test_rxfloor_config_naming_a_missing_file_is_refused(sqlite_url: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    line = _one_config_line(
+        run_cli(sqlite_url, "orders", env_extra={"RXFLOOR_CONFIG": str(missing)})
+    )
+    assert "RXFLOOR_CONFIG" in line and str(missing) in line and "does not exist" in line
+
+
+def test_an_api_key_in_the_config_file_is_refused(sqlite_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('api_key = "s3cr3t-key"\n')
+    line = _one_config_line(
+        run_cli(sqlite_url, "orders", env_extra={"RXFLOOR_CONFIG": str(config)})
+    )
+    assert "api_key" in line and "RXFLOOR_API_KEY" in line and "keyring" in line
+    assert "s3cr3t-key" not in line
+
+
+def test_a_bad_database_url_in_the_file_is_caught_under_database(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("database_url = 42\n")
+    env = {"RXFLOOR_CONFIG": str(config)}
+    for result in (
+        run_cli(sqlite_url, "orders", env_extra=env),
+        run_cli(sqlite_url, "--database", sqlite_url, "orders", env_extra=env),
+    ):
+        line = _one_config_line(result)
+        assert f"({config}): database_url:" in line, line
+
+
+@pytest.mark.parametrize("under", ["x.db", "a/b/x.db"])
+def test_a_database_under_a_file_is_one_line(tmp_path: Path, under: str) -> None:
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("not a directory\n")
+    path = blocker / under
+    line = _one_config_line(run_cli(str(path), "orders"))
+    assert line == f"rxfloor: cannot open database {path}: {blocker} is not a directory\n"
+
+
+def test_a_database_that_cannot_be_written_is_one_line() -> None:
+    # /proc refuses new files even to root (a 0o500 directory would not: tests run as root)
+    line = _one_config_line(run_cli("sqlite:////proc/rxfloor-test.db", "orders"))
+    assert line.startswith("rxfloor: cannot open database /proc/rxfloor-test.db: "), line
+
+
+def test_a_missing_directory_is_refused_not_created(tmp_path: Path) -> None:
+    typo = tmp_path / "pharmcy" / "rxfloor.db"
+    line = _one_config_line(run_cli("orders-db-unused", "--database", str(typo), "orders"))
+    assert line == f"rxfloor: cannot open database {typo}: directory {typo.parent} does not exist\n"
+    assert not typo.parent.exists()
+
+
+def test_the_default_data_dir_is_created() -> None:
+    from rxfloor.core.config import data_dir
+
+    assert not data_dir().exists()
+    env = {k: v for k, v in os.environ.items() if k != "RXFLOOR_DATABASE_URL"}
+    result = subprocess.run(
+        rxfloor_cmd("orders"), capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert (data_dir() / "rxfloor.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        ('advance = "x"', "both advance ([keys]) and cancel (its default)"),
+        ('advance = "n"\ndetail = "enter,n"', "both advance ([keys]) and detail ([keys])"),
+    ],
+)
+def test_a_key_bound_to_two_actions_is_refused(
+    sqlite_url: str, tmp_path: Path, keys: str, named: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[keys]\n{keys}\n")
+    line = _one_config_line(run_cli(sqlite_url, env_extra={"RXFLOOR_CONFIG": str(config)}))
+    assert named in line, line
+    config.write_text('[keys]\nadvance = "x"\ncancel = "X"\n')  # moved out of the way: fine
+    assert run_cli(sqlite_url, env_extra={"RXFLOOR_CONFIG": str(config)}).returncode == 0
+
+
+def test_the_remote_api_is_documented_in_the_repository(capsys: pytest.CaptureFixture[str]) -> None:
+    """No pointer to a document the repository does not hold: the README describes the API."""
+    root = README.parent
+    text = README.read_text()
+    assert "## The RxScale API as rxfloor uses it" in text
+    for word in ("X-API-Key", "pharmacy_orders", "lifecycle-v2", "X-Webhook-Signature"):
+        assert word in text
+    with pytest.raises(SystemExit):
+        main(["sandbox", "--help"])
+    assert "REMOTE_API" not in capsys.readouterr().out
+    sources = [root / "README.md", *root.glob("core/**/*.py"), *root.glob("tui/**/*.py")]
+    pointing = [str(p) for p in sources if "REMOTE_API.md" in p.read_text()]
+    assert not (root / "REMOTE_API.md").exists() and pointing == []

@@ -1,5 +1,5 @@
-"""Properties: the stand-in accepts exactly the moves REMOTE_API.md draws, logs each once,
-and each injected fault applies a move exactly when its description says so.
+"""Properties: the stand-in accepts exactly the moves the README's RxScale API draws, logs
+each once, and each injected fault applies a move exactly when its description says so.
 
 The edges below are copied from the documentation's diagrams, independently of the
 stand-in's own tables, so a slip in either shows up here.

@@ -70,7 +70,14 @@ def test_newer_database_refuses_to_open(db_url: str) -> None:
         Store.open(db_url)
 
 
-def test_sqlite_file_in_a_missing_folder_is_created(tmp_path: Path) -> None:
-    store = Store.open(str(tmp_path / "deep" / "er" / "floor.db"))
-    assert (tmp_path / "deep" / "er" / "floor.db").exists()
+def test_sqlite_file_in_a_missing_folder_is_refused_but_the_data_dir_is_created(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(str(tmp_path / "deep" / "er" / "floor.db"))  # a typo: no new empty board
+    assert not (tmp_path / "deep").exists()
+    from rxfloor.core.config import data_dir
+
+    store = Store.open(str(data_dir() / "floor.db"))
+    assert (data_dir() / "floor.db").exists()
     store.close()

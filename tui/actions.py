@@ -113,4 +113,23 @@ def check_keymap(keys: Mapping[str, str]) -> dict[str, str]:
     empty = sorted(k for k, v in keys.items() if not v.strip())
     if empty:
         raise ConfigError(f"empty key binding in [keys]: {', '.join(empty)}")
-    return {k: v.replace(" ", "") for k, v in keys.items()}
+    keymap = {k: v.replace(" ", "") for k, v in keys.items()}
+    _refuse_shared_keys(keymap)
+    return keymap
+
+
+def _refuse_shared_keys(keymap: Mapping[str, str]) -> None:
+    """A key bound to two actions (one rebound, the other by default, or both rebound) would
+    silently do only one of them: refuse it, naming both."""
+    owners: dict[str, list[str]] = {}
+    for action in ACTIONS:
+        spec = keymap.get(action.id, action.keys)
+        for key in dict.fromkeys(k for k in spec.split(",") if k):
+            owners.setdefault(key, []).append(action.id)
+    shared = [(key, ids) for key, ids in owners.items() if len(ids) > 1]
+    if shared:
+        key, ids = shared[0]
+        named = " and ".join(f"{i} ({'[keys]' if i in keymap else 'its default'})" for i in ids)
+        raise ConfigError(
+            f"key {key!r} in [keys] is bound to both {named}; give one of them another key"
+        )

@@ -94,7 +94,11 @@ class Store:
             engine.dispose()
             if _damaged(exc):
                 raise store._storage_error(exc) from None
-            raise StoreError(f"cannot open database {safe_url(url)}: {_first_line(exc)}") from None
+            why = _first_line(exc)
+            if store.is_sqlite and store.where != safe_url(url):
+                reason = _cannot_write(Path(store.where))
+                why = f"{reason} ({why})" if reason else why
+            raise StoreError(f"cannot open database {store.where}: {why}") from None
         if migrate:
             store.migrate()
         return store
@@ -225,7 +229,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
     database = parsed.database or ""
     memory = database in ("", ":memory:")
     if not memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _check_directory(Path(database).expanduser())
     engine = create_engine(
         url,
         connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
@@ -249,6 +253,51 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _check_directory(path: Path) -> None:
+    """Refuse a SQLite file whose directory is missing or not a directory, in one line.
+
+    Only the default data dir is created: a typo in an explicit path must not open a new,
+    empty board somewhere else.
+    """
+    from rxfloor.core.config import data_dir
+
+    parent = path.parent
+    for above in (parent, *parent.parents):
+        if above.exists():
+            if not above.is_dir():
+                raise StoreError(f"cannot open database {path}: {above} is not a directory")
+            break
+    if parent.is_dir():
+        return
+    if parent.resolve() != data_dir().expanduser().resolve():
+        raise StoreError(f"cannot open database {path}: directory {parent} does not exist")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot open database {path}: cannot create {parent} ({exc.strerror or exc})"
+        ) from None
+
+
+def _cannot_write(path: Path) -> str | None:
+    """Why the file cannot be opened for writing (``Read-only file system``, ...), if it can't.
+
+    SQLite only says "unable to open database file"; the OS says why. A file this probe
+    creates is removed again.
+    """
+    import os
+
+    created = not path.exists()
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    os.close(fd)
+    if created:
+        path.unlink(missing_ok=True)
+    return None
 
 
 def _damaged(exc: DBAPIError) -> bool:

@@ -30,7 +30,8 @@ def add_parser(subcommands: Subcommands) -> None:
         handle,
         with_globals=False,
         help="serve a local stand-in of the remote pharmacy API",
-        description="Serve a stand-in of the remote pharmacy API (REMOTE_API.md) with uvicorn. "
+        description="Serve a stand-in of the remote pharmacy API with uvicorn (the API it "
+        "mimics: the README's section 'The RxScale API as rxfloor uses it'). "
         "Control endpoints (no key): /_sandbox/requests, /_sandbox/transitions, "
         "/_sandbox/orders, /_sandbox/orders/{uid}/status, /_sandbox/faults, /_sandbox/stats.",
     )

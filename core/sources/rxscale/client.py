@@ -1,4 +1,5 @@
-"""The client of the RxScale API (REMOTE_API.md): one pooled httpx client, one request per call.
+"""The client of the RxScale API (README, RxScale API): one pooled httpx client, one
+request per call.
 
 It owns explicit timeouts, the client-side rate limit, and the mapping of failures to the
 error kinds of :mod:`rxfloor.core.sources.base` that a caller acts on. The API key is only

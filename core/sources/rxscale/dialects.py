@@ -2,10 +2,11 @@
 the active statuses the poller lists, and push planning (pure: no I/O here).
 
 The stand-in has its own tables (:mod:`rxfloor.core.sources.rxscale.sandbox.dialects`), on
-purpose: each is an independent reading of REMOTE_API.md, the stand-in's strict (it refuses
-every arrow the diagram does not draw), this one tolerant (it maps whatever it is sent). A
-misreading shared by both would let the tests pass against a stand-in that agrees with the
-client's bug; kept apart, a misreading on either side makes the sync tests fail.
+purpose: each is an independent reading of the README's RxScale API section, the stand-in's
+strict (it refuses every arrow the diagram does not draw), this one tolerant (it maps
+whatever it is sent). A misreading shared by both would let the tests pass against a
+stand-in that agrees with the client's bug; kept apart, a misreading on either side makes
+the sync tests fail.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A local stand-in of the remote pharmacy API (REMOTE_API.md) for the demo, tests and benchmarks.
+"""A local stand-in of the remote pharmacy API (README, RxScale API) for the demo, tests
+and benchmarks.
 
 ``create_app(SandboxConfig(...))`` gives a Starlette app: the documented API under both base
 paths, control endpoints under ``/_sandbox/`` and reproducible faults. Its state is

@@ -1,4 +1,5 @@
-"""The stand-in's OpenAPI 3.1 schema: what REMOTE_API.md documents, as a machine-readable file.
+"""The stand-in's OpenAPI 3.1 schema: what the README's RxScale API section documents, as a
+machine-readable file.
 
 Built from data (not from docstrings) so it needs no YAML parser and cannot drift from the
 dialect tables: the status enums come from :mod:`rxfloor.core.sources.rxscale.sandbox.dialects`.

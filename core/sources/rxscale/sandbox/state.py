@@ -256,7 +256,7 @@ class SandboxState:
         now: float,
         pharmacy: dict[str, str],
     ) -> dict[str, Any]:
-        """The order as the remote API sends it (REMOTE_API.md "An order")."""
+        """The order as the remote API sends it (the README's RxScale API section)."""
         rng = self._rng
         first, _, last = new.patient_name.partition(" ")
         postcode, city = rng.choice(_CITIES)
