@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,23 +52,24 @@ def scratch_postgres(base_url: str, prefix: str = "rxfloor_test") -> Iterator[st
         admin.dispose()
 
 
-def inbox_settled(store: Any, timeout: float = 10.0) -> bool:
-    """True once every delivery stored in the webhook inbox has been settled (applied,
-    stale or given up): what a test waits for after its deliveries were acknowledged."""
-    import time
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds (a bound on
+    the wait, never an assertion on speed)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
+
+def inbox_settled(store: Any) -> bool:
+    """Every delivery stored in the webhook inbox has been settled (applied, stale or given
+    up): what a test waits for after its deliveries were acknowledged."""
     from sqlalchemy import func, select
 
     from rxfloor.core.db import webhook_inbox
 
-    deadline = time.monotonic() + timeout
-    while True:
-        with store.read() as conn:
-            left = conn.execute(
-                select(func.count()).where(webhook_inbox.c.applied_at.is_(None))
-            ).scalar_one()
-        if not left:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
+    with store.read() as conn:
+        left = conn.execute(
+            select(func.count()).where(webhook_inbox.c.applied_at.is_(None))
+        ).scalar_one()
+    return not left

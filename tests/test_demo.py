@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select
 
 from rxfloor.core.config import load_settings
@@ -11,13 +9,7 @@ from rxfloor.core.db import outbox
 from rxfloor.core.demo import start_demo_sync
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import ServiceError
-
-
-def wait_for(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from tests.helpers import wait_for
 
 
 def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
@@ -26,8 +18,8 @@ def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
         settings, remote_orders=8, every_s=0.1, cancel_chance=0.4, interval_s=0.1
     ) as demo:
         store = demo.service.store
-        wait_for(lambda: store.count_orders() >= 10)  # seeded ones and newcomers arrive
-        wait_for(lambda: any(r["status"] == Status.CANCELLED for r in store.board_rows()))
+        wait_for(lambda: store.count_orders() >= 10, timeout=20)  # seeded ones and newcomers arrive
+        wait_for(lambda: any(r["status"] == Status.CANCELLED for r in store.board_rows()), 20)
         uid = next(r["id"] for r in store.board_rows([Status.OPEN]))
         try:
             demo.service.act(uid, Action.START)
@@ -40,7 +32,7 @@ def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
                 states = set(conn.execute(select(outbox.c.state)).scalars())
             return bool(states) and states <= {"sent", "superseded"}
 
-        wait_for(settled)
+        wait_for(settled, timeout=20)
         assert store.sync_health().online is True
         with store.read() as conn:
             state = conn.execute(select(outbox.c.state).where(outbox.c.order_id == uid)).scalar()

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,7 +31,7 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.rxscale.sandbox import sign
 from rxfloor.core.sources.rxscale.source import WEBHOOKS
 from rxfloor.core.sync.webhooks import WebhookReceiver
-from tests.helpers import inbox_settled, rxfloor_cmd
+from tests.helpers import inbox_settled, rxfloor_cmd, wait_for
 from tests.remote_fixtures import serve_asgi
 
 SECRET = "whsec_test"
@@ -56,13 +56,6 @@ def event(uid: str, status: str, ts: float | None = None, **data: Any) -> bytes:
 
 def signed(body: bytes) -> dict[str, str]:
     return {"X-Webhook-Signature": sign(SECRET, body), "Content-Type": "application/json"}
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def remote_events(service: OrderService, uid: str) -> list[str]:
@@ -146,7 +139,7 @@ def test_acknowledged_deliveries_survive_sigkill(sqlite_url: str) -> None:
     assert all(service.get(u).status is Status.OPEN for u in uids)  # nothing applied yet
     second = _serve(rxfloor_cmd(*args), env, port)
     try:
-        wait_for(lambda: all(service.get(u).status is Status.CANCELLED for u in acknowledged))
+        wait_for(lambda: all(service.get(u).status is Status.CANCELLED for u in acknowledged), 15)
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(10)
@@ -171,7 +164,7 @@ def test_database_locked_while_receiving_is_503_never_2xx(
     with httpx.Client(timeout=10) as client:  # the remote retries once the database is free
         codes = [client.post(url, content=b, headers=signed(b)).status_code for b in bodies]
     assert codes == [202] * 5
-    assert inbox_settled(receiver.store)
+    wait_for(lambda: inbox_settled(receiver.store))
     assert all(remote_events(sqlite_service, u) == ["CANCELLED"] for u in uids)
 
 
@@ -202,12 +195,12 @@ def test_apply_is_retried_while_the_database_is_locked(
         def failed_once() -> bool:  # the lock refuses writes: the tries are counted in memory
             return receiver.stats.retries >= 1
 
-        wait_for(failed_once)
+        wait_for(failed_once, timeout=15)
         assert all(sqlite_service.get(u).status is Status.OPEN for u in uids)
     finally:
         lock.rollback()
         lock.close()
-    assert inbox_settled(receiver.store)
+    wait_for(lambda: inbox_settled(receiver.store))
     assert all(remote_events(sqlite_service, u) == ["CANCELLED"] for u in uids)
     with sqlite_service.store.read() as conn:
         rows = list(conn.execute(select(webhook_inbox)).mappings())
@@ -227,7 +220,7 @@ def test_two_updates_in_one_second_are_distinct_a_retry_is_not(service: OrderSer
         started, cancelled = event(uid, "processing", stamp), event(uid, "cancelled", stamp)
         codes = [client.post(root, content=b, headers=signed(b)) for b in (started, cancelled)]
         retry = client.post(root, content=cancelled, headers=signed(cancelled))
-        assert inbox_settled(receiver.store)
+        wait_for(lambda: inbox_settled(receiver.store))
     assert service.get(uid).status is Status.CANCELLED
     assert remote_events(service, uid) == ["PROCESSING", "CANCELLED"]
     assert [c.status_code for c in codes] == [202, 202]
@@ -243,7 +236,7 @@ def test_an_event_from_the_year_2000_cancels_nothing(
     future = event(uid, "cancelled", ts=time.time() + 7 * 86_400)
     with httpx.Client(timeout=10) as client:
         answers = [client.post(url, content=b, headers=signed(b)) for b in (old, future)]
-    assert inbox_settled(receiver.store)
+    wait_for(lambda: inbox_settled(receiver.store))
     assert sqlite_service.get(uid).status is Status.OPEN
     assert [a.status_code for a in answers] == [200, 200]
     assert [a.json()["status"] for a in answers] == ["stale", "stale"]
@@ -265,7 +258,7 @@ def test_an_event_older_than_one_applied_is_recorded_not_applied(
     with httpx.Client(timeout=10) as client:
         for b in (released, held):
             assert client.post(url, content=b, headers=signed(b)).status_code == 202
-            assert inbox_settled(receiver.store)
+            wait_for(lambda: inbox_settled(receiver.store))
     assert not sqlite_service.get(uid).hold
     with sqlite_service.store.read() as conn:
         rows = list(conn.execute(select(webhook_inbox).order_by(webhook_inbox.c.id)).mappings())
@@ -338,7 +331,7 @@ def test_500_concurrent_deliveries_are_stored_and_applied_once(service: OrderSer
 
     with serve_asgi(receiver.asgi_app()) as root:
         codes = asyncio.run(deliver_all(root))
-        assert inbox_settled(receiver.store, 60)
+        wait_for(lambda: inbox_settled(receiver.store), timeout=60)
     assert all(c in (200, 202) for c in codes), sorted(set(codes))
     assert codes.count(202) == 500  # each event once; the 50 repeats are duplicates
     with service.store.read() as conn:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -15,7 +14,7 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.rxscale.source import WEBHOOKS, signature_ok
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from tests import remote_fixtures
-from tests.helpers import inbox_settled
+from tests.helpers import inbox_settled, wait_for
 from tests.remote_fixtures import SandboxServer, serve_asgi
 from tests.test_sync import make_worker
 
@@ -27,13 +26,6 @@ def service(sqlite_url: str) -> Iterator[OrderService]:
     store = Store.open(sqlite_url)
     yield OrderService(store, Actor("AB", "counter-1"))
     store.close()
-
-
-def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_signature_check() -> None:
@@ -80,6 +72,7 @@ def test_deliveries_applied_once_forged_refused(
         assert forged.status_code == 401
         unsigned = httpx.post(url + "/hooks", content=b"not json")
         assert unsigned.status_code == 401
-        assert receiver.stats.forged == 2 and inbox_settled(receiver.store)
+        assert receiver.stats.forged == 2
+        wait_for(lambda: inbox_settled(receiver.store))
     assert service.get(b).status is Status.OPEN
     assert len(service.store.history(a)) == events_a
