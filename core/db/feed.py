@@ -10,17 +10,14 @@ its own: the caller runs it where it likes (the board, in a thread worker).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from rxfloor.core.db import Store, orders
+from rxfloor.core.db import Store
 
 #: at most ~10 batches a second: a burst of 1,000 changes is one batch, not 1,000
 MIN_INTERVAL = 0.1
 _WAIT = 0.25  # how long one wait for a change notice lasts before the stop flag is looked at
-_CHUNK = 500  # stay under SQLite's bound-variable limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +55,3 @@ def change_batches(
             stop.wait(min_interval)
     finally:
         waiter.close()
-
-
-def versions(store: Store, ids: Iterable[str]) -> dict[str, int]:
-    """The version of each order now (missing: no such order). A reader compares it with
-    what it shows and reads full rows only for what really changed (its own move is
-    already shown)."""
-    ids = list(ids)
-    found: dict[str, int] = {}
-    with store.read() as conn:
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            stmt = select(orders.c.id, orders.c.version).where(orders.c.id.in_(chunk))
-            found.update((row[0], int(row[1])) for row in conn.execute(stmt))
-    return found

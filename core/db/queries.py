@@ -8,7 +8,7 @@ typed or a scanner sent into an order: the CLI, the board's go-to and the servic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -179,6 +179,20 @@ def board_load(
     cursor = store.change_cursor()
     rows = store.board_rows(statuses, finished_since=finished_since)
     return cursor, rows, failed_order_ids(store)
+
+
+def versions(store: Store, ids: Iterable[str]) -> dict[str, int]:
+    """The version of each order now (missing: no such order). A reader compares it with
+    what it shows and reads full rows only for what really changed (its own move is
+    already shown)."""
+    ids = list(ids)
+    found: dict[str, int] = {}
+    with store.read() as conn:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            stmt = select(orders.c.id, orders.c.version).where(orders.c.id.in_(chunk))
+            found.update((row[0], int(row[1])) for row in conn.execute(stmt))
+    return found
 
 
 def rows_for(store: Store, ids: Sequence[str]) -> tuple[list[RowMapping], set[str]]:

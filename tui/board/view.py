@@ -21,7 +21,7 @@ from textual.widgets import Static
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
-from rxfloor.core.db.feed import change_batches, versions
+from rxfloor.core.db.feed import change_batches
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.text import shown, visible
@@ -286,7 +286,7 @@ class BoardView(Vertical):
     def _batch(self, ids: frozenset[str]) -> ChangesArrived:
         """Read full rows only for orders not shown as they are (runs in the feed thread):
         this terminal's own move came back with the service's answer already."""
-        now = versions(self.store, ids)
+        now = bq.versions(self.store, ids)
         stale = sorted(i for i in ids if now.get(i) != self.model.version_of(i))
         rows, failed = bq.rows_for(self.store, stale) if stale else ([], set())
         confirmed = ids.difference(stale)
