@@ -64,11 +64,11 @@ def board(service: OrderService, settings: Settings, *, demo: bool = False) -> i
     With ``--demo`` the stand-in of the remote API runs in-process and a sync worker keeps
     the demo database in step with it; otherwise the worker runs when ``api_url`` is set.
     """
-    if settings.keys:  # a bad [keys] table is refused even where no board opens
-        from rxfloor.tui.actions import check_keymap
-
-        check_keymap(settings.keys)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        if settings.keys:  # a bad [keys] table is refused even where no board opens
+            from rxfloor.tui.actions import check_keymap
+
+            check_keymap(settings.keys)
         print_orders(service, None, as_json=False)
         print("(no terminal: printed the queue instead of opening the live board)")
         return ExitCode.OK
