@@ -128,7 +128,7 @@ def test_the_page_shows_the_database_and_follows_a_cli_move(
     browser.get(f"{served.base}/?token={TOKEN}")
     assert "token" not in browser.current_url  # the redirect took it out of the address bar
     wait_until(lambda: any("LAST MOVES" in r for r in page_rows(browser)), 30)
-    wait_until(lambda: shows_number(page_rows(browser), want["PROCESSING"]), 5)
+    wait_until(lambda: shows_number(page_rows(browser), want["PROCESSING"]), 30)
     rows = page_rows(browser)
     assert shows_number(rows, want["OPEN"]) and shows_number(rows, want["PROCESSING"])
     assert any("OPEN" in r for r in rows) and any("PROCESSING" in r for r in rows)

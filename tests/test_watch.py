@@ -66,7 +66,7 @@ def on_screen(figures: WallFigures) -> dict[str, int]:
     }
 
 
-def painted(app, panel: str) -> tuple[int, int]:
+def painted(app, panel: str) -> tuple[int | None, int | None]:
     """The two numbers a panel paints (the large count and the one under it)."""
     widget = app.wall.query_one(f"#panel-{panel}", ColumnPanel)
     return (widget.query_one(".count", BigNumber).value,
@@ -97,6 +97,7 @@ async def test_a_move_made_elsewhere_shows_within_a_second(url: str) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await shown_once(pilot)
         before = painted(app, "processing")[0]
+        assert before is not None
         done = run_cli(url, "--actor", "EF", "--station", "back-office", "start", "#1020")
         assert done.returncode == 0, done.stderr
         took = await until(pilot, lambda: painted(app, "processing")[0] == before + 1, 5)

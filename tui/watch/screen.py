@@ -92,6 +92,9 @@ class WatchScreen(Screen[None]):
     def on_unmount(self) -> None:
         self._stop.set()
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.height >= 40, "-roomy")  # room for a taller alert banner
+
     # ------------------------------------------------------------- reading
     def _read(self) -> FiguresRead:
         """Read the figures now (in a worker thread)."""

@@ -23,6 +23,7 @@ from rxfloor.tui.board.card import age
 from rxfloor.tui.watch import font
 
 _MARK = {"stat": "!!", "waiter": "W "}
+_SHORT = {"PROCESSING": "PROC"}
 
 
 class BigNumber(Widget):
@@ -30,13 +31,15 @@ class BigNumber(Widget):
     smallest glyphs do not fit). ``digits`` is the width it is sized for, so the glyphs
     keep their size while the count grows from 9 to 10 (or 99 to 100)."""
 
-    value: reactive[int] = reactive(0, layout=False)
+    value: reactive[int | None] = reactive(None, layout=False)  # None: not read yet
 
     def __init__(self, *, digits: int = 3, id: str | None = None, classes: str = "") -> None:
         super().__init__(id=id, classes=classes)
         self.digits = digits
 
     def render(self) -> RenderResult:
+        if self.value is None:
+            return ""
         text = str(self.value)
         width, height = self.content_size
         scale = font.best_scale("8" * max(self.digits, len(text)), width, height)
@@ -87,9 +90,8 @@ class ColumnPanel(Vertical):
         else:
             oldest = figures.oldest
             line.append("oldest ")
-            line.append(f"{visible(oldest.name)} {visible(oldest.initials)}", style="bold")
-            line.append(" waiting ")
             line.append(waited(oldest, now), style="bold")
+            line.append(f" {visible(oldest.name)} {visible(oldest.initials)}")
         if figures.on_hold:
             line.append(f" · {figures.on_hold} on hold")
         self.show(figures.count, figures.late, line, side_alarm=figures.late > 0)
@@ -123,7 +125,7 @@ def urgent_text(items: Sequence[Waiting], now: datetime) -> Text:
         late = is_late(item, now)
         text.append(_MARK.get(item.priority, "  "), style="bold")
         text.append(f" {visible(item.name):<8} {visible(item.initials):<4}", style="bold")
-        text.append(f"{item.status:<11}")
+        text.append(f"{_SHORT.get(item.status, item.status):<5}")
         text.append(f"{waited(item, now):>6}")
         if late:
             text.append("  LATE", style="bold reverse")
@@ -139,10 +141,9 @@ def urgent_title(counts: Mapping[str, int]) -> str:
 
 
 def _move_words(move: TickerMove) -> str:
-    if move.action == "remote":
-        return f"{move.from_status or '-'} → {move.to_status or '-'}"
-    if move.from_status and move.to_status and move.from_status != move.to_status:
-        return f"{move.action} {move.from_status} → {move.to_status}"
+    """``start``, ``finish``, ``cancel``, ``hold`` …; a remote change names where it went."""
+    if move.action in ("remote", "undo") and move.to_status:
+        return f"{move.action} → {move.to_status}"
     return move.action
 
 
@@ -158,6 +159,6 @@ def ticker_text(moves: Sequence[TickerMove]) -> Text:
         who = "remote" if move.source == "remote" else f"{move.actor}@{move.station}"
         text.append(move.at.astimezone().strftime("%H:%M:%S "))
         text.append(f"{visible(move.order_name):<8} ", style="bold")
-        text.append(f"{_move_words(move):<30} ")
-        text.append(visible(who))
+        text.append(f"{_move_words(move):<8} ")
+        text.append(visible(who), style="bold")
     return text
