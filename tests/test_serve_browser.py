@@ -173,3 +173,17 @@ def test_a_screenshot_at_1920x1080(served: Served, tmp_path: Path) -> None:
         keep = os.environ.get("RXFLOOR_WALL_PNG")
         if keep:
             shutil.copy(png, keep)
+
+
+def test_board_option_serves_the_board_and_a_stop_ends_its_processes(
+    url: str, tmp_path: Path, browser
+) -> None:
+    with serve(url, tmp_path, "--board") as served:
+        browser.get(f"{served.base}/?token={TOKEN}")
+        wait_until(lambda: any("OPEN (" in r for r in page_rows(browser)), 60)
+        rows = page_rows(browser)
+        assert any("PROCESSING (" in r for r in rows) and any("sync:" in r for r in rows)
+        apps = served.app_processes()
+        assert apps
+    # the server stopped on SIGTERM: every app process it started is gone with it
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in apps), 15)
