@@ -157,15 +157,17 @@ async def test_alerts_and_sync_trouble_are_prominent(url: str) -> None:
     store = Store.open(url, migrate=False)
     with store.write() as conn:
         oid = conn.execute(select(orders.c.id).where(orders.c.name == "#1002")).scalar_one()
-        conn.execute(insert(sync_state).values(id=1, online=False, offline_since=FROZEN,
-                                               updated_at=FROZEN))  # fmt: skip
+        conn.execute(insert(sync_state), [
+            {"source": "rxscale", "online": True, "offline_since": None, "updated_at": FROZEN},
+            {"source": "shopify", "online": False, "offline_since": FROZEN, "updated_at": FROZEN},
+        ])  # fmt: skip
         conn.execute(insert(alerts).values(
             order_id=oid, kind="remote_cancel", created_at=FROZEN,
             message="#1002 was cancelled by the remote while in PROCESSING here \x1b[2J[b]x",
         ))  # fmt: skip
     store.close()
     app = make_watch(url)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(160, 48)) as pilot:
         await shown_once(pilot)
         banner = app.wall.query_one("#wall-alerts")
         assert banner.display
@@ -173,7 +175,9 @@ async def test_alerts_and_sync_trouble_are_prominent(url: str) -> None:
         assert "ALERT #1002 was cancelled" in words and "␛[2J[b]x" in words
         health = app.wall.query_one("#wall-health")
         assert health.has_class("-bad")
-        assert "sync: offline since 09:30" in str(health.render())
+        words = str(health.render())  # each source named, the one in trouble makes it red
+        assert "rxscale online · 0 queued · 0 failed" in words
+        assert "shopify offline since 09:30 · 0 queued · 0 failed" in words
 
 
 async def test_an_older_read_never_paints_over_a_newer_one(url: str) -> None:

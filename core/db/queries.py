@@ -369,7 +369,7 @@ class WallFigures:
     urgent: list[Waiting]  # stat first, then waiter; soonest due first
     urgent_counts: dict[str, int]  # stat / waiter -> how many are OPEN or PROCESSING
     moves: list[TickerMove]  # newest first
-    health: SyncHealth
+    health: dict[str, SyncHealth]  # per source (see :func:`sync_health`)
     alerts: list[RowMapping]
 
 
@@ -401,10 +401,12 @@ def wall_figures(
     now: datetime,
     day_start: datetime,
     *,
+    sources: Iterable[str] = (),
     urgent_limit: int = 40,
     moves_limit: int = 40,
 ) -> WallFigures:
-    """The wall's figures (run it in one read transaction so they agree with each other)."""
+    """The wall's figures (run it in one read transaction so they agree with each other);
+    ``sources`` are always in the health, even before their worker first ran."""
     late = case((and_(orders.c.due_at.is_not(None), orders.c.due_at <= now), 1), else_=0)
     held = case((orders.c.on_hold, 1), else_=0)
     per_status = {
@@ -482,6 +484,6 @@ def wall_figures(
         urgent=[_waiting(r) for r in urgent_rows],
         urgent_counts=urgent_counts,
         moves=moves,
-        health=sync_health(conn),
+        health=sync_health(conn, sources),
         alerts=open_alerts(conn),
     )

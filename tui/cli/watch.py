@@ -42,6 +42,7 @@ def figures_json(ctx: Context) -> str:
     import dataclasses
     import json
 
+    from rxfloor.core import sources
     from rxfloor.core.db import queries
     from rxfloor.core.db.schema import utcnow
     from rxfloor.tui.board.view import day_start
@@ -49,7 +50,9 @@ def figures_json(ctx: Context) -> str:
     store = ctx.service.store
     now = utcnow()
     with store.read() as conn:
-        figures = queries.wall_figures(conn, now, day_start(now))
+        figures = queries.wall_figures(
+            conn, now, day_start(now), sources=sources.configured(ctx.settings)
+        )
     data = dataclasses.asdict(figures)
     data["alerts"] = [{"order": a["order_name"], "message": a["message"]} for a in figures.alerts]
     return json.dumps(data, default=lambda v: v.isoformat(), ensure_ascii=False)

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
+from rxfloor.core import sources
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
@@ -58,6 +59,7 @@ class WatchScreen(Screen[None]):
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.sources = sources.configured(settings)  # in the health even before they ran
         self.figures: bq.WallFigures | None = None
         self.error: str | None = None
         self._seq = itertools.count(1)
@@ -101,7 +103,7 @@ class WatchScreen(Screen[None]):
         seq = next(self._seq)
         now = self.clock()
         with self.store.read() as conn:
-            figures = bq.wall_figures(conn, now, day_start(now))
+            figures = bq.wall_figures(conn, now, day_start(now), sources=self.sources)
         return FiguresRead(seq, figures)
 
     @work(thread=True, group="feed")
@@ -163,7 +165,7 @@ class WatchScreen(Screen[None]):
         self.query_one("#ticker-body", Static).update(ticker_text(figures.moves))
         self.query_one(Banner).show(figures.alerts)
         health = figures.health
-        bad = health.online is False or health.failed > 0
+        bad = any(h.online is False or h.failed > 0 for h in health.values())
         widget = self.query_one("#wall-health", Static)
         widget.update(health_text(health))
         widget.set_class(bad, "-bad")
