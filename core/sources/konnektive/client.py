@@ -39,10 +39,13 @@ MAX_PAGE_SIZE = 200
 #: an empty result, not a failure (only a message that opens with "No")
 _EMPTY = re.compile(r"no\b.*\b(found|matching)\b", re.IGNORECASE | re.DOTALL)
 _AUTH = re.compile(
-    r"login|password|credential|authori[sz]|authenticat|permission|access denied|"
-    r"not allowed|ip address|whitelist",
+    r"(invalid|incorrect|wrong|bad)\s+(login|password|user|api|credential)|"
+    r"login\s+(failed|invalid|incorrect)|credentials|unauthori[sz]ed|not authori[sz]ed|"
+    r"authenticat|permission|access denied|not allowed|ip address|whitelist",
     re.IGNORECASE,
 )
+#: (the bare words "login" or "password" are not enough: a careless remote that quotes the
+#: parameters it was sent would make every refusal look like a bad login)
 
 
 class KonnektiveClient:

@@ -75,9 +75,8 @@ class _Gate:
             await _answer(entry, send, 429, {"result": "ERROR", "message": "Too many requests"},
                           headers)  # fmt: skip
             return
-        if fault == "error_200":  # refused with HTTP 200, nothing applied
-            await _answer(entry, send, 200, {"result": "ERROR", "message": BUSY})
-            return
+        if fault == "error_200":  # refused with HTTP 200, nothing applied (by the handler,
+            scope["konnektive.busy"] = True  # which has read what it was sent)
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
@@ -170,6 +169,8 @@ async def _api(request: Request) -> Response:
     entry["login_ok"] = ok
     if not ok:
         return _error(request, params, BAD_LOGIN)
+    if request.scope.get("konnektive.busy"):
+        return _error(request, params, BUSY)
     try:
         if endpoint == "fulfillment/update":
             message: Any = state.update(params, entry.get("seq"))
