@@ -7,6 +7,7 @@ pull goes through the real :class:`SyncWorker` into a real database.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -44,6 +45,12 @@ def source(konnektive_server: KonnektiveServer) -> Iterator[KonnektiveSource]:
     s = konnektive_server.source()
     yield s
     s.close()
+
+
+def done(w: SyncWorker) -> None:
+    """Stop a worker and close its source's connections (the server then stops at once)."""
+    w.close()
+    w.source.close()
 
 
 def worker(service: OrderService, server: KonnektiveServer, **kw: Any) -> SyncWorker:
@@ -88,7 +95,7 @@ def test_every_status_of_a_new_order(
         assert order.hold_reason == wire.REMOTE_HOLD[status]
     assert wire.return_badge(order.remote_status) == badge
     assert (wire.exception_words(order.remote_status) is not None) is exception
-    w.close()
+    done(w)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +129,7 @@ def test_merchant_side_changes_of_a_known_order(
     assert order.remote_status == path[-1]
     if order.hold:  # the words of the hold that was placed first (FAILED, then RECYCLED)
         assert order.hold_reason in wire.REMOTE_HOLD.values()
-    w.close()
+    done(w)
 
 
 def test_shipped_then_the_carrier_then_a_return(
@@ -144,7 +151,7 @@ def test_shipped_then_the_carrier_then_a_return(
     assert wire.return_badge("RETURNED") == "returned"
     assert wire.status_words("PENDING_SHIPMENT") == "Pending Shipment"
     assert wire.status_words("RMA_PENDING") == "RMA Pending"
-    w.close()
+    done(w)
 
 
 def test_status_words_are_read_in_any_spelling() -> None:
@@ -321,7 +328,7 @@ def test_a_bad_login_stops_the_worker(
     w = SyncWorker(service, KonnektiveSource(client), policy=NO_WAIT)
     with pytest.raises(AuthError):
         w.cycle()
-    w.close()
+    done(w)
 
 
 def test_missing_or_malformed_credentials_are_named() -> None:
@@ -377,7 +384,7 @@ def test_pages_of_200(konnektive_factory: Any, service: OrderService) -> None:
     assert [p["page"] for p in pages] == ["1", "2", "3"]
     assert {p["resultsPerPage"] for p in pages} == {str(MAX_PAGE_SIZE)}
     assert {p.keys() >= {"startDate", "endDate"} for p in pages} == {True}
-    w.close()
+    done(w)
 
 
 def test_exactly_200_stops_at_an_empty_page(konnektive_factory: Any) -> None:
@@ -387,3 +394,22 @@ def test_exactly_200_stops_at_an_empty_page(konnektive_factory: Any) -> None:
     # page 1 was full and totalResults said 200: no second request
     assert [r["endpoint"] for r in server.requests()] == ["order/query", "fulfillment/query"]
     s.close()
+
+
+def test_an_order_older_than_the_window_is_read_back_by_id(
+    konnektive_server: KonnektiveServer, service: OrderService
+) -> None:
+    now = [datetime.now(UTC)]
+    client = KonnektiveClient(konnektive_server.base_url, SecretStr(konnektive_server.login_id),
+                              SecretStr(konnektive_server.password), rate_limit_per_s=None)  # fmt: skip
+    source = KonnektiveSource(client, lookback_days=30, clock=lambda: now[0])
+    w = SyncWorker(service, source, policy=NO_WAIT, full_every=100)
+    assert w.pull() == 20  # the first pull lists everything in the window
+    now[0] += timedelta(days=45)  # the orders are older than the window now
+    konnektive_server.merchant("K100004", "CANCELLED")
+    before = len(konnektive_server.requests())
+    assert w.pull() == 1
+    assert service.get(local("K100004")).status is Status.CANCELLED
+    by_id = [r for r in konnektive_server.requests()[before:] if "orderId" in r["params"]]
+    assert len(by_id) == 2 * 20  # order and fulfillment of each locally active order
+    done(w)

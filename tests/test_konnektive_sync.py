@@ -43,6 +43,12 @@ def finish(service: OrderService, order_id: str, number: str | None = None) -> N
     service.act(local(order_id), Action.FINISH)
 
 
+def done(w: SyncWorker) -> None:
+    """Stop a worker and close its source's connections (the server then stops at once)."""
+    w.close()
+    w.source.close()
+
+
 def worker(service: OrderService, server: KonnektiveServer, **client_kw: Any) -> SyncWorker:
     return SyncWorker(service, server.source(**client_kw), policy=NO_WAIT, concurrency=4)
 
@@ -100,7 +106,7 @@ def test_every_update_reaches_konnektive_exactly_once(
         faults
     )  # the property was really attacked
     assert set(outbox_states(service)) == {OutboxState.SENT}
-    w.close()
+    done(w)
 
 
 def test_a_lost_answer_is_read_back_not_resent(
@@ -118,7 +124,7 @@ def test_a_lost_answer_is_read_back_not_resent(
     drain(w)
     assert len(updates(server)) == 1  # the second attempt read the fulfillment back
     assert service.get(local("K100000")).remote_status == "SHIPPED"
-    w.close()
+    done(w)
 
 
 def test_a_start_sends_nothing(konnektive_factory: Any, service: OrderService) -> None:
@@ -129,7 +135,7 @@ def test_a_start_sends_nothing(konnektive_factory: Any, service: OrderService) -
     drain(w)
     assert updates(server) == [] and server.transitions() == []
     assert outbox_states(service) == Counter({OutboxState.SENT: 1})
-    w.close()
+    done(w)
 
 
 def test_a_refusal_is_retried_once_then_parked(
@@ -163,7 +169,7 @@ def test_a_refusal_is_retried_once_then_parked(
     service.retry_failed(row_id)
     assert drain(w).failed == 0
     assert server.fulfillment("K100001")["fulfillmentStatus"] == "CANCELLED"
-    w.close()
+    done(w)
 
 
 def test_a_merchant_cancel_supersedes_a_queued_finish(
@@ -180,7 +186,7 @@ def test_a_merchant_cancel_supersedes_a_queued_finish(
     drain(w)
     assert service.get(local("K100000")).status is Status.CANCELLED
     assert [t["by"] for t in server.transitions()] == ["merchant"]
-    w.close()
+    done(w)
 
 
 # -- the secret scan ----------------------------------------------------------------------
@@ -235,13 +241,13 @@ def test_no_secret_in_anything_the_program_writes(
     messages = "\n".join(report.errors)
     assert "<redacted>" in messages  # Konnektive did quote them
     server.set_faults(fail_rate=0.0, endpoints=None)
-    w.close()  # its push lease goes: the next worker may cycle
+    done(w)  # its push lease goes: the next worker may cycle
     wrong = KonnektiveClient(server.base_url, SecretStr(LOGIN), SecretStr(PASSWORD + "x"),
                              rate_limit_per_s=None)  # fmt: skip
     w2 = SyncWorker(service, KonnektiveSource(wrong), policy=NO_WAIT)
     with pytest.raises(AuthError) as refused:
         w2.cycle()
-    w2.close()
+    done(w2)
     scan_store.close()
     path = Path(sqlite_url.removeprefix("sqlite:///"))
     database = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
