@@ -400,8 +400,9 @@ def test_an_order_older_than_the_window_is_read_back_by_id(
     konnektive_server: KonnektiveServer, service: OrderService
 ) -> None:
     now = [datetime.now(UTC)]
-    client = KonnektiveClient(konnektive_server.base_url, SecretStr(konnektive_server.login_id),
-                              SecretStr(konnektive_server.password), rate_limit_per_s=None)  # fmt: skip
+    server = konnektive_server
+    client = KonnektiveClient(server.base_url, SecretStr(server.login_id),
+                              SecretStr(server.password), rate_limit_per_s=None)  # fmt: skip
     source = KonnektiveSource(client, lookback_days=30, clock=lambda: now[0])
     w = SyncWorker(service, source, policy=NO_WAIT, full_every=100)
     assert w.pull() == 20  # the first pull lists everything in the window
