@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import OrderService
+from rxfloor.core.sources import local_id
 from rxfloor.core.sources.base import (
     AuthError,
     PermanentError,
@@ -25,6 +26,7 @@ from rxfloor.core.sources.konnektive import wire
 from rxfloor.core.sources.konnektive.client import MAX_PAGE_SIZE, KonnektiveClient
 from rxfloor.core.sources.konnektive.sandbox import BUSY, NO_ORDERS
 from rxfloor.core.sources.konnektive.source import KonnektiveSource, plan_push, tracking_number
+from rxfloor.core.sources.konnektive.wire import NAME
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
 from tests import konnektive_fixtures
@@ -37,7 +39,7 @@ NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
 
 
 def local(order_id: str) -> str:
-    return order_id
+    return local_id(NAME, order_id)
 
 
 @pytest.fixture

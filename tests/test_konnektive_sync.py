@@ -19,12 +19,14 @@ from sqlalchemy import select
 
 from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.models import OutboxState
+from rxfloor.core.models import OutboxState, Tracking
 from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.sources import local_id
 from rxfloor.core.sources.base import AuthError
 from rxfloor.core.sources.konnektive.client import KonnektiveClient
 from rxfloor.core.sources.konnektive.sandbox import BUSY
 from rxfloor.core.sources.konnektive.source import KonnektiveSource
+from rxfloor.core.sources.konnektive.wire import NAME
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import CycleReport, SyncWorker
 from tests import konnektive_fixtures
@@ -36,11 +38,12 @@ NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
 
 
 def local(order_id: str) -> str:
-    return order_id
+    return local_id(NAME, order_id)
 
 
 def finish(service: OrderService, order_id: str, number: str | None = None) -> None:
-    service.act(local(order_id), Action.FINISH)
+    tracking = Tracking(number=number, company="UPS") if number else None
+    service.act(local(order_id), Action.FINISH, tracking=tracking)
 
 
 def done(w: SyncWorker) -> None:
@@ -99,8 +102,8 @@ def test_every_update_reaches_konnektive_exactly_once(
         if i % 4 == 3:
             assert (order.status, remote) == (Status.CANCELLED, "CANCELLED")
         else:
-            assert order.status is Status.FINISHED
-            assert remote in ("SHIPPED", "PENDING_SHIPMENT")
+            assert (order.status, remote) == (Status.FINISHED, "PENDING_SHIPMENT")
+            assert server.fulfillment(order_id)["trackingNumber"] == f"1Z{i:08d}"
     faults = Counter((r["endpoint"], r["fault"]) for r in server.requests() if r["fault"])
     assert faults["fulfillment/update", "drop_after"] > 0, (
         faults
@@ -120,10 +123,12 @@ def test_a_lost_answer_is_read_back_not_resent(
     server.set_faults(next=["drop_after"], endpoints=["fulfillment/update"])
     first = w.cycle()
     assert first.pending == 1 and first.errors  # not settled: maybe applied
-    assert server.fulfillment("K100000")["fulfillmentStatus"] == "SHIPPED"
+    shipped = server.fulfillment("K100000")
+    assert (shipped["fulfillmentStatus"], shipped["trackingNumber"]) == ("PENDING_SHIPMENT",
+                                                                         "1ZLOST")  # fmt: skip
     drain(w)
     assert len(updates(server)) == 1  # the second attempt read the fulfillment back
-    assert service.get(local("K100000")).remote_status == "SHIPPED"
+    assert service.get(local("K100000")).remote_status == "PENDING_SHIPMENT"
     done(w)
 
 

@@ -23,15 +23,15 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
+from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sources.base import PermanentError, PushPlan, TransientError, WebhookEvent
 from rxfloor.core.sources.konnektive import wire
 from rxfloor.core.sources.konnektive.client import KonnektiveClient, short
-from rxfloor.core.sources.konnektive.wire import Fulfillment, KonnektiveOrder, OrderDetail
-
-NAME = "konnektive"
+from rxfloor.core.sources.konnektive.wire import NAME, Fulfillment, KonnektiveOrder, OrderDetail
 
 
 class NoWebhooks:
@@ -101,6 +101,24 @@ class KonnektiveSource:
         self.client = client
         self.lookback_days = lookback_days
         self._clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    ) -> KonnektiveSource:
+        """The source ``[sources.konnektive]`` describes, the API user from the environment
+        or the keyring. Raises :class:`ValueError` naming what is missing or malformed."""
+        section = settings.sources.konnektive
+        login_id, password = settings.resolved_konnektive_credentials()
+        client = KonnektiveClient(
+            settings.konnektive_url() or "",
+            login_id,
+            password,
+            timeout_s=section.http_timeout_s or settings.http_timeout_s,
+            rate_limit_per_s=section.rate_limit_per_s,
+            transport=transport,
+        )
+        return cls(client, lookback_days=section.lookback_days)
 
     @property
     def rate_limit_per_s(self) -> float | None:

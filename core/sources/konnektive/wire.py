@@ -24,6 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rxfloor.core.lifecycle import DeliveryType, Priority, Status
 from rxfloor.core.models import LineItem, NewOrder
+from rxfloor.core.sources import local_id
+
+#: the source's name (its push lease, its ``[sources.konnektive]`` section, ``orders.source``)
+NAME = "konnektive"
 
 HOLD = "HOLD"
 PENDING = "PENDING"
@@ -233,7 +237,8 @@ class KonnektiveOrder:
             for i in (detail.items if detail else [])
         ]
         return NewOrder(
-            id=self.order_id,
+            id=local_id(NAME, self.order_id),
+            source=NAME,
             name=self.order_id[:64],
             status=board_status,
             remote_status=self.status,
