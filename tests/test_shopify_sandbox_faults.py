@@ -34,10 +34,11 @@ def _post(s: ShopifyServer, body: Any, **kw: Any) -> httpx.Response:
 
 
 def _first_id(s: ShopifyServer) -> str:
-    return s.state.page(
+    fo: dict[str, Any] = s.state.page(
         first=1, after=None, last=None, before=None, reverse=False,
         assignment="FULFILLMENT_REQUESTED", location_ids=None,
-    )[0][0]["id"]  # fmt: skip
+    )[0][0]  # fmt: skip
+    return str(fo["id"])
 
 
 def test_the_access_token_is_required(shopify_factory: Any) -> None:
@@ -97,8 +98,8 @@ def test_every_answer_carries_its_cost_and_the_bucket_refunds_unused_points(
 
 
 def test_throttled_answers_as_shopify_does_and_applies_nothing(shopify_factory: Any) -> None:
-    s = shopify_factory(seed=3, restore_rate=20)
-    s.set_throttle(currentlyAvailable=5)
+    s = shopify_factory(seed=3, restore_rate=5)  # 2 s before 10 points are back: no race
+    s.set_throttle(currentlyAvailable=0)
     fo = _first_id(s)
     answer = _post(s, {"query": ACCEPT, "variables": {"id": fo}}, headers=s.headers)
     assert answer.status_code == 200
@@ -116,7 +117,7 @@ def test_throttled_answers_as_shopify_does_and_applies_nothing(shopify_factory: 
     cost = body["extensions"]["cost"]
     assert cost["requestedQueryCost"] == 10 and cost["actualQueryCost"] is None
     status = cost["throttleStatus"]
-    assert status["currentlyAvailable"] < 10 and status["restoreRate"] == 20
+    assert status["currentlyAvailable"] < 10 and status["restoreRate"] == 5
     assert s.transitions() == []
     assert s.stats()["throttled"] == 1
     # paced from throttleStatus: wait for the missing points, then it goes through
