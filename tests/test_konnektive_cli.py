@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import subprocess
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from rxfloor.core import sources
@@ -21,7 +25,7 @@ from rxfloor.core.sources import local_id
 from rxfloor.core.sources.konnektive.source import KonnektiveSource
 from rxfloor.core.sources.konnektive.wire import NAME
 from tests import konnektive_fixtures
-from tests.helpers import run_cli
+from tests.helpers import run_cli, rxfloor_cmd
 from tests.konnektive_fixtures import KonnektiveServer
 
 konnektive_factory = konnektive_fixtures.konnektive_factory
@@ -125,3 +129,35 @@ def test_sync_once_writes_no_secret_anywhere(
         for file in root.rglob("*") if root.exists() else []:
             if file.is_file():
                 assert_clean(file.read_bytes(), str(file))
+
+
+def test_the_sandbox_command_serves_konnektive_and_never_prints_the_user() -> None:
+    env = {**os.environ, "RXFLOOR_SANDBOX_KONNEKTIVE_LOGIN_ID": LOGIN,
+           "RXFLOOR_SANDBOX_KONNEKTIVE_PASSWORD": PASSWORD}  # fmt: skip
+    proc = subprocess.Popen(
+        rxfloor_cmd("sandbox", "--source", "konnektive", "--port", "0", "--seed", "3"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"the Konnektive API at (http://127\.0\.0\.1:\d+)", line)
+        assert match, line
+        root = match.group(1)
+        login = {"loginId": LOGIN, "password": PASSWORD}
+        page = httpx.post(f"{root}/order/query/", data={**login, "orderId": "K100002"}).json()
+        assert page["result"] == "SUCCESS" and page["message"]["totalResults"] == 1
+        wrong = httpx.post(f"{root}/order/query/", data={**login, "password": "nope-nope"})
+        assert wrong.json() == {"result": "ERROR", "message": "Invalid login credentials"}
+        assert len(httpx.get(f"{root}/_sandbox/requests").json()) == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert_clean((line + out + err).encode(), "the sandbox's output")
+    refused = subprocess.run(
+        rxfloor_cmd("sandbox", "--source", "konnektive", "--port", "0", "--dialect", "v2"),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 3
+    assert refused.stderr.strip() == "rxfloor sandbox: --dialect applies to --source rxscale only"

@@ -5,7 +5,10 @@
 serves Shopify's GraphQL Admin API as a fulfillment service app sees it: the access token
 comes from ``--access-token`` or ``RXFLOOR_SANDBOX_SHOPIFY_TOKEN`` (default ``shpat_sandbox``),
 the app secret that signs its webhooks from ``RXFLOOR_SANDBOX_SHOPIFY_SECRET`` (default
-``sandbox-app-secret``). No secret is ever printed.
+``sandbox-app-secret``). ``--source konnektive`` serves Konnektive CRM's Order Query, Fulfillment
+Query and Update Fulfillment API: its API user from ``RXFLOOR_SANDBOX_KONNEKTIVE_LOGIN_ID`` /
+``RXFLOOR_SANDBOX_KONNEKTIVE_PASSWORD`` (default ``sandbox-api-user`` / ``sandbox-password``).
+No secret is ever printed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ if TYPE_CHECKING:
 KEY_ENV = "RXFLOOR_SANDBOX_API_KEY"
 TOKEN_ENV = "RXFLOOR_SANDBOX_SHOPIFY_TOKEN"
 SECRET_ENV = "RXFLOOR_SANDBOX_SHOPIFY_SECRET"
-SOURCES = ("rxscale", "shopify")
+KONNEKTIVE_LOGIN_ENV = "RXFLOOR_SANDBOX_KONNEKTIVE_LOGIN_ID"
+KONNEKTIVE_PASSWORD_ENV = "RXFLOOR_SANDBOX_KONNEKTIVE_PASSWORD"
+SOURCES = ("rxscale", "shopify", "konnektive")
 
 
 def add_parser(subcommands: Subcommands) -> None:
@@ -110,22 +115,26 @@ def add_parser(subcommands: Subcommands) -> None:
     )
 
 
-_ONLY = {
-    "rxscale": (("access_token", "--access-token"), ("restore_rate", "--restore-rate"),
-                ("bucket_size", "--bucket-size"), ("webhook_url", "--webhook-url")),
-    "shopify": (("api_key", "--api-key"), ("dialect", "--dialect"),
-                ("rate_limit", "--rate-limit")),
-}  # fmt: skip
+#: the options that apply to some sources only (the others refuse them)
+_APPLIES = {
+    ("api_key", "--api-key"): ("rxscale",),
+    ("dialect", "--dialect"): ("rxscale",),
+    ("rate_limit", "--rate-limit"): ("rxscale",),
+    ("access_token", "--access-token"): ("shopify",),
+    ("restore_rate", "--restore-rate"): ("shopify",),
+    ("bucket_size", "--bucket-size"): ("shopify",),
+    ("webhook_url", "--webhook-url"): ("shopify",),
+}
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    for attr, flag in _ONLY[args.source]:
-        if getattr(args, attr) is not None:
-            other = "shopify" if args.source == "rxscale" else "rxscale"
-            print(f"rxfloor sandbox: {flag} applies to --source {other} only", file=sys.stderr)
+    for (attr, flag), where in _APPLIES.items():
+        if getattr(args, attr) is not None and args.source not in where:
+            print(f"rxfloor sandbox: {flag} applies to --source {' or '.join(where)} only",
+                  file=sys.stderr)  # fmt: skip
             return ExitCode.CONFIG
     faults = {"fail_rate": args.fail_rate, "fault_seed": args.fault_seed, "slow_s": args.slow_s}
     try:
@@ -183,6 +192,23 @@ def _build(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Calla
         shop = ShopConfig(**fields)
         path = graphql_path("2025-10")
         return create_app(shop), lambda root: f"the Shopify GraphQL Admin API at {root}{path}"
+    if args.source == "konnektive":
+        from rxfloor.core.sources.konnektive.sandbox import KonnektiveConfig
+        from rxfloor.core.sources.konnektive.sandbox import create_app as create_konnektive
+
+        konnektive = KonnektiveConfig(
+            login_id=os.environ.get(KONNEKTIVE_LOGIN_ENV) or "sandbox-api-user",
+            password=os.environ.get(KONNEKTIVE_PASSWORD_ENV) or "sandbox-password",
+            seed=args.seed,
+            faults=faults,
+        )
+        return (
+            create_konnektive(konnektive),
+            lambda root: (
+                f"the Konnektive API at {root} (order/query/, fulfillment/query/, "
+                "fulfillment/update/)"
+            ),
+        )
     from rxfloor.core.sources.rxscale.sandbox import BASE_PATH, SandboxConfig
     from rxfloor.core.sources.rxscale.sandbox import create_app as create_rxscale
 
