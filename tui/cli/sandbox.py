@@ -116,7 +116,7 @@ def add_parser(subcommands: Subcommands) -> None:
 
 
 #: the options that apply to some sources only (the others refuse them)
-_APPLIES = {
+_APPLIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("api_key", "--api-key"): ("rxscale",),
     ("dialect", "--dialect"): ("rxscale",),
     ("rate_limit", "--rate-limit"): ("rxscale",),
@@ -131,9 +131,9 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    for (attr, flag), where in _APPLIES.items():
-        if getattr(args, attr) is not None and args.source not in where:
-            print(f"rxfloor sandbox: {flag} applies to --source {' or '.join(where)} only",
+    for (attr, flag), fits in _APPLIES.items():
+        if getattr(args, attr) is not None and args.source not in fits:
+            print(f"rxfloor sandbox: {flag} applies to --source {' or '.join(fits)} only",
                   file=sys.stderr)  # fmt: skip
             return ExitCode.CONFIG
     faults = {"fail_rate": args.fail_rate, "fault_seed": args.fault_seed, "slow_s": args.slow_s}
