@@ -97,6 +97,25 @@ class ShopifySection(BaseModel):
     http_timeout_s: float | None = Field(default=None, gt=0, le=300)
 
 
+class KonnektiveSection(BaseModel):
+    """``[sources.konnektive]``: the merchant's Konnektive CRM, the pharmacy as its
+    fulfillment house.
+
+    The API user's login id and password are never here: ``RXFLOOR_KONNEKTIVE_LOGIN_ID`` /
+    ``RXFLOOR_KONNEKTIVE_PASSWORD`` or the OS keyring (service ``rxfloor``, users
+    ``konnektive_login_id`` / ``konnektive_password``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: e.g. ``https://api.konnektive.com``; set: the source is configured
+    api_url: str | None = None
+    #: how many days back the pull lists orders (older active ones are read back by id)
+    lookback_days: int = Field(default=30, ge=1, le=365)
+    #: Konnektive documents no rate limit: a conservative default
+    rate_limit_per_s: float | None = Field(default=5.0, gt=0, le=1000)
+    http_timeout_s: float | None = Field(default=None, gt=0, le=300)
+
+
 class SourcesSection(BaseModel):
     """``[sources.<name>]``: one table per system of record."""
 
@@ -104,6 +123,7 @@ class SourcesSection(BaseModel):
 
     rxscale: RxScaleSection = Field(default_factory=RxScaleSection)
     shopify: ShopifySection = Field(default_factory=ShopifySection)
+    konnektive: KonnektiveSection = Field(default_factory=KonnektiveSection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +150,9 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     #: the Shopify app's Admin API access token (environment or keyring only)
     shopify_access_token: SecretStr | None = None
+    #: the Konnektive API user's login id and password (environment or keyring only)
+    konnektive_login_id: SecretStr | None = None
+    konnektive_password: SecretStr | None = None
     sync_interval_s: float = Field(default=5.0, gt=0, le=3600)
     rate_limit_per_s: float = Field(default=10.0, gt=0, le=10_000)
     http_timeout_s: float = Field(default=10.0, gt=0, le=300)
@@ -252,6 +275,34 @@ class Settings(BaseSettings):
             raise ConfigError(f"the Shopify access token (from {source}) {problem}")
         return token
 
+    def konnektive_url(self) -> str | None:
+        """``[sources.konnektive] api_url`` without a trailing slash (None: not configured)."""
+        url = self.sources.konnektive.api_url
+        return url.strip().rstrip("/") or None if url else None
+
+    def resolved_konnektive_credentials(self) -> tuple[SecretStr | None, SecretStr | None]:
+        """The Konnektive API user's login id and password, each from
+        ``RXFLOOR_KONNEKTIVE_LOGIN_ID`` / ``RXFLOOR_KONNEKTIVE_PASSWORD``, else from the OS
+        keyring (service ``rxfloor``, users ``konnektive_login_id`` / ``konnektive_password``);
+        both registered as secrets before anything can print them."""
+        from rxfloor.core.text import register_secret
+
+        found: list[SecretStr | None] = []
+        for given, user in ((self.konnektive_login_id, "konnektive_login_id"),
+                            (self.konnektive_password, "konnektive_password")):  # fmt: skip
+            if given is None:
+                try:
+                    import keyring
+
+                    value = keyring.get_password(APP_NAME, user)
+                except Exception:  # no keyring backend on this machine
+                    value = None
+                given = SecretStr(value) if value else None
+            if given is not None:
+                register_secret(given.get_secret_value())
+            found.append(given)
+        return found[0], found[1]
+
 
 class _FileOnly(Settings):
     """The settings validated from the config file's table alone (no environment)."""
@@ -315,6 +366,16 @@ def _shopify_token_in(table: dict[str, Any]) -> bool:
     return isinstance(shop, dict) and bool({"access_token", "shopify_access_token"} & set(shop))
 
 
+def _konnektive_secret_in(table: dict[str, Any]) -> bool:
+    """The config file names the Konnektive login id or password (top level or section)."""
+    if {"konnektive_login_id", "konnektive_password"} & set(table):
+        return True
+    section = table.get("sources")
+    konn = section.get("konnektive") if isinstance(section, dict) else None
+    names = {"login_id", "loginId", "password", "konnektive_login_id", "konnektive_password"}
+    return isinstance(konn, dict) and bool(names & set(konn))
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings or raise :class:`ConfigError` naming the bad value in one line.
 
@@ -334,6 +395,12 @@ def load_settings(**overrides: Any) -> Settings:
             f"{path}: the Shopify access token does not belong in the config file; set "
             "RXFLOOR_SHOPIFY_ACCESS_TOKEN or store it in the OS keyring (service rxfloor, "
             "user shopify_access_token)"
+        )
+    if _konnektive_secret_in(table):
+        raise ConfigError(
+            f"{path}: the Konnektive login id and password do not belong in the config file; "
+            "set RXFLOOR_KONNEKTIVE_LOGIN_ID and RXFLOOR_KONNEKTIVE_PASSWORD or store them in "
+            "the OS keyring (service rxfloor, users konnektive_login_id, konnektive_password)"
         )
     try:
         _FileOnly(**table)

@@ -58,6 +58,13 @@ def _shopify_words(remote_status: str) -> str:
     return f"{status} · request {request}" if request else status
 
 
+def _konnektive_words(remote_status: str) -> str:
+    """``PENDING_SHIPMENT`` -> ``Pending Shipment`` (imported when asked: no cycle)."""
+    from rxfloor.core.sources.konnektive.wire import status_words
+
+    return status_words(remote_status)
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     traits: SourceTraits
@@ -72,6 +79,18 @@ _REGISTRY: dict[str, _Entry] = {
         lambda s: bool(s.rxscale().api_url),
         "rxfloor.core.sources.rxscale.source",
         "RxScaleSource",
+    ),
+    "konnektive": _Entry(
+        SourceTraits(
+            "Konnektive",
+            "K",
+            tracking_on_finish=True,
+            remote_hold=False,
+            status_words=_konnektive_words,
+        ),
+        lambda s: bool(s.konnektive_url()),
+        "rxfloor.core.sources.konnektive.source",
+        "KonnektiveSource",
     ),
 }
 

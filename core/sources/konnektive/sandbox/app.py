@@ -1,0 +1,301 @@
+"""The Konnektive stand-in as a Starlette app: the three documented calls, control
+endpoints under ``/_sandbox``, reproducible faults.
+
+API calls (GET query string or POST form, like Konnektive): ``/order/query/``,
+``/fulfillment/query/``, ``/fulfillment/update/``, each with ``loginId`` and ``password``.
+Every answer is HTTP 200 ``{"result": "SUCCESS" | "ERROR", "message": …}`` unless a fault
+says otherwise. The gate in front logs each call (parameter names only, never the
+credentials' values), draws its fault and, for the faults that need it, holds back,
+garbles or drops the answer after the call was applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.parse
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rxfloor.core.sources.konnektive.sandbox.state import (
+    BAD_LOGIN,
+    BUSY,
+    KonnektiveConfig,
+    KonnektiveState,
+    Refusal,
+)
+
+CONTROL_PATH = "/_sandbox"
+API_ENDPOINTS = ("order/query", "fulfillment/query", "fulfillment/update")
+_SECRET_PARAMS = ("loginId", "password")
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """Raised in-process (httpx.ASGITransport) where there is no socket to close."""
+
+
+def _endpoint(path: str) -> str:
+    return path.strip("/")
+
+
+class _Gate:
+    """ASGI middleware in front of the API calls (control endpoints pass untouched)."""
+
+    def __init__(self, app: ASGIApp, state: KonnektiveState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = _endpoint(scope.get("path", ""))
+        if scope["type"] != "http" or endpoint not in API_ENDPOINTS:
+            await self.app(scope, receive, send)
+            return
+        state = self.state
+        entry = state.log_request({"time": state.clock(), "method": scope["method"],
+                                   "endpoint": endpoint, "params": {}, "login_ok": None,
+                                   "status_code": None, "fault": None})  # fmt: skip
+        scope["konnektive.request"] = entry
+        fault = state.draw_fault(endpoint)
+        entry["fault"] = fault
+        if fault == "drop_before":
+            await _drop(receive)
+            return
+        if fault == "server_error":
+            await _answer(entry, send, 500, {"result": "ERROR", "message": "Internal error"})
+            return
+        if fault == "rate_limit":
+            headers = {"Retry-After": str(state.faults.retry_after_s)}
+            await _answer(entry, send, 429, {"result": "ERROR", "message": "Too many requests"},
+                          headers)  # fmt: skip
+            return
+        if fault == "error_200":  # refused with HTTP 200, nothing applied (by the handler,
+            scope["konnektive.busy"] = True  # which has read what it was sent)
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["status_code"] = message["status"]
+            held.append(message)
+
+        await self.app(scope, receive, hold)  # the call IS applied
+        if fault == "drop_after":
+            entry["status_code"] = None
+            await _drop(receive)
+            return
+        if fault == "slow":
+            await asyncio.sleep(state.faults.slow_s)
+        if fault == "malformed":
+            held = _garble(held)
+        for message in held:
+            await send(message)
+
+
+async def _answer(
+    entry: dict[str, Any],
+    send: Send,
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> None:
+    entry["status_code"] = status
+    response = JSONResponse(body, status, headers=headers)
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def _drop(receive: Receive) -> None:
+    """Close the connection without an answer (in-process: raise the same httpx error)."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if not isinstance(transport, asyncio.BaseTransport):
+        raise ConnectionDropped("Server disconnected without sending a response (sandbox fault)")
+    transport.close()
+    await asyncio.sleep(0)
+
+
+def _garble(messages: list[Message]) -> list[Message]:
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    broken = body[: max(1, len(body) // 2)] if body else b"{"
+    out: list[Message] = []
+    for m in messages:
+        if m["type"] == "http.response.start":
+            headers = [(k, v) for k, v in m.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(broken)).encode()))
+            out.append({**m, "headers": headers})
+    out.append({"type": "http.response.body", "body": broken, "more_body": False})
+    return out
+
+
+# -- the API -----------------------------------------------------------------------------
+
+
+def _state(request: Request) -> KonnektiveState:
+    state: KonnektiveState = request.app.state.konnektive
+    return state
+
+
+async def _params(request: Request) -> dict[str, str]:
+    params = dict(request.query_params)
+    if request.method == "POST":  # a form body (urlencoded), parsed by hand: no multipart
+        raw = (await request.body()).decode("utf-8", "replace")
+        params |= dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+    return params
+
+
+def _error(request: Request, params: dict[str, str], message: str) -> Response:
+    if _state(request).faults.echo_secret:  # a careless remote quotes what it was sent
+        sent = [params.get(k, "") for k in _SECRET_PARAMS]
+        quoted = [urllib.parse.quote(s, safe="") for s in sent]
+        message = f"{message} (loginId={sent[0]}, password={sent[1]}; {quoted[0]}, {quoted[1]})"
+    return JSONResponse({"result": "ERROR", "message": message})
+
+
+async def _api(request: Request) -> Response:
+    state = _state(request)
+    endpoint = _endpoint(request.url.path)
+    params = await _params(request)
+    entry = request.scope.get("konnektive.request") or {}
+    entry["params"] = {k: v for k, v in params.items() if k not in _SECRET_PARAMS}
+    ok = state.credentials_ok(params.get("loginId"), params.get("password"))
+    entry["login_ok"] = ok
+    if not ok:
+        return _error(request, params, BAD_LOGIN)
+    if request.scope.get("konnektive.busy"):
+        return _error(request, params, BUSY)
+    try:
+        if endpoint == "fulfillment/update":
+            message: Any = state.update(params, entry.get("seq"))
+        else:
+            message = state.query("order" if endpoint == "order/query" else "fulfillment", params)
+    except Refusal as exc:
+        return _error(request, params, exc.message)
+    return JSONResponse({"result": "SUCCESS", "message": message})
+
+
+# -- control -----------------------------------------------------------------------------
+
+
+class _NewOrders(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(default=1, ge=1, le=100_000)
+    status: str = "PENDING"
+
+
+class _Change(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str = Field(min_length=1)
+    by: str = Field(default="merchant", pattern="^(merchant|carrier)$")
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise _Bad("the request body must be a JSON object")
+    return body
+
+
+class _Bad(Exception):
+    pass
+
+
+async def control_requests(request: Request) -> Response:
+    return JSONResponse(_state(request).requests(int(request.query_params.get("since", 0))))
+
+
+async def control_transitions(request: Request) -> Response:
+    return JSONResponse(_state(request).transitions(int(request.query_params.get("since", 0))))
+
+
+async def control_new_orders(request: Request) -> Response:
+    try:
+        body = _NewOrders.model_validate(await _json(request))
+    except ValidationError as exc:
+        raise _Bad(str(exc.errors()[0]["msg"])) from None
+    status = body.status.strip().upper().replace(" ", "_")
+    return JSONResponse({"created": _state(request).add_orders(body.count, status)}, 201)
+
+
+async def control_get_order(request: Request) -> Response:
+    state = _state(request)
+    order_id = request.path_params["order_id"]
+    order = state.orders.get(order_id)
+    if order is None:
+        return JSONResponse({"error": f"order {order_id} not found"}, 404)
+    return JSONResponse({**order, "fulfillment": state.fulfillment_of(order_id)})
+
+
+async def control_change(request: Request) -> Response:
+    try:
+        body = _Change.model_validate(await _json(request))
+    except ValidationError as exc:
+        raise _Bad(str(exc.errors()[0]["msg"])) from None
+    try:
+        f = _state(request).merchant(request.path_params["order_id"], body.status, body.by)
+    except Refusal as exc:
+        return JSONResponse({"error": exc.message}, 409)
+    return JSONResponse(f)
+
+
+async def control_faults(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "POST":
+        body = await _json(request)
+        if "carrier_validation" in body:
+            state.carrier_validation = bool(body.pop("carrier_validation"))
+        try:
+            state.set_faults(body)
+        except ValidationError as exc:
+            raise _Bad(str(exc.errors()[0]["msg"])) from None
+    return JSONResponse({**state.faults.model_dump(),
+                         "carrier_validation": state.carrier_validation})  # fmt: skip
+
+
+async def control_reset(request: Request) -> Response:
+    body = await _json(request)
+    seed = body.get("seed")
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise _Bad("seed must be a non-negative integer")
+    state = _state(request)
+    state.reset(seed)
+    return JSONResponse({"orders": len(state.orders)})
+
+
+async def _bad(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": str(exc)}, 422)
+
+
+def create_app(config: KonnektiveConfig | None = None) -> Starlette:
+    """A fresh stand-in; its state is ``app.state.konnektive`` (a :class:`KonnektiveState`)."""
+    state = KonnektiveState(config or KonnektiveConfig())
+    api = [Route(f"/{e}/", _api, methods=["GET", "POST"]) for e in API_ENDPOINTS]
+    control = [
+        Route("/requests", control_requests, methods=["GET"]),
+        Route("/transitions", control_transitions, methods=["GET"]),
+        Route("/orders", control_new_orders, methods=["POST"]),
+        Route("/orders/{order_id}", control_get_order, methods=["GET"]),
+        Route("/orders/{order_id}/fulfillment", control_change, methods=["POST"]),
+        Route("/faults", control_faults, methods=["GET", "POST"]),
+        Route("/reset", control_reset, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=[*api, Mount(CONTROL_PATH, routes=control)],
+        exception_handlers={_Bad: _bad},
+    )
+    app.add_middleware(_Gate, state=state)
+    app.state.konnektive = state
+    return app

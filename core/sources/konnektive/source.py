@@ -1,0 +1,207 @@
+"""Konnektive CRM as an :class:`~rxfloor.core.sources.base.OrderSource`: the pharmacy as
+its fulfillment house.
+
+Pull: the Order Query API over a date window (``lookback_days`` back to tomorrow, so an
+account in a timezone ahead of UTC loses nothing), joined with the Fulfillment Query API
+over the same window for the statuses; an order no longer listed (older than the window)
+is read back by id. Push: the Update Fulfillment API by ``orderId``, then the order's
+fulfillments are read back (the update answers only SUCCESS).
+
+Konnektive has no "in progress": a start and a hold stay local (nothing is sent; their
+outbox rows, if any, settle without a call). A finish sends ``SHIPPED`` with the move's
+tracking number and today's ``dateShipped``; Konnektive then shows Pending Shipment until
+a carrier confirms (or Shipped at once when its carrier check is off). A cancel sends
+``CANCELLED`` (the Update Fulfillment API takes no reason: the pharmacist's stays in our
+audit trail). There is no idempotency key: a lost answer is settled by the worker's
+read-back, never by a blind resend.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from rxfloor.core.config import Settings
+from rxfloor.core.lifecycle import Action
+from rxfloor.core.sources.base import PermanentError, PushPlan, TransientError, WebhookEvent
+from rxfloor.core.sources.konnektive import wire
+from rxfloor.core.sources.konnektive.client import KonnektiveClient, short
+from rxfloor.core.sources.konnektive.wire import NAME, Fulfillment, KonnektiveOrder, OrderDetail
+
+
+class NoWebhooks:
+    """Konnektive delivers no events to a fulfillment house (it is polled): every request
+    to its webhook path is refused unread, whatever it carries."""
+
+    signature_header = "X-Konnektive-Signature"
+
+    def verify(self, secret: bytes, body: bytes, headers: Mapping[str, str]) -> bool:
+        return False
+
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        raise ValueError("Konnektive sends no webhooks to a fulfillment house")
+
+
+WEBHOOKS = NoWebhooks()
+
+#: statuses at or past a finish (the fulfillment left the pharmacy)
+_SHIPPED_OR_LATER = frozenset({wire.PENDING_SHIPMENT, wire.SHIPPED, wire.DELIVERED,
+                               wire.RMA_PENDING, wire.RETURNED})  # fmt: skip
+_NOTHING = PushPlan(done=False, stale=False, steps=())
+
+
+def plan_push(action: Action, remote_status: str) -> PushPlan:
+    """The Update Fulfillment calls that take a fulfillment in ``remote_status`` where
+    ``action`` leads (pure; see the module docstring for what each action sends)."""
+    status = wire.normalise(remote_status)
+    shipped = status in _SHIPPED_OR_LATER
+    if action is Action.CANCEL:
+        if status == wire.CANCELLED:
+            return PushPlan(done=True, stale=False, steps=())
+        if shipped:
+            return PushPlan(done=False, stale=True, steps=())
+        return PushPlan(done=False, stale=False, steps=(wire.STEP_CANCEL,))
+    if action in (Action.START, Action.FINISH):
+        if shipped:
+            return PushPlan(done=True, stale=False, steps=())
+        if status == wire.CANCELLED:
+            return PushPlan(done=False, stale=True, steps=())
+        return PushPlan(False, False, (wire.STEP_SHIP,)) if action is Action.FINISH else _NOTHING
+    return _NOTHING  # hold / release: a pharmacist's hold is ours alone
+
+
+def tracking_number(payload: Mapping[str, Any] | None) -> str | None:
+    """The tracking number a finish carries: ``{"number": …}`` or ``{"tracking": {…}}``."""
+    if not payload:
+        return None
+    inner = payload.get("tracking", payload)
+    number = inner.get("number") if isinstance(inner, Mapping) else None
+    return str(number).strip() or None if number else None
+
+
+class KonnektiveSource:
+    """The API through one :class:`KonnektiveClient` (thread-safe: no state of its own
+    changes after construction)."""
+
+    name = NAME
+    webhooks = WEBHOOKS
+
+    def __init__(
+        self,
+        client: KonnektiveClient,
+        *,
+        lookback_days: int = 30,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.client = client
+        self.lookback_days = lookback_days
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    ) -> KonnektiveSource:
+        """The source ``[sources.konnektive]`` describes, the API user from the environment
+        or the keyring. Raises :class:`ValueError` naming what is missing or malformed."""
+        section = settings.sources.konnektive
+        login_id, password = settings.resolved_konnektive_credentials()
+        client = KonnektiveClient(
+            settings.konnektive_url() or "",
+            login_id,
+            password,
+            timeout_s=section.http_timeout_s or settings.http_timeout_s,
+            rate_limit_per_s=section.rate_limit_per_s,
+            transport=transport,
+        )
+        return cls(client, lookback_days=section.lookback_days)
+
+    @property
+    def rate_limit_per_s(self) -> float | None:
+        return self.client.limiter.rate
+
+    def active_statuses(self) -> tuple[str, ...]:
+        return wire.ACTIVE
+
+    def window(self) -> dict[str, str]:
+        """``startDate`` / ``endDate`` (mm/dd/yyyy) of a listing."""
+        today = self._clock().date()
+        start = today - timedelta(days=self.lookback_days)
+        end = today + timedelta(days=1)
+        return {"startDate": start.strftime("%m/%d/%Y"), "endDate": end.strftime("%m/%d/%Y")}
+
+    def iter_orders(self, page_size: int, *, active: bool) -> Iterator[KonnektiveOrder | str]:
+        """Every order of the window that has a fulfillment (Konnektive filters neither
+        query by fulfillment status, so ``active`` lists the same: the worker reads back
+        its active orders the window no longer holds)."""
+        window = self.window()
+        details: dict[str, OrderDetail] = {}
+        for raw in self.client.orders(window, page_size):
+            try:
+                detail = OrderDetail.model_validate(raw)
+            except ValidationError as exc:
+                yield f"malformed Konnektive order {_raw_id(raw)!r}: {short(exc)}"
+                continue
+            details[detail.order_id] = detail
+        by_order: dict[str, list[Fulfillment]] = defaultdict(list)
+        for raw in self.client.fulfillments(window, page_size):
+            try:
+                f = Fulfillment.model_validate(raw)
+            except ValidationError as exc:
+                yield f"malformed Konnektive fulfillment {_raw_id(raw)!r}: {short(exc)}"
+                continue
+            by_order[f.order_id].append(f)
+        for order_id, fulfillments in by_order.items():
+            known = details.get(order_id)
+            if known is None:  # an older order with a newer (staggered) fulfillment
+                known, _ = self.client.order(order_id)
+            yield KonnektiveOrder(order_id, known, fulfillments)
+
+    def get_order(self, uid: str) -> KonnektiveOrder:
+        detail, fulfillments = self.client.order(uid)
+        if detail is None and not fulfillments:
+            raise PermanentError(f"order {uid} is not in Konnektive (no orders matching)")
+        return KonnektiveOrder(uid, detail, fulfillments)
+
+    def plan_push(self, action: Action, remote_status: str) -> PushPlan:
+        return plan_push(action, remote_status)
+
+    def push_step(
+        self,
+        uid: str,
+        step: str,
+        *,
+        reason: str | None,
+        idempotency_key: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> KonnektiveOrder:
+        """One Update Fulfillment call, then the fulfillments read back. ``reason`` and
+        ``idempotency_key`` have no place in Konnektive's API (see the module docstring)."""
+        shipping = step == wire.STEP_SHIP
+        self.client.update_fulfillment(
+            uid,
+            step,
+            tracking_number=tracking_number(payload) if shipping else None,
+            date_shipped=self._clock().strftime("%m/%d/%Y") if shipping else None,
+        )
+        try:
+            fulfillments = self.client.fulfillments_of(uid)
+        except (TransientError, PermanentError) as exc:  # the update itself went through
+            raise TransientError(
+                f"Konnektive accepted {step} for {uid} but its read-back failed: {exc}",
+                maybe_applied=True,
+            ) from None
+        return KonnektiveOrder(uid, None, fulfillments)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _raw_id(raw: Any) -> str:
+    if isinstance(raw, dict):
+        return str(raw.get("orderId") or raw.get("fulfillmentId") or "?")
+    return "?"

@@ -1,0 +1,251 @@
+"""Konnektive CRM's wire models and the one mapping of its fulfillment statuses to the board.
+
+The pharmacy is a fulfillment house that pulls: an order comes from the Order Query API
+(``order/query/``: patient, items), its state from the Fulfillment Query API
+(``fulfillment/query/``: ``fulfillmentId``, ``fulfillmentStatus``, ``trackingNumber``).
+Both answer ``{"result": "SUCCESS", "message": {"totalResults", "resultsPerPage", "page",
+"data"}}``; ``data`` is a list, or an object keyed by id (both are read).
+
+One card per Konnektive order (``orderId`` is the remote id and the name). An order with
+several fulfillments (staggered shipments) is shown by its newest one that is not
+cancelled; with none, the order is not for the floor yet (not shown).
+
+Status words are read case-insensitively, spaces or hyphens as underscores
+(``Pending Shipment`` == ``PENDING_SHIPMENT``); the stored ``remote_status`` is the
+upper-case form, and :func:`status_words` gives it back for a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rxfloor.core.lifecycle import DeliveryType, Priority, Status
+from rxfloor.core.models import LineItem, NewOrder
+from rxfloor.core.sources import local_id
+
+#: the source's name (its push lease, its ``[sources.konnektive]`` section, ``orders.source``)
+NAME = "konnektive"
+
+HOLD = "HOLD"
+PENDING = "PENDING"
+PENDING_SHIPMENT = "PENDING_SHIPMENT"
+SHIPPED = "SHIPPED"
+DELIVERED = "DELIVERED"
+CANCELLED = "CANCELLED"
+RMA_PENDING = "RMA_PENDING"
+RETURNED = "RETURNED"
+FAILED = "FAILED"
+RECYCLED = "RECYCLED"
+#: the status of an order that has no fulfillment (never shown, never pushed)
+NO_FULFILLMENT = "NONE"
+
+FULFILLMENT_STATUSES = (HOLD, PENDING, PENDING_SHIPMENT, SHIPPED, DELIVERED, CANCELLED,
+                        RMA_PENDING, RETURNED, FAILED, RECYCLED)  # fmt: skip
+
+#: fulfillment status -> board column. None: the order keeps the column it has (a new one
+#: opens in OPEN with the hold flag, see :data:`REMOTE_HOLD`).
+BOARD_STATUS: dict[str, Status | None] = {
+    HOLD: None,
+    PENDING: Status.OPEN,
+    PENDING_SHIPMENT: Status.FINISHED,  # tracking assigned, the carrier has not seen it yet
+    SHIPPED: Status.FINISHED,
+    DELIVERED: Status.FINISHED,
+    CANCELLED: Status.CANCELLED,
+    RMA_PENDING: Status.FINISHED,  # with a return badge
+    RETURNED: Status.FINISHED,  # with a return badge
+    FAILED: None,  # parked: the exceptions queue
+    RECYCLED: None,  # Konnektive resends a failed fulfillment once by itself
+}
+
+#: statuses in which Konnektive holds the order for us: the card shows the hold flag with
+#: these words and no one can start it (release is refused: it is released in Konnektive)
+REMOTE_HOLD: dict[str, str] = {
+    HOLD: "on hold in Konnektive (not released to the pharmacy yet)",
+    FAILED: "Failed in Konnektive: the fulfillment did not reach the pharmacy",
+    RECYCLED: "Recycled in Konnektive: it resends the failed fulfillment once",
+}
+
+#: statuses that put an order in the exceptions queue (a person must act), with the words
+#: the queue shows
+EXCEPTIONS: dict[str, str] = {
+    FAILED: "Failed in Konnektive: fix the fulfillment there (or resolve it here with a note)",
+}
+
+#: the return badge of a FINISHED card
+RETURN_BADGE: dict[str, str] = {RMA_PENDING: "return pending", RETURNED: "returned"}
+
+#: statuses in which Konnektive may still change the order by itself
+ACTIVE = (HOLD, PENDING, PENDING_SHIPMENT, SHIPPED, RMA_PENDING, FAILED, RECYCLED)
+
+#: fulfillment statuses the pharmacy sends with the Update Fulfillment API
+STEP_SHIP = SHIPPED
+STEP_CANCEL = CANCELLED
+
+
+def normalise(word: str) -> str:
+    """``Pending Shipment`` / ``pending-shipment`` -> ``PENDING_SHIPMENT``."""
+    return "_".join(word.replace("-", " ").split()).upper()
+
+
+def status_words(remote_status: str | None) -> str:
+    """A stored status for a person: ``PENDING_SHIPMENT`` -> ``Pending Shipment``
+    (``RMA_PENDING`` -> ``RMA Pending``)."""
+    if not remote_status:
+        return ""
+    return " ".join(w if w == "RMA" else w.capitalize() for w in remote_status.split("_"))
+
+
+def return_badge(remote_status: str | None) -> str | None:
+    """The badge a FINISHED card shows for a return, or None."""
+    return RETURN_BADGE.get(remote_status or "")
+
+
+def exception_words(remote_status: str | None) -> str | None:
+    """Why an order of this status belongs in the exceptions queue, or None."""
+    return EXCEPTIONS.get(remote_status or "")
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class Fulfillment(_Wire):
+    """One row of the Fulfillment Query API."""
+
+    fulfillment_id: str = Field(alias="fulfillmentId", min_length=1, max_length=64)
+    order_id: str = Field(alias="orderId", min_length=1, max_length=64)
+    status: str = Field(alias="fulfillmentStatus", min_length=1)
+    tracking_number: str | None = Field(default=None, alias="trackingNumber")
+    date_shipped: str | None = Field(default=None, alias="dateShipped")
+    date_created: str | None = Field(default=None, alias="dateCreated")
+
+    @field_validator("status")
+    @classmethod
+    def _norm(cls, value: str) -> str:
+        return normalise(value)
+
+
+class OrderItem(_Wire):
+    product_id: str | None = Field(default=None, alias="productId")
+    sku: str | None = Field(default=None, alias="productSku")
+    name: str | None = None
+    product_name: str | None = Field(default=None, alias="productName")
+    qty: int | None = None
+    quantity: int | None = None
+
+
+class OrderDetail(_Wire):
+    """One row of the Order Query API (the parts the floor uses)."""
+
+    order_id: str = Field(alias="orderId", min_length=1, max_length=64)
+    order_status: str | None = Field(default=None, alias="orderStatus")
+    date_created: str | None = Field(default=None, alias="dateCreated")
+    first_name: str | None = Field(default=None, alias="firstName")
+    last_name: str | None = Field(default=None, alias="lastName")
+    ship_first_name: str | None = Field(default=None, alias="shipFirstName")
+    ship_last_name: str | None = Field(default=None, alias="shipLastName")
+    items: list[OrderItem] = Field(default_factory=list)
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        return rows(value)
+
+
+def rows(data: Any) -> list[Any]:
+    """``data`` of an answer as a list: a list as is, an object keyed by id by its values."""
+    if isinstance(data, Mapping):
+        return list(data.values())
+    if isinstance(data, list):
+        return data
+    return []
+
+
+def current(fulfillments: Iterable[Fulfillment]) -> Fulfillment | None:
+    """The fulfillment that speaks for its order: the newest one not cancelled, else the
+    newest (ids compare as numbers when they are numbers)."""
+    listed = sorted(fulfillments, key=lambda f: (len(f.fulfillment_id), f.fulfillment_id))
+    live = [f for f in listed if f.status != CANCELLED]
+    chosen = live or listed
+    return chosen[-1] if chosen else None
+
+
+class KonnektiveOrder:
+    """A Konnektive order as a :class:`~rxfloor.core.sources.base.SourceOrder`: its detail
+    (None in a push answer, which reads only the fulfillment back) and its fulfillments."""
+
+    __slots__ = ("detail", "fulfillment", "order_id")
+
+    def __init__(
+        self, order_id: str, detail: OrderDetail | None, fulfillments: Iterable[Fulfillment]
+    ) -> None:
+        self.order_id = order_id
+        self.detail = detail
+        self.fulfillment = current(fulfillments)
+
+    def __repr__(self) -> str:
+        return f"KonnektiveOrder({self.order_id!r}, {self.status})"
+
+    @property
+    def uid(self) -> str:
+        return self.order_id
+
+    @property
+    def status(self) -> str:
+        return self.fulfillment.status if self.fulfillment else NO_FULFILLMENT
+
+    @property
+    def tracking_number(self) -> str | None:
+        return self.fulfillment.tracking_number if self.fulfillment else None
+
+    @property
+    def comment(self) -> str | None:
+        return REMOTE_HOLD.get(self.status)
+
+    @property
+    def board_status(self) -> Status | None:
+        return BOARD_STATUS.get(self.status)
+
+    @property
+    def on_hold(self) -> bool:
+        return self.status in REMOTE_HOLD
+
+    @property
+    def cancel_requested(self) -> bool:
+        return False  # Konnektive cancels a fulfillment outright (CANCELLED), never asks
+
+    @property
+    def request_message(self) -> str | None:
+        return None
+
+    def to_new_order(self, board_status: Status) -> NewOrder:
+        detail = self.detail
+        patient = ""
+        if detail is not None:
+            ship = f"{detail.ship_first_name or ''} {detail.ship_last_name or ''}".strip()
+            bill = f"{detail.first_name or ''} {detail.last_name or ''}".strip()
+            patient = ship or bill
+        items = [
+            LineItem(
+                sku=(i.sku or i.product_id or "?")[:64],
+                drug=(i.name or i.product_name or i.sku or i.product_id or "item")[:128],
+                quantity=max(1, i.qty or i.quantity or 1),
+            )
+            for i in (detail.items if detail else [])
+        ]
+        return NewOrder(
+            id=local_id(NAME, self.order_id),
+            source=NAME,
+            name=self.order_id[:64],
+            status=board_status,
+            remote_status=self.status,
+            priority=Priority.NORMAL,
+            delivery_type=DeliveryType.SHIP,  # direct to the patient: always shipped
+            patient_name=patient[:128],
+            items=items,
+            on_hold=self.on_hold,
+            hold_reason=self.comment if self.on_hold else None,
+        )
