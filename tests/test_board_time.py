@@ -113,8 +113,11 @@ def test_compact_card_keeps_delivery_and_due() -> None:
 def test_header_sync_word_and_colour() -> None:
     offline = SyncHealth(False, NOW, None, None, 0, 0)
     assert health_parts(None, configured=False) == [("sync: off", "off")]
-    assert health_parts(offline)[0][1] == "bad"
-    assert health_parts(SyncHealth(True, None, NOW, None, 2, 0))[0] == ("sync: online", "ok")
+    state, level = health_parts({"rxscale": offline})[1]
+    assert state.startswith("offline since") and level == "bad"
+    online = health_parts({"rxscale": SyncHealth(True, None, NOW, None, 2, 0)})
+    assert "".join(t for t, _ in online) == "sync: online · 2 queued · 0 failed"
+    assert {level for _, level in online} == {"ok"}
 
 
 def test_model_counts_targets_from_settings() -> None:

@@ -30,7 +30,11 @@ class BoardLoaded(Message):
     alerts."""
 
     def __init__(
-        self, cursor: int, cards: Sequence[Card], health: SyncHealth, alerts: Sequence[Row]
+        self,
+        cursor: int,
+        cards: Sequence[Card],
+        health: Mapping[str, SyncHealth],
+        alerts: Sequence[Row],
     ) -> None:
         super().__init__()
         self.cursor = cursor  # the feed resumes here
@@ -59,7 +63,7 @@ class ChangesArrived(Message):
 class HealthChanged(Message):
     """Sync health for the header; ``failed`` (every order with a parked push) when read."""
 
-    def __init__(self, health: SyncHealth, failed: set[str] | None = None) -> None:
+    def __init__(self, health: Mapping[str, SyncHealth], failed: set[str] | None = None) -> None:
         super().__init__()
         self.health = health
         self.failed = failed

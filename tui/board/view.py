@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from rxfloor.core import sources
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
@@ -41,15 +42,11 @@ HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this
 TICK_INTERVAL = 30.0  # times in status move on
 
 
-def health_text(health: SyncHealth | None, configured: bool = True) -> str:
-    return "".join(text for text, _ in health_parts(health, configured))
+#: Each source's health, by source name (configured sources first).
+Health = Mapping[str, SyncHealth]
 
 
-def health_parts(health: SyncHealth | None, configured: bool = True) -> list[tuple[str, str]]:
-    """The sync part of the header as ``(text, level)``: level ``ok``, ``bad`` (red) or
-    ``off`` (no source configured: nothing is wrong, there is nothing to sync with)."""
-    if not configured:
-        return [("sync: off", "off")]
+def _one_health(health: SyncHealth | None) -> list[tuple[str, str]]:
     if health is None or health.online is None:
         state, level = "offline", "bad"
     elif health.online:
@@ -59,13 +56,27 @@ def health_parts(health: SyncHealth | None, configured: bool = True) -> list[tup
         state, level = (f"offline since {since}" if since else "offline"), "bad"
     queued = health.queued if health else 0
     failed = health.failed if health else 0
-    return [(f"sync: {state}", level), (f" · {queued} queued · ", "ok"),
+    return [(state, level), (f" · {queued} queued · ", "ok"),
             (f"{failed} failed", "bad" if failed else "ok")]  # fmt: skip
 
 
-def sync_configured(settings: Settings) -> bool:
-    """Is there a remote to sync with at all?"""
-    return bool(settings.api_url or settings.sources.rxscale.api_url)
+def health_parts(health: Health | None, configured: bool = True) -> list[tuple[str, str]]:
+    """The sync part of the header as ``(text, level)``: level ``ok``, ``bad`` (red) or
+    ``off`` (no source configured: nothing is wrong, there is nothing to sync with); with
+    several sources, each one named."""
+    if not configured:
+        return [("sync: off", "off")]
+    parts = [("sync: ", "ok")]
+    if not health or len(health) == 1:
+        return parts + _one_health(next(iter(health.values())) if health else None)
+    for i, (name, one) in enumerate(health.items()):
+        parts += [(" │ " if i else "", "ok"), (f"{name} ", "ok"), *_one_health(one)]
+    return parts
+
+
+def health_text(health: Health | None, configured: bool = True) -> str:
+    """``sync: online · 0 queued · 0 failed``; with several sources, each one named."""
+    return "".join(text for text, _ in health_parts(health, configured))
 
 
 def targets(settings: Settings) -> dict[str, timedelta]:
@@ -105,9 +116,7 @@ class BoardHeader(Static):
 
     COMPONENT_CLASSES = {"header--bad", "header--off"}
 
-    def show(
-        self, now: datetime, settings: Settings, health: SyncHealth | None, syncing: bool
-    ) -> None:
+    def show(self, now: datetime, settings: Settings, health: Health | None, syncing: bool) -> None:
         clock = now.astimezone().strftime("%H:%M:%S")
         where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
         text = Text(f" {clock} │ {where} │ ")
@@ -145,7 +154,7 @@ class BoardView(Vertical):
     ) -> None:
         super().__init__(id="board")
         #: a sync runs (a remote is configured, or the demo's stand-in): its health is shown
-        self.syncing = syncing or sync_configured(settings)
+        self.syncing = syncing or bool(sources.configured(settings))
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -154,7 +163,8 @@ class BoardView(Vertical):
         self.needle = ""
         self.show_cancelled = False
         self.loaded = False
-        self.health: SyncHealth | None = None
+        self.health: Health | None = None
+        self.sources = sources.configured(settings)  # shown in the header even when idle
         self.alerts: Sequence[Mapping[Any, Any]] = []
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
@@ -350,8 +360,11 @@ class BoardView(Vertical):
     def _alerts_changed(self, message: AlertsChanged) -> None:
         self._show_alerts(message.alerts)
 
-    def _show_health(self, health: SyncHealth) -> None:
-        if self.health is not None and self.health.online and health.online is False:
+    def _show_health(self, health: Health) -> None:
+        if self.health and any(
+            h.online and health.get(name) is not None and health[name].online is False
+            for name, h in self.health.items()
+        ):
             self.ring()  # gone offline
         self.health = health
         self._header()
@@ -372,7 +385,7 @@ class BoardView(Vertical):
         cursor, cards = bq.board_load(  # cards built here, off the event loop
             store, [s.value for s in Status], day_start(self.clock()), Card.from_row
         )
-        health, alerts = store.sync_health(), store.open_alerts()
+        health, alerts = store.sync_health(self.sources), store.open_alerts()
         self.post_message(BoardLoaded(cursor, cards, health, alerts))
 
     @work(thread=True, group="feed")
@@ -420,7 +433,7 @@ class BoardView(Vertical):
         store = self.store
         try:
             health, alerts, failed = (
-                store.sync_health(),
+                store.sync_health(self.sources),
                 store.open_alerts(),
                 bq.failed_order_ids(store),
             )
