@@ -166,6 +166,15 @@ class Settings(BaseSettings):
     webhook_max_ahead_s: float = Field(default=300.0, ge=0)
     theme: str | None = None
     keys: dict[str, str] = Field(default_factory=dict)
+    #: the board: a stat / waiter order with no due time is late this long after it arrived
+    stat_target_min: int = Field(default=30, ge=1, le=24 * 60)
+    waiter_target_min: int = Field(default=15, ge=1, le=24 * 60)
+    #: the board rings the terminal bell once for a new stat order, alert or going offline
+    bell: bool = True
+    #: a scanned badge: this prefix and the pharmacist's initials (``badge-AB``)
+    badge_prefix: str = Field(default="badge-", max_length=32)
+    #: a move key this soon after the card under the cursor changed does nothing
+    repeat_guard_s: float = Field(default=1.0, ge=0, le=10)
     sources: SourcesSection = Field(default_factory=SourcesSection)
 
     @field_validator("database_url")

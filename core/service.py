@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, or_, select, update
 
 from rxfloor.core import lifecycle, sources
 from rxfloor.core import outbox as outbox_rows
@@ -279,7 +279,7 @@ class OrderService:
             row = self._find(conn, ev["order_id"])
             if row["version"] != ev["version"]:
                 raise Conflict(
-                    f"cannot undo: {row['name']} changed since ({self._last_by(conn, row)})",
+                    f"cannot undo: {self._meanwhile(conn, row, ev['version'])}",
                     self._view(conn, row),
                 )
             queued = outbox_rows.undo(conn, event_id)  # only a row no push has claimed
@@ -304,8 +304,9 @@ class OrderService:
                 }
             elif action is Action.REJECT_CANCEL:
                 values |= {"request_kind": CANCELLATION}
-            else:
-                values |= {"status": ev["from_status"], "status_since": now}
+            else:  # back in its old status since when it was there before, not since now
+                since = self._status_since_before(conn, row, event_id, ev["from_status"])
+                values |= {"status": ev["from_status"], "status_since": since or now}
                 if action is Action.ACCEPT_CANCEL:
                     values |= {"request_kind": CANCELLATION}
                 elif action is Action.FINISH:
@@ -386,7 +387,8 @@ class OrderService:
                 event_rows.append(
                     {
                         "order_id": o.id,
-                        "at": now,
+                        # sample orders are made up as created in the past: the timeline says so
+                        "at": created if o.sample else now,
                         "actor": who.name,
                         "station": who.station,
                         "action": "created",
@@ -740,6 +742,32 @@ class OrderService:
             return "by unknown"
         return f"by {ev['actor']} at {ev['at'].astimezone().strftime('%H:%M')}"
 
+    def _status_since_before(
+        self, conn: Connection, row: RowMapping, event_id: int, status: str
+    ) -> datetime | None:
+        """When the order entered ``status`` before event ``event_id``: what its time in
+        status counted from before the move that is being undone."""
+        ev = (
+            conn.execute(
+                select(audit_events.c.at, audit_events.c.from_status)
+                .where(
+                    audit_events.c.order_id == row["id"],
+                    audit_events.c.id < event_id,
+                    audit_events.c.to_status == status,
+                    or_(audit_events.c.from_status.is_(None),
+                        audit_events.c.from_status != status),
+                )
+                .order_by(audit_events.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )  # fmt: skip
+        if ev is None:
+            return None
+        since: datetime = row["created_at"] if ev["from_status"] is None else ev["at"]
+        return since
+
     def _last_hold_event(self, conn: Connection, order_id: str, before: int) -> RowMapping | None:
         return (
             conn.execute(
@@ -771,12 +799,13 @@ class OrderService:
     def _meanwhile(self, conn: Connection, row: RowMapping, seen_version: int) -> str:
         """What another terminal (or the remote) did to the order after ``seen_version``:
         ``#5120 was put on hold by XY meanwhile (now OPEN, on hold)``."""
-        ev = (
+        ev = (  # the event that made the order's current version (not a later note on it,
+            # e.g. an acknowledge, which keeps the version)
             conn.execute(
                 select(audit_events)
                 .where(audit_events.c.order_id == row["id"],
                        audit_events.c.version > seen_version)
-                .order_by(audit_events.c.id.desc())
+                .order_by(audit_events.c.version.desc(), audit_events.c.id.asc())
                 .limit(1)
             )
             .mappings()

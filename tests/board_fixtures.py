@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from textual import events
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
@@ -20,6 +21,7 @@ from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.messages import ChangesArrived
+from rxfloor.tui.scan import SCAN_GAP_S
 
 M = TypeVar("M", bound=Message)
 FROZEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -114,6 +116,30 @@ async def ready(pilot: Pilot[None]) -> None:
         await asyncio.sleep(0.01)
     await pilot.pause()
     await pilot.pause()
+
+
+async def press(pilot: Pilot[None], *keys: str) -> None:
+    """Keys as a person types them: each one apart by more than a scanner's gap (keys
+    pressed faster are read as a scan, see :mod:`rxfloor.tui.scan`)."""
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause(SCAN_GAP_S * 2)
+
+
+async def scan(pilot: Pilot[None], text: str, *, enter: bool = True) -> None:
+    """A barcode scanner: the whole text (and Enter) arrives at once, as a terminal delivers
+    it (``tmux send-keys 'po-s0-000012' Enter``), however busy the machine is."""
+    app = pilot.app
+    driver = app._driver
+    assert driver is not None
+    names = {" ": "space", "#": "number_sign", "-": "minus", "/": "slash", "@": "at"}
+    keys = [events.Key(names.get(c, c), c) for c in text]
+    if enter:
+        keys.append(events.Key("enter", "\r"))
+    for key in keys:
+        key.set_sender(app)
+        driver.send_message(key)
+    await pilot.pause(SCAN_GAP_S * 2)
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10) -> float:

@@ -29,6 +29,7 @@ from tests.board_fixtures import (
     frozen,
     make_app,
     moves_settled,
+    press,
     ready,
     seed_board,
     until,
@@ -82,29 +83,29 @@ async def test_start_titles_and_navigation(url: str) -> None:
         await ready(pilot)
         board = app.board
         titles = [c.border_title for c in board.visible_columns]
-        assert titles == ["OPEN (26)", "PROCESSING (2)", "FINISHED (1)"]
+        assert titles == ["OPEN 26 · 6 late", "PROCESSING 2", "FINISHED 1"]
         assert board.card is not None and board.card.name == "#1020"  # stat, earliest due
         assert names(app, Status.OPEN)[:5] == ["#1020", "#1029", "#1009", "#1004", "#1025"]
-        await pilot.press("j", "down")
+        await press(pilot, "j", "down")
         assert board.card is not None and board.card.name == "#1009"
-        await pilot.press("k")
+        await press(pilot, "k")
         assert board.card is not None and board.card.name == "#1029"
-        await pilot.press("end")
+        await press(pilot, "end")
         assert board.card is not None and board.card.name == names(app, Status.OPEN)[-1]
-        await pilot.press("home", "pagedown")
+        await press(pilot, "home", "pagedown")
         assert board.column.cursor == board.column.page()
-        await pilot.press("pageup", "l")
+        await press(pilot, "pageup", "l")
         assert focused_status(app) is Status.PROCESSING
-        await pilot.press("right", "right")  # stops at the last column
+        await press(pilot, "right", "right")  # stops at the last column
         assert focused_status(app) is Status.FINISHED
-        await pilot.press("h", "left", "left")
+        await press(pilot, "h", "left", "left")
         assert focused_status(app) is Status.OPEN
-        await pilot.press("c")
+        await press(pilot, "c")
         assert [c.status for c in board.visible_columns][-1] is Status.CANCELLED
-        assert board.visible_columns[-1].border_title == "CANCELLED (1)"
-        await pilot.press("c")
+        assert board.visible_columns[-1].border_title == "CANCELLED 1"
+        await press(pilot, "c")
         assert len(board.visible_columns) == 3
-        await pilot.press("q")
+        await press(pilot, "q")
     assert not app.is_running
 
 
@@ -114,23 +115,23 @@ async def test_advance_with_a_and_space_and_legal_keys_only(url: str) -> None:
         await ready(pilot)
         assert {"advance", "cancel_order", "hold", "detail"} <= shown(app)
         assert "undo" not in shown(app)
-        await pilot.press("a")
+        await press(pilot, "a")
         await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
         assert app.board.card is not None and app.board.card.name == "#1029"  # next card
-        await pilot.press("space")
+        await press(pilot, "space")
         await until(pilot, lambda: row(url, "#1029")["status"] == "PROCESSING")
         await until(pilot, lambda: moves_settled(app))
         assert "#1020" in names(app, Status.PROCESSING)
         assert "undo" in shown(app)
         assert app.board.focus_order(str(row(url, "#1020")["id"]))  # PROCESSING: finish
-        await pilot.press("a")
+        await press(pilot, "a")
         await until(pilot, lambda: row(url, "#1020")["status"] == "FINISHED")
-        await pilot.press("l")
+        await press(pilot, "l")
         assert app.board.card is not None and app.board.card.status is Status.FINISHED
         # nothing leaves FINISHED: the move keys are neither shown nor acting
         assert not {"advance", "cancel_order", "hold"} & shown(app)
         before = row(url, "#1006")["version"]
-        await pilot.press("a", "x", "p")
+        await press(pilot, "a", "x", "p")
         await pilot.pause(0.2)
         assert row(url, "#1006")["version"] == before
         assert isinstance(app.screen, BoardScreen)
@@ -142,12 +143,12 @@ async def test_held_order_cannot_start_until_released(url: str) -> None:
         await ready(pilot)
         assert app.board.focus_order(str(row(url, "#1015")["id"]))
         assert "advance" not in shown(app) and "hold" in shown(app)
-        await pilot.press("p")  # release needs no reason
+        await press(pilot, "p")  # release needs no reason
         await until(pilot, lambda: row(url, "#1015")["on_hold"] is False)
         await until(pilot, lambda: "advance" in shown(app))
-        await pilot.press("p")  # hold asks the reason: typed, then Enter
+        await press(pilot, "p")  # hold asks the reason: typed, then Enter
         assert isinstance(app.screen, ReasonScreen)
-        await pilot.press("tab", *"waiting for GP", "enter")
+        await press(pilot, "tab", *"waiting for GP", "enter")
         await until(pilot, lambda: row(url, "#1015")["on_hold"] is True)
         assert row(url, "#1015")["hold_reason"] == "waiting for GP"
 
@@ -157,16 +158,16 @@ async def test_cancel_modal_requires_a_reason_and_esc_writes_nothing(url: str) -
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         before = (row(url, "#1020")["version"], events(url, "#1020"))
-        await pilot.press("x")
+        await press(pilot, "x")
         assert isinstance(app.screen, ReasonScreen)
-        await pilot.press("tab", "enter")  # blank free text: refused in words, stays open
+        await press(pilot, "tab", "enter")  # blank free text: refused in words, stays open
         assert isinstance(app.screen, ReasonScreen)
         assert "reason is required" in str(app.screen.query_one("#error").render())
-        await pilot.press("escape")
+        await press(pilot, "escape")
         assert isinstance(app.screen, BoardScreen)
         await pilot.pause(0.2)
         assert (row(url, "#1020")["version"], events(url, "#1020")) == before
-        await pilot.press("x", "down", "enter")  # second reason of the pick list
+        await press(pilot, "x", "down", "down", "enter")  # nothing is pre-selected: 2nd reason
         await until(pilot, lambda: row(url, "#1020")["status"] == "CANCELLED")
         store = Store.open(url, migrate=False)
         history = store.history(str(row(url, "#1020")["id"]))
@@ -194,19 +195,19 @@ async def test_filter_as_you_type(url: str) -> None:
     app = make_app(url)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        await pilot.press("slash", *"yilmaz")
+        await press(pilot, "slash", *"yilmaz")
         assert sorted(names(app, Status.OPEN)) == ["#1005", "#1011", "#1012"]
-        assert app.board.visible_columns[0].border_title == "OPEN (26) · 3 shown"
-        await pilot.press("enter")  # keep the filter, keys act on the board again
+        assert app.board.visible_columns[0].border_title == "OPEN 26 · 3 shown"
+        await press(pilot, "enter")  # keep the filter, keys act on the board again
         first, second = names(app, Status.OPEN)[:2]
         assert app.board.card is not None and app.board.card.name == first
-        await pilot.press("j")
+        await press(pilot, "j")
         assert app.board.card is not None and app.board.card.name == second
-        await pilot.press("slash", "ctrl+u", *"insulin")
+        await press(pilot, "slash", "ctrl+u", *"insulin")
         assert {"#1012", "#1020"} <= set(names(app, Status.OPEN)) and len(
             names(app, Status.OPEN)
         ) < 5
-        await pilot.press("escape")
+        await press(pilot, "escape")
         assert len(names(app, Status.OPEN)) == 26
 
 
@@ -214,15 +215,15 @@ async def test_go_to_by_name_or_scanned_id(url: str) -> None:
     app = make_app(url)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        await pilot.press("g")
+        await press(pilot, "g")
         assert isinstance(app.screen, GotoScreen)
-        await pilot.press("number_sign", *"1003", "enter")
+        await press(pilot, "number_sign", *"1003", "enter")
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#1003")
         assert app.board.card is not None and app.board.card.status is Status.PROCESSING
-        await pilot.press("g", *"po-s0-000007", "enter")  # the scanner types the uid
+        await press(pilot, "g", *"po-s0-000007", "enter")  # the scanner types the uid
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#1007")
         assert app.board.view.show_cancelled  # the CANCELLED column opened to show it
-        await pilot.press("g", *"9999", "enter")
+        await press(pilot, "g", *"9999", "enter")
         await until(pilot, lambda: any("no order" in m for _, m in app.said))
         assert app.board.card is not None and app.board.card.name == "#1007"
 
@@ -231,9 +232,9 @@ async def test_undo_is_a_new_audit_event(url: str) -> None:
     app = make_app(url)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        await pilot.press("a")
+        await press(pilot, "a")
         await until(pilot, lambda: "undo" in shown(app))
-        await pilot.press("u")
+        await press(pilot, "u")
         await until(pilot, lambda: row(url, "#1020")["status"] == "OPEN")
         assert events(url, "#1020") == ["created", "start", "undo"]
         await until(pilot, lambda: "#1020" in names(app, Status.OPEN))
@@ -257,17 +258,17 @@ async def test_detail_view_and_help(url: str) -> None:
         await ready(pilot)
         assert app.board.focus_order(oid)
         assert app.board.card is not None and app.board.card.sync_failed
-        await pilot.press("d")
+        await press(pilot, "d")
         await until(pilot, lambda: isinstance(app.screen, DetailScreen))
         body = str(app.screen.query_one("#detail-body").render())
         assert "Emma Braun" in body and "409 invalid transition" in body
         assert "start" in body and "OPEN → PROCESSING" in body and "counter-2" in body
-        await pilot.press("escape")
-        await pilot.press("question_mark")
+        await press(pilot, "escape")
+        await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#help-body").render())
         assert "Advance" in text and "Undo" in text and "d" in text
-        await pilot.press("escape")
+        await press(pilot, "escape")
         assert isinstance(app.screen, BoardScreen)
 
 
@@ -275,7 +276,7 @@ async def test_live_update_from_another_process_without_a_keypress(url: str) -> 
     app = make_app(url)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        await pilot.press("j", "j", "j")
+        await press(pilot, "j", "j", "j")
         assert app.board.card is not None and app.board.card.name == "#1004"
         result = await asyncio.to_thread(run_cli, url, "start", "#1029")  # above the cursor
         assert result.returncode == 0, result.stderr
@@ -303,7 +304,7 @@ async def test_a_move_is_read_once(url: str) -> None:
         await ready(pilot)
         assert app.board.card is not None
         moved = app.board.card.id
-        await pilot.press("a")
+        await press(pilot, "a")
         await until(pilot, lambda: moves_settled(app) and "undo" in shown(app))
         assert app.board.model.cards[moved].status is Status.PROCESSING
         batch = await asyncio.to_thread(app.board.view._batch, frozenset({moved}))
@@ -326,7 +327,7 @@ async def test_sync_health_alert_banner_and_acknowledge(url: str) -> None:
             )
         )  # fmt: skip
     store.close()
-    app = make_app(url)
+    app = make_app(url, api_url="http://127.0.0.1:9")  # a source: its health is shown
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         header = str(app.board.query_one("#header").render())
@@ -334,7 +335,7 @@ async def test_sync_health_alert_banner_and_acknowledge(url: str) -> None:
         banner = app.board.query_one("#alerts")
         assert banner.display and "#1002" in str(banner.render())
         assert "acknowledge" in shown(app)
-        await pilot.press("A")
+        await press(pilot, "A")
         await until(pilot, lambda: not banner.display)
         store = Store.open(url, migrate=False)
         assert store.open_alerts() == []
@@ -348,12 +349,12 @@ async def test_rebound_keys_act_and_show(url: str) -> None:
         await ready(pilot)
         keys = {b.binding.action: k for k, b in app.screen.active_bindings.items()}
         assert keys["advance"] == "n"
-        await pilot.press("a")
+        await press(pilot, "a")
         await pilot.pause(0.2)
         assert row(url, "#1020")["status"] == "OPEN"
-        await pilot.press("n")
+        await press(pilot, "n")
         await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
-        await pilot.press("q")
+        await press(pilot, "q")
         assert app.is_running
     with pytest.raises(ConfigError, match=r"unknown key action.*advanse"):
         check_keymap({"advanse": "n"})
@@ -414,7 +415,7 @@ def test_empty_database_opens_with_no_orders(tmp_path: Path) -> None:
             await ready(pilot)
             assert app.board.card is None
             assert not {"advance", "cancel_order", "hold", "detail"} & shown(app)
-            await pilot.press("a", "x", "enter", "j", "l")
+            await press(pilot, "a", "x", "enter", "j", "l")
             assert isinstance(app.screen, BoardScreen)
 
     asyncio.run(run())

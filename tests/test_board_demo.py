@@ -15,7 +15,7 @@ from rxfloor.core.lifecycle import Status
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.view import health_text
-from tests.board_fixtures import ready, until
+from tests.board_fixtures import press, ready, until
 
 
 async def test_demo_board_goes_online_and_shows_remote_orders(sqlite_url: str) -> None:
@@ -37,6 +37,6 @@ async def test_demo_board_goes_online_and_shows_remote_orders(sqlite_url: str) -
             await until(
                 pilot, lambda: health_text(app.board.view.health).startswith("sync: online")
             )
-            await pilot.press("q")
+            await press(pilot, "q")
     finally:
         store.close()

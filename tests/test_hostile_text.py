@@ -24,7 +24,7 @@ from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.screens.detail import DetailScreen
 from rxfloor.tui.screens.goto import GotoScreen
-from tests.board_fixtures import FROZEN, frozen, make_app, ready, seed_board, until
+from tests.board_fixtures import FROZEN, frozen, make_app, press, ready, seed_board, until
 from tests.helpers import run_cli
 
 pytestmark = pytest.mark.timeout(90)
@@ -109,7 +109,7 @@ async def test_board_cards_and_detail_show_escapes_visibly(hostile_url: str) -> 
         text = _column_text(col)
         assert "#␛[2J␛]0;owned␇X" in text and "Drug␛[5m<U+009B>" in text
         assert not any(raw in text for raw in RAW)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await until(pilot, lambda: isinstance(app.screen, DetailScreen))
         detail = app.screen
         assert isinstance(detail, DetailScreen)
@@ -126,12 +126,14 @@ async def test_order_named_like_markup_advances_without_a_crash(hostile_url: str
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         assert app.board.focus_order("po-markup-1")
-        await pilot.press("a")
+        await press(pilot, "a")
+        await until(pilot, lambda: app.board.model.cards["po-markup-1"].version > 1)
+        assert app.board.model.cards["po-markup-1"].status is Status.PROCESSING
+        assert "[/]x" in _column_text(app.board.query_one("#col-processing", ColumnView))
+        await press(pilot, "u")  # the undo's toast names the order: literally
         await until(pilot, lambda: any("[/]x" in m for _, m in app.said))
         await pilot.pause()
         assert app.is_running and app.return_code is None
-        assert app.board.model.cards["po-markup-1"].status is Status.PROCESSING
-        assert "[/]x" in _column_text(app.board.query_one("#col-processing", ColumnView))
 
 
 async def test_alert_with_markup_in_its_message_shows_literally(hostile_url: str) -> None:
@@ -150,7 +152,7 @@ async def test_alert_with_markup_in_its_message_shows_literally(hostile_url: str
         await until(pilot, lambda: app.board.query_one("#alerts").display)
         banner = str(app.board.query_one("#alerts").render())
         assert "[/]x[bold ␛]0;t␇" in banner
-        await pilot.press("A")
+        await press(pilot, "A")
         await until(pilot, lambda: not app.board.query_one("#alerts").display)
         assert app.is_running
 
@@ -159,10 +161,10 @@ async def test_goto_with_markup_says_not_found_literally(hostile_url: str) -> No
     app = make_app(hostile_url)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        await pilot.press("g")
+        await press(pilot, "g")
         await until(pilot, lambda: isinstance(app.screen, GotoScreen))
-        await pilot.press("left_square_bracket", "slash", "right_square_bracket", "z", "z")
-        await pilot.press("enter")
+        await press(pilot, "left_square_bracket", "slash", "right_square_bracket", "z", "z")
+        await press(pilot, "enter")
         await until(pilot, lambda: any("no order" in m for _, m in app.said))
         await pilot.pause()
         assert app.is_running
@@ -182,7 +184,7 @@ async def test_internal_error_is_one_line_and_a_log_without_locals(
         async with app.run_test(size=(160, 48)) as pilot:
             await ready(pilot)
             app.board.undo_stack.append((1, "x"))  # lets the undo key act
-            await pilot.press("u")
+            await press(pilot, "u")
             await pilot.pause()
     assert app.return_code == EXIT_INTERNAL_ERROR
     log = crash_log_file()

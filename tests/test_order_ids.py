@@ -8,7 +8,7 @@ from rxfloor.core.db import AmbiguousOrder, Store, resolve_order
 from rxfloor.core.models import NewOrder
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderNotFound, OrderService
-from tests.board_fixtures import FROZEN, frozen, make_app, ready, until
+from tests.board_fixtures import FROZEN, frozen, make_app, press, ready, scan, until
 from tests.helpers import run_cli
 
 AMBIGUOUS = "fits several orders"
@@ -52,10 +52,12 @@ async def test_each_id_form_resolves_the_same_in_the_cli_and_the_board(
     app = make_app(url)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        await pilot.press("right")  # PROCESSING is empty: only a go-to puts a card under the cursor
+        await press(
+            pilot, "right"
+        )  # PROCESSING is empty: only a go-to puts a card under the cursor
         assert app.board.card is None
-        keys = {" ": "space", "#": "number_sign"}
-        await pilot.press("g", *(keys.get(c, c) for c in ref), "enter")
+        await press(pilot, "g")
+        await scan(pilot, ref)
         if expected is None:
             await until(pilot, lambda: any(AMBIGUOUS in m for _, m in app.said))
             (said,) = [m for _, m in app.said if AMBIGUOUS in m]

@@ -129,7 +129,7 @@ def test_undo_before_the_remote_saw_it(svc: OrderService, store: Store) -> None:
     events = store.history("po-1")
     assert [e["action"] for e in events] == ["created", "start", "undo"]
     assert (events[-1]["from_status"], events[-1]["to_status"]) == ("PROCESSING", "OPEN")
-    with pytest.raises(Conflict, match="changed since"):
+    with pytest.raises(Conflict, match="cannot undo: #1001 had its last move undone by"):
         svc.undo(moved.event_id)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from tests.board_fixtures import make_app, ready, seed_board, until
+from tests.board_fixtures import make_app, press, ready, seed_board, until
 
 THEMES = ["rxfloor-dark", "rxfloor-high-contrast"]
 
@@ -42,7 +42,7 @@ def test_board(url: str, theme: str, size: tuple[int, int], snap_compare: Any) -
 def test_detail_view(url: str, theme: str, snap_compare: Any) -> None:
     async def open_detail(pilot: Pilot[None]) -> None:
         await _settle(pilot)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await until(pilot, lambda: pilot.app.screen.id != "_default" and
                     type(pilot.app.screen).__name__ == "DetailScreen")  # fmt: skip
         await pilot.pause(0.1)
@@ -55,7 +55,7 @@ def test_detail_view(url: str, theme: str, snap_compare: Any) -> None:
 def test_cancel_modal(url: str, theme: str, snap_compare: Any) -> None:
     async def open_cancel(pilot: Pilot[None]) -> None:
         await _settle(pilot)
-        await pilot.press("x")
+        await press(pilot, "x")
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(url, theme=theme), terminal_size=(80, 24), run_before=open_cancel)
@@ -65,7 +65,7 @@ def test_cancel_modal(url: str, theme: str, snap_compare: Any) -> None:
 def test_help(url: str, theme: str, snap_compare: Any) -> None:
     async def open_help(pilot: Pilot[None]) -> None:
         await _settle(pilot)
-        await pilot.press("question_mark")
+        await press(pilot, "question_mark")
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(url, theme=theme), terminal_size=(160, 48), run_before=open_help)

@@ -78,6 +78,8 @@ ACTIONS: tuple[BoardAction, ...] = (
        palette_help="Jump to an order by id, name or barcode"),
     _A("undo", "u", "undo", "Undo", palette="Undo last move",
        palette_help="Take back this terminal's last move", changes_data=True),
+    _A("pharmacist", "w", "switch_pharmacist", "Who", "Switch pharmacist (or scan a badge)",
+       palette="Switch pharmacist", palette_help="Who is at the keys: recorded on every move"),
     _A("cancelled", "c", "toggle_cancelled", "Cancelled", palette="Show/hide CANCELLED",
        palette_help="Toggle the CANCELLED column"),
     _A("acknowledge", "A", "acknowledge", "Ack alert", palette="Acknowledge alert",
@@ -96,9 +98,21 @@ KEY_IDS = frozenset(BY_ID)
 
 
 def bindings(*, on_app: bool, read_only: bool = False) -> list[BindingType]:
-    """The board screen's (or the app's) bindings; ``read_only`` drops what writes."""
-    return [
-        a.binding() for a in ACTIONS if a.on_app == on_app and not (read_only and a.changes_data)
+    """The board screen's (or the app's) bindings; ``read_only`` drops what writes.
+
+    The footer lists a screen's keys before the app's and cuts what does not fit: the board
+    screen lists Help and Quit first itself (acting on the app) so they always show."""
+    if on_app:
+        return [
+            Binding(a.keys, a.action, a.label, show=False, id=a.id) for a in ACTIONS if a.on_app
+        ]
+    first: list[BindingType] = [
+        Binding(a.keys, f"app.{a.action}", a.label, show=a.footer, id=a.id)
+        for a in ACTIONS
+        if a.on_app
+    ]
+    return first + [
+        a.binding() for a in ACTIONS if not a.on_app and not (read_only and a.changes_data)
     ]
 
 

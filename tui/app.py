@@ -12,13 +12,16 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from rich.segment import Segment, Segments
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Input, TextArea
 
 from rxfloor.core.config import Settings, state_file
 from rxfloor.core.service import OrderService
@@ -28,8 +31,9 @@ from rxfloor.tui.board.messages import Notice
 from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.cli.exit_codes import ExitCode
 from rxfloor.tui.crash import crash_line, write_crash_log
+from rxfloor.tui.scan import Outcome, ScanBuffer, Verdict, scan_refs
 from rxfloor.tui.screens.help import HelpScreen
-from rxfloor.tui.themes import DEFAULT_THEME, register_themes
+from rxfloor.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, register_themes
 
 Background = Callable[[], AbstractContextManager[object]]
 
@@ -62,6 +66,9 @@ class BoardApp(App[None]):
         self.remember_theme = remember_theme
         self._stop = threading.Event()
         self.keymap = check_keymap(settings.keys)
+        self.scans: ScanBuffer[events.Key] = ScanBuffer()
+        self._scan_timer: Timer | None = None
+        self.keys_seen = 0  #: keys that reached the app (a dialog read late checks it)
         register_themes(self)
         self.theme = self._initial_theme()
 
@@ -71,6 +78,9 @@ class BoardApp(App[None]):
             if name and name in self.available_themes:
                 return name
         return DEFAULT_THEME
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **VARIABLE_DEFAULTS}
 
     def watch_theme(self, theme: str) -> None:
         if self.remember_theme and self.is_running:
@@ -112,6 +122,66 @@ class BoardApp(App[None]):
         except Exception as exc:  # report, never take the board down
             self.post_message(Notice(f"background task stopped: {exc}", "error"))
 
+    # ------------------------------------------------------------ scanner
+    async def on_event(self, event: events.Event) -> None:
+        """Every key passes the scan reader first unless a text box has focus (there a
+        scan is just typed, e.g. into Go to)."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self.keys_seen += 1
+        if isinstance(event, events.Key) and not event.is_forwarded and self._reads_scans():
+            await self._scan_key(event)
+            return
+        await super().on_event(event)
+
+    def _reads_scans(self) -> bool:
+        return self.is_running and not isinstance(self.focused, (Input, TextArea))
+
+    async def _scan_key(self, key: events.Key) -> None:
+        await self._settle_scan(self.scans.expire(key.time))
+        outcome = self.scans.key(key, key.key, key.character, key.time)
+        if self._scan_timer is not None:
+            self._scan_timer.stop()
+            self._scan_timer = None
+        if outcome.verdict is Verdict.HOLD:
+            self._scan_timer = self.set_timer(self.scans.gap * 1.25, self._scan_gap_passed)
+            return
+        for held in outcome.released:
+            await super().on_event(held)
+        if outcome.verdict is Verdict.SCAN:
+            self.scanned(outcome.text)
+
+    def _scan_gap_passed(self) -> None:
+        """Behind the keys already queued (a busy app reads them late, not apart)."""
+        self._scan_timer = None
+        self.call_later(self._scan_expired)
+
+    async def _scan_expired(self) -> None:
+        outcome = self.scans.expire(monotonic())
+        if self.is_running and self.screen_stack:  # not while the app is closing
+            await self._settle_scan(outcome)
+
+    async def _settle_scan(self, outcome: Outcome[events.Key] | None) -> None:
+        if outcome is None:
+            return
+        if outcome.verdict is Verdict.DROP:
+            self.say(f"ignored {outcome.text!r}: typed faster than a person, with no Enter")
+            return
+        for held in outcome.released:
+            await super().on_event(held)
+
+    def scanned(self, text: str) -> None:
+        """A scan (on any screen without a text box): it never acts as keys. An order's
+        code focuses that order (dialogs close, writing nothing); a badge switches the
+        pharmacist."""
+        prefix = self.settings.badge_prefix
+        if prefix and text.lower().startswith(prefix.lower()):
+            self.board.switch_pharmacist(text[len(prefix) :])
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        goto = {k for k in self.key_names("goto") if len(k) == 1}
+        self.board.scan(scan_refs(text, goto))
+
     @property
     def board(self) -> BoardScreen:
         screen = self.screen_stack[0]
@@ -133,9 +203,12 @@ class BoardApp(App[None]):
         """Workers' sentences (bubbled up from the board) become toasts."""
         self.say(message.text, message.severity)
 
+    def key_names(self, binding_id: str) -> list[str]:
+        """The Textual key names bound to an action, as this user bound them."""
+        return (self.keymap.get(binding_id) or BY_ID[binding_id].keys).split(",")
+
     def key_display(self, binding_id: str) -> str:
-        keys = self.keymap.get(binding_id) or BY_ID[binding_id].keys
-        return "/".join(self.get_key_display(Binding(k, "")) for k in keys.split(","))
+        return "/".join(self.get_key_display(Binding(k, "")) for k in self.key_names(binding_id))
 
     def help_rows(self) -> list[tuple[str, str]]:
         rows = [(self.key_display(a.id), a.help_line) for a in ACTIONS]
@@ -147,7 +220,10 @@ class BoardApp(App[None]):
             self.push_screen(HelpScreen(self.help_rows()))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        ours = {spec.palette for spec in ACTIONS if spec.palette is not None}
+        # Textual's own "Keys" and "Quit" would sit next to ours under the same names
+        yield from (c for c in super().get_system_commands(screen)
+                    if c.title not in ours and not c.title.lower().startswith("quit"))  # fmt: skip
         board = self.board
         for spec in ACTIONS:
             if spec.palette is not None:

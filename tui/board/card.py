@@ -33,12 +33,31 @@ def age(since: datetime, now: datetime) -> str:
 
 
 def urgency(card: Card, now: datetime) -> str:
-    """``overdue`` / ``soon`` / ``ontime`` against the due time (``done`` when closed)."""
-    if card.status.is_terminal or card.due_at is None:
-        return "done" if card.status.is_terminal else "ontime"
-    if now >= card.due_at:
+    """``overdue`` / ``soon`` / ``ontime`` against its due time or target (``done`` when
+    closed)."""
+    if card.status.is_terminal:
+        return "done"
+    if card.target is None:
+        return "ontime"
+    if now >= card.target:
         return "overdue"
-    return "soon" if card.due_at - now <= DUE_SOON else "ontime"
+    return "soon" if card.target - now <= DUE_SOON else "ontime"
+
+
+def due_text(card: Card, now: datetime) -> str:
+    """``late 42m`` past its due time (or target); ``due 10:15`` today, ``due Tue 05:23``
+    on another day; empty when it has none or is closed."""
+    if card.target is None or card.status.is_terminal:
+        return ""
+    if now >= card.target:
+        return f"late {age(card.target, now)}"
+    return f"due {when(card.target, now)}"
+
+
+def when(at: datetime, now: datetime) -> str:
+    """A local time of day, with the weekday when it is not today."""
+    local, today = at.astimezone(), now.astimezone()
+    return local.strftime("%H:%M" if local.date() == today.date() else "%a %H:%M")
 
 
 def badges(card: Card, now: datetime) -> list[tuple[str, str]]:
@@ -55,6 +74,16 @@ def badges(card: Card, now: datetime) -> list[tuple[str, str]]:
     return found
 
 
+def tint(card: Card, now: datetime, selected: bool) -> str:
+    """The component class of the card's whole background: the cursor, late, stat, plain."""
+    if selected:
+        return "column--cursor"
+    if urgency(card, now) == "overdue":
+        return "column--late-card"
+    return "column--stat-card" if card.priority == "stat" and not card.status.is_terminal \
+        else "column--card"  # fmt: skip
+
+
 def card_lines(
     card: Card,
     now: datetime,
@@ -66,34 +95,50 @@ def card_lines(
     rule: Style,
 ) -> list[Strip]:
     """The card's strips (3 lines compact, 4 otherwise); ``style`` looks up a component
-    class of the column, ``rule`` is the separator under an unselected card."""
-    base = style("column--cursor" if selected else "column--card")
-    dim = base + style("column--dim")
+    class of the column, ``rule`` is the separator under an unselected card.
+
+    Line 1: priority mark, name, patient initials, badges … due / late. Line 2: items …
+    time in status (neutral). Compact cards put the delivery before the items; full ones
+    give it a line of its own. One background for the whole card (the cursor bar has no
+    gaps): every other style adds its colour only."""
+    base = style(tint(card, now, selected))
+
+    def fg(name: str) -> Style:
+        if selected:  # the cursor bar's own text colour: readable on it in every theme
+            return base + Style(bold=style(name).bold)
+        return base + _colour_only(style(name))
+
     mark_style = _MARK_STYLE.get(card.priority)
-    mark = Segment(_MARK.get(card.priority, "  "), base + style(mark_style) if mark_style
-                   else base)  # fmt: skip
-    flags = [Segment(text, base + style(component)) for text, component in badges(card, now)]
+    mark = Segment(_MARK.get(card.priority, "  "), fg(mark_style) if mark_style else base)
+    flags = [Segment(text, fg(component)) for text, component in badges(card, now)]
     late = urgency(card, now)
-    time_style = base + style("column--dim" if late == "done" else f"column--{late}")
-    when = Segment(f" {age(card.status_since, now)} ", time_style)
+    due = due_text(card, now)
+    due_seg = [Segment(f" {due} ", fg(f"column--{late}"))] if due else []
+    since = Segment(f" {age(card.status_since, now)} ", fg("column--dim"))
     head = [mark, Segment(f" {card.name} ", base + Style(bold=True)),
             Segment(card.initials, base)]  # fmt: skip
+    delivery = _DELIVERY.get(card.delivery, card.delivery)
+    items = f"   {delivery} · {card.items}" if compact else "   " + card.items
     lines = [
-        _fit([*head, *flags], [when], width, base),
-        _fit([Segment("   " + card.items, dim)], [], width, base),
+        _fit([*head, *flags], due_seg, width, base),
+        _fit([Segment(items, fg("column--item"))], [since], width, base),
     ]
     if not compact:
-        due = card.due_at.astimezone().strftime("due %H:%M") if card.due_at else ""
-        delivery = _DELIVERY.get(card.delivery, card.delivery)
-        lines.append(_fit([Segment(f"   {delivery}", dim)], [Segment(f"{due} ", dim)],
-                          width, base))  # fmt: skip
+        lines.append(_fit([Segment(f"   {delivery}", fg("column--dim"))], [], width, base))
     lines.append(Strip([Segment("─" * width, rule)], width)
                  if not selected else Strip.blank(width, base))  # fmt: skip
     return lines
 
 
+def _colour_only(style: Style) -> Style:
+    """A component's colour and weight without its background (which would cut a hole
+    in the card's own)."""
+    return Style(color=style.color, bold=style.bold, italic=style.italic,
+                 reverse=style.reverse)  # fmt: skip
+
+
 def _fit(left: list[Segment], right: list[Segment], width: int, base: Style) -> Strip:
-    """Left part cropped so the right part (time in status) always shows."""
+    """Left part cropped so the right part (due / late, time in status) always shows."""
     right_len = sum(len(s.text) for s in right)
     left_strip = Strip(left).crop(0, max(0, width - right_len))
     pad = width - left_strip.cell_length - right_len

@@ -18,7 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from rxfloor.core.lifecycle import Status
-from rxfloor.tui.board.card import card_lines
+from rxfloor.tui.board.card import card_lines, urgency
 from rxfloor.tui.board.model import Card
 
 
@@ -27,6 +27,9 @@ class ColumnView(ScrollView, can_focus=False):
 
     COMPONENT_CLASSES = {
         "column--card",
+        "column--late-card",
+        "column--stat-card",
+        "column--item",
         "column--cursor",
         "column--stat",
         "column--waiter",
@@ -77,11 +80,20 @@ class ColumnView(ScrollView, can_focus=False):
         if keep is not None:
             self.cursor = _find(cards, keep, self.cursor, self.status)
         self.cursor = max(0, min(self.cursor, len(cards) - 1))
-        self.border_title = f"{self.status.value} ({total})" + (
-            f" · {len(cards)} shown" if len(cards) != total else ""
-        )
+        self._title()
         self.virtual_size = Size(self.size.width, len(cards) * self.card_height)
         self.refresh()
+
+    def _title(self) -> None:
+        """``OPEN 109 · 12 late`` (``· 3 shown`` under a filter)."""
+        now = self._now
+        late = 0 if self.status.is_terminal else sum(
+            1 for c in self.cards if c.target is not None and urgency(c, now) == "overdue"
+        )  # fmt: skip
+        shown = f" · {len(self.cards)} shown" if len(self.cards) != self.total else ""
+        self.border_title = f"{self.status.value} {self.total}{shown}" + (
+            f" · {late} late" if late else ""
+        )
 
     def select(self, card_id: str) -> bool:
         index = next((i for i, c in enumerate(self.cards) if c.id == card_id), None)
@@ -107,6 +119,7 @@ class ColumnView(ScrollView, can_focus=False):
         """The clock moved on: times in status and due colours change for every card."""
         self._now = self.clock()
         self._cache.clear()
+        self._title()
         self.refresh()
 
     def on_resize(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from sys import intern
 from typing import Any
 
@@ -26,7 +26,7 @@ from rxfloor.core.models import OrderView, initials
 from rxfloor.core.text import visible
 
 _RANK = {p.value: p.rank for p in Priority}
-_FAR = datetime.max.replace(tzinfo=None)
+_FAR = float("inf")
 #: Up to this many changed rows are placed one by one; a bigger burst re-sorts the columns.
 _INCREMENTAL_LIMIT = 64
 
@@ -47,8 +47,11 @@ class Card:
     version: int
     status_since: datetime
     sync_failed: bool
+    created_at: datetime | None = None
     pending: bool = False  # an optimistic move not yet confirmed by the database
-    key: tuple[int, datetime, str] = (0, _FAR, "")  # sort order, computed once
+    #: when it is late: its due time, else (stat, waiter) a target after it arrived
+    target: datetime | None = None
+    key: tuple[int, float, str] = (0, _FAR, "")  # sort order, computed once
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], failed: bool) -> Card:
@@ -83,13 +86,25 @@ class Card:
             version=data["version"],
             status_since=data["status_since"],
             sync_failed=failed,
+            created_at=data.get("created_at"),
         )
+        card.target = card.due_at
         card.key = card.sort_key
         return card
 
+    def aim(self, targets: Mapping[str, timedelta]) -> None:
+        """A stat or waiter order with no due time is due a set time after it arrived."""
+        target = targets.get(self.priority)
+        if self.due_at is None and target is not None and self.created_at is not None:
+            self.target = self.created_at + target
+        else:
+            self.target = self.due_at
+        self.key = self.sort_key
+
     @property
-    def sort_key(self) -> tuple[int, datetime, str]:
-        due = self.due_at.replace(tzinfo=None) if self.due_at else _FAR
+    def sort_key(self) -> tuple[int, float, str]:
+        # the real instant: due times stored with different UTC offsets still sort right
+        due = _instant(self.target) if self.target else _FAR
         return (_RANK.get(self.priority, 9), due, self.name)
 
     @property
@@ -116,13 +131,17 @@ class Card:
 class BoardModel:
     """Cards by id and by column; every update says which columns need a repaint."""
 
-    def __init__(self) -> None:
+    def __init__(self, targets: Mapping[str, timedelta] | None = None) -> None:
         self.cards: dict[str, Card] = {}
         self.columns: dict[Status, list[Card]] = {s: [] for s in Status}
         self.finished_since: datetime | None = None
+        self.targets = dict(targets or {})  # priority -> due this long after arrival
 
     def load(self, cards: Iterable[Card]) -> None:
         self.cards = {card.id: card for card in cards}
+        if self.targets:
+            for card in self.cards.values():
+                card.aim(self.targets)
         self.columns = {s: [] for s in Status}
         for card in self.cards.values():
             self.columns[card.status].append(card)
@@ -138,6 +157,8 @@ class BoardModel:
         incremental = len(cards) <= _INCREMENTAL_LIMIT
         touched: set[Status] = set()
         for card in cards:
+            if self.targets:
+                card.aim(self.targets)
             old = self.cards.pop(card.id, None)
             if old is not None:
                 touched.add(old.status)
@@ -196,5 +217,10 @@ class BoardModel:
             self.columns[status] = cards
 
 
-def _key(card: Card) -> tuple[int, datetime, str]:
+def _key(card: Card) -> tuple[int, float, str]:
     return card.key
+
+
+def _instant(at: datetime) -> float:
+    """Seconds since the epoch; a naive time (SQLite gives them back so) is UTC."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()

@@ -19,7 +19,8 @@ from textual.widgets import Footer, Input
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.lifecycle import MOVES, Action, Status, resolve
-from rxfloor.core.service import ServiceError
+from rxfloor.core.service import Actor, ServiceError
+from rxfloor.core.text import visible
 from rxfloor.tui.actions import BY_METHOD, bindings
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.messages import (
@@ -35,8 +36,9 @@ from rxfloor.tui.board.messages import (
 )
 from rxfloor.tui.board.model import BoardModel, Card
 from rxfloor.tui.board.view import BoardView
+from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
-from rxfloor.tui.screens.goto import GotoScreen
+from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen
 from rxfloor.tui.screens.reason import CANCEL_REASONS, HOLD_REASONS, ReasonScreen
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ class BoardScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.undo_stack: list[tuple[int, str]] = []  # (audit event, summary) of our moves
+        self.undoing = False  # the last thing done was an undo: going further back asks first
+        self._detail_keys = -1  # app.keys_seen when the detail was asked for
         self._keys_shown: tuple[bool | None, ...] | None = None
 
     @property
@@ -61,7 +65,8 @@ class BoardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         rx = self.rx
         yield BoardView(rx.service.store, rx.settings, rx.clock,
-                        ack_key=rx.key_display("acknowledge"))  # fmt: skip
+                        ack_key=rx.key_display("acknowledge"),
+                        syncing=rx.background is not None)  # fmt: skip
         yield Input(placeholder="filter: name, patient or item (Esc clears)", id="filter")
         yield Footer()
 
@@ -127,31 +132,55 @@ class BoardScreen(Screen[None]):
     # ------------------------------------------------------------ navigation
     def action_column(self, delta: int) -> None:
         self.view.set_current(self.view.current_index + delta)
+        self.view.note_cursor()
 
     def action_card(self, delta: int) -> None:
-        self.column.move_to(self.column.cursor + delta)
-        self.refresh_bindings()
+        self._navigate(self.column.cursor + delta)
 
     def action_edge(self, end: int) -> None:
-        self.column.move_to(len(self.column.cards) - 1 if end else 0)
-        self.refresh_bindings()
+        self._navigate(len(self.column.cards) - 1 if end else 0)
 
     def action_page(self, delta: int) -> None:
-        self.column.move_to(self.column.cursor + delta * self.column.page())
+        self._navigate(self.column.cursor + delta * self.column.page())
+
+    def _navigate(self, index: int) -> None:
+        self.column.move_to(index)
+        self.view.note_cursor()
         self.refresh_bindings()
 
     def action_toggle_cancelled(self) -> None:
         self.view.toggle_cancelled()
+        self.view.note_cursor()
+
+    def _guarded(self, key: str) -> Card | None:
+        """The focused card, unless it only just took the place of another one (a move
+        here, another terminal, a lost race): then this key does nothing and says why;
+        pressed again it acts."""
+        card = self.card
+        if card is None:
+            return None
+        gone = self.view.cursor_replaced(self.rx.settings.repeat_guard_s)
+        if gone is None:
+            return card
+        self.view.note_cursor()
+        where = self.model.cards.get(gone.id)
+        now = f" is now {where.status}" if where is not None else " left the board"
+        self.rx.say(
+            f"{key}: not done, the cursor just moved to {card.name} ({gone.name}{now}); "
+            f"press {key} again to act on {card.name}",
+            "warning",
+        )
+        return None
 
     # ----------------------------------------------------------------- moves
     def action_advance(self) -> None:
-        card = self.card
+        card = self._guarded(self.rx.key_display("advance"))
         if card is None:
             return
         self.move(card, resolve(card.status, Action.ADVANCE))
 
     def action_cancel_order(self) -> None:
-        card = self.card
+        card = self._guarded(self.rx.key_display("cancel"))
         if card is None:
             return
 
@@ -159,10 +188,13 @@ class BoardScreen(Screen[None]):
             if reason:
                 self.move(card, Action.CANCEL, reason)
 
-        self.app.push_screen(ReasonScreen(f"Cancel {card.name}: why?", CANCEL_REASONS), done)
+        order = f"{card.name} · {card.initials} · {card.items}"
+        self.app.push_screen(
+            ReasonScreen(f"Cancel {card.name}: why?", CANCEL_REASONS, subject=order), done
+        )
 
     def action_hold(self) -> None:
-        card = self.card
+        card = self._guarded(self.rx.key_display("hold"))
         if card is None:
             return
         if card.on_hold:
@@ -204,8 +236,8 @@ class BoardScreen(Screen[None]):
     def _move_done(self, message: MoveDone) -> None:
         result = message.result
         self.undo_stack.append((result.event_id, result.summary))
-        self.rx.say(result.summary, "information")
-        self.view.show_order(result.order)
+        self.undoing = False
+        self.view.show_order(result.order)  # the card visibly moved: no toast
 
     @on(MoveRefused)
     def _move_refused(self, message: MoveRefused) -> None:
@@ -216,9 +248,27 @@ class BoardScreen(Screen[None]):
             self.view.show_rows(message.rows, message.failed)
 
     def action_undo(self) -> None:
+        """One press takes back one move. Right after an undo, going further back asks
+        first (a second press is often a press too many)."""
         if not self.undo_stack:
             return
+        _, summary = self.undo_stack[-1]
+        if not self.undoing:
+            self._undo_last()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes and self.undo_stack and self.undo_stack[-1][1] == summary:
+                self._undo_last()
+
+        self.app.push_screen(
+            ConfirmScreen(f"Undo one more move: {summary}?", "y undoes it, n or Esc keeps it"),
+            answer,
+        )
+
+    def _undo_last(self) -> None:
         event_id, summary = self.undo_stack.pop()
+        self.undoing = True
         self._undo(event_id, summary)
 
     @work(thread=True, group="moves")
@@ -232,8 +282,10 @@ class BoardScreen(Screen[None]):
 
     @on(Undone)
     def _undone(self, message: Undone) -> None:
-        self.rx.say(f"undone: {message.summary}", "information")
+        more = f"; {self.rx.key_display('undo')} again goes further back" if self.undo_stack else ""
+        self.rx.say(f"undone: {message.summary}{more}", "information")
         self.view.show_order(message.result.order)
+        self.focus_order(message.result.order.id)
 
     def action_acknowledge(self) -> None:
         if self.view.alerts:
@@ -254,6 +306,7 @@ class BoardScreen(Screen[None]):
     # --------------------------------------------------- detail, filter, go to
     def action_detail(self) -> None:
         if self.card is not None:
+            self._detail_keys = self.rx.keys_seen
             self._detail(self.card.id)
 
     @work(thread=True, group="reads")
@@ -271,8 +324,11 @@ class BoardScreen(Screen[None]):
 
     @on(DetailLoaded)
     def _detail_loaded(self, message: DetailLoaded) -> None:
+        if self.app.screen is not self or self.rx.keys_seen != self._detail_keys:
+            return  # the pharmacist typed on (Enter then g): no detail on top of that
         title, body = detail_text(message.order, message.items, message.history, message.errors)
-        self.app.push_screen(DetailScreen(title, body))
+        goto = ",".join(self.rx.key_names("goto"))
+        self.app.push_screen(DetailScreen(title, body, goto))
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -282,6 +338,7 @@ class BoardScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.view.set_filter(event.value.strip().lower())
+        self.view.note_cursor()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
@@ -295,6 +352,7 @@ class BoardScreen(Screen[None]):
         box.display = False
         self.set_focus(None)
         self.view.set_filter("")
+        self.view.note_cursor()
 
     def action_goto(self) -> None:
         self.app.push_screen(GotoScreen(), self._goto_ref)
@@ -302,21 +360,25 @@ class BoardScreen(Screen[None]):
     def _goto_ref(self, ref: str | None) -> None:
         if not ref:
             return
-        self._lookup(ref)
+        self._lookup([ref])
+
+    def scan(self, refs: Sequence[str]) -> None:
+        """A scanned code (read by the app, never acted on as keys): focus that order."""
+        self._lookup(refs)
 
     @work(thread=True, group="reads")
-    def _lookup(self, ref: str) -> None:
+    def _lookup(self, refs: Sequence[str]) -> None:
         store = self.rx.service.store
-        card_id = ref.strip()
-        if card_id not in self.model.cards:
+        card_id = next((r.strip() for r in refs if r.strip() in self.model.cards), "")
+        if not card_id:
             try:
                 with store.read() as conn:
-                    row = bq.resolve_order(conn, ref)
+                    row = next((found for r in refs if (found := bq.resolve_order(conn, r))), None)
             except bq.AmbiguousOrder as exc:
                 self.post_message(Notice(str(exc), "warning"))
                 return
             if row is None:
-                self.post_message(Notice(f"no order {ref!r}", "warning"))
+                self.post_message(Notice(f"no order {refs[-1]!r}", "warning"))
                 return
             card_id = row["id"]
             if card_id not in self.model.cards:  # e.g. FINISHED before today
@@ -343,5 +405,29 @@ class BoardScreen(Screen[None]):
         col = view.column_for(card.status)
         view.set_current(view.visible_columns.index(col))
         col.select(card_id)
+        view.note_cursor()
         self.refresh_bindings()
         return True
+
+    # ------------------------------------------------------------ pharmacist
+    def action_switch_pharmacist(self) -> None:
+        self.app.push_screen(PharmacistScreen(self.rx.settings.badge_prefix),
+                             self._pharmacist_typed)  # fmt: skip
+
+    def _pharmacist_typed(self, name: str | None) -> None:
+        if name:
+            self.switch_pharmacist(name)
+
+    def switch_pharmacist(self, name: str) -> None:
+        """Who is at the keys from now on: the header shows it, every move records it."""
+        name = visible(name.strip())
+        if not 1 <= len(name) <= 32:
+            self.rx.say("a pharmacist's name or initials: 1 to 32 characters", "warning")
+            return
+        service = self.rx.service
+        service.actor = Actor(name, service.actor.station)
+        self.rx.settings.actor = name
+        self.undo_stack.clear()  # the last pharmacist's moves are theirs to undo
+        self.undoing = False
+        self.view.refresh_header()
+        self.refresh_bindings()  # the header says who it is now: no toast

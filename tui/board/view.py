@@ -9,10 +9,12 @@ view alone.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -44,32 +46,65 @@ TICK_INTERVAL = 30.0  # times in status move on
 Health = Mapping[str, SyncHealth]
 
 
-def _one_health(health: SyncHealth | None) -> str:
+def _one_health(health: SyncHealth | None) -> list[tuple[str, str]]:
     if health is None or health.online is None:
-        state = "offline"
+        state, level = "offline", "bad"
     elif health.online:
-        state = "online"
+        state, level = "online", "ok"
     else:
         since = health.offline_since.astimezone().strftime("%H:%M") if health.offline_since else ""
-        state = f"offline since {since}" if since else "offline"
+        state, level = (f"offline since {since}" if since else "offline"), "bad"
     queued = health.queued if health else 0
     failed = health.failed if health else 0
-    return f"{state} · {queued} queued · {failed} failed"
+    return [(state, level), (f" · {queued} queued · ", "ok"),
+            (f"{failed} failed", "bad" if failed else "ok")]  # fmt: skip
 
 
-def health_text(health: Health | None) -> str:
+def health_parts(health: Health | None, configured: bool = True) -> list[tuple[str, str]]:
+    """The sync part of the header as ``(text, level)``: level ``ok``, ``bad`` (red) or
+    ``off`` (no source configured: nothing is wrong, there is nothing to sync with); with
+    several sources, each one named."""
+    if not configured:
+        return [("sync: off", "off")]
+    parts = [("sync: ", "ok")]
+    if not health or len(health) == 1:
+        return parts + _one_health(next(iter(health.values())) if health else None)
+    for i, (name, one) in enumerate(health.items()):
+        parts += [(" │ " if i else "", "ok"), (f"{name} ", "ok"), *_one_health(one)]
+    return parts
+
+
+def health_text(health: Health | None, configured: bool = True) -> str:
     """``sync: online · 0 queued · 0 failed``; with several sources, each one named."""
-    if not health:
-        return f"sync: {_one_health(None)}"
-    if len(health) == 1:
-        return f"sync: {_one_health(next(iter(health.values())))}"
-    return "sync: " + " │ ".join(f"{name} {_one_health(h)}" for name, h in health.items())
+    return "".join(text for text, _ in health_parts(health, configured))
+
+
+def targets(settings: Settings) -> dict[str, timedelta]:
+    """How long after it arrived a stat or waiter order with no due time is late."""
+    return {
+        "stat": timedelta(minutes=settings.stat_target_min),
+        "waiter": timedelta(minutes=settings.waiter_target_min),
+    }
 
 
 def day_start(now: datetime) -> datetime:
     """Local midnight: FINISHED shows the orders finished since then."""
     local = now.astimezone()
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+#: audit events that do not move an order
+_NOT_MOVES = frozenset({"acknowledge", "refused", "synced", "superseded"})
+#: how a move another terminal made is told
+_DONE = {
+    "start": "started",
+    "finish": "finished",
+    "cancel": "cancelled",
+    "hold": "put on hold",
+    "release": "released",
+    "undo": "undone",
+    "created": "created",
+}
 
 
 class BoardHeader(Static):
@@ -79,10 +114,16 @@ class BoardHeader(Static):
         # text from data is never parsed as markup (an order named "[/]x" is just a name)
         super().__init__("", id="header", markup=False)
 
-    def show(self, now: datetime, settings: Settings, health: Health | None) -> None:
+    COMPONENT_CLASSES = {"header--bad", "header--off"}
+
+    def show(self, now: datetime, settings: Settings, health: Health | None, syncing: bool) -> None:
         clock = now.astimezone().strftime("%H:%M:%S")
         where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
-        self.update(f" {clock} │ {where} │ {health_text(health)}")
+        text = Text(f" {clock} │ {where} │ ")
+        for part, level in health_parts(health, syncing):
+            text.append(part, self.get_component_rich_style(f"header--{level}")
+                        if level != "ok" else "")  # fmt: skip
+        self.update(text)
 
 
 class AlertBanner(Static):
@@ -109,13 +150,16 @@ class BoardView(Vertical):
         clock: Callable[[], datetime],
         *,
         ack_key: str | None = None,
+        syncing: bool = False,
     ) -> None:
         super().__init__(id="board")
+        #: a sync runs (a remote is configured, or the demo's stand-in): its health is shown
+        self.syncing = syncing or bool(sources.configured(settings))
         self.store = store
         self.settings = settings
         self.clock = clock
         self.ack_key = ack_key  # named in the banner; None on a screen that cannot acknowledge
-        self.model = BoardModel()
+        self.model = BoardModel(targets(settings))
         self.needle = ""
         self.show_cancelled = False
         self.loaded = False
@@ -124,6 +168,10 @@ class BoardView(Vertical):
         self.alerts: Sequence[Mapping[Any, Any]] = []
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
+        self._cursor_card: Card | None = None  # the card under the cursor as last painted
+        #: (card that was under the cursor, when) the last time data, not a key, replaced it
+        self._replaced: tuple[Card, float] | None = None
+        self._alerts_read = False  # the first read of the alerts rings no bell
 
     def compose(self) -> ComposeResult:
         yield BoardHeader()
@@ -203,6 +251,7 @@ class BoardView(Vertical):
             # a copy: the column must still see its old list to keep the cursor on its order
             found = [c for c in cards if c.matches(self.needle)] if self.needle else list(cards)
             self.column_for(status).set_cards(found, len(cards), changed)
+        self._track_cursor()
         self._keys_may_have_changed()
 
     def _keys_may_have_changed(self) -> None:
@@ -217,7 +266,35 @@ class BoardView(Vertical):
         self._keys_may_have_changed()
 
     def _header(self) -> None:
-        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health)
+        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.syncing)
+
+    def refresh_header(self) -> None:
+        self._header()
+
+    def ring(self) -> None:
+        """The terminal bell, once per event (``bell = false`` in the config turns it off)."""
+        if self.settings.bell:
+            self.app.bell()
+
+    # ---------------------------------------------------------------- cursor
+    def _track_cursor(self) -> None:
+        """A repaint put another order under the cursor (a move, another terminal):
+        remember which one was there, so that a key meant for it does not act on this one."""
+        card, old = self.card, self._cursor_card
+        if old is not None and (card is None or card.id != old.id):
+            self._replaced = (old, time.monotonic())
+        self._cursor_card = card
+
+    def note_cursor(self) -> None:
+        """The pharmacist moved the cursor (a key): what is under it now is what they see."""
+        self._cursor_card = self.card
+        self._replaced = None
+
+    def cursor_replaced(self, guard_s: float) -> Card | None:
+        """The card the cursor was on, when data replaced it less than ``guard_s`` ago."""
+        if self._replaced is None or time.monotonic() - self._replaced[1] > guard_s:
+            return None
+        return self._replaced[0]
 
     # ----------------------------------------------------------------- cards
     def move_card(self, card: Card, status: Status) -> None:
@@ -261,7 +338,15 @@ class BoardView(Vertical):
     @on(ChangesArrived)
     def _changes_arrived(self, message: ChangesArrived) -> None:
         if message.rows:
+            before = self.card
+            if any(r["id"] not in self.model.cards and r["priority"] == "stat"
+                   and not Status(r["status"]).is_terminal for r in message.rows):  # fmt: skip
+                self.ring()  # a new stat order
             self.show_rows(message.rows, message.failed)
+            after = self.card
+            if (before is not None and before.id in {r["id"] for r in message.rows}
+                    and (after is None or after.id != before.id)):  # fmt: skip
+                self._taken_away(before.id, after.name if after else None)
         if message.confirmed:
             self._flag_failed(message.failed, message.confirmed)
 
@@ -276,11 +361,19 @@ class BoardView(Vertical):
         self._show_alerts(message.alerts)
 
     def _show_health(self, health: Health) -> None:
+        if self.health and any(
+            h.online and health.get(name) is not None and health[name].online is False
+            for name, h in self.health.items()
+        ):
+            self.ring()  # gone offline
         self.health = health
         self._header()
         self._keys_may_have_changed()
 
     def _show_alerts(self, alerts: Sequence[Mapping[Any, Any]]) -> None:
+        if self._alerts_read and {a["id"] for a in alerts} - {a["id"] for a in self.alerts}:
+            self.ring()  # a new alert (not the ones open when the board opened)
+        self._alerts_read = True
         self.alerts = alerts
         self.query_one(AlertBanner).show(alerts, self.ack_key)
         self._keys_may_have_changed()
@@ -314,6 +407,26 @@ class BoardView(Vertical):
         if confirmed:  # a parked push changes no version: the badge is read anyway
             failed |= bq.failed_order_ids(self.store, sorted(confirmed))
         return ChangesArrived(rows, failed, confirmed)
+
+    @work(thread=True, group="reads")
+    def _taken_away(self, card_id: str, now_on: str | None) -> None:
+        """Another terminal (or the remote) moved the card under the cursor: say who did,
+        and where the cursor is now (``#1018 started by AB · cursor on #1002``)."""
+        try:
+            history = self.store.history(card_id)
+        except StoreError:
+            return
+        moves = [e for e in history if e["action"] not in _NOT_MOVES]
+        if not moves:
+            return
+        ev = moves[-1]
+        what = _DONE.get(ev["action"], ev["action"])
+        if ev["action"] == "remote":
+            what = f"set to {ev['to_status']} at the remote"
+        by = f" by {visible(ev['actor'])}" if ev["action"] != "remote" else ""
+        cursor = f" · cursor on {now_on}" if now_on else ""
+        name = self.model.cards[card_id].name if card_id in self.model.cards else card_id
+        self.post_message(Notice(f"{name} {what}{by}{cursor}", "warning"))
 
     @work(thread=True, group="health", exclusive=True)
     def _poll_health(self) -> None:

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import Footer, Label, Static
 
 from rxfloor.core.models import OrderView
 from rxfloor.core.text import shown, visible
@@ -25,10 +25,16 @@ class DetailScreen(ModalScreen[None]):
         Binding("q", "app.pop_screen", "Back", show=False),
     ]
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, title: str, body: str, goto_keys: str = "g") -> None:
         super().__init__()
         self.title_text = title
         self.body = body
+        # Enter then g typed fast: Go to replaces the detail (never stacks on it)
+        self._bindings.bind(goto_keys, "goto", "Go to", show=True)
+
+    def action_goto(self) -> None:
+        self.dismiss()
+        self.app.call_later(self.app.run_action, "goto", self.app.screen_stack[0])
 
     def on_mount(self) -> None:
         self.query_one("#scroll").focus()
@@ -38,6 +44,7 @@ class DetailScreen(ModalScreen[None]):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             with VerticalScroll(id="scroll"):
                 yield Static(self.body, id="detail-body", markup=False)
+        yield Footer()
 
 
 def local(at: datetime) -> str:

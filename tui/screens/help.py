@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Label, Static
+from textual.widgets import Footer, Label, Static
 
 
 class HelpScreen(ModalScreen[None]):
@@ -36,3 +36,4 @@ class HelpScreen(ModalScreen[None]):
             )
             with VerticalScroll(id="scroll"):
                 yield Static(text, id="help-body", markup=False)
+        yield Footer()

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Footer, Input, Label, OptionList
 
 CANCEL_REASONS = (
     "Patient cancelled",
@@ -31,20 +31,27 @@ class ReasonScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
 
-    def __init__(self, title: str, choices: Sequence[str]) -> None:
+    def __init__(self, title: str, choices: Sequence[str], *, subject: str = "") -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
+        self.subject = subject  # the order it acts on: name, patient initials, items
         self.choices = list(choices)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
+            if self.subject:
+                yield Label(self.subject, id="subject", markup=False)
+            yield Label("↓ ↑ pick a reason and Enter, or Tab and type one", classes="dialog-hint")
             yield OptionList(*self.choices, id="reasons")
             yield Input(placeholder="or type a reason, then Enter", id="reason")
             yield Label("", id="error", classes="dialog-error")
+        yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        reasons = self.query_one(OptionList)
+        reasons.focus()
+        reasons.highlighted = None  # nothing chosen until the pharmacist chooses
 
     @on(OptionList.OptionSelected, "#reasons")
     def _picked(self, event: OptionList.OptionSelected) -> None:
