@@ -2,7 +2,8 @@
 
 Same shape as :mod:`tests.remote_fixtures`:
 
-``serve_photon(config: PhotonSandboxConfig | None = None, **fields) -> ContextManager[PhotonServer]``
+``serve_photon(config=None, **fields) -> ContextManager[PhotonServer]`` (``fields``: fields of
+:class:`PhotonSandboxConfig`, overriding ``config``)
 
 ``PhotonServer``:
     ``base_url``     ``http://127.0.0.1:PORT`` (the floor's ``[sources.photon] api_url``)
@@ -90,7 +91,9 @@ class PhotonServer(_Served):
     def deliveries(self) -> list[dict[str, Any]]:
         return self.state.deliveries()
 
-    def wait_deliveries(self, count: int, *, ok: bool = True, timeout: float = 10.0) -> list[dict[str, Any]]:  # fmt: skip
+    def wait_deliveries(
+        self, count: int, *, ok: bool = True, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             log = self.state.deliveries()
@@ -102,7 +105,9 @@ class PhotonServer(_Served):
             time.sleep(0.01)
 
     # -- prescriber side
-    def create(self, count: int = 1, fulfillment_type: str = "PICK_UP", *, place: bool = True) -> list[str]:  # fmt: skip
+    def create(
+        self, count: int = 1, fulfillment_type: str = "PICK_UP", *, place: bool = True
+    ) -> list[str]:
         body = {"count": count, "fulfillment_type": fulfillment_type, "place": place}
         return self._ok(self.control.post("/orders", json=body))["created"]  # type: ignore[no-any-return]
 
@@ -164,10 +169,10 @@ class PhotonServer(_Served):
 
 
 @contextlib.contextmanager
-def serve_photon(config: PhotonSandboxConfig | None = None, **fields: Any) -> Iterator[PhotonServer]:  # fmt: skip
+def serve_photon(
+    config: PhotonSandboxConfig | None = None, **fields: Any
+) -> Iterator[PhotonServer]:
     merged = {**(config.model_dump() if config else {}), **fields}
-    if config is not None and "token" not in fields:
-        merged["token"] = config.token  # model_dump masks nothing, but keep the SecretStr
     server = PhotonServer(PhotonSandboxConfig.model_validate(merged))
     try:
         yield server
