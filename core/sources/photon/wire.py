@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rxfloor.core.lifecycle import DeliveryType, Status
 from rxfloor.core.models import LineItem, NewOrder
 from rxfloor.core.sources.photon import mapping
-from rxfloor.core.text import clip
+from rxfloor.core.text import clip, scrub
 
 SOURCE_NAME = "photon"
 EVENT_PREFIX = "photon:order:"
@@ -181,8 +181,17 @@ def _name(order_id: str, external_id: str | None) -> str:
     return (external_id or order_id)[:64]
 
 
+def _words(text: str | None, limit: int) -> str | None:
+    """Remote words for a card: one line, scrubbed, cut to ``limit`` (shown as data)."""
+    if not text:
+        return None
+    line = " ".join(scrub(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def error_comment(reason: str | None) -> str:
-    return "Photon reports an error" + (f": {clip(reason, 200)}" if reason else "")
+    words = _words(reason, 200)
+    return "Photon reports an error" + (f": {words}" if words else "")
 
 
 def order_of_event(event: CloudEvent, pharmacy_id: str | None = None) -> PhotonOrder:
@@ -206,8 +215,8 @@ def order_of_event(event: CloudEvent, pharmacy_id: str | None = None) -> PhotonO
         if pharmacy_id and to == pharmacy_id:
             word = "placed"  # rerouted to this pharmacy
         else:
-            where = data.pharmacy.name if data.pharmacy and data.pharmacy.name else None
-            comment = "rerouted" + (f" to {clip(where, 80)}" if where else "")
+            where = _words(data.pharmacy.name if data.pharmacy else None, 80)
+            comment = "rerouted" + (f" to {where}" if where else "")
     elif word == "pending" and pharmacy_id and data.pharmacyId not in (None, pharmacy_id):
         word = "routing"  # created for another pharmacy: never shown here
     if word == mapping.ERROR:
