@@ -29,24 +29,28 @@ def event(kind: str, **data: Any) -> CloudEvent:
     )  # fmt: skip
 
 
+def ful(state: str, kind: str | None = None) -> dict[str, Any]:
+    return {"fulfillment": {"type": kind, "state": state}}
+
+
 # every row of the README table: (event, data) -> (word, board column, parked)
 EVENT_ROWS: list[tuple[str, dict[str, Any], str, Status | None, bool]] = [
     ("created", {"pharmacyId": US}, "pending", None, False),
     ("created", {"pharmacyId": "phr_other"}, "routing", None, False),
     ("placed", {}, "placed", Status.OPEN, False),
-    ("fulfillment", {"fulfillment": {"type": "MAIL_ORDER", "state": "SENT"}}, "sent", Status.OPEN, False),
-    ("fulfillment", {"fulfillment": {"state": "RECEIVED"}}, "received", Status.OPEN, False),
-    ("fulfillment", {"fulfillment": {"state": "FILLING"}}, "filling", Status.PROCESSING, False),
-    ("fulfillment", {"fulfillment": {"state": "IN_PROGRESS"}}, "filling", Status.PROCESSING, False),
-    ("fulfillment", {"fulfillment": {"state": "READY"}}, "ready", Status.FINISHED, False),
-    ("fulfillment", {"fulfillment": {"state": "SHIPPED"}}, "shipped", Status.FINISHED, False),
-    ("fulfillment", {"fulfillment": {"state": "OUT_FOR_DELIVERY"}}, "shipped", Status.FINISHED, False),
-    ("fulfillment", {"fulfillment": {"state": "DELIVERED"}}, "delivered", Status.FINISHED, False),
-    ("fulfillment", {"fulfillment": {"state": "PICKED_UP"}}, "delivered", Status.FINISHED, False),
-    ("fulfillment", {"fulfillment": {"state": "SOMETHING_NEW"}}, "placed", Status.OPEN, False),
+    ("fulfillment", ful("SENT", "MAIL_ORDER"), "sent", Status.OPEN, False),
+    ("fulfillment", ful("RECEIVED"), "received", Status.OPEN, False),
+    ("fulfillment", ful("FILLING"), "filling", Status.PROCESSING, False),
+    ("fulfillment", ful("IN_PROGRESS"), "filling", Status.PROCESSING, False),
+    ("fulfillment", ful("READY"), "ready", Status.FINISHED, False),
+    ("fulfillment", ful("SHIPPED"), "shipped", Status.FINISHED, False),
+    ("fulfillment", ful("OUT_FOR_DELIVERY"), "shipped", Status.FINISHED, False),
+    ("fulfillment", ful("DELIVERED"), "delivered", Status.FINISHED, False),
+    ("fulfillment", ful("PICKED_UP"), "delivered", Status.FINISHED, False),
+    ("fulfillment", ful("SOMETHING_NEW"), "placed", Status.OPEN, False),
     ("completed", {}, "completed", Status.FINISHED, False),
     ("canceled", {}, "canceled", Status.CANCELLED, False),
-    ("rerouted", {"pharmacy": {"id": "phr_other", "name": "Elsewhere"}}, "rerouted", Status.CANCELLED, False),
+    ("rerouted", {"pharmacy": {"id": "phr_other", "name": "E"}}, "rerouted", Status.CANCELLED, False),
     ("rerouted", {"pharmacy": {"id": US, "name": "Us"}}, "placed", Status.OPEN, False),
     ("error", {"reason": "insurance rejected"}, "error", None, True),
 ]  # fmt: skip

@@ -219,7 +219,7 @@ def test_held_deliveries_go_out_of_order_twice_and_replay(
     photon_server.subscribe(url, "shared-secret-1")
     photon_server.deliveries_held(True)
     photon_server.duplicate(True)
-    (uid,) = photon_server.create(1)
+    photon_server.create(1)
     assert photon_server.release("reverse") == 2
     photon_server.wait_deliveries(4)
     ids = [json.loads(b)["id"] for b, _ in box.got]
