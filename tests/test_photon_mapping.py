@@ -50,7 +50,7 @@ EVENT_ROWS: list[tuple[str, dict[str, Any], str, Status | None, bool]] = [
     ("fulfillment", ful("SOMETHING_NEW"), "placed", Status.OPEN, False),
     ("completed", {}, "completed", Status.FINISHED, False),
     ("canceled", {}, "canceled", Status.CANCELLED, False),
-    ("rerouted", {"pharmacy": {"id": "phr_other", "name": "E"}}, "rerouted", Status.CANCELLED, False),
+    ("rerouted", {"pharmacy": {"id": "phr_2", "name": "E"}}, "rerouted", Status.CANCELLED, False),
     ("rerouted", {"pharmacy": {"id": US, "name": "Us"}}, "placed", Status.OPEN, False),
     ("error", {"reason": "insurance rejected"}, "error", None, True),
 ]  # fmt: skip
