@@ -233,6 +233,21 @@ def _authorised(request: Request) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+def _refused(request: Request, code: int, body: dict[str, Any]) -> JSONResponse:
+    """An error answer; with ``echo_token`` it quotes the credentials it was sent."""
+    state = _state(request)
+    if state.faults.echo_token:
+        sent = request.headers.get(state.config.auth_header, "")
+        quoted = f" (request had {state.config.auth_header}: {sent})"
+        if "errors" in body:
+            first = {**body["errors"][0]}
+            first["message"] += quoted
+            body = {**body, "errors": [first, *body["errors"][1:]]}
+        else:
+            body = {**body, "error": f"{body.get('error', 'refused')}{quoted}"}
+    return JSONResponse(body, code)
+
+
 async def _json(request: Request) -> Any:
     try:
         return json.loads(await request.body())
@@ -252,7 +267,7 @@ async def hook(request: Request) -> Response:
         answer = state.report(body, request_seq=entry.get("seq"),
                               idempotency_key=request.headers.get("idempotency-key"))  # fmt: skip
     except Refusal as exc:
-        return JSONResponse(exc.body, exc.status_code)
+        return _refused(request, exc.status_code, exc.body)
     return JSONResponse(answer)
 
 
@@ -260,11 +275,11 @@ async def graphql(request: Request) -> Response:
     state = _state(request)
     if not _authorised(request):
         denied = {"message": "unauthorized", "extensions": {"code": "UNAUTHENTICATED"}}
-        return JSONResponse({"errors": [denied]}, 401)
+        return _refused(request, 401, {"errors": [denied]})
     try:
         body = await _json(request)
     except Refusal as exc:
-        return JSONResponse(exc.body, exc.status_code)
+        return _refused(request, exc.status_code, exc.body)
     query = body.get("query") if isinstance(body, dict) else None
     variables = (body.get("variables") if isinstance(body, dict) else None) or {}
     if not isinstance(query, str) or "order(" not in query.replace(" (", "("):
