@@ -56,7 +56,7 @@ def test_push_against_an_echoing_photon_keeps_the_token_out_of_every_sink(
     with server.client() as reader:
         source = PhotonSource(reader, pharmacy_id=server.pharmacy_id)
         orders = [source.get_order(uid) for uid in uids]
-        RemoteApplier(service).apply(orders)
+        RemoteApplier(service, "photon").apply(orders)
     names = [o.name or o.uid for o in orders]
     for name in names[:2]:
         service.act(name, Action.START)

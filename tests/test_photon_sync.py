@@ -29,7 +29,7 @@ NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
 def onto_the_floor(service: OrderService, source: PhotonSource, uids: list[str]) -> list[str]:
     """The orders as the inbox would insert them; returns their names (refs on the floor)."""
     orders = [source.get_order(uid) for uid in uids]
-    RemoteApplier(service).apply(orders)
+    RemoteApplier(service, "photon").apply(orders)
     return [o.name or o.uid for o in orders]
 
 
@@ -70,7 +70,7 @@ def test_each_report_reaches_photon_exactly_once(
     drain(worker)
     worker.close()
     source.close()
-    expected = Counter()
+    expected: Counter[tuple[str, str]] = Counter()
     for uid in uids:
         expected[(uid, "received")] = 1
         expected[(uid, "in_progress")] = 1

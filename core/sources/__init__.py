@@ -73,6 +73,12 @@ _REGISTRY: dict[str, _Entry] = {
         "rxfloor.core.sources.rxscale.source",
         "RxScaleSource",
     ),
+    "photon": _Entry(
+        SourceTraits("Photon", "P", tracking_on_finish=True, remote_hold=False),
+        lambda s: bool(s.photon_url()),
+        "rxfloor.core.sources.photon.source",
+        "PhotonSource",
+    ),
 }
 
 #: Known to the board before the source package lands (its orders may be in a database);

@@ -14,12 +14,15 @@ import hashlib
 import hmac
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
 
+from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sources.base import PushPlan, WebhookEvent
 from rxfloor.core.sources.photon import mapping
@@ -65,6 +68,10 @@ class PhotonWebhooks:
     sent within ``tolerance_s`` of now (``X-Photon-Timestamp``, Unix seconds): a stale or
     future stamp is refused like a forged signature. The event's own ``time`` orders events
     of one order (an older one never moves it back); its ``id`` is the dedupe key.
+
+    ``pharmacy_id`` (this pharmacy's Photon id) tells a reroute to this pharmacy from one
+    away from it. Left unset, both it and ``tolerance_s`` come from ``[sources.photon]`` at
+    first use (the receiver is built without the settings: :data:`WEBHOOKS`).
     """
 
     signature_header = SIGNATURE_HEADER
@@ -73,12 +80,46 @@ class PhotonWebhooks:
         self,
         *,
         pharmacy_id: str | None = None,
-        tolerance_s: float = TOLERANCE_S,
+        tolerance_s: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.pharmacy_id = pharmacy_id
-        self.tolerance_s = tolerance_s
+        self._pharmacy_id = pharmacy_id
+        self._tolerance_s = tolerance_s
+        self._configured = pharmacy_id is not None and tolerance_s is not None
+        self._lock = threading.Lock()
         self.clock = clock
+
+    def _configure(self) -> None:
+        with self._lock:
+            if self._configured:
+                return
+            from rxfloor.core.config import ConfigError, load_settings
+
+            try:
+                section = load_settings().sources.photon
+            except ConfigError:  # the command that built the receiver has said so already
+                section = None
+            if self._pharmacy_id is None and section is not None:
+                self._pharmacy_id = section.pharmacy_id
+            if self._tolerance_s is None:
+                self._tolerance_s = section.webhook_tolerance_s if section else TOLERANCE_S
+            self._configured = True
+
+    @property
+    def pharmacy_id(self) -> str | None:
+        self._configure()
+        return self._pharmacy_id
+
+    @property
+    def tolerance_s(self) -> float:
+        self._configure()
+        assert self._tolerance_s is not None
+        return self._tolerance_s
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PhotonWebhooks:
+        section = settings.sources.photon
+        return cls(pharmacy_id=section.pharmacy_id or "", tolerance_s=section.webhook_tolerance_s)
 
     def verify(self, secret: bytes, body: bytes, headers: Mapping[str, str]) -> bool:
         if not signature_ok(secret, body, _header(headers, SIGNATURE_HEADER)):
@@ -91,7 +132,7 @@ class PhotonWebhooks:
         raw = json.loads(body)
         try:
             event = CloudEvent.model_validate(raw)
-            order = order_of_event(event, self.pharmacy_id)
+            order = order_of_event(event, self.pharmacy_id or None)
         except ValidationError as exc:
             raise ValueError(f"malformed Photon event: {exc.error_count()} errors") from None
         stamp = parse_time(event.time)
@@ -112,6 +153,7 @@ def sent_at(headers: Mapping[str, str]) -> float | None:
     return value if math.isfinite(value) else None
 
 
+#: the receiver's format (``core.sources.webhook_format("photon")``): configured at first use
 WEBHOOKS = PhotonWebhooks()
 
 
@@ -129,7 +171,30 @@ class PhotonSource:
     ) -> None:
         self.client = client
         self.pharmacy_id = pharmacy_id
-        self.webhooks = webhooks or PhotonWebhooks(pharmacy_id=pharmacy_id)
+        self.webhooks = webhooks or PhotonWebhooks(pharmacy_id=pharmacy_id or "",
+                                                   tolerance_s=TOLERANCE_S)  # fmt: skip
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    ) -> PhotonSource:
+        """The source ``[sources.photon]`` describes (token from env or keyring).
+
+        Raises :class:`ValueError` (no URL, no token) or ``ConfigError`` (a malformed token).
+        """
+        section = settings.sources.photon
+        client = PhotonClient(
+            settings.photon_url() or "",
+            settings.resolved_photon_token(),
+            graphql_url=section.graphql_url,
+            auth_header=section.auth_header,
+            auth_scheme=section.auth_scheme,
+            timeout_s=section.http_timeout_s or settings.http_timeout_s,
+            rate_limit_per_s=section.rate_limit_per_s or settings.rate_limit_per_s,
+            transport=transport,
+        )
+        return cls(client, pharmacy_id=section.pharmacy_id,
+                   webhooks=PhotonWebhooks.from_settings(settings))  # fmt: skip
 
     @property
     def rate_limit_per_s(self) -> float | None:

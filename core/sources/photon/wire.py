@@ -154,7 +154,9 @@ class PhotonOrder:
         )
         created = datetime.fromtimestamp(self.created_at, UTC) if self.created_at else None
         return NewOrder(
-            id=self.uid,
+            id=f"{SOURCE_NAME}:{self.uid}",  # core.sources.local_id
+            source=SOURCE_NAME,
+            remote_id=self.uid,
             name=(self.name or self.uid)[:64],
             status=board_status,
             remote_status=self.status,
