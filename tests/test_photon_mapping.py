@@ -122,8 +122,8 @@ def test_every_read_row(
 
 
 PLAN_ROWS: list[tuple[Action, str, bool, bool, tuple[str, ...]]] = [
-    (Action.START, "placed", False, False, ("received", "in_progress")),
-    (Action.START, "sent", False, False, ("received", "in_progress")),
+    (Action.START, "placed", False, False, ("in_progress",)),
+    (Action.START, "sent", False, False, ("in_progress",)),
     (Action.START, "received", False, False, ("in_progress",)),
     (Action.START, "filling", True, False, ()),
     (Action.START, "shipped", True, False, ()),
@@ -131,7 +131,7 @@ PLAN_ROWS: list[tuple[Action, str, bool, bool, tuple[str, ...]]] = [
     (Action.START, "rerouted", False, True, ()),
     (Action.START, "error", False, True, ()),
     (Action.START, "pending", False, True, ()),
-    (Action.FINISH, "placed", False, False, ("received", "in_progress", "finish")),
+    (Action.FINISH, "placed", False, False, ("in_progress", "finish")),
     (Action.FINISH, "received", False, False, ("in_progress", "finish")),
     (Action.FINISH, "filling", False, False, ("finish",)),
     (Action.FINISH, "ready", True, False, ()),

@@ -86,9 +86,12 @@ REPORT_WORD: dict[str, str] = {
 #: push steps: the reports sent, plus ``finish`` (``shipped`` with the carrier and tracking
 #: number when the move carries tracking, else ``completed``: picked up or handed over)
 FINISH = "finish"
-#: the reports that take an order from a word on the way to ``filling`` (START's target)
+#: the reports that take an order from a word on the way to ``filling`` (START's target).
+#: ``received`` is not sent on the way: one report per move, so the echo of an intermediate
+#: report (Photon sends an event for each) can never arrive after the move settled and look
+#: like Photon lost it
 _TO_FILLING: dict[str, tuple[str, ...]] = {
-    "placed": ("received", "in_progress"),
+    "placed": ("in_progress",),
     "received": ("in_progress",),
     "filling": (),
 }

@@ -225,10 +225,18 @@ class PhotonSource:
         status = step
         if step == mapping.FINISH:
             carrier, number = _tracking(payload)
-            status = "shipped" if number else "completed"
+            status = "shipped" if number else self._finish_without_tracking(uid)
         self.client.report(uid, status, carrier=carrier, tracking_number=number,
                            idempotency_key=idempotency_key)  # fmt: skip
         return PhotonOrder(uid=uid, status=mapping.REPORT_WORD[status])
+
+    def _finish_without_tracking(self, uid: str) -> str:
+        """``shipped`` for a mail order (Photon takes ``completed`` only once it has shipped),
+        ``completed`` for one picked up; the order's type is read first (a read changes
+        nothing, so this adds no uncertainty to the report that follows)."""
+        read = self.client.read_order(uid)
+        kind = read.fulfillment.type if read.fulfillment else None
+        return "shipped" if (kind or "").upper() == "MAIL_ORDER" else "completed"
 
     def close(self) -> None:
         self.client.close()
