@@ -99,7 +99,7 @@ def test_a_cancellation_request_is_answered_from_the_cli(
 
 def test_sync_and_webhooks_name_their_sources(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "sync", "--once", "--source", "nope")
-    assert code == 2 and "--source: unknown source 'nope' (known: rxscale, shopify)" in err
+    assert code == 2 and "--source: unknown source 'nope' (known: rxscale, photon, shopify)" in err
     code, _, err = _run(capsys, "sync", "--once")
     assert code == 3 and "no source is configured" in err and "RXFLOOR_API_URL" in err
     code, _, err = _run(capsys, "webhooks", "serve", "--port", "0")

@@ -59,7 +59,7 @@ def test_each_report_reaches_photon_exactly_once(
     names = onto_the_floor(service, source, uids)
     worker = SyncWorker(service, source, policy=NO_WAIT, concurrency=3)
     # every third request loses its answer after Photon applied it, or never arrives
-    photon_server.set_faults(fail_rate=0.4, fault_seed=seed,
+    photon_server.set_faults(fail_rate=0.4, fault_seed=seed, next=["drop_after"] * 2,
                              kinds=["drop_after", "drop_before", "server_error"])  # fmt: skip
     for name in names:
         service.act(name, Action.START)

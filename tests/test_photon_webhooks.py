@@ -205,7 +205,9 @@ def test_the_full_loop_sends_every_report_exactly_once(floor: Floor) -> None:
     floor.settle(8)
     service = floor.service
     worker = SyncWorker(service, server.source(timeout_s=2.0), policy=NO_WAIT, concurrency=2)
-    server.set_faults(fail_rate=0.5, fault_seed=11, kinds=["drop_after", "server_error"])
+    server.set_faults(
+        fail_rate=0.5, fault_seed=11, kinds=["drop_after", "server_error"], next=["drop_after"] * 2
+    )
     for uid in uids:
         service.act(f"photon:{uid}", Action.START)
     for _ in range(40):
