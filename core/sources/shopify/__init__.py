@@ -1,0 +1,1 @@
+"""Shopify as an order source: the pharmacy as a fulfillment service app (GraphQL Admin API)."""
