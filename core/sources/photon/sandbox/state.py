@@ -84,6 +84,11 @@ class PhotonSandboxConfig(BaseModel):
     content_seed: int = 0
     webhook_attempts: int = Field(default=3, ge=1, le=10)
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    #: subscribe this URL to every order event at start, signed with ``webhook_secret``
+    webhook_url: str | None = None
+    webhook_secret: SecretStr = SecretStr("sandbox-photon-secret")
+    #: the fault settings at start (and after each reset)
+    faults: FaultSettings = Field(default_factory=FaultSettings)
 
 
 class Refusal(Exception):
@@ -133,11 +138,15 @@ class PhotonSandboxState:
             self._held = False
             self._duplicate = False
             self._subs: dict[str, dict[str, Any]] = {}
-            self._faults = FaultSettings()
+            self._faults = self.config.faults.model_copy(deep=True)
             self._fault_n = 0
             self._n = 0
             self._last_time = 0.0
             self._rng = random.Random(self.config.content_seed)
+            if self.config.webhook_url:
+                self.subscribe(
+                    self.config.webhook_url, self.config.webhook_secret.get_secret_value()
+                )
             count = self.config.seed if seed is None else seed
             for uid in self.create(count):
                 self.place(uid)
