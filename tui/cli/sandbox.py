@@ -136,9 +136,9 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    for (attr, flag), where in _APPLIES.items():
-        if getattr(args, attr) is not None and args.source not in where:
-            print(f"rxfloor sandbox: {flag} applies to --source {' or '.join(where)} only",
+    for (attr, flag), sources in _APPLIES.items():
+        if getattr(args, attr) is not None and args.source not in sources:
+            print(f"rxfloor sandbox: {flag} applies to --source {' or '.join(sources)} only",
                   file=sys.stderr)  # fmt: skip
             return ExitCode.CONFIG
     faults = {"fail_rate": args.fail_rate, "fault_seed": args.fault_seed, "slow_s": args.slow_s}
