@@ -34,10 +34,10 @@ def _post(s: ShopifyServer, body: Any, **kw: Any) -> httpx.Response:
 
 
 def _first_id(s: ShopifyServer) -> str:
-    return s.state.page(
+    return str(s.state.page(
         first=1, after=None, last=None, before=None, reverse=False,
         assignment="FULFILLMENT_REQUESTED", location_ids=None,
-    )[0][0]["id"]  # fmt: skip
+    )[0][0]["id"])  # fmt: skip
 
 
 def test_the_access_token_is_required(shopify_factory: Any) -> None:
