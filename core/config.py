@@ -116,6 +116,31 @@ class KonnektiveSection(BaseModel):
     http_timeout_s: float | None = Field(default=None, gt=0, le=300)
 
 
+class PhotonSection(BaseModel):
+    """``[sources.photon]``: Photon Health routing e-prescriptions to this pharmacy.
+
+    The API token is never here: ``RXFLOOR_PHOTON_API_TOKEN`` or the OS keyring (service
+    ``rxfloor``, user ``photon_api_token``); the webhook secret is
+    ``RXFLOOR_PHOTON_WEBHOOK_SECRET``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: e.g. ``https://api.photon.health`` (the status report is ``<api_url>/v1/hooks/pharmacy``);
+    #: set: the source is configured
+    api_url: str | None = None
+    #: the order read (``order(id:)``); unset: ``<api_url>/graphql``
+    graphql_url: str | None = None
+    #: this pharmacy's Photon id (``phr_…``): tells a reroute to it from one away from it
+    pharmacy_id: str | None = Field(default=None, max_length=128)
+    #: how the token is sent (Photon does not document it publicly): ``<header>: <scheme> <token>``
+    auth_header: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    auth_scheme: str = Field(default="Bearer", pattern=r"^[A-Za-z0-9._-]{0,32}$")
+    http_timeout_s: float | None = Field(default=None, gt=0, le=300)
+    rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
+    #: a delivery whose ``X-Photon-Timestamp`` is further than this from now is refused
+    webhook_tolerance_s: float = Field(default=300.0, gt=0, le=86_400)
+
+
 class SourcesSection(BaseModel):
     """``[sources.<name>]``: one table per system of record."""
 
@@ -124,6 +149,7 @@ class SourcesSection(BaseModel):
     rxscale: RxScaleSection = Field(default_factory=RxScaleSection)
     shopify: ShopifySection = Field(default_factory=ShopifySection)
     konnektive: KonnektiveSection = Field(default_factory=KonnektiveSection)
+    photon: PhotonSection = Field(default_factory=PhotonSection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +179,8 @@ class Settings(BaseSettings):
     #: the Konnektive API user's login id and password (environment or keyring only)
     konnektive_login_id: SecretStr | None = None
     konnektive_password: SecretStr | None = None
+    #: the token of Photon's pharmacy API (environment or keyring only)
+    photon_api_token: SecretStr | None = None
     sync_interval_s: float = Field(default=5.0, gt=0, le=3600)
     rate_limit_per_s: float = Field(default=10.0, gt=0, le=10_000)
     http_timeout_s: float = Field(default=10.0, gt=0, le=300)
@@ -312,6 +340,37 @@ class Settings(BaseSettings):
             found.append(given)
         return found[0], found[1]
 
+    def photon_url(self) -> str | None:
+        """``[sources.photon] api_url`` without a trailing slash (None: not configured)."""
+        url = self.sources.photon.api_url
+        return url.strip().rstrip("/") or None if url else None
+
+    def resolved_photon_token(self) -> SecretStr | None:
+        """The Photon API token from ``RXFLOOR_PHOTON_API_TOKEN``, else from the OS keyring
+        (service ``rxfloor``, user ``photon_api_token``); registered as a secret. Raises
+        :class:`ConfigError` naming what is wrong with a malformed one (never it)."""
+        from rxfloor.core.text import api_key_problem, register_secret
+
+        if self.photon_api_token is not None:
+            token, source = self.photon_api_token, "RXFLOOR_PHOTON_API_TOKEN"
+        else:
+            try:
+                import keyring
+
+                value = keyring.get_password(APP_NAME, "photon_api_token")
+            except Exception:  # no keyring backend on this machine
+                return None
+            if not value:
+                return None
+            token, source = SecretStr(value), "the OS keyring"
+        raw = token.get_secret_value()
+        register_secret(raw.strip())
+        register_secret(raw)
+        problem = api_key_problem(raw)
+        if problem is not None and raw:
+            raise ConfigError(f"the Photon API token (from {source}) {problem}")
+        return token
+
 
 class _FileOnly(Settings):
     """The settings validated from the config file's table alone (no environment)."""
@@ -385,6 +444,17 @@ def _konnektive_secret_in(table: dict[str, Any]) -> bool:
     return isinstance(konn, dict) and bool(names & set(konn))
 
 
+def _photon_token_in(table: dict[str, Any]) -> bool:
+    """The config file names the Photon API token (top level or in its section)."""
+    if "photon_api_token" in table:
+        return True
+    section = table.get("sources")
+    photon = section.get("photon") if isinstance(section, dict) else None
+    return isinstance(photon, dict) and bool(
+        {"api_token", "photon_api_token", "token"} & set(photon)
+    )
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings or raise :class:`ConfigError` naming the bad value in one line.
 
@@ -410,6 +480,12 @@ def load_settings(**overrides: Any) -> Settings:
             f"{path}: the Konnektive login id and password do not belong in the config file; "
             "set RXFLOOR_KONNEKTIVE_LOGIN_ID and RXFLOOR_KONNEKTIVE_PASSWORD or store them in "
             "the OS keyring (service rxfloor, users konnektive_login_id, konnektive_password)"
+        )
+    if _photon_token_in(table):
+        raise ConfigError(
+            f"{path}: the Photon API token does not belong in the config file; set "
+            "RXFLOOR_PHOTON_API_TOKEN or store it in the OS keyring (service rxfloor, "
+            "user photon_api_token)"
         )
     try:
         _FileOnly(**table)

@@ -92,6 +92,12 @@ _REGISTRY: dict[str, _Entry] = {
         "rxfloor.core.sources.konnektive.source",
         "KonnektiveSource",
     ),
+    "photon": _Entry(
+        SourceTraits("Photon", "P", tracking_on_finish=True, remote_hold=False),
+        lambda s: bool(s.photon_url()),
+        "rxfloor.core.sources.photon.source",
+        "PhotonSource",
+    ),
 }
 
 SHOPIFY = SourceTraits(

@@ -8,7 +8,10 @@ the app secret that signs its webhooks from ``RXFLOOR_SANDBOX_SHOPIFY_SECRET`` (
 ``sandbox-app-secret``). ``--source konnektive`` serves Konnektive CRM's Order Query, Fulfillment
 Query and Update Fulfillment API: its API user from ``RXFLOOR_SANDBOX_KONNEKTIVE_LOGIN_ID`` /
 ``RXFLOOR_SANDBOX_KONNEKTIVE_PASSWORD`` (default ``sandbox-api-user`` / ``sandbox-password``).
-No secret is ever printed.
+``--source photon`` serves Photon Health's pharmacy side (the status
+report and the order read): its token comes from ``RXFLOOR_SANDBOX_PHOTON_TOKEN`` (default
+``photon-sandbox-token``), the shared secret that signs its events from
+``RXFLOOR_SANDBOX_PHOTON_SECRET`` (default ``sandbox-photon-secret``). No secret is ever printed.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ TOKEN_ENV = "RXFLOOR_SANDBOX_SHOPIFY_TOKEN"
 SECRET_ENV = "RXFLOOR_SANDBOX_SHOPIFY_SECRET"
 KONNEKTIVE_LOGIN_ENV = "RXFLOOR_SANDBOX_KONNEKTIVE_LOGIN_ID"
 KONNEKTIVE_PASSWORD_ENV = "RXFLOOR_SANDBOX_KONNEKTIVE_PASSWORD"
-SOURCES = ("rxscale", "shopify", "konnektive")
+PHOTON_TOKEN_ENV = "RXFLOOR_SANDBOX_PHOTON_TOKEN"
+PHOTON_SECRET_ENV = "RXFLOOR_SANDBOX_PHOTON_SECRET"
+SOURCES = ("rxscale", "shopify", "konnektive", "photon")
 
 
 def add_parser(subcommands: Subcommands) -> None:
@@ -42,13 +47,15 @@ def add_parser(subcommands: Subcommands) -> None:
         "sandbox",
         handle,
         with_globals=False,
-        help="serve a local stand-in of the remote pharmacy API (or of Shopify)",
+        help="serve a local stand-in of the remote pharmacy API (or of Shopify, Photon)",
         description="Serve a stand-in of a system of record with uvicorn: the RxScale "
         "pharmacy API (the README's section 'The RxScale API as rxfloor uses it') or, with "
         "--source shopify, Shopify's GraphQL Admin API for a fulfillment service app (the "
-        "README's section 'The Shopify stand-in'). Control endpoints (no key) under "
-        "/_sandbox/: requests, transitions, stats, faults, reset, webhooks/deliveries, and "
-        "the orders (RxScale) or fulfillment_orders and merchant/ACTION (Shopify).",
+        "README's section 'The Shopify stand-in') or, with --source photon, Photon Health's "
+        "pharmacy side (the README's section 'Photon Health as rxfloor uses it'). Control "
+        "endpoints (no key) under /_sandbox/: requests, transitions, stats, faults, reset, "
+        "webhooks/deliveries, and the orders (RxScale, Photon: orders/ID/ACTION) or "
+        "fulfillment_orders and merchant/ACTION (Shopify).",
     )
     p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
     p.add_argument(
@@ -74,7 +81,8 @@ def add_parser(subcommands: Subcommands) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="start with N open orders (shopify: fulfillment orders with a submitted request)",
+        help="start with N open orders (shopify: fulfillment orders with a submitted request; "
+        "photon: orders placed at the pharmacy)",
     )
     p.add_argument(
         "--dialect",
@@ -99,7 +107,8 @@ def add_parser(subcommands: Subcommands) -> None:
     p.add_argument(
         "--webhook-url",
         metavar="URL",
-        help="shopify: deliver every webhook topic to URL (signed with the app secret)",
+        help="shopify, photon: deliver every webhook topic / event to URL (signed with the "
+        "app secret / the shared secret)",
     )
     p.add_argument(
         "--fail-rate",
@@ -123,7 +132,7 @@ _APPLIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("access_token", "--access-token"): ("shopify",),
     ("restore_rate", "--restore-rate"): ("shopify",),
     ("bucket_size", "--bucket-size"): ("shopify",),
-    ("webhook_url", "--webhook-url"): ("shopify",),
+    ("webhook_url", "--webhook-url"): ("shopify", "photon"),
 }
 
 
@@ -175,6 +184,22 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
 
 def _build(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Callable[[str], str]]:
     """The app for ``--source`` and the words that say where its API is."""
+    if args.source == "photon":
+        from rxfloor.core.sources.photon.sandbox import PhotonSandboxConfig
+        from rxfloor.core.sources.photon.sandbox import create_app as create_photon
+
+        photon = PhotonSandboxConfig(
+            token=os.environ.get(PHOTON_TOKEN_ENV) or "photon-sandbox-token", seed=args.seed,
+            faults=faults, webhook_url=args.webhook_url,
+            webhook_secret=os.environ.get(PHOTON_SECRET_ENV) or "sandbox-photon-secret",
+        )  # fmt: skip
+        return (
+            create_photon(photon),
+            lambda root: (
+                f"Photon's pharmacy side at {root} (POST /v1/hooks/pharmacy, POST /graphql; "
+                f"pharmacy {photon.pharmacy_id})"
+            ),
+        )
     if args.source == "shopify":
         from rxfloor.core.sources.shopify.sandbox import ShopConfig, create_app, graphql_path
 

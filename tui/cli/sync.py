@@ -59,7 +59,11 @@ def add_parsers(subcommands: Subcommands) -> None:
 
 
 #: The variable holding each source's webhook signing secret.
-SECRET_ENV = {"rxscale": "RXFLOOR_WEBHOOK_SECRET", "shopify": "RXFLOOR_SHOPIFY_WEBHOOK_SECRET"}
+SECRET_ENV = {
+    "rxscale": "RXFLOOR_WEBHOOK_SECRET",
+    "shopify": "RXFLOOR_SHOPIFY_WEBHOOK_SECRET",
+    "photon": "RXFLOOR_PHOTON_WEBHOOK_SECRET",
+}
 
 
 def _fail(message: str, code: ExitCode) -> int:

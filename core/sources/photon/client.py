@@ -1,0 +1,229 @@
+"""The client of Photon's pharmacy side: one pooled httpx client, one request per call.
+
+Two calls: the pharmacy's status report (``POST <api_url>/v1/hooks/pharmacy``, documented)
+and the order read (Photon's GraphQL ``order(id:)`` query, documented for organisations;
+used only to settle a report whose answer was lost). How the report is authenticated is
+not documented publicly: the token goes in a configurable header (default
+``Authorization: Bearer <token>``), and nowhere else — no message built here contains it,
+and whatever the remote echoes of it is scrubbed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from rxfloor.core.sources.base import (
+    AuthError,
+    PermanentError,
+    TransientError,
+    UnreachableError,
+)
+from rxfloor.core.sources.photon.wire import OrderRead
+from rxfloor.core.sync.retry import RateLimiter
+from rxfloor.core.text import api_key_problem, register_secret, scrub
+
+HOOK_PATH = "v1/hooks/pharmacy"
+
+#: the fields the read asks for (everything :class:`OrderRead` reads)
+ORDER_QUERY = """query order($id: ID!) {
+  order(id: $id) {
+    id externalId state createdAt
+    pharmacy { id name }
+    fulfillment { type state carrier trackingNumber }
+    patient { id externalId name { full } }
+    fills { id treatment { name } prescription { id } }
+  }
+}"""
+
+
+class PhotonClient:
+    """Calls of Photon's pharmacy side (no hidden retries: the sync worker decides)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: SecretStr | None,
+        *,
+        graphql_url: str | None = None,
+        auth_header: str = "Authorization",
+        auth_scheme: str = "Bearer",
+        timeout_s: float = 10.0,
+        rate_limit_per_s: float | None = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not api_url:
+            raise ValueError("no Photon API URL: set [sources.photon] api_url")
+        if token is None or not token.get_secret_value():
+            raise ValueError(
+                "no Photon API token: set RXFLOOR_PHOTON_API_TOKEN or store it in the OS keyring"
+            )
+        secret = token.get_secret_value()
+        register_secret(secret)  # whatever the remote echoes of it is scrubbed from then on
+        problem = api_key_problem(secret)
+        if problem is not None:
+            raise ValueError(f"the Photon API token {problem}")
+        self.base_url = api_url.rstrip("/")
+        self.graphql_url = (graphql_url or self.base_url + "/graphql").rstrip("/")
+        self._auth = (auth_header, f"{auth_scheme} {secret}" if auth_scheme else secret)
+        self.limiter = RateLimiter(rate_limit_per_s)
+        self._http = httpx.Client(
+            headers={auth_header: self._auth[1], "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PhotonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- calls
+    def report(
+        self,
+        order_id: str,
+        status: str,
+        *,
+        carrier: str | None = None,
+        tracking_number: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """The pharmacy's status report; returns the answer's JSON (None when it has none)."""
+        body: dict[str, Any] = {"status": status, "order_id": order_id}
+        if carrier:
+            body["carrier"] = carrier
+        if tracking_number:
+            body["tracking_number"] = tracking_number
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call("POST", f"{self.base_url}/{HOOK_PATH}", json=body, headers=headers,
+                          sends=True)  # fmt: skip
+
+    def read_order(self, order_id: str) -> OrderRead:
+        """The order as Photon has it now (``order(id:)``)."""
+        answer = self._call(
+            "POST",
+            self.graphql_url,
+            json={"query": ORDER_QUERY, "variables": {"id": order_id}},
+            sends=False,
+        )
+        if not isinstance(answer, dict):
+            raise TransientError("malformed answer from Photon's order read")
+        errors = answer.get("errors") or []
+        data = answer.get("data") or {}
+        order = data.get("order") if isinstance(data, dict) else None
+        if order is None:
+            words = _graphql_message(errors) or "no such order"
+            if any(_code(e) in ("UNAUTHENTICATED", "FORBIDDEN") for e in errors):
+                raise AuthError(f"Photon refused the API token: {words}")
+            if errors and not any(_code(e) == "NOT_FOUND" for e in errors):
+                raise TransientError(f"Photon's order read failed: {words}", maybe_applied=False)
+            raise PermanentError(f"Photon has no order {order_id!r}: {words}", 404,
+                                 conflict=False)  # fmt: skip
+        try:
+            return OrderRead.model_validate(order)
+        except ValidationError as exc:
+            raise TransientError(f"malformed order from Photon: {_short(exc)}") from None
+
+    # -- plumbing
+    def _call(self, method: str, url: str, *, sends: bool, **kw: Any) -> Any:
+        slot = self.limiter.acquire()
+        what = "the status report" if sends else "the order read"
+        try:
+            response = self._http.request(method, url, **kw)
+        except httpx.ConnectError:
+            raise UnreachableError(f"cannot reach Photon at {self.base_url}") from None
+        except httpx.TimeoutException:
+            raise TransientError(
+                f"Photon did not answer {what} in time", maybe_applied=sends
+            ) from None
+        except httpx.HTTPError as exc:  # dropped connection, protocol error
+            raise TransientError(
+                f"connection to Photon failed during {what}: {type(exc).__name__}",
+                maybe_applied=sends,
+            ) from None
+        code = response.status_code
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        if code == 429:
+            self.limiter.rate_limited(slot, retry_after)
+        else:
+            self.limiter.accepted(slot)
+        if code == 429 or code >= 500:
+            if retry_after is not None and code != 429:
+                self.limiter.pause(retry_after)
+            raise TransientError(
+                f"Photon answered {code} to {what}: {self._message(response)}",
+                code,
+                retry_after=retry_after,
+                maybe_applied=code >= 500 and sends,
+            )
+        if code in (401, 403):
+            raise AuthError(f"Photon refused the API token ({code}): {self._message(response)}",
+                            code)  # fmt: skip
+        if code >= 400:
+            raise PermanentError(f"Photon refused {what} ({code}): {self._message(response)}",
+                                 code)  # fmt: skip
+        if code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            if sends:  # the report was accepted (2xx): its answer is not needed
+                return None
+            raise TransientError(f"malformed JSON from Photon ({code})", code,
+                                 maybe_applied=False) from None  # fmt: skip
+
+    def _message(self, response: httpx.Response) -> str:
+        """The server's own words, scrubbed of the token before they are cut to length."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        token = self._auth[1].split(" ", 1)[-1]
+        if isinstance(body, dict):
+            for key in ("error", "message", "description", "detail"):
+                value = body.get(key)
+                if isinstance(value, str) and value.strip():
+                    return scrub(value.strip(), [token]).splitlines()[0][:300]
+            words = _graphql_message(body.get("errors") or [])
+            if words:
+                return scrub(words, [token])
+        return scrub(response.reason_phrase, [token]) or "no message"
+
+
+def _code(error: Any) -> str | None:
+    if isinstance(error, dict):
+        ext = error.get("extensions")
+        if isinstance(ext, dict) and isinstance(ext.get("code"), str):
+            return str(ext["code"]).upper()
+    return None
+
+
+def _graphql_message(errors: Any) -> str:
+    if isinstance(errors, list):
+        for e in errors:
+            if isinstance(e, dict) and isinstance(e.get("message"), str) and e["message"].strip():
+                return scrub(str(e["message"]).strip()).splitlines()[0][:300]
+    return ""
+
+
+def _retry_after(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+def _short(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "body"
+    return f"{where}: {err['msg']}"

@@ -1,0 +1,408 @@
+"""The Photon stand-in as a Starlette app: the pharmacy's status report, the order read,
+the control endpoints, faults and signed CloudEvents deliveries.
+
+API (faulted, logged): ``POST /v1/hooks/pharmacy`` and ``POST /graphql`` (``order(id:)``
+only; any other query is answered with a GraphQL error). Control (never faulted or
+logged) under ``/_sandbox``: see :mod:`tests.photon_fixtures` for the list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rxfloor.core.sources.photon.sandbox.state import (
+    PhotonSandboxConfig,
+    PhotonSandboxState,
+    Refusal,
+    envelope,
+)
+
+HOOK_PATH = "/v1/hooks/pharmacy"
+GRAPHQL_PATH = "/graphql"
+CONTROL_PATH = "/_sandbox"
+API_PATHS = (HOOK_PATH, GRAPHQL_PATH)
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """Raised in-process (httpx.ASGITransport) where there is no socket to close."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """``X-Photon-Signature``: hex HMAC-SHA256 of the raw body with the shared secret."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# -- the gate: log, faults -------------------------------------------------------------------
+
+
+class _Gate:
+    def __init__(self, app: ASGIApp, state: PhotonSandboxState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in API_PATHS:
+            await self.app(scope, receive, send)
+            return
+        state = self.state
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        entry = state.log_request(
+            {"time": state.clock(), "method": scope["method"], "path": scope["path"],
+             "status_code": None, "fault": None, "report": None,
+             "idempotency_key": headers.get("idempotency-key")}
+        )  # fmt: skip
+        scope["sandbox.request"] = entry
+        faults = state.faults
+        if faults.error_status is not None:
+            await self._answer(entry, send, faults.error_status,
+                               self._error_body(faults.error_status, headers))  # fmt: skip
+            return
+        fault = state.draw_fault(scope["path"])
+        entry["fault"] = fault
+        if fault == "drop_before":
+            await _drop(receive)
+            return
+        if fault == "server_error":
+            await self._answer(entry, send, 500, self._error_body(500, headers))
+            return
+        if fault == "rate_limit":
+            await self._answer(entry, send, 429, {"error": "too many requests"},
+                               {"Retry-After": str(faults.retry_after_s)})  # fmt: skip
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry["status_code"] = message["status"]
+            held.append(message)
+
+        await self.app(scope, receive, hold)  # the request IS applied
+        if fault == "drop_after":
+            entry["status_code"] = None
+            await _drop(receive)
+            return
+        if fault == "slow":
+            await asyncio.sleep(faults.slow_s)
+        if fault == "malformed":
+            held = _garble(held)
+        for message in held:
+            await send(message)
+
+    def _error_body(self, code: int, headers: dict[str, str]) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": "internal server error" if code >= 500 else "refused"}
+        if self.state.faults.echo_token:  # a careless remote quotes what it was sent
+            sent = headers.get(self.state.config.auth_header.lower(), "")
+            body["error"] += f" (credentials: {sent})"
+            body["detail"] = f"header {self.state.config.auth_header}={sent}"
+        return body
+
+    async def _answer(
+        self,
+        entry: dict[str, Any],
+        send: Send,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        entry["status_code"] = status
+        await JSONResponse(body, status, headers=headers)({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def _drop(receive: Receive) -> None:
+    """Close the connection without an answer (see the RxScale stand-in's ``_drop``)."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if not isinstance(transport, asyncio.BaseTransport):
+        raise ConnectionDropped("Server disconnected without sending a response (sandbox fault)")
+    transport.close()
+    await asyncio.sleep(0)
+
+
+def _garble(messages: list[Message]) -> list[Message]:
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    broken = body[: max(1, len(body) // 2)] if body else b"{"
+    out: list[Message] = []
+    for m in messages:
+        if m["type"] == "http.response.start":
+            headers = [(k, v) for k, v in m.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(broken)).encode()))
+            out.append({**m, "headers": headers})
+    out.append({"type": "http.response.body", "body": broken, "more_body": False})
+    return out
+
+
+# -- webhook deliveries --------------------------------------------------------------------
+
+
+def _ensure_deliverer(state: PhotonSandboxState) -> None:
+    task = state.delivery_task
+    if task is None or task.done():
+        state.delivery_task = asyncio.get_running_loop().create_task(_deliver_forever(state))
+
+
+async def _deliver_forever(state: PhotonSandboxState) -> None:
+    wake = asyncio.Event()
+    state.bind_wakeup(asyncio.get_running_loop(), wake)
+    pending: set[asyncio.Task[None]] = set()
+    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                for event, subs, times in state.take_events():
+                    body = json.dumps(envelope(event, state.config.organization),
+                                      separators=(",", ":")).encode()  # fmt: skip
+                    for sub in subs:
+                        for _ in range(times):
+                            task = asyncio.create_task(deliver(client, state, sub, event, body))
+                            pending.add(task)
+                            task.add_done_callback(pending.discard)
+        finally:
+            for task in pending:
+                task.cancel()
+
+
+async def deliver(
+    client: httpx.AsyncClient,
+    state: PhotonSandboxState,
+    sub: dict[str, Any],
+    event: Any,
+    body: bytes,
+    *,
+    replay_of: int | None = None,
+    timestamp: str | None = None,
+) -> None:
+    """POST one signed event; a failed attempt is retried with the same body and a fresh
+    ``X-Photon-Timestamp`` (the time of sending). A replay sends once, optionally with the
+    original timestamp (``timestamp``: a captured request sent again)."""
+    attempts = 1 if replay_of is not None else state.config.webhook_attempts
+    signature = sign(sub["secret"], body)
+    for attempt in range(1, attempts + 1):
+        sent = timestamp or str(int(state.clock()))
+        headers = {"Content-Type": "application/json", "X-Photon-Signature": signature,
+                   "X-Photon-Timestamp": sent}  # fmt: skip
+        entry: dict[str, Any] = {
+            "time": state.clock(), "subscription": sub["uid"], "target": sub["target"],
+            "event_id": event.event_id, "event_type": event.event_type,
+            "order_id": event.order_id, "attempt": attempt, "replay_of": replay_of,
+            "status_code": None, "error": None, "body": body.decode(),
+            "signature": signature, "timestamp": sent,
+        }  # fmt: skip
+        try:
+            answer = await client.post(sub["target"], content=body, headers=headers)
+            entry["status_code"] = answer.status_code
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+        state.log_delivery(entry)
+        if entry["status_code"] is not None and 200 <= entry["status_code"] < 300:
+            return
+        if attempt < attempts:
+            await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+
+
+# -- API handlers --------------------------------------------------------------------------
+
+
+def _state(request: Request) -> PhotonSandboxState:
+    state: PhotonSandboxState = request.app.state.sandbox
+    return state
+
+
+def _authorised(request: Request) -> bool:
+    config = _state(request).config
+    token = config.token.get_secret_value()
+    expected = f"{config.auth_scheme} {token}" if config.auth_scheme else token
+    given = request.headers.get(config.auth_header, "")
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _refused(request: Request, code: int, body: dict[str, Any]) -> JSONResponse:
+    """An error answer; with ``echo_token`` it quotes the credentials it was sent."""
+    state = _state(request)
+    if state.faults.echo_token:
+        sent = request.headers.get(state.config.auth_header, "")
+        quoted = f" (request had {state.config.auth_header}: {sent})"
+        if "errors" in body:
+            first = {**body["errors"][0]}
+            first["message"] += quoted
+            body = {**body, "errors": [first, *body["errors"][1:]]}
+        else:
+            body = {**body, "error": f"{body.get('error', 'refused')}{quoted}"}
+    return JSONResponse(body, code)
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        raise Refusal(400, {"error": "the body is not JSON"}) from None
+
+
+async def hook(request: Request) -> Response:
+    state = _state(request)
+    entry = request.scope.get("sandbox.request") or {}
+    try:
+        if not _authorised(request):
+            raise Refusal(401, {"error": "unauthorized"})
+        body = await _json(request)
+        if isinstance(body, dict):
+            entry["report"] = {k: body.get(k) for k in ("status", "order_id")}
+        answer = state.report(body, request_seq=entry.get("seq"),
+                              idempotency_key=request.headers.get("idempotency-key"))  # fmt: skip
+    except Refusal as exc:
+        return _refused(request, exc.status_code, exc.body)
+    return JSONResponse(answer)
+
+
+async def graphql(request: Request) -> Response:
+    state = _state(request)
+    if not _authorised(request):
+        denied = {"message": "unauthorized", "extensions": {"code": "UNAUTHENTICATED"}}
+        return _refused(request, 401, {"errors": [denied]})
+    try:
+        body = await _json(request)
+    except Refusal as exc:
+        return _refused(request, exc.status_code, exc.body)
+    query = body.get("query") if isinstance(body, dict) else None
+    variables = (body.get("variables") if isinstance(body, dict) else None) or {}
+    if not isinstance(query, str) or "order(" not in query.replace(" (", "("):
+        return JSONResponse({"errors": [{"message": "the stand-in serves order(id:) only",
+                                         "extensions": {"code": "BAD_USER_INPUT"}}]})  # fmt: skip
+    uid = variables.get("id") if isinstance(variables, dict) else None
+    order = state.get(uid) if isinstance(uid, str) else None
+    if order is None:
+        return JSONResponse({"data": {"order": None},
+                             "errors": [{"message": "Order not found", "path": ["order"],
+                                         "extensions": {"code": "NOT_FOUND"}}]})  # fmt: skip
+    return JSONResponse({"data": {"order": order}})
+
+
+# -- control -------------------------------------------------------------------------------
+
+
+async def control(request: Request) -> Response:
+    state = _state(request)
+    path = request.url.path[len(CONTROL_PATH) :].strip("/")
+    parts = path.split("/")
+    method = request.method
+    body: Any = {}
+    if method == "POST" and await request.body():
+        body = await _json(request)
+    since = int(request.query_params.get("since", "0") or 0)
+    try:
+        if path == "requests":
+            return JSONResponse(state.requests(since))
+        if path == "transitions":
+            return JSONResponse(state.transitions(since, request.query_params.get("by")))
+        if path == "orders" and method == "GET":
+            return JSONResponse(state.orders())
+        if path == "orders":
+            made = state.create(int(body.get("count", 1)),
+                                fulfillment_type=body.get("fulfillment_type", "PICK_UP"),
+                                pharmacy_id=body.get("pharmacy_id"))  # fmt: skip
+            if body.get("place", True):
+                for uid in made:
+                    state.place(uid)
+            return JSONResponse({"created": made})
+        if len(parts) == 2 and parts[0] == "orders" and method == "GET":
+            order = state.get(parts[1])
+            return JSONResponse(order or {"error": "order not found"}, 200 if order else 404)
+        if len(parts) == 3 and parts[0] == "orders" and method == "POST":
+            uid, action = parts[1], parts[2]
+            if action == "place":
+                return JSONResponse(state.place(uid))
+            if action == "reroute":
+                return JSONResponse(state.reroute(uid, body.get("to")))
+            if action == "cancel":
+                return JSONResponse(state.cancel(uid))
+            if action == "error":
+                return JSONResponse(state.error(uid, body.get("reason") or "something went wrong"))
+            if action == "deliver":
+                return JSONResponse(state.deliver(uid))
+        if path == "faults":
+            if method == "POST":
+                return JSONResponse(state.set_faults(body).model_dump())
+            return JSONResponse(state.faults.model_dump())
+        if path == "reset":
+            state.reset(body.get("seed"))
+            return JSONResponse({"ok": True})
+        if path == "webhooks" and method == "POST":
+            sub = state.subscribe(str(body["target"]), str(body["secret"]))
+            _ensure_deliverer(state)
+            return JSONResponse(sub)
+        if path == "webhooks/delivery" and method == "POST":
+            if "release" in body:
+                count = state.release(body["release"], int(body.get("seed", 0)))
+                return JSONResponse({"released": count})
+            state.set_delivery(hold=body.get("hold"), duplicate=body.get("duplicate"))
+            return JSONResponse({"ok": True})
+        if path == "webhooks/deliveries":
+            return JSONResponse(state.deliveries())
+        if len(parts) == 4 and parts[:2] == ["webhooks", "deliveries"] and parts[3] == "replay":
+            return await _replay(state, int(parts[2]), bool(body.get("keep_timestamp")))
+    except Refusal as exc:
+        return JSONResponse(exc.body, exc.status_code)
+    except (ValidationError, KeyError, TypeError, ValueError) as exc:
+        return JSONResponse({"error": f"bad control request: {exc}"}, 400)
+    return JSONResponse({"error": f"no control endpoint {method} {path}"}, 404)
+
+
+async def _replay(state: PhotonSandboxState, seq: int, keep_timestamp: bool) -> Response:
+    """Send delivery ``seq`` again, byte for byte (with its old timestamp if asked)."""
+    entry = state.delivery(seq)
+    if entry is None:
+        return JSONResponse({"error": f"no delivery {seq}"}, 404)
+    sub = next((s for s in state.subscriptions() if s["uid"] == entry["subscription"]), None)
+    event = next((e for e in state.events() if e.event_id == entry["event_id"]), None)
+    if sub is None or event is None:
+        return JSONResponse({"error": "its subscription or event is gone"}, 404)
+    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
+        await deliver(client, state, sub, event, entry["body"].encode(), replay_of=seq,
+                      timestamp=entry["timestamp"] if keep_timestamp else None)  # fmt: skip
+    return JSONResponse(state.deliveries()[-1])
+
+
+def create_app(config: PhotonSandboxConfig | None = None) -> Starlette:
+    """The stand-in (its state is ``app.state.sandbox``)."""
+    state = PhotonSandboxState(config or PhotonSandboxConfig())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _ensure_deliverer(state)
+        try:
+            yield
+        finally:
+            task = state.delivery_task
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    app = Starlette(
+        routes=[
+            Route(HOOK_PATH, hook, methods=["POST"]),
+            Route(GRAPHQL_PATH, graphql, methods=["POST"]),
+            Route(CONTROL_PATH + "/{path:path}", control, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.sandbox = state
+    app.add_middleware(_Gate, state=state)
+    return app

@@ -1,0 +1,123 @@
+"""Photon through the real sync worker (the push path) against the stand-in over loopback:
+each status report reaches Photon exactly once although answers are lost after the report
+was applied; a refusal is read back before it is believed; a reroute seen only on read-back
+takes the order off the floor with the remote-cancel alert."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from rxfloor.core.db import alerts
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.service import OrderService
+from rxfloor.core.sources.photon.source import PhotonSource
+from rxfloor.core.sync.applier import RemoteApplier
+from rxfloor.core.sync.retry import RetryPolicy
+from rxfloor.core.sync.worker import SyncWorker
+from tests import photon_fixtures
+from tests.photon_fixtures import PhotonServer
+
+photon_server = photon_fixtures.photon_server
+
+NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
+
+
+def onto_the_floor(service: OrderService, source: PhotonSource, uids: list[str]) -> list[str]:
+    """The orders as the inbox would insert them; returns their names (refs on the floor)."""
+    orders = [source.get_order(uid) for uid in uids]
+    RemoteApplier(service, "photon").apply(orders)
+    return [o.name or o.uid for o in orders]
+
+
+def drain(worker: SyncWorker, rounds: int = 60) -> None:
+    for _ in range(rounds):
+        report = worker.cycle()
+        if report.pending == 0:
+            assert report.failed == 0, report
+            return
+    raise AssertionError(f"the outbox did not drain: {report}")
+
+
+def reports(server: PhotonServer) -> Counter[tuple[str, str]]:
+    return Counter((t["order_id"], t["what"]) for t in server.transitions(by="pharmacy"))
+
+
+def hook_answers(server: PhotonServer) -> Counter[Any]:
+    return Counter(r["status_code"] for r in server.requests() if r["path"] == "/v1/hooks/pharmacy")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_each_report_reaches_photon_exactly_once(
+    photon_server: PhotonServer, service: OrderService, seed: int
+) -> None:
+    uids = photon_server.create(6)
+    source = photon_server.source(timeout_s=2.0)
+    names = onto_the_floor(service, source, uids)
+    worker = SyncWorker(service, source, policy=NO_WAIT, concurrency=3)
+    # every third request loses its answer after Photon applied it, or never arrives
+    photon_server.set_faults(fail_rate=0.4, fault_seed=seed, next=["drop_after"] * 2,
+                             kinds=["drop_after", "drop_before", "server_error"])  # fmt: skip
+    for name in names:
+        service.act(name, Action.START)
+    drain(worker)
+    for name in names[:4]:
+        service.act(name, Action.FINISH)
+    service.act(names[4], Action.CANCEL, reason="patient asked")
+    drain(worker)
+    worker.close()
+    source.close()
+    expected: Counter[tuple[str, str]] = Counter()
+    for uid in uids:
+        expected[(uid, "in_progress")] = 1
+    for uid in uids[:4]:
+        expected[(uid, "completed")] = 1
+    expected[(uids[4], "canceled")] = 1
+    assert reports(photon_server) == expected
+    # no report was repeated blindly: Photon never had to refuse one as already applied
+    assert 409 not in hook_answers(photon_server)
+    assert any(r["fault"] == "drop_after" for r in photon_server.requests())
+    for name, status in zip(names, [Status.FINISHED] * 4 + [Status.CANCELLED, Status.PROCESSING],
+                            strict=True):  # fmt: skip
+        assert service.get(name).status is status
+
+
+def test_a_refused_report_is_read_back_and_a_reroute_cancels_with_the_alert(
+    photon_server: PhotonServer, service: OrderService
+) -> None:
+    (uid,) = photon_server.create(1)
+    source = photon_server.source(timeout_s=2.0)
+    (name,) = onto_the_floor(service, source, [uid])
+    worker = SyncWorker(service, source, policy=NO_WAIT)
+    service.act(name, Action.START)
+    photon_server.reroute(uid)  # the patient moves it before the start reaches Photon
+    report = worker.cycle()
+    worker.close()
+    source.close()
+    assert report.superseded == 1 and report.failed == 0, report
+    order = service.get(name)
+    assert (order.status, order.remote_status) == (Status.CANCELLED, "rerouted")
+    with service.store.read() as conn:
+        kinds = list(conn.execute(select(alerts.c.kind).where(alerts.c.order_id == order.id)))
+    assert [k for (k,) in kinds] == ["remote_cancel"]
+    assert photon_server.transitions(by="pharmacy") == []
+    assert hook_answers(photon_server) == {409: 1}  # refused once, then read back
+
+
+def test_an_order_photon_does_not_know_is_parked_with_its_words(
+    photon_server: PhotonServer, service: OrderService
+) -> None:
+    (uid,) = photon_server.create(1)
+    source = photon_server.source(timeout_s=2.0)
+    (name,) = onto_the_floor(service, source, [uid])
+    photon_server.reset()  # Photon forgot it (another environment, a wrong id)
+    worker = SyncWorker(service, source, policy=NO_WAIT)
+    service.act(name, Action.START)
+    report = worker.cycle()
+    worker.close()
+    source.close()
+    assert report.failed == 1
+    assert service.get(name).sync_error == "Photon refused the status report (404): order not found"
