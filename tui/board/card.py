@@ -13,7 +13,8 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from rxfloor.tui.board.model import Card
+from rxfloor.core.lifecycle import DeliveryType, Status
+from rxfloor.tui.board.model import Card, mark_width, source_mark, source_traits
 
 #: How close to its due time an order counts as "due soon".
 DUE_SOON = timedelta(minutes=15)
@@ -41,15 +42,41 @@ def urgency(card: Card, now: datetime) -> str:
     return "soon" if card.due_at - now <= DUE_SOON else "ontime"
 
 
+def hold_badge(card: Card) -> str:
+    """``HOLD``; at a source that does not hold orders for the pharmacy, whose hold it is:
+    ``HOLD local`` (the pharmacist's, the source still counts on the order) or ``HOLD
+    Shopify`` (the merchant's: released there, not here)."""
+    known = source_traits(card.source)
+    if known is None or known.remote_hold:
+        return " HOLD"
+    return f" HOLD {known.label}" if card.remote_hold else " HOLD local"
+
+
+def no_tracking(card: Card) -> bool:
+    """A shipped order of a source that wants tracking, finished without a number."""
+    known = source_traits(card.source)
+    return (
+        known is not None
+        and known.tracking_on_finish
+        and card.status is Status.FINISHED
+        and card.delivery == DeliveryType.SHIP
+        and not card.tracking
+    )
+
+
 def badges(card: Card, now: datetime) -> list[tuple[str, str]]:
     """The flags after the name, as ``(text, component class)``."""
     found = []
+    if card.cancel_requested:  # the merchant waits for an answer: nothing else moves it
+        found.append((" CANCEL?", "column--error"))
     if card.on_hold:
-        found.append((" HOLD", "column--badge"))
+        found.append((hold_badge(card), "column--badge"))
     if card.scheduled(now):
         found.append((" SCHED", "column--badge"))
     if card.sync_failed:
         found.append((" SYNC!", "column--error"))
+    if no_tracking(card):
+        found.append((" no tracking", "column--dim"))
     if card.pending:  # an optimistic move the database has not confirmed yet
         found.append((" …", "column--dim"))
     return found
@@ -64,9 +91,11 @@ def card_lines(
     compact: bool,
     style: Callable[[str], Style],
     rule: Style,
+    marks: bool = False,
 ) -> list[Strip]:
     """The card's strips (3 lines compact, 4 otherwise); ``style`` looks up a component
-    class of the column, ``rule`` is the separator under an unselected card."""
+    class of the column, ``rule`` is the separator under an unselected card; ``marks``
+    puts the source mark after the priority (the board has orders of several sources)."""
     base = style("column--cursor" if selected else "column--card")
     dim = base + style("column--dim")
     mark_style = _MARK_STYLE.get(card.priority)
@@ -76,7 +105,8 @@ def card_lines(
     late = urgency(card, now)
     time_style = base + style("column--dim" if late == "done" else f"column--{late}")
     when = Segment(f" {age(card.status_since, now)} ", time_style)
-    head = [mark, Segment(f" {card.name} ", base + Style(bold=True)),
+    head = [mark, *_source(card, base + style("column--source"), marks),
+            Segment(f" {card.name} ", base + Style(bold=True)),
             Segment(card.initials, base)]  # fmt: skip
     lines = [
         _fit([*head, *flags], [when], width, base),
@@ -90,6 +120,11 @@ def card_lines(
     lines.append(Strip([Segment("─" * width, rule)], width)
                  if not selected else Strip.blank(width, base))  # fmt: skip
     return lines
+
+
+def _source(card: Card, style: Style, marks: bool) -> list[Segment]:
+    """`` S`` (the source mark, padded to the widest one) when the board shows marks."""
+    return [Segment(" " + source_mark(card.source).ljust(mark_width()), style)] if marks else []
 
 
 def _fit(left: list[Segment], right: list[Segment], width: int, base: Style) -> Strip:

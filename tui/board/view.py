@@ -24,8 +24,10 @@ from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import change_batches
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
-from rxfloor.core.text import shown, visible
+from rxfloor.core.sources import configured
+from rxfloor.core.text import shown
 from rxfloor.tui.board.column import ColumnView
+from rxfloor.tui.board.header import BoardHeader, shown_sources
 from rxfloor.tui.board.messages import (
     AlertsChanged,
     BoardLoaded,
@@ -39,50 +41,44 @@ HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this
 TICK_INTERVAL = 30.0  # times in status move on
 
 
-def health_text(health: SyncHealth | None) -> str:
-    if health is None or health.online is None:
-        state = "offline"
-    elif health.online:
-        state = "online"
-    else:
-        since = health.offline_since.astimezone().strftime("%H:%M") if health.offline_since else ""
-        state = f"offline since {since}" if since else "offline"
-    queued = health.queued if health else 0
-    failed = health.failed if health else 0
-    return f"sync: {state} · {queued} queued · {failed} failed"
-
-
 def day_start(now: datetime) -> datetime:
     """Local midnight: FINISHED shows the orders finished since then."""
     local = now.astimezone()
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-class BoardHeader(Static):
-    """Clock, pharmacy / station / pharmacist, sync health."""
-
-    def __init__(self) -> None:
-        # text from data is never parsed as markup (an order named "[/]x" is just a name)
-        super().__init__("", id="header", markup=False)
-
-    def show(self, now: datetime, settings: Settings, health: SyncHealth | None) -> None:
-        clock = now.astimezone().strftime("%H:%M:%S")
-        where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
-        self.update(f" {clock} │ {where} │ {health_text(health)}")
+#: The kind of alert a merchant's cancellation request raises: it stays until answered.
+CANCEL_REQUEST = "cancel_request"
 
 
 class AlertBanner(Static):
-    """The first open alert, until someone acknowledges it."""
+    """The first open alert, until someone acknowledges it (a merchant's cancellation
+    request: until someone answers it)."""
 
     def __init__(self) -> None:
         super().__init__("", id="alerts", markup=False)
 
-    def show(self, alerts: Sequence[Mapping[Any, Any]], ack_key: str | None) -> None:
+    def show(
+        self,
+        alerts: Sequence[Mapping[Any, Any]],
+        ack_key: str | None,
+        answer_keys: tuple[str, str] | None = None,
+    ) -> None:
         self.display = bool(alerts)
         if alerts:
+            first = alerts[0]
             more = f" (1 of {len(alerts)})" if len(alerts) > 1 else ""
-            how = f" — {ack_key} acknowledges" if ack_key else ""
-            self.update(f" ⚠ {shown(alerts[0]['message'])}{more}{how}")
+            self.update(f" ⚠ {shown(first['message'])}{more}{_how(first, ack_key, answer_keys)}")
+
+
+def _how(alert: Mapping[Any, Any], ack_key: str | None, answer_keys: tuple[str, str] | None) -> str:
+    """The banner's last words: which keys deal with the alert."""
+    if alert["kind"] != CANCEL_REQUEST:
+        return f" — {ack_key} acknowledges" if ack_key else ""
+    if ack_key is None or answer_keys is None:
+        return ""
+    accept, reject = answer_keys
+    return f" — {ack_key} goes to it, {accept} accepts, {reject} rejects"
 
 
 class BoardView(Vertical):
@@ -95,17 +91,20 @@ class BoardView(Vertical):
         clock: Callable[[], datetime],
         *,
         ack_key: str | None = None,
+        answer_keys: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(id="board")
         self.store = store
         self.settings = settings
         self.clock = clock
         self.ack_key = ack_key  # named in the banner; None on a screen that cannot acknowledge
+        self.answer_keys = answer_keys  # accept / reject a merchant's cancellation request
         self.model = BoardModel()
         self.needle = ""
         self.show_cancelled = False
         self.loaded = False
-        self.health: SyncHealth | None = None
+        self.health: Mapping[str, SyncHealth] = {}
+        self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
@@ -188,6 +187,7 @@ class BoardView(Vertical):
             # a copy: the column must still see its old list to keep the cursor on its order
             found = [c for c in cards if c.matches(self.needle)] if self.needle else list(cards)
             self.column_for(status).set_cards(found, len(cards), changed)
+        self._marks()
         self._keys_may_have_changed()
 
     def _keys_may_have_changed(self) -> None:
@@ -196,13 +196,20 @@ class BoardView(Vertical):
         if self.is_attached:
             self.screen.refresh_bindings()
 
+    def _marks(self) -> None:
+        """Source marks on the cards once more than one source is in play here: configured,
+        syncing (its health is known) or with a card on the board."""
+        many = len(self.model.sources.union(shown_sources(self.sources, self.health))) > 1
+        for col in self.query(ColumnView):
+            col.set_marks(many)
+
     def _tick(self) -> None:
         for col in self.query(ColumnView):
             col.tick()
         self._keys_may_have_changed()
 
     def _header(self) -> None:
-        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health)
+        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.sources)
 
     # ----------------------------------------------------------------- cards
     def move_card(self, card: Card, status: Status) -> None:
@@ -260,15 +267,24 @@ class BoardView(Vertical):
     def _alerts_changed(self, message: AlertsChanged) -> None:
         self._show_alerts(message.alerts)
 
-    def _show_health(self, health: SyncHealth) -> None:
+    def _show_health(self, health: Mapping[str, SyncHealth]) -> None:
         self.health = health
         self._header()
+        self._marks()
         self._keys_may_have_changed()
 
     def _show_alerts(self, alerts: Sequence[Mapping[Any, Any]]) -> None:
-        self.alerts = alerts
-        self.query_one(AlertBanner).show(alerts, self.ack_key)
+        self.alerts = [a for a in alerts if self._open(a)]
+        self.query_one(AlertBanner).show(alerts, self.ack_key, self.answer_keys)
         self._keys_may_have_changed()
+
+    def _open(self, alert: Mapping[Any, Any]) -> bool:
+        """A cancellation request's alert stands while its order still waits for the answer
+        (answered elsewhere, by the CLI or at the source: it is no news any more)."""
+        if alert["kind"] != CANCEL_REQUEST:
+            return True
+        card = self.model.cards.get(str(alert["order_id"]))
+        return card is None or card.cancel_requested
 
     # --------------------------------------------------------------- workers
     @work(thread=True, group="load")
@@ -277,7 +293,7 @@ class BoardView(Vertical):
         cursor, rows, failed = bq.board_load(
             store, [s.value for s in Status], day_start(self.clock())
         )
-        health, alerts = store.sync_health(), store.open_alerts()
+        health, alerts = store.sync_health(self.sources), store.open_alerts()
         self.post_message(BoardLoaded(cursor, rows, failed, health, alerts))
 
     @work(thread=True, group="feed")
@@ -305,7 +321,7 @@ class BoardView(Vertical):
         store = self.store
         try:
             health, alerts, failed = (
-                store.sync_health(),
+                store.sync_health(self.sources),
                 store.open_alerts(),
                 bq.failed_order_ids(store),
             )
