@@ -57,6 +57,24 @@ class Trivial(App[None]):
 """
 
 
+#: Seeds a file in a child process: the seeding's own garbage is not the board's memory.
+SEED = """
+import sys
+from rxfloor.core.db import Store
+from rxfloor.core.sample import sample_orders
+from rxfloor.core.service import Actor, OrderService
+
+store = Store.open(sys.argv[1])
+service = OrderService(store, Actor("BM", "bench"))
+service.add_orders(sample_orders(int(sys.argv[2]), 0, service.clock()))
+store.close()
+"""
+
+
+def seed(url: str, cards: int) -> None:
+    subprocess.run([sys.executable, "-c", SEED, url, str(cards)], check=True)
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -93,7 +111,6 @@ async def board_figures(cards: int, presses: int) -> dict[str, Any]:
     from rxfloor.core.db import Store, orders
     from rxfloor.core.db import queries as bq
     from rxfloor.core.lifecycle import Status
-    from rxfloor.core.sample import sample_orders
     from rxfloor.core.service import Actor, OrderService
     from rxfloor.tui.app import BoardApp
     from rxfloor.tui.board.column import ColumnView
@@ -111,9 +128,9 @@ async def board_figures(cards: int, presses: int) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        store = Store.open(url)
+        seed(url, cards)
+        store = Store.open(url, migrate=False)
         service = OrderService(store, Actor("BM", "bench"))
-        service.add_orders(sample_orders(cards, 0, service.clock()))
         app = BoardApp(service, load_settings(database_url=url), remember_theme=False)
         start = time.perf_counter()
         async with app.run_test(size=(200, 50)) as pilot:
@@ -228,17 +245,10 @@ def _until_on_screen(cmd: list[str], marker: bytes, env: dict[str, str], timeout
 
 def usable_from_start(cards: int, runs: int) -> dict[str, Any]:
     """Process start to the first frame with cards, for ``rxfloor`` and the trivial app."""
-    from rxfloor.core.db import Store
-    from rxfloor.core.sample import sample_orders
-    from rxfloor.core.service import Actor, OrderService
-
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        store = Store.open(url)
-        service = OrderService(store, Actor("BM", "bench"))
-        service.add_orders(sample_orders(cards, 0, service.clock()))
-        store.close()
+        seed(url, cards)
         env = dict(os.environ, TERM="xterm-256color", COLUMNS="160", LINES="48")
         env.update(XDG_STATE_HOME=tmp, XDG_CONFIG_HOME=tmp)  # no remembered theme, no config
         env.pop("RXFLOOR_API_URL", None)

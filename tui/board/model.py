@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from sys import intern
 from typing import Any
 
 from rxfloor.core.lifecycle import (
@@ -62,7 +63,8 @@ class Card:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], failed: bool) -> Card:
         """A card from a board row (SQLAlchemy Core)."""
-        return cls._make(row, str(row["priority"]), str(row["delivery_type"]),
+        # interned: a handful of distinct words shared by 100,000 cards, not one copy each
+        return cls._make(row, intern(str(row["priority"])), intern(str(row["delivery_type"])),
                          bool(row["on_hold"]), failed, row["tracking_number"])  # fmt: skip
 
     @classmethod
@@ -99,7 +101,7 @@ class Card:
             version=data["version"],
             status_since=data["status_since"],
             sync_failed=failed,
-            source=data["source"],
+            source=intern(str(data["source"])),
             cancel_requested=data["request_kind"] == CANCELLATION,
             remote_hold=on_hold
             and data["hold_by"] == REMOTE_ACTOR
@@ -216,8 +218,8 @@ class BoardModel:
         """The sources with a card on the board."""
         return {s for s, n in self.per_source.items() if n > 0}
 
-    def load(self, rows: Iterable[Mapping[Any, Any]], failed: set[str]) -> None:
-        self.cards = {r["id"]: Card.from_row(r, r["id"] in failed) for r in rows}
+    def load(self, cards: Iterable[Card]) -> None:
+        self.cards = {card.id: card for card in cards}
         self.per_source = Counter(c.source for c in self.cards.values())
         self.columns = {s: [] for s in Status}
         for card in self.cards.values():

@@ -240,7 +240,7 @@ class BoardView(Vertical):
     @on(BoardLoaded)
     def _loaded(self, message: BoardLoaded) -> None:
         self.model.finished_since = day_start(self.clock())
-        self.model.load(message.rows, message.failed)
+        self.model.load(message.cards)
         self.loaded = True  # before painting: the legal keys are asked for as it paints
         self.paint(Status)
         first = next((i for i, s in enumerate(Status) if self.model.columns[s]), 0)
@@ -290,11 +290,11 @@ class BoardView(Vertical):
     @work(thread=True, group="load")
     def _load(self) -> None:
         store = self.store
-        cursor, rows, failed = bq.board_load(
-            store, [s.value for s in Status], day_start(self.clock())
+        cursor, cards = bq.board_load(  # cards built here, off the event loop
+            store, [s.value for s in Status], day_start(self.clock()), Card.from_row
         )
         health, alerts = store.sync_health(self.sources), store.open_alerts()
-        self.post_message(BoardLoaded(cursor, rows, failed, health, alerts))
+        self.post_message(BoardLoaded(cursor, cards, health, alerts))
 
     @work(thread=True, group="feed")
     def _follow(self, since: int) -> None:
