@@ -275,7 +275,7 @@ class BoardView(Vertical):
 
     def _show_alerts(self, alerts: Sequence[Mapping[Any, Any]]) -> None:
         self.alerts = [a for a in alerts if self._open(a)]
-        self.query_one(AlertBanner).show(alerts, self.ack_key, self.answer_keys)
+        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys)
         self._keys_may_have_changed()
 
     def _open(self, alert: Mapping[Any, Any]) -> bool:
