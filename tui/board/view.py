@@ -35,7 +35,7 @@ from rxfloor.tui.board.messages import (
     HealthChanged,
     Notice,
 )
-from rxfloor.tui.board.model import BoardModel, Card
+from rxfloor.tui.board.model import BoardModel, Card, card_filter
 
 HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this often
 TICK_INTERVAL = 30.0  # times in status move on
@@ -182,10 +182,11 @@ class BoardView(Vertical):
                 col.move_to(col.cursor)
 
     def paint(self, statuses: Iterable[Status], changed: set[str] | None = None) -> None:
+        fits = card_filter(self.needle) if self.needle else None
         for status in statuses:
             cards = self.model.columns[status]
             # a copy: the column must still see its old list to keep the cursor on its order
-            found = [c for c in cards if c.matches(self.needle)] if self.needle else list(cards)
+            found = list(filter(fits, cards)) if fits else list(cards)
             self.column_for(status).set_cards(found, len(cards), changed)
         self._marks()
         self._keys_may_have_changed()
