@@ -75,18 +75,19 @@ _REGISTRY: dict[str, _Entry] = {
     ),
 }
 
-#: Known to the board before the source package lands (its orders may be in a database);
-#: registered for syncing by adding its ``_Entry`` above.
-_TRAITS_ONLY: dict[str, SourceTraits] = {
-    "shopify": SourceTraits(
-        "Shopify",
-        "S",
-        tracking_on_finish=True,
-        remote_hold=False,
-        cancel_requests=True,
-        status_words=_shopify_words,
-    ),
-}
+SHOPIFY = SourceTraits(
+    "Shopify",
+    "S",
+    tracking_on_finish=True,
+    remote_hold=False,
+    cancel_requests=True,
+    status_words=_shopify_words,
+)
+
+#: Sources known by their traits before their package is registered above (an ``_Entry``:
+#: its ``source`` module offers ``<cls>.from_settings(settings)`` and ``WEBHOOKS``); one in
+#: both places is the registered one.
+_TRAITS_ONLY: dict[str, SourceTraits] = {"shopify": SHOPIFY}
 
 
 def names() -> list[str]:
