@@ -15,7 +15,8 @@ from sqlalchemy import insert, select
 from textual.widgets import Input
 
 from rxfloor.core.db import Store, alerts, orders, outbox, sync_state
-from rxfloor.core.lifecycle import Status
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.header import health_line
@@ -307,3 +308,19 @@ async def test_cancellation_request_rejected_with_a_reason(url: str) -> None:
             ).all()
         store.close()
         assert left == []  # answered: the alert is gone with the request
+
+
+async def test_a_request_answered_elsewhere_leaves_the_banner(url: str) -> None:
+    """Answered by another terminal or the CLI: the banner drops it within a poll, and the
+    next request (#2007) is the one shown."""
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        banner = app.board.query_one("#alerts")
+        assert "#2006" in str(banner.render())
+        other = OrderService(Store.open(url, migrate=False), Actor("ZZ", "counter-9"))
+        other.act(sid(6), Action.REJECT_CANCEL, reason="Already handed to the carrier")
+        other.store.close()
+        await until(pilot, lambda: "#2007" in str(banner.render()))
+        assert "#2006" not in str(banner.render())
+        assert " CANCEL?" not in card_text(app, sid(6))
