@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, RowMapping, Select, func, or_, select
+from sqlalchemy import Connection, RowMapping, Select, and_, case, func, or_, select
 
 from rxfloor.core import sources
 from rxfloor.core.db.schema import alerts, audit_events, line_items, orders, outbox, sync_state
-from rxfloor.core.models import UNSETTLED, OutboxState
+from rxfloor.core.lifecycle import Priority, Status
+from rxfloor.core.models import UNSETTLED, OutboxState, initials
 from rxfloor.core.text import clip
 
 if TYPE_CHECKING:
@@ -304,3 +305,185 @@ def sync_errors_by_order(conn: Connection, ids: Sequence[str] | None = None) -> 
     if ids is not None:
         stmt = stmt.where(outbox.c.order_id.in_(list(ids)))
     return {oid: error or "refused by the remote" for oid, error in conn.execute(stmt).all()}
+
+
+# ------------------------------------------------------------- for the wall
+#: Audit actions the wall's ticker shows: moves and holds, by a person or by the remote
+#: (sync bookkeeping such as ``synced`` or ``refused`` is left to the board's detail view).
+TICKER_ACTIONS = ("start", "finish", "cancel", "hold", "release", "undo", "remote")
+_ACTIVE = (Status.OPEN.value, Status.PROCESSING.value)
+_URGENT = (Priority.STAT.value, Priority.WAITER.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """One order as the wall shows it: never the patient's name, only the initials."""
+
+    name: str
+    initials: str
+    status: str
+    priority: str
+    since: datetime  # in its status since
+    due_at: datetime | None
+    on_hold: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnFigures:
+    """An active column (OPEN or PROCESSING): how many, how many late, the oldest."""
+
+    count: int
+    late: int
+    on_hold: int
+    oldest: Waiting | None
+
+
+@dataclass(frozen=True, slots=True)
+class TickerMove:
+    """One line of the ticker: who (actor, station, or the remote) did what, when."""
+
+    at: datetime
+    actor: str
+    station: str
+    action: str
+    order_name: str
+    from_status: str | None
+    to_status: str | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class WallFigures:
+    """Everything the wall screen shows, read in one transaction at ``now``.
+
+    ``late`` counts orders whose due time has come (``due_at <= now``), as the board colours
+    them overdue; FINISHED counts orders finished since ``day_start`` (the board's FINISHED
+    column) and since an hour before ``now``.
+    """
+
+    now: datetime
+    columns: dict[str, ColumnFigures]
+    finished_today: int
+    finished_last_hour: int
+    cancelled_today: int
+    urgent: list[Waiting]  # stat first, then waiter; soonest due first
+    urgent_counts: dict[str, int]  # stat / waiter -> how many are OPEN or PROCESSING
+    moves: list[TickerMove]  # newest first
+    health: dict[str, SyncHealth]  # per source (see :func:`sync_health`)
+    alerts: list[RowMapping]
+
+
+def _waiting(row: RowMapping) -> Waiting:
+    return Waiting(
+        name=str(row["name"]),
+        initials=initials(str(row["patient_name"])),
+        status=str(row["status"]),
+        priority=str(row["priority"]),
+        since=row["status_since"],
+        due_at=row["due_at"],
+        on_hold=bool(row["on_hold"]),
+    )
+
+
+_WAITING_COLUMNS = (
+    orders.c.name,
+    orders.c.patient_name,
+    orders.c.status,
+    orders.c.priority,
+    orders.c.status_since,
+    orders.c.due_at,
+    orders.c.on_hold,
+)
+
+
+def wall_figures(
+    conn: Connection,
+    now: datetime,
+    day_start: datetime,
+    *,
+    sources: Iterable[str] = (),
+    urgent_limit: int = 40,
+    moves_limit: int = 40,
+) -> WallFigures:
+    """The wall's figures (run it in one read transaction so they agree with each other);
+    ``sources`` are always in the health, even before their worker first ran."""
+    late = case((and_(orders.c.due_at.is_not(None), orders.c.due_at <= now), 1), else_=0)
+    held = case((orders.c.on_hold, 1), else_=0)
+    per_status = {
+        str(status): (int(count), int(n_late or 0), int(n_held or 0))
+        for status, count, n_late, n_held in conn.execute(
+            select(orders.c.status, func.count(), func.sum(late), func.sum(held))
+            .where(orders.c.status.in_(_ACTIVE))
+            .group_by(orders.c.status)
+        )
+    }
+    columns = {}
+    for status in _ACTIVE:
+        count, n_late, n_held = per_status.get(status, (0, 0, 0))
+        oldest = (
+            conn.execute(
+                select(*_WAITING_COLUMNS)
+                .where(orders.c.status == status)
+                .order_by(orders.c.status_since, orders.c.name)
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        columns[status] = ColumnFigures(count, n_late, n_held, _waiting(oldest) if oldest else None)
+
+    def closed_since(status: Status, since: datetime) -> int:
+        stmt = select(func.count()).where(
+            orders.c.status == status.value, orders.c.status_since >= since
+        )
+        return int(conn.execute(stmt).scalar_one())
+
+    rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
+    urgent_rows = conn.execute(
+        select(*_WAITING_COLUMNS)
+        .where(orders.c.status.in_(_ACTIVE), orders.c.priority.in_(_URGENT))
+        .order_by(
+            rank, orders.c.due_at.is_(None), orders.c.due_at, orders.c.status_since, orders.c.name
+        )
+        .limit(urgent_limit)
+    ).mappings()
+    urgent_counts = {p: 0 for p in _URGENT}
+    urgent_counts.update(
+        (str(p), int(n))
+        for p, n in conn.execute(
+            select(orders.c.priority, func.count())
+            .where(orders.c.status.in_(_ACTIVE), orders.c.priority.in_(_URGENT))
+            .group_by(orders.c.priority)
+        )
+    )
+    moves = [
+        TickerMove(
+            at=r["at"],
+            actor=str(r["actor"]),
+            station=str(r["station"]),
+            action=str(r["action"]),
+            order_name=str(r["name"]),
+            from_status=r["from_status"],
+            to_status=r["to_status"],
+            source=str(r["source"]),
+        )
+        for r in conn.execute(
+            select(audit_events, orders.c.name)
+            .join(orders, orders.c.id == audit_events.c.order_id)
+            .where(audit_events.c.action.in_(TICKER_ACTIONS))
+            .order_by(audit_events.c.id.desc())
+            .limit(moves_limit)
+        ).mappings()
+    ]
+    return WallFigures(
+        now=now,
+        columns=columns,
+        finished_today=closed_since(Status.FINISHED, day_start),
+        finished_last_hour=closed_since(Status.FINISHED, now - timedelta(hours=1)),
+        cancelled_today=closed_since(Status.CANCELLED, day_start),
+        urgent=[_waiting(r) for r in urgent_rows],
+        urgent_counts=urgent_counts,
+        moves=moves,
+        health=sync_health(conn, sources),
+        alerts=open_alerts(conn),
+    )

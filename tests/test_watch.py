@@ -1,0 +1,220 @@
+"""Pilot tests of ``rxfloor watch``: the real wall app on a real SQLite file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from rxfloor.core.db import Store, alerts, audit_events, orders, sync_state
+from rxfloor.core.db.queries import WallFigures
+from rxfloor.tui.watch import font
+from rxfloor.tui.watch.screen import FiguresRead
+from rxfloor.tui.watch.widgets import BigNumber, ColumnPanel
+from tests.board_fixtures import FROZEN, until
+from tests.helpers import run_cli
+from tests.watch_fixtures import make_watch, shown_once, wall_url  # noqa: F401 — the url fixture
+
+pytestmark = pytest.mark.usefixtures("url")
+
+
+def expected(db: str) -> dict[str, int]:
+    """The wall's figures computed from ``rxfloor orders --json`` at the frozen clock."""
+    listed = json.loads(run_cli(db, "orders", "--json").stdout)
+    now = FROZEN
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def at(value: str | None) -> float | None:
+        from datetime import datetime
+
+        return None if value is None else datetime.fromisoformat(value).timestamp()
+
+    def late(o: dict[str, object]) -> bool:
+        due = at(o["due_at"])  # type: ignore[arg-type]
+        return due is not None and due <= now.timestamp()
+
+    figures: dict[str, int] = {}
+    for status in ("OPEN", "PROCESSING"):
+        mine = [o for o in listed if o["status"] == status]
+        figures[status] = len(mine)
+        figures[f"{status} late"] = sum(late(o) for o in mine)
+    finished = [at(o["status_since"]) for o in listed if o["status"] == "FINISHED"]
+    figures["finished today"] = sum(t >= day.timestamp() for t in finished if t)
+    figures["finished last hour"] = sum(
+        t >= (now - timedelta(hours=1)).timestamp() for t in finished if t
+    )
+    active = [o for o in listed if o["status"] in ("OPEN", "PROCESSING")]
+    figures["stat"] = sum(o["priority"] == "stat" for o in active)
+    figures["waiter"] = sum(o["priority"] == "waiter" for o in active)
+    return figures
+
+
+def on_screen(figures: WallFigures) -> dict[str, int]:
+    cols = figures.columns
+    return {
+        "OPEN": cols["OPEN"].count,
+        "OPEN late": cols["OPEN"].late,
+        "PROCESSING": cols["PROCESSING"].count,
+        "PROCESSING late": cols["PROCESSING"].late,
+        "finished today": figures.finished_today,
+        "finished last hour": figures.finished_last_hour,
+        "stat": figures.urgent_counts["stat"],
+        "waiter": figures.urgent_counts["waiter"],
+    }
+
+
+def painted(app, panel: str) -> tuple[int | None, int | None]:
+    """The two numbers a panel paints (the large count and the one under it)."""
+    widget = app.wall.query_one(f"#panel-{panel}", ColumnPanel)
+    return (widget.query_one(".count", BigNumber).value,
+            widget.query_one(".side-number", BigNumber).value)  # fmt: skip
+
+
+def screen_text(app) -> str:
+    return str(app.export_screenshot()).replace("&#160;", " ")
+
+
+async def test_counts_match_the_orders_listing(url: str) -> None:
+    want = expected(url)
+    assert want["OPEN"] and want["PROCESSING"] and want["OPEN late"] and want["stat"]
+    app = make_watch(url)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await shown_once(pilot)
+        figures = app.wall.figures
+        assert figures is not None
+        assert on_screen(figures) == want
+        assert painted(app, "open") == (want["OPEN"], want["OPEN late"])
+        assert painted(app, "processing") == (want["PROCESSING"], want["PROCESSING late"])
+        assert painted(app, "finished") == (want["finished today"], want["finished last hour"])
+        assert f"STAT {want['stat']} · WAITER {want['waiter']}" in screen_text(app)
+
+
+async def test_a_move_made_elsewhere_shows_within_a_second(url: str) -> None:
+    app = make_watch(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await shown_once(pilot)
+        before = painted(app, "processing")[0]
+        assert before is not None
+        done = run_cli(url, "--actor", "EF", "--station", "back-office", "start", "#1020")
+        assert done.returncode == 0, done.stderr
+        took = await until(pilot, lambda: painted(app, "processing")[0] == before + 1, 5)
+        assert took < 1.0, f"the move took {took:.2f} s to show"
+        await pilot.pause(0.05)
+        assert "#1020" in screen_text(app) and "EF@back-office" in screen_text(app)
+
+
+async def test_no_key_changes_data(url: str) -> None:
+    store = Store.open(url, migrate=False)
+
+    def state() -> tuple[int, int]:
+        with store.read() as conn:
+            return (int(conn.execute(select(func.count()).select_from(audit_events)).scalar_one()),
+                    int(conn.execute(select(func.sum(orders.c.version))).scalar_one()))  # fmt: skip
+
+    before = state()
+    app = make_watch(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown_once(pilot)
+        keys = [*"abcdefghijklmnoprsuvwxyz", "A", "X", "P", "U", "space", "enter", "slash",
+                "left", "right", "up", "down", "escape", "question_mark"]  # fmt: skip
+        for key in keys:
+            await pilot.press(key)
+        await pilot.pause(0.2)
+        assert app.is_running
+        assert state() == before
+        themes = []
+        for _ in range(3):
+            await pilot.press("t")
+            themes.append(app.theme)
+        assert set(themes) == {"rxfloor-dark", "rxfloor-light", "rxfloor-high-contrast"}
+        await pilot.press("q")
+    assert not app.is_running
+    store.close()
+
+
+async def test_patients_are_shown_by_initials_only(url: str) -> None:
+    store = Store.open(url, migrate=False)
+    with store.read() as conn:
+        names = [str(n) for n in conn.execute(select(orders.c.patient_name)).scalars()]
+    store.close()
+    app = make_watch(url)
+    async with app.run_test(size=(300, 80)) as pilot:
+        await shown_once(pilot)
+        text = screen_text(app)
+        figures = app.wall.figures
+        assert figures is not None and figures.urgent
+        assert all(u.initials in text for u in figures.urgent[:5])
+        for name in names:
+            for part in name.split():
+                if len(part) > 3:
+                    assert part not in text, f"{part!r} of a patient's name is on the wall"
+
+
+async def test_alerts_and_sync_trouble_are_prominent(url: str) -> None:
+    store = Store.open(url, migrate=False)
+    with store.write() as conn:
+        oid = conn.execute(select(orders.c.id).where(orders.c.name == "#1002")).scalar_one()
+        conn.execute(insert(sync_state), [
+            {"source": "rxscale", "online": True, "offline_since": None, "updated_at": FROZEN},
+            {"source": "shopify", "online": False, "offline_since": FROZEN, "updated_at": FROZEN},
+        ])  # fmt: skip
+        conn.execute(insert(alerts).values(
+            order_id=oid, kind="remote_cancel", created_at=FROZEN,
+            message="#1002 was cancelled by the remote while in PROCESSING here \x1b[2J[b]x",
+        ))  # fmt: skip
+    store.close()
+    app = make_watch(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await shown_once(pilot)
+        banner = app.wall.query_one("#wall-alerts")
+        assert banner.display
+        words = str(banner.render())
+        assert "ALERT #1002 was cancelled" in words and "␛[2J[b]x" in words
+        health = app.wall.query_one("#wall-health")
+        assert health.has_class("-bad")
+        words = str(health.render())  # each source named, the one in trouble makes it red
+        assert "rxscale online · 0 queued · 0 failed" in words
+        assert "shopify offline since 09:30 · 0 queued · 0 failed" in words
+
+
+async def test_an_older_read_never_paints_over_a_newer_one(url: str) -> None:
+    app = make_watch(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown_once(pilot)
+        figures = app.wall.figures
+        assert figures is not None
+        stale = FiguresRead(0, dataclasses.replace(figures, finished_today=999))
+        app.wall.post_message(stale)
+        await pilot.pause(0.1)
+        assert painted(app, "finished")[0] != 999
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60), (300, 80)])
+async def test_every_size_draws_the_counts_large(url: str, size: tuple[int, int]) -> None:
+    app = make_watch(url)
+    async with app.run_test(size=size) as pilot:
+        await shown_once(pilot)
+        count = app.wall.query_one("#panel-open .count", BigNumber)
+        width, height = count.content_size
+        scale = font.best_scale("888", width, height)
+        assert scale >= (1 if size[0] < 120 else 3), (size, width, height)
+        assert "█" in str(count.render())
+
+
+def test_without_a_terminal_the_figures_are_printed(url: str) -> None:
+    done = run_cli(url, "watch")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["columns"]["OPEN"]["count"] == expected(url)["OPEN"]
+    assert "patient_name" not in done.stdout
+
+
+def test_an_unknown_theme_is_one_line(url: str) -> None:
+    from rxfloor.tui.cli.context import Context
+    from rxfloor.tui.cli.watch import run_app
+
+    with pytest.raises(Exception, match=r"--theme: unknown theme 'pink'"):
+        run_app(Context(database=url), theme="pink", sync=False)

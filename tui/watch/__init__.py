@@ -1,0 +1,1 @@
+"""The wall screen: ``rxfloor watch`` (a terminal) and ``rxfloor serve`` (a browser)."""

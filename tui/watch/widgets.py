@@ -1,0 +1,164 @@
+"""The wall's widgets: a number as large as its box, and the figure panels around it.
+
+Every text that came from data (order names, initials, actors, stations, alert messages)
+is shown with its control characters visible and never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+from rxfloor.core.db.queries import ColumnFigures, TickerMove, Waiting
+from rxfloor.core.text import shown, visible
+from rxfloor.tui.board.card import age
+from rxfloor.tui.watch import font
+
+_MARK = {"stat": "!!", "waiter": "W "}
+_SHORT = {"PROCESSING": "PROC"}
+
+
+class BigNumber(Widget):
+    """A count drawn as large as the widget's box allows (plain text when even the
+    smallest glyphs do not fit). ``digits`` is the width it is sized for, so the glyphs
+    keep their size while the count grows from 9 to 10 (or 99 to 100)."""
+
+    value: reactive[int | None] = reactive(None, layout=False)  # None: not read yet
+
+    def __init__(self, *, digits: int = 3, id: str | None = None, classes: str = "") -> None:
+        super().__init__(id=id, classes=classes)
+        self.digits = digits
+
+    def render(self) -> RenderResult:
+        if self.value is None:
+            return ""
+        text = str(self.value)
+        width, height = self.content_size
+        scale = font.best_scale("8" * max(self.digits, len(text)), width, height)
+        if not scale:  # fits no longer at this digit width: as large as the text itself allows
+            scale = font.best_scale(text, width, height)
+        if not scale:
+            return Text(text, style="bold", no_wrap=True)
+        return Text("\n".join(font.big(text, scale)), no_wrap=True)
+
+
+def waited(item: Waiting, now: datetime) -> str:
+    """How long an order has been in its status: ``7m``, ``2h05``, ``3d``."""
+    return age(item.since, now)
+
+
+def is_late(item: Waiting, now: datetime) -> bool:
+    return item.due_at is not None and item.due_at <= now
+
+
+class ColumnPanel(Vertical):
+    """One column of the queue: a large count, the late count under it, the oldest order."""
+
+    def __init__(self, status: str, *, side_label: str, id: str) -> None:
+        super().__init__(id=id, classes="panel")
+        self.status = status
+        self.side_label = side_label
+        self.border_title = status
+
+    def compose(self) -> ComposeResult:
+        yield BigNumber(digits=3, classes="count")
+        with Horizontal(classes="side"):
+            yield BigNumber(digits=3, classes="side-number")
+            yield Static(self.side_label, classes="side-label", markup=False)
+        yield Static("", classes="oldest", markup=False)
+
+    def show(self, count: int, side: int, line: Text, *, side_alarm: bool) -> None:
+        self.query_one(".count", BigNumber).value = count
+        number = self.query_one(".side-number", BigNumber)
+        number.value = side
+        number.set_class(side_alarm, "-alarm")
+        self.query_one(".side-label", Static).set_class(side_alarm, "-alarm")
+        self.query_one(".oldest", Static).update(line)
+
+    def show_column(self, figures: ColumnFigures, now: datetime) -> None:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        if figures.oldest is None:
+            line.append("nothing waiting", style="italic")
+        else:
+            oldest = figures.oldest
+            line.append("oldest ")
+            line.append(waited(oldest, now), style="bold")
+            line.append(f" {visible(oldest.name)} {visible(oldest.initials)}")
+        if figures.on_hold:
+            line.append(f" · {figures.on_hold} on hold")
+        self.show(figures.count, figures.late, line, side_alarm=figures.late > 0)
+
+
+class Banner(Static):
+    """Open alerts, one a line, until someone acknowledges them at a terminal."""
+
+    MAX_LINES = 4
+
+    def __init__(self) -> None:
+        super().__init__("", id="wall-alerts", markup=False)
+
+    def show(self, alerts: Sequence[Mapping[Any, Any]]) -> None:
+        self.display = bool(alerts)
+        lines = [f"⚠ ALERT {shown(a['message'])}" for a in alerts[: self.MAX_LINES]]
+        if len(alerts) > self.MAX_LINES:
+            lines.append(f"⚠ … and {len(alerts) - self.MAX_LINES} more open alerts")
+        self.update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
+
+
+def urgent_text(items: Sequence[Waiting], now: datetime) -> Text:
+    """The stat and waiter queue: most urgent first, with initials only."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if not items:
+        text.append("no stat or waiter orders", style="italic")
+        return text
+    for i, item in enumerate(items):
+        if i:
+            text.append("\n")
+        late = is_late(item, now)
+        text.append(_MARK.get(item.priority, "  "), style="bold")
+        text.append(f" {visible(item.name):<8} {visible(item.initials):<4}", style="bold")
+        text.append(f"{_SHORT.get(item.status, item.status):<5}")
+        text.append(f"{waited(item, now):>6}")
+        if late:
+            text.append("  LATE", style="bold reverse")
+        elif item.due_at is not None:
+            text.append(item.due_at.astimezone().strftime("  due %H:%M"))
+        if item.on_hold:
+            text.append("  HOLD", style="bold")
+    return text
+
+
+def urgent_title(counts: Mapping[str, int]) -> str:
+    return f"STAT {counts.get('stat', 0)} · WAITER {counts.get('waiter', 0)}"
+
+
+def _move_words(move: TickerMove) -> str:
+    """``start``, ``finish``, ``cancel``, ``hold`` …; a remote change names where it went."""
+    if move.action in ("remote", "undo") and move.to_status:
+        return f"{move.action} → {move.to_status}"
+    return move.action
+
+
+def ticker_text(moves: Sequence[TickerMove]) -> Text:
+    """The last moves, newest first: when, who (initials @ station, or the remote), what."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if not moves:
+        text.append("no moves yet", style="italic")
+        return text
+    for i, move in enumerate(moves):
+        if i:
+            text.append("\n")
+        who = "remote" if move.source == "remote" else f"{move.actor}@{move.station}"
+        text.append(move.at.astimezone().strftime("%H:%M:%S "))
+        text.append(f"{visible(move.order_name):<8} ", style="bold")
+        text.append(f"{_move_words(move):<8} ")
+        text.append(visible(who), style="bold")
+    return text
