@@ -61,6 +61,29 @@ def health_line(health: Mapping[str, SyncHealth], configured: Sequence[str]) -> 
     return Content(" · ").join(parts)
 
 
+def _counts(health: SyncHealth | None) -> str:
+    if health is None or health.online is None:
+        state = "offline"
+    elif health.online:
+        state = "online"
+    else:
+        since = health.offline_since.astimezone().strftime("%H:%M") if health.offline_since else ""
+        state = f"offline since {since}" if since else "offline"
+    queued = health.queued if health else 0
+    failed = health.failed if health else 0
+    return f"{state} · {queued} queued · {failed} failed"
+
+
+def health_text(health: Mapping[str, SyncHealth] | None) -> str:
+    """The long form, every count spelled out (the wall has the room): ``sync: online · 0
+    queued · 0 failed``; with several sources, each one named."""
+    if not health:
+        return f"sync: {_counts(None)}"
+    if len(health) == 1:
+        return f"sync: {_counts(next(iter(health.values())))}"
+    return "sync: " + " │ ".join(f"{name} {_counts(h)}" for name, h in health.items())
+
+
 class BoardHeader(Static):
     """Clock, pharmacy / station / pharmacist, sync health per source."""
 
