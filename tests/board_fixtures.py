@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from textual import events
@@ -16,9 +16,11 @@ from textual.pilot import Pilot
 
 from rxfloor.core.config import load_settings
 from rxfloor.core.db import Store
-from rxfloor.core.lifecycle import Action
+from rxfloor.core.lifecycle import Action, DeliveryType, Priority, Status
+from rxfloor.core.models import LineItem, NewOrder
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.sources import local_id
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.messages import ChangesArrived
 from rxfloor.tui.scan import SCAN_GAP_S
@@ -150,3 +152,54 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: floa
             raise AssertionError(f"condition not met within {timeout} s")
         await pilot.pause(0.02)
     return time.monotonic() - start
+
+
+GID = "gid://shopify/FulfillmentOrder/"
+
+
+def shopify(n: int, name: str, *, delivery: DeliveryType = DeliveryType.SHIP) -> NewOrder:
+    return NewOrder(
+        id=sid(n),
+        source="shopify",
+        remote_id=f"{GID}{n}",
+        name=name,
+        remote_status="OPEN/SUBMITTED",
+        priority=Priority.STAT,  # first in their column
+        delivery_type=delivery,
+        patient_name="Nora Shopper",
+        items=[LineItem(sku=f"sh-{n}", drug="Vitamin D3", strength="1000 IU")],
+        due_at=FROZEN + timedelta(hours=3),
+        created_at=FROZEN - timedelta(minutes=n),
+    )
+
+
+def sid(n: int) -> str:
+    """The local id of Shopify fulfillment order ``n``."""
+    return local_id("shopify", f"{GID}{n}")
+
+
+def seed_two_sources(url: str) -> None:
+    """The usual 30 RxScale sample orders, and Shopify orders in every state a test needs:
+    #1001 (the same name as an RxScale order), #2002 / #2003 in PROCESSING to be shipped,
+    #2004 to hold, #2005 held by the merchant, #2006 / #2007 with a cancellation request."""
+    seed_board(url)
+    store = Store.open(url)
+    service = OrderService(store, Actor("CD", "counter-2"), clock=frozen)
+    service.add_orders(
+        [shopify(1, "#1001"), shopify(2, "#2002"), shopify(3, "#2003"),
+         shopify(4, "#2004", delivery=DeliveryType.PICKUP), shopify(5, "#2005"),
+         shopify(6, "#2006"), shopify(7, "#2007")],
+        source="remote",
+    )  # fmt: skip
+    for n in (2, 3, 6):
+        service.act(sid(n), Action.START)
+        service.apply_remote(sid(n), "IN_PROGRESS/ACCEPTED", Status.PROCESSING)
+    service.apply_remote(sid(5), "ON_HOLD/SUBMITTED", Status.OPEN, remote_hold=True,
+                         hold_comment="address check by the merchant")  # fmt: skip
+    for n in (6, 7):
+        service.apply_remote(
+            sid(n), "IN_PROGRESS/CANCELLATION_REQUESTED" if n == 6 else
+            "OPEN/CANCELLATION_REQUESTED", Status.PROCESSING if n == 6 else Status.OPEN,
+            cancel_requested=True, request_message="Customer changed their mind",
+        )  # fmt: skip
+    store.close()

@@ -110,7 +110,9 @@ async def test_start_titles_and_navigation(url: str) -> None:
 
 
 async def test_advance_with_a_and_space_and_legal_keys_only(url: str) -> None:
-    app = make_app(url)
+    # no repeat guard: the second key comes right after the cursor moved to the next card
+    # (the guard itself is tested in test_board_counter.py)
+    app = make_app(url, repeat_guard_s=0)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         assert {"advance", "cancel_order", "hold", "detail"} <= shown(app)
@@ -331,7 +333,7 @@ async def test_sync_health_alert_banner_and_acknowledge(url: str) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         header = str(app.board.query_one("#header").render())
-        assert "sync: offline since 09:30 · 0 queued · 0 failed" in header
+        assert header.endswith("│ rxscale offline since 09:30")
         banner = app.board.query_one("#alerts")
         assert banner.display and "#1002" in str(banner.render())
         assert "acknowledge" in shown(app)

@@ -14,7 +14,7 @@ from rxfloor.core.demo import start_demo_sync
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.app import BoardApp
-from rxfloor.tui.board.view import health_text
+from rxfloor.tui.board.header import health_line
 from tests.board_fixtures import press, ready, until
 
 
@@ -35,7 +35,11 @@ async def test_demo_board_goes_online_and_shows_remote_orders(sqlite_url: str) -
 
             await until(pilot, lambda: len(remote_cards()) >= 5, timeout=20)
             await until(
-                pilot, lambda: health_text(app.board.view.health).startswith("sync: online")
+                pilot,
+                lambda: (
+                    health_line(app.board.view.health, app.board.view.sources).plain
+                    == "rxscale online"
+                ),
             )
             await press(pilot, "q")
     finally:

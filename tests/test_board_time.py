@@ -16,8 +16,8 @@ from rxfloor.core.lifecycle import Priority, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.board.card import card_lines, due_text, urgency
+from rxfloor.tui.board.header import health_line
 from rxfloor.tui.board.model import BoardModel, Card
-from rxfloor.tui.board.view import health_parts
 from rxfloor.tui.screens.help import HelpScreen
 from tests.board_fixtures import (
     FROZEN,
@@ -112,12 +112,13 @@ def test_compact_card_keeps_delivery_and_due() -> None:
 
 def test_header_sync_word_and_colour() -> None:
     offline = SyncHealth(False, NOW, None, None, 0, 0)
-    assert health_parts(None, configured=False) == [("sync: off", "off")]
-    state, level = health_parts({"rxscale": offline})[1]
-    assert state.startswith("offline since") and level == "bad"
-    online = health_parts({"rxscale": SyncHealth(True, None, NOW, None, 2, 0)})
-    assert "".join(t for t, _ in online) == "sync: online · 2 queued · 0 failed"
-    assert {level for _, level in online} == {"ok"}
+    assert health_line({}, []).plain == "sync: off"  # nothing configured: not "offline"
+    line = health_line({"rxscale": offline}, ["rxscale"])
+    assert line.plain.startswith("rxscale offline since")
+    assert any("error" in str(span.style) for span in line.spans)  # offline is red
+    online = health_line({"rxscale": SyncHealth(True, None, NOW, None, 2, 0)}, ["rxscale"])
+    assert online.plain == "rxscale 2 queued"
+    assert not online.spans  # nothing wrong: no colour
 
 
 def test_model_counts_targets_from_settings() -> None:
@@ -125,7 +126,8 @@ def test_model_counts_targets_from_settings() -> None:
     rows = [dict(id="x", name="#x", status="OPEN", priority=Priority.STAT.value,
                  delivery_type="pickup", on_hold=False, patient_name="A B", items_summary="i",
                  due_at=None, fulfill_at=None, version=1, status_since=NOW,
-                 created_at=NOW)]  # fmt: skip
+                 created_at=NOW, source="rxscale", request_kind=None, hold_by=None,
+                 tracking_number=None)]  # fmt: skip
     model.load([Card.from_row(r, False) for r in rows])
     assert model.cards["x"].target == NOW + timedelta(minutes=30)
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from tests.board_fixtures import make_app, press, ready, seed_board, until
+from tests.board_fixtures import make_app, press, ready, seed_board, seed_two_sources, until
 
 THEMES = ["rxfloor-dark", "rxfloor-high-contrast"]
 
@@ -69,3 +69,20 @@ def test_help(url: str, theme: str, snap_compare: Any) -> None:
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(url, theme=theme), terminal_size=(160, 48), run_before=open_help)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_board_of_two_sources(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, theme: str, snap_compare: Any
+) -> None:
+    """RxScale and Shopify orders side by side: source marks, a local and a merchant's hold,
+    the merchant's cancellation requests (badge and banner), health per source."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        seed_two_sources(sqlite_url)
+        app = make_app(sqlite_url, theme=theme)
+        assert snap_compare(app, terminal_size=(160, 48), run_before=_settle)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -13,7 +13,8 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from rxfloor.tui.board.model import Card
+from rxfloor.core.lifecycle import DeliveryType, Status
+from rxfloor.tui.board.model import Card, mark_width, source_mark, source_traits
 
 #: How close to its due time an order counts as "due soon".
 DUE_SOON = timedelta(minutes=15)
@@ -60,15 +61,41 @@ def when(at: datetime, now: datetime) -> str:
     return local.strftime("%H:%M" if local.date() == today.date() else "%a %H:%M")
 
 
+def hold_badge(card: Card) -> str:
+    """``HOLD``; at a source that does not hold orders for the pharmacy, whose hold it is:
+    ``HOLD local`` (the pharmacist's, the source still counts on the order) or ``HOLD
+    Shopify`` (the merchant's: released there, not here)."""
+    known = source_traits(card.source)
+    if known is None or known.remote_hold:
+        return " HOLD"
+    return f" HOLD {known.label}" if card.remote_hold else " HOLD local"
+
+
+def no_tracking(card: Card) -> bool:
+    """A shipped order of a source that wants tracking, finished without a number."""
+    known = source_traits(card.source)
+    return (
+        known is not None
+        and known.tracking_on_finish
+        and card.status is Status.FINISHED
+        and card.delivery == DeliveryType.SHIP
+        and not card.tracking
+    )
+
+
 def badges(card: Card, now: datetime) -> list[tuple[str, str]]:
     """The flags after the name, as ``(text, component class)``."""
     found = []
+    if card.cancel_requested:  # the merchant waits for an answer: nothing else moves it
+        found.append((" CANCEL?", "column--error"))
     if card.on_hold:
-        found.append((" HOLD", "column--badge"))
+        found.append((hold_badge(card), "column--badge"))
     if card.scheduled(now):
         found.append((" SCHED", "column--badge"))
     if card.sync_failed:
         found.append((" SYNC!", "column--error"))
+    if no_tracking(card):
+        found.append((" no tracking", "column--dim"))
     if card.pending:  # an optimistic move the database has not confirmed yet
         found.append((" …", "column--dim"))
     return found
@@ -93,9 +120,11 @@ def card_lines(
     compact: bool,
     style: Callable[[str], Style],
     rule: Style,
+    marks: bool = False,
 ) -> list[Strip]:
     """The card's strips (3 lines compact, 4 otherwise); ``style`` looks up a component
-    class of the column, ``rule`` is the separator under an unselected card.
+    class of the column, ``rule`` is the separator under an unselected card; ``marks``
+    puts the source mark after the priority (the board has orders of several sources).
 
     Line 1: priority mark, name, patient initials, badges … due / late. Line 2: items …
     time in status (neutral). Compact cards put the delivery before the items; full ones
@@ -115,7 +144,8 @@ def card_lines(
     due = due_text(card, now)
     due_seg = [Segment(f" {due} ", fg(f"column--{late}"))] if due else []
     since = Segment(f" {age(card.status_since, now)} ", fg("column--dim"))
-    head = [mark, Segment(f" {card.name} ", base + Style(bold=True)),
+    head = [mark, *_source(card, fg("column--source"), marks),
+            Segment(f" {card.name} ", base + Style(bold=True)),
             Segment(card.initials, base)]  # fmt: skip
     delivery = _DELIVERY.get(card.delivery, card.delivery)
     items = f"   {delivery} · {card.items}" if compact else "   " + card.items
@@ -135,6 +165,11 @@ def _colour_only(style: Style) -> Style:
     in the card's own)."""
     return Style(color=style.color, bold=style.bold, italic=style.italic,
                  reverse=style.reverse)  # fmt: skip
+
+
+def _source(card: Card, style: Style, marks: bool) -> list[Segment]:
+    """`` S`` (the source mark, padded to the widest one) when the board shows marks."""
+    return [Segment(" " + source_mark(card.source).ljust(mark_width()), style)] if marks else []
 
 
 def _fit(left: list[Segment], right: list[Segment], width: int, base: Style) -> Strip:

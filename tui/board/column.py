@@ -40,6 +40,7 @@ class ColumnView(ScrollView, can_focus=False):
         "column--badge",
         "column--error",
         "column--empty",
+        "column--source",
     }
 
     def __init__(self, status: Status, clock: Callable[[], datetime], **kw: object) -> None:
@@ -51,6 +52,7 @@ class ColumnView(ScrollView, can_focus=False):
         self.cursor = 0
         self.current = False
         self.compact = False
+        self.marks = False  # source marks on the cards (orders of several sources)
         self._cache: dict[str, tuple[int, bool, int, list[Strip]]] = {}
         self._width = 0
         self._blank = Style()
@@ -115,6 +117,13 @@ class ColumnView(ScrollView, can_focus=False):
     def page(self) -> int:
         return max(1, self.scrollable_content_region.height // self.card_height)
 
+    def set_marks(self, marks: bool) -> None:
+        """Show or hide the source marks (every card's look changes)."""
+        if marks != self.marks:
+            self.marks = marks
+            self._cache.clear()
+            self.refresh()
+
     def tick(self) -> None:
         """The clock moved on: times in status and due colours change for every card."""
         self._now = self.clock()
@@ -155,7 +164,8 @@ class ColumnView(ScrollView, can_focus=False):
     def _render_card(self, card: Card, width: int, selected: bool) -> list[Strip]:
         rule = self.rich_style + self.get_component_rich_style("column--dim")
         return card_lines(card, self._now, width, selected=selected, compact=self.compact,
-                          style=self.get_component_rich_style, rule=rule)  # fmt: skip
+                          style=self.get_component_rich_style, rule=rule,
+                          marks=self.marks)  # fmt: skip
 
 
 def _find(cards: list[Card], card: Card, default: int, status: Status) -> int:

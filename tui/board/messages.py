@@ -61,7 +61,8 @@ class ChangesArrived(Message):
 
 
 class HealthChanged(Message):
-    """Sync health for the header; ``failed`` (every order with a parked push) when read."""
+    """Sync health per source for the header; ``failed`` (every order with a parked push)
+    when read."""
 
     def __init__(self, health: Mapping[str, SyncHealth], failed: set[str] | None = None) -> None:
         super().__init__()

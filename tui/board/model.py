@@ -8,9 +8,11 @@ tens of milliseconds).
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from sys import intern
 from typing import Any
 
@@ -22,10 +24,13 @@ from rxfloor.core.lifecycle import (
     is_scheduled,
     legal_actions,
 )
-from rxfloor.core.models import OrderView, initials
+from rxfloor.core.models import CANCELLATION, OrderView, initials
+from rxfloor.core.service import REMOTE_ACTOR
+from rxfloor.core.sources import DEFAULT_SOURCE, SourceTraits, names, traits
 from rxfloor.core.text import visible
 
 _RANK = {p.value: p.rank for p in Priority}
+_SOURCE_PREFIX = "source:"
 _FAR = float("inf")
 #: Up to this many changed rows are placed one by one; a bigger burst re-sorts the columns.
 _INCREMENTAL_LIMIT = 64
@@ -48,6 +53,11 @@ class Card:
     status_since: datetime
     sync_failed: bool
     created_at: datetime | None = None
+    source: str = DEFAULT_SOURCE
+    #: the merchant asked to cancel and nobody answered yet (start / finish are refused)
+    cancel_requested: bool = False
+    remote_hold: bool = False  # the hold was placed at the source (not releasable here)
+    tracking: str | None = None  # the tracking number a finish sent
     pending: bool = False  # an optimistic move not yet confirmed by the database
     #: when it is late: its due time, else (stat, waiter) a target after it arrived
     target: datetime | None = None
@@ -58,17 +68,25 @@ class Card:
         """A card from a board row (SQLAlchemy Core)."""
         # interned: a handful of distinct words shared by 100,000 cards, not one copy each
         return cls._make(row, intern(str(row["priority"])), intern(str(row["delivery_type"])),
-                         bool(row["on_hold"]), failed)  # fmt: skip
+                         bool(row["on_hold"]), failed, row["tracking_number"])  # fmt: skip
 
     @classmethod
     def from_view(cls, view: OrderView, failed: bool) -> Card:
         """A card from the order the service returned after a move (no second read)."""
         data = view.model_dump()
-        return cls._make(data, view.priority.value, view.delivery_type.value, view.hold, failed)
+        tracking = view.tracking.number if view.tracking else None
+        return cls._make(data, view.priority.value, view.delivery_type.value, view.hold, failed,
+                         tracking)  # fmt: skip
 
     @classmethod
     def _make(
-        cls, data: Mapping[Any, Any], priority: str, delivery: str, on_hold: bool, failed: bool
+        cls,
+        data: Mapping[Any, Any],
+        priority: str,
+        delivery: str,
+        on_hold: bool,
+        failed: bool,
+        tracking: str | None,
     ) -> Card:
         card = cls(
             id=data["id"],
@@ -87,6 +105,12 @@ class Card:
             status_since=data["status_since"],
             sync_failed=failed,
             created_at=data.get("created_at"),
+            source=intern(str(data["source"])),
+            cancel_requested=data["request_kind"] == CANCELLATION,
+            remote_hold=on_hold
+            and data["hold_by"] == REMOTE_ACTOR
+            and _holds_apart(data["source"]),
+            tracking=tracking,
         )
         card.target = card.due_at
         card.key = card.sort_key
@@ -110,7 +134,9 @@ class Card:
     @property
     def facts(self) -> OrderFacts:
         """What the lifecycle decides on: every rule about the card is asked of it."""
-        return OrderFacts(self.status, self.on_hold, self.fulfill_at)
+        return OrderFacts(self.status, self.on_hold, self.fulfill_at,
+                          cancel_requested=self.cancel_requested,
+                          remote_hold=self.remote_hold)  # fmt: skip
 
     def scheduled(self, now: datetime) -> bool:
         return is_scheduled(self.fulfill_at, now)
@@ -118,14 +144,93 @@ class Card:
     def legal(self, now: datetime) -> frozenset[Action]:
         return legal_actions(self.facts, now)
 
+    @property
+    def explained(self) -> frozenset[Action]:
+        """Actions the lifecycle refuses for a reason the pharmacist must be told (the key
+        still acts, and the service's sentence says why): a start or finish while the
+        merchant's cancellation request waits, the release of a hold placed at the source."""
+        found: set[Action] = set()
+        if self.cancel_requested and not self.status.is_terminal:
+            found |= {Action.ADVANCE, Action.START, Action.FINISH}
+        if self.on_hold and self.remote_hold:
+            found.add(Action.RELEASE)
+        return frozenset(found)
+
     def matches(self, needle: str) -> bool:
-        """Filter as you type: order name, patient, items (case-insensitive)."""
-        return (
-            needle in self.name.lower()
-            or needle in self.patient.lower()
-            or needle in self.items.lower()
-            or needle in self.id.lower()
+        """Filter as you type: order name, patient, items, source (case-insensitive);
+        ``source:NAME`` keeps only that source's orders (see :func:`parse_needle`)."""
+        return card_filter(needle)(self)
+
+
+@lru_cache(maxsize=64)
+def parse_needle(needle: str) -> tuple[tuple[str, ...], str]:
+    """What ``/`` filters by: ``source:shopify #10`` is (``("shopify",)``, ``"#10"``).
+
+    Each ``source:NAME`` word (a prefix of the source's name, ``source:shop`` too) keeps
+    that source's orders; the rest of the needle is matched as typed (spaces and all).
+    Parsed once per needle, not once per card."""
+    sources: list[str] = []
+    rest: list[str] = []
+    for word in needle.lower().split(" "):
+        if word.startswith(_SOURCE_PREFIX) and word != _SOURCE_PREFIX:
+            sources.append(word.removeprefix(_SOURCE_PREFIX))
+        else:
+            rest.append(word)
+    return tuple(sources), " ".join(rest).strip()
+
+
+@lru_cache(maxsize=64)
+def card_filter(needle: str) -> Callable[[Card], bool]:
+    """The test ``/`` applies to each card, built once per needle: 10,000 cards are
+    filtered per keystroke, so every lookup that does not depend on the card is done here."""
+    sources, text = parse_needle(needle)
+    prefixes = tuple(sources)
+    # sources whose name or label fits the text (an unknown one: its name, below)
+    fitting = frozenset(n for n in names() if text in n or text in source_label(n).lower())
+
+    def test(card: Card) -> bool:
+        if prefixes and not card.source.startswith(prefixes):
+            return False
+        return not text or (
+            text in card.name.lower()
+            or text in card.patient.lower()
+            or text in card.items.lower()
+            or text in card.id.lower()
+            or card.source in fitting
+            or text in card.source
         )
+
+    return test
+
+
+@lru_cache(maxsize=32)
+def source_traits(source: str) -> SourceTraits | None:
+    """What the board knows of a source (None: a source this version does not know)."""
+    return traits(source) if source in names() else None
+
+
+def source_label(source: str) -> str:
+    """The source's name for a person (``Shopify``); an unknown one as stored."""
+    known = source_traits(source)
+    return known.label if known else source
+
+
+def source_mark(source: str) -> str:
+    """The card's source mark (``S``); an unknown source's first letter."""
+    known = source_traits(source)
+    return known.mark if known else (source[:1].upper() or "?")
+
+
+def _holds_apart(source: str) -> bool:
+    """The source does not share holds with the floor: a hold it placed is released there."""
+    known = source_traits(source)
+    return known is not None and not known.remote_hold
+
+
+@lru_cache(maxsize=1)
+def mark_width() -> int:
+    """The widest source mark: marks line up on every card."""
+    return max((len(traits(n).mark) for n in names()), default=1)
 
 
 class BoardModel:
@@ -136,9 +241,16 @@ class BoardModel:
         self.columns: dict[Status, list[Card]] = {s: [] for s in Status}
         self.finished_since: datetime | None = None
         self.targets = dict(targets or {})  # priority -> due this long after arrival
+        self.per_source: Counter[str] = Counter()  # cards on the board, by source
+
+    @property
+    def sources(self) -> set[str]:
+        """The sources with a card on the board."""
+        return {s for s, n in self.per_source.items() if n > 0}
 
     def load(self, cards: Iterable[Card]) -> None:
         self.cards = {card.id: card for card in cards}
+        self.per_source = Counter(c.source for c in self.cards.values())
         if self.targets:
             for card in self.cards.values():
                 card.aim(self.targets)
@@ -161,12 +273,14 @@ class BoardModel:
                 card.aim(self.targets)
             old = self.cards.pop(card.id, None)
             if old is not None:
+                self.per_source[old.source] -= 1
                 touched.add(old.status)
                 if incremental:
                     self.columns[old.status].remove(old)
             if self._hidden(card):
                 continue
             self.cards[card.id] = card
+            self.per_source[card.source] += 1
             touched.add(card.status)
             if incremental:
                 insort(self.columns[card.status], card, key=_key)

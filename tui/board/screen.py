@@ -18,9 +18,10 @@ from textual.widgets import Footer, Input
 
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
-from rxfloor.core.lifecycle import MOVES, Action, Status, resolve
-from rxfloor.core.service import Actor, ServiceError
-from rxfloor.core.text import visible
+from rxfloor.core.lifecycle import MOVES, Action, DeliveryType, Status, resolve
+from rxfloor.core.models import Tracking
+from rxfloor.core.service import Actor, ServiceError, local_hold_note
+from rxfloor.core.text import shown, visible
 from rxfloor.tui.actions import BY_METHOD, bindings
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.messages import (
@@ -34,15 +35,40 @@ from rxfloor.tui.board.messages import (
     Row,
     Undone,
 )
-from rxfloor.tui.board.model import BoardModel, Card
-from rxfloor.tui.board.view import BoardView
+from rxfloor.tui.board.model import BoardModel, Card, source_label, source_traits
+from rxfloor.tui.board.view import CANCEL_REQUEST, BoardView
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
 from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen
-from rxfloor.tui.screens.reason import CANCEL_REASONS, HOLD_REASONS, ReasonScreen
+from rxfloor.tui.screens.reason import (
+    CANCEL_REASONS,
+    HOLD_REASONS,
+    REJECT_CANCEL_REASONS,
+    ReasonScreen,
+)
+from rxfloor.tui.screens.tracking import TrackingScreen
 
 if TYPE_CHECKING:
     from rxfloor.tui.app import BoardApp
+
+
+def asks_tracking(card: Card) -> bool:
+    """The finish of this order asks for a tracking number: a shipped order of a source
+    that wants one, with nothing else in the way (a refused finish asks nothing)."""
+    known = source_traits(card.source)
+    return (
+        known is not None
+        and known.tracking_on_finish
+        and card.delivery == DeliveryType.SHIP
+        and not card.cancel_requested
+    )
+
+
+def hold_note(source: str) -> str | None:
+    """What a pharmacist must know before and after holding an order of a source that
+    does not hold orders for the pharmacy (None: the hold reaches the source)."""
+    known = source_traits(source)
+    return None if known is None or known.remote_hold else local_hold_note(known)
 
 
 class BoardScreen(Screen[None]):
@@ -64,10 +90,11 @@ class BoardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         rx = self.rx
+        answer = (rx.key_display("accept_cancel"), rx.key_display("reject_cancel"))
         yield BoardView(rx.service.store, rx.settings, rx.clock,
-                        ack_key=rx.key_display("acknowledge"),
-                        syncing=rx.background is not None)  # fmt: skip
-        yield Input(placeholder="filter: name, patient or item (Esc clears)", id="filter")
+                        ack_key=rx.key_display("acknowledge"), answer_keys=answer)  # fmt: skip
+        yield Input(placeholder="filter: name, patient, item or source:NAME (Esc clears)",
+                    id="filter")  # fmt: skip
         yield Footer()
 
     def on_mount(self) -> None:
@@ -117,7 +144,10 @@ class BoardScreen(Screen[None]):
             card = self.card
             if card is None or card.pending:
                 return False
-            return not spec.needs_legal or bool(spec.needs_legal & card.legal(self.rx.clock()))
+            # an action refused for a reason the pharmacist must hear still acts: the
+            # service's sentence says why (the merchant asked to cancel, held in Shopify)
+            possible = card.legal(self.rx.clock()) | card.explained
+            return not spec.needs_legal or bool(spec.needs_legal & possible)
         return True
 
     def refresh_bindings(self) -> None:
@@ -177,7 +207,24 @@ class BoardScreen(Screen[None]):
         card = self._guarded(self.rx.key_display("advance"))
         if card is None:
             return
-        self.move(card, resolve(card.status, Action.ADVANCE))
+        action = resolve(card.status, Action.ADVANCE)
+        if action is Action.FINISH and asks_tracking(card):
+            self._finish_with_tracking(card)
+            return
+        self.move(card, action)
+
+    def _finish_with_tracking(self, card: Card) -> None:
+        """A shipped order of a source that wants tracking: scan it (Enter alone skips,
+        Esc aborts the finish)."""
+
+        def done(number: str | None) -> None:
+            if number is None:
+                return
+            tracking = Tracking(company=None, number=number, url=None) if number else None
+            self.move(card, Action.FINISH, tracking=tracking)
+
+        title = f"Finish {card.name} ({source_label(card.source)}): tracking number?"
+        self.app.push_screen(TrackingScreen(title), done)
 
     def action_cancel_order(self) -> None:
         card = self._guarded(self.rx.key_display("cancel"))
@@ -197,7 +244,7 @@ class BoardScreen(Screen[None]):
         card = self._guarded(self.rx.key_display("hold"))
         if card is None:
             return
-        if card.on_hold:
+        if card.on_hold:  # a hold placed at the source is refused with the service's words
             self.move(card, Action.RELEASE)
             return
 
@@ -205,22 +252,59 @@ class BoardScreen(Screen[None]):
             if reason:
                 self.move(card, Action.HOLD, reason)
 
-        self.app.push_screen(ReasonScreen(f"Hold {card.name}: why?", HOLD_REASONS), done)
+        note = hold_note(card.source)
+        self.app.push_screen(
+            ReasonScreen(f"Hold {card.name}: why?", HOLD_REASONS, note=note or ""), done
+        )
 
-    def move(self, card: Card, action: Action, reason: str | None = None) -> None:
-        """Optimistic: the card moves at once; a refusal puts it back with a message."""
+    def action_accept_cancel(self) -> None:
+        card = self.card
+        if card is not None:
+            self.move(card, Action.ACCEPT_CANCEL)
+
+    def action_reject_cancel(self) -> None:
+        card = self.card
+        if card is None:
+            return
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self.move(card, Action.REJECT_CANCEL, reason)
+
+        title = f"Keep {card.name}: why reject the merchant's cancellation request?"
+        self.app.push_screen(ReasonScreen(title, REJECT_CANCEL_REASONS), done)
+
+    def move(
+        self,
+        card: Card,
+        action: Action,
+        reason: str | None = None,
+        *,
+        tracking: Tracking | None = None,
+    ) -> None:
+        """Optimistic: the card moves at once; a refusal puts it back with a message. A
+        move the lifecycle already refuses (sent for the service's sentence) waits."""
         target = MOVES.get((card.status, action))
-        if target is not None:
+        if target is not None and action in card.legal(self.rx.clock()):
             self.view.move_card(card, target)
         else:
             self.view.mark_pending(card)
-        self._send(card.id, card.version, action, reason)
+        self._send(card.id, card.version, action, reason, tracking)
 
     @work(thread=True, group="moves")
-    def _send(self, card_id: str, version: int, action: Action, reason: str | None) -> None:
+    def _send(
+        self,
+        card_id: str,
+        version: int,
+        action: Action,
+        reason: str | None,
+        tracking: Tracking | None,
+    ) -> None:
         service = self.rx.service
         try:
-            result = service.act(card_id, action, reason=reason, expected_version=version)
+            result = service.act(
+                card_id, action, reason=reason, expected_version=version, tracking=tracking
+            )
         except (ServiceError, StoreError) as exc:
             order = getattr(exc, "order", None)  # a refusal carries the order as it is now
             rows: Sequence[Row] = ()
@@ -237,7 +321,12 @@ class BoardScreen(Screen[None]):
         result = message.result
         self.undo_stack.append((result.event_id, result.summary))
         self.undoing = False
-        self.view.show_order(result.order)  # the card visibly moved: no toast
+        note = hold_note(result.order.source) if result.action is Action.HOLD else None
+        if note:  # the card visibly moved: only what it does not show is told
+            self.rx.say(f"{result.summary} — {note}", "information")
+        self.view.show_order(result.order)
+        if result.action in (Action.ACCEPT_CANCEL, Action.REJECT_CANCEL):
+            self._acknowledge(None, answered=result.order.id)
 
     @on(MoveRefused)
     def _move_refused(self, message: MoveRefused) -> None:
@@ -288,14 +377,28 @@ class BoardScreen(Screen[None]):
         self.focus_order(message.result.order.id)
 
     def action_acknowledge(self) -> None:
-        if self.view.alerts:
-            self._acknowledge(int(self.view.alerts[0]["id"]))
+        """Acknowledge the banner's alert; a merchant's cancellation request stays until it
+        is answered: the cursor goes to its order instead, where the answer keys act."""
+        if not self.view.alerts:
+            return
+        alert = self.view.alerts[0]
+        if alert["kind"] != CANCEL_REQUEST:
+            self._acknowledge(int(alert["id"]))
+        elif not self.focus_order(str(alert["order_id"])):
+            self.rx.say(f"{shown(alert['order_name'])} is not on the board", "warning")
 
     @work(thread=True, group="moves")
-    def _acknowledge(self, alert_id: int) -> None:
+    def _acknowledge(self, alert_id: int | None, answered: str | None = None) -> None:
+        """Acknowledge ``alert_id``, or every open cancellation-request alert of the order
+        ``answered`` (this terminal just answered the request: the alert has done its job)."""
         store = self.rx.service.store
         try:
-            self.rx.service.acknowledge_alert(alert_id)
+            ids = [alert_id] if alert_id is not None else [
+                int(a["id"]) for a in store.open_alerts()
+                if a["order_id"] == answered and a["kind"] == CANCEL_REQUEST
+            ]  # fmt: skip
+            for found in ids:
+                self.rx.service.acknowledge_alert(found)
             health, alerts = store.sync_health(self.view.sources), store.open_alerts()
         except StoreError as exc:
             self.post_message(Notice(str(exc), "error"))

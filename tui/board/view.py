@@ -14,21 +14,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from rxfloor.core import sources
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import change_batches
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
+from rxfloor.core.sources import configured
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.column import ColumnView
+from rxfloor.tui.board.header import BoardHeader, shown_sources
 from rxfloor.tui.board.messages import (
     AlertsChanged,
     BoardLoaded,
@@ -36,47 +36,10 @@ from rxfloor.tui.board.messages import (
     HealthChanged,
     Notice,
 )
-from rxfloor.tui.board.model import BoardModel, Card
+from rxfloor.tui.board.model import BoardModel, Card, card_filter
 
 HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this often
 TICK_INTERVAL = 30.0  # times in status move on
-
-
-#: Each source's health, by source name (configured sources first).
-Health = Mapping[str, SyncHealth]
-
-
-def _one_health(health: SyncHealth | None) -> list[tuple[str, str]]:
-    if health is None or health.online is None:
-        state, level = "offline", "bad"
-    elif health.online:
-        state, level = "online", "ok"
-    else:
-        since = health.offline_since.astimezone().strftime("%H:%M") if health.offline_since else ""
-        state, level = (f"offline since {since}" if since else "offline"), "bad"
-    queued = health.queued if health else 0
-    failed = health.failed if health else 0
-    return [(state, level), (f" · {queued} queued · ", "ok"),
-            (f"{failed} failed", "bad" if failed else "ok")]  # fmt: skip
-
-
-def health_parts(health: Health | None, configured: bool = True) -> list[tuple[str, str]]:
-    """The sync part of the header as ``(text, level)``: level ``ok``, ``bad`` (red) or
-    ``off`` (no source configured: nothing is wrong, there is nothing to sync with); with
-    several sources, each one named."""
-    if not configured:
-        return [("sync: off", "off")]
-    parts = [("sync: ", "ok")]
-    if not health or len(health) == 1:
-        return parts + _one_health(next(iter(health.values())) if health else None)
-    for i, (name, one) in enumerate(health.items()):
-        parts += [(" │ " if i else "", "ok"), (f"{name} ", "ok"), *_one_health(one)]
-    return parts
-
-
-def health_text(health: Health | None, configured: bool = True) -> str:
-    """``sync: online · 0 queued · 0 failed``; with several sources, each one named."""
-    return "".join(text for text, _ in health_parts(health, configured))
 
 
 def targets(settings: Settings) -> dict[str, timedelta]:
@@ -106,38 +69,38 @@ _DONE = {
     "created": "created",
 }
 
-
-class BoardHeader(Static):
-    """Clock, pharmacy / station / pharmacist, sync health."""
-
-    def __init__(self) -> None:
-        # text from data is never parsed as markup (an order named "[/]x" is just a name)
-        super().__init__("", id="header", markup=False)
-
-    COMPONENT_CLASSES = {"header--bad", "header--off"}
-
-    def show(self, now: datetime, settings: Settings, health: Health | None, syncing: bool) -> None:
-        clock = now.astimezone().strftime("%H:%M:%S")
-        where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
-        text = Text(f" {clock} │ {where} │ ")
-        for part, level in health_parts(health, syncing):
-            text.append(part, self.get_component_rich_style(f"header--{level}")
-                        if level != "ok" else "")  # fmt: skip
-        self.update(text)
+#: The kind of alert a merchant's cancellation request raises: it stays until answered.
+CANCEL_REQUEST = "cancel_request"
 
 
 class AlertBanner(Static):
-    """The first open alert, until someone acknowledges it."""
+    """The first open alert, until someone acknowledges it (a merchant's cancellation
+    request: until someone answers it)."""
 
     def __init__(self) -> None:
         super().__init__("", id="alerts", markup=False)
 
-    def show(self, alerts: Sequence[Mapping[Any, Any]], ack_key: str | None) -> None:
+    def show(
+        self,
+        alerts: Sequence[Mapping[Any, Any]],
+        ack_key: str | None,
+        answer_keys: tuple[str, str] | None = None,
+    ) -> None:
         self.display = bool(alerts)
         if alerts:
+            first = alerts[0]
             more = f" (1 of {len(alerts)})" if len(alerts) > 1 else ""
-            how = f" — {ack_key} acknowledges" if ack_key else ""
-            self.update(f" ⚠ {shown(alerts[0]['message'])}{more}{how}")
+            self.update(f" ⚠ {shown(first['message'])}{more}{_how(first, ack_key, answer_keys)}")
+
+
+def _how(alert: Mapping[Any, Any], ack_key: str | None, answer_keys: tuple[str, str] | None) -> str:
+    """The banner's last words: which keys deal with the alert."""
+    if alert["kind"] != CANCEL_REQUEST:
+        return f" — {ack_key} acknowledges" if ack_key else ""
+    if ack_key is None or answer_keys is None:
+        return ""
+    accept, reject = answer_keys
+    return f" — {ack_key} goes to it, {accept} accepts, {reject} rejects"
 
 
 class BoardView(Vertical):
@@ -150,21 +113,20 @@ class BoardView(Vertical):
         clock: Callable[[], datetime],
         *,
         ack_key: str | None = None,
-        syncing: bool = False,
+        answer_keys: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(id="board")
-        #: a sync runs (a remote is configured, or the demo's stand-in): its health is shown
-        self.syncing = syncing or bool(sources.configured(settings))
         self.store = store
         self.settings = settings
         self.clock = clock
         self.ack_key = ack_key  # named in the banner; None on a screen that cannot acknowledge
+        self.answer_keys = answer_keys  # accept / reject a merchant's cancellation request
         self.model = BoardModel(targets(settings))
         self.needle = ""
         self.show_cancelled = False
         self.loaded = False
-        self.health: Health | None = None
-        self.sources = sources.configured(settings)  # shown in the header even when idle
+        self.health: Mapping[str, SyncHealth] = {}
+        self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
@@ -246,12 +208,14 @@ class BoardView(Vertical):
                 col.move_to(col.cursor)
 
     def paint(self, statuses: Iterable[Status], changed: set[str] | None = None) -> None:
+        fits = card_filter(self.needle) if self.needle else None
         for status in statuses:
             cards = self.model.columns[status]
             # a copy: the column must still see its old list to keep the cursor on its order
-            found = [c for c in cards if c.matches(self.needle)] if self.needle else list(cards)
+            found = list(filter(fits, cards)) if fits else list(cards)
             self.column_for(status).set_cards(found, len(cards), changed)
         self._track_cursor()
+        self._marks()
         self._keys_may_have_changed()
 
     def _keys_may_have_changed(self) -> None:
@@ -260,13 +224,20 @@ class BoardView(Vertical):
         if self.is_attached:
             self.screen.refresh_bindings()
 
+    def _marks(self) -> None:
+        """Source marks on the cards once more than one source is in play here: configured,
+        syncing (its health is known) or with a card on the board."""
+        many = len(self.model.sources.union(shown_sources(self.sources, self.health))) > 1
+        for col in self.query(ColumnView):
+            col.set_marks(many)
+
     def _tick(self) -> None:
         for col in self.query(ColumnView):
             col.tick()
         self._keys_may_have_changed()
 
     def _header(self) -> None:
-        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.syncing)
+        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.sources)
 
     def refresh_header(self) -> None:
         self._header()
@@ -360,7 +331,7 @@ class BoardView(Vertical):
     def _alerts_changed(self, message: AlertsChanged) -> None:
         self._show_alerts(message.alerts)
 
-    def _show_health(self, health: Health) -> None:
+    def _show_health(self, health: Mapping[str, SyncHealth]) -> None:
         if self.health and any(
             h.online and health.get(name) is not None and health[name].online is False
             for name, h in self.health.items()
@@ -368,15 +339,25 @@ class BoardView(Vertical):
             self.ring()  # gone offline
         self.health = health
         self._header()
+        self._marks()
         self._keys_may_have_changed()
 
     def _show_alerts(self, alerts: Sequence[Mapping[Any, Any]]) -> None:
+        alerts = [a for a in alerts if self._open(a)]
         if self._alerts_read and {a["id"] for a in alerts} - {a["id"] for a in self.alerts}:
             self.ring()  # a new alert (not the ones open when the board opened)
         self._alerts_read = True
         self.alerts = alerts
-        self.query_one(AlertBanner).show(alerts, self.ack_key)
+        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys)
         self._keys_may_have_changed()
+
+    def _open(self, alert: Mapping[Any, Any]) -> bool:
+        """A cancellation request's alert stands while its order still waits for the answer
+        (answered elsewhere, by the CLI or at the source: it is no news any more)."""
+        if alert["kind"] != CANCEL_REQUEST:
+            return True
+        card = self.model.cards.get(str(alert["order_id"]))
+        return card is None or card.cancel_requested
 
     # --------------------------------------------------------------- workers
     @work(thread=True, group="load")

@@ -1,4 +1,5 @@
-"""One order in full: patient, items, hold, sync errors and the timeline of audit events."""
+"""One order in full: source, patient, items, hold, the merchant's request, tracking, sync
+errors and the timeline of audit events."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
+from rxfloor.core.lifecycle import DeliveryType, Status
 from rxfloor.core.models import OrderView
+from rxfloor.core.sources import status_words
 from rxfloor.core.text import shown, visible
+from rxfloor.tui.board.model import source_label, source_traits
 
 
 class DetailScreen(ModalScreen[None]):
@@ -51,6 +55,28 @@ def local(at: datetime) -> str:
     return at.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def source_line(order: OrderView) -> str:
+    """``Shopify · IN_PROGRESS · request ACCEPTED   gid://shopify/FulfillmentOrder/7``: the
+    source, its own words for where the order stands there, and its id for the order."""
+    known = source_traits(order.source)
+    words = status_words(order.source, order.remote_status) if known else order.remote_status
+    said = f" · {visible(words)}" if words else ""
+    return f"{source_label(order.source)}{said}   {visible(order.remote_id)}"
+
+
+def tracking_line(order: OrderView) -> str:
+    """What a finish sent as tracking; ``none`` for a shipped order of a source that wants
+    tracking finished without it; empty where tracking means nothing."""
+    if order.tracking is not None:
+        parts = [order.tracking.company, order.tracking.number, order.tracking.url]
+        return "  ".join(visible(p) for p in parts if p)
+    known = source_traits(order.source)
+    wants = known is not None and known.tracking_on_finish
+    if wants and order.status is Status.FINISHED and order.delivery_type is DeliveryType.SHIP:
+        return "none (finished without a tracking number)"
+    return ""
+
+
 def detail_text(
     order: OrderView,
     items: Sequence[Mapping[str, Any]],
@@ -61,6 +87,7 @@ def detail_text(
     visible, never acted on by the terminal."""
     v = visible
     lines = [
+        f"Source      {source_line(order)}",
         f"Patient     {v(order.patient_name)}",
         f"Status      {order.status}   priority {order.priority}   delivery {order.delivery_type}",
         f"Due         {local(order.due_at) if order.due_at else '-'}"
@@ -68,6 +95,12 @@ def detail_text(
     ]
     if order.hold:
         lines.append(f"On hold     {v(order.hold_reason or '')} (by {v(order.hold_by or '')})")
+    if order.request_kind:
+        said = f": «{v(order.request_message)}»" if order.request_message else ""
+        lines.append(f"Request     the merchant asks for a {v(order.request_kind)}{said}")
+    tracking = tracking_line(order)
+    if tracking:
+        lines.append(f"Tracking    {tracking}")
     for err in errors:
         lines.append(f"Sync error  {shown(err)}")
     lines += ["", "Items"]

@@ -1,4 +1,5 @@
-"""Pick or type a reason (cancel, hold). Esc backs out and writes nothing."""
+"""Pick or type a reason (cancel, hold, rejecting a cancellation request). Esc backs out and
+writes nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ CANCEL_REASONS = (
     "Out of stock, no substitute",
     "Prescriber withdrew the prescription",
 )
+REJECT_CANCEL_REASONS = (
+    "Already dispensed",
+    "Already packed for shipping",
+    "Already handed to the carrier",
+)
 HOLD_REASONS = (
     "Awaiting prescriber callback",
     "Insurance pre-authorisation pending",
@@ -31,17 +37,22 @@ class ReasonScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
 
-    def __init__(self, title: str, choices: Sequence[str], *, subject: str = "") -> None:
+    def __init__(
+        self, title: str, choices: Sequence[str], *, subject: str = "", note: str = ""
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.title_text = title
         self.subject = subject  # the order it acts on: name, patient initials, items
         self.choices = list(choices)
+        self.note = note  # a line under the title, e.g. that the hold stays local
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             if self.subject:
                 yield Label(self.subject, id="subject", markup=False)
+            if self.note:
+                yield Label(self.note, classes="dialog-hint", markup=False)
             yield Label("↓ ↑ pick a reason and Enter, or Tab and type one", classes="dialog-hint")
             yield OptionList(*self.choices, id="reasons")
             yield Input(placeholder="or type a reason, then Enter", id="reason")

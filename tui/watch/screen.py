@@ -28,7 +28,8 @@ from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import change_batches
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.view import day_start, health_text
+from rxfloor.tui.board.header import health_text
+from rxfloor.tui.board.view import day_start
 from rxfloor.tui.watch.widgets import Banner, ColumnPanel, ticker_text, urgent_text, urgent_title
 
 REFRESH_INTERVAL = 1.0

@@ -1,0 +1,103 @@
+"""The board's header: clock, pharmacy · station · pharmacist, and sync health per source.
+
+Health reads one part per source that syncs here: ``rxscale online · shopify 2 queued``.
+A source is named when it is configured, or when the database knows its health (a worker
+ran for it: the demo's stand-ins) or holds moves queued or parked for it. Nothing to name:
+``sync: off`` (no source is configured: the board works locally), never "offline".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from textual.content import Content
+from textual.widgets import Static
+
+from rxfloor.core.config import Settings
+from rxfloor.core.db import SyncHealth
+from rxfloor.core.text import visible
+
+#: How a bad word of the header is styled (the theme's error colour).
+_BAD = "$error bold"
+
+
+def shown_sources(configured: Sequence[str], health: Mapping[str, SyncHealth]) -> list[str]:
+    """The configured sources in their order, then any other the database has news of."""
+    known = [
+        name
+        for name, h in sorted(health.items())
+        if name not in configured and (h.online is not None or h.queued or h.failed)
+    ]
+    return [*configured, *known]
+
+
+def source_health(name: str, health: SyncHealth | None, *, configured: bool) -> Content:
+    """One source's part: ``rxscale online``, ``shopify 2 queued``,
+    ``shopify offline since 10:02, 1 failed`` (offline and failed in the error colour)."""
+    words: list[Content] = []
+    if health is None or health.online is None:
+        words.append(Content("connecting" if configured else "off"))
+    elif not health.online:
+        since = health.offline_since.astimezone().strftime("%H:%M") if health.offline_since else ""
+        words.append(Content.styled(f"offline since {since}" if since else "offline", _BAD))
+    if health is not None and health.queued:
+        words.append(Content(f"{health.queued} queued"))
+    if health is not None and health.failed:
+        words.append(Content.styled(f"{health.failed} failed", _BAD))
+    if not words:
+        words.append(Content("online"))
+    return Content(f"{visible(name)} ") + Content(", ").join(words)
+
+
+def health_line(health: Mapping[str, SyncHealth], configured: Sequence[str]) -> Content:
+    """Every source's part, ``·`` between them; ``sync: off`` when there is none."""
+    names = shown_sources(configured, health)
+    if not names:
+        return Content("sync: off")
+    parts: Iterable[Content] = (
+        source_health(n, health.get(n), configured=n in configured) for n in names
+    )
+    return Content(" · ").join(parts)
+
+
+def _counts(health: SyncHealth | None) -> str:
+    if health is None or health.online is None:
+        state = "offline"
+    elif health.online:
+        state = "online"
+    else:
+        since = health.offline_since.astimezone().strftime("%H:%M") if health.offline_since else ""
+        state = f"offline since {since}" if since else "offline"
+    queued = health.queued if health else 0
+    failed = health.failed if health else 0
+    return f"{state} · {queued} queued · {failed} failed"
+
+
+def health_text(health: Mapping[str, SyncHealth] | None) -> str:
+    """The long form, every count spelled out (the wall has the room): ``sync: online · 0
+    queued · 0 failed``; with several sources, each one named."""
+    if not health:
+        return f"sync: {_counts(None)}"
+    if len(health) == 1:
+        return f"sync: {_counts(next(iter(health.values())))}"
+    return "sync: " + " │ ".join(f"{name} {_counts(h)}" for name, h in health.items())
+
+
+class BoardHeader(Static):
+    """Clock, pharmacy / station / pharmacist, sync health per source."""
+
+    def __init__(self) -> None:
+        # text from data is never parsed as markup (an order named "[/]x" is just a name)
+        super().__init__("", id="header", markup=False)
+
+    def show(
+        self,
+        now: datetime,
+        settings: Settings,
+        health: Mapping[str, SyncHealth],
+        configured: Sequence[str],
+    ) -> None:
+        clock = now.astimezone().strftime("%H:%M:%S")
+        where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
+        self.update(Content(f" {clock} │ {where} │ ") + health_line(health, configured))
