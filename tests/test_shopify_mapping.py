@@ -79,7 +79,7 @@ def _fo(**fields: object) -> FulfillmentOrder:
             "status": "OPEN",
             "requestStatus": "SUBMITTED",
             **fields,
-        }  # fmt: skip
+        }
     )
 
 
@@ -94,11 +94,13 @@ def test_flags_and_words() -> None:
                     fulfillAt="2026-12-24T08:00:00Z")  # fmt: skip
     assert scheduled.scheduled_at is not None and scheduled.scheduled_at.day == 24
     assert _fo(fulfillAt="2026-12-24T08:00:00Z").scheduled_at is None  # OPEN: not scheduled
+    kind = "CANCELLATION_REQUEST"
+    requests = [
+        {"kind": kind, "message": "old", "sentAt": "2026-12-01T08:00:00Z"},
+        {"kind": kind, "message": "customer moved", "sentAt": "2026-12-01T09:00:00Z"},
+    ]
     asked = _fo(status="IN_PROGRESS", requestStatus="CANCELLATION_REQUESTED",
-                merchantRequests={"nodes": [
-                    {"kind": "CANCELLATION_REQUEST", "message": "old", "sentAt": "2026-12-01T08:00:00Z"},
-                    {"kind": "CANCELLATION_REQUEST", "message": "customer moved", "sentAt": "2026-12-01T09:00:00Z"},
-                ]})  # fmt: skip
+                merchantRequests={"nodes": requests})  # fmt: skip
     assert asked.cancel_requested and asked.request_message == "customer moved"
     assert not _fo().cancel_requested and _fo().request_message is None
     assert status_words("IN_PROGRESS/ACCEPTED") == "IN_PROGRESS · request ACCEPTED"
@@ -108,7 +110,7 @@ def test_flags_and_words() -> None:
             "id": "gid://shopify/FulfillmentOrder/7",
             "status": "in_progress",
             "request_status": "accepted",
-        }  # fmt: skip
+        }
     )
     assert snake.status == "IN_PROGRESS/ACCEPTED"
 

@@ -317,8 +317,8 @@ class ShopifyClient:
                 maybe_applied=False,
             )
         if code in (401, 403):
-            raise AuthError(f"Shopify refused the access token ({code}): {_message(body, response)}",
-                            code)  # fmt: skip
+            words = _message(body, response)
+            raise AuthError(f"Shopify refused the access token ({code}): {words}", code)
         if code >= 500:
             raise TransientError(
                 f"Shopify answered {code}: {_message(body, response)}",
