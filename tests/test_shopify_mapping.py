@@ -87,7 +87,7 @@ def test_flags_and_words() -> None:
     held = _fo(status="ON_HOLD", fulfillmentHolds=[{"reason": "AWAITING_PAYMENT",
                                                    "reasonNotes": "card declined"}])  # fmt: skip
     assert held.on_hold and held.board_status is Status.OPEN
-    assert held.comment == "held by the merchant in Shopify: AWAITING_PAYMENT card declined"
+    assert held.comment == "held by the merchant in Shopify: awaiting payment (card declined)"
     assert held.status == "ON_HOLD/SUBMITTED"
     assert not _fo(status="ON_HOLD", requestStatus="UNSUBMITTED").on_hold  # not ours to see
     scheduled = _fo(status="SCHEDULED", requestStatus="UNSUBMITTED",

@@ -181,7 +181,10 @@ _STATE_WORDS = re.compile(
 
 
 def _conflict(messages: list[str]) -> bool:
-    return bool(messages) and all(_STATE_WORDS.search(m) for m in messages)
+    """Every refusal is about the order's state ("Cannot accept …: … has status …")."""
+    return bool(messages) and all(
+        m.lower().startswith(("cannot ", "can't ")) or _STATE_WORDS.search(m) for m in messages
+    )
 
 
 def _api_url(shop_url: str, api_version: str) -> str:

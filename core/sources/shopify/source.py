@@ -244,6 +244,9 @@ class ShopifyWebhooks:
             data["request_status"] = _TOPIC_REQUEST.get(topic) or _STATUS_REQUEST.get(
                 status, UNSUBMITTED
             )
+        hold = raw.get("fulfillment_hold")
+        if isinstance(hold, dict) and not data.get("fulfillment_holds"):
+            data["fulfillment_holds"] = [hold]
         request = raw.get("fulfillment_order_merchant_request")
         if isinstance(request, dict) and "merchant_requests" not in data:
             data["merchant_requests"] = [

@@ -182,7 +182,9 @@ class FulfillmentOrder(_Wire):
         if not self.on_hold:
             return None
         for hold in self.fulfillment_holds:
-            words = " ".join(w for w in (hold.reason, hold.reason_notes) if w)
+            why = (hold.reason or "").replace("_", " ").strip().lower()
+            notes = (hold.reason_notes or "").strip()
+            words = f"{why} ({notes})" if why and notes else why or notes
             if words:
                 return f"held by the merchant in Shopify: {words}"
         return "held by the merchant in Shopify"
