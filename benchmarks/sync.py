@@ -172,7 +172,8 @@ SHOP_TOKEN = "shpat_bench_token"
 _SHOP_SERVER = """
 import sys, uvicorn
 from rxfloor.core.sources.shopify.sandbox import ShopConfig, create_app
-port, seed, bucket, restore = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+port, seed = int(sys.argv[1]), int(sys.argv[2])
+bucket, restore = float(sys.argv[3]), float(sys.argv[4])
 config = ShopConfig(seed=seed, bucket_size=bucket, restore_rate=restore, access_token=sys.argv[5])
 uvicorn.run(create_app(config), host="127.0.0.1", port=port, log_level="warning",
             access_log=False)
