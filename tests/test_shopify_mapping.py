@@ -14,6 +14,7 @@ import pytest
 from graphql import build_schema, parse, validate
 
 import rxfloor.core.sources.shopify as shopify_package
+from rxfloor.core import sources
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sources.shopify import queries
 from rxfloor.core.sources.shopify.source import (
@@ -22,7 +23,7 @@ from rxfloor.core.sources.shopify.source import (
     rejection_reason,
     signature_ok,
 )
-from rxfloor.core.sources.shopify.wire import FulfillmentOrder, board_status, status_words
+from rxfloor.core.sources.shopify.wire import FulfillmentOrder, board_status
 
 SDL = Path(shopify_package.__file__).parent / "sandbox" / "schema.graphql"
 
@@ -103,7 +104,7 @@ def test_flags_and_words() -> None:
                 merchantRequests={"nodes": requests})  # fmt: skip
     assert asked.cancel_requested and asked.request_message == "customer moved"
     assert not _fo().cancel_requested and _fo().request_message is None
-    assert status_words("IN_PROGRESS/ACCEPTED") == "IN_PROGRESS · request ACCEPTED"
+    assert sources.status_words("shopify", "IN_PROGRESS/ACCEPTED") == "IN_PROGRESS · request ACCEPTED"
     # the webhook spelling of the same order reads the same
     snake = FulfillmentOrder.model_validate(
         {

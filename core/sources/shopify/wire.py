@@ -51,12 +51,6 @@ def split(remote_status: str) -> tuple[str, str]:
     return _enum(status), _enum(request) if request else UNSUBMITTED
 
 
-def status_words(remote_status: str) -> str:
-    """How the detail view names a compact status: ``IN_PROGRESS · request ACCEPTED``."""
-    status, request = split(remote_status)
-    return f"{status} · request {request}"
-
-
 def board_status(status: str, request: str) -> Status | None:
     """The board column of a fulfillment order (README, Shopify mapping), or None where
     the pharmacy has nothing to do with it (no request submitted)."""
