@@ -104,7 +104,9 @@ def test_flags_and_words() -> None:
                 merchantRequests={"nodes": requests})  # fmt: skip
     assert asked.cancel_requested and asked.request_message == "customer moved"
     assert not _fo().cancel_requested and _fo().request_message is None
-    assert sources.status_words("shopify", "IN_PROGRESS/ACCEPTED") == "IN_PROGRESS · request ACCEPTED"
+    assert (
+        sources.status_words("shopify", "IN_PROGRESS/ACCEPTED") == "IN_PROGRESS · request ACCEPTED"
+    )
     # the webhook spelling of the same order reads the same
     snake = FulfillmentOrder.model_validate(
         {
