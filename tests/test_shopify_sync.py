@@ -305,3 +305,32 @@ def test_the_token_never_leaks(service: OrderService, shopify_factory) -> None:
         bad.get_order("gid://shopify/FulfillmentOrder/1")
     assert "shpat_wrong_token_123" not in str(caught.value)
     bad.close()
+
+
+def test_one_pusher_per_source_per_database(db_url: str, shopify_server: ShopifyServer) -> None:
+    """Two terminals: one Shopify pusher at a time; the RxScale lease is another lease."""
+    from rxfloor.core.sync.lease import PushLease
+
+    stores = [Store.open(db_url) for _ in range(2)]
+    workers: list[SyncWorker] = []
+    try:
+        services = [OrderService(s, Actor(f"P{i}", f"st-{i}")) for i, s in enumerate(stores)]
+        workers = [make_worker(s, shopify_server) for s in services]
+        assert workers[0].cycle().lease
+        blocked = workers[1].cycle()
+        assert not blocked.lease and blocked.pulled == 0
+        rxscale = PushLease(stores[1], source="rxscale")
+        assert rxscale.acquire()  # another source's pusher is not blocked by Shopify's
+        rxscale.release()
+        ref = stores[1].board_rows()[0]["id"]
+        services[1].act(ref, Action.START)  # the other terminal keeps working locally
+        assert workers[0].cycle().pushed == 1
+        workers[0].close()
+        assert workers[1].cycle().lease
+        assert PushLease(stores[0], source="shopify").acquire() is False
+        assert len(api_moves(shopify_server)) == 1
+    finally:
+        for w in workers:
+            w.close()
+        for s in stores:
+            s.close()
