@@ -143,8 +143,9 @@ def start_demo_sync(
         shop_sandbox.ShopConfig(access_token=SecretStr(token), seed=shop_orders)
     )
     shop_activity = loop.submit(
-        shop_sandbox.drive_activity(shop_app.state.shop, every_s * 1.5, seed=1,
-                                    change_chance=cancel_chance)  # fmt: skip
+        shop_sandbox.drive_activity(
+            shop_app.state.shop, every_s * 1.5, seed=1, change_chance=cancel_chance
+        )  # fmt: skip
     )
     shop_client = ShopifyClient("http://shop.sandbox", SecretStr(token),
                                 transport=ASGIBridge(shop_app, loop, section.http_timeout_s))  # fmt: skip

@@ -94,9 +94,7 @@ def test_accept_then_fulfil_with_tracking(service: OrderService, shopify_server)
         ("fulfillmentOrderAcceptFulfillmentRequest", "IN_PROGRESS/ACCEPTED"),
         ("fulfillmentCreate", "CLOSED/ACCEPTED"),
     ]
-    assert moves[1]["tracking"] == [
-        {"company": "DHL", "number": parcel.number, "url": parcel.url}
-    ]
+    assert moves[1]["tracking"] == [{"company": "DHL", "number": parcel.number, "url": parcel.url}]
     assert moves[1]["notify_customer"] is True
     view = service.get(local(gid))
     assert (view.status, view.remote_status) == (Status.FINISHED, "CLOSED/ACCEPTED")
