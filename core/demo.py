@@ -145,10 +145,10 @@ def start_demo_sync(
     shop_activity = loop.submit(
         shop_sandbox.drive_activity(
             shop_app.state.shop, every_s * 1.5, seed=1, change_chance=cancel_chance
-        )  # fmt: skip
+        )
     )
-    shop_client = ShopifyClient("http://shop.sandbox", SecretStr(token),
-                                transport=ASGIBridge(shop_app, loop, section.http_timeout_s))  # fmt: skip
+    bridge = ASGIBridge(shop_app, loop, section.http_timeout_s)
+    shop_client = ShopifyClient("http://shop.sandbox", SecretStr(token), transport=bridge)
     shop_worker = SyncWorker(service, ShopifySource(shop_client),
                              policy=RetryPolicy.from_settings(settings))  # fmt: skip
     shop_background = BackgroundSync(shop_worker, interval_s).start()

@@ -168,12 +168,12 @@ def test_a_cancellation_request_is_answered_once(
         service.act(local(gid), Action.FINISH)
     if answer == "accept":
         service.act(local(gid), Action.ACCEPT_CANCEL)
-        mutation, remote, column = ("fulfillmentOrderAcceptCancellationRequest",
-                                    "CANCELLED/CANCELLATION_ACCEPTED", Status.CANCELLED)  # fmt: skip
+        mutation = "fulfillmentOrderAcceptCancellationRequest"
+        remote, column = "CANCELLED/CANCELLATION_ACCEPTED", Status.CANCELLED
     else:
         service.act(local(gid), Action.REJECT_CANCEL, reason="Already packed and labelled")
-        mutation, remote, column = ("fulfillmentOrderRejectCancellationRequest",
-                                    "IN_PROGRESS/CANCELLATION_REJECTED", Status.PROCESSING)  # fmt: skip
+        mutation = "fulfillmentOrderRejectCancellationRequest"
+        remote, column = "IN_PROGRESS/CANCELLATION_REJECTED", Status.PROCESSING
     report = worker.cycle()
     assert report.errors == [], report
     last = [t for t in shopify_server.transitions() if t["by"] == "api"][-1]
