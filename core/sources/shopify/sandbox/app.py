@@ -1,0 +1,735 @@
+"""The Shopify stand-in as a Starlette app: the GraphQL endpoint, control, webhooks.
+
+``POST /admin/api/<version>/graphql.json`` is a raw ASGI app (:class:`_GraphQL`): it logs the
+request, draws its fault, checks ``X-Shopify-Access-Token`` (401 otherwise), runs the query
+through graphql-core (parse, validate, cost, bucket, execute) in a worker thread and answers
+with ``extensions.cost`` on every GraphQL answer. ``/_sandbox/…`` (control) is never logged,
+faulted, throttled or authenticated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from graphql import (
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    execute_sync,
+    get_operation_ast,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_variable_values
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import Message, Receive, Scope, Send
+
+from rxfloor.core.sources.rxscale.sandbox.app import _drop, _garble
+from rxfloor.core.sources.shopify.sandbox.cost import Coster, CostRefusal
+from rxfloor.core.sources.shopify.sandbox.schema import Context, executable_schema
+from rxfloor.core.sources.shopify.sandbox.state import (
+    TOPICS,
+    Event,
+    Refusal,
+    ShopConfig,
+    ShopState,
+    parse_time,
+)
+
+CONTROL_PATH = "/_sandbox"
+RATE_LIMITS_DOC = "https://shopify.dev/api/usage/rate-limits"
+#: Shopify's words for a missing or wrong access token (HTTP 401)
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+
+
+def graphql_path(version: str) -> str:
+    return f"/admin/api/{version}/graphql.json"
+
+
+# -- the GraphQL endpoint ------------------------------------------------------------------
+
+
+class _GraphQL:
+    """ASGI app behind ``/admin/api/{version}/graphql.json``."""
+
+    def __init__(self, state: ShopState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = self.state
+        version = scope["path_params"]["version"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        body = await _read_body(receive)
+        entry = state.log_request(
+            {
+                "time": state.clock(),
+                "method": scope["method"],
+                "path": scope["path"],
+                "api_version": version,
+                "operation": None,
+                "operation_name": None,
+                "root_fields": [],
+                "status_code": None,
+                "fault": None,
+                "throttled": False,
+                "requested_cost": None,
+                "actual_cost": None,
+                "currently_available": None,
+            }
+        )
+        reply = {"X-Shopify-API-Version": version, "X-Request-Id": str(uuid.uuid4())}
+        if version not in state.config.api_versions:
+            await _answer(entry, send, 404, {"errors": "Not Found"}, reply)
+            return
+        if scope["method"] != "POST":
+            await _answer(entry, send, 405, {"errors": "Method Not Allowed"}, reply)
+            return
+        request = _parse_request(headers.get("content-type", ""), body)
+        if isinstance(request, Refusal):
+            fault = state.draw_fault(None)
+        else:
+            entry["operation"], entry["operation_name"] = request.operation, request.name
+            entry["root_fields"] = request.root_fields
+            fault = state.draw_fault(request.operation)
+        entry["fault"] = fault
+        if fault == "drop_before":
+            await _drop(receive)
+            return
+        token = headers.get("x-shopify-access-token")
+        if fault == "server_error":
+            words = "Internal error. Looks like something went wrong on our end."
+            code = state.faults.server_error_status
+            await _answer(entry, send, code, {"errors": self._echo(words, token)}, reply)
+            return
+        if token is None or not hmac.compare_digest(
+            token.encode(), state.config.access_token.get_secret_value().encode()
+        ):
+            await _answer(entry, send, 401, {"errors": self._echo(INVALID_TOKEN, token)}, reply)
+            return
+        if isinstance(request, Refusal):
+            await _answer(entry, send, request.status_code, request.body, reply)
+            return
+        answer = await run_in_threadpool(_run, state, request, fault == "throttled", entry)
+        if fault is None or fault == "throttled":
+            await _answer(entry, send, 200, answer, reply)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await _answer(entry, hold, 200, answer, reply)  # the request IS applied
+        if fault == "drop_after":
+            entry["status_code"] = None
+            await _drop(receive)
+            return
+        if fault == "slow":
+            await asyncio.sleep(state.faults.slow_s)
+        if fault == "malformed":
+            held = _garble(held)
+        for message in held:
+            await send(message)
+
+    def _echo(self, words: str, token: str | None) -> str:
+        if token and self.state.faults.echo_token:
+            return f"{words} (X-Shopify-Access-Token: {token})"
+        return words
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _answer(
+    entry: dict[str, Any], send: Send, status: int, body: Any, headers: dict[str, str]
+) -> None:
+    entry["status_code"] = status
+    response = JSONResponse(body, status, headers=headers)
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class _Query:
+    """A parsed GraphQL request (the document may still be invalid)."""
+
+    def __init__(self, text: str, variables: dict[str, Any], name: str | None) -> None:
+        self.text = text
+        self.variables = variables
+        self.name = name
+        self.document: Any = None
+        self.syntax_error: GraphQLError | None = None
+        self.operation: str | None = None
+        self.root_fields: list[str] = []
+        try:
+            self.document = parse(text)
+        except GraphQLSyntaxError as exc:
+            self.syntax_error = exc
+            return
+        op = get_operation_ast(self.document, name)
+        if op is not None:
+            self.operation = op.operation.value
+            self.root_fields = [
+                s.name.value for s in op.selection_set.selections if hasattr(s, "name")
+            ]
+
+
+def _parse_request(content_type: str, body: bytes) -> _Query | Refusal:
+    """The request body: JSON ``{query, variables, operationName}`` or a raw query
+    (``application/graphql``); a body that is neither is a 400 (never a GraphQL answer)."""
+    if content_type.split(";")[0].strip().lower() == "application/graphql":
+        try:
+            return _Query(body.decode(), {}, None)
+        except UnicodeDecodeError:
+            return Refusal(400, {"errors": "the request body is not UTF-8"})
+    try:
+        payload = json.loads(body) if body else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return Refusal(400, {"errors": "the request body is not valid JSON"})
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return Refusal(400, {"errors": {"query": "Required parameter missing or invalid"}})
+    variables = payload.get("variables") or {}
+    name = payload.get("operationName")
+    if not isinstance(variables, dict) or not (name is None or isinstance(name, str)):
+        return Refusal(400, {"errors": {"variables": "must be a JSON object"}})
+    return _Query(payload["query"], variables, name)
+
+
+def _cost(requested: int, actual: int | None, status: dict[str, float]) -> dict[str, Any]:
+    return {
+        "cost": {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": status,
+        }
+    }
+
+
+def _errors_only(state: ShopState, errors: list[GraphQLError]) -> dict[str, Any]:
+    _, status = state.spend(0, False)
+    return {"errors": [e.formatted for e in errors], "extensions": _cost(0, 0, status)}
+
+
+def _run(
+    state: ShopState, query: _Query, forced_throttle: bool, entry: dict[str, Any]
+) -> dict[str, Any]:
+    """Validate, cost, charge, execute (a worker thread): the JSON answer."""
+    schema = executable_schema()
+    if query.syntax_error is not None:
+        return _errors_only(state, [query.syntax_error])
+    errors = validate(schema, query.document)
+    if errors:
+        return _errors_only(state, list(errors))
+    op = get_operation_ast(query.document, query.name)
+    if not isinstance(op, OperationDefinitionNode):
+        words = (
+            f"Unknown operation named '{query.name}'."
+            if query.name
+            else ("An operation name is required when the document has several operations.")
+        )
+        return _errors_only(state, [GraphQLError(words)])
+    coerced = get_variable_values(schema, op.variable_definitions or (), query.variables)
+    if isinstance(coerced, list):
+        return _errors_only(state, coerced)
+    values: dict[str, Any] = coerced.coerced  # the runtime values by variable name
+    fragments = {
+        d.name.value: d for d in query.document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    coster = Coster(schema, op, fragments, values)
+    try:
+        requested = coster.requested()
+    except CostRefusal as exc:
+        return _errors_only(state, exc.errors)
+    entry["requested_cost"] = requested
+    size = state.bucket_size
+    if requested > size:
+        _, status = state.spend(0, False)
+        words = (
+            f"Query cost is {requested}, which exceeds the single query max cost limit "
+            f"({int(size)})."
+        )
+        extensions = {
+            "code": "MAX_COST_EXCEEDED",
+            "cost": requested,
+            "maxCost": int(size),
+            "documentation": RATE_LIMITS_DOC,
+        }
+        return {
+            "errors": [{"message": words, "extensions": extensions}],
+            "extensions": _cost(requested, None, status),
+        }
+    admitted, status = state.spend(requested, forced_throttle)
+    if not admitted:
+        entry["throttled"] = True
+        entry["currently_available"] = status["currentlyAvailable"]
+        throttled = {
+            "message": "Throttled",
+            "extensions": {"code": "THROTTLED", "documentation": RATE_LIMITS_DOC},
+        }
+        return {"errors": [throttled], "extensions": _cost(requested, None, status)}
+    result = execute_sync(
+        schema,
+        query.document,
+        context_value=Context(state, entry),
+        variable_values=query.variables,
+        operation_name=query.name,
+    )
+    actual = coster.actual(result.data)
+    status = state.refund(requested - actual)
+    entry["actual_cost"] = actual
+    entry["currently_available"] = status["currentlyAvailable"]
+    answer: dict[str, Any] = {}
+    if result.errors:
+        answer["errors"] = [e.formatted for e in result.errors]
+    answer["data"] = result.data
+    answer["extensions"] = _cost(requested, actual, status)
+    return answer
+
+
+# -- webhook deliveries --------------------------------------------------------------------
+
+
+def sign(secret: str, body: bytes) -> str:
+    """``X-Shopify-Hmac-Sha256``: base64 of the HMAC-SHA256 of the raw body."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def webhook_api_version(config: ShopConfig) -> str:
+    dated = sorted(v for v in config.api_versions if v != "unstable")
+    return dated[-1] if dated else config.api_versions[0]
+
+
+def _headers(state: ShopState, event: Event, sub: dict[str, Any], secret: str) -> dict[str, str]:
+    webhook_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{event.event_id}/{sub['id']}")
+    return {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": event.topic,
+        "X-Shopify-Hmac-Sha256": sign(secret, event.body),
+        "X-Shopify-Shop-Domain": state.config.shop_domain,
+        "X-Shopify-API-Version": webhook_api_version(state.config),
+        "X-Shopify-Webhook-Id": str(webhook_id),
+        "X-Shopify-Event-Id": event.event_id,
+        "X-Shopify-Triggered-At": event.triggered_at,
+    }
+
+
+def _ensure_deliverer(state: ShopState) -> None:
+    """Start the delivery task on the running loop: at startup under a server, and at the
+    first subscription in-process (httpx.ASGITransport runs no lifespan)."""
+    task = state.delivery_task
+    if task is None or task.done():
+        state.delivery_task = asyncio.get_running_loop().create_task(_deliver_forever(state))
+
+
+async def _deliver_forever(state: ShopState) -> None:
+    wake = asyncio.Event()
+    state.bind_wakeup(asyncio.get_running_loop(), wake)
+    pending: set[asyncio.Task[dict[str, Any]]] = set()
+    secret = state.config.app_secret.get_secret_value()
+    client: httpx.AsyncClient | None = None  # made at the first event (an SSL context is slow)
+    try:
+        while True:
+            await wake.wait()
+            wake.clear()
+            for event, subs in state.take_events():
+                if client is None:
+                    client = httpx.AsyncClient(timeout=state.config.webhook_timeout_s)
+                for sub in subs:
+                    key = sub.get("secret") or secret
+                    headers = _headers(state, event, sub, key)
+                    task = asyncio.create_task(deliver(client, state, sub, event, headers))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+    finally:
+        for task in pending:
+            task.cancel()
+        if client is not None:
+            await client.aclose()
+
+
+async def deliver(
+    client: httpx.AsyncClient,
+    state: ShopState,
+    sub: dict[str, Any],
+    event: Event,
+    headers: dict[str, str],
+    *,
+    replay_of: int | None = None,
+) -> dict[str, Any]:
+    """POST one signed event, retrying failures with the same bytes and headers."""
+    attempts = 1 if replay_of is not None else state.config.webhook_attempts
+    entry: dict[str, Any] = {}
+    for attempt in range(1, attempts + 1):
+        entry = {
+            "time": state.clock(),
+            "subscription": sub["id"],
+            "url": sub["url"],
+            "topic": event.topic,
+            "event_id": event.event_id,
+            "webhook_id": headers["X-Shopify-Webhook-Id"],
+            "triggered_at": event.triggered_at,
+            "attempt": attempt,
+            "replay_of": replay_of,
+            "status_code": None,
+            "error": None,
+            "body": event.body.decode(),
+            "headers": dict(headers),
+        }
+        try:
+            answer = await client.post(sub["url"], content=event.body, headers=headers)
+            entry["status_code"] = answer.status_code
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+        state.log_delivery(entry)
+        if entry["status_code"] is not None and 200 <= entry["status_code"] < 300:
+            break
+        if attempt < attempts:
+            await asyncio.sleep(min(5.0, state.config.webhook_backoff_s * 2 ** (attempt - 1)))
+    return entry
+
+
+# -- control endpoints ---------------------------------------------------------------------
+
+
+def _state(request: Request) -> ShopState:
+    state: ShopState = request.app.state.shop
+    return state
+
+
+async def _json_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw and optional:
+        return {}
+    try:
+        body = json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Refusal(400, {"error": "the request body is not valid JSON"}) from None
+    if not isinstance(body, dict):
+        raise Refusal(400, {"error": "the request body must be a JSON object"})
+    return body
+
+
+def _validation(exc: ValidationError) -> Refusal:
+    details = [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    return Refusal(422, {"error": "validation failed", "details": details})
+
+
+def _since(request: Request) -> int:
+    raw = request.query_params.get("since", "0")
+    if not raw.isdigit():
+        raise Refusal(422, {"error": "since must be an integer >= 0"})
+    return int(raw)
+
+
+class _NewOrders(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(default=1, ge=1, le=100_000)
+    submitted: bool = True
+    delivery: str | None = None
+    fulfill_at: str | None = None
+    message: str | None = None
+
+
+class _Subscription(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2048)
+    topics: list[str] | None = None
+
+
+class _Send(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    #: ISO time for X-Shopify-Triggered-At (default: now); an old one makes a stale delivery
+    triggered_at: str | None = None
+    event_id: str | None = None
+    #: sign with this instead of the app secret (a forged delivery)
+    secret: str | None = None
+    #: send to this URL only (default: every subscription)
+    url: str | None = None
+
+
+_MERCHANT_ARGS = {
+    "submit": ("message",),
+    "request_cancellation": ("message",),
+    "cancel": ("message",),
+    "hold": ("reason", "notes"),
+    "release": (),
+    "schedule": ("fulfill_at",),
+    "ready": (),
+}
+
+
+async def control_requests(request: Request) -> Response:
+    return JSONResponse(_state(request).requests(_since(request)))
+
+
+async def control_transitions(request: Request) -> Response:
+    return JSONResponse(_state(request).transitions(_since(request)))
+
+
+async def control_stats(request: Request) -> Response:
+    """Counts for benchmarks: requests by status code and fault, THROTTLED answers, cost
+    spent, transitions by side and fulfillment orders by status."""
+    state = _state(request)
+    requests, transitions = state.requests(), state.transitions()
+    return JSONResponse(
+        {
+            "requests": len(requests),
+            "by_status_code": dict(Counter(str(r["status_code"]) for r in requests)),
+            "by_fault": dict(Counter(str(r["fault"]) for r in requests if r["fault"])),
+            "by_operation": dict(Counter(str(r["operation"]) for r in requests)),
+            "throttled": sum(1 for r in requests if r["throttled"]),
+            "requested_cost": sum(r["requested_cost"] or 0 for r in requests),
+            "actual_cost": sum(r["actual_cost"] or 0 for r in requests),
+            "transitions": len(transitions),
+            "transitions_by": dict(Counter(t["by"] for t in transitions)),
+            "fulfillment_orders": state.counts(),
+            "first_request_time": requests[0]["time"] if requests else None,
+            "last_request_time": requests[-1]["time"] if requests else None,
+            "throttle": state.throttle_settings(),
+        }
+    )
+
+
+async def control_new_orders(request: Request) -> Response:
+    try:
+        body = _NewOrders.model_validate(await _json_body(request, optional=True))
+    except ValidationError as exc:
+        raise _validation(exc) from None
+    try:
+        at = parse_time(body.fulfill_at) if body.fulfill_at else None
+    except ValueError as exc:
+        raise Refusal(422, {"error": f"fulfill_at: {exc}"}) from None
+    made = _state(request).add_orders(
+        body.count,
+        submitted=body.submitted,
+        delivery=body.delivery,
+        fulfill_at=at,
+        message=body.message,
+    )
+    return JSONResponse({"created": [fo["id"] for fo in made]}, 201)
+
+
+async def control_get_order(request: Request) -> Response:
+    state = _state(request)
+    ref = request.query_params.get("id")
+    if not ref:
+        return JSONResponse(state.counts())
+    fo = state.get(ref)
+    if fo is None:
+        raise Refusal(404, {"error": f"fulfillment order {ref} not found"})
+    return JSONResponse(state.control_view(fo))
+
+
+async def control_merchant(request: Request) -> Response:
+    action = request.path_params["action"]
+    allowed = _MERCHANT_ARGS.get(action)
+    if allowed is None:
+        raise Refusal(
+            404, {"error": f"unknown merchant action {action!r} (known: {list(_MERCHANT_ARGS)})"}
+        )
+    body = await _json_body(request)
+    ref = body.pop("id", None)
+    if not isinstance(ref, str) or not ref:
+        raise Refusal(422, {"error": "id (a FulfillmentOrder gid) is required"})
+    extra = sorted(set(body) - set(allowed))
+    if extra:
+        raise Refusal(422, {"error": f"{action} takes {list(allowed)}, not {extra}"})
+    state = _state(request)
+    return JSONResponse(state.control_view(state.merchant(action, ref, **body)))
+
+
+async def control_faults(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "POST":
+        try:
+            state.set_faults(await _json_body(request))
+        except ValidationError as exc:
+            raise _validation(exc) from None
+    return JSONResponse(state.faults.model_dump())
+
+
+async def control_throttle(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "POST":
+        return JSONResponse(state.set_throttle(await _json_body(request)))
+    return JSONResponse(state.throttle_settings())
+
+
+async def control_reset(request: Request) -> Response:
+    body = await _json_body(request, optional=True)
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise Refusal(422, {"error": "seed must be an integer >= 0"})
+    state = _state(request)
+    state.reset(seed)
+    return JSONResponse({"fulfillment_orders": sum(state.counts().values())})
+
+
+async def control_subscriptions(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "GET":
+        return JSONResponse(state.subscriptions())
+    if request.method == "DELETE":
+        sub_id = request.query_params.get("id", "")
+        if not state.unsubscribe(sub_id):
+            raise Refusal(404, {"error": f"subscription {sub_id} not found"})
+        return Response(status_code=204)
+    try:
+        body = _Subscription.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        raise _validation(exc) from None
+    sub = state.subscribe(body.url, body.topics)
+    _ensure_deliverer(state)
+    return JSONResponse(sub, 201)
+
+
+async def control_deliveries(request: Request) -> Response:
+    return JSONResponse(_state(request).deliveries())
+
+
+async def control_replay(request: Request) -> Response:
+    """Send a past delivery again: same body, same headers (signature, ids, time)."""
+    state = _state(request)
+    seq = int(request.path_params["seq"])
+    past = next((d for d in state.deliveries() if d["seq"] == seq), None)
+    if past is None:
+        raise Refusal(404, {"error": f"delivery {seq} not found"})
+    event = Event(past["topic"], past["event_id"], past["triggered_at"], past["body"].encode())
+    sub = {"id": past["subscription"], "url": past["url"]}
+    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
+        entry = await deliver(client, state, sub, event, past["headers"], replay_of=seq)
+    return JSONResponse(entry)
+
+
+async def control_send(request: Request) -> Response:
+    """Deliver a hand-made event now (forged signature, stale time, odd payload)."""
+    state = _state(request)
+    try:
+        body = _Send.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        raise _validation(exc) from None
+    if body.topic not in TOPICS:
+        raise Refusal(422, {"error": f"unknown topic {body.topic!r}"})
+    from datetime import UTC, datetime
+
+    triggered = body.triggered_at or datetime.fromtimestamp(state.clock(), UTC).isoformat(
+        timespec="milliseconds"
+    )
+    event = Event(
+        body.topic,
+        body.event_id or str(uuid.uuid4()),
+        triggered,
+        json.dumps(body.payload, separators=(",", ":")).encode(),
+    )
+    if body.url:
+        subs = [{"id": "gid://shopify/WebhookSubscription/0", "url": body.url, "topics": None}]
+    else:
+        subs = [
+            s for s in state.subscriptions() if s["topics"] is None or body.topic in s["topics"]
+        ]
+    secret = body.secret or state.config.app_secret.get_secret_value()
+    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
+        entries = [
+            await deliver(
+                client, state, sub, event, _headers(state, event, sub, secret), replay_of=0
+            )
+            for sub in subs
+        ]
+    return JSONResponse(entries)
+
+
+def _control_routes() -> list[Route]:
+    return [
+        Route("/requests", control_requests, methods=["GET"]),
+        Route("/transitions", control_transitions, methods=["GET"]),
+        Route("/stats", control_stats, methods=["GET"]),
+        Route("/fulfillment_orders", control_new_orders, methods=["POST"]),
+        Route("/fulfillment_orders", control_get_order, methods=["GET"]),
+        Route("/merchant/{action}", control_merchant, methods=["POST"]),
+        Route("/faults", control_faults, methods=["GET", "POST"]),
+        Route("/throttle", control_throttle, methods=["GET", "POST"]),
+        Route("/reset", control_reset, methods=["POST"]),
+        Route("/webhooks/subscriptions", control_subscriptions, methods=["GET", "POST", "DELETE"]),
+        Route("/webhooks/deliveries", control_deliveries, methods=["GET"]),
+        Route("/webhooks/deliveries/{seq:int}/replay", control_replay, methods=["POST"]),
+        Route("/webhooks/send", control_send, methods=["POST"]),
+    ]
+
+
+# -- the app -------------------------------------------------------------------------------
+
+
+async def _refusal(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
+    return JSONResponse(exc.body, exc.status_code)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    code = getattr(exc, "status_code", 500)
+    words = {404: "Not Found", 405: "Method Not Allowed"}.get(code, "error")
+    return JSONResponse({"errors": words}, code)
+
+
+def create_app(config: ShopConfig | None = None) -> Starlette:
+    """A fresh stand-in; its state is ``app.state.shop`` (a :class:`ShopState`)."""
+    from starlette.exceptions import HTTPException
+
+    state = ShopState(config or ShopConfig())
+    executable_schema()  # built once, before the first request
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _ensure_deliverer(state)
+        try:
+            yield
+        finally:
+            task, state.delivery_task = state.delivery_task, None
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = Starlette(
+        routes=[
+            Route("/admin/api/{version}/graphql.json", _GraphQL(state), methods=["GET", "POST"]),
+            Mount(CONTROL_PATH, routes=_control_routes()),
+        ],
+        exception_handlers={Refusal: _refusal, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.shop = state
+    return app
