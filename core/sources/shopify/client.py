@@ -180,6 +180,9 @@ _STATE_WORDS = re.compile(
 )
 
 
+_OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(\w+)", re.MULTILINE)
+
+
 def _conflict(messages: list[str]) -> bool:
     """Every refusal is about the order's state ("Cannot accept …: … has status …")."""
     return bool(messages) and all(
@@ -289,7 +292,11 @@ class ShopifyClient:
         self, document: str, variables: dict[str, Any], mutation: bool
     ) -> tuple[httpx.Response, Any]:
         try:
-            response = self._http.post(self.url, json={"query": document, "variables": variables})
+            body = {"query": document, "variables": variables}
+            named = _OPERATION.search(document)
+            if named:
+                body["operationName"] = named.group(1)
+            response = self._http.post(self.url, json=body)
         except httpx.ConnectError:
             raise UnreachableError(f"cannot reach Shopify at {self.shop_url}") from None
         except httpx.TimeoutException:
