@@ -292,11 +292,11 @@ class ShopifyClient:
         self, document: str, variables: dict[str, Any], mutation: bool
     ) -> tuple[httpx.Response, Any]:
         try:
-            body = {"query": document, "variables": variables}
+            sent: dict[str, Any] = {"query": document, "variables": variables}
             named = _OPERATION.search(document)
             if named:
-                body["operationName"] = named.group(1)
-            response = self._http.post(self.url, json=body)
+                sent["operationName"] = named.group(1)
+            response = self._http.post(self.url, json=sent)
         except httpx.ConnectError:
             raise UnreachableError(f"cannot reach Shopify at {self.shop_url}") from None
         except httpx.TimeoutException:
