@@ -120,12 +120,12 @@ def drain(moves: int, limit: float | None, tmp: str, client_rate: float | None =
     with remote((moves + 1) // 2) as server:
         worker = _worker(tmp, f"drain-{limit}-{client_rate}.db", server, client_rate)
         _queue_moves(worker, moves)
-        queued = worker.store.sync_health().queued
+        queued = worker.store.sync_health(["rxscale"])["rxscale"].queued
         server.control.post("/faults", json={"rate_limit": limit}).raise_for_status()
         before = server.stats()
         t0 = time.perf_counter()
         pushed = 0
-        while worker.store.sync_health().queued:
+        while worker.store.sync_health(["rxscale"])["rxscale"].queued:
             sent = worker.push()
             pushed += sent
             if not sent:

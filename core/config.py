@@ -81,12 +81,29 @@ class RxScaleSection(BaseModel):
     dialect: Literal["v1", "v2"] | None = None
 
 
+class ShopifySection(BaseModel):
+    """``[sources.shopify]``: one shop whose fulfilment orders the pharmacy is assigned.
+
+    The access token is never here: ``RXFLOOR_SHOPIFY_ACCESS_TOKEN`` or the OS keyring
+    (service ``rxfloor``, user ``shopify_access_token``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: e.g. ``https://my-shop.myshopify.com``; set: the source is configured
+    shop_url: str | None = None
+    api_version: str = Field(default="2025-10", pattern=r"^\d{4}-\d{2}$|^unstable$")
+    #: the fulfilment service's location (gid or number); unset: every assigned location
+    location_id: str | None = None
+    http_timeout_s: float | None = Field(default=None, gt=0, le=300)
+
+
 class SourcesSection(BaseModel):
     """``[sources.<name>]``: one table per system of record."""
 
     model_config = ConfigDict(extra="forbid")
 
     rxscale: RxScaleSection = Field(default_factory=RxScaleSection)
+    shopify: ShopifySection = Field(default_factory=ShopifySection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +128,8 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
     api_url: str | None = None
     api_key: SecretStr | None = None
+    #: the Shopify app's Admin API access token (environment or keyring only)
+    shopify_access_token: SecretStr | None = None
     sync_interval_s: float = Field(default=5.0, gt=0, le=3600)
     rate_limit_per_s: float = Field(default=10.0, gt=0, le=10_000)
     http_timeout_s: float = Field(default=10.0, gt=0, le=300)
@@ -202,6 +221,37 @@ class Settings(BaseSettings):
             raise ConfigError(f"the API key (from {source}) {problem}")
         return key
 
+    def shopify_url(self) -> str | None:
+        """``[sources.shopify] shop_url`` without a trailing slash (None: not configured)."""
+        url = self.sources.shopify.shop_url
+        return url.strip().rstrip("/") or None if url else None
+
+    def resolved_shopify_token(self) -> SecretStr | None:
+        """The Shopify access token from ``RXFLOOR_SHOPIFY_ACCESS_TOKEN``, else from the OS
+        keyring (service ``rxfloor``, user ``shopify_access_token``); registered as a secret.
+        Raises :class:`ConfigError` naming what is wrong with a malformed one (never it)."""
+        from rxfloor.core.text import api_key_problem, register_secret
+
+        if self.shopify_access_token is not None:
+            token, source = self.shopify_access_token, "RXFLOOR_SHOPIFY_ACCESS_TOKEN"
+        else:
+            try:
+                import keyring
+
+                value = keyring.get_password(APP_NAME, "shopify_access_token")
+            except Exception:  # no keyring backend on this machine
+                return None
+            if not value:
+                return None
+            token, source = SecretStr(value), "the OS keyring"
+        raw = token.get_secret_value()
+        register_secret(raw.strip())
+        register_secret(raw)
+        problem = api_key_problem(raw)
+        if problem is not None and raw:
+            raise ConfigError(f"the Shopify access token (from {source}) {problem}")
+        return token
+
 
 class _FileOnly(Settings):
     """The settings validated from the config file's table alone (no environment)."""
@@ -256,6 +306,15 @@ def _env_var(name: str) -> str | None:
     return next((var for var in os.environ if var.upper() == wanted), None)
 
 
+def _shopify_token_in(table: dict[str, Any]) -> bool:
+    """The config file names the Shopify access token (top level or in its section)."""
+    if "shopify_access_token" in table:
+        return True
+    section = table.get("sources")
+    shop = section.get("shopify") if isinstance(section, dict) else None
+    return isinstance(shop, dict) and bool({"access_token", "shopify_access_token"} & set(shop))
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings or raise :class:`ConfigError` naming the bad value in one line.
 
@@ -269,6 +328,12 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(
             f"{path}: api_key does not belong in the config file; set RXFLOOR_API_KEY "
             "or store it in the OS keyring (service rxfloor, user api_key)"
+        )
+    if _shopify_token_in(table):
+        raise ConfigError(
+            f"{path}: the Shopify access token does not belong in the config file; set "
+            "RXFLOOR_SHOPIFY_ACCESS_TOKEN or store it in the OS keyring (service rxfloor, "
+            "user shopify_access_token)"
         )
     try:
         _FileOnly(**table)

@@ -6,7 +6,7 @@ so the board, the CLI, the service and the property tests share one definition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -33,6 +33,9 @@ class Action(StrEnum):
     CANCEL = "cancel"
     HOLD = "hold"
     RELEASE = "release"
+    #: answers to a merchant's cancellation request (legal only while one is open)
+    ACCEPT_CANCEL = "accept_cancel"
+    REJECT_CANCEL = "reject_cancel"
 
 
 class Priority(StrEnum):
@@ -61,6 +64,8 @@ MOVES: dict[tuple[Status, Action], Status] = {
     (Status.PROCESSING, Action.FINISH): Status.FINISHED,
     (Status.OPEN, Action.CANCEL): Status.CANCELLED,
     (Status.PROCESSING, Action.CANCEL): Status.CANCELLED,
+    (Status.OPEN, Action.ACCEPT_CANCEL): Status.CANCELLED,
+    (Status.PROCESSING, Action.ACCEPT_CANCEL): Status.CANCELLED,
 }
 
 #: What each status move aims for, to tell "already there" from "not allowed".
@@ -70,20 +75,38 @@ _TARGET = {action: to for (_, action), to in MOVES.items()}
 ORDER = (Status.OPEN, Status.PROCESSING, Status.FINISHED)
 
 #: Actions that need a non-blank reason.
-NEEDS_REASON = frozenset({Action.CANCEL, Action.HOLD})
+NEEDS_REASON = frozenset({Action.CANCEL, Action.HOLD, Action.REJECT_CANCEL})
+#: Actions that answer a merchant's cancellation request.
+ANSWERS = frozenset({Action.ACCEPT_CANCEL, Action.REJECT_CANCEL})
+#: Work on an order the merchant asked to cancel waits for the answer (a cancel too:
+#: accepting the request is how it is cancelled then).
+_HELD_BY_REQUEST = frozenset({Action.START, Action.FINISH, Action.CANCEL})
 
 
 class TransitionError(ValueError):
-    """An action that the lifecycle forbids for the order as it is now."""
+    """An action that the lifecycle forbids for the order as it is now.
+
+    ``named``: the sentence already names the order (else the caller puts its name first).
+    """
+
+    def __init__(self, message: str, *, named: bool = False) -> None:
+        super().__init__(message)
+        self.named = named
 
 
 @dataclass(frozen=True, slots=True)
 class OrderFacts:
-    """The parts of an order the lifecycle decides on."""
+    """The parts of an order the lifecycle decides on.
+
+    ``cancel_requested``: the merchant asked to cancel and nobody answered yet;
+    ``remote_hold``: the hold was placed at a source where the floor cannot release it.
+    """
 
     status: Status
     on_hold: bool = False
     fulfill_at: datetime | None = None
+    cancel_requested: bool = False
+    remote_hold: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,21 +154,44 @@ def is_scheduled(fulfill_at: datetime | None, now: datetime) -> bool:
     return fulfill_at is not None and fulfill_at > now
 
 
-def apply(facts: OrderFacts, action: Action, now: datetime, reason: str | None = None) -> Outcome:
-    """Decide one action. Raises :class:`TransitionError` with a sentence a person can read."""
+def apply(
+    facts: OrderFacts,
+    action: Action,
+    now: datetime,
+    reason: str | None = None,
+    *,
+    name: str = "the order",
+    held_at: str = "the remote",
+) -> Outcome:
+    """Decide one action. Raises :class:`TransitionError` with a sentence a person can read.
+
+    ``name`` (``#1001``) and ``held_at`` (the source's label) only shape the sentences."""
     action = resolve(facts.status, action)
     if action in NEEDS_REASON and not (reason and reason.strip()):
         raise TransitionError(f"{action} needs a reason")
     if facts.status.is_terminal:
         raise TransitionError(f"cannot {action}: the order is already {facts.status}")
+    if action in ANSWERS and not facts.cancel_requested:
+        raise TransitionError(f"cannot {action}: nobody asked to cancel the order")
+    if action is Action.REJECT_CANCEL:
+        return Outcome(action, replace(facts, cancel_requested=False))
+    if facts.cancel_requested and action in _HELD_BY_REQUEST:
+        raise TransitionError(
+            f"cannot {action}: the merchant asked to cancel {name} "
+            "(accept or reject the request first)",
+            named=True,
+        )
     if action is Action.HOLD:
         if facts.on_hold:
             raise TransitionError("cannot hold: the order is already on hold")
-        return Outcome(action, OrderFacts(facts.status, True, facts.fulfill_at))
+        return Outcome(action, replace(facts, on_hold=True))
     if action is Action.RELEASE:
         if not facts.on_hold:
             raise TransitionError("cannot release: the order is not on hold")
-        return Outcome(action, OrderFacts(facts.status, False, facts.fulfill_at))
+        if facts.remote_hold:
+            raise TransitionError(f"cannot release: held by the merchant in {held_at}: "
+                                  "release it there")  # fmt: skip
+        return Outcome(action, replace(facts, on_hold=False))
     target = MOVES.get((facts.status, action))
     if target is None:
         raise TransitionError(f"cannot {action}: the order is {facts.status}")
@@ -156,7 +202,7 @@ def apply(facts: OrderFacts, action: Action, now: datetime, reason: str | None =
             assert facts.fulfill_at is not None
             when = facts.fulfill_at.strftime("%Y-%m-%d %H:%M UTC")
             raise TransitionError(f"cannot start: the order is scheduled for {when}")
-    return Outcome(action, OrderFacts(target, facts.on_hold, facts.fulfill_at))
+    return Outcome(action, replace(facts, status=target, cancel_requested=False))
 
 
 def legal_actions(facts: OrderFacts, now: datetime) -> frozenset[Action]:

@@ -7,9 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rxfloor.core.lifecycle import DeliveryType, Priority, Status
+from rxfloor.core.sources import DEFAULT_SOURCE, local_id
 
 
 class OutboxState(StrEnum):
@@ -21,6 +22,10 @@ class OutboxState(StrEnum):
     FAILED = "failed"  # refused by the remote (or diverged from it): a person must look
     SUPERSEDED = "superseded"  # made stale by a remote change (or resolved by hand)
     UNDONE = "undone"  # taken back before it was sent: never sent
+
+
+#: ``orders.request_kind`` while a merchant's cancellation request awaits an answer.
+CANCELLATION = "cancellation"
 
 
 #: States of a row still on its way: the push queue (a failed row blocks its order).
@@ -48,10 +53,34 @@ def items_summary(items: list[LineItem], width: int = 256) -> str:
     return summary if len(summary) <= width else summary[: width - 1] + "…"
 
 
-class NewOrder(BaseModel):
-    """An order entering the local store (seeded, pulled from the remote, or typed in)."""
+class Tracking(BaseModel):
+    """What a finish tells the source about the parcel (a scanner types the number)."""
 
-    id: str = Field(min_length=1, max_length=64)
+    model_config = ConfigDict(frozen=True)
+
+    company: str | None = Field(default=None, max_length=128)
+    number: str = Field(min_length=1, max_length=128)
+    url: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("company", "url", "number", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+
+class NewOrder(BaseModel):
+    """An order entering the local store (seeded, pulled from the remote, or typed in).
+
+    Its identity is (``source``, :attr:`remote_id`); ``id`` is the local key derived from
+    them: ``NewOrder(id=local_id(source, remote_id), source=source, ...)`` (an RxScale
+    order's id is its own). Validated from a mapping, ``remote_id`` may be given instead of
+    ``id`` (or both, if they agree).
+    """
+
+    id: str = Field(min_length=1, max_length=160)
+    source: str = Field(default=DEFAULT_SOURCE, min_length=1, max_length=16)
     name: str = Field(min_length=1, max_length=64)
     status: Status = Status.OPEN
     remote_status: str | None = None
@@ -65,6 +94,33 @@ class NewOrder(BaseModel):
     hold_reason: str | None = None
     sample: bool = False
     created_at: AwareDatetime | None = None
+
+    @property
+    def remote_id(self) -> str:
+        """The source's own id of the order (what is sent to the source)."""
+        if self.source == DEFAULT_SOURCE:
+            return self.id
+        return self.id.removeprefix(f"{self.source}:")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _identity(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "remote_id" not in data:
+            return data
+        data = dict(data)
+        remote = data.pop("remote_id")
+        if not isinstance(remote, str) or not 1 <= len(remote) <= 128:
+            raise ValueError("remote_id must be 1 to 128 characters")
+        derived = local_id(data.get("source") or DEFAULT_SOURCE, remote)
+        if data.setdefault("id", derived) != derived:
+            raise ValueError(f"id {data['id']!r} is not the local id of {remote!r}")
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NewOrder:
+        if self.source != DEFAULT_SOURCE and not self.id.startswith(f"{self.source}:"):
+            raise ValueError(f"id {self.id!r} of a {self.source} order lacks {self.source}:")
+        return self
 
     @field_validator("hold_reason")
     @classmethod
@@ -80,6 +136,8 @@ class OrderView(BaseModel):
     """
 
     id: str
+    source: str
+    remote_id: str
     name: str
     status: Status
     remote_status: str | None
@@ -99,12 +157,23 @@ class OrderView(BaseModel):
     created_at: datetime
     updated_at: datetime
     status_since: datetime
+    #: "cancellation" while a merchant's request to cancel is unanswered (else None)
+    request_kind: str | None = None
+    request_message: str | None = None
+    tracking: Tracking | None = None
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.request_kind == CANCELLATION
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], *, sync_error: str | None) -> OrderView:
         data = dict(row)
         data["hold"] = data.pop("on_hold")
         data["sync_error"] = sync_error
+        number = data.pop("tracking_number", None)
+        company, url = data.pop("tracking_company", None), data.pop("tracking_url", None)
+        data["tracking"] = Tracking(company=company, number=number, url=url) if number else None
         return cls.model_validate(data)
 
 

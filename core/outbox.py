@@ -8,6 +8,7 @@ change of state is conditional on the state the row was read in, so an undo and 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, or_, sel
 
 from rxfloor.core.db import orders, outbox, utcnow
 from rxfloor.core.models import UNSETTLED, OutboxState
+from rxfloor.core.sources import DEFAULT_SOURCE
 
 
 def enqueue(
@@ -28,14 +30,17 @@ def enqueue(
     action: str,
     reason: str | None,
     at: datetime,
+    payload: dict[str, Any] | None = None,
 ) -> None:
-    """Queue a move for the remote, in the transaction that made it."""
+    """Queue a move for the remote, in the transaction that made it (``payload``: what the
+    push sends besides the reason, e.g. a finish's tracking; stored as JSON)."""
     conn.execute(
         insert(outbox).values(
             order_id=order_id,
             audit_event_id=audit_event_id,
             action=action,
             reason=reason,
+            payload=None if payload is None else json.dumps(payload, sort_keys=True),
             idempotency_key=uuid.uuid4().hex,
             state=OutboxState.PENDING,
             attempts=0,
@@ -45,20 +50,26 @@ def enqueue(
 
 
 def due(
-    conn: Connection, now: datetime, limit: int, *, alive: Callable[[str], bool]
+    conn: Connection,
+    now: datetime,
+    limit: int,
+    *,
+    alive: Callable[[str], bool],
+    source: str = DEFAULT_SOURCE,
 ) -> list[dict[str, Any]]:
-    """The oldest unsettled row of each order, if it is due, with the order's last known
-    remote status: the push queue. A ``failed`` row blocks its order (steps keep their
-    order) until a person retries or resolves it.
+    """The oldest unsettled row of each of ``source``'s orders, if it is due, with the
+    order's source id and last known remote status: that source's push queue (another
+    source's rows are never its pusher's). A ``failed`` row blocks its order (steps keep
+    their order) until a person retries or resolves it.
 
     A ``sending`` row is on the wire for the pusher that claimed it until its claim runs out
     (``next_attempt_at``, set at the claim): a new lease holder leaves it alone until then,
     since reading it back proves nothing while the old holder's PATCH may still arrive —
     unless ``alive(claimed_by)`` says that pusher is a process that no longer exists."""
     stmt = (
-        select(outbox, orders.c.remote_status)
+        select(outbox, orders.c.remote_status, orders.c.remote_id, orders.c.source)
         .join(orders, orders.c.id == outbox.c.order_id)
-        .where(outbox.c.state.in_(UNSETTLED))
+        .where(orders.c.source == source, outbox.c.state.in_(UNSETTLED))
         .order_by(outbox.c.id)
         .limit(limit * 20)
     )
@@ -242,6 +253,22 @@ def has_unsettled(conn: Connection, order_id: str) -> bool:
     )
 
 
+def answer_unsettled(conn: Connection, order_id: str) -> bool:
+    """The floor's answer to a cancellation request of the order is still on its way."""
+    return (
+        conn.execute(
+            select(outbox.c.id)
+            .where(
+                outbox.c.order_id == order_id,
+                outbox.c.state.in_(UNSETTLED),
+                outbox.c.action.in_(["accept_cancel", "reject_cancel"]),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
 def last_sent(conn: Connection, order_id: str) -> RowMapping | None:
     """The order's latest move that the remote confirmed."""
     return (
@@ -265,6 +292,7 @@ def park_again(conn: Connection, sent: RowMapping, message: str, at: datetime) -
             audit_event_id=sent["audit_event_id"],
             action=sent["action"],
             reason=sent["reason"],
+            payload=sent["payload"],
             idempotency_key=uuid.uuid4().hex,
             state=OutboxState.FAILED,
             attempts=1,  # a retry reads the order back before sending

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
-from rxfloor.core import lifecycle
+from rxfloor.core import lifecycle, sources
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.config import Settings
 from rxfloor.core.db import (
@@ -32,11 +32,21 @@ from rxfloor.core.db import (
     utcnow,
 )
 from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
-from rxfloor.core.models import NewOrder, OrderView, OutboxState, items_summary
-from rxfloor.core.text import clip
+from rxfloor.core.models import (
+    CANCELLATION,
+    NewOrder,
+    OrderView,
+    OutboxState,
+    Tracking,
+    items_summary,
+)
+from rxfloor.core.sources import SourceTraits
+from rxfloor.core.text import clip, scrub
 
-#: Which lifecycle actions produce an outbox row (the remote learns of status moves).
-PUSHED_ACTIONS = frozenset({Action.START, Action.FINISH, Action.CANCEL})
+#: Which lifecycle actions produce an outbox row (the remote learns of status moves and of
+#: the answers to its cancellation requests).
+PUSHED_ACTIONS = frozenset({Action.START, Action.FINISH, Action.CANCEL, Action.ACCEPT_CANCEL,
+                            Action.REJECT_CANCEL})  # fmt: skip
 #: Why an undo is refused, by the state of the move's outbox row.
 _UNDO_REFUSED = {
     OutboxState.SENDING: "is already being sent to the remote",
@@ -51,6 +61,9 @@ _MEANWHILE = {
     "hold": "was put on hold",
     "release": "was released from hold",
     "undo": "had its last move undone",
+    "accept_cancel": "had its cancellation request accepted",
+    "reject_cancel": "had its cancellation request rejected",
+    "cancel_request": "was asked to be cancelled",
 }
 #: Built once: a drain records thousands of these.
 _SET_REMOTE_STATUS = (
@@ -58,6 +71,8 @@ _SET_REMOTE_STATUS = (
     .where(orders.c.id.in_(bindparam("b_ids", expanding=True)))
     .values(remote_status=bindparam("b_status"))
 )
+#: How much of a merchant's message the floor keeps.
+_MESSAGE_MAX = 500
 #: The actor recorded for changes made on the remote side.
 REMOTE_ACTOR = "remote"
 
@@ -104,6 +119,8 @@ class MoveResult:
         if self.action in (Action.HOLD, Action.RELEASE):
             what = "on hold" if self.action is Action.HOLD else "released"
             return f"{o.name} {what} ({o.status})"
+        if self.action is Action.REJECT_CANCEL:
+            return f"{o.name} cancellation request rejected ({o.status})"
         return f"{o.name} {self.from_status} -> {self.to_status}"
 
 
@@ -143,7 +160,11 @@ class OrderService:
             return self._view(conn, self._find(conn, ref))
 
     def legal_actions(self, order: OrderView) -> frozenset[Action]:
-        facts = OrderFacts(order.status, order.hold, order.fulfill_at)
+        by_remote = order.hold and order.hold_by == REMOTE_ACTOR
+        remote_hold = by_remote and not sources.traits(order.source).remote_hold
+        facts = OrderFacts(order.status, order.hold, order.fulfill_at,
+                           cancel_requested=order.cancel_requested,
+                           remote_hold=remote_hold)  # fmt: skip
         return lifecycle.legal_actions(facts, self.clock())
 
     # ---------------------------------------------------------------- actions
@@ -154,8 +175,14 @@ class OrderService:
         *,
         reason: str | None = None,
         expected_version: int | None = None,
+        tracking: Tracking | None = None,
     ) -> MoveResult:
-        """Apply one action; raises OrderNotFound / Refused / Conflict with a readable line."""
+        """Apply one action; raises OrderNotFound / Refused / Conflict with a readable line.
+
+        ``tracking`` goes with a finish: stored on the order and in its outbox row, so the
+        push sends what the move said. A hold of a source that cannot hold for the pharmacy
+        (``remote_hold`` trait False) is local: the audit event says so.
+        """
         reason = reason.strip() if reason and reason.strip() else None
         now = self.clock()
         with self.store.write() as conn:
@@ -167,20 +194,36 @@ class OrderService:
                     else self._meanwhile(conn, row, expected_version),
                     self._view(conn, row),
                 )
-            facts = OrderFacts(Status(row["status"]), row["on_hold"], row["fulfill_at"])
+            traits = sources.traits(row["source"])
+            facts = _facts(row, traits)
             try:
-                outcome = lifecycle.apply(facts, action, now, reason)
+                outcome = lifecycle.apply(facts, action, now, reason, name=row["name"],
+                                          held_at=traits.label)  # fmt: skip
             except TransitionError as exc:
                 raise self._refusal(conn, row, action, exc) from None
+            if tracking is not None and outcome.action is not Action.FINISH:
+                raise Refused(f"{row['name']}: a tracking number goes with a finish only",
+                              self._view(conn, row))  # fmt: skip
             values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
+            why = reason
             if outcome.action is Action.HOLD:
                 values |= {"on_hold": True, "hold_reason": reason, "hold_by": self.actor.name,
                            "hold_since": now}  # fmt: skip
+                if not traits.remote_hold:
+                    why = f"{reason} ({local_hold_note(traits)})"
             elif outcome.action is Action.RELEASE:
                 values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
                            "hold_since": None}  # fmt: skip
+            elif outcome.action is Action.REJECT_CANCEL:
+                values |= {"request_kind": None}  # the message stays: an undo brings it back
             else:
                 values |= {"status": outcome.facts.status, "status_since": now}
+                if outcome.action is Action.ACCEPT_CANCEL:
+                    values |= {"request_kind": None}
+                if tracking is not None:
+                    values |= {"tracking_company": tracking.company,
+                               "tracking_number": tracking.number,
+                               "tracking_url": tracking.url}  # fmt: skip
             done = conn.execute(
                 update(orders)
                 .where(orders.c.id == row["id"], orders.c.version == row["version"])
@@ -201,12 +244,14 @@ class OrderService:
                 action=outcome.action,
                 from_status=facts.status,
                 to_status=outcome.facts.status,
-                reason=reason,
+                reason=why if tracking is None else _with_tracking(why, tracking),
                 version=row["version"] + 1,
             )
             if outcome.action in PUSHED_ACTIONS and not row["sample"]:
+                payload = None if tracking is None else {"tracking": tracking.model_dump()}
                 outbox_rows.enqueue(conn, order_id=row["id"], audit_event_id=event_id,
-                                    action=outcome.action, reason=reason, at=now)  # fmt: skip
+                                    action=outcome.action, reason=reason, at=now,
+                                    payload=payload)  # fmt: skip
             self.store.record_change(conn, [row["id"]])
             view = self._view(conn, self._find(conn, row["id"]))
         return MoveResult(view, outcome.action, event_id, facts.status, outcome.facts.status)
@@ -257,8 +302,15 @@ class OrderService:
                     "hold_by": prior["actor"] if prior else None,
                     "hold_since": prior["at"] if prior else now,
                 }
+            elif action is Action.REJECT_CANCEL:
+                values |= {"request_kind": CANCELLATION}
             else:
                 values |= {"status": ev["from_status"], "status_since": now}
+                if action is Action.ACCEPT_CANCEL:
+                    values |= {"request_kind": CANCELLATION}
+                elif action is Action.FINISH:
+                    values |= {"tracking_company": None, "tracking_number": None,
+                               "tracking_url": None}  # fmt: skip
             conn.execute(update(orders).where(orders.c.id == row["id"]).values(**values))
             new_event = self._event(
                 conn,
@@ -305,6 +357,8 @@ class OrderService:
                 order_rows.append(
                     {
                         "id": o.id,
+                        "source": o.source,
+                        "remote_id": o.remote_id,
                         "name": o.name,
                         "status": o.status,
                         "remote_status": o.remote_status,
@@ -384,8 +438,15 @@ class OrderService:
         *,
         remote_hold: bool = False,
         hold_comment: str | None = None,
+        cancel_requested: bool = False,
+        request_message: str | None = None,
     ) -> str | None:
         """Apply what the remote says about a known order; returns what changed (or None).
+
+        A merchant's new cancellation request (``cancel_requested``) is recorded on the
+        order with its message (scrubbed, clipped), audited and raised as a persistent
+        alert (kind ``cancel_request``); a request the remote no longer shows is cleared,
+        unless the floor's own answer to it is still on its way there.
 
         A remote status ahead of ours, or a terminal one that differs, wins: the order
         moves, the move is an audit event with source ``remote``, queued local steps
@@ -406,7 +467,13 @@ class OrderService:
             )
             hold_on = remote_hold and not row["on_hold"]
             hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
-            if not (wins or hold_on or hold_off):
+            asked = row["request_kind"] == CANCELLATION
+            if cancel_requested != asked and outbox_rows.answer_unsettled(conn, order_id):
+                cancel_requested = asked  # our answer is not there yet: the remote is behind
+            ending = wins and board_status is not None and board_status.is_terminal
+            request_on = cancel_requested and not asked and not ending and not local.is_terminal
+            request_off = asked and (not cancel_requested or ending)
+            if not (wins or hold_on or hold_off or request_on or request_off):
                 lost = None if remote_hold else self._divergence(conn, row, remote_status,
                                                                  board_status, now)  # fmt: skip
                 if row["remote_status"] != remote_status:
@@ -443,6 +510,31 @@ class OrderService:
                     )
                     what.append("alert")
             status_now = str(values.get("status", local))
+            if request_on:
+                message = _merchant_words(request_message)
+                values |= {"request_kind": CANCELLATION, "request_message": message}
+                self._event(conn, order_id, now, action="cancel_request", from_status=status_now,
+                            to_status=status_now, reason=message or "no message",
+                            version=version, source="remote", actor=remote)  # fmt: skip
+                conn.execute(
+                    insert(alerts).values(
+                        order_id=order_id,
+                        kind="cancel_request",
+                        message=f"the merchant asks to cancel {row['name']}"
+                        + (f": {message}" if message else "")
+                        + " (accept or reject the request)",
+                        created_at=now,
+                    )
+                )
+                what.append("cancel request")
+            elif request_off:
+                values |= {"request_kind": None}
+                if not ending:
+                    self._event(conn, order_id, now, action="cancel_request_closed",
+                                from_status=status_now, to_status=status_now,
+                                reason="the cancellation request was closed at the remote",
+                                version=version, source="remote", actor=remote)  # fmt: skip
+                what.append("request closed")
             if hold_on:
                 reason = hold_comment or "on hold at the remote"
                 values |= {"on_hold": True, "hold_reason": reason, "hold_by": REMOTE_ACTOR,
@@ -707,9 +799,42 @@ class OrderService:
         order = self._view(conn, row)
         if lifecycle.already_there(status, action) or exc is None:
             message = f"{row['name']} is already {status} ({self._last_by(conn, row)})"
+        elif exc.named:
+            message = str(exc)
         else:
             message = f"{row['name']}: {exc}"
         return Conflict(message, order) if exc is None else Refused(message, order)
+
+
+def local_hold_note(traits: SourceTraits) -> str:
+    """What the timeline says of a hold the source will never hear of."""
+    return f"hold is local: {traits.label} does not hold orders for the pharmacy"
+
+
+def _facts(row: RowMapping, traits: SourceTraits) -> OrderFacts:
+    """What the lifecycle decides on, from the order's row."""
+    remote_hold = bool(row["on_hold"]) and row["hold_by"] == REMOTE_ACTOR
+    return OrderFacts(
+        Status(row["status"]),
+        row["on_hold"],
+        row["fulfill_at"],
+        cancel_requested=row["request_kind"] == CANCELLATION,
+        remote_hold=remote_hold and not traits.remote_hold,
+    )
+
+
+def _merchant_words(message: str | None) -> str | None:
+    """A merchant's message as the floor keeps it: secrets scrubbed, one line, clipped."""
+    if not message:
+        return None
+    text = " ".join(scrub(message).split())
+    return (text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 1] + "…") or None
+
+
+def _with_tracking(reason: str | None, tracking: Tracking) -> str:
+    """A finish's audit reason names the parcel it sent."""
+    parcel = " ".join(p for p in (tracking.company, tracking.number) if p)
+    return f"{reason}; tracking {parcel}" if reason else f"tracking {parcel}"
 
 
 def open_service(settings: Settings) -> OrderService:

@@ -315,7 +315,9 @@ async def test_sync_health_alert_banner_and_acknowledge(url: str) -> None:
     oid = str(row(url, "#1002")["id"])
     with store.write() as conn:
         conn.execute(
-            insert(sync_state).values(id=1, online=False, offline_since=FROZEN, updated_at=FROZEN)
+            insert(sync_state).values(
+                source="rxscale", online=False, offline_since=FROZEN, updated_at=FROZEN
+            )
         )
         conn.execute(
             insert(alerts).values(

@@ -33,7 +33,7 @@ def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
             return bool(states) and states <= {"sent", "superseded"}
 
         wait_for(settled, timeout=20)
-        assert store.sync_health().online is True
+        assert store.sync_health(["rxscale"])["rxscale"].online is True
         with store.read() as conn:
             state = conn.execute(select(outbox.c.state).where(outbox.c.order_id == uid)).scalar()
         pushed = [t for t in demo.remote.transitions() if t["by"] == "api"]

@@ -59,7 +59,7 @@ def test_a_move_the_remote_lost_is_flagged_and_retry_sends_it_again(
         service.act(uid, Action.FINISH)
     service.act(cancelled, Action.CANCEL, reason="patient called")
     worker.push()
-    assert store.sync_health().queued == 0
+    assert store.sync_health(["rxscale"])["rxscale"].queued == 0
     service.act(unpushed, Action.START)  # queued, not pushed yet: the remote is just behind
 
     for uid in (started, finished, cancelled):
@@ -68,7 +68,7 @@ def test_a_move_the_remote_lost_is_flagged_and_retry_sends_it_again(
     diverged = {started, finished, cancelled, shipped_lost}
     worker.pull(full=True)
 
-    health = store.sync_health()
+    health = store.sync_health(["rxscale"])["rxscale"]
     assert health.failed == len(diverged)
     for uid in ids:
         order = service.get(uid)
@@ -86,7 +86,7 @@ def test_a_move_the_remote_lost_is_flagged_and_retry_sends_it_again(
     assert service.get(started).status is Status.PROCESSING
     assert service.get(cancelled).status is Status.CANCELLED
     worker.pull(full=True)  # seen again: still one divergence each
-    assert store.sync_health().failed == len(diverged)
+    assert store.sync_health(["rxscale"])["rxscale"].failed == len(diverged)
     assert any(e["action"] == "divergence" for e in store.history(started))
 
     with store.read() as conn:
@@ -94,10 +94,13 @@ def test_a_move_the_remote_lost_is_flagged_and_retry_sends_it_again(
     for row in failed:
         service.retry_failed(row["id"])
     worker.push()
-    assert store.sync_health().failed == 0 and store.sync_health().queued == 0
+    assert (
+        store.sync_health(["rxscale"])["rxscale"].failed == 0
+        and store.sync_health(["rxscale"])["rxscale"].queued == 0
+    )
     remote = {uid: (server.state.get(uid) or {}).get("status") for uid in diverged}
     assert remote == {started: "processing", finished: "shipped", cancelled: "cancelled",
                       shipped_lost: "shipped"}  # fmt: skip
     worker.pull(full=True)
-    assert store.sync_health().failed == 0
+    assert store.sync_health(["rxscale"])["rxscale"].failed == 0
     assert all(service.get(uid).sync_error is None for uid in diverged)

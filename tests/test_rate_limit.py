@@ -129,10 +129,10 @@ def test_draining_against_a_limited_stand_in_sends_each_move_once_with_few_429s(
         server.set_faults(rate_limit=4)
         before = server.stats()["by_status_code"].get("429", 0)
         deadline = time.monotonic() + 90  # a bound on the loop, not an assertion on time
-        while store.sync_health().queued and time.monotonic() < deadline:
+        while store.sync_health(["rxscale"])["rxscale"].queued and time.monotonic() < deadline:
             if not worker.push():
                 time.sleep(0.1)  # rows waiting out a Retry-After
-        assert store.sync_health().queued == 0
+        assert store.sync_health(["rxscale"])["rxscale"].queued == 0
         limited = server.stats()["by_status_code"].get("429", 0) - before
         assert limited <= 6, f"{limited} answers were 429"
         moves = Counter(t["uid"] for t in server.transitions() if t["by"] == "api")

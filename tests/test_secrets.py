@@ -120,7 +120,7 @@ def test_sync_once_subprocess_keeps_an_echoed_key_out_of_every_sink(
     assert "refused the API key (401)" in done.stderr and "<redacted>" in done.stderr
     assert_clean(done.stdout + done.stderr, WRONG)
     store = Store.open(sqlite_url, migrate=False)
-    assert "<redacted>" in (store.sync_health().last_error or "")
+    assert "<redacted>" in (store.sync_health(["rxscale"])["rxscale"].last_error or "")
     store.close()
     assert_clean(db_bytes(sqlite_url), WRONG)
 
@@ -148,7 +148,7 @@ def test_worker_in_process_keeps_an_echoed_key_out_of_every_sink(
             worker.cycle()
         worker.close()
     assert_clean(str(err.value), WRONG)
-    assert "<redacted>" in (store.sync_health().last_error or "")
+    assert "<redacted>" in (store.sync_health(["rxscale"])["rxscale"].last_error or "")
     store.close()
     assert_clean(db_bytes(sqlite_url), KEY, WRONG)
     assert caplog.records, "expected the client's own log lines"

@@ -140,7 +140,7 @@ def test_permanent_refusal_is_parked_with_the_servers_words(
     assert order.sync_error is not None and "cannot change status" in order.sync_error
     with sq_service.store.read() as conn:
         row = conn.execute(select(outbox).where(outbox.c.state == "failed")).mappings().one()
-    assert sq_service.store.sync_health().failed == 1
+    assert sq_service.store.sync_health(["rxscale"])["rxscale"].failed == 1
     # a person settles it; nothing was dropped silently
     sq_service.retry_failed(row["id"])
     assert worker.cycle().failed == 1  # still refused: parked again
@@ -160,12 +160,12 @@ def test_outage_is_offline_then_drains(sq_service: OrderService, sandbox_server:
     sandbox_server.stop()
     report = worker.cycle()
     assert not report.online and report.pending == 1
-    health = sq_service.store.sync_health()
+    health = sq_service.store.sync_health(["rxscale"])["rxscale"]
     assert health.online is False and health.offline_since is not None
     sandbox_server.start()
     report = worker.cycle()
     assert report.online and report.pushed == 1
-    assert sq_service.store.sync_health().online is True
+    assert sq_service.store.sync_health(["rxscale"])["rxscale"].online is True
 
 
 def test_exactly_one_pusher_per_database(db_url: str, sandbox_server: SandboxServer) -> None:
@@ -262,7 +262,7 @@ def test_background_sync_from_settings(sqlite_url: str, sandbox_server: SandboxS
         while store.count_orders() < 20:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-    assert store.sync_health().online is True
+    assert store.sync_health(["rxscale"])["rxscale"].online is True
     store.close()
 
 

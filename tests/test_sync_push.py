@@ -303,7 +303,7 @@ def test_a_row_on_the_wire_when_the_lease_is_lost_is_never_sent_twice(
         b.cycle()
         assert patches_for(sandbox_server, uid) == 1
         assert str(sandbox_server.state.get(uid)["status"]) == "processing"  # type: ignore[index]
-        assert service_b.store.sync_health().queued == 0
+        assert service_b.store.sync_health(["rxscale"])["rxscale"].queued == 0
     finally:
         let_go.set()
         for w in (a, b):
@@ -330,7 +330,9 @@ def test_rows_are_settled_and_progress_reported_as_answers_arrive(
 
         def look(n: int) -> None:
             if n == 5:
-                seen.append((states(service.store), service.store.sync_health()))
+                seen.append(
+                    (states(service.store), service.store.sync_health(["rxscale"])["rxscale"])
+                )
 
         wrap_set_status(monkeypatch, worker, look)
         assert worker.cycle().pushed == 8

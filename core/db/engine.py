@@ -13,7 +13,7 @@ the query of the same purpose in :mod:`rxfloor.core.db.queries` (or the change l
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -203,9 +203,10 @@ class Store:
         with self.read() as conn:
             return queries.open_alerts(conn)
 
-    def sync_health(self) -> SyncHealth:
+    def sync_health(self, names: Iterable[str] = ()) -> dict[str, SyncHealth]:
+        """Each source's health (see :func:`queries.sync_health`)."""
         with self.read() as conn:
-            return queries.sync_health(conn)
+            return queries.sync_health(conn, names)
 
     # --------------------------------------------------------------- change log
     def record_change(self, conn: Connection, order_ids: Sequence[str]) -> None:

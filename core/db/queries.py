@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, RowMapping, func, or_, select
 
+from rxfloor.core import sources
 from rxfloor.core.db.schema import alerts, audit_events, line_items, orders, outbox, sync_state
 from rxfloor.core.models import UNSETTLED, OutboxState
 from rxfloor.core.text import clip
@@ -40,59 +41,97 @@ class SyncHealth:
 
 
 class AmbiguousOrder(LookupError):
-    """A reference that fits several orders; the message names a few so a person can pick."""
+    """A reference that fits several orders; the message names a few so a person can pick
+    (as ``SOURCE:NAME`` when they come from several sources)."""
 
     def __init__(self, ref: str, candidates: Sequence[RowMapping], more: bool) -> None:
-        listed = ", ".join(f"{clip(r['name'], 24)} ({clip(r['id'], 40)})" for r in candidates)
-        super().__init__(
-            f"order {clip(ref)} fits several orders: {listed}{', …' if more else ''}; "
-            "type the full name or the uid"
-        )
+        tail = ", …" if more else ""
+        if len({r["source"] for r in candidates}) > 1:
+            listed = ", ".join(clip(f"{r['source']}:{r['name']}", 40) for r in candidates)
+            first = f"{candidates[0]['source']}:{candidates[0]['name']}"
+            hint = f"type SOURCE:ID (e.g. {clip(first, 40)})"
+        else:
+            listed = ", ".join(f"{clip(r['name'], 24)} ({clip(r['id'], 40)})" for r in candidates)
+            hint = "type the full name or the uid"
+        super().__init__(f"order {clip(ref)} fits several orders: {listed}{tail}; {hint}")
         self.candidates = [str(r["id"]) for r in candidates]
+
+
+def split_source(ref: str) -> tuple[str | None, str]:
+    """``shopify:#1001`` -> (``shopify``, ``#1001``): a known source's name (any case)
+    before the first colon restricts a reference to that source; anything else is kept."""
+    head, sep, rest = ref.partition(":")
+    if sep and rest.strip() and head.strip().lower() in sources.names():
+        return head.strip().lower(), rest.strip()
+    return None, ref
 
 
 # ---------------------------------------------------------------- one order
 def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
     """The order ``ref`` names, however it was typed or scanned; None when none fits.
 
-    Surrounding whitespace (a scanner's CR/LF, a tab) is ignored. Tried in turn:
+    Surrounding whitespace (a scanner's CR/LF, a tab) is ignored. ``SOURCE:REF`` (a known
+    source, any case: ``shopify:#1001``, ``rxscale:po-…``) looks in that source only.
+    Tried in turn:
 
-    1. the uid, exactly (``po-s0-000007``): it wins over any name;
-    2. the name, with or without its ``#`` (``#1001``, ``1001`` -> ``#1001``);
-    3. a scanned number that ends a prefixed name (``1001`` -> ``#7-1001``), only when
-       step 2 found nothing.
+    1. the local id, exactly (``po-s0-000007``, ``shopify:gid://…``): it wins over any name;
+    2. the source's own id, exactly (a Shopify gid typed without its source);
+    3. the name, with or without its ``#`` (``#1001``, ``1001`` -> ``#1001``);
+    4. a scanned number that ends a prefixed name (``1001`` -> ``#7-1001``), only when
+       step 3 found nothing.
 
-    Several orders fitting step 2 or 3 raise :class:`AmbiguousOrder` (never a guess).
+    Several orders fitting one step raise :class:`AmbiguousOrder` (never a guess): the
+    same number in two sources is named as ``SOURCE:NAME`` for each.
     """
     ref = ref.strip()
     if not ref:
         return None
+    whole = ref
+    source, ref = split_source(ref)
+    key = sources.local_id(source, ref) if source else whole
     bare = ref.lstrip("#")
+    where = [orders.c.source == source] if source else []
     rows = (
         conn.execute(
             select(orders)
-            .where(or_(orders.c.id == ref, orders.c.name.in_({ref, bare, "#" + bare})))
-            .order_by((orders.c.id == ref).desc(), orders.c.name, orders.c.id)
+            .where(
+                *where,
+                or_(
+                    orders.c.id.in_({key, whole}),
+                    orders.c.remote_id == ref,
+                    orders.c.name.in_({ref, bare, "#" + bare}),
+                ),
+            )
+            .order_by(
+                orders.c.id.in_({key, whole}).desc(),
+                (orders.c.remote_id == ref).desc(),
+                orders.c.name,
+                orders.c.source,
+                orders.c.id,
+            )
             .limit(_CANDIDATES + 1)
         )
         .mappings()
         .all()
     )
-    if rows and rows[0]["id"] == ref:
+    if rows and rows[0]["id"] in (key, whole):
         return rows[0]
+    exact = [r for r in rows if r["remote_id"] == ref]
+    if exact:
+        rows = exact
     if not rows and bare.isdigit():  # digits only: nothing for LIKE to misread
         rows = (
             conn.execute(
                 select(orders)
-                .where(orders.c.name.like(f"%-{bare}"))
-                .order_by(orders.c.name, orders.c.id)
+                .where(*where, orders.c.name.like(f"%-{bare}"))
+                .order_by(orders.c.name, orders.c.source, orders.c.id)
                 .limit(_CANDIDATES + 1)
             )
             .mappings()
             .all()
         )
     if len(rows) > 1:
-        raise AmbiguousOrder(ref, rows[:_CANDIDATES], more=len(rows) > _CANDIDATES)
+        raise AmbiguousOrder(whole, rows[:_CANDIDATES], more=len(rows) > _CANDIDATES)
     return rows[0] if rows else None
 
 
@@ -148,23 +187,31 @@ def open_alerts(conn: Connection) -> list[RowMapping]:
     return list(conn.execute(stmt).mappings())
 
 
-def sync_health(conn: Connection) -> SyncHealth:
-    counts: dict[str, int] = dict(
-        conn.execute(
-            select(outbox.c.state, func.count())
-            .where(outbox.c.state.in_(UNSETTLED))
-            .group_by(outbox.c.state)
-        ).all()
-    )
-    row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().first()
-    return SyncHealth(
-        online=row["online"] if row else None,
-        offline_since=row["offline_since"] if row else None,
-        last_ok_at=row["last_ok_at"] if row else None,
-        last_error=row["last_error"] if row else None,
-        queued=int(counts.get(OutboxState.PENDING, 0)) + int(counts.get(OutboxState.SENDING, 0)),
-        failed=int(counts.get(OutboxState.FAILED, 0)),
-    )
+def sync_health(conn: Connection, names: Iterable[str] = ()) -> dict[str, SyncHealth]:
+    """Each source's health: its worker's last word (``sync_state``) and its queued / failed
+    pushes (the outbox rows of its orders). Every source in ``names`` is there (never tried,
+    nothing queued: an empty health), and every other one with a state or queued rows."""
+    counts: dict[str, dict[str, int]] = {}
+    for source, state, n in conn.execute(
+        select(orders.c.source, outbox.c.state, func.count())
+        .join(orders, orders.c.id == outbox.c.order_id)
+        .where(outbox.c.state.in_(UNSETTLED))
+        .group_by(orders.c.source, outbox.c.state)
+    ).all():
+        counts.setdefault(source, {})[state] = int(n)
+    states = {row["source"]: row for row in conn.execute(select(sync_state)).mappings()}
+    out: dict[str, SyncHealth] = {}
+    for name in dict.fromkeys([*names, *sorted(states), *sorted(counts)]):
+        row, n = states.get(name), counts.get(name, {})
+        out[name] = SyncHealth(
+            online=row["online"] if row else None,
+            offline_since=row["offline_since"] if row else None,
+            last_ok_at=row["last_ok_at"] if row else None,
+            last_error=row["last_error"] if row else None,
+            queued=n.get(OutboxState.PENDING, 0) + n.get(OutboxState.SENDING, 0),
+            failed=n.get(OutboxState.FAILED, 0),
+        )
+    return out
 
 
 # ------------------------------------------------------------- for the board

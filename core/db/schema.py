@@ -16,6 +16,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -29,7 +30,7 @@ from sqlalchemy import (
 from rxfloor.core.models import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0005_one_sync_error"
+SCHEMA_HEAD = "0006_sources"
 
 
 def utcnow() -> datetime:
@@ -64,13 +65,18 @@ metadata = MetaData(
 
 
 #: One fulfillment order as the board shows it (item summary denormalised for speed).
+#:
+#: Its identity is (``source``, ``remote_id``: the source's own id); ``id`` is the local key,
+#: derived from them by ``core.sources.local_id`` (an RxScale order keeps ``id == remote_id``).
 orders = Table(
     "orders",
     metadata,
-    Column("id", String(64), primary_key=True),  # the remote uid
+    Column("id", String(160), primary_key=True),
+    Column("source", String(16), server_default="rxscale", nullable=False),
+    Column("remote_id", String(128), nullable=False),
     Column("name", String(64), index=True, nullable=False),  # human name, e.g. "#1001"
     Column("status", String(16), index=True, nullable=False),
-    Column("remote_status", String(32)),
+    Column("remote_status", String(64)),  # the source's own word(s)
     Column("priority", String(8), default="normal", nullable=False),
     Column("delivery_type", String(16), default="pickup", nullable=False),
     Column("patient_name", String(128), default="", nullable=False),
@@ -86,6 +92,14 @@ orders = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("status_since", UTCDateTime, nullable=False),
+    # a merchant's request awaiting an answer ("cancellation") and its message
+    Column("request_kind", String(32)),
+    Column("request_message", Text),
+    # what the finish sent the source (a shipped order of a source that tracks parcels)
+    Column("tracking_company", String(128)),
+    Column("tracking_number", String(128)),
+    Column("tracking_url", Text),
+    Index("ix_orders_source_remote_id", "source", "remote_id", unique=True),
 )
 
 
@@ -130,6 +144,7 @@ outbox = Table(
     Column("audit_event_id", ForeignKey("audit_events.id"), nullable=False),
     Column("action", String(16), nullable=False),
     Column("reason", Text),
+    Column("payload", Text),  # JSON: what the move carries besides its reason (tracking)
     Column("idempotency_key", String(64), unique=True, nullable=False),
     Column("state", String(16), index=True, default=OutboxState.PENDING, nullable=False),
     Column("attempts", Integer, default=0, nullable=False),
@@ -149,7 +164,7 @@ changes = Table(
     "changes",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("order_id", String(64), nullable=False),
+    Column("order_id", String(160), nullable=False),
     Column("at", UTCDateTime, nullable=False),
 )
 
@@ -168,11 +183,11 @@ alerts = Table(
 )
 
 
-#: Health of the sync worker, shared by every terminal on the database (one row, id 1).
+#: Health of each source's sync worker, shared by every terminal on the database.
 sync_state = Table(
     "sync_state",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("source", String(16), primary_key=True),
     Column("online", Boolean),  # None: never tried
     Column("offline_since", UTCDateTime),
     Column("last_ok_at", UTCDateTime),
@@ -194,17 +209,20 @@ sync_lease = Table(
 
 #: A verified webhook delivery, stored before it is acknowledged; applied from here.
 #:
-#: ``dedupe_key`` (event type, full timestamp, order uid, a hash of the event) makes an
-#: exact retry a duplicate; ``applied_at`` is when it was settled, ``outcome`` how:
-#: ``applied``, ``stale`` (recorded, never applied: too old, or older than an event
-#: already applied to the order) or ``failed``; unsettled rows are the worker's queue.
+#: ``dedupe_key`` (the source's event id where it sends one; else event type, full
+#: timestamp, order uid, a hash of the event) makes an exact retry a duplicate;
+#: ``applied_at`` is when it was settled, ``outcome`` how: ``applied``, ``stale``
+#: (recorded, never applied: too old, or older than an event already applied to the
+#: order) or ``failed``; unsettled rows are the worker's queue.
 webhook_inbox = Table(
     "webhook_inbox",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(16), server_default="rxscale", nullable=False),
     Column("dedupe_key", String(200), unique=True, nullable=False),
     Column("body", LargeBinary, nullable=False),
-    Column("order_uid", String(64), index=True, nullable=False),
+    Column("headers", Text),  # JSON: the delivery's X-* headers (some sources put facts there)
+    Column("order_uid", String(128), index=True, nullable=False),  # the source's id
     Column("event_ts", Float, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("attempts", Integer, default=0, nullable=False),

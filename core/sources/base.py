@@ -18,7 +18,7 @@ Direction of the mapping:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -115,8 +115,17 @@ class SourceOrder(Protocol):
     def on_hold(self) -> bool:
         """The remote holds the order (the card keeps its column and shows the flag)."""
 
+    @property
+    def cancel_requested(self) -> bool:
+        """The merchant asked to cancel and the request awaits the floor's answer."""
+
+    @property
+    def request_message(self) -> str | None:
+        """The merchant's words with an open request (e.g. why to cancel), if any."""
+
     def to_new_order(self, board_status: Status) -> NewOrder:
-        """The local form of an order seen for the first time, in column ``board_status``."""
+        """The local form of an order seen for the first time, in column ``board_status``
+        (``source`` and ``remote_id`` set: its ``id`` is then the local one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +137,22 @@ class PushPlan:
     steps: tuple[str, ...]  # the remote status values to send, in order
 
 
+class Headers(Mapping[str, str]):
+    """Request headers looked up case-insensitively (what :class:`WebhookFormat` is given)."""
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        self._items = {k.lower(): v for k, v in (items or {}).items()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookEvent:
     """One verified delivery, parsed: the order it carries and what identifies the event."""
@@ -136,6 +161,9 @@ class WebhookEvent:
     timestamp: float  # seconds since the epoch, as the source stamped the event
     order: SourceOrder
     raw: dict[str, Any]  # the whole event as sent (its hash tells a retry from an update)
+    #: the source's own id of the delivery (a retry repeats it): when given, the inbox
+    #: dedupes on it rather than on the body's hash
+    event_id: str | None = None
 
 
 class WebhookFormat(Protocol):
@@ -146,12 +174,14 @@ class WebhookFormat(Protocol):
     def signature_header(self) -> str:
         """The request header carrying the signature (a delivery without it: refused unread)."""
 
-    def verify(self, secret: bytes, body: bytes, signature: str | None) -> bool:
-        """True only when ``signature`` proves ``body`` was signed with ``secret``
-        (constant time; checked on the raw body before anything is parsed)."""
+    def verify(self, secret: bytes, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True only when the request's signature proves ``body`` was signed with ``secret``
+        (constant time; checked on the raw body before anything is parsed). ``headers``
+        are the request's, looked up case-insensitively."""
 
-    def parse(self, body: bytes) -> WebhookEvent:
-        """The event in a verified body; raises :class:`ValueError` when it is malformed."""
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """The event in a verified body (``headers`` as for :meth:`verify`: some sources
+        send the event's id or time there); raises :class:`ValueError` when malformed."""
 
 
 class OrderSource(Protocol):
@@ -195,12 +225,20 @@ class OrderSource(Protocol):
         ``action``, or that it is already there (done) or no longer can be (stale)."""
 
     def push_step(
-        self, uid: str, step: str, *, reason: str | None, idempotency_key: str
+        self,
+        uid: str,
+        step: str,
+        *,
+        reason: str | None,
+        idempotency_key: str,
+        payload: dict[str, Any] | None,
     ) -> SourceOrder:
         """Send one step of a plan; returns the order as the remote answered.
 
-        ``reason`` is the pharmacist's (a cancel's); the source sends it where the step
-        takes one. ``idempotency_key`` is unique per step: a repeat is applied once.
+        ``uid`` is the source's id (``orders.remote_id``). ``reason`` is the pharmacist's (a
+        cancel's); the source sends it where the step takes one. ``idempotency_key`` is
+        unique per step: a repeat is applied once. ``payload`` is what the move carries
+        besides (the outbox row's JSON: ``{"tracking": {...}}`` for a finish), or None.
         """
 
     def close(self) -> None:

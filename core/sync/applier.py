@@ -13,45 +13,62 @@ from sqlalchemy.exc import IntegrityError
 
 from rxfloor.core.db import orders
 from rxfloor.core.lifecycle import Status
+from rxfloor.core.models import CANCELLATION
 from rxfloor.core.service import OrderService
+from rxfloor.core.sources import DEFAULT_SOURCE
 from rxfloor.core.sources.base import SourceOrder
 
 
 class RemoteApplier:
-    """Turns remote orders into local ones: new orders inserted, changes applied."""
+    """Turns one source's orders into local ones: new orders inserted, changes applied.
 
-    def __init__(self, service: OrderService) -> None:
+    A source names its orders by its own ids (``uid``); the local order is found by
+    (source, ``remote_id``), never by the local key.
+    """
+
+    def __init__(self, service: OrderService, source: str = DEFAULT_SOURCE) -> None:
         self.service = service
+        self.source = source
 
     def apply(self, remote: Iterable[SourceOrder]) -> int:
         """Returns how many orders were added or changed."""
         batch = {o.uid: o for o in remote}
         if not batch:
             return 0
-        known: dict[str, tuple[str | None, bool]] = {}
-        ids = list(batch)
+        known: dict[str, tuple[str, str | None, bool, bool]] = {}
+        uids = list(batch)
         with self.service.store.read() as conn:
-            for start in range(0, len(ids), 500):
+            for start in range(0, len(uids), 500):
                 rows = conn.execute(
-                    select(orders.c.id, orders.c.remote_status, orders.c.on_hold).where(
-                        orders.c.id.in_(ids[start : start + 500])
-                    )
-                )
-                known.update({r.id: (r.remote_status, r.on_hold) for r in rows})
+                    select(orders.c.id, orders.c.remote_id, orders.c.remote_status,
+                           orders.c.on_hold, orders.c.request_kind)
+                    .where(orders.c.source == self.source,
+                           orders.c.remote_id.in_(uids[start : start + 500]))
+                )  # fmt: skip
+                known.update(
+                    {r.remote_id: (r.id, r.remote_status, r.on_hold,
+                                   r.request_kind == CANCELLATION) for r in rows}
+                )  # fmt: skip
         new = []
         changed = 0
         for uid, o in batch.items():
             if uid not in known:
                 board = o.board_status or (Status.OPEN if o.on_hold else None)
                 if board is not None:
-                    new.append(o.to_new_order(board))
+                    order = o.to_new_order(board)
+                    if (order.source, order.remote_id) != (self.source, uid):
+                        raise ValueError(f"{self.source} handed out an order of "
+                                         f"{order.source} ({uid!r})")  # fmt: skip
+                    new.append(order)
                 continue
-            remote_status, on_hold = known[uid]
-            if remote_status == o.status and on_hold == o.on_hold:
+            local_id, remote_status, on_hold, asked = known[uid]
+            if (remote_status, on_hold, asked) == (o.status, o.on_hold, o.cancel_requested):
                 continue
             what = self.service.apply_remote(
-                uid, o.status, o.board_status, remote_hold=o.on_hold, hold_comment=o.comment
-            )
+                local_id, o.status, o.board_status, remote_hold=o.on_hold,
+                hold_comment=o.comment, cancel_requested=o.cancel_requested,
+                request_message=o.request_message,
+            )  # fmt: skip
             changed += 1 if what else 0
         added = 0
         if new:

@@ -1,9 +1,10 @@
-"""Running the sync worker in the background (the board, the demo) until stopped."""
+"""Running the sync workers in the background (the board, the demo) until stopped."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from rxfloor.core import sources
 from rxfloor.core.config import Settings
@@ -18,28 +19,47 @@ log.addFilter(ScrubFilter())
 
 
 class BackgroundSync:
-    """Runs :meth:`SyncWorker.cycle` every ``interval_s`` in a daemon thread until stopped.
+    """Runs each worker's :meth:`SyncWorker.cycle` every ``interval_s`` until stopped, one
+    daemon thread per source: a slow or unreachable source never holds up another one
+    (each has its own lease, limiter, cursor and health row anyway).
 
-    A wrong key is reported in ``sync_state`` (the header shows it) and retried slowly.
+    A wrong key is reported in that source's ``sync_state`` (the header shows it) and
+    retried slowly.
     """
 
-    def __init__(self, worker: SyncWorker, interval_s: float = 5.0) -> None:
-        self.worker = worker
+    def __init__(self, workers: SyncWorker | Sequence[SyncWorker], interval_s: float = 5.0) -> None:
+        self.workers = [workers] if isinstance(workers, SyncWorker) else list(workers)
+        names = [w.source.name for w in self.workers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"one worker per source: {', '.join(names)}")
         self.interval_s = interval_s
         self.stop_event = threading.Event()
-        self.last: CycleReport | None = None
-        self._thread = threading.Thread(target=self._run, name="rxfloor-sync", daemon=True)
+        #: each source's last cycle, by source name
+        self.last: dict[str, CycleReport] = {}
+        self._threads = [
+            threading.Thread(target=self._run, args=(w,), name=f"rxfloor-sync-{w.source.name}",
+                             daemon=True)
+            for w in self.workers
+        ]  # fmt: skip
+
+    @property
+    def worker(self) -> SyncWorker:
+        """The first source's worker (a floor with one source has only that one)."""
+        return self.workers[0]
 
     def start(self) -> BackgroundSync:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
         self.stop_event.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        self.worker.close()
-        self.worker.source.close()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
+        for worker in self.workers:
+            worker.close()
+            worker.source.close()
 
     def __enter__(self) -> BackgroundSync:
         return self.start()
@@ -47,28 +67,45 @@ class BackgroundSync:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _run(self) -> None:
+    def _run(self, worker: SyncWorker) -> None:
         while not self.stop_event.is_set():
             wait = self.interval_s
             try:
-                self.last = self.worker.cycle()
+                self.last[worker.source.name] = worker.cycle()
             except AuthError:
                 wait = max(wait, 60.0)
             except Exception as exc:  # never let the board's worker die silently
-                log.warning("sync cycle failed: %s", exc)
+                log.warning("sync cycle of %s failed: %s", worker.source.name, exc)
             self.stop_event.wait(wait)
 
 
-def background_sync(settings: Settings, service: OrderService) -> BackgroundSync | None:
-    """The board's worker (not started), or None when no source is configured (offline).
+def open_workers(
+    settings: Settings, service: OrderService, names: Sequence[str] | None = None
+) -> list[SyncWorker]:
+    """One worker per source in ``names`` (default: every configured source). Raises
+    :class:`ValueError` or ``ConfigError`` when one cannot be opened (none is left open)."""
+    workers: list[SyncWorker] = []
+    try:
+        for name in sources.configured(settings) if names is None else names:
+            source = sources.open_source(name, settings)
+            workers.append(
+                SyncWorker(
+                    service,
+                    source,
+                    policy=RetryPolicy.from_settings(settings),
+                    in_flight_s=max(60.0, 6 * settings.http_timeout_s),
+                )
+            )
+    except BaseException:
+        for worker in workers:
+            worker.close()
+            worker.source.close()
+        raise
+    return workers
 
-    One source per database for now: ``sync_state`` (the header's health) is one row.
-    """
-    names = sources.configured(settings)
-    if not names:
-        return None
-    (name,) = names
-    worker = SyncWorker(service, sources.open_source(name, settings),
-                        policy=RetryPolicy.from_settings(settings),
-                        in_flight_s=max(60.0, 6 * settings.http_timeout_s))  # fmt: skip
-    return BackgroundSync(worker, settings.sync_interval_s)
+
+def background_sync(settings: Settings, service: OrderService) -> BackgroundSync | None:
+    """The board's workers, one per configured source (not started), or None when no
+    source is configured (the board runs offline)."""
+    workers = open_workers(settings, service)
+    return BackgroundSync(workers, settings.sync_interval_s) if workers else None

@@ -33,7 +33,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,11 +42,13 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from rxfloor.core import sources
 from rxfloor.core.db import StoreError, utcnow, webhook_inbox
 from rxfloor.core.service import OrderService
-from rxfloor.core.sources.base import SourceOrder, WebhookFormat
+from rxfloor.core.sources import DEFAULT_SOURCE
+from rxfloor.core.sources.base import Headers, SourceOrder, WebhookFormat
 from rxfloor.core.sync.applier import RemoteApplier
-from rxfloor.core.text import ScrubFilter, register_secret, scrub
+from rxfloor.core.text import ScrubFilter, clip, register_secret, scrub
 
 log = logging.getLogger("rxfloor.webhooks")
 log.addFilter(ScrubFilter())
@@ -87,9 +89,17 @@ class WebhookStats:
 class _Event:
     key: str
     body: bytes
+    headers: str | None  # JSON of the X-* headers, stored with the body
     uid: str
     timestamp: float
     stale: str | None  # why it is never applied, decided at receipt
+
+
+def kept_headers(headers: Mapping[str, str], signature_header: str) -> dict[str, str]:
+    """The headers stored with a delivery: its ``X-*`` ones but the signature."""
+    skip = signature_header.lower()
+    return {k.lower(): v for k, v in headers.items()
+            if k.lower().startswith("x-") and k.lower() != skip}  # fmt: skip
 
 
 class _Reject(Exception):
@@ -110,6 +120,7 @@ class WebhookReceiver:
         secret: bytes,
         *,
         webhooks: WebhookFormat,
+        source: str = DEFAULT_SOURCE,
         max_body_bytes: int = MAX_BODY_BYTES,
         max_age_s: float = MAX_AGE_S,
         max_ahead_s: float = MAX_AHEAD_S,
@@ -117,9 +128,10 @@ class WebhookReceiver:
     ) -> None:
         if not secret:
             raise ValueError("the webhook secret is empty")
-        self.applier = RemoteApplier(service)
+        self.applier = RemoteApplier(service, source)
         self.store = service.store
         self.webhooks = webhooks
+        self.source = source
         self._secret = secret
         register_secret(secret.decode(errors="replace"))  # never shown, whatever quotes it
         self.max_body_bytes = max_body_bytes
@@ -169,13 +181,14 @@ class WebhookReceiver:
         register_secret(secret.decode(errors="replace"))  # never shown, whatever quotes it
 
     # -- receiving
-    def _verify(self, body: bytes, signature: str | None) -> _Event:
+    def _verify(self, body: bytes, headers: Mapping[str, str]) -> _Event:
         """Signature first, then the least parsing that yields the dedupe key and freshness."""
-        if not self.webhooks.verify(self._secret, body, signature):
+        headers = Headers(headers)
+        if not self.webhooks.verify(self._secret, body, headers):
             self.stats.forged += 1
             raise _Reject(401, "invalid signature")
         try:
-            event = self.webhooks.parse(body)
+            event = self.webhooks.parse(body, headers)
         except ValueError:
             self.stats.malformed += 1
             raise _Reject(400, "malformed event") from None
@@ -190,8 +203,14 @@ class WebhookReceiver:
         elif ts > now + self.max_ahead_s:
             stale = f"stale: stamped {ts - now:.0f} s in the future"
         uid = event.order.uid
-        key = dedupe_key(event.raw, event.event_type, ts, uid)
-        return _Event(key, body, uid, ts, stale)
+        if event.event_id:  # the source names its deliveries: a retry repeats the name
+            key = f"{self.source}:event:{event.event_id}"[:200]
+        else:
+            key = dedupe_key(event.raw, event.event_type, ts, uid)
+            if self.source != DEFAULT_SOURCE:  # RxScale's keys stay as they were stored
+                key = f"{self.source}:{key}"[:200]
+        kept = kept_headers(headers, self.webhooks.signature_header)
+        return _Event(key, body, json.dumps(kept) if kept else None, uid, ts, stale)
 
     def _answer(self, event: _Event, inserted: bool) -> tuple[int, dict[str, str]]:
         if not inserted:
@@ -204,13 +223,13 @@ class WebhookReceiver:
         self.stats.accepted += 1
         return 202, {"status": "accepted"}
 
-    def receive(self, body: bytes, signature: str | None) -> tuple[int, dict[str, str]]:
+    def receive(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str]]:
         """HTTP status and JSON answer for one delivery, stored before it returns 2xx."""
         if len(body) > self.max_body_bytes:
             self.stats.too_large += 1
             return 413, {"error": "body too large"}
         try:
-            event = self._verify(body, signature)
+            event = self._verify(body, headers)
             (inserted,) = self._insert([event])
         except _Reject as exc:
             return exc.code, {"error": str(exc)}
@@ -277,8 +296,10 @@ class WebhookReceiver:
             first.setdefault(e.key, i)
         rows = [
             {
+                "source": self.source,
                 "dedupe_key": e.key,
                 "body": e.body,
+                "headers": e.headers,
                 "order_uid": e.uid,
                 "event_ts": e.timestamp,
                 "received_at": now,
@@ -340,7 +361,10 @@ class WebhookReceiver:
                 dict(r)
                 for r in conn.execute(
                     select(webhook_inbox)
-                    .where(webhook_inbox.c.applied_at.is_(None))
+                    .where(
+                        webhook_inbox.c.source == self.source,
+                        webhook_inbox.c.applied_at.is_(None),
+                    )
                     .order_by(webhook_inbox.c.id)
                     .limit(_BATCH)
                 ).mappings()
@@ -352,6 +376,7 @@ class WebhookReceiver:
                 conn.execute(
                     select(webhook_inbox.c.order_uid, func.max(webhook_inbox.c.event_ts))
                     .where(
+                        webhook_inbox.c.source == self.source,
                         webhook_inbox.c.order_uid.in_(uids),
                         webhook_inbox.c.outcome == "applied",
                     )
@@ -367,7 +392,7 @@ class WebhookReceiver:
                 stale.append((row, "stale: older than an event already applied to the order"))
                 continue
             try:
-                order = self.webhooks.parse(row["body"]).order
+                order = self.webhooks.parse(row["body"], _stored_headers(row)).order
             except ValueError as exc:
                 stale.append((row, f"failed: malformed event: {_errors(exc)}"))
                 continue
@@ -482,49 +507,87 @@ class WebhookReceiver:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def asgi_app(self) -> Any:
-        """A Starlette app: POST any path; 2xx only once the event is stored."""
-        from starlette.applications import Starlette
-        from starlette.requests import Request
+    async def handle(self, request: Any) -> Any:
+        """One delivery over HTTP: 2xx only once the event is stored."""
         from starlette.responses import JSONResponse
-        from starlette.routing import Route
 
-        async def hook(request: Request) -> JSONResponse:
-            signature = request.headers.get(self.webhooks.signature_header)
+        signature = request.headers.get(self.webhooks.signature_header)
+        try:
+            if not signature:
+                self.stats.forged += 1
+                raise _Reject(401, "invalid signature")  # before reading any of the body
             try:
-                if not signature:
-                    self.stats.forged += 1
-                    raise _Reject(401, "invalid signature")  # before reading any of the body
-                try:
-                    body = await self._read_body(request)
-                except _Reject as exc:
-                    if exc.code == 413:
-                        self.stats.too_large += 1
-                    raise
-                event = self._verify(body, signature)
+                body = await self._read_body(request)
             except _Reject as exc:
-                return JSONResponse({"error": str(exc)}, exc.code)
-            code, answer = await self.receive_async(event)
-            headers = {"Retry-After": "5"} if code == 503 else None
-            return JSONResponse(answer, code, headers=headers)
+                if exc.code == 413:
+                    self.stats.too_large += 1
+                raise
+            event = self._verify(body, request.headers)
+        except _Reject as exc:
+            return JSONResponse({"error": str(exc)}, exc.code)
+        code, answer = await self.receive_async(event)
+        headers = {"Retry-After": "5"} if code == 503 else None
+        return JSONResponse(answer, code, headers=headers)
 
-        @asynccontextmanager
-        async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            self.start()
-            try:
-                yield
-            finally:
-                self.stop()
+    def asgi_app(self) -> Any:
+        """A Starlette app for this source alone: ``/webhooks/<source>`` and any other path."""
+        return serve_app({self.source: self}, default=self.source)
 
-        app = Starlette(
-            routes=[
-                Route("/", hook, methods=["POST"]),
-                Route("/{path:path}", hook, methods=["POST"]),
-            ],
-            lifespan=lifespan,
-        )
-        app.state.receiver = self
-        return app
+
+def serve_app(receivers: Mapping[str, WebhookReceiver], *, default: str | None) -> Any:
+    """A Starlette app serving several sources' receivers: ``POST /webhooks/<source>`` goes to
+    that source's receiver (verified with its own secret; a known source not served: 404);
+    any other path to ``default``'s (the one receiver there was before several sources), or
+    404 when it is None."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    def unknown(what: str) -> JSONResponse:
+        return JSONResponse({"error": f"no webhook receiver for {what}"}, 404)
+
+    async def by_source(request: Request) -> Response:
+        name = str(request.path_params["source"]).lower()
+        receiver = receivers.get(name)
+        if receiver is None and name in sources.names():
+            return unknown(f"source {clip(name, 40)} (its secret is not set)")
+        if receiver is None:  # not a source's name: the old single path, as before
+            return await fallback(request)
+        response: Response = await receiver.handle(request)
+        return response
+
+    async def fallback(request: Request) -> Response:
+        receiver = receivers.get(default) if default else None
+        if receiver is None:
+            return unknown("this path (POST /webhooks/<source>)")
+        response: Response = await receiver.handle(request)
+        return response
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        started: list[WebhookReceiver] = []
+        try:
+            for receiver in receivers.values():
+                receiver.start()
+                started.append(receiver)
+            yield
+        finally:
+            for receiver in started:
+                receiver.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/webhooks/{source}", by_source, methods=["POST"]),
+            Route("/", fallback, methods=["POST"]),
+            Route("/{path:path}", fallback, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.receivers = dict(receivers)
+    if default is not None and default in receivers:
+        app.state.receiver = receivers[default]
+    return app
 
 
 def _insert_ignoring_duplicates(conn: Connection) -> Any:
@@ -534,6 +597,12 @@ def _insert_ignoring_duplicates(conn: Connection) -> Any:
             index_elements=["dedupe_key"]
         )
     return sqlite.insert(webhook_inbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+def _stored_headers(row: dict[str, Any]) -> Headers:
+    """The headers stored with an inbox row (none before they were kept)."""
+    raw = row.get("headers")
+    return Headers(json.loads(raw) if raw else None)
 
 
 def _errors(exc: ValueError) -> str:

@@ -16,6 +16,7 @@ the same database keep working locally. The worker knows its remote only through
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -55,8 +56,9 @@ from rxfloor.core.text import scrub
 
 @dataclass
 class CycleReport:
-    """One pull + push cycle, as ``rxfloor sync --once`` prints it."""
+    """One pull + push cycle of one source, as ``rxfloor sync --once`` prints it."""
 
+    source: str = ""
     pulled: int = 0
     pushed: int = 0
     superseded: int = 0
@@ -130,7 +132,7 @@ class SyncWorker:
         self.lease = lease or PushLease(service.store, source=source.name)
         if self.lease.source != source.name:
             raise ValueError(f"the lease of {self.lease.source!r} cannot push {source.name!r}")
-        self.applier = RemoteApplier(service)
+        self.applier = RemoteApplier(service, source.name)
         self.concurrency = concurrency
         #: how long a claimed row may wait for its turn and be on the wire (longer than two
         #: sends can take, a few times the HTTP timeout each); until then no other pusher
@@ -157,7 +159,7 @@ class SyncWorker:
     # -- one cycle
     def cycle(self, *, pull: bool = True, push: bool = True) -> CycleReport:
         """Pull then push. Raises :class:`AuthError`; other failures land in the report."""
-        report = CycleReport()
+        report = CycleReport(self.source.name)
         if not self.lease.acquire():
             report.lease = False
             self._count(report)
@@ -175,7 +177,8 @@ class SyncWorker:
         return report
 
     def _count(self, report: CycleReport) -> None:
-        health = self.store.sync_health()
+        name = self.source.name
+        health = self.store.sync_health([name])[name]
         report.pending, report.failed = health.queued, health.failed
 
     # -- pull
@@ -218,7 +221,10 @@ class SyncWorker:
         with self.store.read() as conn:
             return set(
                 conn.execute(
-                    select(orders.c.id).where(orders.c.remote_status.in_(list(active)))
+                    select(orders.c.remote_id).where(
+                        orders.c.source == self.source.name,
+                        orders.c.remote_status.in_(list(active)),
+                    )
                 ).scalars()
             )
 
@@ -261,7 +267,8 @@ class SyncWorker:
     def _due_rows(self) -> list[dict[str, Any]]:
         """The oldest unsettled row of each order, if it is due (failed rows block their order)."""
         with self.store.read() as conn:
-            return outbox_rows.due(conn, utcnow(), self.batch_size, alive=holder_alive)
+            return outbox_rows.due(conn, utcnow(), self.batch_size, alive=holder_alive,
+                                   source=self.source.name)  # fmt: skip
 
     def _send_all(self, rows: list[dict[str, Any]]) -> list[_Outcome]:
         """Send rows side by side; the calling thread is the pass's only writer.
@@ -384,7 +391,8 @@ class SyncWorker:
 
     def _push_one(self, row: dict[str, Any]) -> _Outcome:
         action = Action(row["action"])
-        uid = row["order_id"]
+        uid = row["remote_id"]  # the source's id; ``order_id`` is the local one
+        payload = json.loads(row["payload"]) if row["payload"] else None
         status: str | None = row["remote_status"]
         # an earlier attempt may have been applied without our hearing the answer
         uncertain = row["state"] == OutboxState.SENDING or bool(row["maybe_applied"])
@@ -419,7 +427,8 @@ class SyncWorker:
                         if not self.lease.verify():
                             raise _LeaseLost
                         answer = self.source.push_step(uid, step, reason=row["reason"],
-                                                       idempotency_key=key)  # fmt: skip
+                                                       idempotency_key=key,
+                                                       payload=payload)  # fmt: skip
                         sent = True
                         status = answer.status
                     return _Outcome(_Answer.SENT, remote_status=status)
@@ -443,7 +452,8 @@ class SyncWorker:
         self, conn: Connection, online: bool, error: str | None, *, progress: bool = False
     ) -> None:
         now = utcnow()
-        row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).mappings().first()
+        mine = sync_state.c.source == self.source.name
+        row = conn.execute(select(sync_state).where(mine)).mappings().first()
         values: dict[str, Any] = {"online": online, "updated_at": now}
         if not progress:  # mid-drain the cycle's errors are not known yet
             values["last_error"] = scrub(error) if error else None
@@ -452,6 +462,6 @@ class SyncWorker:
         elif row is None or row["offline_since"] is None or row["online"]:
             values["offline_since"] = now
         if row is None:
-            conn.execute(insert(sync_state).values(id=1, **values))
+            conn.execute(insert(sync_state).values(source=self.source.name, **values))
         else:
-            conn.execute(update(sync_state).where(sync_state.c.id == 1).values(**values))
+            conn.execute(update(sync_state).where(mine).values(**values))

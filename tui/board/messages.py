@@ -30,7 +30,7 @@ class BoardLoaded(Message):
         cursor: int,
         rows: Sequence[Row],
         failed: set[str],
-        health: SyncHealth,
+        health: Mapping[str, SyncHealth],
         alerts: Sequence[Row],
     ) -> None:
         super().__init__()
@@ -61,7 +61,7 @@ class ChangesArrived(Message):
 class HealthChanged(Message):
     """Sync health for the header; ``failed`` (every order with a parked push) when read."""
 
-    def __init__(self, health: SyncHealth, failed: set[str] | None = None) -> None:
+    def __init__(self, health: Mapping[str, SyncHealth], failed: set[str] | None = None) -> None:
         super().__init__()
         self.health = health
         self.failed = failed

@@ -234,7 +234,7 @@ class BoardScreen(Screen[None]):
         store = self.rx.service.store
         try:
             self.rx.service.acknowledge_alert(alert_id)
-            health, alerts = store.sync_health(), store.open_alerts()
+            health, alerts = store.sync_health(self.view.sources), store.open_alerts()
         except StoreError as exc:
             self.post_message(Notice(str(exc), "error"))
             return

@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from rxfloor.core import sources
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
@@ -39,7 +40,11 @@ HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this
 TICK_INTERVAL = 30.0  # times in status move on
 
 
-def health_text(health: SyncHealth | None) -> str:
+#: Each source's health, by source name (configured sources first).
+Health = Mapping[str, SyncHealth]
+
+
+def _one_health(health: SyncHealth | None) -> str:
     if health is None or health.online is None:
         state = "offline"
     elif health.online:
@@ -49,7 +54,16 @@ def health_text(health: SyncHealth | None) -> str:
         state = f"offline since {since}" if since else "offline"
     queued = health.queued if health else 0
     failed = health.failed if health else 0
-    return f"sync: {state} · {queued} queued · {failed} failed"
+    return f"{state} · {queued} queued · {failed} failed"
+
+
+def health_text(health: Health | None) -> str:
+    """``sync: online · 0 queued · 0 failed``; with several sources, each one named."""
+    if not health:
+        return f"sync: {_one_health(None)}"
+    if len(health) == 1:
+        return f"sync: {_one_health(next(iter(health.values())))}"
+    return "sync: " + " │ ".join(f"{name} {_one_health(h)}" for name, h in health.items())
 
 
 def day_start(now: datetime) -> datetime:
@@ -65,7 +79,7 @@ class BoardHeader(Static):
         # text from data is never parsed as markup (an order named "[/]x" is just a name)
         super().__init__("", id="header", markup=False)
 
-    def show(self, now: datetime, settings: Settings, health: SyncHealth | None) -> None:
+    def show(self, now: datetime, settings: Settings, health: Health | None) -> None:
         clock = now.astimezone().strftime("%H:%M:%S")
         where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
         self.update(f" {clock} │ {where} │ {health_text(health)}")
@@ -105,7 +119,8 @@ class BoardView(Vertical):
         self.needle = ""
         self.show_cancelled = False
         self.loaded = False
-        self.health: SyncHealth | None = None
+        self.health: Health | None = None
+        self.sources = sources.configured(settings)  # shown in the header even when idle
         self.alerts: Sequence[Mapping[Any, Any]] = []
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
@@ -254,7 +269,7 @@ class BoardView(Vertical):
     def _alerts_changed(self, message: AlertsChanged) -> None:
         self._show_alerts(message.alerts)
 
-    def _show_health(self, health: SyncHealth) -> None:
+    def _show_health(self, health: Health) -> None:
         self.health = health
         self._header()
         self.refresh_bindings()
@@ -271,7 +286,7 @@ class BoardView(Vertical):
         cursor, rows, failed = bq.board_load(
             store, [s.value for s in Status], day_start(self.clock())
         )
-        health, alerts = store.sync_health(), store.open_alerts()
+        health, alerts = store.sync_health(self.sources), store.open_alerts()
         self.post_message(BoardLoaded(cursor, rows, failed, health, alerts))
 
     @work(thread=True, group="feed")
@@ -299,7 +314,7 @@ class BoardView(Vertical):
         store = self.store
         try:
             health, alerts, failed = (
-                store.sync_health(),
+                store.sync_health(self.sources),
                 store.open_alerts(),
                 bq.failed_order_ids(store),
             )

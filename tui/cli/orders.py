@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from rxfloor.core.lifecycle import Action, Status
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 
 # Limits of the free-text arguments (plain checks: pydantic is not imported for --help).
 _REASON_MAX = 500
-_REF_MAX = 64
+_REF_MAX = 200  # SOURCE:ID with a source's long id (a Shopify gid)
 _COUNT_MAX = 1_000_000
+_TRACKING_MAX = 128
+_URL_MAX = 2048
 
 _MOVES = (  # (action, help, needs a reason)
     (Action.START, "OPEN -> PROCESSING", False),
@@ -33,7 +36,11 @@ _MOVES = (  # (action, help, needs a reason)
     (Action.RELEASE, "take an order off hold", False),
     (Action.CANCEL, "cancel an OPEN or PROCESSING order", True),
     (Action.HOLD, "put on hold", True),
+    (Action.ACCEPT_CANCEL, "accept the merchant's cancellation request", False),
+    (Action.REJECT_CANCEL, "reject the merchant's cancellation request", True),
 )
+#: The moves' command names (``accept-cancel``: words joined as on a command line).
+_COMMAND = {action: action.value.replace("_", "-") for action, _, _ in _MOVES}
 
 
 def _text(what: str, max_length: int) -> Callable[[str], str]:
@@ -73,10 +80,18 @@ def add_parsers(subcommands: Subcommands) -> None:
     ls.add_argument("--json", action="store_true", help="a JSON array instead of a table")
 
     for action, text, needs_reason in _MOVES:
-        cmd = add_command(subcommands, action.value, _mover(action), help=text)
-        cmd.add_argument("id", type=_text("order id", _REF_MAX), help="uid or name (#1001)")
+        cmd = add_command(subcommands, _COMMAND[action], _mover(action), help=text)
+        cmd.add_argument("id", type=_text("order id", _REF_MAX),
+                         help="uid or name (#1001); SOURCE:ID where it is ambiguous")  # fmt: skip
         if needs_reason:
             cmd.add_argument("--reason", required=True, type=_text("reason", _REASON_MAX))
+        if action in (Action.FINISH, Action.ADVANCE):
+            cmd.add_argument("--tracking", type=_text("tracking number", _TRACKING_MAX),
+                             metavar="NUMBER", help="the parcel's tracking number")  # fmt: skip
+            cmd.add_argument("--carrier", type=_text("carrier", _TRACKING_MAX),
+                             help="the tracking number's company (with --tracking)")  # fmt: skip
+            cmd.add_argument("--tracking-url", type=_text("tracking URL", _URL_MAX),
+                             metavar="URL", help="where the parcel is tracked")  # fmt: skip
 
     hist = add_command(subcommands, "history", _history, help="the audit trail of one order")
     hist.add_argument("id", type=_text("order id", _REF_MAX))
@@ -95,7 +110,20 @@ def json_array(items: Iterable[object]) -> str:
 
 def _mover(action: Action) -> Handler:
     def move(args: argparse.Namespace, ctx: Context) -> int:
-        result = ctx.service.act(args.id, action, reason=getattr(args, "reason", None))
+        tracking = None
+        number = getattr(args, "tracking", None)
+        if number is None and (
+            getattr(args, "carrier", None) or getattr(args, "tracking_url", None)
+        ):
+            print("rxfloor: --carrier and --tracking-url go with --tracking", file=sys.stderr)
+            return ExitCode.USAGE
+        if number is not None:
+            from rxfloor.core.models import Tracking
+
+            tracking = Tracking(company=args.carrier, number=number, url=args.tracking_url)
+        result = ctx.service.act(
+            args.id, action, reason=getattr(args, "reason", None), tracking=tracking
+        )
         print(shown(result.summary))
         return ExitCode.OK
 
@@ -152,8 +180,9 @@ def _history(args: argparse.Namespace, ctx: Context) -> int:
     service = ctx.service
     order = service.get(args.id)
     events = [AuditEvent.from_row(r) for r in service.store.history(order.id)]
-    if args.json:
-        print(json_array(e.model_dump(mode="json") for e in events))
+    if args.json:  # ``source`` of an event is local / remote; the order's is ``order_source``
+        whose = {"order_source": order.source, "remote_id": order.remote_id}
+        print(json_array(e.model_dump(mode="json") | whose for e in events))
         return ExitCode.OK
     print(f"{visible(order.name)} ({visible(order.id)}) — now {order.status}")
     for e in events:  # every field from data shown with its controls visible: one line each

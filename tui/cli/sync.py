@@ -1,10 +1,17 @@
 """``rxfloor sync`` and ``rxfloor webhooks serve``: the headless sync worker and receiver.
 
-``rxfloor sync --once`` prints one JSON object (pulled, pushed, superseded, pending, failed,
-online, lease, errors) and exits 0 when the cycle ran, even with work left; it exits
-non-zero with one line on stderr when it could not run (no URL or key, bad key,
-unreachable remote: the cycle's JSON report is still printed then). ``--retry ID`` /
-``--resolve ID --note TEXT`` settle a refused move.
+``rxfloor sync --once`` prints one JSON object per source (source, pulled, pushed,
+superseded, pending, failed, online, lease, errors) and exits 0 when every cycle ran, even
+with work left; it exits non-zero with one line on stderr when one could not run (no URL or
+key, bad key, unreachable remote: the cycles' JSON reports are still printed then).
+``--source NAME`` syncs that source only (default: every configured one; without
+``--once`` each source cycles in its own thread, so a slow one never holds up another).
+``--retry ID`` / ``--resolve ID --note TEXT`` settle a refused move.
+
+``rxfloor webhooks serve`` serves ``POST /webhooks/<source>`` for every source whose
+signing secret is set (RxScale: ``RXFLOOR_WEBHOOK_SECRET`` or the variable ``--secret-env``
+names; Shopify: ``RXFLOOR_SHOPIFY_WEBHOOK_SECRET``, the app's client secret); any other
+path keeps meaning RxScale.
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ def add_parsers(subcommands: Subcommands) -> None:
     what.add_argument("--resolve", type=int, metavar="ID", help="settle a refused move by hand")
     p.add_argument("--note", help="what was done (with --resolve)")
     p.add_argument("--interval", type=float, metavar="S", help="seconds between cycles")
+    p.add_argument(
+        "--source", type=str.lower, metavar="NAME",
+        help="sync this source only (default: every configured source)",
+    )  # fmt: skip
 
     hooks = add_command(
         subcommands, "webhooks", None, help="receive the remote's webhook deliveries"
@@ -42,8 +53,13 @@ def add_parsers(subcommands: Subcommands) -> None:
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
-        "--secret-env", required=True, metavar="VAR", help="env var holding the signing secret"
-    )
+        "--secret-env", metavar="VAR",
+        help=f"env var holding RxScale's signing secret (default {SECRET_ENV['rxscale']})",
+    )  # fmt: skip
+
+
+#: The variable holding each source's webhook signing secret.
+SECRET_ENV = {"rxscale": "RXFLOOR_WEBHOOK_SECRET", "shopify": "RXFLOOR_SHOPIFY_WEBHOOK_SECRET"}
 
 
 def _fail(message: str, code: ExitCode) -> int:
@@ -58,11 +74,10 @@ def handle_sync(args: argparse.Namespace, ctx: Context) -> int:
 
     A refusal (exit 1) and a bad setting or database (exit 3) reach ``main`` as exceptions.
     """
+    from rxfloor.core import sources
     from rxfloor.core.config import ConfigError
-    from rxfloor.core.sources import DEFAULT_SOURCE, open_source
     from rxfloor.core.sources.base import AuthError
-    from rxfloor.core.sync.retry import RetryPolicy
-    from rxfloor.core.sync.worker import SyncWorker
+    from rxfloor.core.sync.runner import BackgroundSync, open_workers
     from rxfloor.core.text import shown
 
     service = ctx.service
@@ -72,56 +87,92 @@ def handle_sync(args: argparse.Namespace, ctx: Context) -> int:
     if args.resolve is not None:
         print(shown(service.resolve_failed(args.resolve, args.note or "")))
         return ExitCode.OK
+    if args.source is not None and args.source not in sources.names():
+        known = ", ".join(sources.names())
+        return _fail(f"--source: unknown source {args.source!r} (known: {known})",
+                     ExitCode.USAGE)  # fmt: skip
+    names = [args.source] if args.source else sources.configured(ctx.settings)
+    if not names:
+        return _fail("no source is configured: set api_url (RXFLOOR_API_URL) or a "
+                     "[sources.<name>] section", ExitCode.CONFIG)  # fmt: skip
     try:
-        source = open_source(DEFAULT_SOURCE, ctx.settings)
+        workers = open_workers(ctx.settings, service, names)
     except (ValueError, ConfigError) as exc:  # no URL or key, a malformed key
         return _fail(str(exc), ExitCode.CONFIG)
-    worker = SyncWorker(service, source, policy=RetryPolicy.from_settings(ctx.settings),
-                        in_flight_s=max(60.0, 6 * ctx.settings.http_timeout_s))  # fmt: skip
+    interval = args.interval if args.interval is not None else ctx.settings.sync_interval_s
+    if not args.once:
+        background = BackgroundSync(workers, interval)
+        reported: dict[str, int] = {}
+        try:
+            with background:
+                while True:  # print each source's cycles as they end, until Ctrl+C
+                    for name, report in list(background.last.items()):
+                        if reported.get(name) != id(report):
+                            reported[name] = id(report)
+                            print(json.dumps(report.as_dict()), flush=True)
+                    time.sleep(min(interval, 0.5))
+        except KeyboardInterrupt:  # the way to stop the continuous worker: not an error
+            return ExitCode.OK
+    problem: str | None = None
     try:
-        interval = args.interval if args.interval is not None else ctx.settings.sync_interval_s
-        while True:
-            report = worker.cycle()
+        for worker in workers:
+            try:
+                report = worker.cycle()
+            except AuthError as exc:
+                problem = problem or (
+                    str(exc) if len(workers) == 1 else f"{worker.source.name}: {exc}"
+                )
+                continue
             print(json.dumps(report.as_dict()), flush=True)  # always, even offline
-            if args.once and not report.online:
-                return _fail(report.errors[0] if report.errors else "offline", ExitCode.REMOTE)
-            if args.once:
-                return ExitCode.OK
-            time.sleep(interval)
-    except AuthError as exc:
-        return _fail(str(exc), ExitCode.REMOTE)
-    except KeyboardInterrupt:  # the way to stop the continuous worker: not an error
-        return ExitCode.OK
+            if not report.online:
+                why = report.errors[0] if report.errors else "offline"
+                problem = problem or (why if len(workers) == 1 else f"{report.source}: {why}")
     finally:
-        worker.close()
-        source.close()
+        for worker in workers:
+            worker.close()
+            worker.source.close()
+    return ExitCode.OK if problem is None else _fail(problem, ExitCode.REMOTE)
 
 
 def handle_webhooks(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn
 
-    from rxfloor.core.sources import webhook_format
-    from rxfloor.core.sync.webhooks import WebhookReceiver
+    from rxfloor.core import sources
+    from rxfloor.core.sync.webhooks import WebhookReceiver, serve_app
     from rxfloor.core.text import register_secret
 
-    secret = os.environ.get(args.secret_env, "")
-    if not secret:
+    variables = dict(SECRET_ENV)
+    if args.secret_env:
+        variables["rxscale"] = args.secret_env
+    secrets = {name: os.environ.get(var, "") for name, var in variables.items()}
+    for secret in secrets.values():
+        register_secret(secret)  # never shown or logged, whatever text quotes it
+    if args.secret_env and not secrets["rxscale"]:
         return _fail(
             f"the webhook secret variable {args.secret_env} is unset or empty", ExitCode.CONFIG
         )
-    register_secret(secret)  # never shown or logged, whatever text quotes it
+    known = sources.registered()
+    served = {n: s for n, s in secrets.items() if s and n in known}
+    if not served:
+        wanted = " or ".join(variables[n] for n in variables if n in known)
+        return _fail(f"no webhook secret is set: set {wanted}", ExitCode.CONFIG)
     settings, service = ctx.settings, ctx.service
-    receiver = WebhookReceiver(
-        service,
-        secret.encode(),
-        webhooks=webhook_format(),
-        max_body_bytes=settings.webhook_max_body_bytes,
-        max_age_s=settings.webhook_max_age_s,
-        max_ahead_s=settings.webhook_max_ahead_s,
-    )
-    app = receiver.asgi_app()
-    print(f"rxfloor webhooks: receiving on http://{args.host}:{args.port}/ ; Ctrl+C stops",
-          flush=True)  # fmt: skip
+    receivers = {
+        name: WebhookReceiver(
+            service,
+            secret.encode(),
+            webhooks=sources.webhook_format(name),
+            source=name,
+            max_body_bytes=settings.webhook_max_body_bytes,
+            max_age_s=settings.webhook_max_age_s,
+            max_ahead_s=settings.webhook_max_ahead_s,
+        )
+        for name, secret in served.items()
+    }
+    app = serve_app(receivers, default=sources.DEFAULT_SOURCE)
+    paths = ", ".join(f"/webhooks/{name}" for name in receivers)
+    print(f"rxfloor webhooks: receiving on http://{args.host}:{args.port} ({paths}); "
+          "Ctrl+C stops", flush=True)  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return ExitCode.OK

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import httpx
 
@@ -44,10 +45,11 @@ class RxScaleWebhooks:
 
     signature_header = "X-Webhook-Signature"
 
-    def verify(self, secret: bytes, body: bytes, signature: str | None) -> bool:
-        return signature_ok(secret, body, signature)
+    def verify(self, secret: bytes, body: bytes, headers: Mapping[str, str]) -> bool:
+        return signature_ok(secret, body, headers.get(self.signature_header))
 
-    def parse(self, body: bytes) -> WebhookEvent:
+    def parse(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """The envelope carries everything (RxScale sends no event id: dedupe by hash)."""
         raw = json.loads(body)
         envelope = WebhookEnvelope.model_validate(raw)
         order = RemoteOrder.model_validate(envelope.data)
@@ -113,8 +115,15 @@ class RxScaleSource:
         return dialects.plan_push(action, remote_status)
 
     def push_step(
-        self, uid: str, step: str, *, reason: str | None, idempotency_key: str
+        self,
+        uid: str,
+        step: str,
+        *,
+        reason: str | None,
+        idempotency_key: str,
+        payload: dict[str, Any] | None = None,
     ) -> RemoteOrder:
+        """RxScale's PATCH carries the status and the comment; ``payload`` has nothing for it."""
         comment = reason if step in TAKES_REASON else None
         answer = self.client.set_status(uid, step, comment=comment,
                                         idempotency_key=idempotency_key)  # fmt: skip

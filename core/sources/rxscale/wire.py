@@ -82,6 +82,14 @@ class RemoteOrder(_Wire):
     def on_hold(self) -> bool:
         return self.status == REMOTE_HOLD
 
+    @property
+    def cancel_requested(self) -> bool:
+        return False  # RxScale cancels itself; it never asks the floor to
+
+    @property
+    def request_message(self) -> str | None:
+        return None
+
     def to_new_order(self, board_status: Status) -> NewOrder:
         """The local form of a remote order seen for the first time."""
         info = self.order or RemoteOrderInfo()
@@ -107,7 +115,9 @@ class RemoteOrder(_Wire):
         ]
         created = datetime.fromtimestamp(self.created_at, UTC) if self.created_at else None
         return NewOrder(
-            id=self.uid,
+            id=self.uid,  # RxScale's local id is its own (core.sources.local_id)
+            source="rxscale",
+            remote_id=self.uid,
             name=(self.name or self.shop_order_name or self.uid)[:64],
             status=board_status,
             remote_status=self.status,
