@@ -68,9 +68,9 @@ MAPPING = [
 ]
 
 
-@pytest.mark.parametrize(("status", "request", "column"), MAPPING)
-def test_board_mapping(status: str, request: str, column: Status | None) -> None:
-    assert board_status(status, request) is column
+@pytest.mark.parametrize(("status", "asked", "column"), MAPPING)
+def test_board_mapping(status: str, asked: str, column: Status | None) -> None:
+    assert board_status(status, asked) is column
 
 
 def _fo(**fields: object) -> FulfillmentOrder:

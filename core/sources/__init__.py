@@ -73,20 +73,24 @@ _REGISTRY: dict[str, _Entry] = {
         "rxfloor.core.sources.rxscale.source",
         "RxScaleSource",
     ),
-}
-
-#: Known to the board before the source package lands (its orders may be in a database);
-#: registered for syncing by adding its ``_Entry`` above.
-_TRAITS_ONLY: dict[str, SourceTraits] = {
-    "shopify": SourceTraits(
-        "Shopify",
-        "S",
-        tracking_on_finish=True,
-        remote_hold=False,
-        cancel_requests=True,
-        status_words=_shopify_words,
+    "shopify": _Entry(
+        SourceTraits(
+            "Shopify",
+            "S",
+            tracking_on_finish=True,
+            remote_hold=False,
+            cancel_requests=True,
+            status_words=_shopify_words,
+        ),
+        lambda s: bool(s.shopify_url()),
+        "rxfloor.core.sources.shopify.source",
+        "ShopifySource",
     ),
 }
+
+#: Known to the board before a source package lands (its orders may be in a database);
+#: registered for syncing by adding its ``_Entry`` above.
+_TRAITS_ONLY: dict[str, SourceTraits] = {}
 
 
 def names() -> list[str]:

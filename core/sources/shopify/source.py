@@ -282,15 +282,18 @@ class ShopifySource:
         """The source the configuration describes (``[sources.shopify]``, the token from
         the environment or the keyring). Raises :class:`ValueError` (no shop URL, no
         token) or ``ConfigError`` (a malformed token)."""
-        section = settings.shopify()
+        section = settings.sources.shopify
         client = ShopifyClient(
-            section.shop_url or "",
+            settings.shopify_url() or "",
             settings.resolved_shopify_token(),
             api_version=section.api_version,
-            timeout_s=section.http_timeout_s,
+            timeout_s=section.http_timeout_s or settings.http_timeout_s,
             transport=transport,
         )
-        return cls(client, location_id=section.location_id)
+        location = section.location_id
+        if location and location.isdigit():
+            location = f"gid://shopify/Location/{location}"
+        return cls(client, location_id=location)
 
     def active_statuses(self) -> tuple[str, ...]:
         return active_statuses()
