@@ -13,13 +13,12 @@ from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.shopify.source import WEBHOOKS
 from rxfloor.core.sync.webhooks import WebhookReceiver
-from tests import shopify_fixtures
 from tests.helpers import wait_for
 from tests.remote_fixtures import serve_asgi
 from tests.shopify_fixtures import ShopifyServer
-from tests.test_shopify_sync import local, make_worker
+from tests.test_shopify_sync import local, make_worker, shopify_factory, shopify_server
 
-shopify_server = shopify_fixtures.shopify_server
+__all__ = ["shopify_factory", "shopify_server"]  # the fixtures this module uses
 
 
 @pytest.fixture

@@ -95,9 +95,12 @@ class CostBucket:
 
     def expected(self, key: Any) -> float | None:
         with self._lock:
-            if key in self._costs:
-                return self._costs[key]
-            return max(self._costs.values(), default=None)
+            return self._expected(key)
+
+    def _expected(self, key: Any) -> float | None:
+        if key in self._costs:
+            return self._costs[key]
+        return max(self._costs.values(), default=None)
 
     def available(self) -> float | None:
         """Points the bucket can pay now, as far as Shopify told (None: not told yet)."""
@@ -110,11 +113,14 @@ class CostBucket:
         return restored - self._reserved
 
     def acquire(self, key: Any) -> tuple[int, float]:
-        """Wait until the bucket can pay what ``key`` costs; returns (send number, reserved)."""
-        cost = self.expected(key)
+        """Wait until the bucket can pay what ``key`` costs; returns (send number, reserved).
+
+        The cost is looked up again after every wait: a first answer to the same query
+        (which taught its real cost) releases the callers waiting with the dearest guess."""
         started = self._clock()
         while True:
             with self._lock:
+                cost = self._expected(key)
                 now = self._clock()
                 if self.rate is None or self.maximum is None or cost is None:
                     need = cost or 0.0

@@ -54,13 +54,11 @@ ASSIGNED = (
 query Assigned(
   $first: Int!
   $after: String
-  $assignmentStatus: FulfillmentOrderAssignmentStatus
   $locationIds: [ID!]
 ) {
   assignedFulfillmentOrders(
     first: $first
     after: $after
-    assignmentStatus: $assignmentStatus
     locationIds: $locationIds
   ) {
     nodes { ...Full }

@@ -63,9 +63,6 @@ from rxfloor.core.sources.shopify.wire import (
 )
 from rxfloor.core.text import scrub
 
-#: the assignment statuses an active pull lists (the pharmacy's incoming and open work)
-ACTIVE_ASSIGNMENTS = ("FULFILLMENT_REQUESTED", "CANCELLATION_REQUESTED", "FULFILLMENT_ACCEPTED")
-
 # -- push planning (pure) -------------------------------------------------------------------------
 
 ACCEPT, REJECT, FULFILL, CLOSE = "accept", "reject", "fulfill", "close"
@@ -299,35 +296,38 @@ class ShopifySource:
         return active_statuses()
 
     def iter_orders(self, page_size: int, *, active: bool) -> Iterator[FulfillmentOrder | str]:
-        """Every assigned fulfillment order (``active``: those with a request to answer or
-        accepted), page by page along Shopify's cursors."""
+        """Every assigned fulfillment order but the CLOSED ones, page by page along Shopify's
+        cursors.
+
+        ``active`` makes no difference: Shopify's unfiltered listing already leaves out the
+        closed ones, and it is one listing where the three ``assignmentStatus`` filters
+        (requested, cancellation requested, accepted) would be three, each asking for a
+        full page's cost, and would still miss the held, scheduled and cancellation-rejected
+        ones (each then read back on its own). A local order no longer listed is read back
+        by the worker."""
         first = max(1, min(page_size, queries.PAGE_SIZE))
-        for assignment in ACTIVE_ASSIGNMENTS if active else (None,):
-            after: str | None = None
-            while True:
-                variables: dict[str, Any] = {"first": first, "after": after,
-                                             "assignmentStatus": assignment}  # fmt: skip
-                if self.location_id:
-                    variables["locationIds"] = [self.location_id]
-                data = self.client.query(queries.ASSIGNED, variables)
+        after: str | None = None
+        while True:
+            variables: dict[str, Any] = {"first": first, "after": after}
+            if self.location_id:
+                variables["locationIds"] = [self.location_id]
+            data = self.client.query(queries.ASSIGNED, variables)
+            try:
+                page = FulfillmentOrderPage.from_connection(data.get("assignedFulfillmentOrders"))
+            except ValidationError as exc:
+                raise TransientError(f"malformed order list from Shopify: {_short(exc)}",
+                                     maybe_applied=False) from None  # fmt: skip
+            for raw in page.nodes:
                 try:
-                    page = FulfillmentOrderPage.from_connection(
-                        data.get("assignedFulfillmentOrders")
-                    )
+                    yield FulfillmentOrder.model_validate(raw)
                 except ValidationError as exc:
-                    raise TransientError(f"malformed order list from Shopify: {_short(exc)}",
-                                         maybe_applied=False) from None  # fmt: skip
-                for raw in page.nodes:
-                    try:
-                        yield FulfillmentOrder.model_validate(raw)
-                    except ValidationError as exc:
-                        uid = raw.get("id", "?") if isinstance(raw, dict) else "?"
-                        yield scrub(f"malformed fulfillment order {uid!r}: {_short(exc)}")
-                if not page.page_info.has_next_page or not page.nodes:
-                    break
-                after = page.page_info.end_cursor
-                if not after:
-                    break
+                    uid = raw.get("id", "?") if isinstance(raw, dict) else "?"
+                    yield scrub(f"malformed fulfillment order {uid!r}: {_short(exc)}")
+            if not page.page_info.has_next_page or not page.nodes:
+                break
+            after = page.page_info.end_cursor
+            if not after:
+                break
 
     def get_order(self, uid: str) -> FulfillmentOrder:
         return self._read(queries.ONE, uid)
