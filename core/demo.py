@@ -103,9 +103,8 @@ class DemoSync:
     """What the board's ``--demo`` holds while it runs."""
 
     service: OrderService
-    sync: BackgroundSync  # RxScale's worker
+    sync: BackgroundSync  # one worker per source, each in its own thread
     remote: SandboxState
-    shopify_sync: BackgroundSync
     shop: shop_sandbox.ShopState
 
 
@@ -137,10 +136,15 @@ def start_demo_sync(
     service = open_service(settings)
     worker = SyncWorker(service, RxScaleSource(client),
                         policy=RetryPolicy.from_settings(settings))  # fmt: skip
-    background = BackgroundSync(worker, interval_s).start()
     token = "shpat_" + secrets.token_urlsafe(16)
+    # a Shopify Plus-sized bucket (1,000 points/s): a pull each second stays well inside it
     shop_app = shop_sandbox.create_app(
-        shop_sandbox.ShopConfig(access_token=SecretStr(token), seed=shop_orders)
+        shop_sandbox.ShopConfig(
+            access_token=SecretStr(token),
+            seed=shop_orders,
+            bucket_size=2000.0,
+            restore_rate=1000.0,
+        )
     )
     shop_activity = loop.submit(
         shop_sandbox.drive_activity(
@@ -151,13 +155,11 @@ def start_demo_sync(
     shop_client = ShopifyClient("http://shop.sandbox", SecretStr(token), transport=bridge)
     shop_worker = SyncWorker(service, ShopifySource(shop_client),
                              policy=RetryPolicy.from_settings(settings))  # fmt: skip
-    shop_background = BackgroundSync(shop_worker, interval_s).start()
+    background = BackgroundSync([worker, shop_worker], interval_s).start()
     try:
-        yield DemoSync(service, background, app.state.sandbox, shop_background,
-                       shop_app.state.shop)  # fmt: skip
+        yield DemoSync(service, background, app.state.sandbox, shop_app.state.shop)
     finally:
         background.stop()
-        shop_background.stop()
         activity.cancel()
         shop_activity.cancel()
         loop.close()

@@ -34,9 +34,13 @@ async def test_demo_board_goes_online_and_shows_remote_orders(sqlite_url: str) -
                 return [c.name for c in app.board.model.columns[Status.OPEN] if c.name >= "#5001"]
 
             await until(pilot, lambda: len(remote_cards()) >= 5, timeout=20)
-            await until(
-                pilot, lambda: health_text(app.board.view.health).startswith("sync: online")
-            )
+            def online() -> bool:  # both stand-ins, each with its own health
+                text = health_text(app.board.view.health)
+                return "rxscale online" in text and "shopify online" in text
+
+            await until(pilot, online)
+            shop = [c for c in app.board.model.columns[Status.OPEN] if c.id.startswith("shopify:")]
+            assert shop, "the Shopify stand-in's orders are on the board too"
             await pilot.press("q")
     finally:
         store.close()

@@ -32,8 +32,7 @@ MUTATION = {"start": "fulfillmentOrderAcceptFulfillmentRequest", "finish": "fulf
 def test_sigkill_mid_push_then_restart_applies_each_mutation_once(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    # a small bucket restored at 120 points/s: ~12 mutations/s, so the kills land mid-push
-    with serve_shopify(seed=MOVES // 2, bucket_size=40.0, restore_rate=120.0) as server:
+    with serve_shopify(seed=MOVES // 2, restore_rate=1000.0) as server:
         config = tmp_path / "config.toml"
         config.write_text(f'[sources.shopify]\nshop_url = "{server.base_url}"\n')
         store = Store.open(sqlite_url)
@@ -52,6 +51,8 @@ def test_sigkill_mid_push_then_restart_applies_each_mutation_once(
         for row in rows:
             service.act(row["id"], Action.START)
             service.act(row["id"], Action.FINISH)
+        # a small bucket restored at 120 points/s: ~12 mutations/s, so the kills land mid-push
+        server.set_throttle(maximumAvailable=40.0, currentlyAvailable=40.0, restoreRate=120.0)
         server.set_faults(next=["drop_after", "malformed"], operations=["mutation"])
         kills = 0
         for kill_at in (4, 12, 21):
