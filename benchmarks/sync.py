@@ -232,13 +232,13 @@ def shopify_drain(moves: int, bucket: float, restore: float, tmp: str) -> None:
     try:
         worker = _shop_worker(tmp, "shopify-drain.db", server)
         _queue_moves(worker, moves)
-        queued = worker.store.sync_health().queued
+        queued = worker.store.sync_health(["shopify"])["shopify"].queued
         time.sleep(min(30.0, bucket / restore))  # the pull's spending restored: a full bucket
         start_available = float(server.throttle().get("currentlyAvailable", bucket))
         seq = _last_seq(server)
         t0 = time.perf_counter()
         pushed = 0
-        while worker.store.sync_health().queued:
+        while worker.store.sync_health(["shopify"])["shopify"].queued:
             sent = worker.push()
             pushed += sent
             if not sent:

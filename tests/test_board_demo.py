@@ -34,6 +34,7 @@ async def test_demo_board_goes_online_and_shows_remote_orders(sqlite_url: str) -
                 return [c.name for c in app.board.model.columns[Status.OPEN] if c.name >= "#5001"]
 
             await until(pilot, lambda: len(remote_cards()) >= 5, timeout=20)
+
             def online() -> bool:  # both stand-ins, each with its own health
                 text = health_text(app.board.view.health)
                 return "rxscale online" in text and "shopify online" in text

@@ -22,8 +22,8 @@ def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
         wait_for(lambda: any(r["status"] == Status.CANCELLED for r in store.board_rows()), 20)
 
         def open_one(source: str) -> str:
-            return next(r["id"] for r in store.board_rows([Status.OPEN])
-                        if r["source"] == source)  # fmt: skip
+            rows = store.board_rows([Status.OPEN])
+            return str(next(r["id"] for r in rows if r["source"] == source))
 
         uid = open_one("rxscale")
         try:

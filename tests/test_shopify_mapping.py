@@ -217,7 +217,7 @@ def test_parse_reads_topic_event_id_and_triggered_at() -> None:
     assert event.event_id == "evt-1"
     assert event.timestamp == pytest.approx(1796119200.123)
     assert event.order.status == "IN_PROGRESS/CANCELLATION_REQUESTED"
-    assert event.order.request_message == "wrong size"  # type: ignore[attr-defined]
+    assert event.order.request_message == "wrong size"
 
 
 def test_parse_infers_the_request_from_the_topic() -> None:
