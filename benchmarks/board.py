@@ -1,10 +1,23 @@
-"""Board benchmark: the real app, headless, on a real SQLite file of N sample orders.
+"""Board benchmark: the real app against a trivial Textual app, measured in the same run.
 
-    uv run python -m benchmarks.board --cards 100 10000
+    uv run python -m benchmarks.board [--cards 100 10000 100000] [--presses 20]
 
-One JSON line per size: first paint (app start to the first frame with cards), a move key to
-repaint (the app's own handler plus re-rendering the visible lines, Pilot overhead excluded),
-a burst of 1,000 external updates applied in one batch, and the process's resident memory.
+Per size, in a fresh process (so resident memory is that size's own), on a real SQLite file
+of N sample orders, one JSON line with:
+
+* ``first_paint_ms``: ``run_test`` entered until the first frame with cards is painted,
+  and the same for the floor (a Static and a Footer), with the ratio (target ≤ 2x at 10,000,
+  ≤ 3x at 100,000);
+* ``press_pause_ms_p50``: Pilot ``press("a")`` + ``pause()`` until the move's commit is
+  shown, and the floor's press + pause on a key that updates its Static (target ≤ 1.5x);
+* ``key_to_repaint_ms_p50``: the app's own handler plus re-rendering the visible lines
+  (Pilot excluded; target ≤ 20 ms at 10,000);
+* ``burst_1000_ms``: 1,000 external updates applied in one batch;
+* ``rss_mb``: the process's resident memory with the board up (target ≤ 150 MB at 100,000).
+
+Then, once, ``usable_from_start``: ``rxfloor`` started under a pseudo-terminal on a
+10,000-order file, from process start until the first frame whose OPEN title counts cards, against
+the trivial app started the same way until its first frame (target ≤ 2x).
 Figures, not assertions: timings depend on the machine.
 """
 
@@ -13,27 +26,53 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import pty
+import re
+import select
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-from textual import events
-from textual.message import Message
+#: The floor: what any Textual app costs (the same size, a Static, a Footer, one binding).
+TRIVIAL_APP = """
+from textual.app import App
+from textual.widgets import Footer, Static
 
-from rxfloor.core.config import load_settings
-from rxfloor.core.db import Store, orders
-from rxfloor.core.db import queries as bq
-from rxfloor.core.lifecycle import Status
+class Trivial(App[None]):
+    BINDINGS = [("a", "bump", "Bump"), ("q", "quit", "Quit")]
+    count = 0
+
+    def compose(self):
+        yield Static("READY 0", id="s")
+        yield Footer()
+
+    def action_bump(self) -> None:
+        self.count += 1
+        self.query_one("#s", Static).update(f"READY {self.count}")
+"""
+
+
+#: Seeds a file in a child process: the seeding's own garbage is not the board's memory.
+SEED = """
+import sys
+from rxfloor.core.db import Store
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.tui.app import BoardApp
-from rxfloor.tui.board.column import ColumnView
-from rxfloor.tui.board.messages import BoardLoaded
-from rxfloor.tui.board.screen import BoardScreen
+
+store = Store.open(sys.argv[1])
+service = OrderService(store, Actor("BM", "bench"))
+service.add_orders(sample_orders(int(sys.argv[2]), 0, service.clock()))
+store.close()
+"""
+
+
+def seed(url: str, cards: int) -> None:
+    subprocess.run([sys.executable, "-c", SEED, url, str(cards)], check=True)
 
 
 def rss_mb() -> float:
@@ -43,55 +82,88 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def repaint(board: BoardScreen) -> None:
-    """Render what the terminal would show of every visible column (cache hits are cheap)."""
-    for col in board.query(ColumnView):
-        if col.display:
-            col.render_lines(col.size.region)
+def _trivial_app() -> Any:
+    namespace: dict[str, Any] = {}
+    exec(TRIVIAL_APP, namespace)
+    return namespace["Trivial"]()
 
 
-def _pending(board: BoardScreen, card_id: str) -> bool:
-    card = board.model.cards.get(card_id)
-    return card is not None and card.pending
+async def floor_figures(presses: int) -> tuple[float, float]:
+    """(first paint ms, press + pause ms p50) of the trivial app."""
+    app = _trivial_app()
+    start = time.perf_counter()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.pause()
+        first = (time.perf_counter() - start) * 1000
+        times = []
+        for _ in range(presses):
+            t = time.perf_counter()
+            await pilot.press("a")
+            await pilot.pause()
+            times.append((time.perf_counter() - t) * 1000)
+    return first, statistics.median(times)
 
 
-async def measure(cards: int, moves: int) -> dict[str, Any]:
+async def board_figures(cards: int, presses: int) -> dict[str, Any]:
+    from sqlalchemy import update
+
+    from rxfloor.core.config import load_settings
+    from rxfloor.core.db import Store, orders
+    from rxfloor.core.db import queries as bq
+    from rxfloor.core.lifecycle import Status
+    from rxfloor.core.service import Actor, OrderService
+    from rxfloor.tui.app import BoardApp
+    from rxfloor.tui.board.column import ColumnView
+    from rxfloor.tui.board.screen import BoardScreen
+
+    def repaint(board: BoardScreen) -> None:
+        """Render what the terminal would show of every visible column."""
+        for col in board.query(ColumnView):
+            if col.display:
+                col.render_lines(col.size.region)
+
+    def pending(board: BoardScreen, card_id: str) -> bool:
+        card = board.model.cards.get(card_id)
+        return card is not None and card.pending
+
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        store = Store.open(url)
+        seed(url, cards)
+        store = Store.open(url, migrate=False)
         service = OrderService(store, Actor("BM", "bench"))
-        service.add_orders(sample_orders(cards, 0, service.clock()))
         app = BoardApp(service, load_settings(database_url=url), remember_theme=False)
-        marks: dict[str, float] = {}
-
-        def observe(message: Message) -> None:
-            """The board's first resume (it is mounted) and its first load, as dispatched."""
-            if isinstance(message, events.ScreenResume | BoardLoaded):
-                marks.setdefault(type(message).__name__, time.perf_counter())
-
         start = time.perf_counter()
-        async with app.run_test(size=(200, 50), message_hook=observe) as pilot:
+        async with app.run_test(size=(200, 50)) as pilot:
             board = app.board
             while not (board.is_mounted and board.view.loaded):
                 await asyncio.sleep(0.002)
-            painted = time.perf_counter()
             await pilot.pause()
             first_paint = (time.perf_counter() - start) * 1000
-            load_ms = (painted - marks.get("ScreenResume", start)) * 1000
 
-            timings = []
-            for _ in range(moves):
+            press_pause = []
+            for _ in range(presses):
+                card = board.card
+                if card is None or card.status is not Status.OPEN:
+                    break
+                t = time.perf_counter()
+                await pilot.press("a")
+                while pending(board, card.id):  # until the service's answer is shown
+                    await asyncio.sleep(0.001)
+                await pilot.pause()
+                press_pause.append((time.perf_counter() - t) * 1000)
+
+            own = []
+            for _ in range(presses):
                 card = board.card
                 if card is None or card.status is not Status.OPEN:
                     break
                 t = time.perf_counter()
                 board.action_advance()
                 repaint(board)
-                timings.append((time.perf_counter() - t) * 1000)
-                while _pending(board, card.id):  # until the service's answer is shown
+                own.append((time.perf_counter() - t) * 1000)
+                while pending(board, card.id):
                     await asyncio.sleep(0.001)
                 await pilot.pause()
-            timings.sort()
 
             other = Store.open(url, migrate=False)
             ids = [r["id"] for r in other.board_rows(["OPEN"])][:1000]
@@ -111,23 +183,105 @@ async def measure(cards: int, moves: int) -> dict[str, Any]:
             memory = rss_mb()
         store.close()
     return {
-        "cards": cards,
-        "first_paint_ms": round(first_paint, 1),
-        "mount_to_cards_ms": round(load_ms, 1),
-        "move_ms_p50": round(statistics.median(timings), 2) if timings else None,
-        "move_ms_p95": round(timings[int(len(timings) * 0.95) - 1], 2) if timings else None,
-        "burst_1000_ms": round(burst, 1),
-        "rss_mb": round(memory, 1),
+        "first_paint_ms": first_paint,
+        "press_pause_ms_p50": statistics.median(press_pause) if press_pause else None,
+        "key_to_repaint_ms_p50": statistics.median(own) if own else None,
+        "burst_1000_ms": burst,
+        "rss_mb": memory,
+    }
+
+
+async def one_size(cards: int, presses: int) -> dict[str, Any]:
+    floor_paint, floor_press = await floor_figures(presses)
+    board = await board_figures(cards, presses)
+    out: dict[str, Any] = {"cards": cards}
+    out["first_paint_ms"] = round(board["first_paint_ms"], 1)
+    out["floor_first_paint_ms"] = round(floor_paint, 1)
+    out["first_paint_ratio"] = round(board["first_paint_ms"] / floor_paint, 2)
+    if board["press_pause_ms_p50"] is not None:
+        out["press_pause_ms_p50"] = round(board["press_pause_ms_p50"], 1)
+        out["floor_press_pause_ms_p50"] = round(floor_press, 1)
+        out["press_pause_ratio"] = round(board["press_pause_ms_p50"] / floor_press, 2)
+    if board["key_to_repaint_ms_p50"] is not None:
+        out["key_to_repaint_ms_p50"] = round(board["key_to_repaint_ms_p50"], 2)
+    out["burst_1000_ms"] = round(board["burst_1000_ms"], 1)
+    out["rss_mb"] = round(board["rss_mb"], 1)
+    return out
+
+
+def _until_on_screen(cmd: list[str], marker: bytes, env: dict[str, str], timeout: float) -> float:
+    """Seconds from spawning ``cmd`` on a 160x48 pseudo-terminal until it writes ``marker``
+    (a regular expression)."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)  # fmt: skip
+    os.close(slave)
+    seen = b""
+    try:
+        while not re.search(marker, seen):
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError(f"{marker!r} not shown within {timeout} s")
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    seen = seen[-4096:] + os.read(master, 65536)
+                except OSError:
+                    break
+        return time.perf_counter() - start
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        os.close(master)
+
+
+def usable_from_start(cards: int, runs: int) -> dict[str, Any]:
+    """Process start to the first frame with cards, for ``rxfloor`` and the trivial app."""
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        seed(url, cards)
+        env = dict(os.environ, TERM="xterm-256color", COLUMNS="160", LINES="48")
+        env.update(XDG_STATE_HOME=tmp, XDG_CONFIG_HOME=tmp)  # no remembered theme, no config
+        env.pop("RXFLOOR_API_URL", None)
+        board = [str(bin_dir / "rxfloor"), "--database", url]
+        rx = [_until_on_screen(board, rb"OPEN \([1-9]", env, 60) for _ in range(runs)]
+        floor = [_until_on_screen([sys.executable, "-c", TRIVIAL_APP + "\nTrivial().run()\n"],
+                                  b"READY", env, 60) for _ in range(runs)]  # fmt: skip
+    rx_ms, floor_ms = statistics.median(rx) * 1000, statistics.median(floor) * 1000
+    return {
+        "usable_from_start": cards,
+        "rxfloor_ms_median": round(rx_ms, 1),
+        "floor_ms_median": round(floor_ms, 1),
+        "ratio": round(rx_ms / floor_ms, 2),
+        "runs": runs,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--cards", type=int, nargs="+", default=[100, 10_000])
-    parser.add_argument("--moves", type=int, default=40)
+    parser.add_argument("--cards", type=int, nargs="+", default=[100, 10_000, 100_000])
+    parser.add_argument("--presses", type=int, default=20)
+    parser.add_argument("--start-runs", type=int, default=5, help="runs of the pty start (0: skip)")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: one size, this process
     args = parser.parse_args(argv)
-    for n in args.cards:
-        print(json.dumps(asyncio.run(measure(n, args.moves))), flush=True)
+    if args.one is not None:
+        print(json.dumps(asyncio.run(one_size(args.one, args.presses))), flush=True)
+        return 0
+    for n in args.cards:  # a fresh process per size: its memory is that size's own
+        cmd = [sys.executable, "-m", "benchmarks.board", "--one", str(n),
+               "--presses", str(args.presses)]  # fmt: skip
+        subprocess.run(cmd, check=True)
+    if args.start_runs:
+        print(json.dumps(usable_from_start(10_000, args.start_runs)), flush=True)
     return 0
 
 

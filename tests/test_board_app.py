@@ -422,3 +422,23 @@ def test_empty_database_opens_with_no_orders(tmp_path: Path) -> None:
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(audit_events)).scalar_one() == 0
     store.close()
+
+
+async def test_the_footer_is_redrawn_only_when_its_keys_change(url: str) -> None:
+    """Each ``bindings_updated`` makes the footer recompose (a widget per key): a cursor step
+    between two cards with the same legal keys, or a clock tick, must not send one; a step
+    onto a card with other keys must, and the footer then shows them."""
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        board = app.board
+        published: list[object] = []
+        board.bindings_updated_signal.subscribe(board, published.append)
+        await pilot.press("j", "j", "k")  # OPEN cards, none held: the same keys
+        board.view._tick()
+        await pilot.pause()
+        assert published == []
+        await pilot.press("l", "l")  # FINISHED: no move keys
+        await pilot.pause()
+        assert published
+        assert not {"advance", "cancel_order", "hold"} & shown(app)

@@ -68,7 +68,7 @@ def test_retry_numbers_come_from_settings(config: Path) -> None:
         ("[sources.rxscale]\nrate_limit_per_s = 0\n", "sources.rxscale.rate_limit_per_s"),
         ('[sources.rxscale]\ndialect = "v3"\n', "sources.rxscale.dialect"),
         ('[sources.rxscale]\napi_key = "x"\n', "sources.rxscale.api_key"),  # secrets: env only
-        ('[sources.konnektive]\napi_url = "x"\n', "sources.konnektive"),
+        ('[sources.nosuch]\napi_url = "x"\n', "sources.nosuch"),  # no such source
         ("retry_base_s = 5\nretry_cap_s = 1\n", "retry_cap_s"),
     ],
 )

@@ -19,11 +19,13 @@ from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.runner import background_sync
 from rxfloor.core.sync.worker import SyncWorker
 from rxfloor.tui.cli.main import main
-from tests import remote_fixtures
+from tests import remote_fixtures, source_harness
 from tests.remote_fixtures import SandboxServer
+from tests.source_harness import Harness
 
 sandbox_server = remote_fixtures.sandbox_server
 sandbox_factory = remote_fixtures.sandbox_factory
+remote_kind = source_harness.remote_kind  # every source's stand-in in turn
 
 NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
 
@@ -168,25 +170,28 @@ def test_outage_is_offline_then_drains(sq_service: OrderService, sandbox_server:
     assert sq_service.store.sync_health(["rxscale"])["rxscale"].online is True
 
 
-def test_exactly_one_pusher_per_database(db_url: str, sandbox_server: SandboxServer) -> None:
-    stores = [Store.open(db_url) for _ in range(2)]
-    try:
+def test_exactly_one_pusher_per_database(db_url: str, remote_kind: Harness) -> None:
+    """Every source, SQLite and PostgreSQL: one pusher per source per database."""
+    with remote_kind.serve(20) as server:
+        stores = [Store.open(db_url) for _ in range(2)]
         services = [OrderService(s, Actor(f"P{i}", f"st-{i}")) for i, s in enumerate(stores)]
-        workers = [make_worker(s, sandbox_server) for s in services]
-        assert workers[0].cycle().lease
-        blocked = workers[1].cycle()
-        assert not blocked.lease and blocked.pulled == 0
-        uid = stores[1].board_rows()[0]["id"]
-        services[1].act(uid, Action.START)  # the other terminal keeps working locally
-        assert workers[0].cycle().pushed == 1
-        workers[0].close()
-        assert workers[1].cycle().lease
-        assert PushLease(stores[0], source="rxscale").acquire() is False
-    finally:
-        for w in workers:
-            w.close()
-        for s in stores:
-            s.close()
+        workers = [SyncWorker(s, server.open_source()) for s in services]
+        try:
+            assert workers[0].cycle().lease
+            blocked = workers[1].cycle()
+            assert not blocked.lease and blocked.pulled == 0
+            uid = stores[1].board_rows()[0]["id"]
+            services[1].act(uid, Action.START)  # the other terminal keeps working locally
+            assert workers[0].cycle().pushed == 1
+            workers[0].close()
+            assert workers[1].cycle().lease
+            assert PushLease(stores[0], source=server.source_name).acquire() is False
+        finally:
+            for w in workers:
+                w.close()
+                w.source.close()
+            for s in stores:
+                s.close()
 
 
 def test_the_key_never_reaches_the_database(sqlite_url: str, sandbox_factory) -> None:

@@ -16,43 +16,51 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from rxfloor.core.db import Store, outbox
+from rxfloor.core.db import Store, orders, outbox
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
+from tests import source_harness
 from tests.helpers import rxfloor_cmd
-from tests.remote_fixtures import serve_sandbox
+from tests.source_harness import Harness
 
 MOVES = 30
+remote_kind = source_harness.remote_kind  # every source's stand-in in turn
+
+
+def _remote_ids(store: Store) -> dict[str, str]:
+    with store.read() as conn:
+        return dict(conn.execute(select(orders.c.id, orders.c.remote_id)).all())
 
 
 @pytest.mark.slow
-def test_sigkill_mid_push_then_restart_applies_each_move_once(sqlite_url: str) -> None:
-    with serve_sandbox(seed=MOVES // 2) as server:
+def test_sigkill_mid_push_then_restart_applies_each_move_once(
+    sqlite_url: str, remote_kind: Harness
+) -> None:
+    with remote_kind.serve(MOVES // 2) as server:
         store = Store.open(sqlite_url)
         service = OrderService(store, Actor("AB", "counter-1"))
         env = {
             **os.environ,
             "RXFLOOR_DATABASE_URL": sqlite_url,
-            "RXFLOOR_API_URL": server.base_url,
-            "RXFLOOR_API_KEY": server.api_key,
-            "RXFLOOR_RATE_LIMIT_PER_S": "15",  # paced, so the kills land mid-push
+            **server.env(pushes_per_s=15),  # paced, so the kills land mid-push
         }
-        first = subprocess.run(rxfloor_cmd("sync", "--once"), env=env, capture_output=True,
+        sync = ("sync", "--source", server.source_name)
+        first = subprocess.run(rxfloor_cmd(*sync, "--once"), env=env, capture_output=True,
                                text=True, timeout=120)  # fmt: skip
         assert first.returncode == 0, first.stderr
         for row in store.board_rows():
             service.act(row["id"], Action.START)
             service.act(row["id"], Action.FINISH)
-        server.set_faults(next=["drop_after", "malformed"], methods=["PATCH"])
+        server.fault_next_pushes()
         kills = 0
         for kill_at in (4, 12, 21):
             proc = subprocess.Popen(
-                rxfloor_cmd("sync", "--interval", "0.05"), env=env,
+                rxfloor_cmd(*sync, "--interval", "0.05"), env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )  # fmt: skip
             try:
                 deadline = time.monotonic() + 60
-                while len(server.state.transitions()) < kill_at:
+                while len(server.applied()) < kill_at:
                     assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                     assert time.monotonic() < deadline, "the worker made no progress"
                     time.sleep(0.005)
@@ -64,60 +72,63 @@ def test_sigkill_mid_push_then_restart_applies_each_move_once(sqlite_url: str) -
             in_flight = Counter(conn.execute(select(outbox.c.state)).scalars())
         assert in_flight["sending"] > 0  # a kill did land between PATCH and bookkeeping
         for _ in range(5):
-            done = subprocess.run(rxfloor_cmd("sync", "--once"), env=env, capture_output=True,
+            done = subprocess.run(rxfloor_cmd(*sync, "--once"), env=env, capture_output=True,
                                   text=True, timeout=120)  # fmt: skip
             assert done.returncode == 0, done.stderr
             if '"pending": 0' in done.stdout:
                 break
         with store.read() as conn:
             rows = list(conn.execute(select(outbox)).mappings())
+        remote_ids = _remote_ids(store)
         store.close()
         assert kills == 3
         assert Counter(r["state"] for r in rows) == {"sent": MOVES}
-        applied = Counter((t["uid"], t["to"]) for t in server.transitions() if t["by"] == "api")
+        applied = Counter((t.uid, t.to) for t in server.applied() if t.by_us)
         assert len(applied) == MOVES and set(applied.values()) == {1}
-        targets = {"start": "processing", "finish": "shipped"}
-        assert set(applied) == {(r["order_id"], targets[r["action"]]) for r in rows}
+        assert set(applied) == {(remote_ids[r["order_id"]], server.target(r["action"]))
+                                for r in rows}  # fmt: skip
 
 
 @pytest.mark.slow
-def test_sigkill_mid_drain_leaves_applied_moves_settled(sqlite_url: str) -> None:
+def test_sigkill_mid_drain_leaves_applied_moves_settled(
+    sqlite_url: str, remote_kind: Harness
+) -> None:
     """Rows are settled as their answers arrive: after a kill in the middle of a pass, every
     move the remote applied is ``sent`` here, but for at most the ones then in flight."""
     orders = 40
-    with serve_sandbox(seed=orders) as server:
+    with remote_kind.serve(orders) as server:
         store = Store.open(sqlite_url)
         service = OrderService(store, Actor("AB", "counter-1"))
         env = {
             **os.environ,
             "RXFLOOR_DATABASE_URL": sqlite_url,
-            "RXFLOOR_API_URL": server.base_url,
-            "RXFLOOR_API_KEY": server.api_key,
-            "RXFLOOR_RATE_LIMIT_PER_S": "20",
+            **server.env(pushes_per_s=20),
         }
-        first = subprocess.run(rxfloor_cmd("sync", "--once"), env=env, capture_output=True,
+        sync = ("sync", "--source", server.source_name)
+        first = subprocess.run(rxfloor_cmd(*sync, "--once"), env=env, capture_output=True,
                                text=True, timeout=120)  # fmt: skip
         assert first.returncode == 0, first.stderr
         for row in store.board_rows():
             service.act(row["id"], Action.START)  # one pass of 40 rows
         proc = subprocess.Popen(
-            rxfloor_cmd("sync", "--interval", "0.05"), env=env,
+            rxfloor_cmd(*sync, "--interval", "0.05"), env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 60
-            while len(server.state.transitions()) < orders // 2:
+            while len(server.applied()) < orders // 2:
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                 assert time.monotonic() < deadline, "the worker made no progress"
                 time.sleep(0.005)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
-        applied = {t["uid"] for t in server.transitions() if t["by"] == "api"}
+        applied = {t.uid for t in server.applied() if t.by_us}
         with store.read() as conn:
             rows = list(conn.execute(select(outbox)).mappings())
+        remote_ids = _remote_ids(store)
         store.close()
-        sent = {r["order_id"] for r in rows if r["state"] == "sent"}
+        sent = {remote_ids[r["order_id"]] for r in rows if r["state"] == "sent"}
         in_flight = 16  # two rounds of the pool (8 threads) are claimed ahead at most
         assert orders // 2 <= len(applied) < orders
         assert sent <= applied

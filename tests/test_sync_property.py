@@ -5,7 +5,8 @@ Among the steps: an undo that races the push (it commits between the worker read
 queue and claiming a row), and a second pusher taking the lease over in the middle of a
 pass (the first one's lease runs out between two of its sends, the clock jumps past it).
 
-Proved from the stand-in's own logs (``/_sandbox/transitions`` and ``/requests``): every
+Runs for every source (``tests/source_harness.py``). Proved from the stand-in's own logs
+(RxScale: ``/_sandbox/transitions`` and ``/requests``): every
 move the remote accepted from us was applied exactly once and corresponds to one outbox
 row marked ``sent``; no PATCH was refused as a repeat on an order the remote never changed
 by itself (nothing sent twice, no undone row sent); no row is left unsettled; every
@@ -25,26 +26,21 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 from sqlalchemy import select
 
-from rxfloor.core.db import Store, outbox, utcnow
+from rxfloor.core.db import Store, orders, outbox, utcnow
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService, ServiceError
-from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS
-from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync import lease as lease_module
 from rxfloor.core.sync import worker as sync_module
 from rxfloor.core.sync.lease import PushLease
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
-from tests.remote_fixtures import serve_sandbox
+from tests.source_harness import HARNESSES
 
 TTL_S = 30.0
 
 ORDERS = 5
-TARGET = {"start": "processing", "finish": "shipped", "cancel": "cancelled"}
 
 local_op = st.tuples(
     st.just("local"), st.integers(0, ORDERS - 1), st.sampled_from(["start", "finish", "cancel"])
@@ -74,6 +70,7 @@ def clock() -> Iterator[list[timedelta]]:
         yield offset
 
 
+@pytest.mark.parametrize("kind", sorted(HARNESSES))
 @settings(
     max_examples=40,
     phases=[Phase.explicit, Phase.generate],
@@ -93,22 +90,18 @@ def clock() -> Iterator[list[timedelta]]:
     fault_seed=133,
 )  # fmt: skip
 def test_exactly_once_under_faults(
-    clock: list[timedelta], steps: Any, fail_rate: float, fault_seed: int
+    clock: list[timedelta], kind: str, steps: Any, fail_rate: float, fault_seed: int
 ) -> None:
-    with serve_sandbox(seed=ORDERS) as server, tempfile.TemporaryDirectory() as tmp:
+    with HARNESSES[kind].serve(ORDERS) as server, tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'p.db'}"
         store, other_store = Store.open(url), Store.open(url)
         service = OrderService(store, Actor("PT", "prop"))
         other_service = OrderService(other_store, Actor("P2", "prop-2"))
-
-        def new_client() -> RemoteClient:
-            return RemoteClient(server.base_url, SecretStr(server.api_key),
-                                rate_limit_per_s=None, timeout_s=0.5)  # fmt: skip
-
-        client, other_client = new_client(), new_client()
+        name = server.source_name
+        source, other_source = server.open_source(timeout_s=0.5), server.open_source(timeout_s=0.5)
         no_wait = RetryPolicy(base_s=0.0, cap_s=0.0)
-        worker = SyncWorker(service, RxScaleSource(client), policy=no_wait,
-                            lease=PushLease(store, ttl_s=TTL_S, source="rxscale"))  # fmt: skip
+        worker = SyncWorker(service, source, policy=no_wait,
+                            lease=PushLease(store, ttl_s=TTL_S, source=name))  # fmt: skip
         last_move: dict[str, int] = {}
 
         def push_with_undo(uid: str, event_id: int) -> None:
@@ -128,31 +121,31 @@ def test_exactly_once_under_faults(
                 worker._due_rows = real  # type: ignore[method-assign]
 
         def push_with_takeover(after: int) -> None:
-            real = client.set_status
+            real = source.push_step
             sent: list[str] = []
             started_after_loss: list[str] = []
             others: list[SyncWorker] = []
 
-            def set_status(uid: str, status: str, **kw: Any) -> Any:
+            def push_step(uid: str, step: str, **kw: Any) -> Any:
                 if others:
                     started_after_loss.append(uid)
-                answer = real(uid, status, **kw)
+                answer = real(uid, step, **kw)
                 sent.append(uid)
                 if len(sent) == after:  # the lease runs out between two sends
                     clock[0] += timedelta(seconds=TTL_S + 1)
-                    other_lease = PushLease(other_store, ttl_s=TTL_S, source="rxscale")
-                    other = SyncWorker(other_service, RxScaleSource(other_client),
-                                       policy=no_wait, lease=other_lease)  # fmt: skip
+                    other_lease = PushLease(other_store, ttl_s=TTL_S, source=name)
+                    other = SyncWorker(other_service, other_source, policy=no_wait,
+                                       lease=other_lease)  # fmt: skip
                     others.append(other)
                     assert other.lease.acquire()
                     other.cycle()
                 return answer
 
-            client.set_status = set_status  # type: ignore[method-assign]
+            source.push_step = push_step  # type: ignore[method-assign]
             try:
                 worker.push(max_passes=2)
             finally:
-                client.set_status = real  # type: ignore[method-assign]
+                source.push_step = real  # type: ignore[method-assign]
                 for other in others:
                     other.close()  # gives the lease back
             if others:
@@ -162,15 +155,17 @@ def test_exactly_once_under_faults(
 
         try:
             worker.cycle()
-            uids = sorted(r["id"] for r in store.board_rows())
-            assert len(uids) == ORDERS
+            ids = sorted(r["id"] for r in store.board_rows())
+            assert len(ids) == ORDERS
+            with store.read() as conn:
+                remote_ids = dict(conn.execute(select(orders.c.id, orders.c.remote_id)).all())
             server.set_faults(fail_rate=fail_rate, fault_seed=fault_seed, slow_s=0.6)
-            for kind, index, what in steps:
-                uid = uids[index]
-                if kind == "local":
+            for op, index, what in steps:
+                uid = ids[index]
+                if op == "local":
                     with contextlib.suppress(ServiceError):  # refused locally: nothing queued
                         last_move[uid] = service.act(uid, Action(what), reason="prop test").event_id
-                elif kind == "undo":
+                elif op == "undo":
                     if uid not in last_move:
                         continue
                     event_id = last_move.pop(uid)
@@ -179,20 +174,17 @@ def test_exactly_once_under_faults(
                     else:
                         with contextlib.suppress(ServiceError):
                             service.undo(event_id)
-                elif kind == "takeover":
+                elif op == "takeover":
                     push_with_takeover(after=index)
-                elif kind == "remote":
-                    current = server.state.get(uid)
-                    assert current is not None
-                    # as documented: the service completes only shipped orders
-                    allowed = ("shipped",) if what == "complete" else ("open", "processing")
-                    if current["status"] in allowed:
-                        server.remote_status(uid, what)
+                elif op == "remote":
+                    server.remote_change(
+                        remote_ids[uid], "cancel" if what == "cancel" else "complete"
+                    )
                 elif what == "push":
                     worker.push(max_passes=2)
                 else:
                     worker.cycle()
-            server.set_faults(fail_rate=0.0)
+            server.clear_faults()
             for _ in range(20):  # the quiet drain
                 report = worker.cycle()
                 if report.pending == 0:
@@ -202,37 +194,32 @@ def test_exactly_once_under_faults(
             with store.read() as conn:
                 rows = list(conn.execute(select(outbox)).mappings())
             assert {r["state"] for r in rows} <= {"sent", "superseded", "failed", "undone"}
-            log = server.transitions()
-            by_api = Counter((t["uid"], t["to"]) for t in log if t["by"] == "api")
+            log = server.applied()
+            by_api = Counter((t.uid, t.to) for t in log if t.by_us)
             assert all(n == 1 for n in by_api.values()), by_api  # never twice
-            remote_changed = {t["uid"] for t in log if t["by"] == "sandbox"}
-            refused = [
-                r["path"]
-                for r in server.requests()
-                if r["method"] == "PATCH" and r["status_code"] == 409
-            ]
-            for path in refused:  # a repeat (or an undone move) sent: refused as stale
-                assert any(uid in path for uid in remote_changed), path
+            remote_changed = {t.uid for t in log if not t.by_us}
+            for refused in server.refused_repeats():  # a repeat (or an undone move): stale
+                assert refused in remote_changed, refused
             sent = Counter(
-                (r["order_id"], TARGET[r["action"]]) for r in rows if r["state"] == "sent"
+                (remote_ids[r["order_id"]], server.target(r["action"]))
+                for r in rows
+                if r["state"] == "sent"
             )
             assert set(by_api) <= set(sent)  # whatever the remote applied, we know as sent
             assert all(n == 1 for n in sent.values()), sent
             for key in set(sent) - set(by_api):
                 # only where a lost answer met the remote's own identical change
-                assert (key[0], key[1]) in {(t["uid"], t["to"]) for t in log}, key
+                assert key in {(t.uid, t.to) for t in log}, key
             for r in rows:
                 if r["state"] == "superseded":
-                    assert r["order_id"] in remote_changed, r
+                    assert remote_ids[r["order_id"]] in remote_changed, r
             failed = {r["order_id"] for r in rows if r["state"] == "failed"}
-            for uid in uids:
-                remote = server.state.get(uid)
-                assert remote is not None
+            for uid in ids:
                 if uid not in failed:
-                    assert BOARD_STATUS[remote["status"]] == service.get(uid).status, uid
+                    assert server.board_status(remote_ids[uid]) == service.get(uid).status, uid
         finally:
             worker.close()
-            client.close()
-            other_client.close()
+            source.close()
+            other_source.close()
             store.close()
             other_store.close()

@@ -8,12 +8,12 @@ typed or a scanner sent into an order: the CLI, the board's go-to and the servic
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, RowMapping, func, or_, select
+from sqlalchemy import Connection, RowMapping, Select, func, or_, select
 
 from rxfloor.core import sources
 from rxfloor.core.db.schema import alerts, audit_events, line_items, orders, outbox, sync_state
@@ -22,6 +22,8 @@ from rxfloor.core.text import clip
 
 if TYPE_CHECKING:
     from rxfloor.core.db.engine import Store
+
+T = TypeVar("T")
 
 _CHUNK = 500  # stay under SQLite's bound-variable limit
 #: How many orders an ambiguous reference names in its message.
@@ -144,6 +146,14 @@ def board_rows(
     ids: Sequence[str] | None = None,
 ) -> list[RowMapping]:
     """Orders for the board (optionally: these statuses, FINISHED since, these ids)."""
+    return list(conn.execute(_board_select(statuses, finished_since, ids)).mappings())
+
+
+def _board_select(
+    statuses: Sequence[str] | None,
+    finished_since: datetime | None,
+    ids: Sequence[str] | None = None,
+) -> Select[Any]:
     stmt = select(orders)
     if statuses is not None:
         stmt = stmt.where(orders.c.status.in_(list(statuses)))
@@ -153,7 +163,7 @@ def board_rows(
         )
     if ids is not None:
         stmt = stmt.where(orders.c.id.in_(list(ids)))
-    return list(conn.execute(stmt).mappings())
+    return stmt
 
 
 def order_items(conn: Connection, order_id: str) -> list[RowMapping]:
@@ -216,16 +226,25 @@ def sync_health(conn: Connection, names: Iterable[str] = ()) -> dict[str, SyncHe
 
 # ------------------------------------------------------------- for the board
 def board_load(
-    store: Store, statuses: Sequence[str], finished_since: datetime
-) -> tuple[int, list[RowMapping], set[str]]:
-    """Everything the first paint needs, read in one go: change cursor, rows, failed ids.
+    store: Store,
+    statuses: Sequence[str],
+    finished_since: datetime,
+    make: Callable[[RowMapping, bool], T],
+) -> tuple[int, list[T]]:
+    """Everything the first paint needs, read in one go: the change cursor, and ``make(row,
+    failed)`` of every board row (``failed``: its push is parked).
 
-    The cursor is read first so that a change committed during the load is seen again by
-    the feed rather than lost.
+    The rows are streamed and turned into the caller's objects one by one, so the whole
+    table never sits in memory as rows (100,000 of them cost more than the cards built from
+    them). The cursor is read first so that a change committed during the load is seen
+    again by the feed rather than lost.
     """
     cursor = store.change_cursor()
-    rows = store.board_rows(statuses, finished_since=finished_since)
-    return cursor, rows, failed_order_ids(store)
+    failed = failed_order_ids(store)
+    stmt = _board_select(statuses, finished_since).execution_options(yield_per=2000)
+    with store.read() as conn:
+        made = [make(row, row["id"] in failed) for row in conn.execute(stmt).mappings()]
+    return cursor, made
 
 
 def versions(store: Store, ids: Iterable[str]) -> dict[str, int]:

@@ -73,24 +73,28 @@ _REGISTRY: dict[str, _Entry] = {
         "rxfloor.core.sources.rxscale.source",
         "RxScaleSource",
     ),
-    "shopify": _Entry(
-        SourceTraits(
-            "Shopify",
-            "S",
-            tracking_on_finish=True,
-            remote_hold=False,
-            cancel_requests=True,
-            status_words=_shopify_words,
-        ),
-        lambda s: bool(s.shopify_url()),
-        "rxfloor.core.sources.shopify.source",
-        "ShopifySource",
-    ),
 }
 
-#: Known to the board before a source package lands (its orders may be in a database);
-#: registered for syncing by adding its ``_Entry`` above.
+SHOPIFY = SourceTraits(
+    "Shopify",
+    "S",
+    tracking_on_finish=True,
+    remote_hold=False,
+    cancel_requests=True,
+    status_words=_shopify_words,
+)
+
+#: Sources known by their traits before their package is registered above (an ``_Entry``:
+#: its ``source`` module offers ``<cls>.from_settings(settings)`` and ``WEBHOOKS``); one in
+#: both places is the registered one.
 _TRAITS_ONLY: dict[str, SourceTraits] = {}
+
+_REGISTRY["shopify"] = _Entry(
+    SHOPIFY,
+    lambda s: bool(s.shopify_url()),
+    "rxfloor.core.sources.shopify.source",
+    "ShopifySource",
+)
 
 
 def names() -> list[str]:

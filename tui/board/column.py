@@ -75,7 +75,7 @@ class ColumnView(ScrollView, can_focus=False):
             for card_id in changed:
                 self._cache.pop(card_id, None)
         if keep is not None:
-            self.cursor = _find(cards, keep, self.cursor)
+            self.cursor = _find(cards, keep, self.cursor, self.status)
         self.cursor = max(0, min(self.cursor, len(cards) - 1))
         self.border_title = f"{self.status.value} ({total})" + (
             f" · {len(cards)} shown" if len(cards) != total else ""
@@ -145,9 +145,13 @@ class ColumnView(ScrollView, can_focus=False):
                           style=self.get_component_rich_style, rule=rule)  # fmt: skip
 
 
-def _find(cards: list[Card], card: Card, default: int) -> int:
+def _find(cards: list[Card], card: Card, default: int, status: Status) -> int:
     """Where ``card``'s order now is: identity search in C (~0.1 ms at 10,000 cards), then by
-    id when its row was replaced; ``default`` (the same row) when it left the column."""
+    id when its row was replaced; ``default`` (the same row) when it left the column — known
+    at once when the card itself moved on (a move changes the card in place), which saves
+    the scan by id (~5 ms at 10,000) on every move."""
     with suppress(ValueError):
         return cards.index(card)
+    if card.status is not status:
+        return default
     return next((i for i, c in enumerate(cards) if c.id == card.id), default)

@@ -11,7 +11,7 @@ the answers to its actions (``MoveDone``, ``MoveRefused``, ``Undone``, ``DetailL
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -19,24 +19,26 @@ from rxfloor.core.db import SyncHealth
 from rxfloor.core.models import OrderView
 from rxfloor.core.service import MoveResult
 
+if TYPE_CHECKING:
+    from rxfloor.tui.board.model import Card
+
 Row = Mapping[Any, Any]
 
 
 class BoardLoaded(Message):
-    """The first read: every card, which failed to sync, the sync health and open alerts."""
+    """The first read: every card (built in the loading thread), the sync health and open
+    alerts."""
 
     def __init__(
         self,
         cursor: int,
-        rows: Sequence[Row],
-        failed: set[str],
+        cards: Sequence[Card],
         health: Mapping[str, SyncHealth],
         alerts: Sequence[Row],
     ) -> None:
         super().__init__()
         self.cursor = cursor  # the feed resumes here
-        self.rows = rows
-        self.failed = failed
+        self.cards = cards
         self.health = health
         self.alerts = alerts
 

@@ -11,6 +11,7 @@ from bisect import insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from sys import intern
 from typing import Any
 
 from rxfloor.core.lifecycle import (
@@ -52,7 +53,8 @@ class Card:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], failed: bool) -> Card:
         """A card from a board row (SQLAlchemy Core)."""
-        return cls._make(row, str(row["priority"]), str(row["delivery_type"]),
+        # interned: a handful of distinct words shared by 100,000 cards, not one copy each
+        return cls._make(row, intern(str(row["priority"])), intern(str(row["delivery_type"])),
                          bool(row["on_hold"]), failed)  # fmt: skip
 
     @classmethod
@@ -119,8 +121,8 @@ class BoardModel:
         self.columns: dict[Status, list[Card]] = {s: [] for s in Status}
         self.finished_since: datetime | None = None
 
-    def load(self, rows: Iterable[Mapping[Any, Any]], failed: set[str]) -> None:
-        self.cards = {r["id"]: Card.from_row(r, r["id"] in failed) for r in rows}
+    def load(self, cards: Iterable[Card]) -> None:
+        self.cards = {card.id: card for card in cards}
         self.columns = {s: [] for s in Status}
         for card in self.cards.values():
             self.columns[card.status].append(card)

@@ -52,6 +52,7 @@ class BoardScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.undo_stack: list[tuple[int, str]] = []  # (audit event, summary) of our moves
+        self._keys_shown: tuple[bool | None, ...] | None = None
 
     @property
     def rx(self) -> BoardApp:
@@ -113,6 +114,15 @@ class BoardScreen(Screen[None]):
                 return False
             return not spec.needs_legal or bool(spec.needs_legal & card.legal(self.rx.clock()))
         return True
+
+    def refresh_bindings(self) -> None:
+        """Tell the footer only when the keys it shows changed: each time it is told it
+        recomposes (a widget and a style pass per key, ~30 ms), and a move, a clock tick or
+        a cursor step mostly leaves the legal keys as they were."""
+        shown = tuple(self.check_action(method, ()) for method in BY_METHOD)
+        if shown != self._keys_shown:
+            self._keys_shown = shown
+            super().refresh_bindings()
 
     # ------------------------------------------------------------ navigation
     def action_column(self, delta: int) -> None:

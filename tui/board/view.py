@@ -174,7 +174,7 @@ class BoardView(Vertical):
             col.current = i == self._col
             col.set_class(col.current, "-current")
             col.refresh()
-        self.refresh_bindings()
+        self._keys_may_have_changed()
 
     def toggle_cancelled(self) -> None:
         keep = self.column
@@ -203,12 +203,18 @@ class BoardView(Vertical):
             # a copy: the column must still see its old list to keep the cursor on its order
             found = [c for c in cards if c.matches(self.needle)] if self.needle else list(cards)
             self.column_for(status).set_cards(found, len(cards), changed)
-        self.refresh_bindings()
+        self._keys_may_have_changed()
+
+    def _keys_may_have_changed(self) -> None:
+        """The legal keys follow the cursor's card, the alerts and the health: the screen
+        asks the footer to redraw only if they really changed (``refresh_bindings``)."""
+        if self.is_attached:
+            self.screen.refresh_bindings()
 
     def _tick(self) -> None:
         for col in self.query(ColumnView):
             col.tick()
-        self.refresh_bindings()
+        self._keys_may_have_changed()
 
     def _header(self) -> None:
         self.query_one(BoardHeader).show(self.clock(), self.settings, self.health)
@@ -242,13 +248,13 @@ class BoardView(Vertical):
     @on(BoardLoaded)
     def _loaded(self, message: BoardLoaded) -> None:
         self.model.finished_since = day_start(self.clock())
-        self.model.load(message.rows, message.failed)
+        self.model.load(message.cards)
+        self.loaded = True  # before painting: the legal keys are asked for as it paints
         self.paint(Status)
         first = next((i for i, s in enumerate(Status) if self.model.columns[s]), 0)
         self.set_current(min(first, 2))
         self._show_alerts(message.alerts)
         self._show_health(message.health)
-        self.loaded = True
         self._follow(message.cursor)
         self.set_interval(HEALTH_INTERVAL, self._poll_health)
 
@@ -272,22 +278,22 @@ class BoardView(Vertical):
     def _show_health(self, health: Health) -> None:
         self.health = health
         self._header()
-        self.refresh_bindings()
+        self._keys_may_have_changed()
 
     def _show_alerts(self, alerts: Sequence[Mapping[Any, Any]]) -> None:
         self.alerts = alerts
         self.query_one(AlertBanner).show(alerts, self.ack_key)
-        self.refresh_bindings()
+        self._keys_may_have_changed()
 
     # --------------------------------------------------------------- workers
     @work(thread=True, group="load")
     def _load(self) -> None:
         store = self.store
-        cursor, rows, failed = bq.board_load(
-            store, [s.value for s in Status], day_start(self.clock())
+        cursor, cards = bq.board_load(  # cards built here, off the event loop
+            store, [s.value for s in Status], day_start(self.clock()), Card.from_row
         )
         health, alerts = store.sync_health(self.sources), store.open_alerts()
-        self.post_message(BoardLoaded(cursor, rows, failed, health, alerts))
+        self.post_message(BoardLoaded(cursor, cards, health, alerts))
 
     @work(thread=True, group="feed")
     def _follow(self, since: int) -> None:

@@ -102,13 +102,13 @@ def handle_sync(args: argparse.Namespace, ctx: Context) -> int:
     interval = args.interval if args.interval is not None else ctx.settings.sync_interval_s
     if not args.once:
         background = BackgroundSync(workers, interval)
-        reported: dict[str, int] = {}
+        reported: dict[str, object] = {}  # the last report printed, by source
         try:
             with background:
                 while True:  # print each source's cycles as they end, until Ctrl+C
                     for name, report in list(background.last.items()):
-                        if reported.get(name) != id(report):
-                            reported[name] = id(report)
+                        if reported.get(name) is not report:
+                            reported[name] = report
                             print(json.dumps(report.as_dict()), flush=True)
                     time.sleep(min(interval, 0.5))
         except KeyboardInterrupt:  # the way to stop the continuous worker: not an error
