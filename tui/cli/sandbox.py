@@ -1,7 +1,11 @@
-"""``rxfloor sandbox``: serve the stand-in of the remote pharmacy API with uvicorn.
+"""``rxfloor sandbox``: serve a stand-in of a system of record with uvicorn.
 
-The API key comes from ``--api-key`` or ``RXFLOOR_SANDBOX_API_KEY`` (default ``sandbox-key``)
-and is never printed.
+``--source rxscale`` (the default) serves the RxScale pharmacy API: its key comes from
+``--api-key`` or ``RXFLOOR_SANDBOX_API_KEY`` (default ``sandbox-key``). ``--source shopify``
+serves Shopify's GraphQL Admin API as a fulfillment service app sees it: the access token
+comes from ``--access-token`` or ``RXFLOOR_SANDBOX_SHOPIFY_TOKEN`` (default ``shpat_sandbox``),
+the app secret that signs its webhooks from ``RXFLOOR_SANDBOX_SHOPIFY_SECRET`` (default
+``sandbox-app-secret``). No secret is ever printed.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ import contextlib
 import os
 import socket
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rxfloor.tui.cli.context import Context, add_command
 from rxfloor.tui.cli.exit_codes import ExitCode
@@ -20,6 +25,9 @@ if TYPE_CHECKING:
     from rxfloor.tui.cli.context import Subcommands
 
 KEY_ENV = "RXFLOOR_SANDBOX_API_KEY"
+TOKEN_ENV = "RXFLOOR_SANDBOX_SHOPIFY_TOKEN"
+SECRET_ENV = "RXFLOOR_SANDBOX_SHOPIFY_SECRET"
+SOURCES = ("rxscale", "shopify")
 
 
 def add_parser(subcommands: Subcommands) -> None:
@@ -29,34 +37,72 @@ def add_parser(subcommands: Subcommands) -> None:
         "sandbox",
         handle,
         with_globals=False,
-        help="serve a local stand-in of the remote pharmacy API",
-        description="Serve a stand-in of the remote pharmacy API with uvicorn (the API it "
-        "mimics: the README's section 'The RxScale API as rxfloor uses it'). "
-        "Control endpoints (no key): /_sandbox/requests, /_sandbox/transitions, "
-        "/_sandbox/orders, /_sandbox/orders/{uid}/status, /_sandbox/faults, /_sandbox/stats.",
+        help="serve a local stand-in of the remote pharmacy API (or of Shopify)",
+        description="Serve a stand-in of a system of record with uvicorn: the RxScale "
+        "pharmacy API (the README's section 'The RxScale API as rxfloor uses it') or, with "
+        "--source shopify, Shopify's GraphQL Admin API for a fulfillment service app (the "
+        "README's section 'The Shopify stand-in'). Control endpoints (no key) under "
+        "/_sandbox/: requests, transitions, stats, faults, reset, webhooks/deliveries, and "
+        "the orders (RxScale) or fulfillment_orders and merchant/ACTION (Shopify).",
     )
     p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
+    p.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="rxscale",
+        help="which system to stand in for (default rxscale)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(
         "--api-key",
         metavar="KEY",
-        help=f"the key clients must send (else ${KEY_ENV}, else 'sandbox-key')",
+        help=f"rxscale: the key clients must send (else ${KEY_ENV}, else 'sandbox-key')",
     )
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="start with N open orders")
+    p.add_argument(
+        "--access-token",
+        metavar="TOKEN",
+        help=f"shopify: the X-Shopify-Access-Token clients must send (else ${TOKEN_ENV}, "
+        "else 'shpat_sandbox')",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start with N open orders (shopify: fulfillment orders with a submitted request)",
+    )
     p.add_argument(
         "--dialect",
         choices=["v1", "v2"],
-        default="v1",
-        help="status lifecycle: v1 open/processing/shipped (default), v2 the newer one",
+        help="rxscale: status lifecycle: v1 open/processing/shipped (default), v2 the newer one",
     )
-    p.add_argument("--rate-limit", type=float, metavar="R", help="answer 429 past R requests/s")
+    p.add_argument(
+        "--rate-limit", type=float, metavar="R", help="rxscale: answer 429 past R requests/s"
+    )
+    p.add_argument(
+        "--restore-rate",
+        type=float,
+        metavar="P",
+        help="shopify: cost points restored per second (default 50)",
+    )
+    p.add_argument(
+        "--bucket-size",
+        type=float,
+        metavar="P",
+        help="shopify: the cost bucket, also the largest query (default 1000)",
+    )
+    p.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="shopify: deliver every webhook topic to URL (signed with the app secret)",
+    )
     p.add_argument(
         "--fail-rate",
         type=float,
         default=0.0,
         metavar="F",
-        help="share of API requests that get a fault: 5xx, 429, dropped connection before or "
-        "after applying, slow answer, malformed JSON (0..1)",
+        help="share of API requests that get a fault: 5xx, 429 (shopify: THROTTLED), dropped "
+        "connection before or after applying, slow answer, malformed JSON (0..1)",
     )
     p.add_argument("--fault-seed", type=int, default=0, metavar="S", help="same seed, same faults")
     p.add_argument(
@@ -64,24 +110,26 @@ def add_parser(subcommands: Subcommands) -> None:
     )
 
 
+_ONLY = {
+    "rxscale": (("access_token", "--access-token"), ("restore_rate", "--restore-rate"),
+                ("bucket_size", "--bucket-size"), ("webhook_url", "--webhook-url")),
+    "shopify": (("api_key", "--api-key"), ("dialect", "--dialect"),
+                ("rate_limit", "--rate-limit")),
+}  # fmt: skip
+
+
 def handle(args: argparse.Namespace, ctx: Context) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    from rxfloor.core.sources.rxscale.sandbox import BASE_PATH, SandboxConfig, create_app
-
+    for attr, flag in _ONLY[args.source]:
+        if getattr(args, attr) is not None:
+            other = "shopify" if args.source == "rxscale" else "rxscale"
+            print(f"rxfloor sandbox: {flag} applies to --source {other} only", file=sys.stderr)
+            return ExitCode.CONFIG
+    faults = {"fail_rate": args.fail_rate, "fault_seed": args.fault_seed, "slow_s": args.slow_s}
     try:
-        config = SandboxConfig(
-            api_key=args.api_key or os.environ.get(KEY_ENV) or "sandbox-key",
-            seed=args.seed,
-            dialect=args.dialect,
-            rate_limit=args.rate_limit,
-            faults={
-                "fail_rate": args.fail_rate,
-                "fault_seed": args.fault_seed,
-                "slow_s": args.slow_s,
-            },
-        )
+        app, banner = _build(args, faults)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -103,15 +151,47 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     host = f"[{host}]" if ":" in host else host
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config), log_level="warning", access_log=False,
-            timeout_graceful_shutdown=2,
+            app, log_level="warning", access_log=False, timeout_graceful_shutdown=2,
         )
     )  # fmt: skip
+    root = f"http://{host}:{port}"
     print(
-        f"rxfloor sandbox: serving the {args.dialect} API at http://{host}:{port}{BASE_PATH} "
-        f"(control: http://{host}:{port}/_sandbox/); Ctrl+C stops",
+        f"rxfloor sandbox: serving {banner(root)} (control: {root}/_sandbox/); Ctrl+C stops",
         flush=True,
     )
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl+C it handled
         server.run(sockets=[sock])
     return ExitCode.OK
+
+
+def _build(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Callable[[str], str]]:
+    """The app for ``--source`` and the words that say where its API is."""
+    if args.source == "shopify":
+        from rxfloor.core.sources.shopify.sandbox import ShopConfig, create_app, graphql_path
+
+        fields: dict[str, Any] = {
+            "access_token": args.access_token or os.environ.get(TOKEN_ENV) or "shpat_sandbox",
+            "app_secret": os.environ.get(SECRET_ENV) or "sandbox-app-secret",
+            "seed": args.seed,
+            "webhook_url": args.webhook_url,
+            "faults": faults,
+        }
+        if args.restore_rate is not None:
+            fields["restore_rate"] = args.restore_rate
+        if args.bucket_size is not None:
+            fields["bucket_size"] = args.bucket_size
+        shop = ShopConfig(**fields)
+        path = graphql_path("2025-10")
+        return create_app(shop), lambda root: f"the Shopify GraphQL Admin API at {root}{path}"
+    from rxfloor.core.sources.rxscale.sandbox import BASE_PATH, SandboxConfig
+    from rxfloor.core.sources.rxscale.sandbox import create_app as create_rxscale
+
+    dialect = args.dialect or "v1"
+    config = SandboxConfig(
+        api_key=args.api_key or os.environ.get(KEY_ENV) or "sandbox-key",
+        seed=args.seed,
+        dialect=dialect,
+        rate_limit=args.rate_limit,
+        faults=faults,
+    )
+    return create_rxscale(config), lambda root: f"the {dialect} API at {root}{BASE_PATH}"

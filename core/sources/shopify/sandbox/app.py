@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 from graphql import (
+    DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSyntaxError,
@@ -187,10 +189,8 @@ class _Query:
         self.syntax_error: GraphQLError | None = None
         self.operation: str | None = None
         self.root_fields: list[str] = []
-        try:
-            self.document = parse(text)
-        except GraphQLSyntaxError as exc:
-            self.syntax_error = exc
+        self.document, self.syntax_error = _parsed(text)
+        if self.document is None:
             return
         op = get_operation_ast(self.document, name)
         if op is not None:
@@ -198,6 +198,22 @@ class _Query:
             self.root_fields = [
                 s.name.value for s in op.selection_set.selections if hasattr(s, "name")
             ]
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(text: str) -> tuple[DocumentNode | None, GraphQLError | None]:
+    """The document of a query text (clients send the same few texts again and again)."""
+    try:
+        return parse(text), None
+    except GraphQLSyntaxError as exc:
+        return None, exc
+
+
+@functools.lru_cache(maxsize=512)
+def _validation_errors(document: DocumentNode) -> tuple[GraphQLError, ...]:
+    """Validation of a parsed document against the schema (cached with it: it is the
+    costliest step of a small query)."""
+    return tuple(validate(executable_schema(), document))
 
 
 def _parse_request(content_type: str, body: bytes) -> _Query | Refusal:
@@ -243,7 +259,7 @@ def _run(
     schema = executable_schema()
     if query.syntax_error is not None:
         return _errors_only(state, [query.syntax_error])
-    errors = validate(schema, query.document)
+    errors = _validation_errors(query.document)
     if errors:
         return _errors_only(state, list(errors))
     op = get_operation_ast(query.document, query.name)

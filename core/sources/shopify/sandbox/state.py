@@ -41,6 +41,7 @@ import json
 import random
 import threading
 import time
+import uuid
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -252,7 +253,6 @@ _SERIES = {
     "FulfillmentHold": 8_000_000_001,
     "Fulfillment": 4_000_000_001,
     "WebhookSubscription": 1_000_000_001,
-    "Event": 2_000_000_001,
 }
 
 
@@ -1232,7 +1232,7 @@ class ShopState:
             return
         event = Event(
             topic=topic,
-            event_id=str(self._next("Event")),
+            event_id=str(uuid.uuid4()),  # unique across resets: receivers dedupe on it
             triggered_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
             body=json.dumps(payload, separators=(",", ":")).encode(),
         )
