@@ -11,8 +11,14 @@ Prints one JSON line per figure:
   drain_limited    (again) a remote limited to ``--remote-limit 2`` with the client at 10/s:
                    the accepted request rate / the remote's limit, and the 429s received
   pull             10,000 remote orders paged in and inserted into an empty store (s)
+  shopify_drain  2,000 queued moves (1,000 orders started and finished) against the Shopify
+                 stand-in's cost bucket (``--shopify-bucket`` points, ``--shopify-restore``/s):
+                 moves/s, the share of the cost budget used (points Shopify charged / the points
+                 the bucket held at the start plus what it restored meanwhile), THROTTLED answers
+  shopify_pull   10,000 assigned fulfillment orders paged in (cursor pagination, paced by cost)
 Targets (issue 5): >= 300 moves/s unlimited; >= 0.95 of the limit with no 429 storm;
-(issue 9) >= 0.9 of a remote's real limit whatever the client's configured one.
+(issue 9) >= 0.9 of a remote's real limit whatever the client's configured one;
+(issue 11) Shopify: >= 0.9 of the restore rate used, zero THROTTLED.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import json
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,6 +44,8 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.sandbox import BASE_PATH
 from rxfloor.core.sources.rxscale.source import RxScaleSource
+from rxfloor.core.sources.shopify.client import ShopifyClient
+from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.worker import SyncWorker
 from tests.helpers import rxfloor_cmd
 
@@ -159,6 +168,124 @@ def pull(count: int, tmp: str) -> None:
         worker.store.close()
 
 
+SHOP_TOKEN = "shpat_bench_token"
+_SHOP_SERVER = """
+import sys, uvicorn
+from rxfloor.core.sources.shopify.sandbox import ShopConfig, create_app
+port, seed = int(sys.argv[1]), int(sys.argv[2])
+bucket, restore = float(sys.argv[3]), float(sys.argv[4])
+config = ShopConfig(seed=seed, bucket_size=bucket, restore_rate=restore, access_token=sys.argv[5])
+uvicorn.run(create_app(config), host="127.0.0.1", port=port, log_level="warning",
+            access_log=False)
+"""
+
+
+class ShopRemote:
+    """The Shopify stand-in in its own process (its GraphQL execution must not share this
+    process's GIL)."""
+
+    def __init__(self, seed: int, bucket: float, restore: float) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        args = [str(port), str(seed), str(bucket), str(restore), SHOP_TOKEN]
+        self.proc = subprocess.Popen([sys.executable, "-c", _SHOP_SERVER, *args],
+                                     stdout=subprocess.DEVNULL)  # fmt: skip
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.control = httpx.Client(base_url=self.base_url + "/_sandbox", timeout=120)
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                self.control.get("/stats").raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("the Shopify stand-in did not start") from None
+                time.sleep(0.2)
+
+    def requests_since(self, seq: int) -> list[dict[str, Any]]:
+        return self.control.get("/requests", params={"since": seq}).json()  # type: ignore[no-any-return]
+
+    def throttle(self) -> dict[str, Any]:
+        return self.control.get("/throttle").json()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.control.close()
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _shop_worker(tmp: str, name: str, server: ShopRemote) -> SyncWorker:
+    store = Store.open(f"sqlite:///{Path(tmp) / name}")
+    client = ShopifyClient(server.base_url, SecretStr(SHOP_TOKEN), timeout_s=30)
+    return SyncWorker(OrderService(store, Actor("BM", "bench")), ShopifySource(client))
+
+
+def _last_seq(server: ShopRemote) -> int:
+    log = server.requests_since(0)
+    return int(log[-1]["seq"]) if log else 0
+
+
+def shopify_drain(moves: int, bucket: float, restore: float, tmp: str) -> None:
+    orders = (moves + 1) // 2
+    server = ShopRemote(orders, bucket, restore)
+    try:
+        worker = _shop_worker(tmp, "shopify-drain.db", server)
+        _queue_moves(worker, moves)
+        queued = worker.store.sync_health(["shopify"])["shopify"].queued
+        time.sleep(min(30.0, bucket / restore))  # the pull's spending restored: a full bucket
+        start_available = float(server.throttle().get("currentlyAvailable", bucket))
+        seq = _last_seq(server)
+        t0 = time.perf_counter()
+        pushed = 0
+        while worker.store.sync_health(["shopify"])["shopify"].queued:
+            sent = worker.push()
+            pushed += sent
+            if not sent:
+                time.sleep(0.05)
+        elapsed = time.perf_counter() - t0
+        log = server.requests_since(seq)
+        spent = sum(r.get("actual_cost") or 0 for r in log)
+        throttled = sum(1 for r in log if r.get("throttled"))
+        budget = start_available + restore * elapsed
+        emit(bench="shopify_drain", moves=queued, pushed=pushed, requests=len(log),
+             bucket=bucket, restore_per_s=restore, seconds=round(elapsed, 2),
+             moves_per_s=round(pushed / elapsed, 1), points_spent=round(spent),
+             points_per_s=round(spent / elapsed, 1),
+             share_of_budget=round(spent / budget, 3),
+             share_of_restore_rate=round((spent - start_available) / elapsed / restore, 3),
+             throttled=throttled, client_waited_s=round(worker.source.client.bucket  # type: ignore[attr-defined]
+                                                        .stats().waited_s, 1),
+             target_share=0.9, target_throttled=0)  # fmt: skip
+        worker.close()
+        worker.source.close()
+        worker.store.close()
+    finally:
+        server.close()
+
+
+def shopify_pull(count: int, bucket: float, restore: float, tmp: str) -> None:
+    server = ShopRemote(count, bucket, restore)
+    try:
+        worker = _shop_worker(tmp, "shopify-pull.db", server)
+        seq = _last_seq(server)
+        t0 = time.perf_counter()
+        pulled = worker.pull()
+        elapsed = time.perf_counter() - t0
+        log = server.requests_since(seq)
+        spent = sum(r.get("actual_cost") or 0 for r in log)
+        emit(bench="shopify_pull", orders=count, pulled=pulled, pages=len(log),
+             bucket=bucket, restore_per_s=restore, seconds=round(elapsed, 2),
+             orders_per_s=round(pulled / elapsed, 1), points_spent=round(spent),
+             share_of_restore_rate=round((spent - bucket) / elapsed / restore, 3),
+             throttled=sum(1 for r in log if r.get("throttled")))  # fmt: skip
+        worker.close()
+        worker.source.close()
+        worker.store.close()
+    finally:
+        server.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=5000)
@@ -168,8 +295,20 @@ def main() -> None:
     parser.add_argument("--remote-limit", type=float, default=2.0)
     parser.add_argument("--overlimited-moves", type=int, default=120)
     parser.add_argument("--only-overlimited", action="store_true")
+    parser.add_argument("--shopify-moves", type=int, default=2000)
+    parser.add_argument("--shopify-bucket", type=float, default=1000.0)
+    parser.add_argument("--shopify-restore", type=float, default=500.0)
+    parser.add_argument("--shopify-pull", type=int, default=10_000)
+    parser.add_argument("--shopify-pull-bucket", type=float, default=2000.0)
+    parser.add_argument("--shopify-pull-restore", type=float, default=2000.0)
+    parser.add_argument("--only-shopify", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.only_shopify:
+            shopify_drain(args.shopify_moves, args.shopify_bucket, args.shopify_restore, tmp)
+            shopify_pull(args.shopify_pull, args.shopify_pull_bucket, args.shopify_pull_restore,
+                         tmp)  # fmt: skip
+            return
         if args.only_overlimited:
             drain(args.overlimited_moves, args.remote_limit, tmp, client_rate=args.limit)
             return
@@ -178,6 +317,9 @@ def main() -> None:
         # issue 9: the remote's real limit (2/s) well below the client's configured 10/s
         drain(args.overlimited_moves, args.remote_limit, tmp, client_rate=args.limit)
         pull(args.pull, tmp)
+        shopify_drain(args.shopify_moves, args.shopify_bucket, args.shopify_restore, tmp)
+        shopify_pull(args.shopify_pull, args.shopify_pull_bucket, args.shopify_pull_restore,
+                     tmp)  # fmt: skip
 
 
 if __name__ == "__main__":

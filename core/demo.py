@@ -1,10 +1,12 @@
-"""``rxfloor --demo``: the stand-in in-process (no port) with a live queue and a sync worker.
+"""``rxfloor --demo``: both stand-ins in-process (no port), RxScale's and Shopify's, each with
+live activity and its own sync worker, on one board.
 
-The stand-in is an ASGI app and ``httpx.ASGITransport`` is async-only, while the worker is
+A stand-in is an ASGI app and ``httpx.ASGITransport`` is async-only, while the worker is
 synchronous: :class:`ASGIBridge` runs the app on an event loop in one daemon thread and
 hands each request over to it, so the worker code is exactly the code used against the
-real service. The same loop runs the sandbox's activity driver (new orders every few
-seconds, now and then a remote cancel).
+real service. The same loop runs both stand-ins' activity drivers (new orders every few
+seconds; now and then a remote cancel on RxScale's side, a merchant's hold or cancellation
+request on Shopify's).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from rxfloor.core.sources.rxscale.sandbox import (
     drive_activity,
 )
 from rxfloor.core.sources.rxscale.source import RxScaleSource
+from rxfloor.core.sources.shopify import sandbox as shop_sandbox
+from rxfloor.core.sources.shopify.client import ShopifyClient
+from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.runner import BackgroundSync
 from rxfloor.core.sync.worker import SyncWorker
@@ -98,8 +103,9 @@ class DemoSync:
     """What the board's ``--demo`` holds while it runs."""
 
     service: OrderService
-    sync: BackgroundSync
+    sync: BackgroundSync  # one worker per source, each in its own thread
     remote: SandboxState
+    shop: shop_sandbox.ShopState
 
 
 @contextmanager
@@ -107,12 +113,13 @@ def start_demo_sync(
     settings: Settings,
     *,
     remote_orders: int = 30,
+    shop_orders: int = 12,
     every_s: float = 4.0,
     cancel_chance: float = 0.15,
     interval_s: float = 1.0,
 ) -> Iterator[DemoSync]:
-    """Start the in-process stand-in, its activity and a background worker on the
-    configured (demo) database; everything stops when the block ends."""
+    """Start both in-process stand-ins, their activity and a background worker per source on
+    the configured (demo) database; everything stops when the block ends."""
     key = secrets.token_urlsafe(16)  # lives only in this process
     app = create_app(SandboxConfig(api_key=SecretStr(key), seed=remote_orders))
     loop = _Loop()
@@ -129,11 +136,31 @@ def start_demo_sync(
     service = open_service(settings)
     worker = SyncWorker(service, RxScaleSource(client),
                         policy=RetryPolicy.from_settings(settings))  # fmt: skip
-    background = BackgroundSync(worker, interval_s).start()
+    token = "shpat_" + secrets.token_urlsafe(16)
+    # a Shopify Plus-sized bucket (1,000 points/s): a pull each second stays well inside it
+    shop_app = shop_sandbox.create_app(
+        shop_sandbox.ShopConfig(
+            access_token=SecretStr(token),
+            seed=shop_orders,
+            bucket_size=2000.0,
+            restore_rate=1000.0,
+        )
+    )
+    shop_activity = loop.submit(
+        shop_sandbox.drive_activity(
+            shop_app.state.shop, every_s * 1.5, seed=1, change_chance=cancel_chance
+        )
+    )
+    bridge = ASGIBridge(shop_app, loop, section.http_timeout_s)
+    shop_client = ShopifyClient("http://shop.sandbox", SecretStr(token), transport=bridge)
+    shop_worker = SyncWorker(service, ShopifySource(shop_client),
+                             policy=RetryPolicy.from_settings(settings))  # fmt: skip
+    background = BackgroundSync([worker, shop_worker], interval_s).start()
     try:
-        yield DemoSync(service, background, app.state.sandbox)
+        yield DemoSync(service, background, app.state.sandbox, shop_app.state.shop)
     finally:
         background.stop()
         activity.cancel()
+        shop_activity.cancel()
         loop.close()
         service.store.close()

@@ -80,6 +80,19 @@ _REGISTRY: dict[str, _Entry] = {
         "rxfloor.core.sources.rxscale.source",
         "RxScaleSource",
     ),
+    "shopify": _Entry(
+        SourceTraits(
+            "Shopify",
+            "S",
+            tracking_on_finish=True,
+            remote_hold=False,
+            cancel_requests=True,
+            status_words=_shopify_words,
+        ),
+        lambda s: bool(s.shopify_url()),
+        "rxfloor.core.sources.shopify.source",
+        "ShopifySource",
+    ),
     "konnektive": _Entry(
         SourceTraits(
             "Konnektive",
@@ -100,40 +113,15 @@ _REGISTRY: dict[str, _Entry] = {
     ),
 }
 
-SHOPIFY = SourceTraits(
-    "Shopify",
-    "S",
-    tracking_on_finish=True,
-    remote_hold=False,
-    cancel_requests=True,
-    status_words=_shopify_words,
-)
-
-#: Sources known by their traits before their package is registered above (an ``_Entry``:
-#: its ``source`` module offers ``<cls>.from_settings(settings)`` and ``WEBHOOKS``); one in
-#: both places is the registered one.
-_TRAITS_ONLY: dict[str, SourceTraits] = {"shopify": SHOPIFY}
-
 
 def names() -> list[str]:
     """Every source rxfloor knows (a ``SOURCE:`` prefix of an order reference is one)."""
-    return list(dict.fromkeys([*_REGISTRY, *_TRAITS_ONLY]))
-
-
-def registered() -> list[str]:
-    """The sources rxfloor can sync with (their packages are here)."""
     return list(_REGISTRY)
 
 
 def traits(name: str) -> SourceTraits:
     """Source ``name``'s static traits; raises :class:`ValueError` when it is unknown."""
-    entry = _REGISTRY.get(name)
-    if entry is not None:
-        return entry.traits
-    found = _TRAITS_ONLY.get(name)
-    if found is None:
-        raise ValueError(f"unknown source {name!r} (known: {', '.join(names())})")
-    return found
+    return _entry(name).traits
 
 
 def status_words(name: str, remote_status: str | None) -> str:

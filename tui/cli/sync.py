@@ -155,7 +155,7 @@ def handle_webhooks(args: argparse.Namespace, ctx: Context) -> int:
         return _fail(
             f"the webhook secret variable {args.secret_env} is unset or empty", ExitCode.CONFIG
         )
-    known = sources.registered()
+    known = sources.names()
     served = {n: s for n, s in secrets.items() if s and n in known}
     if not served:
         wanted = " or ".join(variables[n] for n in variables if n in known)

@@ -1,0 +1,430 @@
+"""The client of Shopify's GraphQL Admin API: one pooled httpx client, one POST per call,
+paced by the cost bucket Shopify reports on every answer.
+
+``POST <shop>/admin/api/<version>/graphql.json`` with the access token in
+``X-Shopify-Access-Token`` (the only place it is ever put; no message built here contains
+it). GraphQL reports most failures with HTTP 200, so an answer is judged by its body:
+
+* ``errors`` with code ``THROTTLED`` -> :class:`TransientError` (certainly not applied), its
+  ``retry_after`` computed from ``extensions.cost.throttleStatus``;
+* ``errors`` with ``ACCESS_DENIED`` -> :class:`AuthError`; ``INTERNAL_SERVER_ERROR`` ->
+  :class:`TransientError`; any other (a malformed query, an unknown id) ->
+  :class:`PermanentError` with Shopify's words;
+* a mutation's non-empty ``userErrors`` -> :class:`PermanentError` with Shopify's words
+  (:meth:`ShopifyClient.mutate`), a ``conflict`` when the words only say the fulfillment
+  order is not in the state the mutation needs (the worker then reads it back).
+
+Pacing (:class:`CostBucket`) never guesses: it knows the bucket only from Shopify's own
+``throttleStatus`` and a query's cost only from Shopify's ``requestedQueryCost`` for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from rxfloor.core.sources.base import (
+    AuthError,
+    PermanentError,
+    TransientError,
+    UnreachableError,
+)
+from rxfloor.core.sources.shopify.wire import Cost
+from rxfloor.core.text import api_key_problem, register_secret, scrub
+
+DEFAULT_API_VERSION = "2025-10"
+TOKEN_HEADER = "X-Shopify-Access-Token"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketStats:
+    """What the bucket has seen (benchmarks and ``rxfloor sync`` report it)."""
+
+    answers: int  # answers that carried a cost
+    throttled: int  # THROTTLED answers
+    spent: float  # the sum of Shopify's actualQueryCost
+    waited_s: float  # time callers spent waiting for the bucket
+    maximum: float | None
+    restore_rate: float | None
+
+
+class CostBucket:
+    """This client's picture of Shopify's leaky bucket for one app on one shop (thread-safe).
+
+    The picture is Shopify's last ``throttleStatus`` (``currentlyAvailable`` at the moment the
+    answer arrived, restored at ``restoreRate`` since, never above ``maximumAvailable``) minus
+    the requested cost of every call still on the wire. A caller waits until that can pay the
+    call's cost, then reserves it (:meth:`acquire`); the answer gives it back and updates
+    the picture (:meth:`settle`). An answer that overtook a later one on the way back may
+    only lower the picture, never raise it (its snapshot is older). Errs on the side of
+    waiting a little: a call already deducted by Shopify but not yet answered counts twice.
+
+    A query's cost is what Shopify said it requested the last time the same document was
+    sent (with the same ``first``); until then the dearest cost seen is expected, and
+    until Shopify has answered at all nothing is known and nothing waits.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.maximum: float | None = None
+        self.rate: float | None = None
+        self._available = 0.0
+        self._at = 0.0
+        self._reserved = 0.0
+        self._seq = itertools.count(1)
+        self._reported_seq = 0  # the send number of the call whose report the picture holds
+        self._costs: dict[Any, float] = {}
+        self._answers = 0
+        self._throttled = 0
+        self._spent = 0.0
+        self._waited = 0.0
+
+    def expected(self, key: Any) -> float | None:
+        with self._lock:
+            return self._expected(key)
+
+    def _expected(self, key: Any) -> float | None:
+        if key in self._costs:
+            return self._costs[key]
+        return max(self._costs.values(), default=None)
+
+    def available(self) -> float | None:
+        """Points the bucket can pay now, as far as Shopify told (None: not told yet)."""
+        with self._lock:
+            return None if self.rate is None else self._now_available(self._clock())
+
+    def _now_available(self, now: float) -> float:
+        assert self.rate is not None and self.maximum is not None
+        restored = min(self.maximum, self._available + self.rate * max(0.0, now - self._at))
+        return restored - self._reserved
+
+    def acquire(self, key: Any) -> tuple[int, float]:
+        """Wait until the bucket can pay what ``key`` costs; returns (send number, reserved).
+
+        The cost is looked up again after every wait: a first answer to the same query
+        (which taught its real cost) releases the callers waiting with the dearest guess."""
+        started = self._clock()
+        while True:
+            with self._lock:
+                cost = self._expected(key)
+                now = self._clock()
+                if self.rate is None or self.maximum is None or cost is None:
+                    need = cost or 0.0
+                else:
+                    need = min(cost, self.maximum)  # more than the whole bucket: never payable
+                    short = need - self._now_available(now)
+                    if short > 1e-6:  # (float dust must not make a caller spin)
+                        wait = max(short / self.rate, 0.001)
+                        need = -1.0
+                if need >= 0:
+                    self._reserved += need
+                    self._waited += now - started
+                    return next(self._seq), need
+            self._sleep(wait)
+
+    def settle(self, seq: int, reserved: float, cost: Cost | None, key: Any, *,
+               throttled: bool = False) -> None:  # fmt: skip
+        """The answer to send number ``seq`` arrived (with its ``extensions.cost``, if any)."""
+        with self._lock:
+            self._reserved = max(0.0, self._reserved - reserved)
+            if throttled:
+                self._throttled += 1
+            if cost is None:
+                return
+            self._answers += 1
+            if cost.requested_query_cost is not None:
+                self._costs[key] = cost.requested_query_cost
+            if cost.actual_query_cost is not None:
+                self._spent += cost.actual_query_cost
+            status = cost.throttle_status
+            if status is None:
+                return
+            now = self._clock()
+            self.maximum, self.rate = status.maximum_available, status.restore_rate
+            reported = min(status.currently_available, status.maximum_available)
+            if seq > self._reported_seq or self._reported_seq == 0:
+                self._available, self._at, self._reported_seq = reported, now, seq
+            else:  # an older snapshot overtaken on the way: it may only say there is less
+                current = self._now_available(now) + self._reserved
+                if reported < current:
+                    self._available, self._at = reported, now
+
+    def retry_after(self, cost: Cost | None) -> float | None:
+        """Seconds until a throttled call's requested cost is restored (Shopify's numbers)."""
+        if cost is None or cost.throttle_status is None:
+            return None
+        status = cost.throttle_status
+        need = cost.requested_query_cost or 0.0
+        return max(0.0, (min(need, status.maximum_available) - status.currently_available)
+                   / status.restore_rate)  # fmt: skip
+
+    def stats(self) -> BucketStats:
+        with self._lock:
+            return BucketStats(self._answers, self._throttled, self._spent, self._waited,
+                               self.maximum, self.rate)  # fmt: skip
+
+
+#: userErrors that only say the fulfillment order is not where the mutation needs it
+_STATE_WORDS = re.compile(
+    r"\b(status|state|already|cannot be|can't be|not (?:open|in progress|submitted|accepted)"
+    r"|no (?:pending|open)|has been|is closed|is not)\b",
+    re.IGNORECASE,
+)
+
+
+_OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(\w+)", re.MULTILINE)
+
+
+def _conflict(messages: list[str]) -> bool:
+    """Every refusal is about the order's state ("Cannot accept …: … has status …")."""
+    return bool(messages) and all(
+        m.lower().startswith(("cannot ", "can't ")) or _STATE_WORDS.search(m) for m in messages
+    )
+
+
+def _api_url(shop_url: str, api_version: str) -> str:
+    shop = shop_url.strip().rstrip("/")
+    if not shop:
+        raise ValueError("no Shopify shop URL: set [sources.shopify] shop_url")
+    if "://" not in shop:
+        shop = "https://" + shop
+    if not shop.startswith(("https://", "http://")):
+        raise ValueError(f"the Shopify shop URL must start with https:// (got {shop[:60]!r})")
+    if not re.fullmatch(r"\d{4}-\d{2}|unstable", api_version):
+        raise ValueError(f"the Shopify API version must look like 2025-10 (got {api_version!r})")
+    return f"{shop}/admin/api/{api_version}/graphql.json"
+
+
+class ShopifyClient:
+    """GraphQL calls to one shop. Each call is one HTTP request (no hidden retries: the
+    sync worker decides, because only it knows whether a lost answer matters)."""
+
+    def __init__(
+        self,
+        shop_url: str,
+        access_token: SecretStr | None,
+        *,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        bucket: CostBucket | None = None,
+    ) -> None:
+        self.url = _api_url(shop_url, api_version)
+        if access_token is None or not access_token.get_secret_value():
+            raise ValueError(
+                "no Shopify access token: set RXFLOOR_SHOPIFY_ACCESS_TOKEN or store it in "
+                "the OS keyring (service rxfloor, user shopify_access_token)"
+            )
+        token = access_token.get_secret_value()
+        register_secret(token)  # whatever Shopify echoes of it is scrubbed from then on
+        problem = api_key_problem(token)
+        if problem is not None:
+            raise ValueError(f"the Shopify access token {problem}")
+        self.shop_url = self.url.split("/admin/api/")[0]
+        self.bucket = bucket or CostBucket()
+        self._http = httpx.Client(
+            headers={TOKEN_HEADER: token, "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ShopifyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- calls
+    def query(
+        self, document: str, variables: Mapping[str, Any] | None = None, *, mutation: bool = False
+    ) -> dict[str, Any]:
+        """``data`` of one GraphQL request; raises the error kinds of the module docstring.
+
+        ``mutation`` marks a request that may change the shop (a lost answer may have been
+        applied: ``maybe_applied``)."""
+        variables = dict(variables or {})
+        key = (document, variables.get("first"))
+        seq, reserved = self.bucket.acquire(key)
+        cost: Cost | None = None
+        throttled = False
+        try:
+            response, body = self._post(document, variables, mutation)
+            cost, throttled = _cost(body), _throttled(body)
+            return self._judge(response, body, cost, mutation)
+        finally:
+            self.bucket.settle(seq, reserved, cost, key, throttled=throttled)
+
+    def mutate(self, document: str, variables: Mapping[str, Any], field: str) -> dict[str, Any]:
+        """The payload of mutation ``field``; its ``userErrors`` raise :class:`PermanentError`."""
+        data = self.query(document, variables, mutation=True)
+        payload = data.get(field)
+        if not isinstance(payload, dict):
+            raise TransientError(f"malformed answer from Shopify: no {field} payload",
+                                 maybe_applied=True)  # fmt: skip
+        errors = payload.get("userErrors") or []
+        if errors:
+            messages = [_words(e.get("message")) for e in errors if isinstance(e, dict)]
+            messages = [m for m in messages if m] or ["no message"]
+            fields = {".".join(map(str, e.get("field") or [])) for e in errors
+                      if isinstance(e, dict) and e.get("field")}  # fmt: skip
+            where = f" ({', '.join(sorted(fields))})" if fields else ""
+            raise PermanentError(
+                f"Shopify refused {field}{where}: " + "; ".join(messages),
+                conflict=_conflict(messages),
+            )
+        return payload
+
+    # -- plumbing
+    def _post(
+        self, document: str, variables: dict[str, Any], mutation: bool
+    ) -> tuple[httpx.Response, Any]:
+        try:
+            sent: dict[str, Any] = {"query": document, "variables": variables}
+            named = _OPERATION.search(document)
+            if named:
+                sent["operationName"] = named.group(1)
+            response = self._http.post(self.url, json=sent)
+        except httpx.ConnectError:
+            raise UnreachableError(f"cannot reach Shopify at {self.shop_url}") from None
+        except httpx.TimeoutException:
+            raise TransientError("Shopify did not answer in time", maybe_applied=mutation) from None
+        except httpx.HTTPError as exc:  # dropped connection, protocol error
+            raise TransientError(
+                f"connection to Shopify failed: {type(exc).__name__}", maybe_applied=mutation
+            ) from None
+        body: Any = None
+        if response.content:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+        return response, body
+
+    def _judge(
+        self, response: httpx.Response, body: Any, cost: Cost | None, mutation: bool
+    ) -> dict[str, Any]:
+        code = response.status_code
+        if code == 429 or (code == 200 and _throttled(body)):
+            retry_after = self.bucket.retry_after(cost)
+            header = _seconds(response.headers.get("Retry-After"))
+            raise TransientError(
+                "Shopify throttled the call (THROTTLED: the cost bucket is empty)",
+                code,
+                retry_after=header if header is not None else retry_after,
+                maybe_applied=False,
+            )
+        if code in (401, 403):
+            words = _message(body, response)
+            raise AuthError(f"Shopify refused the access token ({code}): {words}", code)
+        if code >= 500:
+            raise TransientError(
+                f"Shopify answered {code}: {_message(body, response)}",
+                code,
+                retry_after=_seconds(response.headers.get("Retry-After")),
+                maybe_applied=mutation,
+            )
+        if code >= 400:
+            raise PermanentError(f"Shopify refused ({code}): {_message(body, response)}", code,
+                                 conflict=False)  # fmt: skip
+        if not isinstance(body, dict):
+            raise TransientError(f"malformed JSON from Shopify ({code})", code,
+                                 maybe_applied=mutation)  # fmt: skip
+        errors = body.get("errors")
+        if errors:
+            if isinstance(errors, str):
+                errors = [{"message": errors}]
+            codes = {_code(e) for e in errors if isinstance(e, dict)}
+            text = "; ".join(_words(e.get("message")) for e in errors if isinstance(e, dict))
+            text = text or "no message"
+            if "THROTTLED" in codes:
+                raise TransientError("Shopify throttled the call (THROTTLED)",
+                                     retry_after=self.bucket.retry_after(cost),
+                                     maybe_applied=False)  # fmt: skip
+            if "ACCESS_DENIED" in codes:
+                raise AuthError(f"Shopify denied access: {text}")
+            if codes & {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"}:
+                raise TransientError(f"Shopify failed: {text}", maybe_applied=mutation)
+            if body.get("data") is None or not mutation:
+                raise PermanentError(f"Shopify refused the query: {text}", conflict=False)
+            # errors beside data (a partial answer): the mutation may have run
+            raise PermanentError(f"Shopify answered with errors: {text}", conflict=True)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise TransientError("malformed answer from Shopify: no data",
+                                 maybe_applied=mutation)  # fmt: skip
+        return data
+
+
+def _cost(body: Any) -> Cost | None:
+    if not isinstance(body, dict):
+        return None
+    raw = (body.get("extensions") or {}).get("cost") if isinstance(body.get("extensions"),
+                                                                   dict) else None  # fmt: skip
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Cost.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _code(error: dict[str, Any]) -> str:
+    ext = error.get("extensions")
+    code = ext.get("code") if isinstance(ext, dict) else None
+    return str(code).upper() if code else ""
+
+
+def _throttled(body: Any) -> bool:
+    if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
+        return False
+    return any(isinstance(e, dict) and _code(e) == "THROTTLED" for e in body["errors"])
+
+
+def _words(value: Any) -> str:
+    """Shopify's own words, one line, scrubbed before they are cut (never part of a secret)."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    return scrub(value.strip()).splitlines()[0][:300]
+
+
+def _message(body: Any, response: httpx.Response) -> str:
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, str) and errors.strip():
+            return _words(errors)
+        if isinstance(errors, list):
+            text = "; ".join(_words(e.get("message")) for e in errors if isinstance(e, dict))
+            if text:
+                return text
+        for key in ("error", "message"):
+            if _words(body.get(key)):
+                return _words(body.get(key))
+    return scrub(response.reason_phrase) or "no message"
+
+
+def _seconds(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None

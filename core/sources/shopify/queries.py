@@ -1,0 +1,171 @@
+"""The GraphQL documents rxfloor sends to Shopify, exactly as sent (no SDK, no builder).
+
+Each is checked against the stand-in's SDL (``sandbox/schema.graphql``, a faithful subset of
+the Admin schema) by ``tests/test_shopify_queries.py`` with graphql-core's ``validate``.
+
+Cost (Shopify's rules: an object 1, a connection 2 + ``first`` of its nodes, a mutation 10):
+a listed fulfillment order with up to 20 line items and 2 merchant requests costs about 30,
+so :data:`PAGE_SIZE` keeps a page's *requested* cost well under the 1,000-point ceiling of a
+single query; a mutation answers with the light :data:`_STATE` selection only.
+"""
+
+from __future__ import annotations
+
+#: fulfillment orders per page of ``assignedFulfillmentOrders``
+PAGE_SIZE = 25
+LINE_ITEMS = 20
+
+#: what a listed or read-back fulfillment order carries (the board's card and detail)
+_FULL = f"""
+fragment Full on FulfillmentOrder {{
+  id
+  status
+  requestStatus
+  fulfillAt
+  fulfillBy
+  createdAt
+  updatedAt
+  orderName
+  destination {{ firstName lastName city }}
+  deliveryMethod {{ methodType }}
+  fulfillmentHolds {{ reason reasonNotes }}
+  merchantRequests(first: 2, kind: CANCELLATION_REQUEST) {{
+    nodes {{ kind message sentAt }}
+  }}
+  lineItems(first: {LINE_ITEMS}) {{
+    nodes {{ id sku productTitle variantTitle totalQuantity }}
+  }}
+}}
+"""
+
+#: what a mutation's answer carries: enough to know where the order now stands
+_STATE = """
+fragment State on FulfillmentOrder {
+  id
+  status
+  requestStatus
+  fulfillAt
+  fulfillmentHolds { reason reasonNotes }
+}
+"""
+
+ASSIGNED = (
+    """
+query Assigned(
+  $first: Int!
+  $after: String
+  $locationIds: [ID!]
+) {
+  assignedFulfillmentOrders(
+    first: $first
+    after: $after
+    locationIds: $locationIds
+  ) {
+    nodes { ...Full }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + _FULL
+)
+
+ONE = (
+    """
+query One($id: ID!) {
+  fulfillmentOrder(id: $id) { ...Full }
+}
+"""
+    + _FULL
+)
+
+ACCEPT = (
+    """
+mutation Accept($id: ID!, $message: String) {
+  fulfillmentOrderAcceptFulfillmentRequest(id: $id, message: $message) {
+    fulfillmentOrder { ...State }
+    userErrors { field message }
+  }
+}
+"""
+    + _STATE
+)
+
+REJECT = (
+    """
+mutation Reject($id: ID!, $reason: FulfillmentOrderRejectionReason, $message: String) {
+  fulfillmentOrderRejectFulfillmentRequest(id: $id, reason: $reason, message: $message) {
+    fulfillmentOrder { ...State }
+    userErrors { field message }
+  }
+}
+"""
+    + _STATE
+)
+
+FULFILL = """
+mutation Fulfill($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}
+"""
+
+CLOSE = (
+    """
+mutation Close($id: ID!, $message: String) {
+  fulfillmentOrderClose(id: $id, message: $message) {
+    fulfillmentOrder { ...State }
+    userErrors { field message }
+  }
+}
+"""
+    + _STATE
+)
+
+ACCEPT_CANCELLATION = (
+    """
+mutation AcceptCancellation($id: ID!, $message: String) {
+  fulfillmentOrderAcceptCancellationRequest(id: $id, message: $message) {
+    fulfillmentOrder { ...State }
+    userErrors { field message }
+  }
+}
+"""
+    + _STATE
+)
+
+REJECT_CANCELLATION = (
+    """
+mutation RejectCancellation($id: ID!, $message: String) {
+  fulfillmentOrderRejectCancellationRequest(id: $id, message: $message) {
+    fulfillmentOrder { ...State }
+    userErrors { field message }
+  }
+}
+"""
+    + _STATE
+)
+
+#: one light read of where an order stands (after a fulfillment: its answer has no order)
+STATE = (
+    """
+query State($id: ID!) {
+  fulfillmentOrder(id: $id) { ...State }
+}
+"""
+    + _STATE
+)
+
+#: every document, by name (the SDL test validates each one)
+ALL = {
+    "ASSIGNED": ASSIGNED,
+    "ONE": ONE,
+    "STATE": STATE,
+    "ACCEPT": ACCEPT,
+    "REJECT": REJECT,
+    "FULFILL": FULFILL,
+    "CLOSE": CLOSE,
+    "ACCEPT_CANCELLATION": ACCEPT_CANCELLATION,
+    "REJECT_CANCELLATION": REJECT_CANCELLATION,
+}

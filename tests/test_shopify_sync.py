@@ -1,0 +1,343 @@
+"""Shopify end to end: the sync worker against the Shopify stand-in served by a real uvicorn
+on loopback (GraphQL executed by graphql-core, the cost bucket, the merchant side).
+
+Every claim is read from the stand-in's own logs (``/_sandbox/transitions``,
+``/_sandbox/requests``): one mutation per move, the words sent, nothing throttled."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from rxfloor.core.db import Store
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.models import Tracking
+from rxfloor.core.service import Actor, OrderService, ServiceError
+from rxfloor.core.sources.base import TransientError
+from rxfloor.core.sources.shopify import queries
+from rxfloor.core.sources.shopify.client import ShopifyClient
+from rxfloor.core.sources.shopify.source import ShopifySource
+from rxfloor.core.sync.retry import RetryPolicy
+from rxfloor.core.sync.worker import SyncWorker
+from tests import shopify_fixtures
+from tests.shopify_fixtures import ShopifyServer
+
+shopify_factory = shopify_fixtures.shopify_factory
+
+NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
+
+
+def shop_source(server: ShopifyServer, **kw: Any) -> ShopifySource:
+    kw.setdefault("timeout_s", 2.0)
+    client = ShopifyClient(server.base_url, SecretStr(server.access_token), **kw)
+    return ShopifySource(client)
+
+
+def make_worker(service: OrderService, server: ShopifyServer, **kw: Any) -> SyncWorker:
+    return SyncWorker(service, shop_source(server), policy=NO_WAIT, **kw)
+
+
+@pytest.fixture
+def shopify_server(shopify_factory) -> ShopifyServer:
+    """20 submitted orders; a bucket restored fast (these tests are not about pacing)."""
+    server: ShopifyServer = shopify_factory(seed=20, restore_rate=2000.0)
+    return server
+
+
+@pytest.fixture
+def service(sqlite_url: str) -> Iterator[OrderService]:
+    store = Store.open(sqlite_url)
+    yield OrderService(store, Actor("AB", "counter-1"))
+    store.close()
+
+
+def local(gid: str) -> str:
+    return f"shopify:{gid}"
+
+
+def api_moves(server: ShopifyServer) -> list[tuple[str, str, str]]:
+    return [(t["id"], t["action"], t["to"]) for t in server.transitions() if t["by"] == "api"]
+
+
+def test_pull_shows_requested_orders_only(service: OrderService, shopify_factory) -> None:
+    server = shopify_factory(seed=0)
+    asked = server.submit(3)
+    server.submit(2, submitted=False)  # the merchant has not asked the pharmacy yet
+    worker = make_worker(service, server)
+    report = worker.cycle()
+    assert report.pulled == 3 and report.online, report
+    views = [service.get(local(g)) for g in asked]
+    assert {v.status for v in views} == {Status.OPEN}
+    assert {v.source for v in views} == {"shopify"}
+    assert {v.remote_status for v in views} == {"OPEN/SUBMITTED"}
+    assert all(v.name.startswith("#") and v.items_summary for v in views)
+    assert [v.remote_id for v in views] == asked
+    worker.close()
+
+
+def test_accept_then_fulfil_with_tracking(service: OrderService, shopify_server) -> None:
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    gid = shopify_server.submit(1)[0]
+    worker.cycle()
+    service.act(local(gid), Action.START)
+    worker.cycle()
+    assert api_moves(shopify_server) == [
+        (gid, "fulfillmentOrderAcceptFulfillmentRequest", "IN_PROGRESS/ACCEPTED")
+    ]
+    parcel = Tracking(company="DHL", number="00340434161234567890",
+                      url="https://www.dhl.de/track?id=00340434161234567890")  # fmt: skip
+    service.act(local(gid), Action.FINISH, tracking=parcel)
+    report = worker.cycle()
+    assert report.errors == [], report
+    moves = [t for t in shopify_server.transitions() if t["by"] == "api"]
+    assert [(t["action"], t["to"]) for t in moves] == [
+        ("fulfillmentOrderAcceptFulfillmentRequest", "IN_PROGRESS/ACCEPTED"),
+        ("fulfillmentCreate", "CLOSED/ACCEPTED"),
+    ]
+    assert moves[1]["tracking"] == [{"company": "DHL", "number": parcel.number, "url": parcel.url}]
+    assert moves[1]["notify_customer"] is True
+    view = service.get(local(gid))
+    assert (view.status, view.remote_status) == (Status.FINISHED, "CLOSED/ACCEPTED")
+    worker.close()
+
+
+def test_finish_from_open_accepts_then_fulfils_once(service: OrderService, shopify_server):
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    gid = shopify_server.submit(1)[0]
+    worker.cycle()
+    service.act(local(gid), Action.START)
+    service.act(local(gid), Action.FINISH)  # both queued before the push
+    worker.cycle()
+    assert [a for _, a, _ in api_moves(shopify_server)] == [
+        "fulfillmentOrderAcceptFulfillmentRequest", "fulfillmentCreate"]  # fmt: skip
+    worker.cycle()  # nothing more goes out
+    assert len(api_moves(shopify_server)) == 2
+    worker.close()
+
+
+def test_cancel_from_open_rejects_with_the_mapped_reason(service: OrderService, shopify_server):
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    gid = shopify_server.submit(1)[0]
+    worker.cycle()
+    service.act(local(gid), Action.CANCEL, reason="Out of stock, no substitute")
+    worker.cycle()
+    (move,) = [t for t in shopify_server.transitions() if t["by"] == "api"]
+    assert (move["action"], move["to"]) == ("fulfillmentOrderRejectFulfillmentRequest",
+                                           "OPEN/REJECTED")  # fmt: skip
+    assert move["reason"] == "INVENTORY_OUT_OF_STOCK"
+    assert move["message"] == "Out of stock, no substitute"
+    view = service.get(local(gid))
+    assert (view.status, view.remote_status) == (Status.CANCELLED, "OPEN/REJECTED")
+    worker.close()
+
+
+def test_cancel_in_progress_closes_it_incomplete(service: OrderService, shopify_server) -> None:
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    gid = shopify_server.submit(1)[0]
+    worker.cycle()
+    service.act(local(gid), Action.START)
+    worker.cycle()
+    service.act(local(gid), Action.CANCEL, reason="Patient cancelled")
+    worker.cycle()
+    last = [t for t in shopify_server.transitions() if t["by"] == "api"][-1]
+    assert (last["action"], last["to"]) == ("fulfillmentOrderClose", "INCOMPLETE/CLOSED")
+    assert last["message"] == "Patient cancelled"
+    assert service.get(local(gid)).status is Status.CANCELLED
+    worker.close()
+
+
+@pytest.mark.parametrize("answer", ["accept", "reject"])
+def test_a_cancellation_request_is_answered_once(
+    service: OrderService, shopify_server, answer: str
+) -> None:
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    gid = shopify_server.submit(1)[0]
+    worker.cycle()
+    service.act(local(gid), Action.START)
+    worker.cycle()
+    shopify_server.request_cancellation(gid, "Customer changed their mind")
+    worker.cycle()
+    view = service.get(local(gid))
+    assert view.cancel_requested and view.request_message == "Customer changed their mind"
+    assert [a["kind"] for a in service.store.open_alerts()] == ["cancel_request"]
+    with pytest.raises(ServiceError, match="asked to cancel"):
+        service.act(local(gid), Action.FINISH)
+    if answer == "accept":
+        service.act(local(gid), Action.ACCEPT_CANCEL)
+        mutation = "fulfillmentOrderAcceptCancellationRequest"
+        remote, column = "CANCELLED/CANCELLATION_ACCEPTED", Status.CANCELLED
+    else:
+        service.act(local(gid), Action.REJECT_CANCEL, reason="Already packed and labelled")
+        mutation = "fulfillmentOrderRejectCancellationRequest"
+        remote, column = "IN_PROGRESS/CANCELLATION_REJECTED", Status.PROCESSING
+    report = worker.cycle()
+    assert report.errors == [], report
+    last = [t for t in shopify_server.transitions() if t["by"] == "api"][-1]
+    assert (last["action"], last["to"]) == (mutation, remote)
+    if answer == "reject":
+        assert last["message"] == "Already packed and labelled"
+    view = service.get(local(gid))
+    assert (view.status, view.remote_status, view.cancel_requested) == (column, remote, False)
+    if answer == "reject":  # the order goes on: it can be finished now
+        service.act(local(gid), Action.FINISH)
+        worker.cycle()
+        assert service.get(local(gid)).remote_status == "CLOSED/CANCELLATION_REJECTED"
+        assert service.get(local(gid)).status is Status.FINISHED
+    worker.close()
+
+
+def test_merchant_hold_and_schedule(service: OrderService, shopify_server) -> None:
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    held = shopify_server.submit(1)[0]
+    later = datetime.now(UTC) + timedelta(days=2)
+    scheduled = shopify_server.submit(1, fulfill_at=later)[0]
+    worker.cycle()
+    shopify_server.hold(held, reason="AWAITING_PAYMENT", notes="card declined")
+    worker.cycle()
+    view = service.get(local(held))
+    assert view.hold and view.status is Status.OPEN
+    assert view.hold_reason == "held by the merchant in Shopify: awaiting payment (card declined)"
+    with pytest.raises(ServiceError):
+        service.act(local(held), Action.START)  # held by the merchant
+    with pytest.raises(ServiceError, match="release it there"):
+        service.act(local(held), Action.RELEASE)
+    shopify_server.release(held)
+    worker.cycle()
+    assert not service.get(local(held)).hold
+    service.act(local(held), Action.START)
+    worker.cycle()
+    assert service.get(local(held)).remote_status == "IN_PROGRESS/ACCEPTED"
+    # the scheduled one is on the board, flagged, and cannot be started before its time
+    view = service.get(local(scheduled))
+    assert view.status is Status.OPEN and view.fulfill_at is not None
+    assert abs(view.fulfill_at.timestamp() - later.timestamp()) < 1
+    with pytest.raises(ServiceError):
+        service.act(local(scheduled), Action.START)
+    worker.close()
+
+
+def test_user_errors_are_parked_with_shopifys_words(service: OrderService, shopify_server):
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    gid = shopify_server.submit(1)[0]
+    worker.cycle()
+    service.act(local(gid), Action.START)
+    worker.cycle()
+    # a tracking URL Shopify refuses: HTTP 200, the refusal inside userErrors
+    service.act(local(gid), Action.FINISH,
+                tracking=Tracking(number="123", url="ftp://tracking.example"))  # fmt: skip
+    report = worker.cycle()
+    assert report.failed == 1
+    view = service.get(local(gid))
+    assert view.sync_error is not None and "Tracking URL is invalid." in view.sync_error
+    assert "fulfillmentCreate" in view.sync_error
+    assert shopify_server.fulfillment_order(gid)["status"] == "IN_PROGRESS"
+    worker.close()
+
+
+def test_a_state_refusal_is_read_back_before_it_is_believed(
+    service: OrderService, shopify_server
+) -> None:
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    gid = shopify_server.submit(1)[0]
+    worker.cycle()
+    service.act(local(gid), Action.START)
+    worker.cycle()
+    shopify_server.hold(gid)  # the merchant holds it; we have not pulled that yet
+    service.act(local(gid), Action.CANCEL, reason="Patient cancelled")
+    report = worker.push()
+    view = service.get(local(gid))
+    # Shopify refused the close ("Cannot close …: … status ON_HOLD"): read back, tried again
+    # against the real state, refused again: parked with Shopify's words
+    assert view.sync_error is not None and "Cannot close" in view.sync_error, report
+    ops = [r["operation_name"] for r in shopify_server.requests()]
+    assert ops[-3:] == ["Close", "One", "Close"]
+    worker.close()
+
+
+def test_paced_from_throttle_status_without_a_throttled_answer(
+    service: OrderService, shopify_factory
+) -> None:
+    # a page asks for ~750 points: the pull waits for the bucket between pages
+    server = shopify_factory(seed=120, bucket_size=800.0, restore_rate=400.0)
+    worker = make_worker(service, server)
+    worker.cycle()
+    for row in service.store.board_rows():
+        service.act(row["id"], Action.START)
+    available = server.requests()[-1]["currently_available"]
+    started = time.monotonic()
+    worker.push()
+    elapsed = time.monotonic() - started
+    log = server.requests()
+    assert not [r for r in log if r["throttled"]], server.stats()
+    assert len(api_moves(server)) == 120
+    # 120 mutations at 10 points against 400 points/s from what the pull left in the bucket
+    assert elapsed >= (120 * 10 - available) / 400 * 0.8
+    worker.close()
+
+
+def test_throttled_answer_says_when_to_retry(shopify_factory) -> None:
+    server = shopify_factory(seed=1, bucket_size=1000.0, restore_rate=50.0)
+    server.set_throttle(currentlyAvailable=0.0)
+    source = shop_source(server)
+    with pytest.raises(TransientError) as caught:
+        list(source.iter_orders(queries.PAGE_SIZE, active=False))
+    err = caught.value
+    assert "THROTTLED" in str(err) and err.maybe_applied is False
+    answer = server.requests()[-1]
+    wait = (answer["requested_cost"] - answer["currently_available"]) / 50.0
+    assert err.retry_after == pytest.approx(wait, abs=0.05)
+    assert source.client.bucket.stats().throttled == 1
+    source.close()
+
+
+def test_the_token_never_leaks(service: OrderService, shopify_factory) -> None:
+    server = shopify_factory(seed=1)
+    server.set_faults(echo_token=True)
+    bad = ShopifySource(ShopifyClient(server.base_url, SecretStr("shpat_wrong_token_123"),
+                                      timeout_s=2.0))  # fmt: skip
+    with pytest.raises(Exception) as caught:
+        bad.get_order("gid://shopify/FulfillmentOrder/1")
+    assert "shpat_wrong_token_123" not in str(caught.value)
+    bad.close()
+
+
+def test_one_pusher_per_source_per_database(db_url: str, shopify_server: ShopifyServer) -> None:
+    """Two terminals: one Shopify pusher at a time; the RxScale lease is another lease."""
+    from rxfloor.core.sync.lease import PushLease
+
+    stores = [Store.open(db_url) for _ in range(2)]
+    workers: list[SyncWorker] = []
+    try:
+        services = [OrderService(s, Actor(f"P{i}", f"st-{i}")) for i, s in enumerate(stores)]
+        workers = [make_worker(s, shopify_server) for s in services]
+        assert workers[0].cycle().lease
+        blocked = workers[1].cycle()
+        assert not blocked.lease and blocked.pulled == 0
+        rxscale = PushLease(stores[1], source="rxscale")
+        assert rxscale.acquire()  # another source's pusher is not blocked by Shopify's
+        rxscale.release()
+        ref = stores[1].board_rows()[0]["id"]
+        services[1].act(ref, Action.START)  # the other terminal keeps working locally
+        assert workers[0].cycle().pushed == 1
+        workers[0].close()
+        assert workers[1].cycle().lease
+        assert PushLease(stores[0], source="shopify").acquire() is False
+        assert len(api_moves(shopify_server)) == 1
+    finally:
+        for w in workers:
+            w.close()
+        for s in stores:
+            s.close()
