@@ -216,10 +216,12 @@ class OrderService:
                            "hold_since": None}  # fmt: skip
             elif outcome.action is Action.REJECT_CANCEL:
                 values |= {"request_kind": None}  # the message stays: an undo brings it back
+                self._close_request_alerts(conn, row["id"], now, self.actor.name)
             else:
                 values |= {"status": outcome.facts.status, "status_since": now}
                 if outcome.action is Action.ACCEPT_CANCEL:
                     values |= {"request_kind": None}
+                    self._close_request_alerts(conn, row["id"], now, self.actor.name)
                 if tracking is not None:
                     values |= {"tracking_company": tracking.company,
                                "tracking_number": tracking.number,
@@ -431,6 +433,21 @@ class OrderService:
             )
             self.store.record_change(conn, [row["id"]])
 
+    def _close_request_alerts(
+        self, conn: Connection, order_id: str, now: datetime, by: str
+    ) -> None:
+        """A cancellation request answered (here, by any terminal or the CLI, or closed at
+        the remote): its alert has done its work, in the same transaction as the answer."""
+        conn.execute(
+            update(alerts)
+            .where(
+                alerts.c.order_id == order_id,
+                alerts.c.kind == "cancel_request",
+                alerts.c.acknowledged_at.is_(None),
+            )
+            .values(acknowledged_at=now, acknowledged_by=by)
+        )
+
     # ------------------------------------------------------------ remote side
     def apply_remote(
         self,
@@ -531,6 +548,7 @@ class OrderService:
                 what.append("cancel request")
             elif request_off:
                 values |= {"request_kind": None}
+                self._close_request_alerts(conn, order_id, now, REMOTE_ACTOR)
                 if not ending:
                     self._event(conn, order_id, now, action="cancel_request_closed",
                                 from_status=status_now, to_status=status_now,

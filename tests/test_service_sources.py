@@ -158,3 +158,30 @@ def test_a_rejected_request_leaves_the_order_where_it_was(floor: OrderService) -
     # an RxScale order cannot be asked: nothing to accept
     with pytest.raises(Refused, match="nobody asked to cancel"):
         floor.act("#2001", Action.ACCEPT_CANCEL)
+
+
+def test_answering_a_cancellation_request_closes_its_alert(floor: OrderService) -> None:
+    """The alert asks for an answer: once answered — accepted or rejected, from any
+    terminal or the CLI, or closed at the remote — it is no longer open, in the same
+    transaction as the answer."""
+
+    def open_kinds() -> list[tuple[str, str | None]]:
+        with floor.store.read() as conn:
+            rows = conn.execute(select(alerts).where(alerts.c.acknowledged_at.is_(None)))
+            return [(r.order_id, r.kind) for r in rows]
+
+    asked = ("OPEN/CANCELLATION_REQUESTED", Status.OPEN)
+    floor.add_orders([NewOrder(id=local_id("shopify", GID + "2"), source="shopify", name="#1002",
+                               remote_status="OPEN/SUBMITTED")])  # fmt: skip
+    one, two = floor.get("#1001"), floor.get("#1002")
+    floor.apply_remote(one.id, *asked, cancel_requested=True, request_message="wrong size")
+    floor.apply_remote(two.id, *asked, cancel_requested=True)
+    assert sorted(open_kinds()) == sorted([(one.id, "cancel_request"), (two.id, "cancel_request")])
+    floor.act("#1001", Action.REJECT_CANCEL, reason="already packed")
+    assert open_kinds() == [(two.id, "cancel_request")]
+    floor.apply_remote(two.id, "OPEN/SUBMITTED", Status.OPEN)  # withdrawn at the remote
+    assert open_kinds() == []
+    floor.apply_remote(two.id, *asked, cancel_requested=True)  # asked again
+    assert open_kinds() == [(two.id, "cancel_request")]
+    floor.act("#1002", Action.ACCEPT_CANCEL)
+    assert open_kinds() == []
