@@ -110,6 +110,20 @@ def test_compact_card_keeps_delivery_and_due() -> None:
     assert "ship" in text and "late 42m" in text and "5m" in text
 
 
+def test_a_narrow_card_keeps_the_whole_name_before_the_due_day() -> None:
+    """At 80x24 a column is ~23 cells: ``due Wed 09:31`` cut the name to ``#10`` (seen in
+    tmux). The name is what a person reads first: the word ``due`` gives way, not the name
+    nor the day."""
+    tomorrow = card(name="#1012", due_at=NOW + timedelta(days=1), source="shopify")
+    lines = card_lines(tomorrow, NOW, 23, selected=False, compact=True, style=lambda _: Style(),
+                       rule=Style(), marks=True)  # fmt: skip
+    first = lines[0].text
+    assert "#1012" in first and first.rstrip().endswith(due_text(tomorrow, NOW)[4:])
+    roomy = card_lines(tomorrow, NOW, 40, selected=False, compact=True, style=lambda _: Style(),
+                       rule=Style(), marks=True)  # fmt: skip
+    assert due_text(tomorrow, NOW) in roomy[0].text  # with room: the words as they were
+
+
 def test_header_sync_word_and_colour() -> None:
     offline = SyncHealth(False, NOW, None, None, 0, 0)
     assert health_line({}, []).plain == "sync: off"  # nothing configured: not "offline"

@@ -55,6 +55,15 @@ def due_text(card: Card, now: datetime) -> str:
     return f"due {when(card.target, now)}"
 
 
+def short_due(text: str, room: int) -> str:
+    """``text`` (``due Tue 05:23`` / ``late 42m``) for a line with ``room`` cells after the
+    order's name: the word ``due`` gives way first (the day never: a time alone would read
+    as today's); ``late …`` stays whole (it is the alarm)."""
+    if len(text) + 2 <= room or text.startswith("late"):
+        return text
+    return text.removeprefix("due ")
+
+
 def when(at: datetime, now: datetime) -> str:
     """A local time of day, with the weekday when it is not today."""
     local, today = at.astimezone(), now.astimezone()
@@ -142,11 +151,14 @@ def card_lines(
     flags = [Segment(text, fg(component)) for text, component in badges(card, now)]
     late = urgency(card, now)
     due = due_text(card, now)
-    due_seg = [Segment(f" {due} ", fg(f"column--{late}"))] if due else []
     since = Segment(f" {age(card.status_since, now)} ", fg("column--dim"))
     head = [mark, *_source(card, fg("column--source"), marks),
             Segment(f" {card.name} ", base + Style(bold=True)),
             Segment(card.initials, base)]  # fmt: skip
+    # the order's name is what a person reads first: the due text gives way, never it
+    room = width - sum(len(seg.text) for seg in head[:-1])
+    due = short_due(due, room)
+    due_seg = [Segment(f" {due} ", fg(f"column--{late}"))] if due else []
     delivery = _DELIVERY.get(card.delivery, card.delivery)
     items = f"   {delivery} · {card.items}" if compact else "   " + card.items
     lines = [
