@@ -259,27 +259,7 @@ class Settings(BaseSettings):
         Raises :class:`ConfigError` naming what is wrong with a malformed key (a trailing
         newline, a non-ASCII character, ...) without ever printing the key.
         """
-        from rxfloor.core.text import api_key_problem, register_secret
-
-        if self.api_key is not None:
-            key, source = self.api_key, "RXFLOOR_API_KEY"
-        else:
-            try:
-                import keyring
-
-                value = keyring.get_password(APP_NAME, "api_key")
-            except Exception:  # no keyring backend on this machine
-                return None
-            if not value:
-                return None
-            key, source = SecretStr(value), "the OS keyring"
-        raw = key.get_secret_value()
-        register_secret(raw.strip())
-        register_secret(raw)
-        problem = api_key_problem(raw)
-        if problem is not None and raw:
-            raise ConfigError(f"the API key (from {source}) {problem}")
-        return key
+        return _checked_secret(self.api_key, "RXFLOOR_API_KEY", "api_key", "the API key")
 
     def shopify_url(self) -> str | None:
         """``[sources.shopify] shop_url`` without a trailing slash (None: not configured)."""
@@ -290,27 +270,12 @@ class Settings(BaseSettings):
         """The Shopify access token from ``RXFLOOR_SHOPIFY_ACCESS_TOKEN``, else from the OS
         keyring (service ``rxfloor``, user ``shopify_access_token``); registered as a secret.
         Raises :class:`ConfigError` naming what is wrong with a malformed one (never it)."""
-        from rxfloor.core.text import api_key_problem, register_secret
-
-        if self.shopify_access_token is not None:
-            token, source = self.shopify_access_token, "RXFLOOR_SHOPIFY_ACCESS_TOKEN"
-        else:
-            try:
-                import keyring
-
-                value = keyring.get_password(APP_NAME, "shopify_access_token")
-            except Exception:  # no keyring backend on this machine
-                return None
-            if not value:
-                return None
-            token, source = SecretStr(value), "the OS keyring"
-        raw = token.get_secret_value()
-        register_secret(raw.strip())
-        register_secret(raw)
-        problem = api_key_problem(raw)
-        if problem is not None and raw:
-            raise ConfigError(f"the Shopify access token (from {source}) {problem}")
-        return token
+        return _checked_secret(
+            self.shopify_access_token,
+            "RXFLOOR_SHOPIFY_ACCESS_TOKEN",
+            "shopify_access_token",
+            "the Shopify access token",
+        )
 
     def konnektive_url(self) -> str | None:
         """``[sources.konnektive] api_url`` without a trailing slash (None: not configured)."""
@@ -349,27 +314,41 @@ class Settings(BaseSettings):
         """The Photon API token from ``RXFLOOR_PHOTON_API_TOKEN``, else from the OS keyring
         (service ``rxfloor``, user ``photon_api_token``); registered as a secret. Raises
         :class:`ConfigError` naming what is wrong with a malformed one (never it)."""
-        from rxfloor.core.text import api_key_problem, register_secret
+        return _checked_secret(
+            self.photon_api_token,
+            "RXFLOOR_PHOTON_API_TOKEN",
+            "photon_api_token",
+            "the Photon API token",
+        )
 
-        if self.photon_api_token is not None:
-            token, source = self.photon_api_token, "RXFLOOR_PHOTON_API_TOKEN"
-        else:
-            try:
-                import keyring
 
-                value = keyring.get_password(APP_NAME, "photon_api_token")
-            except Exception:  # no keyring backend on this machine
-                return None
-            if not value:
-                return None
-            token, source = SecretStr(value), "the OS keyring"
-        raw = token.get_secret_value()
-        register_secret(raw.strip())
-        register_secret(raw)
-        problem = api_key_problem(raw)
-        if problem is not None and raw:
-            raise ConfigError(f"the Photon API token (from {source}) {problem}")
-        return token
+def _checked_secret(
+    given: SecretStr | None, env_var: str, keyring_user: str, what: str
+) -> SecretStr | None:
+    """A secret from ``env_var`` (``given``), else from the OS keyring (service ``rxfloor``,
+    user ``keyring_user``); registered before anything can print it. Raises
+    :class:`ConfigError` naming what is wrong with a malformed one (never the secret)."""
+    from rxfloor.core.text import api_key_problem, register_secret
+
+    if given is not None:
+        secret, source = given, env_var
+    else:
+        try:
+            import keyring
+
+            value = keyring.get_password(APP_NAME, keyring_user)
+        except Exception:  # no keyring backend on this machine
+            return None
+        if not value:
+            return None
+        secret, source = SecretStr(value), "the OS keyring"
+    raw = secret.get_secret_value()
+    register_secret(raw.strip())
+    register_secret(raw)
+    problem = api_key_problem(raw)
+    if problem is not None and raw:
+        raise ConfigError(f"{what} (from {source}) {problem}")
+    return secret
 
 
 class _FileOnly(Settings):
