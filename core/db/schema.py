@@ -30,7 +30,7 @@ from sqlalchemy import (
 from rxfloor.core.models import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0006_sources"
+SCHEMA_HEAD = "0007_exceptions"
 
 
 def utcnow() -> datetime:
@@ -99,6 +99,8 @@ orders = Table(
     Column("tracking_company", String(128)),
     Column("tracking_number", String(128)),
     Column("tracking_url", Text),
+    # the exceptional ``remote_status`` a person resolved with a note (the exceptions queue)
+    Column("exception_resolved", String(64)),
     Index("ix_orders_source_remote_id", "source", "remote_id", unique=True),
 )
 
@@ -148,6 +150,8 @@ outbox = Table(
     Column("idempotency_key", String(64), unique=True, nullable=False),
     Column("state", String(16), index=True, default=OutboxState.PENDING, nullable=False),
     Column("attempts", Integer, default=0, nullable=False),
+    # times the source refused this row: the first refusal is retried once, the second parks
+    Column("refusals", Integer, default=0, server_default="0", nullable=False),
     # an earlier attempt may have reached the remote: read the order back before sending
     Column("maybe_applied", Boolean, default=False, server_default=false(), nullable=False),
     # the push lease holder that marked the row ``sending`` (only it may settle the row)
@@ -156,6 +160,7 @@ outbox = Table(
     Column("next_attempt_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    Column("failed_at", UTCDateTime),  # when it was parked (the exceptions queue's order)
 )
 
 
