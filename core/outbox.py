@@ -173,6 +173,7 @@ _SETTLE = (
         maybe_applied=bindparam("b_maybe"),
         claimed_by=None,
         sent_at=bindparam("b_sent_at"),
+        failed_at=bindparam("b_failed_at"),  # when parked: the exceptions queue's order
     )
     .returning(outbox.c.id)
 )
@@ -202,6 +203,7 @@ def settle(conn: Connection, holder: str, outcomes: Sequence[Settle]) -> list[Se
             "b_next": next_at,
             "b_maybe": maybe,
             "b_sent_at": now if state is OutboxState.SENT else None,
+            "b_failed_at": now if state is OutboxState.FAILED else None,
         }
         ours.update(conn.execute(_SETTLE, params).scalars())
     return [o for o in outcomes if o.row_id in ours]
@@ -298,6 +300,7 @@ def park_again(conn: Connection, sent: RowMapping, message: str, at: datetime) -
             attempts=1,  # a retry reads the order back before sending
             last_error=message,
             created_at=at,
+            failed_at=at,
         )
     )
 
