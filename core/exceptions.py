@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, Connection, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select
 
 from rxfloor.core import sources
 from rxfloor.core.db import UTCDateTime, audit_events, orders, outbox
@@ -86,19 +86,19 @@ def _label(source: str) -> str:
     return sources.traits(source).label if source in sources.names() else source
 
 
-def _exceptional() -> ColumnElement[bool]:
-    """SQL: the order's ``remote_status`` is one of its source's exceptional words and no
-    person resolved that word yet (the Python rule is :func:`sources.exception`)."""
-    words = [
-        and_(orders.c.source == name, orders.c.remote_status.in_(sorted(table)))
-        for name in sources.names()
-        if (table := sources.traits(name).exceptions())
-    ]
+def _candidates() -> ColumnElement[bool]:
+    """SQL: the order's ``remote_status`` is an exceptional word of some source (the index
+    on it finds these few) and no person resolved that word yet. Whether the word is
+    exceptional for the order's own source is the traits' to say (:func:`sources.exception`),
+    on the rows this returns."""
+    every = sorted({w for name in sources.names() for w in sources.traits(name).exceptions()})
+    if not every:
+        return false()
     unresolved = or_(
         orders.c.exception_resolved.is_(None),
         orders.c.exception_resolved != orders.c.remote_status,
     )
-    return and_(or_(*words), unresolved) if words else false()
+    return and_(orders.c.remote_status.in_(every), unresolved)
 
 
 _REQUESTED = orders.c.request_kind == CANCELLATION
@@ -109,15 +109,19 @@ _ORDER = (orders.c.id.label("order_id"), orders.c.name, orders.c.source, orders.
 
 
 def count(conn: Connection) -> int:
-    """How many items the queue holds (the header): two counting queries, no rows."""
+    """How many items the queue holds (the header asks every second): three counting
+    queries, each on an index, and the traits' word on a handful of (source, word) pairs."""
     parked = conn.execute(
         select(func.count()).select_from(outbox).where(outbox.c.state == OutboxState.FAILED)
     ).scalar_one()
-    exceptional = _exceptional()
-    n_source = func.coalesce(func.sum(case((exceptional, 1), else_=0)), 0)
-    n_request = func.coalesce(func.sum(case((_REQUESTED, 1), else_=0)), 0)
-    row = conn.execute(select(n_source, n_request).where(or_(exceptional, _REQUESTED))).one()
-    return int(parked) + int(row[0]) + int(row[1])
+    requests = conn.execute(select(func.count()).where(_REQUESTED)).scalar_one()
+    by_word = conn.execute(
+        select(orders.c.source, orders.c.remote_status, func.count())
+        .where(_candidates())
+        .group_by(orders.c.source, orders.c.remote_status)
+    ).all()
+    exceptional = sum(n for source, word, n in by_word if sources.exception(source, word))
+    return int(parked) + int(requests) + int(exceptional)
 
 
 def queue(conn: Connection) -> list[ExceptionItem]:
@@ -162,12 +166,12 @@ def _source_exceptions(conn: Connection) -> list[ExceptionItem]:
             orders.c.on_hold,
             orders.c.hold_by,
             orders.c.hold_reason,
-        ).where(_exceptional())
+        ).where(_candidates())
     ).mappings()
     items = []
     for r in rows:
         meaning = sources.exception(r["source"], r["remote_status"], r["exception_resolved"])
-        if meaning is None:  # the SQL and the traits disagree: the traits decide
+        if meaning is None:  # another source's exceptional word: not this one's
             continue
         parked_by_source = r["on_hold"] and r["hold_by"] == _BY_SOURCE and r["hold_reason"]
         items.append(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 
 from rxfloor.core import exceptions
 from rxfloor.core import outbox as outbox_rows
@@ -269,3 +269,17 @@ def test_hostile_words_are_scrubbed_and_kept_as_data(floor: OrderService, clock:
     floor.apply_remote(PHOTON, "error", None, remote_hold=True, hold_comment=HOSTILE)
     words = {i.words for i in queue(floor.store)}
     assert words == {HOSTILE.replace("sk_live_exceptions_0001", "<redacted>")}
+
+
+def test_a_word_exceptional_for_another_source_is_not_an_exception(floor: OrderService) -> None:
+    floor.add_orders([NewOrder(id="po-9", name="#2009", remote_status="error"),
+                      _order(local_id("photon", "ord_2"), "photon", "ord_2", "PH-2", "FAILED")],
+                     source="remote")  # fmt: skip
+    assert queue(floor.store) == [] and count(floor.store) == 0
+
+
+def test_the_count_is_read_from_indexes(store: Store) -> None:
+    """Migration 0008: the header's count every second finds its few rows by index."""
+    with store.read() as conn:
+        names = {ix["name"] for ix in inspect(conn).get_indexes("orders")}
+    assert {"ix_orders_remote_status", "ix_orders_request_kind"} <= names

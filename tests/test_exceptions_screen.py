@@ -179,3 +179,19 @@ async def _open_for_snapshot(pilot: Pilot[None]) -> None:
 def test_snapshot(url: str, size: tuple[int, int], snap_compare: Any) -> None:
     app = make_app(url, theme="rxfloor-dark")
     assert snap_compare(app, terminal_size=size, run_before=_open_for_snapshot)
+
+
+async def test_the_answer_keys_follow_the_users_keymap(url: str) -> None:
+    app = make_app(url, keys={"accept_cancel": "Y", "exceptions": "X,E"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await press(pilot, "X")
+        await until(pilot, lambda: isinstance(app.screen, ExceptionsScreen) and app.screen.loaded)
+        screen = app.screen
+        assert isinstance(screen, ExceptionsScreen)
+        await press(pilot, "down", "down", "y")  # the default key does nothing now
+        assert len(rows(screen)) == 4
+        await press(pilot, "Y")
+        await until(pilot, lambda: len(rows(screen)) == 3)
+        await press(pilot, "E")
+        assert not isinstance(app.screen, ExceptionsScreen)
