@@ -226,7 +226,7 @@ def _listen(host: str, port: int) -> socket.socket:
 _OUTSIDE_FONT = re.compile(r"<link[^>]*fonts\.googleapis\.com[^>]*>\s*", re.S)
 
 
-def _offline_templates(jinja2: Any, folder: str) -> Any:
+def _offline_templates(jinja2: Any, folder: str | Path) -> Any:
     """textual-serve's templates with every request to another origin taken out."""
     files = jinja2.FileSystemLoader(folder)
 
