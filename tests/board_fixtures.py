@@ -189,6 +189,11 @@ def seed_two_sources(url: str) -> None:
     #1001 (the same name as an RxScale order), #2002 / #2003 in PROCESSING to be shipped,
     #2004 to hold, #2005 held by the merchant, #2006 / #2007 with a cancellation request."""
     seed_board(url)
+    seed_shopify(url)
+
+
+def seed_shopify(url: str) -> None:
+    """The Shopify part of :func:`seed_two_sources`, beside what ``url`` holds."""
     store = Store.open(url)
     service = OrderService(store, Actor("CD", "counter-2"), clock=frozen)
     service.add_orders(
