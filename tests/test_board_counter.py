@@ -231,6 +231,8 @@ async def test_undo_one_move_a_press_and_asks_before_going_further(url: str) -> 
         await press(pilot, "u")
         await until(pilot, lambda: status(url, "#1029") == "OPEN")
         await until(pilot, lambda: any(m.startswith("undone: #1029") for _, m in app.said))
+        said = next(m for _, m in app.said if m.startswith("undone: #1029"))
+        assert said.startswith("undone: #1029 OPEN -> PROCESSING · #1029 is OPEN again"), said
         assert status(url, "#1020") == "PROCESSING"
         await press(pilot, "u")  # further back: asks
         assert isinstance(app.screen, ConfirmScreen)

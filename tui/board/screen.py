@@ -378,7 +378,9 @@ class BoardScreen(Screen[None]):
     @on(Undone)
     def _undone(self, message: Undone) -> None:
         more = f"; {self.rx.key_display('undo')} again goes further back" if self.undo_stack else ""
-        self.rx.say(f"undone: {message.summary}{more}", "information")
+        order = message.result.order  # the move's words, then where the order is now
+        self.rx.say(f"undone: {message.summary} · {order.name} is {order.status} again{more}",
+                    "information")  # fmt: skip
         self.view.show_order(message.result.order)
         self.focus_order(message.result.order.id)
 
