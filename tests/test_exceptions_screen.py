@@ -105,6 +105,7 @@ async def test_retry_leaves_the_queue_and_the_header_follows(url: str) -> None:
                 outbox.c.order_id == PARKED)).scalars().all()  # fmt: skip
         assert OutboxState.PENDING in states and OutboxState.FAILED not in states
         await until(pilot, lambda: "exceptions 3" in header_text(pilot))
+        assert screen.notice.text == "#2002: start queued again"  # said here, not under it
         assert app.service.store.history(PARKED)[-1]["action"] == "retry"
 
 

@@ -326,6 +326,7 @@ class Waiting:
     since: datetime  # in its status since
     due_at: datetime | None
     on_hold: bool
+    source: str = sources.DEFAULT_SOURCE  # whose order (a mark on the wall with several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +350,8 @@ class TickerMove:
     order_name: str
     from_status: str | None
     to_status: str | None
-    source: str
+    source: str  # local | remote (who made the move)
+    order_source: str = sources.DEFAULT_SOURCE  # whose order: a remote move names it
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,10 +384,12 @@ def _waiting(row: RowMapping) -> Waiting:
         since=row["status_since"],
         due_at=row["due_at"],
         on_hold=bool(row["on_hold"]),
+        source=str(row["source"]),
     )
 
 
 _WAITING_COLUMNS = (
+    orders.c.source,
     orders.c.name,
     orders.c.patient_name,
     orders.c.status,
@@ -466,9 +470,10 @@ def wall_figures(
             from_status=r["from_status"],
             to_status=r["to_status"],
             source=str(r["source"]),
+            order_source=str(r["order_source"]),
         )
         for r in conn.execute(
-            select(audit_events, orders.c.name)
+            select(audit_events, orders.c.name, orders.c.source.label("order_source"))
             .join(orders, orders.c.id == audit_events.c.order_id)
             .where(audit_events.c.action.in_(TICKER_ACTIONS))
             .order_by(audit_events.c.id.desc())

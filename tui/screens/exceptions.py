@@ -31,6 +31,7 @@ from rxfloor.core.sources import status_words
 from rxfloor.core.text import visible
 from rxfloor.tui.actions import BY_ID
 from rxfloor.tui.board.messages import DetailLoaded, Notice
+from rxfloor.tui.board.notice import NoticeLine
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
 from rxfloor.tui.screens.reason import REJECT_CANCEL_REASONS, RESOLVE_NOTES, ReasonScreen
 
@@ -109,6 +110,7 @@ class ExceptionsScreen(Screen[None]):
         yield DataTable(id="exceptions-table", cursor_type="row", zebra_stripes=True)
         yield Label("Nothing needs a person.", id="exceptions-empty")
         yield Static("", id="exceptions-detail", markup=False)
+        yield NoticeLine(id="notice")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -120,6 +122,16 @@ class ExceptionsScreen(Screen[None]):
     def on_resize(self) -> None:
         if self.is_mounted and self.loaded:
             self._paint()
+
+    @property
+    def notice(self) -> NoticeLine:
+        """This screen's sentences (the board's notice line is hidden under it)."""
+        return self.query_one("#notice", NoticeLine)
+
+    @on(Notice)
+    def _said(self, message: Notice) -> None:
+        message.stop()
+        self.notice.say(message.text, message.severity)
 
     @property
     def table(self) -> DataTable[Text]:
@@ -280,7 +292,7 @@ class ExceptionsScreen(Screen[None]):
 
     @on(Settled)
     def _settled(self, message: Settled) -> None:
-        self.rx.say(message.text, message.severity)
+        self.notice.say(message.text, message.severity)
         self.read()
 
     def action_open(self) -> None:
