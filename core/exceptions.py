@@ -104,8 +104,6 @@ def _candidates() -> ColumnElement[bool]:
 _REQUESTED = orders.c.request_kind == CANCELLATION
 #: what every item names of its order (:func:`_order`)
 _ORDER = (orders.c.id.label("order_id"), orders.c.name, orders.c.source, orders.c.remote_status)
-#: what every item names of its order (:func:`_order`)
-_ORDER = (orders.c.id.label("order_id"), orders.c.name, orders.c.source, orders.c.remote_status)
 
 
 def count(conn: Connection) -> int:

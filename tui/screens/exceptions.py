@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 #: the fixed columns (age, source, order, kind); the words take the rest of the width
 _WIDTHS = (5, 10, 12, 14)
+AGE_INTERVAL = 30.0  # seconds between repaints of the ages (the board's TICK_INTERVAL)
 
 
 def age(since: datetime, now: datetime) -> str:
@@ -117,7 +118,13 @@ class ExceptionsScreen(Screen[None]):
         self.table.focus()
         self._title()
         self.board.changed.subscribe(self, self._data_changed)
+        self.set_interval(AGE_INTERVAL, self._aged)
         self.read()
+
+    def _aged(self) -> None:
+        """The ages move on while nothing changes."""
+        if self.loaded:
+            self._paint()
 
     def on_resize(self) -> None:
         if self.is_mounted and self.loaded:
