@@ -283,11 +283,20 @@ def failed_order_ids(store: Store, ids: Sequence[str] | None = None) -> set[str]
         return set(conn.execute(stmt).scalars())
 
 
+#: A push with something to say: parked, or refused once and due to be sent once more.
+_SAYS_SOMETHING = or_(
+    outbox.c.state == OutboxState.FAILED,
+    and_(outbox.c.state == OutboxState.PENDING, outbox.c.refusals == 1,
+         outbox.c.next_attempt_at.is_not(None)),
+)  # fmt: skip
+
+
 def sync_errors(store: Store, order_id: str) -> list[str]:
-    """The remote's messages for the order's parked pushes, oldest first (detail view)."""
+    """The remote's messages for the order's parked or refused-once pushes, oldest first
+    (detail view)."""
     stmt = (
         select(outbox.c.action, outbox.c.last_error)
-        .where(outbox.c.order_id == order_id, outbox.c.state == OutboxState.FAILED)
+        .where(outbox.c.order_id == order_id, _SAYS_SOMETHING)
         .order_by(outbox.c.id)
     )
     with store.read() as conn:
@@ -296,11 +305,10 @@ def sync_errors(store: Store, order_id: str) -> list[str]:
 
 def sync_errors_by_order(conn: Connection, ids: Sequence[str] | None = None) -> dict[str, str]:
     """The sync error of each order that has one: the message of its latest parked
-    (``failed``) push. The outbox is the fact's one home; orders carry no copy of it."""
+    (``failed``) push, or of one refused once and due again ("refused: … — retrying once
+    at 14:05"). The outbox is the fact's one home; orders carry no copy of it."""
     stmt = (
-        select(outbox.c.order_id, outbox.c.last_error)
-        .where(outbox.c.state == OutboxState.FAILED)
-        .order_by(outbox.c.id)
+        select(outbox.c.order_id, outbox.c.last_error).where(_SAYS_SOMETHING).order_by(outbox.c.id)
     )
     if ids is not None:
         stmt = stmt.where(outbox.c.order_id.in_(list(ids)))
