@@ -24,6 +24,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from rxfloor.core.db import Store, outbox
+from rxfloor.core.db import queries as bq
+from rxfloor.core.db.queries import sync_mark
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.models import OutboxState, Tracking
 from rxfloor.core.service import Actor, OrderService
@@ -37,6 +39,8 @@ from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.applier import RemoteApplier
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
+from rxfloor.tui.board.card import badges
+from rxfloor.tui.board.model import Card
 from tests.konnektive_fixtures import serve_konnektive
 from tests.photon_fixtures import serve_photon
 from tests.remote_fixtures import serve_sandbox
@@ -170,6 +174,12 @@ def refused_once(service: OrderService, stand: Stand, worker: SyncWorker) -> dic
     health = service.store.sync_health([stand.source.name])[stand.source.name]
     assert (health.queued, health.failed) == (1, 0)
     assert stand.applied() == []
+    marks = bq.sync_marks(service.store)
+    assert marks == {stand.ref: row["next_attempt_at"]}  # the card's mark: not parked
+    card = Card.from_row(service.store.board_rows(ids=[stand.ref])[0], *sync_mark(marks, stand.ref))
+    now = datetime.now(UTC)
+    retry = f" refused · retry {row['next_attempt_at'].astimezone():%H:%M}"
+    assert (retry, "column--dim") in badges(card, now) and not card.sync_failed
     return row
 
 
@@ -212,6 +222,7 @@ def test_refused_twice_is_parked_and_a_persons_retry_refused_parks_at_once(
         assert service.get(stand.ref).sync_error == row["last_error"]
         assert worker.cycle().failed == 1
         assert stand.applied() == []
+        assert bq.sync_marks(service.store) == {stand.ref: None}  # parked: SYNC!
         # a person's retry is the one more send: refused, it is parked again at once
         service.retry_failed(row["id"])
         worker.push(max_passes=1)
