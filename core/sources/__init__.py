@@ -48,6 +48,9 @@ class SourceTraits:
     remote_hold: bool = True
     #: the merchant may ask to cancel an order; the floor accepts or rejects the request
     cancel_requests: bool = False
+    #: a pharmacist's start is sent to the source; False: it stays local (the source has no
+    #: "in progress"), and nothing is queued for it
+    remote_start: bool = True
     #: how the source's compact ``remote_status`` reads for a person (detail view)
     status_words: Callable[[str], str] = str
 
@@ -99,6 +102,7 @@ _REGISTRY: dict[str, _Entry] = {
             "K",
             tracking_on_finish=True,
             remote_hold=False,
+            remote_start=False,
             status_words=_konnektive_words,
         ),
         lambda s: bool(s.konnektive_url()),
