@@ -141,12 +141,17 @@ class PushResult:
     remote_status: str | None
     #: the row's ``last_error`` before this attempt (an earlier attempt failed)
     earlier_error: str | None
+    #: the remote refused this send (retried once, or parked: ``settle.state`` says which)
+    refused: bool = False
 
     def timeline_note(self) -> tuple[str, str] | None:
         """The audit event (action, reason) this result is worth, if any."""
         state, error = self.settle.state, self.settle.error
-        if state is OutboxState.FAILED and error != self.earlier_error:
-            return "refused", f"{self.action} refused by the remote: {error or 'no message'}"
+        if self.refused:  # "refused: …", "refused twice: …" (the worker's words)
+            how, _, words = (error or "refused: no message").partition(": ")
+            if words != (self.earlier_error or "").partition(": ")[2]:  # not said already
+                return "refused", f"{self.action} {how} by the remote: {words}"
+            return None
         if state is OutboxState.SUPERSEDED:
             why = (error or "the remote moved on").removeprefix("superseded: ")
             return OutboxState.SUPERSEDED.value, f"{self.action} not sent: {why}"
@@ -188,7 +193,8 @@ class OrderService:
 
         ``tracking`` goes with a finish: stored on the order and in its outbox row, so the
         push sends what the move said. A hold of a source that cannot hold for the pharmacy
-        (``remote_hold`` trait False) is local: the audit event says so.
+        (``remote_hold`` trait False) is local: the audit event says so; so is a start of a
+        source with no "in progress" (``remote_start`` False): nothing is queued for it.
         """
         reason = reason.strip() if reason and reason.strip() else None
         now = self.clock()
@@ -256,7 +262,8 @@ class OrderService:
                 reason=why if tracking is None else _with_tracking(why, tracking),
                 version=row["version"] + 1,
             )
-            if outcome.action in PUSHED_ACTIONS and not row["sample"]:
+            local_start = outcome.action is Action.START and not traits.remote_start
+            if outcome.action in PUSHED_ACTIONS and not row["sample"] and not local_start:
                 payload = None if tracking is None else {"tracking": tracking.model_dump()}
                 outbox_rows.enqueue(conn, order_id=row["id"], audit_event_id=event_id,
                                     action=outcome.action, reason=reason, at=now,
@@ -710,7 +717,8 @@ class OrderService:
         and an audit event where the timeline should say something. Returns how many rows
         were settled (another pusher's takeover leaves the rest alone).
 
-        Events: a parked refusal (unless it repeats the words the row already carried), a
+        Events: a refusal, retried once or parked (unless it repeats the remote's words the
+        row already carried), a
         step superseded by the remote, and a move that reached the remote after failed
         attempts (e.g. a retried divergence). A routine first-time ``sent`` writes none: the
         move's own event says it, and a drain of thousands would double the timeline.

@@ -29,7 +29,7 @@ from tests.shopify_fixtures import ShopifyServer
 
 shopify_factory = shopify_fixtures.shopify_factory
 
-NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
+NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
 
 
 def shop_source(server: ShopifyServer, **kw: Any) -> ShopifySource:

@@ -27,7 +27,7 @@ sandbox_server = remote_fixtures.sandbox_server
 sandbox_factory = remote_fixtures.sandbox_factory
 remote_kind = source_harness.remote_kind  # every source's stand-in in turn
 
-NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
+NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
 
 
 def make_worker(service: OrderService, server: SandboxServer, **kw: object) -> SyncWorker:

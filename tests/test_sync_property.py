@@ -99,7 +99,7 @@ def test_exactly_once_under_faults(
         other_service = OrderService(other_store, Actor("P2", "prop-2"))
         name = server.source_name
         source, other_source = server.open_source(timeout_s=0.5), server.open_source(timeout_s=0.5)
-        no_wait = RetryPolicy(base_s=0.0, cap_s=0.0)
+        no_wait = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
         worker = SyncWorker(service, source, policy=no_wait,
                             lease=PushLease(store, ttl_s=TTL_S, source=name))  # fmt: skip
         last_move: dict[str, int] = {}

@@ -230,10 +230,10 @@ def board_load(
     store: Store,
     statuses: Sequence[str],
     finished_since: datetime,
-    make: Callable[[RowMapping, bool], T],
+    make: Callable[[RowMapping, bool, datetime | None], T],
 ) -> tuple[int, list[T]]:
     """Everything the first paint needs, read in one go: the change cursor, and ``make(row,
-    failed)`` of every board row (``failed``: its push is parked).
+    failed, retry)`` of every board row (its :func:`sync_mark`).
 
     The rows are streamed and turned into the caller's objects one by one, so the whole
     table never sits in memory as rows (100,000 of them cost more than the cards built from
@@ -241,10 +241,10 @@ def board_load(
     again by the feed rather than lost.
     """
     cursor = store.change_cursor()
-    failed = failed_order_ids(store)
+    marks = sync_marks(store)
     stmt = _board_select(statuses, finished_since).execution_options(yield_per=2000)
     with store.read() as conn:
-        made = [make(row, row["id"] in failed) for row in conn.execute(stmt).mappings()]
+        made = [make(row, *sync_mark(marks, row["id"])) for row in conn.execute(stmt).mappings()]
     return cursor, made
 
 
@@ -262,32 +262,62 @@ def versions(store: Store, ids: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def rows_for(store: Store, ids: Sequence[str]) -> tuple[list[RowMapping], set[str]]:
-    """Fresh rows for the orders the change feed named, and which of them failed to sync."""
+def rows_for(store: Store, ids: Sequence[str]) -> tuple[list[RowMapping], SyncMarks]:
+    """Fresh rows for the orders the change feed named, and their sync marks."""
     rows: list[RowMapping] = []
-    failed: set[str] = set()
+    marks: SyncMarks = {}
     ids = list(ids)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         rows.extend(store.board_rows(ids=chunk))
-        failed |= failed_order_ids(store, chunk)
-    return rows, failed
+        marks |= sync_marks(store, chunk)
+    return rows, marks
 
 
-def failed_order_ids(store: Store, ids: Sequence[str] | None = None) -> set[str]:
-    """Orders with a parked (``failed``) outbox row: the card's sync-error badge."""
-    stmt = select(outbox.c.order_id).where(outbox.c.state == OutboxState.FAILED).distinct()
+#: The card's sync mark of each order that has one: None when a push of it is parked
+#: (``failed``: the sync-error badge), else when its push refused once is sent again.
+SyncMarks = dict[str, datetime | None]
+
+
+def sync_marks(store: Store, ids: Sequence[str] | None = None) -> SyncMarks:
+    """The sync marks of the orders (``ids``; None: all) with a parked or refused-once push."""
+    stmt = select(outbox.c.order_id, outbox.c.state, outbox.c.next_attempt_at).where(
+        _SAYS_SOMETHING
+    )
     if ids is not None:
         stmt = stmt.where(outbox.c.order_id.in_(list(ids)))
+    marks: SyncMarks = {}
     with store.read() as conn:
-        return set(conn.execute(stmt).scalars())
+        for order_id, state, at in conn.execute(stmt):
+            if state == OutboxState.FAILED:
+                marks[order_id] = None  # parked wins: it blocks the order's later steps
+            else:
+                marks.setdefault(order_id, at)
+    return marks
+
+
+def sync_mark(marks: SyncMarks, order_id: str) -> tuple[bool, datetime | None]:
+    """(parked, retried at) of one order, as a card holds them."""
+    if order_id not in marks:
+        return False, None
+    at = marks[order_id]
+    return at is None, at
+
+
+#: A push with something to say: parked, or refused once and due to be sent once more.
+_SAYS_SOMETHING = or_(
+    outbox.c.state == OutboxState.FAILED,
+    and_(outbox.c.state == OutboxState.PENDING, outbox.c.refusals == 1,
+         outbox.c.next_attempt_at.is_not(None)),
+)  # fmt: skip
 
 
 def sync_errors(store: Store, order_id: str) -> list[str]:
-    """The remote's messages for the order's parked pushes, oldest first (detail view)."""
+    """The remote's messages for the order's parked or refused-once pushes, oldest first
+    (detail view)."""
     stmt = (
         select(outbox.c.action, outbox.c.last_error)
-        .where(outbox.c.order_id == order_id, outbox.c.state == OutboxState.FAILED)
+        .where(outbox.c.order_id == order_id, _SAYS_SOMETHING)
         .order_by(outbox.c.id)
     )
     with store.read() as conn:
@@ -296,11 +326,10 @@ def sync_errors(store: Store, order_id: str) -> list[str]:
 
 def sync_errors_by_order(conn: Connection, ids: Sequence[str] | None = None) -> dict[str, str]:
     """The sync error of each order that has one: the message of its latest parked
-    (``failed``) push. The outbox is the fact's one home; orders carry no copy of it."""
+    (``failed``) push, or of one refused once and due again ("refused: … — retrying once
+    at 14:05"). The outbox is the fact's one home; orders carry no copy of it."""
     stmt = (
-        select(outbox.c.order_id, outbox.c.last_error)
-        .where(outbox.c.state == OutboxState.FAILED)
-        .order_by(outbox.c.id)
+        select(outbox.c.order_id, outbox.c.last_error).where(_SAYS_SOMETHING).order_by(outbox.c.id)
     )
     if ids is not None:
         stmt = stmt.where(outbox.c.order_id.in_(list(ids)))

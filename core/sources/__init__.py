@@ -49,6 +49,9 @@ class SourceTraits:
     remote_hold: bool = True
     #: the merchant may ask to cancel an order; the floor accepts or rejects the request
     cancel_requests: bool = False
+    #: a pharmacist's start is sent to the source; False: it stays local (the source has no
+    #: "in progress"), and nothing is queued for it
+    remote_start: bool = True
     #: how the source's compact ``remote_status`` reads for a person (detail view)
     status_words: Callable[[str], str] = str
     #: the ``remote_status`` words that need a person (the exceptions queue), each with
@@ -145,6 +148,7 @@ _REGISTRY: dict[str, _Entry] = {
             "K",
             tracking_on_finish=True,
             remote_hold=False,
+            remote_start=False,
             status_words=_konnektive_words,
             exceptions=_konnektive_exceptions,
         ),

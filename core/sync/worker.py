@@ -373,21 +373,35 @@ class SyncWorker:
         return claimed
 
     def _result(self, row: dict[str, Any], o: _Outcome) -> PushResult:
-        """What the row records of one send's outcome."""
+        """What the row records of one send's outcome. A refusal is retried once, after
+        ``policy.refused_s`` (read back first: the remote may have moved); the second one
+        parks the row, as does any refusal after a person's retry (it counts as that one)."""
         maybe_applied = bool(row["maybe_applied"]) or o.maybe_applied
         attempts, error, next_at = row["attempts"] + 1, o.message, None
+        refusals = row["refusals"]
         if o.state is _Answer.LOST:  # not an attempt: back in the queue for the new holder
             state, attempts, error = OutboxState.PENDING, row["attempts"], row["last_error"]
         elif o.state is _Answer.RETRY:
             state = OutboxState.PENDING
             next_at = utcnow() + timedelta(seconds=self.policy.delay(attempts, o.retry_after))
+        elif o.state is _Answer.FAILED:
+            refusals += 1
+            words = o.message or "no message"
+            if refusals == 1:
+                state = OutboxState.PENDING
+                next_at = utcnow() + timedelta(seconds=self.policy.refused_s)
+                error = f"refused: {words} — retrying once at {next_at.astimezone():%H:%M}"
+            else:
+                state = OutboxState.FAILED
+                error = f"refused {'twice' if refusals == 2 else 'again'}: {words}"
         else:
             state = OutboxState(o.state)
         settle = outbox_rows.Settle(row["id"], row["order_id"], state, attempts, error,
-                                    next_attempt_at=next_at,
-                                    maybe_applied=maybe_applied)  # fmt: skip
+                                    next_attempt_at=next_at, maybe_applied=maybe_applied,
+                                    refusals=refusals)  # fmt: skip
         changed = o.remote_status if o.remote_status != row["remote_status"] else None
-        return PushResult(settle, row["action"], changed, row["last_error"])
+        return PushResult(settle, row["action"], changed, row["last_error"],
+                          refused=o.state is _Answer.FAILED)  # fmt: skip
 
     def _push_one(self, row: dict[str, Any]) -> _Outcome:
         action = Action(row["action"])
@@ -396,7 +410,8 @@ class SyncWorker:
         status: str | None = row["remote_status"]
         # an earlier attempt may have been applied without our hearing the answer
         uncertain = row["state"] == OutboxState.SENDING or bool(row["maybe_applied"])
-        check = uncertain or status is None
+        # a refused row was not applied, but the remote may have moved since: look first
+        check = uncertain or status is None or row["refusals"] > 0
         sent = False  # a PATCH of this attempt was applied
         try:
             for _ in range(3):  # a refusal is read back and re-planned, at most twice

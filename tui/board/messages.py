@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from rxfloor.core.db import SyncHealth
+from rxfloor.core.db.queries import SyncMarks
 from rxfloor.core.models import OrderView
 from rxfloor.core.service import MoveResult
 
@@ -50,11 +51,12 @@ class ChangesArrived(Message):
 
     ``rows`` are the orders whose version differs from the one shown; ``confirmed`` are the
     ones already shown as they are (e.g. this terminal's own move), whose sync-error badge
-    is still set from ``failed`` (a parked push changes no version).
+    is still set from ``failed`` (a parked push changes no version), as are all the sync
+    marks (a refused push that will be retried, :data:`~rxfloor.core.db.queries.SyncMarks`).
     """
 
     def __init__(
-        self, rows: Sequence[Row], failed: set[str], confirmed: frozenset[str] = frozenset()
+        self, rows: Sequence[Row], failed: SyncMarks, confirmed: frozenset[str] = frozenset()
     ) -> None:
         super().__init__()
         self.rows = rows
@@ -69,7 +71,7 @@ class HealthChanged(Message):
     def __init__(
         self,
         health: Mapping[str, SyncHealth],
-        failed: set[str] | None = None,
+        failed: SyncMarks | None = None,
         exceptions: int | None = None,
     ) -> None:
         super().__init__()
@@ -103,13 +105,13 @@ class MoveRefused(Message):
         error: str,
         order: OrderView | None,
         rows: Sequence[Row] = (),
-        failed: set[str] | None = None,
+        failed: SyncMarks | None = None,
     ) -> None:
         super().__init__()
         self.error = error
         self.order = order
         self.rows = rows
-        self.failed = failed or set()
+        self.failed = failed or {}
 
 
 class Undone(Message):

@@ -316,7 +316,7 @@ class BoardScreen(Screen[None]):
         except (ServiceError, StoreError) as exc:
             order = getattr(exc, "order", None)  # a refusal carries the order as it is now
             rows: Sequence[Row] = ()
-            failed: set[str] = set()
+            failed: bq.SyncMarks = {}
             if order is None:  # e.g. the write lock timed out: read the card back
                 with suppress(StoreError):
                     rows, failed = bq.rows_for(service.store, [card_id])

@@ -283,19 +283,20 @@ class BoardView(Vertical):
         card.pending = True
         self.paint({card.status}, {card.id})
 
-    def show_rows(self, rows: Iterable[Mapping[Any, Any]], failed: set[str]) -> None:
+    def show_rows(self, rows: Iterable[Mapping[Any, Any]], marks: bq.SyncMarks) -> None:
         """Fresh rows (a batch of the feed, a refused move read again): one repaint."""
         rows = list(rows)
-        self.paint(self.model.upsert(rows, failed), {r["id"] for r in rows})
+        self.paint(self.model.upsert(rows, marks), {r["id"] for r in rows})
 
     def show_order(self, order: OrderView) -> None:
         """The order as the service returned it after a move: no read of our own."""
         old = self.model.cards.get(order.id)
-        card = Card.from_view(order, failed=old.sync_failed if old else False)
+        card = Card.from_view(order, failed=old.sync_failed if old else False,
+                              retry=old.sync_retry if old else None)  # fmt: skip
         self.paint(self.model.place([card]), {card.id})
 
-    def _flag_failed(self, failed: set[str], ids: Iterable[str] | None = None) -> None:
-        flipped = self.model.flag_failed(failed, ids)
+    def _flag_failed(self, marks: bq.SyncMarks, ids: Iterable[str] | None = None) -> None:
+        flipped = self.model.flag_failed(marks, ids)
         if flipped:
             self.paint({self.model.cards[i].status for i in flipped}, flipped)
 
@@ -397,11 +398,11 @@ class BoardView(Vertical):
         this terminal's own move came back with the service's answer already."""
         now = bq.versions(self.store, ids)
         stale = sorted(i for i in ids if now.get(i) != self.model.version_of(i))
-        rows, failed = bq.rows_for(self.store, stale) if stale else ([], set())
+        rows, marks = bq.rows_for(self.store, stale) if stale else ([], {})
         confirmed = ids.difference(stale)
         if confirmed:  # a parked push changes no version: the badge is read anyway
-            failed |= bq.failed_order_ids(self.store, sorted(confirmed))
-        return ChangesArrived(rows, failed, confirmed)
+            marks |= bq.sync_marks(self.store, sorted(confirmed))
+        return ChangesArrived(rows, marks, confirmed)
 
     @work(thread=True, group="reads")
     def _taken_away(self, card_id: str, now_on: str | None) -> None:
@@ -430,7 +431,7 @@ class BoardView(Vertical):
             health, alerts, failed = (
                 store.sync_health(self.sources),
                 store.open_alerts(),
-                bq.failed_order_ids(store),
+                bq.sync_marks(store),
             )
             with store.read() as conn:
                 count = exception_queue.count(conn)

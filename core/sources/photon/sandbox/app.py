@@ -25,6 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rxfloor.core.sources.photon.sandbox.state import (
+    REFUSED,
     PhotonSandboxConfig,
     PhotonSandboxState,
     Refusal,
@@ -79,6 +80,9 @@ class _Gate:
         if fault == "server_error":
             await self._answer(entry, send, 500, self._error_body(500, headers))
             return
+        if fault == "refuse":
+            await self._answer(entry, send, 409, self._error_body(409, headers, REFUSED))
+            return
         if fault == "rate_limit":
             await self._answer(entry, send, 429, {"error": "too many requests"},
                                {"Retry-After": str(faults.retry_after_s)})  # fmt: skip
@@ -102,8 +106,11 @@ class _Gate:
         for message in held:
             await send(message)
 
-    def _error_body(self, code: int, headers: dict[str, str]) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": "internal server error" if code >= 500 else "refused"}
+    def _error_body(
+        self, code: int, headers: dict[str, str], words: str | None = None
+    ) -> dict[str, Any]:
+        words = words or ("internal server error" if code >= 500 else "refused")
+        body: dict[str, Any] = {"error": words}
         if self.state.faults.echo_token:  # a careless remote quotes what it was sent
             sent = headers.get(self.state.config.auth_header.lower(), "")
             body["error"] += f" (credentials: {sent})"

@@ -23,7 +23,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-FaultKind = Literal["drop_before", "drop_after", "server_error", "rate_limit", "slow", "malformed"]
+#: ``refuse``: a 409 with :data:`REFUSED`, nothing applied (asked for by name, never part of
+#: the random kinds: not a transport fault)
+FaultKind = Literal[
+    "drop_before", "drop_after", "server_error", "rate_limit", "slow", "malformed", "refuse"
+]
+#: the words of the ``refuse`` fault (a 409 as Photon refuses a report the order cannot take)
+REFUSED = "order is being updated: report refused"
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "drop_before", "drop_after", "server_error", "rate_limit", "slow", "malformed",
 )  # fmt: skip
