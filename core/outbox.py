@@ -185,7 +185,7 @@ _SETTLE = (
         refusals=bindparam("b_refusals"),
         claimed_by=None,
         sent_at=bindparam("b_sent_at"),
-        failed_at=bindparam("b_failed_at"),
+        failed_at=bindparam("b_failed_at"),  # when parked: the exceptions queue's order
     )
     .returning(outbox.c.id)
 )
@@ -313,6 +313,7 @@ def park_again(conn: Connection, sent: RowMapping, message: str, at: datetime) -
             attempts=1,  # a retry reads the order back before sending
             last_error=message,
             created_at=at,
+            failed_at=at,
         )
     )
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, case, insert, or_, select, update
 
 from rxfloor.core import lifecycle, sources
 from rxfloor.core import outbox as outbox_rows
@@ -65,11 +65,18 @@ _MEANWHILE = {
     "reject_cancel": "had its cancellation request rejected",
     "cancel_request": "was asked to be cancelled",
 }
-#: Built once: a drain records thousands of these.
+#: Built once: a drain records thousands of these. A new word of the source ends a
+#: person's resolve of the old one (the exceptions queue: the next exceptional word is news).
 _SET_REMOTE_STATUS = (
     update(orders)
     .where(orders.c.id.in_(bindparam("b_ids", expanding=True)))
-    .values(remote_status=bindparam("b_status"))
+    .values(
+        remote_status=bindparam("b_status"),
+        exception_resolved=case(
+            (orders.c.remote_status == bindparam("b_status"), orders.c.exception_resolved),
+            else_=None,
+        ),
+    )
 )
 #: How much of a merchant's message the floor keeps.
 _MESSAGE_MAX = 500
@@ -499,6 +506,7 @@ class OrderService:
             ending = wins and board_status is not None and board_status.is_terminal
             request_on = cancel_requested and not asked and not ending and not local.is_terminal
             request_off = asked and (not cancel_requested or ending)
+            recovered = _exception_left(row, remote_status)
             if not (wins or hold_on or hold_off or request_on or request_off):
                 lost = None if remote_hold else self._divergence(conn, row, remote_status,
                                                                  board_status, now)  # fmt: skip
@@ -506,14 +514,28 @@ class OrderService:
                     conn.execute(
                         update(orders)
                         .where(orders.c.id == order_id)
-                        .values(remote_status=remote_status)
+                        .values(remote_status=remote_status, exception_resolved=None)
                     )
+                if recovered is not None:  # it leaves the exceptions queue: say so
+                    self._event(conn, order_id, now, action="exception_closed",
+                                from_status=local, to_status=local, reason=recovered,
+                                version=row["version"], source="remote",
+                                actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+                    self.store.record_change(conn, [order_id])
+                    return lost or "exception closed"
                 return lost
             version = row["version"] + 1
             values: dict[str, object] = {"version": version, "updated_at": now,
                                          "remote_status": remote_status}  # fmt: skip
+            if row["remote_status"] != remote_status:
+                values["exception_resolved"] = None
             remote = Actor(REMOTE_ACTOR, "remote")
             what: list[str] = []
+            if recovered is not None:
+                self._event(conn, order_id, now, action="exception_closed", from_status=local,
+                            to_status=local, reason=recovered, version=version,
+                            source="remote", actor=remote)  # fmt: skip
+                what.append("exception closed")
             if wins:
                 assert board_status is not None
                 values |= {"status": board_status, "status_since": now}
@@ -658,6 +680,35 @@ class OrderService:
             self.store.record_change(conn, [order["id"]])
         done_how = "queued again" if note is None else "resolved"
         return f"{order['name']}: {row['action']} {done_how}"
+
+    def resolve_exception(self, ref: str, note: str) -> str:
+        """A person settles a source exception (Photon ``error``, Konnektive Failed, …) by
+        hand: the order leaves the exceptions queue until its source says another word
+        that needs a person. The note is audited; the order itself does not move."""
+        note = note.strip()
+        if not note:
+            raise Refused("resolve needs a note saying what was done")
+        now = self.clock()
+        with self.store.write() as conn:
+            row = self._find(conn, ref)
+            said = row["remote_status"]
+            label = sources.traits(row["source"]).label
+            words = sources.status_words(row["source"], said) or "nothing"
+            if sources.exception(row["source"], said, row["exception_resolved"]) is None:
+                raise Refused(f"{row['name']} is not a source exception in the queue "
+                              f"({label} says {words})")  # fmt: skip
+            done = conn.execute(
+                update(orders)
+                .where(orders.c.id == row["id"], orders.c.remote_status == said)
+                .values(exception_resolved=said)
+            )
+            if done.rowcount != 1:  # the source spoke in between (PostgreSQL READ COMMITTED)
+                raise Conflict(f"{row['name']}: {label} changed its status meanwhile; look again")
+            self._event(conn, row["id"], now, action="resolve", from_status=row["status"],
+                        to_status=row["status"], reason=f"{label} {words}: {note}",
+                        version=row["version"])  # fmt: skip
+            self.store.record_change(conn, [row["id"]])
+        return f"{row['name']}: {label} {words} resolved"
 
     # ------------------------------------------------------------ push results
     def record_push(self, conn: Connection, holder: str, results: Sequence[PushResult]) -> int:
@@ -864,6 +915,19 @@ class OrderService:
 def local_hold_note(traits: SourceTraits) -> str:
     """What the timeline says of a hold the source will never hear of."""
     return f"hold is local: {traits.label} does not hold orders for the pharmacy"
+
+
+def _exception_left(row: RowMapping, remote_status: str) -> str | None:
+    """The audit reason when the source's new word takes the order out of the exceptions
+    queue (it was there, unresolved, and the new word needs no person), else None."""
+    source, was = row["source"], row["remote_status"]
+    if was == remote_status or sources.exception(source, was, row["exception_resolved"]) is None:
+        return None
+    if sources.exception(source, remote_status) is not None:
+        return None  # another word that needs a person: still in the queue
+    label = sources.traits(source).label
+    now, before = sources.status_words(source, remote_status), sources.status_words(source, was)
+    return f"{label} now says {now} (was {before}): out of the exceptions queue"
 
 
 def _facts(row: RowMapping, traits: SourceTraits) -> OrderFacts:

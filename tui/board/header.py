@@ -20,6 +20,15 @@ from rxfloor.core.text import visible
 
 #: How a bad word of the header is styled (the theme's error colour).
 _BAD = "$error bold"
+#: The exceptions queue's count: someone must look (the theme's warning colour).
+_LOOK = "$warning bold"
+
+
+def exceptions_part(count: int) -> Content:
+    """``exceptions 3 │ `` for the header; nothing at 0."""
+    if not count:
+        return Content("")
+    return Content.styled(f"exceptions {count}", _LOOK) + Content(" │ ")
 
 
 def shown_sources(configured: Sequence[str], health: Mapping[str, SyncHealth]) -> list[str]:
@@ -97,7 +106,9 @@ class BoardHeader(Static):
         settings: Settings,
         health: Mapping[str, SyncHealth],
         configured: Sequence[str],
+        exceptions: int = 0,
     ) -> None:
         clock = now.astimezone().strftime("%H:%M:%S")
         where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
-        self.update(Content(f" {clock} │ {where} │ ") + health_line(health, configured))
+        self.update(Content(f" {clock} │ {where} │ ") + exceptions_part(exceptions)
+                    + health_line(health, configured))  # fmt: skip

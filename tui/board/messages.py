@@ -36,12 +36,14 @@ class BoardLoaded(Message):
         cards: Sequence[Card],
         health: Mapping[str, SyncHealth],
         alerts: Sequence[Row],
+        exceptions: int = 0,
     ) -> None:
         super().__init__()
         self.cursor = cursor  # the feed resumes here
         self.cards = cards
         self.health = health
         self.alerts = alerts
+        self.exceptions = exceptions  # items in the exceptions queue (the header's count)
 
 
 class ChangesArrived(Message):
@@ -64,12 +66,18 @@ class ChangesArrived(Message):
 
 class HealthChanged(Message):
     """Sync health per source for the header; ``failed`` (every order with a parked push)
-    when read."""
+    and ``exceptions`` (the exceptions queue's count) when read."""
 
-    def __init__(self, health: Mapping[str, SyncHealth], failed: SyncMarks | None = None) -> None:
+    def __init__(
+        self,
+        health: Mapping[str, SyncHealth],
+        failed: SyncMarks | None = None,
+        exceptions: int | None = None,
+    ) -> None:
         super().__init__()
         self.health = health
         self.failed = failed
+        self.exceptions = exceptions
 
 
 class AlertsChanged(Message):

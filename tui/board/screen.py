@@ -146,6 +146,8 @@ class BoardScreen(Screen[None]):
             return bool(self.undo_stack)
         if action == "acknowledge":
             return bool(view.alerts)
+        if action == "exceptions":
+            return view.exceptions > 0
         if spec.needs_card:
             card = self.card
             if card is None or card.pending:
@@ -410,7 +412,13 @@ class BoardScreen(Screen[None]):
         self.view.post_message(AlertsChanged(alerts))
         self.view.post_message(HealthChanged(health))
 
-    # --------------------------------------------------- detail, filter, go to
+    # ---------------------------------------------- exceptions, detail, filter, go to
+    def action_exceptions(self) -> None:
+        from rxfloor.tui.screens.exceptions import ExceptionsScreen
+
+        if not isinstance(self.app.screen, ExceptionsScreen):
+            self.app.push_screen(ExceptionsScreen(self.view))
+
     def action_detail(self) -> None:
         if self.card is not None:
             self._detail_keys = self.rx.keys_seen

@@ -17,8 +17,10 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.signal import Signal
 from textual.widgets import Static
 
+from rxfloor.core import exceptions as exception_queue
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
@@ -134,6 +136,10 @@ class BoardView(Vertical):
         #: (card that was under the cursor, when) the last time data, not a key, replaced it
         self._replaced: tuple[Card, float] | None = None
         self._alerts_read = False  # the first read of the alerts rings no bell
+        self.exceptions = 0  # the exceptions queue's count, polled with the health
+        #: published after each batch of the change feed and when the count changes: a
+        #: screen showing the exceptions queue reads it again
+        self.changed: Signal[None] = Signal(self, "changed")
 
     def compose(self) -> ComposeResult:
         yield BoardHeader()
@@ -237,7 +243,8 @@ class BoardView(Vertical):
         self._keys_may_have_changed()
 
     def _header(self) -> None:
-        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.sources)
+        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.sources,
+                                         self.exceptions)  # fmt: skip
 
     def refresh_header(self) -> None:
         self._header()
@@ -303,6 +310,7 @@ class BoardView(Vertical):
         first = next((i for i, s in enumerate(Status) if self.model.columns[s]), 0)
         self.set_current(min(first, 2))
         self._show_alerts(message.alerts)
+        self.exceptions = message.exceptions
         self._show_health(message.health)
         self._follow(message.cursor)
         self.set_interval(HEALTH_INTERVAL, self._poll_health)
@@ -321,11 +329,15 @@ class BoardView(Vertical):
                 self._taken_away(before.id, after.name if after else None)
         if message.confirmed:
             self._flag_failed(message.failed, message.confirmed)
+        self.changed.publish(None)
 
     @on(HealthChanged)
     def _health_changed(self, message: HealthChanged) -> None:
         if message.failed is not None:
             self._flag_failed(message.failed)
+        if message.exceptions is not None and message.exceptions != self.exceptions:
+            self.exceptions = message.exceptions
+            self.changed.publish(None)
         self._show_health(message.health)
 
     @on(AlertsChanged)
@@ -368,7 +380,9 @@ class BoardView(Vertical):
             store, [s.value for s in Status], day_start(self.clock()), Card.from_row
         )
         health, alerts = store.sync_health(self.sources), store.open_alerts()
-        self.post_message(BoardLoaded(cursor, cards, health, alerts))
+        with store.read() as conn:
+            count = exception_queue.count(conn)
+        self.post_message(BoardLoaded(cursor, cards, health, alerts, count))
 
     @work(thread=True, group="feed")
     def _follow(self, since: int) -> None:
@@ -419,7 +433,9 @@ class BoardView(Vertical):
                 store.open_alerts(),
                 bq.sync_marks(store),
             )
+            with store.read() as conn:
+                count = exception_queue.count(conn)
         except StoreError:
             return  # the feed says so once; the header keeps its last word
         self.post_message(AlertsChanged(alerts))
-        self.post_message(HealthChanged(health, failed))
+        self.post_message(HealthChanged(health, failed, count))
