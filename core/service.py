@@ -78,6 +78,12 @@ _SET_REMOTE_STATUS = (
         ),
     )
 )
+#: The order's ``remote_status`` is what a move of ours asked for: resolved in advance.
+_EXPECTED_WORD = (
+    update(orders)
+    .where(orders.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(exception_resolved=orders.c.remote_status)
+)
 #: How much of a merchant's message the floor keeps.
 _MESSAGE_MAX = 500
 #: The actor recorded for changes made on the remote side.
@@ -733,6 +739,11 @@ class OrderService:
                 by_status.setdefault(r.remote_status, []).append(r.settle.order_id)
         for status, ids in by_status.items():  # a drain: one or two statuses per commit
             conn.execute(_SET_REMOTE_STATUS, {"b_ids": ids, "b_status": status})
+        # the word our own cancel asked for (Shopify: a rejection or a close) is no exception
+        asked = [r.settle.order_id for r in done if r.action == Action.CANCEL
+                 and r.settle.state is OutboxState.SENT and r.remote_status is not None]  # fmt: skip
+        if asked:
+            conn.execute(_EXPECTED_WORD, {"b_ids": asked})
         notable = [(r, why) for r in done if (why := r.timeline_note()) is not None]
         if notable:
             now = self.clock()

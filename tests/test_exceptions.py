@@ -14,7 +14,7 @@ from rxfloor.core.db import Store, outbox
 from rxfloor.core.exceptions import Kind, Remedy
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import NewOrder, OutboxState
-from rxfloor.core.service import _SET_REMOTE_STATUS, Actor, OrderService, Refused
+from rxfloor.core.service import _SET_REMOTE_STATUS, Actor, OrderService, PushResult, Refused
 from rxfloor.core.sources import local_id
 from rxfloor.core.sources.konnektive import wire as konnektive
 from rxfloor.core.text import register_secret
@@ -283,3 +283,33 @@ def test_the_count_is_read_from_indexes(store: Store) -> None:
     with store.read() as conn:
         names = {ix["name"] for ix in inspect(conn).get_indexes("orders")}
     assert {"ix_orders_remote_status", "ix_orders_request_kind"} <= names
+
+
+@pytest.mark.parametrize(("start", "answer"), [(False, "OPEN/REJECTED"),
+                                               (True, "INCOMPLETE/ACCEPTED")])  # fmt: skip
+def test_the_word_our_own_cancel_asked_for_is_no_exception(
+    floor: OrderService, start: bool, answer: str
+) -> None:
+    """A pharmacist's cancel of a Shopify order is a rejection (OPEN) or a close (IN
+    PROGRESS): Shopify answers REJECTED or INCOMPLETE, which is what was asked for. Only the
+    same word reached by another way (the merchant, a finish that fell short) needs a person."""
+    if start:
+        floor.act(SHOP_REJECTED, Action.START)
+        floor.apply_remote(SHOP_REJECTED, "IN_PROGRESS/ACCEPTED", Status.PROCESSING)
+    floor.act(SHOP_REJECTED, Action.CANCEL, reason="Patient cancelled")
+    with floor.store.write() as conn:
+        row = conn.execute(
+            select(outbox.c.id, outbox.c.action).where(
+                outbox.c.order_id == SHOP_REJECTED, outbox.c.action == "cancel"
+            )
+        ).one()
+        until = datetime.now(UTC) + timedelta(minutes=1)
+        assert outbox_rows.claim(conn, [(row.id, OutboxState.PENDING)], "t", until=until)
+        sent = outbox_rows.Settle(row.id, SHOP_REJECTED, OutboxState.SENT, 1, None)
+        assert floor.record_push(conn, "t", [PushResult(sent, row.action, answer, None)]) == 1
+    assert [i.order_name for i in queue(floor.store)] == []
+    assert count(floor.store) == 0
+    # the merchant's side says the word again later, by another way: that is news
+    floor.apply_remote(SHOP_REJECTED, "OPEN/SUBMITTED", Status.CANCELLED)
+    floor.apply_remote(SHOP_REJECTED, answer, Status.CANCELLED)
+    assert count(floor.store) == 1

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from rxfloor.core import exceptions
 from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import Tracking
@@ -136,6 +137,8 @@ def test_cancel_from_open_rejects_with_the_mapped_reason(service: OrderService, 
     assert move["message"] == "Out of stock, no substitute"
     view = service.get(local(gid))
     assert (view.status, view.remote_status) == (Status.CANCELLED, "OPEN/REJECTED")
+    worker.cycle()
+    assert no_exceptions(service)  # the rejection is what the pharmacist asked for
     worker.close()
 
 
@@ -152,7 +155,14 @@ def test_cancel_in_progress_closes_it_incomplete(service: OrderService, shopify_
     assert (last["action"], last["to"]) == ("fulfillmentOrderClose", "INCOMPLETE/CLOSED")
     assert last["message"] == "Patient cancelled"
     assert service.get(local(gid)).status is Status.CANCELLED
+    worker.cycle()
+    assert no_exceptions(service)  # closed incomplete is what the pharmacist asked for
     worker.close()
+
+
+def no_exceptions(service: OrderService) -> bool:
+    with service.store.read() as conn:
+        return exceptions.queue(conn) == [] and exceptions.count(conn) == 0
 
 
 @pytest.mark.parametrize("answer", ["accept", "reject"])
