@@ -740,8 +740,11 @@ class OrderService:
         for status, ids in by_status.items():  # a drain: one or two statuses per commit
             conn.execute(_SET_REMOTE_STATUS, {"b_ids": ids, "b_status": status})
         # the word our own cancel asked for (Shopify: a rejection or a close) is no exception
-        asked = [r.settle.order_id for r in done if r.action == Action.CANCEL
-                 and r.settle.state is OutboxState.SENT and r.remote_status is not None]  # fmt: skip
+        asked = [
+            r.settle.order_id
+            for r in done
+            if r.action == Action.CANCEL and r.settle.state is OutboxState.SENT and r.remote_status
+        ]
         if asked:
             conn.execute(_EXPECTED_WORD, {"b_ids": asked})
         notable = [(r, why) for r in done if (why := r.timeline_note()) is not None]
