@@ -479,8 +479,13 @@ class OrderService:
         hold_comment: str | None = None,
         cancel_requested: bool = False,
         request_message: str | None = None,
+        seen_at: datetime | None = None,
     ) -> str | None:
         """Apply what the remote says about a known order; returns what changed (or None).
+
+        ``seen_at`` is when the remote was so (a webhook event's own time; None: now): a
+        remote behind a move sent after that time has not lost the move, it had not yet
+        had it (a late echo of an earlier report).
 
         A merchant's new cancellation request (``cancel_requested``) is recorded on the
         order with its message (scrubbed, clipped), audited and raised as a persistent
@@ -515,7 +520,8 @@ class OrderService:
             recovered = _exception_left(row, remote_status)
             if not (wins or hold_on or hold_off or request_on or request_off):
                 lost = None if remote_hold else self._divergence(conn, row, remote_status,
-                                                                 board_status, now)  # fmt: skip
+                                                                 board_status, now,
+                                                                 seen_at)  # fmt: skip
                 if row["remote_status"] != remote_status:
                     conn.execute(
                         update(orders)
@@ -616,8 +622,10 @@ class OrderService:
         remote_status: str,
         board_status: Status | None,
         now: datetime,
+        seen_at: datetime | None = None,
     ) -> str | None:
-        """The remote is behind a move of ours that was sent and settled: it may have lost it.
+        """The remote is behind a move of ours that was sent and settled: it may have lost it
+        (unless it was seen so, ``seen_at``, before the move was sent).
 
         Nothing is queued for the order (a queued step explains a remote behind us), so the
         latest sent move is parked again as a ``failed`` outbox row with the words of the
@@ -638,6 +646,8 @@ class OrderService:
         sent = outbox_rows.last_sent(conn, order_id)
         if sent is None:
             return None  # never pushed (sample data, or superseded): nothing was lost
+        if seen_at is not None and seen_at <= (sent["sent_at"] or sent["created_at"]):
+            return None  # how the remote was before the move reached it
         when = (sent["sent_at"] or sent["created_at"]).astimezone()
         stamp = when.strftime(
             "%H:%M" if when.date() == now.astimezone().date() else "%Y-%m-%d %H:%M"

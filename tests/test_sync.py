@@ -178,10 +178,12 @@ def test_exactly_one_pusher_per_database(db_url: str, remote_kind: Harness) -> N
         workers = [SyncWorker(s, server.open_source()) for s in services]
         try:
             assert workers[0].cycle().lease
+            server.arrive(services[0])
             blocked = workers[1].cycle()
             assert not blocked.lease and blocked.pulled == 0
             uid = stores[1].board_rows()[0]["id"]
-            services[1].act(uid, Action.START)  # the other terminal keeps working locally
+            # the other terminal keeps working locally (a cancel: a move every source receives)
+            services[1].act(uid, Action.CANCEL, reason="lease test")
             assert workers[0].cycle().pushed == 1
             workers[0].close()
             assert workers[1].cycle().lease

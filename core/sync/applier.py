@@ -6,7 +6,8 @@ comes from, its board column and hold flag were mapped by that source.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,8 +31,11 @@ class RemoteApplier:
         self.service = service
         self.source = source
 
-    def apply(self, remote: Iterable[SourceOrder]) -> int:
-        """Returns how many orders were added or changed."""
+    def apply(
+        self, remote: Iterable[SourceOrder], *, seen_at: Mapping[str, datetime] | None = None
+    ) -> int:
+        """Returns how many orders were added or changed. ``seen_at``: when the remote was
+        as each order (by uid) says, where that is not now (a webhook event's time)."""
         batch = {o.uid: o for o in remote}
         if not batch:
             return 0
@@ -67,7 +71,7 @@ class RemoteApplier:
             what = self.service.apply_remote(
                 local_id, o.status, o.board_status, remote_hold=o.on_hold,
                 hold_comment=o.comment, cancel_requested=o.cancel_requested,
-                request_message=o.request_message,
+                request_message=o.request_message, seen_at=(seen_at or {}).get(uid),
             )  # fmt: skip
             changed += 1 if what else 0
         added = 0

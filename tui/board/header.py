@@ -70,6 +70,19 @@ def health_line(health: Mapping[str, SyncHealth], configured: Sequence[str]) -> 
     return Content(" · ").join(parts)
 
 
+def compact_health_line(health: Mapping[str, SyncHealth], configured: Sequence[str]) -> Content:
+    """The header's form where every source's part does not fit (four sources on 80
+    columns): a source with news (offline, queued, failed, connecting) keeps its part, the
+    ones simply online are counted: ``photon offline since 10:02 · 3 online``."""
+    names = shown_sources(configured, health)
+    parts = [source_health(n, health.get(n), configured=n in configured) for n in names]
+    troubled = [p for n, p in zip(names, parts, strict=True) if p.plain != f"{visible(n)} online"]
+    fine = len(parts) - len(troubled)
+    if not troubled:
+        return Content(f"{fine} sources online")
+    return Content(" · ").join([*troubled, *([Content(f"{fine} online")] if fine else [])])
+
+
 def _counts(health: SyncHealth | None) -> str:
     if health is None or health.online is None:
         state = "offline"
@@ -110,5 +123,9 @@ class BoardHeader(Static):
     ) -> None:
         clock = now.astimezone().strftime("%H:%M:%S")
         where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
-        self.update(Content(f" {clock} │ {where} │ ") + exceptions_part(exceptions)
-                    + health_line(health, configured))  # fmt: skip
+        head = Content(f" {clock} │ {where} │ ") + exceptions_part(exceptions)
+        line = head + health_line(health, configured)
+        width = self.size.width
+        if width and line.cell_length > width and len(shown_sources(configured, health)) > 1:
+            line = head + compact_health_line(health, configured)
+        self.update(line)

@@ -161,14 +161,19 @@ def _garble(messages: list[Message]) -> list[Message]:
 def _ensure_deliverer(state: PhotonSandboxState) -> None:
     task = state.delivery_task
     if task is None or task.done():
-        state.delivery_task = asyncio.get_running_loop().create_task(_deliver_forever(state))
+        state.delivery_task = asyncio.get_running_loop().create_task(deliver_forever(state))
 
 
-async def _deliver_forever(state: PhotonSandboxState) -> None:
+async def deliver_forever(
+    state: PhotonSandboxState, client: httpx.AsyncClient | None = None
+) -> None:
+    """Send every event as it happens to every subscription, until cancelled. ``client``
+    (closed here) carries the deliveries: the demo's reaches its receiver in-process."""
     wake = asyncio.Event()
     state.bind_wakeup(asyncio.get_running_loop(), wake)
     pending: set[asyncio.Task[None]] = set()
-    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
+    client = client or httpx.AsyncClient(timeout=state.config.webhook_timeout_s)
+    async with client:
         try:
             while True:
                 await wake.wait()
