@@ -34,6 +34,7 @@ from rxfloor.core.db import (
 from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
 from rxfloor.core.models import (
     CANCELLATION,
+    LineItem,
     NewOrder,
     OrderView,
     OutboxState,
@@ -354,6 +355,36 @@ class OrderService:
             Status(ev["to_status"]),
             Status(ev["from_status"]),
         )
+
+    def fill_details(self, order_id: str, patient_name: str, items: Sequence[LineItem]) -> bool:
+        """Give a bare order (no patient, no items: it reached the floor by an event that
+        named it only) what a read-back of the source says. Only what is missing is filled,
+        so nothing a person saw changes under them; not a move: no audit event, no version.
+        Returns whether anything was filled."""
+        patient_name = clip(patient_name.strip(), 128)
+        with self.store.write() as conn:
+            row = conn.execute(
+                select(orders.c.patient_name, orders.c.items_summary).where(orders.c.id == order_id)
+            ).first()
+            if row is None:
+                return False
+            values: dict[str, object] = {}
+            if patient_name and not row.patient_name:
+                values["patient_name"] = patient_name
+            has_items = conn.execute(
+                select(line_items.c.id).where(line_items.c.order_id == order_id).limit(1)
+            ).first()
+            if items and not has_items and not row.items_summary:
+                conn.execute(insert(line_items), [
+                    {"order_id": order_id, "position": i, **item.model_dump()}
+                    for i, item in enumerate(items)
+                ])  # fmt: skip
+                values["items_summary"] = items_summary(list(items))
+            if not values:
+                return False
+            conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+            self.store.record_change(conn, [order_id])
+            return True
 
     def add_orders(self, new_orders: Iterable[NewOrder], *, source: str = "local") -> int:
         """Insert orders that are not in the store yet (by id); returns how many were added."""

@@ -157,3 +157,31 @@ def test_a_late_echo_of_the_start_never_parks_the_finish_sent_after_it(sqlite_ur
             worker.close()
             source.close()
             store.close()
+
+
+def test_an_order_placed_by_event_is_read_back_for_its_patient_and_items(
+    sqlite_url: str,
+) -> None:
+    """Photon's ``placed`` event names the order only; its ``created`` event (patient, fills)
+    comes before the order is this pharmacy's, so nothing of it is on the floor. The worker
+    reads such a bare order back once: the card gets its patient and its items."""
+    with HARNESSES["photon"].serve(2) as remote:
+        store = Store.open(sqlite_url)
+        service = OrderService(store, Actor("AB", "counter-1"))
+        source = remote.open_source(timeout_s=2.0)
+        worker = SyncWorker(service, source, policy=NO_WAIT)
+        try:
+            remote.arrive(service)
+            rows = store.board_rows()
+            assert len(rows) == 2
+            worker.cycle()
+            for row in store.board_rows():
+                assert row["patient_name"] and row["items_summary"], dict(row)
+                assert store.line_items(row["id"])
+            reads = len(remote.server.requests())  # type: ignore[attr-defined]
+            worker.cycle()  # read once: nothing is bare any more
+            assert len(remote.server.requests()) == reads  # type: ignore[attr-defined]
+        finally:
+            worker.close()
+            source.close()
+            store.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, select
 from sqlalchemy.exc import IntegrityError
 
 from rxfloor.core.db import orders
@@ -18,6 +18,10 @@ from rxfloor.core.models import CANCELLATION
 from rxfloor.core.service import OrderService
 from rxfloor.core.sources import DEFAULT_SOURCE
 from rxfloor.core.sources.base import SourceOrder
+
+#: SQL: an order that reached the floor by an event naming it only (no patient, no items)
+BARE = and_(orders.c.patient_name == "", orders.c.items_summary == "")
+_BARE = case((BARE, True), else_=False)
 
 
 class RemoteApplier:
@@ -40,19 +44,21 @@ class RemoteApplier:
         if not batch:
             return 0
         known: dict[str, tuple[str, str | None, bool, bool]] = {}
+        bare: set[str] = set()  # known orders with neither patient nor items (see fill_details)
         uids = list(batch)
         with self.service.store.read() as conn:
             for start in range(0, len(uids), 500):
                 rows = conn.execute(
                     select(orders.c.id, orders.c.remote_id, orders.c.remote_status,
-                           orders.c.on_hold, orders.c.request_kind)
+                           orders.c.on_hold, orders.c.request_kind, _BARE.label("bare"))
                     .where(orders.c.source == self.source,
                            orders.c.remote_id.in_(uids[start : start + 500]))
                 )  # fmt: skip
-                known.update(
-                    {r.remote_id: (r.id, r.remote_status, r.on_hold,
-                                   r.request_kind == CANCELLATION) for r in rows}
-                )  # fmt: skip
+                for r in rows:
+                    known[r.remote_id] = (r.id, r.remote_status, r.on_hold,
+                                          r.request_kind == CANCELLATION)  # fmt: skip
+                    if r.bare:
+                        bare.add(r.remote_id)
         new = []
         changed = 0
         for uid, o in batch.items():
@@ -66,6 +72,12 @@ class RemoteApplier:
                     new.append(order)
                 continue
             local_id, remote_status, on_hold, asked = known[uid]
+            if uid in bare:
+                full = o.to_new_order(o.board_status or Status.OPEN)
+                if (full.patient_name or full.items) and self.service.fill_details(
+                    local_id, full.patient_name, full.items
+                ):
+                    changed += 1
             if (remote_status, on_hold, asked) == (o.status, o.on_hold, o.cancel_requested):
                 continue
             what = self.service.apply_remote(

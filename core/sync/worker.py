@@ -35,7 +35,7 @@ from rxfloor.core.db import (
     sync_state,
     utcnow,
 )
-from rxfloor.core.lifecycle import Action
+from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import OutboxState
 from rxfloor.core.service import OrderService, PushResult
 from rxfloor.core.sources.base import (
@@ -46,7 +46,7 @@ from rxfloor.core.sources.base import (
     TransientError,
     UnreachableError,
 )
-from rxfloor.core.sync.applier import RemoteApplier
+from rxfloor.core.sync.applier import BARE, RemoteApplier
 from rxfloor.core.sync.lease import PushLease, holder_alive
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.text import scrub
@@ -103,6 +103,9 @@ class _LeaseLost(Exception):
 #: How long an answer may wait for others to be settled with it in one commit (a crash in
 #: that window leaves its row ``sending``: read back before any resend).
 _SETTLE_WINDOW_S = 0.010
+#: bare orders read back per cycle (each one GET; a burst of events waits a few cycles)
+BARE_READS_PER_CYCLE = 20
+_OPEN_STATUSES = [Status.OPEN.value, Status.PROCESSING.value]
 
 _LEASE_LOST = "the push lease was lost during a pass (another terminal pushes now): stopped"
 
@@ -140,6 +143,7 @@ class SyncWorker:
         self.in_flight_s = in_flight_s
         self.full_every = full_every
         self._pulls = 0
+        self._unreadable: set[str] = set()  # bare orders the source would not give back
         self._executor: ThreadPoolExecutor | None = None
         self._lease_lost = threading.Event()  # set by a push thread: the others stop too
         self._progress_at = float("-inf")  # monotonic time health was last written mid-drain
@@ -205,6 +209,7 @@ class SyncWorker:
                 listed = {o.uid for o in seen}
                 for uid in self._locally_active(active) - listed:
                     seen.append(self.source.get_order(uid))
+            seen.extend(self._read_bare({o.uid for o in seen}))
         except PermanentError as exc:
             if not full:  # e.g. the status filter of a dialect we guessed wrong
                 return self.pull(report, full=True)
@@ -216,6 +221,28 @@ class SyncWorker:
             report.errors.append(str(exc))
         # apply what we saw even when a later page failed: each order is judged alone
         return self.applier.apply(seen)
+
+    def _read_bare(self, seen: set[str]) -> list[SourceOrder]:
+        """Orders on the floor with neither patient nor items (an event named them only:
+        Photon's ``placed``, a Shopify webhook) read back once for what the card needs, a
+        few per cycle; one the source will not give is not asked for again."""
+        with self.store.read() as conn:
+            uids = conn.execute(
+                select(orders.c.remote_id)
+                .where(orders.c.source == self.source.name, BARE,
+                       orders.c.status.in_(_OPEN_STATUSES))
+                .order_by(orders.c.created_at)
+                .limit(BARE_READS_PER_CYCLE + len(self._unreadable))
+            ).scalars().all()  # fmt: skip
+        read: list[SourceOrder] = []
+        for uid in uids:
+            if uid in seen or uid in self._unreadable or len(read) >= BARE_READS_PER_CYCLE:
+                continue
+            try:
+                read.append(self.source.get_order(uid))
+            except PermanentError:
+                self._unreadable.add(uid)
+        return read
 
     def _locally_active(self, active: tuple[str, ...]) -> set[str]:
         with self.store.read() as conn:
