@@ -35,6 +35,8 @@ unlimited floor of 300 moves/s, nothing refused or parked; Konnektive: >= 0.95 o
 
 from __future__ import annotations
 
+from collections import Counter
+
 import argparse
 import json
 import os
@@ -365,6 +367,8 @@ def photon(orders: int, tmp: str) -> None:
         given_up = sum(1 for d in refused if d["attempt"] == 3)
         emit(bench="photon_pull", orders=orders, arrived=arrived, seconds=round(elapsed, 2),
              orders_per_s=round(arrived / elapsed, 1), attempts_refused=len(refused),
+             refused_by=dict(Counter(str(d["status_code"] or (d["error"] or "")[:40])
+                                     for d in refused)),
              deliveries_given_up=given_up, target_given_up=0)  # fmt: skip
         client = PhotonClient(root, SecretStr(PHOTON_TOKEN), rate_limit_per_s=None,
                               timeout_s=30)  # fmt: skip

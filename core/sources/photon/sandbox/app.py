@@ -172,7 +172,10 @@ async def deliver_forever(
     wake = asyncio.Event()
     state.bind_wakeup(asyncio.get_running_loop(), wake)
     pending: set[asyncio.Task[None]] = set()
-    client = client or httpx.AsyncClient(timeout=state.config.webhook_timeout_s)
+    # a burst of events waits for a free connection as Photon's own queue would: the time
+    # spent waiting is not an attempt that timed out (the receiver never saw it)
+    timeout = httpx.Timeout(state.config.webhook_timeout_s, pool=None)
+    client = client or httpx.AsyncClient(timeout=timeout)
     async with client:
         try:
             while True:
