@@ -35,8 +35,6 @@ unlimited floor of 300 moves/s, nothing refused or parked; Konnektive: >= 0.95 o
 
 from __future__ import annotations
 
-from collections import Counter
-
 import argparse
 import json
 import os
@@ -45,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
