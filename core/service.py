@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, RowMapping, bindparam, case, insert, or_, select, update
 
@@ -355,6 +355,30 @@ class OrderService:
             Status(ev["to_status"]),
             Status(ev["from_status"]),
         )
+
+    def reschedule(self, order_id: str, fulfill_at: datetime | None) -> bool:
+        """The source moved (or lifted) the time the merchant scheduled the order for: the
+        card's ``fulfill_at`` follows, with an audit event from the remote (not a move: the
+        version stays). Returns whether it changed."""
+        now = self.clock()
+        with self.store.write() as conn:
+            row = conn.execute(
+                select(orders.c.id, orders.c.status, orders.c.version, orders.c.fulfill_at)
+                .where(orders.c.id == order_id)
+            ).first()  # fmt: skip
+            if row is None or row.fulfill_at == fulfill_at:
+                return False
+            conn.execute(update(orders).where(orders.c.id == order_id)
+                         .values(fulfill_at=fulfill_at, updated_at=now))  # fmt: skip
+            words = (
+                f"scheduled for {fulfill_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+                if fulfill_at else "no longer scheduled: it can be fulfilled now"
+            )  # fmt: skip
+            self._event(conn, order_id, now, action="rescheduled", from_status=row.status,
+                        to_status=row.status, reason=words, version=row.version,
+                        source="remote", actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+            self.store.record_change(conn, [order_id])
+            return True
 
     def fill_details(self, order_id: str, patient_name: str, items: Sequence[LineItem]) -> bool:
         """Give a bare order (no patient, no items: it reached the floor by an event that

@@ -234,6 +234,21 @@ def test_merchant_hold_and_schedule(service: OrderService, shopify_server) -> No
     assert abs(view.fulfill_at.timestamp() - later.timestamp()) < 1
     with pytest.raises(ServiceError):
         service.act(local(scheduled), Action.START)
+    # the merchant moves it a day later: the card follows, and the timeline says so
+    later += timedelta(days=1)
+    shopify_server.schedule(scheduled, later)
+    worker.cycle()
+    view = service.get(local(scheduled))
+    assert view.fulfill_at is not None
+    assert abs(view.fulfill_at.timestamp() - later.timestamp()) < 1
+    events = [e for e in service.store.history(view.id) if e["action"] == "rescheduled"]
+    assert [e["reason"] for e in events] == [f"scheduled for {later:%Y-%m-%d %H:%M} UTC"]
+    assert events[0]["actor"] == "remote" and events[0]["version"] == view.version
+    # ready early: the schedule is lifted and the order can be started now
+    shopify_server.ready(scheduled)
+    worker.cycle()
+    assert service.get(local(scheduled)).fulfill_at is None
+    service.act(local(scheduled), Action.START)
     worker.close()
 
 

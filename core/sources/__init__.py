@@ -52,6 +52,9 @@ class SourceTraits:
     #: a pharmacist's start is sent to the source; False: it stays local (the source has no
     #: "in progress"), and nothing is queued for it
     remote_start: bool = True
+    #: the merchant schedules orders (and reschedules them): the source's ``scheduled_at``
+    #: is the card's ``fulfill_at``, followed as it changes
+    schedules: bool = False
     #: how the source's compact ``remote_status`` reads for a person (detail view)
     status_words: Callable[[str], str] = str
     #: the ``remote_status`` words that need a person (the exceptions queue), each with
@@ -135,6 +138,7 @@ _REGISTRY: dict[str, _Entry] = {
             tracking_on_finish=True,
             remote_hold=False,
             cancel_requests=True,
+            schedules=True,
             status_words=_shopify_words,
             exceptions=_shopify_exceptions,
         ),

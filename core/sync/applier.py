@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, select
 from sqlalchemy.exc import IntegrityError
 
+from rxfloor.core import sources
 from rxfloor.core.db import orders
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import CANCELLATION
@@ -45,12 +46,15 @@ class RemoteApplier:
             return 0
         known: dict[str, tuple[str, str | None, bool, bool]] = {}
         bare: set[str] = set()  # known orders with neither patient nor items (see fill_details)
+        schedules = self.source in sources.names() and sources.traits(self.source).schedules
+        scheduled: dict[str, datetime | None] = {}  # known open orders: their fulfill_at
         uids = list(batch)
         with self.service.store.read() as conn:
             for start in range(0, len(uids), 500):
                 rows = conn.execute(
                     select(orders.c.id, orders.c.remote_id, orders.c.remote_status,
-                           orders.c.on_hold, orders.c.request_kind, _BARE.label("bare"))
+                           orders.c.on_hold, orders.c.request_kind, _BARE.label("bare"),
+                           orders.c.fulfill_at, orders.c.status)
                     .where(orders.c.source == self.source,
                            orders.c.remote_id.in_(uids[start : start + 500]))
                 )  # fmt: skip
@@ -59,6 +63,8 @@ class RemoteApplier:
                                           r.request_kind == CANCELLATION)  # fmt: skip
                     if r.bare:
                         bare.add(r.remote_id)
+                    if schedules and not Status(r.status).is_terminal:
+                        scheduled[r.remote_id] = r.fulfill_at
         new = []
         changed = 0
         for uid, o in batch.items():
@@ -78,6 +84,8 @@ class RemoteApplier:
                     local_id, full.patient_name, full.items
                 ):
                     changed += 1
+            if uid in scheduled and scheduled[uid] != o.scheduled_at:
+                changed += self.service.reschedule(local_id, o.scheduled_at)
             if (remote_status, on_hold, asked) == (o.status, o.on_hold, o.cancel_requested):
                 continue
             what = self.service.apply_remote(

@@ -59,7 +59,9 @@ def day_start(now: datetime) -> datetime:
 
 
 #: audit events that do not move an order
-_NOT_MOVES = frozenset({"acknowledge", "refused", "synced", "superseded"})
+_NOT_MOVES = frozenset({"acknowledge", "refused", "synced", "superseded", "divergence",
+                        "retry", "resolve", "exception_closed", "rescheduled",
+                        "cancel_request", "cancel_request_closed"})  # fmt: skip
 #: how a move another terminal made is told
 _DONE = {
     "start": "started",
