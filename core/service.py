@@ -27,6 +27,7 @@ from rxfloor.core.db import (
     audit_events,
     line_items,
     orders,
+    outbox,
     queries,
     resolve_order,
     utcnow,
@@ -150,6 +151,9 @@ class PushResult:
     earlier_error: str | None
     #: the remote refused this send (retried once, or parked: ``settle.state`` says which)
     refused: bool = False
+    #: superseded before any of it reached the remote, which moved where it no longer
+    #: applies (Shopify: the merchant held or scheduled the order): the move is void there
+    stale: bool = False
 
     def timeline_note(self) -> tuple[str, str] | None:
         """The audit event (action, reason) this result is worth, if any."""
@@ -812,7 +816,12 @@ class OrderService:
         ]
         if asked:
             conn.execute(_EXPECTED_WORD, {"b_ids": asked})
-        notable = [(r, why) for r in done if (why := r.timeline_note()) is not None]
+        void = {r.settle.row_id for r in done if r.stale and self._void_move(conn, r)}
+        notable = [
+            (r, why)
+            for r in done
+            if r.settle.row_id not in void and (why := r.timeline_note()) is not None
+        ]
         if notable:
             now = self.clock()
             ids = list({r.settle.order_id for r, _ in notable})
@@ -832,6 +841,42 @@ class OrderService:
                             source="remote", actor=remote)  # fmt: skip
             self.store.record_change(conn, ids)
         return len(done)
+
+    def _void_move(self, conn: Connection, result: PushResult) -> bool:
+        """A start or finish the remote can no longer take (never sent: the merchant held
+        or scheduled the order first) is taken back here as well, when the order is still
+        where that move put it and nothing else is queued for it: the card shows the order
+        where the remote has it, and the timeline says why. Returns whether it did."""
+        order_id = result.settle.order_id
+        ev = conn.execute(
+            select(audit_events)
+            .join(outbox, outbox.c.audit_event_id == audit_events.c.id)
+            .where(outbox.c.id == result.settle.row_id)
+        ).mappings().first()  # fmt: skip
+        row = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().first()
+        if (
+            ev is None
+            or row is None
+            or ev["action"] not in (Action.START, Action.FINISH)
+            or row["status"] != ev["to_status"]
+            or outbox_rows.has_unsettled(conn, order_id)
+        ):
+            return False
+        now = self.clock()
+        since = self._status_since_before(conn, row, ev["id"], ev["from_status"])
+        values: dict[str, object] = {"status": ev["from_status"], "status_since": since or now,
+                                     "version": row["version"] + 1, "updated_at": now}  # fmt: skip
+        if ev["action"] == Action.FINISH:
+            values |= {"tracking_company": None, "tracking_number": None, "tracking_url": None}
+        conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+        why = (result.settle.error or "the remote moved on").removeprefix("superseded: ")
+        self._event(conn, order_id, now, action=OutboxState.SUPERSEDED.value,
+                    from_status=ev["to_status"], to_status=ev["from_status"],
+                    reason=f"{ev['action']} not sent: {why}; back to {ev['from_status']}",
+                    version=row["version"] + 1, source="remote",
+                    actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+        self.store.record_change(conn, [order_id])
+        return True
 
     # ---------------------------------------------------------------- helpers
     def _view(self, conn: Connection, row: RowMapping) -> OrderView:

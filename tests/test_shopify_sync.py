@@ -252,6 +252,36 @@ def test_merchant_hold_and_schedule(service: OrderService, shopify_server) -> No
     worker.close()
 
 
+def test_a_start_the_merchant_held_first_goes_back_to_open(
+    service: OrderService, shopify_server
+) -> None:
+    """The pharmacist starts an order; before the accept goes out the merchant holds it.
+    Shopify cannot take the accept: the start is void there, so the card goes back to OPEN
+    (held by the merchant) instead of staying in PROCESSING for ever (found by the property
+    test)."""
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    gid = shopify_server.submit(1)[0]
+    worker.cycle()
+    service.act(local(gid), Action.START)
+    shopify_server.hold(gid, reason="AWAITING_PAYMENT")
+    worker.cycle()
+    worker.cycle()
+    view = service.get(local(gid))
+    assert (view.status, view.hold, view.remote_status) == (Status.OPEN, True, "ON_HOLD/SUBMITTED")
+    last = service.store.history(view.id)[-1]
+    assert (last["action"], last["from_status"], last["to_status"]) == (
+        "superseded", "PROCESSING", "OPEN")  # fmt: skip
+    assert last["reason"].startswith("start not sent: ") and last["reason"].endswith("back to OPEN")
+    assert not [t for t in shopify_server.transitions() if t["by"] == "api"]
+    shopify_server.release(gid)
+    worker.cycle()
+    service.act(local(gid), Action.START)  # released: the start goes out now
+    worker.cycle()
+    assert service.get(local(gid)).remote_status == "IN_PROGRESS/ACCEPTED"
+    worker.close()
+
+
 def test_user_errors_are_parked_with_shopifys_words(service: OrderService, shopify_server):
     worker = make_worker(service, shopify_server)
     worker.cycle()

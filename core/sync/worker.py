@@ -90,6 +90,7 @@ class _Outcome:
     retry_after: float | None = None
     offline: bool = False
     maybe_applied: bool = False  # this attempt may have changed the remote
+    stale: bool = False  # superseded: the remote moved where the move no longer applies
 
     def __post_init__(self) -> None:  # stored as outbox.last_error: the card's sync error
         if self.message:
@@ -428,7 +429,7 @@ class SyncWorker:
                                     refusals=refusals)  # fmt: skip
         changed = o.remote_status if o.remote_status != row["remote_status"] else None
         return PushResult(settle, row["action"], changed, row["last_error"],
-                          refused=o.state is _Answer.FAILED)  # fmt: skip
+                          refused=o.state is _Answer.FAILED, stale=o.stale)  # fmt: skip
 
     def _push_one(self, row: dict[str, Any]) -> _Outcome:
         action = Action(row["action"])
@@ -463,6 +464,7 @@ class SyncWorker:
                             _Answer.SUPERSEDED,
                             f"superseded: the remote set the order to {status}",
                             remote_status=status,
+                            stale=not (sent or uncertain),  # nothing of it reached the remote
                         )
                     for i, step in enumerate(plan.steps):
                         key = row["idempotency_key"] if i == 0 else f"{row['idempotency_key']}.{i}"
