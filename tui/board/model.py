@@ -260,6 +260,28 @@ class BoardModel:
         for cards in self.columns.values():
             cards.sort(key=_key)
 
+    def keep_top(self, per_column: int) -> None:
+        """Only the first ``per_column`` cards of each column stay (a first page)."""
+        for cards in self.columns.values():
+            for card in cards[per_column:]:
+                del self.cards[card.id]
+                self.per_source[card.source] -= 1
+            del cards[per_column:]
+
+    def merge(self, cards: Iterable[Card]) -> None:
+        """The whole board after its first page: every card, except that a card already
+        shown as it is or newer (a move made meanwhile, one still waiting for the database)
+        stays the very object it is (the cursor stays on it, a pending move keeps its "…")."""
+        shown = self.cards
+        merged: dict[str, Card] = {}
+        for card in cards:
+            old = shown.get(card.id)
+            keep = old is not None and (old.pending or old.version >= card.version)
+            merged[card.id] = old if keep and old is not None else card
+        for card_id, card in shown.items():  # placed after the full read began
+            merged.setdefault(card_id, card)
+        self.load(merged.values())
+
     def upsert(self, rows: Iterable[Mapping[Any, Any]], failed: set[str]) -> set[Status]:
         """Apply fresh rows; returns the columns whose content changed."""
         return self.place([Card.from_row(row, row["id"] in failed) for row in rows])
