@@ -96,15 +96,18 @@ class Card:
             priority=priority,
             delivery=visible(delivery),
             patient=visible(data["patient_name"]),
-            initials=visible(initials(data["patient_name"])),
-            items=visible(data["items_summary"]),
+            # a few hundred distinct initials, and item lines repeat (one common drug):
+            # shared, not one copy per card
+            initials=intern(visible(initials(data["patient_name"]))),
+            items=intern(visible(data["items_summary"])),
             due_at=data["due_at"],
             fulfill_at=data["fulfill_at"],
             on_hold=on_hold,
             version=data["version"],
             status_since=data["status_since"],
             sync_failed=failed,
-            created_at=data.get("created_at"),
+            # arrival matters only to an order with no due time (see aim)
+            created_at=data.get("created_at") if data["due_at"] is None else None,
             source=intern(str(data["source"])),
             cancel_requested=data["request_kind"] == CANCELLATION,
             remote_hold=on_hold

@@ -335,6 +335,8 @@ class BoardView(Vertical):
         self._resume = message.cursor
         if message.complete:
             self._follow(message.cursor)
+        else:
+            self.call_after_refresh(self._load_rest)
         self.set_interval(HEALTH_INTERVAL, self._poll_health)
 
     def _first_page(self, counts: Mapping[str, tuple[int, int]]) -> None:
@@ -415,9 +417,9 @@ class BoardView(Vertical):
     # --------------------------------------------------------------- workers
     @work(thread=True, group="load")
     def _load(self, per_column: int) -> None:
-        """The top ``per_column`` cards of each column and the columns' COUNTs first (the
-        first frame is there at once, its titles right), then every card in the background.
-        Cards are built here, off the event loop."""
+        """The top ``per_column`` cards of each column and the columns' COUNTs (the first
+        frame is there at once, its titles right); every card follows in the background
+        (:meth:`_load_rest`). Cards are built here, off the event loop."""
         store = self.store
         statuses, since = [s.value for s in Status], day_start(self.clock())
         page = bq.board_first_page(store, statuses, since, self.clock(), self.model.targets,
@@ -425,9 +427,14 @@ class BoardView(Vertical):
         health, alerts = store.sync_health(self.sources), store.open_alerts()
         self.post_message(BoardLoaded(page.cursor, page.made, health, alerts, counts=page.counts,
                                       sources=page.sources, complete=page.complete))  # fmt: skip
-        if not page.complete:
-            _, cards = bq.board_load(store, statuses, since, Card.from_row)
-            self.post_message(BoardCompleted(cards))
+
+    @work(thread=True, group="load")
+    def _load_rest(self) -> None:
+        """Every card, once the first page is on screen (read sooner, it would slow the
+        first frame down: the thread and the painting share one interpreter)."""
+        statuses, since = [s.value for s in Status], day_start(self.clock())
+        _, cards = bq.board_load(self.store, statuses, since, Card.from_row)
+        self.post_message(BoardCompleted(cards))
 
     @work(thread=True, group="feed")
     def _follow(self, since: int) -> None:
