@@ -7,8 +7,10 @@ test looks at the board between the first frame and the full load deterministica
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +22,8 @@ from rxfloor.core.lifecycle import Action, Priority, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.app import BoardApp
-from rxfloor.tui.board.model import BoardModel, Card
+from rxfloor.tui.board.card import urgency
+from rxfloor.tui.board.model import BoardModel, Card, late_count
 from rxfloor.tui.board.view import day_start, targets
 from tests.board_fixtures import FROZEN, frozen, make_app, moves_settled, press, seed_board, until
 
@@ -218,3 +221,25 @@ async def test_go_to_an_order_not_loaded_yet_waits_for_the_load(url: str, held: 
         board = app.board
         await until(pilot, lambda: board.card is not None and board.card.id == deep.id)
         assert not [text for _, text in app.said if "before today" in text]
+
+
+def test_late_count_bisects_to_what_the_cards_say() -> None:
+    """The title's late count, by bisection over the column's card order, against asking
+    each card: due times before, at and after now, targets, none, a priority unknown here."""
+    rng = random.Random(7)
+    aims = {"stat": timedelta(minutes=30), "waiter": timedelta(minutes=15)}
+    cards = []
+    for i in range(400):
+        due = rng.choice([None, FROZEN, *(FROZEN + timedelta(minutes=m) for m in (-90, -1, 1, 60))])
+        arrived = FROZEN - timedelta(minutes=rng.choice([5, 15, 29, 30, 31, 90]))
+        made = Card(id=f"o{i}", name=f"#{rng.randrange(50)}", status=Status.OPEN,
+                    priority=rng.choice(["stat", "waiter", "normal", "someday"]), delivery="ship",
+                    patient="Ann Bell", initials="AB", items="1x Ibuprofen 400 mg", due_at=due,
+                    fulfill_at=None, on_hold=False, version=1, status_since=FROZEN,
+                    sync_failed=False, created_at=arrived)  # fmt: skip
+        made.aim(aims)
+        cards.append(made)
+    cards.sort(key=lambda c: c.key)
+    for now in (FROZEN, FROZEN - timedelta(minutes=1), FROZEN + timedelta(minutes=61)):
+        asked = sum(1 for c in cards if c.target is not None and urgency(c, now) == "overdue")
+        assert 0 < late_count(cards, now) == asked < len(cards)

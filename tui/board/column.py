@@ -18,8 +18,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from rxfloor.core.lifecycle import Status
-from rxfloor.tui.board.card import card_lines, urgency
-from rxfloor.tui.board.model import Card
+from rxfloor.tui.board.card import card_lines
+from rxfloor.tui.board.model import Card, late_count
 
 
 class ColumnView(ScrollView, can_focus=False):
@@ -93,9 +93,7 @@ class ColumnView(ScrollView, can_focus=False):
         yet count too."""
         now = self._now
         unloaded, unloaded_late = self.beyond
-        late = 0 if self.status.is_terminal else unloaded_late + sum(
-            1 for c in self.cards if c.target is not None and urgency(c, now) == "overdue"
-        )  # fmt: skip
+        late = 0 if self.status.is_terminal else unloaded_late + late_count(self.cards, now)
         shown = f" · {len(self.cards)} shown" if len(self.cards) != self.total else ""
         self.border_title = f"{self.status.value} {self.total + unloaded}{shown}" + (
             f" · {late} late" if late else ""

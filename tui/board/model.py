@@ -7,12 +7,13 @@ tens of milliseconds).
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from math import nextafter
 from sys import intern
 from typing import Any
 
@@ -30,6 +31,7 @@ from rxfloor.core.sources import DEFAULT_SOURCE, SourceTraits, names, traits
 from rxfloor.core.text import visible
 
 _RANK = {p.value: p.rank for p in Priority}
+_RANKS = sorted({*_RANK.values(), 9})  # 9: a priority this version does not know
 _SOURCE_PREFIX = "source:"
 _FAR = float("inf")
 #: Up to this many changed rows are placed one by one; a bigger burst re-sorts the columns.
@@ -354,6 +356,18 @@ class BoardModel:
             cards = [c for c in self.cards.values() if c.status is status]
             cards.sort(key=_key)
             self.columns[status] = cards
+
+
+def late_count(cards: Sequence[Card], now: datetime) -> int:
+    """How many of ``cards`` (a column's, in card order) are past their due time or target:
+    within each priority the late ones come first, so two bisections per priority find
+    them (a move at 100,000 orders counted them one by one: ~60 ms a key)."""
+    at = nextafter(now.timestamp(), _FAR)  # target <= now: instant < the float after now
+    late = 0
+    for rank in _RANKS:
+        first = bisect_left(cards, (rank, -_FAR, ""), key=_key)
+        late += bisect_left(cards, (rank, at, ""), lo=first, key=_key) - first
+    return late
 
 
 def _key(card: Card) -> tuple[int, float, str]:
