@@ -243,3 +243,34 @@ def test_late_count_bisects_to_what_the_cards_say() -> None:
     for now in (FROZEN, FROZEN - timedelta(minutes=1), FROZEN + timedelta(minutes=61)):
         asked = sum(1 for c in cards if c.target is not None and urgency(c, now) == "overdue")
         assert 0 < late_count(cards, now) == asked < len(cards)
+
+
+def test_first_page_query_holds_each_columns_real_top(db_url: str) -> None:
+    """On SQLite and PostgreSQL (names in code-point order, not a locale's): the first page
+    sorted as the board sorts holds the top of every column, and the COUNTs are the
+    columns' own."""
+    seed_board(db_url, COUNT)
+    store = Store.open(db_url, migrate=False)
+    try:
+        service = OrderService(store, Actor("CD", "counter-2"), clock=frozen)
+        service.add_orders(o.model_copy(update={"due_at": None, "name": f"#{'aBc'[i % 3]}-{i}"})
+                           for i, o in enumerate(sample_orders(COUNT, 3, FROZEN)))  # fmt: skip
+        aims = {"stat": timedelta(minutes=30), "waiter": timedelta(minutes=15)}
+        since = day_start(FROZEN)
+        statuses = [s.value for s in Status]
+        page = bq.board_first_page(store, statuses, since, FROZEN, aims, 5, Card.from_row)
+        rows = store.board_rows(statuses, finished_since=since)
+    finally:
+        store.close()
+    shown = BoardModel(aims)
+    shown.load(page.made)
+    shown.keep_top(5)
+    full = BoardModel(aims)
+    full.load([Card.from_row(r, False) for r in rows])
+    assert not page.complete and page.sources == {"rxscale"}
+    for status in Status:
+        everyone = full.columns[status]
+        assert [c.id for c in shown.columns[status]] == [c.id for c in everyone[:5]], status
+        late = sum(1 for c in everyone if urgency(c, FROZEN) == "overdue")
+        assert page.counts.get(status.value, (0, 0)) == ((len(everyone), late) if everyone
+                                                          else (0, 0))  # fmt: skip
