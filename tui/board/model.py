@@ -283,14 +283,15 @@ class BoardModel:
         shown as it is or newer (a move made meanwhile, one still waiting for the database)
         stays the very object it is (the cursor stays on it, a pending move keeps its "…")."""
         shown = self.cards
-        merged: dict[str, Card] = {}
-        for card in cards:
+        merged = list(cards)  # in place, not a second dict of every card (~5 MB at 100,000)
+        for i, card in enumerate(merged):
             old = shown.get(card.id)
-            keep = old is not None and (old.pending or old.version >= card.version)
-            merged[card.id] = old if keep and old is not None else card
-        for card_id, card in shown.items():  # placed after the full read began
-            merged.setdefault(card_id, card)
-        self.load(merged.values())
+            if old is not None and (old.pending or old.version >= card.version):
+                merged[i] = old
+        self.load(merged)
+        later = [card for card_id, card in shown.items() if card_id not in self.cards]
+        if later:  # placed after the full read began
+            self.place(later)
 
     def upsert(self, rows: Iterable[Mapping[Any, Any]], failed: set[str]) -> set[Status]:
         """Apply fresh rows; returns the columns whose content changed."""
