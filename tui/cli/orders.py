@@ -150,31 +150,28 @@ def _orders(args: argparse.Namespace, ctx: Context) -> int:
     return ExitCode.OK
 
 
-#: Columns of ``orders`` in :class:`~rxfloor.core.models.OrderView`'s JSON, in its field
-#: order, up to ``sync_error``; after it, as it has them: version, times, request, tracking.
-_VIEW_HEAD = ("id", "source", "remote_id", "name", "status", "remote_status", "priority",
-              "delivery_type", "patient_name", "items_summary", "due_at", "fulfill_at")  # fmt: skip
-
-
 def order_json(row: Mapping[Any, Any], sync_error: str | None) -> dict[str, object]:
-    """``OrderView.from_row(row, sync_error=…).model_dump(mode="json")``, without building
-    and validating a model per order: the listing's rows come from our own database
-    (``tests/test_cli.py`` pins the output)."""
-    out: dict[str, object] = {k: _json_value(row[k]) for k in _VIEW_HEAD}
-    out["hold"] = row["on_hold"]
-    for key in ("hold_reason", "hold_by"):
-        out[key] = row[key]
-    out["hold_since"] = _json_value(row["hold_since"])
-    out["sample"] = row["sample"]
-    out["sync_error"] = sync_error
-    out["version"] = row["version"]
-    for key in ("created_at", "updated_at", "status_since"):
-        out[key] = _json_value(row[key])
-    out["request_kind"], out["request_message"] = row["request_kind"], row["request_message"]
-    out["tracking"] = None if not row["tracking_number"] else {
-        key: _stripped(row[f"tracking_{key}"]) for key in ("company", "number", "url")
+    """``OrderView.from_row(row, sync_error=…).model_dump(mode="json")``, key for key and in
+    its field order, without building and validating a model per order: the listing's rows
+    come from our own database (``tests/test_orders_json.py`` compares the two)."""
+    due, fulfill, held = row["due_at"], row["fulfill_at"], row["hold_since"]
+    return {
+        "id": row["id"], "source": row["source"], "remote_id": row["remote_id"],
+        "name": row["name"], "status": row["status"], "remote_status": row["remote_status"],
+        "priority": row["priority"], "delivery_type": row["delivery_type"],
+        "patient_name": row["patient_name"], "items_summary": row["items_summary"],
+        "due_at": None if due is None else _utc(due),
+        "fulfill_at": None if fulfill is None else _utc(fulfill),
+        "hold": row["on_hold"], "hold_reason": row["hold_reason"], "hold_by": row["hold_by"],
+        "hold_since": None if held is None else _utc(held),
+        "sample": row["sample"], "sync_error": sync_error, "version": row["version"],
+        "created_at": _utc(row["created_at"]), "updated_at": _utc(row["updated_at"]),
+        "status_since": _utc(row["status_since"]),
+        "request_kind": row["request_kind"], "request_message": row["request_message"],
+        "tracking": None if not row["tracking_number"] else {
+            key: _stripped(row[f"tracking_{key}"]) for key in ("company", "number", "url")
+        },
     }  # fmt: skip
-    return out
 
 
 def _stripped(value: str | None) -> str | None:
@@ -182,11 +179,9 @@ def _stripped(value: str | None) -> str | None:
     return value.strip() or None if isinstance(value, str) else value
 
 
-def _json_value(value: object) -> object:
-    """A UTC time as pydantic writes it (``2026-11-23T09:30:00Z``); anything else as is."""
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return value
+def _utc(at: datetime) -> str:
+    """A UTC time as pydantic writes it: ``2026-11-23T09:30:00Z``."""
+    return at.isoformat().replace("+00:00", "Z")
 
 
 def print_orders(service: OrderService, status: str | None, *, as_json: bool) -> None:
