@@ -2,7 +2,8 @@
 
     uv run python -m benchmarks.sync [--moves 5000] [--limited-moves 100] [--limit 10]
                                      [--pull 10000] [--remote-limit 2] [--overlimited-moves 120]
-                                     [--only-overlimited]
+                                     [--only-overlimited] [--only-shopify] [--only-photon]
+                                     [--only-konnektive]
 
 Prints one JSON line per figure:
   drain_unlimited  5,000 queued moves pushed with no rate limit on either side (moves/s)
@@ -16,20 +17,33 @@ Prints one JSON line per figure:
                  moves/s, the share of the cost budget used (points Shopify charged / the points
                  the bucket held at the start plus what it restored meanwhile), THROTTLED answers
   shopify_pull   10,000 assigned fulfillment orders paged in (cursor pagination, paced by cost)
+  photon_pull    2,000 orders placed at once arrive as signed CloudEvents posted by the stand-in
+                 to ``rxfloor webhooks serve`` (each its own process): seconds until every one
+                 is on the board (orders/s), delivery attempts refused (retried by Photon)
+  photon_drain   4,000 status reports (those orders started and finished) with no rate limit
+                 (Photon documents none), their echoes arriving meanwhile: moves/s, reports
+                 Photon refused, moves parked
+  konnektive_pull   2,000 orders listed (Order Query + Fulfillment Query pages of 200) at the
+                    configured default of 5 requests/s: seconds, request rate / limit
+  konnektive_drain  200 orders started and finished (a start stays local; a finish is one
+                    Update Fulfillment and its read-back) at 5 requests/s: rate / limit
 Targets (issue 5): >= 300 moves/s unlimited; >= 0.95 of the limit with no 429 storm;
 (issue 9) >= 0.9 of a remote's real limit whatever the client's configured one;
-(issue 11) Shopify: >= 0.9 of the restore rate used, zero THROTTLED.
+(issue 11) Shopify: >= 0.9 of the restore rate used, zero THROTTLED; (issue 12) Photon: the
+unlimited floor of 300 moves/s, nothing refused or parked; Konnektive: >= 0.95 of its limit.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +55,10 @@ from pydantic import SecretStr
 from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.sources.konnektive.client import KonnektiveClient
+from rxfloor.core.sources.konnektive.source import KonnektiveSource
+from rxfloor.core.sources.photon.client import PhotonClient
+from rxfloor.core.sources.photon.source import PhotonSource
 from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.sandbox import BASE_PATH
 from rxfloor.core.sources.rxscale.source import RxScaleSource
@@ -286,6 +304,166 @@ def shopify_pull(count: int, bucket: float, restore: float, tmp: str) -> None:
         server.close()
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Process:
+    """An ``rxfloor`` command in its own process, ready once ``ready_url`` answers at all."""
+
+    def __init__(self, args: list[str], env: dict[str, str], ready_url: str) -> None:
+        self.proc = subprocess.Popen(rxfloor_cmd(*args), stdout=subprocess.DEVNULL,
+                                     env={**os.environ, **env})  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(ready_url, timeout=5)
+                return
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"rxfloor {args[0]} did not start") from None
+                time.sleep(0.2)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+PHOTON_TOKEN, PHOTON_SECRET = "bench-photon-token", "bench-photon-secret"
+PHARMACY = "phr_sandbox0000000001"  # the stand-in's default pharmacy
+
+
+def photon(orders: int, tmp: str) -> None:
+    """Orders arrive through the real receiver; then every one is started and finished."""
+    url = f"sqlite:///{Path(tmp) / 'photon.db'}"
+    config = Path(tmp) / "photon.toml"
+    config.write_text(f'[sources.photon]\npharmacy_id = "{PHARMACY}"\n')
+    env = {"RXFLOOR_DATABASE_URL": url, "RXFLOOR_CONFIG": str(config),
+           "RXFLOOR_PHOTON_WEBHOOK_SECRET": PHOTON_SECRET,
+           "RXFLOOR_SANDBOX_PHOTON_TOKEN": PHOTON_TOKEN,
+           "RXFLOOR_SANDBOX_PHOTON_SECRET": PHOTON_SECRET}  # fmt: skip
+    Store.open(url).close()  # migrated before two processes use it
+    hook_port, api_port = _free_port(), _free_port()
+    hook_url = f"http://127.0.0.1:{hook_port}/webhooks/photon"
+    receiver = Process(["webhooks", "serve", "--port", str(hook_port)], env, hook_url)
+    root = f"http://127.0.0.1:{api_port}"
+    stand_in = Process(["sandbox", "--source", "photon", "--port", str(api_port),
+                        "--webhook-url", hook_url], env, root + "/_sandbox/faults")  # fmt: skip
+    store = Store.open(url)
+    try:
+        control = httpx.Client(base_url=root + "/_sandbox", timeout=120)
+        t0 = time.perf_counter()
+        control.post("/orders", json={"count": orders}).raise_for_status()
+        deadline = time.monotonic() + 120  # Photon gives a delivery up after 3 attempts
+        while store.count_orders() < orders and time.monotonic() < deadline:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - t0
+        arrived = store.count_orders()
+        log = control.get("/webhooks/deliveries").json()
+        refused = [d for d in log if (d["status_code"] or 0) // 100 != 2]
+        given_up = sum(1 for d in refused if d["attempt"] == 3)
+        emit(bench="photon_pull", orders=orders, arrived=arrived, seconds=round(elapsed, 2),
+             orders_per_s=round(arrived / elapsed, 1), attempts_refused=len(refused),
+             refused_by=dict(Counter(str(d["status_code"] or (d["error"] or "")[:40])
+                                     for d in refused)),
+             deliveries_given_up=given_up, target_given_up=0)  # fmt: skip
+        client = PhotonClient(root, SecretStr(PHOTON_TOKEN), rate_limit_per_s=None,
+                              timeout_s=30)  # fmt: skip
+        worker = SyncWorker(OrderService(store, Actor("BM", "bench")),
+                            PhotonSource(client, pharmacy_id=PHARMACY))  # fmt: skip
+        figures = _timed_drain(worker, "photon")
+        reports = [r for r in control.get("/requests").json() if r["path"] == "/v1/hooks/pharmacy"]
+        emit(bench="photon_drain", **figures, reports=len(reports),
+             refused_reports=sum(r["status_code"] == 409 for r in reports),
+             target_moves_per_s=300, target_refused=0, target_failed=0)  # fmt: skip
+        worker.close()
+        client.close()
+        control.close()
+    finally:
+        store.close()
+        stand_in.close()
+        receiver.close()
+
+
+def _timed_drain(worker: SyncWorker, source: str) -> dict[str, Any]:
+    """Every card started and finished, then pushed until nothing is queued."""
+    service = worker.service
+    for row in worker.store.board_rows():
+        service.act(row["id"], Action.START)
+        service.act(row["id"], Action.FINISH)
+    queued = worker.store.sync_health([source])[source].queued
+    t0 = time.perf_counter()
+    pushed = 0
+    while worker.store.sync_health([source])[source].queued:
+        sent = worker.push()
+        pushed += sent
+        if not sent:
+            time.sleep(0.05)
+    elapsed = time.perf_counter() - t0
+    time.sleep(2.0)  # the last echoes land (a move parked by one shows as failed)
+    failed = worker.store.sync_health([source])[source].failed
+    return {"moves": queued, "pushed": pushed, "seconds": round(elapsed, 2),
+            "moves_per_s": round(pushed / elapsed, 1), "failed": failed}  # fmt: skip
+
+
+K_LOGIN, K_PASSWORD = "bench-user", "bench-password"
+
+
+def konnektive(pull_orders: int, drain_orders: int, limit: float, tmp: str) -> None:
+    """A pull of ``pull_orders``, then ``drain_orders`` of them started and finished."""
+    port = _free_port()
+    root = f"http://127.0.0.1:{port}"
+    env = {"RXFLOOR_SANDBOX_KONNEKTIVE_LOGIN_ID": K_LOGIN,
+           "RXFLOOR_SANDBOX_KONNEKTIVE_PASSWORD": K_PASSWORD}  # fmt: skip
+    stand_in = Process(["sandbox", "--source", "konnektive", "--port", str(port), "--seed",
+                        str(pull_orders)], env, root + "/_sandbox/requests")  # fmt: skip
+    control = httpx.Client(base_url=root + "/_sandbox", timeout=120)
+    store = Store.open(f"sqlite:///{Path(tmp) / 'konnektive.db'}")
+    client = KonnektiveClient(root, SecretStr(K_LOGIN), SecretStr(K_PASSWORD),
+                              rate_limit_per_s=limit, timeout_s=30)  # fmt: skip
+    worker = SyncWorker(OrderService(store, Actor("BM", "bench")), KonnektiveSource(client))
+    try:
+        seq = len(control.get("/requests").json())
+        t0 = time.perf_counter()
+        pulled = worker.pull()
+        elapsed = time.perf_counter() - t0
+        requests = len(control.get("/requests", params={"since": seq}).json())
+        emit(bench="konnektive_pull", orders=pull_orders, pulled=pulled, requests=requests,
+             limit_per_s=limit, seconds=round(elapsed, 2),
+             orders_per_s=round(pulled / elapsed, 1),
+             achieved_over_limit=round(requests / elapsed / limit, 3))  # fmt: skip
+        service = worker.service
+        for row in store.board_rows()[:drain_orders]:
+            service.act(row["id"], Action.START)  # stays local
+            service.act(row["id"], Action.FINISH)
+        queued = store.sync_health(["konnektive"])["konnektive"].queued
+        seq = len(control.get("/requests").json())
+        t0 = time.perf_counter()
+        pushed = 0
+        while store.sync_health(["konnektive"])["konnektive"].queued:
+            sent = worker.push()
+            pushed += sent
+            if not sent:
+                time.sleep(0.05)
+        elapsed = time.perf_counter() - t0
+        requests = len(control.get("/requests", params={"since": seq}).json())
+        moved = [t for t in control.get("/transitions").json() if t["by"] == "api"]
+        emit(bench="konnektive_drain", moves=queued, pushed=pushed, applied=len(moved),
+             requests=requests, limit_per_s=limit, seconds=round(elapsed, 2),
+             moves_per_s=round(pushed / elapsed, 1),
+             achieved_over_limit=round(requests / elapsed / limit, 3),
+             failed=store.sync_health(["konnektive"])["konnektive"].failed,
+             target=0.95)  # fmt: skip
+    finally:
+        worker.close()
+        client.close()
+        store.close()
+        control.close()
+        stand_in.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=5000)
@@ -302,8 +480,20 @@ def main() -> None:
     parser.add_argument("--shopify-pull-bucket", type=float, default=2000.0)
     parser.add_argument("--shopify-pull-restore", type=float, default=2000.0)
     parser.add_argument("--only-shopify", action="store_true")
+    parser.add_argument("--photon-orders", type=int, default=2000)
+    parser.add_argument("--only-photon", action="store_true")
+    parser.add_argument("--konnektive-pull", type=int, default=2000)
+    parser.add_argument("--konnektive-moves", type=int, default=200)
+    parser.add_argument("--konnektive-limit", type=float, default=5.0)
+    parser.add_argument("--only-konnektive", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.only_photon or args.only_konnektive:
+            if args.only_photon:
+                photon(args.photon_orders, tmp)
+            if args.only_konnektive:
+                konnektive(args.konnektive_pull, args.konnektive_moves, args.konnektive_limit, tmp)
+            return
         if args.only_shopify:
             shopify_drain(args.shopify_moves, args.shopify_bucket, args.shopify_restore, tmp)
             shopify_pull(args.shopify_pull, args.shopify_pull_bucket, args.shopify_pull_restore,
@@ -320,6 +510,8 @@ def main() -> None:
         shopify_drain(args.shopify_moves, args.shopify_bucket, args.shopify_restore, tmp)
         shopify_pull(args.shopify_pull, args.shopify_pull_bucket, args.shopify_pull_restore,
                      tmp)  # fmt: skip
+        photon(args.photon_orders, tmp)
+        konnektive(args.konnektive_pull, args.konnektive_moves, args.konnektive_limit, tmp)
 
 
 if __name__ == "__main__":

@@ -187,6 +187,8 @@ class Settings(BaseSettings):
     #: a failed push waits ~retry_base_s, doubling per attempt up to retry_cap_s (jittered)
     retry_base_s: float = Field(default=0.5, ge=0, le=3600)
     retry_cap_s: float = Field(default=60.0, ge=0, le=86_400)
+    #: a push the remote refuses is sent once more this long after its first refusal
+    retry_refused_s: float = Field(default=60.0, ge=0, le=86_400)
     #: webhooks: a larger body is refused with 413 before it is read in full
     webhook_max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     #: webhooks: an event stamped further in the past (or ahead) is recorded, never applied

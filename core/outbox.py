@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    case,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from rxfloor.core.db import orders, outbox, utcnow
 from rxfloor.core.models import UNSETTLED, OutboxState
@@ -156,6 +166,7 @@ class Settle:
     error: str | None
     next_attempt_at: datetime | None = None
     maybe_applied: bool = False
+    refusals: int = 0  # times the remote refused the row so far (one is retried once)
 
 
 _SETTLE = (
@@ -171,8 +182,10 @@ _SETTLE = (
         last_error=bindparam("b_error"),
         next_attempt_at=bindparam("b_next"),
         maybe_applied=bindparam("b_maybe"),
+        refusals=bindparam("b_refusals"),
         claimed_by=None,
         sent_at=bindparam("b_sent_at"),
+        failed_at=bindparam("b_failed_at"),  # when parked: the exceptions queue's order
     )
     .returning(outbox.c.id)
 )
@@ -188,11 +201,11 @@ def settle(conn: Connection, holder: str, outcomes: Sequence[Settle]) -> list[Se
     """
     groups: dict[tuple[object, ...], list[Settle]] = {}
     for o in outcomes:
-        key = (o.state, o.attempts, o.error, o.next_attempt_at, o.maybe_applied)
+        key = (o.state, o.attempts, o.error, o.next_attempt_at, o.maybe_applied, o.refusals)
         groups.setdefault(key, []).append(o)
     now = utcnow()
     ours: set[int] = set()
-    for (state, attempts, error, next_at, maybe), group in groups.items():
+    for (state, attempts, error, next_at, maybe, refusals), group in groups.items():
         params = {
             "b_ids": [o.row_id for o in group],
             "b_holder": holder,
@@ -201,7 +214,9 @@ def settle(conn: Connection, holder: str, outcomes: Sequence[Settle]) -> list[Se
             "b_error": error,
             "b_next": next_at,
             "b_maybe": maybe,
+            "b_refusals": refusals,
             "b_sent_at": now if state is OutboxState.SENT else None,
+            "b_failed_at": now if state is OutboxState.FAILED else None,
         }
         ours.update(conn.execute(_SETTLE, params).scalars())
     return [o for o in outcomes if o.row_id in ours]
@@ -298,6 +313,7 @@ def park_again(conn: Connection, sent: RowMapping, message: str, at: datetime) -
             attempts=1,  # a retry reads the order back before sending
             last_error=message,
             created_at=at,
+            failed_at=at,
         )
     )
 
@@ -308,8 +324,10 @@ def get(conn: Connection, row_id: int) -> RowMapping | None:
 
 def retry(conn: Connection, row_id: int) -> bool:
     """A parked row goes back in the queue (read back before it is sent: it may have been
-    applied). False when the row is not ``failed`` (any more)."""
-    return _unpark(conn, row_id, state=OutboxState.PENDING, maybe_applied=True)
+    applied). A person's retry is the one more send: counted as the automatic retry spent,
+    so a refusal parks it again at once. False when the row is not ``failed`` (any more)."""
+    spent = case((outbox.c.refusals < 1, 1), else_=outbox.c.refusals)
+    return _unpark(conn, row_id, state=OutboxState.PENDING, maybe_applied=True, refusals=spent)
 
 
 def resolve(conn: Connection, row_id: int, note: str) -> bool:

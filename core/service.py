@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, case, insert, or_, select, update
 
 from rxfloor.core import lifecycle, sources
 from rxfloor.core import outbox as outbox_rows
@@ -34,6 +34,7 @@ from rxfloor.core.db import (
 from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
 from rxfloor.core.models import (
     CANCELLATION,
+    LineItem,
     NewOrder,
     OrderView,
     OutboxState,
@@ -65,11 +66,24 @@ _MEANWHILE = {
     "reject_cancel": "had its cancellation request rejected",
     "cancel_request": "was asked to be cancelled",
 }
-#: Built once: a drain records thousands of these.
+#: Built once: a drain records thousands of these. A new word of the source ends a
+#: person's resolve of the old one (the exceptions queue: the next exceptional word is news).
 _SET_REMOTE_STATUS = (
     update(orders)
     .where(orders.c.id.in_(bindparam("b_ids", expanding=True)))
-    .values(remote_status=bindparam("b_status"))
+    .values(
+        remote_status=bindparam("b_status"),
+        exception_resolved=case(
+            (orders.c.remote_status == bindparam("b_status"), orders.c.exception_resolved),
+            else_=None,
+        ),
+    )
+)
+#: The order's ``remote_status`` is what a move of ours asked for: resolved in advance.
+_EXPECTED_WORD = (
+    update(orders)
+    .where(orders.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(exception_resolved=orders.c.remote_status)
 )
 #: How much of a merchant's message the floor keeps.
 _MESSAGE_MAX = 500
@@ -134,12 +148,17 @@ class PushResult:
     remote_status: str | None
     #: the row's ``last_error`` before this attempt (an earlier attempt failed)
     earlier_error: str | None
+    #: the remote refused this send (retried once, or parked: ``settle.state`` says which)
+    refused: bool = False
 
     def timeline_note(self) -> tuple[str, str] | None:
         """The audit event (action, reason) this result is worth, if any."""
         state, error = self.settle.state, self.settle.error
-        if state is OutboxState.FAILED and error != self.earlier_error:
-            return "refused", f"{self.action} refused by the remote: {error or 'no message'}"
+        if self.refused:  # "refused: …", "refused twice: …" (the worker's words)
+            how, _, words = (error or "refused: no message").partition(": ")
+            if words != (self.earlier_error or "").partition(": ")[2]:  # not said already
+                return "refused", f"{self.action} {how} by the remote: {words}"
+            return None
         if state is OutboxState.SUPERSEDED:
             why = (error or "the remote moved on").removeprefix("superseded: ")
             return OutboxState.SUPERSEDED.value, f"{self.action} not sent: {why}"
@@ -181,7 +200,8 @@ class OrderService:
 
         ``tracking`` goes with a finish: stored on the order and in its outbox row, so the
         push sends what the move said. A hold of a source that cannot hold for the pharmacy
-        (``remote_hold`` trait False) is local: the audit event says so.
+        (``remote_hold`` trait False) is local: the audit event says so; so is a start of a
+        source with no "in progress" (``remote_start`` False): nothing is queued for it.
         """
         reason = reason.strip() if reason and reason.strip() else None
         now = self.clock()
@@ -249,7 +269,8 @@ class OrderService:
                 reason=why if tracking is None else _with_tracking(why, tracking),
                 version=row["version"] + 1,
             )
-            if outcome.action in PUSHED_ACTIONS and not row["sample"]:
+            local_start = outcome.action is Action.START and not traits.remote_start
+            if outcome.action in PUSHED_ACTIONS and not row["sample"] and not local_start:
                 payload = None if tracking is None else {"tracking": tracking.model_dump()}
                 outbox_rows.enqueue(conn, order_id=row["id"], audit_event_id=event_id,
                                     action=outcome.action, reason=reason, at=now,
@@ -334,6 +355,60 @@ class OrderService:
             Status(ev["to_status"]),
             Status(ev["from_status"]),
         )
+
+    def reschedule(self, order_id: str, fulfill_at: datetime | None) -> bool:
+        """The source moved (or lifted) the time the merchant scheduled the order for: the
+        card's ``fulfill_at`` follows, with an audit event from the remote (not a move: the
+        version stays). Returns whether it changed."""
+        now = self.clock()
+        with self.store.write() as conn:
+            row = conn.execute(
+                select(orders.c.id, orders.c.status, orders.c.version, orders.c.fulfill_at)
+                .where(orders.c.id == order_id)
+            ).first()  # fmt: skip
+            if row is None or row.fulfill_at == fulfill_at:
+                return False
+            conn.execute(update(orders).where(orders.c.id == order_id)
+                         .values(fulfill_at=fulfill_at, updated_at=now))  # fmt: skip
+            words = (
+                f"scheduled for {fulfill_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+                if fulfill_at else "no longer scheduled: it can be fulfilled now"
+            )  # fmt: skip
+            self._event(conn, order_id, now, action="rescheduled", from_status=row.status,
+                        to_status=row.status, reason=words, version=row.version,
+                        source="remote", actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+            self.store.record_change(conn, [order_id])
+            return True
+
+    def fill_details(self, order_id: str, patient_name: str, items: Sequence[LineItem]) -> bool:
+        """Give a bare order (no patient, no items: it reached the floor by an event that
+        named it only) what a read-back of the source says. Only what is missing is filled,
+        so nothing a person saw changes under them; not a move: no audit event, no version.
+        Returns whether anything was filled."""
+        patient_name = clip(patient_name.strip(), 128)
+        with self.store.write() as conn:
+            row = conn.execute(
+                select(orders.c.patient_name, orders.c.items_summary).where(orders.c.id == order_id)
+            ).first()
+            if row is None:
+                return False
+            values: dict[str, object] = {}
+            if patient_name and not row.patient_name:
+                values["patient_name"] = patient_name
+            has_items = conn.execute(
+                select(line_items.c.id).where(line_items.c.order_id == order_id).limit(1)
+            ).first()
+            if items and not has_items and not row.items_summary:
+                conn.execute(insert(line_items), [
+                    {"order_id": order_id, "position": i, **item.model_dump()}
+                    for i, item in enumerate(items)
+                ])  # fmt: skip
+                values["items_summary"] = items_summary(list(items))
+            if not values:
+                return False
+            conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+            self.store.record_change(conn, [order_id])
+            return True
 
     def add_orders(self, new_orders: Iterable[NewOrder], *, source: str = "local") -> int:
         """Insert orders that are not in the store yet (by id); returns how many were added."""
@@ -459,8 +534,13 @@ class OrderService:
         hold_comment: str | None = None,
         cancel_requested: bool = False,
         request_message: str | None = None,
+        seen_at: datetime | None = None,
     ) -> str | None:
         """Apply what the remote says about a known order; returns what changed (or None).
+
+        ``seen_at`` is when the remote was so (a webhook event's own time; None: now): a
+        remote behind a move sent after that time has not lost the move, it had not yet
+        had it (a late echo of an earlier report).
 
         A merchant's new cancellation request (``cancel_requested``) is recorded on the
         order with its message (scrubbed, clipped), audited and raised as a persistent
@@ -492,21 +572,37 @@ class OrderService:
             ending = wins and board_status is not None and board_status.is_terminal
             request_on = cancel_requested and not asked and not ending and not local.is_terminal
             request_off = asked and (not cancel_requested or ending)
+            recovered = _exception_left(row, remote_status)
             if not (wins or hold_on or hold_off or request_on or request_off):
                 lost = None if remote_hold else self._divergence(conn, row, remote_status,
-                                                                 board_status, now)  # fmt: skip
+                                                                 board_status, now,
+                                                                 seen_at)  # fmt: skip
                 if row["remote_status"] != remote_status:
                     conn.execute(
                         update(orders)
                         .where(orders.c.id == order_id)
-                        .values(remote_status=remote_status)
+                        .values(remote_status=remote_status, exception_resolved=None)
                     )
+                if recovered is not None:  # it leaves the exceptions queue: say so
+                    self._event(conn, order_id, now, action="exception_closed",
+                                from_status=local, to_status=local, reason=recovered,
+                                version=row["version"], source="remote",
+                                actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+                    self.store.record_change(conn, [order_id])
+                    return lost or "exception closed"
                 return lost
             version = row["version"] + 1
             values: dict[str, object] = {"version": version, "updated_at": now,
                                          "remote_status": remote_status}  # fmt: skip
+            if row["remote_status"] != remote_status:
+                values["exception_resolved"] = None
             remote = Actor(REMOTE_ACTOR, "remote")
             what: list[str] = []
+            if recovered is not None:
+                self._event(conn, order_id, now, action="exception_closed", from_status=local,
+                            to_status=local, reason=recovered, version=version,
+                            source="remote", actor=remote)  # fmt: skip
+                what.append("exception closed")
             if wins:
                 assert board_status is not None
                 values |= {"status": board_status, "status_since": now}
@@ -581,8 +677,10 @@ class OrderService:
         remote_status: str,
         board_status: Status | None,
         now: datetime,
+        seen_at: datetime | None = None,
     ) -> str | None:
-        """The remote is behind a move of ours that was sent and settled: it may have lost it.
+        """The remote is behind a move of ours that was sent and settled: it may have lost it
+        (unless it was seen so, ``seen_at``, before the move was sent).
 
         Nothing is queued for the order (a queued step explains a remote behind us), so the
         latest sent move is parked again as a ``failed`` outbox row with the words of the
@@ -603,6 +701,8 @@ class OrderService:
         sent = outbox_rows.last_sent(conn, order_id)
         if sent is None:
             return None  # never pushed (sample data, or superseded): nothing was lost
+        if seen_at is not None and seen_at <= (sent["sent_at"] or sent["created_at"]):
+            return None  # how the remote was before the move reached it
         when = (sent["sent_at"] or sent["created_at"]).astimezone()
         stamp = when.strftime(
             "%H:%M" if when.date() == now.astimezone().date() else "%Y-%m-%d %H:%M"
@@ -652,6 +752,35 @@ class OrderService:
         done_how = "queued again" if note is None else "resolved"
         return f"{order['name']}: {row['action']} {done_how}"
 
+    def resolve_exception(self, ref: str, note: str) -> str:
+        """A person settles a source exception (Photon ``error``, Konnektive Failed, …) by
+        hand: the order leaves the exceptions queue until its source says another word
+        that needs a person. The note is audited; the order itself does not move."""
+        note = note.strip()
+        if not note:
+            raise Refused("resolve needs a note saying what was done")
+        now = self.clock()
+        with self.store.write() as conn:
+            row = self._find(conn, ref)
+            said = row["remote_status"]
+            label = sources.traits(row["source"]).label
+            words = sources.status_words(row["source"], said) or "nothing"
+            if sources.exception(row["source"], said, row["exception_resolved"]) is None:
+                raise Refused(f"{row['name']} is not a source exception in the queue "
+                              f"({label} says {words})")  # fmt: skip
+            done = conn.execute(
+                update(orders)
+                .where(orders.c.id == row["id"], orders.c.remote_status == said)
+                .values(exception_resolved=said)
+            )
+            if done.rowcount != 1:  # the source spoke in between (PostgreSQL READ COMMITTED)
+                raise Conflict(f"{row['name']}: {label} changed its status meanwhile; look again")
+            self._event(conn, row["id"], now, action="resolve", from_status=row["status"],
+                        to_status=row["status"], reason=f"{label} {words}: {note}",
+                        version=row["version"])  # fmt: skip
+            self.store.record_change(conn, [row["id"]])
+        return f"{row['name']}: {label} {words} resolved"
+
     # ------------------------------------------------------------ push results
     def record_push(self, conn: Connection, holder: str, results: Sequence[PushResult]) -> int:
         """Settle sends of the pusher ``holder`` in the caller's transaction: each outbox row
@@ -659,7 +788,8 @@ class OrderService:
         and an audit event where the timeline should say something. Returns how many rows
         were settled (another pusher's takeover leaves the rest alone).
 
-        Events: a parked refusal (unless it repeats the words the row already carried), a
+        Events: a refusal, retried once or parked (unless it repeats the remote's words the
+        row already carried), a
         step superseded by the remote, and a move that reached the remote after failed
         attempts (e.g. a retried divergence). A routine first-time ``sent`` writes none: the
         move's own event says it, and a drain of thousands would double the timeline.
@@ -674,6 +804,14 @@ class OrderService:
                 by_status.setdefault(r.remote_status, []).append(r.settle.order_id)
         for status, ids in by_status.items():  # a drain: one or two statuses per commit
             conn.execute(_SET_REMOTE_STATUS, {"b_ids": ids, "b_status": status})
+        # the word our own cancel asked for (Shopify: a rejection or a close) is no exception
+        asked = [
+            r.settle.order_id
+            for r in done
+            if r.action == Action.CANCEL and r.settle.state is OutboxState.SENT and r.remote_status
+        ]
+        if asked:
+            conn.execute(_EXPECTED_WORD, {"b_ids": asked})
         notable = [(r, why) for r in done if (why := r.timeline_note()) is not None]
         if notable:
             now = self.clock()
@@ -856,6 +994,19 @@ class OrderService:
 def local_hold_note(traits: SourceTraits) -> str:
     """What the timeline says of a hold the source will never hear of."""
     return f"hold is local: {traits.label} does not hold orders for the pharmacy"
+
+
+def _exception_left(row: RowMapping, remote_status: str) -> str | None:
+    """The audit reason when the source's new word takes the order out of the exceptions
+    queue (it was there, unresolved, and the new word needs no person), else None."""
+    source, was = row["source"], row["remote_status"]
+    if was == remote_status or sources.exception(source, was, row["exception_resolved"]) is None:
+        return None
+    if sources.exception(source, remote_status) is not None:
+        return None  # another word that needs a person: still in the queue
+    label = sources.traits(source).label
+    now, before = sources.status_words(source, remote_status), sources.status_words(source, was)
+    return f"{label} now says {now} (was {before}): out of the exceptions queue"
 
 
 def _facts(row: RowMapping, traits: SourceTraits) -> OrderFacts:

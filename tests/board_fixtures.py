@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 from textual import events
 from textual.message import Message
-from textual.notifications import Notify
 from textual.pilot import Pilot
 
 from rxfloor.core.config import load_settings
@@ -21,6 +20,7 @@ from rxfloor.core.models import LineItem, NewOrder
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources import local_id
+from rxfloor.core.text import shown
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.messages import ChangesArrived
 from rxfloor.tui.scan import SCAN_GAP_S
@@ -48,11 +48,16 @@ def seed_board(url: str, count: int = 30) -> None:
 class ObservedApp(BoardApp):
     """The board app as the tests see it: under ``run_test`` every message dispatched
     anywhere in the app is recorded (Textual's message hook), so tests observe Messages
-    and toasts without hooks in the production classes."""
+    and every sentence said to the pharmacist, without hooks in the production classes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.seen: list[Message] = []
+        self._said: list[tuple[str, str]] = []
+
+    def say(self, message: str, severity: str = "information") -> None:
+        self._said.append((severity, message))
+        super().say(message, severity)
 
     @asynccontextmanager
     async def run_test(
@@ -85,8 +90,9 @@ class ObservedApp(BoardApp):
 
     @property
     def said(self) -> list[tuple[str, str]]:
-        """Every toast, as ``(severity, text)``."""
-        return [(n.notification.severity, n.notification.message) for n in self.messages(Notify)]
+        """Every sentence for the pharmacist (the notice line), as ``(severity, text)`` as
+        shown: scrubbed, controls visible."""
+        return [(severity, shown(text)) for severity, text in self._said]
 
 
 def make_app(url: str, **settings: Any) -> ObservedApp:
@@ -184,6 +190,11 @@ def seed_two_sources(url: str) -> None:
     #1001 (the same name as an RxScale order), #2002 / #2003 in PROCESSING to be shipped,
     #2004 to hold, #2005 held by the merchant, #2006 / #2007 with a cancellation request."""
     seed_board(url)
+    seed_shopify(url)
+
+
+def seed_shopify(url: str) -> None:
+    """The Shopify part of :func:`seed_two_sources`, beside what ``url`` holds."""
     store = Store.open(url)
     service = OrderService(store, Actor("CD", "counter-2"), clock=frozen)
     service.add_orders(

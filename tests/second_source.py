@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from rxfloor.core.lifecycle import Action, Status
@@ -53,6 +54,10 @@ class RenamedOrder:
     @property
     def request_message(self) -> str | None:
         return self.inner.request_message
+
+    @property
+    def scheduled_at(self) -> datetime | None:
+        return self.inner.scheduled_at
 
     def to_new_order(self, board_status: Status) -> NewOrder:
         data = self.inner.to_new_order(board_status).model_dump(exclude={"id", "source"})

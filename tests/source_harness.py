@@ -5,23 +5,43 @@ A source takes part by one entry in :data:`HARNESSES` (a :class:`Harness`); the 
 the ``remote`` fixture (:func:`remote_kind`, parametrized over its keys) and speak only
 :class:`RemoteUnderTest`. Ids are the source's own (``remote_id``): a test maps them to the
 local ones through the orders table.
+
+Shopify is not here: its own property and SIGKILL tests (``test_shopify_property.py``,
+``test_shopify_kill.py``) also drive the merchant's cancellation requests and holds, which
+this protocol does not know.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 import pytest
 from pydantic import SecretStr
 
 from rxfloor.core.lifecycle import Status
+from rxfloor.core.service import OrderService
 from rxfloor.core.sources.base import OrderSource
+from rxfloor.core.sources.konnektive import wire as konnektive_wire
+from rxfloor.core.sources.photon.sandbox import HOOK_PATH, sign
+from rxfloor.core.sources.photon.sandbox.state import envelope
+from rxfloor.core.sources.photon.source import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    PhotonWebhooks,
+)
 from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS
 from rxfloor.core.sources.rxscale.source import RxScaleSource
+from rxfloor.core.sync.webhooks import WebhookReceiver
+from tests.konnektive_fixtures import KonnektiveServer, serve_konnektive
+from tests.photon_fixtures import PhotonServer, serve_photon
 from tests.remote_fixtures import SandboxServer, serve_sandbox
 
 RemoteChange = Literal["cancel", "complete"]
@@ -64,14 +84,27 @@ class RemoteUnderTest(Protocol):
     def refused_repeats(self) -> list[str]:
         """The uids of pushes the stand-in refused as not applicable (a repeat, a stale move)."""
 
-    def target(self, action: str) -> str:
-        """The remote status a push of ``action`` (start / finish / cancel) lands in."""
+    def target(self, action: str) -> str | None:
+        """The remote status a push of ``action`` (start / finish / cancel) lands in (what
+        :attr:`Applied.to` names); None: the move never reaches this remote (a Konnektive
+        start stays local)."""
 
     def remote_change(self, uid: str, what: RemoteChange) -> bool:
-        """The remote side cancels (or completes, when it may) the order; False: not now."""
+        """The remote side cancels the order, or makes its other change of its own when it
+        may ("complete": RxScale completes a shipped order, Photon's patient reroutes it,
+        Konnektive's carrier confirms a shipment); False: not now."""
+
+    def arrive(self, service: OrderService) -> None:
+        """What the remote tells without being asked reaches the floor now (Photon's signed
+        event deliveries, through a real webhook receiver); nothing for a source the
+        worker's pull lists."""
 
     def board_status(self, uid: str) -> Status | None:
         """The board column of the order as the stand-in has it now."""
+
+    def as_remote_tells(self, local: Status) -> Status:
+        """The column this remote can tell of an order in column ``local`` here (Konnektive
+        has no "in progress": a started order is still open there)."""
 
 
 class Harness(Protocol):
@@ -118,7 +151,7 @@ class RxScaleRemote:
             if r["method"] == "PATCH" and r["status_code"] == 409
         ]
 
-    def target(self, action: str) -> str:
+    def target(self, action: str) -> str | None:
         return {"start": "processing", "finish": "shipped", "cancel": "cancelled"}[action]
 
     def remote_change(self, uid: str, what: RemoteChange) -> bool:
@@ -136,6 +169,12 @@ class RxScaleRemote:
         assert current is not None
         return BOARD_STATUS.get(current["status"])
 
+    def arrive(self, service: OrderService) -> None:
+        return None  # listed by the pull
+
+    def as_remote_tells(self, local: Status) -> Status:
+        return local
+
 
 class RxScaleHarness:
     @contextmanager
@@ -144,8 +183,199 @@ class RxScaleHarness:
             yield RxScaleRemote(server)
 
 
+# -- Photon -----------------------------------------------------------------------------------
+
+
+class PhotonRemote:
+    """Photon lists nothing: its orders and its own changes reach the floor as the stand-in's
+    signed CloudEvents, handed to a real :class:`WebhookReceiver` when :meth:`arrive` is
+    called (the stand-in's own envelope and signature; synchronous, so a test decides when
+    deliveries land instead of racing them)."""
+
+    source_name = "photon"
+
+    def __init__(self, server: PhotonServer, config_dir: Path) -> None:
+        self.server = server
+        self.config_dir = config_dir
+        self.secret = server.config.webhook_secret.get_secret_value()
+        self._delivered = 0  # events of the stand-in handed to the receiver so far
+        self._reader = server.source(timeout_s=10.0)
+
+    def env(self, *, pushes_per_s: float | None = None) -> dict[str, str]:
+        config = self.config_dir / "photon.toml"
+        lines = ["[sources.photon]", f'api_url = "{self.server.base_url}"',
+                 f'pharmacy_id = "{self.server.pharmacy_id}"']  # fmt: skip
+        if pushes_per_s is not None:
+            lines.append(f"rate_limit_per_s = {pushes_per_s}")
+        config.write_text("\n".join(lines) + "\n")
+        return {"RXFLOOR_CONFIG": str(config), "RXFLOOR_PHOTON_API_TOKEN": self.server.token}
+
+    def open_source(self, *, timeout_s: float = 10.0) -> OrderSource:
+        return self.server.source(timeout_s=timeout_s)
+
+    def set_faults(self, *, fail_rate: float, fault_seed: int = 0, slow_s: float = 15.0) -> None:
+        self.server.set_faults(fail_rate=fail_rate, fault_seed=fault_seed, slow_s=slow_s)
+
+    def fault_next_pushes(self) -> None:
+        self.server.set_faults(next=["drop_after", "malformed"], paths=[HOOK_PATH])
+
+    def clear_faults(self) -> None:
+        self.server.set_faults(fail_rate=0.0, next=[], paths=None)
+
+    def applied(self) -> list[Applied]:
+        # an order's creation and placing at this pharmacy are its arrival, not a change
+        return [Applied(t["order_id"], t["what"], t["by"] == "pharmacy")
+                for t in self.server.transitions()
+                if t["what"] not in ("created", "placed")]  # fmt: skip
+
+    def refused_repeats(self) -> list[str]:
+        return [r["report"]["order_id"] for r in self.server.requests()
+                if r["path"] == HOOK_PATH and r["status_code"] == 409 and r["report"]]  # fmt: skip
+
+    def target(self, action: str) -> str | None:
+        # a pick-up order finished without tracking is reported completed
+        return {"start": "in_progress", "finish": "completed", "cancel": "canceled"}[action]
+
+    def remote_change(self, uid: str, what: RemoteChange) -> bool:
+        current = self.server.order(uid)
+        if what == "cancel":
+            if current["state"] in ("COMPLETED", "CANCELED"):
+                return False
+            self.server.cancel(uid)
+        else:  # the patient moves a placed order to another pharmacy
+            if current["state"] != "PLACED":
+                return False
+            self.server.reroute(uid)
+        return True
+
+    def board_status(self, uid: str) -> Status | None:
+        return self._reader.get_order(uid).board_status
+
+    def as_remote_tells(self, local: Status) -> Status:
+        return local
+
+    def arrive(self, service: OrderService) -> None:
+        """Every event since the last call, signed, through the receiver, then applied."""
+        receiver = WebhookReceiver(
+            service,
+            self.secret.encode(),
+            webhooks=PhotonWebhooks(pharmacy_id=self.server.pharmacy_id, tolerance_s=300.0),
+            source=self.source_name,
+        )
+        events = self.server.state.events()[self._delivered :]
+        for event in events:
+            body = json.dumps(envelope(event, self.server.config.organization),
+                              separators=(",", ":")).encode()  # fmt: skip
+            headers = {SIGNATURE_HEADER: sign(self.secret, body),
+                       TIMESTAMP_HEADER: str(int(time.time()))}  # fmt: skip
+            code, answer = receiver.receive(body, headers)
+            assert code in (200, 202), (code, answer)
+        self._delivered += len(events)
+        while receiver._apply_pending():  # what the receiver's worker thread does
+            pass
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class PhotonHarness:
+    @contextmanager
+    def serve(self, orders: int) -> Iterator[RemoteUnderTest]:
+        with serve_photon(seed=orders) as server, tempfile.TemporaryDirectory() as tmp:
+            remote = PhotonRemote(server, Path(tmp))
+            try:
+                yield remote
+            finally:
+                remote.close()
+
+
+# -- Konnektive -------------------------------------------------------------------------------
+
+#: the Update Fulfillment calls that can land (a fault before the handler applies nothing)
+_KONNEKTIVE_REACHED = (None, "drop_after", "slow", "malformed")
+
+
+class KonnektiveRemote:
+    source_name = "konnektive"
+
+    def __init__(self, server: KonnektiveServer, config_dir: Path) -> None:
+        self.server = server
+        self.config_dir = config_dir
+
+    def env(self, *, pushes_per_s: float | None = None) -> dict[str, str]:
+        config = self.config_dir / "konnektive.toml"
+        # each push is two calls (the update, then its read-back)
+        rate = 2 * pushes_per_s if pushes_per_s is not None else 1000
+        config.write_text(f'[sources.konnektive]\napi_url = "{self.server.base_url}"\n'
+                          f"rate_limit_per_s = {rate}\n")  # fmt: skip
+        return {"RXFLOOR_CONFIG": str(config),
+                "RXFLOOR_KONNEKTIVE_LOGIN_ID": self.server.login_id,
+                "RXFLOOR_KONNEKTIVE_PASSWORD": self.server.password}  # fmt: skip
+
+    def open_source(self, *, timeout_s: float = 10.0) -> OrderSource:
+        return self.server.source(timeout_s=timeout_s)
+
+    def set_faults(self, *, fail_rate: float, fault_seed: int = 0, slow_s: float = 15.0) -> None:
+        self.server.set_faults(fail_rate=fail_rate, fault_seed=fault_seed, slow_s=slow_s)
+
+    def fault_next_pushes(self) -> None:
+        self.server.set_faults(next=["drop_after", "malformed"], endpoints=["fulfillment/update"])
+
+    def clear_faults(self) -> None:
+        self.server.set_faults(fail_rate=0.0, next=[], endpoints=None)
+
+    def applied(self) -> list[Applied]:
+        # a shipment with a tracking number waits for the carrier: still the SHIPPED we sent
+        return [Applied(t["order_id"], "SHIPPED" if t["to"] == konnektive_wire.PENDING_SHIPMENT
+                        else t["to"], t["by"] == "api")
+                for t in self.server.transitions()]  # fmt: skip
+
+    def refused_repeats(self) -> list[str]:
+        """Konnektive refuses with HTTP 200 and an ERROR: an update that reached the handler
+        with the right login (no fault before it) and moved nothing."""
+        landed = {t["request_seq"] for t in self.server.transitions() if t["by"] == "api"}
+        return [r["params"].get("orderId", "") for r in self.server.requests()
+                if r["endpoint"] == "fulfillment/update" and r["login_ok"]
+                and r["fault"] in _KONNEKTIVE_REACHED and r["seq"] not in landed]  # fmt: skip
+
+    def target(self, action: str) -> str | None:
+        return {"start": None, "finish": "SHIPPED", "cancel": "CANCELLED"}[action]
+
+    def remote_change(self, uid: str, what: RemoteChange) -> bool:
+        status = self.server.fulfillment(uid)["fulfillmentStatus"]
+        if what == "cancel":
+            if status == konnektive_wire.CANCELLED:
+                return False
+            self.server.merchant(uid, "CANCELLED")
+        else:  # the carrier confirms what the pharmacy shipped
+            if status not in (konnektive_wire.PENDING_SHIPMENT, konnektive_wire.SHIPPED):
+                return False
+            self.server.carrier(uid, "DELIVERED")
+        return True
+
+    def board_status(self, uid: str) -> Status | None:
+        return konnektive_wire.BOARD_STATUS.get(self.server.fulfillment(uid)["fulfillmentStatus"])
+
+    def as_remote_tells(self, local: Status) -> Status:
+        return Status.OPEN if local is Status.PROCESSING else local
+
+    def arrive(self, service: OrderService) -> None:
+        return None  # listed by the pull
+
+
+class KonnektiveHarness:
+    @contextmanager
+    def serve(self, orders: int) -> Iterator[RemoteUnderTest]:
+        with serve_konnektive(seed=orders) as server, tempfile.TemporaryDirectory() as tmp:
+            yield KonnektiveRemote(server, Path(tmp))
+
+
 #: Every source the generic sync tests run for (a new source: one entry here).
-HARNESSES: dict[str, Harness] = {"rxscale": RxScaleHarness()}
+HARNESSES: dict[str, Harness] = {
+    "rxscale": RxScaleHarness(),
+    "photon": PhotonHarness(),
+    "konnektive": KonnektiveHarness(),
+}
 
 
 @pytest.fixture(params=sorted(HARNESSES))

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from textual import events
 from textual.widgets import Footer, OptionList
+from textual.widgets._toast import Toast
 
 from rxfloor.core.db import Store, alerts, audit_events, orders
 from rxfloor.core.lifecycle import Action, Status
@@ -150,6 +151,28 @@ async def test_another_terminal_taking_the_focused_card_is_told(url: str) -> Non
         other.store.close()
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_a_sentence_for_the_pharmacist_covers_no_card(
+    url: str, size: tuple[int, int]
+) -> None:
+    """A toast would float over the cards; the notice line has a row of its own."""
+    app = make_app(url, repeat_guard_s=5.0)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await ready(pilot)
+        other = OrderService(Store.open(url, migrate=False), Actor("ZZ", "counter-9"))
+        await asyncio.to_thread(other.act, "#1020", Action.START)
+        await until(pilot, lambda: any("started by ZZ" in m for _, m in app.said))
+        other.store.close()
+        notice = app.board.notice
+        assert notice.region.height == 1 and "#1020 started by ZZ" in notice.text
+        assert app.screen.get_widget_at(notice.region.x + 1, notice.region.y)[0] is notice
+        assert not app.query(Toast)
+        for column in app.board.visible_columns:
+            assert not column.region.overlaps(notice.region), column.region
+        footer = app.board.query_one(Footer)
+        assert notice.region.bottom <= footer.region.y
+
+
 # ----------------------------------------------------------------- dialogs
 async def test_enter_then_g_opens_go_to_alone(url: str) -> None:
     app = make_app(url)
@@ -208,6 +231,8 @@ async def test_undo_one_move_a_press_and_asks_before_going_further(url: str) -> 
         await press(pilot, "u")
         await until(pilot, lambda: status(url, "#1029") == "OPEN")
         await until(pilot, lambda: any(m.startswith("undone: #1029") for _, m in app.said))
+        said = next(m for _, m in app.said if m.startswith("undone: #1029"))
+        assert said.startswith("undone: #1029 OPEN -> PROCESSING · #1029 is OPEN again"), said
         assert status(url, "#1020") == "PROCESSING"
         await press(pilot, "u")  # further back: asks
         assert isinstance(app.screen, ConfirmScreen)

@@ -1,12 +1,14 @@
 """The board with the demo's remote behind it: the stand-in in-process and a real sync worker.
 
-This is what ``rxfloor --demo`` opens; the header turns online and the remote's orders
-(named from #5001) arrive on the board without a keypress.
+This is what ``rxfloor --demo`` opens; the header turns online for the four sources and the
+remotes' orders (RxScale's named from #5001) arrive on the board without a keypress.
 """
 
 from __future__ import annotations
 
 from functools import partial
+
+import pytest
 
 from rxfloor.core.config import load_settings
 from rxfloor.core.db import Store
@@ -18,7 +20,16 @@ from rxfloor.tui.board.header import health_line
 from tests.board_fixtures import press, ready, until
 
 
-async def test_demo_board_goes_online_and_shows_remote_orders(sqlite_url: str) -> None:
+@pytest.mark.parametrize(
+    ("size", "header"),
+    [
+        ((160, 48), "konnektive online · photon online · rxscale online · shopify online"),
+        ((80, 24), "4 sources online"),  # every part does not fit: the ones online counted
+    ],
+)
+async def test_demo_board_goes_online_and_shows_remote_orders(
+    sqlite_url: str, size: tuple[int, int], header: str
+) -> None:
     settings = load_settings(database_url=sqlite_url, actor="DM", station="demo")
     store = Store.open(sqlite_url)
     service = OrderService(store, Actor("DM", "demo"))
@@ -27,7 +38,7 @@ async def test_demo_board_goes_online_and_shows_remote_orders(sqlite_url: str) -
     )
     app = BoardApp(service, settings, background=background, remember_theme=False)
     try:
-        async with app.run_test(size=(160, 48)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await ready(pilot)
 
             def remote_cards() -> list[str]:
@@ -35,13 +46,22 @@ async def test_demo_board_goes_online_and_shows_remote_orders(sqlite_url: str) -
 
             await until(pilot, lambda: len(remote_cards()) >= 5, timeout=20)
 
-            def online() -> bool:  # both stand-ins, each with its own health
+            def online() -> bool:  # the four stand-ins, each with its own health
                 text = health_line(app.board.view.health, app.board.view.sources).plain
-                return "rxscale online" in text and "shopify online" in text
+                # none is configured: the header names them as the database has news of them
+                return text == (
+                    "konnektive online · photon online · rxscale online · shopify online"
+                )
 
-            await until(pilot, online)
-            shop = [c for c in app.board.model.columns[Status.OPEN] if c.id.startswith("shopify:")]
-            assert shop, "the Shopify stand-in's orders are on the board too"
+            await until(pilot, online, timeout=20)
+            app.board.view.refresh_header()
+            await pilot.pause()
+            shown = str(app.board.query_one("#header").render())
+            assert shown.endswith(f"│ {header}"), shown
+            for source in ("shopify", "photon", "konnektive"):
+                cards = [c for c in app.board.model.columns[Status.OPEN]
+                         if c.id.startswith(f"{source}:")]  # fmt: skip
+                assert cards, f"the {source} stand-in's orders are on the board too"
             await press(pilot, "q")
     finally:
         store.close()

@@ -1,4 +1,5 @@
-"""The demo: both stand-ins in-process (no port), remote activity, a worker per source."""
+"""The demo: the four stand-ins in-process (no port), remote activity, a worker per source;
+Photon's orders arrive as signed deliveries to the demo's own receiver."""
 
 from __future__ import annotations
 
@@ -59,3 +60,42 @@ def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
             [(gid, "IN_PROGRESS/ACCEPTED")],
             [],  # the merchant held or cancelled it first: superseded, never sent
         )
+
+
+def test_demo_runs_photon_and_konnektive_each_with_its_worker(sqlite_url: str) -> None:
+    settings = load_settings(database_url=sqlite_url, actor="DM", station="demo")
+    with start_demo_sync(
+        settings, remote_orders=2, shop_orders=2, photon_orders=4, konnektive_orders=4,
+        every_s=0.1, cancel_chance=0.0, interval_s=0.1,
+    ) as demo:  # fmt: skip
+        store = demo.service.store
+
+        def cards(source: str) -> list[str]:
+            rows = store.board_rows([Status.OPEN])
+            return [str(r["id"]) for r in rows if r["source"] == source]
+
+        # Photon lists nothing: these came as signed events through the demo's receiver
+        wait_for(lambda: len(cards("photon")) >= 4 and len(cards("konnektive")) >= 4, 20)
+        photon_id, k_id = cards("photon")[0], cards("konnektive")[0]
+        demo.service.act(photon_id, Action.START)
+        demo.service.act(k_id, Action.CANCEL, reason="demo test")
+
+        def settled() -> bool:
+            with store.read() as conn:
+                states = set(conn.execute(select(outbox.c.state)).scalars())
+            return states == {"sent"}
+
+        wait_for(settled, timeout=20)
+        health = store.sync_health(["photon", "konnektive"])
+        assert health["photon"].online and health["konnektive"].online
+        photon_uid = demo.service.get(photon_id).remote_id
+        reports = [(t["order_id"], t["what"]) for t in demo.photon.transitions(by="pharmacy")]
+        assert reports == [(photon_uid, "in_progress")]
+        k_uid = demo.service.get(k_id).remote_id
+        moved = [
+            (t["order_id"], t["to"]) for t in demo.konnektive.transitions() if t["by"] == "api"
+        ]
+        assert moved == [(k_uid, "CANCELLED")]
+        # the echo of the report came back as an event: the card stays where the floor put it
+        wait_for(lambda: demo.service.get(photon_id).remote_status == "filling", 20)
+        assert demo.service.get(photon_id).status is Status.PROCESSING

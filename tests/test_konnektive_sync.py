@@ -34,7 +34,7 @@ from tests.konnektive_fixtures import KonnektiveServer
 
 konnektive_factory = konnektive_fixtures.konnektive_factory
 
-NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
+NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
 
 
 def local(order_id: str) -> str:
@@ -137,8 +137,13 @@ def test_a_start_sends_nothing(konnektive_factory: Any, service: OrderService) -
     w = worker(service, server)
     w.pull()
     service.act(local("K100000"), Action.START)
+    assert outbox_states(service) == Counter()  # Konnektive has no "in progress": local
     drain(w)
     assert updates(server) == [] and server.transitions() == []
+    assert service.get(local("K100000")).status is Status.PROCESSING
+    finish(service, "K100000", "1ZSTART")
+    drain(w)
+    assert [u["params"]["fulfillmentStatus"] for u in updates(server)] == ["SHIPPED"]
     assert outbox_states(service) == Counter({OutboxState.SENT: 1})
     done(w)
 
@@ -146,8 +151,9 @@ def test_a_start_sends_nothing(konnektive_factory: Any, service: OrderService) -
 def test_a_refusal_is_retried_once_then_parked(
     konnektive_factory: Any, service: OrderService
 ) -> None:
-    """HTTP 200 carrying ERROR: the worker reads the order back, sends once more, and parks
-    the move with Konnektive's words when it is refused again (Konnektive's own "Recycled")."""
+    """HTTP 200 carrying ERROR: the worker reads the order back and sends once more; a
+    second refusal is retried once more later (read back first: "Recycled", as Konnektive
+    does with its own), and a refusal of that parks the move with Konnektive's words."""
     server: KonnektiveServer = konnektive_factory(seed=2)
     w = worker(service, server)
     w.pull()
@@ -158,9 +164,10 @@ def test_a_refusal_is_retried_once_then_parked(
     server.set_faults(next=["error_200"], endpoints=["fulfillment/update"])
     assert w.cycle().failed == 0
     assert [u["fault"] for u in updates(server)] == ["error_200", None]
-    # twice refused: parked, with Konnektive's words on the card
+    # refused on both sends of the first attempt and on the recycled one: parked, with
+    # Konnektive's words on the card
     service.act(local("K100001"), Action.CANCEL, reason="patient moved")
-    server.set_faults(next=["error_200", "error_200"], endpoints=["fulfillment/update"])
+    server.set_faults(next=["error_200"] * 3, endpoints=["fulfillment/update"])
     report = w.cycle()
     assert report.failed == 1
     parked = service.get(local("K100001"))

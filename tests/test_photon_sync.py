@@ -11,19 +11,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from rxfloor.core.db import alerts
+from rxfloor.core.db import Store, alerts
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.service import OrderService
+from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.photon.source import PhotonSource
 from rxfloor.core.sync.applier import RemoteApplier
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
 from tests import photon_fixtures
 from tests.photon_fixtures import PhotonServer
+from tests.source_harness import HARNESSES
 
 photon_server = photon_fixtures.photon_server
 
-NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
+NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
 
 
 def onto_the_floor(service: OrderService, source: PhotonSource, uids: list[str]) -> list[str]:
@@ -120,4 +121,67 @@ def test_an_order_photon_does_not_know_is_parked_with_its_words(
     worker.close()
     source.close()
     assert report.failed == 1
-    assert service.get(name).sync_error == "Photon refused the status report (404): order not found"
+    # the retry read the order back first: Photon's words of that refusal are the last
+    assert (
+        service.get(name).sync_error
+        == f"refused twice: Photon has no order {uid!r}: Order not found"
+    )
+    refusals = [
+        e["reason"] for e in service.store.history(service.get(name).id) if e["action"] == "refused"
+    ]
+    assert refusals[0].startswith("start refused by the remote: Photon refused the status "
+                                  "report (404): order not found — retrying once at")  # fmt: skip
+
+
+def test_a_late_echo_of_the_start_never_parks_the_finish_sent_after_it(sqlite_url: str) -> None:
+    """Photon sends an event for each report: the one of the start (``filling``) may land
+    after the finish was sent and settled. It shows Photon as it was before the finish, so
+    it is no sign that Photon lost the finish (found by benchmarks/sync.py --only-photon)."""
+    with HARNESSES["photon"].serve(2) as remote:
+        store = Store.open(sqlite_url)
+        service = OrderService(store, Actor("AB", "counter-1"))
+        source = remote.open_source(timeout_s=2.0)
+        worker = SyncWorker(service, source, policy=NO_WAIT)
+        try:
+            remote.arrive(service)  # the orders, as their deliveries
+            refs = [r["id"] for r in store.board_rows()]
+            for ref in refs:
+                service.act(ref, Action.START)
+                service.act(ref, Action.FINISH)
+            drain(worker)
+            remote.arrive(service)  # now the echoes: filling (the start's), then completed
+            assert [service.get(ref).sync_error for ref in refs] == [None, None]
+            assert store.sync_health(["photon"])["photon"].failed == 0
+            assert {service.get(ref).remote_status for ref in refs} == {"completed"}
+        finally:
+            worker.close()
+            source.close()
+            store.close()
+
+
+def test_an_order_placed_by_event_is_read_back_for_its_patient_and_items(
+    sqlite_url: str,
+) -> None:
+    """Photon's ``placed`` event names the order only; its ``created`` event (patient, fills)
+    comes before the order is this pharmacy's, so nothing of it is on the floor. The worker
+    reads such a bare order back once: the card gets its patient and its items."""
+    with HARNESSES["photon"].serve(2) as remote:
+        store = Store.open(sqlite_url)
+        service = OrderService(store, Actor("AB", "counter-1"))
+        source = remote.open_source(timeout_s=2.0)
+        worker = SyncWorker(service, source, policy=NO_WAIT)
+        try:
+            remote.arrive(service)
+            rows = store.board_rows()
+            assert len(rows) == 2
+            worker.cycle()
+            for row in store.board_rows():
+                assert row["patient_name"] and row["items_summary"], dict(row)
+                assert store.line_items(row["id"])
+            reads = len(remote.server.requests())  # type: ignore[attr-defined]
+            worker.cycle()  # read once: nothing is bare any more
+            assert len(remote.server.requests()) == reads  # type: ignore[attr-defined]
+        finally:
+            worker.close()
+            source.close()
+            store.close()

@@ -23,6 +23,7 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.base import AuthError
 from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.source import RxScaleSource
+from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
 from rxfloor.core.text import api_key_problem, register_secret, scrub
 from tests import remote_fixtures
@@ -136,7 +137,7 @@ def test_worker_in_process_keeps_an_echoed_key_out_of_every_sink(
     service.add_orders([NewOrder(id="po-local-only", name="#9001", remote_status="open")])
     service.act("#9001", Action.START)
     with RemoteClient(sandbox.base_url, SecretStr(KEY), rate_limit_per_s=None) as client:
-        worker = SyncWorker(service, RxScaleSource(client))
+        worker = SyncWorker(service, RxScaleSource(client), policy=RetryPolicy(refused_s=0.0))
         report = worker.cycle()
         worker.close()
     assert report.failed == 1 and report.errors, report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -71,6 +72,9 @@ def test_the_token_once_then_a_cookie_and_never_in_the_log(served: Served) -> No
         assert 'data-font-size="20"' in page.text
         assert page.headers["x-frame-options"] == "DENY"
         assert http.get("/static/js/textual.js").status_code == 200
+        # the page asks nothing of another origin (textual-serve's own asks Google for a font)
+        outside = re.findall(r'(?:href|src)="(https?://[^"]+)"', page.text)
+        assert [u for u in outside if not u.startswith(served.base)] == []
     bearer = httpx.get(served.base + "/", headers={"Authorization": f"Bearer {TOKEN}"})
     assert bearer.status_code == 200
     assert served.app_processes() == []  # a page alone starts nothing: only its websocket

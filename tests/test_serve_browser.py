@@ -133,6 +133,10 @@ def test_the_page_shows_the_database_and_follows_a_cli_move(
     rows = page_rows(browser)
     assert shows_number(rows, want["OPEN"]) and shows_number(rows, want["PROCESSING"])
     assert any("OPEN" in r for r in rows) and any("PROCESSING" in r for r in rows)
+    fetched = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    assert fetched and all(str(u).startswith(served.base) for u in fetched), fetched
     apps = served.app_processes()
     assert apps, "the page's websocket started no app process"
     for pid in apps:  # the token stays with the server

@@ -78,7 +78,7 @@ def test_exactly_once_under_faults(
         service = OrderService(store, Actor("PT", "prop"))
         client = ShopifyClient(shop.base_url, SecretStr(shop.access_token), timeout_s=0.5)
         worker = SyncWorker(service, ShopifySource(client),
-                            policy=RetryPolicy(base_s=0.0, cap_s=0.0))  # fmt: skip
+                            policy=RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0))  # fmt: skip
         last_move: dict[str, int] = {}
         try:
             worker.cycle()

@@ -27,7 +27,7 @@ sandbox_server = remote_fixtures.sandbox_server
 sandbox_factory = remote_fixtures.sandbox_factory
 remote_kind = source_harness.remote_kind  # every source's stand-in in turn
 
-NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
+NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
 
 
 def make_worker(service: OrderService, server: SandboxServer, **kw: object) -> SyncWorker:
@@ -178,10 +178,12 @@ def test_exactly_one_pusher_per_database(db_url: str, remote_kind: Harness) -> N
         workers = [SyncWorker(s, server.open_source()) for s in services]
         try:
             assert workers[0].cycle().lease
+            server.arrive(services[0])
             blocked = workers[1].cycle()
             assert not blocked.lease and blocked.pulled == 0
             uid = stores[1].board_rows()[0]["id"]
-            services[1].act(uid, Action.START)  # the other terminal keeps working locally
+            # the other terminal keeps working locally (a cancel: a move every source receives)
+            services[1].act(uid, Action.CANCEL, reason="lease test")
             assert workers[0].cycle().pushed == 1
             workers[0].close()
             assert workers[1].cycle().lease

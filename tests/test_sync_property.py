@@ -5,7 +5,8 @@ Among the steps: an undo that races the push (it commits between the worker read
 queue and claiming a row), and a second pusher taking the lease over in the middle of a
 pass (the first one's lease runs out between two of its sends, the clock jumps past it).
 
-Runs for every source (``tests/source_harness.py``). Proved from the stand-in's own logs
+Runs for every source (``tests/source_harness.py``; Photon's orders and its own changes
+arrive as signed webhook deliveries between the steps). Proved from the stand-in's own logs
 (RxScale: ``/_sandbox/transitions`` and ``/requests``): every
 move the remote accepted from us was applied exactly once and corresponds to one outbox
 row marked ``sent``; no PATCH was refused as a repeat on an order the remote never changed
@@ -70,7 +71,13 @@ def clock() -> Iterator[list[timedelta]]:
         yield offset
 
 
-@pytest.mark.parametrize("kind", sorted(HARNESSES))
+#: each source's run is ~20-25 s; RxScale's stays in the quick suite
+KINDS = [
+    k if k == "rxscale" else pytest.param(k, marks=pytest.mark.slow) for k in sorted(HARNESSES)
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @settings(
     max_examples=40,
     phases=[Phase.explicit, Phase.generate],
@@ -99,7 +106,7 @@ def test_exactly_once_under_faults(
         other_service = OrderService(other_store, Actor("P2", "prop-2"))
         name = server.source_name
         source, other_source = server.open_source(timeout_s=0.5), server.open_source(timeout_s=0.5)
-        no_wait = RetryPolicy(base_s=0.0, cap_s=0.0)
+        no_wait = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
         worker = SyncWorker(service, source, policy=no_wait,
                             lease=PushLease(store, ttl_s=TTL_S, source=name))  # fmt: skip
         last_move: dict[str, int] = {}
@@ -155,6 +162,7 @@ def test_exactly_once_under_faults(
 
         try:
             worker.cycle()
+            server.arrive(service)  # Photon's orders come as webhook deliveries
             ids = sorted(r["id"] for r in store.board_rows())
             assert len(ids) == ORDERS
             with store.read() as conn:
@@ -180,20 +188,27 @@ def test_exactly_once_under_faults(
                     server.remote_change(
                         remote_ids[uid], "cancel" if what == "cancel" else "complete"
                     )
+                    server.arrive(service)
                 elif what == "push":
                     worker.push(max_passes=2)
                 else:
                     worker.cycle()
+                    server.arrive(service)
             server.clear_faults()
             for _ in range(20):  # the quiet drain
                 report = worker.cycle()
                 if report.pending == 0:
                     break
+            server.arrive(service)
             worker.pull()
 
             with store.read() as conn:
                 rows = list(conn.execute(select(outbox)).mappings())
             assert {r["state"] for r in rows} <= {"sent", "superseded", "failed", "undone"}
+            # a stand-in never loses a move it applied: a divergence parked is a false alarm
+            # (e.g. a late webhook echo of an earlier report taken for the remote now)
+            lost = [r for r in rows if "may have lost" in (r["last_error"] or "")]
+            assert not lost, lost
             log = server.applied()
             by_api = Counter((t.uid, t.to) for t in log if t.by_us)
             assert all(n == 1 for n in by_api.values()), by_api  # never twice
@@ -203,7 +218,7 @@ def test_exactly_once_under_faults(
             sent = Counter(
                 (remote_ids[r["order_id"]], server.target(r["action"]))
                 for r in rows
-                if r["state"] == "sent"
+                if r["state"] == "sent" and server.target(r["action"]) is not None
             )
             assert set(by_api) <= set(sent)  # whatever the remote applied, we know as sent
             assert all(n == 1 for n in sent.values()), sent
@@ -216,7 +231,8 @@ def test_exactly_once_under_faults(
             failed = {r["order_id"] for r in rows if r["state"] == "failed"}
             for uid in ids:
                 if uid not in failed:
-                    assert server.board_status(remote_ids[uid]) == service.get(uid).status, uid
+                    local = server.as_remote_tells(service.get(uid).status)
+                    assert server.board_status(remote_ids[uid]) == local, uid
         finally:
             worker.close()
             source.close()

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, insert, select
+from textual.widgets import Static
 
 from rxfloor.core.db import Store, alerts, audit_events, orders, sync_state
 from rxfloor.core.db.queries import WallFigures
 from rxfloor.tui.watch import font
 from rxfloor.tui.watch.screen import FiguresRead
 from rxfloor.tui.watch.widgets import BigNumber, ColumnPanel
-from tests.board_fixtures import FROZEN, until
+from tests.board_fixtures import FROZEN, seed_shopify, until
 from tests.helpers import run_cli
 from tests.watch_fixtures import make_watch, shown_once, wall_url  # noqa: F401 — the url fixture
 
@@ -218,3 +219,25 @@ def test_an_unknown_theme_is_one_line(url: str) -> None:
 
     with pytest.raises(Exception, match=r"--theme: unknown theme 'pink'"):
         run_app(Context(database=url), theme="pink", sync=False)
+
+
+async def test_with_two_sources_the_wall_says_whose_order_and_who_moved_it(url: str) -> None:
+    """Two sources may both have a #1001: the queue and the ticker carry the card's source
+    mark, and a move made by a source is named by it, not by an anonymous "remote"."""
+    seed_shopify(url)
+    app = make_watch(url)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await shown_once(pilot)
+        figures = app.wall.figures
+        assert figures is not None
+        text = "\n".join(
+            str(app.wall.query_one(f"#{part}-body", Static).content)
+            for part in ("ticker", "urgent")
+        )
+        remote = next(m for m in figures.moves if m.source == "remote")
+        assert remote.order_source == "shopify"
+        assert f"S {remote.order_name}" in text and "shopify" in text
+        assert " remote" not in text
+        urgent = figures.urgent[0]
+        assert urgent.source == "rxscale"
+        assert f"{urgent.source[0].upper()} {urgent.name}" in text

@@ -25,7 +25,6 @@ from textual.widgets import Input, TextArea
 
 from rxfloor.core.config import Settings, state_file
 from rxfloor.core.service import OrderService
-from rxfloor.core.text import shown
 from rxfloor.tui.actions import ACTIONS, BY_ID, BoardAction, bindings, check_keymap
 from rxfloor.tui.board.messages import Notice
 from rxfloor.tui.board.screen import BoardScreen
@@ -189,14 +188,10 @@ class BoardApp(App[None]):
         return screen
 
     def say(self, message: str, severity: str = "information") -> None:
-        """A toast. Its words may quote data or a remote: scrubbed, controls visible, and
-        never parsed as markup."""
-        self.notify(
-            shown(message),
-            severity=severity,  # type: ignore[arg-type]
-            timeout=4 if severity == "information" else 8,
-            markup=False,
-        )
+        """A sentence for the pharmacist, on the board's notice line (it covers no card,
+        as a toast would). Its words may quote data or a remote: the line scrubs them,
+        shows controls and never parses markup."""
+        self.board.notice.say(message, severity)
 
     @on(Notice)
     def _notice(self, message: Notice) -> None:
@@ -234,9 +229,9 @@ class BoardApp(App[None]):
 def _palette_call(target: Screen[Any] | App[Any], spec: BoardAction) -> Callable[[], None]:
     def call() -> None:
         if target.check_action(spec.method, spec.args) is False:
-            target.app.notify(
-                f"{spec.method.replace('_', ' ')}: not possible for this card now", markup=False
-            )
+            app = target.app
+            assert isinstance(app, BoardApp)
+            app.say(f"{spec.method.replace('_', ' ')}: not possible for this card now", "warning")
             return
         getattr(target, f"action_{spec.method}")(*spec.args)
 

@@ -230,10 +230,10 @@ def board_load(
     store: Store,
     statuses: Sequence[str],
     finished_since: datetime,
-    make: Callable[[RowMapping, bool], T],
+    make: Callable[[RowMapping, bool, datetime | None], T],
 ) -> tuple[int, list[T]]:
     """Everything the first paint needs, read in one go: the change cursor, and ``make(row,
-    failed)`` of every board row (``failed``: its push is parked).
+    failed, retry)`` of every board row (its :func:`sync_mark`).
 
     The rows are streamed and turned into the caller's objects one by one, so the whole
     table never sits in memory as rows (100,000 of them cost more than the cards built from
@@ -241,10 +241,10 @@ def board_load(
     again by the feed rather than lost.
     """
     cursor = store.change_cursor()
-    failed = failed_order_ids(store)
+    marks = sync_marks(store)
     stmt = _card_select(statuses, finished_since).execution_options(yield_per=2000)
     with store.read() as conn:
-        made = [make(row, row["id"] in failed) for row in conn.execute(stmt).mappings()]
+        made = [make(row, *sync_mark(marks, row["id"])) for row in conn.execute(stmt).mappings()]
     return cursor, made
 
 
@@ -280,7 +280,7 @@ def _card_select(statuses: Sequence[str], finished_since: datetime) -> Select[An
 class FirstPage(Generic[T]):
     """The top of every column and every column's figures, read in one transaction.
 
-    ``made``: ``make(row, failed)`` of up to ``per_column`` orders per status, a superset of
+    ``made``: ``make(row, failed, retry)`` of up to ``per_column`` orders per status, a superset of
     each column's real top in the board's card order; ``counts``: status -> (orders, late
     ones) over the whole column; ``sources``: the sources with an order on the board;
     ``complete``: no column has more orders than were read (nothing is left to load)."""
@@ -299,7 +299,7 @@ def board_first_page(
     now: datetime,
     targets: Mapping[str, timedelta],
     per_column: int,
-    make: Callable[[RowMapping, bool], T],
+    make: Callable[[RowMapping, bool, datetime | None], T],
 ) -> FirstPage[T]:
     """What the first frame needs, without reading every order: the top of each column and
     cheap COUNTs for its title (``OPEN 82 · 20 late``).
@@ -313,7 +313,7 @@ def board_first_page(
     Late, as the cards colour it: due (or arrival + target) at or before ``now``.
     """
     cursor = store.change_cursor()
-    failed = failed_order_ids(store)
+    marks = sync_marks(store)
     rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
     targeted = list(targets)
     arrival = case((orders.c.priority.in_(targeted), orders.c.created_at), else_=None)
@@ -347,7 +347,7 @@ def board_first_page(
                 column.where(undue).order_by(rank, arrival.is_(None), arrival, name),
             ):
                 rows = conn.execute(stmt.limit(per_column)).mappings()
-                made.extend(make(row, row["id"] in failed) for row in rows)
+                made.extend(make(row, *sync_mark(marks, row["id"])) for row in rows)
     complete = all(total <= per_column for total, _ in counts.values())
     return FirstPage(cursor, made, counts, seen, complete)
 
@@ -366,32 +366,62 @@ def versions(store: Store, ids: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def rows_for(store: Store, ids: Sequence[str]) -> tuple[list[RowMapping], set[str]]:
-    """Fresh rows for the orders the change feed named, and which of them failed to sync."""
+def rows_for(store: Store, ids: Sequence[str]) -> tuple[list[RowMapping], SyncMarks]:
+    """Fresh rows for the orders the change feed named, and their sync marks."""
     rows: list[RowMapping] = []
-    failed: set[str] = set()
+    marks: SyncMarks = {}
     ids = list(ids)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         rows.extend(store.board_rows(ids=chunk))
-        failed |= failed_order_ids(store, chunk)
-    return rows, failed
+        marks |= sync_marks(store, chunk)
+    return rows, marks
 
 
-def failed_order_ids(store: Store, ids: Sequence[str] | None = None) -> set[str]:
-    """Orders with a parked (``failed``) outbox row: the card's sync-error badge."""
-    stmt = select(outbox.c.order_id).where(outbox.c.state == OutboxState.FAILED).distinct()
+#: The card's sync mark of each order that has one: None when a push of it is parked
+#: (``failed``: the sync-error badge), else when its push refused once is sent again.
+SyncMarks = dict[str, datetime | None]
+
+
+def sync_marks(store: Store, ids: Sequence[str] | None = None) -> SyncMarks:
+    """The sync marks of the orders (``ids``; None: all) with a parked or refused-once push."""
+    stmt = select(outbox.c.order_id, outbox.c.state, outbox.c.next_attempt_at).where(
+        _SAYS_SOMETHING
+    )
     if ids is not None:
         stmt = stmt.where(outbox.c.order_id.in_(list(ids)))
+    marks: SyncMarks = {}
     with store.read() as conn:
-        return set(conn.execute(stmt).scalars())
+        for order_id, state, at in conn.execute(stmt):
+            if state == OutboxState.FAILED:
+                marks[order_id] = None  # parked wins: it blocks the order's later steps
+            else:
+                marks.setdefault(order_id, at)
+    return marks
+
+
+def sync_mark(marks: SyncMarks, order_id: str) -> tuple[bool, datetime | None]:
+    """(parked, retried at) of one order, as a card holds them."""
+    if order_id not in marks:
+        return False, None
+    at = marks[order_id]
+    return at is None, at
+
+
+#: A push with something to say: parked, or refused once and due to be sent once more.
+_SAYS_SOMETHING = or_(
+    outbox.c.state == OutboxState.FAILED,
+    and_(outbox.c.state == OutboxState.PENDING, outbox.c.refusals == 1,
+         outbox.c.next_attempt_at.is_not(None)),
+)  # fmt: skip
 
 
 def sync_errors(store: Store, order_id: str) -> list[str]:
-    """The remote's messages for the order's parked pushes, oldest first (detail view)."""
+    """The remote's messages for the order's parked or refused-once pushes, oldest first
+    (detail view)."""
     stmt = (
         select(outbox.c.action, outbox.c.last_error)
-        .where(outbox.c.order_id == order_id, outbox.c.state == OutboxState.FAILED)
+        .where(outbox.c.order_id == order_id, _SAYS_SOMETHING)
         .order_by(outbox.c.id)
     )
     with store.read() as conn:
@@ -400,11 +430,10 @@ def sync_errors(store: Store, order_id: str) -> list[str]:
 
 def sync_errors_by_order(conn: Connection, ids: Sequence[str] | None = None) -> dict[str, str]:
     """The sync error of each order that has one: the message of its latest parked
-    (``failed``) push. The outbox is the fact's one home; orders carry no copy of it."""
+    (``failed``) push, or of one refused once and due again ("refused: … — retrying once
+    at 14:05"). The outbox is the fact's one home; orders carry no copy of it."""
     stmt = (
-        select(outbox.c.order_id, outbox.c.last_error)
-        .where(outbox.c.state == OutboxState.FAILED)
-        .order_by(outbox.c.id)
+        select(outbox.c.order_id, outbox.c.last_error).where(_SAYS_SOMETHING).order_by(outbox.c.id)
     )
     if ids is not None:
         stmt = stmt.where(outbox.c.order_id.in_(list(ids)))
@@ -430,6 +459,7 @@ class Waiting:
     since: datetime  # in its status since
     due_at: datetime | None
     on_hold: bool
+    source: str = sources.DEFAULT_SOURCE  # whose order (a mark on the wall with several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,7 +483,8 @@ class TickerMove:
     order_name: str
     from_status: str | None
     to_status: str | None
-    source: str
+    source: str  # local | remote (who made the move)
+    order_source: str = sources.DEFAULT_SOURCE  # whose order: a remote move names it
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,10 +517,12 @@ def _waiting(row: RowMapping) -> Waiting:
         since=row["status_since"],
         due_at=row["due_at"],
         on_hold=bool(row["on_hold"]),
+        source=str(row["source"]),
     )
 
 
 _WAITING_COLUMNS = (
+    orders.c.source,
     orders.c.name,
     orders.c.patient_name,
     orders.c.status,
@@ -570,9 +603,10 @@ def wall_figures(
             from_status=r["from_status"],
             to_status=r["to_status"],
             source=str(r["source"]),
+            order_source=str(r["order_source"]),
         )
         for r in conn.execute(
-            select(audit_events, orders.c.name)
+            select(audit_events, orders.c.name, orders.c.source.label("order_source"))
             .join(orders, orders.c.id == audit_events.c.order_id)
             .where(audit_events.c.action.in_(TICKER_ACTIONS))
             .order_by(audit_events.c.id.desc())

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from rxfloor.core.models import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0007_exceptions"
+SCHEMA_HEAD = "0008_exceptions_index"
 
 
 def utcnow() -> datetime:
@@ -76,7 +76,8 @@ orders = Table(
     Column("remote_id", String(128), nullable=False),
     Column("name", String(64), index=True, nullable=False),  # human name, e.g. "#1001"
     Column("status", String(16), index=True, nullable=False),
-    Column("remote_status", String(64)),  # the source's own word(s)
+    # the source's own word(s); indexed for the exceptions queue's count
+    Column("remote_status", String(64), index=True),
     Column("priority", String(8), default="normal", nullable=False),
     Column("delivery_type", String(16), default="pickup", nullable=False),
     Column("patient_name", String(128), default="", nullable=False),
@@ -93,7 +94,7 @@ orders = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("status_since", UTCDateTime, nullable=False),
     # a merchant's request awaiting an answer ("cancellation") and its message
-    Column("request_kind", String(32)),
+    Column("request_kind", String(32), index=True),
     Column("request_message", Text),
     # what the finish sent the source (a shipped order of a source that tracks parcels)
     Column("tracking_company", String(128)),

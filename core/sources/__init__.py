@@ -14,8 +14,9 @@ turns it into the local key ``orders.id``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
@@ -48,8 +49,22 @@ class SourceTraits:
     remote_hold: bool = True
     #: the merchant may ask to cancel an order; the floor accepts or rejects the request
     cancel_requests: bool = False
+    #: a pharmacist's start is sent to the source; False: it stays local (the source has no
+    #: "in progress"), and nothing is queued for it
+    remote_start: bool = True
+    #: the merchant schedules orders (and reschedules them): the source's ``scheduled_at``
+    #: is the card's ``fulfill_at``, followed as it changes
+    schedules: bool = False
     #: how the source's compact ``remote_status`` reads for a person (detail view)
     status_words: Callable[[str], str] = str
+    #: the ``remote_status`` words that need a person (the exceptions queue), each with
+    #: what it means: a finite table (built on first use from the source's wire module), so
+    #: the queue asks the database for exactly these words
+    exceptions: Callable[[], Mapping[str, str]] = dict
+
+    def exception(self, remote_status: str | None) -> str | None:
+        """Why an order at ``remote_status`` belongs in the exceptions queue, or None."""
+        return self.exceptions().get(remote_status or "")
 
 
 def _shopify_words(remote_status: str) -> str:
@@ -63,6 +78,42 @@ def _konnektive_words(remote_status: str) -> str:
     from rxfloor.core.sources.konnektive.wire import status_words
 
     return status_words(remote_status)
+
+
+@cache
+def _shopify_exceptions() -> dict[str, str]:
+    """Every compact status a person must look at: closed INCOMPLETE (back to the merchant)
+    or a fulfillment request we rejected (imported when asked: no cycle)."""
+    from rxfloor.core.sources.shopify import wire
+
+    table: dict[str, str] = {}
+    for status in wire.STATUSES:
+        for request in wire.REQUEST_STATUSES:
+            if status == wire.INCOMPLETE:
+                table[wire.compact(status, request)] = (
+                    "INCOMPLETE in Shopify: closed unfulfilled, back with the merchant"
+                )
+            elif request == wire.REJECTED:
+                table[wire.compact(status, request)] = (
+                    "request REJECTED in Shopify: the merchant must reassign or cancel it"
+                )
+    return table
+
+
+@cache
+def _konnektive_exceptions() -> dict[str, str]:
+    """Konnektive's own table (``wire.EXCEPTIONS``: Failed)."""
+    from rxfloor.core.sources.konnektive import wire
+
+    return dict(wire.EXCEPTIONS)
+
+
+@cache
+def _photon_exceptions() -> dict[str, str]:
+    """Photon's ``error`` (its reason is the order's hold comment)."""
+    from rxfloor.core.sources.photon import mapping
+
+    return {mapping.ERROR: "Photon reports an error on the order"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +138,9 @@ _REGISTRY: dict[str, _Entry] = {
             tracking_on_finish=True,
             remote_hold=False,
             cancel_requests=True,
+            schedules=True,
             status_words=_shopify_words,
+            exceptions=_shopify_exceptions,
         ),
         lambda s: bool(s.shopify_url()),
         "rxfloor.core.sources.shopify.source",
@@ -99,14 +152,18 @@ _REGISTRY: dict[str, _Entry] = {
             "K",
             tracking_on_finish=True,
             remote_hold=False,
+            remote_start=False,
             status_words=_konnektive_words,
+            exceptions=_konnektive_exceptions,
         ),
         lambda s: bool(s.konnektive_url()),
         "rxfloor.core.sources.konnektive.source",
         "KonnektiveSource",
     ),
     "photon": _Entry(
-        SourceTraits("Photon", "P", tracking_on_finish=True, remote_hold=False),
+        SourceTraits(
+            "Photon", "P", tracking_on_finish=True, remote_hold=False, exceptions=_photon_exceptions
+        ),
         lambda s: bool(s.photon_url()),
         "rxfloor.core.sources.photon.source",
         "PhotonSource",
@@ -129,6 +186,15 @@ def status_words(name: str, remote_status: str | None) -> str:
     if not remote_status:
         return ""
     return traits(name).status_words(remote_status)
+
+
+def exception(name: str, remote_status: str | None, resolved: str | None = None) -> str | None:
+    """Why an order of source ``name`` at ``remote_status`` is in the exceptions queue, or
+    None: its word needs no person, or a person resolved this very word (``resolved``: the
+    order's ``exception_resolved``; it is back once the source says something else)."""
+    if name not in _REGISTRY or (resolved is not None and resolved == remote_status):
+        return None
+    return traits(name).exception(remote_status)
 
 
 def configured(settings: Settings) -> list[str]:

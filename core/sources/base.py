@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from rxfloor.core.lifecycle import Action, Status
@@ -122,6 +123,11 @@ class SourceOrder(Protocol):
     @property
     def request_message(self) -> str | None:
         """The merchant's words with an open request (e.g. why to cancel), if any."""
+
+    @property
+    def scheduled_at(self) -> datetime | None:
+        """When the merchant scheduled the order for (the card's ``fulfill_at``), or None:
+        not scheduled. Read only of a source whose traits say ``schedules``."""
 
     def to_new_order(self, board_status: Status) -> NewOrder:
         """The local form of an order seen for the first time, in column ``board_status``

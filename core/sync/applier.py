@@ -6,17 +6,23 @@ comes from, its board column and hold flag were mapped by that source.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, select
 from sqlalchemy.exc import IntegrityError
 
+from rxfloor.core import sources
 from rxfloor.core.db import orders
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import CANCELLATION
 from rxfloor.core.service import OrderService
 from rxfloor.core.sources import DEFAULT_SOURCE
 from rxfloor.core.sources.base import SourceOrder
+
+#: SQL: an order that reached the floor by an event naming it only (no patient, no items)
+BARE = and_(orders.c.patient_name == "", orders.c.items_summary == "")
+_BARE = case((BARE, True), else_=False)
 
 
 class RemoteApplier:
@@ -30,25 +36,35 @@ class RemoteApplier:
         self.service = service
         self.source = source
 
-    def apply(self, remote: Iterable[SourceOrder]) -> int:
-        """Returns how many orders were added or changed."""
+    def apply(
+        self, remote: Iterable[SourceOrder], *, seen_at: Mapping[str, datetime] | None = None
+    ) -> int:
+        """Returns how many orders were added or changed. ``seen_at``: when the remote was
+        as each order (by uid) says, where that is not now (a webhook event's time)."""
         batch = {o.uid: o for o in remote}
         if not batch:
             return 0
         known: dict[str, tuple[str, str | None, bool, bool]] = {}
+        bare: set[str] = set()  # known orders with neither patient nor items (see fill_details)
+        schedules = self.source in sources.names() and sources.traits(self.source).schedules
+        scheduled: dict[str, datetime | None] = {}  # known open orders: their fulfill_at
         uids = list(batch)
         with self.service.store.read() as conn:
             for start in range(0, len(uids), 500):
                 rows = conn.execute(
                     select(orders.c.id, orders.c.remote_id, orders.c.remote_status,
-                           orders.c.on_hold, orders.c.request_kind)
+                           orders.c.on_hold, orders.c.request_kind, _BARE.label("bare"),
+                           orders.c.fulfill_at, orders.c.status)
                     .where(orders.c.source == self.source,
                            orders.c.remote_id.in_(uids[start : start + 500]))
                 )  # fmt: skip
-                known.update(
-                    {r.remote_id: (r.id, r.remote_status, r.on_hold,
-                                   r.request_kind == CANCELLATION) for r in rows}
-                )  # fmt: skip
+                for r in rows:
+                    known[r.remote_id] = (r.id, r.remote_status, r.on_hold,
+                                          r.request_kind == CANCELLATION)  # fmt: skip
+                    if r.bare:
+                        bare.add(r.remote_id)
+                    if schedules and not Status(r.status).is_terminal:
+                        scheduled[r.remote_id] = r.fulfill_at
         new = []
         changed = 0
         for uid, o in batch.items():
@@ -62,12 +78,20 @@ class RemoteApplier:
                     new.append(order)
                 continue
             local_id, remote_status, on_hold, asked = known[uid]
+            if uid in bare:
+                full = o.to_new_order(o.board_status or Status.OPEN)
+                if (full.patient_name or full.items) and self.service.fill_details(
+                    local_id, full.patient_name, full.items
+                ):
+                    changed += 1
+            if uid in scheduled and scheduled[uid] != o.scheduled_at:
+                changed += self.service.reschedule(local_id, o.scheduled_at)
             if (remote_status, on_hold, asked) == (o.status, o.on_hold, o.cancel_requested):
                 continue
             what = self.service.apply_remote(
                 local_id, o.status, o.board_status, remote_hold=o.on_hold,
                 hold_comment=o.comment, cancel_requested=o.cancel_requested,
-                request_message=o.request_message,
+                request_message=o.request_message, seen_at=(seen_at or {}).get(uid),
             )  # fmt: skip
             changed += 1 if what else 0
         added = 0

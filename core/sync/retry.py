@@ -1,6 +1,7 @@
 """The retry policy and the rate limiter: how long to wait after a failure, and how fast to
 send at all. Their numbers come from :class:`~rxfloor.core.config.Settings`
-(``retry_base_s``, ``retry_cap_s``, ``rate_limit_per_s`` and a source's own section)."""
+(``retry_base_s``, ``retry_cap_s``, ``retry_refused_s``, ``rate_limit_per_s`` and a source's
+own section)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,15 @@ from rxfloor.core.config import Settings
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Capped exponential backoff with full jitter; Retry-After wins when the remote sends it."""
+    """Capped exponential backoff with full jitter; Retry-After wins when the remote sends it.
+
+    A refusal is not backed off: the row is sent once more ``refused_s`` after its first
+    refusal (the remote's state may have moved by then; it is read back first), and a second
+    refusal parks it for a person."""
 
     base_s: float = 0.5
     cap_s: float = 60.0
+    refused_s: float = 60.0
 
     def delay(
         self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
@@ -32,7 +38,8 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s)
+        return cls(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s,
+                   refused_s=settings.retry_refused_s)  # fmt: skip
 
 
 class RateLimiter:

@@ -36,6 +36,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -416,7 +417,7 @@ class WebhookReceiver:
     def _apply_chunk(self, chunk: list[tuple[dict[str, Any], SourceOrder]]) -> int:
         try:
             with self._db_turn:
-                self.applier.apply([o for _, o in chunk])
+                self.applier.apply([o for _, o in chunk], seen_at=_seen_at(chunk))
         except Exception as exc:
             if isinstance(exc, StoreError):
                 self._note_failure([r for r, _ in chunk], str(exc))
@@ -431,7 +432,7 @@ class WebhookReceiver:
         settled = 0
         for row, order in chunk:
             try:
-                self.applier.apply([order])
+                self.applier.apply([order], seen_at=_seen_at([(row, order)]))
             except StoreError as exc:
                 self._note_failure([row], str(exc))
                 raise
@@ -588,6 +589,11 @@ def serve_app(receivers: Mapping[str, WebhookReceiver], *, default: str | None) 
     if default is not None and default in receivers:
         app.state.receiver = receivers[default]
     return app
+
+
+def _seen_at(chunk: list[tuple[dict[str, Any], SourceOrder]]) -> dict[str, datetime]:
+    """Each event's own time: the remote was as the event says then, not now."""
+    return {o.uid: datetime.fromtimestamp(r["event_ts"], UTC) for r, o in chunk}
 
 
 def _insert_ignoring_duplicates(conn: Connection) -> Any:

@@ -35,7 +35,7 @@ from rxfloor.core.db import (
     sync_state,
     utcnow,
 )
-from rxfloor.core.lifecycle import Action
+from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import OutboxState
 from rxfloor.core.service import OrderService, PushResult
 from rxfloor.core.sources.base import (
@@ -46,7 +46,7 @@ from rxfloor.core.sources.base import (
     TransientError,
     UnreachableError,
 )
-from rxfloor.core.sync.applier import RemoteApplier
+from rxfloor.core.sync.applier import BARE, RemoteApplier
 from rxfloor.core.sync.lease import PushLease, holder_alive
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.text import scrub
@@ -103,6 +103,9 @@ class _LeaseLost(Exception):
 #: How long an answer may wait for others to be settled with it in one commit (a crash in
 #: that window leaves its row ``sending``: read back before any resend).
 _SETTLE_WINDOW_S = 0.010
+#: bare orders read back per cycle (each one GET; a burst of events waits a few cycles)
+BARE_READS_PER_CYCLE = 20
+_OPEN_STATUSES = [Status.OPEN.value, Status.PROCESSING.value]
 
 _LEASE_LOST = "the push lease was lost during a pass (another terminal pushes now): stopped"
 
@@ -140,6 +143,7 @@ class SyncWorker:
         self.in_flight_s = in_flight_s
         self.full_every = full_every
         self._pulls = 0
+        self._unreadable: set[str] = set()  # bare orders the source would not give back
         self._executor: ThreadPoolExecutor | None = None
         self._lease_lost = threading.Event()  # set by a push thread: the others stop too
         self._progress_at = float("-inf")  # monotonic time health was last written mid-drain
@@ -205,6 +209,7 @@ class SyncWorker:
                 listed = {o.uid for o in seen}
                 for uid in self._locally_active(active) - listed:
                     seen.append(self.source.get_order(uid))
+            seen.extend(self._read_bare({o.uid for o in seen}))
         except PermanentError as exc:
             if not full:  # e.g. the status filter of a dialect we guessed wrong
                 return self.pull(report, full=True)
@@ -216,6 +221,28 @@ class SyncWorker:
             report.errors.append(str(exc))
         # apply what we saw even when a later page failed: each order is judged alone
         return self.applier.apply(seen)
+
+    def _read_bare(self, seen: set[str]) -> list[SourceOrder]:
+        """Orders on the floor with neither patient nor items (an event named them only:
+        Photon's ``placed``, a Shopify webhook) read back once for what the card needs, a
+        few per cycle; one the source will not give is not asked for again."""
+        with self.store.read() as conn:
+            uids = conn.execute(
+                select(orders.c.remote_id)
+                .where(orders.c.source == self.source.name, BARE,
+                       orders.c.status.in_(_OPEN_STATUSES))
+                .order_by(orders.c.created_at)
+                .limit(BARE_READS_PER_CYCLE + len(self._unreadable))
+            ).scalars().all()  # fmt: skip
+        read: list[SourceOrder] = []
+        for uid in uids:
+            if uid in seen or uid in self._unreadable or len(read) >= BARE_READS_PER_CYCLE:
+                continue
+            try:
+                read.append(self.source.get_order(uid))
+            except PermanentError:
+                self._unreadable.add(uid)
+        return read
 
     def _locally_active(self, active: tuple[str, ...]) -> set[str]:
         with self.store.read() as conn:
@@ -373,21 +400,35 @@ class SyncWorker:
         return claimed
 
     def _result(self, row: dict[str, Any], o: _Outcome) -> PushResult:
-        """What the row records of one send's outcome."""
+        """What the row records of one send's outcome. A refusal is retried once, after
+        ``policy.refused_s`` (read back first: the remote may have moved); the second one
+        parks the row, as does any refusal after a person's retry (it counts as that one)."""
         maybe_applied = bool(row["maybe_applied"]) or o.maybe_applied
         attempts, error, next_at = row["attempts"] + 1, o.message, None
+        refusals = row["refusals"]
         if o.state is _Answer.LOST:  # not an attempt: back in the queue for the new holder
             state, attempts, error = OutboxState.PENDING, row["attempts"], row["last_error"]
         elif o.state is _Answer.RETRY:
             state = OutboxState.PENDING
             next_at = utcnow() + timedelta(seconds=self.policy.delay(attempts, o.retry_after))
+        elif o.state is _Answer.FAILED:
+            refusals += 1
+            words = o.message or "no message"
+            if refusals == 1:
+                state = OutboxState.PENDING
+                next_at = utcnow() + timedelta(seconds=self.policy.refused_s)
+                error = f"refused: {words} — retrying once at {next_at.astimezone():%H:%M}"
+            else:
+                state = OutboxState.FAILED
+                error = f"refused {'twice' if refusals == 2 else 'again'}: {words}"
         else:
             state = OutboxState(o.state)
         settle = outbox_rows.Settle(row["id"], row["order_id"], state, attempts, error,
-                                    next_attempt_at=next_at,
-                                    maybe_applied=maybe_applied)  # fmt: skip
+                                    next_attempt_at=next_at, maybe_applied=maybe_applied,
+                                    refusals=refusals)  # fmt: skip
         changed = o.remote_status if o.remote_status != row["remote_status"] else None
-        return PushResult(settle, row["action"], changed, row["last_error"])
+        return PushResult(settle, row["action"], changed, row["last_error"],
+                          refused=o.state is _Answer.FAILED)  # fmt: skip
 
     def _push_one(self, row: dict[str, Any]) -> _Outcome:
         action = Action(row["action"])
@@ -396,7 +437,8 @@ class SyncWorker:
         status: str | None = row["remote_status"]
         # an earlier attempt may have been applied without our hearing the answer
         uncertain = row["state"] == OutboxState.SENDING or bool(row["maybe_applied"])
-        check = uncertain or status is None
+        # a refused row was not applied, but the remote may have moved since: look first
+        check = uncertain or status is None or row["refusals"] > 0
         sent = False  # a PATCH of this attempt was applied
         try:
             for _ in range(3):  # a refusal is read back and re-planned, at most twice

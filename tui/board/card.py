@@ -103,6 +103,8 @@ def badges(card: Card, now: datetime) -> list[tuple[str, str]]:
         found.append((" SCHED", "column--badge"))
     if card.sync_failed:
         found.append((" SYNC!", "column--error"))
+    elif card.sync_retry is not None:  # refused once: sent again then (see the detail)
+        found.append((f" refused · retry {when(card.sync_retry, now)}", "column--dim"))
     if no_tracking(card):
         found.append((" no tracking", "column--dim"))
     if card.pending:  # an optimistic move the database has not confirmed yet

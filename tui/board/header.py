@@ -20,6 +20,15 @@ from rxfloor.core.text import visible
 
 #: How a bad word of the header is styled (the theme's error colour).
 _BAD = "$error bold"
+#: The exceptions queue's count: someone must look (the theme's warning colour).
+_LOOK = "$warning bold"
+
+
+def exceptions_part(count: int) -> Content:
+    """``exceptions 3 │ `` for the header; nothing at 0."""
+    if not count:
+        return Content("")
+    return Content.styled(f"exceptions {count}", _LOOK) + Content(" │ ")
 
 
 def shown_sources(configured: Sequence[str], health: Mapping[str, SyncHealth]) -> list[str]:
@@ -61,6 +70,19 @@ def health_line(health: Mapping[str, SyncHealth], configured: Sequence[str]) -> 
     return Content(" · ").join(parts)
 
 
+def compact_health_line(health: Mapping[str, SyncHealth], configured: Sequence[str]) -> Content:
+    """The header's form where every source's part does not fit (four sources on 80
+    columns): a source with news (offline, queued, failed, connecting) keeps its part, the
+    ones simply online are counted: ``photon offline since 10:02 · 3 online``."""
+    names = shown_sources(configured, health)
+    parts = [source_health(n, health.get(n), configured=n in configured) for n in names]
+    troubled = [p for n, p in zip(names, parts, strict=True) if p.plain != f"{visible(n)} online"]
+    fine = len(parts) - len(troubled)
+    if not troubled:
+        return Content(f"{fine} sources online")
+    return Content(" · ").join([*troubled, *([Content(f"{fine} online")] if fine else [])])
+
+
 def _counts(health: SyncHealth | None) -> str:
     if health is None or health.online is None:
         state = "offline"
@@ -97,7 +119,13 @@ class BoardHeader(Static):
         settings: Settings,
         health: Mapping[str, SyncHealth],
         configured: Sequence[str],
+        exceptions: int = 0,
     ) -> None:
         clock = now.astimezone().strftime("%H:%M:%S")
         where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
-        self.update(Content(f" {clock} │ {where} │ ") + health_line(health, configured))
+        head = Content(f" {clock} │ {where} │ ") + exceptions_part(exceptions)
+        line = head + health_line(health, configured)
+        width = self.size.width
+        if width and line.cell_length > width and len(shown_sources(configured, health)) > 1:
+            line = head + compact_health_line(health, configured)
+        self.update(line)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from rxfloor.core.db import SyncHealth
+from rxfloor.core.db.queries import SyncMarks
 from rxfloor.core.models import OrderView
 from rxfloor.core.service import MoveResult
 
@@ -41,6 +42,7 @@ class BoardLoaded(Message):
         counts: Mapping[str, tuple[int, int]] | None = None,
         sources: set[str] | None = None,
         complete: bool = True,
+        exceptions: int = 0,
     ) -> None:
         super().__init__()
         self.cursor = cursor  # the feed resumes here
@@ -50,6 +52,7 @@ class BoardLoaded(Message):
         self.counts = counts or {}
         self.sources = sources or set()
         self.complete = complete
+        self.exceptions = exceptions  # items in the exceptions queue (the header's count)
 
 
 class BoardCompleted(Message):
@@ -65,11 +68,12 @@ class ChangesArrived(Message):
 
     ``rows`` are the orders whose version differs from the one shown; ``confirmed`` are the
     ones already shown as they are (e.g. this terminal's own move), whose sync-error badge
-    is still set from ``failed`` (a parked push changes no version).
+    is still set from ``failed`` (a parked push changes no version), as are all the sync
+    marks (a refused push that will be retried, :data:`~rxfloor.core.db.queries.SyncMarks`).
     """
 
     def __init__(
-        self, rows: Sequence[Row], failed: set[str], confirmed: frozenset[str] = frozenset()
+        self, rows: Sequence[Row], failed: SyncMarks, confirmed: frozenset[str] = frozenset()
     ) -> None:
         super().__init__()
         self.rows = rows
@@ -79,12 +83,18 @@ class ChangesArrived(Message):
 
 class HealthChanged(Message):
     """Sync health per source for the header; ``failed`` (every order with a parked push)
-    when read."""
+    and ``exceptions`` (the exceptions queue's count) when read."""
 
-    def __init__(self, health: Mapping[str, SyncHealth], failed: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        health: Mapping[str, SyncHealth],
+        failed: SyncMarks | None = None,
+        exceptions: int | None = None,
+    ) -> None:
         super().__init__()
         self.health = health
         self.failed = failed
+        self.exceptions = exceptions
 
 
 class AlertsChanged(Message):
@@ -112,13 +122,13 @@ class MoveRefused(Message):
         error: str,
         order: OrderView | None,
         rows: Sequence[Row] = (),
-        failed: set[str] | None = None,
+        failed: SyncMarks | None = None,
     ) -> None:
         super().__init__()
         self.error = error
         self.order = order
         self.rows = rows
-        self.failed = failed or set()
+        self.failed = failed or {}
 
 
 class Undone(Message):

@@ -17,6 +17,7 @@ from math import nextafter
 from sys import intern
 from typing import Any
 
+from rxfloor.core.db.queries import SyncMarks, sync_mark
 from rxfloor.core.lifecycle import (
     Action,
     OrderFacts,
@@ -55,6 +56,8 @@ class Card:
     status_since: datetime
     sync_failed: bool
     created_at: datetime | None = None
+    #: a push of it was refused once and is sent again then (not parked yet)
+    sync_retry: datetime | None = None
     source: str = DEFAULT_SOURCE
     #: the merchant asked to cancel and nobody answered yet (start / finish are refused)
     cancel_requested: bool = False
@@ -68,19 +71,19 @@ class Card:
     due: float = _FAR
 
     @classmethod
-    def from_row(cls, row: Mapping[Any, Any], failed: bool) -> Card:
+    def from_row(cls, row: Mapping[Any, Any], failed: bool, retry: datetime | None = None) -> Card:
         """A card from a board row (SQLAlchemy Core)."""
         # interned: a handful of distinct words shared by 100,000 cards, not one copy each
         return cls._make(row, intern(str(row["priority"])), intern(str(row["delivery_type"])),
-                         bool(row["on_hold"]), failed, row["tracking_number"])  # fmt: skip
+                         bool(row["on_hold"]), failed, row["tracking_number"], retry)  # fmt: skip
 
     @classmethod
-    def from_view(cls, view: OrderView, failed: bool) -> Card:
+    def from_view(cls, view: OrderView, failed: bool, retry: datetime | None = None) -> Card:
         """A card from the order the service returned after a move (no second read)."""
         data = view.model_dump()
         tracking = view.tracking.number if view.tracking else None
         return cls._make(data, view.priority.value, view.delivery_type.value, view.hold, failed,
-                         tracking)  # fmt: skip
+                         tracking, retry)  # fmt: skip
 
     @classmethod
     def _make(
@@ -91,6 +94,7 @@ class Card:
         on_hold: bool,
         failed: bool,
         tracking: str | None,
+        retry: datetime | None = None,
     ) -> Card:
         card = cls(
             id=data["id"],
@@ -110,6 +114,7 @@ class Card:
             version=data["version"],
             status_since=data["status_since"],
             sync_failed=failed,
+            sync_retry=retry,
             # arrival matters only to an order with no due time (see aim)
             created_at=data.get("created_at") if data["due_at"] is None else None,
             source=intern(str(data["source"])),
@@ -293,9 +298,9 @@ class BoardModel:
         if later:  # placed after the full read began
             self.place(later)
 
-    def upsert(self, rows: Iterable[Mapping[Any, Any]], failed: set[str]) -> set[Status]:
+    def upsert(self, rows: Iterable[Mapping[Any, Any]], marks: SyncMarks) -> set[Status]:
         """Apply fresh rows; returns the columns whose content changed."""
-        return self.place([Card.from_row(row, row["id"] in failed) for row in rows])
+        return self.place([Card.from_row(row, *sync_mark(marks, row["id"])) for row in rows])
 
     def place(self, cards: list[Card]) -> set[Status]:
         """Put fresh cards in (replacing their old selves); returns the columns touched."""
@@ -336,16 +341,19 @@ class BoardModel:
         card = self.cards.get(card_id)
         return None if card is None else card.version
 
-    def flag_failed(self, failed: set[str], ids: Iterable[str] | None = None) -> set[str]:
-        """Set the sync-error badge from ``failed`` for ``ids`` (every card when None);
-        returns the ids whose badge flipped."""
+    def flag_failed(self, marks: SyncMarks, ids: Iterable[str] | None = None) -> set[str]:
+        """Set the sync badges from ``marks`` for ``ids`` (every card when None); returns the
+        ids whose badge changed."""
         cards: Iterable[Card | None] = (
             self.cards.values() if ids is None else [self.cards.get(i) for i in ids]
         )
         flipped = set()
         for card in cards:
-            if card is not None and card.sync_failed != (card.id in failed):
-                card.sync_failed = not card.sync_failed
+            if card is None:
+                continue
+            mark = sync_mark(marks, card.id)
+            if (card.sync_failed, card.sync_retry) != mark:
+                card.sync_failed, card.sync_retry = mark
                 flipped.add(card.id)
         return flipped
 

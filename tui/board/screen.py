@@ -36,6 +36,7 @@ from rxfloor.tui.board.messages import (
     Undone,
 )
 from rxfloor.tui.board.model import BoardModel, Card, source_label, source_traits
+from rxfloor.tui.board.notice import NoticeLine
 from rxfloor.tui.board.view import CANCEL_REQUEST, BoardView
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
@@ -99,6 +100,7 @@ class BoardScreen(Screen[None]):
                         ack_key=rx.key_display("acknowledge"), answer_keys=answer)  # fmt: skip
         yield Input(placeholder="filter: name, patient, item or source:NAME (Esc clears)",
                     id="filter")  # fmt: skip
+        yield NoticeLine(id="notice")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -111,6 +113,10 @@ class BoardScreen(Screen[None]):
     @property
     def view(self) -> BoardView:
         return self.query_one(BoardView)
+
+    @property
+    def notice(self) -> NoticeLine:
+        return self.query_one("#notice", NoticeLine)
 
     @property
     def model(self) -> BoardModel:
@@ -144,6 +150,8 @@ class BoardScreen(Screen[None]):
             return bool(self.undo_stack)
         if action == "acknowledge":
             return bool(view.alerts)
+        if action == "exceptions":
+            return view.exceptions > 0
         if spec.needs_card:
             card = self.card
             if card is None or card.pending:
@@ -312,7 +320,7 @@ class BoardScreen(Screen[None]):
         except (ServiceError, StoreError) as exc:
             order = getattr(exc, "order", None)  # a refusal carries the order as it is now
             rows: Sequence[Row] = ()
-            failed: set[str] = set()
+            failed: bq.SyncMarks = {}
             if order is None:  # e.g. the write lock timed out: read the card back
                 with suppress(StoreError):
                     rows, failed = bq.rows_for(service.store, [card_id])
@@ -330,7 +338,7 @@ class BoardScreen(Screen[None]):
             self.rx.say(f"{result.summary} — {note}", "information")
         self.view.show_order(result.order)
         if result.action in (Action.ACCEPT_CANCEL, Action.REJECT_CANCEL):
-            self._acknowledge(None, answered=result.order.id)
+            self._acknowledge(None)
 
     @on(MoveRefused)
     def _move_refused(self, message: MoveRefused) -> None:
@@ -376,7 +384,9 @@ class BoardScreen(Screen[None]):
     @on(Undone)
     def _undone(self, message: Undone) -> None:
         more = f"; {self.rx.key_display('undo')} again goes further back" if self.undo_stack else ""
-        self.rx.say(f"undone: {message.summary}{more}", "information")
+        order = message.result.order  # the move's words, then where the order is now
+        self.rx.say(f"undone: {message.summary} · {order.name} is {order.status} again{more}",
+                    "information")  # fmt: skip
         self.view.show_order(message.result.order)
         self.focus_order(message.result.order.id)
 
@@ -392,25 +402,27 @@ class BoardScreen(Screen[None]):
             self.rx.say(f"{shown(alert['order_name'])} is not on the board", "warning")
 
     @work(thread=True, group="moves")
-    def _acknowledge(self, alert_id: int | None, answered: str | None = None) -> None:
-        """Acknowledge ``alert_id``, or every open cancellation-request alert of the order
-        ``answered`` (this terminal just answered the request: the alert has done its job)."""
+    def _acknowledge(self, alert_id: int | None) -> None:
+        """Acknowledge ``alert_id`` (None: only read the banner again, e.g. after answering a
+        cancellation request, whose alert the service closed with the answer)."""
         store = self.rx.service.store
         try:
-            ids = [alert_id] if alert_id is not None else [
-                int(a["id"]) for a in store.open_alerts()
-                if a["order_id"] == answered and a["kind"] == CANCEL_REQUEST
-            ]  # fmt: skip
-            for found in ids:
-                self.rx.service.acknowledge_alert(found)
+            if alert_id is not None:
+                self.rx.service.acknowledge_alert(alert_id)
             health, alerts = store.sync_health(self.view.sources), store.open_alerts()
-        except StoreError as exc:
+        except (ServiceError, StoreError) as exc:
             self.post_message(Notice(str(exc), "error"))
             return
         self.view.post_message(AlertsChanged(alerts))
         self.view.post_message(HealthChanged(health))
 
-    # --------------------------------------------------- detail, filter, go to
+    # ---------------------------------------------- exceptions, detail, filter, go to
+    def action_exceptions(self) -> None:
+        from rxfloor.tui.screens.exceptions import ExceptionsScreen
+
+        if not isinstance(self.app.screen, ExceptionsScreen):
+            self.app.push_screen(ExceptionsScreen(self.view))
+
     def action_detail(self) -> None:
         if self.card is not None:
             self._detail_keys = self.rx.keys_seen

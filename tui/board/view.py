@@ -17,8 +17,10 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.signal import Signal
 from textual.widgets import Static
 
+from rxfloor.core import exceptions as exception_queue
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
@@ -61,7 +63,9 @@ def day_start(now: datetime) -> datetime:
 
 
 #: audit events that do not move an order
-_NOT_MOVES = frozenset({"acknowledge", "refused", "synced", "superseded"})
+_NOT_MOVES = frozenset({"acknowledge", "refused", "synced", "superseded", "divergence",
+                        "retry", "resolve", "exception_closed", "rescheduled",
+                        "cancel_request", "cancel_request_closed"})  # fmt: skip
 #: how a move another terminal made is told
 _DONE = {
     "start": "started",
@@ -144,6 +148,10 @@ class BoardView(Vertical):
         #: (card that was under the cursor, when) the last time data, not a key, replaced it
         self._replaced: tuple[Card, float] | None = None
         self._alerts_read = False  # the first read of the alerts rings no bell
+        self.exceptions = 0  # the exceptions queue's count, polled with the health
+        #: published after each batch of the change feed and when the count changes: a
+        #: screen showing the exceptions queue reads it again
+        self.changed: Signal[None] = Signal(self, "changed")
 
     def compose(self) -> ComposeResult:
         yield BoardHeader()
@@ -261,7 +269,8 @@ class BoardView(Vertical):
         self._keys_may_have_changed()
 
     def _header(self) -> None:
-        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.sources)
+        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.sources,
+                                         self.exceptions)  # fmt: skip
 
     def refresh_header(self) -> None:
         self._header()
@@ -300,19 +309,20 @@ class BoardView(Vertical):
         card.pending = True
         self.paint({card.status}, {card.id})
 
-    def show_rows(self, rows: Iterable[Mapping[Any, Any]], failed: set[str]) -> None:
+    def show_rows(self, rows: Iterable[Mapping[Any, Any]], marks: bq.SyncMarks) -> None:
         """Fresh rows (a batch of the feed, a refused move read again): one repaint."""
         rows = list(rows)
-        self.paint(self.model.upsert(rows, failed), {r["id"] for r in rows})
+        self.paint(self.model.upsert(rows, marks), {r["id"] for r in rows})
 
     def show_order(self, order: OrderView) -> None:
         """The order as the service returned it after a move: no read of our own."""
         old = self.model.cards.get(order.id)
-        card = Card.from_view(order, failed=old.sync_failed if old else False)
+        card = Card.from_view(order, failed=old.sync_failed if old else False,
+                              retry=old.sync_retry if old else None)  # fmt: skip
         self.paint(self.model.place([card]), {card.id})
 
-    def _flag_failed(self, failed: set[str], ids: Iterable[str] | None = None) -> None:
-        flipped = self.model.flag_failed(failed, ids)
+    def _flag_failed(self, marks: bq.SyncMarks, ids: Iterable[str] | None = None) -> None:
+        flipped = self.model.flag_failed(marks, ids)
         if flipped:
             self.paint({self.model.cards[i].status for i in flipped}, flipped)
 
@@ -331,6 +341,7 @@ class BoardView(Vertical):
         first = next((i for i, s in enumerate(Status) if self.model.columns[s]), 0)
         self.set_current(min(first, 2))
         self._show_alerts(message.alerts)
+        self.exceptions = message.exceptions
         self._show_health(message.health)
         self._resume = message.cursor
         if message.complete:
@@ -375,11 +386,15 @@ class BoardView(Vertical):
                 self._taken_away(before.id, after.name if after else None)
         if message.confirmed:
             self._flag_failed(message.failed, message.confirmed)
+        self.changed.publish(None)
 
     @on(HealthChanged)
     def _health_changed(self, message: HealthChanged) -> None:
         if message.failed is not None:
             self._flag_failed(message.failed)
+        if message.exceptions is not None and message.exceptions != self.exceptions:
+            self.exceptions = message.exceptions
+            self.changed.publish(None)
         self._show_health(message.health)
 
     @on(AlertsChanged)
@@ -425,8 +440,11 @@ class BoardView(Vertical):
         page = bq.board_first_page(store, statuses, since, self.clock(), self.model.targets,
                                    per_column, Card.from_row)  # fmt: skip
         health, alerts = store.sync_health(self.sources), store.open_alerts()
+        with store.read() as conn:
+            count = exception_queue.count(conn)
         self.post_message(BoardLoaded(page.cursor, page.made, health, alerts, counts=page.counts,
-                                      sources=page.sources, complete=page.complete))  # fmt: skip
+                                      sources=page.sources, complete=page.complete,
+                                      exceptions=count))  # fmt: skip
 
     @work(thread=True, group="load")
     def _load_rest(self) -> None:
@@ -450,11 +468,11 @@ class BoardView(Vertical):
         this terminal's own move came back with the service's answer already."""
         now = bq.versions(self.store, ids)
         stale = sorted(i for i in ids if now.get(i) != self.model.version_of(i))
-        rows, failed = bq.rows_for(self.store, stale) if stale else ([], set())
+        rows, marks = bq.rows_for(self.store, stale) if stale else ([], {})
         confirmed = ids.difference(stale)
         if confirmed:  # a parked push changes no version: the badge is read anyway
-            failed |= bq.failed_order_ids(self.store, sorted(confirmed))
-        return ChangesArrived(rows, failed, confirmed)
+            marks |= bq.sync_marks(self.store, sorted(confirmed))
+        return ChangesArrived(rows, marks, confirmed)
 
     @work(thread=True, group="reads")
     def _taken_away(self, card_id: str, now_on: str | None) -> None:
@@ -483,9 +501,11 @@ class BoardView(Vertical):
             health, alerts, failed = (
                 store.sync_health(self.sources),
                 store.open_alerts(),
-                bq.failed_order_ids(store),
+                bq.sync_marks(store),
             )
+            with store.read() as conn:
+                count = exception_queue.count(conn)
         except StoreError:
             return  # the feed says so once; the header keeps its last word
         self.post_message(AlertsChanged(alerts))
-        self.post_message(HealthChanged(health, failed))
+        self.post_message(HealthChanged(health, failed, count))

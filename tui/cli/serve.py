@@ -29,6 +29,7 @@ import shlex
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -219,6 +220,23 @@ def _listen(host: str, port: int) -> socket.socket:
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+#: textual-serve's page asks Google for a web font: on a pharmacy's own network that is a
+#: request to the outside each time a screen loads (slow or failing offline, and telling a
+#: third party when the floor looks at its board). The page falls back to a local monospace.
+_OUTSIDE_FONT = re.compile(r"<link[^>]*fonts\.googleapis\.com[^>]*>\s*", re.S)
+
+
+def _offline_templates(jinja2: Any, folder: str | Path) -> Any:
+    """textual-serve's templates with every request to another origin taken out."""
+    files = jinja2.FileSystemLoader(folder)
+
+    def load(name: str) -> tuple[str, str | None, Callable[[], bool]] | None:
+        source, path, fresh = files.get_source(None, name)
+        return _OUTSIDE_FONT.sub("", source), path, fresh
+
+    return jinja2.FunctionLoader(load)
+
+
 # ------------------------------------------------------------------- the gate
 class Gate:
     """textual-serve's routes behind a token check (an aiohttp middleware that runs before
@@ -280,7 +298,7 @@ class Gate:
             return response
 
         app = web.Application(middlewares=[gate])
-        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.server.templates_path),
+        aiohttp_jinja2.setup(app, loader=_offline_templates(jinja2, self.server.templates_path),
                              autoescape=True)  # fmt: skip
         app.add_routes([
             web.get("/", self.index, name="index"),

@@ -24,6 +24,12 @@ REJECT_CANCEL_REASONS = (
     "Already packed for shipping",
     "Already handed to the carrier",
 )
+#: what was done about an item of the exceptions queue (the note of a resolve)
+RESOLVE_NOTES = (
+    "Fixed at the source by hand",
+    "Settled with the merchant",
+    "Not needed any more",
+)
 HOLD_REASONS = (
     "Awaiting prescriber callback",
     "Insurance pre-authorisation pending",

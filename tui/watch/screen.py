@@ -162,8 +162,13 @@ class WatchScreen(Screen[None]):
         urgent = self.query_one("#wall-urgent")
         urgent.border_title = urgent_title(figures.urgent_counts)
         urgent.set_class(bool(figures.urgent), "-busy")
-        self.query_one("#urgent-body", Static).update(urgent_text(figures.urgent, now))
-        self.query_one("#ticker-body", Static).update(ticker_text(figures.moves))
+        in_play = {*figures.health, *(w.source for w in figures.urgent),
+                   *(m.order_source for m in figures.moves)}  # fmt: skip
+        several = len(in_play) > 1  # the board's rule: marks once two sources are in play
+        self.query_one("#urgent-body", Static).update(
+            urgent_text(figures.urgent, now, marks=several)
+        )
+        self.query_one("#ticker-body", Static).update(ticker_text(figures.moves, marks=several))
         self.query_one(Banner).show(figures.alerts)
         health = figures.health
         bad = any(h.online is False or h.failed > 0 for h in health.values())

@@ -20,6 +20,7 @@ from textual.widgets import Static
 from rxfloor.core.db.queries import ColumnFigures, TickerMove, Waiting
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.card import age
+from rxfloor.tui.board.model import source_mark
 from rxfloor.tui.watch import font
 
 _MARK = {"stat": "!!", "waiter": "W "}
@@ -113,8 +114,10 @@ class Banner(Static):
         self.update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
 
 
-def urgent_text(items: Sequence[Waiting], now: datetime) -> Text:
-    """The stat and waiter queue: most urgent first, with initials only."""
+def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False) -> Text:
+    """The stat and waiter queue: most urgent first, with initials only (``marks``: the
+    source's mark before each name, as on the board's cards, when several sources share
+    the floor and two of them may both have a #1012)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if not items:
         text.append("no stat or waiter orders", style="italic")
@@ -124,6 +127,8 @@ def urgent_text(items: Sequence[Waiting], now: datetime) -> Text:
             text.append("\n")
         late = is_late(item, now)
         text.append(_MARK.get(item.priority, "  "), style="bold")
+        if marks:
+            text.append(f" {source_mark(item.source)}", style="bold")
         text.append(f" {visible(item.name):<8} {visible(item.initials):<4}", style="bold")
         text.append(f"{_SHORT.get(item.status, item.status):<5}")
         text.append(f"{waited(item, now):>6}")
@@ -147,8 +152,9 @@ def _move_words(move: TickerMove) -> str:
     return move.action
 
 
-def ticker_text(moves: Sequence[TickerMove]) -> Text:
-    """The last moves, newest first: when, who (initials @ station, or the remote), what."""
+def ticker_text(moves: Sequence[TickerMove], *, marks: bool = False) -> Text:
+    """The last moves, newest first: when, which order, what, who (initials @ station, or
+    the source that moved it: ``shopify``). ``marks``: the source's mark before the name."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if not moves:
         text.append("no moves yet", style="italic")
@@ -156,8 +162,10 @@ def ticker_text(moves: Sequence[TickerMove]) -> Text:
     for i, move in enumerate(moves):
         if i:
             text.append("\n")
-        who = "remote" if move.source == "remote" else f"{move.actor}@{move.station}"
+        who = move.order_source if move.source == "remote" else f"{move.actor}@{move.station}"
         text.append(move.at.astimezone().strftime("%H:%M:%S "))
+        if marks:
+            text.append(f"{source_mark(move.order_source)} ", style="bold")
         text.append(f"{visible(move.order_name):<8} ", style="bold")
         text.append(f"{_move_words(move):<8} ")
         text.append(visible(who), style="bold")

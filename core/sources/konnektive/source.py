@@ -7,12 +7,12 @@ over the same window for the statuses; an order no longer listed (older than the
 is read back by id. Push: the Update Fulfillment API by ``orderId``, then the order's
 fulfillments are read back (the update answers only SUCCESS).
 
-Konnektive has no "in progress": a start and a hold stay local (nothing is sent; their
-outbox rows, if any, settle without a call). A finish sends ``SHIPPED`` with the move's
-tracking number and today's ``dateShipped``; Konnektive then shows Pending Shipment until
-a carrier confirms (or Shipped at once when its carrier check is off). A cancel sends
-``CANCELLED`` (the Update Fulfillment API takes no reason: the pharmacist's stays in our
-audit trail). There is no idempotency key: a lost answer is settled by the worker's
+Konnektive has no "in progress": a start and a hold stay local (the service queues
+nothing for them: ``remote_start`` / ``remote_hold`` are False). A finish sends ``SHIPPED``
+with the move's tracking number and today's ``dateShipped``; Konnektive then shows Pending
+Shipment until a carrier confirms (or Shipped at once when its carrier check is off). A
+cancel sends ``CANCELLED`` (the Update Fulfillment API takes no reason: the pharmacist's
+stays in our audit trail). There is no idempotency key: a lost answer is settled by the worker's
 read-back, never by a blind resend.
 """
 
@@ -66,13 +66,13 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
         if shipped:
             return PushPlan(done=False, stale=True, steps=())
         return PushPlan(done=False, stale=False, steps=(wire.STEP_CANCEL,))
-    if action in (Action.START, Action.FINISH):
+    if action is Action.FINISH:
         if shipped:
             return PushPlan(done=True, stale=False, steps=())
         if status == wire.CANCELLED:
             return PushPlan(done=False, stale=True, steps=())
-        return PushPlan(False, False, (wire.STEP_SHIP,)) if action is Action.FINISH else _NOTHING
-    return _NOTHING  # hold / release: a pharmacist's hold is ours alone
+        return PushPlan(done=False, stale=False, steps=(wire.STEP_SHIP,))
+    return _NOTHING  # a start or hold queued before they were local: settled without a call
 
 
 def tracking_number(payload: Mapping[str, Any] | None) -> str | None:

@@ -18,6 +18,7 @@ upper-case form, and :func:`status_words` gives it back for a person.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -220,6 +221,10 @@ class KonnektiveOrder:
     @property
     def request_message(self) -> str | None:
         return None
+
+    @property
+    def scheduled_at(self) -> datetime | None:
+        return None  # this source schedules nothing (SourceTraits.schedules is False)
 
     def to_new_order(self, board_status: Status) -> NewOrder:
         detail = self.detail

@@ -148,6 +148,10 @@ class PhotonOrder:
     def request_message(self) -> str | None:
         return None
 
+    @property
+    def scheduled_at(self) -> datetime | None:
+        return None  # this source schedules nothing (SourceTraits.schedules is False)
+
     def to_new_order(self, board_status: Status) -> NewOrder:
         delivery = (
             DeliveryType.SHIP if self.fulfillment_type == "MAIL_ORDER" else DeliveryType.PICKUP

@@ -90,6 +90,10 @@ class RemoteOrder(_Wire):
     def request_message(self) -> str | None:
         return None
 
+    @property
+    def scheduled_at(self) -> datetime | None:
+        return None  # this source schedules nothing (SourceTraits.schedules is False)
+
     def to_new_order(self, board_status: Status) -> NewOrder:
         """The local form of a remote order seen for the first time."""
         info = self.order or RemoteOrderInfo()

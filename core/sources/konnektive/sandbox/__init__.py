@@ -22,6 +22,7 @@ from rxfloor.core.sources.konnektive.sandbox.state import (
     FaultSettings,
     KonnektiveConfig,
     KonnektiveState,
+    drive_activity,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "KonnektiveConfig",
     "KonnektiveState",
     "create_app",
+    "drive_activity",
 ]

@@ -8,6 +8,7 @@ shows up instead of passing silently.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -318,6 +319,21 @@ class KonnektiveState:
                 raise Refusal(f"{order_id} is {f['fulfillmentStatus']}: {by} cannot set {status}")
             return self._move(f, {"fulfillmentStatus": status}, by=by, request_seq=None)
 
+    def tick(self, rng: random.Random, change_chance: float) -> None:
+        """One step of merchant- and carrier-side life (the demo): a new order, and now and
+        then a pending one cancelled by the merchant or a shipment confirmed by the carrier."""
+        self.add_orders(1)
+        if rng.random() >= change_chance:
+            return
+        with self._lock:
+            current = [f for f in (self._current(o) for o in self.orders) if f is not None]
+        pending = [f["orderId"] for f in current if f["fulfillmentStatus"] == "PENDING"]
+        waiting = [f["orderId"] for f in current if f["fulfillmentStatus"] == "PENDING_SHIPMENT"]
+        if waiting and rng.random() < 0.5:
+            self.merchant(rng.choice(waiting), "SHIPPED", by="carrier")
+        elif pending:
+            self.merchant(rng.choice(pending), "CANCELLED")
+
     def _move(
         self, f: dict[str, Any], changes: dict[str, Any], *, by: str, request_seq: int | None
     ) -> dict[str, Any]:
@@ -345,3 +361,13 @@ def _date(raw: str | None) -> str | None:
         return datetime.strptime(raw or "", "%m/%d/%Y").strftime("%Y-%m-%d")
     except ValueError:
         return None
+
+
+async def drive_activity(
+    state: KonnektiveState, every_s: float = 4.0, *, seed: int = 0, change_chance: float = 0.15
+) -> None:
+    """Merchant-side life for the demo: every ``every_s`` seconds a :meth:`tick`."""
+    rng = random.Random(seed)
+    while True:
+        await asyncio.sleep(every_s)
+        state.tick(rng, change_chance)

@@ -12,6 +12,7 @@ from rxfloor.core.sources.photon.sandbox.app import (
     HOOK_PATH,
     ConnectionDropped,
     create_app,
+    deliver_forever,
     sign,
 )
 from rxfloor.core.sources.photon.sandbox.state import (
@@ -19,6 +20,7 @@ from rxfloor.core.sources.photon.sandbox.state import (
     FaultSettings,
     PhotonSandboxConfig,
     PhotonSandboxState,
+    drive_activity,
 )
 
 __all__ = [
@@ -30,5 +32,7 @@ __all__ = [
     "PhotonSandboxConfig",
     "PhotonSandboxState",
     "create_app",
+    "deliver_forever",
+    "drive_activity",
     "sign",
 ]

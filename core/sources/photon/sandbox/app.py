@@ -25,6 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rxfloor.core.sources.photon.sandbox.state import (
+    REFUSED,
     PhotonSandboxConfig,
     PhotonSandboxState,
     Refusal,
@@ -79,6 +80,9 @@ class _Gate:
         if fault == "server_error":
             await self._answer(entry, send, 500, self._error_body(500, headers))
             return
+        if fault == "refuse":
+            await self._answer(entry, send, 409, self._error_body(409, headers, REFUSED))
+            return
         if fault == "rate_limit":
             await self._answer(entry, send, 429, {"error": "too many requests"},
                                {"Retry-After": str(faults.retry_after_s)})  # fmt: skip
@@ -102,8 +106,11 @@ class _Gate:
         for message in held:
             await send(message)
 
-    def _error_body(self, code: int, headers: dict[str, str]) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": "internal server error" if code >= 500 else "refused"}
+    def _error_body(
+        self, code: int, headers: dict[str, str], words: str | None = None
+    ) -> dict[str, Any]:
+        words = words or ("internal server error" if code >= 500 else "refused")
+        body: dict[str, Any] = {"error": words}
         if self.state.faults.echo_token:  # a careless remote quotes what it was sent
             sent = headers.get(self.state.config.auth_header.lower(), "")
             body["error"] += f" (credentials: {sent})"
@@ -154,14 +161,22 @@ def _garble(messages: list[Message]) -> list[Message]:
 def _ensure_deliverer(state: PhotonSandboxState) -> None:
     task = state.delivery_task
     if task is None or task.done():
-        state.delivery_task = asyncio.get_running_loop().create_task(_deliver_forever(state))
+        state.delivery_task = asyncio.get_running_loop().create_task(deliver_forever(state))
 
 
-async def _deliver_forever(state: PhotonSandboxState) -> None:
+async def deliver_forever(
+    state: PhotonSandboxState, client: httpx.AsyncClient | None = None
+) -> None:
+    """Send every event as it happens to every subscription, until cancelled. ``client``
+    (closed here) carries the deliveries: the demo's reaches its receiver in-process."""
     wake = asyncio.Event()
     state.bind_wakeup(asyncio.get_running_loop(), wake)
     pending: set[asyncio.Task[None]] = set()
-    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
+    # a burst of events waits for a free connection as Photon's own queue would: the time
+    # spent waiting is not an attempt that timed out (the receiver never saw it)
+    timeout = httpx.Timeout(state.config.webhook_timeout_s, pool=None)
+    client = client or httpx.AsyncClient(timeout=timeout)
+    async with client:
         try:
             while True:
                 await wake.wait()

@@ -23,7 +23,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-FaultKind = Literal["drop_before", "drop_after", "server_error", "rate_limit", "slow", "malformed"]
+#: ``refuse``: a 409 with :data:`REFUSED`, nothing applied (asked for by name, never part of
+#: the random kinds: not a transport fault)
+FaultKind = Literal[
+    "drop_before", "drop_after", "server_error", "rate_limit", "slow", "malformed", "refuse"
+]
+#: the words of the ``refuse`` fault (a 409 as Photon refuses a report the order cannot take)
+REFUSED = "order is being updated: report refused"
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "drop_before", "drop_after", "server_error", "rate_limit", "slow", "malformed",
 )  # fmt: skip
@@ -431,6 +437,16 @@ class PhotonSandboxState:
             self._loop, self._wake = loop, wake
         self._poke()
 
+    def tick(self, rng: random.Random, cancel_chance: float) -> None:
+        """One step of prescriber-side life (the demo): a new order placed here, and now and
+        then a placed one canceled by its provider."""
+        (uid,) = self.create(1)
+        self.place(uid)
+        with self._lock:
+            placed = [o["id"] for o in self._orders.values() if o["state"] == "PLACED"]
+        if placed and rng.random() < cancel_chance:
+            self.cancel(rng.choice(placed))
+
     # -- internals
     def _poke(self) -> None:
         loop, wake = self._loop, self._wake
@@ -495,3 +511,13 @@ def envelope(event: Event, organization: str) -> dict[str, Any]:
     return {"id": event.event_id, "type": event.event_type, "specversion": "1.0",
             "datacontenttype": "application/json", "time": event.time,
             "subject": event.order_id, "source": organization, "data": event.data}  # fmt: skip
+
+
+async def drive_activity(
+    state: PhotonSandboxState, every_s: float = 4.0, *, seed: int = 0, cancel_chance: float = 0.15
+) -> None:
+    """Prescriber-side life for the demo: every ``every_s`` seconds a :meth:`tick`."""
+    rng = random.Random(seed)
+    while True:
+        await asyncio.sleep(every_s)
+        state.tick(rng, cancel_chance)

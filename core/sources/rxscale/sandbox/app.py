@@ -42,6 +42,8 @@ OLD_BASE_PATH = "/v1/external_pharmacy_api"
 CONTROL_PATH = "/_sandbox"
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+#: the words of the ``refuse`` fault (the 409 of a transition the pharmacy may not make now)
+REFUSED = "transition not allowed from the current status"
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):
@@ -92,7 +94,7 @@ class _Gate:
         if retry_after is not None:
             await self._too_many(entry, send, retry_after)
             return
-        if fault is None:
+        if fault in (None, "refuse"):  # refuse: the status routes answer it (_refused)
 
             async def record(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -419,8 +421,16 @@ async def get_order(request: Request) -> Response:
     return JSONResponse(order)
 
 
+def _refused(request: Request) -> None:
+    """The ``refuse`` fault: the 409 of a transition not allowed now, nothing applied."""
+    entry = request.scope.get("sandbox.request")
+    if entry is not None and entry["fault"] == "refuse":
+        raise Refusal(409, {"error": REFUSED})
+
+
 async def patch_status(request: Request) -> Response:
     pharmacy = _authorise(request, "orders_write")
+    _refused(request)
     body = await _json_body(request)
     try:
         patch = _StatusBody.model_validate(body)
@@ -442,6 +452,7 @@ async def complete_order(request: Request) -> Response:
     if state.dialect.name != "v2":
         raise Refusal(404, {"error": "not found"})
     pharmacy = _authorise(request, "orders_write")
+    _refused(request)
     order = state.set_status(
         request.path_params["uid"],
         state.dialect.completed,

@@ -38,7 +38,11 @@ Permission = Literal["orders_read", "orders_write", "webhooks_read", "webhooks_w
 ALL_PERMISSIONS: frozenset[Permission] = frozenset(
     {"orders_read", "orders_write", "webhooks_read", "webhooks_write"}
 )
-FaultKind = Literal["server_error", "rate_limit", "drop_before", "drop_after", "slow", "malformed"]
+#: ``refuse``: a 409 as for a transition not allowed, nothing applied (asked for by name,
+#: ``next``, never drawn at random: it is not a transport fault)
+FaultKind = Literal[
+    "server_error", "rate_limit", "drop_before", "drop_after", "slow", "malformed", "refuse"
+]
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "server_error",
     "rate_limit",

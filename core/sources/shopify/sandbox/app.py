@@ -128,7 +128,7 @@ class _GraphQL:
             await _answer(entry, send, request.status_code, request.body, reply)
             return
         answer = await run_in_threadpool(_run, state, request, fault == "throttled", entry)
-        if fault is None or fault == "throttled":
+        if fault in (None, "throttled", "refuse"):  # refuse: userErrors, from the mutation
             await _answer(entry, send, 200, answer, reply)
             return
         held: list[Message] = []

@@ -53,7 +53,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from rxfloor.core.lifecycle import DeliveryType
 from rxfloor.core.sample import sample_orders
 
-FaultKind = Literal["server_error", "drop_before", "drop_after", "slow", "malformed", "throttled"]
+#: ``refuse``: a mutation answers ``userErrors`` (HTTP 200) with :data:`REFUSED`, nothing
+#: applied (asked for by name, never part of the random kinds: not a transport fault)
+FaultKind = Literal[
+    "server_error", "drop_before", "drop_after", "slow", "malformed", "throttled", "refuse"
+]
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "server_error",
     "drop_before",
@@ -203,6 +207,15 @@ def compact(fo: dict[str, Any]) -> str:
 
 def error(message: str, *field: str) -> dict[str, Any]:
     return {"field": list(field) or None, "message": message}
+
+
+#: the ``userErrors`` message of the ``refuse`` fault
+REFUSED = "Fulfillment order could not be updated. Please try again later."
+
+
+def _refused(request: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The ``refuse`` fault's userErrors for this request (none: it was not drawn)."""
+    return [error(REFUSED, "id")] if request and request.get("fault") == "refuse" else []
 
 
 def encode_cursor(n: int) -> str:
@@ -672,6 +685,8 @@ class ShopState:
         topic: str | None = None,
     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         n = gid_number(ref, "FulfillmentOrder")
+        if refused := _refused(request):
+            return None, refused
         with self._lock:
             self._promote_due()
             fo = self._fos.get(n) if n is not None else None
@@ -700,6 +715,8 @@ class ShopState:
     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """``fulfillmentCreate``: fulfil the given (or all remaining) line items."""
         base = ("fulfillment", "lineItemsByFulfillmentOrder")
+        if refused := _refused(request):
+            return None, refused
         if not pairs:
             return None, [error("At least one fulfillment order is required.", *base)]
         tracking = tracking or {}
