@@ -115,11 +115,12 @@ def moves_settled(app: BoardApp) -> bool:
 
 
 async def ready(pilot: Pilot[None]) -> None:
-    """Wait for the first load (done in a worker) and let the screen settle."""
+    """Wait for the whole load (done in a worker: the first page, then the rest) and let the
+    screen settle."""
     app = pilot.app
     assert isinstance(app, BoardApp)
     for _ in range(400):
-        if app.board.is_mounted and app.board.view.loaded:
+        if app.board.is_mounted and app.board.view.complete:
             break
         await asyncio.sleep(0.01)
     await pilot.pause()

@@ -8,10 +8,10 @@ typed or a scanner sent into an order: the CLI, the board's go-to and the servic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Connection, RowMapping, Select, and_, case, func, or_, select
 
@@ -242,10 +242,114 @@ def board_load(
     """
     cursor = store.change_cursor()
     marks = sync_marks(store)
-    stmt = _board_select(statuses, finished_since).execution_options(yield_per=2000)
+    stmt = _card_select(statuses, finished_since).execution_options(yield_per=2000)
     with store.read() as conn:
         made = [make(row, *sync_mark(marks, row["id"])) for row in conn.execute(stmt).mappings()]
     return cursor, made
+
+
+#: What a board card is made of: the other columns of an order (hold reason, remote ids,
+#: request message …) are read by the detail view. Reading only these makes the load of
+#: 100,000 orders faster and leaves less garbage between the cards it keeps.
+CARD_COLUMNS = (
+    orders.c.id,
+    orders.c.source,
+    orders.c.name,
+    orders.c.status,
+    orders.c.priority,
+    orders.c.delivery_type,
+    orders.c.patient_name,
+    orders.c.items_summary,
+    orders.c.due_at,
+    orders.c.fulfill_at,
+    orders.c.on_hold,
+    orders.c.hold_by,
+    orders.c.version,
+    orders.c.created_at,
+    orders.c.status_since,
+    orders.c.request_kind,
+    orders.c.tracking_number,
+)
+
+
+def _card_select(statuses: Sequence[str], finished_since: datetime) -> Select[Any]:
+    return _board_select(statuses, finished_since).with_only_columns(*CARD_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPage(Generic[T]):
+    """The top of every column and every column's figures, read in one transaction.
+
+    ``made``: ``make(row, failed, retry)`` of up to ``per_column`` orders per status, a superset of
+    each column's real top in the board's card order; ``counts``: status -> (orders, late
+    ones) over the whole column; ``sources``: the sources with an order on the board;
+    ``complete``: no column has more orders than were read (nothing is left to load)."""
+
+    cursor: int
+    made: list[T]
+    counts: dict[str, tuple[int, int]]
+    sources: set[str]
+    complete: bool
+
+
+def board_first_page(
+    store: Store,
+    statuses: Sequence[str],
+    finished_since: datetime,
+    now: datetime,
+    targets: Mapping[str, timedelta],
+    per_column: int,
+    make: Callable[[RowMapping, bool, datetime | None], T],
+) -> FirstPage[T]:
+    """What the first frame needs, without reading every order: the top of each column and
+    cheap COUNTs for its title (``OPEN 82 · 20 late``).
+
+    The board sorts a column by (priority rank, due time or, for a priority in ``targets``
+    with no due time, arrival + target; none last, name). Arrival + target cannot be
+    compared with a due time in portable SQL, so each column is read as two ordered
+    slices: orders with a due time (rank, due, name) and orders without (rank, arrival for a
+    targeted priority else none, name). Each slice's order agrees with the board's, so the
+    ``per_column`` first of both together hold the column's real top (the caller sorts).
+    Late, as the cards colour it: due (or arrival + target) at or before ``now``.
+    """
+    cursor = store.change_cursor()
+    marks = sync_marks(store)
+    rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
+    targeted = list(targets)
+    arrival = case((orders.c.priority.in_(targeted), orders.c.created_at), else_=None)
+    late_when = [and_(orders.c.due_at.is_not(None), orders.c.due_at <= now)]
+    late_when += [
+        and_(orders.c.due_at.is_(None), orders.c.priority == p, orders.c.created_at <= now - t)
+        for p, t in targets.items()
+    ]
+    late = case((or_(*late_when), 1), else_=0)
+    made: list[T] = []
+    counts: dict[str, tuple[int, int]] = {}
+    seen: set[str] = set()
+    with store.read() as conn:
+        # names sort as Python compares them (code points), not by a locale's collation
+        name = orders.c.name.collate("C") if conn.dialect.name == "postgresql" else orders.c.name
+        for status, source, n, n_late in conn.execute(
+            _board_select(statuses, finished_since)
+            .with_only_columns(orders.c.status, orders.c.source, func.count(), func.sum(late))
+            .group_by(orders.c.status, orders.c.source)
+        ):
+            total, late_total = counts.get(status, (0, 0))
+            counts[status] = (total + int(n), late_total + int(n_late or 0))
+            seen.add(str(source))
+        for status in statuses:
+            if not counts.get(status, (0, 0))[0]:
+                continue
+            column = _card_select([status], finished_since)
+            due, undue = orders.c.due_at.is_not(None), orders.c.due_at.is_(None)
+            for stmt in (
+                column.where(due).order_by(rank, orders.c.due_at, name),
+                column.where(undue).order_by(rank, arrival.is_(None), arrival, name),
+            ):
+                rows = conn.execute(stmt.limit(per_column)).mappings()
+                made.extend(make(row, *sync_mark(marks, row["id"])) for row in rows)
+    complete = all(total <= per_column for total, _ in counts.values())
+    return FirstPage(cursor, made, counts, seen, complete)
 
 
 def versions(store: Store, ids: Iterable[str]) -> dict[str, int]:

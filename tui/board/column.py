@@ -18,8 +18,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from rxfloor.core.lifecycle import Status
-from rxfloor.tui.board.card import card_lines, urgency
-from rxfloor.tui.board.model import Card
+from rxfloor.tui.board.card import card_lines
+from rxfloor.tui.board.model import Card, late_count
 
 
 class ColumnView(ScrollView, can_focus=False):
@@ -49,6 +49,8 @@ class ColumnView(ScrollView, can_focus=False):
         self.clock = clock
         self.cards: list[Card] = []
         self.total = 0
+        #: (orders, late ones) of this column not loaded yet (the first page is shown)
+        self.beyond = (0, 0)
         self.cursor = 0
         self.current = False
         self.compact = False
@@ -83,19 +85,25 @@ class ColumnView(ScrollView, can_focus=False):
             self.cursor = _find(cards, keep, self.cursor, self.status)
         self.cursor = max(0, min(self.cursor, len(cards) - 1))
         self._title()
-        self.virtual_size = Size(self.size.width, len(cards) * self.card_height)
+        self._fit_height()
         self.refresh()
 
     def _title(self) -> None:
-        """``OPEN 109 · 12 late`` (``· 3 shown`` under a filter)."""
+        """``OPEN 109 · 12 late`` (``· 3 shown`` under a filter); the orders not loaded
+        yet count too."""
         now = self._now
-        late = 0 if self.status.is_terminal else sum(
-            1 for c in self.cards if c.target is not None and urgency(c, now) == "overdue"
-        )  # fmt: skip
+        unloaded, unloaded_late = self.beyond
+        late = 0 if self.status.is_terminal else unloaded_late + late_count(self.cards, now)
         shown = f" · {len(self.cards)} shown" if len(self.cards) != self.total else ""
-        self.border_title = f"{self.status.value} {self.total}{shown}" + (
+        self.border_title = f"{self.status.value} {self.total + unloaded}{shown}" + (
             f" · {late} late" if late else ""
         )
+
+    def _fit_height(self) -> None:
+        """As tall as the whole column: the scrollbar does not jump when the rest arrives."""
+        unloaded = self.beyond[0] if len(self.cards) == self.total else 0  # not filtered
+        rows = (len(self.cards) + unloaded) * self.card_height
+        self.virtual_size = Size(self.size.width, rows)
 
     def select(self, card_id: str) -> bool:
         index = next((i for i, c in enumerate(self.cards) if c.id == card_id), None)
@@ -133,7 +141,7 @@ class ColumnView(ScrollView, can_focus=False):
 
     def on_resize(self) -> None:
         self._cache.clear()
-        self.virtual_size = Size(self.size.width, len(self.cards) * self.card_height)
+        self._fit_height()
 
     # ------------------------------------------------------------- rendering
     def render_lines(self, crop: Region) -> list[Strip]:

@@ -3,7 +3,8 @@
 Workers run database work in threads and never touch a widget; they post one of these
 (``post_message`` is thread-safe) and the receiver updates itself on the UI thread. Who
 receives what: the view (:mod:`rxfloor.tui.board.view`) gets the data it paints
-(``BoardLoaded``, ``ChangesArrived``, ``HealthChanged``, ``AlertsChanged``); the screen gets
+(``BoardLoaded``, ``BoardCompleted``, ``ChangesArrived``, ``HealthChanged``,
+``AlertsChanged``); the screen gets
 the answers to its actions (``MoveDone``, ``MoveRefused``, ``Undone``, ``DetailLoaded``,
 ``OrderFound``); ``Notice`` bubbles up to the app, which shows it as a toast.
 """
@@ -27,8 +28,9 @@ Row = Mapping[Any, Any]
 
 
 class BoardLoaded(Message):
-    """The first read: every card (built in the loading thread), the sync health and open
-    alerts."""
+    """The first read: the top of every column (built in the loading thread), each column's
+    figures (status -> orders, late ones), the sync health and open alerts. ``complete``:
+    these are all the cards; else :class:`BoardCompleted` brings the rest."""
 
     def __init__(
         self,
@@ -36,6 +38,10 @@ class BoardLoaded(Message):
         cards: Sequence[Card],
         health: Mapping[str, SyncHealth],
         alerts: Sequence[Row],
+        *,
+        counts: Mapping[str, tuple[int, int]] | None = None,
+        sources: set[str] | None = None,
+        complete: bool = True,
         exceptions: int = 0,
     ) -> None:
         super().__init__()
@@ -43,7 +49,18 @@ class BoardLoaded(Message):
         self.cards = cards
         self.health = health
         self.alerts = alerts
+        self.counts = counts or {}
+        self.sources = sources or set()
+        self.complete = complete
         self.exceptions = exceptions  # items in the exceptions queue (the header's count)
+
+
+class BoardCompleted(Message):
+    """The background read after the first page: every card on the board."""
+
+    def __init__(self, cards: Sequence[Card]) -> None:
+        super().__init__()
+        self.cards = cards
 
 
 class ChangesArrived(Message):

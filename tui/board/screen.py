@@ -53,6 +53,10 @@ if TYPE_CHECKING:
     from rxfloor.tui.app import BoardApp
 
 
+#: How long go-to waits for the rest of the board after the first page (then looks anyway).
+LOAD_WAIT_S = 30.0
+
+
 def asks_tracking(card: Card) -> bool:
     """The finish of this order asks for a tracking number: a shipped order of a source
     that wants one, with nothing else in the way (a refused finish asks nothing)."""
@@ -484,6 +488,7 @@ class BoardScreen(Screen[None]):
     @work(thread=True, group="reads")
     def _lookup(self, refs: Sequence[str]) -> None:
         store = self.rx.service.store
+        self.view.wait_complete(LOAD_WAIT_S)  # an order below the first page: not loaded yet
         card_id = next((r.strip() for r in refs if r.strip() in self.model.cards), "")
         if not card_id:
             try:

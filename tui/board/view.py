@@ -29,10 +29,12 @@ from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import configured
 from rxfloor.core.text import shown, visible
+from rxfloor.tui.board.card import urgency
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.header import BoardHeader, shown_sources
 from rxfloor.tui.board.messages import (
     AlertsChanged,
+    BoardCompleted,
     BoardLoaded,
     ChangesArrived,
     HealthChanged,
@@ -42,6 +44,8 @@ from rxfloor.tui.board.model import BoardModel, Card, card_filter
 
 HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this often
 TICK_INTERVAL = 30.0  # times in status move on
+#: Terminal rows a card takes at least (compact): the first page fills the screen's height.
+_CARD_ROWS = 3
 
 
 def targets(settings: Settings) -> dict[str, timedelta]:
@@ -128,7 +132,13 @@ class BoardView(Vertical):
         self.model = BoardModel(targets(settings))
         self.needle = ""
         self.show_cancelled = False
-        self.loaded = False
+        self.loaded = False  # the first page is shown: keys act
+        self._complete = threading.Event()  # every card is loaded, not only each column's top
+        #: status -> (orders, late ones) not loaded yet, while only the first page is
+        self._beyond: dict[Status, tuple[int, int]] = {}
+        self._early_sources: set[str] = set()  # every source on the board, from the COUNT
+        self._per_column = 0  # cards per column in the first page
+        self._resume = 0  # the change cursor the feed starts from once the board is complete
         self.health: Mapping[str, SyncHealth] = {}
         self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
@@ -156,10 +166,20 @@ class BoardView(Vertical):
         self._header()
         self.set_interval(1.0, self._header)
         self.set_interval(TICK_INTERVAL, self._tick)
-        self._load()
+        self._per_column = self.app.size.height // _CARD_ROWS + 2
+        self._load(self._per_column)
 
     def on_unmount(self) -> None:
         self._stop.set()
+
+    @property
+    def complete(self) -> bool:
+        """Every card is loaded (not only the first page of each column)."""
+        return self._complete.is_set()
+
+    def wait_complete(self, timeout: float) -> bool:
+        """For a worker thread that needs every card (go-to): until the load is complete."""
+        return self._complete.wait(timeout)
 
     # ---------------------------------------------------------------- columns
     def column_for(self, status: Status) -> ColumnView:
@@ -221,7 +241,10 @@ class BoardView(Vertical):
             cards = self.model.columns[status]
             # a copy: the column must still see its old list to keep the cursor on its order
             found = list(filter(fits, cards)) if fits else list(cards)
-            self.column_for(status).set_cards(found, len(cards), changed)
+            column = self.column_for(status)
+            unloaded, late = self._beyond.get(status, (0, 0))
+            column.beyond = (unloaded, 0 if fits else late)
+            column.set_cards(found, len(cards), changed)
         self._track_cursor()
         self._marks()
         self._keys_may_have_changed()
@@ -235,7 +258,8 @@ class BoardView(Vertical):
     def _marks(self) -> None:
         """Source marks on the cards once more than one source is in play here: configured,
         syncing (its health is known) or with a card on the board."""
-        many = len(self.model.sources.union(shown_sources(self.sources, self.health))) > 1
+        here = self.model.sources | self._early_sources
+        many = len(here.union(shown_sources(self.sources, self.health))) > 1
         for col in self.query(ColumnView):
             col.set_marks(many)
 
@@ -307,6 +331,11 @@ class BoardView(Vertical):
     def _loaded(self, message: BoardLoaded) -> None:
         self.model.finished_since = day_start(self.clock())
         self.model.load(message.cards)
+        if message.complete:
+            self._complete.set()
+        else:
+            self._first_page(message.counts)
+            self._early_sources = message.sources
         self.loaded = True  # before painting: the legal keys are asked for as it paints
         self.paint(Status)
         first = next((i for i, s in enumerate(Status) if self.model.columns[s]), 0)
@@ -314,8 +343,34 @@ class BoardView(Vertical):
         self._show_alerts(message.alerts)
         self.exceptions = message.exceptions
         self._show_health(message.health)
-        self._follow(message.cursor)
+        self._resume = message.cursor
+        if message.complete:
+            self._follow(message.cursor)
+        else:
+            self.call_after_refresh(self._load_rest)
         self.set_interval(HEALTH_INTERVAL, self._poll_health)
+
+    def _first_page(self, counts: Mapping[str, tuple[int, int]]) -> None:
+        """Keep only each column's real top (the read's two slices hold more, with gaps after
+        it) and note what is not loaded yet, for the titles."""
+        self.model.keep_top(self._per_column)
+        now = self.clock()
+        for status in Status:
+            cards = self.model.columns[status]
+            total, late = counts.get(status.value, (0, 0))
+            shown_late = sum(1 for c in cards if urgency(c, now) == "overdue")
+            self._beyond[status] = (max(0, total - len(cards)), max(0, late - shown_late))
+
+    @on(BoardCompleted)
+    def _completed(self, message: BoardCompleted) -> None:
+        """The rest of the board, loaded in the background: merged (what changed here
+        meanwhile is kept), then the change feed replays everything since the first read."""
+        self.model.merge(message.cards)
+        self._beyond.clear()
+        self._early_sources = set()
+        self._complete.set()
+        self.paint(Status)
+        self._follow(self._resume)
 
     @on(ChangesArrived)
     def _changes_arrived(self, message: ChangesArrived) -> None:
@@ -376,15 +431,28 @@ class BoardView(Vertical):
 
     # --------------------------------------------------------------- workers
     @work(thread=True, group="load")
-    def _load(self) -> None:
+    def _load(self, per_column: int) -> None:
+        """The top ``per_column`` cards of each column and the columns' COUNTs (the first
+        frame is there at once, its titles right); every card follows in the background
+        (:meth:`_load_rest`). Cards are built here, off the event loop."""
         store = self.store
-        cursor, cards = bq.board_load(  # cards built here, off the event loop
-            store, [s.value for s in Status], day_start(self.clock()), Card.from_row
-        )
+        statuses, since = [s.value for s in Status], day_start(self.clock())
+        page = bq.board_first_page(store, statuses, since, self.clock(), self.model.targets,
+                                   per_column, Card.from_row)  # fmt: skip
         health, alerts = store.sync_health(self.sources), store.open_alerts()
         with store.read() as conn:
             count = exception_queue.count(conn)
-        self.post_message(BoardLoaded(cursor, cards, health, alerts, count))
+        self.post_message(BoardLoaded(page.cursor, page.made, health, alerts, counts=page.counts,
+                                      sources=page.sources, complete=page.complete,
+                                      exceptions=count))  # fmt: skip
+
+    @work(thread=True, group="load")
+    def _load_rest(self) -> None:
+        """Every card, once the first page is on screen (read sooner, it would slow the
+        first frame down: the thread and the painting share one interpreter)."""
+        statuses, since = [s.value for s in Status], day_start(self.clock())
+        _, cards = bq.board_load(self.store, statuses, since, Card.from_row)
+        self.post_message(BoardCompleted(cards))
 
     @work(thread=True, group="feed")
     def _follow(self, since: int) -> None:
