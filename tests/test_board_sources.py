@@ -325,3 +325,29 @@ async def test_a_request_answered_elsewhere_leaves_the_banner(url: str) -> None:
         await until(pilot, lambda: "#2007" in str(banner.render()))
         assert "#2006" not in str(banner.render())
         assert " CANCEL?" not in card_text(app, sid(6))
+
+
+async def test_a_konnektive_return_shows_on_its_finished_card(sqlite_url: str) -> None:
+    """Konnektive's RMA Pending / Returned: the order stays FINISHED, with a return badge."""
+    from rxfloor.core.models import LineItem, NewOrder
+    from rxfloor.core.sources.konnektive import wire
+
+    seed_board(sqlite_url)
+    store = Store.open(sqlite_url)
+    service = OrderService(store, Actor("CD", "counter-2"), clock=lambda: FROZEN)
+    ids = {}
+    for n, word in ((1, wire.SHIPPED), (2, wire.RMA_PENDING), (3, wire.RETURNED)):
+        order = NewOrder(id=f"konnektive:{n}", source="konnektive", remote_id=str(n),
+                         name=f"K-{n}", remote_status=wire.PENDING, patient_name="Ada Return",
+                         items=[LineItem(sku=f"k-{n}", drug="Semaglutide")])  # fmt: skip
+        service.add_orders([order], source="remote")
+        service.apply_remote(order.id, word, Status.FINISHED)
+        ids[word] = order.id
+    store.close()
+    app = make_app(sqlite_url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        assert "return pending" in card_text(app, ids[wire.RMA_PENDING])
+        assert "returned" in card_text(app, ids[wire.RETURNED])
+        shipped = card_text(app, ids[wire.SHIPPED])
+        assert "return" not in shipped and "K-1" in shipped

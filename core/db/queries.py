@@ -269,6 +269,7 @@ CARD_COLUMNS = (
     orders.c.status_since,
     orders.c.request_kind,
     orders.c.tracking_number,
+    orders.c.remote_status,
 )
 
 

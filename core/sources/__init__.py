@@ -61,6 +61,9 @@ class SourceTraits:
     #: what it means: a finite table (built on first use from the source's wire module), so
     #: the queue asks the database for exactly these words
     exceptions: Callable[[], Mapping[str, str]] = dict
+    #: the badge a card shows for where the source has the order, from its ``remote_status``
+    #: (Konnektive: ``return pending`` / ``returned`` on a FINISHED card), or None
+    card_badge: Callable[[str], str | None] = lambda _status: None
 
     def exception(self, remote_status: str | None) -> str | None:
         """Why an order at ``remote_status`` belongs in the exceptions queue, or None."""
@@ -71,6 +74,13 @@ def _shopify_words(remote_status: str) -> str:
     """``IN_PROGRESS/ACCEPTED`` -> ``IN_PROGRESS · request ACCEPTED``."""
     status, _, request = remote_status.partition("/")
     return f"{status} · request {request}" if request else status
+
+
+def _konnektive_badge(remote_status: str) -> str | None:
+    """``RMA_PENDING`` -> ``return pending``, ``RETURNED`` -> ``returned``."""
+    from rxfloor.core.sources.konnektive.wire import return_badge
+
+    return return_badge(remote_status)
 
 
 def _konnektive_words(remote_status: str) -> str:
@@ -155,6 +165,7 @@ _REGISTRY: dict[str, _Entry] = {
             remote_start=False,
             status_words=_konnektive_words,
             exceptions=_konnektive_exceptions,
+            card_badge=_konnektive_badge,
         ),
         lambda s: bool(s.konnektive_url()),
         "rxfloor.core.sources.konnektive.source",

@@ -107,6 +107,8 @@ def badges(card: Card, now: datetime) -> list[tuple[str, str]]:
         found.append((f" refused · retry {when(card.sync_retry, now)}", "column--dim"))
     if no_tracking(card):
         found.append((" no tracking", "column--dim"))
+    if card.remote_badge:  # e.g. a Konnektive return of a finished order
+        found.append((f" {card.remote_badge}", "column--badge"))
     if card.pending:  # an optimistic move the database has not confirmed yet
         found.append((" …", "column--dim"))
     return found

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from math import nextafter
 from sys import intern
 from typing import Any
@@ -63,6 +63,8 @@ class Card:
     cancel_requested: bool = False
     remote_hold: bool = False  # the hold was placed at the source (not releasable here)
     tracking: str | None = None  # the tracking number a finish sent
+    #: the source's badge for where it has the order (Konnektive: ``returned``), or None
+    remote_badge: str | None = None
     pending: bool = False  # an optimistic move not yet confirmed by the database
     #: when it is late: its due time, else (stat, waiter) a target after it arrived
     target: datetime | None = None
@@ -123,6 +125,7 @@ class Card:
             and data["hold_by"] == REMOTE_ACTOR
             and _holds_apart(data["source"]),
             tracking=tracking,
+            remote_badge=_remote_badge(data["source"], data.get("remote_status")),
         )
         card.target = card.due_at
         card.due = card._due()
@@ -234,6 +237,13 @@ def source_mark(source: str) -> str:
     """The card's source mark (``S``); an unknown source's first letter."""
     known = source_traits(source)
     return known.mark if known else (source[:1].upper() or "?")
+
+
+@cache
+def _remote_badge(source: str, remote_status: str | None) -> str | None:
+    """The source's card badge for ``remote_status`` (a few distinct pairs: read once)."""
+    known = source_traits(source)
+    return known.card_badge(remote_status) if known and remote_status else None
 
 
 def _holds_apart(source: str) -> bool:
