@@ -356,3 +356,16 @@ def test_the_remote_api_is_documented_in_the_repository(capsys: pytest.CaptureFi
     sources = [root / "README.md", *root.glob("core/**/*.py"), *root.glob("tui/**/*.py")]
     pointing = [str(p) for p in sources if "REMOTE_API.md" in p.read_text()]
     assert not (root / "REMOTE_API.md").exists() and pointing == []
+
+
+def test_the_command_caches_its_own_bytecode_whatever_the_environment_says(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """rxfloor's own modules are not compiled by uv in an editable install; with
+    PYTHONDONTWRITEBYTECODE=1 every start would compile them again (~110 ms of CPU)."""
+    prefix = tmp_path / "pyc"  # where Python caches, so the checkout is left alone
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(prefix)}
+    done = run_cli(sqlite_url, "orders", "--json", env_extra=env)
+    assert done.returncode == 0, done.stderr
+    ours = {p.name.split(".")[0] for p in prefix.rglob("*.pyc") if {"core", "tui"} & set(p.parts)}
+    assert {"service", "queries", "models", "config"} <= ours, sorted(ours)
