@@ -362,8 +362,9 @@ class OrderService:
 
     def reschedule(self, order_id: str, fulfill_at: datetime | None) -> bool:
         """The source moved (or lifted) the time the merchant scheduled the order for: the
-        card's ``fulfill_at`` follows, with an audit event from the remote (not a move: the
-        version stays). Returns whether it changed."""
+        card's ``fulfill_at`` follows, with an audit event from the remote and a new version
+        (as every remote change: whether a start is allowed may have changed). Returns
+        whether it changed."""
         now = self.clock()
         with self.store.write() as conn:
             row = conn.execute(
@@ -372,14 +373,16 @@ class OrderService:
             ).first()  # fmt: skip
             if row is None or row.fulfill_at == fulfill_at:
                 return False
+            version = row.version + 1
             conn.execute(update(orders).where(orders.c.id == order_id)
-                         .values(fulfill_at=fulfill_at, updated_at=now))  # fmt: skip
+                         .values(fulfill_at=fulfill_at, updated_at=now,
+                                 version=version))  # fmt: skip
             words = (
                 f"scheduled for {fulfill_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
                 if fulfill_at else "no longer scheduled: it can be fulfilled now"
             )  # fmt: skip
             self._event(conn, order_id, now, action="rescheduled", from_status=row.status,
-                        to_status=row.status, reason=words, version=row.version,
+                        to_status=row.status, reason=words, version=version,
                         source="remote", actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
             self.store.record_change(conn, [order_id])
             return True
@@ -389,7 +392,7 @@ class OrderService:
         named it only) what a read-back of the source says. Only what is missing is filled,
         so nothing a person saw changes under them; not a move: no audit event, no version.
         Returns whether anything was filled."""
-        patient_name = clip(patient_name.strip(), 128)
+        patient_name = patient_name.strip()[:128]
         with self.store.write() as conn:
             row = conn.execute(
                 select(orders.c.patient_name, orders.c.items_summary).where(orders.c.id == order_id)

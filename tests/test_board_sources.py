@@ -351,3 +351,27 @@ async def test_a_konnektive_return_shows_on_its_finished_card(sqlite_url: str) -
         assert "returned" in card_text(app, ids[wire.RETURNED])
         shipped = card_text(app, ids[wire.SHIPPED])
         assert "return" not in shipped and "K-1" in shipped
+
+
+async def test_a_bare_card_shows_its_patient_once_read_back(sqlite_url: str) -> None:
+    """An order an event only named (no patient, no items) is filled in by the read-back
+    without a new version: the board reads the row again all the same."""
+    import asyncio
+
+    from rxfloor.core.models import LineItem, NewOrder
+
+    seed_board(sqlite_url)
+    store = Store.open(sqlite_url)
+    service = OrderService(store, Actor("CD", "counter-2"), clock=lambda: FROZEN)
+    bare = NewOrder(id="photon:ord_1", source="photon", remote_id="ord_1", name="EXT-1",
+                    remote_status="placed")  # fmt: skip
+    service.add_orders([bare], source="remote")
+    app = make_app(sqlite_url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        assert "?" in card_text(app, bare.id)
+        items = [LineItem(sku="a", drug="Atorvastatin", strength="20 mg")]
+        assert await asyncio.to_thread(service.fill_details, bare.id, "Grace Hopper", items)
+        await until(pilot, lambda: "GH" in card_text(app, bare.id))
+        assert app.board.model.cards[bare.id].items.startswith("Atorvastatin")
+    store.close()

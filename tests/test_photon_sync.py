@@ -176,8 +176,9 @@ def test_an_order_placed_by_event_is_read_back_for_its_patient_and_items(
             assert len(rows) == 2
             worker.cycle()
             for row in store.board_rows():
-                assert row["patient_name"] and row["items_summary"], dict(row)
-                assert store.line_items(row["id"])
+                held = remote.server.order(row["remote_id"])  # type: ignore[attr-defined]
+                assert row["patient_name"] == held["patient"]["name"]["full"], dict(row)
+                assert row["items_summary"] and store.line_items(row["id"])
             reads = len(remote.server.requests())  # type: ignore[attr-defined]
             worker.cycle()  # read once: nothing is bare any more
             assert len(remote.server.requests()) == reads  # type: ignore[attr-defined]

@@ -351,6 +351,12 @@ class BoardModel:
         card = self.cards.get(card_id)
         return None if card is None else card.version
 
+    def is_bare(self, card_id: str) -> bool:
+        """The card has neither patient nor items (an event named the order only): a
+        read-back fills them in without a new version, so the feed reads it again."""
+        card = self.cards.get(card_id)
+        return card is not None and not card.patient and not card.items
+
     def flag_failed(self, marks: SyncMarks, ids: Iterable[str] | None = None) -> set[str]:
         """Set the sync badges from ``marks`` for ``ids`` (every card when None); returns the
         ids whose badge changed."""

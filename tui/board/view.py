@@ -467,7 +467,8 @@ class BoardView(Vertical):
         """Read full rows only for orders not shown as they are (runs in the feed thread):
         this terminal's own move came back with the service's answer already."""
         now = bq.versions(self.store, ids)
-        stale = sorted(i for i in ids if now.get(i) != self.model.version_of(i))
+        model = self.model
+        stale = sorted(i for i in ids if now.get(i) != model.version_of(i) or model.is_bare(i))
         rows, marks = bq.rows_for(self.store, stale) if stale else ([], {})
         confirmed = ids.difference(stale)
         if confirmed:  # a parked push changes no version: the badge is read anyway
