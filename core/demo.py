@@ -29,6 +29,7 @@ from rxfloor.core.config import Settings
 from rxfloor.core.service import OrderService, open_service
 from rxfloor.core.sources.konnektive import sandbox as konnektive_sandbox
 from rxfloor.core.sources.konnektive.client import KonnektiveClient
+from rxfloor.core.sources.konnektive.sandbox.state import Refusal as KonnektiveRefusal
 from rxfloor.core.sources.konnektive.source import KonnektiveSource
 from rxfloor.core.sources.photon import sandbox as photon_sandbox
 from rxfloor.core.sources.photon.client import PhotonClient
@@ -191,6 +192,7 @@ def start_demo_sync(
                                 transport=k_bridge)  # fmt: skip
     k_worker = SyncWorker(service, KonnektiveSource(k_client), policy=policy)
     workers = [worker, shop_worker, photon_worker, k_worker]
+    _exceptions_to_see(photon_state, k_app.state.konnektive)
     receiver.start()
     background = BackgroundSync(workers, interval_s).start()
     try:
@@ -203,6 +205,20 @@ def start_demo_sync(
         loop.close()
         receiver.stop()
         service.store.close()
+
+
+def _exceptions_to_see(
+    photon: photon_sandbox.PhotonSandboxState, konnektive: konnektive_sandbox.KonnektiveState
+) -> None:
+    """Something for the exceptions queue from the first minute (``e``): a Photon order in
+    error and a Konnektive fulfillment that Failed, each in its source's own words."""
+    placed = sorted(o["id"] for o in photon.orders() if o.get("state") == "PLACED")
+    if placed:
+        photon.error(placed[0], "insurance rejected the claim: prior authorization needed")
+    pending = sorted(konnektive.orders)
+    for order_id in pending[:1]:
+        with contextlib.suppress(KonnektiveRefusal):  # refused from where it is: fine
+            konnektive.merchant(order_id, "FAILED")
 
 
 def _photon(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from rxfloor.core import exceptions
 from rxfloor.core.config import load_settings
 from rxfloor.core.db import outbox
 from rxfloor.core.demo import start_demo_sync
@@ -74,9 +75,16 @@ def test_demo_runs_photon_and_konnektive_each_with_its_worker(sqlite_url: str) -
             rows = store.board_rows([Status.OPEN])
             return [str(r["id"]) for r in rows if r["source"] == source]
 
+        def queued() -> dict[str, str]:
+            with store.read() as conn:
+                return {i.order_id: i.source_label for i in exceptions.queue(conn)}
+
         # Photon lists nothing: these came as signed events through the demo's receiver
         wait_for(lambda: len(cards("photon")) >= 4 and len(cards("konnektive")) >= 4, 20)
-        photon_id, k_id = cards("photon")[0], cards("konnektive")[0]
+        # something for the exceptions queue from the first minute: one of each
+        wait_for(lambda: sorted(queued().values()) == ["Konnektive", "Photon"], 20)
+        photon_id = next(c for c in cards("photon") if c not in queued())
+        k_id = next(c for c in cards("konnektive") if c not in queued())
         demo.service.act(photon_id, Action.START)
         demo.service.act(k_id, Action.CANCEL, reason="demo test")
 
