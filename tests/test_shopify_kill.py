@@ -83,7 +83,10 @@ def test_sigkill_mid_push_then_restart_applies_each_mutation_once(
             rows = list(conn.execute(select(outbox)).mappings())
         store.close()
         assert kills == 3
-        assert Counter(r["state"] for r in rows) == {"sent": MOVES}
+        assert Counter(r["state"] for r in rows) == {"sent": MOVES}, [
+            (r["order_id"], r["action"], r["state"], r["last_error"], r["attempts"])
+            for r in rows if r["state"] != "sent"
+        ]  # fmt: skip
         applied = Counter((t["id"], t["action"]) for t in server.transitions() if t["by"] == "api")
         assert len(applied) == MOVES and set(applied.values()) == {1}
         assert set(applied) == {

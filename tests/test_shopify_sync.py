@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from rxfloor.core import exceptions
-from rxfloor.core.db import Store
+from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import Tracking
 from rxfloor.core.service import Actor, OrderService, ServiceError
@@ -279,6 +280,33 @@ def test_a_start_the_merchant_held_first_goes_back_to_open(
     service.act(local(gid), Action.START)  # released: the start goes out now
     worker.cycle()
     assert service.get(local(gid)).remote_status == "IN_PROGRESS/ACCEPTED"
+    worker.close()
+
+
+def test_a_fulfillment_whose_follow_up_read_fails_is_known_as_maybe_applied(
+    service: OrderService, shopify_server
+) -> None:
+    """``fulfillmentCreate`` names no fulfillment order, so a read follows it. When that
+    read fails (timed out, throttled, garbled) the fulfillment is already made: the next
+    attempt must read back, not fulfil again and take Shopify's refusal for someone else's
+    move (found by the SIGKILL test in CI: a finish settled as ``superseded``)."""
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    gid = shopify_server.submit(1)[0]
+    worker.cycle()
+    service.act(local(gid), Action.START)
+    worker.push()
+    service.act(local(gid), Action.FINISH)
+    shopify_server.set_faults(next=["malformed"], operations=["query"])
+    worker.push()  # the fulfillment is made; the read after it is garbled
+    shopify_server.set_faults(next=[])
+    worker.push()
+    with service.store.read() as conn:
+        states = [r.state for r in conn.execute(select(outbox.c.state, outbox.c.action))]
+    assert states == ["sent", "sent"]
+    made = [t for t in shopify_server.transitions() if t["action"] == "fulfillmentCreate"]
+    assert len(made) == 1
+    assert (service.get(local(gid)).remote_status or "").startswith("CLOSED")
     worker.close()
 
 

@@ -372,8 +372,17 @@ class ShopifySource:
             if tracking:
                 fulfillment["trackingInfo"] = tracking
             self.client.mutate(queries.FULFILL, {"fulfillment": fulfillment}, "fulfillmentCreate")
-            # a fulfillment's answer names no fulfillment order: read where it stands now
-            return self._read(queries.STATE, uid)
+            # a fulfillment's answer names no fulfillment order: read where it stands now;
+            # the fulfillment is made whatever that read meets (the next attempt reads back)
+            try:
+                return self._read(queries.STATE, uid)
+            except (TransientError, PermanentError) as exc:
+                raise TransientError(
+                    f"Shopify made the fulfillment of {uid} but the read after it failed: {exc}",
+                    exc.status_code,
+                    retry_after=getattr(exc, "retry_after", None),
+                    maybe_applied=True,
+                ) from None
         raise ValueError(f"unknown Shopify push step {step!r}")
 
     def close(self) -> None:
