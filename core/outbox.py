@@ -256,6 +256,23 @@ def undo(conn: Connection, audit_event_id: int) -> OutboxState | None:
     return None if state is None else OutboxState(state)
 
 
+def has_unsent(conn: Connection, order_id: str) -> bool:
+    """A step of the order waits in the queue (``pending``, or parked) and no attempt of it
+    may have reached the remote: what the remote says now is not its echo."""
+    return (
+        conn.execute(
+            select(outbox.c.id)
+            .where(
+                outbox.c.order_id == order_id,
+                outbox.c.state.in_([OutboxState.PENDING, OutboxState.FAILED]),
+                outbox.c.maybe_applied.is_(False),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
 def has_unsettled(conn: Connection, order_id: str) -> bool:
     """A step of the order is still queued, on the wire or parked."""
     return (

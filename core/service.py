@@ -571,6 +571,16 @@ class OrderService:
                 and board_status != local
                 and (board_status.is_terminal or lifecycle.is_past(board_status, local))
             )
+            # the remote ended the order where our own unsent move was taking it: that move
+            # is moot there, and an undo must not bring back a column the source left
+            same_end = (
+                board_status is not None
+                and board_status == local
+                and board_status.is_terminal
+                and row["remote_status"] != remote_status
+                and outbox_rows.has_unsent(conn, order_id)
+            )
+            wins = wins or same_end
             hold_on = remote_hold and not row["on_hold"]
             hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
             asked = row["request_kind"] == CANCELLATION
@@ -612,7 +622,8 @@ class OrderService:
                 what.append("exception closed")
             if wins:
                 assert board_status is not None
-                values |= {"status": board_status, "status_since": now}
+                if board_status != local:
+                    values |= {"status": board_status, "status_since": now}
                 outbox_rows.supersede(  # a parked step goes too: its sync error is settled
                     conn, order_id, f"superseded: the remote set the order to {remote_status}"
                 )

@@ -133,6 +133,24 @@ def test_undo_before_the_remote_saw_it(svc: OrderService, store: Store) -> None:
         svc.undo(moved.event_id)
 
 
+def test_a_cancel_the_remote_also_made_cannot_be_undone_back_to_open(
+    svc: OrderService, store: Store
+) -> None:
+    """The floor cancels; before the cancel is sent, the remote cancels (Photon: rerouted)
+    by itself. Our cancel is moot there, and an undo must not bring the order back to a
+    column the source left for good (found by the Photon property test: OPEN here,
+    rerouted there, for ever: Photon lists nothing that would put it right)."""
+    moved = svc.act("#1001", Action.CANCEL, reason="Patient cancelled")
+    svc.apply_remote("po-1", "cancelled", Status.CANCELLED)
+    assert [r["state"] for r in _outbox(store)] == ["superseded"]
+    with pytest.raises(Conflict, match="cannot undo: #1001 "):
+        svc.undo(moved.event_id)
+    assert svc.get("#1001").status is Status.CANCELLED
+    events = store.history("po-1")
+    assert [(e["action"], e["from_status"], e["to_status"]) for e in events][-1] == (
+        "remote", "CANCELLED", "CANCELLED")  # fmt: skip
+
+
 def test_undo_refused_once_sent(svc: OrderService, store: Store) -> None:
     moved = svc.act("#1001", Action.START)
     with store.write() as conn:

@@ -44,8 +44,8 @@ from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen
 from rxfloor.tui.screens.reason import (
     CANCEL_REASONS,
     HOLD_REASONS,
-    REJECT_CANCEL_REASONS,
     ReasonScreen,
+    reject_cancel_screen,
 )
 from rxfloor.tui.screens.tracking import TrackingScreen
 
@@ -283,8 +283,7 @@ class BoardScreen(Screen[None]):
             if reason:
                 self.move(card, Action.REJECT_CANCEL, reason)
 
-        title = f"Keep {card.name}: why reject the merchant's cancellation request?"
-        self.app.push_screen(ReasonScreen(title, REJECT_CANCEL_REASONS), done)
+        self.app.push_screen(reject_cancel_screen(card.name), done)
 
     def move(
         self,

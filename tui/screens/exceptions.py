@@ -33,7 +33,7 @@ from rxfloor.tui.actions import BY_ID
 from rxfloor.tui.board.messages import DetailLoaded, Notice
 from rxfloor.tui.board.notice import NoticeLine
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
-from rxfloor.tui.screens.reason import REJECT_CANCEL_REASONS, RESOLVE_NOTES, ReasonScreen
+from rxfloor.tui.screens.reason import RESOLVE_NOTES, ReasonScreen, reject_cancel_screen
 
 if TYPE_CHECKING:
     from rxfloor.tui.app import BoardApp
@@ -274,8 +274,7 @@ class ExceptionsScreen(Screen[None]):
             if reason:
                 self._settle(item, Remedy.REJECT, reason)
 
-        title = f"Keep {item.order_name}: why reject the merchant's cancellation request?"
-        self.app.push_screen(ReasonScreen(title, REJECT_CANCEL_REASONS), done)
+        self.app.push_screen(reject_cancel_screen(item.order_name), done)
 
     @work(thread=True, group="moves")
     def _settle(self, item: ExceptionItem, remedy: Remedy, note: str = "") -> None:

@@ -87,3 +87,10 @@ class ReasonScreen(ModalScreen[str | None]):
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+def reject_cancel_screen(name: str) -> ReasonScreen:
+    """Why the floor keeps an order the merchant asked to cancel (the board and the
+    exceptions queue ask it in the same words)."""
+    title = f"Keep {name}: why reject the merchant's cancellation request?"
+    return ReasonScreen(title, REJECT_CANCEL_REASONS)
