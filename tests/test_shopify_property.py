@@ -77,6 +77,13 @@ def shop() -> Iterator[ShopifyServer]:
     fail_rate=0.0,
     fault_seed=299,
 )  # fmt: skip
+@example(  # found in CI: the merchant holds an order started here before the start is sent
+    steps=[("undo", 0, ""), ("merchant", 2, "hold"), ("merchant", 4, "hold"),
+           ("merchant", 3, "hold"), ("local", 3, "start"), ("merchant", 3, "hold"),
+           ("sync", 0, "push"), ("sync", 0, "push")],
+    fail_rate=0.4,
+    fault_seed=8950,
+)  # fmt: skip
 def test_exactly_once_under_faults(
     shop: ShopifyServer, steps: Any, fail_rate: float, fault_seed: int
 ) -> None:
@@ -138,8 +145,10 @@ def test_exactly_once_under_faults(
                 remote = shop.fulfillment_order(gid)
                 column = board_status(*split(f"{remote['status']}/{remote['requestStatus']}"))
                 if ref not in failed:
-                    assert column == service.get(ref).status, (gid, remote["status"],
-                                                               remote["requestStatus"])  # fmt: skip
+                    mine = [(r["action"], r["state"], r["last_error"], r["maybe_applied"])
+                            for r in rows if r["order_id"] == ref]  # fmt: skip
+                    said = (gid, remote["status"], remote["requestStatus"], mine)
+                    assert column == service.get(ref).status, said
         finally:
             worker.close()
             client.close()

@@ -464,7 +464,9 @@ class SyncWorker:
                             _Answer.SUPERSEDED,
                             f"superseded: the remote set the order to {status}",
                             remote_status=status,
-                            stale=not (sent or uncertain),  # nothing of it reached the remote
+                            # judged on what the remote has now (an uncertain row was read
+                            # back first): a stale plan means none of this move is in effect
+                            stale=not sent,
                         )
                     for i, step in enumerate(plan.steps):
                         key = row["idempotency_key"] if i == 0 else f"{row['idempotency_key']}.{i}"
