@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     RowMapping,
     and_,
@@ -259,45 +260,31 @@ def undo(conn: Connection, audit_event_id: int) -> OutboxState | None:
 def has_unsent(conn: Connection, order_id: str) -> bool:
     """A step of the order waits in the queue (``pending``, or parked) and no attempt of it
     may have reached the remote: what the remote says now is not its echo."""
-    return (
-        conn.execute(
-            select(outbox.c.id)
-            .where(
-                outbox.c.order_id == order_id,
-                outbox.c.state.in_([OutboxState.PENDING, OutboxState.FAILED]),
-                outbox.c.maybe_applied.is_(False),
-            )
-            .limit(1)
-        ).first()
-        is not None
+    return _has_row(
+        conn,
+        order_id,
+        outbox.c.state.in_([OutboxState.PENDING, OutboxState.FAILED]),
+        outbox.c.maybe_applied.is_(False),
     )
 
 
 def has_unsettled(conn: Connection, order_id: str) -> bool:
     """A step of the order is still queued, on the wire or parked."""
-    return (
-        conn.execute(
-            select(outbox.c.id)
-            .where(outbox.c.order_id == order_id, outbox.c.state.in_(UNSETTLED))
-            .limit(1)
-        ).first()
-        is not None
-    )
+    return _has_row(conn, order_id, outbox.c.state.in_(UNSETTLED))
+
+
+def _has_row(conn: Connection, order_id: str, *where: ColumnElement[bool]) -> bool:
+    found = select(outbox.c.id).where(outbox.c.order_id == order_id, *where).limit(1)
+    return conn.execute(found).first() is not None
 
 
 def answer_unsettled(conn: Connection, order_id: str) -> bool:
     """The floor's answer to a cancellation request of the order is still on its way."""
-    return (
-        conn.execute(
-            select(outbox.c.id)
-            .where(
-                outbox.c.order_id == order_id,
-                outbox.c.state.in_(UNSETTLED),
-                outbox.c.action.in_(["accept_cancel", "reject_cancel"]),
-            )
-            .limit(1)
-        ).first()
-        is not None
+    return _has_row(
+        conn,
+        order_id,
+        outbox.c.state.in_(UNSETTLED),
+        outbox.c.action.in_(["accept_cancel", "reject_cancel"]),
     )
 
 

@@ -86,6 +86,21 @@ _EXPECTED_WORD = (
     .where(orders.c.id.in_(bindparam("b_ids", expanding=True)))
     .values(exception_resolved=orders.c.remote_status)
 )
+#: What a finish sent the source, cleared when the finish is taken back.
+_NO_TRACKING: dict[str, object] = {
+    "tracking_company": None,
+    "tracking_number": None,
+    "tracking_url": None,
+}
+
+
+def _item_rows(order_id: str, items: Sequence[LineItem]) -> list[dict[str, object]]:
+    """An order's line items as ``line_items`` rows, in their order."""
+    return [
+        {"order_id": order_id, "position": i, **item.model_dump()} for i, item in enumerate(items)
+    ]
+
+
 #: How much of a merchant's message the floor keeps.
 _MESSAGE_MAX = 500
 #: The actor recorded for changes made on the remote side.
@@ -337,8 +352,7 @@ class OrderService:
                 if action is Action.ACCEPT_CANCEL:
                     values |= {"request_kind": CANCELLATION}
                 elif action is Action.FINISH:
-                    values |= {"tracking_company": None, "tracking_number": None,
-                               "tracking_url": None}  # fmt: skip
+                    values |= _NO_TRACKING
             conn.execute(update(orders).where(orders.c.id == row["id"]).values(**values))
             new_event = self._event(
                 conn,
@@ -406,10 +420,7 @@ class OrderService:
                 select(line_items.c.id).where(line_items.c.order_id == order_id).limit(1)
             ).first()
             if items and not has_items and not row.items_summary:
-                conn.execute(insert(line_items), [
-                    {"order_id": order_id, "position": i, **item.model_dump()}
-                    for i, item in enumerate(items)
-                ])  # fmt: skip
+                conn.execute(insert(line_items), _item_rows(order_id, items))
                 values["items_summary"] = items_summary(list(items))
             if not values:
                 return False
@@ -464,10 +475,7 @@ class OrderService:
                         "status_since": created,
                     }
                 )
-                item_rows.extend(
-                    {"order_id": o.id, "position": i, **item.model_dump()}
-                    for i, item in enumerate(o.items)
-                )
+                item_rows.extend(_item_rows(o.id, o.items))
                 event_rows.append(
                     {
                         "order_id": o.id,
@@ -881,7 +889,7 @@ class OrderService:
         values: dict[str, object] = {"status": ev["from_status"], "status_since": since or now,
                                      "version": row["version"] + 1, "updated_at": now}  # fmt: skip
         if ev["action"] == Action.FINISH:
-            values |= {"tracking_company": None, "tracking_number": None, "tracking_url": None}
+            values |= _NO_TRACKING
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         why = (result.settle.error or "the remote moved on").removeprefix("superseded: ")
         self._event(conn, order_id, now, action=OutboxState.SUPERSEDED.value,

@@ -18,14 +18,16 @@ Direction of the mapping:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import NewOrder
 from rxfloor.core.text import scrub
+
+T = TypeVar("T")
 
 # -- errors: the only kinds a source raises out of its calls ------------------------------------
 
@@ -81,6 +83,21 @@ class PermanentError(RemoteError):
     ) -> None:
         super().__init__(message, status_code)
         self.conflict = status_code in (409, 422) if conflict is None else conflict
+
+
+def read_after_write(read: Callable[[], T], done: str) -> T:
+    """The read that follows a write the remote took (``done`` says which, in words): when
+    it fails, the write is made all the same, so the error says it may be applied (the
+    worker reads the order back before anything is sent again)."""
+    try:
+        return read()
+    except (TransientError, PermanentError) as exc:
+        raise TransientError(
+            f"{done} but the read after it failed: {exc}",
+            exc.status_code,
+            retry_after=exc.retry_after if isinstance(exc, TransientError) else None,
+            maybe_applied=True,
+        ) from None
 
 
 class AuthError(RemoteError):

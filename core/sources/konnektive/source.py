@@ -28,7 +28,12 @@ from pydantic import ValidationError
 
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.sources.base import PermanentError, PushPlan, TransientError, WebhookEvent
+from rxfloor.core.sources.base import (
+    PermanentError,
+    PushPlan,
+    WebhookEvent,
+    read_after_write,
+)
 from rxfloor.core.sources.konnektive import wire
 from rxfloor.core.sources.konnektive.client import KonnektiveClient, short
 from rxfloor.core.sources.konnektive.wire import NAME, Fulfillment, KonnektiveOrder, OrderDetail
@@ -188,13 +193,8 @@ class KonnektiveSource:
             tracking_number=tracking_number(payload) if shipping else None,
             date_shipped=self._clock().strftime("%m/%d/%Y") if shipping else None,
         )
-        try:
-            fulfillments = self.client.fulfillments_of(uid)
-        except (TransientError, PermanentError) as exc:  # the update itself went through
-            raise TransientError(
-                f"Konnektive accepted {step} for {uid} but its read-back failed: {exc}",
-                maybe_applied=True,
-            ) from None
+        fulfillments = read_after_write(lambda: self.client.fulfillments_of(uid),
+                                        f"Konnektive accepted {step} for {uid}")  # fmt: skip
         return KonnektiveOrder(uid, None, fulfillments)
 
     def close(self) -> None:

@@ -35,7 +35,13 @@ from pydantic import ValidationError
 
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.sources.base import PermanentError, PushPlan, TransientError, WebhookEvent
+from rxfloor.core.sources.base import (
+    PermanentError,
+    PushPlan,
+    TransientError,
+    WebhookEvent,
+    read_after_write,
+)
 from rxfloor.core.sources.shopify import queries
 from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.wire import (
@@ -374,15 +380,8 @@ class ShopifySource:
             self.client.mutate(queries.FULFILL, {"fulfillment": fulfillment}, "fulfillmentCreate")
             # a fulfillment's answer names no fulfillment order: read where it stands now;
             # the fulfillment is made whatever that read meets (the next attempt reads back)
-            try:
-                return self._read(queries.STATE, uid)
-            except (TransientError, PermanentError) as exc:
-                raise TransientError(
-                    f"Shopify made the fulfillment of {uid} but the read after it failed: {exc}",
-                    exc.status_code,
-                    retry_after=getattr(exc, "retry_after", None),
-                    maybe_applied=True,
-                ) from None
+            return read_after_write(lambda: self._read(queries.STATE, uid),
+                                    f"Shopify made the fulfillment of {uid}")  # fmt: skip
         raise ValueError(f"unknown Shopify push step {step!r}")
 
     def close(self) -> None:
