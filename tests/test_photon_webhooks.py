@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -113,9 +114,12 @@ def test_a_reroute_while_processing_raises_the_remote_cancel_alert(floor: Floor)
 
 
 def event_body(uid: str, kind: str = "placed", event_id: str = "01TESTEVENT") -> bytes:
+    """An event stamped now (the receiver judges ``time`` against the wall clock: a literal
+    date turned this test red a day after it was written)."""
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return json.dumps(
         {"id": event_id, "type": f"photon:order:{kind}", "specversion": "1.0",
-         "time": "2026-12-01T12:00:00.000Z", "subject": uid, "data": {"id": uid}},
+         "time": stamp, "subject": uid, "data": {"id": uid}},
         separators=(",", ":"),
     ).encode()  # fmt: skip
 
