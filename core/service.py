@@ -227,12 +227,10 @@ class OrderService:
         with self.store.write() as conn:
             row = self._find(conn, ref)
             if expected_version is not None and row["version"] != expected_version:
-                raise Conflict(
-                    self._changed_message(conn, row)
-                    if self._status_at(conn, row, expected_version) != row["status"]
-                    else self._meanwhile(conn, row, expected_version),
-                    self._view(conn, row),
-                )
+                # the person decided on the order as it was (a dialog may stay open minutes):
+                # say who did what since, "#1003 was cancelled by AB meanwhile …"
+                changed = self._meanwhile(conn, row, expected_version)
+                raise Conflict(f"{changed}: nothing done", self._view(conn, row))
             traits = sources.traits(row["source"])
             facts = _facts(row, traits)
             try:
@@ -1009,15 +1007,6 @@ class OrderService:
 
     def _changed_message(self, conn: Connection, row: RowMapping) -> str:
         return f"{row['name']} changed meanwhile: now {row['status']} ({self._last_by(conn, row)})"
-
-    def _status_at(self, conn: Connection, row: RowMapping, version: int) -> str | None:
-        """The order's status as of ``version`` (from its audit trail)."""
-        return conn.execute(
-            select(audit_events.c.to_status)
-            .where(audit_events.c.order_id == row["id"], audit_events.c.version <= version)
-            .order_by(audit_events.c.id.desc())
-            .limit(1)
-        ).scalar()
 
     def _meanwhile(self, conn: Connection, row: RowMapping, seen_version: int) -> str:
         """What another terminal (or the remote) did to the order after ``seen_version``:

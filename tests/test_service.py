@@ -109,7 +109,8 @@ def test_stale_version_is_a_conflict_naming_who_moved_it(store: Store, svc: Orde
     other = OrderService(store, Actor("CD", "counter-2"), clock=lambda: NOW)
     other.act("#1001", Action.START)
     with pytest.raises(
-        Conflict, match=r"#1001 changed meanwhile: now PROCESSING \(by CD at"
+        Conflict,
+        match=r"^#1001 was started by CD meanwhile at \d\d:\d\d \(now PROCESSING\): nothing done$",
     ) as err:
         svc.act("#1001", Action.START, expected_version=seen.version)
     assert err.value.order is not None and err.value.order.status is Status.PROCESSING

@@ -19,9 +19,11 @@ from rich.segment import Segment, Segments
 from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, TextArea
+from textual.worker import WorkerFailed
 
 from rxfloor.core.config import Settings, state_file
 from rxfloor.core.service import OrderService
@@ -29,7 +31,7 @@ from rxfloor.tui.actions import ACTIONS, BY_ID, BoardAction, bindings, check_key
 from rxfloor.tui.board.messages import Notice
 from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.cli.exit_codes import ExitCode
-from rxfloor.tui.crash import crash_line, write_crash_log
+from rxfloor.tui.crash import contained_line, crash_line, write_crash_log
 from rxfloor.tui.scan import Outcome, ScanBuffer, Verdict, scan_refs
 from rxfloor.tui.screens.help import HelpScreen
 from rxfloor.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, register_themes
@@ -88,11 +90,32 @@ class BoardApp(App[None]):
     def get_default_screen(self) -> Screen[Any]:
         return BoardScreen()
 
+    async def _dispatch_action(self, namespace: DOMNode, action_name: str, params: Any) -> bool:
+        """Every key, palette command and click runs its action here (Textual's one place):
+        an internal error in one action is a sentence, not an exit (the demo's sync runs in
+        this process, and the pharmacist is mid-shift)."""
+        try:
+            return await super()._dispatch_action(namespace, action_name, params)
+        except Exception as error:
+            self.contain(error, f"doing {action_name}")
+            return True
+
+    def contain(self, error: BaseException, doing: str) -> None:
+        """One action, handler, dialog answer or worker failed: the crash log gets the
+        traceback, the pharmacist a sentence and a bell; everything else goes on."""
+        self.bell()
+        self.say(contained_line(error, doing), "error")
+
     def _handle_exception(self, error: Exception) -> None:
         """Every unhandled exception of the app, its screens, widgets, timers and workers
-        ends here (Textual's single hook). Textual would print the traceback with the
-        frame locals (patient data); instead: the traceback alone to the crash log, one
-        line on the terminal, exit code :data:`EXIT_INTERNAL_ERROR`."""
+        ends here (Textual's single hook). A worker's failure is contained (the worker is
+        over, nothing else stopped). Anything else broke a widget's message loop: Textual
+        would print the traceback with the frame locals (patient data); instead: the
+        traceback alone to the crash log, one line on the terminal, exit code
+        :data:`EXIT_INTERNAL_ERROR`."""
+        if isinstance(error, WorkerFailed) and self.is_running:
+            self.contain(error.error, "working in the background")
+            return
         path, problem = write_crash_log(error)
         if self._exception is None:  # as Textual does: run_test re-raises it for tests
             self._exception = error

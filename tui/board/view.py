@@ -41,6 +41,7 @@ from rxfloor.tui.board.messages import (
     Notice,
 )
 from rxfloor.tui.board.model import BoardModel, Card, card_filter
+from rxfloor.tui.contain import Contained
 
 HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this often
 TICK_INTERVAL = 30.0  # times in status move on
@@ -111,7 +112,7 @@ def _how(alert: Mapping[Any, Any], ack_key: str | None, answer_keys: tuple[str, 
     return f" — {ack_key} goes to it, {accept} accepts, {reject} rejects"
 
 
-class BoardView(Vertical):
+class BoardView(Contained, Vertical):
     """Cards by column with a current column; data arrives as Messages."""
 
     def __init__(
