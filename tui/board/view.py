@@ -366,7 +366,8 @@ class BoardView(Contained, Vertical):
         else:
             self.call_after_refresh(self._load_rest)
         self.set_interval(HEALTH_INTERVAL, self._poll_health)
-        self.call_after_refresh(self._poll_health)  # the exceptions count (see the first page)
+        if message.complete:
+            self.call_after_refresh(self._poll_health)  # the exceptions count (first page)
 
     def _first_page(self, counts: Mapping[str, tuple[int, int]]) -> None:
         """Keep only each column's real top (the read's two slices hold more, with gaps after
@@ -389,6 +390,9 @@ class BoardView(Contained, Vertical):
         self._complete.set()
         self.paint(Status)
         self._follow(self._resume)
+        # the exceptions count (see the first page), once the rest is in: its first call
+        # imports every source's tables, which would compete with the rest's read
+        self.call_after_refresh(self._poll_health)
 
     @on(ChangesArrived)
     def _changes_arrived(self, message: ChangesArrived) -> None:
