@@ -59,9 +59,9 @@ def test_the_poll_on_marked_cards_equals_a_sweep_of_every_card(
     model, reference = BoardModel(), BoardModel()
     model.load([card(n, m) for n, m in enumerate(start)])
     reference.load([card(n, m) for n, m in enumerate(start)])
-    for n, mark in replaced:  # a fresh row (the feed) with its own mark
-        model.place([card(n, mark)])
-        reference.place([card(n, mark)])
+    for n, fresh in replaced:  # a fresh row (the feed) with its own mark
+        model.place([card(n, fresh)])
+        reference.place([card(n, fresh)])
     for marks, some in polls:
         ids = None if some is None else [f"o{n}" for n in sorted(some)]
         flipped = model.flag_failed(marks, ids)
@@ -69,9 +69,9 @@ def test_the_poll_on_marked_cards_equals_a_sweep_of_every_card(
         for c in reference.cards.values():  # the sweep the poll did before
             if ids is not None and c.id not in ids:
                 continue
-            mark = bq.sync_mark(marks, c.id)
-            if (c.sync_failed, c.sync_retry) != mark:
-                c.sync_failed, c.sync_retry = mark
+            now = bq.sync_mark(marks, c.id)
+            if (c.sync_failed, c.sync_retry) != now:
+                c.sync_failed, c.sync_retry = now
                 expected.add(c.id)
         assert flipped == expected
         assert {i: (c.sync_failed, c.sync_retry) for i, c in model.cards.items()} == {
@@ -98,8 +98,10 @@ def test_sqlite_timestamps_read_as_sqlalchemy_parses_them(sqlite_url: str, store
         store.close()
     dialect = store.engine.dialect
     parse = UTCDateTime().impl_instance.dialect_impl(dialect).result_processor(dialect, None)
-    assert parse is not None
-    assert got == parse(stored).replace(tzinfo=UTC) and got.tzinfo is UTC
+    assert parse is not None and got is not None
+    expected = parse(stored)
+    assert isinstance(expected, datetime)
+    assert got == expected.replace(tzinfo=UTC) and got.tzinfo is UTC
 
 
 def test_cards_share_their_patients_strings() -> None:

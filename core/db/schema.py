@@ -73,7 +73,10 @@ class UTCDateTime(TypeDecorator[datetime]):
             return _sqlite_aware(parse)
 
         def parsed(value: Any) -> datetime | None:
-            return None if value is None else parse(value).replace(tzinfo=UTC)
+            if value is None:
+                return None
+            at: datetime = parse(value)  # type: ignore[assignment]  # a datetime for a value
+            return at.replace(tzinfo=UTC)
 
         return parsed
 
