@@ -21,8 +21,9 @@ class Killed(BaseException):
     """The pushing process died (SIGKILL) right after its step reached the remote."""
 
 
-def kill_after_send(source: OrderSource, uid: str) -> None:
-    """The next step sent for ``uid`` is applied by the remote, then the pusher dies."""
+def kill_after_send(source: OrderSource, uid: str) -> Callable[[], None]:
+    """The next step sent for ``uid`` is applied by the remote, then the pusher dies.
+    Returns what takes the fault away if it has not struck."""
     real = source.push_step
 
     def push_step(order_uid: str, step: str, **kw: Any) -> SourceOrder:
@@ -32,7 +33,12 @@ def kill_after_send(source: OrderSource, uid: str) -> None:
             raise Killed(f"killed after {step} of {uid} reached the remote")
         return answer
 
-    source.push_step = push_step  # type: ignore[method-assign]
+    source.push_step = push_step  # type: ignore[method-assign,assignment]
+
+    def restore() -> None:
+        source.push_step = real  # type: ignore[method-assign]
+
+    return restore
 
 
 def throttle_next_read(source: OrderSource, uid: str) -> None:
@@ -46,7 +52,7 @@ def throttle_next_read(source: OrderSource, uid: str) -> None:
                                  maybe_applied=False)  # fmt: skip
         return real(order_uid)
 
-    source.get_order = get_order  # type: ignore[method-assign]
+    source.get_order = get_order  # type: ignore[method-assign,assignment]
 
 
 def lagging_listing(source: OrderSource, meanwhile: Callable[[], object]) -> None:
@@ -59,4 +65,4 @@ def lagging_listing(source: OrderSource, meanwhile: Callable[[], object]) -> Non
         meanwhile()
         yield from read
 
-    source.iter_orders = iter_orders  # type: ignore[method-assign]
+    source.iter_orders = iter_orders  # type: ignore[method-assign,assignment]
