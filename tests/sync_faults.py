@@ -65,4 +65,4 @@ def lagging_listing(source: OrderSource, meanwhile: Callable[[], object]) -> Non
         meanwhile()
         yield from read
 
-    source.iter_orders = iter_orders  # type: ignore[method-assign,assignment]
+    source.iter_orders = iter_orders  # type: ignore[method-assign]
