@@ -8,7 +8,7 @@ typed or a scanner sent into an order: the CLI, the board's go-to and the servic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, RowMapping, Select, and_, case, func, or_, se
 from rxfloor.core import sources
 from rxfloor.core.db.schema import alerts, audit_events, line_items, orders, outbox, sync_state
 from rxfloor.core.lifecycle import Priority, Status
-from rxfloor.core.models import UNSETTLED, OutboxState, initials
+from rxfloor.core.states import UNSETTLED, OutboxState, initials
 from rxfloor.core.text import clip
 
 if TYPE_CHECKING:
@@ -165,6 +165,20 @@ def _board_select(
     if ids is not None:
         stmt = stmt.where(orders.c.id.in_(list(ids)))
     return stmt
+
+
+def listing(conn: Connection, status: str | None) -> Iterator[RowMapping]:
+    """Every order (or those in ``status``) in the listing's order, streamed: by status as
+    the board's columns go, priority, due time (else arrival), name (code points, as Python
+    compares them), then id: sorted by the database, not in memory."""
+    status_rank = case({s.value: i for i, s in enumerate(Status)}, value=orders.c.status,
+                       else_=len(Status))  # fmt: skip
+    rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
+    name = orders.c.name.collate("C") if conn.dialect.name == "postgresql" else orders.c.name
+    stmt = _board_select([status] if status else None, None).order_by(
+        status_rank, rank, func.coalesce(orders.c.due_at, orders.c.created_at), name, orders.c.id
+    )
+    yield from conn.execute(stmt.execution_options(yield_per=1000)).mappings()
 
 
 def order_items(conn: Connection, order_id: str) -> list[RowMapping]:

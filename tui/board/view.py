@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,10 @@ HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this
 TICK_INTERVAL = 30.0  # times in status move on
 #: Terminal rows a card takes at least (compact): the first page fills the screen's height.
 _CARD_ROWS = 3
+#: How long the view's mount waits for the first page (read from when the view is composed)
+#: so that the very first frame has cards; a slower database gets the board without them,
+#: and the page follows as a message.
+FIRST_PAGE_WAIT = 0.5
 
 
 def targets(settings: Settings) -> dict[str, timedelta]:
@@ -139,6 +144,7 @@ class BoardView(Contained, Vertical):
         self._beyond: dict[Status, tuple[int, int]] = {}
         self._early_sources: set[str] = set()  # every source on the board, from the COUNT
         self._per_column = 0  # cards per column in the first page
+        self._page: Future[BoardLoaded] = Future()  # the first page, read from compose on
         self._resume = 0  # the change cursor the feed starts from once the board is complete
         self.health: Mapping[str, SyncHealth] = {}
         self.sources = configured(settings)  # the sources set up here, for the header
@@ -155,6 +161,12 @@ class BoardView(Contained, Vertical):
         self.changed: Signal[None] = Signal(self, "changed")
 
     def compose(self) -> ComposeResult:
+        # the first page is read while the widgets mount and their CSS is applied: a plain
+        # thread (a Textual worker would start only once the event loop has a turn)
+        self._per_column = self.app.size.height // _CARD_ROWS + 2
+        self._page = Future()
+        threading.Thread(target=self._read_first_page, args=(self._page, self._per_column),
+                         name="board-first-page", daemon=True).start()  # fmt: skip
         yield BoardHeader()
         yield AlertBanner()
         with Horizontal(id="columns"):
@@ -167,8 +179,12 @@ class BoardView(Contained, Vertical):
         self._header()
         self.set_interval(1.0, self._header)
         self.set_interval(TICK_INTERVAL, self._tick)
-        self._per_column = self.app.size.height // _CARD_ROWS + 2
-        self._load(self._per_column)
+        try:  # the first frame with cards: worth a short wait here
+            first = self._page.result(FIRST_PAGE_WAIT)
+        except Exception:  # late or failed: the worker brings it (or the error)
+            self._await_first_page(self._page)
+        else:
+            self._loaded(first)
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -350,6 +366,8 @@ class BoardView(Contained, Vertical):
         else:
             self.call_after_refresh(self._load_rest)
         self.set_interval(HEALTH_INTERVAL, self._poll_health)
+        if message.complete:
+            self.call_after_refresh(self._poll_health)  # the exceptions count (first page)
 
     def _first_page(self, counts: Mapping[str, tuple[int, int]]) -> None:
         """Keep only each column's real top (the read's two slices hold more, with gaps after
@@ -372,6 +390,9 @@ class BoardView(Contained, Vertical):
         self._complete.set()
         self.paint(Status)
         self._follow(self._resume)
+        # the exceptions count (see the first page), once the rest is in: its first call
+        # imports every source's tables, which would compete with the rest's read
+        self.call_after_refresh(self._poll_health)
 
     @on(ChangesArrived)
     def _changes_arrived(self, message: ChangesArrived) -> None:
@@ -431,21 +452,29 @@ class BoardView(Contained, Vertical):
         return card is None or card.cancel_requested
 
     # --------------------------------------------------------------- workers
-    @work(thread=True, group="load")
-    def _load(self, per_column: int) -> None:
+    def _read_first_page(self, page: Future[BoardLoaded], per_column: int) -> None:
         """The top ``per_column`` cards of each column and the columns' COUNTs (the first
-        frame is there at once, its titles right); every card follows in the background
-        (:meth:`_load_rest`). Cards are built here, off the event loop."""
-        store = self.store
-        statuses, since = [s.value for s in Status], day_start(self.clock())
-        page = bq.board_first_page(store, statuses, since, self.clock(), self.model.targets,
-                                   per_column, Card.from_row)  # fmt: skip
-        health, alerts = store.sync_health(self.sources), store.open_alerts()
-        with store.read() as conn:
-            count = exception_queue.count(conn)
-        self.post_message(BoardLoaded(page.cursor, page.made, health, alerts, counts=page.counts,
-                                      sources=page.sources, complete=page.complete,
-                                      exceptions=count))  # fmt: skip
+        frame has them, its titles right); every card follows in the background
+        (:meth:`_load_rest`). Cards are built here, off the event loop. The exceptions
+        queue's count waits for the first health poll: its first call imports every
+        source's tables (~50-100 ms), which the first frame need not wait for."""
+        try:
+            store = self.store
+            statuses, since = [s.value for s in Status], day_start(self.clock())
+            read = bq.board_first_page(store, statuses, since, self.clock(), self.model.targets,
+                                       per_column, Card.from_row)  # fmt: skip
+            health, alerts = store.sync_health(self.sources), store.open_alerts()
+            page.set_result(BoardLoaded(read.cursor, read.made, health, alerts,
+                                        counts=read.counts, sources=read.sources,
+                                        complete=read.complete))  # fmt: skip
+        except BaseException as exc:  # raised again by the worker below
+            page.set_exception(exc)
+
+    @work(thread=True, group="load")
+    def _await_first_page(self, page: Future[BoardLoaded]) -> None:
+        """The first page, when the mount did not wait for it: posted as it arrives; a read
+        that failed fails this worker (the app contains it as any worker's failure)."""
+        self.post_message(page.result())
 
     @work(thread=True, group="load")
     def _load_rest(self) -> None:
