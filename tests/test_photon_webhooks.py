@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text
@@ -37,19 +38,63 @@ def record_change(conn: Connection, order_ids: Sequence[str]) -> None:
         conn.execute(delete(changes).where(changes.c.seq <= last - _CHANGE_LOG_KEEP))
 
 
-def change_cursor(conn: Connection) -> int:
-    """The newest change's sequence number (0 for an empty log)."""
-    return int(conn.execute(select(func.coalesce(func.max(changes.c.seq), 0))).scalar_one())
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a follower is in the change log; opaque to callers, who only hand it back.
+
+    SQLite: ``at`` is the highest ``seq`` seen. Writers hold the write lock from BEGIN to
+    COMMIT there, so seq order is commit order and nothing can commit below it later.
+
+    PostgreSQL: ``at`` is a transaction id such that every transaction below it had ended
+    when the follower last looked, and its changes were read; no change can ever be written
+    below it again (ids only grow). Changes of transactions at or above ``at`` that were
+    already committed were read too: their ``seq`` are in ``seen``, so each comes once.
+    """
+
+    at: int
+    seen: frozenset[int] = frozenset()
 
 
-def changes_since(conn: Connection, cursor: int) -> tuple[int, set[str]]:
-    """Order ids changed after ``cursor`` and the new cursor."""
-    rows = conn.execute(
-        select(changes.c.seq, changes.c.order_id).where(changes.c.seq > cursor)
+def change_cursor(conn: Connection) -> Cursor:
+    """A cursor before which every committed change is visible to a read that starts now:
+    read it *before* loading what the follower shows."""
+    if conn.dialect.name == "sqlite":
+        return Cursor(
+            int(conn.execute(select(func.coalesce(func.max(changes.c.seq), 0))).scalar_one())
+        )
+    return Cursor(_xmin(conn))
+
+
+def _xmin(conn: Connection) -> int:
+    """The oldest transaction id still running (all below it have ended)."""
+    return int(
+        conn.execute(
+            text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        ).scalar_one()
+    )
+
+
+def changes_since(conn: Connection, cursor: Cursor) -> tuple[Cursor, set[str]]:
+    """Order ids changed after ``cursor`` and the new cursor.
+
+    PostgreSQL reads every visible change of a transaction at or above the cursor's, and
+    moves the cursor only to the oldest transaction still running: a change that commits
+    later with a lower ``seq`` than one already seen is still read next time.
+    """
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(
+            select(changes.c.seq, changes.c.order_id).where(changes.c.seq > cursor.at)
+        ).all()
+        if not rows:
+            return cursor, set()
+        return Cursor(max(r[0] for r in rows)), {r[1] for r in rows}
+    xmin = _xmin(conn)  # first: whatever ended below it is visible to the read below
+    found = conn.execute(
+        select(changes.c.seq, changes.c.order_id, changes.c.tx).where(changes.c.tx >= cursor.at)
     ).all()
-    if not rows:
-        return cursor, set()
-    return max(r[0] for r in rows), {r[1] for r in rows}
+    ids = {oid for seq, oid, _tx in found if seq not in cursor.seen}
+    at = max(cursor.at, xmin)
+    return Cursor(at, frozenset(seq for seq, _oid, tx in found if tx >= at)), ids
 
 
 class ChangeWaiter:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from rxfloor.core.db import changelog, queries
-from rxfloor.core.db.changelog import ChangeWaiter
+from rxfloor.core.db.changelog import ChangeWaiter, Cursor
 from rxfloor.core.db.queries import SyncHealth
 from rxfloor.core.db.schema import SCHEMA_HEAD
 from rxfloor.core.text import clip
@@ -213,11 +213,11 @@ class Store:
         """Append to the change log inside the caller's write transaction."""
         changelog.record_change(conn, order_ids)
 
-    def change_cursor(self) -> int:
+    def change_cursor(self) -> Cursor:
         with self.read() as conn:
             return changelog.change_cursor(conn)
 
-    def changes_since(self, cursor: int) -> tuple[int, set[str]]:
+    def changes_since(self, cursor: Cursor) -> tuple[Cursor, set[str]]:
         with self.read() as conn:
             return changelog.changes_since(conn, cursor)
 

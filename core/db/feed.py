@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rxfloor.core.db import Store
+from rxfloor.core.db import Cursor, Store
 
 #: at most ~10 batches a second: a burst of 1,000 changes is one batch, not 1,000
 MIN_INTERVAL = 0.1
@@ -24,7 +24,7 @@ _WAIT = 0.25  # how long one wait for a change notice lasts before the stop flag
 class ChangeBatch:
     """Orders changed after the previous batch; ``cursor`` resumes the feed after them."""
 
-    cursor: int
+    cursor: Cursor
     order_ids: frozenset[str]
 
 
@@ -32,7 +32,7 @@ def change_batches(
     store: Store,
     stop: threading.Event,
     *,
-    since: int,
+    since: Cursor,
     min_interval: float = MIN_INTERVAL,
 ) -> Iterator[ChangeBatch]:
     """Batches of changed order ids after cursor ``since``, until ``stop`` is set.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from rxfloor.core.db import SyncHealth
+from rxfloor.core.db import Cursor, SyncHealth
 from rxfloor.core.db.queries import SyncMarks
 from rxfloor.core.models import OrderView
 from rxfloor.core.service import MoveResult
@@ -34,7 +34,7 @@ class BoardLoaded(Message):
 
     def __init__(
         self,
-        cursor: int,
+        cursor: Cursor,
         cards: Sequence[Card],
         health: Mapping[str, SyncHealth],
         alerts: Sequence[Row],

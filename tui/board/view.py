@@ -22,7 +22,7 @@ from textual.widgets import Static
 
 from rxfloor.core import exceptions as exception_queue
 from rxfloor.core.config import Settings
-from rxfloor.core.db import Store, StoreError, SyncHealth
+from rxfloor.core.db import Cursor, Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import change_batches
 from rxfloor.core.lifecycle import Status
@@ -138,7 +138,8 @@ class BoardView(Vertical):
         self._beyond: dict[Status, tuple[int, int]] = {}
         self._early_sources: set[str] = set()  # every source on the board, from the COUNT
         self._per_column = 0  # cards per column in the first page
-        self._resume = 0  # the change cursor the feed starts from once the board is complete
+        #: the change cursor the feed starts from once the board is complete
+        self._resume = Cursor(0)
         self.health: Mapping[str, SyncHealth] = {}
         self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
@@ -455,7 +456,7 @@ class BoardView(Vertical):
         self.post_message(BoardCompleted(cards))
 
     @work(thread=True, group="feed")
-    def _follow(self, since: int) -> None:
+    def _follow(self, since: Cursor) -> None:
         """One message per coalesced batch of the change feed, until the view goes."""
         try:
             for batch in change_batches(self.store, self._stop, since=since):
