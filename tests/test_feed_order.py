@@ -98,23 +98,24 @@ def test_every_follower_ends_with_every_orders_final_version(db_url: str) -> Non
         try:
             cursor = store.change_cursor()
             with store.read() as conn:
-                versions = dict(conn.execute(text("SELECT id, version FROM stress")).all())
+                rows = conn.execute(text("SELECT id, version FROM stress")).all()
+            versions: dict[str, int] = {str(k): int(v) for k, v in rows}
             start.wait()
             while True:
                 last = done.is_set()  # decided before the read: that read sees every commit
                 cursor, ids = store.changes_since(cursor)
                 if ids:
                     with store.read() as conn:
-                        rows = conn.execute(
+                        found = conn.execute(
                             text("SELECT id, version FROM stress WHERE id IN :ids").bindparams(
                                 bindparam("ids", expanding=True)
                             ),
                             {"ids": sorted(ids)},
                         ).all()
-                    versions.update(dict(rows))
+                    versions.update({str(k): int(v) for k, v in found})
                 if last:
                     break
-            seen[n] = {str(k): int(v) for k, v in versions.items()}
+            seen[n] = versions
         except BaseException as exc:
             errors.append(exc)
 

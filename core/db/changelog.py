@@ -7,19 +7,21 @@ have appended something (``PRAGMA data_version`` on SQLite, ``LISTEN`` on Postgr
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, delete, func, insert, select, text
-from sqlalchemy.engine import make_url
 
 from rxfloor.core.db.schema import changes, utcnow
 
 if TYPE_CHECKING:
     from rxfloor.core.db.engine import Store
+
+T = TypeVar("T")
 
 _NOTIFY_CHANNEL = "rxfloor_changes"
 _CHANGE_LOG_KEEP = 200_000
@@ -103,6 +105,10 @@ class ChangeWaiter:
     SQLite: ``PRAGMA data_version`` on a dedicated connection, polled cheaply.
     PostgreSQL: ``LISTEN rxfloor_changes``. Either way the caller then reads
     :meth:`Store.changes_since`, so a spurious wake-up costs one small query.
+
+    A database that goes away (the server restarted, the connection dropped, the SQLite
+    file replaced or removed under us) raises :class:`StoreError`; the waiter is then
+    closed and a new one is made to try again.
     """
 
     def __init__(self, store: Store) -> None:
@@ -110,6 +116,27 @@ class ChangeWaiter:
         self._lock = threading.Lock()
         self._raw: Any = None
         self._last_version: int | None = None
+
+    def open(self) -> None:
+        """Connect now (and LISTEN on PostgreSQL): raises :class:`StoreError` if it cannot."""
+        with self._lock:
+            self._guarded(self._connect)
+
+    def _guarded(self, step: Callable[[], T]) -> T:
+        from rxfloor.core.db.engine import StoreError, unreachable
+
+        try:
+            if self._store.is_sqlite:
+                self._store.check_file()
+            return step()
+        except StoreError:
+            self._drop()
+            raise
+        except Exception as exc:
+            if not _driver_error(exc):
+                raise
+            self._drop()
+            raise unreachable(self._store, exc) from None
 
     def _connect(self) -> Any:
         if self._raw is None:
@@ -119,9 +146,8 @@ class ChangeWaiter:
             else:
                 import psycopg
 
-                url = make_url(self._store.url).set(drivername="postgresql")
                 self._raw = psycopg.connect(
-                    url.render_as_string(hide_password=False), autocommit=True
+                    self._store.driver_url(), autocommit=True, **self._store.connect_args("listen")
                 )
                 self._raw.execute(f"LISTEN {_NOTIFY_CHANNEL}")
         return self._raw
@@ -137,24 +163,44 @@ class ChangeWaiter:
     def wait(self, timeout: float, poll_interval: float = 0.05) -> bool:
         """True when a change may have happened within ``timeout`` seconds."""
         with self._lock:
-            self._connect()
-            if not self._store.is_sqlite:
-                got = False
-                for _ in self._raw.notifies(timeout=timeout, stop_after=1):
-                    got = True
-                return got
-            deadline = time.monotonic() + timeout
-            while True:
-                version = self._data_version()
-                if version != self._last_version:
-                    self._last_version = version
-                    return True
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(poll_interval)
+            return self._guarded(lambda: self._wait(timeout, poll_interval))
+
+    def _wait(self, timeout: float, poll_interval: float) -> bool:
+        self._connect()
+        if not self._store.is_sqlite:
+            got = False
+            for _ in self._raw.notifies(timeout=timeout, stop_after=1):
+                got = True
+            return got
+        deadline = time.monotonic() + timeout
+        while True:
+            version = self._data_version()
+            if version != self._last_version:
+                self._last_version = version
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_interval)
+            self._store.check_file()
+
+    def _drop(self) -> None:
+        if self._raw is not None:
+            with contextlib.suppress(Exception):
+                self._raw.close()
+            self._raw = None
 
     def close(self) -> None:
         with self._lock:
-            if self._raw is not None:
-                self._raw.close()
-                self._raw = None
+            self._drop()
+
+
+def _driver_error(exc: BaseException) -> bool:
+    """An error of the database driver (psycopg, sqlite3) or of SQLAlchemy's wrapping."""
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, sqlite3.Error | DBAPIError):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith("psycopg")

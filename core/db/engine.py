@@ -12,6 +12,7 @@ the query of the same purpose in :mod:`rxfloor.core.db.queries` (or the change l
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from rxfloor.core.db import changelog, queries
@@ -71,6 +72,8 @@ class Store:
         self.engine = engine
         self.url = url
         self.is_sqlite = engine.dialect.name == "sqlite"
+        #: SQLite: (device, inode) of the file opened, to notice it replaced or removed
+        self._file_id: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -99,9 +102,41 @@ class Store:
                 reason = _cannot_write(Path(store.where))
                 why = f"{reason} ({why})" if reason else why
             raise StoreError(f"cannot open database {store.where}: {why}") from None
+        if store.is_sqlite and store.where != safe_url(url):
+            with contextlib.suppress(OSError):
+                st = Path(store.where).stat()
+                store._file_id = (st.st_dev, st.st_ino)
         if migrate:
             store.migrate()
         return store
+
+    def check_file(self) -> None:
+        """SQLite: refuse to go on with a file that was replaced or removed while open (the
+        open connections would read and write the old one, which nobody else sees)."""
+        if self._file_id is None:
+            return
+        path = self.where
+        try:
+            st = Path(path).stat()
+        except FileNotFoundError:
+            raise StoreError(
+                f"the database file {path} was removed while rxfloor had it open"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read the database file {path}: {exc.strerror}") from None
+        if (st.st_dev, st.st_ino) != self._file_id:
+            raise StoreError(
+                f"the database file {path} was replaced while rxfloor had it open: "
+                "restart rxfloor to open the new one"
+            )
+
+    def driver_url(self) -> str:
+        """The URL as psycopg takes it (for connections outside the engine's pool)."""
+        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def connect_args(self, purpose: str = "") -> dict[str, Any]:
+        """What every PostgreSQL connection of this process is opened with."""
+        return {"connect_timeout": 5, "application_name": "rxfloor"}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -154,15 +189,14 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (the SQLite write lock is taken at BEGIN)."""
+        self.check_file()
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(rx_write=True)
                 with conn.begin():
                     yield conn
-        except OperationalError as exc:
-            raise self._storage_error(exc) from None
         except DBAPIError as exc:
-            if _damaged(exc):
+            if _damaged(exc) or _gone(exc):
                 raise self._storage_error(exc) from None
             raise
 
@@ -172,7 +206,7 @@ class Store:
             with self.engine.connect() as conn:
                 yield conn
         except DBAPIError as exc:
-            if _damaged(exc) or isinstance(exc, OperationalError):
+            if _damaged(exc) or _gone(exc):
                 raise self._storage_error(exc) from None
             raise
 
@@ -299,6 +333,18 @@ def _cannot_write(path: Path) -> str | None:
     if created:
         path.unlink(missing_ok=True)
     return None
+
+
+def unreachable(store: Store, exc: BaseException) -> StoreError:
+    """A driver's own error (outside SQLAlchemy: the LISTEN connection) in one line."""
+    if isinstance(exc, DBAPIError):
+        return store._storage_error(exc)
+    return StoreError(f"database busy or unavailable: {_first_line(exc)}")
+
+
+def _gone(exc: DBAPIError) -> bool:
+    """The database did not answer: unreachable, restarted, the connection dropped."""
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
 
 
 def _damaged(exc: DBAPIError) -> bool:

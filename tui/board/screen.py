@@ -295,6 +295,9 @@ class BoardScreen(Screen[None]):
     ) -> None:
         """Optimistic: the card moves at once; a refusal puts it back with a message. A
         move the lifecycle already refuses (sent for the service's sentence) waits."""
+        if self.view.down_sentence is not None:  # it could not be stored: say so, do nothing
+            self.rx.say(f"{action.value}: not done, {self.view.down_sentence}", "error")
+            return
         target = MOVES.get((card.status, action))
         if target is not None and action in card.legal(self.rx.clock()):
             self.view.move_card(card, target)
