@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from textual.content import Content
 
@@ -23,10 +24,20 @@ from rxfloor.core.db import Store
 from rxfloor.core.db.feed import ChangeBatch, FeedBack, FeedDown, change_batches
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.sources.rxscale.source import WEBHOOKS
+from rxfloor.core.sync.runner import BackgroundSync
+from rxfloor.core.sync.webhooks import WebhookReceiver
+from rxfloor.core.sync.worker import SyncWorker
 from rxfloor.tui.board.messages import DatabaseBack, DatabaseDown
+from tests import remote_fixtures
 from tests.board_fixtures import frozen, make_app, ready, seed_board, until
+from tests.helpers import wait_for
 from tests.pg_server import PgServer, private_postgres
+from tests.remote_fixtures import SandboxServer, serve_asgi
+from tests.test_sync import NO_WAIT
 from tests.watch_fixtures import make_watch, shown_once
+
+sandbox_server = remote_fixtures.sandbox_server
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +183,44 @@ async def test_sqlite_file_replaced_under_the_board_is_a_sentence(sqlite_url: st
         await pilot.pause()
         assert status_of(app, "#1004") is Status.OPEN
     assert app.return_code in (None, 0)
+
+
+@pytest.mark.slow
+def test_sync_keeps_running_through_a_kill(
+    server: PgServer, floor: str, sandbox_server: SandboxServer
+) -> None:
+    store = Store.open(floor)
+    service = OrderService(store, Actor("AB", "counter-1"))
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=2.0)
+    background = BackgroundSync([SyncWorker(service, source, policy=NO_WAIT)], interval_s=0.2)
+    try:
+        with background:
+            wait_for(lambda: "rxscale" in background.last)
+            server.kill()
+            wait_for(lambda: "rxscale" in background.db_down)
+            first = background.last["rxscale"]
+            server.start()
+            wait_for(lambda: not background.db_down and background.last["rxscale"] is not first)
+            assert all(t.is_alive() for t in background._threads)
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+def test_webhook_inbox_answers_503_while_it_cannot_store(server: PgServer, floor: str) -> None:
+    from tests.test_webhook_inbox import SECRET, event, signed
+
+    store = Store.open(floor)
+    receiver = WebhookReceiver(OrderService(store, Actor("AB", "hooks")), SECRET.encode(),
+                               webhooks=WEBHOOKS)  # fmt: skip
+    body = event("po-s0-000001", "cancelled")
+    try:
+        with serve_asgi(receiver.asgi_app()) as base, httpx.Client(timeout=10) as client:
+            server.kill()
+            answer = client.post(base + "/hooks", content=body, headers=signed(body))
+            assert answer.status_code == 503 and answer.headers["Retry-After"]
+            server.start()
+            answer = client.post(base + "/hooks", content=body, headers=signed(body))
+            assert answer.status_code == 202
+    finally:
+        store.close()

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from rxfloor.core.db import Store, StoreError, sync_lease, utcnow
+from rxfloor.core.db.engine import unreachable
 
 
 def advisory_key(name: str) -> int:
@@ -87,11 +88,16 @@ class PushLease:
 
     def _take(self) -> bool:
         if not self.store.is_sqlite:
-            conn = self.store.engine.connect()
-            got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar_one()
-            )
-            conn.commit()
+            try:
+                conn = self.store.engine.connect()
+                got = bool(
+                    conn.execute(
+                        text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}
+                    ).scalar_one()
+                )
+                conn.commit()
+            except DBAPIError as exc:  # the database is away: not "someone else holds it"
+                raise unreachable(self.store, exc) from None
             if not got:
                 conn.close()
                 return False
