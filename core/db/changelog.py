@@ -25,6 +25,8 @@ T = TypeVar("T")
 
 _NOTIFY_CHANNEL = "rxfloor_changes"
 _CHANGE_LOG_KEEP = 200_000
+#: behind a transaction pooler the feed reads the log this often (no LISTEN there)
+_POLL_S = 0.25
 
 
 def record_change(conn: Connection, order_ids: Sequence[str]) -> None:
@@ -139,6 +141,10 @@ class ChangeWaiter:
             raise unreachable(self._store, exc) from None
 
     def _connect(self) -> Any:
+        if self._store.pgbouncer:
+            with self._store.read() as conn:  # the probe: the database answers
+                conn.execute(text("SELECT 1"))
+            return None
         if self._raw is None:
             if self._store.is_sqlite:
                 self._raw = self._store.engine.raw_connection()
@@ -166,6 +172,9 @@ class ChangeWaiter:
             return self._guarded(lambda: self._wait(timeout, poll_interval))
 
     def _wait(self, timeout: float, poll_interval: float) -> bool:
+        if self._store.pgbouncer:  # no LISTEN through a transaction pooler: the caller polls
+            time.sleep(min(timeout, _POLL_S))
+            return True
         self._connect()
         if not self._store.is_sqlite:
             got = False

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from rxfloor.core.db import changelog, queries
 from rxfloor.core.db.changelog import ChangeWaiter, Cursor
@@ -68,28 +68,48 @@ class Store:
     """Engine, migrations, transactions and read conveniences. Create with :meth:`open`;
     share one per process."""
 
-    def __init__(self, engine: Engine, url: str) -> None:
+    def __init__(
+        self, engine: Engine, url: str, *, app_name: str = "rxfloor", pgbouncer: bool = False
+    ) -> None:
         self.engine = engine
         self.url = url
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.app_name = app_name  # every PostgreSQL connection's application_name
+        #: behind a transaction pooler: no prepared statements, session state, LISTEN
+        self.pgbouncer = pgbouncer and not self.is_sqlite
         #: SQLite: (device, inode) of the file opened, to notice it replaced or removed
         self._file_id: tuple[int, int] | None = None
+        self._session_engine: Engine | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, url: str, *, busy_timeout_ms: int = 5000, migrate: bool = True) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        migrate: bool = True,
+        pool_size: int = 1,
+        app_name: str = "rxfloor",
+        pgbouncer: bool = False,
+    ) -> Store:
+        """``pool_size``: PostgreSQL connections kept for reads and writes, never more
+        (threads queue for one); ``app_name`` names them; ``pgbouncer``: see
+        :attr:`Settings.db_pgbouncer`."""
         url = normalise_url(url)
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url, busy_timeout_ms)
+            store = cls(engine, url)
         else:
             engine = create_engine(
                 url,
                 pool_pre_ping=True,
-                pool_size=5,
-                connect_args={"connect_timeout": 5, "application_name": "rxfloor"},
+                pool_size=pool_size,
+                max_overflow=0,
+                connect_args=pg_connect_args(app_name, pgbouncer=pgbouncer),
             )
-        store = cls(engine, url)
+            store = cls(engine, url, app_name=app_name, pgbouncer=pgbouncer)
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -130,16 +150,29 @@ class Store:
                 "restart rxfloor to open the new one"
             )
 
+    def session_connection(self) -> Connection:
+        """A connection of its own, outside the pool, for session state that must stay with
+        one server connection (the push lease's advisory lock): the pool's connections stay
+        free for the reads and writes. Closing it ends the session."""
+        if self._session_engine is None:
+            self._session_engine = create_engine(
+                self.url, poolclass=NullPool, connect_args=self.connect_args("session")
+            )
+        return self._session_engine.connect()
+
     def driver_url(self) -> str:
         """The URL as psycopg takes it (for connections outside the engine's pool)."""
         return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
 
     def connect_args(self, purpose: str = "") -> dict[str, Any]:
-        """What every PostgreSQL connection of this process is opened with."""
-        return {"connect_timeout": 5, "application_name": "rxfloor"}
+        """What every PostgreSQL connection of this process is opened with: its name (63
+        bytes at most, PostgreSQL's limit), and behind a pooler no prepared statements."""
+        return pg_connect_args(self.app_name, pgbouncer=self.pgbouncer)
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._session_engine is not None:
+            self._session_engine.dispose()
 
     def migrate(self) -> None:
         """Bring the schema to :data:`SCHEMA_HEAD`; refuse a database newer than this code,
@@ -333,6 +366,19 @@ def _cannot_write(path: Path) -> str | None:
     if created:
         path.unlink(missing_ok=True)
     return None
+
+
+def pg_connect_args(app_name: str, *, pgbouncer: bool) -> dict[str, Any]:
+    """psycopg's connection arguments: the name shown in pg_stat_activity (63 bytes at most,
+    PostgreSQL's limit) and, behind a transaction pooler, no server-side prepared statements
+    (another client's transaction may get the server connection that holds them)."""
+    args: dict[str, Any] = {
+        "connect_timeout": 5,
+        "application_name": app_name.encode()[:63].decode(errors="ignore"),
+    }
+    if pgbouncer:
+        args["prepare_threshold"] = None
+    return args
 
 
 def unreachable(store: Store, exc: BaseException) -> StoreError:
