@@ -19,7 +19,7 @@ from rxfloor.core.db import Store, StoreError
 
 @pytest.mark.postgres
 def test_a_change_committed_after_a_later_one_is_still_returned(pg_url: str) -> None:
-    store = Store.open(pg_url)
+    store = Store.open(pg_url, pool_size=3)  # two writers and a follower, as three terminals
     try:
         cursor = store.change_cursor()
         with ExitStack() as a_open:
@@ -66,7 +66,7 @@ def test_every_follower_ends_with_every_orders_final_version(db_url: str) -> Non
     """N writers committing at once, M followers reading the log as a board does (ids, then
     the orders' versions): each follower ends with the last version of every order."""
     writers, followers, orders_n, moves = 4, 3, 30, 80
-    store = Store.open(db_url)
+    store = Store.open(db_url, pool_size=writers + followers)  # each thread a terminal
     with store.write() as conn:
         conn.execute(text("CREATE TABLE stress (id VARCHAR(20) PRIMARY KEY, version INTEGER)"))
         conn.execute(
