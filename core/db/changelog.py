@@ -66,7 +66,9 @@ def change_cursor(conn: Connection) -> Cursor:
         return Cursor(
             int(conn.execute(select(func.coalesce(func.max(changes.c.seq), 0))).scalar_one())
         )
-    return Cursor(_xmin(conn))
+    xmin = _xmin(conn)  # the changes at or above it already committed are in the load
+    seen = conn.execute(select(changes.c.seq).where(changes.c.tx >= xmin)).scalars()
+    return Cursor(xmin, frozenset(seen))
 
 
 def _xmin(conn: Connection) -> int:
