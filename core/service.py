@@ -26,6 +26,7 @@ from rxfloor.core.db import (
     alerts,
     audit_events,
     line_items,
+    moves,
     orders,
     outbox,
     queries,
@@ -271,6 +272,114 @@ class OrderService:
         """
         reason = reason.strip() if reason and reason.strip() else None
         now = self.clock()
+        with self.store.moving() as conn:
+            # read and decide with no transaction open; the write is conditional on the
+            # version read, so a decision on a row that changed since writes nothing
+            row = self._find(conn, ref)
+            step = self._decide(conn, row, action, reason, expected_version, tracking, now)
+            if step is not None:
+                outcome, values, why, queue = step
+                written = moves.write_move(
+                    conn, order_id=row["id"], version=row["version"], values=values,
+                    event=self._event_values(now, outcome.action, row["status"],
+                                             outcome.facts.status, why, row["version"] + 1),
+                    queue=queue, at=now,
+                )  # fmt: skip
+                if written is None:  # someone committed in between
+                    raise self._lost_race(conn, row, action)
+                view = OrderView.from_row(written.row, sync_error=written.sync_error)
+                return MoveResult(view, outcome.action, written.event_id,
+                                  Status(row["status"]), outcome.facts.status)  # fmt: skip
+        # answering a cancellation request also closes its alerts: one transaction for all
+        return self._act_in_transaction(ref, action, reason, expected_version, tracking, now)
+
+    def _decide(
+        self,
+        conn: Connection,
+        row: RowMapping,
+        action: Action,
+        reason: str | None,
+        expected_version: int | None,
+        tracking: Tracking | None,
+        now: datetime,
+    ) -> tuple[lifecycle.Outcome, dict[str, object], str | None, dict[str, object] | None] | None:
+        """The move's outcome, the order's new values, the audit reason and the outbox row
+        (None: not pushed); None when the move must close alerts too (the slow path).
+        Raises Conflict / Refused as :meth:`act` says."""
+        if expected_version is not None and row["version"] != expected_version:
+            changed = self._meanwhile(conn, row, expected_version)
+            raise Conflict(f"{changed}: nothing done", self._view(conn, row))
+        traits = sources.traits(row["source"])
+        facts = _facts(row, traits)
+        try:
+            outcome = lifecycle.apply(facts, action, now, reason, name=row["name"],
+                                      held_at=traits.label)  # fmt: skip
+        except TransitionError as exc:
+            raise self._refusal(conn, row, action, exc) from None
+        if tracking is not None and outcome.action is not Action.FINISH:
+            raise Refused(f"{row['name']}: a tracking number goes with a finish only",
+                          self._view(conn, row))  # fmt: skip
+        if outcome.action in (Action.REJECT_CANCEL, Action.ACCEPT_CANCEL):
+            return None
+        values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
+        why = reason
+        if outcome.action is Action.HOLD:
+            values |= {"on_hold": True, "hold_reason": reason, "hold_by": self.actor.name,
+                       "hold_since": now}  # fmt: skip
+            if not traits.remote_hold:
+                why = f"{reason} ({local_hold_note(traits)})"
+        elif outcome.action is Action.RELEASE:
+            values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
+                       "hold_since": None}  # fmt: skip
+        else:
+            values |= {"status": outcome.facts.status, "status_since": now}
+            if tracking is not None:
+                values |= {"tracking_company": tracking.company,
+                           "tracking_number": tracking.number,
+                           "tracking_url": tracking.url}  # fmt: skip
+                why = _with_tracking(why, tracking)
+        local_start = outcome.action is Action.START and not traits.remote_start
+        queue: dict[str, object] | None = None
+        if outcome.action in PUSHED_ACTIONS and not row["sample"] and not local_start:
+            payload = None if tracking is None else {"tracking": tracking.model_dump()}
+            queue = {"action": outcome.action, "reason": reason, "payload": payload}
+        return outcome, values, why, queue
+
+    def _event_values(
+        self,
+        at: datetime,
+        action: str,
+        from_status: str | None,
+        to_status: str | None,
+        reason: str | None,
+        version: int,
+    ) -> dict[str, object]:
+        """An audit event of this terminal's person, as :meth:`_event` writes it."""
+        return {"at": at, "actor": self.actor.name, "station": self.actor.station,
+                "action": str(action), "from_status": from_status, "to_status": to_status,
+                "reason": reason, "source": "local", "version": version}  # fmt: skip
+
+    def _lost_race(self, conn: Connection, row: RowMapping, action: Action) -> Conflict:
+        """What happened to the order since ``row`` was read (a fresh read in autocommit)."""
+        fresh = self._find(conn, row["id"])
+        message = (
+            self._refusal(conn, fresh, action, None).args[0]  # "is already PROCESSING"
+            if fresh["status"] != row["status"]
+            else self._meanwhile(conn, fresh, row["version"])  # e.g. put on hold
+        )
+        return Conflict(message, self._view(conn, fresh))
+
+    def _act_in_transaction(
+        self,
+        ref: str,
+        action: Action,
+        reason: str | None,
+        expected_version: int | None,
+        tracking: Tracking | None,
+        now: datetime,
+    ) -> MoveResult:
+        """A move in one transaction from its first read (an answer to a cancellation
+        request: the order, its alerts, its event and outbox row commit together)."""
         with self.store.write() as conn:
             row = self._find(conn, ref)
             if expected_version is not None and row["version"] != expected_version:

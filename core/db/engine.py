@@ -234,6 +234,25 @@ class Store:
             raise
 
     @contextmanager
+    def moving(self) -> Iterator[Connection]:
+        """One connection for a move (:mod:`rxfloor.core.db.moves`): its reads run in
+        autocommit, so no transaction is open while the service decides (PostgreSQL sends
+        no BEGIN and no ROLLBACK for them), and the write then opens its own, as short as
+        it can be."""
+        self.check_file()
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:  # the driver is in autocommit already: no BEGIN (_on_begin)
+                    conn.execution_options(rx_autocommit=True)
+                else:
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+        except DBAPIError as exc:
+            if _damaged(exc) or _gone(exc):
+                raise self._storage_error(exc) from None
+            raise
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn:
@@ -317,7 +336,10 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("rx_write", False)
+        options = conn.get_execution_options()
+        if options.get("rx_autocommit", False) and not options.get("rx_write", False):
+            return  # a move's reads: each statement is its own transaction
+        immediate = options.get("rx_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

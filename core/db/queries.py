@@ -430,6 +430,8 @@ _SAYS_SOMETHING = or_(
     and_(outbox.c.state == OutboxState.PENDING, outbox.c.refusals == 1,
          outbox.c.next_attempt_at.is_not(None)),
 )  # fmt: skip
+#: an outbox row whose message the order shows as its sync error (the move writer uses it)
+SAYS_SOMETHING = _SAYS_SOMETHING
 
 
 def sync_errors(store: Store, order_id: str) -> list[str]:
