@@ -13,6 +13,7 @@ IMMEDIATE, the four statements, COMMIT.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Mapping
@@ -22,10 +23,10 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    bindparam,
     delete,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -76,6 +77,10 @@ def _sync_error(order_id: Any) -> Any:
     )
 
 
+_OUTBOX_COLUMNS = ("action", "reason", "payload", "idempotency_key", "state", "attempts",
+                   "created_at")  # fmt: skip
+
+
 def _outbox_values(queue: dict[str, Any], at: datetime) -> dict[str, object]:
     payload = queue.get("payload")
     return {
@@ -89,10 +94,6 @@ def _outbox_values(queue: dict[str, Any], at: datetime) -> dict[str, object]:
     }
 
 
-def _lit(table: Any, name: str, value: object) -> Any:
-    return literal(value, type_=table.c[name].type).label(name)
-
-
 def _postgres(
     conn: Connection,
     order_id: str,
@@ -102,44 +103,68 @@ def _postgres(
     queue: dict[str, Any] | None,
     at: datetime,
 ) -> Written | None:
+    stmt = _statement(tuple(values), tuple(event), queue is not None)
+    params: dict[str, object] = {"m_id": order_id, "m_version": version, "m_at": at}
+    params |= {f"v_{k}": v for k, v in values.items()}
+    params |= {f"e_{k}": v for k, v in event.items()}
+    if queue is not None:
+        params |= {f"o_{k}": v for k, v in _outbox_values(queue, at).items()}
+    found = conn.execute(stmt, params).mappings().first()
+    if found is None:
+        return None
+    _trim(conn, int(found["rx_seq"]))
+    row = {str(k): v for k, v in found.items() if not str(k).startswith("rx_")}
+    return Written(row, int(found["rx_event_id"]), found["rx_sync_error"])
+
+
+def _bind(table: Any, prefix: str, name: str) -> Any:
+    return bindparam(f"{prefix}_{name}", type_=table.c[name].type)
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(values: tuple[str, ...], event: tuple[str, ...], queued: bool) -> Any:
+    """The move's one statement for a shape of move, built once per process (building
+    it costs more than running it)."""
     upd = (
         update(orders)
-        .where(orders.c.id == order_id, orders.c.version == version)
-        .values(**values)
+        .where(orders.c.id == bindparam("m_id"), orders.c.version == bindparam("m_version"))
+        .values({k: _bind(orders, "v", k) for k in values})
         .returning(*orders.c)
         .cte("upd")
     )
-    ev_cols = ["order_id", *event]
     ev = (
         insert(audit_events)
         .from_select(
-            ev_cols,
-            select(upd.c.id, *(_lit(audit_events, k, v) for k, v in event.items())),
+            ["order_id", *event],
+            select(upd.c.id, *(_bind(audit_events, "e", k).label(k) for k in event)),
         )
         .returning(audit_events.c.id, audit_events.c.order_id)
         .cte("ev")
     )
     ch = (
         insert(changes)
-        .from_select(["order_id", "at"], select(upd.c.id, _lit(changes, "at", at)))
+        .from_select(
+            ["order_id", "at"],
+            select(upd.c.id, bindparam("m_at", type_=changes.c.at.type).label("at")),
+        )
         .returning(changes.c.seq)
         .cte("ch")
     )
     note = select(func.pg_notify(NOTIFY_CHANNEL, "").label("n")).select_from(ch).cte("note")
     extra: list[Any] = []
-    if queue is not None:
-        ob_values = _outbox_values(queue, at)
+    if queued:
+        names = list(_OUTBOX_COLUMNS)
         ob = (
             insert(outbox)
             .from_select(
-                ["order_id", "audit_event_id", *ob_values],
-                select(ev.c.order_id, ev.c.id, *(_lit(outbox, k, v) for k, v in ob_values.items())),
+                ["order_id", "audit_event_id", *names],
+                select(ev.c.order_id, ev.c.id, *(_bind(outbox, "o", k).label(k) for k in names)),
             )
             .returning(outbox.c.id)
             .cte("ob")
         )
         extra.append(select(func.count()).select_from(ob).scalar_subquery().label("rx_queued"))
-    stmt = select(
+    return select(
         upd,
         select(ev.c.id).scalar_subquery().label("rx_event_id"),
         select(ch.c.seq).scalar_subquery().label("rx_seq"),
@@ -147,12 +172,6 @@ def _postgres(
         _sync_error(upd.c.id).label("rx_sync_error"),
         *extra,
     )
-    found = conn.execute(stmt).mappings().first()
-    if found is None:
-        return None
-    _trim(conn, int(found["rx_seq"]))
-    row = {str(k): v for k, v in found.items() if not str(k).startswith("rx_")}
-    return Written(row, int(found["rx_event_id"]), found["rx_sync_error"])
 
 
 def _sqlite(
