@@ -27,29 +27,29 @@ from pydantic import SecretStr
 
 from rxfloor.core.config import Settings
 from rxfloor.core.service import OrderService, open_service
-from rxfloor.core.sources.konnektive import sandbox as konnektive_sandbox
 from rxfloor.core.sources.konnektive.client import KonnektiveClient
-from rxfloor.core.sources.konnektive.sandbox.state import Refusal as KonnektiveRefusal
 from rxfloor.core.sources.konnektive.source import KonnektiveSource
-from rxfloor.core.sources.photon import sandbox as photon_sandbox
 from rxfloor.core.sources.photon.client import PhotonClient
 from rxfloor.core.sources.photon.source import PhotonSource, PhotonWebhooks
 from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.sandbox import (
-    BASE_PATH,
-    SandboxConfig,
-    SandboxState,
-    create_app,
-    drive_activity,
-)
 from rxfloor.core.sources.rxscale.source import RxScaleSource
-from rxfloor.core.sources.shopify import sandbox as shop_sandbox
 from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.runner import BackgroundSync
 from rxfloor.core.sync.webhooks import WebhookReceiver, serve_app
 from rxfloor.core.sync.worker import SyncWorker
+from rxfloor.sandbox import konnektive as konnektive_sandbox
+from rxfloor.sandbox import photon as photon_sandbox
+from rxfloor.sandbox import shopify as shop_sandbox
+from rxfloor.sandbox.konnektive.state import Refusal as KonnektiveRefusal
+from rxfloor.sandbox.rxscale import (
+    BASE_PATH,
+    SandboxConfig,
+    SandboxState,
+    create_app,
+    drive_activity,
+)
 
 #: where the Photon stand-in posts its events (served by the demo's receiver, no port)
 PHOTON_HOOK_URL = "http://rxfloor.demo/webhooks/photon"

@@ -34,7 +34,7 @@ def test_mypy_strict() -> None:
     """mypy sees the sources under their installed names (rxfloor.core, …) via a copy."""
     src = ROOT / ".mypy_cache" / "src"
     shutil.rmtree(src, ignore_errors=True)
-    for name in ("core", "tui", "themes"):
+    for name in ("core", "tui", "sandbox", "themes"):
         shutil.copytree(
             ROOT / name, src / "rxfloor" / name, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -145,7 +145,7 @@ def test_wheel_installs_everything_under_the_product_name(tmp_path: Path) -> Non
     if uv is None:
         pytest.skip("uv is not on PATH")
     src = tmp_path / "src"  # build from a copy so no build/ folder lands in the checkout
-    for name in ("core", "tui", "themes"):
+    for name in ("core", "tui", "sandbox", "themes"):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)

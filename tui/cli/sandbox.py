@@ -185,8 +185,8 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
 def _build(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Callable[[str], str]]:
     """The app for ``--source`` and the words that say where its API is."""
     if args.source == "photon":
-        from rxfloor.core.sources.photon.sandbox import PhotonSandboxConfig
-        from rxfloor.core.sources.photon.sandbox import create_app as create_photon
+        from rxfloor.sandbox.photon import PhotonSandboxConfig
+        from rxfloor.sandbox.photon import create_app as create_photon
 
         photon = PhotonSandboxConfig(
             token=os.environ.get(PHOTON_TOKEN_ENV) or "photon-sandbox-token", seed=args.seed,
@@ -201,7 +201,7 @@ def _build(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Calla
             ),
         )
     if args.source == "shopify":
-        from rxfloor.core.sources.shopify.sandbox import ShopConfig, create_app, graphql_path
+        from rxfloor.sandbox.shopify import ShopConfig, create_app, graphql_path
 
         fields: dict[str, Any] = {
             "access_token": args.access_token or os.environ.get(TOKEN_ENV) or "shpat_sandbox",
@@ -218,8 +218,8 @@ def _build(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Calla
         path = graphql_path("2025-10")
         return create_app(shop), lambda root: f"the Shopify GraphQL Admin API at {root}{path}"
     if args.source == "konnektive":
-        from rxfloor.core.sources.konnektive.sandbox import KonnektiveConfig
-        from rxfloor.core.sources.konnektive.sandbox import create_app as create_konnektive
+        from rxfloor.sandbox.konnektive import KonnektiveConfig
+        from rxfloor.sandbox.konnektive import create_app as create_konnektive
 
         konnektive = KonnektiveConfig(
             login_id=os.environ.get(KONNEKTIVE_LOGIN_ENV) or "sandbox-api-user",
@@ -234,8 +234,8 @@ def _build(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Calla
                 "fulfillment/update/)"
             ),
         )
-    from rxfloor.core.sources.rxscale.sandbox import BASE_PATH, SandboxConfig
-    from rxfloor.core.sources.rxscale.sandbox import create_app as create_rxscale
+    from rxfloor.sandbox.rxscale import BASE_PATH, SandboxConfig
+    from rxfloor.sandbox.rxscale import create_app as create_rxscale
 
     dialect = args.dialect or "v1"
     config = SandboxConfig(

@@ -26,8 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rxfloor.core.sources.rxscale.sandbox.openapi import openapi_schema
-from rxfloor.core.sources.rxscale.sandbox.state import (
+from rxfloor.sandbox.rxscale.openapi import openapi_schema
+from rxfloor.sandbox.rxscale.state import (
     EVENT_TYPES,
     KeyGrant,
     Refusal,

@@ -7,7 +7,7 @@ error, deliver; faults; signed CloudEvents deliveries held, duplicated, released
 order, replayed; the transitions and requests logs). Its state is ``app.state.sandbox``.
 """
 
-from rxfloor.core.sources.photon.sandbox.app import (
+from rxfloor.sandbox.photon.app import (
     GRAPHQL_PATH,
     HOOK_PATH,
     ConnectionDropped,
@@ -15,7 +15,7 @@ from rxfloor.core.sources.photon.sandbox.app import (
     deliver_forever,
     sign,
 )
-from rxfloor.core.sources.photon.sandbox.state import (
+from rxfloor.sandbox.photon.state import (
     FAULT_KINDS,
     FaultSettings,
     PhotonSandboxConfig,

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rxfloor.core.sources.konnektive.sandbox.state import (
+from rxfloor.sandbox.konnektive.state import (
     BAD_LOGIN,
     BUSY,
     KonnektiveConfig,

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from rxfloor.core.lifecycle import DeliveryType, Priority
 from rxfloor.core.models import NewOrder
 from rxfloor.core.sample import sample_orders
-from rxfloor.core.sources.rxscale.sandbox.dialects import (
+from rxfloor.sandbox.rxscale.dialects import (
     DIALECTS,
     Dialect,
     DialectName,

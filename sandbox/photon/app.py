@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rxfloor.core.sources.photon.sandbox.state import (
+from rxfloor.sandbox.photon.state import (
     REFUSED,
     PhotonSandboxConfig,
     PhotonSandboxState,

@@ -7,13 +7,13 @@ carrier-side changes, faults, the requests and transitions logs). Its state is
 ``app.state.konnektive`` (a :class:`KonnektiveState`).
 """
 
-from rxfloor.core.sources.konnektive.sandbox.app import (
+from rxfloor.sandbox.konnektive.app import (
     API_ENDPOINTS,
     CONTROL_PATH,
     ConnectionDropped,
     create_app,
 )
-from rxfloor.core.sources.konnektive.sandbox.state import (
+from rxfloor.sandbox.konnektive.state import (
     BAD_LOGIN,
     BUSY,
     FAULT_KINDS,

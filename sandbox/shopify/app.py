@@ -42,10 +42,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from rxfloor.core.sources.rxscale.sandbox.app import _drop, _garble
-from rxfloor.core.sources.shopify.sandbox.cost import Coster, CostRefusal
-from rxfloor.core.sources.shopify.sandbox.schema import Context, executable_schema
-from rxfloor.core.sources.shopify.sandbox.state import (
+from rxfloor.sandbox.rxscale.app import _drop, _garble
+from rxfloor.sandbox.shopify.cost import Coster, CostRefusal
+from rxfloor.sandbox.shopify.schema import Context, executable_schema
+from rxfloor.sandbox.shopify.state import (
     TOPICS,
     Event,
     Refusal,

@@ -20,14 +20,14 @@ over a socket (uvicorn) the connection is really closed. The deliverer of webhoo
 with the app's lifespan, or in-process at the first subscription made through control.
 """
 
-from rxfloor.core.sources.shopify.sandbox.app import (
+from rxfloor.sandbox.shopify.app import (
     INVALID_TOKEN,
     create_app,
     graphql_path,
     sign,
 )
-from rxfloor.core.sources.shopify.sandbox.schema import executable_schema, sdl
-from rxfloor.core.sources.shopify.sandbox.state import (
+from rxfloor.sandbox.shopify.schema import executable_schema, sdl
+from rxfloor.sandbox.shopify.state import (
     FAULT_KINDS,
     MAX_PAGE,
     TOPICS,

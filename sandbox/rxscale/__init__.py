@@ -18,14 +18,14 @@ There a dropped connection surfaces as :class:`ConnectionDropped` (an
 ``SandboxState.tick(rng)`` is the synchronous, thread-safe step behind ``drive_activity``.
 """
 
-from rxfloor.core.sources.rxscale.sandbox.app import (
+from rxfloor.sandbox.rxscale.app import (
     BASE_PATH,
     OLD_BASE_PATH,
     ConnectionDropped,
     create_app,
     sign,
 )
-from rxfloor.core.sources.rxscale.sandbox.state import (
+from rxfloor.sandbox.rxscale.state import (
     FAULT_KINDS,
     FaultSettings,
     KeyGrant,

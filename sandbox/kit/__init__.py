@@ -1,0 +1,1 @@
+"""What every stand-in shares (moto's ``moto/core`` is the model)."""
