@@ -7,10 +7,10 @@ carrier-side changes, faults, the requests and transitions logs). Its state is
 ``app.state.konnektive`` (a :class:`KonnektiveState`).
 """
 
+from rxfloor.sandbox.kit.asgi import ConnectionDropped
 from rxfloor.sandbox.konnektive.app import (
     API_ENDPOINTS,
     CONTROL_PATH,
-    ConnectionDropped,
     create_app,
 )
 from rxfloor.sandbox.konnektive.state import (

@@ -7,10 +7,10 @@ error, deliver; faults; signed CloudEvents deliveries held, duplicated, released
 order, replayed; the transitions and requests logs). Its state is ``app.state.sandbox``.
 """
 
+from rxfloor.sandbox.kit.asgi import ConnectionDropped
 from rxfloor.sandbox.photon.app import (
     GRAPHQL_PATH,
     HOOK_PATH,
-    ConnectionDropped,
     create_app,
     deliver_forever,
     sign,

@@ -23,6 +23,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from rxfloor.sandbox.kit.activity import every
+from rxfloor.sandbox.kit.faults import draw
+from rxfloor.sandbox.kit.logs import Logs
+
 #: ``refuse``: a 409 with :data:`REFUSED`, nothing applied (asked for by name, never part of
 #: the random kinds: not a transport fault)
 FaultKind = Literal[
@@ -120,7 +124,7 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class PhotonSandboxState:
+class PhotonSandboxState(Logs):
     """Everything the stand-in knows; thread-safe (one lock)."""
 
     def __init__(self, config: PhotonSandboxConfig, clock: Callable[[], float] = time.time) -> None:
@@ -334,15 +338,6 @@ class PhotonSandboxState:
             return [self.view(o) for o in self._orders.values()]
 
     # -- logs
-    def log_request(self, entry: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            entry["seq"] = len(self._requests) + 1
-            self._requests.append(entry)
-            return entry
-
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._requests[since:]]
 
     def transitions(self, since: int = 0, by: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -373,12 +368,7 @@ class PhotonSandboxState:
             self._fault_n += 1
             if f.paths is not None and path not in f.paths:
                 return None
-            if f.next:
-                return f.next.pop(0)
-            if f.fail_rate <= 0:
-                return None
-            rng = random.Random(f"{f.fault_seed}/{n}")
-            return rng.choice(f.kinds) if rng.random() < f.fail_rate else None
+            return draw(f.next, f.fail_rate, f.fault_seed, n, f.kinds)
 
     @property
     def faults(self) -> FaultSettings:
@@ -518,6 +508,4 @@ async def drive_activity(
 ) -> None:
     """Prescriber-side life for the demo: every ``every_s`` seconds a :meth:`tick`."""
     rng = random.Random(seed)
-    while True:
-        await asyncio.sleep(every_s)
-        state.tick(rng, cancel_chance)
+    await every(every_s, lambda: state.tick(rng, cancel_chance), None)

@@ -18,10 +18,10 @@ There a dropped connection surfaces as :class:`ConnectionDropped` (an
 ``SandboxState.tick(rng)`` is the synchronous, thread-safe step behind ``drive_activity``.
 """
 
+from rxfloor.sandbox.kit.asgi import ConnectionDropped
 from rxfloor.sandbox.rxscale.app import (
     BASE_PATH,
     OLD_BASE_PATH,
-    ConnectionDropped,
     create_app,
     sign,
 )

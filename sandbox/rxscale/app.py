@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import urllib.parse
 from collections import Counter
@@ -26,6 +24,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rxfloor.sandbox.kit.asgi import (
+    answer,
+    applied_then,
+    drop,
+    header,
+)
+from rxfloor.sandbox.kit.signing import hmac_hex
 from rxfloor.sandbox.rxscale.openapi import openapi_schema
 from rxfloor.sandbox.rxscale.state import (
     EVENT_TYPES,
@@ -44,10 +49,6 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 #: the words of the ``refuse`` fault (the 409 of a transition the pharmacy may not make now)
 REFUSED = "transition not allowed from the current status"
-
-
-class ConnectionDropped(httpx.RemoteProtocolError):
-    """Raised in-process (httpx.ASGITransport) where there is no socket to close."""
 
 
 # -- the gate: log, faults, rate limit -----------------------------------------------------
@@ -74,18 +75,18 @@ class _Gate:
                 "query": scope["query_string"].decode("latin-1"),
                 "status_code": None,
                 "fault": None,
-                "idempotency_key": _header(headers, b"idempotency-key")
-                or _header(headers, b"x-idempotency-key"),
+                "idempotency_key": header(headers, b"idempotency-key")
+                or header(headers, b"x-idempotency-key"),
             }
         )
         scope["sandbox.request"] = entry
         fault = state.draw_fault(scope["method"])
         entry["fault"] = fault
         if fault == "drop_before":
-            await _drop(receive)
+            await drop(receive)
             return
         if fault == "server_error":
-            await self._answer(entry, send, 500, {"error": "internal server error"})
+            await answer(entry, send, 500, {"error": "internal server error"})
             return
         if fault == "rate_limit":
             await self._too_many(entry, send, state.faults.retry_after_s)
@@ -103,83 +104,16 @@ class _Gate:
 
             await self.app(scope, receive, record)
             return
-        held: list[Message] = []
-
-        async def hold(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                entry["status_code"] = message["status"]
-            held.append(message)
-
-        await self.app(scope, receive, hold)  # the request IS applied
-        if fault == "drop_after":
-            entry["status_code"] = None
-            await _drop(receive)
-            return
-        if fault == "slow":
-            await asyncio.sleep(state.faults.slow_s)
-        if fault == "malformed":
-            held = _garble(held)
-        for message in held:
-            await send(message)
-
-    async def _answer(
-        self,
-        entry: dict[str, Any],
-        send: Send,
-        status: int,
-        body: dict[str, Any],
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        entry["status_code"] = status
-        response = JSONResponse(body, status, headers=headers)
-        await response({"type": "http"}, _no_receive, send)
+        await applied_then(self.app, scope, receive, send, entry, fault, state.faults.slow_s)
 
     async def _too_many(self, entry: dict[str, Any], send: Send, retry_after: int) -> None:
-        await self._answer(
+        await answer(
             entry,
             send,
             429,
             {"error": "rate limit exceeded, retry later"},
             {"Retry-After": str(retry_after)},
         )
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
-def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
-    value = headers.get(name)
-    return value.decode("latin-1") if value is not None else None
-
-
-async def _drop(receive: Receive) -> None:
-    """Close the connection without an answer: a network failure to the client.
-
-    Under uvicorn the transport is reachable through the bound ``receive`` of its request
-    cycle; closing it makes httpx raise ``RemoteProtocolError`` ("Server disconnected
-    without sending a response"). In-process (httpx.ASGITransport) there is no socket, so
-    the same httpx exception is raised through the transport instead.
-    """
-    transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    if not isinstance(transport, asyncio.BaseTransport):
-        raise ConnectionDropped("Server disconnected without sending a response (sandbox fault)")
-    transport.close()
-    await asyncio.sleep(0)  # let the server see the connection lost before the app returns
-
-
-def _garble(messages: list[Message]) -> list[Message]:
-    """The same answer with its JSON body cut in half (and the length header to match)."""
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    broken = body[: max(1, len(body) // 2)] if body else b"{"
-    out: list[Message] = []
-    for m in messages:
-        if m["type"] == "http.response.start":
-            headers = [(k, v) for k, v in m.get("headers", []) if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(broken)).encode()))
-            out.append({**m, "headers": headers})
-    out.append({"type": "http.response.body", "body": broken, "more_body": False})
-    return out
 
 
 # -- webhook deliveries --------------------------------------------------------------------
@@ -225,7 +159,7 @@ async def _deliver_forever(state: SandboxState) -> None:
 
 def sign(secret: str, body: bytes) -> str:
     """``X-Webhook-Signature``: hex HMAC-SHA256 of the raw body keyed with the secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac_hex(secret, body)
 
 
 async def deliver(

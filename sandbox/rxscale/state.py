@@ -27,6 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from rxfloor.core.lifecycle import DeliveryType, Priority
 from rxfloor.core.models import NewOrder
 from rxfloor.core.sample import sample_orders
+from rxfloor.sandbox.kit.activity import every
+from rxfloor.sandbox.kit.faults import draw
+from rxfloor.sandbox.kit.logs import Logs
 from rxfloor.sandbox.rxscale.dialects import (
     DIALECTS,
     Dialect,
@@ -158,7 +161,7 @@ _DOCTORS = ("Dr. med. A. Wagner", "Dr. med. S. Yilmaz", "Dr. med. K. Nowak", "Dr
 DETAIL_KEYS = ("patient_data", "doctor_data", "prescription_file", "prepaid")
 
 
-class SandboxState:
+class SandboxState(Logs):
     """Orders, subscriptions, logs and live fault settings of one stand-in."""
 
     def __init__(
@@ -464,20 +467,6 @@ class SandboxState:
 
     # -- logs -----------------------------------------------------------------------------
 
-    def log_request(self, entry: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            entry["seq"] = len(self._requests) + 1
-            self._requests.append(entry)
-            return entry
-
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(r) for r in self._requests[since:]]
-
-    def transitions(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(t) for t in self._transitions[since:]]
-
     # -- rate limit and faults ------------------------------------------------------------
 
     def admit(self) -> int | None:
@@ -502,14 +491,7 @@ class SandboxState:
             self._fault_n += 1
             if f.methods is not None and method.upper() not in f.methods:
                 return None
-            if f.next:
-                return f.next.pop(0)
-            if f.fail_rate <= 0:
-                return None
-            rng = random.Random(f"{f.fault_seed}/{n}")
-            if rng.random() >= f.fail_rate:
-                return None
-            return rng.choice(f.kinds)
+            return draw(f.next, f.fail_rate, f.fault_seed, n, f.kinds)
 
     @property
     def faults(self) -> FaultSettings:
@@ -640,13 +622,4 @@ async def drive_activity(
     Runs until cancelled or until ``stop`` is set.
     """
     rng = random.Random(seed)
-    while stop is None or not stop.is_set():
-        try:
-            if stop is None:
-                await asyncio.sleep(every_s)
-            else:
-                await asyncio.wait_for(stop.wait(), timeout=every_s)
-                return
-        except TimeoutError:
-            pass
-        state.tick(rng, cancel_chance)
+    await every(every_s, lambda: state.tick(rng, cancel_chance), stop)

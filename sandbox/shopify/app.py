@@ -10,10 +10,8 @@ faulted, throttled or authenticated.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
-import hashlib
 import hmac
 import json
 import uuid
@@ -42,7 +40,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from rxfloor.sandbox.rxscale.app import _drop, _garble
+from rxfloor.sandbox.kit.asgi import (
+    answer,
+    drop,
+    garble,
+)
+from rxfloor.sandbox.kit.signing import hmac_base64
 from rxfloor.sandbox.shopify.cost import Coster, CostRefusal
 from rxfloor.sandbox.shopify.schema import Context, executable_schema
 from rxfloor.sandbox.shopify.state import (
@@ -97,10 +100,10 @@ class _GraphQL:
         )
         reply = {"X-Shopify-API-Version": version, "X-Request-Id": str(uuid.uuid4())}
         if version not in state.config.api_versions:
-            await _answer(entry, send, 404, {"errors": "Not Found"}, reply)
+            await answer(entry, send, 404, {"errors": "Not Found"}, reply)
             return
         if scope["method"] != "POST":
-            await _answer(entry, send, 405, {"errors": "Method Not Allowed"}, reply)
+            await answer(entry, send, 405, {"errors": "Method Not Allowed"}, reply)
             return
         request = _parse_request(headers.get("content-type", ""), body)
         if isinstance(request, Refusal):
@@ -111,40 +114,40 @@ class _GraphQL:
             fault = state.draw_fault(request.operation)
         entry["fault"] = fault
         if fault == "drop_before":
-            await _drop(receive)
+            await drop(receive)
             return
         token = headers.get("x-shopify-access-token")
         if fault == "server_error":
             words = "Internal error. Looks like something went wrong on our end."
             code = state.faults.server_error_status
-            await _answer(entry, send, code, {"errors": self._echo(words, token)}, reply)
+            await answer(entry, send, code, {"errors": self._echo(words, token)}, reply)
             return
         if token is None or not hmac.compare_digest(
             token.encode(), state.config.access_token.get_secret_value().encode()
         ):
-            await _answer(entry, send, 401, {"errors": self._echo(INVALID_TOKEN, token)}, reply)
+            await answer(entry, send, 401, {"errors": self._echo(INVALID_TOKEN, token)}, reply)
             return
         if isinstance(request, Refusal):
-            await _answer(entry, send, request.status_code, request.body, reply)
+            await answer(entry, send, request.status_code, request.body, reply)
             return
-        answer = await run_in_threadpool(_run, state, request, fault == "throttled", entry)
+        result = await run_in_threadpool(_run, state, request, fault == "throttled", entry)
         if fault in (None, "throttled", "refuse"):  # refuse: userErrors, from the mutation
-            await _answer(entry, send, 200, answer, reply)
+            await answer(entry, send, 200, result, reply)
             return
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
             held.append(message)
 
-        await _answer(entry, hold, 200, answer, reply)  # the request IS applied
+        await answer(entry, hold, 200, result, reply)  # the request IS applied
         if fault == "drop_after":
             entry["status_code"] = None
-            await _drop(receive)
+            await drop(receive)
             return
         if fault == "slow":
             await asyncio.sleep(state.faults.slow_s)
         if fault == "malformed":
-            held = _garble(held)
+            held = garble(held)
         for message in held:
             await send(message)
 
@@ -164,18 +167,6 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
-
-
-async def _answer(
-    entry: dict[str, Any], send: Send, status: int, body: Any, headers: dict[str, str]
-) -> None:
-    entry["status_code"] = status
-    response = JSONResponse(body, status, headers=headers)
-    await response({"type": "http"}, _no_receive, send)
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
 
 
 class _Query:
@@ -333,7 +324,7 @@ def _run(
 
 def sign(secret: str, body: bytes) -> str:
     """``X-Shopify-Hmac-Sha256``: base64 of the HMAC-SHA256 of the raw body."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return hmac_base64(secret, body)
 
 
 def webhook_api_version(config: ShopConfig) -> str:
