@@ -16,23 +16,42 @@ In-process, without a port (the demo)::
 There a dropped connection surfaces as :class:`ConnectionDropped` (an
 ``httpx.RemoteProtocolError``); over a socket (uvicorn) the connection is really closed.
 ``SandboxState.tick(rng)`` is the synchronous, thread-safe step behind ``drive_activity``.
+
+
+The names below are imported on first use (``rxfloor sandbox``'s parser reads this
+stand-in's :mod:`standin` without Starlette or pydantic).
 """
 
-from rxfloor.sandbox.kit.asgi import ConnectionDropped
-from rxfloor.sandbox.rxscale.app import (
-    BASE_PATH,
-    OLD_BASE_PATH,
-    create_app,
-    sign,
-)
-from rxfloor.sandbox.rxscale.state import (
-    FAULT_KINDS,
-    FaultSettings,
-    KeyGrant,
-    SandboxConfig,
-    SandboxState,
-    drive_activity,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rxfloor.sandbox.kit.asgi import ConnectionDropped
+    from rxfloor.sandbox.rxscale.app import BASE_PATH, OLD_BASE_PATH, create_app, sign
+    from rxfloor.sandbox.rxscale.state import (
+        FAULT_KINDS,
+        FaultSettings,
+        KeyGrant,
+        SandboxConfig,
+        SandboxState,
+        drive_activity,
+    )
+
+_HOME = {
+    "BASE_PATH": "rxfloor.sandbox.rxscale.app",
+    "ConnectionDropped": "rxfloor.sandbox.kit.asgi",
+    "FAULT_KINDS": "rxfloor.sandbox.rxscale.state",
+    "FaultSettings": "rxfloor.sandbox.rxscale.state",
+    "KeyGrant": "rxfloor.sandbox.rxscale.state",
+    "OLD_BASE_PATH": "rxfloor.sandbox.rxscale.app",
+    "SandboxConfig": "rxfloor.sandbox.rxscale.state",
+    "SandboxState": "rxfloor.sandbox.rxscale.state",
+    "create_app": "rxfloor.sandbox.rxscale.app",
+    "drive_activity": "rxfloor.sandbox.rxscale.state",
+    "sign": "rxfloor.sandbox.rxscale.app",
+}
 
 __all__ = [
     "BASE_PATH",
@@ -47,3 +66,10 @@ __all__ = [
     "drive_activity",
     "sign",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

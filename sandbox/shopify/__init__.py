@@ -18,24 +18,45 @@ In-process, without a port (the demo)::
 There a dropped connection surfaces as ``ConnectionDropped`` (an ``httpx.RemoteProtocolError``);
 over a socket (uvicorn) the connection is really closed. The deliverer of webhooks starts
 with the app's lifespan, or in-process at the first subscription made through control.
+
+
+The names below are imported on first use (``rxfloor sandbox``'s parser reads this
+stand-in's :mod:`standin` without Starlette or pydantic).
 """
 
-from rxfloor.sandbox.shopify.app import (
-    INVALID_TOKEN,
-    create_app,
-    graphql_path,
-    sign,
-)
-from rxfloor.sandbox.shopify.schema import executable_schema, sdl
-from rxfloor.sandbox.shopify.state import (
-    FAULT_KINDS,
-    MAX_PAGE,
-    TOPICS,
-    FaultSettings,
-    ShopConfig,
-    ShopState,
-    drive_activity,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rxfloor.sandbox.shopify.app import INVALID_TOKEN, create_app, graphql_path, sign
+    from rxfloor.sandbox.shopify.schema import executable_schema, sdl
+    from rxfloor.sandbox.shopify.state import (
+        FAULT_KINDS,
+        MAX_PAGE,
+        TOPICS,
+        FaultSettings,
+        ShopConfig,
+        ShopState,
+        drive_activity,
+    )
+
+_HOME = {
+    "FAULT_KINDS": "rxfloor.sandbox.shopify.state",
+    "FaultSettings": "rxfloor.sandbox.shopify.state",
+    "INVALID_TOKEN": "rxfloor.sandbox.shopify.app",
+    "MAX_PAGE": "rxfloor.sandbox.shopify.state",
+    "ShopConfig": "rxfloor.sandbox.shopify.state",
+    "ShopState": "rxfloor.sandbox.shopify.state",
+    "TOPICS": "rxfloor.sandbox.shopify.state",
+    "create_app": "rxfloor.sandbox.shopify.app",
+    "drive_activity": "rxfloor.sandbox.shopify.state",
+    "executable_schema": "rxfloor.sandbox.shopify.schema",
+    "graphql_path": "rxfloor.sandbox.shopify.app",
+    "sdl": "rxfloor.sandbox.shopify.schema",
+    "sign": "rxfloor.sandbox.shopify.app",
+}
 
 __all__ = [
     "FAULT_KINDS",
@@ -52,3 +73,10 @@ __all__ = [
     "sdl",
     "sign",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

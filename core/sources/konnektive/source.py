@@ -113,10 +113,12 @@ class KonnektiveSource:
     ) -> KonnektiveSource:
         """The source ``[sources.konnektive]`` describes, the API user from the environment
         or the keyring. Raises :class:`ValueError` naming what is missing or malformed."""
+        from rxfloor.core.sources.konnektive.plugin import api_url, credentials
+
         section = settings.sources.konnektive
-        login_id, password = settings.resolved_konnektive_credentials()
+        login_id, password = credentials(settings)
         client = KonnektiveClient(
-            settings.konnektive_url() or "",
+            api_url(settings) or "",
             login_id,
             password,
             timeout_s=section.http_timeout_s or settings.http_timeout_s,

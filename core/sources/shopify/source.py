@@ -285,10 +285,12 @@ class ShopifySource:
         """The source the configuration describes (``[sources.shopify]``, the token from
         the environment or the keyring). Raises :class:`ValueError` (no shop URL, no
         token) or ``ConfigError`` (a malformed token)."""
+        from rxfloor.core.sources.shopify.plugin import access_token, shop_url
+
         section = settings.sources.shopify
         client = ShopifyClient(
-            settings.shopify_url() or "",
-            settings.resolved_shopify_token(),
+            shop_url(settings) or "",
+            access_token(settings),
             api_version=section.api_version,
             timeout_s=section.http_timeout_s or settings.http_timeout_s,
             transport=transport,
