@@ -34,8 +34,9 @@ from rxfloor.core.sources.base import (
     WebhookEvent,
     read_after_write,
 )
+from rxfloor.core.sources.http import short
 from rxfloor.core.sources.konnektive import wire
-from rxfloor.core.sources.konnektive.client import KonnektiveClient, short
+from rxfloor.core.sources.konnektive.client import KonnektiveClient
 from rxfloor.core.sources.konnektive.wire import NAME, Fulfillment, KonnektiveOrder, OrderDetail
 
 
