@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -219,3 +219,15 @@ def lazy(ref: str) -> Any:
     keep their module's imports out of start-up)."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def opener(ref: str) -> Callable[[Settings], OrderSource]:
+    """A plugin's ``open``: the class ``ref`` names, its ``from_settings``, imported when
+    a source is opened (its client and httpx with it)."""
+    return lambda settings: cast("OrderSource", lazy(ref).from_settings(settings))
+
+
+def loader(ref: str) -> Callable[[], Any]:
+    """A plugin's factory of the object ``ref`` names (its webhook format), imported when
+    asked."""
+    return lambda: lazy(ref)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rxfloor.core.sample import sample_orders
 from rxfloor.sandbox.kit.activity import every
-from rxfloor.sandbox.kit.faults import draw
+from rxfloor.sandbox.kit.faults import BaseFaults, draw
 from rxfloor.sandbox.kit.logs import Logs
 
 FaultKind = Literal[
@@ -65,14 +65,10 @@ _CARRIER: dict[str, frozenset[str]] = {
 }
 
 
-class FaultSettings(BaseModel):
+class FaultSettings(BaseFaults):
     """Injected faults; API request ``n`` (counted from the last change) draws from
     ``Random(f"{fault_seed}/{n}")``, so one seed gives one fault sequence."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    fault_seed: int = 0
     kinds: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS), min_length=1)
     #: only these endpoints are faulted (e.g. ``["fulfillment/update"]``; None: every one)
     endpoints: list[str] | None = None

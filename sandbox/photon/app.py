@@ -29,6 +29,7 @@ from rxfloor.sandbox.kit.asgi import (
     drop,
 )
 from rxfloor.sandbox.kit.signing import hmac_hex
+from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
 from rxfloor.sandbox.photon.state import (
     REFUSED,
     PhotonSandboxConfig,
@@ -106,9 +107,7 @@ class _Gate:
 
 
 def _ensure_deliverer(state: PhotonSandboxState) -> None:
-    task = state.delivery_task
-    if task is None or task.done():
-        state.delivery_task = asyncio.get_running_loop().create_task(deliver_forever(state))
+    ensure_deliverer(state, lambda: deliver_forever(state))
 
 
 async def deliver_forever(
@@ -116,29 +115,18 @@ async def deliver_forever(
 ) -> None:
     """Send every event as it happens to every subscription, until cancelled. ``client``
     (closed here) carries the deliveries: the demo's reaches its receiver in-process."""
-    wake = asyncio.Event()
-    state.bind_wakeup(asyncio.get_running_loop(), wake)
-    pending: set[asyncio.Task[None]] = set()
+
+    def send(http: httpx.AsyncClient, item: tuple[Any, list[dict[str, Any]], int]) -> list[Any]:
+        event, subs, times = item
+        body = json.dumps(envelope(event, state.config.organization),
+                          separators=(",", ":")).encode()  # fmt: skip
+        return [deliver(http, state, sub, event, body) for sub in subs for _ in range(times)]
+
     # a burst of events waits for a free connection as Photon's own queue would: the time
     # spent waiting is not an attempt that timed out (the receiver never saw it)
     timeout = httpx.Timeout(state.config.webhook_timeout_s, pool=None)
-    client = client or httpx.AsyncClient(timeout=timeout)
-    async with client:
-        try:
-            while True:
-                await wake.wait()
-                wake.clear()
-                for event, subs, times in state.take_events():
-                    body = json.dumps(envelope(event, state.config.organization),
-                                      separators=(",", ":")).encode()  # fmt: skip
-                    for sub in subs:
-                        for _ in range(times):
-                            task = asyncio.create_task(deliver(client, state, sub, event, body))
-                            pending.add(task)
-                            task.add_done_callback(pending.discard)
-        finally:
-            for task in pending:
-                task.cancel()
+    await pump(state, state.take_events, send,
+               lambda: client or httpx.AsyncClient(timeout=timeout))  # fmt: skip
 
 
 async def deliver(

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rxfloor.sandbox.kit.activity import every
-from rxfloor.sandbox.kit.faults import draw
+from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
 from rxfloor.sandbox.kit.logs import Logs
 
 #: ``refuse``: a 409 with :data:`REFUSED`, nothing applied (asked for by name, never part of
@@ -55,13 +55,9 @@ _NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Bar
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, like Photon's ULIDs
 
 
-class FaultSettings(BaseModel):
+class FaultSettings(BaseFaults):
     """Injected faults, drawn per API request ``n`` from ``Random(f"{fault_seed}/{n}")``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    fault_seed: int = 0
     kinds: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS), min_length=1)
     #: faults forced on the next requests, one each, before any random draw
     next: list[FaultKind] = Field(default_factory=list)
@@ -124,7 +120,7 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class PhotonSandboxState(Logs):
+class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
     """Everything the stand-in knows; thread-safe (one lock)."""
 
     def __init__(self, config: PhotonSandboxConfig, clock: Callable[[], float] = time.time) -> None:
@@ -369,17 +365,6 @@ class PhotonSandboxState(Logs):
             if f.paths is not None and path not in f.paths:
                 return None
             return draw(f.next, f.fail_rate, f.fault_seed, n, f.kinds)
-
-    @property
-    def faults(self) -> FaultSettings:
-        with self._lock:
-            return self._faults.model_copy(deep=True)
-
-    def set_faults(self, changes: dict[str, Any]) -> FaultSettings:
-        with self._lock:
-            self._faults = FaultSettings.model_validate({**self._faults.model_dump(), **changes})
-            self._fault_n = 0
-            return self._faults.model_copy(deep=True)
 
     # -- webhooks
     def subscribe(self, target: str, secret: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from rxfloor.sandbox.kit.asgi import (
     header,
 )
 from rxfloor.sandbox.kit.signing import hmac_hex
+from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
 from rxfloor.sandbox.rxscale.openapi import openapi_schema
 from rxfloor.sandbox.rxscale.state import (
     EVENT_TYPES,
@@ -120,41 +121,25 @@ class _Gate:
 
 
 def _ensure_deliverer(state: SandboxState) -> None:
-    """Start the delivery task on the running loop: at startup under a server, and at the
-    first subscription in-process (httpx.ASGITransport runs no lifespan)."""
-    task = state.delivery_task
-    if task is None or task.done():
-        state.delivery_task = asyncio.get_running_loop().create_task(_deliver_forever(state))
+    ensure_deliverer(state, lambda: _deliver_forever(state))
 
 
 async def _deliver_forever(state: SandboxState) -> None:
-    wake = asyncio.Event()
-    state.bind_wakeup(asyncio.get_running_loop(), wake)
-    pending: set[asyncio.Task[None]] = set()
-    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
-        try:
-            while True:
-                await wake.wait()
-                wake.clear()
-                for event, subs in state.take_events():
-                    body = json.dumps(
-                        {
-                            "event_type": event.event_type,
-                            "timestamp": event.timestamp,
-                            "payload_version": "1",
-                            "data": event.order,
-                        },
-                        separators=(",", ":"),
-                    ).encode()
-                    for sub in subs:
-                        task = asyncio.create_task(
-                            deliver(client, state, sub, event.event_type, body)
-                        )
-                        pending.add(task)
-                        task.add_done_callback(pending.discard)
-        finally:
-            for task in pending:
-                task.cancel()
+    def send(client: httpx.AsyncClient, item: tuple[Any, list[dict[str, Any]]]) -> list[Any]:
+        event, subs = item
+        body = json.dumps(
+            {
+                "event_type": event.event_type,
+                "timestamp": event.timestamp,
+                "payload_version": "1",
+                "data": event.order,
+            },
+            separators=(",", ":"),
+        ).encode()
+        return [deliver(client, state, sub, event.event_type, body) for sub in subs]
+
+    await pump(state, state.take_events, send,
+               lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s))  # fmt: skip
 
 
 def sign(secret: str, body: bytes) -> str:

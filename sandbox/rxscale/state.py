@@ -28,7 +28,7 @@ from rxfloor.core.lifecycle import DeliveryType, Priority
 from rxfloor.core.models import NewOrder
 from rxfloor.core.sample import sample_orders
 from rxfloor.sandbox.kit.activity import every
-from rxfloor.sandbox.kit.faults import draw
+from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
 from rxfloor.sandbox.kit.logs import Logs
 from rxfloor.sandbox.rxscale.dialects import (
     DIALECTS,
@@ -67,14 +67,10 @@ class KeyGrant(BaseModel):
     group: bool = False
 
 
-class FaultSettings(BaseModel):
+class FaultSettings(BaseFaults):
     """Injected faults. Each API request ``n`` (counted from the last settings change) draws
     its fault from ``Random(f"{fault_seed}/{n}")``, so one seed gives one fault sequence."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    fault_seed: int = 0
     kinds: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS), min_length=1)
     #: only requests with these methods are faulted (None: every method)
     methods: list[str] | None = None
@@ -161,7 +157,7 @@ _DOCTORS = ("Dr. med. A. Wagner", "Dr. med. S. Yilmaz", "Dr. med. K. Nowak", "Dr
 DETAIL_KEYS = ("patient_data", "doctor_data", "prescription_file", "prepaid")
 
 
-class SandboxState(Logs):
+class SandboxState(Logs, FaultBox[FaultSettings]):
     """Orders, subscriptions, logs and live fault settings of one stand-in."""
 
     def __init__(
@@ -492,19 +488,6 @@ class SandboxState(Logs):
             if f.methods is not None and method.upper() not in f.methods:
                 return None
             return draw(f.next, f.fail_rate, f.fault_seed, n, f.kinds)
-
-    @property
-    def faults(self) -> FaultSettings:
-        with self._lock:
-            return self._faults.model_copy(deep=True)
-
-    def set_faults(self, changes: dict[str, Any]) -> FaultSettings:
-        """Change fault settings live; the draw sequence restarts from request 0."""
-        with self._lock:
-            merged = {**self._faults.model_dump(), **changes}
-            self._faults = FaultSettings.model_validate(merged)
-            self._fault_n = 0
-            return self._faults.model_copy(deep=True)
 
     @property
     def rate_limit(self) -> float | None:

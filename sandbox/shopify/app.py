@@ -46,6 +46,7 @@ from rxfloor.sandbox.kit.asgi import (
     garble,
 )
 from rxfloor.sandbox.kit.signing import hmac_base64
+from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
 from rxfloor.sandbox.shopify.cost import Coster, CostRefusal
 from rxfloor.sandbox.shopify.schema import Context, executable_schema
 from rxfloor.sandbox.shopify.state import (
@@ -347,37 +348,25 @@ def _headers(state: ShopState, event: Event, sub: dict[str, Any], secret: str) -
 
 
 def _ensure_deliverer(state: ShopState) -> None:
-    """Start the delivery task on the running loop: at startup under a server, and at the
-    first subscription in-process (httpx.ASGITransport runs no lifespan)."""
-    task = state.delivery_task
-    if task is None or task.done():
-        state.delivery_task = asyncio.get_running_loop().create_task(_deliver_forever(state))
+    ensure_deliverer(state, lambda: _deliver_forever(state))
 
 
 async def _deliver_forever(state: ShopState) -> None:
-    wake = asyncio.Event()
-    state.bind_wakeup(asyncio.get_running_loop(), wake)
-    pending: set[asyncio.Task[dict[str, Any]]] = set()
     secret = state.config.app_secret.get_secret_value()
-    client: httpx.AsyncClient | None = None  # made at the first event (an SSL context is slow)
-    try:
-        while True:
-            await wake.wait()
-            wake.clear()
-            for event, subs in state.take_events():
-                if client is None:
-                    client = httpx.AsyncClient(timeout=state.config.webhook_timeout_s)
-                for sub in subs:
-                    key = sub.get("secret") or secret
-                    headers = _headers(state, event, sub, key)
-                    task = asyncio.create_task(deliver(client, state, sub, event, headers))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-    finally:
-        for task in pending:
-            task.cancel()
-        if client is not None:
-            await client.aclose()
+
+    def send(client: httpx.AsyncClient, item: tuple[Event, list[dict[str, Any]]]) -> list[Any]:
+        event, subs = item
+        return [
+            deliver(
+                client, state, sub, event, _headers(state, event, sub, sub.get("secret") or secret)
+            )
+            for sub in subs
+        ]
+
+    # the client is made at the first event (an SSL context is slow)
+    await pump(state, state.take_events, send,
+               lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s),
+               eager=False)  # fmt: skip
 
 
 async def deliver(

@@ -53,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from rxfloor.core.lifecycle import DeliveryType
 from rxfloor.core.sample import sample_orders
 from rxfloor.sandbox.kit.activity import every
-from rxfloor.sandbox.kit.faults import draw
+from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
 from rxfloor.sandbox.kit.logs import Logs
 
 #: ``refuse``: a mutation answers ``userErrors`` (HTTP 200) with :data:`REFUSED`, nothing
@@ -103,14 +103,10 @@ ACCEPTED_LIKE = ("ACCEPTED", "CANCELLATION_REJECTED")
 TERMINAL = ("CANCELLED", "CLOSED", "INCOMPLETE")
 
 
-class FaultSettings(BaseModel):
+class FaultSettings(BaseFaults):
     """Injected faults. API request ``n`` (counted from the last settings change) draws its
     fault from ``Random(f"{fault_seed}/{n}")``: one seed, one fault sequence."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    fault_seed: int = 0
     kinds: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS), min_length=1)
     #: only these operations are faulted (None: queries and mutations)
     operations: list[Operation] | None = None
@@ -272,7 +268,7 @@ _SERIES = {
 }
 
 
-class ShopState(Logs):
+class ShopState(Logs, FaultBox[FaultSettings]):
     """Fulfillment orders, the cost bucket, faults, logs and webhook subscriptions."""
 
     def __init__(
@@ -1174,19 +1170,6 @@ class ShopState(Logs):
             if f.operations is not None and operation not in f.operations:
                 return None
             return draw(f.next, f.fail_rate, f.fault_seed, n, f.kinds)
-
-    @property
-    def faults(self) -> FaultSettings:
-        with self._lock:
-            return self._faults.model_copy(deep=True)
-
-    def set_faults(self, changes: dict[str, Any]) -> FaultSettings:
-        """Change fault settings live; the draw sequence restarts from request 0."""
-        with self._lock:
-            merged = {**self._faults.model_dump(), **changes}
-            self._faults = FaultSettings.model_validate(merged)
-            self._fault_n = 0
-            return self._faults.model_copy(deep=True)
 
     # -- webhooks -------------------------------------------------------------------------
 

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from rxfloor.core.sources import Secret, SourcePlugin, SourceTraits
+from rxfloor.core.sources import Secret, SourcePlugin, SourceTraits, loader, opener
 
 if TYPE_CHECKING:
     from rxfloor.core.config import Settings
-    from rxfloor.core.sources.base import OrderSource, WebhookFormat
 
 NAME = "konnektive"
 _IN_SECTION = frozenset(
@@ -91,18 +90,6 @@ def _exceptions() -> dict[str, str]:
     return dict(wire.EXCEPTIONS)
 
 
-def _open(settings: Settings) -> OrderSource:
-    from rxfloor.core.sources.konnektive.source import KonnektiveSource
-
-    return KonnektiveSource.from_settings(settings)
-
-
-def _webhooks() -> WebhookFormat:
-    from rxfloor.core.sources.konnektive.source import WEBHOOKS
-
-    return WEBHOOKS
-
-
 PLUGIN = SourcePlugin(
     name=NAME,
     traits=SourceTraits(
@@ -117,8 +104,8 @@ PLUGIN = SourcePlugin(
     ),
     section=KonnektiveSection,
     configured=lambda s: bool(api_url(s)),
-    open=_open,
-    webhooks=_webhooks,
+    open=opener("rxfloor.core.sources.konnektive.source:KonnektiveSource"),
+    webhooks=loader("rxfloor.core.sources.konnektive.source:WEBHOOKS"),
     secrets=(LOGIN_ID, PASSWORD),
     secret_hint=(
         "the Konnektive login id and password do not belong in the config file; "

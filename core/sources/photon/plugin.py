@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from rxfloor.core.sources import Secret, SourcePlugin, SourceTraits
+from rxfloor.core.sources import Secret, SourcePlugin, SourceTraits, loader, opener
 
 if TYPE_CHECKING:
     from rxfloor.core.config import Settings
-    from rxfloor.core.sources.base import OrderSource, WebhookFormat
 
 NAME = "photon"
 API_TOKEN = Secret(
@@ -71,18 +70,6 @@ def _exceptions() -> dict[str, str]:
     return {mapping.ERROR: "Photon reports an error on the order"}
 
 
-def _open(settings: Settings) -> OrderSource:
-    from rxfloor.core.sources.photon.source import PhotonSource
-
-    return PhotonSource.from_settings(settings)
-
-
-def _webhooks() -> WebhookFormat:
-    from rxfloor.core.sources.photon.source import WEBHOOKS
-
-    return WEBHOOKS
-
-
 PLUGIN = SourcePlugin(
     name=NAME,
     traits=SourceTraits(
@@ -90,8 +77,8 @@ PLUGIN = SourcePlugin(
     ),
     section=PhotonSection,
     configured=lambda s: bool(api_url(s)),
-    open=_open,
-    webhooks=_webhooks,
+    open=opener("rxfloor.core.sources.photon.source:PhotonSource"),
+    webhooks=loader("rxfloor.core.sources.photon.source:WEBHOOKS"),
     webhook_secret_env="RXFLOOR_PHOTON_WEBHOOK_SECRET",
     secrets=(API_TOKEN,),
     secret_hint=(

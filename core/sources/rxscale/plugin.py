@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rxfloor.core.sources import SourcePlugin, SourceTraits
+from rxfloor.core.sources import SourcePlugin, SourceTraits, loader, opener
 
 if TYPE_CHECKING:
     from rxfloor.core.config import Settings
-    from rxfloor.core.sources.base import OrderSource, WebhookFormat
 
 NAME = "rxscale"
 
@@ -61,25 +60,13 @@ def rxscale_settings(settings: Settings) -> RxScaleSettings:
     )
 
 
-def _open(settings: Settings) -> OrderSource:
-    from rxfloor.core.sources.rxscale.source import RxScaleSource
-
-    return RxScaleSource.from_settings(settings)
-
-
-def _webhooks() -> WebhookFormat:
-    from rxfloor.core.sources.rxscale.source import WEBHOOKS
-
-    return WEBHOOKS
-
-
 PLUGIN = SourcePlugin(
     name=NAME,
     traits=SourceTraits("RxScale", "R"),
     section=RxScaleSection,
     configured=lambda s: bool(rxscale_settings(s).api_url),
-    open=_open,
-    webhooks=_webhooks,
+    open=opener("rxfloor.core.sources.rxscale.source:RxScaleSource"),
+    webhooks=loader("rxfloor.core.sources.rxscale.source:WEBHOOKS"),
     webhook_secret_env="RXFLOOR_WEBHOOK_SECRET",
     bare_ids=True,
 )

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from rxfloor.core.sources import Secret, SourcePlugin, SourceTraits
+from rxfloor.core.sources import Secret, SourcePlugin, SourceTraits, loader, opener
 
 if TYPE_CHECKING:
     from rxfloor.core.config import Settings
-    from rxfloor.core.sources.base import OrderSource, WebhookFormat
 
 NAME = "shopify"
 ACCESS_TOKEN = Secret(
@@ -80,18 +79,6 @@ def _exceptions() -> dict[str, str]:
     return table
 
 
-def _open(settings: Settings) -> OrderSource:
-    from rxfloor.core.sources.shopify.source import ShopifySource
-
-    return ShopifySource.from_settings(settings)
-
-
-def _webhooks() -> WebhookFormat:
-    from rxfloor.core.sources.shopify.source import WEBHOOKS
-
-    return WEBHOOKS
-
-
 PLUGIN = SourcePlugin(
     name=NAME,
     traits=SourceTraits(
@@ -106,8 +93,8 @@ PLUGIN = SourcePlugin(
     ),
     section=ShopifySection,
     configured=lambda s: bool(shop_url(s)),
-    open=_open,
-    webhooks=_webhooks,
+    open=opener("rxfloor.core.sources.shopify.source:ShopifySource"),
+    webhooks=loader("rxfloor.core.sources.shopify.source:WEBHOOKS"),
     webhook_secret_env="RXFLOOR_SHOPIFY_WEBHOOK_SECRET",
     secrets=(ACCESS_TOKEN,),
     secret_hint=(
