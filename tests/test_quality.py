@@ -156,6 +156,21 @@ def _imported_modules(path: Path, tree: ast.AST) -> list[tuple[int, str]]:
     return found
 
 
+def test_finding_the_plugins_imports_no_client() -> None:
+    """Discovery, every plugin, its traits and its settings section are cheap: no httpx, no
+    client, no stand-in (a source's factories import those when a source is opened)."""
+    code = (
+        "import sys\nfrom rxfloor.core import sources\nfrom rxfloor.core.config import Settings\n"
+        "for p in sources.plugins():\n    p.traits.label; p.section()\n"
+        "Settings(); sources.local_id(sources.default_source(), 'x')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'httpx'"
+        " or m.endswith('.client') or m.startswith('rxfloor.sandbox'))\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    result = _run(sys.executable, "-c", code)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_core_and_tui_never_import_the_sandbox() -> None:
     """The stand-ins are not the product: core/ and tui/ find them through the entry point
     group ``rxfloor.sandboxes`` (the demo, ``rxfloor sandbox``), never by an import."""
