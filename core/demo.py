@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from rxfloor.core import sources
 from rxfloor.core.config import Settings
 from rxfloor.core.service import OrderService, open_service
 from rxfloor.core.sources.base import OrderSource, WebhookFormat
@@ -137,6 +138,11 @@ class _Kit:
         return HOOK_ROOT + name, httpx.AsyncClient(transport=httpx.ASGITransport(app=receiving))
 
 
+def _rank(name: str) -> int:
+    """Its source's rank: the stand-ins start, and their workers run, in the board's order."""
+    return sources.plugin(name).rank if name in sources.names() else 1_000
+
+
 @contextmanager
 def start_demo_sync(
     settings: Settings,
@@ -152,7 +158,8 @@ def start_demo_sync(
     loop = _Loop()
     service = open_service(settings)
     kit = _Kit(settings, service, loop, every_s, cancel_chance)
-    states = {s.name: s.demo(kit, (orders or {}).get(s.name)) for s in standins() if s.demo}
+    ranked = sorted(standins(), key=lambda s: (_rank(s.name), s.name))
+    states = {s.name: s.demo(kit, (orders or {}).get(s.name)) for s in ranked if s.demo}
     for receiver in kit.receivers:
         receiver.start()
     background = BackgroundSync(kit.workers, interval_s).start()

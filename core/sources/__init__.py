@@ -108,6 +108,9 @@ class SourcePlugin:
     bare_ids: bool = False
     #: how a refusal of a secret in the config file reads (None: each secret's own words)
     secret_hint: str | None = None
+    #: where it stands where sources are listed (the header, the wall, sync's reports):
+    #: lowest first, then by name
+    rank: int = 100
 
     def section_of(self, settings: Settings) -> Any:
         """Its ``[sources.<name>]`` section of ``settings``."""
@@ -138,8 +141,8 @@ def plugin(name: str) -> SourcePlugin:
 
 
 def plugins() -> list[SourcePlugin]:
-    """Every installed source's plugin: the bare-ids one first, then in :func:`names` order."""
-    return sorted((plugin(name) for name in names()), key=lambda p: not p.bare_ids)
+    """Every installed source's plugin, by rank (then name)."""
+    return sorted((plugin(name) for name in names()), key=lambda p: (p.rank, p.name))
 
 
 @cache

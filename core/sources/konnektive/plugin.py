@@ -92,6 +92,7 @@ def _exceptions() -> dict[str, str]:
 
 PLUGIN = SourcePlugin(
     name=NAME,
+    rank=20,
     traits=SourceTraits(
         "Konnektive",
         "K",

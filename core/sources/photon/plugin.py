@@ -72,6 +72,7 @@ def _exceptions() -> dict[str, str]:
 
 PLUGIN = SourcePlugin(
     name=NAME,
+    rank=30,
     traits=SourceTraits(
         "Photon", "P", tracking_on_finish=True, remote_hold=False, exceptions=_exceptions
     ),

@@ -62,6 +62,7 @@ def rxscale_settings(settings: Settings) -> RxScaleSettings:
 
 PLUGIN = SourcePlugin(
     name=NAME,
+    rank=0,
     traits=SourceTraits("RxScale", "R"),
     section=RxScaleSection,
     configured=lambda s: bool(rxscale_settings(s).api_url),

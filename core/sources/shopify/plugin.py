@@ -81,6 +81,7 @@ def _exceptions() -> dict[str, str]:
 
 PLUGIN = SourcePlugin(
     name=NAME,
+    rank=10,
     traits=SourceTraits(
         "Shopify",
         "S",
