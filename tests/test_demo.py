@@ -27,6 +27,8 @@ def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
             rows = store.board_rows([Status.OPEN])
             return str(next(r["id"] for r in rows if r["source"] == source))
 
+        # every source pulls in its own thread: another's orders and cancels may come first
+        wait_for(lambda: any(r["source"] == "rxscale" for r in store.board_rows([Status.OPEN])), 20)
         uid = open_one("rxscale")
         try:
             demo.service.act(uid, Action.START)
