@@ -4,32 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rxfloor.core import sources
 from rxfloor.core.lifecycle import DeliveryType, Priority, Status
-
-
-class OutboxState(StrEnum):
-    """Where one queued move stands on its way to the remote (``outbox.state``)."""
-
-    PENDING = "pending"  # waiting to be sent (or sent again after a transient failure)
-    SENDING = "sending"  # claimed by a pusher: its PATCH may be on the wire
-    SENT = "sent"
-    FAILED = "failed"  # refused by the remote (or diverged from it): a person must look
-    SUPERSEDED = "superseded"  # made stale by a remote change (or resolved by hand)
-    UNDONE = "undone"  # taken back before it was sent: never sent
-
-
-#: ``orders.request_kind`` while a merchant's cancellation request awaits an answer.
-CANCELLATION = "cancellation"
-
-
-#: States of a row still on its way: the push queue (a failed row blocks its order).
-UNSETTLED = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.FAILED)
+from rxfloor.core.states import CANCELLATION as CANCELLATION
+from rxfloor.core.states import UNSETTLED as UNSETTLED
+from rxfloor.core.states import OutboxState as OutboxState
+from rxfloor.core.states import initials as initials
 
 
 class LineItem(BaseModel):
@@ -191,9 +175,3 @@ class AuditEvent(BaseModel):
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> AuditEvent:
         return cls.model_validate(dict(row))
-
-
-def initials(name: str) -> str:
-    """Patient initials for a card (the full name is only shown in the detail view)."""
-    parts = [p for p in name.replace("-", " ").split() if p[:1].isalpha()]
-    return "".join(p[0].upper() for p in parts[:3]) or "?"

@@ -54,6 +54,15 @@ class ObservedApp(BoardApp):
         super().__init__(*args, **kwargs)
         self.seen: list[Message] = []
         self._said: list[tuple[str, str]] = []
+        self.contained: list[BaseException] = []
+
+    #: a test that provokes an internal error on purpose sets this; otherwise a contained
+    #: error (a sentence on the board, the app goes on) still fails the test at its end
+    expect_contained = False
+
+    def contain(self, error: BaseException, doing: str) -> None:
+        self.contained.append(error)
+        super().contain(error, doing)
 
     def say(self, message: str, severity: str = "information") -> None:
         self._said.append((severity, message))
@@ -79,6 +88,10 @@ class ObservedApp(BoardApp):
             notifications=notifications, message_hook=record,
         ) as pilot:  # fmt: skip
             yield pilot
+        if self.contained and not self.expect_contained:
+            raise AssertionError(f"internal error contained: {self.contained[0]!r}") from (
+                self.contained[0]
+            )
 
     def messages(self, kind: type[M]) -> list[M]:
         """Each message of ``kind`` once (a bubbling message is dispatched at every level)."""

@@ -19,9 +19,11 @@ from rich.segment import Segment, Segments
 from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, TextArea
+from textual.worker import WorkerFailed
 
 from rxfloor.core.config import Settings, state_file
 from rxfloor.core.service import OrderService
@@ -29,7 +31,7 @@ from rxfloor.tui.actions import ACTIONS, BY_ID, BoardAction, bindings, check_key
 from rxfloor.tui.board.messages import Notice
 from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.cli.exit_codes import ExitCode
-from rxfloor.tui.crash import crash_line, write_crash_log
+from rxfloor.tui.crash import contained_line, crash_line, write_crash_log
 from rxfloor.tui.scan import Outcome, ScanBuffer, Verdict, scan_refs
 from rxfloor.tui.screens.help import HelpScreen
 from rxfloor.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, register_themes
@@ -69,7 +71,21 @@ class BoardApp(App[None]):
         self._scan_timer: Timer | None = None
         self.keys_seen = 0  #: keys that reached the app (a dialog read late checks it)
         register_themes(self)
-        self.theme = self._initial_theme()
+        self._start_theme(self._initial_theme())
+
+    def _start_theme(self, name: str) -> None:
+        """The theme before the app runs, without Textual's theme watcher: it would
+        re-parse the whole stylesheet right after the start (``refresh_css``; ~40 % of the
+        first frame) and throw away the parse cache the first parse then misses. What the
+        watcher does that matters before a first frame is done here: the theme's variables,
+        its classes and the ANSI colour filter."""
+        self.set_reactive(BoardApp.theme, name)
+        dark = self.current_theme.dark
+        self.set_class(True, f"-theme-{name}", update=False)
+        self.set_class(dark, "-dark-mode", update=False)
+        self.set_class(not dark, "-light-mode", update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def _initial_theme(self) -> str:
         saved = _read_state().get("theme") if self.remember_theme else None
@@ -88,11 +104,32 @@ class BoardApp(App[None]):
     def get_default_screen(self) -> Screen[Any]:
         return BoardScreen()
 
+    async def _dispatch_action(self, namespace: DOMNode, action_name: str, params: Any) -> bool:
+        """Every key, palette command and click runs its action here (Textual's one place):
+        an internal error in one action is a sentence, not an exit (the demo's sync runs in
+        this process, and the pharmacist is mid-shift)."""
+        try:
+            return await super()._dispatch_action(namespace, action_name, params)
+        except Exception as error:
+            self.contain(error, f"doing {action_name}")
+            return True
+
+    def contain(self, error: BaseException, doing: str) -> None:
+        """One action, handler, dialog answer or worker failed: the crash log gets the
+        traceback, the pharmacist a sentence and a bell; everything else goes on."""
+        self.bell()
+        self.say(contained_line(error, doing), "error")
+
     def _handle_exception(self, error: Exception) -> None:
         """Every unhandled exception of the app, its screens, widgets, timers and workers
-        ends here (Textual's single hook). Textual would print the traceback with the
-        frame locals (patient data); instead: the traceback alone to the crash log, one
-        line on the terminal, exit code :data:`EXIT_INTERNAL_ERROR`."""
+        ends here (Textual's single hook). A worker's failure is contained (the worker is
+        over, nothing else stopped). Anything else broke a widget's message loop: Textual
+        would print the traceback with the frame locals (patient data); instead: the
+        traceback alone to the crash log, one line on the terminal, exit code
+        :data:`EXIT_INTERNAL_ERROR`."""
+        if isinstance(error, WorkerFailed) and self.is_running:
+            self.contain(error.error, "working in the background")
+            return
         path, problem = write_crash_log(error)
         if self._exception is None:  # as Textual does: run_test re-raises it for tests
             self._exception = error

@@ -3,7 +3,8 @@
 Textual's own crash screen prints a traceback *with the local variables of every frame*, and
 on the pharmacy floor those hold patient names and orders. Instead the traceback alone
 (scrubbed of secrets) is appended to ``crash_log_file()`` (readable by its owner only) and
-the terminal gets one line that says where it is.
+the terminal gets one line that says where it is. An error inside one action, handler or
+worker is contained (:func:`contained_line`): the board says so and goes on.
 """
 
 from __future__ import annotations
@@ -48,3 +49,11 @@ def crash_line(path: Path, problem: str | None) -> str:
     if problem is None:
         return f"rxfloor stopped on an internal error; details in {path}"
     return f"rxfloor stopped on an internal error (could not write {path}: {problem})"
+
+
+def contained_line(error: BaseException, doing: str) -> str:
+    """Log ``error`` (an internal error in one action, handler or worker) and return the
+    sentence for the notice line; the board goes on. Safe from any thread."""
+    path, problem = write_crash_log(error)
+    where = f"details in {path}" if problem is None else f"could not write {path}: {problem}"
+    return f"internal error while {doing} ({type(error).__name__}); the board goes on · {where}"

@@ -38,6 +38,8 @@ from rxfloor.tui.board.messages import (
 from rxfloor.tui.board.model import BoardModel, Card, source_label, source_traits
 from rxfloor.tui.board.notice import NoticeLine
 from rxfloor.tui.board.view import CANCEL_REQUEST, BoardView
+from rxfloor.tui.contain import Contained
+from rxfloor.tui.crash import contained_line
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
 from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen
@@ -76,7 +78,7 @@ def hold_note(source: str) -> str | None:
     return None if known is None or known.remote_hold else local_hold_note(known)
 
 
-class BoardScreen(Screen[None]):
+class BoardScreen(Contained, Screen[None]):
     """The columns, the cursor and every card action."""
 
     BINDINGS = bindings(on_app=False)
@@ -236,7 +238,7 @@ class BoardScreen(Screen[None]):
             self.move(card, Action.FINISH, tracking=tracking)
 
         title = f"Finish {card.name} ({source_label(card.source)}): tracking number?"
-        self.app.push_screen(TrackingScreen(title), done)
+        self.ask(TrackingScreen(title), done)
 
     def action_cancel_order(self) -> None:
         card = self._guarded(self.rx.key_display("cancel"))
@@ -248,9 +250,7 @@ class BoardScreen(Screen[None]):
                 self.move(card, Action.CANCEL, reason)
 
         order = f"{card.name} · {card.initials} · {card.items}"
-        self.app.push_screen(
-            ReasonScreen(f"Cancel {card.name}: why?", CANCEL_REASONS, subject=order), done
-        )
+        self.ask(ReasonScreen(f"Cancel {card.name}: why?", CANCEL_REASONS, subject=order), done)
 
     def action_hold(self) -> None:
         card = self._guarded(self.rx.key_display("hold"))
@@ -265,9 +265,7 @@ class BoardScreen(Screen[None]):
                 self.move(card, Action.HOLD, reason)
 
         note = hold_note(card.source)
-        self.app.push_screen(
-            ReasonScreen(f"Hold {card.name}: why?", HOLD_REASONS, note=note or ""), done
-        )
+        self.ask(ReasonScreen(f"Hold {card.name}: why?", HOLD_REASONS, note=note or ""), done)
 
     def action_accept_cancel(self) -> None:
         card = self.card
@@ -283,7 +281,7 @@ class BoardScreen(Screen[None]):
             if reason:
                 self.move(card, Action.REJECT_CANCEL, reason)
 
-        self.app.push_screen(reject_cancel_screen(card.name), done)
+        self.ask(reject_cancel_screen(card.name), done)
 
     def move(
         self,
@@ -294,12 +292,25 @@ class BoardScreen(Screen[None]):
         tracking: Tracking | None = None,
     ) -> None:
         """Optimistic: the card moves at once; a refusal puts it back with a message. A
-        move the lifecycle already refuses (sent for the service's sentence) waits."""
+        move the lifecycle already refuses (sent for the service's sentence) waits.
+
+        ``card`` is the order as the person saw it when they chose; a dialog's answer may
+        come minutes later. The board's card now may be another object (the feed replaced
+        it) or another version: then nothing moves here, and the service, asked with the
+        version the person saw, says what happened meanwhile and does nothing."""
+        if self.view.down_sentence is not None:  # it could not be stored: say so, do nothing
+            self.rx.say(f"{action.value}: not done, {self.view.down_sentence}", "error")
+            return
+        shown = self.model.cards.get(card.id)
         target = MOVES.get((card.status, action))
-        if target is not None and action in card.legal(self.rx.clock()):
-            self.view.move_card(card, target)
+        if shown is None:
+            pass  # it left the board (a day's FINISHED, a filter): the service answers
+        elif shown.version != card.version or shown.status is not card.status:
+            self.view.mark_pending(shown)
+        elif target is not None and action in shown.legal(self.rx.clock()):
+            self.view.move_card(shown, target)
         else:
-            self.view.mark_pending(card)
+            self.view.mark_pending(shown)
         self._send(card.id, card.version, action, reason, tracking)
 
     @work(thread=True, group="moves")
@@ -316,14 +327,17 @@ class BoardScreen(Screen[None]):
             result = service.act(
                 card_id, action, reason=reason, expected_version=version, tracking=tracking
             )
-        except (ServiceError, StoreError) as exc:
-            order = getattr(exc, "order", None)  # a refusal carries the order as it is now
+        except Exception as exc:
+            # a refusal carries the order as it is now; an internal error is a sentence
+            known = isinstance(exc, ServiceError | StoreError)
+            said = str(exc) if known else contained_line(exc, f"sending {action.value}")
+            order = getattr(exc, "order", None)
             rows: Sequence[Row] = ()
             failed: bq.SyncMarks = {}
             if order is None:  # e.g. the write lock timed out: read the card back
                 with suppress(StoreError):
                     rows, failed = bq.rows_for(service.store, [card_id])
-            self.post_message(MoveRefused(str(exc), order, rows, failed))
+            self.post_message(MoveRefused(said, order, rows, failed))
             return
         self.post_message(MoveDone(result))
 
@@ -361,7 +375,7 @@ class BoardScreen(Screen[None]):
             if yes and self.undo_stack and self.undo_stack[-1][1] == summary:
                 self._undo_last()
 
-        self.app.push_screen(
+        self.ask(
             ConfirmScreen(f"Undo one more move: {summary}?", "y undoes it, n or Esc keeps it"),
             answer,
         )
@@ -473,7 +487,7 @@ class BoardScreen(Screen[None]):
         self.view.note_cursor()
 
     def action_goto(self) -> None:
-        self.app.push_screen(GotoScreen(), self._goto_ref)
+        self.ask(GotoScreen(), self._goto_ref)
 
     def _goto_ref(self, ref: str | None) -> None:
         if not ref:
@@ -530,8 +544,7 @@ class BoardScreen(Screen[None]):
 
     # ------------------------------------------------------------ pharmacist
     def action_switch_pharmacist(self) -> None:
-        self.app.push_screen(PharmacistScreen(self.rx.settings.badge_prefix),
-                             self._pharmacist_typed)  # fmt: skip
+        self.ask(PharmacistScreen(self.rx.settings.badge_prefix), self._pharmacist_typed)
 
     def _pharmacist_typed(self, name: str | None) -> None:
         if name:

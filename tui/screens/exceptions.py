@@ -32,6 +32,7 @@ from rxfloor.core.text import visible
 from rxfloor.tui.actions import BY_ID
 from rxfloor.tui.board.messages import DetailLoaded, Notice
 from rxfloor.tui.board.notice import NoticeLine
+from rxfloor.tui.contain import Contained
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
 from rxfloor.tui.screens.reason import RESOLVE_NOTES, ReasonScreen, reject_cancel_screen
 
@@ -82,7 +83,7 @@ class Settled(Message):
         self.severity = severity
 
 
-class ExceptionsScreen(Screen[None]):
+class ExceptionsScreen(Contained, Screen[None]):
     """Every item of the queue, oldest first, with the actions that apply to the one under
     the cursor (the footer shows only those)."""
 
@@ -258,7 +259,7 @@ class ExceptionsScreen(Screen[None]):
 
         title = f"Resolve {item.order_name} ({item.source_label}): what was done?"
         subject = fit(f"{kind_words(item)}: {visible(item.words)}", 120)
-        self.app.push_screen(ReasonScreen(title, RESOLVE_NOTES, subject=subject), done)
+        self.ask(ReasonScreen(title, RESOLVE_NOTES, subject=subject), done)
 
     def action_accept(self) -> None:
         item = self.item
@@ -274,7 +275,7 @@ class ExceptionsScreen(Screen[None]):
             if reason:
                 self._settle(item, Remedy.REJECT, reason)
 
-        self.app.push_screen(reject_cancel_screen(item.order_name), done)
+        self.ask(reject_cancel_screen(item.order_name), done)
 
     @work(thread=True, group="moves")
     def _settle(self, item: ExceptionItem, remedy: Remedy, note: str = "") -> None:
