@@ -182,10 +182,12 @@ class PhotonSource:
 
         Raises :class:`ValueError` (no URL, no token) or ``ConfigError`` (a malformed token).
         """
+        from rxfloor.core.sources.photon.plugin import api_token, api_url
+
         section = settings.sources.photon
         client = PhotonClient(
-            settings.photon_url() or "",
-            settings.resolved_photon_token(),
+            api_url(settings) or "",
+            api_token(settings),
             graphql_url=section.graphql_url,
             auth_header=section.auth_header,
             auth_scheme=section.auth_scheme,
