@@ -77,15 +77,15 @@ def seed(url: str, count: int) -> list[str]:
 
 
 # ----------------------------------------------------------------- moves/s
-def _terminal(url: str, ids: list[str], start: float, stop: float, out: Queue[Any]) -> None:
+def _terminal(url: str, ids: list[str], go: Any, seconds: float, out: Queue[Any]) -> None:
     store = Store.open(url, migrate=False, pool_size=1, app_name=f"rxfloor bench@{os.getpid()}")
     service = OrderService(store, Actor("BM", f"t{os.getpid()}"))
     latencies: list[float] = []
     conflicts = 0
     service.act(ids[0], Action.START)  # warm: the first move builds its statement, loads sources
     ids = ids[1:]
-    while time.time() < start:
-        time.sleep(0.001)
+    go.wait()  # every terminal warm and connected: the clock starts for all at once
+    stop = time.time() + seconds
     steps = ((oid, action) for oid in ids for action in (Action.START, Action.FINISH))
     for oid, action in steps:
         if time.time() >= stop:
@@ -103,16 +103,16 @@ def _terminal(url: str, ids: list[str], start: float, stop: float, out: Queue[An
 def moves(url: str, ids: list[str], n: int, seconds: float) -> dict[str, Any]:
     share = len(ids) // n
     out: Queue[Any] = _CTX.Queue()
-    start = time.time() + 0.5 + 0.02 * n  # every child connected before the clock starts
-    stop = start + seconds
+    go = _CTX.Barrier(n + 1)
     procs = [
         _CTX.Process(
-            target=_terminal, args=(url, ids[i * share : (i + 1) * share], start, stop, out)
+            target=_terminal, args=(url, ids[i * share : (i + 1) * share], go, seconds, out)
         )
         for i in range(n)
     ]
     for p in procs:
         p.start()
+    go.wait(timeout=120)
     results = [out.get(timeout=seconds + 60) for _ in procs]
     for p in procs:
         p.join()
