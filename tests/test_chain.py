@@ -32,8 +32,11 @@ from tests.helpers import inbox_settled, rxfloor_cmd, scratch_postgres, wait_for
 from tests.remote_fixtures import serve_asgi
 
 SECRET = "whsec_chain"
-SAME_ORDERS = [NewOrder(id=f"po-{i}", name=f"#{1000 + i}", remote_status="open",
-                        due_at=FROZEN + timedelta(minutes=10 * i - 25)) for i in range(4)]  # fmt: skip
+SAME_ORDERS = [
+    NewOrder(id=f"po-{i}", name=f"#{1000 + i}", remote_status="open",
+             due_at=FROZEN + timedelta(minutes=10 * i - 25))
+    for i in range(4)
+]  # fmt: skip
 
 
 def floor(url: str) -> OrderService:
