@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from rxfloor.core.db import Store
+from rxfloor.core.db import Store, StoreError
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, Conflict, OrderService, Refused
@@ -171,8 +171,13 @@ def _follower(url: str, ready: Any, stop: Any, out: Queue[Any]) -> None:
     seen: dict[str, float] = {}
     ready.release()
     while time.time() < stop.value:
-        waiter.wait(0.2)
-        cursor, ids = store.changes_since(cursor)
+        try:
+            waiter.wait(0.2)
+            cursor, ids = store.changes_since(cursor)
+        except StoreError:  # a dropped connection: the next wait reconnects, as a board does
+            waiter = store.change_waiter()
+            time.sleep(0.1)
+            continue
         t = time.time()
         for oid in ids:
             seen.setdefault(oid, t)
@@ -189,14 +194,19 @@ def _writer(url: str, ids: list[str], rate: float, start: float, out: Queue[Any]
         due = start + i / rate
         while (wait := due - time.time()) > 0:
             time.sleep(wait)
-        service.act(oid, Action.START)
+        for _attempt in range(5):  # a shared server may drop a connection: the move is retried
+            try:
+                service.act(oid, Action.START)
+                break
+            except StoreError:
+                time.sleep(0.1)
         done[oid] = time.time()  # committed: the move's statement returned
     store.close()
     out.put(done)
 
 
 def feed(url: str, ids: list[str], rate: float, followers: int, seconds: float) -> dict[str, Any]:
-    writers = 2 if rate > 50 else 1
+    writers = max(1, int(rate // 25))  # each paced at most 25 moves/s: the rate is met
     count = int(rate * seconds)
     mine = [ids[i::writers][: count // writers] for i in range(writers)]
     out: Queue[Any] = _CTX.Queue()
@@ -231,7 +241,9 @@ def feed(url: str, ids: list[str], rate: float, followers: int, seconds: float) 
                 delays.append(max(0.0, seen[oid] - t))
             else:
                 missed += 1
-    return {"moves": len(committed), "delay_p50_ms": round(pct(delays, 0.5) * 1000, 1),
+    achieved = len(committed) / max(1e-9, max(committed.values()) - start)
+    return {"moves": len(committed), "writers": writers, "achieved_per_s": round(achieved, 1),
+            "delay_p50_ms": round(pct(delays, 0.5) * 1000, 1),
             "delay_p95_ms": round(pct(delays, 0.95) * 1000, 1),
             "delay_max_ms": round(max(delays, default=float("nan")) * 1000, 1),
             "missed": missed}  # fmt: skip
@@ -240,10 +252,10 @@ def feed(url: str, ids: list[str], rate: float, followers: int, seconds: float) 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--postgres", default=os.environ.get("RXFLOOR_TEST_POSTGRES_URL"))
-    parser.add_argument("--terminals", type=int, nargs="+", default=[1, 10, 25, 50])
+    parser.add_argument("--terminals", type=int, nargs="*", default=[1, 10, 25, 50])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rates", type=float, nargs="+", default=[20.0, 200.0])
-    parser.add_argument("--followers", type=int, nargs="+", default=[10, 30])
+    parser.add_argument("--followers", type=int, nargs="*", default=[10, 30])
     args = parser.parse_args(argv)
     if not args.postgres:
         parser.error("a PostgreSQL URL: --postgres or $RXFLOOR_TEST_POSTGRES_URL")
