@@ -76,8 +76,10 @@ def test_killed_mid_transition_leaves_nothing_half_written(
     db_url: str, point: str, tmp_path: Path
 ) -> None:
     if not db_url.startswith("sqlite"):
-        pytest.skip("on PostgreSQL a move is one statement: no point between its writes "
-                    "(test_a_move_killed_in_its_statement_is_all_or_nothing_on_postgresql)")  # fmt: skip
+        pytest.skip(
+            "on PostgreSQL a move is one statement: no point between its writes "
+            "(test_a_move_killed_in_its_statement_is_all_or_nothing_on_postgresql)"
+        )
     store = Store.open(db_url)
     from rxfloor.core.models import NewOrder
     from rxfloor.core.service import Actor, OrderService
