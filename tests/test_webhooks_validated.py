@@ -115,3 +115,23 @@ def test_a_cancel_for_an_order_never_seen_creates_no_card(service: OrderService)
         for receiver in (rx, ph):
             receiver.stop()
     assert service.store.count_orders() == 0
+
+
+def test_a_receiver_fault_is_503_with_retry_after_never_a_4xx(service: OrderService) -> None:
+    """Photon drops an event for good on a 4xx (but 408/429): a fault of the receiver's own
+    while checking a delivery asks for a retry instead (it was a 500)."""
+
+    class Broken:
+        signature_header = WEBHOOKS.signature_header
+        verify = staticmethod(WEBHOOKS.verify)
+
+        def parse(self, body: bytes, headers: Any) -> Any:
+            raise RuntimeError("a bug of ours")
+
+    receiver = WebhookReceiver(service, SECRET.encode(), webhooks=Broken())
+    body = event("po-1", "open")
+    assert receiver.receive(body, signed(body))[0] == 503
+    with serve_asgi(receiver.asgi_app()) as url:
+        answer = httpx.post(url + "/hooks", content=body, headers=signed(body), timeout=10)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert stored(service) == 0

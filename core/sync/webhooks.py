@@ -574,6 +574,11 @@ class WebhookReceiver:
             event = self._verify(body, request.headers)
         except _Reject as exc:
             return JSONResponse({"error": str(exc)}, exc.code)
+        except Exception as exc:  # a fault of ours: the sender retries (a 4xx drops it)
+            self.stats.unavailable += 1
+            log.error("webhook not checked (answered 503): %s: %s", type(exc).__name__, exc)
+            return JSONResponse({"error": "cannot take the event now; retry"}, 503,
+                                headers={"Retry-After": "5"})  # fmt: skip
         code, answer = await self.receive_async(event)
         headers = {"Retry-After": "5"} if code == 503 else None
         return JSONResponse(answer, code, headers=headers)
