@@ -11,10 +11,12 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -69,12 +71,32 @@ def _default_actor() -> str:
         return "unknown"
 
 
+def _http_url(value: str | None) -> str | None:
+    """A remote's base URL: ``http://`` or ``https://`` with a host. ``ftp://…`` or a URL
+    without a scheme was accepted, and every sync cycle then failed (``sync --once`` exit 0)."""
+    if not value:
+        return value
+    try:
+        parts = urlsplit(value.strip())
+        good = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a bad port, a broken IPv6 literal
+        good = False
+    if not good:
+        shown = value if len(value) <= 80 else value[:80] + "…"
+        raise ValueError(f"must be an http:// or https:// URL, not {shown!r}")
+    return value
+
+
+#: A setting holding a remote's base URL (see :func:`_http_url`).
+HttpUrl = Annotated[str | None, AfterValidator(_http_url)]
+
+
 class RxScaleSection(BaseModel):
     """``[sources.rxscale]``: the RxScale API. Unset values fall back to the top-level ones."""
 
     model_config = ConfigDict(extra="forbid")
 
-    api_url: str | None = None
+    api_url: HttpUrl = None
     rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
     http_timeout_s: float | None = Field(default=None, gt=0, le=300)
     #: the remote's status dialect; unset: learnt from the first statuses it sends
@@ -90,7 +112,7 @@ class ShopifySection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: e.g. ``https://my-shop.myshopify.com``; set: the source is configured
-    shop_url: str | None = None
+    shop_url: HttpUrl = None
     api_version: str = Field(default="2025-10", pattern=r"^\d{4}-\d{2}$|^unstable$")
     #: the fulfilment service's location (gid or number); unset: every assigned location
     location_id: str | None = None
@@ -108,7 +130,7 @@ class KonnektiveSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: e.g. ``https://api.konnektive.com``; set: the source is configured
-    api_url: str | None = None
+    api_url: HttpUrl = None
     #: how many days back the pull lists orders (older active ones are read back by id)
     lookback_days: int = Field(default=30, ge=1, le=365)
     #: Konnektive documents no rate limit: a conservative default
@@ -127,9 +149,9 @@ class PhotonSection(BaseModel):
 
     #: e.g. ``https://api.photon.health`` (the status report is ``<api_url>/v1/hooks/pharmacy``);
     #: set: the source is configured
-    api_url: str | None = None
+    api_url: HttpUrl = None
     #: the order read (``order(id:)``); unset: ``<api_url>/graphql``
-    graphql_url: str | None = None
+    graphql_url: HttpUrl = None
     #: this pharmacy's Photon id (``phr_…``): tells a reroute to it from one away from it
     pharmacy_id: str | None = Field(default=None, max_length=128)
     #: how the token is sent (Photon does not document it publicly): ``<header>: <scheme> <token>``
@@ -172,7 +194,7 @@ class Settings(BaseSettings):
     station: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
     pharmacy: str = Field(default="rxfloor pharmacy", min_length=1, max_length=80)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
-    api_url: str | None = None
+    api_url: HttpUrl = None
     api_key: SecretStr | None = None
     #: the Shopify app's Admin API access token (environment or keyring only)
     shopify_access_token: SecretStr | None = None
@@ -387,6 +409,11 @@ def _read_config_file() -> tuple[Path, dict[str, Any]]:
     try:
         with path.open("rb") as fh:
             return path, tomllib.load(fh)
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; this was a 26-line traceback
+        raise ConfigError(
+            f"cannot read configuration {path}: not UTF-8 (byte "
+            f"0x{exc.object[exc.start]:02x} at offset {exc.start})"
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read configuration {path}: {exc}") from None
 
