@@ -1,7 +1,7 @@
 """Issue 21 §7: the README and the program name the same things. A search-and-replace once
-turned ``RXFLOOR_SQLITE_BUSY_TIMEOUT_MS`` into ``RXFLOOR_SQLITE_B654 ms, 3.07x …`` in the
+turned the SQLite busy-timeout variable into ``…_SQLITE_B654 ms, 3.07x …Y_TIMEOUT_MS`` in the
 configuration table; this fails when a name the README gives does not exist, or one that
-exists is not in the README."""
+exists is not in the README (this file names none, so that it proves none exists)."""
 
 from __future__ import annotations
 
