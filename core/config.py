@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from rxfloor.core import sources
+from rxfloor.core.urls import HttpUrl
 
 APP_NAME = "rxfloor"
 
@@ -106,7 +107,7 @@ class Settings(BaseSettings):
     station: str = Field(default_factory=socket.gethostname, min_length=1, max_length=64)
     pharmacy: str = Field(default="rxfloor pharmacy", min_length=1, max_length=80)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
-    api_url: str | None = None
+    api_url: HttpUrl = None
     api_key: SecretStr | None = None
     sync_interval_s: float = Field(default=5.0, gt=0, le=3600)
     rate_limit_per_s: float = Field(default=10.0, gt=0, le=10_000)
@@ -271,6 +272,11 @@ def _read_config_file() -> tuple[Path, dict[str, Any]]:
     try:
         with path.open("rb") as fh:
             return path, tomllib.load(fh)
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; this was a 26-line traceback
+        raise ConfigError(
+            f"cannot read configuration {path}: not UTF-8 (byte "
+            f"0x{exc.object[exc.start]:02x} at offset {exc.start})"
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read configuration {path}: {exc}") from None
 

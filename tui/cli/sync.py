@@ -59,6 +59,10 @@ def add_parsers(subcommands: Subcommands) -> None:
     )  # fmt: skip
 
 
+#: ``--interval``'s bounds are the setting's (``sync_interval_s``): more than 0, at most an hour.
+MAX_INTERVAL_S = 3600.0
+
+
 def _fail(message: str, code: ExitCode) -> int:
     from rxfloor.core.text import shown
 
@@ -84,6 +88,10 @@ def handle_sync(args: argparse.Namespace, ctx: Context) -> int:
     if args.resolve is not None:
         print(shown(service.resolve_failed(args.resolve, args.note or "")))
         return ExitCode.OK
+    if args.interval is not None and not 0 < args.interval <= MAX_INTERVAL_S:
+        # nan and -1 were a traceback; inf killed the sync thread while the process stayed up
+        return _fail(f"--interval: {args.interval!r} is not a number of seconds between 0 "
+                     f"and {MAX_INTERVAL_S:g}", ExitCode.USAGE)  # fmt: skip
     if args.source is not None and args.source not in sources.names():
         known = ", ".join(sources.names())
         return _fail(f"--source: unknown source {args.source!r} (known: {known})",

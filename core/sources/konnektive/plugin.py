@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rxfloor.core.sources import Secret, SourcePlugin, SourceTraits, loader, opener
+from rxfloor.core.urls import HttpUrl
 
 if TYPE_CHECKING:
     from rxfloor.core.config import Settings
@@ -44,7 +45,7 @@ class KonnektiveSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: e.g. ``https://api.konnektive.com``; set: the source is configured
-    api_url: str | None = None
+    api_url: HttpUrl = None
     #: how many days back the pull lists orders (older active ones are read back by id)
     lookback_days: int = Field(default=30, ge=1, le=365)
     #: Konnektive documents no rate limit: a conservative default

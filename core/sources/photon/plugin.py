@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rxfloor.core.sources import Secret, SourcePlugin, SourceTraits, loader, opener
+from rxfloor.core.urls import HttpUrl
 
 if TYPE_CHECKING:
     from rxfloor.core.config import Settings
@@ -33,9 +34,9 @@ class PhotonSection(BaseModel):
 
     #: e.g. ``https://api.photon.health`` (the status report is ``<api_url>/v1/hooks/pharmacy``);
     #: set: the source is configured
-    api_url: str | None = None
+    api_url: HttpUrl = None
     #: the order read (``order(id:)``); unset: ``<api_url>/graphql``
-    graphql_url: str | None = None
+    graphql_url: HttpUrl = None
     #: this pharmacy's Photon id (``phr_…``): tells a reroute to it from one away from it
     pharmacy_id: str | None = Field(default=None, max_length=128)
     #: how the token is sent (Photon does not document it publicly): ``<header>: <scheme> <token>``

@@ -136,6 +136,8 @@ class PhotonWebhooks:
         except ValidationError as exc:
             raise ValueError(f"malformed Photon event: {exc.error_count()} errors") from None
         stamp = parse_time(event.time)
+        if stamp is None and event.time:
+            raise ValueError("its time is not an ISO 8601 time")
         if stamp is None:
             stamp = sent_at(headers)
         if stamp is None:

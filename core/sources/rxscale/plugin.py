@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rxfloor.core.sources import SourcePlugin, SourceTraits, loader, opener
+from rxfloor.core.urls import HttpUrl
 
 if TYPE_CHECKING:
     from rxfloor.core.config import Settings
@@ -23,7 +24,7 @@ class RxScaleSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    api_url: str | None = None
+    api_url: HttpUrl = None
     rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
     http_timeout_s: float | None = Field(default=None, gt=0, le=300)
     #: the remote's status dialect; unset: learnt from the first statuses it sends

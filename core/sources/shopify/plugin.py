@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rxfloor.core.sources import Secret, SourcePlugin, SourceTraits, loader, opener
+from rxfloor.core.urls import HttpUrl
 
 if TYPE_CHECKING:
     from rxfloor.core.config import Settings
@@ -31,7 +32,7 @@ class ShopifySection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: e.g. ``https://my-shop.myshopify.com``; set: the source is configured
-    shop_url: str | None = None
+    shop_url: HttpUrl = None
     api_version: str = Field(default="2025-10", pattern=r"^\d{4}-\d{2}$|^unstable$")
     #: the fulfilment service's location (gid or number); unset: every assigned location
     location_id: str | None = None
