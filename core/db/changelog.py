@@ -59,6 +59,28 @@ def record_change(conn: Connection, order_ids: Sequence[str]) -> None:
         conn.execute(delete(changes).where(changes.c.seq <= last - CHANGE_LOG_KEEP))
 
 
+def record_change_after(order_id: Any, at: Any) -> Any:
+    """PostgreSQL: :func:`record_change` as a CTE of a move's one statement (``order_id``:
+    the column of the CTE that updated the order); its ``seq`` is returned."""
+    return (
+        insert(changes)
+        .from_select(["order_id", "at"], select(order_id, at.label("at")))
+        .returning(changes.c.seq)
+        .cte("ch")
+    )
+
+
+def notify_after(change: Any) -> Any:
+    """PostgreSQL: the followers' ``pg_notify``, once, as a CTE after ``change``'s insert."""
+    return select(func.pg_notify(NOTIFY_CHANNEL, "").label("n")).select_from(change).cte("note")
+
+
+def trim(conn: Connection, seq: int) -> None:
+    """Now and then (``seq`` a multiple of TRIM_EVERY) drop the change log's old rows."""
+    if seq % TRIM_EVERY == 0:
+        conn.execute(delete(changes).where(changes.c.seq <= seq - CHANGE_LOG_KEEP))
+
+
 #: the transaction of a connection that already notified the followers
 _NOTIFIED = "rxfloor_notified"
 

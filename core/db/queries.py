@@ -24,6 +24,8 @@ from rxfloor.core.states import UNSETTLED, OutboxState, initials
 from rxfloor.core.text import clip
 
 if TYPE_CHECKING:
+    from sqlalchemy import BindParameter
+
     from rxfloor.core.db.engine import Store
 
 T = TypeVar("T")
@@ -126,8 +128,8 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
 def _resolve_statement(by_source: bool) -> Select[Any]:
     """:func:`resolve_order`'s first query, built once (every move runs it; building it
     cost more than running it)."""
-    ids = bindparam("r_ids", expanding=True)
-    remote = bindparam("r_remote")
+    ids: BindParameter[Any] = bindparam("r_ids", expanding=True)
+    remote: BindParameter[Any] = bindparam("r_remote")
     where = [orders.c.source == bindparam("r_source")] if by_source else []
     return (
         select(orders)
@@ -431,8 +433,18 @@ _SAYS_SOMETHING = or_(
     and_(outbox.c.state == OutboxState.PENDING, outbox.c.refusals == 1,
          outbox.c.next_attempt_at.is_not(None)),
 )  # fmt: skip
-#: an outbox row whose message the order shows as its sync error (the move writer uses it)
-SAYS_SOMETHING = _SAYS_SOMETHING
+
+
+def sync_error_of(order_id: Any) -> Any:
+    """The sync error of the order ``order_id`` (a column) as one scalar subquery, as
+    :func:`sync_errors_by_order` says it (a move reads it back in its own statement)."""
+    return (
+        select(func.coalesce(outbox.c.last_error, "refused by the remote"))
+        .where(_SAYS_SOMETHING, outbox.c.order_id == order_id)
+        .order_by(outbox.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def sync_errors(store: Store, order_id: str) -> list[str]:
