@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", default=os.environ.get("RXFLOOR_TEST_POSTGRES_URL"))
     parser.add_argument("--terminals", type=int, nargs="*", default=[1, 10, 25, 50])
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rates", type=float, nargs="+", default=[20.0, 200.0])
+    parser.add_argument("--rates", type=float, nargs="*", default=[20.0, 200.0])
     parser.add_argument("--followers", type=int, nargs="*", default=[10, 30])
     args = parser.parse_args(argv)
     if not args.postgres:
