@@ -434,11 +434,11 @@ class WebhookReceiver:
             settled += len(stale)
         if chunk:
             settled += self._apply_chunk(chunk)
+        # one whose order an older event of this pass brought stays unsettled: applied next
+        skipped = [(r, why) for r, why in skipped if r["order_uid"] not in seen]
         if skipped:
             self._settle([(r, "skipped", why) for r, why in skipped])
             settled += len(skipped)
-        if seen:
-            settled += self._revive_skipped(seen)
         return settled
 
     def _revive_skipped(self, uids: set[str]) -> int:
@@ -463,6 +463,8 @@ class WebhookReceiver:
                 self._note_failure([r for r, _ in chunk], str(exc))
                 raise
             return self._apply_one_by_one(chunk)
+        # revived before these are settled: the inbox never looks settled in between
+        self._revive_skipped({r["order_uid"] for r, _ in chunk})
         self._settle([(r, "applied", None) for r, _ in chunk])
         self.stats.applied += len(chunk)
         return len(chunk)
@@ -487,6 +489,7 @@ class WebhookReceiver:
                 self._settle([(row, "failed", f"failed: {type(exc).__name__}: {exc}")])
                 settled += 1
                 continue
+            self._revive_skipped({row["order_uid"]})
             self._settle([(row, "applied", None)])
             self.stats.applied += 1
             settled += 1
