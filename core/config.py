@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     #: no server-side prepared statements, the push lease is a row with an expiry (a session
     #: lock would stay on a pooled server connection), and the board polls instead of LISTEN
     db_pgbouncer: bool = False
+    #: ``rxfloor chain``: the pharmacies a regional manager reads, ``name = "URL"`` each
+    #: (the ``[chain]`` section; one database per pharmacy, see the README)
+    chain: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("database_url")
     @classmethod

@@ -61,6 +61,43 @@ def enqueue(
     )
 
 
+#: the columns a move's outbox row gets from its statement's parameters (``o_*``)
+MOVE_COLUMNS = ("action", "reason", "payload", "idempotency_key", "state", "attempts",
+                "created_at")  # fmt: skip
+
+
+def move_params(queue: dict[str, Any], at: datetime) -> dict[str, object]:
+    """The ``o_*`` parameters of :func:`enqueue_after` for a move's ``queue`` (its action,
+    reason and payload)."""
+    payload = queue.get("payload")
+    return {
+        "o_action": str(queue["action"]),
+        "o_reason": queue.get("reason"),
+        "o_payload": None if payload is None else json.dumps(payload, sort_keys=True),
+        "o_idempotency_key": uuid.uuid4().hex,
+        "o_state": OutboxState.PENDING,
+        "o_attempts": 0,
+        "o_created_at": at,
+    }
+
+
+def enqueue_after(event: Any) -> Any:
+    """PostgreSQL: :func:`enqueue` as a CTE of a move's one statement, queueing after the
+    audit event the CTE ``event`` inserted (its ``order_id`` and ``id``); the values are the
+    parameters of :func:`move_params`."""
+    names = list(MOVE_COLUMNS)
+    return (
+        insert(outbox)
+        .from_select(
+            ["order_id", "audit_event_id", *names],
+            select(event.c.order_id, event.c.id,
+                   *(bindparam(f"o_{k}", type_=outbox.c[k].type).label(k) for k in names)),
+        )
+        .returning(outbox.c.id)
+        .cte("ob")
+    )  # fmt: skip
+
+
 def due(
     conn: Connection,
     now: datetime,

@@ -11,11 +11,13 @@ loser gets a :class:`Conflict`). What the sync worker learns from a push comes i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, case, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, case, func, insert, or_, select, update
 
 from rxfloor.core import lifecycle, sources
 from rxfloor.core import outbox as outbox_rows
@@ -25,6 +27,8 @@ from rxfloor.core.db import (
     Store,
     alerts,
     audit_events,
+    changelog,
+    changes,
     line_items,
     orders,
     outbox,
@@ -271,6 +275,114 @@ class OrderService:
         """
         reason = reason.strip() if reason and reason.strip() else None
         now = self.clock()
+        with self.store.moving() as conn:
+            # read and decide with no transaction open; the write is conditional on the
+            # version read, so a decision on a row that changed since writes nothing
+            row = self._find(conn, ref)
+            step = self._decide(conn, row, action, reason, expected_version, tracking, now)
+            if step is not None:
+                outcome, values, why, queue = step
+                written = _write_move(
+                    conn, order_id=row["id"], version=row["version"], values=values,
+                    event=self._event_values(now, outcome.action, row["status"],
+                                             outcome.facts.status, why, row["version"] + 1),
+                    queue=queue, at=now,
+                )  # fmt: skip
+                if written is None:  # someone committed in between
+                    raise self._lost_race(conn, row, action)
+                view = OrderView.from_row(written.row, sync_error=written.sync_error)
+                return MoveResult(view, outcome.action, written.event_id,
+                                  Status(row["status"]), outcome.facts.status)  # fmt: skip
+        # answering a cancellation request also closes its alerts: one transaction for all
+        return self._act_in_transaction(ref, action, reason, expected_version, tracking, now)
+
+    def _decide(
+        self,
+        conn: Connection,
+        row: RowMapping,
+        action: Action,
+        reason: str | None,
+        expected_version: int | None,
+        tracking: Tracking | None,
+        now: datetime,
+    ) -> tuple[lifecycle.Outcome, dict[str, object], str | None, dict[str, object] | None] | None:
+        """The move's outcome, the order's new values, the audit reason and the outbox row
+        (None: not pushed); None when the move must close alerts too (the slow path).
+        Raises Conflict / Refused as :meth:`act` says."""
+        if expected_version is not None and row["version"] != expected_version:
+            changed = self._meanwhile(conn, row, expected_version)
+            raise Conflict(f"{changed}: nothing done", self._view(conn, row))
+        traits = sources.traits(row["source"])
+        facts = _facts(row, traits)
+        try:
+            outcome = lifecycle.apply(facts, action, now, reason, name=row["name"],
+                                      held_at=traits.label)  # fmt: skip
+        except TransitionError as exc:
+            raise self._refusal(conn, row, action, exc) from None
+        if tracking is not None and outcome.action is not Action.FINISH:
+            raise Refused(f"{row['name']}: a tracking number goes with a finish only",
+                          self._view(conn, row))  # fmt: skip
+        if outcome.action in (Action.REJECT_CANCEL, Action.ACCEPT_CANCEL):
+            return None
+        values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
+        why = reason
+        if outcome.action is Action.HOLD:
+            values |= {"on_hold": True, "hold_reason": reason, "hold_by": self.actor.name,
+                       "hold_since": now}  # fmt: skip
+            if not traits.remote_hold:
+                why = f"{reason} ({local_hold_note(traits)})"
+        elif outcome.action is Action.RELEASE:
+            values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
+                       "hold_since": None}  # fmt: skip
+        else:
+            values |= {"status": outcome.facts.status, "status_since": now}
+            if tracking is not None:
+                values |= {"tracking_company": tracking.company,
+                           "tracking_number": tracking.number,
+                           "tracking_url": tracking.url}  # fmt: skip
+                why = _with_tracking(why, tracking)
+        local_start = outcome.action is Action.START and not traits.remote_start
+        queue: dict[str, object] | None = None
+        if outcome.action in PUSHED_ACTIONS and not row["sample"] and not local_start:
+            payload = None if tracking is None else {"tracking": tracking.model_dump()}
+            queue = {"action": outcome.action, "reason": reason, "payload": payload}
+        return outcome, values, why, queue
+
+    def _event_values(
+        self,
+        at: datetime,
+        action: str,
+        from_status: str | None,
+        to_status: str | None,
+        reason: str | None,
+        version: int,
+    ) -> dict[str, object]:
+        """An audit event of this terminal's person, as :meth:`_event` writes it."""
+        return {"at": at, "actor": self.actor.name, "station": self.actor.station,
+                "action": str(action), "from_status": from_status, "to_status": to_status,
+                "reason": reason, "source": "local", "version": version}  # fmt: skip
+
+    def _lost_race(self, conn: Connection, row: RowMapping, action: Action) -> Conflict:
+        """What happened to the order since ``row`` was read (a fresh read in autocommit)."""
+        fresh = self._find(conn, row["id"])
+        message = (
+            self._refusal(conn, fresh, action, None).args[0]  # "is already PROCESSING"
+            if fresh["status"] != row["status"]
+            else self._meanwhile(conn, fresh, row["version"])  # e.g. put on hold
+        )
+        return Conflict(message, self._view(conn, fresh))
+
+    def _act_in_transaction(
+        self,
+        ref: str,
+        action: Action,
+        reason: str | None,
+        expected_version: int | None,
+        tracking: Tracking | None,
+        now: datetime,
+    ) -> MoveResult:
+        """A move in one transaction from its first read (an answer to a cancellation
+        request: the order, its alerts, its event and outbox row commit together)."""
         with self.store.write() as conn:
             row = self._find(conn, ref)
             if expected_version is not None and row["version"] != expected_version:
@@ -1200,3 +1312,125 @@ def open_service(settings: Settings, role: str = "cli") -> OrderService:
         pgbouncer=settings.db_pgbouncer,
     )
     return OrderService(store, Actor(settings.actor, settings.station))
+
+
+# ------------------------------------------------------------ a move's write (issue 26 §4)
+# The service decides on a row read with no transaction open; the write is conditional on the
+# version it read. PostgreSQL: ONE statement (the order's UPDATE … RETURNING, its audit event,
+# its outbox row (core/outbox.py's CTE), its change-log row and the pg_notify as data-modifying
+# CTEs) in autocommit: its own transaction, nothing held between round trips. SQLite (no
+# data-modifying CTEs; its round trips are calls in the process): BEGIN IMMEDIATE, the writes,
+# COMMIT.
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    row: dict[str, Any]
+    event_id: int
+    sync_error: str | None
+
+
+def _write_move(
+    conn: Connection,
+    *,
+    order_id: str,
+    version: int,
+    values: dict[str, object],
+    event: dict[str, object],
+    queue: dict[str, Any] | None,
+    at: datetime,
+) -> _Written | None:
+    """Write the move if the order is still at ``version``; None when it is not."""
+    if conn.dialect.name == "sqlite":
+        return _write_move_sqlite(conn, order_id, version, values, event, queue, at)
+    params: dict[str, object] = {"m_id": order_id, "m_version": version, "m_at": at}
+    params |= {f"v_{k}": v for k, v in values.items()}
+    params |= {f"e_{k}": v for k, v in event.items()}
+    if queue is not None:
+        params |= outbox_rows.move_params(queue, at)
+    stmt = _move_statement(tuple(values), tuple(event), queue is not None)
+    found = conn.execute(stmt, params).mappings().first()
+    if found is None:
+        return None
+    changelog.trim(conn, int(found["rx_seq"]))
+    row = {str(k): v for k, v in found.items() if not str(k).startswith("rx_")}
+    return _Written(row, int(found["rx_event_id"]), found["rx_sync_error"])
+
+
+def _bind(table: Any, prefix: str, name: str) -> Any:
+    return bindparam(f"{prefix}_{name}", type_=table.c[name].type)
+
+
+@functools.lru_cache(maxsize=64)
+def _move_statement(values: tuple[str, ...], event: tuple[str, ...], queued: bool) -> Any:
+    """The move's one statement for a shape of move, built once per process (building it
+    costs more than running it)."""
+    upd = (
+        update(orders)
+        .where(orders.c.id == bindparam("m_id"), orders.c.version == bindparam("m_version"))
+        .values({k: _bind(orders, "v", k) for k in values})
+        .returning(*orders.c)
+        .cte("upd")
+    )
+    ev = (
+        insert(audit_events)
+        .from_select(
+            ["order_id", *event],
+            select(upd.c.id, *(_bind(audit_events, "e", k).label(k) for k in event)),
+        )
+        .returning(audit_events.c.id, audit_events.c.order_id)
+        .cte("ev")
+    )
+    ch = changelog.record_change_after(upd.c.id, bindparam("m_at", type_=changes.c.at.type))
+    note = changelog.notify_after(ch)
+    extra: list[Any] = []
+    if queued:
+        ob = outbox_rows.enqueue_after(ev)
+        extra.append(select(func.count()).select_from(ob).scalar_subquery().label("rx_queued"))
+    return select(
+        upd,
+        select(ev.c.id).scalar_subquery().label("rx_event_id"),
+        select(ch.c.seq).scalar_subquery().label("rx_seq"),
+        select(func.count()).select_from(note).scalar_subquery().label("rx_notified"),
+        queries.sync_error_of(upd.c.id).label("rx_sync_error"),
+        *extra,
+    )
+
+
+def _write_move_sqlite(
+    conn: Connection,
+    order_id: str,
+    version: int,
+    values: dict[str, object],
+    event: dict[str, object],
+    queue: dict[str, Any] | None,
+    at: datetime,
+) -> _Written | None:
+    if conn.in_transaction():  # the reads' (no BEGIN was sent: see Store.moving)
+        conn.commit()
+    conn.execution_options(rx_write=True)  # BEGIN IMMEDIATE: take the write lock up front
+    with conn.begin():
+        found = (
+            conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.version == version)
+                .values(**values)
+                .returning(*orders.c, queries.sync_error_of(orders.c.id).label("rx_sync_error"))
+            )
+            .mappings()
+            .first()
+        )
+        if found is None:
+            return None
+        event_id = int(
+            conn.execute(
+                insert(audit_events).values(order_id=order_id, **event).returning(audit_events.c.id)
+            ).scalar_one()
+        )
+        if queue is not None:
+            outbox_rows.enqueue(conn, order_id=order_id, audit_event_id=event_id,
+                                action=str(queue["action"]), reason=queue.get("reason"), at=at,
+                                payload=queue.get("payload"))  # fmt: skip
+        changelog.record_change(conn, [order_id])
+    row = {str(k): v for k, v in found.items() if not str(k).startswith("rx_")}
+    return _Written(row, event_id, found["rx_sync_error"])

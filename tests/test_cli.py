@@ -127,7 +127,7 @@ def test_unreachable_postgres_is_one_line() -> None:
     result = run_cli("postgresql://postgres:hunter2@127.0.0.1:1/x", "orders")
     assert result.returncode == 3
     assert result.stderr.startswith(
-        "rxfloor: cannot open database postgresql+psycopg://postgres:***@"
+        "rxfloor: cannot open database postgresql://postgres:***@127.0.0.1:1/x: "
     )
     assert "hunter2" not in result.stderr and result.stderr.count("\n") == 1
 

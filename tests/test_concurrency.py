@@ -75,6 +75,11 @@ CRASH_SCRIPT = textwrap.dedent(
 def test_killed_mid_transition_leaves_nothing_half_written(
     db_url: str, point: str, tmp_path: Path
 ) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip(
+            "on PostgreSQL a move is one statement: no point between its writes "
+            "(test_a_move_killed_in_its_statement_is_all_or_nothing_on_postgresql)"
+        )
     store = Store.open(db_url)
     from rxfloor.core.models import NewOrder
     from rxfloor.core.service import Actor, OrderService
@@ -100,6 +105,46 @@ def test_killed_mid_transition_leaves_nothing_half_written(
 
     result = OrderService(store, Actor("AB", "c1")).act("#1001", Action.START)
     assert result.order.version == 2
+    store.close()
+
+
+@pytest.mark.postgres
+def test_a_move_killed_in_its_statement_is_all_or_nothing_on_postgresql(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The move's one statement is blocked on the order's row lock (held here) when its
+    process is killed; whatever the server then does with it, the order, its event, its
+    outbox row and its change are all there or none is."""
+    from sqlalchemy import text
+
+    from rxfloor.core.models import NewOrder
+    from rxfloor.core.service import Actor, OrderService
+
+    store = Store.open(pg_url)
+    OrderService(store, Actor("AB", "c1")).add_orders([NewOrder(id="po-1", name="#1001")])
+    marker = tmp_path / "inside"
+    script = CRASH_SCRIPT.replace("after_cursor_execute", "before_cursor_execute")
+    with store.engine.connect() as locker:
+        locker.execute(text("SELECT 1 FROM orders WHERE id = 'po-1' FOR UPDATE"))
+        child = subprocess.Popen([sys.executable, "-c", script.replace(
+            "time.sleep(600)", "pass"), pg_url, "WITH UPD", str(marker)])  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, "the child finished without reaching its move"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.5)  # the statement is on the server, waiting for the lock
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        locker.rollback()
+    time.sleep(0.5)
+    with store.read() as conn:
+        order = tuple(conn.execute(select(orders.c.status, orders.c.version)).one())
+        counts = tuple(
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (outbox, audit_events, changes)
+        )
+    assert (order, counts) in {(("OPEN", 1), (0, 1, 1)), (("PROCESSING", 2), (1, 2, 2))}
     store.close()
 
 

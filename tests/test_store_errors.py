@@ -148,3 +148,20 @@ def test_an_unknown_long_reference_is_cut(service: OrderService) -> None:
     with pytest.raises(OrderNotFound) as err:
         service.get("#" + "9" * 5000)
     assert len(str(err.value)) < 200 and "…" in str(err.value)
+
+
+@pytest.mark.parametrize("typed", ["postgresql://rx:secret@127.0.0.1:1/floor",
+                                   "postgres://rx:secret@127.0.0.1:1/floor"])  # fmt: skip
+def test_an_unreachable_server_is_named_as_typed(typed: str) -> None:
+    """Not the internal ``postgresql+psycopg://`` the driver needs (issue 26, minor)."""
+    with pytest.raises(StoreError) as caught:
+        Store.open(typed)
+    message = str(caught.value)
+    assert typed.replace("secret", "***") in message, message
+    assert "+psycopg" not in message and "secret" not in message
+
+
+def test_a_url_that_is_not_one_is_quoted_as_typed() -> None:
+    with pytest.raises(ValueError, match=r"postgres://rx@host:port/x") as caught:
+        Store.open("postgres://rx@host:port/x")
+    assert "+psycopg" not in str(caught.value)

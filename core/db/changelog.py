@@ -23,23 +23,66 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_NOTIFY_CHANNEL = "rxfloor_changes"
-_CHANGE_LOG_KEEP = 200_000
+NOTIFY_CHANNEL = "rxfloor_changes"
+CHANGE_LOG_KEEP = 200_000
+#: the log is trimmed when a new seq is a multiple of this
+TRIM_EVERY = 1000
 #: behind a transaction pooler the feed reads the log this often (no LISTEN there)
 _POLL_S = 0.25
 
 
 def record_change(conn: Connection, order_ids: Sequence[str]) -> None:
-    """Append to the change log inside the caller's write transaction."""
+    """Append to the change log inside the caller's write transaction.
+
+    PostgreSQL: one statement (the rows, and the ``pg_notify`` the first time in this
+    transaction: followers wake once per commit, however many calls a transaction makes).
+    """
     if not order_ids:
         return
     now = utcnow()
-    conn.execute(insert(changes), [{"order_id": oid, "at": now} for oid in order_ids])
-    if conn.dialect.name != "sqlite":
-        conn.execute(text("SELECT pg_notify(:ch, '')"), {"ch": _NOTIFY_CHANNEL})
-    last = conn.execute(select(func.max(changes.c.seq))).scalar_one()
-    if last and last % 1000 < len(order_ids):  # trim now and then, never on every write
-        conn.execute(delete(changes).where(changes.c.seq <= last - _CHANGE_LOG_KEEP))
+    rows = [{"order_id": oid, "at": now} for oid in order_ids]
+    if conn.dialect.name == "sqlite":
+        seqs = conn.execute(insert(changes).returning(changes.c.seq), rows).scalars().all()
+    else:
+        tx = conn.get_transaction()
+        if tx is not None and conn.info.get(_NOTIFIED) is tx:
+            seqs = conn.execute(insert(changes).returning(changes.c.seq), rows).scalars().all()
+        else:
+            ins = insert(changes).values(rows).returning(changes.c.seq).cte("ins")
+            got = conn.execute(
+                select(func.max(ins.c.seq), func.pg_notify(NOTIFY_CHANNEL, ""))
+            ).first()
+            seqs = [got[0]] if got is not None and got[0] is not None else []
+            conn.info[_NOTIFIED] = tx
+    last = max(seqs, default=0)
+    if last and last % TRIM_EVERY < len(order_ids):  # trim now and then, never on every write
+        conn.execute(delete(changes).where(changes.c.seq <= last - CHANGE_LOG_KEEP))
+
+
+def record_change_after(order_id: Any, at: Any) -> Any:
+    """PostgreSQL: :func:`record_change` as a CTE of a move's one statement (``order_id``:
+    the column of the CTE that updated the order); its ``seq`` is returned."""
+    return (
+        insert(changes)
+        .from_select(["order_id", "at"], select(order_id, at.label("at")))
+        .returning(changes.c.seq)
+        .cte("ch")
+    )
+
+
+def notify_after(change: Any) -> Any:
+    """PostgreSQL: the followers' ``pg_notify``, once, as a CTE after ``change``'s insert."""
+    return select(func.pg_notify(NOTIFY_CHANNEL, "").label("n")).select_from(change).cte("note")
+
+
+def trim(conn: Connection, seq: int) -> None:
+    """Now and then (``seq`` a multiple of TRIM_EVERY) drop the change log's old rows."""
+    if seq % TRIM_EVERY == 0:
+        conn.execute(delete(changes).where(changes.c.seq <= seq - CHANGE_LOG_KEEP))
+
+
+#: the transaction of a connection that already notified the followers
+_NOTIFIED = "rxfloor_notified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +200,7 @@ class ChangeWaiter:
                 self._raw = psycopg.connect(
                     self._store.driver_url(), autocommit=True, **self._store.connect_args("listen")
                 )
-                self._raw.execute(f"LISTEN {_NOTIFY_CHANNEL}")
+                self._raw.execute(f"LISTEN {NOTIFY_CHANNEL}")
         return self._raw
 
     def _data_version(self) -> int:

@@ -38,7 +38,7 @@ class StoreError(Exception):
 
 def normalise_url(raw: str) -> str:
     """Accept URLs as people type them: ``postgresql://…``, ``postgres://…``, a bare file path."""
-    raw = raw.strip()
+    raw = typed = raw.strip()
     if not raw:
         raise ValueError("database URL is empty")
     if "://" not in raw and not raw.startswith("sqlite:"):
@@ -48,8 +48,8 @@ def normalise_url(raw: str) -> str:
             raw = "postgresql+psycopg://" + raw[len(prefix) :]
     try:
         url = make_url(raw)
-    except ArgumentError:
-        raise ValueError(f"not a database URL: {clip(raw)}") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ValueError(f"not a database URL: {clip(typed)}") from None
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise ValueError(
             f"unsupported database {url.get_backend_name()!r}: use sqlite:///FILE or postgresql://…"
@@ -60,8 +60,22 @@ def normalise_url(raw: str) -> str:
 
 
 def safe_url(url: str) -> str:
-    """The URL with any password masked, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL with any password masked, for messages, in the scheme people type
+    (``postgresql://``, not the driver's ``postgresql+psycopg://``)."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    return shown.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def shown_url(typed: str) -> str:
+    """``typed`` as its person wrote it, with any password masked."""
+    typed = typed.strip()
+    try:
+        parsed = make_url(typed)
+    except ArgumentError:
+        return clip(typed)
+    if parsed.password is None:
+        return clip(typed)
+    return clip(typed.replace(f":{parsed.password}@", ":***@", 1))
 
 
 class Store:
@@ -80,6 +94,8 @@ class Store:
         #: SQLite: (device, inode) of the file opened, to notice it replaced or removed
         self._file_id: tuple[int, int] | None = None
         self._session_engine: Engine | None = None
+        #: the URL as its person typed it (messages show this, never the driver's scheme)
+        self.typed_url = url
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -96,7 +112,7 @@ class Store:
         """``pool_size``: PostgreSQL connections kept for reads and writes, never more
         (threads queue for one); ``app_name`` names them; ``pgbouncer``: see
         :attr:`Settings.db_pgbouncer`."""
-        url = normalise_url(url)
+        typed, url = url, normalise_url(url)
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url, busy_timeout_ms)
@@ -110,6 +126,7 @@ class Store:
                 connect_args=pg_connect_args(app_name, pgbouncer=pgbouncer),
             )
             store = cls(engine, url, app_name=app_name, pgbouncer=pgbouncer)
+        store.typed_url = typed
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -207,6 +224,8 @@ class Store:
         parsed = make_url(self.url)
         if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
             return str(parsed.database)
+        if self.typed_url != self.url:
+            return shown_url(self.typed_url)
         return safe_url(self.url)
 
     def _storage_error(self, exc: DBAPIError) -> StoreError:
@@ -228,6 +247,25 @@ class Store:
                 conn.execution_options(rx_write=True)
                 with conn.begin():
                     yield conn
+        except DBAPIError as exc:
+            if _damaged(exc) or _gone(exc):
+                raise self._storage_error(exc) from None
+            raise
+
+    @contextmanager
+    def moving(self) -> Iterator[Connection]:
+        """One connection for a move (:mod:`rxfloor.core.db.moves`): its reads run in
+        autocommit, so no transaction is open while the service decides (PostgreSQL sends
+        no BEGIN and no ROLLBACK for them), and the write then opens its own, as short as
+        it can be."""
+        self.check_file()
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:  # the driver is in autocommit already: no BEGIN (_on_begin)
+                    conn.execution_options(rx_autocommit=True)
+                else:
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
         except DBAPIError as exc:
             if _damaged(exc) or _gone(exc):
                 raise self._storage_error(exc) from None
@@ -317,7 +355,10 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("rx_write", False)
+        options = conn.get_execution_options()
+        if options.get("rx_autocommit", False) and not options.get("rx_write", False):
+            return  # a move's reads: each statement is its own transaction
+        immediate = options.get("rx_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

@@ -8,12 +8,13 @@ typed or a scanner sent into an order: the CLI, the board's go-to and the servic
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Connection, RowMapping, Select, and_, case, func, or_, select
+from sqlalchemy import Connection, RowMapping, Select, and_, bindparam, case, func, or_, select
 
 from rxfloor.core import sources
 from rxfloor.core.db.changelog import Cursor
@@ -23,6 +24,8 @@ from rxfloor.core.states import UNSETTLED, OutboxState, initials
 from rxfloor.core.text import clip
 
 if TYPE_CHECKING:
+    from sqlalchemy import BindParameter
+
     from rxfloor.core.db.engine import Store
 
 T = TypeVar("T")
@@ -97,29 +100,9 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
     key = sources.local_id(source, ref) if source else whole
     bare = ref.lstrip("#")
     where = [orders.c.source == source] if source else []
-    rows = (
-        conn.execute(
-            select(orders)
-            .where(
-                *where,
-                or_(
-                    orders.c.id.in_({key, whole}),
-                    orders.c.remote_id == ref,
-                    orders.c.name.in_({ref, bare, "#" + bare}),
-                ),
-            )
-            .order_by(
-                orders.c.id.in_({key, whole}).desc(),
-                (orders.c.remote_id == ref).desc(),
-                orders.c.name,
-                orders.c.source,
-                orders.c.id,
-            )
-            .limit(_CANDIDATES + 1)
-        )
-        .mappings()
-        .all()
-    )
+    params = {"r_ids": sorted({key, whole}), "r_remote": ref,
+              "r_names": sorted({ref, bare, "#" + bare}), "r_source": source}  # fmt: skip
+    rows = conn.execute(_resolve_statement(source is not None), params).mappings().all()
     if rows and rows[0]["id"] in (key, whole):
         return rows[0]
     exact = [r for r in rows if r["remote_id"] == ref]
@@ -139,6 +122,23 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
     if len(rows) > 1:
         raise AmbiguousOrder(whole, rows[:_CANDIDATES], more=len(rows) > _CANDIDATES)
     return rows[0] if rows else None
+
+
+@functools.lru_cache(maxsize=2)
+def _resolve_statement(by_source: bool) -> Select[Any]:
+    """:func:`resolve_order`'s first query, built once (every move runs it; building it
+    cost more than running it)."""
+    ids: BindParameter[Any] = bindparam("r_ids", expanding=True)
+    remote: BindParameter[Any] = bindparam("r_remote")
+    where = [orders.c.source == bindparam("r_source")] if by_source else []
+    return (
+        select(orders)
+        .where(*where, or_(orders.c.id.in_(ids), orders.c.remote_id == remote,
+                           orders.c.name.in_(bindparam("r_names", expanding=True))))
+        .order_by(orders.c.id.in_(ids).desc(), (orders.c.remote_id == remote).desc(),
+                  orders.c.name, orders.c.source, orders.c.id)
+        .limit(_CANDIDATES + 1)
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------ on a connection
@@ -433,6 +433,18 @@ _SAYS_SOMETHING = or_(
     and_(outbox.c.state == OutboxState.PENDING, outbox.c.refusals == 1,
          outbox.c.next_attempt_at.is_not(None)),
 )  # fmt: skip
+
+
+def sync_error_of(order_id: Any) -> Any:
+    """The sync error of the order ``order_id`` (a column) as one scalar subquery, as
+    :func:`sync_errors_by_order` says it (a move reads it back in its own statement)."""
+    return (
+        select(func.coalesce(outbox.c.last_error, "refused by the remote"))
+        .where(_SAYS_SOMETHING, outbox.c.order_id == order_id)
+        .order_by(outbox.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def sync_errors(store: Store, order_id: str) -> list[str]:

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rxfloor.tui.cli import board, exceptions, orders, sandbox, serve, sync, watch
+from rxfloor.tui.cli import board, chain, exceptions, orders, sandbox, serve, sync, watch
 from rxfloor.tui.cli.context import Context, Handler, global_options
 from rxfloor.tui.cli.exit_codes import ExitCode
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     exceptions.add_parser(sub)
     watch.add_parser(sub)
     serve.add_parser(sub)
+    chain.add_parser(sub)
     return parser
 
 

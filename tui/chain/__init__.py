@@ -1,0 +1,1 @@
+"""``rxfloor chain``'s screen: several pharmacies, one line each, live (read-only)."""
