@@ -177,8 +177,9 @@ async def test_sqlite_file_replaced_under_the_board_is_a_sentence(sqlite_url: st
         shutil.copyfile(path, copy)
         os.replace(copy, path)
         view = app.board.view
-        await until(pilot, lambda: view.db_down is not None)
-        assert any("was replaced" in text for _s, text in app.said)
+        # the header's state and the sentence come with one message: wait for both
+        await until(pilot, lambda: view.db_down is not None
+                    and any("was replaced" in text for _s, text in app.said))  # fmt: skip
         app.board.move(app.board.model.cards["po-s0-000004"], Action.START)
         await pilot.pause()
         assert status_of(app, "#1004") is Status.OPEN
