@@ -200,16 +200,15 @@ class FolderSource:
         self._ready()
         rejected: list[str] = []
         try:
-            names = sorted(os.listdir(self.dir(layout.INBOX)))
+            entries = [e for e in os.scandir(self.dir(layout.INBOX)) if _ours(e.name)]
+            # oldest first: of two drops of the same content, the first is the one taken
+            entries.sort(key=lambda e: (e.stat().st_mtime_ns, e.name))
         except OSError as exc:
             raise UnreachableError(f"the drop folder's inbox: {exc.strerror}") from None
-        for name in names:
-            if name.startswith((".", "~")) or name.lower().endswith(layout.TEMPORARY):
-                continue
-            if not name.lower().endswith(layout.SUFFIXES):
-                continue
+        for entry in entries:
+            name = entry.name
             try:
-                rejected += self._take(self.dir(layout.INBOX) / name)
+                rejected += self._take(Path(entry.path))
             except FileNotFoundError:
                 continue  # the partner took it back
             except OSError as exc:
@@ -350,6 +349,12 @@ class FolderSource:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _ours(name: str) -> bool:
+    """An order file of the partner's, complete by its name (not a temporary one)."""
+    lower = name.lower()
+    return not name.startswith((".", "~")) and lower.endswith(layout.SUFFIXES)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
