@@ -196,3 +196,32 @@ def test_sigkill_between_file_writes_then_restart_takes_and_writes_each_once(
     with store.read() as conn:
         assert Counter(conn.execute(select(outbox.c.state)).scalars()) == Counter({"sent": 60})
     store.close()
+
+
+# -- the demo ------------------------------------------------------------------------------------
+
+
+def test_the_demo_runs_the_partner_beside_the_other_sources(sqlite_url: str) -> None:
+    from rxfloor.core.config import load_settings
+    from rxfloor.core.demo import start_demo_sync
+    from tests.helpers import wait_for
+
+    settings = load_settings(database_url=sqlite_url, actor="DM", station="demo")
+    with start_demo_sync(settings, every_s=0.1, cancel_chance=0.0, interval_s=0.1) as demo:
+        partner: Partner = demo.states["folder"]
+        store = demo.service.store
+
+        def folder_open() -> list[str]:
+            rows = store.board_rows([Status.OPEN])
+            return [str(r["id"]) for r in rows if r["source"] == "folder"]
+
+        wait_for(lambda: len(folder_open()) >= 6, 20)
+        assert {r["source"] for r in store.board_rows()} > {"folder"}  # beside the others
+        uid = folder_open()[0]
+        demo.service.act(uid, Action.START)
+        name = f"{uid.removeprefix('folder:')}.start.json"
+        wait_for(lambda: name in (partner.read_results() or partner.results), 20)
+        assert partner.results[name]["status"] == "started"
+        # the partner's line it got wrong waits in rejected/ with its reason
+        assert any("cells where the header has" in p.read_text()
+                   for p in (partner.root / "rejected").glob("*.json"))  # fmt: skip
