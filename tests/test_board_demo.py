@@ -21,7 +21,6 @@ from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.header import health_line
 from tests.board_fixtures import press, ready, until
 
-
 #: none is configured: the header names the sources as the database has news of them, by name
 ONLINE = " · ".join(f"{name} online" for name in sorted(names()))
 
