@@ -143,6 +143,7 @@ def test_a_malformed_line_is_rejected_with_its_reason_and_the_others_taken(
     ("fields", "words"),
     [
         ({"order": "../etc", "items": "x"}, "order must be"),
+        ({"order": "A" * 64, "items": "x"}, "order must be"),  # "#" + 64: too long a name
         ({"order": "A-1"}, "items"),
         ({"order": "A-1", "items": "x", "delivery": "drone"}, "delivery"),
         ({"order": "A-1", "items": "x", "due": "tomorrow"}, "due"),

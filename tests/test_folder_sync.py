@@ -181,7 +181,7 @@ def test_sigkill_between_file_writes_then_restart_takes_and_writes_each_once(
     seen: dict[str, tuple[int, int]] = {}
     for kill_at in (10, 35):
         proc = _sync(env, "--interval", "0.05")
-        _kill_when(proc, lambda at=kill_at: len(os.listdir(root / "results")) >= at)  # type: ignore[misc]
+        _kill_when(proc, lambda at=kill_at: len(os.listdir(root / "results")) >= at)
         now = _files(root / "results")
         assert {k: now[k] for k in seen} == seen, "a result file was written twice"
         seen = now

@@ -64,7 +64,7 @@ BOARD = {OPEN: Status.OPEN, STARTED: Status.PROCESSING, FINISHED: Status.FINISHE
          CANCELLED: Status.CANCELLED}  # fmt: skip
 ACTIVE = (OPEN, STARTED)
 
-_ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")  # "#<order>" is the card name
 _QUANTITY = re.compile(r"^\s*(\d{1,4})\s*[x\u00d7]\s+(.+)$")
 
 
@@ -94,7 +94,7 @@ class Line(BaseModel):
     def _order(cls, value: object) -> object:
         text = str(value).strip() if isinstance(value, str | int) else value
         if not isinstance(text, str) or not _ORDER_ID.match(text):
-            raise ValueError("order must be 1-64 letters, digits, '-' or '_'")
+            raise ValueError("order must be 1-63 letters, digits, '-' or '_'")
         return text
 
     @field_validator("items", mode="before")
