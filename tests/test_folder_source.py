@@ -165,7 +165,7 @@ def test_the_same_file_dropped_twice_is_taken_once(
     partner.drop_again()
     orders, errors = pull(source)
     assert len(orders) == 2
-    assert errors == ["again-th-0001.jsonl rejected: the same content was taken before"]
+    assert errors == ["again-0002-th-0001.jsonl rejected: the same content was taken before"]
     assert names(root / "inbox") == []
 
 

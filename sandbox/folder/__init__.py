@@ -100,7 +100,8 @@ class Partner:
         taken = [*self.root.glob(f"taken/*-{last.name}"), last]
         for path in taken:
             with contextlib.suppress(OSError):
-                return self.write(f"again-{last.name}", path.read_bytes())
+                self.files += 1
+                return self.write(f"again-{self.files:04d}-{last.name}", path.read_bytes())
         return None
 
     def read_results(self) -> dict[str, dict[str, Any]]:

@@ -27,7 +27,7 @@ def _serve(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Any]:
         create_app(partner, every_s),
         lambda url: (
             f"a partner dropping order files in {root}/inbox every {every_s:g} s and reading "
-            f"{root}/results (set [sources.folder] path = {str(root)!r}); control at {url}"
+            f"{root}/results (set [sources.folder] path = {str(root)!r}) at {url}"
         ),
     )
 
