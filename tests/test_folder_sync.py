@@ -38,8 +38,9 @@ def local(order: str) -> str:
 
 
 @pytest.fixture
-def service(sqlite_url: str) -> Iterator[OrderService]:
-    store = Store.open(sqlite_url)
+def service(db_url: str) -> Iterator[OrderService]:
+    """On SQLite and on PostgreSQL (``db_url``)."""
+    store = Store.open(db_url)
     yield OrderService(store, Actor("AB", "counter-1"))
     store.close()
 
