@@ -264,3 +264,13 @@ def test_an_order_not_in_the_folder_is_refused_and_a_missing_folder_is_offline(
 
     with pytest.raises(UnreachableError, match="is not there"):
         pull(FolderSource(tmp_path / "unmounted"))
+
+
+def test_temporary_files_a_crash_left_are_swept_once_old(root: Path, partner: Partner) -> None:
+    FolderSource(root, settle_s=0.0).take()  # the folders exist
+    old, new = root / "results" / ".A-1.start.json.1a2b.tmp", root / "orders" / ".A-2.json.3c.tmp"
+    old.write_text("{")
+    new.write_text("{")
+    os.utime(old, (1, 1))
+    pull(FolderSource(root, settle_s=0.0))
+    assert not old.exists() and new.exists()

@@ -24,6 +24,7 @@ that reached the folder. A hold is local (the partner has no word for it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -169,6 +170,7 @@ class FolderSource:
         self.settle_s = settle_s
         self.give_up_s = give_up_s
         self._clock = clock
+        self._swept = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FolderSource:
@@ -198,6 +200,8 @@ class FolderSource:
     def take(self) -> list[str]:
         """Take every complete file of the inbox; returns what was rejected, in words."""
         self._ready()
+        if not self._swept:
+            self._sweep()
         rejected: list[str] = []
         try:
             entries = [e for e in os.scandir(self.dir(layout.INBOX)) if _ours(e.name)]
@@ -214,6 +218,17 @@ class FolderSource:
             except OSError as exc:
                 rejected.append(f"{name}: left in the inbox ({exc.strerror})")
         return rejected
+
+    def _sweep(self, older_s: float = 3600.0) -> None:
+        """Remove our own temporary files a crash left (once per start; an hour old, so
+        never one another process is writing)."""
+        self._swept = True
+        for which in (layout.ORDERS, layout.RESULTS, layout.REJECTED):
+            for entry in os.scandir(self.dir(which)):
+                if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        if self._clock() - entry.stat().st_mtime > older_s:
+                            os.unlink(entry.path)
 
     def _take(self, path: Path) -> list[str]:
         before = path.stat()
