@@ -138,6 +138,8 @@ def _kill_when(proc: subprocess.Popen[bytes], ready: Any, limit_s: float = 20.0)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        if proc.stderr:
+            proc.stderr.close()
 
 
 def _once(env: dict[str, str]) -> dict[str, Any]:
