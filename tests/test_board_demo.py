@@ -1,6 +1,7 @@
 """The board with the demo's remote behind it: the stand-in in-process and a real sync worker.
 
-This is what ``rxfloor --demo`` opens; the header turns online for the four sources and the
+This is what ``rxfloor --demo`` opens; the header turns online for every installed stand-in's
+source (found as the demo finds them, so a new source's stand-in needs no edit here) and the
 remotes' orders (RxScale's named from #5001) arrive on the board without a keypress.
 """
 
@@ -15,16 +16,20 @@ from rxfloor.core.db import Store
 from rxfloor.core.demo import start_demo_sync
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.sources.standin import names
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.header import health_line
 from tests.board_fixtures import press, ready, until
+
+#: none is configured: the header names the sources as the database has news of them, by name
+ONLINE = " · ".join(f"{name} online" for name in sorted(names()))
 
 
 @pytest.mark.parametrize(
     ("size", "header"),
     [
-        ((160, 48), "konnektive online · photon online · rxscale online · shopify online"),
-        ((80, 24), "4 sources online"),  # every part does not fit: the ones online counted
+        ((160, 48), ONLINE),
+        ((80, 24), f"{len(names())} sources online"),  # every part does not fit: counted
     ],
 )
 async def test_demo_board_goes_online_and_shows_remote_orders(
@@ -51,12 +56,9 @@ async def test_demo_board_goes_online_and_shows_remote_orders(
 
             await until(pilot, lambda: len(remote_cards()) >= 5, timeout=20)
 
-            def online() -> bool:  # the four stand-ins, each with its own health
+            def online() -> bool:  # every stand-in, each with its own health
                 text = health_line(app.board.view.health, app.board.view.sources).plain
-                # none is configured: the header names them as the database has news of them
-                return text == (
-                    "konnektive online · photon online · rxscale online · shopify online"
-                )
+                return text == ONLINE
 
             await until(pilot, online, timeout=20)
             app.board.view.refresh_header()

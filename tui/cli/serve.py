@@ -226,9 +226,9 @@ def _listen(host: str, port: int) -> socket.socket:
 _OUTSIDE_FONT = re.compile(r"<link[^>]*fonts\.googleapis\.com[^>]*>\s*", re.S)
 
 
-def _offline_templates(jinja2: Any, folder: str | Path) -> Any:
+def _offline_templates(jinja2: Any, templates: str | Path) -> Any:
     """textual-serve's templates with every request to another origin taken out."""
-    files = jinja2.FileSystemLoader(folder)
+    files = jinja2.FileSystemLoader(templates)
 
     def load(name: str) -> tuple[str, str | None, Callable[[], bool]] | None:
         source, path, fresh = files.get_source(None, name)
