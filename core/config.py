@@ -30,6 +30,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rxfloor.core.lifecycle import CheckRule
+
 APP_NAME = "rxfloor"
 
 
@@ -162,6 +164,31 @@ class RxScaleSettings:
     dialect: Literal["v1", "v2"] | None
 
 
+class FloorSection(BaseModel):
+    """``[floor]``: how this pharmacy works its orders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: who must check a filled order before it can be finished: nobody (``none``, one step
+    #: from PROCESSING to FINISHED), anyone but its filler (``second_person``), a pharmacist
+    check: CheckRule = CheckRule.NONE
+    #: a station nobody used this long signs its person out (0: never)
+    idle_sign_out_min: float = Field(default=0, ge=0, le=24 * 60)
+    #: product codes (GTIN, NDC, PZN, SKU) or words of an item's name that need the fridge
+    fridge: list[str] = Field(default_factory=list)
+    #: the same for controlled substances
+    controlled: list[str] = Field(default_factory=list)
+
+
+class PersonEntry(BaseModel):
+    """One person of ``[people]``: ``TJ = { role = "technician", badge = "badge-TJ" }``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["pharmacist", "technician"]
+    badge: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 class Settings(BaseSettings):
     """Everything rxfloor can be told. Env vars are ``RXFLOOR_<NAME>``."""
 
@@ -206,6 +233,9 @@ class Settings(BaseSettings):
     #: a move key this soon after the card under the cursor changed does nothing
     repeat_guard_s: float = Field(default=1.0, ge=0, le=10)
     sources: SourcesSection = Field(default_factory=SourcesSection)
+    floor: FloorSection = Field(default_factory=FloorSection)
+    #: the floor's people (added to the database's list when missing; the CLI edits it too)
+    people: dict[str, PersonEntry] = Field(default_factory=dict)
 
     @field_validator("database_url")
     @classmethod

@@ -28,11 +28,21 @@ from rxfloor.core.db import (
     line_items,
     orders,
     outbox,
+    people,
     queries,
     resolve_order,
     utcnow,
 )
-from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
+from rxfloor.core.lifecycle import (
+    STEP_ACTIONS,
+    Action,
+    CheckRule,
+    OrderFacts,
+    Person,
+    Status,
+    Step,
+    TransitionError,
+)
 from rxfloor.core.models import (
     CANCELLATION,
     LineItem,
@@ -67,6 +77,17 @@ _MEANWHILE = {
     "accept_cancel": "had its cancellation request accepted",
     "reject_cancel": "had its cancellation request rejected",
     "cancel_request": "was asked to be cancelled",
+    "fill": "was marked filled",
+    "check": "was checked",
+    "fail_check": "failed its check",
+}
+#: The steps' columns as they are before an order begins them (and after a remote move
+#: takes it back to OPEN or into PROCESSING anew).
+_NO_STEPS: dict[str, object] = {
+    "fill_step": None,
+    "filled_by": None,
+    "checked_by": None,
+    "check_note": None,
 }
 #: Built once: a drain records thousands of these. A new word of the source ends a
 #: person's resolve of the old one (the exceptions queue: the next exceptional word is news).
@@ -152,6 +173,12 @@ class MoveResult:
             return f"{o.name} {what} ({o.status})"
         if self.action is Action.REJECT_CANCEL:
             return f"{o.name} cancellation request rejected ({o.status})"
+        if self.action is Action.FILL:
+            return f"{o.name} filled by {o.filled_by or '?'}: awaiting check"
+        if self.action is Action.CHECK:
+            return f"{o.name} checked by {o.checked_by or '?'}: ready to finish"
+        if self.action is Action.FAIL_CHECK:
+            return f"{o.name} failed its check: back to filling ({o.check_note})"
         return f"{o.name} {self.from_status} -> {self.to_status}"
 
 
@@ -234,10 +261,19 @@ def _moved(read: ReadBack) -> str:
 
 
 class OrderService:
-    def __init__(self, store: Store, actor: Actor, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        actor: Actor,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        check: CheckRule = CheckRule.NONE,
+    ) -> None:
         self.store = store
         self.actor = actor
         self.clock = clock
+        #: ``[floor] check``: who checks a filled order before it can be finished
+        self.check = check
 
     # ------------------------------------------------------------------ reads
     def get(self, ref: str) -> OrderView:
@@ -249,8 +285,18 @@ class OrderService:
         remote_hold = by_remote and not sources.traits(order.source).remote_hold
         facts = OrderFacts(order.status, order.hold, order.fulfill_at,
                            cancel_requested=order.cancel_requested,
-                           remote_hold=remote_hold)  # fmt: skip
-        return lifecycle.legal_actions(facts, self.clock())
+                           remote_hold=remote_hold, check=self.check,
+                           step=Step(order.fill_step) if order.fill_step else None,
+                           filler=order.filled_by)  # fmt: skip
+        with self.store.read() as conn:
+            by = self._person(conn)
+        return lifecycle.legal_actions(facts, self.clock(), by)
+
+    def _person(self, conn: Connection) -> Person:
+        """The person at the keys, as the check knows them: a pharmacist when the floor's
+        list says so (a name not on the list is nobody's pharmacist)."""
+        role = conn.execute(select(people.c.role).where(people.c.name == self.actor.name)).scalar()
+        return Person(self.actor.name, pharmacist=role == "pharmacist")
 
     # ---------------------------------------------------------------- actions
     def act(
@@ -279,10 +325,11 @@ class OrderService:
                 changed = self._meanwhile(conn, row, expected_version)
                 raise Conflict(f"{changed}: nothing done", self._view(conn, row))
             traits = sources.traits(row["source"])
-            facts = _facts(row, traits)
+            facts = _facts(row, traits, self.check)
             try:
                 outcome = lifecycle.apply(facts, action, now, reason, name=row["name"],
-                                          held_at=traits.label)  # fmt: skip
+                                          held_at=traits.label,
+                                          by=self._person(conn))  # fmt: skip
             except TransitionError as exc:
                 raise self._refusal(conn, row, action, exc) from None
             if tracking is not None and outcome.action is not Action.FINISH:
@@ -301,11 +348,16 @@ class OrderService:
             elif outcome.action is Action.REJECT_CANCEL:
                 values |= {"request_kind": None}  # the message stays: an undo brings it back
                 self._close_request_alerts(conn, row["id"], now, self.actor.name)
+            elif outcome.action in STEP_ACTIONS:
+                values |= _step_values(outcome.action, outcome.facts, self.actor.name, reason)
             else:
                 values |= {"status": outcome.facts.status, "status_since": now}
                 if outcome.action is Action.ACCEPT_CANCEL:
                     values |= {"request_kind": None}
                     self._close_request_alerts(conn, row["id"], now, self.actor.name)
+                if outcome.action is Action.START and outcome.facts.step is not None:
+                    values |= _NO_STEPS | {"fill_step": outcome.facts.step,
+                                           "filled_by": outcome.facts.filler}  # fmt: skip
                 if tracking is not None:
                     values |= {"tracking_company": tracking.company,
                                "tracking_number": tracking.number,
@@ -391,6 +443,8 @@ class OrderService:
                 }
             elif action is Action.REJECT_CANCEL:
                 values |= {"request_kind": CANCELLATION}
+            elif action in STEP_ACTIONS:
+                values |= _step_undone(action)
             else:  # back in its old status since when it was there before, not since now
                 since = self._status_since_before(conn, row, event_id, ev["from_status"])
                 values |= {"status": ev["from_status"], "status_since": since or now}
@@ -398,6 +452,8 @@ class OrderService:
                     values |= {"request_kind": CANCELLATION}
                 elif action is Action.FINISH:
                     values |= _NO_TRACKING
+                elif action is Action.START:
+                    values |= _NO_STEPS
             conn.execute(update(orders).where(orders.c.id == row["id"]).values(**values))
             new_event = self._event(
                 conn,
@@ -714,6 +770,8 @@ class OrderService:
             assert board_status is not None
             if board_status != local:
                 values |= {"status": board_status, "status_since": now}
+                if board_status in (Status.OPEN, Status.PROCESSING):
+                    values |= _NO_STEPS  # its filling starts over (nobody checked this)
             outbox_rows.supersede(  # a parked step goes too: its sync error is settled
                 conn, order_id, f"superseded: the remote set the order to {remote_status}"
             )
@@ -986,6 +1044,8 @@ class OrderService:
                                      "version": row["version"] + 1, "updated_at": now}  # fmt: skip
         if ev["action"] == Action.FINISH:
             values |= _NO_TRACKING
+        elif ev["action"] == Action.START:
+            values |= _NO_STEPS
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         why = _moved(result.read_back) if result.read_back else "the remote moved on"
         self._event(conn, order_id, now, action=OutboxState.SUPERSEDED.value,
@@ -1163,7 +1223,7 @@ def _exception_left(row: RowMapping, remote_status: str) -> str | None:
     return f"{label} now says {now} (was {before}): out of the exceptions queue"
 
 
-def _facts(row: RowMapping, traits: SourceTraits) -> OrderFacts:
+def _facts(row: RowMapping, traits: SourceTraits, check: CheckRule = CheckRule.NONE) -> OrderFacts:
     """What the lifecycle decides on, from the order's row."""
     remote_hold = bool(row["on_hold"]) and row["hold_by"] == REMOTE_ACTOR
     return OrderFacts(
@@ -1172,7 +1232,31 @@ def _facts(row: RowMapping, traits: SourceTraits) -> OrderFacts:
         row["fulfill_at"],
         cancel_requested=row["request_kind"] == CANCELLATION,
         remote_hold=remote_hold and not traits.remote_hold,
+        check=check,
+        step=Step(row["fill_step"]) if row["fill_step"] else None,
+        filler=row["filled_by"],
     )
+
+
+def _step_values(
+    action: Action, after: OrderFacts, actor: str, reason: str | None
+) -> dict[str, object]:
+    """The columns a step inside PROCESSING writes."""
+    values: dict[str, object] = {"fill_step": after.step, "filled_by": after.filler}
+    if action is Action.CHECK:
+        values |= {"checked_by": actor, "check_note": None}
+    elif action is Action.FAIL_CHECK:
+        values |= {"checked_by": None, "check_note": reason}
+    return values
+
+
+def _step_undone(action: Action) -> dict[str, object]:
+    """The columns after an undo of a step (the filler stays: who fills it now)."""
+    if action is Action.FILL:
+        return {"fill_step": Step.FILLING}
+    if action is Action.CHECK:
+        return {"fill_step": Step.FILLED, "checked_by": None}
+    return {"fill_step": Step.FILLED, "check_note": None}  # a failed check taken back
 
 
 def _merchant_words(message: str | None) -> str | None:
@@ -1192,4 +1276,5 @@ def _with_tracking(reason: str | None, tracking: Tracking) -> str:
 def open_service(settings: Settings) -> OrderService:
     """Open the configured store (migrating it on first use) and a service acting as the user."""
     store = Store.open(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    return OrderService(store, Actor(settings.actor, settings.station))
+    return OrderService(store, Actor(settings.actor, settings.station),
+                        check=settings.floor.check)  # fmt: skip

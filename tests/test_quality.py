@@ -175,6 +175,9 @@ WRITERS = {
     "audit_events": "core/service.py",
     "alerts": "core/service.py",
     "outbox": "core/outbox.py",
+    "order_notes": "core/service.py",
+    "people": "core/people.py",
+    "people_events": "core/people.py",
 }
 _ORM = {"OrderRow": "orders", "AuditEventRow": "audit_events", "AlertRow": "alerts",
         "OutboxRow": "outbox"}  # fmt: skip

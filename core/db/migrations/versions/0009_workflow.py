@@ -1,0 +1,79 @@
+"""The pharmacy's own workflow (issue 24): the check before finish, people, notes, flags.
+
+* ``orders.fill_step``, ``filled_by``, ``checked_by``, ``check_note``: the steps inside
+  PROCESSING on a floor that checks before finish (``[floor] check``); local, never sent;
+* ``orders.note_count`` and the ``order_notes`` table: the floor's notes on an order;
+* ``orders.flags``: what the items need on the bench (``fridge``, ``controlled``);
+* ``people`` (one list per floor: name, role, badge, PIN hash) and ``people_events``
+  (every change to it, every sign-in and sign-out).
+
+Revision ID: 0009_workflow
+Revises: 0008_exceptions_index
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from rxfloor.core.db import UTCDateTime
+
+revision: str = "0009_workflow"
+down_revision: str | None = "0008_exceptions_index"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("orders", sa.Column("fill_step", sa.String(16)))
+    op.add_column("orders", sa.Column("filled_by", sa.String(64)))
+    op.add_column("orders", sa.Column("checked_by", sa.String(64)))
+    op.add_column("orders", sa.Column("check_note", sa.Text()))
+    op.add_column(
+        "orders", sa.Column("note_count", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column("orders", sa.Column("flags", sa.String(64), server_default="", nullable=False))
+    op.create_table(
+        "order_notes",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("order_id", sa.String(160), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("station", sa.String(64), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name="fk_order_notes_order_id_orders"),
+        sa.PrimaryKeyConstraint("id", name="pk_order_notes"),
+    )
+    op.create_index("ix_order_notes_order_id", "order_notes", ["order_id"])
+    op.create_table(
+        "people",
+        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("badge", sa.String(64)),
+        sa.Column("pin_hash", sa.String(256)),
+        sa.Column("added_at", UTCDateTime(), nullable=False),
+        sa.Column("added_by", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_people"),
+        sa.UniqueConstraint("badge", name="uq_people_badge"),
+    )
+    op.create_table(
+        "people_events",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("station", sa.String(64), nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("person", sa.String(32), nullable=False),
+        sa.Column("detail", sa.Text()),
+        sa.PrimaryKeyConstraint("id", name="pk_people_events"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("people_events")
+    op.drop_table("people")
+    op.drop_index("ix_order_notes_order_id", "order_notes")
+    op.drop_table("order_notes")
+    for column in ("flags", "note_count", "check_note", "checked_by", "filled_by", "fill_step"):
+        op.drop_column("orders", column)
