@@ -269,7 +269,10 @@ def apply(
                               named=True)  # fmt: skip
     after = replace(facts, status=target, cancel_requested=False)
     if action is Action.START and facts.check is not CheckRule.NONE:
-        after = replace(after, step=Step.FILLING, filler=by.name if by else None)
+        if by is None:
+            raise TransitionError("cannot start: sign in first (scan your badge): "
+                                  "the card shows who fills it")  # fmt: skip
+        after = replace(after, step=Step.FILLING, filler=by.name)
     return Outcome(action, after)
 
 
@@ -289,16 +292,16 @@ def _step(facts: OrderFacts, action: Action, name: str, by: Person | None) -> Ou
         where = {Step.FILLING: "is being filled", Step.FILLED: "awaits its check",
                  Step.CHECKED: "is already checked"}[step]  # fmt: skip
         raise TransitionError(f"cannot {action}: {name} {where}", named=True)
+    if by is None:
+        raise TransitionError(f"cannot {action}: sign in first (scan your badge)")
     if action in CHECKS:
-        if by is None:
-            raise TransitionError(f"cannot {action}: sign in first (scan your badge)")
         if facts.filler is not None and by.name == facts.filler:
             raise TransitionError(f"{name} was filled by {facts.filler}: another person checks it",
                                   named=True)  # fmt: skip
         if facts.check is CheckRule.PHARMACIST and not by.pharmacist:
             raise TransitionError(f"{name} is checked by a pharmacist: {by.name} is not one",
                                   named=True)  # fmt: skip
-    filler = by.name if action is Action.FILL and by is not None else facts.filler
+    filler = by.name if action is Action.FILL else facts.filler
     return Outcome(action, replace(facts, step=after, filler=filler))
 
 

@@ -274,6 +274,8 @@ class OrderService:
         self.clock = clock
         #: ``[floor] check``: who checks a filled order before it can be finished
         self.check = check
+        #: a board's station signed out (idle, or by hand): nobody fills or checks from it
+        self.signed_in = True
 
     # ------------------------------------------------------------------ reads
     def get(self, ref: str) -> OrderView:
@@ -292,9 +294,11 @@ class OrderService:
             by = self._person(conn)
         return lifecycle.legal_actions(facts, self.clock(), by)
 
-    def _person(self, conn: Connection) -> Person:
+    def _person(self, conn: Connection) -> Person | None:
         """The person at the keys, as the check knows them: a pharmacist when the floor's
-        list says so (a name not on the list is nobody's pharmacist)."""
+        list says so (a name not on the list is nobody's pharmacist); None: signed out."""
+        if not self.signed_in:
+            return None
         role = conn.execute(select(people.c.role).where(people.c.name == self.actor.name)).scalar()
         return Person(self.actor.name, pharmacist=role == "pharmacist")
 

@@ -80,10 +80,12 @@ def test_pharmacist_rule_refuses_a_technician() -> None:
     assert apply(facts, Action.CHECK, NOW, by=AB).facts.step is Step.CHECKED
 
 
-def test_check_needs_someone_signed_in() -> None:
-    facts = _processing(CheckRule.SECOND_PERSON, Step.FILLED)
+def test_every_step_needs_someone_signed_in() -> None:
+    for step, action in ((Step.FILLED, Action.CHECK), (Step.FILLING, Action.FILL)):
+        with pytest.raises(TransitionError, match="sign in first"):
+            apply(_processing(CheckRule.SECOND_PERSON, step), action, NOW, by=None)
     with pytest.raises(TransitionError, match="sign in first"):
-        apply(facts, Action.CHECK, NOW, by=None)
+        apply(OrderFacts(Status.OPEN, check=CheckRule.PHARMACIST), Action.START, NOW, by=None)
 
 
 @pytest.mark.parametrize("step", [None, Step.FILLING, Step.FILLED])
