@@ -1280,5 +1280,11 @@ def _with_tracking(reason: str | None, tracking: Tracking) -> str:
 def open_service(settings: Settings) -> OrderService:
     """Open the configured store (migrating it on first use) and a service acting as the user."""
     store = Store.open(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    if settings.people:  # [people] of the config: whoever the list lacks is added (audited)
+        from rxfloor.core.people import People, Role
+
+        People(store, settings.actor, settings.station).seed(
+            {name: (Role(p.role), p.badge) for name, p in settings.people.items()}
+        )
     return OrderService(store, Actor(settings.actor, settings.station),
                         check=settings.floor.check)  # fmt: skip

@@ -162,13 +162,23 @@ class BoardScreen(Contained, Screen[None]):
                 return False
             # an action refused for a reason the pharmacist must hear still acts: the
             # service's sentence says why (the merchant asked to cancel, held in Shopify)
-            possible = self.legal(card) | card.explained
+            possible = self.legal(card) | card.explained | self._told(card)
             return not spec.needs_legal or bool(spec.needs_legal & possible)
         return True
 
     def legal(self, card: Card) -> frozenset[Action]:
         """What the lifecycle lets the person at the keys do to ``card`` now."""
         return card.legal(self.rx.clock(), self.rx.service.check, self.rx.person)
+
+    def _told(self, card: Card) -> frozenset[Action]:
+        """On a floor that checks, a step refused to the person at the keys (their own
+        fill, not a pharmacist, nobody signed in) still acts: the service says why."""
+        if self.step(card) is not None:
+            return frozenset({Action.ADVANCE, Action.FILL, Action.CHECK, Action.FAIL_CHECK})
+        nobody = self.rx.person is None and self.rx.service.check != "none"
+        if card.status is Status.OPEN and nobody:
+            return frozenset({Action.ADVANCE, Action.START})
+        return frozenset()
 
     def step(self, card: Card) -> Step | None:
         """The card's step inside PROCESSING on a floor that checks (else None)."""

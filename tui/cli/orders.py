@@ -43,6 +43,9 @@ _MOVES = (  # (action, help, needs a reason)
     (Action.HOLD, "put on hold", True),
     (Action.ACCEPT_CANCEL, "accept the merchant's cancellation request", False),
     (Action.REJECT_CANCEL, "reject the merchant's cancellation request", True),
+    (Action.FILL, "[floor] check: the order in PROCESSING is filled (awaits its check)", False),
+    (Action.CHECK, "[floor] check: the filled order is checked (by another person)", False),
+    (Action.FAIL_CHECK, "[floor] check: the check failed: back to filling", True),
 )
 #: The moves' command names (``accept-cancel``: words joined as on a command line).
 _COMMAND = {action: action.value.replace("_", "-") for action, _, _ in _MOVES}
@@ -197,6 +200,9 @@ def order_json(row: Mapping[Any, Any], sync_error: str | None) -> dict[str, obje
         "tracking": None if not row["tracking_number"] else {
             key: _stripped(row[f"tracking_{key}"]) for key in ("company", "number", "url")
         },
+        "fill_step": row["fill_step"], "filled_by": row["filled_by"],
+        "checked_by": row["checked_by"], "check_note": row["check_note"],
+        "note_count": row["note_count"], "flags": row["flags"],
     }  # fmt: skip
 
 
