@@ -33,6 +33,7 @@ from rxfloor.core.db import (
     resolve_order,
     utcnow,
 )
+from rxfloor.core.flags import FlagRules, item_flags
 from rxfloor.core.lifecycle import (
     STEP_ACTIONS,
     Action,
@@ -77,6 +78,7 @@ _MEANWHILE = {
     "accept_cancel": "had its cancellation request accepted",
     "reject_cancel": "had its cancellation request rejected",
     "cancel_request": "was asked to be cancelled",
+    "note": "had a note added",
     "fill": "was marked filled",
     "check": "was checked",
     "fail_check": "failed its check",
@@ -123,6 +125,8 @@ def _item_rows(order_id: str, items: Sequence[LineItem]) -> list[dict[str, objec
     ]
 
 
+#: How long a note of the floor may be.
+_NOTE_MAX = 500
 #: How much of a merchant's message the floor keeps.
 _MESSAGE_MAX = 500
 #: The actor recorded for changes made on the remote side.
@@ -268,12 +272,15 @@ class OrderService:
         clock: Callable[[], datetime] = utcnow,
         *,
         check: CheckRule = CheckRule.NONE,
+        flags: FlagRules | None = None,
     ) -> None:
         self.store = store
         self.actor = actor
         self.clock = clock
         #: ``[floor] check``: who checks a filled order before it can be finished
         self.check = check
+        #: ``[floor] fridge`` / ``controlled``: the items that set the card's badges
+        self.flags = flags or FlagRules()
         #: a board's station signed out (idle, or by hand): nobody fills or checks from it
         self.signed_in = True
 
@@ -398,6 +405,24 @@ class OrderService:
             self.store.record_change(conn, [row["id"]])
             view = self._view(conn, self._find(conn, row["id"]))
         return MoveResult(view, outcome.action, event_id, facts.status, outcome.facts.status)
+
+    def add_note(self, ref: str, text: str) -> OrderView:
+        """The floor's own note on the order: an audit event ``note`` (the detail and the
+        timeline show it, the card a mark); never sent to a source."""
+        text = " ".join(text.split())
+        if not 1 <= len(text) <= _NOTE_MAX:
+            raise Refused(f"a note is 1 to {_NOTE_MAX} characters")
+        now = self.clock()
+        with self.store.write() as conn:
+            row = self._find(conn, ref)
+            version = row["version"] + 1
+            conn.execute(update(orders).where(orders.c.id == row["id"])
+                         .values(note_count=orders.c.note_count + 1, version=version,
+                                 updated_at=now))  # fmt: skip
+            self._event(conn, row["id"], now, action="note", from_status=row["status"],
+                        to_status=row["status"], reason=text, version=version)  # fmt: skip
+            self.store.record_change(conn, [row["id"]])
+            return self._view(conn, self._find(conn, row["id"]))
 
     def undo(self, event_id: int) -> MoveResult:
         """Take back one of this terminal's moves while the remote has not seen it yet.
@@ -537,6 +562,7 @@ class OrderService:
         if items and not has_items and not row.items_summary:
             conn.execute(insert(line_items), _item_rows(order_id, items))
             values["items_summary"] = items_summary(list(items))
+            values["flags"] = item_flags(items, self.flags)
         if not values:
             return False
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
@@ -584,6 +610,7 @@ class OrderService:
                     "delivery_type": o.delivery_type,
                     "patient_name": o.patient_name,
                     "items_summary": items_summary(o.items),
+                    "flags": item_flags(o.items, self.flags),
                     "due_at": o.due_at,
                     "fulfill_at": o.fulfill_at,
                     "on_hold": o.on_hold,
@@ -1287,4 +1314,6 @@ def open_service(settings: Settings) -> OrderService:
             {name: (Role(p.role), p.badge) for name, p in settings.people.items()}
         )
     return OrderService(store, Actor(settings.actor, settings.station),
-                        check=settings.floor.check)  # fmt: skip
+                        check=settings.floor.check,
+                        flags=FlagRules.of(settings.floor.fridge,
+                                           settings.floor.controlled))  # fmt: skip

@@ -175,7 +175,6 @@ WRITERS = {
     "audit_events": "core/service.py",
     "alerts": "core/service.py",
     "outbox": "core/outbox.py",
-    "order_notes": "core/service.py",
     "people": "core/people.py",
     "people_events": "core/people.py",
 }

@@ -480,6 +480,7 @@ class Waiting:
     due_at: datetime | None
     on_hold: bool
     source: str = sources.DEFAULT_SOURCE  # whose order (a mark on the wall with several)
+    flags: str = ""  # "fridge", "controlled": what its items need on the bench
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,6 +539,7 @@ def _waiting(row: RowMapping) -> Waiting:
         due_at=row["due_at"],
         on_hold=bool(row["on_hold"]),
         source=str(row["source"]),
+        flags=str(row["flags"] or ""),
     )
 
 
@@ -550,6 +552,7 @@ _WAITING_COLUMNS = (
     orders.c.status_since,
     orders.c.due_at,
     orders.c.on_hold,
+    orders.c.flags,
 )
 
 

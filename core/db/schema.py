@@ -154,7 +154,7 @@ orders = Table(
     Column("filled_by", String(64)),
     Column("checked_by", String(64)),
     Column("check_note", Text),
-    # the floor's own notes on the order (``order_notes``): how many, for the card's mark
+    # the floor's own notes on the order (audit events ``note``): how many, for the card's mark
     Column("note_count", Integer, default=0, server_default="0", nullable=False),
     # what the items need on the bench: "fridge", "controlled", comma separated ("" none)
     Column("flags", String(64), default="", server_default="", nullable=False),
@@ -191,19 +191,6 @@ audit_events = Table(
     Column("reason", Text),
     Column("source", String(8), nullable=False),  # local | remote
     Column("version", Integer, nullable=False),  # the order's version after this event
-)
-
-
-#: The floor's own notes on an order: shown in the detail, never sent to a source.
-order_notes = Table(
-    "order_notes",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("order_id", ForeignKey("orders.id"), index=True, nullable=False),
-    Column("at", UTCDateTime, nullable=False),
-    Column("actor", String(64), nullable=False),
-    Column("station", String(64), nullable=False),
-    Column("text", Text, nullable=False),
 )
 
 

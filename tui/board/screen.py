@@ -44,6 +44,7 @@ from rxfloor.tui.crash import contained_line
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
 from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen, PinScreen
+from rxfloor.tui.screens.note import NoteScreen
 from rxfloor.tui.screens.reason import (
     CANCEL_REASONS,
     CHECK_REASONS,
@@ -283,6 +284,27 @@ class BoardScreen(Contained, Screen[None]):
         order = f"{card.name} · {card.initials} · {card.items}"
         title = f"Check of {card.name} failed: why? (back to filling {card.filled_by or ''})"
         self.ask(ReasonScreen(title.replace(" )", ")"), CHECK_REASONS, subject=order), done)
+
+    def action_note(self) -> None:
+        card = self.card
+        if card is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text:
+                self._note(card.id, text)
+
+        order = f"{card.name} · {card.initials} · {card.items}"
+        self.ask(NoteScreen(f"Note on {card.name}", subject=order), done)
+
+    @work(thread=True, group="moves")
+    def _note(self, card_id: str, text: str) -> None:
+        try:
+            view = self.rx.service.add_note(card_id, text)
+        except (ServiceError, StoreError) as exc:
+            self.post_message(Notice(str(exc), "error"))
+            return
+        self.post_message(Notice(f"note added to {view.name}", "information"))
 
     def action_hold(self) -> None:
         card = self._guarded(self.rx.key_display("hold"))

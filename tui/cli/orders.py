@@ -101,6 +101,12 @@ def add_parsers(subcommands: Subcommands) -> None:
             cmd.add_argument("--tracking-url", type=_text("tracking URL", _URL_MAX),
                              metavar="URL", help="where the parcel is tracked")  # fmt: skip
 
+    note = add_command(subcommands, "note", _note,
+                       help="a note on an order for the floor (audited, never sent)")  # fmt: skip
+    note.add_argument("id", type=_text("order id", _REF_MAX),
+                      help="uid or name (#1001); SOURCE:ID where it is ambiguous")  # fmt: skip
+    note.add_argument("text", nargs="+", help="the note (words are joined)")
+
     hist = add_command(subcommands, "history", _history, help="the audit trail of one order")
     hist.add_argument("id", type=_text("order id", _REF_MAX))
     hist.add_argument("--json", action="store_true")
@@ -240,6 +246,12 @@ def print_orders(service: OrderService, status: str | None, *, as_json: bool) ->
         print(f"{visible(v.name):<12} {v.status:<11} {v.priority:<7} {hold:<5} {v.version:>4}  "
               f"{due:<16} {visible(v.items_summary[:60])}")  # fmt: skip
     print(f"{len(views)} orders")
+
+
+def _note(args: argparse.Namespace, ctx: Context) -> int:
+    view = ctx.service.add_note(args.id, " ".join(args.text))
+    print(shown(f"{view.name}: note added ({view.note_count} on the order)"))
+    return ExitCode.OK
 
 
 def _history(args: argparse.Namespace, ctx: Context) -> int:

@@ -2,7 +2,8 @@
 
 * ``orders.fill_step``, ``filled_by``, ``checked_by``, ``check_note``: the steps inside
   PROCESSING on a floor that checks before finish (``[floor] check``); local, never sent;
-* ``orders.note_count`` and the ``order_notes`` table: the floor's notes on an order;
+* ``orders.note_count``: how many notes the floor wrote on the order (each note is an audit
+  event ``note``: the timeline is its one home);
 * ``orders.flags``: what the items need on the bench (``fridge``, ``controlled``);
 * ``people`` (one list per floor: name, role, badge, PIN hash) and ``people_events``
   (every change to it, every sign-in and sign-out).
@@ -35,18 +36,6 @@ def upgrade() -> None:
     )
     op.add_column("orders", sa.Column("flags", sa.String(64), server_default="", nullable=False))
     op.create_table(
-        "order_notes",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("order_id", sa.String(160), nullable=False),
-        sa.Column("at", UTCDateTime(), nullable=False),
-        sa.Column("actor", sa.String(64), nullable=False),
-        sa.Column("station", sa.String(64), nullable=False),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name="fk_order_notes_order_id_orders"),
-        sa.PrimaryKeyConstraint("id", name="pk_order_notes"),
-    )
-    op.create_index("ix_order_notes_order_id", "order_notes", ["order_id"])
-    op.create_table(
         "people",
         sa.Column("name", sa.String(32), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
@@ -73,7 +62,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("people_events")
     op.drop_table("people")
-    op.drop_index("ix_order_notes_order_id", "order_notes")
-    op.drop_table("order_notes")
     for column in ("flags", "note_count", "check_note", "checked_by", "filled_by", "fill_step"):
         op.drop_column("orders", column)
