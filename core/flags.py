@@ -24,8 +24,11 @@ class FlagRules:
 
     @classmethod
     def of(cls, fridge: Iterable[str], controlled: Iterable[str]) -> FlagRules:
-        clean = lambda terms: tuple(t.strip().casefold() for t in terms if t.strip())  # noqa: E731
-        return cls(clean(fridge), clean(controlled))
+        return cls(_clean(fridge), _clean(controlled))
+
+
+def _clean(terms: Iterable[str]) -> tuple[str, ...]:
+    return tuple(t.strip().casefold() for t in terms if t.strip())
 
 
 def _hits(item: LineItem, terms: Sequence[str]) -> bool:

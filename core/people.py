@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 
 from rxfloor.core.db import Store, people, people_events, utcnow
 from rxfloor.core.lifecycle import Person
@@ -82,13 +82,13 @@ def check_pin(pin: str) -> str:
     return pin
 
 
-def _member(row: Mapping[str, object]) -> Member:
+def _member(row: RowMapping) -> Member:
     return Member(
         name=str(row["name"]),
         role=Role(str(row["role"])),
         badge=None if row["badge"] is None else str(row["badge"]),
         has_pin=bool(row["pin_hash"]),
-        added_at=row["added_at"],  # type: ignore[arg-type]  # a datetime column
+        added_at=row["added_at"],
         added_by=str(row["added_by"]),
     )
 

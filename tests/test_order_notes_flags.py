@@ -59,7 +59,7 @@ def test_orders_carry_their_flags_and_notes(store: Store) -> None:
         "note", "patient asks for a cool bag", "AB")  # fmt: skip
     with store.read() as conn:
         assert conn.execute(select(outbox)).first() is None  # never sent
-    _title, body = detail_text(view, [], events, [])
+    _title, body = detail_text(view, [], [dict(e) for e in events], [])
     assert "Notes" in body and "patient asks for a cool bag" in body
     assert "Flags       fridge, controlled" in body
     # a move after the note, by a person who saw the card before it: told, nothing done

@@ -24,7 +24,7 @@ def _events(url: str) -> list[tuple[str, str, str]]:
                 select(people_events.c.action, people_events.c.person, people_events.c.actor)
                 .order_by(people_events.c.id)
             )  # fmt: skip
-            return [tuple(r) for r in rows]  # type: ignore[misc]
+            return [(r.action, r.person, r.actor) for r in rows]
     finally:
         store.close()
 
