@@ -172,6 +172,8 @@ class FloorSection(BaseModel):
     #: who must check a filled order before it can be finished: nobody (``none``, one step
     #: from PROCESSING to FINISHED), anyone but its filler (``second_person``), a pharmacist
     check: CheckRule = CheckRule.NONE
+    #: an order is filled only when a pack of each of its items was scanned (and matched)
+    require_product_scan: bool = False
     #: a station nobody used this long signs its person out (0: never)
     idle_sign_out_min: float = Field(default=0, ge=0, le=24 * 60)
     #: product codes (GTIN, NDC, PZN, SKU) or words of an item's name that need the fridge

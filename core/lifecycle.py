@@ -154,6 +154,8 @@ class OrderFacts:
     check: CheckRule = CheckRule.NONE
     step: Step | None = None
     filler: str | None = None
+    #: packs still to scan before it counts as filled (``[floor] require_product_scan``)
+    unscanned: int = 0
 
     @property
     def current_step(self) -> Step | None:
@@ -294,6 +296,10 @@ def _step(facts: OrderFacts, action: Action, name: str, by: Person | None) -> Ou
         raise TransitionError(f"cannot {action}: {name} {where}", named=True)
     if by is None:
         raise TransitionError(f"cannot {action}: sign in first (scan your badge)")
+    if action is Action.FILL and facts.unscanned:
+        packs = "pack is" if facts.unscanned == 1 else "packs are"
+        raise TransitionError(f"cannot fill: {facts.unscanned} {packs} not scanned yet on "
+                              f"{name} (scan each product)", named=True)  # fmt: skip
     if action in CHECKS:
         if facts.filler is not None and by.name == facts.filler:
             raise TransitionError(f"{name} was filled by {facts.filler}: another person checks it",

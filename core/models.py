@@ -152,6 +152,7 @@ class OrderView(BaseModel):
     check_note: str | None = None
     note_count: int = 0
     flags: str = ""
+    scan_progress: str | None = None
 
     @property
     def cancel_requested(self) -> bool:

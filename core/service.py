@@ -29,6 +29,7 @@ from rxfloor.core.db import (
     orders,
     outbox,
     people,
+    product_scans,
     queries,
     resolve_order,
     utcnow,
@@ -79,6 +80,7 @@ _MEANWHILE = {
     "reject_cancel": "had its cancellation request rejected",
     "cancel_request": "was asked to be cancelled",
     "note": "had a note added",
+    "product_scan": "had a product scanned",
     "fill": "was marked filled",
     "check": "was checked",
     "fail_check": "failed its check",
@@ -279,6 +281,8 @@ class OrderService:
         self.clock = clock
         #: ``[floor] check``: who checks a filled order before it can be finished
         self.check = check
+        #: ``[floor] require_product_scan``: filled only when every pack was scanned
+        self.require_product_scan = False
         #: ``[floor] fridge`` / ``controlled``: the items that set the card's badges
         self.flags = flags or FlagRules()
         #: a board's station signed out (idle, or by hand): nobody fills or checks from it
@@ -337,6 +341,9 @@ class OrderService:
                 raise Conflict(f"{changed}: nothing done", self._view(conn, row))
             traits = sources.traits(row["source"])
             facts = _facts(row, traits, self.check)
+            if self.require_product_scan and facts.current_step is Step.FILLING:
+                total, scanned, _ = _scan_counts(conn, row["id"])
+                facts = replace(facts, unscanned=max(0, total - scanned))
             try:
                 outcome = lifecycle.apply(facts, action, now, reason, name=row["name"],
                                           held_at=traits.label,
@@ -405,6 +412,73 @@ class OrderService:
             self.store.record_change(conn, [row["id"]])
             view = self._view(conn, self._find(conn, row["id"]))
         return MoveResult(view, outcome.action, event_id, facts.status, outcome.facts.status)
+
+    def scan_product(self, ref: str, text: str) -> ProductScanned:
+        """A pack scanned while filling the order: one of its items (ticked, its batch and
+        serial kept for a recall) or refused — not a product, not on the order, expired, or
+        every pack of that item already scanned. A refusal is audited too (``scan_refused``);
+        neither is ever sent to a source."""
+        from rxfloor.core.products import matching_item, read_product
+
+        scan = read_product(text)
+        if scan is None:
+            raise Refused(f"{clip(visible_text(text))} is not a product code")
+        now = self.clock()
+        refusal: str | None = None
+        with self.store.write() as conn:
+            row = self._find(conn, ref)
+            name = row["name"]
+            step = _facts(row, sources.traits(row["source"]), self.check).current_step
+            if row["status"] != Status.PROCESSING or step not in (None, Step.FILLING):
+                raise Refused(f"{name} is not being filled: scan its products while filling it",
+                              self._view(conn, row))  # fmt: skip
+            items = queries.order_items(conn, row["id"])
+            total, scanned, per_item = _scan_counts(conn, row["id"])
+            position = matching_item(scan, [(i["sku"], i["pzn"]) for i in items])
+            item = items[position] if position is not None else None
+            label = _item_label(item) if item is not None else ""
+            if item is None:
+                code = f"GTIN {scan.gtin}" if scan.gtin else "the product"
+                listed = ", ".join(_item_label(i) for i in items) or "no items"
+                refusal = f"{code} is not on {name} (it holds {listed})"
+            elif scan.expired(now.date()):
+                refusal = f"{label} expired {scan.expiry}: not for {name}"
+            elif per_item.get(position, 0) >= item["quantity"]:
+                refusal = f"every pack of {label} on {name} is already scanned ({item['quantity']})"
+            if refusal is not None:
+                self._event(conn, row["id"], now, action="scan_refused", from_status=row["status"],
+                            to_status=row["status"], reason=f"{refusal} «{clip(scan.raw)}»",
+                            version=row["version"])  # fmt: skip
+                view = self._view(conn, row)
+            else:
+                assert position is not None
+                progress = f"{scanned + 1}/{total}"
+                conn.execute(insert(product_scans).values(
+                    order_id=row["id"], position=position, at=now, actor=self.actor.name,
+                    station=self.actor.station, gtin=scan.gtin, batch=scan.batch,
+                    serial=scan.serial, raw=scan.raw[:500],
+                    expiry=scan.expiry.isoformat() if scan.expiry else None))  # fmt: skip
+                version = row["version"] + 1
+                conn.execute(update(orders).where(orders.c.id == row["id"])
+                             .values(scan_progress=progress, version=version,
+                                     updated_at=now))  # fmt: skip
+                pack = " · ".join(
+                    p
+                    for p in (
+                        label,
+                        scan.batch and f"batch {scan.batch}",
+                        scan.serial and f"serial {scan.serial}",
+                    )
+                    if p
+                )
+                self._event(conn, row["id"], now, action="product_scan",
+                            from_status=row["status"], to_status=row["status"],
+                            reason=f"{pack} ({progress} scanned)", version=version)  # fmt: skip
+                self.store.record_change(conn, [row["id"]])
+                view = self._view(conn, self._find(conn, row["id"]))
+        if refusal is not None:
+            raise Refused(refusal, view)
+        return ProductScanned(view, label, view.scan_progress or "")
 
     def add_note(self, ref: str, text: str) -> OrderView:
         """The floor's own note on the order: an audit event ``note`` (the detail and the
@@ -1269,6 +1343,38 @@ def _facts(row: RowMapping, traits: SourceTraits, check: CheckRule = CheckRule.N
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ProductScanned:
+    """A pack that ticked one of the order's items."""
+
+    order: OrderView
+    item: str  # the item's label, "Amoxicillin 500 mg"
+    progress: str  # "2/3"
+
+    @property
+    def summary(self) -> str:
+        return f"{self.order.name}: {self.item} ticked, {self.progress} scanned"
+
+
+def _item_label(item: RowMapping) -> str:
+    return " ".join(p for p in (item["drug"], item["strength"]) if p)
+
+
+def visible_text(text: str) -> str:
+    return "".join(c if c.isprintable() else "␣" for c in text)
+
+
+def _scan_counts(conn: Connection, order_id: str) -> tuple[int, int, dict[int, int]]:
+    """(packs the items call for, packs scanned, scanned per item position)."""
+    total = sum(int(i["quantity"]) for i in queries.order_items(conn, order_id))
+    mine = product_scans.c.order_id == order_id
+    rows = conn.execute(select(product_scans.c.position).where(mine))
+    per: dict[int, int] = {}
+    for (position,) in rows:
+        per[position] = per.get(position, 0) + 1
+    return total, sum(per.values()), per
+
+
 def _step_values(
     action: Action, after: OrderFacts, actor: str, reason: str | None
 ) -> dict[str, object]:
@@ -1313,7 +1419,9 @@ def open_service(settings: Settings) -> OrderService:
         People(store, settings.actor, settings.station).seed(
             {name: (Role(p.role), p.badge) for name, p in settings.people.items()}
         )
-    return OrderService(store, Actor(settings.actor, settings.station),
-                        check=settings.floor.check,
-                        flags=FlagRules.of(settings.floor.fridge,
-                                           settings.floor.controlled))  # fmt: skip
+    service = OrderService(store, Actor(settings.actor, settings.station),
+                           check=settings.floor.check,
+                           flags=FlagRules.of(settings.floor.fridge,
+                                              settings.floor.controlled))  # fmt: skip
+    service.require_product_scan = settings.floor.require_product_scan
+    return service

@@ -177,6 +177,7 @@ WRITERS = {
     "outbox": "core/outbox.py",
     "people": "core/people.py",
     "people_events": "core/people.py",
+    "product_scans": "core/service.py",
 }
 _ORM = {"OrderRow": "orders", "AuditEventRow": "audit_events", "AlertRow": "alerts",
         "OutboxRow": "outbox"}  # fmt: skip

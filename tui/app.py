@@ -260,6 +260,8 @@ class BoardApp(App[None]):
         if badge:
             self.board.switch_pharmacist(text[len(prefix) :])
             return
+        if self.board.product_scanned(text):
+            return
         while len(self.screen_stack) > 1:
             self.pop_screen()
         goto = {k for k in self.key_names("goto") if len(k) == 1}

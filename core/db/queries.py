@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from sqlalchemy import Connection, RowMapping, Select, and_, case, func, or_, select
 
 from rxfloor.core import sources
-from rxfloor.core.db.schema import alerts, audit_events, line_items, orders, outbox, sync_state
+from rxfloor.core.db.schema import (
+    alerts,
+    audit_events,
+    line_items,
+    orders,
+    outbox,
+    product_scans,
+    sync_state,
+)
 from rxfloor.core.lifecycle import Priority, Status
 from rxfloor.core.states import UNSETTLED, OutboxState, initials
 from rxfloor.core.text import clip
@@ -284,6 +292,7 @@ CARD_COLUMNS = (
     orders.c.check_note,
     orders.c.note_count,
     orders.c.flags,
+    orders.c.scan_progress,
     orders.c.created_at,
     orders.c.status_since,
     orders.c.request_kind,
@@ -648,3 +657,20 @@ def wall_figures(
         health=sync_health(conn, sources),
         alerts=open_alerts(conn),
     )
+
+
+def batch_scans(conn: Connection, batch: str) -> list[RowMapping]:
+    """Every pack of ``batch`` scanned into an order, oldest first, with its order and item."""
+    item = line_items.c
+    stmt = (
+        select(product_scans, orders.c.name, orders.c.status, item.drug)
+        .join(orders, orders.c.id == product_scans.c.order_id)
+        .outerjoin(
+            line_items,
+            (item.order_id == product_scans.c.order_id)
+            & (item.position == product_scans.c.position),
+        )
+        .where(product_scans.c.batch == batch)
+        .order_by(product_scans.c.id)
+    )
+    return list(conn.execute(stmt).mappings())

@@ -158,6 +158,8 @@ orders = Table(
     Column("note_count", Integer, default=0, server_default="0", nullable=False),
     # what the items need on the bench: "fridge", "controlled", comma separated ("" none)
     Column("flags", String(64), default="", server_default="", nullable=False),
+    # the packs scanned against its items while filling ("2/3"), None before the first one
+    Column("scan_progress", String(16)),
     Index("ix_orders_source_remote_id", "source", "remote_id", unique=True),
 )
 
@@ -191,6 +193,25 @@ audit_events = Table(
     Column("reason", Text),
     Column("source", String(8), nullable=False),  # local | remote
     Column("version", Integer, nullable=False),  # the order's version after this event
+)
+
+
+#: A pack scanned while filling an order and found to be one of its items: the recall
+#: look-up (``rxfloor history --batch``) reads its batch and serial. Never updated.
+product_scans = Table(
+    "product_scans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", ForeignKey("orders.id"), index=True, nullable=False),
+    Column("position", Integer, nullable=False),  # the line item's position in the order
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("gtin", String(14)),
+    Column("batch", String(64), index=True),
+    Column("serial", String(64)),
+    Column("expiry", String(10)),  # ISO date (AI 17), as the pack says
+    Column("raw", Text, nullable=False),  # what the scanner typed (controls visible on show)
 )
 
 

@@ -95,14 +95,18 @@ def no_tracking(card: Card) -> bool:
 def step_badge(card: Card) -> list[tuple[str, str]]:
     """Where a PROCESSING order is on a floor that checks: ``filling TJ`` (with why its
     check failed, when it did), ``filled TJ · check``, ``checked AB``."""
-    if card.status is not Status.PROCESSING or not card.fill_step:
+    if card.status is not Status.PROCESSING:
         return []
+    if not card.fill_step:  # a floor that does not check: the packs scanned, if any
+        return [(f" {card.scan_progress} scanned", "column--badge")] if card.scan_progress else []
     who = f" {card.filled_by}" if card.filled_by else ""
     if card.fill_step == "filled":
         return [(f" filled{who} · check", "column--badge")]
     if card.fill_step == "checked":
         return [(" checked", "column--badge")]
     found = [(f" filling{who}", "column--dim")]
+    if card.scan_progress:
+        found.append((f" {card.scan_progress} scanned", "column--badge"))
     if card.check_note:
         found.append((f" ✗ {card.check_note}", "column--error"))
     return found

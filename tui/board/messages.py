@@ -172,3 +172,11 @@ class Notice(Message):
         super().__init__()
         self.text = text
         self.severity = severity
+
+
+class ProductRefused(Message):
+    """A scanned product refused for the order being filled (wrong, expired, done)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error

@@ -75,6 +75,7 @@ class Card:
     check_note: str | None = None
     note_count: int = 0  #: the floor's notes on it (the card's mark)
     flags: str = ""  #: "fridge", "controlled", comma separated
+    scan_progress: str | None = None  #: packs scanned while filling, "2/3"
     #: when it is late: its due time, else (stat, waiter) a target after it arrived
     target: datetime | None = None
     #: the target's instant, computed once (the sort order is asked of it often); a float
@@ -140,6 +141,7 @@ class Card:
             check_note=data.get("check_note"),
             note_count=data.get("note_count") or 0,
             flags=data.get("flags") or "",
+            scan_progress=data.get("scan_progress"),
         )
         card.target = card.due_at
         card.due = card._due()

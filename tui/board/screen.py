@@ -33,6 +33,7 @@ from rxfloor.tui.board.messages import (
     MoveRefused,
     Notice,
     OrderFound,
+    ProductRefused,
     Row,
     Undone,
 )
@@ -305,6 +306,35 @@ class BoardScreen(Contained, Screen[None]):
             self.post_message(Notice(str(exc), "error"))
             return
         self.post_message(Notice(f"note added to {view.name}", "information"))
+
+    def product_scanned(self, text: str) -> bool:
+        """A product's barcode with an order being filled under the cursor: checked against
+        its items (ticked, or refused loudly). False: not a product, or no order in filling
+        under the cursor (the scan is then read as an order's code)."""
+        card = self.card
+        if card is None or card.status is not Status.PROCESSING or self.step(card) not in (
+            None, Step.FILLING):  # fmt: skip
+            return False
+        from rxfloor.core.products import read_product
+
+        if read_product(text) is None:
+            return False
+        self._scan_product(card.id, text)
+        return True
+
+    @work(thread=True, group="moves")
+    def _scan_product(self, card_id: str, text: str) -> None:
+        try:
+            done = self.rx.service.scan_product(card_id, text)
+        except (ServiceError, StoreError) as exc:
+            self.post_message(ProductRefused(str(exc)))
+            return
+        self.post_message(Notice(done.summary, "information"))
+
+    @on(ProductRefused)
+    def _product_refused(self, message: ProductRefused) -> None:
+        self.view.ring()  # loud: the bell and the error colour
+        self.rx.say(message.error, "error")
 
     def action_hold(self) -> None:
         card = self._guarded(self.rx.key_display("hold"))

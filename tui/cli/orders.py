@@ -107,8 +107,16 @@ def add_parsers(subcommands: Subcommands) -> None:
                       help="uid or name (#1001); SOURCE:ID where it is ambiguous")  # fmt: skip
     note.add_argument("text", nargs="+", help="the note (words are joined)")
 
-    hist = add_command(subcommands, "history", _history, help="the audit trail of one order")
-    hist.add_argument("id", type=_text("order id", _REF_MAX))
+    product = add_command(subcommands, "product", _product,
+                          help="a product scanned while filling an order")  # fmt: skip
+    product.add_argument("id", type=_text("order id", _REF_MAX))
+    product.add_argument("code", help="what the scanner read: GS1, EAN/UPC/GTIN, NDC, PZN")
+
+    hist = add_command(subcommands, "history", _history,
+                       help="the audit trail of one order (--batch: a recall)")  # fmt: skip
+    hist.add_argument("id", nargs="?", type=_text("order id", _REF_MAX))
+    hist.add_argument("--batch", type=_text("batch", 64),
+                      help="every pack of this batch scanned into an order (a recall)")  # fmt: skip
     hist.add_argument("--json", action="store_true")
 
 
@@ -248,15 +256,46 @@ def print_orders(service: OrderService, status: str | None, *, as_json: bool) ->
     print(f"{len(views)} orders")
 
 
+def _batch(args: argparse.Namespace, ctx: Context) -> int:
+    """Every pack of a batch scanned into an order, oldest first (a recall's list)."""
+    from rxfloor.core.db import queries
+
+    with ctx.store.read() as conn:
+        rows = queries.batch_scans(conn, args.batch)
+    if args.json:
+        print(json_array({"order": r["name"], "order_id": r["order_id"], "status": r["status"],
+                          "at": _utc(r["at"]), "by": r["actor"], "gtin": r["gtin"],
+                          "batch": r["batch"], "serial": r["serial"], "expiry": r["expiry"],
+                          "item": r["drug"]} for r in rows))  # fmt: skip
+        return ExitCode.OK
+    for r in rows:
+        at = r["at"].astimezone().strftime("%Y-%m-%d %H:%M")
+        print(f"{at}  {visible(r['name']):<10} {r['status']:<10} {visible(r['actor']):<6} "
+              f"{visible(r['drug'] or '-'):<24} GTIN {r['gtin'] or '-'}  "
+              f"serial {visible(r['serial'] or '-')}  exp {r['expiry'] or '-'}")  # fmt: skip
+    print(f"{len(rows)} pack{'s' if len(rows) != 1 else ''} of batch {visible(args.batch)}")
+    return ExitCode.OK
+
+
 def _note(args: argparse.Namespace, ctx: Context) -> int:
     view = ctx.service.add_note(args.id, " ".join(args.text))
     print(shown(f"{view.name}: note added ({view.note_count} on the order)"))
     return ExitCode.OK
 
 
+def _product(args: argparse.Namespace, ctx: Context) -> int:
+    print(shown(ctx.service.scan_product(args.id, args.code).summary))
+    return ExitCode.OK
+
+
 def _history(args: argparse.Namespace, ctx: Context) -> int:
     from rxfloor.core.models import AuditEvent
 
+    if args.batch is not None:
+        return _batch(args, ctx)
+    if args.id is None:
+        print("rxfloor: history needs an order id (or --batch BATCH)", file=sys.stderr)
+        return ExitCode.USAGE
     service = ctx.service
     order = service.get(args.id)
     events = [AuditEvent.from_row(r) for r in service.store.history(order.id)]

@@ -5,6 +5,8 @@
 * ``orders.note_count``: how many notes the floor wrote on the order (each note is an audit
   event ``note``: the timeline is its one home);
 * ``orders.flags``: what the items need on the bench (``fridge``, ``controlled``);
+* ``product_scans`` (each pack scanned against an item while filling: GTIN, batch, serial,
+  expiry) and ``orders.scan_progress`` (``2/3``);
 * ``people`` (one list per floor: name, role, badge, PIN hash) and ``people_events``
   (every change to it, every sign-in and sign-out).
 
@@ -35,6 +37,27 @@ def upgrade() -> None:
         "orders", sa.Column("note_count", sa.Integer(), server_default="0", nullable=False)
     )
     op.add_column("orders", sa.Column("flags", sa.String(64), server_default="", nullable=False))
+    op.add_column("orders", sa.Column("scan_progress", sa.String(16)))
+    op.create_table(
+        "product_scans",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("order_id", sa.String(160), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("station", sa.String(64), nullable=False),
+        sa.Column("gtin", sa.String(14)),
+        sa.Column("batch", sa.String(64)),
+        sa.Column("serial", sa.String(64)),
+        sa.Column("expiry", sa.String(10)),
+        sa.Column("raw", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name="fk_product_scans_order_id_orders"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_product_scans"),
+    )
+    op.create_index("ix_product_scans_order_id", "product_scans", ["order_id"])
+    op.create_index("ix_product_scans_batch", "product_scans", ["batch"])
     op.create_table(
         "people",
         sa.Column("name", sa.String(32), nullable=False),
@@ -60,7 +83,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_product_scans_batch", "product_scans")
+    op.drop_index("ix_product_scans_order_id", "product_scans")
+    op.drop_table("product_scans")
     op.drop_table("people_events")
     op.drop_table("people")
-    for column in ("flags", "note_count", "check_note", "checked_by", "filled_by", "fill_step"):
+    columns = ("scan_progress", "flags", "note_count", "check_note", "checked_by", "filled_by",
+               "fill_step")  # fmt: skip
+    for column in columns:
         op.drop_column("orders", column)
