@@ -238,6 +238,15 @@ class Settings(BaseSettings):
     floor: FloorSection = Field(default_factory=FloorSection)
     #: the floor's people (added to the database's list when missing; the CLI edits it too)
     people: dict[str, PersonEntry] = Field(default_factory=dict)
+    # -- PostgreSQL connections (issue 26 §3; the budget per process is in the README) ------
+    #: connections a process keeps to PostgreSQL for its reads and writes (the board's
+    #: LISTEN and the sync's advisory lock add one each); every connection is named
+    #: ``rxfloor <command>@<station>`` in pg_stat_activity
+    db_pool_size: int = Field(default=1, ge=1, le=50)
+    #: the database is reached through a transaction pooler (pgbouncer pool_mode=transaction):
+    #: no server-side prepared statements, the push lease is a row with an expiry (a session
+    #: lock would stay on a pooled server connection), and the board polls instead of LISTEN
+    db_pgbouncer: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -1410,9 +1410,16 @@ def _with_tracking(reason: str | None, tracking: Tracking) -> str:
     return f"{reason}; tracking {parcel}" if reason else f"tracking {parcel}"
 
 
-def open_service(settings: Settings) -> OrderService:
-    """Open the configured store (migrating it on first use) and a service acting as the user."""
-    store = Store.open(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+def open_service(settings: Settings, role: str = "cli") -> OrderService:
+    """Open the configured store (migrating it on first use) and a service acting as the user.
+    ``role``: the command, for the connections' name (``rxfloor board@counter-1``)."""
+    store = Store.open(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.db_pool_size,
+        app_name=f"rxfloor {role}@{settings.station}",
+        pgbouncer=settings.db_pgbouncer,
+    )
     if settings.people:  # [people] of the config: whoever the list lacks is added (audited)
         from rxfloor.core.people import People, Role
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from sqlalchemy import Connection, RowMapping, Select, and_, case, func, or_, select
 
 from rxfloor.core import sources
+from rxfloor.core.db.changelog import Cursor
 from rxfloor.core.db.schema import (
     alerts,
     audit_events,
@@ -253,7 +254,7 @@ def board_load(
     statuses: Sequence[str],
     finished_since: datetime,
     make: Callable[[RowMapping, bool, datetime | None], T],
-) -> tuple[int, list[T]]:
+) -> tuple[Cursor, list[T]]:
     """Everything the first paint needs, read in one go: the change cursor, and ``make(row,
     failed, retry)`` of every board row (its :func:`sync_mark`).
 
@@ -314,7 +315,7 @@ class FirstPage(Generic[T]):
     ones) over the whole column; ``sources``: the sources with an order on the board;
     ``complete``: no column has more orders than were read (nothing is left to load)."""
 
-    cursor: int
+    cursor: Cursor
     made: list[T]
     counts: dict[str, tuple[int, int]]
     sources: set[str]

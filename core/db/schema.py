@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -32,7 +33,7 @@ from sqlalchemy import (
 from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0009_workflow"
+SCHEMA_HEAD = "0010_workflow"
 
 
 def utcnow() -> datetime:
@@ -276,6 +277,9 @@ changes = Table(
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("order_id", String(160), nullable=False),
     Column("at", UTCDateTime, nullable=False),
+    #: PostgreSQL: the writer's transaction id (server default ``pg_current_xact_id()``);
+    #: the feed's cursor stays below the ones still running. Empty on SQLite.
+    Column("tx", BigInteger),
 )
 
 

@@ -23,21 +23,23 @@ from textual.widgets import Static
 
 from rxfloor.core import exceptions as exception_queue
 from rxfloor.core.config import Settings
-from rxfloor.core.db import Store, StoreError, SyncHealth
+from rxfloor.core.db import Cursor, Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
-from rxfloor.core.db.feed import change_batches
+from rxfloor.core.db.feed import RETRY_INTERVAL, FeedBack, FeedDown, change_batches
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import configured
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.card import urgency
 from rxfloor.tui.board.column import ColumnView
-from rxfloor.tui.board.header import BoardHeader, shown_sources
+from rxfloor.tui.board.header import BoardHeader, down_sentence, shown_sources
 from rxfloor.tui.board.messages import (
     AlertsChanged,
     BoardCompleted,
     BoardLoaded,
     ChangesArrived,
+    DatabaseBack,
+    DatabaseDown,
     HealthChanged,
     Notice,
 )
@@ -145,7 +147,8 @@ class BoardView(Contained, Vertical):
         self._early_sources: set[str] = set()  # every source on the board, from the COUNT
         self._per_column = 0  # cards per column in the first page
         self._page: Future[BoardLoaded] = Future()  # the first page, read from compose on
-        self._resume = 0  # the change cursor the feed starts from once the board is complete
+        #: the change cursor the feed starts from once the board is complete
+        self._resume = Cursor(0)
         self.health: Mapping[str, SyncHealth] = {}
         self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
@@ -156,6 +159,8 @@ class BoardView(Contained, Vertical):
         self._replaced: tuple[Card, float] | None = None
         self._alerts_read = False  # the first read of the alerts rings no bell
         self.exceptions = 0  # the exceptions queue's count, polled with the health
+        #: since when the database does not answer (None: it does)
+        self.db_down: datetime | None = None
         #: published after each batch of the change feed and when the count changes: a
         #: screen showing the exceptions queue reads it again
         self.changed: Signal[None] = Signal(self, "changed")
@@ -287,7 +292,7 @@ class BoardView(Contained, Vertical):
 
     def _header(self) -> None:
         self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.sources,
-                                         self.exceptions)  # fmt: skip
+                                         self.exceptions, self.db_down)  # fmt: skip
 
     def refresh_header(self) -> None:
         self._header()
@@ -410,6 +415,34 @@ class BoardView(Contained, Vertical):
             self._flag_failed(message.failed, message.confirmed)
         self.changed.publish(None)
 
+    @property
+    def down_sentence(self) -> str | None:
+        """``database unreachable since 10:02 · retrying`` while it is so, else None."""
+        return None if self.db_down is None else down_sentence(self.db_down)
+
+    @on(DatabaseDown)
+    def _database_down(self, message: DatabaseDown) -> None:
+        if self.db_down is not None:
+            return
+        self.db_down = message.since
+        self.ring()  # once: the header keeps saying it
+        self._header()
+        self.post_message(Notice(f"{self.down_sentence} ({message.error})", "error"))
+        self._keys_may_have_changed()
+
+    @on(DatabaseBack)
+    def _database_back(self, message: DatabaseBack) -> None:
+        if self.db_down is None:
+            return
+        since = message.down_since.astimezone().strftime("%H:%M")
+        self.db_down = None
+        self._header()
+        self.post_message(
+            Notice(f"database reachable again (unreachable since {since}): board read again")
+        )
+        self._poll_health()
+        self._keys_may_have_changed()
+
     @on(HealthChanged)
     def _health_changed(self, message: HealthChanged) -> None:
         if message.failed is not None:
@@ -485,13 +518,41 @@ class BoardView(Contained, Vertical):
         self.post_message(BoardCompleted(cards))
 
     @work(thread=True, group="feed")
-    def _follow(self, since: int) -> None:
-        """One message per coalesced batch of the change feed, until the view goes."""
+    def _follow(self, since: Cursor) -> None:
+        """One message per coalesced batch of the change feed, until the view goes.
+
+        The database going away is told (:class:`DatabaseDown`), and its return
+        (:class:`DatabaseBack`); the feed keeps its cursor meanwhile, so what changed is
+        read when it is back."""
         try:
-            for batch in change_batches(self.store, self._stop, since=since):
-                self.post_message(self._batch(batch.order_ids))
-        except StoreError as exc:
+            for event in change_batches(self.store, self._stop, since=since,
+                                        clock=self.clock):  # fmt: skip
+                if isinstance(event, FeedDown):
+                    self.post_message(DatabaseDown(event.since, event.error))
+                elif isinstance(event, FeedBack):
+                    self.post_message(DatabaseBack(event.down_since))
+                else:
+                    self._deliver(event.order_ids)
+        except StoreError as exc:  # the feed itself retries: this is a last resort
             self.post_message(Notice(f"live updates stopped: {exc}", "error"))
+
+    def _deliver(self, ids: frozenset[str]) -> None:
+        """Read a batch's rows and post them; while the database does not answer, try
+        again (the batch is not dropped: its cards would stay in their old columns)."""
+        down: datetime | None = None
+        while not self._stop.is_set():
+            try:
+                arrived = self._batch(ids)
+            except StoreError as exc:
+                if down is None:
+                    down = self.clock()
+                    self.post_message(DatabaseDown(down, str(exc)))
+                self._stop.wait(RETRY_INTERVAL)
+                continue
+            if down is not None:
+                self.post_message(DatabaseBack(down))
+            self.post_message(arrived)
+            return
 
     def _batch(self, ids: frozenset[str]) -> ChangesArrived:
         """Read full rows only for orders not shown as they are (runs in the feed thread):

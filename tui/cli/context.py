@@ -32,13 +32,16 @@ class Context:
     database: str | None = None
     actor: str | None = None
     station: str | None = None
+    #: the command (``board`` without one): PostgreSQL connections are named after it
+    role: str = "cli"
     _settings: Settings | None = field(default=None, init=False, repr=False)
     _service: OrderService | None = field(default=None, init=False, repr=False)
     _store: Store | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
-        return cls(database=args.database, actor=args.actor, station=args.station)
+        role = getattr(args, "command", None) or "board"
+        return cls(database=args.database, actor=args.actor, station=args.station, role=role)
 
     @property
     def settings(self) -> Settings:
@@ -57,7 +60,7 @@ class Context:
         if self._service is None:
             from rxfloor.core.service import open_service
 
-            self._service = open_service(self.settings)
+            self._service = open_service(self.settings, self.role)
         return self._service
 
     @property

@@ -10,8 +10,8 @@
 * ``people`` (one list per floor: name, role, badge, PIN hash) and ``people_events``
   (every change to it, every sign-in and sign-out).
 
-Revision ID: 0009_workflow
-Revises: 0008_exceptions_index
+Revision ID: 0010_workflow
+Revises: 0009_change_tx
 Create Date: 2026-12-07
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 from rxfloor.core.db import UTCDateTime
 
-revision: str = "0009_workflow"
-down_revision: str | None = "0008_exceptions_index"
+revision: str = "0010_workflow"
+down_revision: str | None = "0009_change_tx"
 branch_labels = None
 depends_on = None
 
