@@ -217,6 +217,7 @@ def order_json(row: Mapping[Any, Any], sync_error: str | None) -> dict[str, obje
         "fill_step": row["fill_step"], "filled_by": row["filled_by"],
         "checked_by": row["checked_by"], "check_note": row["check_note"],
         "note_count": row["note_count"], "flags": row["flags"],
+        "scan_progress": row["scan_progress"],
     }  # fmt: skip
 
 
