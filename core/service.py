@@ -443,7 +443,7 @@ class OrderService:
                 refusal = f"{code} is not on {name} (it holds {listed})"
             elif scan.expired(now.date()):
                 refusal = f"{label} expired {scan.expiry}: not for {name}"
-            elif per_item.get(position, 0) >= item["quantity"]:
+            elif position is not None and per_item.get(position, 0) >= item["quantity"]:
                 refusal = f"every pack of {label} on {name} is already scanned ({item['quantity']})"
             if refusal is not None:
                 self._event(conn, row["id"], now, action="scan_refused", from_status=row["status"],

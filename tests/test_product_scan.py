@@ -30,16 +30,10 @@ OTHER = with_check("400000000009")  # an EAN-13 of no item here
 EXPIRED_IBU = f"01{with_check('0400000000001').zfill(14)}17261130"
 
 
-def _svc(store: Store, who: str = "TJ", **kw: object) -> OrderService:
-    svc = OrderService(store, Actor(who, "bench-1"), clock=lambda: NOW,
+def _filling(store: Store, *, require_product_scan: bool = False) -> OrderService:
+    svc = OrderService(store, Actor("TJ", "bench-1"), clock=lambda: NOW,
                        check=CheckRule.SECOND_PERSON)  # fmt: skip
-    for k, v in kw.items():
-        setattr(svc, k, v)
-    return svc
-
-
-def _filling(store: Store, **kw: object) -> OrderService:
-    svc = _svc(store, **kw)
+    svc.require_product_scan = require_product_scan
     svc.add_orders([NewOrder(id="po-12", name="#1012", patient_name="Anna Müller",
                              items=[AMOX, IBU])])  # fmt: skip
     svc.act("#1012", Action.START)
