@@ -3,7 +3,7 @@
     uv run python -m benchmarks.sync [--moves 5000] [--limited-moves 100] [--limit 10]
                                      [--pull 10000] [--remote-limit 2] [--overlimited-moves 120]
                                      [--only-overlimited] [--only-shopify] [--only-photon]
-                                     [--only-konnektive]
+                                     [--only-konnektive] [--only-rate-recovery]
 
 Prints one JSON line per figure:
   drain_unlimited  5,000 queued moves pushed with no rate limit on either side (moves/s)
@@ -27,10 +27,16 @@ Prints one JSON line per figure:
                     configured default of 5 requests/s: seconds, request rate / limit
   konnektive_drain  200 orders started and finished (a start stays local; a finish is one
                     Update Fulfillment and its read-back) at 5 requests/s: rate / limit
+  rate_recovery  (issue 21) a client at ``--limit`` calling the stand-in back to back meets a
+                 burst of ``--burst`` 429s answered slowly (``--burst-answer-s``, the stand-in
+                 behind a slow link), then a remote that accepts everything: seconds from the
+                 first accepted answer until the achieved rate (accepted answers over the last
+                 2 s) is back within 10 % of the limit, and until the limiter is back at it
 Targets (issue 5): >= 300 moves/s unlimited; >= 0.95 of the limit with no 429 storm;
 (issue 9) >= 0.9 of a remote's real limit whatever the client's configured one;
 (issue 11) Shopify: >= 0.9 of the restore rate used, zero THROTTLED; (issue 12) Photon: the
-unlimited floor of 300 moves/s, nothing refused or parked; Konnektive: >= 0.95 of its limit.
+unlimited floor of 300 moves/s, nothing refused or parked; Konnektive: >= 0.95 of its limit;
+(issue 21) back within 10 % of the limit within 60 s of the remote accepting again.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,16 +61,17 @@ from pydantic import SecretStr
 from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.sources.base import TransientError
 from rxfloor.core.sources.konnektive.client import KonnektiveClient
 from rxfloor.core.sources.konnektive.source import KonnektiveSource
 from rxfloor.core.sources.photon.client import PhotonClient
 from rxfloor.core.sources.photon.source import PhotonSource
 from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.sandbox import BASE_PATH
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.worker import SyncWorker
+from rxfloor.sandbox.rxscale import BASE_PATH
 from tests.helpers import rxfloor_cmd
 
 KEY = "bench-key"
@@ -189,7 +196,7 @@ def pull(count: int, tmp: str) -> None:
 SHOP_TOKEN = "shpat_bench_token"
 _SHOP_SERVER = """
 import sys, uvicorn
-from rxfloor.core.sources.shopify.sandbox import ShopConfig, create_app
+from rxfloor.sandbox.shopify import ShopConfig, create_app
 port, seed = int(sys.argv[1]), int(sys.argv[2])
 bucket, restore = float(sys.argv[3]), float(sys.argv[4])
 config = ShopConfig(seed=seed, bucket_size=bucket, restore_rate=restore, access_token=sys.argv[5])
@@ -464,6 +471,64 @@ def konnektive(pull_orders: int, drain_orders: int, limit: float, tmp: str) -> N
         stand_in.close()
 
 
+class SlowLink(httpx.HTTPTransport):
+    """The real loopback transport, answers held back by ``delay_s`` while it is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delay_s = 0.0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return response
+
+
+def rate_recovery(limit: float, burst: int, answer_s: float, observe_s: float = 120.0) -> None:
+    """Back-to-back health calls; a burst of slow 429s; then time until the rate is back."""
+    with remote(seed=1) as server:
+        link = SlowLink()
+        client = RemoteClient(server.base_url, SecretStr(KEY), rate_limit_per_s=limit,
+                              timeout_s=30, transport=link)  # fmt: skip
+        accepted: deque[float] = deque()
+        limited = 0
+        try:
+            for _ in range(int(limit * 3)):  # at the limit before the burst
+                client.health()
+            faults = {"next": ["rate_limit"] * burst, "retry_after_s": 0}
+            server.control.post("/faults", json=faults).raise_for_status()
+            link.delay_s = answer_s
+            while limited < burst:
+                try:
+                    client.health()
+                except TransientError:
+                    limited += 1
+            link.delay_s = 0.0
+            lowest = client.limiter.effective
+            t0 = time.monotonic()
+            rate_back = limiter_back = None
+            requests = 0
+            while time.monotonic() - t0 < observe_s and rate_back is None:
+                client.health()
+                now = time.monotonic()
+                requests += 1
+                accepted.append(now)
+                while accepted[0] <= now - 2.0:
+                    accepted.popleft()
+                if limiter_back is None and (client.limiter.effective or 0) >= 0.9 * limit:
+                    limiter_back = now - t0
+                if now - t0 >= 2.0 and len(accepted) / 2.0 >= 0.9 * limit:
+                    rate_back = now - t0
+        finally:
+            client.close()
+        emit(bench="rate_recovery", limit_per_s=limit, burst_429=burst, burst_answer_s=answer_s,
+             lowest_rate_per_s=lowest, requests_after=requests,
+             seconds_to_rate_within_10pct=None if rate_back is None else round(rate_back, 1),
+             seconds_to_limiter_within_10pct=None if limiter_back is None
+             else round(limiter_back, 1), observed_s=observe_s, target_s=60)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=5000)
@@ -486,7 +551,13 @@ def main() -> None:
     parser.add_argument("--konnektive-moves", type=int, default=200)
     parser.add_argument("--konnektive-limit", type=float, default=5.0)
     parser.add_argument("--only-konnektive", action="store_true")
+    parser.add_argument("--burst", type=int, default=8)
+    parser.add_argument("--burst-answer-s", type=float, default=1.5)
+    parser.add_argument("--only-rate-recovery", action="store_true")
     args = parser.parse_args()
+    if args.only_rate_recovery:
+        rate_recovery(args.limit, args.burst, args.burst_answer_s)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if args.only_photon or args.only_konnektive:
             if args.only_photon:
@@ -512,6 +583,7 @@ def main() -> None:
                      tmp)  # fmt: skip
         photon(args.photon_orders, tmp)
         konnektive(args.konnektive_pull, args.konnektive_moves, args.konnektive_limit, tmp)
+        rate_recovery(args.limit, args.burst, args.burst_answer_s)
 
 
 if __name__ == "__main__":

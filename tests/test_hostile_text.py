@@ -22,6 +22,7 @@ from rxfloor.core.text import visible
 from rxfloor.tui.app import EXIT_INTERNAL_ERROR
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.screen import BoardScreen
+from rxfloor.tui.board.view import BoardView
 from rxfloor.tui.screens.detail import DetailScreen
 from rxfloor.tui.screens.goto import GotoScreen
 from tests.board_fixtures import FROZEN, frozen, make_app, press, ready, seed_board, until
@@ -171,20 +172,47 @@ async def test_goto_with_markup_says_not_found_literally(hostile_url: str) -> No
         assert ("warning", "no order '[/]zz'") in app.said
 
 
-async def test_internal_error_is_one_line_and_a_log_without_locals(
-    hostile_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+async def test_internal_error_in_an_action_is_a_sentence_and_a_log_without_locals(
+    hostile_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """One action's defect is contained: a sentence, the traceback (no locals) in the log."""
+
     def broken(self: BoardScreen) -> None:
         patient_secret = "Jane Q. Patient"  # a frame local that must not be dumped
         raise RuntimeError(f"boom ({len(patient_secret)})")
 
     monkeypatch.setattr(BoardScreen, "action_undo", broken)
     app = make_app(hostile_url)
+    app.expect_contained = True
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        app.board.undo_stack.append((1, "x"))  # lets the undo key act
+        await press(pilot, "u")
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+    log = crash_log_file()
+    said = [m for s, m in app.said if s == "error"]
+    assert said and "internal error while doing undo (RuntimeError)" in said[-1], said
+    assert f"details in {log}" in said[-1] and "Jane Q. Patient" not in said[-1]
+    text = log.read_text()
+    assert "RuntimeError: boom (15)" in text and "in broken" in text
+    assert "Jane Q. Patient" not in text
+    assert (Path(log).stat().st_mode & 0o777) == 0o600
+
+
+async def test_an_error_that_breaks_the_board_is_one_line_and_a_log_without_locals(
+    hostile_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What cannot be contained (the board's view fails to mount) still ends in one line."""
+
+    def broken(self: BoardView) -> None:
+        patient_secret = "Jane Q. Patient"  # a frame local that must not be dumped
+        raise RuntimeError(f"boom ({len(patient_secret)})")
+
+    monkeypatch.setattr(BoardView, "on_mount", broken)
+    app = make_app(hostile_url)
     with pytest.raises(RuntimeError, match="boom"):
         async with app.run_test(size=(160, 48)) as pilot:
-            await ready(pilot)
-            app.board.undo_stack.append((1, "x"))  # lets the undo key act
-            await press(pilot, "u")
             await pilot.pause()
     assert app.return_code == EXIT_INTERNAL_ERROR
     log = crash_log_file()

@@ -19,10 +19,10 @@ from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.sandbox import SandboxConfig, SandboxState
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.retry import RateLimiter
 from rxfloor.core.sync.worker import SyncWorker
+from rxfloor.sandbox.rxscale import SandboxConfig, SandboxState
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 
@@ -141,3 +141,51 @@ def test_draining_against_a_limited_stand_in_sends_each_move_once_with_few_429s(
         worker.close()
         client.close()
         store.close()
+
+
+def _burst_of_429s(limiter: RateLimiter, clock: FakeClock, answers: int, answer_s: float) -> None:
+    """``answers`` requests in a row answered 429 after ``answer_s`` each (a slow remote)."""
+    for _ in range(answers):
+        slot = limiter.acquire()
+        clock.now += answer_s
+        limiter.rate_limited(slot, None)
+
+
+def _accept_everything(limiter: RateLimiter, clock: FakeClock, seconds: float) -> list[float]:
+    """A fast remote that takes every request: the slot times the limiter gave out."""
+    slots = []
+    end = clock.now + seconds
+    while clock.now < end:
+        slot = limiter.acquire()
+        clock.now += 0.004
+        limiter.accepted(slot)
+        slots.append(slot)
+    return slots
+
+
+@pytest.mark.parametrize("answer_s", [0.004, 1.5])
+def test_the_rate_recovers_within_a_minute_once_the_remote_accepts_again(answer_s: float) -> None:
+    """Issue 21 §3: 8 x 429 from a slow remote (1.5 s answers) left the client at 0.1/s for
+    good (6 requests in the next minute). Judged by answers, the rate is back at the
+    configured one within a minute of the remote accepting again."""
+    clock = FakeClock()
+    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    _accept_everything(limiter, clock, 10)  # at the configured rate
+    _burst_of_429s(limiter, clock, 8, answer_s)
+    start = clock.now
+    slots = _accept_everything(limiter, clock, 60)
+    assert limiter.effective == 10, limiter.effective
+    recovered = [s for s in slots if s >= start + 45]
+    assert len(recovered) >= 0.9 * 10 * 15, f"{len(slots)} requests in the minute after"
+
+
+def test_recovery_does_not_depend_on_the_answers_of_the_last_second() -> None:
+    """A 429 from a slow remote halves the rate at most: one answer in the last second is
+    not the remote's rate."""
+    clock = FakeClock()
+    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    _accept_everything(limiter, clock, 5)
+    slot = limiter.acquire()
+    clock.now += 1.5
+    limiter.rate_limited(slot, None)
+    assert limiter.effective is not None and limiter.effective >= 5

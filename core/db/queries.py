@@ -50,6 +50,8 @@ class SyncHealth:
     last_error: str | None
     queued: int
     failed: int
+    #: when its worker last wrote this health (None: no worker ever ran for it)
+    reported_at: datetime | None = None
 
 
 class AmbiguousOrder(LookupError):
@@ -244,6 +246,7 @@ def sync_health(conn: Connection, names: Iterable[str] = ()) -> dict[str, SyncHe
             last_error=row["last_error"] if row else None,
             queued=n.get(OutboxState.PENDING, 0) + n.get(OutboxState.SENDING, 0),
             failed=n.get(OutboxState.FAILED, 0),
+            reported_at=row["updated_at"] if row else None,
         )
     return out
 

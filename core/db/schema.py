@@ -30,6 +30,8 @@ from sqlalchemy import (
     false,
 )
 
+# the bare-ids source: every row from before sources is its (migration 0006 wrote its name)
+from rxfloor.core.sources import default_source
 from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
@@ -119,7 +121,7 @@ orders = Table(
     "orders",
     metadata,
     Column("id", String(160), primary_key=True),
-    Column("source", String(16), server_default="rxscale", nullable=False),
+    Column("source", String(16), server_default=default_source(), nullable=False),
     Column("remote_id", String(128), nullable=False),
     Column("name", String(64), index=True, nullable=False),  # human name, e.g. "#1001"
     Column("status", String(16), index=True, nullable=False),
@@ -332,7 +334,7 @@ webhook_inbox = Table(
     "webhook_inbox",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source", String(16), server_default="rxscale", nullable=False),
+    Column("source", String(16), server_default=default_source(), nullable=False),
     Column("dedupe_key", String(200), unique=True, nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("headers", Text),  # JSON: the delivery's X-* headers (some sources put facts there)

@@ -37,6 +37,20 @@ class RemoteApplier:
         self.service = service
         self.source = source
 
+    def check(self, order: SourceOrder) -> None:
+        """Raises :class:`ValueError` (or :class:`OverflowError`) when :meth:`apply` could
+        never apply ``order``: the webhook receiver refuses such an event before its 2xx."""
+        order.to_new_order(order.board_status or Status.OPEN)
+
+    def known(self, uid: str) -> bool:
+        """Whether this source's order ``uid`` is on the floor (in any column)."""
+        with self.service.store.read() as conn:
+            found = conn.execute(
+                select(orders.c.id).where(orders.c.source == self.source,
+                                          orders.c.remote_id == uid)
+            ).first()  # fmt: skip
+        return found is not None
+
     def apply(
         self,
         remote: Iterable[SourceOrder],

@@ -5,6 +5,7 @@ own section)."""
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -50,18 +51,29 @@ class RateLimiter:
     into the remote's sliding one-second window). A slot is only taken when it is due: a
     caller waiting for its turn re-checks after every sleep, so a ``Retry-After`` that
     arrives meanwhile (:meth:`pause`) holds back every caller, including those already
-    waiting. The effective rate adapts (AIMD): a 429 lowers it to the rate the remote
-    actually accepted over the last second (at most ``DECREASE`` of the current one), and
-    each run of accepted requests (about five seconds' worth, at least ``INCREASE_EVERY``;
-    four times as many near the rate of the last 429) raises it by ``INCREASE`` until it is
-    back at the configured rate.
+    waiting.
+
+    The effective rate adapts, judged by answers and by the time since the last 429, never
+    by how many answers happened to land in the last second (a slow remote answers few of
+    them there). A 429 lowers the rate once per episode: to what the remote took in the
+    window before it when answers come well within that window, else to half the current
+    rate. Every accepted answer then sets
+    the rate from the time since that 429 (a curve, :meth:`_recovered`): back up within
+    seconds (``RAMP_S`` per doubling) to the ceiling, the rate the remote took before the
+    429 (or the rate of the 429 when that is unknown), a hold there
+    (``HOLD_S``), a slow probe 10 % above it (``PROBE_S``) and, once the remote took that
+    too, doubling again up to the configured rate. From the floor (``MIN_RATE``) that is
+    well within a minute; against a remote really limited below the configured rate it
+    settles just under that limit with a 429 every ``HOLD_S + PROBE_S`` or so.
     """
 
     HEADROOM = 0.97
     WINDOW_S = 1.0
-    DECREASE = 0.9  # a 429 lowers the rate at least this much (halved when nothing got through)
-    INCREASE = 1.02
-    INCREASE_EVERY = 10
+    DECREASE = 0.9  # a 429 lowers the rate at least this much
+    FLOOR = 0.5  # the share kept when the last second's answers say nothing
+    RAMP_S = 2.0  # seconds per doubling while recovering
+    HOLD_S = 15.0  # seconds held just under the rate of the last 429
+    PROBE_S = 10.0  # seconds to probe 10 % above it
     MIN_RATE = 0.1
 
     def __init__(
@@ -75,66 +87,88 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next = float("-inf")
+        self._last = float("-inf")  # the last slot given out
+        self._paused_until = float("-inf")  # Retry-After: nobody before then
         self._accepted: deque[float] = deque()  # slot times of requests the remote took
-        self._streak = 0
-        self._lowered_at = float("-inf")  # slot time of the last decrease
-        self._ceiling = float("inf")  # the effective rate when the last 429 came
+        self._lowered_at = float("-inf")  # clock time of the last decrease
+        self._lowered_to = 0.0  # the effective rate it set
+        self._ceiling = float("inf")  # what the remote took when the last 429 came
 
     def acquire(self) -> float:
         """Wait for a slot; returns its time (give it back to :meth:`accepted` /
-        :meth:`rate_limited`)."""
+        :meth:`rate_limited`). The spacing is that of the rate at the moment of asking, so
+        a rate that recovered meanwhile shortens a wait already begun."""
         while True:
             with self._lock:
                 now = self._clock()
-                if now >= self._next:
-                    if self.effective:
-                        self._next = now + 1.0 / (self.effective * self.HEADROOM)
+                due = self._paused_until
+                if self.effective:
+                    due = max(due, self._last + 1.0 / (self.effective * self.HEADROOM))
+                if now >= due:
+                    self._last = now
                     return now
-                wait = self._next - now
+                wait = due - now
             self._sleep(wait)
 
     def pause(self, seconds: float) -> None:
         """The remote said Retry-After: nobody sends before then (waiting callers too)."""
         with self._lock:
-            self._next = max(self._next, self._clock() + seconds)
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     def accepted(self, slot: float) -> None:
         """The remote took the request sent at ``slot`` (any answer but a 429)."""
         with self._lock:
             self._accepted.append(slot)
             self._trim()
-            self._streak += 1
-            if not (self.rate and self.effective and self.effective < self.rate):
+            if self.effective is None or (self.rate and self.effective >= self.rate):
                 return
-            # a step per ~5 s of accepted requests; four times slower near the last 429
-            needed = max(self.INCREASE_EVERY, int(self.effective * 5))
-            if self.effective >= self._ceiling * self.HEADROOM:
-                needed *= 4
-            if self._streak >= needed:
-                self._streak = 0
-                self.effective = min(self.rate, self.effective * self.INCREASE)
-                if self.effective > self._ceiling * 1.1:
-                    self._ceiling = float("inf")  # the remote takes more now
+            if slot < self._lowered_at:
+                return  # sent before the last 429: says nothing about the recovery
+            recovered = self._recovered(self._clock() - self._lowered_at)
+            if self.rate is None and recovered > 4 * self._ceiling:
+                self.effective = None  # no configured rate: unlimited again
+                return
+            recovered = min(self.rate or recovered, recovered)
+            self.effective = max(self.effective, recovered)
 
     def rate_limited(self, slot: float, retry_after: float | None) -> None:
         """The request sent at ``slot`` got a 429: pause everyone, lower the rate once per
         episode (requests already in flight when the rate was lowered do not lower it again)."""
         with self._lock:
-            self._streak = 0
             now = self._clock()
             if slot > self._lowered_at:
-                self._lowered_at = now
                 self._trim()
                 base = self.effective or self._observed_peak()
-                # what the remote took in the window that ended with this request
+                # what the remote took in the window that ended with this request: its rate
+                # when answers come quickly, mere chance when they take longer than the window
                 since = slot - self.WINDOW_S * 1.05
                 observed = sum(1 for t in self._accepted if t > since) / self.WINDOW_S
-                lowered = min(base * self.DECREASE, observed) if observed else base * 0.5
-                self._ceiling = base
+                if observed and now - slot < self.WINDOW_S / 2:
+                    lowered = min(base * self.DECREASE, observed)
+                    self._ceiling = min(base, observed)
+                else:
+                    lowered = base * self.FLOOR
+                    self._ceiling = base
                 self.effective = max(self.MIN_RATE, lowered)
+                self._lowered_at = now
+                self._lowered_to = self.effective
             pause = retry_after if retry_after is not None else 1.0 / (self.effective or 1.0)
-            self._next = max(self._next, now + pause)
+            self._paused_until = max(self._paused_until, now + pause)
+
+    def _recovered(self, elapsed: float) -> float:
+        """The rate ``elapsed`` seconds after the last 429 while the remote accepts."""
+        start, ceiling = self._lowered_to, self._ceiling
+        climb = self.RAMP_S * math.log2(ceiling / start) if start < ceiling else 0.0
+        if elapsed < climb:
+            return float(start * 2 ** (elapsed / self.RAMP_S))
+        elapsed -= climb
+        if elapsed < self.HOLD_S:
+            return max(start, ceiling)
+        elapsed -= self.HOLD_S
+        above = ceiling * 1.1
+        if elapsed < self.PROBE_S:
+            return max(start, ceiling + (above - ceiling) * elapsed / self.PROBE_S)
+        return float(above * 2 ** ((elapsed - self.PROBE_S) / self.RAMP_S))
 
     def _observed_peak(self) -> float:
         return max(1.0, len(self._accepted) / self.WINDOW_S)

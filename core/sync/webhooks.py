@@ -49,7 +49,7 @@ from rxfloor.core.service import OrderService
 from rxfloor.core.sources import DEFAULT_SOURCE
 from rxfloor.core.sources.base import Headers, SourceOrder, WebhookFormat
 from rxfloor.core.sync.applier import RemoteApplier
-from rxfloor.core.text import ScrubFilter, clip, register_secret, scrub
+from rxfloor.core.text import ScrubFilter, clip, register_secret, scrub, visible
 
 log = logging.getLogger("rxfloor.webhooks")
 log.addFilter(ScrubFilter())
@@ -60,8 +60,8 @@ MAX_AHEAD_S = 300.0  # clock skew; an event from the future would block every la
 _MAX_ATTEMPTS = 10  # an event that fails to apply for another reason than a busy database
 _BATCH = 200
 _CHUNK = 25  # events applied per turn on the database (acknowledging goes first)
-_QUIET_S = 0.05  # the worker waits for this long a pause in deliveries before applying...
-_MAX_DEFER_S = 2.0  # ...but never longer than this
+_QUIET_S = 0.05  # the worker waits for no delivery in flight and this long a pause...
+_MAX_DEFER_S = 3.0  # ...but never longer than this
 _TURN_WAIT_S = 0.2
 
 
@@ -146,6 +146,10 @@ class WebhookReceiver:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._last_write = 0.0
+        #: deliveries being received now (read, verified, stored, answered) and when the
+        #: last one began: the worker applies only when none is (see _wait_for_a_pause)
+        self._in_flight = 0
+        self._last_arrival = 0.0
         #: the writer and the worker take turns on the database here, rather than in
         #: SQLite's busy handler (which sleeps up to 100 ms per retry)
         self._db_turn = threading.Lock()
@@ -190,13 +194,15 @@ class WebhookReceiver:
             raise _Reject(401, "invalid signature")
         try:
             event = self.webhooks.parse(body, headers)
-        except ValueError:
+            if not math.isfinite(event.timestamp):
+                raise ValueError("its time is not a number")
+            _text_ok(event.raw)
+            # everything the apply needs, checked now: a 2xx promises the event is applied
+            self.applier.check(event.order)
+        except (ValueError, OverflowError, OSError) as exc:
             self.stats.malformed += 1
-            raise _Reject(400, "malformed event") from None
+            raise _Reject(400, f"malformed event: {_why(exc)}") from None
         ts = event.timestamp
-        if not math.isfinite(ts):
-            self.stats.malformed += 1
-            raise _Reject(400, "malformed event")
         now = self.clock()
         stale = None
         if ts < now - self.max_age_s:
@@ -208,7 +214,7 @@ class WebhookReceiver:
             key = f"{self.source}:event:{event.event_id}"[:200]
         else:
             key = dedupe_key(event.raw, event.event_type, ts, uid)
-            if self.source != DEFAULT_SOURCE:  # RxScale's keys stay as they were stored
+            if not sources.bare_ids(self.source):  # the bare-ids source's keys stay as stored
                 key = f"{self.source}:{key}"[:200]
         kept = kept_headers(headers, self.webhooks.signature_header)
         return _Event(key, body, json.dumps(kept) if kept else None, uid, ts, stale)
@@ -345,10 +351,17 @@ class WebhookReceiver:
             self._wake.wait(1.0)  # also picks up rows another receiver process stored
             self._wake.clear()
 
+    def _busy(self) -> bool:
+        """A delivery is being received, or one was stored or began a moment ago."""
+        recent = max(self._last_write, self._last_arrival)
+        return self._in_flight > 0 or time.monotonic() - recent < _QUIET_S
+
     def _wait_for_a_pause(self) -> None:
-        """Acknowledging is what the remote times: apply in the pauses between deliveries."""
+        """Acknowledging is what the remote times: apply in the pauses between deliveries
+        (applying holds the interpreter; the event loop answering 500 deliveries at once
+        would wait behind it), but never defer it longer than ``_MAX_DEFER_S``."""
         deadline = time.monotonic() + _MAX_DEFER_S
-        while time.monotonic() - self._last_write < _QUIET_S and time.monotonic() < deadline:
+        while self._busy() and time.monotonic() < deadline:
             if self._stop.wait(_QUIET_S / 2):
                 return
 
@@ -387,6 +400,8 @@ class WebhookReceiver:
         settled = 0
         chunk: list[tuple[dict[str, Any], SourceOrder]] = []
         stale: list[tuple[dict[str, Any], str]] = []
+        skipped: list[tuple[dict[str, Any], str]] = []
+        seen: set[str] = set()  # orders this pass brings to the floor (or finds there)
         for row in rows:
             uid, ts = row["order_uid"], row["event_ts"]
             if ts < newest.get(uid, float("-inf")):
@@ -401,7 +416,14 @@ class WebhookReceiver:
                 settled += self._apply_chunk(chunk)  # one event per order per apply
                 chunk = []
                 self._wait_for_a_pause()
+            terminal = order.board_status is not None and order.board_status.is_terminal
+            if terminal and uid not in seen and not self.applier.known(uid):
+                # finished or cancelled before it ever reached this floor: no card. Kept
+                # aside: an older event that brings the order later revives it
+                skipped.append((row, "skipped: the order was never seen here"))
+                continue
             chunk.append((row, order))
+            seen.add(uid)
             newest[uid] = ts
         if stale:
             self._settle([(r, "failed" if why.startswith("failed") else "stale", why)
@@ -412,7 +434,25 @@ class WebhookReceiver:
             settled += len(stale)
         if chunk:
             settled += self._apply_chunk(chunk)
+        # one whose order an older event of this pass brought stays unsettled: applied next
+        skipped = [(r, why) for r, why in skipped if r["order_uid"] not in seen]
+        if skipped:
+            self._settle([(r, "skipped", why) for r, why in skipped])
+            settled += len(skipped)
         return settled
+
+    def _revive_skipped(self, uids: set[str]) -> int:
+        """Events skipped for an order never seen, of orders now on the floor: applied on the
+        next pass (the cancel delivered before the order's creation still cancels it)."""
+        with self.store.write() as conn:
+            revived = conn.execute(
+                update(webhook_inbox)
+                .where(webhook_inbox.c.source == self.source,
+                       webhook_inbox.c.outcome == "skipped",
+                       webhook_inbox.c.order_uid.in_(sorted(uids)))
+                .values(applied_at=None, outcome=None, last_error=None)
+            ).rowcount  # fmt: skip
+        return int(revived or 0)
 
     def _apply_chunk(self, chunk: list[tuple[dict[str, Any], SourceOrder]]) -> int:
         try:
@@ -423,6 +463,8 @@ class WebhookReceiver:
                 self._note_failure([r for r, _ in chunk], str(exc))
                 raise
             return self._apply_one_by_one(chunk)
+        # revived before these are settled: the inbox never looks settled in between
+        self._revive_skipped({r["order_uid"] for r, _ in chunk})
         self._settle([(r, "applied", None) for r, _ in chunk])
         self.stats.applied += len(chunk)
         return len(chunk)
@@ -447,6 +489,7 @@ class WebhookReceiver:
                 self._settle([(row, "failed", f"failed: {type(exc).__name__}: {exc}")])
                 settled += 1
                 continue
+            self._revive_skipped({row["order_uid"]})
             self._settle([(row, "applied", None)])
             self.stats.applied += 1
             settled += 1
@@ -510,6 +553,14 @@ class WebhookReceiver:
 
     async def handle(self, request: Any) -> Any:
         """One delivery over HTTP: 2xx only once the event is stored."""
+        self._in_flight += 1  # the event loop's thread only: no lock needed
+        self._last_arrival = time.monotonic()
+        try:
+            return await self._handle(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _handle(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
 
         signature = request.headers.get(self.webhooks.signature_header)
@@ -526,6 +577,11 @@ class WebhookReceiver:
             event = self._verify(body, request.headers)
         except _Reject as exc:
             return JSONResponse({"error": str(exc)}, exc.code)
+        except Exception as exc:  # a fault of ours: the sender retries (a 4xx drops it)
+            self.stats.unavailable += 1
+            log.error("webhook not checked (answered 503): %s: %s", type(exc).__name__, exc)
+            return JSONResponse({"error": "cannot take the event now; retry"}, 503,
+                                headers={"Retry-After": "5"})  # fmt: skip
         code, answer = await self.receive_async(event)
         headers = {"Retry-After": "5"} if code == 503 else None
         return JSONResponse(answer, code, headers=headers)
@@ -609,6 +665,26 @@ def _stored_headers(row: dict[str, Any]) -> Headers:
     """The headers stored with an inbox row (none before they were kept)."""
     raw = row.get("headers")
     return Headers(json.loads(raw) if raw else None)
+
+
+def _text_ok(raw: object) -> None:
+    """Raises :class:`ValueError` when the event holds text no database or screen can take
+    (a lone surrogate such as ``"\\ud800"``: valid JSON, not valid Unicode)."""
+    try:
+        json.dumps(raw, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ValueError("text that is not valid Unicode (a lone surrogate)") from None
+
+
+def _why(exc: BaseException) -> str:
+    """What is wrong with a refused event, in a few inert words for the sender: the fields
+    a model refused (never their values), else the check's own words."""
+    if isinstance(exc, ValidationError):
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()})
+        return visible(", ".join(fields)[:120])
+    if isinstance(exc, json.JSONDecodeError):
+        return "not JSON"
+    return visible(str(exc)[:120])
 
 
 def _errors(exc: ValueError) -> str:

@@ -31,6 +31,15 @@ def add_parser(subcommands: Subcommands) -> None:
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
+    if args.theme is not None:  # checked with or without a terminal: never silently ignored
+        from rxfloor.core.text import shown
+        from rxfloor.tui.themes import load_themes
+
+        names = [t.name for t in load_themes()]
+        if args.theme not in names:
+            print(f"rxfloor: --theme: unknown theme {shown(args.theme)!r}; one of "
+                  f"{', '.join(names)}", file=sys.stderr)  # fmt: skip
+            return ExitCode.USAGE
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(figures_json(ctx))
         return ExitCode.OK

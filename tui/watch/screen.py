@@ -29,7 +29,7 @@ from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import FeedBack, FeedDown, change_batches
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.header import down_sentence, health_text
+from rxfloor.tui.board.header import any_stale, down_sentence, health_text, stale_after_s
 from rxfloor.tui.board.view import day_start
 from rxfloor.tui.watch.widgets import Banner, ColumnPanel, ticker_text, urgent_text, urgent_title
 
@@ -203,5 +203,7 @@ class WatchScreen(Screen[None]):
         health = figures.health
         bad = any(h.online is False or h.failed > 0 for h in health.values())
         widget = self.query_one("#wall-health", Static)
-        widget.update(health_text(health))
+        stale_after = stale_after_s(self.settings)
+        widget.update(health_text(health, now=now, stale_after=stale_after))
         widget.set_class(bad, "-bad")
+        widget.set_class(not bad and any_stale(health, now, stale_after), "-stale")

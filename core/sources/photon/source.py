@@ -136,6 +136,8 @@ class PhotonWebhooks:
         except ValidationError as exc:
             raise ValueError(f"malformed Photon event: {exc.error_count()} errors") from None
         stamp = parse_time(event.time)
+        if stamp is None and event.time:
+            raise ValueError("its time is not an ISO 8601 time")
         if stamp is None:
             stamp = sent_at(headers)
         if stamp is None:
@@ -182,10 +184,12 @@ class PhotonSource:
 
         Raises :class:`ValueError` (no URL, no token) or ``ConfigError`` (a malformed token).
         """
+        from rxfloor.core.sources.photon.plugin import api_token, api_url
+
         section = settings.sources.photon
         client = PhotonClient(
-            settings.photon_url() or "",
-            settings.resolved_photon_token(),
+            api_url(settings) or "",
+            api_token(settings),
             graphql_url=section.graphql_url,
             auth_header=section.auth_header,
             auth_scheme=section.auth_scheme,

@@ -74,6 +74,14 @@ class RemoteOrder(_Wire):
     def _lower(cls, value: str) -> str:
         return value.strip().lower()
 
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _a_time(cls, value: float | None) -> float | None:
+        """Unix seconds a date can hold (``1e20`` is no time: refused, not given up later)."""
+        if value is not None and not -62_135_596_800 < value < 253_402_300_800:
+            raise ValueError("not a time (unix seconds between years 1 and 9999)")
+        return value
+
     @property
     def board_status(self) -> Status | None:
         return BOARD_STATUS.get(self.status)
