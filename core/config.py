@@ -10,7 +10,7 @@ import getpass
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
 from pydantic import (
@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from rxfloor.core import sources
+from rxfloor.core.lifecycle import CheckRule
 from rxfloor.core.urls import HttpUrl
 
 APP_NAME = "rxfloor"
@@ -97,6 +98,33 @@ else:
     SourcesSection = _sources_section()
 
 
+class FloorSection(BaseModel):
+    """``[floor]``: how this pharmacy works its orders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: who must check a filled order before it can be finished: nobody (``none``, one step
+    #: from PROCESSING to FINISHED), anyone but its filler (``second_person``), a pharmacist
+    check: CheckRule = CheckRule.NONE
+    #: an order is filled only when a pack of each of its items was scanned (and matched)
+    require_product_scan: bool = False
+    #: a station nobody used this long signs its person out (0: never)
+    idle_sign_out_min: float = Field(default=0, ge=0, le=24 * 60)
+    #: product codes (GTIN, NDC, PZN, SKU) or words of an item's name that need the fridge
+    fridge: list[str] = Field(default_factory=list)
+    #: the same for controlled substances
+    controlled: list[str] = Field(default_factory=list)
+
+
+class PersonEntry(BaseModel):
+    """One person of ``[people]``: ``TJ = { role = "technician", badge = "badge-TJ" }``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["pharmacist", "technician"]
+    badge: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 class Settings(BaseSettings):
     """Everything rxfloor can be told. Env vars are ``RXFLOOR_<NAME>``."""
 
@@ -134,6 +162,9 @@ class Settings(BaseSettings):
     #: a move key this soon after the card under the cursor changed does nothing
     repeat_guard_s: float = Field(default=1.0, ge=0, le=10)
     sources: SourcesSection = Field(default_factory=SourcesSection)
+    floor: FloorSection = Field(default_factory=FloorSection)
+    #: the floor's people (added to the database's list when missing; the CLI edits it too)
+    people: dict[str, PersonEntry] = Field(default_factory=dict)
     # -- PostgreSQL connections (issue 26 §3; the budget per process is in the README) ------
     #: connections a process keeps to PostgreSQL for its reads and writes (the board's
     #: LISTEN and the sync's advisory lock add one each); every connection is named

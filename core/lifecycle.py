@@ -36,6 +36,34 @@ class Action(StrEnum):
     #: answers to a merchant's cancellation request (legal only while one is open)
     ACCEPT_CANCEL = "accept_cancel"
     REJECT_CANCEL = "reject_cancel"
+    #: the steps inside PROCESSING when the floor checks before finish (local: never sent)
+    FILL = "fill"  #: the filler says it is filled
+    CHECK = "check"  #: another person (or a pharmacist) checked it: it may be finished
+    FAIL_CHECK = "fail_check"  #: the check found a fault (a reason): back to filling
+
+
+class CheckRule(StrEnum):
+    """``[floor] check``: who must check a filled order before it can be finished."""
+
+    NONE = "none"  #: nobody: PROCESSING -> FINISHED in one step (the default)
+    SECOND_PERSON = "second_person"  #: anyone but the person who filled it
+    PHARMACIST = "pharmacist"  #: a pharmacist, not the person who filled it
+
+
+class Step(StrEnum):
+    """Where a PROCESSING order is when the floor checks before finish."""
+
+    FILLING = "filling"
+    FILLED = "filled"  #: filled · awaiting check
+    CHECKED = "checked"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who is at the keys, as the check needs to know them."""
+
+    name: str
+    pharmacist: bool = False
 
 
 class Priority(StrEnum):
@@ -68,6 +96,20 @@ MOVES: dict[tuple[Status, Action], Status] = {
     (Status.PROCESSING, Action.ACCEPT_CANCEL): Status.CANCELLED,
 }
 
+#: Steps inside PROCESSING: (step, action) -> step. Only with a :class:`CheckRule` other than
+#: NONE; the status stays PROCESSING, and no source hears of them.
+STEPS: dict[tuple[Step, Action], Step] = {
+    (Step.FILLING, Action.FILL): Step.FILLED,
+    (Step.FILLED, Action.CHECK): Step.CHECKED,
+    (Step.FILLED, Action.FAIL_CHECK): Step.FILLING,
+}
+#: The step actions (local: an audit event, never an outbox row).
+STEP_ACTIONS = frozenset(action for (_, action) in STEPS)
+#: Step actions that are a check: never by the person who filled the order.
+CHECKS = frozenset({Action.CHECK, Action.FAIL_CHECK})
+#: How ADVANCE reads on each step.
+_ADVANCE_STEP = {Step.FILLING: Action.FILL, Step.FILLED: Action.CHECK, Step.CHECKED: Action.FINISH}
+
 #: What each status move aims for, to tell "already there" from "not allowed".
 _TARGET = {action: to for (_, action), to in MOVES.items()}
 
@@ -75,7 +117,7 @@ _TARGET = {action: to for (_, action), to in MOVES.items()}
 ORDER = (Status.OPEN, Status.PROCESSING, Status.FINISHED)
 
 #: Actions that need a non-blank reason.
-NEEDS_REASON = frozenset({Action.CANCEL, Action.HOLD, Action.REJECT_CANCEL})
+NEEDS_REASON = frozenset({Action.CANCEL, Action.HOLD, Action.REJECT_CANCEL, Action.FAIL_CHECK})
 #: Actions that answer a merchant's cancellation request.
 ANSWERS = frozenset({Action.ACCEPT_CANCEL, Action.REJECT_CANCEL})
 #: Work on an order the merchant asked to cancel waits for the answer (a cancel too:
@@ -107,6 +149,21 @@ class OrderFacts:
     fulfill_at: datetime | None = None
     cancel_requested: bool = False
     remote_hold: bool = False
+    #: the floor's check rule, the order's step inside PROCESSING (None: not begun here,
+    #: read as FILLING) and who fills (or filled) it
+    check: CheckRule = CheckRule.NONE
+    step: Step | None = None
+    filler: str | None = None
+    #: packs still to scan before it counts as filled (``[floor] require_product_scan``)
+    unscanned: int = 0
+
+    @property
+    def current_step(self) -> Step | None:
+        """The step the order is at: None when the floor does not check or it is not
+        PROCESSING (an order that reached PROCESSING elsewhere is being filled)."""
+        if self.check is CheckRule.NONE or self.status is not Status.PROCESSING:
+            return None
+        return self.step or Step.FILLING
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +174,15 @@ class Outcome:
     facts: OrderFacts
 
 
-def resolve(status: Status, action: Action) -> Action:
-    """Turn ADVANCE into the concrete next step for ``status`` (START or FINISH)."""
+def resolve(status: Status, action: Action, step: Step | None = None) -> Action:
+    """Turn ADVANCE into the concrete next step for ``status`` (START or FINISH) and, on a
+    floor that checks, the ``step`` inside PROCESSING (FILL, CHECK, then FINISH)."""
     if action is not Action.ADVANCE:
         return action
     if status is Status.OPEN:
         return Action.START
     if status is Status.PROCESSING:
-        return Action.FINISH
+        return _ADVANCE_STEP[step] if step is not None else Action.FINISH
     raise TransitionError(f"nothing to advance: the order is {status}")
 
 
@@ -162,11 +220,13 @@ def apply(
     *,
     name: str = "the order",
     held_at: str = "the remote",
+    by: Person | None = None,
 ) -> Outcome:
     """Decide one action. Raises :class:`TransitionError` with a sentence a person can read.
 
-    ``name`` (``#1001``) and ``held_at`` (the source's label) only shape the sentences."""
-    action = resolve(facts.status, action)
+    ``name`` (``#1001``) and ``held_at`` (the source's label) only shape the sentences;
+    ``by`` is the person at the keys (the check asks who they are; None: nobody signed in)."""
+    action = resolve(facts.status, action, facts.current_step)
     if action in NEEDS_REASON and not (reason and reason.strip()):
         raise TransitionError(f"{action} needs a reason")
     if facts.status.is_terminal:
@@ -181,6 +241,8 @@ def apply(
             "(accept or reject the request first)",
             named=True,
         )
+    if action in STEP_ACTIONS:
+        return _step(facts, action, name, by)
     if action is Action.HOLD:
         if facts.on_hold:
             raise TransitionError("cannot hold: the order is already on hold")
@@ -202,15 +264,59 @@ def apply(
             assert facts.fulfill_at is not None
             when = facts.fulfill_at.strftime("%Y-%m-%d %H:%M UTC")
             raise TransitionError(f"cannot start: the order is scheduled for {when}")
-    return Outcome(action, replace(facts, status=target, cancel_requested=False))
+    step = facts.current_step
+    if action is Action.FINISH and step is not None and step is not Step.CHECKED:
+        waits = "is still being filled" if step is Step.FILLING else "awaits its check"
+        raise TransitionError(f"cannot finish: {name} {waits} (only a checked order is finished)",
+                              named=True)  # fmt: skip
+    after = replace(facts, status=target, cancel_requested=False)
+    if action is Action.START and facts.check is not CheckRule.NONE:
+        if by is None:
+            raise TransitionError("cannot start: sign in first (scan your badge): "
+                                  "the card shows who fills it")  # fmt: skip
+        after = replace(after, step=Step.FILLING, filler=by.name)
+    return Outcome(action, after)
 
 
-def legal_actions(facts: OrderFacts, now: datetime) -> frozenset[Action]:
-    """Every action :func:`apply` would accept now (reasons assumed given)."""
+def _step(facts: OrderFacts, action: Action, name: str, by: Person | None) -> Outcome:
+    """A step inside PROCESSING (fill, check, failed check), on a floor that checks."""
+    step = facts.current_step
+    if facts.check is CheckRule.NONE:
+        raise TransitionError(f"cannot {action}: this floor does not check orders "
+                              "([floor] check = none)")  # fmt: skip
+    if step is None:
+        raise TransitionError(f"cannot {action}: the order is {facts.status}")
+    if facts.on_hold:
+        raise TransitionError(f"cannot {action}: {name} is on hold (release it first)",
+                              named=True)  # fmt: skip
+    after = STEPS.get((step, action))
+    if after is None:
+        where = {Step.FILLING: "is being filled", Step.FILLED: "awaits its check",
+                 Step.CHECKED: "is already checked"}[step]  # fmt: skip
+        raise TransitionError(f"cannot {action}: {name} {where}", named=True)
+    if by is None:
+        raise TransitionError(f"cannot {action}: sign in first (scan your badge)")
+    if action is Action.FILL and facts.unscanned:
+        packs = "pack is" if facts.unscanned == 1 else "packs are"
+        raise TransitionError(f"cannot fill: {facts.unscanned} {packs} not scanned yet on "
+                              f"{name} (scan each product)", named=True)  # fmt: skip
+    if action in CHECKS:
+        if facts.filler is not None and by.name == facts.filler:
+            raise TransitionError(f"{name} was filled by {facts.filler}: another person checks it",
+                                  named=True)  # fmt: skip
+        if facts.check is CheckRule.PHARMACIST and not by.pharmacist:
+            raise TransitionError(f"{name} is checked by a pharmacist: {by.name} is not one",
+                                  named=True)  # fmt: skip
+    filler = by.name if action is Action.FILL else facts.filler
+    return Outcome(action, replace(facts, step=after, filler=filler))
+
+
+def legal_actions(facts: OrderFacts, now: datetime, by: Person | None = None) -> frozenset[Action]:
+    """Every action :func:`apply` would accept now from ``by`` (reasons assumed given)."""
     legal = set()
     for action in Action:
         try:
-            apply(facts, action, now, reason="-")
+            apply(facts, action, now, reason="-", by=by)
         except TransitionError:
             continue
         legal.add(action)

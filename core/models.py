@@ -143,6 +143,14 @@ class OrderView(BaseModel):
     request_kind: str | None = None
     request_message: str | None = None
     tracking: Tracking | None = None
+    #: the steps inside PROCESSING on a floor that checks ([floor] check)
+    fill_step: str | None = None
+    filled_by: str | None = None
+    checked_by: str | None = None
+    check_note: str | None = None
+    note_count: int = 0
+    flags: str = ""
+    scan_progress: str | None = None
 
     @property
     def cancel_requested(self) -> bool:

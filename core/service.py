@@ -32,11 +32,23 @@ from rxfloor.core.db import (
     line_items,
     orders,
     outbox,
+    people,
+    product_scans,
     queries,
     resolve_order,
     utcnow,
 )
-from rxfloor.core.lifecycle import Action, OrderFacts, Status, TransitionError
+from rxfloor.core.flags import FlagRules, item_flags
+from rxfloor.core.lifecycle import (
+    STEP_ACTIONS,
+    Action,
+    CheckRule,
+    OrderFacts,
+    Person,
+    Status,
+    Step,
+    TransitionError,
+)
 from rxfloor.core.models import (
     CANCELLATION,
     LineItem,
@@ -71,6 +83,19 @@ _MEANWHILE = {
     "accept_cancel": "had its cancellation request accepted",
     "reject_cancel": "had its cancellation request rejected",
     "cancel_request": "was asked to be cancelled",
+    "note": "had a note added",
+    "product_scan": "had a product scanned",
+    "fill": "was marked filled",
+    "check": "was checked",
+    "fail_check": "failed its check",
+}
+#: The steps' columns as they are before an order begins them (and after a remote move
+#: takes it back to OPEN or into PROCESSING anew).
+_NO_STEPS: dict[str, object] = {
+    "fill_step": None,
+    "filled_by": None,
+    "checked_by": None,
+    "check_note": None,
 }
 #: Built once: a drain records thousands of these. A new word of the source ends a
 #: person's resolve of the old one (the exceptions queue: the next exceptional word is news).
@@ -106,6 +131,8 @@ def _item_rows(order_id: str, items: Sequence[LineItem]) -> list[dict[str, objec
     ]
 
 
+#: How long a note of the floor may be.
+_NOTE_MAX = 500
 #: How much of a merchant's message the floor keeps.
 _MESSAGE_MAX = 500
 #: The actor recorded for changes made on the remote side.
@@ -156,6 +183,12 @@ class MoveResult:
             return f"{o.name} {what} ({o.status})"
         if self.action is Action.REJECT_CANCEL:
             return f"{o.name} cancellation request rejected ({o.status})"
+        if self.action is Action.FILL:
+            return f"{o.name} filled by {o.filled_by or '?'}: awaiting check"
+        if self.action is Action.CHECK:
+            return f"{o.name} checked by {o.checked_by or '?'}: ready to finish"
+        if self.action is Action.FAIL_CHECK:
+            return f"{o.name} failed its check: back to filling ({o.check_note})"
         return f"{o.name} {self.from_status} -> {self.to_status}"
 
 
@@ -238,10 +271,26 @@ def _moved(read: ReadBack) -> str:
 
 
 class OrderService:
-    def __init__(self, store: Store, actor: Actor, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        actor: Actor,
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        check: CheckRule = CheckRule.NONE,
+        flags: FlagRules | None = None,
+    ) -> None:
         self.store = store
         self.actor = actor
         self.clock = clock
+        #: ``[floor] check``: who checks a filled order before it can be finished
+        self.check = check
+        #: ``[floor] require_product_scan``: filled only when every pack was scanned
+        self.require_product_scan = False
+        #: ``[floor] fridge`` / ``controlled``: the items that set the card's badges
+        self.flags = flags or FlagRules()
+        #: a board's station signed out (idle, or by hand): nobody fills or checks from it
+        self.signed_in = True
 
     # ------------------------------------------------------------------ reads
     def get(self, ref: str) -> OrderView:
@@ -253,8 +302,22 @@ class OrderService:
         remote_hold = by_remote and not sources.traits(order.source).remote_hold
         facts = OrderFacts(order.status, order.hold, order.fulfill_at,
                            cancel_requested=order.cancel_requested,
-                           remote_hold=remote_hold)  # fmt: skip
-        return lifecycle.legal_actions(facts, self.clock())
+                           remote_hold=remote_hold, check=self.check,
+                           step=Step(order.fill_step) if order.fill_step else None,
+                           filler=order.filled_by)  # fmt: skip
+        with self.store.read() as conn:
+            by = self._person(conn)
+        return lifecycle.legal_actions(facts, self.clock(), by)
+
+    def _person(self, conn: Connection) -> Person | None:
+        """The person at the keys, as the check knows them: a pharmacist when the floor's
+        list says so (a name not on the list is nobody's pharmacist); None: signed out."""
+        if not self.signed_in:
+            return None
+        if self.check != "pharmacist":  # only that floor asks the role: no read per move
+            return Person(self.actor.name, pharmacist=False)
+        role = conn.execute(select(people.c.role).where(people.c.name == self.actor.name)).scalar()
+        return Person(self.actor.name, pharmacist=role == "pharmacist")
 
     # ---------------------------------------------------------------- actions
     def act(
@@ -313,10 +376,14 @@ class OrderService:
             changed = self._meanwhile(conn, row, expected_version)
             raise Conflict(f"{changed}: nothing done", self._view(conn, row))
         traits = sources.traits(row["source"])
-        facts = _facts(row, traits)
+        facts = _facts(row, traits, self.check)
+        if self.require_product_scan and facts.current_step is Step.FILLING:
+            total, scanned, _ = _scan_counts(conn, row["id"])
+            facts = replace(facts, unscanned=max(0, total - scanned))
         try:
             outcome = lifecycle.apply(facts, action, now, reason, name=row["name"],
-                                      held_at=traits.label)  # fmt: skip
+                                      held_at=traits.label,
+                                      by=self._person(conn))  # fmt: skip
         except TransitionError as exc:
             raise self._refusal(conn, row, action, exc) from None
         if tracking is not None and outcome.action is not Action.FINISH:
@@ -334,8 +401,13 @@ class OrderService:
         elif outcome.action is Action.RELEASE:
             values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
                        "hold_since": None}  # fmt: skip
+        elif outcome.action in STEP_ACTIONS:
+            values |= _step_values(outcome.action, outcome.facts, self.actor.name, reason)
         else:
             values |= {"status": outcome.facts.status, "status_since": now}
+            if outcome.action is Action.START and outcome.facts.step is not None:
+                values |= _NO_STEPS | {"fill_step": outcome.facts.step,
+                                       "filled_by": outcome.facts.filler}  # fmt: skip
             if tracking is not None:
                 values |= {"tracking_company": tracking.company,
                            "tracking_number": tracking.number,
@@ -391,10 +463,14 @@ class OrderService:
                 changed = self._meanwhile(conn, row, expected_version)
                 raise Conflict(f"{changed}: nothing done", self._view(conn, row))
             traits = sources.traits(row["source"])
-            facts = _facts(row, traits)
+            facts = _facts(row, traits, self.check)
+            if self.require_product_scan and facts.current_step is Step.FILLING:
+                total, scanned, _ = _scan_counts(conn, row["id"])
+                facts = replace(facts, unscanned=max(0, total - scanned))
             try:
                 outcome = lifecycle.apply(facts, action, now, reason, name=row["name"],
-                                          held_at=traits.label)  # fmt: skip
+                                          held_at=traits.label,
+                                          by=self._person(conn))  # fmt: skip
             except TransitionError as exc:
                 raise self._refusal(conn, row, action, exc) from None
             if tracking is not None and outcome.action is not Action.FINISH:
@@ -413,11 +489,16 @@ class OrderService:
             elif outcome.action is Action.REJECT_CANCEL:
                 values |= {"request_kind": None}  # the message stays: an undo brings it back
                 self._close_request_alerts(conn, row["id"], now, self.actor.name)
+            elif outcome.action in STEP_ACTIONS:
+                values |= _step_values(outcome.action, outcome.facts, self.actor.name, reason)
             else:
                 values |= {"status": outcome.facts.status, "status_since": now}
                 if outcome.action is Action.ACCEPT_CANCEL:
                     values |= {"request_kind": None}
                     self._close_request_alerts(conn, row["id"], now, self.actor.name)
+                if outcome.action is Action.START and outcome.facts.step is not None:
+                    values |= _NO_STEPS | {"fill_step": outcome.facts.step,
+                                           "filled_by": outcome.facts.filler}  # fmt: skip
                 if tracking is not None:
                     values |= {"tracking_company": tracking.company,
                                "tracking_number": tracking.number,
@@ -454,6 +535,91 @@ class OrderService:
             self.store.record_change(conn, [row["id"]])
             view = self._view(conn, self._find(conn, row["id"]))
         return MoveResult(view, outcome.action, event_id, facts.status, outcome.facts.status)
+
+    def scan_product(self, ref: str, text: str) -> ProductScanned:
+        """A pack scanned while filling the order: one of its items (ticked, its batch and
+        serial kept for a recall) or refused — not a product, not on the order, expired, or
+        every pack of that item already scanned. A refusal is audited too (``scan_refused``);
+        neither is ever sent to a source."""
+        from rxfloor.core.products import matching_item, read_product
+
+        scan = read_product(text)
+        if scan is None:
+            raise Refused(f"{clip(visible_text(text))} is not a product code")
+        now = self.clock()
+        refusal: str | None = None
+        with self.store.write() as conn:
+            row = self._find(conn, ref)
+            name = row["name"]
+            step = _facts(row, sources.traits(row["source"]), self.check).current_step
+            if row["status"] != Status.PROCESSING or step not in (None, Step.FILLING):
+                raise Refused(f"{name} is not being filled: scan its products while filling it",
+                              self._view(conn, row))  # fmt: skip
+            items = queries.order_items(conn, row["id"])
+            total, scanned, per_item = _scan_counts(conn, row["id"])
+            position = matching_item(scan, [(i["sku"], i["pzn"]) for i in items])
+            item = items[position] if position is not None else None
+            label = _item_label(item) if item is not None else ""
+            if item is None:
+                code = f"GTIN {scan.gtin}" if scan.gtin else "the product"
+                listed = ", ".join(_item_label(i) for i in items) or "no items"
+                refusal = f"{code} is not on {name} (it holds {listed})"
+            elif scan.expired(now.date()):
+                refusal = f"{label} expired {scan.expiry}: not for {name}"
+            elif position is not None and per_item.get(position, 0) >= item["quantity"]:
+                refusal = f"every pack of {label} on {name} is already scanned ({item['quantity']})"
+            if refusal is not None:
+                self._event(conn, row["id"], now, action="scan_refused", from_status=row["status"],
+                            to_status=row["status"], reason=f"{refusal} «{clip(scan.raw)}»",
+                            version=row["version"])  # fmt: skip
+                view = self._view(conn, row)
+            else:
+                assert position is not None
+                progress = f"{scanned + 1}/{total}"
+                conn.execute(insert(product_scans).values(
+                    order_id=row["id"], position=position, at=now, actor=self.actor.name,
+                    station=self.actor.station, gtin=scan.gtin, batch=scan.batch,
+                    serial=scan.serial, raw=scan.raw[:500],
+                    expiry=scan.expiry.isoformat() if scan.expiry else None))  # fmt: skip
+                version = row["version"] + 1
+                conn.execute(update(orders).where(orders.c.id == row["id"])
+                             .values(scan_progress=progress, version=version,
+                                     updated_at=now))  # fmt: skip
+                pack = " · ".join(
+                    p
+                    for p in (
+                        label,
+                        scan.batch and f"batch {scan.batch}",
+                        scan.serial and f"serial {scan.serial}",
+                    )
+                    if p
+                )
+                self._event(conn, row["id"], now, action="product_scan",
+                            from_status=row["status"], to_status=row["status"],
+                            reason=f"{pack} ({progress} scanned)", version=version)  # fmt: skip
+                self.store.record_change(conn, [row["id"]])
+                view = self._view(conn, self._find(conn, row["id"]))
+        if refusal is not None:
+            raise Refused(refusal, view)
+        return ProductScanned(view, label, view.scan_progress or "")
+
+    def add_note(self, ref: str, text: str) -> OrderView:
+        """The floor's own note on the order: an audit event ``note`` (the detail and the
+        timeline show it, the card a mark); never sent to a source."""
+        text = " ".join(text.split())
+        if not 1 <= len(text) <= _NOTE_MAX:
+            raise Refused(f"a note is 1 to {_NOTE_MAX} characters")
+        now = self.clock()
+        with self.store.write() as conn:
+            row = self._find(conn, ref)
+            version = row["version"] + 1
+            conn.execute(update(orders).where(orders.c.id == row["id"])
+                         .values(note_count=orders.c.note_count + 1, version=version,
+                                 updated_at=now))  # fmt: skip
+            self._event(conn, row["id"], now, action="note", from_status=row["status"],
+                        to_status=row["status"], reason=text, version=version)  # fmt: skip
+            self.store.record_change(conn, [row["id"]])
+            return self._view(conn, self._find(conn, row["id"]))
 
     def undo(self, event_id: int) -> MoveResult:
         """Take back one of this terminal's moves while the remote has not seen it yet.
@@ -503,6 +669,8 @@ class OrderService:
                 }
             elif action is Action.REJECT_CANCEL:
                 values |= {"request_kind": CANCELLATION}
+            elif action in STEP_ACTIONS:
+                values |= _step_undone(action)
             else:  # back in its old status since when it was there before, not since now
                 since = self._status_since_before(conn, row, event_id, ev["from_status"])
                 values |= {"status": ev["from_status"], "status_since": since or now}
@@ -510,6 +678,8 @@ class OrderService:
                     values |= {"request_kind": CANCELLATION}
                 elif action is Action.FINISH:
                     values |= _NO_TRACKING
+                elif action is Action.START:
+                    values |= _NO_STEPS
             conn.execute(update(orders).where(orders.c.id == row["id"]).values(**values))
             new_event = self._event(
                 conn,
@@ -589,6 +759,7 @@ class OrderService:
         if items and not has_items and not row.items_summary:
             conn.execute(insert(line_items), _item_rows(order_id, items))
             values["items_summary"] = items_summary(list(items))
+            values["flags"] = item_flags(items, self.flags)
         if not values:
             return False
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
@@ -636,6 +807,7 @@ class OrderService:
                     "delivery_type": o.delivery_type,
                     "patient_name": o.patient_name,
                     "items_summary": items_summary(o.items),
+                    "flags": item_flags(o.items, self.flags),
                     "due_at": o.due_at,
                     "fulfill_at": o.fulfill_at,
                     "on_hold": o.on_hold,
@@ -826,6 +998,8 @@ class OrderService:
             assert board_status is not None
             if board_status != local:
                 values |= {"status": board_status, "status_since": now}
+                if board_status in (Status.OPEN, Status.PROCESSING):
+                    values |= _NO_STEPS  # its filling starts over (nobody checked this)
             outbox_rows.supersede(  # a parked step goes too: its sync error is settled
                 conn, order_id, f"superseded: the remote set the order to {remote_status}"
             )
@@ -1098,6 +1272,8 @@ class OrderService:
                                      "version": row["version"] + 1, "updated_at": now}  # fmt: skip
         if ev["action"] == Action.FINISH:
             values |= _NO_TRACKING
+        elif ev["action"] == Action.START:
+            values |= _NO_STEPS
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         why = _moved(result.read_back) if result.read_back else "the remote moved on"
         self._event(conn, order_id, now, action=OutboxState.SUPERSEDED.value,
@@ -1275,7 +1451,7 @@ def _exception_left(row: RowMapping, remote_status: str) -> str | None:
     return f"{label} now says {now} (was {before}): out of the exceptions queue"
 
 
-def _facts(row: RowMapping, traits: SourceTraits) -> OrderFacts:
+def _facts(row: RowMapping, traits: SourceTraits, check: CheckRule = CheckRule.NONE) -> OrderFacts:
     """What the lifecycle decides on, from the order's row."""
     remote_hold = bool(row["on_hold"]) and row["hold_by"] == REMOTE_ACTOR
     return OrderFacts(
@@ -1284,7 +1460,63 @@ def _facts(row: RowMapping, traits: SourceTraits) -> OrderFacts:
         row["fulfill_at"],
         cancel_requested=row["request_kind"] == CANCELLATION,
         remote_hold=remote_hold and not traits.remote_hold,
+        check=check,
+        step=Step(row["fill_step"]) if row["fill_step"] else None,
+        filler=row["filled_by"],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ProductScanned:
+    """A pack that ticked one of the order's items."""
+
+    order: OrderView
+    item: str  # the item's label, "Amoxicillin 500 mg"
+    progress: str  # "2/3"
+
+    @property
+    def summary(self) -> str:
+        return f"{self.order.name}: {self.item} ticked, {self.progress} scanned"
+
+
+def _item_label(item: RowMapping) -> str:
+    return " ".join(p for p in (item["drug"], item["strength"]) if p)
+
+
+def visible_text(text: str) -> str:
+    return "".join(c if c.isprintable() else "␣" for c in text)
+
+
+def _scan_counts(conn: Connection, order_id: str) -> tuple[int, int, dict[int, int]]:
+    """(packs the items call for, packs scanned, scanned per item position)."""
+    total = sum(int(i["quantity"]) for i in queries.order_items(conn, order_id))
+    mine = product_scans.c.order_id == order_id
+    rows = conn.execute(select(product_scans.c.position).where(mine))
+    per: dict[int, int] = {}
+    for (position,) in rows:
+        per[position] = per.get(position, 0) + 1
+    return total, sum(per.values()), per
+
+
+def _step_values(
+    action: Action, after: OrderFacts, actor: str, reason: str | None
+) -> dict[str, object]:
+    """The columns a step inside PROCESSING writes."""
+    values: dict[str, object] = {"fill_step": after.step, "filled_by": after.filler}
+    if action is Action.CHECK:
+        values |= {"checked_by": actor, "check_note": None}
+    elif action is Action.FAIL_CHECK:
+        values |= {"checked_by": None, "check_note": reason}
+    return values
+
+
+def _step_undone(action: Action) -> dict[str, object]:
+    """The columns after an undo of a step (the filler stays: who fills it now)."""
+    if action is Action.FILL:
+        return {"fill_step": Step.FILLING}
+    if action is Action.CHECK:
+        return {"fill_step": Step.FILLED, "checked_by": None}
+    return {"fill_step": Step.FILLED, "check_note": None}  # a failed check taken back
 
 
 def _merchant_words(message: str | None) -> str | None:
@@ -1311,7 +1543,18 @@ def open_service(settings: Settings, role: str = "cli") -> OrderService:
         app_name=f"rxfloor {role}@{settings.station}",
         pgbouncer=settings.db_pgbouncer,
     )
-    return OrderService(store, Actor(settings.actor, settings.station))
+    if settings.people:  # [people] of the config: whoever the list lacks is added (audited)
+        from rxfloor.core.people import People, Role
+
+        People(store, settings.actor, settings.station).seed(
+            {name: (Role(p.role), p.badge) for name, p in settings.people.items()}
+        )
+    service = OrderService(store, Actor(settings.actor, settings.station),
+                           check=settings.floor.check,
+                           flags=FlagRules.of(settings.floor.fridge,
+                                              settings.floor.controlled))  # fmt: skip
+    service.require_product_scan = settings.floor.require_product_scan
+    return service
 
 
 # ------------------------------------------------------------ a move's write (issue 26 §4)

@@ -346,15 +346,15 @@ async def test_sync_health_alert_banner_and_acknowledge(url: str) -> None:
 
 
 async def test_rebound_keys_act_and_show(url: str) -> None:
-    app = make_app(url, keys={"advance": "n", "quit": "ctrl+q"})
+    app = make_app(url, keys={"advance": "v", "quit": "ctrl+q"})  # n: the note
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         keys = {b.binding.action: k for k, b in app.screen.active_bindings.items()}
-        assert keys["advance"] == "n"
+        assert keys["advance"] == "v"
         await press(pilot, "a")
         await pilot.pause(0.2)
         assert row(url, "#1020")["status"] == "OPEN"
-        await press(pilot, "n")
+        await press(pilot, "v")
         await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
         await press(pilot, "q")
         assert app.is_running

@@ -329,7 +329,7 @@ def test_the_default_data_dir_is_created() -> None:
     ("keys", "named"),
     [
         ('advance = "x"', "both advance ([keys]) and cancel (its default)"),
-        ('advance = "n"\ndetail = "enter,n"', "both advance ([keys]) and detail ([keys])"),
+        ('advance = "v"\ndetail = "enter,v"', "both advance ([keys]) and detail ([keys])"),
     ],
 )
 def test_a_key_bound_to_two_actions_is_refused(

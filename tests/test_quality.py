@@ -306,6 +306,9 @@ WRITERS = {
     "audit_events": "core/service.py",
     "alerts": "core/service.py",
     "outbox": "core/outbox.py",
+    "people": "core/people.py",
+    "people_events": "core/people.py",
+    "product_scans": "core/service.py",
 }
 _ORM = {"OrderRow": "orders", "AuditEventRow": "audit_events", "AlertRow": "alerts",
         "OutboxRow": "outbox"}  # fmt: skip

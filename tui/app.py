@@ -26,6 +26,8 @@ from textual.widgets import Input, TextArea
 from textual.worker import WorkerFailed
 
 from rxfloor.core.config import Settings, state_file
+from rxfloor.core.lifecycle import Person
+from rxfloor.core.people import People
 from rxfloor.core.service import OrderService
 from rxfloor.tui.actions import ACTIONS, BY_ID, BoardAction, bindings, check_keymap
 from rxfloor.tui.board.messages import Notice
@@ -70,6 +72,10 @@ class BoardApp(App[None]):
         self.scans: ScanBuffer[events.Key] = ScanBuffer()
         self._scan_timer: Timer | None = None
         self.keys_seen = 0  #: keys that reached the app (a dialog read late checks it)
+        self.last_key_at = monotonic()  #: the idle sign-out counts from here
+        service.check = settings.floor.check
+        #: who is at the keys (None: signed out); set at mount from the floor's list
+        self.person: Person | None = Person(service.actor.name)
         register_themes(self)
         self._start_theme(self._initial_theme())
 
@@ -141,7 +147,40 @@ class BoardApp(App[None]):
         self.error_console.soft_wrap = True
         self.panic(Segments([Segment(crash_line(path, problem)), Segment.line()]))
 
+    @property
+    def people(self) -> People:
+        """The floor's list, changed (sign-ins recorded) as the person at the keys."""
+        actor = self.service.actor
+        return People(self.service.store, actor.name, actor.station)
+
+    def _who_at_start(self) -> None:
+        """On a floor with a list of people, the station starts with the configured person
+        when they are on it, else signed out (a badge signs in)."""
+        people = self.people
+        if not people.all():
+            return
+        member = people.get(self.service.actor.name)
+        if member is not None and not member.has_pin:
+            self.person = member.person
+            return
+        self.person = None
+        self.service.signed_in = False
+        self.settings.actor = "signed out"
+
+    def idle_check(self, now: float | None = None) -> bool:
+        """Sign the station out when nobody pressed a key for ``idle_sign_out_min``;
+        returns whether it did."""
+        minutes = self.settings.floor.idle_sign_out_min
+        now = monotonic() if now is None else now
+        if not minutes or self.person is None or now - self.last_key_at < minutes * 60:
+            return False
+        self.board.sign_out(f"idle for {minutes:g} min")
+        return True
+
     def on_mount(self) -> None:
+        self._who_at_start()
+        if self.settings.floor.idle_sign_out_min:
+            self.set_interval(15, self.idle_check)
         self.set_keymap(self.keymap)
         if self.background is not None:
             self._run_background(self.background)
@@ -164,6 +203,7 @@ class BoardApp(App[None]):
         scan is just typed, e.g. into Go to)."""
         if isinstance(event, events.Key) and not event.is_forwarded:
             self.keys_seen += 1
+            self.last_key_at = monotonic()
         if isinstance(event, events.Key) and not event.is_forwarded and self._reads_scans():
             await self._scan_key(event)
             return
@@ -210,8 +250,17 @@ class BoardApp(App[None]):
         code focuses that order (dialogs close, writing nothing); a badge switches the
         pharmacist."""
         prefix = self.settings.badge_prefix
-        if prefix and text.lower().startswith(prefix.lower()):
+        badge = bool(prefix) and text.lower().startswith(prefix.lower())
+        if (badge or self.person is None) and self.people.by_badge(text) is not None:
+            self.board.badge_scanned(text)  # a badge of the floor's list: its person
+            return
+        if badge and self.people.all():
+            self.board.badge_scanned(text)  # refused: not on the list
+            return
+        if badge:
             self.board.switch_pharmacist(text[len(prefix) :])
+            return
+        if self.board.product_scanned(text):
             return
         while len(self.screen_stack) > 1:
             self.pop_screen()

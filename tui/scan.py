@@ -19,6 +19,10 @@ SCAN_GAP_S = 0.04
 #: A burst this long or longer that ends in Enter is a scan (shorter: a person's keys).
 SCAN_MIN_CHARS = 3
 
+#: ASCII group separator: a scanner types it between the variable-length fields of a GS1
+#: code (FNC1); it belongs to the burst like any printable key
+GROUP_SEPARATOR = "\x1d"
+
 #: Key auto-repeat follows the key's first press within this long.
 REPEAT_WINDOW_S = 1.0
 
@@ -63,7 +67,8 @@ class ScanBuffer(Generic[K]):
     def key(self, key: K, name: str, char: str | None, at: float) -> Outcome[K]:
         """One key arrived at ``at`` (seconds, the key's own time stamp). Call
         :meth:`expire` with ``at`` first: a burst that ended before this key is settled there."""
-        if char is not None and len(char) == 1 and char.isprintable():
+        if char is not None and len(char) == 1 and (char.isprintable() or
+                                                     char == GROUP_SEPARATOR):  # fmt: skip
             self._held.append(_Held(key, char, at))
             if self._repeating():
                 return Outcome(Verdict.PASS, self._release())

@@ -18,7 +18,15 @@ from sqlalchemy import Connection, RowMapping, Select, and_, bindparam, case, fu
 
 from rxfloor.core import sources
 from rxfloor.core.db.changelog import Cursor
-from rxfloor.core.db.schema import alerts, audit_events, line_items, orders, outbox, sync_state
+from rxfloor.core.db.schema import (
+    alerts,
+    audit_events,
+    line_items,
+    orders,
+    outbox,
+    product_scans,
+    sync_state,
+)
 from rxfloor.core.lifecycle import Priority, Status
 from rxfloor.core.states import UNSETTLED, OutboxState, initials
 from rxfloor.core.text import clip
@@ -283,6 +291,12 @@ CARD_COLUMNS = (
     orders.c.on_hold,
     orders.c.hold_by,
     orders.c.version,
+    orders.c.fill_step,
+    orders.c.filled_by,
+    orders.c.check_note,
+    orders.c.note_count,
+    orders.c.flags,
+    orders.c.scan_progress,
     orders.c.created_at,
     orders.c.status_since,
     orders.c.request_kind,
@@ -491,6 +505,7 @@ class Waiting:
     due_at: datetime | None
     on_hold: bool
     source: str = sources.DEFAULT_SOURCE  # whose order (a mark on the wall with several)
+    flags: str = ""  # "fridge", "controlled": what its items need on the bench
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,6 +564,7 @@ def _waiting(row: RowMapping) -> Waiting:
         due_at=row["due_at"],
         on_hold=bool(row["on_hold"]),
         source=str(row["source"]),
+        flags=str(row["flags"] or ""),
     )
 
 
@@ -561,6 +577,7 @@ _WAITING_COLUMNS = (
     orders.c.status_since,
     orders.c.due_at,
     orders.c.on_hold,
+    orders.c.flags,
 )
 
 
@@ -656,3 +673,20 @@ def wall_figures(
         health=sync_health(conn, sources),
         alerts=open_alerts(conn),
     )
+
+
+def batch_scans(conn: Connection, batch: str) -> list[RowMapping]:
+    """Every pack of ``batch`` scanned into an order, oldest first, with its order and item."""
+    item = line_items.c
+    stmt = (
+        select(product_scans, orders.c.name, orders.c.status, item.drug)
+        .join(orders, orders.c.id == product_scans.c.order_id)
+        .outerjoin(
+            line_items,
+            (item.order_id == product_scans.c.order_id)
+            & (item.position == product_scans.c.position),
+        )
+        .where(product_scans.c.batch == batch)
+        .order_by(product_scans.c.id)
+    )
+    return list(conn.execute(stmt).mappings())

@@ -35,7 +35,7 @@ from rxfloor.core.sources import default_source
 from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0009_change_tx"
+SCHEMA_HEAD = "0010_workflow"
 
 
 def utcnow() -> datetime:
@@ -151,6 +151,18 @@ orders = Table(
     Column("tracking_url", Text),
     # the exceptional ``remote_status`` a person resolved with a note (the exceptions queue)
     Column("exception_resolved", String(64)),
+    # the steps inside PROCESSING on a floor that checks before finish ([floor] check): the
+    # step, who fills (filled) it, who checked it, and why the last check failed
+    Column("fill_step", String(16)),
+    Column("filled_by", String(64)),
+    Column("checked_by", String(64)),
+    Column("check_note", Text),
+    # the floor's own notes on the order (audit events ``note``): how many, for the card's mark
+    Column("note_count", Integer, default=0, server_default="0", nullable=False),
+    # what the items need on the bench: "fridge", "controlled", comma separated ("" none)
+    Column("flags", String(64), default="", server_default="", nullable=False),
+    # the packs scanned against its items while filling ("2/3"), None before the first one
+    Column("scan_progress", String(16)),
     Index("ix_orders_source_remote_id", "source", "remote_id", unique=True),
 )
 
@@ -184,6 +196,52 @@ audit_events = Table(
     Column("reason", Text),
     Column("source", String(8), nullable=False),  # local | remote
     Column("version", Integer, nullable=False),  # the order's version after this event
+)
+
+
+#: A pack scanned while filling an order and found to be one of its items: the recall
+#: look-up (``rxfloor history --batch``) reads its batch and serial. Never updated.
+product_scans = Table(
+    "product_scans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", ForeignKey("orders.id"), index=True, nullable=False),
+    Column("position", Integer, nullable=False),  # the line item's position in the order
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("gtin", String(14)),
+    Column("batch", String(64), index=True),
+    Column("serial", String(64)),
+    Column("expiry", String(10)),  # ISO date (AI 17), as the pack says
+    Column("raw", Text, nullable=False),  # what the scanner typed (controls visible on show)
+)
+
+
+#: The floor's people (one list per database): who may sign in, and as what.
+people = Table(
+    "people",
+    metadata,
+    Column("name", String(32), primary_key=True),  # initials or a short name, as on the card
+    Column("role", String(16), nullable=False),  # pharmacist | technician
+    Column("badge", String(64), unique=True),  # what their badge scans as
+    Column("pin_hash", String(256)),  # scrypt, salted; None: the badge alone signs in
+    Column("added_at", UTCDateTime, nullable=False),
+    Column("added_by", String(64), nullable=False),
+)
+
+
+#: Every change to ``people`` and every sign-in and sign-out. Never updated, never deleted.
+people_events = Table(
+    "people_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # add | change | remove | sign_in | ...
+    Column("person", String(32), nullable=False),
+    Column("detail", Text),
 )
 
 

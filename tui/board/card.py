@@ -92,9 +92,43 @@ def no_tracking(card: Card) -> bool:
     )
 
 
+def step_badge(card: Card) -> list[tuple[str, str]]:
+    """Where a PROCESSING order is on a floor that checks: ``filling TJ`` (with why its
+    check failed, when it did), ``filled TJ · check``, ``checked AB``."""
+    if card.status is not Status.PROCESSING:
+        return []
+    if not card.fill_step:  # a floor that does not check: the packs scanned, if any
+        return [(f" {card.scan_progress} scanned", "column--badge")] if card.scan_progress else []
+    who = f" {card.filled_by}" if card.filled_by else ""
+    if card.fill_step == "filled":
+        return [(f" filled{who} · check", "column--badge")]
+    if card.fill_step == "checked":
+        return [(" checked", "column--badge")]
+    found = [(f" filling{who}", "column--dim")]
+    if card.scan_progress:
+        found.append((f" {card.scan_progress} scanned", "column--badge"))
+    if card.check_note:
+        found.append((f" ✗ {card.check_note}", "column--error"))
+    return found
+
+
+def item_flags(card: Card) -> list[tuple[str, str]]:
+    """``FRIDGE`` and ``CTRL`` (a controlled substance): never left on the bench."""
+    flags = set(card.flags.split(",")) if card.flags else set()
+    found = []
+    if "fridge" in flags:
+        found.append((" FRIDGE", "column--badge"))
+    if "controlled" in flags:
+        found.append((" CTRL", "column--error"))
+    return found
+
+
 def badges(card: Card, now: datetime) -> list[tuple[str, str]]:
     """The flags after the name, as ``(text, component class)``."""
-    found = []
+    found = [*item_flags(card)]
+    if card.note_count:
+        found.append((" ✎", "column--badge"))
+    found.extend(step_badge(card))
     if card.cancel_requested:  # the merchant waits for an answer: nothing else moves it
         found.append((" CANCEL?", "column--error"))
     if card.on_hold:

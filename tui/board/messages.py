@@ -175,6 +175,14 @@ class Notice(Message):
         self.severity = severity
 
 
+class ProductRefused(Message):
+    """A scanned product refused for the order being filled (wrong, expired, done)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
 class DatabaseDown(Message):
     """The database stopped answering at ``since`` (the feed keeps trying)."""
 

@@ -20,9 +20,12 @@ from typing import Any
 from rxfloor.core.db.queries import SyncMarks, sync_mark
 from rxfloor.core.lifecycle import (
     Action,
+    CheckRule,
     OrderFacts,
+    Person,
     Priority,
     Status,
+    Step,
     is_scheduled,
     legal_actions,
 )
@@ -66,6 +69,13 @@ class Card:
     #: the source's badge for where it has the order (Konnektive: ``returned``), or None
     remote_badge: str | None = None
     pending: bool = False  # an optimistic move not yet confirmed by the database
+    #: the step inside PROCESSING ([floor] check), who fills (filled) it, a failed check's why
+    fill_step: str | None = None
+    filled_by: str | None = None
+    check_note: str | None = None
+    note_count: int = 0  #: the floor's notes on it (the card's mark)
+    flags: str = ""  #: "fridge", "controlled", comma separated
+    scan_progress: str | None = None  #: packs scanned while filling, "2/3"
     #: when it is late: its due time, else (stat, waiter) a target after it arrived
     target: datetime | None = None
     #: the target's instant, computed once (the sort order is asked of it often); a float
@@ -126,6 +136,12 @@ class Card:
             and _holds_apart(data["source"]),
             tracking=tracking,
             remote_badge=_remote_badge(data["source"], data.get("remote_status")),
+            fill_step=data.get("fill_step"),
+            filled_by=data.get("filled_by"),
+            check_note=data.get("check_note"),
+            note_count=data.get("note_count") or 0,
+            flags=data.get("flags") or "",
+            scan_progress=data.get("scan_progress"),
         )
         card.target = card.due_at
         card.due = card._due()
@@ -151,18 +167,22 @@ class Card:
         """The card order in a column: priority, due time or target (none last), name."""
         return (_RANK.get(self.priority, 9), self.due, self.name)
 
-    @property
-    def facts(self) -> OrderFacts:
-        """What the lifecycle decides on: every rule about the card is asked of it."""
+    def facts(self, check: CheckRule = CheckRule.NONE) -> OrderFacts:
+        """What the lifecycle decides on under the floor's ``check`` rule: every rule about
+        the card is asked of it."""
+        step = Step(self.fill_step) if self.fill_step else None
         return OrderFacts(self.status, self.on_hold, self.fulfill_at,
                           cancel_requested=self.cancel_requested,
-                          remote_hold=self.remote_hold)  # fmt: skip
+                          remote_hold=self.remote_hold, check=check, step=step,
+                          filler=self.filled_by)  # fmt: skip
 
     def scheduled(self, now: datetime) -> bool:
         return is_scheduled(self.fulfill_at, now)
 
-    def legal(self, now: datetime) -> frozenset[Action]:
-        return legal_actions(self.facts, now)
+    def legal(
+        self, now: datetime, check: CheckRule = CheckRule.NONE, by: Person | None = None
+    ) -> frozenset[Action]:
+        return legal_actions(self.facts(check), now, by)
 
     @property
     def explained(self) -> frozenset[Action]:

@@ -18,8 +18,9 @@ from textual.widgets import Footer, Input
 
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
-from rxfloor.core.lifecycle import MOVES, Action, DeliveryType, Status, resolve
+from rxfloor.core.lifecycle import MOVES, Action, DeliveryType, Person, Status, Step, resolve
 from rxfloor.core.models import Tracking
+from rxfloor.core.people import Member, People
 from rxfloor.core.service import Actor, ServiceError, local_hold_note
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.actions import BY_METHOD, bindings
@@ -32,6 +33,7 @@ from rxfloor.tui.board.messages import (
     MoveRefused,
     Notice,
     OrderFound,
+    ProductRefused,
     Row,
     Undone,
 )
@@ -42,9 +44,11 @@ from rxfloor.tui.contain import Contained
 from rxfloor.tui.crash import contained_line
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
-from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen
+from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen, PinScreen
+from rxfloor.tui.screens.note import NoteScreen
 from rxfloor.tui.screens.reason import (
     CANCEL_REASONS,
+    CHECK_REASONS,
     HOLD_REASONS,
     ReasonScreen,
     reject_cancel_screen,
@@ -160,9 +164,27 @@ class BoardScreen(Contained, Screen[None]):
                 return False
             # an action refused for a reason the pharmacist must hear still acts: the
             # service's sentence says why (the merchant asked to cancel, held in Shopify)
-            possible = card.legal(self.rx.clock()) | card.explained
+            possible = self.legal(card) | card.explained | self._told(card)
             return not spec.needs_legal or bool(spec.needs_legal & possible)
         return True
+
+    def legal(self, card: Card) -> frozenset[Action]:
+        """What the lifecycle lets the person at the keys do to ``card`` now."""
+        return card.legal(self.rx.clock(), self.rx.service.check, self.rx.person)
+
+    def _told(self, card: Card) -> frozenset[Action]:
+        """On a floor that checks, a step refused to the person at the keys (their own
+        fill, not a pharmacist, nobody signed in) still acts: the service says why."""
+        if self.step(card) is not None:
+            return frozenset({Action.ADVANCE, Action.FILL, Action.CHECK, Action.FAIL_CHECK})
+        nobody = self.rx.person is None and self.rx.service.check != "none"
+        if card.status is Status.OPEN and nobody:
+            return frozenset({Action.ADVANCE, Action.START})
+        return frozenset()
+
+    def step(self, card: Card) -> Step | None:
+        """The card's step inside PROCESSING on a floor that checks (else None)."""
+        return card.facts(self.rx.service.check).current_step
 
     def refresh_bindings(self) -> None:
         """Tell the footer only when the keys it shows changed: each time it is told it
@@ -221,7 +243,7 @@ class BoardScreen(Contained, Screen[None]):
         card = self._guarded(self.rx.key_display("advance"))
         if card is None:
             return
-        action = resolve(card.status, Action.ADVANCE)
+        action = resolve(card.status, Action.ADVANCE, self.step(card))
         if action is Action.FINISH and asks_tracking(card):
             self._finish_with_tracking(card)
             return
@@ -244,6 +266,9 @@ class BoardScreen(Contained, Screen[None]):
         card = self._guarded(self.rx.key_display("cancel"))
         if card is None:
             return
+        if self.step(card) is Step.FILLED:  # the check failed (the service says who may)
+            self._fail_check(card)
+            return
 
         def done(reason: str | None) -> None:
             if reason:
@@ -251,6 +276,65 @@ class BoardScreen(Contained, Screen[None]):
 
         order = f"{card.name} · {card.initials} · {card.items}"
         self.ask(ReasonScreen(f"Cancel {card.name}: why?", CANCEL_REASONS, subject=order), done)
+
+    def _fail_check(self, card: Card) -> None:
+        def done(reason: str | None) -> None:
+            if reason:
+                self.move(card, Action.FAIL_CHECK, reason)
+
+        order = f"{card.name} · {card.initials} · {card.items}"
+        title = f"Check of {card.name} failed: why? (back to filling {card.filled_by or ''})"
+        self.ask(ReasonScreen(title.replace(" )", ")"), CHECK_REASONS, subject=order), done)
+
+    def action_note(self) -> None:
+        card = self.card
+        if card is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text:
+                self._note(card.id, text)
+
+        order = f"{card.name} · {card.initials} · {card.items}"
+        self.ask(NoteScreen(f"Note on {card.name}", subject=order), done)
+
+    @work(thread=True, group="moves")
+    def _note(self, card_id: str, text: str) -> None:
+        try:
+            view = self.rx.service.add_note(card_id, text)
+        except (ServiceError, StoreError) as exc:
+            self.post_message(Notice(str(exc), "error"))
+            return
+        self.post_message(Notice(f"note added to {view.name}", "information"))
+
+    def product_scanned(self, text: str) -> bool:
+        """A product's barcode with an order being filled under the cursor: checked against
+        its items (ticked, or refused loudly). False: not a product, or no order in filling
+        under the cursor (the scan is then read as an order's code)."""
+        card = self.card
+        if card is None or card.status is not Status.PROCESSING or self.step(card) not in (
+            None, Step.FILLING):  # fmt: skip
+            return False
+        from rxfloor.core.products import read_product
+
+        if read_product(text) is None:
+            return False
+        self._scan_product(card.id, text)
+        return True
+
+    @work(thread=True, group="moves")
+    def _scan_product(self, card_id: str, text: str) -> None:
+        try:
+            done = self.rx.service.scan_product(card_id, text)
+        except (ServiceError, StoreError) as exc:
+            self.post_message(ProductRefused(str(exc)))
+            return
+        self.post_message(Notice(done.summary, "information"))
+
+    @on(ProductRefused)
+    def _product_refused(self, message: ProductRefused) -> None:
+        self.view.ring()  # loud: the bell and the error colour
+        self.rx.say(message.error, "error")
 
     def action_hold(self) -> None:
         card = self._guarded(self.rx.key_display("hold"))
@@ -307,7 +391,7 @@ class BoardScreen(Contained, Screen[None]):
             pass  # it left the board (a day's FINISHED, a filter): the service answers
         elif shown.version != card.version or shown.status is not card.status:
             self.view.mark_pending(shown)
-        elif target is not None and action in shown.legal(self.rx.clock()):
+        elif target is not None and action in self.legal(shown):
             self.view.move_card(shown, target)
         else:
             self.view.mark_pending(shown)
@@ -551,13 +635,74 @@ class BoardScreen(Contained, Screen[None]):
             self.switch_pharmacist(name)
 
     def switch_pharmacist(self, name: str) -> None:
-        """Who is at the keys from now on: the header shows it, every move records it."""
+        """Who is at the keys from now on: the header shows it, every move records it. On a
+        floor with a list of people, only someone on it (with their PIN, where set)."""
         name = visible(name.strip())
         if not 1 <= len(name) <= 32:
             self.rx.say("a pharmacist's name or initials: 1 to 32 characters", "warning")
             return
+        people = self.rx.people
+        if people.all():
+            member = people.get(name) or people.get(name.upper())
+            if member is None:
+                self.refuse_sign_in(name, f"{name} is not on the floor's list "
+                                    "(rxfloor people add)")  # fmt: skip
+                return
+            self.sign_in(member)
+            return
+        self._signed_in(name, None)
+
+    def badge_scanned(self, badge: str) -> None:
+        """A badge scanned on a floor with a list of people: its person signs in."""
+        member = self.rx.people.by_badge(badge)
+        if member is None:
+            self.refuse_sign_in(badge, f"badge {badge} is not on the floor's list")
+            return
+        self.sign_in(member)
+
+    def sign_in(self, member: Member) -> None:
+        """``member`` signs in at this station: at once, or after their PIN."""
+        if not member.has_pin:
+            self._signed_in(member.name, member)
+            return
+
+        def typed(pin: str | None) -> None:
+            if pin is None:
+                return
+            if self.rx.people.pin_ok(member.name, pin):
+                self._signed_in(member.name, member)
+            else:
+                self.refuse_sign_in(member.name, f"wrong PIN for {member.name}: not signed in")
+
+        self.ask(PinScreen(member.name), typed)
+
+    def refuse_sign_in(self, who: str, why: str) -> None:
+        self.view.ring()
+        self.rx.say(why, "error")
+        self.rx.people.signed("sign_in_refused", who[:32], why)
+
+    def sign_out(self, why: str) -> None:
+        """Nobody is at the keys any more (idle, or by hand): the next person signs in."""
+        if self.rx.person is None:
+            return
+        who = self.rx.service.actor.name
+        self.rx.service.signed_in = False
+        self.rx.person = None
+        self.rx.settings.actor = "signed out"
+        self.rx.people.signed("sign_out", who, why)
+        self.undo_stack.clear()
+        self.undoing = False
+        self.view.refresh_header()
+        self.refresh_bindings()
+        self.rx.say(f"{who} signed out: {why}; scan a badge to sign in", "warning")
+
+    def _signed_in(self, name: str, member: Member | None) -> None:
         service = self.rx.service
         service.actor = Actor(name, service.actor.station)
+        service.signed_in = True
+        self.rx.person = member.person if member else Person(name)
+        if member is not None:
+            People(service.store, name, service.actor.station).signed("sign_in", name)
         self.rx.settings.actor = name
         self.undo_stack.clear()  # the last pharmacist's moves are theirs to undo
         self.undoing = False

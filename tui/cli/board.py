@@ -28,9 +28,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.demo:
         ctx.database = _fresh_demo_database()
+        demo_people = demo_floor(ctx.settings)
     service = ctx.service
     if args.demo:
         seed_demo(service)
+        if demo_people:
+            from rxfloor.core.people import People
+
+            People(service.store, "demo", ctx.settings.station).set_pin("AB", "2468")
     return board(service, ctx.settings, demo=args.demo)
 
 
@@ -44,18 +49,62 @@ def _fresh_demo_database() -> str:
     return str(demo)
 
 
+#: The demo's floor: the check before finish on, three people (AB's PIN: 2468), the sample
+#: insulin in the fridge and gabapentin in the controlled cabinet.
+DEMO_PEOPLE = {
+    "AB": {"role": "pharmacist", "badge": "badge-AB"},
+    "TJ": {"role": "technician", "badge": "badge-TJ"},
+    "CD": {"role": "technician", "badge": "badge-CD"},
+}
+
+
+def demo_floor(settings: Settings) -> bool:
+    """What ``--demo`` turns on unless the config file says otherwise; returns whether the
+    demo's own people were added (AB then gets the PIN 2468)."""
+    from rxfloor.core.config import FloorSection, PersonEntry
+    from rxfloor.core.lifecycle import CheckRule
+
+    given = settings.floor.model_fields_set
+    floor = settings.floor.model_dump()
+    if "check" not in given:
+        floor["check"] = CheckRule.SECOND_PERSON
+    floor["fridge"] = floor["fridge"] or ["insulin"]
+    floor["controlled"] = floor["controlled"] or ["gabapentin"]
+    settings.floor = FloorSection.model_validate(floor)
+    if settings.people:
+        return False
+    settings.people = {n: PersonEntry.model_validate(p) for n, p in DEMO_PEOPLE.items()}
+    return True
+
+
 def seed_demo(service: OrderService) -> None:
-    """Sample orders with some already in work and done, so every column has cards."""
+    """Sample orders with some already in work and done, so every column has cards; on a
+    floor that checks, a few are being filled or await their check."""
+    from rxfloor.core.lifecycle import CheckRule
+    from rxfloor.core.service import Actor
+    from rxfloor.core.service import OrderService as Service
+
     add_samples(service, 60, 0)
     from rxfloor.core.models import OrderView
 
     rows = service.store.board_rows([Status.OPEN.value])
     views = [OrderView.from_row(r, sync_error=None) for r in rows]  # sample orders: never pushed
     startable = [v for v in views if Action.START in service.legal_actions(v)]  # not held/scheduled
-    for i, order in enumerate(startable[:9]):
-        service.act(order.id, Action.START)
-        if i % 3 == 0:
-            service.act(order.id, Action.FINISH)
+    check, service.check = service.check, CheckRule.NONE
+    try:
+        for i, order in enumerate(startable[:9]):
+            service.act(order.id, Action.START)
+            if i % 3 == 0:
+                service.act(order.id, Action.FINISH)
+    finally:
+        service.check = check
+    if check is CheckRule.NONE:
+        return
+    tj = Service(service.store, Actor("TJ", "bench-2"), service.clock, check=check)
+    for i, order in enumerate(startable[9:13]):
+        tj.act(order.id, Action.START)
+        if i % 2 == 0:
+            tj.act(order.id, Action.FILL)
 
 
 def board(service: OrderService, settings: Settings, *, demo: bool = False) -> int:

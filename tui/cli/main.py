@@ -15,7 +15,17 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rxfloor.tui.cli import board, chain, exceptions, orders, sandbox, serve, sync, watch
+from rxfloor.tui.cli import (
+    board,
+    chain,
+    exceptions,
+    orders,
+    people,
+    sandbox,
+    serve,
+    sync,
+    watch,
+)
 from rxfloor.tui.cli.context import Context, Handler, global_options
 from rxfloor.tui.cli.exit_codes import ExitCode
 
@@ -33,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_parser(sub)
     sync.add_parsers(sub)
     exceptions.add_parser(sub)
+    people.add_parser(sub)
     watch.add_parser(sub)
     serve.add_parser(sub)
     chain.add_parser(sub)
@@ -72,11 +83,12 @@ def _exit_code(exc: Exception) -> ExitCode | None:
     """
     from rxfloor.core.config import ConfigError
     from rxfloor.core.db import StoreError
+    from rxfloor.core.people import PeopleError
     from rxfloor.core.service import OrderNotFound, Refused
 
     if isinstance(exc, (ConfigError, StoreError)):
         return ExitCode.CONFIG
-    if isinstance(exc, (OrderNotFound, Refused)):
+    if isinstance(exc, (OrderNotFound, Refused, PeopleError)):
         return ExitCode.REFUSED
     return None
 

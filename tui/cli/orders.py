@@ -43,6 +43,9 @@ _MOVES = (  # (action, help, needs a reason)
     (Action.HOLD, "put on hold", True),
     (Action.ACCEPT_CANCEL, "accept the merchant's cancellation request", False),
     (Action.REJECT_CANCEL, "reject the merchant's cancellation request", True),
+    (Action.FILL, "[floor] check: the order in PROCESSING is filled (awaits its check)", False),
+    (Action.CHECK, "[floor] check: the filled order is checked (by another person)", False),
+    (Action.FAIL_CHECK, "[floor] check: the check failed: back to filling", True),
 )
 #: The moves' command names (``accept-cancel``: words joined as on a command line).
 _COMMAND = {action: action.value.replace("_", "-") for action, _, _ in _MOVES}
@@ -98,8 +101,22 @@ def add_parsers(subcommands: Subcommands) -> None:
             cmd.add_argument("--tracking-url", type=_text("tracking URL", _URL_MAX),
                              metavar="URL", help="where the parcel is tracked")  # fmt: skip
 
-    hist = add_command(subcommands, "history", _history, help="the audit trail of one order")
-    hist.add_argument("id", type=_text("order id", _REF_MAX))
+    note = add_command(subcommands, "note", _note,
+                       help="a note on an order for the floor (audited, never sent)")  # fmt: skip
+    note.add_argument("id", type=_text("order id", _REF_MAX),
+                      help="uid or name (#1001); SOURCE:ID where it is ambiguous")  # fmt: skip
+    note.add_argument("text", nargs="+", help="the note (words are joined)")
+
+    product = add_command(subcommands, "product", _product,
+                          help="a product scanned while filling an order")  # fmt: skip
+    product.add_argument("id", type=_text("order id", _REF_MAX))
+    product.add_argument("code", help="what the scanner read: GS1, EAN/UPC/GTIN, NDC, PZN")
+
+    hist = add_command(subcommands, "history", _history,
+                       help="the audit trail of one order (--batch: a recall)")  # fmt: skip
+    hist.add_argument("id", nargs="?", type=_text("order id", _REF_MAX))
+    hist.add_argument("--batch", type=_text("batch", 64),
+                      help="every pack of this batch scanned into an order (a recall)")  # fmt: skip
     hist.add_argument("--json", action="store_true")
 
 
@@ -197,6 +214,10 @@ def order_json(row: Mapping[Any, Any], sync_error: str | None) -> dict[str, obje
         "tracking": None if not row["tracking_number"] else {
             key: _stripped(row[f"tracking_{key}"]) for key in ("company", "number", "url")
         },
+        "fill_step": row["fill_step"], "filled_by": row["filled_by"],
+        "checked_by": row["checked_by"], "check_note": row["check_note"],
+        "note_count": row["note_count"], "flags": row["flags"],
+        "scan_progress": row["scan_progress"],
     }  # fmt: skip
 
 
@@ -236,9 +257,46 @@ def print_orders(service: OrderService, status: str | None, *, as_json: bool) ->
     print(f"{len(views)} orders")
 
 
+def _batch(args: argparse.Namespace, ctx: Context) -> int:
+    """Every pack of a batch scanned into an order, oldest first (a recall's list)."""
+    from rxfloor.core.db import queries
+
+    with ctx.store.read() as conn:
+        rows = queries.batch_scans(conn, args.batch)
+    if args.json:
+        print(json_array({"order": r["name"], "order_id": r["order_id"], "status": r["status"],
+                          "at": _utc(r["at"]), "by": r["actor"], "gtin": r["gtin"],
+                          "batch": r["batch"], "serial": r["serial"], "expiry": r["expiry"],
+                          "item": r["drug"]} for r in rows))  # fmt: skip
+        return ExitCode.OK
+    for r in rows:
+        at = r["at"].astimezone().strftime("%Y-%m-%d %H:%M")
+        print(f"{at}  {visible(r['name']):<10} {r['status']:<10} {visible(r['actor']):<6} "
+              f"{visible(r['drug'] or '-'):<24} GTIN {r['gtin'] or '-'}  "
+              f"serial {visible(r['serial'] or '-')}  exp {r['expiry'] or '-'}")  # fmt: skip
+    print(f"{len(rows)} pack{'s' if len(rows) != 1 else ''} of batch {visible(args.batch)}")
+    return ExitCode.OK
+
+
+def _note(args: argparse.Namespace, ctx: Context) -> int:
+    view = ctx.service.add_note(args.id, " ".join(args.text))
+    print(shown(f"{view.name}: note added ({view.note_count} on the order)"))
+    return ExitCode.OK
+
+
+def _product(args: argparse.Namespace, ctx: Context) -> int:
+    print(shown(ctx.service.scan_product(args.id, args.code).summary))
+    return ExitCode.OK
+
+
 def _history(args: argparse.Namespace, ctx: Context) -> int:
     from rxfloor.core.models import AuditEvent
 
+    if args.batch is not None:
+        return _batch(args, ctx)
+    if args.id is None:
+        print("rxfloor: history needs an order id (or --batch BATCH)", file=sys.stderr)
+        return ExitCode.USAGE
     service = ctx.service
     order = service.get(args.id)
     events = [AuditEvent.from_row(r) for r in service.store.history(order.id)]

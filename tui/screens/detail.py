@@ -77,6 +77,19 @@ def tracking_line(order: OrderView) -> str:
     return ""
 
 
+def check_line(order: OrderView) -> str:
+    """Where the order is in the check before finish ([floor] check); empty before it."""
+    if not order.fill_step:
+        return ""
+    who = visible(order.filled_by or "?")
+    if order.fill_step == "filled":
+        return f"filled by {who} · awaiting check"
+    if order.fill_step == "checked":
+        return f"filled by {who} · checked by {visible(order.checked_by or '?')}"
+    failed = f" · last check failed: {visible(order.check_note)}" if order.check_note else ""
+    return f"filling {who}{failed}"
+
+
 def detail_text(
     order: OrderView,
     items: Sequence[Mapping[str, Any]],
@@ -98,6 +111,11 @@ def detail_text(
     if order.request_kind:
         said = f": «{v(order.request_message)}»" if order.request_message else ""
         lines.append(f"Request     the merchant asks for a {v(order.request_kind)}{said}")
+    check = check_line(order)
+    if check:
+        lines.append(f"Check       {check}")
+    if order.flags:
+        lines.append(f"Flags       {v(order.flags.replace(',', ', '))}")
     tracking = tracking_line(order)
     if tracking:
         lines.append(f"Tracking    {tracking}")
@@ -108,6 +126,11 @@ def detail_text(
         lines.append(
             f"  {it['quantity']}x {v(it['drug'])} {v(it['strength'])}   PZN {v(it['pzn'] or '-')}"
         )
+    notes = [ev for ev in history if ev["action"] == "note"]
+    if notes:
+        lines += ["", "Notes"]
+        lines += [f"  {local(ev['at'])}  {v(ev['actor']):<8} {v(ev['reason'] or '')}"
+                  for ev in notes]  # fmt: skip
     lines += ["", "Timeline"]
     for ev in history:
         move = f"{ev['from_status'] or '-'} → {ev['to_status'] or '-'}"

@@ -63,3 +63,29 @@ class PharmacistScreen(ModalScreen[str | None]):
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+class PinScreen(ModalScreen[str | None]):
+    """A person's PIN, after their badge (the digits are never shown)."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.person = name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"{self.person}: your PIN, then Enter", classes="dialog-title")
+            yield Input(placeholder="PIN", id="pin", password=True, max_length=12)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted, "#pin")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

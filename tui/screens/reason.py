@@ -19,6 +19,14 @@ CANCEL_REASONS = (
     "Out of stock, no substitute",
     "Prescriber withdrew the prescription",
 )
+#: why a check of a filled order failed (it goes back to filling, the reason on the card)
+CHECK_REASONS = (
+    "Wrong product",
+    "Wrong strength",
+    "Wrong quantity",
+    "Label wrong or unreadable",
+    "Damaged or expired stock",
+)
 REJECT_CANCEL_REASONS = (
     "Already dispensed",
     "Already packed for shipping",

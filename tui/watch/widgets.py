@@ -138,6 +138,10 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
             text.append(item.due_at.astimezone().strftime("  due %H:%M"))
         if item.on_hold:
             text.append("  HOLD", style="bold")
+        if "fridge" in item.flags:
+            text.append("  FRIDGE", style="bold")
+        if "controlled" in item.flags:
+            text.append("  CTRL", style="bold reverse")
     return text
 
 
