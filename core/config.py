@@ -137,8 +137,17 @@ class PhotonSection(BaseModel):
     auth_scheme: str = Field(default="Bearer", pattern=r"^[A-Za-z0-9._-]{0,32}$")
     http_timeout_s: float | None = Field(default=None, gt=0, le=300)
     rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
-    #: a delivery whose ``X-Photon-Timestamp`` is further than this from now is refused
+    #: a delivery whose ``X-Photon-Timestamp`` is further than this from now is not taken
+    #: (answered 503 "stale": Photon's own retry carries a fresh stamp)
     webhook_tolerance_s: float = Field(default=300.0, gt=0, le=86_400)
+    #: the Backend credential's client id (set: machine tokens of the client-credentials
+    #: flow, the secret from ``RXFLOOR_PHOTON_CLIENT_SECRET`` or the keyring; unset: the
+    #: static ``RXFLOOR_PHOTON_API_TOKEN``)
+    client_id: str | None = Field(default=None, max_length=256)
+    #: where machine tokens come from, and for which API (``auth.neutron.health`` and
+    #: ``https://api.neutron.health`` in Photon's sandbox)
+    token_url: str = "https://auth.photon.health/oauth/token"
+    audience: str = "https://api.photon.health"
 
 
 class SourcesSection(BaseModel):
@@ -181,6 +190,8 @@ class Settings(BaseSettings):
     konnektive_password: SecretStr | None = None
     #: the token of Photon's pharmacy API (environment or keyring only)
     photon_api_token: SecretStr | None = None
+    #: the secret of Photon's Backend credential (environment or keyring only)
+    photon_client_secret: SecretStr | None = None
     sync_interval_s: float = Field(default=5.0, gt=0, le=3600)
     rate_limit_per_s: float = Field(default=10.0, gt=0, le=10_000)
     http_timeout_s: float = Field(default=10.0, gt=0, le=300)
@@ -323,6 +334,16 @@ class Settings(BaseSettings):
             "the Photon API token",
         )
 
+    def resolved_photon_client_secret(self) -> SecretStr | None:
+        """The secret of Photon's Backend credential from ``RXFLOOR_PHOTON_CLIENT_SECRET``,
+        else from the OS keyring (user ``photon_client_secret``); registered as a secret."""
+        return _checked_secret(
+            self.photon_client_secret,
+            "RXFLOOR_PHOTON_CLIENT_SECRET",
+            "photon_client_secret",
+            "the Photon client secret",
+        )
+
 
 def _checked_secret(
     given: SecretStr | None, env_var: str, keyring_user: str, what: str
@@ -427,13 +448,12 @@ def _konnektive_secret_in(table: dict[str, Any]) -> bool:
 
 def _photon_token_in(table: dict[str, Any]) -> bool:
     """The config file names the Photon API token (top level or in its section)."""
-    if "photon_api_token" in table:
+    if {"photon_api_token", "photon_client_secret"} & set(table):
         return True
     section = table.get("sources")
     photon = section.get("photon") if isinstance(section, dict) else None
-    return isinstance(photon, dict) and bool(
-        {"api_token", "photon_api_token", "token"} & set(photon)
-    )
+    names = {"api_token", "photon_api_token", "token", "client_secret", "photon_client_secret"}
+    return isinstance(photon, dict) and bool(names & set(photon))
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -464,9 +484,9 @@ def load_settings(**overrides: Any) -> Settings:
         )
     if _photon_token_in(table):
         raise ConfigError(
-            f"{path}: the Photon API token does not belong in the config file; set "
-            "RXFLOOR_PHOTON_API_TOKEN or store it in the OS keyring (service rxfloor, "
-            "user photon_api_token)"
+            f"{path}: the Photon API token and client secret do not belong in the config "
+            "file; set RXFLOOR_PHOTON_API_TOKEN / RXFLOOR_PHOTON_CLIENT_SECRET or store them "
+            "in the OS keyring (service rxfloor, users photon_api_token, photon_client_secret)"
         )
     try:
         _FileOnly(**table)
