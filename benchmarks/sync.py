@@ -60,11 +60,11 @@ from rxfloor.core.sources.konnektive.source import KonnektiveSource
 from rxfloor.core.sources.photon.client import PhotonClient
 from rxfloor.core.sources.photon.source import PhotonSource
 from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.sandbox import BASE_PATH
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.worker import SyncWorker
+from rxfloor.sandbox.rxscale import BASE_PATH
 from tests.helpers import rxfloor_cmd
 
 KEY = "bench-key"
@@ -189,7 +189,7 @@ def pull(count: int, tmp: str) -> None:
 SHOP_TOKEN = "shpat_bench_token"
 _SHOP_SERVER = """
 import sys, uvicorn
-from rxfloor.core.sources.shopify.sandbox import ShopConfig, create_app
+from rxfloor.sandbox.shopify import ShopConfig, create_app
 port, seed = int(sys.argv[1]), int(sys.argv[2])
 bucket, restore = float(sys.argv[3]), float(sys.argv[4])
 config = ShopConfig(seed=seed, bucket_size=bucket, restore_rate=restore, access_token=sys.argv[5])

@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from rxfloor.core.db import Store, webhook_inbox
 from rxfloor.core.models import NewOrder
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sources.rxscale.sandbox import sign
+from rxfloor.sandbox.rxscale import sign
 from tests.helpers import rxfloor_cmd
 
 SECRET = "whsec_bench"

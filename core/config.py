@@ -9,9 +9,8 @@ from __future__ import annotations
 import getpass
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 from pydantic import (
@@ -21,6 +20,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
 )
 from pydantic_settings import (
@@ -29,6 +29,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from rxfloor.core import sources
 
 APP_NAME = "rxfloor"
 
@@ -69,106 +71,29 @@ def _default_actor() -> str:
         return "unknown"
 
 
-class RxScaleSection(BaseModel):
-    """``[sources.rxscale]``: the RxScale API. Unset values fall back to the top-level ones."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    api_url: str | None = None
-    rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
-    http_timeout_s: float | None = Field(default=None, gt=0, le=300)
-    #: the remote's status dialect; unset: learnt from the first statuses it sends
-    dialect: Literal["v1", "v2"] | None = None
-
-
-class ShopifySection(BaseModel):
-    """``[sources.shopify]``: one shop whose fulfilment orders the pharmacy is assigned.
-
-    The access token is never here: ``RXFLOOR_SHOPIFY_ACCESS_TOKEN`` or the OS keyring
-    (service ``rxfloor``, user ``shopify_access_token``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    #: e.g. ``https://my-shop.myshopify.com``; set: the source is configured
-    shop_url: str | None = None
-    api_version: str = Field(default="2025-10", pattern=r"^\d{4}-\d{2}$|^unstable$")
-    #: the fulfilment service's location (gid or number); unset: every assigned location
-    location_id: str | None = None
-    http_timeout_s: float | None = Field(default=None, gt=0, le=300)
+def _sources_section() -> type[BaseModel]:
+    """``[sources.<name>]``: one table per installed source plugin, its own model."""
+    fields: dict[str, Any] = {
+        p.name: (p.section, Field(default_factory=p.section)) for p in sources.plugins()
+    }
+    model: type[BaseModel] = create_model(
+        "SourcesSection",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="``[sources.<name>]``: one table per system of record.",
+        **fields,
+    )
+    return model
 
 
-class KonnektiveSection(BaseModel):
-    """``[sources.konnektive]``: the merchant's Konnektive CRM, the pharmacy as its
-    fulfillment house.
+if TYPE_CHECKING:
 
-    The API user's login id and password are never here: ``RXFLOOR_KONNEKTIVE_LOGIN_ID`` /
-    ``RXFLOOR_KONNEKTIVE_PASSWORD`` or the OS keyring (service ``rxfloor``, users
-    ``konnektive_login_id`` / ``konnektive_password``)."""
+    class SourcesSection(BaseModel):
+        """``[sources.<name>]``: one table per source plugin (built from the plugins)."""
 
-    model_config = ConfigDict(extra="forbid")
+        def __getattr__(self, name: str) -> Any: ...
 
-    #: e.g. ``https://api.konnektive.com``; set: the source is configured
-    api_url: str | None = None
-    #: how many days back the pull lists orders (older active ones are read back by id)
-    lookback_days: int = Field(default=30, ge=1, le=365)
-    #: Konnektive documents no rate limit: a conservative default
-    rate_limit_per_s: float | None = Field(default=5.0, gt=0, le=1000)
-    http_timeout_s: float | None = Field(default=None, gt=0, le=300)
-
-
-class PhotonSection(BaseModel):
-    """``[sources.photon]``: Photon Health routing e-prescriptions to this pharmacy.
-
-    The API token is never here: ``RXFLOOR_PHOTON_API_TOKEN`` or the OS keyring (service
-    ``rxfloor``, user ``photon_api_token``); the webhook secret is
-    ``RXFLOOR_PHOTON_WEBHOOK_SECRET``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    #: e.g. ``https://api.photon.health`` (the status report is ``<api_url>/v1/hooks/pharmacy``);
-    #: set: the source is configured
-    api_url: str | None = None
-    #: the order read (``order(id:)``); unset: ``<api_url>/graphql``
-    graphql_url: str | None = None
-    #: this pharmacy's Photon id (``phr_…``): tells a reroute to it from one away from it
-    pharmacy_id: str | None = Field(default=None, max_length=128)
-    #: how the token is sent (Photon does not document it publicly): ``<header>: <scheme> <token>``
-    auth_header: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]{1,64}$")
-    auth_scheme: str = Field(default="Bearer", pattern=r"^[A-Za-z0-9._-]{0,32}$")
-    http_timeout_s: float | None = Field(default=None, gt=0, le=300)
-    rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
-    #: a delivery whose ``X-Photon-Timestamp`` is further than this from now is not taken
-    #: (answered 503 "stale": Photon's own retry carries a fresh stamp)
-    webhook_tolerance_s: float = Field(default=300.0, gt=0, le=86_400)
-    #: the Backend credential's client id (set: machine tokens of the client-credentials
-    #: flow, the secret from ``RXFLOOR_PHOTON_CLIENT_SECRET`` or the keyring; unset: the
-    #: static ``RXFLOOR_PHOTON_API_TOKEN``)
-    client_id: str | None = Field(default=None, max_length=256)
-    #: where machine tokens come from, and for which API (``auth.neutron.health`` and
-    #: ``https://api.neutron.health`` in Photon's sandbox)
-    token_url: str = "https://auth.photon.health/oauth/token"
-    audience: str = "https://api.photon.health"
-
-
-class SourcesSection(BaseModel):
-    """``[sources.<name>]``: one table per system of record."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    rxscale: RxScaleSection = Field(default_factory=RxScaleSection)
-    shopify: ShopifySection = Field(default_factory=ShopifySection)
-    konnektive: KonnektiveSection = Field(default_factory=KonnektiveSection)
-    photon: PhotonSection = Field(default_factory=PhotonSection)
-
-
-@dataclass(frozen=True, slots=True)
-class RxScaleSettings:
-    """The RxScale source's settings once the section and the top-level ones are merged."""
-
-    api_url: str | None
-    rate_limit_per_s: float
-    http_timeout_s: float
-    dialect: Literal["v1", "v2"] | None
+else:
+    SourcesSection = _sources_section()
 
 
 class Settings(BaseSettings):
@@ -183,15 +108,6 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
     api_url: str | None = None
     api_key: SecretStr | None = None
-    #: the Shopify app's Admin API access token (environment or keyring only)
-    shopify_access_token: SecretStr | None = None
-    #: the Konnektive API user's login id and password (environment or keyring only)
-    konnektive_login_id: SecretStr | None = None
-    konnektive_password: SecretStr | None = None
-    #: the token of Photon's pharmacy API (environment or keyring only)
-    photon_api_token: SecretStr | None = None
-    #: the secret of Photon's Backend credential (environment or keyring only)
-    photon_client_secret: SecretStr | None = None
     sync_interval_s: float = Field(default=5.0, gt=0, le=3600)
     rate_limit_per_s: float = Field(default=10.0, gt=0, le=10_000)
     http_timeout_s: float = Field(default=10.0, gt=0, le=300)
@@ -217,6 +133,15 @@ class Settings(BaseSettings):
     #: a move key this soon after the card under the cursor changed does nothing
     repeat_guard_s: float = Field(default=1.0, ge=0, le=10)
     sources: SourcesSection = Field(default_factory=SourcesSection)
+    # -- PostgreSQL connections (issue 26 §3; the budget per process is in the README) ------
+    #: connections a process keeps to PostgreSQL for its reads and writes (the board's
+    #: LISTEN and the sync's advisory lock add one each); every connection is named
+    #: ``rxfloor <command>@<station>`` in pg_stat_activity
+    db_pool_size: int = Field(default=1, ge=1, le=50)
+    #: the database is reached through a transaction pooler (pgbouncer pool_mode=transaction):
+    #: no server-side prepared statements, the push lease is a row with an expiry (a session
+    #: lock would stay on a pooled server connection), and the board polls instead of LISTEN
+    db_pgbouncer: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -248,24 +173,6 @@ class Settings(BaseSettings):
             TomlConfigSettingsSource(settings_cls, toml_file=config_file()),
         )
 
-    def rxscale(self) -> RxScaleSettings:
-        """``[sources.rxscale]`` merged with the top-level spellings (``api_url`` /
-        ``RXFLOOR_API_URL``, ``rate_limit_per_s``, ``http_timeout_s``): a top-level value
-        that is given (environment or file) wins, so the environment still beats the file;
-        the section wins over a top-level default."""
-        section, given = self.sources.rxscale, self.model_fields_set
-
-        def pick(name: str, own: float | None) -> float:
-            top: float = getattr(self, name)
-            return top if name in given or own is None else own
-
-        return RxScaleSettings(
-            api_url=self.api_url or section.api_url or None,
-            rate_limit_per_s=pick("rate_limit_per_s", section.rate_limit_per_s),
-            http_timeout_s=pick("http_timeout_s", section.http_timeout_s),
-            dialect=section.dialect,
-        )
-
     def resolved_api_key(self) -> SecretStr | None:
         """The API key from the environment, else from the OS keyring (service ``rxfloor``).
 
@@ -274,75 +181,28 @@ class Settings(BaseSettings):
         """
         return _checked_secret(self.api_key, "RXFLOOR_API_KEY", "api_key", "the API key")
 
-    def shopify_url(self) -> str | None:
-        """``[sources.shopify] shop_url`` without a trailing slash (None: not configured)."""
-        url = self.sources.shopify.shop_url
-        return url.strip().rstrip("/") or None if url else None
 
-    def resolved_shopify_token(self) -> SecretStr | None:
-        """The Shopify access token from ``RXFLOOR_SHOPIFY_ACCESS_TOKEN``, else from the OS
-        keyring (service ``rxfloor``, user ``shopify_access_token``); registered as a secret.
-        Raises :class:`ConfigError` naming what is wrong with a malformed one (never it)."""
-        return _checked_secret(
-            self.shopify_access_token,
-            "RXFLOOR_SHOPIFY_ACCESS_TOKEN",
-            "shopify_access_token",
-            "the Shopify access token",
-        )
+def resolve_secret(secret: sources.Secret) -> SecretStr | None:
+    """A source's secret from its variable (``secret.env``, any case, as pydantic-settings
+    reads the others), else from the OS keyring; registered before anything can print it.
+    Raises :class:`ConfigError` naming what is wrong with a malformed one (never it)."""
+    var = _env_var_named(secret.env)
+    given = SecretStr(os.environ[var]) if var is not None else None
+    if secret.checked:
+        return _checked_secret(given, secret.env, secret.keyring_user, secret.what)
+    from rxfloor.core.text import register_secret
 
-    def konnektive_url(self) -> str | None:
-        """``[sources.konnektive] api_url`` without a trailing slash (None: not configured)."""
-        url = self.sources.konnektive.api_url
-        return url.strip().rstrip("/") or None if url else None
+    if given is None:
+        try:
+            import keyring
 
-    def resolved_konnektive_credentials(self) -> tuple[SecretStr | None, SecretStr | None]:
-        """The Konnektive API user's login id and password, each from
-        ``RXFLOOR_KONNEKTIVE_LOGIN_ID`` / ``RXFLOOR_KONNEKTIVE_PASSWORD``, else from the OS
-        keyring (service ``rxfloor``, users ``konnektive_login_id`` / ``konnektive_password``);
-        both registered as secrets before anything can print them."""
-        from rxfloor.core.text import register_secret
-
-        found: list[SecretStr | None] = []
-        for given, user in ((self.konnektive_login_id, "konnektive_login_id"),
-                            (self.konnektive_password, "konnektive_password")):  # fmt: skip
-            if given is None:
-                try:
-                    import keyring
-
-                    value = keyring.get_password(APP_NAME, user)
-                except Exception:  # no keyring backend on this machine
-                    value = None
-                given = SecretStr(value) if value else None
-            if given is not None:
-                register_secret(given.get_secret_value())
-            found.append(given)
-        return found[0], found[1]
-
-    def photon_url(self) -> str | None:
-        """``[sources.photon] api_url`` without a trailing slash (None: not configured)."""
-        url = self.sources.photon.api_url
-        return url.strip().rstrip("/") or None if url else None
-
-    def resolved_photon_token(self) -> SecretStr | None:
-        """The Photon API token from ``RXFLOOR_PHOTON_API_TOKEN``, else from the OS keyring
-        (service ``rxfloor``, user ``photon_api_token``); registered as a secret. Raises
-        :class:`ConfigError` naming what is wrong with a malformed one (never it)."""
-        return _checked_secret(
-            self.photon_api_token,
-            "RXFLOOR_PHOTON_API_TOKEN",
-            "photon_api_token",
-            "the Photon API token",
-        )
-
-    def resolved_photon_client_secret(self) -> SecretStr | None:
-        """The secret of Photon's Backend credential from ``RXFLOOR_PHOTON_CLIENT_SECRET``,
-        else from the OS keyring (user ``photon_client_secret``); registered as a secret."""
-        return _checked_secret(
-            self.photon_client_secret,
-            "RXFLOOR_PHOTON_CLIENT_SECRET",
-            "photon_client_secret",
-            "the Photon client secret",
-        )
+            value = keyring.get_password(APP_NAME, secret.keyring_user)
+        except Exception:  # no keyring backend on this machine
+            value = None
+        given = SecretStr(value) if value else None
+    if given is not None:
+        register_secret(given.get_secret_value())
+    return given
 
 
 def _checked_secret(
@@ -424,36 +284,22 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
 def _env_var(name: str) -> str | None:
     """The ``RXFLOOR_*`` variable that sets the top-level setting ``name``, if one is set."""
     wanted = f"RXFLOOR_{name}".upper()
-    return next((var for var in os.environ if var.upper() == wanted), None)
+    return _env_var_named(wanted)
 
 
-def _shopify_token_in(table: dict[str, Any]) -> bool:
-    """The config file names the Shopify access token (top level or in its section)."""
-    if "shopify_access_token" in table:
+def _env_var_named(wanted: str) -> str | None:
+    """The variable ``wanted`` as set in the environment, in whatever case, if it is set."""
+    return next((var for var in os.environ if var.upper() == wanted.upper()), None)
+
+
+def _secret_in(plugin: sources.SourcePlugin, table: dict[str, Any]) -> bool:
+    """The config file names one of ``plugin``'s secrets (top level or in its section)."""
+    if {s.keyring_user for s in plugin.secrets} & set(table):
         return True
     section = table.get("sources")
-    shop = section.get("shopify") if isinstance(section, dict) else None
-    return isinstance(shop, dict) and bool({"access_token", "shopify_access_token"} & set(shop))
-
-
-def _konnektive_secret_in(table: dict[str, Any]) -> bool:
-    """The config file names the Konnektive login id or password (top level or section)."""
-    if {"konnektive_login_id", "konnektive_password"} & set(table):
-        return True
-    section = table.get("sources")
-    konn = section.get("konnektive") if isinstance(section, dict) else None
-    names = {"login_id", "loginId", "password", "konnektive_login_id", "konnektive_password"}
-    return isinstance(konn, dict) and bool(names & set(konn))
-
-
-def _photon_token_in(table: dict[str, Any]) -> bool:
-    """The config file names the Photon API token (top level or in its section)."""
-    if {"photon_api_token", "photon_client_secret"} & set(table):
-        return True
-    section = table.get("sources")
-    photon = section.get("photon") if isinstance(section, dict) else None
-    names = {"api_token", "photon_api_token", "token", "client_secret", "photon_client_secret"}
-    return isinstance(photon, dict) and bool(names & set(photon))
+    own = section.get(plugin.name) if isinstance(section, dict) else None
+    inside: set[str] = set().union(*(s.file_names for s in plugin.secrets))
+    return isinstance(own, dict) and bool(inside & set(own))
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -470,24 +316,12 @@ def load_settings(**overrides: Any) -> Settings:
             f"{path}: api_key does not belong in the config file; set RXFLOOR_API_KEY "
             "or store it in the OS keyring (service rxfloor, user api_key)"
         )
-    if _shopify_token_in(table):
-        raise ConfigError(
-            f"{path}: the Shopify access token does not belong in the config file; set "
-            "RXFLOOR_SHOPIFY_ACCESS_TOKEN or store it in the OS keyring (service rxfloor, "
-            "user shopify_access_token)"
-        )
-    if _konnektive_secret_in(table):
-        raise ConfigError(
-            f"{path}: the Konnektive login id and password do not belong in the config file; "
-            "set RXFLOOR_KONNEKTIVE_LOGIN_ID and RXFLOOR_KONNEKTIVE_PASSWORD or store them in "
-            "the OS keyring (service rxfloor, users konnektive_login_id, konnektive_password)"
-        )
-    if _photon_token_in(table):
-        raise ConfigError(
-            f"{path}: the Photon API token and client secret do not belong in the config "
-            "file; set RXFLOOR_PHOTON_API_TOKEN / RXFLOOR_PHOTON_CLIENT_SECRET or store them "
-            "in the OS keyring (service rxfloor, users photon_api_token, photon_client_secret)"
-        )
+    for plugin in sources.plugins():
+        if plugin.secrets and _secret_in(plugin, table):
+            hint = (
+                plugin.secret_hint or f"{plugin.secrets[0].what} does not belong in the config file"
+            )
+            raise ConfigError(f"{path}: {hint}")
     try:
         _FileOnly(**table)
     except ValidationError as exc:

@@ -1,13 +1,16 @@
-"""``rxfloor --demo``: the four stand-ins in-process (no port) -- RxScale's, Shopify's,
-Photon's and Konnektive's -- each with live activity and its own sync worker, on one board.
+"""``rxfloor --demo``: every installed stand-in in-process (no port), each with live
+activity and its own sync worker, on one board.
+
+The stand-ins are not part of the product: they are found through the entry point group
+``rxfloor.sandboxes`` (:mod:`rxfloor.core.sources.standin`), never imported here. Each gets
+a :class:`~rxfloor.core.sources.standin.DemoKit` and starts itself: its app, its remote-side
+activity, its client over the bridge below, its worker, and (for a source that pushes)
+its signed webhooks posted to the demo's own receiver, in-process too.
 
 A stand-in is an ASGI app and ``httpx.ASGITransport`` is async-only, while the worker is
 synchronous: :class:`ASGIBridge` runs the app on an event loop in one daemon thread and
 hands each request over to it, so the worker code is exactly the code used against the
-real service. The same loop runs the stand-ins' activity drivers (new orders every few
-seconds; now and then a remote cancel, a merchant's hold or cancellation request, a
-carrier's confirmation) and Photon's deliverer: Photon lists nothing, its orders reach the
-demo as signed CloudEvents posted to the demo's own webhook receiver (in-process too).
+real service. The same loop runs the stand-ins' activity drivers and deliverers.
 """
 
 from __future__ import annotations
@@ -15,44 +18,26 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
+from rxfloor.core import sources
 from rxfloor.core.config import Settings
 from rxfloor.core.service import OrderService, open_service
-from rxfloor.core.sources.konnektive import sandbox as konnektive_sandbox
-from rxfloor.core.sources.konnektive.client import KonnektiveClient
-from rxfloor.core.sources.konnektive.sandbox.state import Refusal as KonnektiveRefusal
-from rxfloor.core.sources.konnektive.source import KonnektiveSource
-from rxfloor.core.sources.photon import sandbox as photon_sandbox
-from rxfloor.core.sources.photon.client import PhotonClient
-from rxfloor.core.sources.photon.source import PhotonSource, PhotonWebhooks
-from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.sandbox import (
-    BASE_PATH,
-    SandboxConfig,
-    SandboxState,
-    create_app,
-    drive_activity,
-)
-from rxfloor.core.sources.rxscale.source import RxScaleSource
-from rxfloor.core.sources.shopify import sandbox as shop_sandbox
-from rxfloor.core.sources.shopify.client import ShopifyClient
-from rxfloor.core.sources.shopify.source import ShopifySource
+from rxfloor.core.sources.base import OrderSource, WebhookFormat
+from rxfloor.core.sources.standin import standins
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.runner import BackgroundSync
 from rxfloor.core.sync.webhooks import WebhookReceiver, serve_app
 from rxfloor.core.sync.worker import SyncWorker
 
-#: where the Photon stand-in posts its events (served by the demo's receiver, no port)
-PHOTON_HOOK_URL = "http://rxfloor.demo/webhooks/photon"
+#: where a stand-in that pushes posts its webhooks (served by the demo's receiver, no port)
+HOOK_ROOT = "http://rxfloor.demo/webhooks/"
 
 
 class _Loop:
@@ -116,147 +101,75 @@ class DemoSync:
 
     service: OrderService
     sync: BackgroundSync  # one worker per source, each in its own thread
-    remote: SandboxState
-    shop: shop_sandbox.ShopState
-    photon: photon_sandbox.PhotonSandboxState
-    konnektive: konnektive_sandbox.KonnektiveState
+    #: each stand-in's state (what a test pokes: remote-side changes, the logs), by source
+    states: dict[str, Any] = field(default_factory=dict)
+
+
+class _Kit:
+    """The :class:`~rxfloor.core.sources.standin.DemoKit` the stand-ins start with."""
+
+    def __init__(
+        self, settings: Settings, service: OrderService, loop: _Loop, every_s: float,
+        cancel_chance: float,
+    ) -> None:  # fmt: skip
+        self.settings, self.service, self.loop = settings, service, loop
+        self.every_s, self.cancel_chance = every_s, cancel_chance
+        self.policy = RetryPolicy.from_settings(settings)
+        self.workers: list[SyncWorker] = []
+        self.receivers: list[WebhookReceiver] = []
+        self.tasks: list[concurrent.futures.Future[Any]] = []
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        task = self.loop.submit(coro)
+        self.tasks.append(task)
+        return task
+
+    def transport(self, app: Any, timeout_s: float | None = None) -> Any:
+        return ASGIBridge(app, self.loop, timeout_s or self.settings.http_timeout_s)
+
+    def sync(self, source: OrderSource) -> None:
+        self.workers.append(SyncWorker(self.service, source, policy=self.policy))
+
+    def receive(self, name: str, secret: bytes, webhooks: WebhookFormat) -> tuple[str, Any]:
+        receiver = WebhookReceiver(self.service, secret, webhooks=webhooks, source=name)
+        self.receivers.append(receiver)
+        # the receiver's app without its lifespan (ASGITransport sends none): started below
+        receiving = serve_app({name: receiver}, default=None)
+        return HOOK_ROOT + name, httpx.AsyncClient(transport=httpx.ASGITransport(app=receiving))
+
+
+def _rank(name: str) -> int:
+    """Its source's rank: the stand-ins start, and their workers run, in the board's order."""
+    return sources.plugin(name).rank if name in sources.names() else 1_000
 
 
 @contextmanager
 def start_demo_sync(
     settings: Settings,
     *,
-    remote_orders: int = 30,
-    shop_orders: int = 12,
-    photon_orders: int = 8,
-    konnektive_orders: int = 10,
+    orders: Mapping[str, int] | None = None,
     every_s: float = 4.0,
     cancel_chance: float = 0.15,
     interval_s: float = 1.0,
 ) -> Iterator[DemoSync]:
-    """Start the four in-process stand-ins, their activity, Photon's deliveries to the demo's
-    receiver and a background worker per source on the configured (demo) database;
-    everything stops when the block ends."""
-    key = secrets.token_urlsafe(16)  # lives only in this process
-    app = create_app(SandboxConfig(api_key=SecretStr(key), seed=remote_orders))
+    """Start every installed stand-in in-process with its activity, ``orders[name]`` seeded
+    (default: its own number), each source's worker and the receiver of their webhooks on
+    the configured (demo) database; everything stops when the block ends."""
     loop = _Loop()
-    activity = loop.submit(
-        drive_activity(app.state.sandbox, every_s, seed=0, cancel_chance=cancel_chance)
-    )
-    section = settings.rxscale()
-    client = RemoteClient(
-        "http://sandbox" + BASE_PATH,
-        SecretStr(key),
-        rate_limit_per_s=section.rate_limit_per_s,
-        transport=ASGIBridge(app, loop, section.http_timeout_s),
-    )
     service = open_service(settings)
-    policy = RetryPolicy.from_settings(settings)
-    worker = SyncWorker(service, RxScaleSource(client), policy=policy)
-    token = "shpat_" + secrets.token_urlsafe(16)
-    # a Shopify Plus-sized bucket (1,000 points/s): a pull each second stays well inside it
-    shop_app = shop_sandbox.create_app(
-        shop_sandbox.ShopConfig(
-            access_token=SecretStr(token),
-            seed=shop_orders,
-            bucket_size=2000.0,
-            restore_rate=1000.0,
-        )
-    )
-    shop_activity = loop.submit(
-        shop_sandbox.drive_activity(
-            shop_app.state.shop, every_s * 1.5, seed=1, change_chance=cancel_chance
-        )
-    )
-    bridge = ASGIBridge(shop_app, loop, section.http_timeout_s)
-    shop_client = ShopifyClient("http://shop.sandbox", SecretStr(token), transport=bridge)
-    shop_worker = SyncWorker(service, ShopifySource(shop_client), policy=policy)
-    photon_worker, receiver, photon_state, photon_tasks = _photon(
-        service, loop, policy, orders=photon_orders, every_s=every_s * 1.7,
-        cancel_chance=cancel_chance, timeout_s=section.http_timeout_s,
-    )  # fmt: skip
-    login, password = "demo-" + secrets.token_hex(4), secrets.token_urlsafe(16)
-    k_app = konnektive_sandbox.create_app(
-        konnektive_sandbox.KonnektiveConfig(
-            login_id=SecretStr(login), password=SecretStr(password), seed=konnektive_orders
-        )
-    )
-    k_activity = loop.submit(
-        konnektive_sandbox.drive_activity(
-            k_app.state.konnektive, every_s * 2.1, seed=3, change_chance=cancel_chance
-        )
-    )
-    k_bridge = ASGIBridge(k_app, loop, section.http_timeout_s)
-    k_client = KonnektiveClient("http://konnektive.sandbox", SecretStr(login),
-                                SecretStr(password), rate_limit_per_s=None,
-                                transport=k_bridge)  # fmt: skip
-    k_worker = SyncWorker(service, KonnektiveSource(k_client), policy=policy)
-    workers = [worker, shop_worker, photon_worker, k_worker]
-    _exceptions_to_see(photon_state, k_app.state.konnektive)
-    receiver.start()
-    background = BackgroundSync(workers, interval_s).start()
+    kit = _Kit(settings, service, loop, every_s, cancel_chance)
+    ranked = sorted(standins(), key=lambda s: (_rank(s.name), s.name))
+    states = {s.name: s.demo(kit, (orders or {}).get(s.name)) for s in ranked if s.demo}
+    for receiver in kit.receivers:
+        receiver.start()
+    background = BackgroundSync(kit.workers, interval_s).start()
     try:
-        yield DemoSync(service, background, app.state.sandbox, shop_app.state.shop,
-                       photon_state, k_app.state.konnektive)  # fmt: skip
+        yield DemoSync(service, background, states)
     finally:
         background.stop()
-        for task in (activity, shop_activity, k_activity, *photon_tasks):
+        for task in kit.tasks:
             task.cancel()
         loop.close()
-        receiver.stop()
+        for receiver in kit.receivers:
+            receiver.stop()
         service.store.close()
-
-
-def _exceptions_to_see(
-    photon: photon_sandbox.PhotonSandboxState, konnektive: konnektive_sandbox.KonnektiveState
-) -> None:
-    """Something for the exceptions queue from the first minute (``e``): a Photon order in
-    error and a Konnektive fulfillment that Failed, each in its source's own words."""
-    placed = sorted(o["id"] for o in photon.orders() if o.get("state") == "PLACED")
-    if placed:
-        photon.error(placed[0], "insurance rejected the claim: prior authorization needed")
-    pending = sorted(konnektive.orders)
-    for order_id in pending[:1]:
-        with contextlib.suppress(KonnektiveRefusal):  # refused from where it is: fine
-            konnektive.merchant(order_id, "FAILED")
-
-
-def _photon(
-    service: OrderService,
-    loop: _Loop,
-    policy: RetryPolicy,
-    *,
-    orders: int,
-    every_s: float,
-    cancel_chance: float,
-    timeout_s: float,
-) -> tuple[
-    SyncWorker,
-    WebhookReceiver,
-    photon_sandbox.PhotonSandboxState,
-    list[concurrent.futures.Future[Any]],
-]:
-    """Photon's stand-in subscribed to the demo's receiver: its seeded orders and every
-    later event are signed and posted there, as Photon would; the worker sends the floor's
-    status reports back."""
-    token, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    config = photon_sandbox.PhotonSandboxConfig(token=SecretStr(token), seed=orders,
-                                                webhook_url=PHOTON_HOOK_URL,
-                                                webhook_secret=SecretStr(secret))  # fmt: skip
-    app = photon_sandbox.create_app(config)
-    state: photon_sandbox.PhotonSandboxState = app.state.sandbox
-    webhooks = PhotonWebhooks(pharmacy_id=config.pharmacy_id, tolerance_s=300.0)
-    receiver = WebhookReceiver(service, secret.encode(), webhooks=webhooks, source="photon")
-    # the receiver's app without its lifespan (ASGITransport sends none): started by the caller
-    receiving = serve_app({"photon": receiver}, default=None)
-    hooks = httpx.AsyncClient(transport=httpx.ASGITransport(app=receiving))
-    tasks = [
-        loop.submit(photon_sandbox.deliver_forever(state, hooks)),
-        loop.submit(
-            photon_sandbox.drive_activity(state, every_s, seed=2, cancel_chance=cancel_chance)
-        ),
-    ]
-    client = PhotonClient("http://photon.sandbox", SecretStr(token), rate_limit_per_s=None,
-                          transport=ASGIBridge(app, loop, timeout_s))  # fmt: skip
-    source = PhotonSource(client, pharmacy_id=config.pharmacy_id, webhooks=webhooks)
-    return SyncWorker(service, source, policy=policy), receiver, state, tasks

@@ -4,32 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rxfloor.core import sources
 from rxfloor.core.lifecycle import DeliveryType, Priority, Status
-from rxfloor.core.sources import DEFAULT_SOURCE, local_id
-
-
-class OutboxState(StrEnum):
-    """Where one queued move stands on its way to the remote (``outbox.state``)."""
-
-    PENDING = "pending"  # waiting to be sent (or sent again after a transient failure)
-    SENDING = "sending"  # claimed by a pusher: its PATCH may be on the wire
-    SENT = "sent"
-    FAILED = "failed"  # refused by the remote (or diverged from it): a person must look
-    SUPERSEDED = "superseded"  # made stale by a remote change (or resolved by hand)
-    UNDONE = "undone"  # taken back before it was sent: never sent
-
-
-#: ``orders.request_kind`` while a merchant's cancellation request awaits an answer.
-CANCELLATION = "cancellation"
-
-
-#: States of a row still on its way: the push queue (a failed row blocks its order).
-UNSETTLED = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.FAILED)
+from rxfloor.core.states import CANCELLATION as CANCELLATION
+from rxfloor.core.states import UNSETTLED as UNSETTLED
+from rxfloor.core.states import OutboxState as OutboxState
+from rxfloor.core.states import initials as initials
 
 
 class LineItem(BaseModel):
@@ -80,7 +64,7 @@ class NewOrder(BaseModel):
     """
 
     id: str = Field(min_length=1, max_length=160)
-    source: str = Field(default=DEFAULT_SOURCE, min_length=1, max_length=16)
+    source: str = Field(default_factory=sources.default_source, min_length=1, max_length=16)
     name: str = Field(min_length=1, max_length=64)
     status: Status = Status.OPEN
     remote_status: str | None = None
@@ -98,9 +82,7 @@ class NewOrder(BaseModel):
     @property
     def remote_id(self) -> str:
         """The source's own id of the order (what is sent to the source)."""
-        if self.source == DEFAULT_SOURCE:
-            return self.id
-        return self.id.removeprefix(f"{self.source}:")
+        return sources.remote_id(self.source, self.id)
 
     @model_validator(mode="before")
     @classmethod
@@ -111,14 +93,14 @@ class NewOrder(BaseModel):
         remote = data.pop("remote_id")
         if not isinstance(remote, str) or not 1 <= len(remote) <= 128:
             raise ValueError("remote_id must be 1 to 128 characters")
-        derived = local_id(data.get("source") or DEFAULT_SOURCE, remote)
+        derived = sources.local_id(data.get("source") or sources.default_source(), remote)
         if data.setdefault("id", derived) != derived:
             raise ValueError(f"id {data['id']!r} is not the local id of {remote!r}")
         return data
 
     @model_validator(mode="after")
     def _consistent(self) -> NewOrder:
-        if self.source != DEFAULT_SOURCE and not self.id.startswith(f"{self.source}:"):
+        if not sources.bare_ids(self.source) and not self.id.startswith(f"{self.source}:"):
             raise ValueError(f"id {self.id!r} of a {self.source} order lacks {self.source}:")
         return self
 
@@ -193,9 +175,3 @@ class AuditEvent(BaseModel):
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> AuditEvent:
         return cls.model_validate(dict(row))
-
-
-def initials(name: str) -> str:
-    """Patient initials for a card (the full name is only shown in the detail view)."""
-    parts = [p for p in name.replace("-", " ").split() if p[:1].isalpha()]
-    return "".join(p[0].upper() for p in parts[:3]) or "?"

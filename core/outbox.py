@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from rxfloor.core.db import orders, outbox, utcnow
 from rxfloor.core.models import UNSETTLED, OutboxState
+from rxfloor.core.reconcile import UNSENT, Row, row_of
 from rxfloor.core.sources import DEFAULT_SOURCE
 
 
@@ -268,9 +269,42 @@ def has_unsent(conn: Connection, order_id: str) -> bool:
     )
 
 
-def has_unsettled(conn: Connection, order_id: str) -> bool:
-    """A step of the order is still queued, on the wire or parked."""
-    return _has_row(conn, order_id, outbox.c.state.in_(UNSETTLED))
+def has_unsettled(conn: Connection, order_id: str, *, besides: int | None = None) -> bool:
+    """A step of the order is still queued, on the wire or parked (``besides``: other than
+    that row)."""
+    other = [] if besides is None else [outbox.c.id != besides]
+    return _has_row(conn, order_id, outbox.c.state.in_(UNSETTLED), *other)
+
+
+def clock() -> datetime:
+    """The outbox's clock: a row's ``sent_at`` and the instant a remote page was read are
+    taken from the same one, so "read before it was settled" compares like with like."""
+    return utcnow()
+
+
+def weigh(conn: Connection, order_id: str, read_at: datetime | None) -> tuple[Row, bool]:
+    """The order's rows as the reconcile rule weighs them when the remote speaks: the row
+    that matters (an unsent step first, then an uncertain one, else the latest sent move)
+    and whether the remote was read (``read_at``; None: now) before that move was settled."""
+    found = conn.execute(
+        select(outbox.c.state, outbox.c.maybe_applied, outbox.c.refusals, outbox.c.sent_at,
+               outbox.c.created_at)
+        .where(outbox.c.order_id == order_id,
+               outbox.c.state.in_([*UNSETTLED, OutboxState.SENT]))
+        .order_by(outbox.c.id)
+    ).all()  # fmt: skip
+    kinds = [
+        row_of(sending=r.state == OutboxState.SENDING, maybe_applied=bool(r.maybe_applied),
+               refusals=r.refusals or 0, parked=r.state == OutboxState.FAILED)
+        for r in found
+        if r.state != OutboxState.SENT
+    ]  # fmt: skip
+    if kinds:
+        return next((k for k in kinds if k in UNSENT), Row.UNCERTAIN), False
+    if not found:
+        return Row.NONE, False
+    last = found[-1]
+    return Row.SETTLED, read_at is not None and read_at <= (last.sent_at or last.created_at)
 
 
 def _has_row(conn: Connection, order_id: str, *where: ColumnElement[bool]) -> bool:

@@ -12,7 +12,7 @@ loser gets a :class:`Conflict`). What the sync worker learns from a push comes i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, RowMapping, bindparam, case, insert, or_, select, update
@@ -42,6 +42,7 @@ from rxfloor.core.models import (
     Tracking,
     items_summary,
 )
+from rxfloor.core.reconcile import Case, Plan, Row, Verdict, reconcile
 from rxfloor.core.sources import SourceTraits
 from rxfloor.core.text import clip, scrub
 
@@ -155,9 +156,52 @@ class MoveResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """The remote refused a send: the first refusal is retried once (at ``retry_at``), the
+    second parks the row."""
+
+    words: str  # the remote's message
+    times: int  # the row's refusals so far
+    retry_at: datetime | None = None  # the one automatic retry of a first refusal
+    said: bool = False  # the row already carried these very words (a retry refused again)
+
+    @property
+    def how(self) -> str:
+        return "refused" if self.times <= 1 else "refused twice" if self.times == 2 else (
+            "refused again")  # fmt: skip
+
+    @property
+    def told(self) -> str:
+        """The remote's words, with when the move is tried again."""
+        if self.retry_at is None:
+            return self.words
+        return f"{self.words} — retrying once at {self.retry_at.astimezone():%H:%M}"
+
+    @property
+    def error(self) -> str:
+        """The row's ``last_error`` (the card's sync error)."""
+        return f"{self.how}: {self.told}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBack:
+    """A send judged on the order read back, with no step (left) to send: the remote is
+    already where the move leads (``DONE``) or moved where it no longer applies
+    (``STALE``). :meth:`OrderService.record_push` asks the reconcile rule whether the move
+    is in effect (``sent``), moot or void (``superseded``, the latter also taken back)."""
+
+    plan: Plan
+    remote_status: str  # the remote's word as read
+    board: Status | None  # its column
+    row: Row  # the row before this attempt (uncertain: an earlier attempt may be there)
+    sent_now: bool  # a step of this attempt was applied
+
+
+@dataclass(frozen=True, slots=True)
 class PushResult:
     """What one send taught the pusher, for :meth:`OrderService.record_push`."""
 
+    #: the row's outcome; for a ``read_back`` its state is decided by ``record_push``
     settle: outbox_rows.Settle
     action: str  # the move sent (start / finish / cancel)
     #: the order's status at the remote as the answer showed it; None: unknown or unchanged
@@ -165,25 +209,28 @@ class PushResult:
     #: the row's ``last_error`` before this attempt (an earlier attempt failed)
     earlier_error: str | None
     #: the remote refused this send (retried once, or parked: ``settle.state`` says which)
-    refused: bool = False
-    #: superseded before any of it reached the remote, which moved where it no longer
-    #: applies (Shopify: the merchant held or scheduled the order): the move is void there
-    stale: bool = False
+    refusal: Refusal | None = None
+    read_back: ReadBack | None = None
+    #: the reconcile rule's verdict on a ``read_back`` (set by ``judge_read_backs``)
+    verdict: Verdict | None = None
 
     def timeline_note(self) -> tuple[str, str] | None:
         """The audit event (action, reason) this result is worth, if any."""
-        state, error = self.settle.state, self.settle.error
-        if self.refused:  # "refused: …", "refused twice: …" (the worker's words)
-            how, _, words = (error or "refused: no message").partition(": ")
-            if words != (self.earlier_error or "").partition(": ")[2]:  # not said already
-                return "refused", f"{self.action} {how} by the remote: {words}"
-            return None
-        if state is OutboxState.SUPERSEDED:
-            why = (error or "the remote moved on").removeprefix("superseded: ")
-            return OutboxState.SUPERSEDED.value, f"{self.action} not sent: {why}"
-        if state is OutboxState.SENT and self.earlier_error is not None:
+        if self.refusal is not None:
+            r = self.refusal
+            return None if r.said else ("refused", f"{self.action} {r.how} by the remote: {r.told}")
+        if self.read_back is not None and self.settle.state is OutboxState.SUPERSEDED:
+            return OutboxState.SUPERSEDED.value, f"{self.action} not sent: {_moved(self.read_back)}"
+        if self.settle.state is OutboxState.SENT and self.earlier_error is not None:
             return "synced", f"{self.action} reached the remote after failed attempts"
         return None
+
+
+def _moved(read: ReadBack) -> str:
+    """Why a move was not sent, in the timeline's words."""
+    if read.plan is Plan.DONE:
+        return f"the remote had already set the order to {read.remote_status}"
+    return f"the remote set the order to {read.remote_status}"
 
 
 class OrderService:
@@ -377,123 +424,140 @@ class OrderService:
         card's ``fulfill_at`` follows, with an audit event from the remote and a new version
         (as every remote change: whether a start is allowed may have changed). Returns
         whether it changed."""
-        now = self.clock()
         with self.store.write() as conn:
-            row = conn.execute(
-                select(orders.c.id, orders.c.status, orders.c.version, orders.c.fulfill_at)
-                .where(orders.c.id == order_id)
-            ).first()  # fmt: skip
-            if row is None or row.fulfill_at == fulfill_at:
-                return False
-            version = row.version + 1
-            conn.execute(update(orders).where(orders.c.id == order_id)
-                         .values(fulfill_at=fulfill_at, updated_at=now,
-                                 version=version))  # fmt: skip
-            words = (
-                f"scheduled for {fulfill_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-                if fulfill_at else "no longer scheduled: it can be fulfilled now"
-            )  # fmt: skip
-            self._event(conn, order_id, now, action="rescheduled", from_status=row.status,
-                        to_status=row.status, reason=words, version=version,
-                        source="remote", actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
-            self.store.record_change(conn, [order_id])
-            return True
+            return self.reschedule_in(conn, order_id, fulfill_at)
+
+    def reschedule_in(self, conn: Connection, order_id: str, fulfill_at: datetime | None) -> bool:
+        """:meth:`reschedule` in the caller's transaction."""
+        now = self.clock()
+        row = conn.execute(
+            select(orders.c.id, orders.c.status, orders.c.version, orders.c.fulfill_at)
+            .where(orders.c.id == order_id)
+        ).first()  # fmt: skip
+        if row is None or row.fulfill_at == fulfill_at:
+            return False
+        version = row.version + 1
+        conn.execute(update(orders).where(orders.c.id == order_id)
+                     .values(fulfill_at=fulfill_at, updated_at=now,
+                             version=version))  # fmt: skip
+        words = (
+            f"scheduled for {fulfill_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            if fulfill_at else "no longer scheduled: it can be fulfilled now"
+        )  # fmt: skip
+        self._event(conn, order_id, now, action="rescheduled", from_status=row.status,
+                    to_status=row.status, reason=words, version=version,
+                    source="remote", actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+        self.store.record_change(conn, [order_id])
+        return True
 
     def fill_details(self, order_id: str, patient_name: str, items: Sequence[LineItem]) -> bool:
         """Give a bare order (no patient, no items: it reached the floor by an event that
         named it only) what a read-back of the source says. Only what is missing is filled,
         so nothing a person saw changes under them; not a move: no audit event, no version.
         Returns whether anything was filled."""
-        patient_name = patient_name.strip()[:128]
         with self.store.write() as conn:
-            row = conn.execute(
-                select(orders.c.patient_name, orders.c.items_summary).where(orders.c.id == order_id)
-            ).first()
-            if row is None:
-                return False
-            values: dict[str, object] = {}
-            if patient_name and not row.patient_name:
-                values["patient_name"] = patient_name
-            has_items = conn.execute(
-                select(line_items.c.id).where(line_items.c.order_id == order_id).limit(1)
-            ).first()
-            if items and not has_items and not row.items_summary:
-                conn.execute(insert(line_items), _item_rows(order_id, items))
-                values["items_summary"] = items_summary(list(items))
-            if not values:
-                return False
-            conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
-            self.store.record_change(conn, [order_id])
-            return True
+            return self.fill_details_in(conn, order_id, patient_name, items)
+
+    def fill_details_in(
+        self, conn: Connection, order_id: str, patient_name: str, items: Sequence[LineItem]
+    ) -> bool:
+        """:meth:`fill_details` in the caller's transaction."""
+        patient_name = patient_name.strip()[:128]
+        row = conn.execute(
+            select(orders.c.patient_name, orders.c.items_summary).where(orders.c.id == order_id)
+        ).first()
+        if row is None:
+            return False
+        values: dict[str, object] = {}
+        if patient_name and not row.patient_name:
+            values["patient_name"] = patient_name
+        has_items = conn.execute(
+            select(line_items.c.id).where(line_items.c.order_id == order_id).limit(1)
+        ).first()
+        if items and not has_items and not row.items_summary:
+            conn.execute(insert(line_items), _item_rows(order_id, items))
+            values["items_summary"] = items_summary(list(items))
+        if not values:
+            return False
+        conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+        self.store.record_change(conn, [order_id])
+        return True
 
     def add_orders(self, new_orders: Iterable[NewOrder], *, source: str = "local") -> int:
         """Insert orders that are not in the store yet (by id); returns how many were added."""
         batch = list(new_orders)
         if not batch:
             return 0
+        with self.store.write() as conn:
+            return self.add_orders_in(conn, batch, source=source)
+
+    def add_orders_in(
+        self, conn: Connection, new_orders: Iterable[NewOrder], *, source: str = "local"
+    ) -> int:
+        """:meth:`add_orders` in the caller's transaction."""
+        batch = list(new_orders)
+        if not batch:
+            return 0
         now = self.clock()
         who = Actor(REMOTE_ACTOR, "remote") if source == "remote" else self.actor
-        with self.store.write() as conn:
-            existing: set[str] = set()
-            for start in range(0, len(batch), 500):  # stay under SQLite's bound-variable limit
-                ids = [o.id for o in batch[start : start + 500]]
-                existing.update(
-                    conn.execute(select(orders.c.id).where(orders.c.id.in_(ids))).scalars()
-                )
-            fresh = [o for o in batch if o.id not in existing]
-            if not fresh:
-                return 0
-            order_rows: list[dict[str, object]] = []
-            item_rows: list[dict[str, object]] = []
-            event_rows: list[dict[str, object]] = []
-            for o in fresh:
-                created = o.created_at or now
-                order_rows.append(
-                    {
-                        "id": o.id,
-                        "source": o.source,
-                        "remote_id": o.remote_id,
-                        "name": o.name,
-                        "status": o.status,
-                        "remote_status": o.remote_status,
-                        "priority": o.priority,
-                        "delivery_type": o.delivery_type,
-                        "patient_name": o.patient_name,
-                        "items_summary": items_summary(o.items),
-                        "due_at": o.due_at,
-                        "fulfill_at": o.fulfill_at,
-                        "on_hold": o.on_hold,
-                        "hold_reason": o.hold_reason if o.on_hold else None,
-                        "hold_by": who.name if o.on_hold else None,
-                        "hold_since": now if o.on_hold else None,
-                        "sample": o.sample,
-                        "version": 1,
-                        "created_at": created,
-                        "updated_at": now,
-                        "status_since": created,
-                    }
-                )
-                item_rows.extend(_item_rows(o.id, o.items))
-                event_rows.append(
-                    {
-                        "order_id": o.id,
-                        # sample orders are made up as created in the past: the timeline says so
-                        "at": created if o.sample else now,
-                        "actor": who.name,
-                        "station": who.station,
-                        "action": "created",
-                        "from_status": None,
-                        "to_status": o.status,
-                        "reason": "sample data" if o.sample else None,
-                        "source": source,
-                        "version": 1,
-                    }
-                )
-            conn.execute(insert(orders), order_rows)
-            if item_rows:
-                conn.execute(insert(line_items), item_rows)
-            conn.execute(insert(audit_events), event_rows)
-            self.store.record_change(conn, [o.id for o in fresh])
+        existing: set[str] = set()
+        for start in range(0, len(batch), 500):  # stay under SQLite's bound-variable limit
+            ids = [o.id for o in batch[start : start + 500]]
+            existing.update(conn.execute(select(orders.c.id).where(orders.c.id.in_(ids))).scalars())
+        fresh = [o for o in batch if o.id not in existing]
+        if not fresh:
+            return 0
+        order_rows: list[dict[str, object]] = []
+        item_rows: list[dict[str, object]] = []
+        event_rows: list[dict[str, object]] = []
+        for o in fresh:
+            created = o.created_at or now
+            order_rows.append(
+                {
+                    "id": o.id,
+                    "source": o.source,
+                    "remote_id": o.remote_id,
+                    "name": o.name,
+                    "status": o.status,
+                    "remote_status": o.remote_status,
+                    "priority": o.priority,
+                    "delivery_type": o.delivery_type,
+                    "patient_name": o.patient_name,
+                    "items_summary": items_summary(o.items),
+                    "due_at": o.due_at,
+                    "fulfill_at": o.fulfill_at,
+                    "on_hold": o.on_hold,
+                    "hold_reason": o.hold_reason if o.on_hold else None,
+                    "hold_by": who.name if o.on_hold else None,
+                    "hold_since": now if o.on_hold else None,
+                    "sample": o.sample,
+                    "version": 1,
+                    "created_at": created,
+                    "updated_at": now,
+                    "status_since": created,
+                }
+            )
+            item_rows.extend(_item_rows(o.id, o.items))
+            event_rows.append(
+                {
+                    "order_id": o.id,
+                    # sample orders are made up as created in the past: the timeline says so
+                    "at": created if o.sample else now,
+                    "actor": who.name,
+                    "station": who.station,
+                    "action": "created",
+                    "from_status": None,
+                    "to_status": o.status,
+                    "reason": "sample data" if o.sample else None,
+                    "source": source,
+                    "version": 1,
+                }
+            )
+        conn.execute(insert(orders), order_rows)
+        if item_rows:
+            conn.execute(insert(line_items), item_rows)
+        conn.execute(insert(audit_events), event_rows)
+        self.store.record_change(conn, [o.id for o in fresh])
         return len(fresh)
 
     def acknowledge_alert(self, alert_id: int) -> None:
@@ -566,167 +630,169 @@ class OrderService:
         PROCESSING raises an alert that stays until acknowledged. A remote status behind
         ours is our own move not yet pushed: only ``remote_status`` is recorded.
         """
-        now = self.clock()
         with self.store.write() as conn:
-            row = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().first()
-            if row is None:
-                return None
-            local = Status(row["status"])
-            wins = (
-                board_status is not None
-                and board_status != local
-                and (board_status.is_terminal or lifecycle.is_past(board_status, local))
+            return self.apply_remote_in(
+                conn,
+                order_id,
+                remote_status,
+                board_status,
+                remote_hold=remote_hold,
+                hold_comment=hold_comment,
+                cancel_requested=cancel_requested,
+                request_message=request_message,
+                seen_at=seen_at,
             )
-            # the remote ended the order where our own unsent move was taking it: that move
-            # is moot there, and an undo must not bring back a column the source left
-            same_end = (
-                board_status is not None
-                and board_status == local
-                and board_status.is_terminal
-                and row["remote_status"] != remote_status
-                and outbox_rows.has_unsent(conn, order_id)
+
+    def apply_remote_in(
+        self,
+        conn: Connection,
+        order_id: str,
+        remote_status: str,
+        board_status: Status | None,
+        *,
+        remote_hold: bool = False,
+        hold_comment: str | None = None,
+        cancel_requested: bool = False,
+        request_message: str | None = None,
+        seen_at: datetime | None = None,
+    ) -> str | None:
+        """:meth:`apply_remote` in the caller's transaction."""
+        now = self.clock()
+        row = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().first()
+        if row is None:
+            return None
+        local = Status(row["status"])
+        weighed, read_before = outbox_rows.weigh(conn, order_id, seen_at)
+        verdict = reconcile(Case(local, board_status, weighed,
+                                 news=row["remote_status"] != remote_status,
+                                 read_before_settled=read_before))  # fmt: skip
+        # the remote's status wins (ADOPT), or it ended the order where our own unsent
+        # step was taking it (SUPERSEDE: an undo must not bring back a column it left)
+        wins = verdict in (Verdict.ADOPT, Verdict.SUPERSEDE)
+        hold_on = remote_hold and not row["on_hold"]
+        hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
+        asked = row["request_kind"] == CANCELLATION
+        if cancel_requested != asked and outbox_rows.answer_unsettled(conn, order_id):
+            cancel_requested = asked  # our answer is not there yet: the remote is behind
+        ending = wins and board_status is not None and board_status.is_terminal
+        request_on = cancel_requested and not asked and not ending and not local.is_terminal
+        request_off = asked and (not cancel_requested or ending)
+        recovered = _exception_left(row, remote_status)
+        if not (wins or hold_on or hold_off or request_on or request_off):
+            lost = (
+                self._divergence(conn, row, remote_status, now)
+                if verdict is Verdict.DIVERGED and not remote_hold
+                else None
             )
-            wins = wins or same_end
-            hold_on = remote_hold and not row["on_hold"]
-            hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
-            asked = row["request_kind"] == CANCELLATION
-            if cancel_requested != asked and outbox_rows.answer_unsettled(conn, order_id):
-                cancel_requested = asked  # our answer is not there yet: the remote is behind
-            ending = wins and board_status is not None and board_status.is_terminal
-            request_on = cancel_requested and not asked and not ending and not local.is_terminal
-            request_off = asked and (not cancel_requested or ending)
-            recovered = _exception_left(row, remote_status)
-            if not (wins or hold_on or hold_off or request_on or request_off):
-                lost = None if remote_hold else self._divergence(conn, row, remote_status,
-                                                                 board_status, now,
-                                                                 seen_at)  # fmt: skip
-                if row["remote_status"] != remote_status:
-                    conn.execute(
-                        update(orders)
-                        .where(orders.c.id == order_id)
-                        .values(remote_status=remote_status, exception_resolved=None)
-                    )
-                if recovered is not None:  # it leaves the exceptions queue: say so
-                    self._event(conn, order_id, now, action="exception_closed",
-                                from_status=local, to_status=local, reason=recovered,
-                                version=row["version"], source="remote",
-                                actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
-                    self.store.record_change(conn, [order_id])
-                    return lost or "exception closed"
-                return lost
-            version = row["version"] + 1
-            values: dict[str, object] = {"version": version, "updated_at": now,
-                                         "remote_status": remote_status}  # fmt: skip
             if row["remote_status"] != remote_status:
-                values["exception_resolved"] = None
-            remote = Actor(REMOTE_ACTOR, "remote")
-            what: list[str] = []
-            if recovered is not None:
-                self._event(conn, order_id, now, action="exception_closed", from_status=local,
-                            to_status=local, reason=recovered, version=version,
-                            source="remote", actor=remote)  # fmt: skip
-                what.append("exception closed")
-            if wins:
-                assert board_status is not None
-                if board_status != local:
-                    values |= {"status": board_status, "status_since": now}
-                outbox_rows.supersede(  # a parked step goes too: its sync error is settled
-                    conn, order_id, f"superseded: the remote set the order to {remote_status}"
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == order_id)
+                    .values(remote_status=remote_status, exception_resolved=None)
                 )
-                self._event(conn, order_id, now, action="remote", from_status=local,
-                            to_status=board_status, reason=f"remote status {remote_status}",
-                            version=version, source="remote", actor=remote)  # fmt: skip
-                what.append(f"{local} -> {board_status}")
-                if board_status is Status.CANCELLED and local is Status.PROCESSING:
-                    conn.execute(
-                        insert(alerts).values(
-                            order_id=order_id,
-                            kind="remote_cancel",
-                            message=f"{row['name']} was cancelled by the remote while in "
-                            "PROCESSING here: stop work on it",
-                            created_at=now,
-                        )
-                    )
-                    what.append("alert")
-            status_now = str(values.get("status", local))
-            if request_on:
-                message = _merchant_words(request_message)
-                values |= {"request_kind": CANCELLATION, "request_message": message}
-                self._event(conn, order_id, now, action="cancel_request", from_status=status_now,
-                            to_status=status_now, reason=message or "no message",
-                            version=version, source="remote", actor=remote)  # fmt: skip
+            if recovered is not None:  # it leaves the exceptions queue: say so
+                self._event(conn, order_id, now, action="exception_closed",
+                            from_status=local, to_status=local, reason=recovered,
+                            version=row["version"], source="remote",
+                            actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+                self.store.record_change(conn, [order_id])
+                return lost or "exception closed"
+            return lost
+        version = row["version"] + 1
+        values: dict[str, object] = {"version": version, "updated_at": now,
+                                     "remote_status": remote_status}  # fmt: skip
+        if row["remote_status"] != remote_status:
+            values["exception_resolved"] = None
+        remote = Actor(REMOTE_ACTOR, "remote")
+        what: list[str] = []
+        if recovered is not None:
+            self._event(conn, order_id, now, action="exception_closed", from_status=local,
+                        to_status=local, reason=recovered, version=version,
+                        source="remote", actor=remote)  # fmt: skip
+            what.append("exception closed")
+        if wins:
+            assert board_status is not None
+            if board_status != local:
+                values |= {"status": board_status, "status_since": now}
+            outbox_rows.supersede(  # a parked step goes too: its sync error is settled
+                conn, order_id, f"superseded: the remote set the order to {remote_status}"
+            )
+            self._event(conn, order_id, now, action="remote", from_status=local,
+                        to_status=board_status, reason=f"remote status {remote_status}",
+                        version=version, source="remote", actor=remote)  # fmt: skip
+            what.append(f"{local} -> {board_status}")
+            if board_status is Status.CANCELLED and local is Status.PROCESSING:
                 conn.execute(
                     insert(alerts).values(
                         order_id=order_id,
-                        kind="cancel_request",
-                        message=f"the merchant asks to cancel {row['name']}"
-                        + (f": {message}" if message else "")
-                        + " (accept or reject the request)",
+                        kind="remote_cancel",
+                        message=f"{row['name']} was cancelled by the remote while in "
+                        "PROCESSING here: stop work on it",
                         created_at=now,
                     )
                 )
-                what.append("cancel request")
-            elif request_off:
-                values |= {"request_kind": None}
-                self._close_request_alerts(conn, order_id, now, REMOTE_ACTOR)
-                if not ending:
-                    self._event(conn, order_id, now, action="cancel_request_closed",
-                                from_status=status_now, to_status=status_now,
-                                reason="the cancellation request was closed at the remote",
-                                version=version, source="remote", actor=remote)  # fmt: skip
-                what.append("request closed")
-            if hold_on:
-                reason = hold_comment or "on hold at the remote"
-                values |= {"on_hold": True, "hold_reason": reason, "hold_by": REMOTE_ACTOR,
-                           "hold_since": now}  # fmt: skip
-                self._event(conn, order_id, now, action="hold", from_status=status_now,
-                            to_status=status_now, reason=reason, version=version,
-                            source="remote", actor=remote)  # fmt: skip
-                what.append("hold")
-            elif hold_off:
-                values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
-                           "hold_since": None}  # fmt: skip
-                self._event(conn, order_id, now, action="release", from_status=status_now,
-                            to_status=status_now, reason="released at the remote",
+                what.append("alert")
+        status_now = str(values.get("status", local))
+        if request_on:
+            message = _merchant_words(request_message)
+            values |= {"request_kind": CANCELLATION, "request_message": message}
+            self._event(conn, order_id, now, action="cancel_request", from_status=status_now,
+                        to_status=status_now, reason=message or "no message",
+                        version=version, source="remote", actor=remote)  # fmt: skip
+            conn.execute(
+                insert(alerts).values(
+                    order_id=order_id,
+                    kind="cancel_request",
+                    message=f"the merchant asks to cancel {row['name']}"
+                    + (f": {message}" if message else "")
+                    + " (accept or reject the request)",
+                    created_at=now,
+                )
+            )
+            what.append("cancel request")
+        elif request_off:
+            values |= {"request_kind": None}
+            self._close_request_alerts(conn, order_id, now, REMOTE_ACTOR)
+            if not ending:
+                self._event(conn, order_id, now, action="cancel_request_closed",
+                            from_status=status_now, to_status=status_now,
+                            reason="the cancellation request was closed at the remote",
                             version=version, source="remote", actor=remote)  # fmt: skip
-                what.append("release")
-            conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
-            self.store.record_change(conn, [order_id])
+            what.append("request closed")
+        if hold_on:
+            reason = hold_comment or "on hold at the remote"
+            values |= {"on_hold": True, "hold_reason": reason, "hold_by": REMOTE_ACTOR,
+                       "hold_since": now}  # fmt: skip
+            self._event(conn, order_id, now, action="hold", from_status=status_now,
+                        to_status=status_now, reason=reason, version=version,
+                        source="remote", actor=remote)  # fmt: skip
+            what.append("hold")
+        elif hold_off:
+            values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
+                       "hold_since": None}  # fmt: skip
+            self._event(conn, order_id, now, action="release", from_status=status_now,
+                        to_status=status_now, reason="released at the remote",
+                        version=version, source="remote", actor=remote)  # fmt: skip
+            what.append("release")
+        conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+        self.store.record_change(conn, [order_id])
         return ", ".join(what)
 
     def _divergence(
-        self,
-        conn: Connection,
-        row: RowMapping,
-        remote_status: str,
-        board_status: Status | None,
-        now: datetime,
-        seen_at: datetime | None = None,
-    ) -> str | None:
-        """The remote is behind a move of ours that was sent and settled: it may have lost it
-        (unless it was seen so, ``seen_at``, before the move was sent).
+        self, conn: Connection, row: RowMapping, remote_status: str, now: datetime
+    ) -> str:
+        """The remote is behind a move of ours that was sent and settled, read after it was
+        (the reconcile rule's DIVERGED): it may have lost it.
 
-        Nothing is queued for the order (a queued step explains a remote behind us), so the
-        latest sent move is parked again as a ``failed`` outbox row with the words of the
-        divergence: the card shows a sync error, the header counts it, and a person retries
-        (the move is read back and sent again) or resolves it. Returns ``"divergence"``.
+        The latest sent move is parked again as a ``failed`` outbox row with the words of
+        the divergence: the card shows a sync error, the header counts it, and a person
+        retries (the move is read back and sent again) or resolves it. Returns
+        ``"divergence"``.
         """
         local = Status(row["status"])
-        if board_status is None or board_status == local:
-            return None
-        behind = (local.is_terminal and not board_status.is_terminal) or lifecycle.is_past(
-            local, board_status
-        )
-        if not behind:
-            return None
         order_id = row["id"]
-        if outbox_rows.has_unsettled(conn, order_id):
-            return None
         sent = outbox_rows.last_sent(conn, order_id)
-        if sent is None:
-            return None  # never pushed (sample data, or superseded): nothing was lost
-        if seen_at is not None and seen_at <= (sent["sent_at"] or sent["created_at"]):
-            return None  # how the remote was before the move reached it
+        assert sent is not None  # DIVERGED is judged on a settled move
         when = (sent["sent_at"] or sent["created_at"]).astimezone()
         stamp = when.strftime(
             "%H:%M" if when.date() == now.astimezone().date() else "%Y-%m-%d %H:%M"
@@ -820,6 +886,8 @@ class OrderService:
         None of these bumps ``version``: it guards the pharmacist's moves, and a push result
         does not change what the next move may be.
         """
+        results = self.judge_read_backs(conn, results)
+        void = {r.settle.row_id for r in results if r.verdict is Verdict.REVERT}
         settled = {o.row_id for o in outbox_rows.settle(conn, holder, [r.settle for r in results])}
         done = [r for r in results if r.settle.row_id in settled]
         by_status: dict[str, list[str]] = {}
@@ -836,7 +904,9 @@ class OrderService:
         ]
         if asked:
             conn.execute(_EXPECTED_WORD, {"b_ids": asked})
-        void = {r.settle.row_id for r in done if r.stale and self._void_move(conn, r)}
+        void = {
+            r.settle.row_id for r in done if r.settle.row_id in void and self._void_move(conn, r)
+        }
         notable = [
             (r, why)
             for r in done
@@ -862,25 +932,53 @@ class OrderService:
             self.store.record_change(conn, ids)
         return len(done)
 
-    def _void_move(self, conn: Connection, result: PushResult) -> bool:
-        """A start or finish the remote can no longer take (never sent: the merchant held
-        or scheduled the order first) is taken back here as well, when the order is still
-        where that move put it and nothing else is queued for it: the card shows the order
-        where the remote has it, and the timeline says why. Returns whether it did."""
-        order_id = result.settle.order_id
-        ev = conn.execute(
+    def judge_read_backs(self, conn: Connection, results: Sequence[PushResult]) -> list[PushResult]:
+        """Settle each send judged on a read-back by the reconcile rule, in the caller's
+        transaction (after what the read-back saw was applied): in effect (CONFIRM:
+        ``sent``), moot (SUPERSEDE) or void (REVERT: ``superseded`` and, by
+        :meth:`record_push`, taken back). Results already judged are left as they are."""
+        judged: list[PushResult] = []
+        for r in results:
+            read = r.read_back
+            if read is None or r.verdict is not None:
+                judged.append(r)
+                continue
+            ev = self._move_event(conn, r.settle.row_id)
+            local = conn.execute(
+                select(orders.c.status).where(orders.c.id == r.settle.order_id)
+            ).scalar_one_or_none()
+            target = None if ev is None or ev["to_status"] is None else Status(ev["to_status"])
+            moves = ev is not None and ev["action"] in (Action.START, Action.FINISH)
+            queued = outbox_rows.has_unsettled(conn, r.settle.order_id, besides=r.settle.row_id)
+            case = Case(Status(local) if local else Status.OPEN, read.board, read.row,
+                        plan=read.plan, target=target, sent_now=read.sent_now,
+                        queued_after=queued or not moves)  # fmt: skip
+            verdict = reconcile(case)
+            if verdict is Verdict.CONFIRM:
+                settle = replace(r.settle, state=OutboxState.SENT, error=None)
+            else:
+                settle = replace(r.settle, state=OutboxState.SUPERSEDED,
+                                 error=f"superseded: {_moved(read)}")  # fmt: skip
+            judged.append(replace(r, settle=settle, verdict=verdict))
+        return judged
+
+    def _move_event(self, conn: Connection, row_id: int) -> RowMapping | None:
+        """The audit event of the move an outbox row carries."""
+        return conn.execute(
             select(audit_events)
             .join(outbox, outbox.c.audit_event_id == audit_events.c.id)
-            .where(outbox.c.id == result.settle.row_id)
+            .where(outbox.c.id == row_id)
         ).mappings().first()  # fmt: skip
+
+    def _void_move(self, conn: Connection, result: PushResult) -> bool:
+        """A start or finish the remote can no longer take, none of which is in effect there
+        (the reconcile rule's REVERT: the merchant held or scheduled the order first), is
+        taken back here as well: the card shows the order where the remote has it, and the
+        timeline says why. Returns whether it did."""
+        order_id = result.settle.order_id
+        ev = self._move_event(conn, result.settle.row_id)
         row = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().first()
-        if (
-            ev is None
-            or row is None
-            or ev["action"] not in (Action.START, Action.FINISH)
-            or row["status"] != ev["to_status"]
-            or outbox_rows.has_unsettled(conn, order_id)
-        ):
+        if ev is None or row is None or row["status"] != ev["to_status"]:
             return False
         now = self.clock()
         since = self._status_since_before(conn, row, ev["id"], ev["from_status"])
@@ -889,7 +987,7 @@ class OrderService:
         if ev["action"] == Action.FINISH:
             values |= _NO_TRACKING
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
-        why = (result.settle.error or "the remote moved on").removeprefix("superseded: ")
+        why = _moved(result.read_back) if result.read_back else "the remote moved on"
         self._event(conn, order_id, now, action=OutboxState.SUPERSEDED.value,
                     from_status=ev["to_status"], to_status=ev["from_status"],
                     reason=f"{ev['action']} not sent: {why}; back to {ev['from_status']}",
@@ -1091,7 +1189,14 @@ def _with_tracking(reason: str | None, tracking: Tracking) -> str:
     return f"{reason}; tracking {parcel}" if reason else f"tracking {parcel}"
 
 
-def open_service(settings: Settings) -> OrderService:
-    """Open the configured store (migrating it on first use) and a service acting as the user."""
-    store = Store.open(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+def open_service(settings: Settings, role: str = "cli") -> OrderService:
+    """Open the configured store (migrating it on first use) and a service acting as the user.
+    ``role``: the command, for the connections' name (``rxfloor board@counter-1``)."""
+    store = Store.open(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.db_pool_size,
+        app_name=f"rxfloor {role}@{settings.station}",
+        pgbouncer=settings.db_pgbouncer,
+    )
     return OrderService(store, Actor(settings.actor, settings.station))

@@ -33,8 +33,8 @@ import pytest
 from pydantic import SecretStr
 
 from rxfloor.core.sources.konnektive.client import KonnektiveClient
-from rxfloor.core.sources.konnektive.sandbox import KonnektiveConfig, KonnektiveState, create_app
 from rxfloor.core.sources.konnektive.source import KonnektiveSource
+from rxfloor.sandbox.konnektive import KonnektiveConfig, KonnektiveState, create_app
 from tests.remote_fixtures import _Served
 
 

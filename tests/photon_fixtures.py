@@ -50,9 +50,9 @@ import pytest
 from pydantic import SecretStr
 
 from rxfloor.core.sources.photon.client import PhotonClient
-from rxfloor.core.sources.photon.sandbox import GRAPHQL_PATH, HOOK_PATH, create_app
-from rxfloor.core.sources.photon.sandbox.state import PhotonSandboxConfig, PhotonSandboxState
 from rxfloor.core.sources.photon.source import PhotonSource
+from rxfloor.sandbox.photon import GRAPHQL_PATH, HOOK_PATH, create_app
+from rxfloor.sandbox.photon.state import PhotonSandboxConfig, PhotonSandboxState
 from tests.remote_fixtures import _Served
 
 

@@ -78,14 +78,14 @@ import uvicorn
 from pydantic import SecretStr
 
 from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.sandbox import (
+from rxfloor.core.sources.rxscale.source import RxScaleSource
+from rxfloor.sandbox.rxscale import (
     BASE_PATH,
     OLD_BASE_PATH,
     SandboxConfig,
     SandboxState,
     create_app,
 )
-from rxfloor.core.sources.rxscale.source import RxScaleSource
 
 
 class _Served:

@@ -89,7 +89,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rxfloor.core.sources.shopify.sandbox import ShopConfig, ShopState, create_app, graphql_path
+from rxfloor.sandbox.shopify import ShopConfig, ShopState, create_app, graphql_path
 from tests.remote_fixtures import _Served
 
 API_VERSION = "2025-10"

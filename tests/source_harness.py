@@ -29,8 +29,6 @@ from rxfloor.core.lifecycle import Status
 from rxfloor.core.service import OrderService
 from rxfloor.core.sources.base import OrderSource
 from rxfloor.core.sources.konnektive import wire as konnektive_wire
-from rxfloor.core.sources.photon.sandbox import HOOK_PATH, sign
-from rxfloor.core.sources.photon.sandbox.state import envelope
 from rxfloor.core.sources.photon.source import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -40,6 +38,8 @@ from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.webhooks import WebhookReceiver
+from rxfloor.sandbox.photon import HOOK_PATH, sign
+from rxfloor.sandbox.photon.state import envelope
 from tests.konnektive_fixtures import KonnektiveServer, serve_konnektive
 from tests.photon_fixtures import PhotonServer, serve_photon
 from tests.remote_fixtures import SandboxServer, serve_sandbox

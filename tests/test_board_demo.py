@@ -34,7 +34,12 @@ async def test_demo_board_goes_online_and_shows_remote_orders(
     store = Store.open(sqlite_url)
     service = OrderService(store, Actor("DM", "demo"))
     background = partial(
-        start_demo_sync, settings, remote_orders=5, every_s=0.2, cancel_chance=0.0, interval_s=0.2
+        start_demo_sync,
+        settings,
+        orders={"rxscale": 5},
+        every_s=0.2,
+        cancel_chance=0.0,
+        interval_s=0.2,
     )
     app = BoardApp(service, settings, background=background, remember_theme=False)
     try:

@@ -368,4 +368,6 @@ def test_the_command_caches_its_own_bytecode_whatever_the_environment_says(
     done = run_cli(sqlite_url, "orders", "--json", env_extra=env)
     assert done.returncode == 0, done.stderr
     ours = {p.name.split(".")[0] for p in prefix.rglob("*.pyc") if {"core", "tui"} & set(p.parts)}
-    assert {"service", "queries", "models", "config"} <= ours, sorted(ours)
+    assert {"queries", "schema", "states", "config"} <= ours, sorted(ours)
+    # the listing reads the store alone: no service, no pydantic models (issue 25)
+    assert not {"service", "models"} & ours, sorted(ours)

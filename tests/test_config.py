@@ -9,6 +9,7 @@ import pytest
 
 from rxfloor.core import sources
 from rxfloor.core.config import ConfigError, load_settings
+from rxfloor.core.sources.rxscale.plugin import rxscale_settings
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.retry import RetryPolicy
 
@@ -23,7 +24,7 @@ def test_rxscale_section(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         '[sources.rxscale]\napi_url = "http://file.example/api"\nrate_limit_per_s = 3\n'
         'http_timeout_s = 4\ndialect = "v2"\n'
     )
-    rx = load_settings().rxscale()
+    rx = rxscale_settings(load_settings())
     assert (rx.api_url, rx.rate_limit_per_s, rx.http_timeout_s, rx.dialect) == (
         "http://file.example/api", 3.0, 4.0, "v2"
     )  # fmt: skip
@@ -31,7 +32,7 @@ def test_rxscale_section(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the top-level spellings, given, still win (the environment beats the file)
     monkeypatch.setenv("RXFLOOR_API_URL", "http://env.example/api")
     monkeypatch.setenv("RXFLOOR_RATE_LIMIT_PER_S", "7")
-    rx = load_settings().rxscale()
+    rx = rxscale_settings(load_settings())
     assert (rx.api_url, rx.rate_limit_per_s, rx.http_timeout_s) == (
         "http://env.example/api", 7.0, 4.0
     )  # fmt: skip
@@ -42,7 +43,7 @@ def test_top_level_spellings_alone_configure_rxscale(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("RXFLOOR_API_URL", "http://127.0.0.1:9/api")
     monkeypatch.setenv("RXFLOOR_API_KEY", "k-123")
     settings = load_settings()
-    rx = settings.rxscale()
+    rx = rxscale_settings(settings)
     assert (rx.api_url, rx.rate_limit_per_s, rx.http_timeout_s, rx.dialect) == (
         "http://127.0.0.1:9/api", 10.0, 10.0, None
     )  # fmt: skip

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rxfloor.core.config import ConfigError, load_settings
+from rxfloor.core.sources.shopify.plugin import access_token, shop_url
 from rxfloor.core.text import scrub
 
 
@@ -18,23 +19,23 @@ def config() -> Path:
 
 def test_the_shopify_section(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
-    assert settings.shopify_url() is None and settings.resolved_shopify_token() is None
+    assert shop_url(settings) is None and access_token(settings) is None
     config.write_text(
         '[sources.shopify]\nshop_url = "https://my-shop.myshopify.com/"\nlocation_id = "77"\n'
         "http_timeout_s = 4\n"
     )
     settings = load_settings()
     shop = settings.sources.shopify
-    assert settings.shopify_url() == "https://my-shop.myshopify.com"
+    assert shop_url(settings) == "https://my-shop.myshopify.com"
     assert (shop.api_version, shop.location_id, shop.http_timeout_s) == ("2025-10", "77", 4.0)
     token = "shpat_0123456789abcdef0123"
     monkeypatch.setenv("RXFLOOR_SHOPIFY_ACCESS_TOKEN", token)
-    resolved = load_settings().resolved_shopify_token()
+    resolved = access_token(load_settings())
     assert resolved is not None and resolved.get_secret_value() == token
     assert token not in scrub(f"refused: {token}")  # registered as a secret once resolved
     monkeypatch.setenv("RXFLOOR_SHOPIFY_ACCESS_TOKEN", token + "\n")
     with pytest.raises(ConfigError) as err:
-        load_settings().resolved_shopify_token()
+        access_token(load_settings())
     assert "RXFLOOR_SHOPIFY_ACCESS_TOKEN" in str(err.value) and token not in str(err.value)
 
 

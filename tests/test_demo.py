@@ -17,7 +17,7 @@ from tests.helpers import wait_for
 def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
     settings = load_settings(database_url=sqlite_url, actor="DM", station="demo")
     with start_demo_sync(
-        settings, remote_orders=8, every_s=0.1, cancel_chance=0.4, interval_s=0.1
+        settings, orders={"rxscale": 8}, every_s=0.1, cancel_chance=0.4, interval_s=0.1
     ) as demo:
         store = demo.service.store
         wait_for(lambda: store.count_orders() >= 10, timeout=20)  # seeded ones and newcomers arrive
@@ -27,6 +27,8 @@ def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
             rows = store.board_rows([Status.OPEN])
             return str(next(r["id"] for r in rows if r["source"] == source))
 
+        # every source pulls in its own thread: another's orders and cancels may come first
+        wait_for(lambda: any(r["source"] == "rxscale" for r in store.board_rows([Status.OPEN])), 20)
         uid = open_one("rxscale")
         try:
             demo.service.act(uid, Action.START)
@@ -50,12 +52,12 @@ def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
         assert store.sync_health(["rxscale"])["rxscale"].online is True
         with store.read() as conn:
             state = conn.execute(select(outbox.c.state).where(outbox.c.order_id == uid)).scalar()
-        pushed = [t for t in demo.remote.transitions() if t["by"] == "api"]
+        pushed = [t for t in demo.states["rxscale"].transitions() if t["by"] == "api"]
         if state == "sent":
             assert [(t["uid"], t["to"]) for t in pushed] == [(uid, "processing")]
         else:  # the remote cancelled it first: the step was superseded, never sent
             assert pushed == [] and demo.service.get(uid).status is Status.CANCELLED
-        accepted = [t for t in demo.shop.transitions() if t["by"] == "api"]
+        accepted = [t for t in demo.states["shopify"].transitions() if t["by"] == "api"]
         gid = demo.service.get(shop_id).remote_id
         assert [(t["id"], t["to"]) for t in accepted] in (
             [(gid, "IN_PROGRESS/ACCEPTED")],
@@ -66,7 +68,7 @@ def test_demo_shows_a_live_queue_and_pushes_moves(sqlite_url: str) -> None:
 def test_demo_runs_photon_and_konnektive_each_with_its_worker(sqlite_url: str) -> None:
     settings = load_settings(database_url=sqlite_url, actor="DM", station="demo")
     with start_demo_sync(
-        settings, remote_orders=2, shop_orders=2, photon_orders=4, konnektive_orders=4,
+        settings, orders={"rxscale": 2, "shopify": 2, "photon": 4, "konnektive": 4},
         every_s=0.1, cancel_chance=0.0, interval_s=0.1,
     ) as demo:  # fmt: skip
         store = demo.service.store
@@ -97,11 +99,15 @@ def test_demo_runs_photon_and_konnektive_each_with_its_worker(sqlite_url: str) -
         health = store.sync_health(["photon", "konnektive"])
         assert health["photon"].online and health["konnektive"].online
         photon_uid = demo.service.get(photon_id).remote_id
-        reports = [(t["order_id"], t["what"]) for t in demo.photon.transitions(by="pharmacy")]
+        reports = [
+            (t["order_id"], t["what"]) for t in demo.states["photon"].transitions(by="pharmacy")
+        ]
         assert reports == [(photon_uid, "in_progress")]
         k_uid = demo.service.get(k_id).remote_id
         moved = [
-            (t["order_id"], t["to"]) for t in demo.konnektive.transitions() if t["by"] == "api"
+            (t["order_id"], t["to"])
+            for t in demo.states["konnektive"].transitions()
+            if t["by"] == "api"
         ]
         assert moved == [(k_uid, "CANCELLED")]
         # the echo of the report came back as an event: the card stays where the floor put it

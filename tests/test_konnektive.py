@@ -1,6 +1,6 @@
 """Konnektive over loopback: every mapping row, every refusal, pagination at 200.
 
-The stand-in (``core/sources/konnektive/sandbox``) is served by a real uvicorn server; the
+The stand-in (``sandbox/konnektive``) is served by a real uvicorn server; the
 pull goes through the real :class:`SyncWorker` into a real database.
 """
 
@@ -24,11 +24,11 @@ from rxfloor.core.sources.base import (
 )
 from rxfloor.core.sources.konnektive import wire
 from rxfloor.core.sources.konnektive.client import MAX_PAGE_SIZE, KonnektiveClient
-from rxfloor.core.sources.konnektive.sandbox import BUSY, NO_ORDERS
 from rxfloor.core.sources.konnektive.source import KonnektiveSource, plan_push, tracking_number
 from rxfloor.core.sources.konnektive.wire import NAME
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
+from rxfloor.sandbox.konnektive import BUSY, NO_ORDERS
 from tests import konnektive_fixtures
 from tests.konnektive_fixtures import KonnektiveServer
 

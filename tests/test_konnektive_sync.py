@@ -24,11 +24,11 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources import local_id
 from rxfloor.core.sources.base import AuthError
 from rxfloor.core.sources.konnektive.client import KonnektiveClient
-from rxfloor.core.sources.konnektive.sandbox import BUSY
 from rxfloor.core.sources.konnektive.source import KonnektiveSource
 from rxfloor.core.sources.konnektive.wire import NAME
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import CycleReport, SyncWorker
+from rxfloor.sandbox.konnektive import BUSY
 from tests import konnektive_fixtures
 from tests.konnektive_fixtures import KonnektiveServer
 

@@ -23,8 +23,8 @@ from rxfloor.core.sources.base import (
     UnreachableError,
 )
 from rxfloor.core.sources.photon.client import PhotonClient
-from rxfloor.core.sources.photon.sandbox import sign
 from rxfloor.core.sources.photon.source import PhotonWebhooks
+from rxfloor.sandbox.photon import sign
 from tests import photon_fixtures
 from tests.photon_fixtures import PhotonServer
 from tests.remote_fixtures import serve_asgi

@@ -21,11 +21,11 @@ from rxfloor.core.db import alerts, audit_events, webhook_inbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import Tracking
 from rxfloor.core.service import OrderService, Refused
-from rxfloor.core.sources.photon.sandbox import sign
 from rxfloor.core.sources.photon.source import PhotonWebhooks
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from rxfloor.core.sync.worker import SyncWorker
+from rxfloor.sandbox.photon import sign
 from tests import photon_fixtures
 from tests.helpers import inbox_settled, wait_for
 from tests.photon_fixtures import PhotonServer

@@ -34,7 +34,7 @@ def test_mypy_strict() -> None:
     """mypy sees the sources under their installed names (rxfloor.core, …) via a copy."""
     src = ROOT / ".mypy_cache" / "src"
     shutil.rmtree(src, ignore_errors=True)
-    for name in ("core", "tui", "themes"):
+    for name in ("core", "tui", "sandbox", "themes"):
         shutil.copytree(
             ROOT / name, src / "rxfloor" / name, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -139,13 +139,140 @@ def test_sync_engine_imports_no_concrete_source() -> None:
     assert not bad, "core/sync imports a concrete source:\n" + "\n".join(bad)
 
 
+def _imported_modules(path: Path, tree: ast.AST) -> list[tuple[int, str]]:
+    """Every module ``path`` imports (absolute names; relative ones resolved)."""
+    top = path.relative_to(ROOT).parts[0]
+    package = ".".join(["rxfloor", top, *path.relative_to(ROOT / top).parent.parts])
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            found += [(node.lineno, base)] + [(node.lineno, f"{base}.{a.name}") for a in node.names]
+    return found
+
+
+def test_finding_the_plugins_imports_no_client() -> None:
+    """Discovery, every plugin, its traits and its settings section are cheap: no httpx, no
+    client, no stand-in (a source's factories import those when a source is opened)."""
+    code = (
+        "import sys\nfrom rxfloor.core import sources\nfrom rxfloor.core.config import Settings\n"
+        "for p in sources.plugins():\n    p.traits.label; p.section()\n"
+        "Settings(); sources.local_id(sources.default_source(), 'x')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'httpx'"
+        " or m.endswith('.client') or m.startswith('rxfloor.sandbox'))\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    result = _run(sys.executable, "-c", code)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_core_and_tui_never_import_the_sandbox() -> None:
+    """The stand-ins are not the product: core/ and tui/ find them through the entry point
+    group ``rxfloor.sandboxes`` (the demo, ``rxfloor sandbox``), never by an import."""
+    bad = []
+    for top in ("core", "tui"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            for line, name in _imported_modules(path, ast.parse(path.read_text(), str(path))):
+                if name == "rxfloor.sandbox" or name.startswith("rxfloor.sandbox."):
+                    bad.append(f"{path.relative_to(ROOT)}:{line}: {name}")
+    assert not bad, "core/tui import the stand-ins:\n" + "\n".join(bad)
+
+
+def test_the_import_check_sees_imports() -> None:
+    path = ROOT / "core" / "demo.py"
+    for code in ("import rxfloor.sandbox.photon", "from rxfloor.sandbox import kit",
+                 "def f():\n    from rxfloor.sandbox.rxscale.app import sign"):  # fmt: skip
+        names = [n for _, n in _imported_modules(path, ast.parse(code))]
+        assert any(n.startswith("rxfloor.sandbox") for n in names), code
+
+
+#: history: a migration names what it migrated, for ever
+_NAMES_EXEMPT = ("core/db/migrations/",)
+
+
+def _source_names_in(tree: ast.AST, names: set[str]) -> list[tuple[int, str]]:
+    """Where code (identifiers, imported modules, strings other than docstrings) spells one
+    of ``names``; comments and docstrings are prose, not code."""
+    pattern = re.compile("|".join(sorted(names)), re.IGNORECASE)
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    found = []
+    for node in ast.walk(tree):
+        words: list[str | None] = []
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            words = [node.value]
+        elif isinstance(node, ast.Name):
+            words = [node.id]
+        elif isinstance(node, ast.Attribute):
+            words = [node.attr]
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            words = [node.name]
+        elif isinstance(node, ast.alias):
+            words = [node.name, node.asname]
+        elif isinstance(node, ast.ImportFrom):
+            words = [node.module]
+        elif isinstance(node, ast.arg | ast.keyword):
+            words = [node.arg]
+        found += [(getattr(node, "lineno", 0), w) for w in words if w and pattern.search(w)]
+    return found
+
+
+def test_no_source_is_named_outside_its_own_package() -> None:
+    """Sources are plugins (entry point group ``rxfloor.sources``): core/ and tui/ iterate
+    over them and spell no source's name in code, except in the source's own package
+    (``core/sources/<name>/``) and in migrations (history)."""
+    from rxfloor.core import sources
+
+    names = set(sources.names())
+    assert names >= {p.name for p in (ROOT / "core" / "sources").iterdir() if p.is_dir()
+                     and (p / "plugin.py").exists()}  # fmt: skip
+    bad = []
+    for top in ("core", "tui"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            parts = path.relative_to(ROOT).parts
+            if rel.startswith(_NAMES_EXEMPT) or (
+                parts[:2] == ("core", "sources") and len(parts) > 3 and parts[2] in names
+            ):
+                continue
+            tree = ast.parse(path.read_text(), str(path))
+            bad += [f"{rel}:{line}: {word!r}" for line, word in _source_names_in(tree, names)]
+    assert not bad, "a source is named outside its package:\n" + "\n".join(bad)
+
+
+def test_the_name_check_sees_code_and_skips_prose() -> None:
+    names = {"shopify"}
+    seen = {
+        'if source == "shopify": pass': 1,
+        "from rxfloor.core.sources.shopify import wire": 1,
+        "import rxfloor.core.sources.shopify.wire as w": 1,
+        "x = settings.sources.shopify": 1,
+        "def shopify_url(): pass": 1,
+        '"""About Shopify."""\n# shopify\nx = 1': 0,
+        'def f():\n    """Shopify\'s."""\n    return 1': 0,
+    }
+    for code, count in seen.items():
+        assert len(_source_names_in(ast.parse(code), names)) == count, code
+
+
 @pytest.mark.slow
 def test_wheel_installs_everything_under_the_product_name(tmp_path: Path) -> None:
     uv = shutil.which("uv")
     if uv is None:
         pytest.skip("uv is not on PATH")
     src = tmp_path / "src"  # build from a copy so no build/ folder lands in the checkout
-    for name in ("core", "tui", "themes"):
+    for name in ("core", "tui", "sandbox", "themes"):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)

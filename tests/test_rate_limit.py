@@ -19,10 +19,10 @@ from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.sandbox import SandboxConfig, SandboxState
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.retry import RateLimiter
 from rxfloor.core.sync.worker import SyncWorker
+from rxfloor.sandbox.rxscale import SandboxConfig, SandboxState
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 

@@ -30,15 +30,15 @@ from rxfloor.core.lifecycle import Action
 from rxfloor.core.models import OutboxState, Tracking
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.base import OrderSource
-from rxfloor.core.sources.konnektive.sandbox.state import BUSY
-from rxfloor.core.sources.photon.sandbox.state import REFUSED as PHOTON_REFUSED
-from rxfloor.core.sources.rxscale.sandbox.app import REFUSED as RXSCALE_REFUSED
 from rxfloor.core.sources.shopify.client import ShopifyClient
-from rxfloor.core.sources.shopify.sandbox.state import REFUSED as SHOPIFY_REFUSED
 from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.applier import RemoteApplier
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
+from rxfloor.sandbox.konnektive.state import BUSY
+from rxfloor.sandbox.photon.state import REFUSED as PHOTON_REFUSED
+from rxfloor.sandbox.rxscale.app import REFUSED as RXSCALE_REFUSED
+from rxfloor.sandbox.shopify.state import REFUSED as SHOPIFY_REFUSED
 from rxfloor.tui.board.card import badges
 from rxfloor.tui.board.model import Card
 from tests.konnektive_fixtures import serve_konnektive

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from rxfloor.core.sources.rxscale.sandbox import (
+from rxfloor.sandbox.rxscale import (
     BASE_PATH,
     KeyGrant,
     SandboxConfig,
@@ -19,8 +19,8 @@ from rxfloor.core.sources.rxscale.sandbox import (
     create_app,
     drive_activity,
 )
-from rxfloor.core.sources.rxscale.sandbox.dialects import DIALECTS
-from rxfloor.core.sources.rxscale.sandbox.openapi import openapi_schema
+from rxfloor.sandbox.rxscale.dialects import DIALECTS
+from rxfloor.sandbox.rxscale.openapi import openapi_schema
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from rxfloor.core.sources.rxscale.sandbox import (
+from rxfloor.sandbox.rxscale import (
     FAULT_KINDS,
     ConnectionDropped,
     SandboxConfig,

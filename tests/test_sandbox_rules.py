@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rxfloor.core.sources.rxscale.sandbox import (
+from rxfloor.sandbox.rxscale import (
     BASE_PATH,
     FAULT_KINDS,
     FaultSettings,
@@ -23,7 +23,7 @@ from rxfloor.core.sources.rxscale.sandbox import (
     SandboxState,
     create_app,
 )
-from rxfloor.core.sources.rxscale.sandbox.state import Refusal
+from rxfloor.sandbox.rxscale.state import Refusal
 
 V1_EDGES = {
     ("open", "processing"),

@@ -174,7 +174,7 @@ def test_add_orders_is_idempotent_and_feeds_the_change_log(svc: OrderService, st
     cursor = store.change_cursor()
     assert svc.add_orders([_order(), _order("po-9", "#1009")]) == 1
     new_cursor, ids = store.changes_since(cursor)
-    assert ids == {"po-9"} and new_cursor > cursor
+    assert ids == {"po-9"} and store.changes_since(new_cursor)[1] == set()
     assert store.count_orders() == 4
     assert [i["drug"] for i in store.line_items("po-9")] == ["Amoxicillin"]
 
@@ -183,7 +183,7 @@ def test_refused_move_writes_nothing(svc: OrderService, store: Store) -> None:
     cursor = store.change_cursor()
     with pytest.raises(Refused):
         svc.act("#1001", Action.FINISH)
-    assert store.changes_since(cursor) == (cursor, set())
+    assert store.changes_since(cursor)[1] == set()
     assert len(store.history("po-1")) == 1
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 0

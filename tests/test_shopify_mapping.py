@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from graphql import build_schema, parse, validate
 
-import rxfloor.core.sources.shopify as shopify_package
+import rxfloor.sandbox.shopify as shopify_sandbox
 from rxfloor.core import sources
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sources.shopify import queries
@@ -25,7 +25,7 @@ from rxfloor.core.sources.shopify.source import (
 )
 from rxfloor.core.sources.shopify.wire import FulfillmentOrder, board_status
 
-SDL = Path(shopify_package.__file__).parent / "sandbox" / "schema.graphql"
+SDL = Path(shopify_sandbox.__file__).parent / "schema.graphql"
 
 
 # -- the documents -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import contextlib
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,17 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from rxfloor.core.db import Store, outbox
+from rxfloor.core.db import Store, outbox, utcnow
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService, ServiceError
 from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sources.shopify.wire import board_status, split
+from rxfloor.core.sync import worker as sync_module
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
 from tests.shopify_fixtures import ShopifyServer, serve_shopify
+from tests.sync_faults import Killed, kill_after_send, lagging_listing, throttle_next_read
 
 ORDERS = 5
 LOCAL = ["start", "finish", "cancel", "accept_cancel", "reject_cancel"]
@@ -44,8 +47,13 @@ merchant_op = st.tuples(st.just("merchant"), st.integers(0, ORDERS - 1),
                         st.sampled_from(MERCHANT))  # fmt: skip
 sync_op = st.tuples(st.just("sync"), st.just(0), st.sampled_from(["push", "cycle"]))
 undo_op = st.tuples(st.just("undo"), st.integers(0, ORDERS - 1), st.just(""))
+#: the pusher dies right after the order's mutation reached Shopify (its row left
+#: ``sending``), the next read-back of the order is throttled, or a pull applies a listing
+#: read before a push settled (tests/sync_faults.py)
+fault_op = st.tuples(st.sampled_from(["kill", "throttle", "lagging"]),
+                     st.integers(0, ORDERS - 1), st.just(""))  # fmt: skip
 ops = st.lists(
-    st.one_of(local_op, local_op, local_op, merchant_op, sync_op, sync_op, undo_op),
+    st.one_of(local_op, local_op, local_op, merchant_op, sync_op, sync_op, undo_op, fault_op),
     min_size=3,
     max_size=25,
 )
@@ -55,6 +63,15 @@ ops = st.lists(
 def shop() -> Iterator[ShopifyServer]:
     with serve_shopify(seed=0) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def clock() -> Iterator[list[timedelta]]:
+    """The sync worker's clock, moved past a dead pusher's claim when it was killed."""
+    offset = [timedelta(0)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
+        yield offset
 
 
 @pytest.mark.slow
@@ -84,15 +101,35 @@ def shop() -> Iterator[ShopifyServer]:
     fail_rate=0.4,
     fault_seed=8950,
 )  # fmt: skip
+@example(  # issue 21 §2.1: a start whose answer was lost (the pusher killed), then the
+    # merchant asks to cancel: the start was planned stale and the order reverted to OPEN
+    # for ever while Shopify had it IN_PROGRESS
+    steps=[("local", 0, "start"), ("kill", 0, ""), ("merchant", 0, "request_cancellation"),
+           ("sync", 0, "cycle")],
+    fail_rate=0.0,
+    fault_seed=0,
+)  # fmt: skip
+@example(  # issue 21 §2.3: the restart's read-back of a row left ``sending`` got THROTTLED
+    steps=[("local", 1, "start"), ("kill", 1, ""), ("throttle", 1, ""), ("sync", 0, "push"),
+           ("sync", 0, "push")],
+    fail_rate=0.0,
+    fault_seed=0,
+)  # fmt: skip
+@example(  # issue 21 §2.2: a listing read before a push was settled is applied after it
+    steps=[("local", 2, "start"), ("local", 3, "start"), ("lagging", 0, "")],
+    fail_rate=0.0,
+    fault_seed=0,
+)  # fmt: skip
 def test_exactly_once_under_faults(
-    shop: ShopifyServer, steps: Any, fail_rate: float, fault_seed: int
+    clock: list[timedelta], shop: ShopifyServer, steps: Any, fail_rate: float, fault_seed: int
 ) -> None:
     shop.reset(seed=ORDERS)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{Path(tmp) / 'p.db'}")
         service = OrderService(store, Actor("PT", "prop"))
         client = ShopifyClient(shop.base_url, SecretStr(shop.access_token), timeout_s=0.5)
-        worker = SyncWorker(service, ShopifySource(client),
+        source = ShopifySource(client)
+        worker = SyncWorker(service, source,
                             policy=RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0))  # fmt: skip
         last_move: dict[str, int] = {}
         try:
@@ -115,6 +152,18 @@ def test_exactly_once_under_faults(
                     with contextlib.suppress(AssertionError):  # refused by the merchant side
                         kw = {"message": "prop"} if what == "request_cancellation" else {}
                         shop.merchant(what, gid, **kw)
+                elif kind == "kill":
+                    restore = kill_after_send(source, gid)
+                    try:
+                        worker.push(max_passes=2)
+                    except Killed:  # the restart finds the dead pusher's claim run out
+                        clock[0] += timedelta(seconds=worker.in_flight_s + 1)
+                    restore()
+                elif kind == "throttle":
+                    throttle_next_read(source, gid)
+                elif kind == "lagging":
+                    lagging_listing(source, meanwhile=lambda: worker.push(max_passes=2))
+                    worker.pull()
                 elif what == "push":
                     worker.push(max_passes=2)
                 else:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from graphql import build_schema, parse, validate
 
-from rxfloor.core.sources.shopify.sandbox import ShopConfig, ShopState, sdl
-from rxfloor.core.sources.shopify.sandbox.state import encode_cursor, gid_number
+from rxfloor.sandbox.shopify import ShopConfig, ShopState, sdl
+from rxfloor.sandbox.shopify.state import encode_cursor, gid_number
 from tests import shopify_fixtures
 from tests.shopify_fixtures import ShopifyServer
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rxfloor.core.sources.shopify.sandbox import INVALID_TOKEN
+from rxfloor.sandbox.shopify import INVALID_TOKEN
 from tests import shopify_fixtures
 from tests.shopify_fixtures import ShopifyServer
 

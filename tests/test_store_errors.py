@@ -77,7 +77,7 @@ def test_a_start_that_lost_to_a_hold_says_it_was_put_on_hold(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL READ COMMITTED: the hold commits between our read and our update."""
-    store = Store.open(pg_url)
+    store = Store.open(pg_url, pool_size=2)  # two terminals: a connection each
     mine = OrderService(store, Actor("AB", "counter-1"))
     theirs = OrderService(store, Actor("XY", "counter-2"))
     mine.add_orders(sample_orders(3, 0, utcnow()))
@@ -109,7 +109,7 @@ def test_a_start_that_lost_to_a_hold_says_it_was_put_on_hold(
 def test_a_start_that_lost_to_a_start_says_already_processing(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = Store.open(pg_url)
+    store = Store.open(pg_url, pool_size=2)  # two terminals: a connection each
     mine = OrderService(store, Actor("AB", "counter-1"))
     theirs = OrderService(store, Actor("XY", "counter-2"))
     mine.add_orders(sample_orders(3, 0, utcnow()))

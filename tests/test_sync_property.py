@@ -38,6 +38,7 @@ from rxfloor.core.sync.lease import PushLease
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
 from tests.source_harness import HARNESSES
+from tests.sync_faults import Killed, kill_after_send, lagging_listing, throttle_next_read
 
 TTL_S = 30.0
 
@@ -54,8 +55,15 @@ sync_op = st.tuples(st.just("sync"), st.just(0), st.sampled_from(["push", "cycle
 undo_op = st.tuples(st.just("undo"), st.integers(0, ORDERS - 1), st.sampled_from(["plain", "race"]))
 #: a second pusher takes the lease over after the first one's n-th send of a pass
 takeover_op = st.tuples(st.just("takeover"), st.integers(1, 3), st.just(""))
+#: the pusher dies right after the order's step reached the remote (its row left
+#: ``sending``), the next read-back of the order is throttled, or a pull applies a listing
+#: read before a push settled (tests/sync_faults.py)
+fault_op = st.tuples(st.sampled_from(["kill", "throttle", "lagging"]),
+                     st.integers(0, ORDERS - 1), st.just(""))  # fmt: skip
 ops = st.lists(
-    st.one_of(local_op, local_op, local_op, remote_op, sync_op, sync_op, undo_op, takeover_op),
+    st.one_of(
+        local_op, local_op, local_op, remote_op, sync_op, sync_op, undo_op, takeover_op, fault_op
+    ),
     min_size=3,
     max_size=25,
 )
@@ -95,6 +103,19 @@ KINDS = [
            ("local", 2, "start"), ("undo", 3, "plain")],
     fail_rate=0.2,
     fault_seed=133,
+)  # fmt: skip
+@example(  # issue 21 §2.3: a row left ``sending`` whose restart read-back got a 429 was
+    # taken for "not sent" and recorded "superseded … not sent" though the remote had it
+    steps=[("local", 0, "start"), ("kill", 0, ""), ("throttle", 0, ""), ("sync", 0, "push"),
+           ("sync", 0, "push")],
+    fail_rate=0.0,
+    fault_seed=0,
+)  # fmt: skip
+@example(  # issue 21 §2.2: a listing read before a push was settled parked the settled move
+    # as "the remote may have lost this move"
+    steps=[("local", 0, "start"), ("local", 1, "cancel"), ("lagging", 0, "")],
+    fail_rate=0.0,
+    fault_seed=0,
 )  # fmt: skip
 def test_exactly_once_under_faults(
     clock: list[timedelta], kind: str, steps: Any, fail_rate: float, fault_seed: int
@@ -187,6 +208,18 @@ def test_exactly_once_under_faults(
                             service.undo(event_id)
                 elif op == "takeover":
                     push_with_takeover(after=index)
+                elif op == "kill":
+                    restore = kill_after_send(source, remote_ids[uid])
+                    try:
+                        worker.push(max_passes=2)
+                    except Killed:  # the restart finds the dead pusher's claim run out
+                        clock[0] += timedelta(seconds=worker.in_flight_s + 1)
+                    restore()
+                elif op == "throttle":
+                    throttle_next_read(source, remote_ids[uid])
+                elif op == "lagging":
+                    lagging_listing(source, meanwhile=lambda: worker.push(max_passes=2))
+                    worker.pull()
                 elif op == "remote":
                     server.remote_change(
                         remote_ids[uid], "cancel" if what == "cancel" else "complete"

@@ -28,9 +28,9 @@ from rxfloor.core.db import Store, webhook_inbox
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import NewOrder
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sources.rxscale.sandbox import sign
 from rxfloor.core.sources.rxscale.source import WEBHOOKS
 from rxfloor.core.sync.webhooks import WebhookReceiver
+from rxfloor.sandbox.rxscale import sign
 from tests.helpers import inbox_settled, rxfloor_cmd, wait_for
 from tests.remote_fixtures import serve_asgi
 

@@ -29,7 +29,7 @@ def service(sqlite_url: str) -> Iterator[OrderService]:
 
 
 def test_signature_check() -> None:
-    from rxfloor.core.sources.rxscale.sandbox import sign
+    from rxfloor.sandbox.rxscale import sign
 
     assert signature_ok(b"whsec_x", b"{}", sign("whsec_x", b"{}"))
     assert not signature_ok(b"whsec_x", b"{} ", sign("whsec_x", b"{}"))

@@ -16,9 +16,9 @@ from rxfloor.core.models import NewOrder
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources import local_id
 from rxfloor.core.sources.base import WebhookEvent
-from rxfloor.core.sources.rxscale.sandbox import sign
 from rxfloor.core.sources.rxscale.source import WEBHOOKS
 from rxfloor.core.sync.webhooks import WebhookReceiver, serve_app
+from rxfloor.sandbox.rxscale import sign
 from tests.helpers import inbox_settled, wait_for
 from tests.remote_fixtures import serve_asgi
 from tests.second_source import RenamedOrder

@@ -87,7 +87,7 @@ ACTIONS: tuple[BoardAction, ...] = (
     _A("detail", "enter", "detail", "Detail", palette="Order detail",
        palette_help="Items, patient, delivery and the full timeline", needs_card=True),
     _A("filter", "slash", "filter", "Filter", palette="Filter",
-       palette_help="Filter cards by name, patient, item or source (source:shopify)"),
+       palette_help="Filter cards by name, patient, item or source (source:NAME)"),
     _A("goto", "g", "goto", "Go to", palette="Go to order",
        palette_help="Jump to an order by id, name or barcode"),
     _A("undo", "u", "undo", "Undo", palette="Undo last move",

@@ -71,7 +71,21 @@ class BoardApp(App[None]):
         self._scan_timer: Timer | None = None
         self.keys_seen = 0  #: keys that reached the app (a dialog read late checks it)
         register_themes(self)
-        self.theme = self._initial_theme()
+        self._start_theme(self._initial_theme())
+
+    def _start_theme(self, name: str) -> None:
+        """The theme before the app runs, without Textual's theme watcher: it would
+        re-parse the whole stylesheet right after the start (``refresh_css``; ~40 % of the
+        first frame) and throw away the parse cache the first parse then misses. What the
+        watcher does that matters before a first frame is done here: the theme's variables,
+        its classes and the ANSI colour filter."""
+        self.set_reactive(BoardApp.theme, name)
+        dark = self.current_theme.dark
+        self.set_class(True, f"-theme-{name}", update=False)
+        self.set_class(dark, "-dark-mode", update=False)
+        self.set_class(not dark, "-light-mode", update=False)
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def _initial_theme(self) -> str:
         saved = _read_state().get("theme") if self.remember_theme else None

@@ -6,7 +6,7 @@ they are spread over the modules inside is this package's own business:
 (every read, the one id resolver), ``changelog`` (the change log the board follows).
 """
 
-from rxfloor.core.db.changelog import ChangeWaiter
+from rxfloor.core.db.changelog import ChangeWaiter, Cursor
 from rxfloor.core.db.engine import Store, StoreError, normalise_url, safe_url
 from rxfloor.core.db.queries import AmbiguousOrder, SyncHealth, resolve_order
 from rxfloor.core.db.schema import (
@@ -29,6 +29,7 @@ __all__ = [
     "SCHEMA_HEAD",
     "AmbiguousOrder",
     "ChangeWaiter",
+    "Cursor",
     "Store",
     "StoreError",
     "SyncHealth",

@@ -12,6 +12,7 @@ the query of the same purpose in :mod:`rxfloor.core.db.queries` (or the change l
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,11 +22,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.pool import NullPool, StaticPool
 
 from rxfloor.core.db import changelog, queries
-from rxfloor.core.db.changelog import ChangeWaiter
+from rxfloor.core.db.changelog import ChangeWaiter, Cursor
 from rxfloor.core.db.queries import SyncHealth
 from rxfloor.core.db.schema import SCHEMA_HEAD
 from rxfloor.core.text import clip
@@ -67,26 +68,48 @@ class Store:
     """Engine, migrations, transactions and read conveniences. Create with :meth:`open`;
     share one per process."""
 
-    def __init__(self, engine: Engine, url: str) -> None:
+    def __init__(
+        self, engine: Engine, url: str, *, app_name: str = "rxfloor", pgbouncer: bool = False
+    ) -> None:
         self.engine = engine
         self.url = url
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.app_name = app_name  # every PostgreSQL connection's application_name
+        #: behind a transaction pooler: no prepared statements, session state, LISTEN
+        self.pgbouncer = pgbouncer and not self.is_sqlite
+        #: SQLite: (device, inode) of the file opened, to notice it replaced or removed
+        self._file_id: tuple[int, int] | None = None
+        self._session_engine: Engine | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, url: str, *, busy_timeout_ms: int = 5000, migrate: bool = True) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        migrate: bool = True,
+        pool_size: int = 1,
+        app_name: str = "rxfloor",
+        pgbouncer: bool = False,
+    ) -> Store:
+        """``pool_size``: PostgreSQL connections kept for reads and writes, never more
+        (threads queue for one); ``app_name`` names them; ``pgbouncer``: see
+        :attr:`Settings.db_pgbouncer`."""
         url = normalise_url(url)
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url, busy_timeout_ms)
+            store = cls(engine, url)
         else:
             engine = create_engine(
                 url,
                 pool_pre_ping=True,
-                pool_size=5,
-                connect_args={"connect_timeout": 5, "application_name": "rxfloor"},
+                pool_size=pool_size,
+                max_overflow=0,
+                connect_args=pg_connect_args(app_name, pgbouncer=pgbouncer),
             )
-        store = cls(engine, url)
+            store = cls(engine, url, app_name=app_name, pgbouncer=pgbouncer)
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -99,12 +122,57 @@ class Store:
                 reason = _cannot_write(Path(store.where))
                 why = f"{reason} ({why})" if reason else why
             raise StoreError(f"cannot open database {store.where}: {why}") from None
+        if store.is_sqlite and store.where != safe_url(url):
+            with contextlib.suppress(OSError):
+                st = Path(store.where).stat()
+                store._file_id = (st.st_dev, st.st_ino)
         if migrate:
             store.migrate()
         return store
 
+    def check_file(self) -> None:
+        """SQLite: refuse to go on with a file that was replaced or removed while open (the
+        open connections would read and write the old one, which nobody else sees)."""
+        if self._file_id is None:
+            return
+        path = self.where
+        try:
+            st = Path(path).stat()
+        except FileNotFoundError:
+            raise StoreError(
+                f"the database file {path} was removed while rxfloor had it open"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot read the database file {path}: {exc.strerror}") from None
+        if (st.st_dev, st.st_ino) != self._file_id:
+            raise StoreError(
+                f"the database file {path} was replaced while rxfloor had it open: "
+                "restart rxfloor to open the new one"
+            )
+
+    def session_connection(self) -> Connection:
+        """A connection of its own, outside the pool, for session state that must stay with
+        one server connection (the push lease's advisory lock): the pool's connections stay
+        free for the reads and writes. Closing it ends the session."""
+        if self._session_engine is None:
+            self._session_engine = create_engine(
+                self.url, poolclass=NullPool, connect_args=self.connect_args("session")
+            )
+        return self._session_engine.connect()
+
+    def driver_url(self) -> str:
+        """The URL as psycopg takes it (for connections outside the engine's pool)."""
+        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def connect_args(self, purpose: str = "") -> dict[str, Any]:
+        """What every PostgreSQL connection of this process is opened with: its name (63
+        bytes at most, PostgreSQL's limit), and behind a pooler no prepared statements."""
+        return pg_connect_args(self.app_name, pgbouncer=self.pgbouncer)
+
     def close(self) -> None:
         self.engine.dispose()
+        if self._session_engine is not None:
+            self._session_engine.dispose()
 
     def migrate(self) -> None:
         """Bring the schema to :data:`SCHEMA_HEAD`; refuse a database newer than this code,
@@ -154,15 +222,14 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (the SQLite write lock is taken at BEGIN)."""
+        self.check_file()
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(rx_write=True)
                 with conn.begin():
                     yield conn
-        except OperationalError as exc:
-            raise self._storage_error(exc) from None
         except DBAPIError as exc:
-            if _damaged(exc):
+            if _damaged(exc) or _gone(exc):
                 raise self._storage_error(exc) from None
             raise
 
@@ -172,7 +239,7 @@ class Store:
             with self.engine.connect() as conn:
                 yield conn
         except DBAPIError as exc:
-            if _damaged(exc) or isinstance(exc, OperationalError):
+            if _damaged(exc) or _gone(exc):
                 raise self._storage_error(exc) from None
             raise
 
@@ -213,11 +280,11 @@ class Store:
         """Append to the change log inside the caller's write transaction."""
         changelog.record_change(conn, order_ids)
 
-    def change_cursor(self) -> int:
+    def change_cursor(self) -> Cursor:
         with self.read() as conn:
             return changelog.change_cursor(conn)
 
-    def changes_since(self, cursor: int) -> tuple[int, set[str]]:
+    def changes_since(self, cursor: Cursor) -> tuple[Cursor, set[str]]:
         with self.read() as conn:
             return changelog.changes_since(conn, cursor)
 
@@ -299,6 +366,31 @@ def _cannot_write(path: Path) -> str | None:
     if created:
         path.unlink(missing_ok=True)
     return None
+
+
+def pg_connect_args(app_name: str, *, pgbouncer: bool) -> dict[str, Any]:
+    """psycopg's connection arguments: the name shown in pg_stat_activity (63 bytes at most,
+    PostgreSQL's limit) and, behind a transaction pooler, no server-side prepared statements
+    (another client's transaction may get the server connection that holds them)."""
+    args: dict[str, Any] = {
+        "connect_timeout": 5,
+        "application_name": app_name.encode()[:63].decode(errors="ignore"),
+    }
+    if pgbouncer:
+        args["prepare_threshold"] = None
+    return args
+
+
+def unreachable(store: Store, exc: BaseException) -> StoreError:
+    """A driver's own error (outside SQLAlchemy: the LISTEN connection) in one line."""
+    if isinstance(exc, DBAPIError):
+        return store._storage_error(exc)
+    return StoreError(f"database busy or unavailable: {_first_line(exc)}")
+
+
+def _gone(exc: DBAPIError) -> bool:
+    """The database did not answer: unreachable, restarted, the connection dropped."""
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
 
 
 def _damaged(exc: DBAPIError) -> bool:

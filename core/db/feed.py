@@ -10,13 +10,16 @@ its own: the caller runs it where it likes (the board, in a thread worker).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from datetime import datetime
 
-from rxfloor.core.db import Store
+from rxfloor.core.db import ChangeWaiter, Cursor, Store, StoreError, utcnow
 
 #: at most ~10 batches a second: a burst of 1,000 changes is one batch, not 1,000
 MIN_INTERVAL = 0.1
+#: how often a database that stopped answering is tried again (back on screen within ~2 s)
+RETRY_INTERVAL = 0.5
 _WAIT = 0.25  # how long one wait for a change notice lasts before the stop flag is looked at
 
 
@@ -24,34 +27,79 @@ _WAIT = 0.25  # how long one wait for a change notice lasts before the stop flag
 class ChangeBatch:
     """Orders changed after the previous batch; ``cursor`` resumes the feed after them."""
 
-    cursor: int
+    cursor: Cursor
     order_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedDown:
+    """The database stopped answering at ``since`` (the feed retries until it answers)."""
+
+    since: datetime
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedBack:
+    """The database answers again after being down since ``down_since``; what changed
+    meanwhile follows in the next batches (the cursor survived)."""
+
+    down_since: datetime
+
+
+FeedEvent = ChangeBatch | FeedDown | FeedBack
 
 
 def change_batches(
     store: Store,
     stop: threading.Event,
     *,
-    since: int,
+    since: Cursor,
     min_interval: float = MIN_INTERVAL,
-) -> Iterator[ChangeBatch]:
+    retry_interval: float = RETRY_INTERVAL,
+    clock: Callable[[], datetime] = utcnow,
+) -> Generator[FeedEvent, None, None]:
     """Batches of changed order ids after cursor ``since``, until ``stop`` is set.
 
     After each look at the log the feed rests ``min_interval``: changes committed meanwhile
     join the next batch. ``since`` comes from :meth:`Store.change_cursor` read *before* the
     reader's first load, so a change committed during that load is seen, not lost.
-    Raises :class:`StoreError` when the database goes away.
+
+    The database going away (a server restarted or killed, a dropped connection, a file
+    that cannot be read) is no end: the feed yields :class:`FeedDown` once, tries again
+    every ``retry_interval`` seconds, and when the database answers yields
+    :class:`FeedBack`, then the changes made meanwhile (nothing is lost: the log kept them).
     """
-    waiter = store.change_waiter()
     cursor = since
+    down: datetime | None = None
+    waiter: ChangeWaiter | None = None
     try:
         while not stop.is_set():
-            waiter.wait(_WAIT)
-            if stop.is_set():
-                break
-            cursor, ids = store.changes_since(cursor)
+            try:
+                if waiter is None:
+                    waiter = store.change_waiter()
+                    if down is not None:
+                        waiter.open()  # the probe: connects (and LISTENs) or raises
+                if down is None:
+                    waiter.wait(_WAIT)
+                if stop.is_set():
+                    break
+                cursor, ids = store.changes_since(cursor)
+            except StoreError as exc:
+                if waiter is not None:
+                    waiter.close()
+                    waiter = None
+                if down is None:
+                    down = clock()
+                    yield FeedDown(down, str(exc))
+                stop.wait(retry_interval)
+                continue
+            if down is not None:
+                yield FeedBack(down)
+                down = None
             if ids:
                 yield ChangeBatch(cursor, frozenset(ids))
             stop.wait(min_interval)
     finally:
-        waiter.close()
+        if waiter is not None:
+            waiter.close()

@@ -8,7 +8,7 @@ typed or a scanner sent into an order: the CLI, the board's go-to and the servic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from sqlalchemy import Connection, RowMapping, Select, and_, case, func, or_, select
 
 from rxfloor.core import sources
+from rxfloor.core.db.changelog import Cursor
 from rxfloor.core.db.schema import alerts, audit_events, line_items, orders, outbox, sync_state
 from rxfloor.core.lifecycle import Priority, Status
-from rxfloor.core.models import UNSETTLED, OutboxState, initials
+from rxfloor.core.states import UNSETTLED, OutboxState, initials
 from rxfloor.core.text import clip
 
 if TYPE_CHECKING:
@@ -167,6 +168,20 @@ def _board_select(
     return stmt
 
 
+def listing(conn: Connection, status: str | None) -> Iterator[RowMapping]:
+    """Every order (or those in ``status``) in the listing's order, streamed: by status as
+    the board's columns go, priority, due time (else arrival), name (code points, as Python
+    compares them), then id: sorted by the database, not in memory."""
+    status_rank = case({s.value: i for i, s in enumerate(Status)}, value=orders.c.status,
+                       else_=len(Status))  # fmt: skip
+    rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
+    name = orders.c.name.collate("C") if conn.dialect.name == "postgresql" else orders.c.name
+    stmt = _board_select([status] if status else None, None).order_by(
+        status_rank, rank, func.coalesce(orders.c.due_at, orders.c.created_at), name, orders.c.id
+    )
+    yield from conn.execute(stmt.execution_options(yield_per=1000)).mappings()
+
+
 def order_items(conn: Connection, order_id: str) -> list[RowMapping]:
     """The order's line items in their order on the prescription."""
     stmt = (
@@ -231,7 +246,7 @@ def board_load(
     statuses: Sequence[str],
     finished_since: datetime,
     make: Callable[[RowMapping, bool, datetime | None], T],
-) -> tuple[int, list[T]]:
+) -> tuple[Cursor, list[T]]:
     """Everything the first paint needs, read in one go: the change cursor, and ``make(row,
     failed, retry)`` of every board row (its :func:`sync_mark`).
 
@@ -286,7 +301,7 @@ class FirstPage(Generic[T]):
     ones) over the whole column; ``sources``: the sources with an order on the board;
     ``complete``: no column has more orders than were read (nothing is left to load)."""
 
-    cursor: int
+    cursor: Cursor
     made: list[T]
     counts: dict[str, tuple[int, int]]
     sources: set[str]

@@ -7,9 +7,12 @@ timezone-aware; :data:`SCHEMA_HEAD` is the migration these tables correspond to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -27,10 +30,12 @@ from sqlalchemy import (
     false,
 )
 
-from rxfloor.core.models import OutboxState
+# the bare-ids source: every row from before sources is its (migration 0006 wrote its name)
+from rxfloor.core.sources import default_source
+from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0008_exceptions_index"
+SCHEMA_HEAD = "0009_change_tx"
 
 
 def utcnow() -> datetime:
@@ -53,6 +58,50 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        """The driver's value to an aware datetime in one call per value (the board reads
+        four timestamps of each of 100,000 orders): what :meth:`process_result_value` does,
+        without the decorator's second call around the dialect's own parser."""
+        parse = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+        if parse is None:  # the driver gives datetimes (PostgreSQL)
+
+            def aware(value: Any) -> datetime | None:
+                return None if value is None else value.replace(tzinfo=UTC)
+
+            return aware
+
+        if dialect.name == "sqlite":  # the text SQLAlchemy stores, ISO 8601: parsed aware
+            return _sqlite_aware(parse)
+
+        def parsed(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            at: datetime = parse(value)  # type: ignore[assignment]  # a datetime for a value
+            return at.replace(tzinfo=UTC)
+
+        return parsed
+
+
+def _sqlite_aware(parse: Callable[[Any], Any]) -> Callable[[Any], datetime | None]:
+    """SQLite's stored text (``2025-03-04 10:11:12.123456``, naive UTC) to an aware datetime
+    in one C call (~10x faster than parsing and then ``replace``: 100,000 cards carry
+    four timestamps each); anything else stored there goes through SQLAlchemy's parser."""
+    iso = datetime.fromisoformat
+
+    def aware(value: Any) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            at = iso(value + "+00:00")
+        except (TypeError, ValueError):
+            at = parse(value)
+        # a date alone ignores the offset: as SQLAlchemy reads it, then in UTC
+        return at if at.tzinfo is UTC else at.replace(tzinfo=UTC)
+
+    return aware
+
 
 metadata = MetaData(
     naming_convention={
@@ -72,7 +121,7 @@ orders = Table(
     "orders",
     metadata,
     Column("id", String(160), primary_key=True),
-    Column("source", String(16), server_default="rxscale", nullable=False),
+    Column("source", String(16), server_default=default_source(), nullable=False),
     Column("remote_id", String(128), nullable=False),
     Column("name", String(64), index=True, nullable=False),  # human name, e.g. "#1001"
     Column("status", String(16), index=True, nullable=False),
@@ -172,6 +221,9 @@ changes = Table(
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("order_id", String(160), nullable=False),
     Column("at", UTCDateTime, nullable=False),
+    #: PostgreSQL: the writer's transaction id (server default ``pg_current_xact_id()``);
+    #: the feed's cursor stays below the ones still running. Empty on SQLite.
+    Column("tx", BigInteger),
 )
 
 
@@ -224,7 +276,7 @@ webhook_inbox = Table(
     "webhook_inbox",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source", String(16), server_default="rxscale", nullable=False),
+    Column("source", String(16), server_default=default_source(), nullable=False),
     Column("dedupe_key", String(200), unique=True, nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("headers", Text),  # JSON: the delivery's X-* headers (some sources put facts there)

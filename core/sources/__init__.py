@@ -1,11 +1,16 @@
-"""The systems of record rxfloor syncs with: the one place that names the concrete sources.
+"""The systems of record rxfloor syncs with, found as plugins: nothing here names one.
 
-Everything else (the sync engine, the board, the CLI) asks here and then speaks only
-:class:`~rxfloor.core.sources.base.OrderSource`. A new source is a package beside
-``rxscale/``, one entry in ``_REGISTRY`` and its ``[sources.<name>]`` section in
-``core/config.py``. The packages are imported only when used (httpx is not free at start);
-what the board and the CLI need to know of a source without talking to it (its label, its
-mark on the card, what its orders can do) is its :class:`SourceTraits`, here.
+Each source is a package (``core/sources/<name>/``) that exports one :class:`SourcePlugin`
+through the entry point group ``rxfloor.sources`` (as Harlequin finds its adapters): its
+traits, its ``[sources.<name>]`` settings section and secrets, a factory for the
+:class:`~rxfloor.core.sources.base.OrderSource`, its webhook format. A new source is one
+package and one entry-point line in ``pyproject.toml``; the config, the CLI, the demo and
+the sync engine iterate over :func:`plugins`.
+
+Discovery is cheap: :func:`names` reads the installed metadata only; a plugin's module is
+imported on first use and imports neither httpx nor its client (its factories do). What the
+board and the CLI need to know of a source without talking to it (its label, its mark on
+the card, what its orders can do) is its :class:`SourceTraits`.
 
 An order's identity is (source, the source's own id): :func:`local_id` is the one rule that
 turns it into the local key ``orders.id``.
@@ -17,23 +22,17 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, cast
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from rxfloor.core.config import Settings
     from rxfloor.core.sources.base import OrderSource, WebhookFormat
 
-#: the source the commands use where none is named (and every order from before sources)
-DEFAULT_SOURCE = "rxscale"
-
-
-def local_id(source: str, remote_id: str) -> str:
-    """The local key of the order ``remote_id`` of ``source``: RxScale keeps its own id
-    (databases from before several sources stay as they are), every other source's id is
-    prefixed with the source's name (``shopify:gid://shopify/FulfillmentOrder/1``), so the
-    same number in two sources is two orders. Anything that talks to a source sends the
-    ``remote_id``, never this."""
-    return remote_id if source == DEFAULT_SOURCE else f"{source}:{remote_id}"
+#: the entry point group a source package registers its plugin under
+GROUP = "rxfloor.sources"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,130 +69,124 @@ class SourceTraits:
         return self.exceptions().get(remote_status or "")
 
 
-def _shopify_words(remote_status: str) -> str:
-    """``IN_PROGRESS/ACCEPTED`` -> ``IN_PROGRESS · request ACCEPTED``."""
-    status, _, request = remote_status.partition("/")
-    return f"{status} · request {request}" if request else status
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret of a source: never in the config file, from the environment (``env``) or
+    the OS keyring (service ``rxfloor``, user ``keyring_user``), a ``SecretStr`` once read."""
 
-
-def _konnektive_badge(remote_status: str) -> str | None:
-    """``RMA_PENDING`` -> ``return pending``, ``RETURNED`` -> ``returned``."""
-    from rxfloor.core.sources.konnektive.wire import return_badge
-
-    return return_badge(remote_status)
-
-
-def _konnektive_words(remote_status: str) -> str:
-    """``PENDING_SHIPMENT`` -> ``Pending Shipment`` (imported when asked: no cycle)."""
-    from rxfloor.core.sources.konnektive.wire import status_words
-
-    return status_words(remote_status)
-
-
-@cache
-def _shopify_exceptions() -> dict[str, str]:
-    """Every compact status a person must look at: closed INCOMPLETE (back to the merchant)
-    or a fulfillment request we rejected (imported when asked: no cycle)."""
-    from rxfloor.core.sources.shopify import wire
-
-    table: dict[str, str] = {}
-    for status in wire.STATUSES:
-        for request in wire.REQUEST_STATUSES:
-            if status == wire.INCOMPLETE:
-                table[wire.compact(status, request)] = (
-                    "INCOMPLETE in Shopify: closed unfulfilled, back with the merchant"
-                )
-            elif request == wire.REJECTED:
-                table[wire.compact(status, request)] = (
-                    "request REJECTED in Shopify: the merchant must reassign or cancel it"
-                )
-    return table
-
-
-@cache
-def _konnektive_exceptions() -> dict[str, str]:
-    """Konnektive's own table (``wire.EXCEPTIONS``: Failed)."""
-    from rxfloor.core.sources.konnektive import wire
-
-    return dict(wire.EXCEPTIONS)
-
-
-@cache
-def _photon_exceptions() -> dict[str, str]:
-    """Photon's ``error`` (its reason is the order's hold comment)."""
-    from rxfloor.core.sources.photon import mapping
-
-    return {mapping.ERROR: "Photon reports an error on the order"}
+    env: str  # RXFLOOR_<SOURCE>_<NAME>
+    keyring_user: str
+    what: str  # how an error message names it: "the Shopify access token"
+    #: the spellings refused in the config file: in the source's section, and at the top
+    #: level (``keyring_user``, the old flattened name, is always refused there)
+    file_names: frozenset[str] = frozenset()
+    #: False: taken as given (a login id), no check for a malformed key
+    checked: bool = True
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class SourcePlugin:
+    """Everything rxfloor knows of one source, exported by its package (``plugin.PLUGIN``).
+
+    The factories import what they need (httpx, the client) when called, never before."""
+
+    name: str  # the entry point's name, the ``orders.source`` word and ``[sources.<name>]``
     traits: SourceTraits
-    configured: Callable[[Settings], bool]  # enough configuration to sync (an API URL)
-    module: str  # its ``source`` module: ``<Source>.from_settings`` and ``WEBHOOKS``
-    cls: str
+    #: the ``[sources.<name>]`` table (a pydantic model, every field defaulted)
+    section: type[BaseModel]
+    #: enough configuration to sync (an API URL)
+    configured: Callable[[Settings], bool]
+    #: the source as configured; raises ValueError (no URL or key) or ConfigError
+    open: Callable[[Settings], OrderSource]
+    #: how it signs and shapes its webhook deliveries
+    webhooks: Callable[[], WebhookFormat]
+    #: the variable holding its webhook signing secret (None: it sends no webhooks)
+    webhook_secret_env: str | None = None
+    secrets: tuple[Secret, ...] = ()
+    #: its ids are the local keys as they are (the source of databases from before several
+    #: sources); every other source's orders are ``<name>:<id>``. One plugin at most.
+    bare_ids: bool = False
+    #: how a refusal of a secret in the config file reads (None: each secret's own words)
+    secret_hint: str | None = None
+    #: where it stands where sources are listed (the header, the wall, sync's reports):
+    #: lowest first, then by name
+    rank: int = 100
+
+    def section_of(self, settings: Settings) -> Any:
+        """Its ``[sources.<name>]`` section of ``settings``."""
+        return getattr(settings.sources, self.name)
 
 
-_REGISTRY: dict[str, _Entry] = {
-    "rxscale": _Entry(
-        SourceTraits("RxScale", "R"),
-        lambda s: bool(s.rxscale().api_url),
-        "rxfloor.core.sources.rxscale.source",
-        "RxScaleSource",
-    ),
-    "shopify": _Entry(
-        SourceTraits(
-            "Shopify",
-            "S",
-            tracking_on_finish=True,
-            remote_hold=False,
-            cancel_requests=True,
-            schedules=True,
-            status_words=_shopify_words,
-            exceptions=_shopify_exceptions,
-        ),
-        lambda s: bool(s.shopify_url()),
-        "rxfloor.core.sources.shopify.source",
-        "ShopifySource",
-    ),
-    "konnektive": _Entry(
-        SourceTraits(
-            "Konnektive",
-            "K",
-            tracking_on_finish=True,
-            remote_hold=False,
-            remote_start=False,
-            status_words=_konnektive_words,
-            exceptions=_konnektive_exceptions,
-            card_badge=_konnektive_badge,
-        ),
-        lambda s: bool(s.konnektive_url()),
-        "rxfloor.core.sources.konnektive.source",
-        "KonnektiveSource",
-    ),
-    "photon": _Entry(
-        SourceTraits(
-            "Photon", "P", tracking_on_finish=True, remote_hold=False, exceptions=_photon_exceptions
-        ),
-        lambda s: bool(s.photon_url()),
-        "rxfloor.core.sources.photon.source",
-        "PhotonSource",
-    ),
-}
+@cache
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def names() -> list[str]:
-    """Every source rxfloor knows (a ``SOURCE:`` prefix of an order reference is one)."""
-    return list(_REGISTRY)
+    """Every source rxfloor knows (a ``SOURCE:`` prefix of an order reference is one), in
+    the order the packages registered them; loads no plugin."""
+    return list(_entry_points())
+
+
+@cache
+def plugin(name: str) -> SourcePlugin:
+    """Source ``name``'s plugin; raises :class:`ValueError` when it is unknown."""
+    ep = _entry_points().get(name)
+    if ep is None:
+        raise ValueError(f"unknown source {name!r} (known: {', '.join(names())})")
+    found = ep.load()
+    if not isinstance(found, SourcePlugin) or found.name != name:
+        raise ValueError(f"the entry point {name!r} of {GROUP} is not its SourcePlugin")
+    return found
+
+
+def plugins() -> list[SourcePlugin]:
+    """Every installed source's plugin, by rank (then name)."""
+    return sorted((plugin(name) for name in names()), key=lambda p: (p.rank, p.name))
+
+
+@cache
+def default_source() -> str:
+    """The source whose ids stay bare (every order from before sources is its), else the
+    first one: where a command or a row names no source."""
+    found = [p.name for p in plugins() if p.bare_ids]
+    return found[0] if found else names()[0]
+
+
+@cache
+def bare_ids(name: str) -> bool:
+    """Source ``name``'s ids are the local keys as they are (its plugin says so)."""
+    return name in _entry_points() and plugin(name).bare_ids
+
+
+def local_id(source: str, remote_id: str) -> str:
+    """The local key of the order ``remote_id`` of ``source``: the bare-ids source keeps
+    its own id (databases from before several sources stay as they are), every other
+    source's id is prefixed with the source's name (``<name>:<its id>``), so the same
+    number in two sources is two orders. Anything that talks to a source sends the
+    ``remote_id``, never this."""
+    return remote_id if bare_ids(source) else f"{source}:{remote_id}"
+
+
+def remote_id(source: str, local: str) -> str:
+    """The source's own id of the order whose local key is ``local`` (:func:`local_id`
+    undone)."""
+    return local if bare_ids(source) else local.removeprefix(f"{source}:")
+
+
+def __getattr__(name: str) -> str:
+    if name == "DEFAULT_SOURCE":  # read on first use: the plugins are not loaded before
+        return default_source()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def traits(name: str) -> SourceTraits:
     """Source ``name``'s static traits; raises :class:`ValueError` when it is unknown."""
-    return _entry(name).traits
+    return plugin(name).traits
 
 
 def status_words(name: str, remote_status: str | None) -> str:
-    """The source's own words for where an order is (``IN_PROGRESS · request ACCEPTED``)."""
+    """The source's own words for where an order is (its ``status_words`` trait)."""
     if not remote_status:
         return ""
     return traits(name).status_words(remote_status)
@@ -203,32 +196,41 @@ def exception(name: str, remote_status: str | None, resolved: str | None = None)
     """Why an order of source ``name`` at ``remote_status`` is in the exceptions queue, or
     None: its word needs no person, or a person resolved this very word (``resolved``: the
     order's ``exception_resolved``; it is back once the source says something else)."""
-    if name not in _REGISTRY or (resolved is not None and resolved == remote_status):
+    if name not in _entry_points() or (resolved is not None and resolved == remote_status):
         return None
     return traits(name).exception(remote_status)
 
 
 def configured(settings: Settings) -> list[str]:
     """The names of the sources the configuration sets up (none: the board runs offline)."""
-    return [name for name, entry in _REGISTRY.items() if entry.configured(settings)]
-
-
-def _entry(name: str) -> _Entry:
-    entry = _REGISTRY.get(name)
-    if entry is None:
-        raise ValueError(f"unknown source {name!r} (known: {', '.join(_REGISTRY)})")
-    return entry
+    return [p.name for p in plugins() if p.configured(settings)]
 
 
 def open_source(name: str, settings: Settings) -> OrderSource:
     """Source ``name`` as configured. Raises :class:`ValueError` when it is unknown or its
     configuration is incomplete (no URL, no key), ``ConfigError`` for a malformed key."""
-    entry = _entry(name)
-    cls = getattr(importlib.import_module(entry.module), entry.cls)
-    return cast("OrderSource", cls.from_settings(settings))
+    return plugin(name).open(settings)
 
 
-def webhook_format(name: str = DEFAULT_SOURCE) -> WebhookFormat:
-    """How source ``name`` signs and shapes its webhook deliveries."""
-    module = importlib.import_module(_entry(name).module)
-    return cast("WebhookFormat", module.WEBHOOKS)
+def webhook_format(name: str | None = None) -> WebhookFormat:
+    """How source ``name`` (default: :func:`default_source`) signs and shapes its webhooks."""
+    return plugin(name or default_source()).webhooks()
+
+
+def lazy(ref: str) -> Any:
+    """The object ``module:attribute`` names, imported now (a plugin's factories use it to
+    keep their module's imports out of start-up)."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def opener(ref: str) -> Callable[[Settings], OrderSource]:
+    """A plugin's ``open``: the class ``ref`` names, its ``from_settings``, imported when
+    a source is opened (its client and httpx with it)."""
+    return lambda settings: cast("OrderSource", lazy(ref).from_settings(settings))
+
+
+def loader(ref: str) -> Callable[[], Any]:
+    """A plugin's factory of the object ``ref`` names (its webhook format), imported when
+    asked."""
+    return lambda: lazy(ref)

@@ -6,10 +6,11 @@ comes from, its board column and hold flag were mapped by that source.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import and_, case, select
+from sqlalchemy import Connection, and_, case, select
 from sqlalchemy.exc import IntegrityError
 
 from rxfloor.core import sources
@@ -37,10 +38,17 @@ class RemoteApplier:
         self.source = source
 
     def apply(
-        self, remote: Iterable[SourceOrder], *, seen_at: Mapping[str, datetime] | None = None
+        self,
+        remote: Iterable[SourceOrder],
+        *,
+        seen_at: Mapping[str, datetime] | None = None,
+        conn: Connection | None = None,
     ) -> int:
         """Returns how many orders were added or changed. ``seen_at``: when the remote was
-        as each order (by uid) says, where that is not now (a webhook event's time)."""
+        as each order (by uid) says, where that is not now (a webhook event's time, the
+        instant a pull began reading). Each known order's update (its details, its
+        schedule, its status) is one transaction; ``conn``: all in the caller's (the push's
+        writer applying what its read-backs learned, with the answers they settle)."""
         batch = {o.uid: o for o in remote}
         if not batch:
             return 0
@@ -49,9 +57,9 @@ class RemoteApplier:
         schedules = self.source in sources.names() and sources.traits(self.source).schedules
         scheduled: dict[str, datetime | None] = {}  # known open orders: their fulfill_at
         uids = list(batch)
-        with self.service.store.read() as conn:
+        with self._reading(conn) as read:
             for start in range(0, len(uids), 500):
-                rows = conn.execute(
+                rows = read.execute(
                     select(orders.c.id, orders.c.remote_id, orders.c.remote_status,
                            orders.c.on_hold, orders.c.request_kind, _BARE.label("bare"),
                            orders.c.fulfill_at, orders.c.status)
@@ -78,26 +86,68 @@ class RemoteApplier:
                     new.append(order)
                 continue
             local_id, remote_status, on_hold, asked = known[uid]
-            if uid in bare:
-                full = o.to_new_order(o.board_status or Status.OPEN)
-                if (full.patient_name or full.items) and self.service.fill_details(
-                    local_id, full.patient_name, full.items
-                ):
-                    changed += 1
-            if uid in scheduled and scheduled[uid] != o.scheduled_at:
-                changed += self.service.reschedule(local_id, o.scheduled_at)
-            if (remote_status, on_hold, asked) == (o.status, o.on_hold, o.cancel_requested):
+            fill = uid in bare
+            moved = uid in scheduled and scheduled[uid] != o.scheduled_at
+            news = (remote_status, on_hold, asked) != (o.status, o.on_hold, o.cancel_requested)
+            if not (fill or moved or news):
                 continue
-            what = self.service.apply_remote(
-                local_id, o.status, o.board_status, remote_hold=o.on_hold,
-                hold_comment=o.comment, cancel_requested=o.cancel_requested,
-                request_message=o.request_message, seen_at=(seen_at or {}).get(uid),
-            )  # fmt: skip
-            changed += 1 if what else 0
+            with self._writing(conn) as write:
+                changed += self._update(write, local_id, o, fill=fill, moved=moved, news=news,
+                                        seen_at=(seen_at or {}).get(uid))  # fmt: skip
         added = 0
         if new:
-            try:
-                added = self.service.add_orders(new, source="remote")
-            except IntegrityError:  # the poller and the webhook receiver raced: once more
-                added = self.service.add_orders(new, source="remote")
+            if conn is not None:
+                added = self.service.add_orders_in(conn, new, source="remote")
+            else:
+                try:
+                    added = self.service.add_orders(new, source="remote")
+                except IntegrityError:  # the poller and the webhook receiver raced: once more
+                    added = self.service.add_orders(new, source="remote")
         return added + changed
+
+    def _update(
+        self,
+        conn: Connection,
+        local_id: str,
+        o: SourceOrder,
+        *,
+        fill: bool,
+        moved: bool,
+        news: bool,
+        seen_at: datetime | None,
+    ) -> int:
+        """One known order's update, in one transaction: what it learned (details,
+        schedule, status, hold, request). Returns how many of those changed something."""
+        changed = 0
+        if fill:
+            full = o.to_new_order(o.board_status or Status.OPEN)
+            if (full.patient_name or full.items) and self.service.fill_details_in(
+                conn, local_id, full.patient_name, full.items
+            ):
+                changed += 1
+        if moved:
+            changed += self.service.reschedule_in(conn, local_id, o.scheduled_at)
+        if news:
+            what = self.service.apply_remote_in(
+                conn, local_id, o.status, o.board_status, remote_hold=o.on_hold,
+                hold_comment=o.comment, cancel_requested=o.cancel_requested,
+                request_message=o.request_message, seen_at=seen_at,
+            )  # fmt: skip
+            changed += 1 if what else 0
+        return changed
+
+    @contextmanager
+    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.service.store.read() as read:
+                yield read
+
+    @contextmanager
+    def _writing(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.service.store.write() as write:
+                yield write

@@ -15,9 +15,10 @@ import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, insert, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from rxfloor.core.db import Store, StoreError, sync_lease, utcnow
+from rxfloor.core.db.engine import unreachable
 
 
 def advisory_key(name: str) -> int:
@@ -47,6 +48,10 @@ class PushLease:
         self._pg: Connection | None = None
         self._expires: datetime | None = None  # SQLite: when our lease runs out
         self._lock = threading.Lock()
+        #: PostgreSQL reached directly: a session advisory lock. SQLite, and PostgreSQL behind
+        #: a transaction pooler (the lock would stay on whichever server connection took
+        #: it): a lease row with an expiry
+        self._advisory = not store.is_sqlite and not store.pgbouncer
 
     def acquire(self) -> bool:
         """Keep or take the lease; False while another terminal holds it."""
@@ -59,7 +64,7 @@ class PushLease:
             return self._holds()
 
     def _holds(self) -> bool:
-        if not self.store.is_sqlite:
+        if self._advisory:
             return self._pg_holds()
         if self._expires is None:
             return False
@@ -86,12 +91,17 @@ class PushLease:
         return renewed == 1
 
     def _take(self) -> bool:
-        if not self.store.is_sqlite:
-            conn = self.store.engine.connect()
-            got = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar_one()
-            )
-            conn.commit()
+        if self._advisory:
+            try:
+                conn = self.store.session_connection()
+                got = bool(
+                    conn.execute(
+                        text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}
+                    ).scalar_one()
+                )
+                conn.commit()
+            except DBAPIError as exc:  # the database is away: not "someone else holds it"
+                raise unreachable(self.store, exc) from None
             if not got:
                 conn.close()
                 return False
@@ -99,10 +109,16 @@ class PushLease:
             return True
         now = utcnow()
         with self.store.write() as conn:
-            row = conn.execute(select(sync_lease).where(sync_lease.c.name == self.name)).first()
+            row = conn.execute(
+                select(sync_lease).where(sync_lease.c.name == self.name).with_for_update()
+            ).first()
             values = {"holder": self.holder, "expires_at": now + self.ttl}
-            if row is None:
-                conn.execute(insert(sync_lease).values(name=self.name, **values))
+            if row is None:  # two takers at once on PostgreSQL: the second's insert fails
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(sync_lease).values(name=self.name, **values))
+                except IntegrityError:
+                    return False
             elif row.holder != self.holder and row.expires_at > now and holder_alive(row.holder):
                 return False
             else:
@@ -149,7 +165,7 @@ class PushLease:
                     self._pg.commit()
                 self._drop_pg()
                 return
-            if self.store.is_sqlite:
+            if not self._advisory:
                 self._expires = None
                 with self.store.write() as conn:
                     conn.execute(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 
 from rxfloor.core import sources
 from rxfloor.core.config import Settings
+from rxfloor.core.db import StoreError, utcnow
+from rxfloor.core.db.feed import RETRY_INTERVAL
 from rxfloor.core.service import OrderService
 from rxfloor.core.sources.base import AuthError
 from rxfloor.core.sync.retry import RetryPolicy
@@ -36,6 +39,8 @@ class BackgroundSync:
         self.stop_event = threading.Event()
         #: each source's last cycle, by source name
         self.last: dict[str, CycleReport] = {}
+        #: since when a source's cycles find the database unreachable, by source name
+        self.db_down: dict[str, datetime] = {}
         self._threads = [
             threading.Thread(target=self._run, args=(w,), name=f"rxfloor-sync-{w.source.name}",
                              daemon=True)
@@ -68,15 +73,30 @@ class BackgroundSync:
         self.stop()
 
     def _run(self, worker: SyncWorker) -> None:
+        name = worker.source.name
         while not self.stop_event.is_set():
             wait = self.interval_s
             try:
-                self.last[worker.source.name] = worker.cycle()
+                self.last[name] = worker.cycle()
             except AuthError:
                 wait = max(wait, 60.0)
+            except StoreError as exc:  # the database is away: said once, tried again soon
+                wait = min(wait, RETRY_INTERVAL)
+                self._down(name, exc)
+                self.stop_event.wait(wait)
+                continue
             except Exception as exc:  # never let the board's worker die silently
-                log.warning("sync cycle of %s failed: %s", worker.source.name, exc)
+                log.warning("sync cycle of %s failed: %s", name, exc)
+            if self.db_down.pop(name, None) is not None:
+                log.warning("%s sync: database reachable again", name)
             self.stop_event.wait(wait)
+
+    def _down(self, name: str, exc: StoreError) -> None:
+        if name in self.db_down:
+            return
+        since = self.db_down[name] = utcnow()
+        log.warning("%s sync: database unreachable since %s · retrying (%s)", name,
+                    since.astimezone().strftime("%H:%M"), exc)  # fmt: skip
 
 
 def open_workers(

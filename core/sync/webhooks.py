@@ -223,7 +223,7 @@ class WebhookReceiver:
             key = f"{self.source}:event:{event.event_id}"[:200]
         else:
             key = dedupe_key(event.raw, event.event_type, ts, uid)
-            if self.source != DEFAULT_SOURCE:  # RxScale's keys stay as they were stored
+            if not sources.bare_ids(self.source):  # the bare-ids source's keys stay as stored
                 key = f"{self.source}:{key}"[:200]
         kept = kept_headers(headers, self.webhooks.signature_header)
         return _Event(key, body, json.dumps(kept) if kept else None, uid, ts, stale)

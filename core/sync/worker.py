@@ -37,7 +37,8 @@ from rxfloor.core.db import (
 )
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import OutboxState
-from rxfloor.core.service import OrderService, PushResult
+from rxfloor.core.reconcile import Plan, Row, Verdict, row_of, still_uncertain
+from rxfloor.core.service import OrderService, PushResult, ReadBack, Refusal
 from rxfloor.core.sources.base import (
     AuthError,
     OrderSource,
@@ -73,24 +74,27 @@ class CycleReport:
 
 
 class _Answer(StrEnum):
-    """What one send came to (the first three are also the row's new state)."""
+    """What one send came to."""
 
     SENT = OutboxState.SENT.value
-    SUPERSEDED = OutboxState.SUPERSEDED.value
-    FAILED = OutboxState.FAILED.value
+    READ_BACK = "read_back"  # nothing (more) to send on the read-back: the rule settles it
+    FAILED = OutboxState.FAILED.value  # refused
     RETRY = "retry"  # a transient failure: the row is due again after a delay
     LOST = "lost"  # the lease was lost before the send: put back, not an attempt
 
 
 @dataclass
 class _Outcome:
+    """What a push thread learned from one send; the writer thread records it."""
+
     state: _Answer
     message: str | None = None
     remote_status: str | None = None
     retry_after: float | None = None
     offline: bool = False
-    maybe_applied: bool = False  # this attempt may have changed the remote
-    stale: bool = False  # superseded: the remote moved where the move no longer applies
+    maybe_applied: bool = False  # the row may be in effect at the remote after this attempt
+    read_back: ReadBack | None = None  # for READ_BACK
+    learned: list[SourceOrder] = field(default_factory=list)  # orders read back, to apply
 
     def __post_init__(self) -> None:  # stored as outbox.last_error: the card's sync error
         if self.message:
@@ -200,6 +204,9 @@ class SyncWorker:
         if full is None:
             full = active is None or self._pulls % self.full_every == 1 or self.full_every == 1
         seen: list[SourceOrder] = []
+        # the instant before anything was read: a move settled after it is never judged by
+        # what this pull saw (a page read before another terminal's push was settled)
+        read_at = outbox_rows.clock()
         try:
             for item in self.source.iter_orders(self.page_size, active=not full):
                 if isinstance(item, str):
@@ -221,7 +228,7 @@ class SyncWorker:
         except TransientError as exc:  # it answered badly or dropped one call: push anyway
             report.errors.append(str(exc))
         # apply what we saw even when a later page failed: each order is judged alone
-        return self.applier.apply(seen)
+        return self.applier.apply(seen, seen_at={o.uid: read_at for o in seen})
 
     def _read_bare(self, seen: set[str]) -> list[SourceOrder]:
         """Orders on the floor with neither patient nor items (an event named them only:
@@ -280,8 +287,8 @@ class SyncWorker:
             for o in results:
                 if o.state is _Answer.SENT:
                     report.pushed += 1
-                elif o.state is _Answer.SUPERSEDED:
-                    report.superseded += 1
+                elif o.state is _Answer.READ_BACK:
+                    report.superseded += 1  # or settled as sent unseen: counted once here
                 elif o.state in (_Answer.RETRY, _Answer.FAILED) and o.message:
                     report.errors.append(o.message)
             if self._lease_lost.is_set():
@@ -384,12 +391,19 @@ class SyncWorker:
         """One transaction: settle the answers that arrived, claim ``chunk`` (returns the
         ids claimed) and, at most once a second, say mid-drain that the remote answers."""
         results = [self._result(row, o) for row, o in arrived]
+        learned = [order for _, o in arrived for order in o.learned]
         seen = [(r["id"], OutboxState(r["state"])) for r in chunk]
         answered = any(o.state not in (_Answer.RETRY, _Answer.LOST) for _, o in arrived)
         progress = answered and time.monotonic() - self._progress_at >= 1.0
         with self.store.write() as conn:
+            if learned:  # what the read-backs saw, before the answers they settle
+                self.applier.apply(learned, conn=conn)
             if results:
+                results = self.service.judge_read_backs(conn, results)
                 self.service.record_push(conn, self.lease.holder, results)
+                for (_, o), r in zip(arrived, results, strict=True):
+                    if r.verdict is Verdict.CONFIRM:
+                        o.state = _Answer.SENT  # in effect: counted as pushed
             until = utcnow() + timedelta(seconds=self.in_flight_s)
             claimed = (
                 outbox_rows.claim(conn, seen, self.lease.holder, until=until) if seen else set()
@@ -403,10 +417,13 @@ class SyncWorker:
     def _result(self, row: dict[str, Any], o: _Outcome) -> PushResult:
         """What the row records of one send's outcome. A refusal is retried once, after
         ``policy.refused_s`` (read back first: the remote may have moved); the second one
-        parks the row, as does any refusal after a person's retry (it counts as that one)."""
+        parks the row, as does any refusal after a person's retry (it counts as that one).
+        A row stays maybe applied once it may have been (the outcome says whether this
+        attempt left it so: only a read-back that answered clears what a dead pusher left)."""
         maybe_applied = bool(row["maybe_applied"]) or o.maybe_applied
         attempts, error, next_at = row["attempts"] + 1, o.message, None
         refusals = row["refusals"]
+        refusal: Refusal | None = None
         if o.state is _Answer.LOST:  # not an attempt: back in the queue for the new holder
             state, attempts, error = OutboxState.PENDING, row["attempts"], row["last_error"]
         elif o.state is _Answer.RETRY:
@@ -415,59 +432,71 @@ class SyncWorker:
         elif o.state is _Answer.FAILED:
             refusals += 1
             words = o.message or "no message"
+            earlier = Refusal(words, row["refusals"]).error if row["refusals"] >= 2 else None
             if refusals == 1:
                 state = OutboxState.PENDING
                 next_at = utcnow() + timedelta(seconds=self.policy.refused_s)
-                error = f"refused: {words} — retrying once at {next_at.astimezone():%H:%M}"
             else:
                 state = OutboxState.FAILED
-                error = f"refused {'twice' if refusals == 2 else 'again'}: {words}"
+            refusal = Refusal(
+                words, refusals, next_at, said=earlier is not None and row["last_error"] == earlier
+            )
+            error = refusal.error
+        elif o.state is _Answer.READ_BACK:
+            state = OutboxState.SUPERSEDED  # or sent: the reconcile rule decides (record_push)
         else:
-            state = OutboxState(o.state)
+            state = OutboxState.SENT
         settle = outbox_rows.Settle(row["id"], row["order_id"], state, attempts, error,
                                     next_attempt_at=next_at, maybe_applied=maybe_applied,
                                     refusals=refusals)  # fmt: skip
         changed = o.remote_status if o.remote_status != row["remote_status"] else None
-        return PushResult(settle, row["action"], changed, row["last_error"],
-                          refused=o.state is _Answer.FAILED, stale=o.stale)  # fmt: skip
+        return PushResult(settle, row["action"], changed, row["last_error"], refusal=refusal,
+                          read_back=o.read_back)  # fmt: skip
 
     def _push_one(self, row: dict[str, Any]) -> _Outcome:
+        """Send one row (a push thread): read back first where the row may already be in
+        effect or the remote may have moved, then send the plan's steps. Nothing is written
+        here: the outcome carries what was learned (the orders read back, too) to the
+        writer thread."""
         action = Action(row["action"])
         uid = row["remote_id"]  # the source's id; ``order_id`` is the local one
         payload = json.loads(row["payload"]) if row["payload"] else None
         status: str | None = row["remote_status"]
-        # an earlier attempt may have been applied without our hearing the answer
-        uncertain = row["state"] == OutboxState.SENDING or bool(row["maybe_applied"])
+        # an earlier attempt may have been applied without our hearing the answer: a row
+        # found ``sending`` (its pusher died) is uncertain until a read-back says otherwise
+        kind = row_of(
+            sending=row["state"] == OutboxState.SENDING,
+            maybe_applied=bool(row["maybe_applied"]),
+            refusals=row["refusals"],
+        )
         # a refused row was not applied, but the remote may have moved since: look first
-        check = uncertain or status is None or row["refusals"] > 0
-        sent = False  # a PATCH of this attempt was applied
+        check = kind is Row.UNCERTAIN or status is None or row["refusals"] > 0
+        sent = False  # a step of this attempt was applied
+        read = False  # a read-back of this attempt answered
+        learned: list[SourceOrder] = []
+
+        def maybe(lost: bool = False) -> bool:
+            return still_uncertain(kind, read_back=read, sent_now=sent, request_lost=lost)
+
         try:
             for _ in range(3):  # a refusal is read back and re-planned, at most twice
                 try:
+                    board: Status | None = None
                     if check:
                         remote = self.source.get_order(uid)
-                        status = remote.status
-                        self.applier.apply([remote])
+                        read = True
+                        learned.append(remote)
+                        status, board = remote.status, remote.board_status
                     assert status is not None
                     plan = self.source.plan_push(action, status)
-                    if plan.done and not (uncertain or sent):
-                        # we never sent this row: the remote got there by itself
-                        return _Outcome(
-                            _Answer.SUPERSEDED,
-                            f"superseded: the remote had already set the order to {status}",
-                            remote_status=status,
-                        )
-                    if plan.done:
-                        return _Outcome(_Answer.SENT, remote_status=status)
-                    if plan.stale:
-                        return _Outcome(
-                            _Answer.SUPERSEDED,
-                            f"superseded: the remote set the order to {status}",
-                            remote_status=status,
-                            # judged on what the remote has now (an uncertain row was read
-                            # back first): a stale plan means none of this move is in effect
-                            stale=not sent,
-                        )
+                    if plan.done or plan.stale:
+                        # nothing (more) to send: the reconcile rule settles the row by what
+                        # the remote has now (record_push), in effect or not
+                        judged = ReadBack(Plan.DONE if plan.done else Plan.STALE, status,
+                                          board, kind, sent)  # fmt: skip
+                        return _Outcome(_Answer.READ_BACK, remote_status=status,
+                                        maybe_applied=maybe(), read_back=judged,
+                                        learned=learned)  # fmt: skip
                     for i, step in enumerate(plan.steps):
                         key = row["idempotency_key"] if i == 0 else f"{row['idempotency_key']}.{i}"
                         if not self.lease.verify():
@@ -477,18 +506,21 @@ class SyncWorker:
                                                        payload=payload)  # fmt: skip
                         sent = True
                         status = answer.status
-                    return _Outcome(_Answer.SENT, remote_status=status)
+                    return _Outcome(_Answer.SENT, remote_status=status, learned=learned)
                 except PermanentError as exc:
                     if check or not exc.conflict:
-                        return _Outcome(_Answer.FAILED, str(exc))
+                        return _Outcome(_Answer.FAILED, str(exc), maybe_applied=maybe(),
+                                        learned=learned)  # fmt: skip
                     check = True  # our own lost answer, or a remote change: look
                 except TransientError as exc:
                     return _Outcome(_Answer.RETRY, str(exc), retry_after=exc.retry_after,
                                     offline=isinstance(exc, UnreachableError),
-                                    maybe_applied=sent or exc.maybe_applied)  # fmt: skip
+                                    maybe_applied=maybe(exc.maybe_applied),
+                                    learned=learned)  # fmt: skip
         except _LeaseLost:
-            return _Outcome(_Answer.LOST, _LEASE_LOST, maybe_applied=sent)
-        return _Outcome(_Answer.FAILED, "the remote keeps refusing this move")
+            return _Outcome(_Answer.LOST, _LEASE_LOST, maybe_applied=maybe(), learned=learned)
+        return _Outcome(_Answer.FAILED, "the remote keeps refusing this move",
+                        maybe_applied=maybe(), learned=learned)  # fmt: skip
 
     def _health(self, online: bool, error: str | None) -> None:
         with self.store.write() as conn:

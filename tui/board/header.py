@@ -24,6 +24,11 @@ _BAD = "$error bold"
 _LOOK = "$warning bold"
 
 
+def down_sentence(since: datetime) -> str:
+    """What the board and the wall say while the database does not answer."""
+    return f"database unreachable since {since.astimezone().strftime('%H:%M')} · retrying"
+
+
 def exceptions_part(count: int) -> Content:
     """``exceptions 3 │ `` for the header; nothing at 0."""
     if not count:
@@ -120,10 +125,16 @@ class BoardHeader(Static):
         health: Mapping[str, SyncHealth],
         configured: Sequence[str],
         exceptions: int = 0,
+        db_down: datetime | None = None,
     ) -> None:
+        """``db_down``: since when the database does not answer (its sentence, in the error
+        colour, takes the place of the sync health, which cannot be read meanwhile)."""
         clock = now.astimezone().strftime("%H:%M:%S")
         where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
         head = Content(f" {clock} │ {where} │ ") + exceptions_part(exceptions)
+        if db_down is not None:
+            self.update(head + Content.styled(down_sentence(db_down), _BAD))
+            return
         line = head + health_line(health, configured)
         width = self.size.width
         if width and line.cell_length > width and len(shown_sources(configured, health)) > 1:

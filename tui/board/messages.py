@@ -12,11 +12,12 @@ the answers to its actions (``MoveDone``, ``MoveRefused``, ``Undone``, ``DetailL
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from rxfloor.core.db import SyncHealth
+from rxfloor.core.db import Cursor, SyncHealth
 from rxfloor.core.db.queries import SyncMarks
 from rxfloor.core.models import OrderView
 from rxfloor.core.service import MoveResult
@@ -34,7 +35,7 @@ class BoardLoaded(Message):
 
     def __init__(
         self,
-        cursor: int,
+        cursor: Cursor,
         cards: Sequence[Card],
         health: Mapping[str, SyncHealth],
         alerts: Sequence[Row],
@@ -172,3 +173,20 @@ class Notice(Message):
         super().__init__()
         self.text = text
         self.severity = severity
+
+
+class DatabaseDown(Message):
+    """The database stopped answering at ``since`` (the feed keeps trying)."""
+
+    def __init__(self, since: datetime, error: str) -> None:
+        super().__init__()
+        self.since = since
+        self.error = error
+
+
+class DatabaseBack(Message):
+    """The database answers again; the changes made meanwhile follow as usual."""
+
+    def __init__(self, down_since: datetime) -> None:
+        super().__init__()
+        self.down_since = down_since

@@ -102,14 +102,14 @@ class Card:
             id=data["id"],
             # text from data, as painted: controls visible (an ESC would reach the terminal)
             name=visible(data["name"]),
-            status=Status(data["status"]),
+            status=_STATUS.get(data["status"]) or Status(data["status"]),
             priority=priority,
             delivery=visible(delivery),
-            patient=visible(data["patient_name"]),
-            # a few hundred distinct initials, and item lines repeat (one common drug):
-            # shared, not one copy per card
-            initials=intern(visible(initials(data["patient_name"]))),
-            items=intern(visible(data["items_summary"])),
+            # a few hundred distinct patients and initials, and item lines repeat (one
+            # common drug): made once and shared, not one copy per card
+            patient=_shared(data["patient_name"]),
+            initials=_initials(data["patient_name"]),
+            items=_shared(data["items_summary"]),
             due_at=data["due_at"],
             fulfill_at=data["fulfill_at"],
             on_hold=on_hold,
@@ -133,6 +133,8 @@ class Card:
 
     def aim(self, targets: Mapping[str, timedelta]) -> None:
         """A stat or waiter order with no due time is due a set time after it arrived."""
+        if self.due_at is not None and self.target is self.due_at:
+            return  # its due time is its target, and its instant was computed when made
         target = targets.get(self.priority)
         if self.due_at is None and target is not None and self.created_at is not None:
             self.target = self.created_at + target
@@ -178,6 +180,21 @@ class Card:
         """Filter as you type: order name, patient, items, source (case-insensitive);
         ``source:NAME`` keeps only that source's orders (see :func:`parse_needle`)."""
         return card_filter(needle)(self)
+
+
+_STATUS = {s.value: s for s in Status}
+
+
+@lru_cache(maxsize=8192)
+def _shared(text: str) -> str:
+    """``text`` as painted (controls made visible), one copy for every card that has it."""
+    return intern(visible(text))
+
+
+@lru_cache(maxsize=8192)
+def _initials(patient: str) -> str:
+    """The patient's initials as painted, one copy for every card that has them."""
+    return intern(visible(initials(patient)))
 
 
 @lru_cache(maxsize=64)
@@ -267,6 +284,9 @@ class BoardModel:
         self.finished_since: datetime | None = None
         self.targets = dict(targets or {})  # priority -> due this long after arrival
         self.per_source: Counter[str] = Counter()  # cards on the board, by source
+        #: ids of the cards showing a sync mark: the health poll looks at these and at the
+        #: marked orders, not at every card (100,000 of them, once a second)
+        self._marked: set[str] = set()
 
     @property
     def sources(self) -> set[str]:
@@ -276,6 +296,7 @@ class BoardModel:
     def load(self, cards: Iterable[Card]) -> None:
         self.cards = {card.id: card for card in cards}
         self.per_source = Counter(c.source for c in self.cards.values())
+        self._marked = {c.id for c in self.cards.values() if _has_mark(c)}
         if self.targets:
             for card in self.cards.values():
                 card.aim(self.targets)
@@ -329,6 +350,8 @@ class BoardModel:
                 continue
             self.cards[card.id] = card
             self.per_source[card.source] += 1
+            if _has_mark(card):
+                self._marked.add(card.id)
             touched.add(card.status)
             if incremental:
                 insort(self.columns[card.status], card, key=_key)
@@ -358,19 +381,24 @@ class BoardModel:
         return card is not None and not card.patient and not card.items
 
     def flag_failed(self, marks: SyncMarks, ids: Iterable[str] | None = None) -> set[str]:
-        """Set the sync badges from ``marks`` for ``ids`` (every card when None); returns the
-        ids whose badge changed."""
-        cards: Iterable[Card | None] = (
-            self.cards.values() if ids is None else [self.cards.get(i) for i in ids]
-        )
+        """Set the sync badges from ``marks`` for ``ids`` (every card when None: only the
+        cards marked now or in ``marks`` can change); returns the ids whose badge changed."""
+        if ids is None:
+            ids = self._marked | marks.keys()
         flipped = set()
-        for card in cards:
+        for card_id in ids:
+            card = self.cards.get(card_id)
             if card is None:
+                self._marked.discard(card_id)
                 continue
             mark = sync_mark(marks, card.id)
             if (card.sync_failed, card.sync_retry) != mark:
                 card.sync_failed, card.sync_retry = mark
                 flipped.add(card.id)
+            if _has_mark(card):
+                self._marked.add(card.id)
+            else:
+                self._marked.discard(card.id)
         return flipped
 
     def _hidden(self, card: Card) -> bool:
@@ -386,6 +414,10 @@ class BoardModel:
             cards = [c for c in self.cards.values() if c.status is status]
             cards.sort(key=_key)
             self.columns[status] = cards
+
+
+def _has_mark(card: Card) -> bool:
+    return card.sync_failed or card.sync_retry is not None
 
 
 def late_count(cards: Sequence[Card], now: datetime) -> int:

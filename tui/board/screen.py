@@ -298,6 +298,9 @@ class BoardScreen(Contained, Screen[None]):
         come minutes later. The board's card now may be another object (the feed replaced
         it) or another version: then nothing moves here, and the service, asked with the
         version the person saw, says what happened meanwhile and does nothing."""
+        if self.view.down_sentence is not None:  # it could not be stored: say so, do nothing
+            self.rx.say(f"{action.value}: not done, {self.view.down_sentence}", "error")
+            return
         shown = self.model.cards.get(card.id)
         target = MOVES.get((card.status, action))
         if shown is None:

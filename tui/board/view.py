@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,21 +23,23 @@ from textual.widgets import Static
 
 from rxfloor.core import exceptions as exception_queue
 from rxfloor.core.config import Settings
-from rxfloor.core.db import Store, StoreError, SyncHealth
+from rxfloor.core.db import Cursor, Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
-from rxfloor.core.db.feed import change_batches
+from rxfloor.core.db.feed import RETRY_INTERVAL, FeedBack, FeedDown, change_batches
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import configured
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.card import urgency
 from rxfloor.tui.board.column import ColumnView
-from rxfloor.tui.board.header import BoardHeader, shown_sources
+from rxfloor.tui.board.header import BoardHeader, down_sentence, shown_sources
 from rxfloor.tui.board.messages import (
     AlertsChanged,
     BoardCompleted,
     BoardLoaded,
     ChangesArrived,
+    DatabaseBack,
+    DatabaseDown,
     HealthChanged,
     Notice,
 )
@@ -47,6 +50,10 @@ HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this
 TICK_INTERVAL = 30.0  # times in status move on
 #: Terminal rows a card takes at least (compact): the first page fills the screen's height.
 _CARD_ROWS = 3
+#: How long the view's mount waits for the first page (read from when the view is composed)
+#: so that the very first frame has cards; a slower database gets the board without them,
+#: and the page follows as a message.
+FIRST_PAGE_WAIT = 0.5
 
 
 def targets(settings: Settings) -> dict[str, timedelta]:
@@ -139,7 +146,9 @@ class BoardView(Contained, Vertical):
         self._beyond: dict[Status, tuple[int, int]] = {}
         self._early_sources: set[str] = set()  # every source on the board, from the COUNT
         self._per_column = 0  # cards per column in the first page
-        self._resume = 0  # the change cursor the feed starts from once the board is complete
+        self._page: Future[BoardLoaded] = Future()  # the first page, read from compose on
+        #: the change cursor the feed starts from once the board is complete
+        self._resume = Cursor(0)
         self.health: Mapping[str, SyncHealth] = {}
         self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
@@ -150,11 +159,19 @@ class BoardView(Contained, Vertical):
         self._replaced: tuple[Card, float] | None = None
         self._alerts_read = False  # the first read of the alerts rings no bell
         self.exceptions = 0  # the exceptions queue's count, polled with the health
+        #: since when the database does not answer (None: it does)
+        self.db_down: datetime | None = None
         #: published after each batch of the change feed and when the count changes: a
         #: screen showing the exceptions queue reads it again
         self.changed: Signal[None] = Signal(self, "changed")
 
     def compose(self) -> ComposeResult:
+        # the first page is read while the widgets mount and their CSS is applied: a plain
+        # thread (a Textual worker would start only once the event loop has a turn)
+        self._per_column = self.app.size.height // _CARD_ROWS + 2
+        self._page = Future()
+        threading.Thread(target=self._read_first_page, args=(self._page, self._per_column),
+                         name="board-first-page", daemon=True).start()  # fmt: skip
         yield BoardHeader()
         yield AlertBanner()
         with Horizontal(id="columns"):
@@ -167,8 +184,12 @@ class BoardView(Contained, Vertical):
         self._header()
         self.set_interval(1.0, self._header)
         self.set_interval(TICK_INTERVAL, self._tick)
-        self._per_column = self.app.size.height // _CARD_ROWS + 2
-        self._load(self._per_column)
+        try:  # the first frame with cards: worth a short wait here
+            first = self._page.result(FIRST_PAGE_WAIT)
+        except Exception:  # late or failed: the worker brings it (or the error)
+            self._await_first_page(self._page)
+        else:
+            self._loaded(first)
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -271,7 +292,7 @@ class BoardView(Contained, Vertical):
 
     def _header(self) -> None:
         self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.sources,
-                                         self.exceptions)  # fmt: skip
+                                         self.exceptions, self.db_down)  # fmt: skip
 
     def refresh_header(self) -> None:
         self._header()
@@ -350,6 +371,8 @@ class BoardView(Contained, Vertical):
         else:
             self.call_after_refresh(self._load_rest)
         self.set_interval(HEALTH_INTERVAL, self._poll_health)
+        if message.complete:
+            self.call_after_refresh(self._poll_health)  # the exceptions count (first page)
 
     def _first_page(self, counts: Mapping[str, tuple[int, int]]) -> None:
         """Keep only each column's real top (the read's two slices hold more, with gaps after
@@ -372,6 +395,9 @@ class BoardView(Contained, Vertical):
         self._complete.set()
         self.paint(Status)
         self._follow(self._resume)
+        # the exceptions count (see the first page), once the rest is in: its first call
+        # imports every source's tables, which would compete with the rest's read
+        self.call_after_refresh(self._poll_health)
 
     @on(ChangesArrived)
     def _changes_arrived(self, message: ChangesArrived) -> None:
@@ -388,6 +414,34 @@ class BoardView(Contained, Vertical):
         if message.confirmed:
             self._flag_failed(message.failed, message.confirmed)
         self.changed.publish(None)
+
+    @property
+    def down_sentence(self) -> str | None:
+        """``database unreachable since 10:02 · retrying`` while it is so, else None."""
+        return None if self.db_down is None else down_sentence(self.db_down)
+
+    @on(DatabaseDown)
+    def _database_down(self, message: DatabaseDown) -> None:
+        if self.db_down is not None:
+            return
+        self.db_down = message.since
+        self.ring()  # once: the header keeps saying it
+        self._header()
+        self.post_message(Notice(f"{self.down_sentence} ({message.error})", "error"))
+        self._keys_may_have_changed()
+
+    @on(DatabaseBack)
+    def _database_back(self, message: DatabaseBack) -> None:
+        if self.db_down is None:
+            return
+        since = message.down_since.astimezone().strftime("%H:%M")
+        self.db_down = None
+        self._header()
+        self.post_message(
+            Notice(f"database reachable again (unreachable since {since}): board read again")
+        )
+        self._poll_health()
+        self._keys_may_have_changed()
 
     @on(HealthChanged)
     def _health_changed(self, message: HealthChanged) -> None:
@@ -431,21 +485,29 @@ class BoardView(Contained, Vertical):
         return card is None or card.cancel_requested
 
     # --------------------------------------------------------------- workers
-    @work(thread=True, group="load")
-    def _load(self, per_column: int) -> None:
+    def _read_first_page(self, page: Future[BoardLoaded], per_column: int) -> None:
         """The top ``per_column`` cards of each column and the columns' COUNTs (the first
-        frame is there at once, its titles right); every card follows in the background
-        (:meth:`_load_rest`). Cards are built here, off the event loop."""
-        store = self.store
-        statuses, since = [s.value for s in Status], day_start(self.clock())
-        page = bq.board_first_page(store, statuses, since, self.clock(), self.model.targets,
-                                   per_column, Card.from_row)  # fmt: skip
-        health, alerts = store.sync_health(self.sources), store.open_alerts()
-        with store.read() as conn:
-            count = exception_queue.count(conn)
-        self.post_message(BoardLoaded(page.cursor, page.made, health, alerts, counts=page.counts,
-                                      sources=page.sources, complete=page.complete,
-                                      exceptions=count))  # fmt: skip
+        frame has them, its titles right); every card follows in the background
+        (:meth:`_load_rest`). Cards are built here, off the event loop. The exceptions
+        queue's count waits for the first health poll: its first call imports every
+        source's tables (~50-100 ms), which the first frame need not wait for."""
+        try:
+            store = self.store
+            statuses, since = [s.value for s in Status], day_start(self.clock())
+            read = bq.board_first_page(store, statuses, since, self.clock(), self.model.targets,
+                                       per_column, Card.from_row)  # fmt: skip
+            health, alerts = store.sync_health(self.sources), store.open_alerts()
+            page.set_result(BoardLoaded(read.cursor, read.made, health, alerts,
+                                        counts=read.counts, sources=read.sources,
+                                        complete=read.complete))  # fmt: skip
+        except BaseException as exc:  # raised again by the worker below
+            page.set_exception(exc)
+
+    @work(thread=True, group="load")
+    def _await_first_page(self, page: Future[BoardLoaded]) -> None:
+        """The first page, when the mount did not wait for it: posted as it arrives; a read
+        that failed fails this worker (the app contains it as any worker's failure)."""
+        self.post_message(page.result())
 
     @work(thread=True, group="load")
     def _load_rest(self) -> None:
@@ -456,13 +518,41 @@ class BoardView(Contained, Vertical):
         self.post_message(BoardCompleted(cards))
 
     @work(thread=True, group="feed")
-    def _follow(self, since: int) -> None:
-        """One message per coalesced batch of the change feed, until the view goes."""
+    def _follow(self, since: Cursor) -> None:
+        """One message per coalesced batch of the change feed, until the view goes.
+
+        The database going away is told (:class:`DatabaseDown`), and its return
+        (:class:`DatabaseBack`); the feed keeps its cursor meanwhile, so what changed is
+        read when it is back."""
         try:
-            for batch in change_batches(self.store, self._stop, since=since):
-                self.post_message(self._batch(batch.order_ids))
-        except StoreError as exc:
+            for event in change_batches(self.store, self._stop, since=since,
+                                        clock=self.clock):  # fmt: skip
+                if isinstance(event, FeedDown):
+                    self.post_message(DatabaseDown(event.since, event.error))
+                elif isinstance(event, FeedBack):
+                    self.post_message(DatabaseBack(event.down_since))
+                else:
+                    self._deliver(event.order_ids)
+        except StoreError as exc:  # the feed itself retries: this is a last resort
             self.post_message(Notice(f"live updates stopped: {exc}", "error"))
+
+    def _deliver(self, ids: frozenset[str]) -> None:
+        """Read a batch's rows and post them; while the database does not answer, try
+        again (the batch is not dropped: its cards would stay in their old columns)."""
+        down: datetime | None = None
+        while not self._stop.is_set():
+            try:
+                arrived = self._batch(ids)
+            except StoreError as exc:
+                if down is None:
+                    down = self.clock()
+                    self.post_message(DatabaseDown(down, str(exc)))
+                self._stop.wait(RETRY_INTERVAL)
+                continue
+            if down is not None:
+                self.post_message(DatabaseBack(down))
+            self.post_message(arrived)
+            return
 
     def _batch(self, ids: frozenset[str]) -> ChangesArrived:
         """Read full rows only for orders not shown as they are (runs in the feed thread):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from rxfloor.core.config import Settings
+    from rxfloor.core.db import Store
     from rxfloor.core.service import OrderService
 
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -31,12 +32,16 @@ class Context:
     database: str | None = None
     actor: str | None = None
     station: str | None = None
+    #: the command (``board`` without one): PostgreSQL connections are named after it
+    role: str = "cli"
     _settings: Settings | None = field(default=None, init=False, repr=False)
     _service: OrderService | None = field(default=None, init=False, repr=False)
+    _store: Store | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
-        return cls(database=args.database, actor=args.actor, station=args.station)
+        role = getattr(args, "command", None) or "board"
+        return cls(database=args.database, actor=args.actor, station=args.station, role=role)
 
     @property
     def settings(self) -> Settings:
@@ -55,13 +60,31 @@ class Context:
         if self._service is None:
             from rxfloor.core.service import open_service
 
-            self._service = open_service(self.settings)
+            self._service = open_service(self.settings, self.role)
         return self._service
+
+    @property
+    def store(self) -> Store:
+        """The configured store alone, opened as :meth:`service` opens it: a read-only
+        command that needs no service imports no pydantic models."""
+        if self._service is not None:
+            return self._service.store
+        if self._store is None:
+            from rxfloor.core.db import Store
+
+            settings = self.settings
+            self._store = Store.open(
+                settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+            )
+        return self._store
 
     def close(self) -> None:
         if self._service is not None:
             self._service.store.close()
             self._service = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 def global_options(*, suppress: bool) -> argparse.ArgumentParser:

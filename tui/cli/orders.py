@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.text import clip, shown, visible
@@ -21,6 +21,7 @@ from rxfloor.tui.cli.exit_codes import ExitCode
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from rxfloor.core.db import Store
     from rxfloor.core.service import OrderService
     from rxfloor.tui.cli.context import Subcommands
 
@@ -30,6 +31,8 @@ _REF_MAX = 200  # SOURCE:ID with a source's long id (a Shopify gid)
 _COUNT_MAX = 1_000_000
 _TRACKING_MAX = 128
 _URL_MAX = 2048
+#: ``orders --json`` writes this many orders at a time
+_BATCH = 1000
 
 _MOVES = (  # (action, help, needs a reason)
     (Action.START, "OPEN -> PROCESSING", False),
@@ -146,8 +149,31 @@ def add_samples(service: OrderService, count: int, seed: int) -> None:
 
 
 def _orders(args: argparse.Namespace, ctx: Context) -> int:
-    print_orders(ctx.service, args.status, as_json=args.json)
+    if args.json:  # the store alone: no service, no pydantic models to import
+        write_orders_json(ctx.store, args.status, sys.stdout)
+    else:
+        print_orders(ctx.service, args.status, as_json=False)
     return ExitCode.OK
+
+
+def write_orders_json(store: Store, status: str | None, out: TextIO) -> None:
+    """The queue in board order as :func:`json_array` writes it, streamed: the database
+    sorts, each order is written as it is read (a batch of lines at a time), so 100,000
+    orders never sit in memory as rows, dicts and one string."""
+    from rxfloor.core.db import queries
+
+    with store.read() as conn:
+        errors = queries.sync_errors_by_order(conn)
+        lines: list[str] = []
+        start = "[\n"
+        for row in queries.listing(conn, status):
+            lines.append(json.dumps(order_json(row, errors.get(row["id"]))))
+            if len(lines) == _BATCH:
+                out.write(start + ",\n".join(lines))
+                start, lines = ",\n", []
+        if lines:
+            out.write(start + ",\n".join(lines))
+        out.write("[]\n" if start == "[\n" and not lines else "\n]\n")
 
 
 def order_json(row: Mapping[Any, Any], sync_error: str | None) -> dict[str, object]:
@@ -198,7 +224,7 @@ def print_orders(service: OrderService, status: str | None, *, as_json: bool) ->
     rows = sorted(rows, key=lambda r: (status_rank[r["status"]], priority_rank[r["priority"]],
                                        r["due_at"] or r["created_at"], r["name"]))  # fmt: skip
     if as_json:  # 10,000 orders: a dict each, not a validated model each (same JSON)
-        print(json_array(order_json(r, errors.get(r["id"])) for r in rows))
+        write_orders_json(service.store, status, sys.stdout)
         return
     views = [OrderView.from_row(r, sync_error=errors.get(r["id"])) for r in rows]
     print(f"{'NAME':<12} {'STATUS':<11} {'PRIO':<7} {'HOLD':<5} {'VER':>4}  {'DUE':<16} ITEMS")

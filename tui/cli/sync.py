@@ -9,9 +9,9 @@ key, bad key, unreachable remote: the cycles' JSON reports are still printed the
 ``--retry ID`` / ``--resolve ID --note TEXT`` settle a refused move.
 
 ``rxfloor webhooks serve`` serves ``POST /webhooks/<source>`` for every source whose
-signing secret is set (RxScale: ``RXFLOOR_WEBHOOK_SECRET`` or the variable ``--secret-env``
-names; Shopify: ``RXFLOOR_SHOPIFY_WEBHOOK_SECRET``, the app's client secret); any other
-path keeps meaning RxScale.
+signing secret is set (the variable its plugin names; ``--secret-env`` names another for the
+default source, the one whose ids stay bare); any other path keeps meaning the default
+source.
 """
 
 from __future__ import annotations
@@ -54,16 +54,9 @@ def add_parsers(subcommands: Subcommands) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
         "--secret-env", metavar="VAR",
-        help=f"env var holding RxScale's signing secret (default {SECRET_ENV['rxscale']})",
+        help="env var holding the default source's signing secret (default: the variable "
+        "its plugin names)",
     )  # fmt: skip
-
-
-#: The variable holding each source's webhook signing secret.
-SECRET_ENV = {
-    "rxscale": "RXFLOOR_WEBHOOK_SECRET",
-    "shopify": "RXFLOOR_SHOPIFY_WEBHOOK_SECRET",
-    "photon": "RXFLOOR_PHOTON_WEBHOOK_SECRET",
-}
 
 
 def _fail(message: str, code: ExitCode) -> int:
@@ -145,13 +138,14 @@ def handle_webhooks(args: argparse.Namespace, ctx: Context) -> int:
     from rxfloor.core.sync.webhooks import WebhookReceiver, serve_app
     from rxfloor.core.text import register_secret
 
-    variables = dict(SECRET_ENV)
+    default = sources.default_source()
+    variables = {p.name: p.webhook_secret_env for p in sources.plugins() if p.webhook_secret_env}
     if args.secret_env:
-        variables["rxscale"] = args.secret_env
+        variables[default] = args.secret_env
     secrets = {name: os.environ.get(var, "") for name, var in variables.items()}
     for secret in secrets.values():
         register_secret(secret)  # never shown or logged, whatever text quotes it
-    if args.secret_env and not secrets["rxscale"]:
+    if args.secret_env and not secrets[default]:
         return _fail(
             f"the webhook secret variable {args.secret_env} is unset or empty", ExitCode.CONFIG
         )
@@ -173,7 +167,7 @@ def handle_webhooks(args: argparse.Namespace, ctx: Context) -> int:
         )
         for name, secret in served.items()
     }
-    app = serve_app(receivers, default=sources.DEFAULT_SOURCE)
+    app = serve_app(receivers, default=default)
     paths = ", ".join(f"/webhooks/{name}" for name in receivers)
     print(f"rxfloor webhooks: receiving on http://{args.host}:{args.port} ({paths}); "
           "Ctrl+C stops", flush=True)  # fmt: skip

@@ -9,6 +9,7 @@ over a newer one.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -26,9 +27,9 @@ from rxfloor.core import sources
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
-from rxfloor.core.db.feed import change_batches
+from rxfloor.core.db.feed import FeedBack, FeedDown, change_batches
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.header import health_text
+from rxfloor.tui.board.header import down_sentence, health_text
 from rxfloor.tui.board.view import day_start
 from rxfloor.tui.watch.widgets import Banner, ColumnPanel, ticker_text, urgent_text, urgent_title
 
@@ -50,6 +51,15 @@ class ReadFailed(Message):
         self.error = error
 
 
+class Unreachable(Message):
+    """The database stopped answering at ``since`` (None: it answers again)."""
+
+    def __init__(self, since: datetime | None, error: str = "") -> None:
+        super().__init__()
+        self.since = since
+        self.error = error
+
+
 class WatchScreen(Screen[None]):
     """Big counts per column, the stat / waiter queue, the last moves, alerts and health."""
 
@@ -66,6 +76,7 @@ class WatchScreen(Screen[None]):
         self._seq = itertools.count(1)
         self._shown = 0
         self._stop = threading.Event()
+        self.db_down: datetime | None = None  # since when the database does not answer
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="wall-header"):
@@ -113,8 +124,14 @@ class WatchScreen(Screen[None]):
         try:
             cursor = self.store.change_cursor()  # before the first read: nothing is missed
             self.post_message(self._read())
-            for _batch in change_batches(self.store, self._stop, since=cursor):
-                self.post_message(self._read())
+            for event in change_batches(self.store, self._stop, since=cursor, clock=self.clock):
+                if isinstance(event, FeedDown):
+                    self.post_message(Unreachable(event.since, event.error))
+                    continue
+                if isinstance(event, FeedBack):
+                    self.post_message(Unreachable(None))
+                with contextlib.suppress(StoreError):  # the feed notices, and says so
+                    self.post_message(self._read())
         except StoreError as exc:
             self.post_message(ReadFailed(f"live updates stopped: {exc}"))
 
@@ -133,8 +150,21 @@ class WatchScreen(Screen[None]):
     def _clock(self) -> None:
         self.query_one("#wall-clock", Static).update(self.clock().astimezone().strftime("%H:%M:%S"))
 
+    @on(Unreachable)
+    def _unreachable(self, message: Unreachable) -> None:
+        if message.since is None:
+            self.db_down = None
+            self._refresh()  # the figures, read again: the error goes when they are shown
+            return
+        if self.db_down is None and self.settings.bell:
+            self.app.bell()  # once: the health line keeps saying it
+        self.db_down = message.since
+        self._read_failed(ReadFailed(down_sentence(message.since)))
+
     @on(ReadFailed)
     def _read_failed(self, message: ReadFailed) -> None:
+        if self.db_down is not None:  # the sentence that says it all stays
+            message = ReadFailed(down_sentence(self.db_down))
         self.error = message.error
         health = self.query_one("#wall-health", Static)
         health.update(shown(message.error))

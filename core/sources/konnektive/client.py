@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from rxfloor.core.sources import http
 from rxfloor.core.sources.base import (
     AuthError,
     PermanentError,
     TransientError,
-    UnreachableError,
 )
 from rxfloor.core.sources.konnektive.wire import Fulfillment, OrderDetail, rows
 from rxfloor.core.sync.retry import RateLimiter
@@ -84,13 +84,8 @@ class KonnektiveClient:
         self.api_url = api_url.rstrip("/")
         self._auth = {"loginId": login, "password": secret}
         self.limiter = RateLimiter(rate_limit_per_s)
-        self._http = httpx.Client(
-            base_url=self.api_url + "/",
-            headers={"Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
-            transport=transport,
-            follow_redirects=False,
+        self._http = http.client(
+            timeout_s, transport, {"Accept": "application/json"}, self.api_url + "/"
         )
 
     def close(self) -> None:
@@ -154,7 +149,7 @@ class KonnektiveClient:
                 f = Fulfillment.model_validate(raw)
             except ValidationError as exc:
                 raise TransientError(
-                    f"malformed fulfillment of order {order_id} from Konnektive: {short(exc)}"
+                    f"malformed fulfillment of order {order_id} from Konnektive: {http.short(exc)}"
                 ) from None
             if f.order_id == order_id:
                 out.append(f)
@@ -181,33 +176,13 @@ class KonnektiveClient:
         """POST one call; the answer's ``message`` on SUCCESS, None for an empty result."""
         slot = self.limiter.acquire()
         what = f"Konnektive {endpoint}"
-        try:
-            response = self._http.post(endpoint + "/", data={**self._auth, **params})
-        except httpx.ConnectError:
-            raise UnreachableError(f"cannot reach Konnektive at {self.api_url}") from None
-        except httpx.TimeoutException:
-            raise TransientError(f"{what} did not answer in time", maybe_applied=sends) from None
-        except httpx.HTTPError as exc:  # dropped connection, protocol error
-            raise TransientError(
-                f"connection to {what} failed: {type(exc).__name__}", maybe_applied=sends
-            ) from None
+        response = http.send(
+            lambda: self._http.post(endpoint + "/", data={**self._auth, **params}),
+            _WORDING, sends=sends, base=self.api_url, what=what,
+        )  # fmt: skip
         code = response.status_code
-        if code == 429:
-            self.limiter.rate_limited(slot, _retry_after(response.headers.get("Retry-After")))
-        else:
-            self.limiter.accepted(slot)
-        if code == 429 or code >= 500:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            raise TransientError(
-                f"{what} answered {code}: {self._words(response)}",
-                code,
-                retry_after=retry_after,
-                maybe_applied=code >= 500 and sends,
-            )
-        if code in (401, 403):
-            raise AuthError(f"Konnektive refused the API user ({code}): {self._words(response)}")
-        if code >= 400:
-            raise PermanentError(f"{what} refused ({code}): {self._words(response)}", code)
+        http.judge(response, _WORDING, sends=sends, what=what, words=self._words,
+                   limiter=self.limiter, slot=slot)  # fmt: skip
         try:
             body = response.json()
         except ValueError:
@@ -262,19 +237,16 @@ def _detail(raw: Any) -> OrderDetail:
     try:
         return OrderDetail.model_validate(raw)
     except ValidationError as exc:
-        raise TransientError(f"malformed order from Konnektive: {short(exc)}") from None
+        raise TransientError(f"malformed order from Konnektive: {http.short(exc)}") from None
 
 
-def _retry_after(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None
-
-
-def short(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "body"
-    return f"{where}: {err['msg']}"
+_WORDING = http.Wording(
+    unreachable="cannot reach Konnektive at {base}",
+    timeout="{what} did not answer in time",
+    dropped="connection to {what} failed: {error}",
+    busy="{what} answered {code}: {words}",
+    auth="Konnektive refused the API user ({code}): {words}",
+    refused="{what} refused ({code}): {words}",
+    auth_code=False,
+    pause_on_busy=False,
+)

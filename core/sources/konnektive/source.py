@@ -34,8 +34,9 @@ from rxfloor.core.sources.base import (
     WebhookEvent,
     read_after_write,
 )
+from rxfloor.core.sources.http import short
 from rxfloor.core.sources.konnektive import wire
-from rxfloor.core.sources.konnektive.client import KonnektiveClient, short
+from rxfloor.core.sources.konnektive.client import KonnektiveClient
 from rxfloor.core.sources.konnektive.wire import NAME, Fulfillment, KonnektiveOrder, OrderDetail
 
 
@@ -113,10 +114,12 @@ class KonnektiveSource:
     ) -> KonnektiveSource:
         """The source ``[sources.konnektive]`` describes, the API user from the environment
         or the keyring. Raises :class:`ValueError` naming what is missing or malformed."""
+        from rxfloor.core.sources.konnektive.plugin import api_url, credentials
+
         section = settings.sources.konnektive
-        login_id, password = settings.resolved_konnektive_credentials()
+        login_id, password = credentials(settings)
         client = KonnektiveClient(
-            settings.konnektive_url() or "",
+            api_url(settings) or "",
             login_id,
             password,
             timeout_s=section.http_timeout_s or settings.http_timeout_s,

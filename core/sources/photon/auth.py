@@ -23,6 +23,7 @@ from typing import Protocol
 import httpx
 from pydantic import SecretStr
 
+from rxfloor.core.sources import http
 from rxfloor.core.sources.base import AuthError, TransientError, UnreachableError
 from rxfloor.core.text import api_key_problem, register_secret
 
@@ -88,11 +89,7 @@ class ClientCredentials:
         self._token: str | None = None
         self._expires_at = float("-inf")
         self._lock = threading.Lock()
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._http = http.client(timeout_s, transport, {"Accept": "application/json"})
 
     def token(self) -> str:
         with self._lock:

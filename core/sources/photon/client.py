@@ -25,11 +25,11 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from rxfloor.core.sources import http
 from rxfloor.core.sources.base import (
     AuthError,
     PermanentError,
     TransientError,
-    UnreachableError,
 )
 from rxfloor.core.sources.photon.auth import StaticToken, TokenSource
 from rxfloor.core.sources.photon.wire import OrderRead
@@ -82,13 +82,8 @@ class PhotonClient:
         self.graphql_url = (graphql_url or self.base_url + "/graphql").rstrip("/")
         self._auth_header, self._auth_scheme = auth_header, auth_scheme
         self.limiter = RateLimiter(rate_limit_per_s)
-        self._http = httpx.Client(
-            headers={"Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
-            transport=transport,
-            follow_redirects=False,
-        )
+        # no Authorization here: each request carries the token provider's current one
+        self._http = http.client(timeout_s, transport, {"Accept": "application/json"})
 
     def close(self) -> None:
         self._http.close()
@@ -178,46 +173,17 @@ class PhotonClient:
         try:
             return OrderRead.model_validate(order)
         except ValidationError as exc:
-            raise TransientError(f"malformed order from Photon: {_short(exc)}") from None
+            raise TransientError(f"malformed order from Photon: {http.short(exc)}") from None
 
     # -- plumbing
     def _call(self, method: str, url: str, *, sends: bool, **kw: Any) -> Any:
         slot = self.limiter.acquire()
         what = "the status report" if sends else "the order read"
-        try:
-            response = self._http.request(method, url, **kw)
-        except httpx.ConnectError:
-            raise UnreachableError(f"cannot reach Photon at {self.base_url}") from None
-        except httpx.TimeoutException:
-            raise TransientError(
-                f"Photon did not answer {what} in time", maybe_applied=sends
-            ) from None
-        except httpx.HTTPError as exc:  # dropped connection, protocol error
-            raise TransientError(
-                f"connection to Photon failed during {what}: {type(exc).__name__}",
-                maybe_applied=sends,
-            ) from None
+        response = http.send(lambda: self._http.request(method, url, **kw), _WORDING,
+                             sends=sends, base=self.base_url, what=what)  # fmt: skip
         code = response.status_code
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        if code == 429:
-            self.limiter.rate_limited(slot, retry_after)
-        else:
-            self.limiter.accepted(slot)
-        if code == 429 or code >= 500:
-            if retry_after is not None and code != 429:
-                self.limiter.pause(retry_after)
-            raise TransientError(
-                f"Photon answered {code} to {what}: {self._message(response)}",
-                code,
-                retry_after=retry_after,
-                maybe_applied=code >= 500 and sends,
-            )
-        if code in (401, 403):
-            raise AuthError(f"Photon refused the API token ({code}): {self._message(response)}",
-                            code)  # fmt: skip
-        if code >= 400:
-            raise PermanentError(f"Photon refused {what} ({code}): {self._message(response)}",
-                                 code)  # fmt: skip
+        http.judge(response, _WORDING, sends=sends, what=what, words=self._message,
+                   limiter=self.limiter, slot=slot)  # fmt: skip
         if code == 204 or not response.content:
             return None
         try:
@@ -278,16 +244,11 @@ def _graphql_message(errors: Any) -> str:
     return ""
 
 
-def _retry_after(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None
-
-
-def _short(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "body"
-    return f"{where}: {err['msg']}"
+_WORDING = http.Wording(
+    unreachable="cannot reach Photon at {base}",
+    timeout="Photon did not answer {what} in time",
+    dropped="connection to Photon failed during {what}: {error}",
+    busy="Photon answered {code} to {what}: {words}",
+    auth="Photon refused the API token ({code}): {words}",
+    refused="Photon refused {what} ({code}): {words}",
+)

@@ -6,7 +6,7 @@ Photon's order status guide, lower case (``placed``, ``received``, ``filling``, 
 ``rerouted``: the patient moved the order to another pharmacy (Placed -> Pending there),
 which takes it off this floor.
 
-The stand-in has its own tables (:mod:`rxfloor.core.sources.photon.sandbox.state`), on
+The stand-in has its own tables (:mod:`rxfloor.sandbox.photon.state`), on
 purpose, for the reason given in :mod:`rxfloor.core.sources.rxscale.dialects`.
 """
 

@@ -214,11 +214,13 @@ class PhotonSource:
 
         Raises :class:`ValueError` (no URL, no token) or ``ConfigError`` (a malformed token).
         """
+        from rxfloor.core.sources.photon.plugin import api_token, api_url, client_secret
+
         section = settings.sources.photon
         timeout = section.http_timeout_s or settings.http_timeout_s
         auth: TokenSource | None = None
         if section.client_id:
-            secret = settings.resolved_photon_client_secret()
+            secret = client_secret(settings)
             if secret is None:
                 raise ValueError("no Photon client secret: set RXFLOOR_PHOTON_CLIENT_SECRET "
                                  "or store it in the OS keyring")  # fmt: skip
@@ -226,8 +228,8 @@ class PhotonSource:
                                      audience=section.audience, timeout_s=timeout,
                                      transport=transport)  # fmt: skip
         client = PhotonClient(
-            settings.photon_url() or "",
-            None if auth else settings.resolved_photon_token(),
+            api_url(settings) or "",
+            None if auth else api_token(settings),
             auth=auth,
             graphql_url=section.graphql_url,
             auth_header=section.auth_header,

@@ -14,12 +14,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from rxfloor.core.sources.base import (
-    AuthError,
-    PermanentError,
-    TransientError,
-    UnreachableError,
-)
+from rxfloor.core.sources import http
+from rxfloor.core.sources.base import TransientError
 from rxfloor.core.sources.rxscale.wire import OrderPage, RemoteOrder
 from rxfloor.core.sync.retry import RateLimiter
 from rxfloor.core.text import api_key_problem, register_secret, scrub
@@ -49,13 +45,11 @@ class RemoteClient:
             raise ValueError(f"the API key {problem}")
         self.base_url = base_url.rstrip("/")
         self.limiter = RateLimiter(rate_limit_per_s)
-        self._http = httpx.Client(
-            base_url=self.base_url + "/",
-            headers={"X-API-Key": key, "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
-            transport=transport,
-            follow_redirects=False,
+        self._http = http.client(
+            timeout_s,
+            transport,
+            {"X-API-Key": key, "Accept": "application/json"},
+            self.base_url + "/",
         )
 
     def close(self) -> None:
@@ -79,7 +73,9 @@ class RemoteClient:
         try:
             return OrderPage.model_validate(body)
         except ValidationError as exc:
-            raise TransientError(f"malformed order list from the remote: {_short(exc)}") from None
+            raise TransientError(
+                f"malformed order list from the remote: {http.short(exc)}"
+            ) from None
 
     def iter_orders(
         self, limit: int = 200, status: str | None = None
@@ -93,7 +89,7 @@ class RemoteClient:
                 try:
                     yield RemoteOrder.model_validate(raw)
                 except ValidationError as exc:
-                    yield f"malformed order {raw.get('uid', '?')!r}: {_short(exc)}"
+                    yield f"malformed order {raw.get('uid', '?')!r}: {http.short(exc)}"
             page += 1
             if page >= result.total_pages or not result.data:
                 return
@@ -130,44 +126,16 @@ class RemoteClient:
         try:
             return RemoteOrder.model_validate(body)
         except ValidationError as exc:
-            raise TransientError(f"malformed order from the remote: {_short(exc)}") from None
+            raise TransientError(f"malformed order from the remote: {http.short(exc)}") from None
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         slot = self.limiter.acquire()
         sends = method != "GET"
-        try:
-            response = self._http.request(method, path, **kw)
-        except httpx.ConnectError:
-            raise UnreachableError(f"cannot reach the remote at {self.base_url}") from None
-        except httpx.TimeoutException:
-            raise TransientError(
-                f"the remote did not answer {method} in time", maybe_applied=sends
-            ) from None
-        except httpx.HTTPError as exc:  # dropped connection, protocol error
-            raise TransientError(
-                f"connection to the remote failed during {method}: {type(exc).__name__}",
-                maybe_applied=sends,
-            ) from None
+        response = http.send(lambda: self._http.request(method, path, **kw), _WORDING,
+                             sends=sends, base=self.base_url, what=method)  # fmt: skip
         code = response.status_code
-        if code == 429:
-            # certainly not applied: everyone backs off and the client learns the real rate
-            self.limiter.rate_limited(slot, _retry_after(response.headers.get("Retry-After")))
-        else:
-            self.limiter.accepted(slot)
-        if code == 429 or code >= 500:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None and code != 429:
-                self.limiter.pause(retry_after)
-            raise TransientError(
-                f"remote answered {code}: {_message(response)}",
-                code,
-                retry_after=retry_after,
-                maybe_applied=code >= 500 and sends,
-            )
-        if code in (401, 403):
-            raise AuthError(f"the remote refused the API key ({code}): {_message(response)}", code)
-        if code >= 400:
-            raise PermanentError(f"remote refused ({code}): {_message(response)}", code)
+        http.judge(response, _WORDING, sends=sends, what=method, words=_message,
+                   limiter=self.limiter, slot=slot)  # fmt: skip
         if code == 204 or not response.content:
             return None
         try:
@@ -178,13 +146,14 @@ class RemoteClient:
             ) from None
 
 
-def _retry_after(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None
+_WORDING = http.Wording(
+    unreachable="cannot reach the remote at {base}",
+    timeout="the remote did not answer {what} in time",
+    dropped="connection to the remote failed during {what}: {error}",
+    busy="remote answered {code}: {words}",
+    auth="the remote refused the API key ({code}): {words}",
+    refused="remote refused ({code}): {words}",
+)
 
 
 def _message(response: httpx.Response) -> str:
@@ -207,9 +176,3 @@ def _message(response: httpx.Response) -> str:
             if isinstance(value, str) and value.strip():
                 return scrub(value.strip(), [sent]).splitlines()[0][:300]
     return scrub(response.reason_phrase, [sent]) or "no message"
-
-
-def _short(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "body"
-    return f"{where}: {err['msg']}"

@@ -1,7 +1,7 @@
 """The RxScale API's two status dialects as the client reads them: statuses, board mapping,
 the active statuses the poller lists, and push planning (pure: no I/O here).
 
-The stand-in has its own tables (:mod:`rxfloor.core.sources.rxscale.sandbox.dialects`), on
+The stand-in has its own tables (:mod:`rxfloor.sandbox.rxscale.dialects`), on
 purpose: each is an independent reading of the README's RxScale API section, the stand-in's
 strict (it refuses every arrow the diagram does not draw), this one tolerant (it maps
 whatever it is sent). A misreading shared by both would let the tests pass against a

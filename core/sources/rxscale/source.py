@@ -91,7 +91,9 @@ class RxScaleSource:
 
         Raises :class:`ValueError` (no URL, no key) or ``ConfigError`` (a malformed key).
         """
-        section = settings.rxscale()
+        from rxfloor.core.sources.rxscale.plugin import rxscale_settings
+
+        section = rxscale_settings(settings)
         client = RemoteClient(
             section.api_url or "",
             settings.resolved_api_key(),

@@ -31,11 +31,11 @@ from typing import Any
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from rxfloor.core.sources import http
 from rxfloor.core.sources.base import (
     AuthError,
     PermanentError,
     TransientError,
-    UnreachableError,
 )
 from rxfloor.core.sources.shopify.wire import Cost
 from rxfloor.core.text import api_key_problem, register_secret, scrub
@@ -236,12 +236,8 @@ class ShopifyClient:
             raise ValueError(f"the Shopify access token {problem}")
         self.shop_url = self.url.split("/admin/api/")[0]
         self.bucket = bucket or CostBucket()
-        self._http = httpx.Client(
-            headers={TOKEN_HEADER: token, "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
-            transport=transport,
-            follow_redirects=False,
+        self._http = http.client(
+            timeout_s, transport, {TOKEN_HEADER: token, "Accept": "application/json"}
         )
 
     def close(self) -> None:
@@ -297,20 +293,12 @@ class ShopifyClient:
     def _post(
         self, document: str, variables: dict[str, Any], mutation: bool
     ) -> tuple[httpx.Response, Any]:
-        try:
-            sent: dict[str, Any] = {"query": document, "variables": variables}
-            named = _OPERATION.search(document)
-            if named:
-                sent["operationName"] = named.group(1)
-            response = self._http.post(self.url, json=sent)
-        except httpx.ConnectError:
-            raise UnreachableError(f"cannot reach Shopify at {self.shop_url}") from None
-        except httpx.TimeoutException:
-            raise TransientError("Shopify did not answer in time", maybe_applied=mutation) from None
-        except httpx.HTTPError as exc:  # dropped connection, protocol error
-            raise TransientError(
-                f"connection to Shopify failed: {type(exc).__name__}", maybe_applied=mutation
-            ) from None
+        sent: dict[str, Any] = {"query": document, "variables": variables}
+        named = _OPERATION.search(document)
+        if named:
+            sent["operationName"] = named.group(1)
+        response = http.send(lambda: self._http.post(self.url, json=sent), _WORDING,
+                             sends=mutation, base=self.shop_url, what="")  # fmt: skip
         body: Any = None
         if response.content:
             try:
@@ -325,7 +313,7 @@ class ShopifyClient:
         code = response.status_code
         if code == 429 or (code == 200 and _throttled(body)):
             retry_after = self.bucket.retry_after(cost)
-            header = _seconds(response.headers.get("Retry-After"))
+            header = http.retry_after(response.headers.get("Retry-After"))
             raise TransientError(
                 "Shopify throttled the call (THROTTLED: the cost bucket is empty)",
                 code,
@@ -339,7 +327,7 @@ class ShopifyClient:
             raise TransientError(
                 f"Shopify answered {code}: {_message(body, response)}",
                 code,
-                retry_after=_seconds(response.headers.get("Retry-After")),
+                retry_after=http.retry_after(response.headers.get("Retry-After")),
                 maybe_applied=mutation,
             )
         if code >= 400:
@@ -421,10 +409,8 @@ def _message(body: Any, response: httpx.Response) -> str:
     return scrub(response.reason_phrase) or "no message"
 
 
-def _seconds(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None
+_WORDING = http.Wording(
+    unreachable="cannot reach Shopify at {base}",
+    timeout="Shopify did not answer in time",
+    dropped="connection to Shopify failed: {error}",
+)

@@ -1,6 +1,6 @@
 """The GraphQL documents rxfloor sends to Shopify, exactly as sent (no SDK, no builder).
 
-Each is checked against the stand-in's SDL (``sandbox/schema.graphql``, a faithful subset of
+Each is checked against the stand-in's SDL (``sandbox/shopify/schema.graphql``, a faithful subset of
 the Admin schema) by ``tests/test_shopify_queries.py`` with graphql-core's ``validate``.
 
 Cost (Shopify's rules: an object 1, a connection 2 + ``first`` of its nodes, a mutation 10):

@@ -43,6 +43,7 @@ from rxfloor.core.sources.base import (
     WebhookEvent,
     read_after_write,
 )
+from rxfloor.core.sources.http import short
 from rxfloor.core.sources.shopify import queries
 from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.wire import (
@@ -341,10 +342,12 @@ class ShopifySource:
         """The source the configuration describes (``[sources.shopify]``, the token from
         the environment or the keyring). Raises :class:`ValueError` (no shop URL, no
         token) or ``ConfigError`` (a malformed token)."""
+        from rxfloor.core.sources.shopify.plugin import access_token, shop_url
+
         section = settings.sources.shopify
         client = ShopifyClient(
-            settings.shopify_url() or "",
-            settings.resolved_shopify_token(),
+            shop_url(settings) or "",
+            access_token(settings),
             api_version=section.api_version,
             timeout_s=section.http_timeout_s or settings.http_timeout_s,
             transport=transport,
@@ -377,14 +380,14 @@ class ShopifySource:
             try:
                 page = FulfillmentOrderPage.from_connection(data.get("assignedFulfillmentOrders"))
             except ValidationError as exc:
-                raise TransientError(f"malformed order list from Shopify: {_short(exc)}",
+                raise TransientError(f"malformed order list from Shopify: {short(exc)}",
                                      maybe_applied=False) from None  # fmt: skip
             for raw in page.nodes:
                 try:
                     yield FulfillmentOrder.model_validate(raw)
                 except ValidationError as exc:
                     uid = raw.get("id", "?") if isinstance(raw, dict) else "?"
-                    yield scrub(f"malformed fulfillment order {uid!r}: {_short(exc)}")
+                    yield scrub(f"malformed fulfillment order {uid!r}: {short(exc)}")
             if not page.page_info.has_next_page or not page.nodes:
                 break
             after = page.page_info.end_cursor
@@ -460,7 +463,7 @@ def _order(raw: Any, *, applied: bool = False) -> FulfillmentOrder:
     try:
         return FulfillmentOrder.model_validate(raw)
     except ValidationError as exc:
-        raise TransientError(f"malformed fulfillment order from Shopify: {_short(exc)}",
+        raise TransientError(f"malformed fulfillment order from Shopify: {short(exc)}",
                              maybe_applied=applied) from None  # fmt: skip
 
 
@@ -474,9 +477,3 @@ def _tracking(payload: dict[str, Any] | None) -> dict[str, str]:
         return {}
     return {k: str(tracking[k]).strip() for k in ("company", "number", "url")
             if tracking.get(k) and str(tracking[k]).strip()}  # fmt: skip
-
-
-def _short(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "body"
-    return f"{where}: {err['msg']}"

@@ -2,14 +2,14 @@
 machine-readable file.
 
 Built from data (not from docstrings) so it needs no YAML parser and cannot drift from the
-dialect tables: the status enums come from :mod:`rxfloor.core.sources.rxscale.sandbox.dialects`.
+dialect tables: the status enums come from :mod:`rxfloor.sandbox.rxscale.dialects`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rxfloor.core.sources.rxscale.sandbox.dialects import DIALECTS
+from rxfloor.sandbox.rxscale.dialects import DIALECTS
 
 _ERROR = {
     "type": "object",

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import urllib.parse
 from collections import Counter
@@ -26,8 +24,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rxfloor.core.sources.rxscale.sandbox.openapi import openapi_schema
-from rxfloor.core.sources.rxscale.sandbox.state import (
+from rxfloor.sandbox.kit.asgi import (
+    answer,
+    applied_then,
+    drop,
+    header,
+)
+from rxfloor.sandbox.kit.signing import hmac_hex
+from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
+from rxfloor.sandbox.rxscale.openapi import openapi_schema
+from rxfloor.sandbox.rxscale.state import (
     EVENT_TYPES,
     KeyGrant,
     Refusal,
@@ -44,10 +50,6 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 #: the words of the ``refuse`` fault (the 409 of a transition the pharmacy may not make now)
 REFUSED = "transition not allowed from the current status"
-
-
-class ConnectionDropped(httpx.RemoteProtocolError):
-    """Raised in-process (httpx.ASGITransport) where there is no socket to close."""
 
 
 # -- the gate: log, faults, rate limit -----------------------------------------------------
@@ -74,18 +76,18 @@ class _Gate:
                 "query": scope["query_string"].decode("latin-1"),
                 "status_code": None,
                 "fault": None,
-                "idempotency_key": _header(headers, b"idempotency-key")
-                or _header(headers, b"x-idempotency-key"),
+                "idempotency_key": header(headers, b"idempotency-key")
+                or header(headers, b"x-idempotency-key"),
             }
         )
         scope["sandbox.request"] = entry
         fault = state.draw_fault(scope["method"])
         entry["fault"] = fault
         if fault == "drop_before":
-            await _drop(receive)
+            await drop(receive)
             return
         if fault == "server_error":
-            await self._answer(entry, send, 500, {"error": "internal server error"})
+            await answer(entry, send, 500, {"error": "internal server error"})
             return
         if fault == "rate_limit":
             await self._too_many(entry, send, state.faults.retry_after_s)
@@ -103,39 +105,10 @@ class _Gate:
 
             await self.app(scope, receive, record)
             return
-        held: list[Message] = []
-
-        async def hold(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                entry["status_code"] = message["status"]
-            held.append(message)
-
-        await self.app(scope, receive, hold)  # the request IS applied
-        if fault == "drop_after":
-            entry["status_code"] = None
-            await _drop(receive)
-            return
-        if fault == "slow":
-            await asyncio.sleep(state.faults.slow_s)
-        if fault == "malformed":
-            held = _garble(held)
-        for message in held:
-            await send(message)
-
-    async def _answer(
-        self,
-        entry: dict[str, Any],
-        send: Send,
-        status: int,
-        body: dict[str, Any],
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        entry["status_code"] = status
-        response = JSONResponse(body, status, headers=headers)
-        await response({"type": "http"}, _no_receive, send)
+        await applied_then(self.app, scope, receive, send, entry, fault, state.faults.slow_s)
 
     async def _too_many(self, entry: dict[str, Any], send: Send, retry_after: int) -> None:
-        await self._answer(
+        await answer(
             entry,
             send,
             429,
@@ -144,88 +117,34 @@ class _Gate:
         )
 
 
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
-def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
-    value = headers.get(name)
-    return value.decode("latin-1") if value is not None else None
-
-
-async def _drop(receive: Receive) -> None:
-    """Close the connection without an answer: a network failure to the client.
-
-    Under uvicorn the transport is reachable through the bound ``receive`` of its request
-    cycle; closing it makes httpx raise ``RemoteProtocolError`` ("Server disconnected
-    without sending a response"). In-process (httpx.ASGITransport) there is no socket, so
-    the same httpx exception is raised through the transport instead.
-    """
-    transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    if not isinstance(transport, asyncio.BaseTransport):
-        raise ConnectionDropped("Server disconnected without sending a response (sandbox fault)")
-    transport.close()
-    await asyncio.sleep(0)  # let the server see the connection lost before the app returns
-
-
-def _garble(messages: list[Message]) -> list[Message]:
-    """The same answer with its JSON body cut in half (and the length header to match)."""
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    broken = body[: max(1, len(body) // 2)] if body else b"{"
-    out: list[Message] = []
-    for m in messages:
-        if m["type"] == "http.response.start":
-            headers = [(k, v) for k, v in m.get("headers", []) if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(broken)).encode()))
-            out.append({**m, "headers": headers})
-    out.append({"type": "http.response.body", "body": broken, "more_body": False})
-    return out
-
-
 # -- webhook deliveries --------------------------------------------------------------------
 
 
 def _ensure_deliverer(state: SandboxState) -> None:
-    """Start the delivery task on the running loop: at startup under a server, and at the
-    first subscription in-process (httpx.ASGITransport runs no lifespan)."""
-    task = state.delivery_task
-    if task is None or task.done():
-        state.delivery_task = asyncio.get_running_loop().create_task(_deliver_forever(state))
+    ensure_deliverer(state, lambda: _deliver_forever(state))
 
 
 async def _deliver_forever(state: SandboxState) -> None:
-    wake = asyncio.Event()
-    state.bind_wakeup(asyncio.get_running_loop(), wake)
-    pending: set[asyncio.Task[None]] = set()
-    async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
-        try:
-            while True:
-                await wake.wait()
-                wake.clear()
-                for event, subs in state.take_events():
-                    body = json.dumps(
-                        {
-                            "event_type": event.event_type,
-                            "timestamp": event.timestamp,
-                            "payload_version": "1",
-                            "data": event.order,
-                        },
-                        separators=(",", ":"),
-                    ).encode()
-                    for sub in subs:
-                        task = asyncio.create_task(
-                            deliver(client, state, sub, event.event_type, body)
-                        )
-                        pending.add(task)
-                        task.add_done_callback(pending.discard)
-        finally:
-            for task in pending:
-                task.cancel()
+    def send(client: httpx.AsyncClient, item: tuple[Any, list[dict[str, Any]]]) -> list[Any]:
+        event, subs = item
+        body = json.dumps(
+            {
+                "event_type": event.event_type,
+                "timestamp": event.timestamp,
+                "payload_version": "1",
+                "data": event.order,
+            },
+            separators=(",", ":"),
+        ).encode()
+        return [deliver(client, state, sub, event.event_type, body) for sub in subs]
+
+    await pump(state, state.take_events, send,
+               lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s))  # fmt: skip
 
 
 def sign(secret: str, body: bytes) -> str:
     """``X-Webhook-Signature``: hex HMAC-SHA256 of the raw body keyed with the secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac_hex(secret, body)
 
 
 async def deliver(

@@ -10,10 +10,8 @@ faulted, throttled or authenticated.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
-import hashlib
 import hmac
 import json
 import uuid
@@ -42,10 +40,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from rxfloor.core.sources.rxscale.sandbox.app import _drop, _garble
-from rxfloor.core.sources.shopify.sandbox.cost import Coster, CostRefusal
-from rxfloor.core.sources.shopify.sandbox.schema import Context, executable_schema
-from rxfloor.core.sources.shopify.sandbox.state import (
+from rxfloor.sandbox.kit.asgi import (
+    answer,
+    drop,
+    garble,
+)
+from rxfloor.sandbox.kit.signing import hmac_base64
+from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
+from rxfloor.sandbox.shopify.cost import Coster, CostRefusal
+from rxfloor.sandbox.shopify.schema import Context, executable_schema
+from rxfloor.sandbox.shopify.state import (
     TOPICS,
     Event,
     Refusal,
@@ -97,10 +101,10 @@ class _GraphQL:
         )
         reply = {"X-Shopify-API-Version": version, "X-Request-Id": str(uuid.uuid4())}
         if version not in state.config.api_versions:
-            await _answer(entry, send, 404, {"errors": "Not Found"}, reply)
+            await answer(entry, send, 404, {"errors": "Not Found"}, reply)
             return
         if scope["method"] != "POST":
-            await _answer(entry, send, 405, {"errors": "Method Not Allowed"}, reply)
+            await answer(entry, send, 405, {"errors": "Method Not Allowed"}, reply)
             return
         request = _parse_request(headers.get("content-type", ""), body)
         if isinstance(request, Refusal):
@@ -111,40 +115,40 @@ class _GraphQL:
             fault = state.draw_fault(request.operation)
         entry["fault"] = fault
         if fault == "drop_before":
-            await _drop(receive)
+            await drop(receive)
             return
         token = headers.get("x-shopify-access-token")
         if fault == "server_error":
             words = "Internal error. Looks like something went wrong on our end."
             code = state.faults.server_error_status
-            await _answer(entry, send, code, {"errors": self._echo(words, token)}, reply)
+            await answer(entry, send, code, {"errors": self._echo(words, token)}, reply)
             return
         if token is None or not hmac.compare_digest(
             token.encode(), state.config.access_token.get_secret_value().encode()
         ):
-            await _answer(entry, send, 401, {"errors": self._echo(INVALID_TOKEN, token)}, reply)
+            await answer(entry, send, 401, {"errors": self._echo(INVALID_TOKEN, token)}, reply)
             return
         if isinstance(request, Refusal):
-            await _answer(entry, send, request.status_code, request.body, reply)
+            await answer(entry, send, request.status_code, request.body, reply)
             return
-        answer = await run_in_threadpool(_run, state, request, fault == "throttled", entry)
+        result = await run_in_threadpool(_run, state, request, fault == "throttled", entry)
         if fault in (None, "throttled", "refuse"):  # refuse: userErrors, from the mutation
-            await _answer(entry, send, 200, answer, reply)
+            await answer(entry, send, 200, result, reply)
             return
         held: list[Message] = []
 
         async def hold(message: Message) -> None:
             held.append(message)
 
-        await _answer(entry, hold, 200, answer, reply)  # the request IS applied
+        await answer(entry, hold, 200, result, reply)  # the request IS applied
         if fault == "drop_after":
             entry["status_code"] = None
-            await _drop(receive)
+            await drop(receive)
             return
         if fault == "slow":
             await asyncio.sleep(state.faults.slow_s)
         if fault == "malformed":
-            held = _garble(held)
+            held = garble(held)
         for message in held:
             await send(message)
 
@@ -164,18 +168,6 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
-
-
-async def _answer(
-    entry: dict[str, Any], send: Send, status: int, body: Any, headers: dict[str, str]
-) -> None:
-    entry["status_code"] = status
-    response = JSONResponse(body, status, headers=headers)
-    await response({"type": "http"}, _no_receive, send)
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
 
 
 class _Query:
@@ -333,7 +325,7 @@ def _run(
 
 def sign(secret: str, body: bytes) -> str:
     """``X-Shopify-Hmac-Sha256``: base64 of the HMAC-SHA256 of the raw body."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return hmac_base64(secret, body)
 
 
 def webhook_api_version(config: ShopConfig) -> str:
@@ -356,37 +348,25 @@ def _headers(state: ShopState, event: Event, sub: dict[str, Any], secret: str) -
 
 
 def _ensure_deliverer(state: ShopState) -> None:
-    """Start the delivery task on the running loop: at startup under a server, and at the
-    first subscription in-process (httpx.ASGITransport runs no lifespan)."""
-    task = state.delivery_task
-    if task is None or task.done():
-        state.delivery_task = asyncio.get_running_loop().create_task(_deliver_forever(state))
+    ensure_deliverer(state, lambda: _deliver_forever(state))
 
 
 async def _deliver_forever(state: ShopState) -> None:
-    wake = asyncio.Event()
-    state.bind_wakeup(asyncio.get_running_loop(), wake)
-    pending: set[asyncio.Task[dict[str, Any]]] = set()
     secret = state.config.app_secret.get_secret_value()
-    client: httpx.AsyncClient | None = None  # made at the first event (an SSL context is slow)
-    try:
-        while True:
-            await wake.wait()
-            wake.clear()
-            for event, subs in state.take_events():
-                if client is None:
-                    client = httpx.AsyncClient(timeout=state.config.webhook_timeout_s)
-                for sub in subs:
-                    key = sub.get("secret") or secret
-                    headers = _headers(state, event, sub, key)
-                    task = asyncio.create_task(deliver(client, state, sub, event, headers))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-    finally:
-        for task in pending:
-            task.cancel()
-        if client is not None:
-            await client.aclose()
+
+    def send(client: httpx.AsyncClient, item: tuple[Event, list[dict[str, Any]]]) -> list[Any]:
+        event, subs = item
+        return [
+            deliver(
+                client, state, sub, event, _headers(state, event, sub, sub.get("secret") or secret)
+            )
+            for sub in subs
+        ]
+
+    # the client is made at the first event (an SSL context is slow)
+    await pump(state, state.take_events, send,
+               lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s),
+               eager=False)  # fmt: skip
 
 
 async def deliver(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
@@ -22,9 +21,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rxfloor.core.sources.photon.sandbox.state import (
+from rxfloor.sandbox.kit.asgi import (
+    answer,
+    applied_then,
+    drop,
+)
+from rxfloor.sandbox.kit.signing import hmac_hex
+from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
+from rxfloor.sandbox.photon.state import (
     REFUSED,
     PhotonSandboxConfig,
     PhotonSandboxState,
@@ -38,13 +44,9 @@ CONTROL_PATH = "/_sandbox"
 API_PATHS = (HOOK_PATH, GRAPHQL_PATH)
 
 
-class ConnectionDropped(httpx.RemoteProtocolError):
-    """Raised in-process (httpx.ASGITransport) where there is no socket to close."""
-
-
 def sign(secret: str, body: bytes) -> str:
     """``X-Photon-Signature``: hex HMAC-SHA256 of the raw body with the shared secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac_hex(secret, body)
 
 
 # -- the gate: log, faults -------------------------------------------------------------------
@@ -69,42 +71,25 @@ class _Gate:
         scope["sandbox.request"] = entry
         faults = state.faults
         if faults.error_status is not None:
-            await self._answer(entry, send, faults.error_status,
+            await answer(entry, send, faults.error_status,
                                self._error_body(faults.error_status, headers))  # fmt: skip
             return
         fault = state.draw_fault(scope["path"])
         entry["fault"] = fault
         if fault == "drop_before":
-            await _drop(receive)
+            await drop(receive)
             return
         if fault == "server_error":
-            await self._answer(entry, send, 500, self._error_body(500, headers))
+            await answer(entry, send, 500, self._error_body(500, headers))
             return
         if fault == "refuse":
-            await self._answer(entry, send, 409, self._error_body(409, headers, REFUSED))
+            await answer(entry, send, 409, self._error_body(409, headers, REFUSED))
             return
         if fault == "rate_limit":
-            await self._answer(entry, send, 429, {"error": "too many requests"},
+            await answer(entry, send, 429, {"error": "too many requests"},
                                {"Retry-After": str(faults.retry_after_s)})  # fmt: skip
             return
-        held: list[Message] = []
-
-        async def hold(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                entry["status_code"] = message["status"]
-            held.append(message)
-
-        await self.app(scope, receive, hold)  # the request IS applied
-        if fault == "drop_after":
-            entry["status_code"] = None
-            await _drop(receive)
-            return
-        if fault == "slow":
-            await asyncio.sleep(faults.slow_s)
-        if fault == "malformed":
-            held = _garble(held)
-        for message in held:
-            await send(message)
+        await applied_then(self.app, scope, receive, send, entry, fault, faults.slow_s)
 
     def _error_body(
         self, code: int, headers: dict[str, str], words: str | None = None
@@ -117,51 +102,12 @@ class _Gate:
             body["detail"] = f"header {self.state.config.auth_header}={sent}"
         return body
 
-    async def _answer(
-        self,
-        entry: dict[str, Any],
-        send: Send,
-        status: int,
-        body: dict[str, Any],
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        entry["status_code"] = status
-        await JSONResponse(body, status, headers=headers)({"type": "http"}, _no_receive, send)
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
-async def _drop(receive: Receive) -> None:
-    """Close the connection without an answer (see the RxScale stand-in's ``_drop``)."""
-    transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    if not isinstance(transport, asyncio.BaseTransport):
-        raise ConnectionDropped("Server disconnected without sending a response (sandbox fault)")
-    transport.close()
-    await asyncio.sleep(0)
-
-
-def _garble(messages: list[Message]) -> list[Message]:
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    broken = body[: max(1, len(body) // 2)] if body else b"{"
-    out: list[Message] = []
-    for m in messages:
-        if m["type"] == "http.response.start":
-            headers = [(k, v) for k, v in m.get("headers", []) if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(broken)).encode()))
-            out.append({**m, "headers": headers})
-    out.append({"type": "http.response.body", "body": broken, "more_body": False})
-    return out
-
 
 # -- webhook deliveries --------------------------------------------------------------------
 
 
 def _ensure_deliverer(state: PhotonSandboxState) -> None:
-    task = state.delivery_task
-    if task is None or task.done():
-        state.delivery_task = asyncio.get_running_loop().create_task(deliver_forever(state))
+    ensure_deliverer(state, lambda: deliver_forever(state))
 
 
 async def deliver_forever(
@@ -169,29 +115,18 @@ async def deliver_forever(
 ) -> None:
     """Send every event as it happens to every subscription, until cancelled. ``client``
     (closed here) carries the deliveries: the demo's reaches its receiver in-process."""
-    wake = asyncio.Event()
-    state.bind_wakeup(asyncio.get_running_loop(), wake)
-    pending: set[asyncio.Task[None]] = set()
+
+    def send(http: httpx.AsyncClient, item: tuple[Any, list[dict[str, Any]], int]) -> list[Any]:
+        event, subs, times = item
+        body = json.dumps(envelope(event, state.config.organization),
+                          separators=(",", ":")).encode()  # fmt: skip
+        return [deliver(http, state, sub, event, body) for sub in subs for _ in range(times)]
+
     # a burst of events waits for a free connection as Photon's own queue would: the time
     # spent waiting is not an attempt that timed out (the receiver never saw it)
     timeout = httpx.Timeout(state.config.webhook_timeout_s, pool=None)
-    client = client or httpx.AsyncClient(timeout=timeout)
-    async with client:
-        try:
-            while True:
-                await wake.wait()
-                wake.clear()
-                for event, subs, times in state.take_events():
-                    body = json.dumps(envelope(event, state.config.organization),
-                                      separators=(",", ":")).encode()  # fmt: skip
-                    for sub in subs:
-                        for _ in range(times):
-                            task = asyncio.create_task(deliver(client, state, sub, event, body))
-                            pending.add(task)
-                            task.add_done_callback(pending.discard)
-        finally:
-            for task in pending:
-                task.cancel()
+    await pump(state, state.take_events, send,
+               lambda: client or httpx.AsyncClient(timeout=timeout))  # fmt: skip
 
 
 async def deliver(

@@ -11,20 +11,23 @@ garbles or drops the answer after the call was applied.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.parse
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rxfloor.core.sources.konnektive.sandbox.state import (
+from rxfloor.sandbox.kit.asgi import (
+    answer,
+    applied_then,
+    drop,
+)
+from rxfloor.sandbox.konnektive.state import (
     BAD_LOGIN,
     BUSY,
     KonnektiveConfig,
@@ -35,10 +38,6 @@ from rxfloor.core.sources.konnektive.sandbox.state import (
 CONTROL_PATH = "/_sandbox"
 API_ENDPOINTS = ("order/query", "fulfillment/query", "fulfillment/update")
 _SECRET_PARAMS = ("loginId", "password")
-
-
-class ConnectionDropped(httpx.RemoteProtocolError):
-    """Raised in-process (httpx.ASGITransport) where there is no socket to close."""
 
 
 def _endpoint(path: str) -> str:
@@ -65,74 +64,19 @@ class _Gate:
         fault = state.draw_fault(endpoint)
         entry["fault"] = fault
         if fault == "drop_before":
-            await _drop(receive)
+            await drop(receive)
             return
         if fault == "server_error":
-            await _answer(entry, send, 500, {"result": "ERROR", "message": "Internal error"})
+            await answer(entry, send, 500, {"result": "ERROR", "message": "Internal error"})
             return
         if fault == "rate_limit":
             headers = {"Retry-After": str(state.faults.retry_after_s)}
-            await _answer(entry, send, 429, {"result": "ERROR", "message": "Too many requests"},
+            await answer(entry, send, 429, {"result": "ERROR", "message": "Too many requests"},
                           headers)  # fmt: skip
             return
         if fault == "error_200":  # refused with HTTP 200, nothing applied (by the handler,
             scope["konnektive.busy"] = True  # which has read what it was sent)
-        held: list[Message] = []
-
-        async def hold(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                entry["status_code"] = message["status"]
-            held.append(message)
-
-        await self.app(scope, receive, hold)  # the call IS applied
-        if fault == "drop_after":
-            entry["status_code"] = None
-            await _drop(receive)
-            return
-        if fault == "slow":
-            await asyncio.sleep(state.faults.slow_s)
-        if fault == "malformed":
-            held = _garble(held)
-        for message in held:
-            await send(message)
-
-
-async def _answer(
-    entry: dict[str, Any],
-    send: Send,
-    status: int,
-    body: dict[str, Any],
-    headers: dict[str, str] | None = None,
-) -> None:
-    entry["status_code"] = status
-    response = JSONResponse(body, status, headers=headers)
-    await response({"type": "http"}, _no_receive, send)
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
-async def _drop(receive: Receive) -> None:
-    """Close the connection without an answer (in-process: raise the same httpx error)."""
-    transport = getattr(getattr(receive, "__self__", None), "transport", None)
-    if not isinstance(transport, asyncio.BaseTransport):
-        raise ConnectionDropped("Server disconnected without sending a response (sandbox fault)")
-    transport.close()
-    await asyncio.sleep(0)
-
-
-def _garble(messages: list[Message]) -> list[Message]:
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    broken = body[: max(1, len(body) // 2)] if body else b"{"
-    out: list[Message] = []
-    for m in messages:
-        if m["type"] == "http.response.start":
-            headers = [(k, v) for k, v in m.get("headers", []) if k.lower() != b"content-length"]
-            headers.append((b"content-length", str(len(broken)).encode()))
-            out.append({**m, "headers": headers})
-    out.append({"type": "http.response.body", "body": broken, "more_body": False})
-    return out
+        await applied_then(self.app, scope, receive, send, entry, fault, state.faults.slow_s)
 
 
 # -- the API -----------------------------------------------------------------------------

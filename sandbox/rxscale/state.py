@@ -27,7 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from rxfloor.core.lifecycle import DeliveryType, Priority
 from rxfloor.core.models import NewOrder
 from rxfloor.core.sample import sample_orders
-from rxfloor.core.sources.rxscale.sandbox.dialects import (
+from rxfloor.sandbox.kit.activity import every
+from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
+from rxfloor.sandbox.kit.logs import Logs
+from rxfloor.sandbox.rxscale.dialects import (
     DIALECTS,
     Dialect,
     DialectName,
@@ -64,14 +67,10 @@ class KeyGrant(BaseModel):
     group: bool = False
 
 
-class FaultSettings(BaseModel):
+class FaultSettings(BaseFaults):
     """Injected faults. Each API request ``n`` (counted from the last settings change) draws
     its fault from ``Random(f"{fault_seed}/{n}")``, so one seed gives one fault sequence."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    fault_seed: int = 0
     kinds: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS), min_length=1)
     #: only requests with these methods are faulted (None: every method)
     methods: list[str] | None = None
@@ -158,7 +157,7 @@ _DOCTORS = ("Dr. med. A. Wagner", "Dr. med. S. Yilmaz", "Dr. med. K. Nowak", "Dr
 DETAIL_KEYS = ("patient_data", "doctor_data", "prescription_file", "prepaid")
 
 
-class SandboxState:
+class SandboxState(Logs, FaultBox[FaultSettings]):
     """Orders, subscriptions, logs and live fault settings of one stand-in."""
 
     def __init__(
@@ -464,20 +463,6 @@ class SandboxState:
 
     # -- logs -----------------------------------------------------------------------------
 
-    def log_request(self, entry: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            entry["seq"] = len(self._requests) + 1
-            self._requests.append(entry)
-            return entry
-
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(r) for r in self._requests[since:]]
-
-    def transitions(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(t) for t in self._transitions[since:]]
-
     # -- rate limit and faults ------------------------------------------------------------
 
     def admit(self) -> int | None:
@@ -502,27 +487,7 @@ class SandboxState:
             self._fault_n += 1
             if f.methods is not None and method.upper() not in f.methods:
                 return None
-            if f.next:
-                return f.next.pop(0)
-            if f.fail_rate <= 0:
-                return None
-            rng = random.Random(f"{f.fault_seed}/{n}")
-            if rng.random() >= f.fail_rate:
-                return None
-            return rng.choice(f.kinds)
-
-    @property
-    def faults(self) -> FaultSettings:
-        with self._lock:
-            return self._faults.model_copy(deep=True)
-
-    def set_faults(self, changes: dict[str, Any]) -> FaultSettings:
-        """Change fault settings live; the draw sequence restarts from request 0."""
-        with self._lock:
-            merged = {**self._faults.model_dump(), **changes}
-            self._faults = FaultSettings.model_validate(merged)
-            self._fault_n = 0
-            return self._faults.model_copy(deep=True)
+            return draw(f.next, f.fail_rate, f.fault_seed, n, f.kinds)
 
     @property
     def rate_limit(self) -> float | None:
@@ -640,13 +605,4 @@ async def drive_activity(
     Runs until cancelled or until ``stop`` is set.
     """
     rng = random.Random(seed)
-    while stop is None or not stop.is_set():
-        try:
-            if stop is None:
-                await asyncio.sleep(every_s)
-            else:
-                await asyncio.wait_for(stop.wait(), timeout=every_s)
-                return
-        except TimeoutError:
-            pass
-        state.tick(rng, cancel_chance)
+    await every(every_s, lambda: state.tick(rng, cancel_chance), stop)

@@ -35,7 +35,7 @@ from graphql import (
     value_from_ast,
 )
 
-from rxfloor.core.sources.shopify.sandbox.state import MAX_PAGE
+from rxfloor.sandbox.shopify.state import MAX_PAGE
 
 MUTATION_COST = 10
 CONNECTION_COST = 2

@@ -23,6 +23,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from rxfloor.sandbox.kit.activity import every
+from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
+from rxfloor.sandbox.kit.logs import Logs
+
 #: ``refuse``: a 409 with :data:`REFUSED`, nothing applied (asked for by name, never part of
 #: the random kinds: not a transport fault)
 FaultKind = Literal[
@@ -51,13 +55,9 @@ _NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Bar
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, like Photon's ULIDs
 
 
-class FaultSettings(BaseModel):
+class FaultSettings(BaseFaults):
     """Injected faults, drawn per API request ``n`` from ``Random(f"{fault_seed}/{n}")``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    fault_seed: int = 0
     kinds: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS), min_length=1)
     #: faults forced on the next requests, one each, before any random draw
     next: list[FaultKind] = Field(default_factory=list)
@@ -120,7 +120,7 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class PhotonSandboxState:
+class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
     """Everything the stand-in knows; thread-safe (one lock)."""
 
     def __init__(self, config: PhotonSandboxConfig, clock: Callable[[], float] = time.time) -> None:
@@ -334,15 +334,6 @@ class PhotonSandboxState:
             return [self.view(o) for o in self._orders.values()]
 
     # -- logs
-    def log_request(self, entry: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            entry["seq"] = len(self._requests) + 1
-            self._requests.append(entry)
-            return entry
-
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._requests[since:]]
 
     def transitions(self, since: int = 0, by: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -373,23 +364,7 @@ class PhotonSandboxState:
             self._fault_n += 1
             if f.paths is not None and path not in f.paths:
                 return None
-            if f.next:
-                return f.next.pop(0)
-            if f.fail_rate <= 0:
-                return None
-            rng = random.Random(f"{f.fault_seed}/{n}")
-            return rng.choice(f.kinds) if rng.random() < f.fail_rate else None
-
-    @property
-    def faults(self) -> FaultSettings:
-        with self._lock:
-            return self._faults.model_copy(deep=True)
-
-    def set_faults(self, changes: dict[str, Any]) -> FaultSettings:
-        with self._lock:
-            self._faults = FaultSettings.model_validate({**self._faults.model_dump(), **changes})
-            self._fault_n = 0
-            return self._faults.model_copy(deep=True)
+            return draw(f.next, f.fail_rate, f.fault_seed, n, f.kinds)
 
     # -- webhooks
     def subscribe(self, target: str, secret: str) -> dict[str, Any]:
@@ -518,6 +493,4 @@ async def drive_activity(
 ) -> None:
     """Prescriber-side life for the demo: every ``every_s`` seconds a :meth:`tick`."""
     rng = random.Random(seed)
-    while True:
-        await asyncio.sleep(every_s)
-        state.tick(rng, cancel_chance)
+    await every(every_s, lambda: state.tick(rng, cancel_chance), None)

@@ -8,7 +8,6 @@ shows up instead of passing silently.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 import time
@@ -19,6 +18,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rxfloor.core.sample import sample_orders
+from rxfloor.sandbox.kit.activity import every
+from rxfloor.sandbox.kit.faults import BaseFaults, draw
+from rxfloor.sandbox.kit.logs import Logs
 
 FaultKind = Literal[
     "server_error", "rate_limit", "drop_before", "drop_after", "slow", "malformed", "error_200"
@@ -63,14 +65,10 @@ _CARRIER: dict[str, frozenset[str]] = {
 }
 
 
-class FaultSettings(BaseModel):
+class FaultSettings(BaseFaults):
     """Injected faults; API request ``n`` (counted from the last change) draws from
     ``Random(f"{fault_seed}/{n}")``, so one seed gives one fault sequence."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    fault_seed: int = 0
     kinds: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS), min_length=1)
     #: only these endpoints are faulted (e.g. ``["fulfillment/update"]``; None: every one)
     endpoints: list[str] | None = None
@@ -110,7 +108,7 @@ def _stamp(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-class KonnektiveState:
+class KonnektiveState(Logs):
     """Orders, fulfillments and logs (thread-safe; records are replaced, never mutated)."""
 
     def __init__(self, config: KonnektiveConfig, clock: Callable[[], float] = time.time) -> None:
@@ -152,27 +150,10 @@ class KonnektiveState:
             f = self.faults
             if f.endpoints is not None and endpoint not in f.endpoints:
                 return None
-            if f.next:
-                return f.next.pop(0)
-            if f.fail_rate <= 0:
-                return None
-            rng = random.Random(f"{f.fault_seed}/{self._drawn}")
-            self._drawn += 1
-            return rng.choice(f.kinds) if rng.random() < f.fail_rate else None
-
-    def log_request(self, entry: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            entry["seq"] = len(self._requests) + 1
-            self._requests.append(entry)
-            return entry
-
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(r) for r in self._requests[since:]]
-
-    def transitions(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(t) for t in self._transitions[since:]]
+            drawing = not f.next and f.fail_rate > 0  # a random draw counts, a forced one not
+            fault = draw(f.next, f.fail_rate, f.fault_seed, self._drawn, f.kinds)
+            self._drawn += drawing
+            return fault
 
     # -- orders
     def add_orders(self, count: int, status: str = "PENDING") -> list[str]:
@@ -368,6 +349,4 @@ async def drive_activity(
 ) -> None:
     """Merchant-side life for the demo: every ``every_s`` seconds a :meth:`tick`."""
     rng = random.Random(seed)
-    while True:
-        await asyncio.sleep(every_s)
-        state.tick(rng, change_chance)
+    await every(every_s, lambda: state.tick(rng, change_chance), None)

@@ -15,7 +15,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, build_schema
 
-from rxfloor.core.sources.shopify.sandbox.state import (
+from rxfloor.sandbox.shopify.state import (
     ShopState,
     decode_cursor,
     encode_cursor,

@@ -52,6 +52,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rxfloor.core.lifecycle import DeliveryType
 from rxfloor.core.sample import sample_orders
+from rxfloor.sandbox.kit.activity import every
+from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
+from rxfloor.sandbox.kit.logs import Logs
 
 #: ``refuse``: a mutation answers ``userErrors`` (HTTP 200) with :data:`REFUSED`, nothing
 #: applied (asked for by name, never part of the random kinds: not a transport fault)
@@ -100,14 +103,10 @@ ACCEPTED_LIKE = ("ACCEPTED", "CANCELLATION_REJECTED")
 TERMINAL = ("CANCELLED", "CLOSED", "INCOMPLETE")
 
 
-class FaultSettings(BaseModel):
+class FaultSettings(BaseFaults):
     """Injected faults. API request ``n`` (counted from the last settings change) draws its
     fault from ``Random(f"{fault_seed}/{n}")``: one seed, one fault sequence."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    fail_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    fault_seed: int = 0
     kinds: list[FaultKind] = Field(default_factory=lambda: list(FAULT_KINDS), min_length=1)
     #: only these operations are faulted (None: queries and mutations)
     operations: list[Operation] | None = None
@@ -269,7 +268,7 @@ _SERIES = {
 }
 
 
-class ShopState:
+class ShopState(Logs, FaultBox[FaultSettings]):
     """Fulfillment orders, the cost bucket, faults, logs and webhook subscriptions."""
 
     def __init__(
@@ -1083,20 +1082,6 @@ class ShopState:
 
     # -- logs -----------------------------------------------------------------------------
 
-    def log_request(self, entry: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            entry["seq"] = len(self._requests) + 1
-            self._requests.append(entry)
-            return entry
-
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(r) for r in self._requests[since:]]
-
-    def transitions(self, since: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(t) for t in self._transitions[since:]]
-
     def counts(self) -> dict[str, int]:
         """Fulfillment orders by compact status (for stats and the demo)."""
         with self._lock:
@@ -1184,27 +1169,7 @@ class ShopState:
             self._fault_n += 1
             if f.operations is not None and operation not in f.operations:
                 return None
-            if f.next:
-                return f.next.pop(0)
-            if f.fail_rate <= 0:
-                return None
-            rng = random.Random(f"{f.fault_seed}/{n}")
-            if rng.random() >= f.fail_rate:
-                return None
-            return rng.choice(f.kinds)
-
-    @property
-    def faults(self) -> FaultSettings:
-        with self._lock:
-            return self._faults.model_copy(deep=True)
-
-    def set_faults(self, changes: dict[str, Any]) -> FaultSettings:
-        """Change fault settings live; the draw sequence restarts from request 0."""
-        with self._lock:
-            merged = {**self._faults.model_dump(), **changes}
-            self._faults = FaultSettings.model_validate(merged)
-            self._fault_n = 0
-            return self._faults.model_copy(deep=True)
+            return draw(f.next, f.fail_rate, f.fault_seed, n, f.kinds)
 
     # -- webhooks -------------------------------------------------------------------------
 
@@ -1364,16 +1329,7 @@ async def drive_activity(
 ) -> None:
     """Merchant-side life for the demo: every ``every_s`` seconds a :meth:`ShopState.tick`."""
     rng = random.Random(seed)
-    while stop is None or not stop.is_set():
-        try:
-            if stop is None:
-                await asyncio.sleep(every_s)
-            else:
-                await asyncio.wait_for(stop.wait(), timeout=every_s)
-                return
-        except TimeoutError:
-            pass
-        state.tick(rng, change_chance)
+    await every(every_s, lambda: state.tick(rng, change_chance), stop)
 
 
 def in_future(now: float, **delta: float) -> float:

@@ -1,0 +1,61 @@
+"""The deliverer every stand-in that sends webhooks runs: one task per app, woken when the
+state queues events, each delivery (with its retries) a task of its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+class Deliverer(Protocol):
+    """What a stand-in's state offers its deliverer."""
+
+    delivery_task: asyncio.Task[None] | None
+
+    def bind_wakeup(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None: ...
+
+
+def ensure_deliverer(state: Deliverer, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Start the delivery task on the running loop: at startup under a server, and at the
+    first subscription in-process (httpx.ASGITransport runs no lifespan)."""
+    task = state.delivery_task
+    if task is None or task.done():
+        state.delivery_task = asyncio.get_running_loop().create_task(run())
+
+
+async def pump(
+    state: Deliverer,
+    take: Callable[[], Iterable[T]],
+    send: Callable[[httpx.AsyncClient, T], Iterable[Coroutine[Any, Any, Any]]],
+    client: Callable[[], httpx.AsyncClient],
+    *,
+    eager: bool = True,
+) -> None:
+    """Until cancelled: wait for events (``take`` them all), start every delivery ``send``
+    makes of each. The client is made at start (``eager``) or at the first event (an SSL
+    context is slow), and closed at the end; deliveries still running are cancelled."""
+    wake = asyncio.Event()
+    state.bind_wakeup(asyncio.get_running_loop(), wake)
+    pending: set[asyncio.Task[Any]] = set()
+    http = client() if eager else None
+    try:
+        while True:
+            await wake.wait()
+            wake.clear()
+            for item in take():
+                if http is None:
+                    http = client()
+                for delivery in send(http, item):
+                    task = asyncio.create_task(delivery)
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+    finally:
+        for task in pending:
+            task.cancel()
+        if http is not None:
+            await http.aclose()

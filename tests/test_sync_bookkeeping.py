@@ -1,0 +1,162 @@
+"""Sync bookkeeping that must not lie (issue 21, section 2): each case is a row of the
+reconcile table (:mod:`rxfloor.core.reconcile`), proved here end to end against a stand-in
+with the world changed at one exact point of a pass (:mod:`tests.sync_faults`).
+
+* a start whose answer was lost (the pusher killed) and then a merchant's cancellation
+  request: the read-back shows the start in effect, so it is ``sent``, never reverted;
+* an older listing applied after a move was settled is not a divergence;
+* a row left ``sending`` whose restart read-back was throttled stays uncertain, so the
+  next read-back that shows the move settles it ``sent``, not "superseded … not sent".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from rxfloor.core.db import Store, audit_events, outbox
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.sources.shopify.client import ShopifyClient
+from rxfloor.core.sources.shopify.source import ShopifySource
+from rxfloor.core.sync.retry import RetryPolicy
+from rxfloor.core.sync.worker import SyncWorker
+from tests import remote_fixtures, shopify_fixtures
+from tests.remote_fixtures import SandboxServer
+from tests.shopify_fixtures import ShopifyServer
+from tests.sync_faults import Killed, kill_after_send, lagging_listing, throttle_next_read
+
+sandbox_server = remote_fixtures.sandbox_server
+shopify_factory = shopify_fixtures.shopify_factory
+
+NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
+
+
+@pytest.fixture
+def services(db_url: str) -> Iterator[Callable[[str], OrderService]]:
+    """Terminals on one database: ``services("A")`` opens a store of its own each call."""
+    stores: list[Store] = []
+
+    def make(name: str) -> OrderService:
+        stores.append(Store.open(db_url))
+        return OrderService(stores[-1], Actor(name, f"station-{name}"))
+
+    yield make
+    for s in stores:
+        s.close()
+
+
+def rows_of(service: OrderService, order_id: str) -> list[dict[str, Any]]:
+    with service.store.read() as conn:
+        found = conn.execute(select(outbox).where(outbox.c.order_id == order_id)
+                             .order_by(outbox.c.id)).mappings()  # fmt: skip
+        return [dict(r) for r in found]
+
+
+def notes_of(service: OrderService, order_id: str) -> list[tuple[str, str | None]]:
+    with service.store.read() as conn:
+        found = conn.execute(select(audit_events.c.action, audit_events.c.reason)
+                             .where(audit_events.c.order_id == order_id)
+                             .order_by(audit_events.c.id))  # fmt: skip
+        return [(a, r) for a, r in found]
+
+
+def test_a_lost_start_then_a_cancellation_request_is_settled_sent_not_reverted(
+    services: Callable[[str], OrderService], shopify_factory: Callable[..., ShopifyServer]
+) -> None:
+    server = shopify_factory(seed=2, restore_rate=2000.0)
+    service = services("AB")
+    client = ShopifyClient(server.base_url, SecretStr(server.access_token), timeout_s=2.0)
+    # a claim that runs out at once: the restart below finds the killed pusher's row free
+    worker = SyncWorker(service, ShopifySource(client), policy=NO_WAIT, in_flight_s=0.0)
+    try:
+        worker.cycle()
+        gid = sorted(r["remote_id"] for r in service.store.board_rows())[0]
+        ref = f"shopify:{gid}"
+        service.act(ref, Action.START)
+        kill_after_send(worker.source, gid)
+        with pytest.raises(Killed):
+            worker.push()
+        assert [r["state"] for r in rows_of(service, ref)] == ["sending"]
+        assert server.fulfillment_order(gid)["status"] == "IN_PROGRESS"
+        server.merchant("request_cancellation", gid, message="customer changed their mind")
+
+        worker.cycle()  # the restart: the row is read back
+
+        order = service.get(ref)
+        assert order.status is Status.PROCESSING, notes_of(service, ref)
+        assert order.cancel_requested
+        assert [r["state"] for r in rows_of(service, ref)] == ["sent"]
+        assert not [n for n in notes_of(service, ref) if "not sent" in (n[1] or "")]
+        accepts = [t for t in server.transitions() if t["id"] == gid and t["by"] == "api"]
+        assert len(accepts) == 1, accepts
+    finally:
+        worker.close()
+        client.close()
+
+
+def test_an_older_listing_never_judges_a_move_settled_after_it_was_read(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    reader, pusher = services("T1"), services("T2")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=2.0)
+    other = sandbox_server.source(rate_limit_per_s=None, timeout_s=2.0)
+    puller = SyncWorker(reader, source, policy=NO_WAIT)
+    worker = SyncWorker(pusher, other, policy=NO_WAIT)
+    try:
+        puller.pull()
+        uid = sorted(r["id"] for r in reader.store.board_rows())[0]
+        pusher.act(uid, Action.START)
+        # terminal 1 reads the listing; terminal 2's PATCH is applied and settled; then
+        # terminal 1 applies the page it read before
+        lagging_listing(source, meanwhile=worker.push)
+        puller.pull()
+
+        rows = rows_of(reader, uid)
+        assert [r["state"] for r in rows] == ["sent"], rows
+        assert reader.get(uid).sync_error is None
+        assert reader.get(uid).status is Status.PROCESSING
+        puller.pull()  # a listing read after the move shows it: still nothing to say
+        assert [r["state"] for r in rows_of(reader, uid)] == ["sent"]
+    finally:
+        puller.close()
+        worker.close()
+        source.close()
+        other.close()
+
+
+def test_a_row_left_sending_stays_uncertain_when_its_read_back_is_throttled(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=2.0)
+    worker = SyncWorker(service, source, policy=NO_WAIT, in_flight_s=0.0)
+    try:
+        worker.pull()
+        uid = sorted(r["id"] for r in service.store.board_rows())[0]
+        service.act(uid, Action.START)
+        kill_after_send(source, uid)
+        with pytest.raises(Killed):
+            worker.push()
+        throttle_next_read(source, uid)
+        worker.push(max_passes=1)  # the restart's read-back: 429, nothing learned
+        rows = rows_of(service, uid)
+        assert [(r["state"], r["maybe_applied"]) for r in rows] == [("pending", True)], rows
+
+        worker.push()
+
+        rows = rows_of(service, uid)
+        assert [r["state"] for r in rows] == ["sent"], rows
+        assert not [n for n in notes_of(service, uid) if "not sent" in (n[1] or "")]
+        assert service.get(uid).status is Status.PROCESSING
+        patches = [
+            t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] != "remote"
+        ]
+        assert len(patches) == 1, patches
+    finally:
+        worker.close()
+        source.close()
