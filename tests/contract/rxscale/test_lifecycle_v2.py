@@ -102,7 +102,6 @@ def test_cancel_is_planned_from_pending_review_and_waiting_for_pharmacy() -> Non
         assert plan_push(Action.CANCEL, status).steps == ("cancelled",)
 
 
-@pytest.mark.xfail(strict=True, reason="the stand-in's fix waits for the sandbox/ move (moves)")
 def test_the_stand_in_takes_a_cancel_from_pending_review(sandbox_factory: Any) -> None:
     server: SandboxServer = sandbox_factory(seed=1, dialect="v2")
     uid = server.state.list_orders(0, 1)[0][0]["uid"]
@@ -126,3 +125,38 @@ def test_a_429_without_retry_after_is_paced_by_the_client() -> None:
     assert caught.value.status_code == 429 and caught.value.maybe_applied is False
     assert caught.value.retry_after is None  # none was sent: the limiter paces instead
     assert client.limiter.effective is not None and client.limiter.effective < 10.0
+
+
+def test_the_stand_in_answers_429_as_documented_without_retry_after(sandbox_factory: Any) -> None:
+    """LIMITS: the stand-in's rate window and an injected 429 say nothing of when to retry."""
+    server: SandboxServer = sandbox_factory(seed=1, dialect="v2", rate_limit=3)
+    with server.api() as api:
+        answers = [api.get("/health/") for _ in range(10)]
+    limited = [r for r in answers if r.status_code == 429]
+    assert limited
+    for r in limited:
+        assert "Retry-After" not in r.headers
+        assert r.json() == {"error": "Rate limit exceeded"}
+    server.set_faults(rate_limit=None, next=["rate_limit"])
+    with server.api() as api:
+        injected = api.get("/health/")
+    assert injected.status_code == 429 and "Retry-After" not in injected.headers
+
+
+def test_the_client_paces_itself_against_the_stand_ins_limit(sandbox_factory: Any) -> None:
+    """LIMITS: without Retry-After the client's limiter learns the rate from the 429s."""
+    server: SandboxServer = sandbox_factory(seed=3, dialect="v2", rate_limit=4)
+    uids = [o["uid"] for o in server.state.list_orders(0, 3)[0]]
+    client = RemoteClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=20.0)
+    read, limited = 0, 0
+    with client:
+        while read < 12:
+            try:
+                client.get_order(uids[read % len(uids)])
+                read += 1
+            except TransientError as exc:
+                assert exc.status_code == 429 and exc.retry_after is None
+                limited += 1
+                assert limited < 12, "the client never slowed down"
+    assert limited >= 1
+    assert client.limiter.effective is not None and client.limiter.effective < 20.0
