@@ -68,7 +68,7 @@ def test_every_delivery_has_its_own_webhook_id_and_the_sample_payloads_shape(
 @pytest.mark.parametrize(("plan", "rate"), [("standard", 100.0), ("advanced", 200.0),
                                             ("plus", 1000.0), ("enterprise", 2000.0)])  # fmt: skip
 def test_the_plans_are_presets(plan: str, rate: float) -> None:
-    config = ShopConfig(plan=plan)  # type: ignore[arg-type]
+    config = ShopConfig(plan=plan)
     assert (config.restore_rate, config.bucket_size) == (rate, 20 * rate)
 
 
