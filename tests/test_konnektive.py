@@ -317,7 +317,7 @@ def test_a_bad_login_is_an_auth_error_and_names_no_secret(
     assert "Invalid login credentials" in words
     assert wrong not in words and konnektive_server.login_id not in words
     assert "Wr0ng-pass%26word%3D42" not in words and "<redacted>" in words
-    # the credentials went in the body: no URL the server saw carries them
+    # the stand-in keeps no credential of what it was sent (they travel in the URL)
     assert all("password" not in r["params"] for r in konnektive_server.requests())
     client.close()
 

@@ -40,7 +40,8 @@ KEY = "s3cret-key-never-shown"
         (Action.START, "waiting for pharmacy", False, False, ("pending review", "in-progress")),
         (Action.START, "pending review", False, False, ("in-progress",)),
         (Action.START, "on-hold", False, True, ()),
-        (Action.FINISH, "in-progress", False, False, ("ready_for_pickup",)),
+        (Action.FINISH, "in-progress", False, False, ("ready_for_pickup", "complete_order")),
+        (Action.FINISH, "ready_for_pickup", False, False, ("complete_order",)),
         (Action.CANCEL, "waiting for pharmacy", False, False, ("cancelled",)),
     ],
 )
@@ -152,6 +153,9 @@ def test_the_source_learns_its_dialect_from_what_it_reads(sandbox_factory) -> No
         assert source.dialect == "v2"  # and it stays so
         list(fixed.iter_orders(50, active=False))
         assert fixed.dialect == "v1"  # configured: believed over what it reads
-        assert source.plan_push(Action.FINISH, "in-progress").steps == ("ready_for_pickup",)
+        assert source.plan_push(Action.FINISH, "in-progress").steps == (
+            "ready_for_pickup",
+            "complete_order",
+        )  # the second is sent for a ship order
     finally:
         source.close()

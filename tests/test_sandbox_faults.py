@@ -135,11 +135,17 @@ def test_faults_can_be_limited_to_some_methods(sandbox_server: SandboxServer) ->
     assert s.control.post("/faults", json={"kinds": ["meteor"]}).status_code == 422
 
 
-def test_rate_limit_answers_429_with_retry_after(sandbox_factory: Factory) -> None:
+def test_rate_limit_answers_429_with_retry_after_only_when_asked(sandbox_factory: Factory) -> None:
     s = sandbox_factory(rate_limit=5)
     with s.api() as api:
         codes = [api.get("/health/") for _ in range(20)]
         assert [r.status_code for r in codes[:5]] == [200] * 5
+        limited = [r for r in codes if r.status_code == 429]
+        assert limited and all("Retry-After" not in r.headers for r in limited)  # documented
+        time.sleep(1.05)
+    s.set_faults(retry_after_s=1)  # a remote that says when
+    with s.api() as api:
+        codes = [api.get("/health/") for _ in range(20)]
         limited = [r for r in codes if r.status_code == 429]
         assert limited and all(int(r.headers["Retry-After"]) >= 1 for r in limited)
         assert all(r.json()["error"] for r in limited)

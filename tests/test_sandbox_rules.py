@@ -38,7 +38,7 @@ V2_EDGES = {
     ("on-hold", "pending review"),
     ("in-progress", "ready_for_pickup"),
     ("waiting for pharmacy", "cancelled"),
-    ("on-hold", "cancelled"),
+    ("pending review", "cancelled"),  # the newer diagram (docs.rxscale.com order-lifecycle)
 }
 V1 = ["created", "open", "processing", "shipped", "completed", "cancelled"]
 V2 = ["init", "waiting for pharmacy", "pending review", "on-hold", "in-progress",

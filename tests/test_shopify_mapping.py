@@ -200,7 +200,7 @@ def test_signature_is_base64_hmac_of_the_raw_body() -> None:
     assert WEBHOOKS.verify(b"shpss_secret", body, headers)
 
 
-def test_parse_reads_topic_event_id_and_triggered_at() -> None:
+def test_parse_reads_topic_webhook_id_and_triggered_at() -> None:
     body = json.dumps({
         "fulfillment_order": {"id": "gid://shopify/FulfillmentOrder/9", "status": "in_progress",
                               "request_status": "cancellation_requested"},
@@ -209,12 +209,13 @@ def test_parse_reads_topic_event_id_and_triggered_at() -> None:
     }).encode()  # fmt: skip
     headers = {
         "X-Shopify-Topic": "fulfillment_orders/cancellation_request_submitted",
-        "X-Shopify-Event-Id": "evt-1",
+        "X-Shopify-Event-Id": "evt-1",  # shared by one merchant action's deliveries
+        "X-Shopify-Webhook-Id": "whk-1",  # this delivery's own: the dedupe key
         "X-Shopify-Triggered-At": "2026-12-01T10:00:00.123Z",
     }
     event = WEBHOOKS.parse(body, headers)
     assert event.event_type == "fulfillment_orders/cancellation_request_submitted"
-    assert event.event_id == "evt-1"
+    assert event.event_id == "whk-1"
     assert event.timestamp == pytest.approx(1796119200.123)
     assert event.order.status == "IN_PROGRESS/CANCELLATION_REQUESTED"
     assert event.order.request_message == "wrong size"

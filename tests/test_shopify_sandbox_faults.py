@@ -85,8 +85,8 @@ def test_every_answer_carries_its_cost_and_the_bucket_refunds_unused_points(
     assert cost["requestedQueryCost"] == 2 + 10 * (1 + 1 + 2 + 5)
     assert cost["actualQueryCost"] == 2 + 3 * (1 + 1 + 2) + items
     status = cost["throttleStatus"]
-    assert status["maximumAvailable"] == 1000.0 and status["restoreRate"] == 0.001
-    assert status["currentlyAvailable"] == 1000 - cost["actualQueryCost"]
+    assert status["maximumAvailable"] == 2000.0 and status["restoreRate"] == 0.001  # Standard
+    assert status["currentlyAvailable"] == 2000 - cost["actualQueryCost"]
     mutation = s.graphql(ACCEPT, {"id": _first_id(s)})["extensions"]["cost"]
     assert mutation["requestedQueryCost"] == mutation["actualQueryCost"] == 10
     assert mutation["throttleStatus"]["currentlyAvailable"] == status["currentlyAvailable"] - 10
@@ -134,7 +134,8 @@ def test_a_query_over_the_bucket_is_refused_outright(shopify_server: ShopifyServ
     (err,) = answer["errors"]
     assert err["extensions"]["code"] == "MAX_COST_EXCEEDED"
     assert err["extensions"]["cost"] == 2 + 250 * (1 + 2 + 10)
-    assert answer["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 1000
+    assert err["extensions"]["maxCost"] == 1000  # a single query's limit, not the bucket
+    assert answer["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 2000
 
 
 def test_throttle_off_reports_costs_and_never_throttles(shopify_factory: Any) -> None:

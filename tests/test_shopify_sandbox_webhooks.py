@@ -92,7 +92,7 @@ def test_a_cancellation_request_is_delivered_signed_with_shopifys_headers(
     payload = json.loads(body)
     assert payload["fulfillment_order"]["id"] == fo
     assert payload["fulfillment_order"]["status"] == "in_progress"
-    assert payload["fulfillment_order"]["request_status"] == "cancellation_requested"
+    assert payload["fulfillment_order"]["request_status"] == "cancellation_request"  # REST word
     request = payload["fulfillment_order_merchant_request"]
     assert request["message"] == "Kunde hat storniert" and request["kind"] == "cancellation_request"
 

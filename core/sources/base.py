@@ -189,6 +189,13 @@ class WebhookEvent:
     event_id: str | None = None
 
 
+class IgnoredEvent(ValueError):
+    """A verified delivery this floor has no use for (another pharmacy's order, an event type
+    it does not follow): acknowledged 2xx and not stored, never refused (a sender that drops
+    an event refused with a 4xx would otherwise drop it for good, and one that retries 5xx
+    would retry for ever)."""
+
+
 class WebhookFormat(Protocol):
     """How a source signs and shapes its webhook deliveries (needs no connection: the
     receiver may run where the API is not configured)."""
@@ -204,7 +211,14 @@ class WebhookFormat(Protocol):
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         """The event in a verified body (``headers`` as for :meth:`verify`: some sources
-        send the event's id or time there); raises :class:`ValueError` when malformed."""
+        send the event's id or time there); raises :class:`ValueError` when malformed and
+        :class:`IgnoredEvent` for one the floor has no use for.
+
+        Optional, looked up with ``getattr``: ``drops_on_4xx`` (True: the sender drops an
+        event answered any 4xx but 408 / 429 for good, so only a forged signature is
+        answered 4xx; what the receiver cannot take for its own reasons is 5xx) and
+        ``delivery_problem(headers) -> str | None`` (after the signature: why a signed
+        delivery is not taken now, e.g. a stale ``X-Photon-Timestamp``; answered 503)."""
 
 
 class OrderSource(Protocol):

@@ -92,7 +92,7 @@ class RemoteApplier:
         for uid, o in batch.items():
             if uid not in known:
                 board = o.board_status or (Status.OPEN if o.on_hold else None)
-                if board is not None:
+                if board is not None and getattr(o, "appears", True):
                     order = o.to_new_order(board)
                     if (order.source, order.remote_id) != (self.source, uid):
                         raise ValueError(f"{self.source} handed out an order of "

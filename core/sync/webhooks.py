@@ -47,7 +47,7 @@ from rxfloor.core import sources
 from rxfloor.core.db import StoreError, utcnow, webhook_inbox
 from rxfloor.core.service import OrderService
 from rxfloor.core.sources import DEFAULT_SOURCE
-from rxfloor.core.sources.base import Headers, SourceOrder, WebhookFormat
+from rxfloor.core.sources.base import Headers, IgnoredEvent, SourceOrder, WebhookFormat
 from rxfloor.core.sync.applier import RemoteApplier
 from rxfloor.core.text import ScrubFilter, clip, register_secret, scrub, visible
 
@@ -82,6 +82,8 @@ class WebhookStats:
     malformed: int = 0
     too_large: int = 0
     unavailable: int = 0  # 503: could not be stored
+    ignored: int = 0  # signed, but of no use to this floor (2xx, not stored)
+    refused_stamp: int = 0  # signed, but its delivery stamp is stale or unreadable (503)
     retries: int = 0  # worker passes that met a busy database
     failed: int = 0  # given up after repeated non-database errors
 
@@ -107,6 +109,10 @@ class _Reject(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class _Ignore(Exception):
+    """A signed delivery of no use here: answered 200 ``ignored``, not stored."""
 
 
 _Done = Callable[[str | BaseException], None]
@@ -192,6 +198,12 @@ class WebhookReceiver:
         if not self.webhooks.verify(self._secret, body, headers):
             self.stats.forged += 1
             raise _Reject(401, "invalid signature")
+        problem = getattr(self.webhooks, "delivery_problem", None)
+        why = problem(headers) if callable(problem) else None
+        if why:
+            self.stats.refused_stamp += 1
+            log.warning("webhook not taken (answered 503): %s", why)
+            raise _Reject(503, str(why))
         try:
             event = self.webhooks.parse(body, headers)
             if not math.isfinite(event.timestamp):
@@ -199,9 +211,12 @@ class WebhookReceiver:
             _text_ok(event.raw)
             # everything the apply needs, checked now: a 2xx promises the event is applied
             self.applier.check(event.order)
+        except IgnoredEvent as exc:  # an event the floor does not use: 2xx, stored nowhere
+            self.stats.ignored += 1
+            raise _Ignore(str(exc)) from None
         except (ValueError, OverflowError, OSError) as exc:
             self.stats.malformed += 1
-            raise _Reject(400, f"malformed event: {_why(exc)}") from None
+            raise _Reject(self._refusal_code(400), f"malformed event: {_why(exc)}") from None
         ts = event.timestamp
         now = self.clock()
         stale = None
@@ -219,6 +234,12 @@ class WebhookReceiver:
         kept = kept_headers(headers, self.webhooks.signature_header)
         return _Event(key, body, json.dumps(kept) if kept else None, uid, ts, stale)
 
+    def _refusal_code(self, code: int) -> int:
+        """``code`` (a 4xx for what is wrong with the delivery itself), or 500 where the
+        sender drops an event refused with a 4xx for good (Photon): only a forged signature
+        is worth losing an event over; our own parser's refusal may be our own fault."""
+        return 500 if getattr(self.webhooks, "drops_on_4xx", False) else code
+
     def _answer(self, event: _Event, inserted: bool) -> tuple[int, dict[str, str]]:
         if not inserted:
             self.stats.duplicates += 1
@@ -234,12 +255,14 @@ class WebhookReceiver:
         """HTTP status and JSON answer for one delivery, stored before it returns 2xx."""
         if len(body) > self.max_body_bytes:
             self.stats.too_large += 1
-            return 413, {"error": "body too large"}
+            return self._refusal_code(413), {"error": "body too large"}
         try:
             event = self._verify(body, headers)
             (inserted,) = self._insert([event])
         except _Reject as exc:
             return exc.code, {"error": str(exc)}
+        except _Ignore as exc:
+            return 200, {"status": "ignored", "reason": str(exc)}
         except Exception as exc:
             self.stats.unavailable += 1
             log.warning("webhook not stored (answered 503): %s", exc)
@@ -573,10 +596,13 @@ class WebhookReceiver:
             except _Reject as exc:
                 if exc.code == 413:
                     self.stats.too_large += 1
-                raise
+                raise _Reject(self._refusal_code(exc.code), str(exc)) from None
             event = self._verify(body, request.headers)
         except _Reject as exc:
-            return JSONResponse({"error": str(exc)}, exc.code)
+            retry = {"Retry-After": "30"} if exc.code == 503 else None
+            return JSONResponse({"error": str(exc)}, exc.code, headers=retry)
+        except _Ignore as exc:
+            return JSONResponse({"status": "ignored", "reason": str(exc)}, 200)
         except Exception as exc:  # a fault of ours: the sender retries (a 4xx drops it)
             self.stats.unavailable += 1
             log.error("webhook not checked (answered 503): %s: %s", type(exc).__name__, exc)

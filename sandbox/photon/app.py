@@ -40,6 +40,10 @@ from rxfloor.sandbox.photon.state import (
 
 HOOK_PATH = "/v1/hooks/pharmacy"
 GRAPHQL_PATH = "/graphql"
+#: the client-credentials flow (Photon's is ``auth.photon.health/oauth/token``)
+TOKEN_PATH = "/oauth/token"
+#: Photon's delivery content type: a batch type, one event in the body
+CONTENT_TYPE = "application/cloudevents-batch+json"
 CONTROL_PATH = "/_sandbox"
 API_PATHS = (HOOK_PATH, GRAPHQL_PATH)
 
@@ -140,13 +144,15 @@ async def deliver(
     timestamp: str | None = None,
 ) -> None:
     """POST one signed event; a failed attempt is retried with the same body and a fresh
-    ``X-Photon-Timestamp`` (the time of sending). A replay sends once, optionally with the
-    original timestamp (``timestamp``: a captured request sent again)."""
+    ``X-Photon-Timestamp`` (the time of sending, Unix milliseconds) — but only a 5xx, 408,
+    429, a timeout or no connection: any other 4xx drops the event for good, as Photon's
+    does. A replay sends once, optionally with the original timestamp (``timestamp``: a
+    captured request sent again)."""
     attempts = 1 if replay_of is not None else state.config.webhook_attempts
     signature = sign(sub["secret"], body)
     for attempt in range(1, attempts + 1):
-        sent = timestamp or str(int(state.clock()))
-        headers = {"Content-Type": "application/json", "X-Photon-Signature": signature,
+        sent = timestamp or str(int(state.clock() * 1000))
+        headers = {"Content-Type": CONTENT_TYPE, "X-Photon-Signature": signature,
                    "X-Photon-Timestamp": sent}  # fmt: skip
         entry: dict[str, Any] = {
             "time": state.clock(), "subscription": sub["uid"], "target": sub["target"],
@@ -161,10 +167,16 @@ async def deliver(
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             entry["error"] = f"{type(exc).__name__}: {exc}"
         state.log_delivery(entry)
-        if entry["status_code"] is not None and 200 <= entry["status_code"] < 300:
+        code = entry["status_code"]
+        if code is not None and (200 <= code < 300 or not _retried(code)):
             return
         if attempt < attempts:
             await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+
+
+def _retried(code: int) -> bool:
+    """Photon retries a 5xx, 408 or 429 answer; 2xx is done, any other code dropped."""
+    return code >= 500 or code in (408, 429)
 
 
 # -- API handlers --------------------------------------------------------------------------
@@ -176,11 +188,28 @@ def _state(request: Request) -> PhotonSandboxState:
 
 
 def _authorised(request: Request) -> bool:
-    config = _state(request).config
+    """The static token, or a machine token the stand-in issued and that has not expired."""
+    state = _state(request)
+    config = state.config
     token = config.token.get_secret_value()
     expected = f"{config.auth_scheme} {token}" if config.auth_scheme else token
     given = request.headers.get(config.auth_header, "")
-    return hmac.compare_digest(given.encode(), expected.encode())
+    if hmac.compare_digest(given.encode(), expected.encode()):
+        return True
+    scheme = f"{config.auth_scheme} " if config.auth_scheme else ""
+    return given.startswith(scheme) and state.token_valid(given[len(scheme) :])
+
+
+async def oauth_token(request: Request) -> Response:
+    """``POST /oauth/token`` (JSON or form): ``{access_token, token_type, expires_in}``."""
+    try:
+        if request.headers.get("content-type", "").startswith("application/x-www-form"):
+            body: Any = dict(await request.form())
+        else:
+            body = await _json(request)
+        return JSONResponse(_state(request).issue_token(body))
+    except Refusal as exc:
+        return JSONResponse(exc.body, exc.status_code)
 
 
 def _refused(request: Request, code: int, body: dict[str, Any]) -> JSONResponse:
@@ -349,6 +378,7 @@ def create_app(config: PhotonSandboxConfig | None = None) -> Starlette:
         routes=[
             Route(HOOK_PATH, hook, methods=["POST"]),
             Route(GRAPHQL_PATH, graphql, methods=["POST"]),
+            Route(TOKEN_PATH, oauth_token, methods=["POST"]),
             Route(CONTROL_PATH + "/{path:path}", control, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,

@@ -13,7 +13,9 @@ but not honoured (undocumented): a blind resend shows up twice in the transition
 from __future__ import annotations
 
 import asyncio
+import hmac
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -85,6 +87,11 @@ class PhotonSandboxConfig(BaseModel):
     other_pharmacy_id: str = "phr_elsewhere00000002"
     other_pharmacy_name: str = "Elsewhere Drugs"
     organization: str = "org:org_sandbox"
+    #: the Backend credential of the client-credentials flow (``POST /oauth/token``)
+    client_id: str = "photon-sandbox-client"
+    client_secret: SecretStr = SecretStr("photon-sandbox-client-secret")
+    #: how long an issued machine token lasts (Photon: 24 h, ``expires_in: 86400``)
+    token_lifetime_s: int = Field(default=86_400, ge=1, le=86_400 * 30)
     #: orders created and placed at this pharmacy at start
     seed: int = Field(default=0, ge=0, le=100_000)
     content_seed: int = 0
@@ -130,6 +137,8 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
         self.delivery_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
+        #: machine tokens issued by ``POST /oauth/token``: token -> expiry (kept over resets)
+        self._issued: dict[str, float] = {}
         self.reset()
 
     # -- setup
@@ -161,6 +170,34 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
         self._n += 1
         body = "".join(self._rng.choice(_ALPHABET) for _ in range(20))
         return f"{prefix}_01{body}{self._n:04d}"[: len(prefix) + 27]
+
+    # -- machine tokens
+    def issue_token(self, body: Any) -> dict[str, Any]:
+        """``POST /oauth/token``: a machine token for the right client credentials."""
+        if not isinstance(body, dict) or body.get("grant_type") != "client_credentials":
+            words = "grant_type must be client_credentials"
+            raise Refusal(400, {"error": "unsupported_grant_type", "error_description": words})
+        given = str(body.get("client_secret") or "")
+        expected = self.config.client_secret.get_secret_value()
+        if body.get("client_id") != self.config.client_id or not hmac.compare_digest(
+            given.encode(), expected.encode()
+        ):
+            raise Refusal(401, {"error": "access_denied",
+                                "error_description": "Unauthorized"})  # fmt: skip
+        token = "eyJ" + secrets.token_urlsafe(48)
+        lifetime = self.config.token_lifetime_s
+        with self._lock:
+            now = self.clock()
+            self._issued = {t: e for t, e in self._issued.items() if e > now}
+            self._issued[token] = now + lifetime
+        return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
+                "scope": "read:order write:order"}  # fmt: skip
+
+    def token_valid(self, token: str) -> bool:
+        """An issued machine token that has not expired."""
+        with self._lock:
+            expiry = self._issued.get(token)
+        return expiry is not None and self.clock() < expiry
 
     # -- prescriber side
     def create(self, count: int = 1, *, fulfillment_type: str = "PICK_UP",
@@ -216,7 +253,12 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
             if order["state"] not in ("PENDING", "ROUTING"):
                 raise Refusal(409, {"error": f"order is {order['state']}, not pending"})
             self._set(order, "PLACED", "prescriber", "placed")
-            self._emit("placed", order, self._base(order))
+            # the pharmacy it is placed at, also when that is another one (an organisation's
+            # subscription sees every pharmacy's orders)
+            address = {"street1": "1 Sandbox Way", "street2": None, "city": "Brooklyn",
+                       "state": "NY", "postalCode": "11201"}  # fmt: skip
+            pharmacy = {**order["pharmacy"], "phone": "+15025550123", "address": address}
+            self._emit("placed", order, self._base(order) | {"pharmacy": pharmacy})
             return self.view(order)
 
     def reroute(self, uid: str, to: str | None = None) -> dict[str, Any]:

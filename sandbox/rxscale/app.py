@@ -92,9 +92,10 @@ class _Gate:
         if fault == "rate_limit":
             await self._too_many(entry, send, state.faults.retry_after_s)
             return
-        retry_after = state.admit()
-        if retry_after is not None:
-            await self._too_many(entry, send, retry_after)
+        wait = state.admit()
+        if wait is not None:
+            said = state.faults.retry_after_s
+            await self._too_many(entry, send, None if said is None else max(said, wait))
             return
         if fault in (None, "refuse"):  # refuse: the status routes answer it (_refused)
 
@@ -107,14 +108,11 @@ class _Gate:
             return
         await applied_then(self.app, scope, receive, send, entry, fault, state.faults.slow_s)
 
-    async def _too_many(self, entry: dict[str, Any], send: Send, retry_after: int) -> None:
-        await answer(
-            entry,
-            send,
-            429,
-            {"error": "rate limit exceeded, retry later"},
-            {"Retry-After": str(retry_after)},
-        )
+    async def _too_many(self, entry: dict[str, Any], send: Send, retry_after: int | None) -> None:
+        """RxScale's 429: ``{"error": "Rate limit exceeded"}`` and no documented header
+        (``Retry-After`` only when the fault settings ask for one)."""
+        headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+        await answer(entry, send, 429, {"error": "Rate limit exceeded"}, headers)
 
 
 # -- webhook deliveries --------------------------------------------------------------------

@@ -88,7 +88,8 @@ V2 = Dialect(
         "on-hold": frozenset({"pending review"}),
         "in-progress": frozenset({"pending review"}),
         "ready_for_pickup": frozenset({"in-progress"}),
-        "cancelled": frozenset({"waiting for pharmacy", "on-hold"}),
+        # the newer diagram: a cancel from waiting for pharmacy or pending review
+        "cancelled": frozenset({"waiting for pharmacy", "pending review"}),
     },
     complete_from=frozenset({"ready_for_pickup"}),
     needs_comment=frozenset({"on-hold"}),

@@ -76,8 +76,9 @@ class FaultSettings(BaseFaults):
     methods: list[str] | None = None
     #: how long a ``slow`` answer is held back (past the client's timeout)
     slow_s: float = Field(default=15.0, ge=0.0, le=600.0)
-    #: the ``Retry-After`` of an injected 429
-    retry_after_s: int = Field(default=1, ge=0, le=3600)
+    #: the ``Retry-After`` of a 429 (injected, or the rate window's own wait); None: no
+    #: header, as RxScale documents none (the client paces itself); set: a remote that says
+    retry_after_s: int | None = Field(default=None, ge=0, le=3600)
     #: faults forced on the next requests, one each, before any random draw
     next: list[FaultKind] = Field(default_factory=list)
     #: a careless remote: every error answer quotes the X-API-Key it was sent (as sent and

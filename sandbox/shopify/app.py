@@ -50,6 +50,7 @@ from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
 from rxfloor.sandbox.shopify.cost import Coster, CostRefusal
 from rxfloor.sandbox.shopify.schema import Context, executable_schema
 from rxfloor.sandbox.shopify.state import (
+    MAX_QUERY_COST,
     TOPICS,
     Event,
     Refusal,
@@ -275,7 +276,7 @@ def _run(
     except CostRefusal as exc:
         return _errors_only(state, exc.errors)
     entry["requested_cost"] = requested
-    size = state.bucket_size
+    size = min(state.bucket_size, MAX_QUERY_COST)  # a single query's limit
     if requested > size:
         _, status = state.spend(0, False)
         words = (

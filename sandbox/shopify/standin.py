@@ -25,6 +25,8 @@ def _serve(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Any]:
         "webhook_url": args.webhook_url,
         "faults": faults,
     }
+    if args.plan is not None:
+        fields["plan"] = args.plan
     if args.restore_rate is not None:
         fields["restore_rate"] = args.restore_rate
     if args.bucket_size is not None:
@@ -43,13 +45,10 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
     from rxfloor.sandbox.shopify import ShopConfig, create_app, drive_activity
 
     token = "shpat_" + secrets.token_urlsafe(16)
-    # a Shopify Plus-sized bucket (1,000 points/s): a pull each second stays well inside it
+    # a Shopify Plus shop (1,000 points/s): a pull each second stays well inside it
     app = create_app(
         ShopConfig(
-            access_token=SecretStr(token),
-            seed=12 if orders is None else orders,
-            bucket_size=2000.0,
-            restore_rate=1000.0,
+            access_token=SecretStr(token), seed=12 if orders is None else orders, plan="plus"
         )
     )
     kit.submit(drive_activity(app.state.shop, kit.every_s * 1.5, seed=1,
@@ -73,13 +72,19 @@ STANDIN = StandIn(
             {"metavar": "TOKEN"},
         ),
         Option(
+            "--plan",
+            "the shop's plan, its documented rate: standard 100, advanced 200, plus 1000, "
+            "enterprise 2000 points/s, a bucket of 20 s of it (default standard)",
+            {"choices": ["standard", "advanced", "plus", "enterprise"]},
+        ),
+        Option(
             "--restore-rate",
-            "cost points restored per second (default 50)",
+            "cost points restored per second (default: the plan's)",
             {"type": float, "metavar": "P"},
         ),
         Option(
             "--bucket-size",
-            "the cost bucket, also the largest query (default 1000)",
+            "the cost bucket (default: the plan's); one query costs at most 1000",
             {"type": float, "metavar": "P"},
         ),
         Option(

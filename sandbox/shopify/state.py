@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from rxfloor.core.lifecycle import DeliveryType
 from rxfloor.core.sample import sample_orders
@@ -120,6 +120,15 @@ class FaultSettings(BaseFaults):
     echo_token: bool = False
 
 
+#: points restored per second on each plan (shopify.dev ``apps/build/apis/graphql-admin/
+#: rate-limits``)
+PLAN_RESTORE_RATES: dict[str, float] = {
+    "standard": 100.0, "advanced": 200.0, "plus": 1000.0, "enterprise": 2000.0,
+}  # fmt: skip
+#: the most one query may cost, whatever the bucket (same page: 1,000 points)
+MAX_QUERY_COST = 1000.0
+
+
 class ShopConfig(BaseModel):
     """How to build a stand-in (``create_app(ShopConfig(...))``)."""
 
@@ -143,9 +152,13 @@ class ShopConfig(BaseModel):
     first_order_number: int = Field(default=1001, ge=1)
     location_id: int = 71_000_000_001
     location_name: str = "RxFloor Pharmacy"
+    #: the shop's plan: its restore rate (shopify.dev GraphQL Admin API rate limits: 100 /
+    #: 200 / 1,000 / 2,000 points/s) and bucket (20 s of it: 2,000 on Standard, as captured
+    #: answers show); ``bucket_size`` / ``restore_rate`` given override the preset
+    plan: Literal["standard", "advanced", "plus", "enterprise"] = "standard"
     #: the cost bucket (leaky bucket per app and shop)
-    bucket_size: float = Field(default=1000.0, gt=0)
-    restore_rate: float = Field(default=50.0, gt=0)
+    bucket_size: float = Field(default=2000.0, gt=0)
+    restore_rate: float = Field(default=100.0, gt=0)
     #: False: costs are reported, nothing is throttled
     throttle: bool = True
     faults: FaultSettings = Field(default_factory=FaultSettings)
@@ -155,6 +168,16 @@ class ShopConfig(BaseModel):
     #: Shopify retries a failed delivery 8 times (over hours; here the pauses are short)
     webhook_attempts: int = Field(default=8, ge=1, le=20)
     webhook_backoff_s: float = Field(default=0.1, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plan_preset(cls, data: Any) -> Any:
+        """The plan's restore rate and bucket where they are not given."""
+        if isinstance(data, dict):
+            rate = PLAN_RESTORE_RATES.get(str(data.get("plan") or "standard"))
+            if rate is not None:
+                data = {"restore_rate": rate, "bucket_size": 20 * rate, **data}
+        return data
 
 
 class Refusal(Exception):
@@ -1208,7 +1231,9 @@ class ShopState(Logs, FaultBox[FaultSettings]):
         )
 
     def _emit(self, topic: str, payload: dict[str, Any], now: float) -> None:
-        """Queue an event (lock held) for the subscriptions that want its topic."""
+        """Queue an event (lock held) for the subscriptions that want its topic; the body
+        shaped as Shopify's sample payload of the topic (:func:`rest_body`)."""
+        payload = rest_body(topic, payload)
         subs = [dict(s) for s in self._subs.values() if s["topics"] is None or topic in s["topics"]]
         if not subs:
             return
@@ -1297,6 +1322,53 @@ def _hook_fo(fo: dict[str, Any]) -> dict[str, Any]:
         "order_id": fo["orderId"],
         "order_name": fo["orderName"],
     }
+
+
+#: per topic, the fields its fulfillment order carries in Shopify's sample payload
+#: (shopify.dev ``docs/api/webhooks``, REST spelling): many topics say no status at all
+_SAMPLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "fulfillment_request_submitted": ("id", "status", "request_status"),
+    "fulfillment_request_accepted": ("id", "status", "request_status"),
+    "fulfillment_request_rejected": ("id", "status", "request_status"),
+    "cancellation_request_submitted": ("id", "status", "request_status"),
+    "cancellation_request_accepted": ("id", "status", "request_status"),
+    "cancellation_request_rejected": ("id", "status", "request_status"),
+    "cancelled": ("id", "status"),
+    "placed_on_hold": ("id", "status"),
+    "hold_released": ("id",),
+    "rescheduled": ("id", "status", "fulfill_at"),
+    "scheduled_fulfillment_order_ready": ("id", "status"),
+}
+#: what the samples add beside the fulfillment order
+_SAMPLE_EXTRAS: dict[str, dict[str, Any]] = {
+    "fulfillment_request_accepted": {"message": ""},
+    "fulfillment_request_rejected": {"message": ""},
+    "cancellation_request_accepted": {"message": ""},
+    "cancellation_request_rejected": {"message": ""},
+    "cancelled": {"replacement_fulfillment_order": None},
+    "placed_on_hold": {"remaining_fulfillment_order": None},
+}
+
+
+def rest_body(topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` as the topic's sample payload has it: only the fields the sample's
+    fulfillment order carries, its REST words (a cancellation request's request status is
+    ``cancellation_request``; a submitted order's body still says ``unsubmitted``), and the
+    sample's other keys. A topic without a sample shape is sent as given."""
+    name = topic.removeprefix("fulfillment_orders/")
+    fields = _SAMPLE_FIELDS.get(name)
+    if fields is None:
+        return payload
+    body = {**_SAMPLE_EXTRAS.get(name, {}), **payload}
+    for key in ("fulfillment_order", "original_fulfillment_order", "submitted_fulfillment_order"):
+        fo = body.get(key)
+        if isinstance(fo, dict):
+            body[key] = {k: fo[k] for k in fields if k in fo}
+            if name == "cancellation_request_submitted":
+                body[key]["request_status"] = "cancellation_request"
+            elif name == "fulfillment_request_submitted":
+                body[key]["request_status"] = "unsubmitted"
+    return body
 
 
 def _hook_request(request: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,14 @@
 """The client of Konnektive CRM's API for a fulfillment house: one pooled httpx client, one
 request per call.
 
-Every call is a form POST to ``<api_url>/<endpoint>/`` with the API user's ``loginId`` and
-``password`` in the body, never in the URL: a URL is what httpx, proxies and error messages
-print. Both are registered secrets, so whatever Konnektive echoes of them is scrubbed from
-every message built here (and everywhere else).
+Every call is a POST to ``<api_url>/<endpoint>/`` with no body: the API user's ``loginId``
+and ``password`` and the call's parameters in the query string, as every public client of
+the API sends them (none sends a form body; that the API reads one is not known). So the
+URL carries the credentials, and no URL is ever shown as it is: httpx's request log (and
+httpcore's) goes through :class:`UrlFilter`, which blanks the ``loginId`` / ``password``
+values of any URL, and every error message here names the API URL only. Both are
+registered secrets, so whatever Konnektive echoes of them is scrubbed from every message
+built here (and everywhere else).
 
 Konnektive answers HTTP 200 for refusals too: ``{"result": "ERROR", "message": "<words>"}``.
 An ERROR that says nothing matched is an empty page; one about the login, the password,
@@ -15,6 +19,7 @@ before it believes the refusal, since the refused step may be our own lost one).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -31,6 +36,36 @@ from rxfloor.core.sources.base import (
 from rxfloor.core.sources.konnektive.wire import Fulfillment, OrderDetail, rows
 from rxfloor.core.sync.retry import RateLimiter
 from rxfloor.core.text import api_key_problem, register_secret, scrub
+
+#: a credential's value in a URL's query string, however it is encoded
+_URL_SECRET = re.compile(r"(?i)\b(loginId|password)=[^&\s\"'<>]*")
+
+
+def scrub_url(text: str) -> str:
+    """``text`` with every ``loginId=`` / ``password=`` value blanked, then scrubbed."""
+    return scrub(_URL_SECRET.sub(r"\1=<redacted>", text))
+
+
+class UrlFilter(logging.Filter):
+    """For httpx's and httpcore's loggers: a URL's credentials never reach a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub_url(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_text:
+            record.exc_text = scrub_url(record.exc_text)
+        return True
+
+
+def _guard_http_logs() -> None:
+    """Install :class:`UrlFilter` on the loggers that print request URLs (once)."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, UrlFilter) for f in logger.filters):
+            logger.addFilter(UrlFilter())
+
 
 #: Konnektive's cap on ``resultsPerPage``
 MAX_PAGE_SIZE = 200
@@ -83,6 +118,7 @@ class KonnektiveClient:
                 raise ValueError(f"the Konnektive {what} {problem}")
         self.api_url = api_url.rstrip("/")
         self._auth = {"loginId": login, "password": secret}
+        _guard_http_logs()
         self.limiter = RateLimiter(rate_limit_per_s)
         self._http = http.client(
             timeout_s, transport, {"Accept": "application/json"}, self.api_url + "/"
@@ -177,7 +213,7 @@ class KonnektiveClient:
         slot = self.limiter.acquire()
         what = f"Konnektive {endpoint}"
         response = http.send(
-            lambda: self._http.post(endpoint + "/", data={**self._auth, **params}),
+            lambda: self._http.post(endpoint + "/", params={**self._auth, **params}),
             _WORDING, sends=sends, base=self.api_url, what=what,
         )  # fmt: skip
         code = response.status_code

@@ -5,12 +5,22 @@ and the order read (Photon's GraphQL ``order(id:)`` query, documented for organi
 used only to settle a report whose answer was lost). How the report is authenticated is
 not documented publicly: the token goes in a configurable header (default
 ``Authorization: Bearer <token>``), and nowhere else — no message built here contains it,
-and whatever the remote echoes of it is scrubbed.
+and whatever the remote echoes of it is scrubbed. The token is a machine token of the
+client-credentials flow, renewed before it expires, or a static one (:mod:`.auth`).
+
+The supported GraphQL endpoint is the older API, ``https://api.photon.health/graphql``
+(``api.neutron.health`` in the sandbox): its ``Query.order(id: ID!): Order`` has every field
+:data:`ORDER_QUERY` selects (Photon-Health/client ``packages/sdk/src/types.ts``, the
+generated schema; ``tests/contract/photon`` checks the query against it). The newer
+``network.photon.health/graphql`` is not supported: its order is read through
+``order(order: {id}, metadata)`` and has no ``externalId``, ``fulfillment`` or ``fills``
+(Photon-Health/docs ``network/order.mdx``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr, ValidationError
@@ -21,11 +31,13 @@ from rxfloor.core.sources.base import (
     PermanentError,
     TransientError,
 )
+from rxfloor.core.sources.photon.auth import StaticToken, TokenSource
 from rxfloor.core.sources.photon.wire import OrderRead
 from rxfloor.core.sync.retry import RateLimiter
-from rxfloor.core.text import api_key_problem, register_secret, scrub
+from rxfloor.core.text import scrub
 
 HOOK_PATH = "v1/hooks/pharmacy"
+T = TypeVar("T")
 
 #: the fields the read asks for (everything :class:`OrderRead` reads)
 ORDER_QUERY = """query order($id: ID!) {
@@ -45,8 +57,9 @@ class PhotonClient:
     def __init__(
         self,
         api_url: str,
-        token: SecretStr | None,
+        token: SecretStr | None = None,
         *,
+        auth: TokenSource | None = None,
         graphql_url: str | None = None,
         auth_header: str = "Authorization",
         auth_scheme: str = "Bearer",
@@ -56,25 +69,27 @@ class PhotonClient:
     ) -> None:
         if not api_url:
             raise ValueError("no Photon API URL: set [sources.photon] api_url")
-        if token is None or not token.get_secret_value():
-            raise ValueError(
-                "no Photon API token: set RXFLOOR_PHOTON_API_TOKEN or store it in the OS keyring"
-            )
-        secret = token.get_secret_value()
-        register_secret(secret)  # whatever the remote echoes of it is scrubbed from then on
-        problem = api_key_problem(secret)
-        if problem is not None:
-            raise ValueError(f"the Photon API token {problem}")
+        if auth is None:
+            if token is None or not token.get_secret_value():
+                raise ValueError(
+                    "no Photon API token: set [sources.photon] client_id and "
+                    "RXFLOOR_PHOTON_CLIENT_SECRET (or RXFLOOR_PHOTON_API_TOKEN), or store "
+                    "them in the OS keyring"
+                )
+            auth = StaticToken(token)
+        self.auth = auth
         self.base_url = api_url.rstrip("/")
         self.graphql_url = (graphql_url or self.base_url + "/graphql").rstrip("/")
-        self._auth = (auth_header, f"{auth_scheme} {secret}" if auth_scheme else secret)
+        self._auth_header, self._auth_scheme = auth_header, auth_scheme
         self.limiter = RateLimiter(rate_limit_per_s)
-        self._http = http.client(
-            timeout_s, transport, {auth_header: self._auth[1], "Accept": "application/json"}
-        )
+        # no Authorization here: each request carries the token provider's current one
+        self._http = http.client(timeout_s, transport, {"Accept": "application/json"})
 
     def close(self) -> None:
         self._http.close()
+        closing = getattr(self.auth, "close", None)
+        if callable(closing):
+            closing()
 
     def __enter__(self) -> PhotonClient:
         return self
@@ -98,16 +113,46 @@ class PhotonClient:
             body["carrier"] = carrier
         if tracking_number:
             body["tracking_number"] = tracking_number
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        return self._call("POST", f"{self.base_url}/{HOOK_PATH}", json=body, headers=headers,
-                          sends=True)  # fmt: skip
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        url = f"{self.base_url}/{HOOK_PATH}"
+        return self._with_token(
+            lambda token: self._call("POST", url, json=body, headers=headers | token, sends=True)
+        )
 
     def read_order(self, order_id: str) -> OrderRead:
         """The order as Photon has it now (``order(id:)``)."""
+        return self._with_token(lambda token: self._read_order(order_id, token))
+
+    def _with_token(self, call: Callable[[dict[str, str]], T]) -> T:
+        """``call`` with the token's header; a token Photon rejects (401, or the GraphQL
+        error an expired one gets) is renewed once and the call repeated (a rejected call
+        changed nothing); rejected again, or not renewable: "photon: token rejected"."""
+        try:
+            return call(self._token_header())
+        except AuthError as exc:
+            if exc.status_code != 401:
+                raise
+            first = exc
+        if not self.auth.refresh():
+            raise AuthError(f"photon: token rejected ({first})", 401) from None
+        try:
+            return call(self._token_header())
+        except AuthError as exc:
+            if exc.status_code != 401:
+                raise
+            raise AuthError(f"photon: token rejected after a new one ({exc})", 401) from None
+
+    def _token_header(self) -> dict[str, str]:
+        token = self.auth.token()
+        value = f"{self._auth_scheme} {token}" if self._auth_scheme else token
+        return {self._auth_header: value}
+
+    def _read_order(self, order_id: str, token: dict[str, str]) -> OrderRead:
         answer = self._call(
             "POST",
             self.graphql_url,
             json={"query": ORDER_QUERY, "variables": {"id": order_id}},
+            headers=token,
             sends=False,
         )
         if not isinstance(answer, dict):
@@ -117,6 +162,8 @@ class PhotonClient:
         order = data.get("order") if isinstance(data, dict) else None
         if order is None:
             words = _graphql_message(errors) or "no such order"
+            if any(token_expired(e) for e in errors):
+                raise AuthError(f"Photon refused the API token: {words}", 401)
             if any(_code(e) in ("UNAUTHENTICATED", "FORBIDDEN") for e in errors):
                 raise AuthError(f"Photon refused the API token: {words}")
             if errors and not any(_code(e) == "NOT_FOUND" for e in errors):
@@ -153,7 +200,7 @@ class PhotonClient:
             body = response.json()
         except ValueError:
             body = None
-        token = self._auth[1].split(" ", 1)[-1]
+        token = self.auth.token() if isinstance(self.auth, StaticToken) else ""
         if isinstance(body, dict):
             for key in ("error", "message", "description", "detail"):
                 value = body.get(key)
@@ -163,6 +210,22 @@ class PhotonClient:
             if words:
                 return scrub(words, [token])
         return scrub(response.reason_phrase, [token]) or "no message"
+
+
+#: what a missing, invalid or expired token gets from the older API: the upstream's 401
+#: wrapped as ``INTERNAL_SERVER_ERROR`` (seen in captured answers), or the newer API's codes
+#: (Photon-Health/docs ``authentication.mdx``: ``EMPTY_AUTHORIZATION_HEADER``)
+_TOKEN_CODES = frozenset({"UNAUTHENTICATED", "EMPTY_AUTHORIZATION_HEADER", "INVALID_TOKEN"})
+
+
+def token_expired(error: Any) -> bool:
+    """A top-level GraphQL error that says the token was rejected (not a transient fault)."""
+    if not isinstance(error, dict):
+        return False
+    message = str(error.get("message") or "").lower()
+    if "status code 401" in message:
+        return True
+    return _code(error) in _TOKEN_CODES
 
 
 def _code(error: Any) -> str | None:

@@ -21,13 +21,20 @@ API_TOKEN = Secret(
     what="the Photon API token",
     file_names=frozenset({"api_token", "photon_api_token", "token"}),
 )
+CLIENT_SECRET = Secret(
+    env="RXFLOOR_PHOTON_CLIENT_SECRET",
+    keyring_user="photon_client_secret",
+    what="the Photon client secret",
+    file_names=frozenset({"client_secret", "photon_client_secret"}),
+)
 
 
 class PhotonSection(BaseModel):
     """``[sources.photon]``: Photon Health routing e-prescriptions to this pharmacy.
 
-    The API token is never here: ``RXFLOOR_PHOTON_API_TOKEN`` or the OS keyring (service
-    ``rxfloor``, user ``photon_api_token``); the webhook secret is
+    The API token and the client secret are never here: ``RXFLOOR_PHOTON_API_TOKEN`` /
+    ``RXFLOOR_PHOTON_CLIENT_SECRET`` or the OS keyring (service ``rxfloor``, users
+    ``photon_api_token`` / ``photon_client_secret``); the webhook secret is
     ``RXFLOOR_PHOTON_WEBHOOK_SECRET``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -44,8 +51,17 @@ class PhotonSection(BaseModel):
     auth_scheme: str = Field(default="Bearer", pattern=r"^[A-Za-z0-9._-]{0,32}$")
     http_timeout_s: float | None = Field(default=None, gt=0, le=300)
     rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
-    #: a delivery whose ``X-Photon-Timestamp`` is further than this from now is refused
+    #: a delivery whose ``X-Photon-Timestamp`` is further than this from now is not taken
+    #: (answered 503 "stale": Photon's own retry carries a fresh stamp)
     webhook_tolerance_s: float = Field(default=300.0, gt=0, le=86_400)
+    #: the Backend credential's client id (set: machine tokens of the client-credentials
+    #: flow, the secret from ``RXFLOOR_PHOTON_CLIENT_SECRET`` or the keyring; unset: the
+    #: static ``RXFLOOR_PHOTON_API_TOKEN``)
+    client_id: str | None = Field(default=None, max_length=256)
+    #: where machine tokens come from, and for which API (``auth.neutron.health`` and
+    #: ``https://api.neutron.health`` in Photon's sandbox)
+    token_url: str = "https://auth.photon.health/oauth/token"
+    audience: str = "https://api.photon.health"
 
 
 def api_url(settings: Settings) -> str | None:
@@ -61,6 +77,15 @@ def api_token(settings: Settings) -> SecretStr | None:
     from rxfloor.core.config import resolve_secret
 
     return resolve_secret(API_TOKEN)
+
+
+def client_secret(settings: Settings) -> SecretStr | None:
+    """The Backend credential's secret from ``RXFLOOR_PHOTON_CLIENT_SECRET``, else from the
+    OS keyring (service ``rxfloor``, user ``photon_client_secret``); registered as a secret.
+    Raises ``ConfigError`` naming what is wrong with a malformed one (never it)."""
+    from rxfloor.core.config import resolve_secret
+
+    return resolve_secret(CLIENT_SECRET)
 
 
 @cache
@@ -82,10 +107,10 @@ PLUGIN = SourcePlugin(
     open=opener("rxfloor.core.sources.photon.source:PhotonSource"),
     webhooks=loader("rxfloor.core.sources.photon.source:WEBHOOKS"),
     webhook_secret_env="RXFLOOR_PHOTON_WEBHOOK_SECRET",
-    secrets=(API_TOKEN,),
+    secrets=(API_TOKEN, CLIENT_SECRET),
     secret_hint=(
-        "the Photon API token does not belong in the config file; set "
-        "RXFLOOR_PHOTON_API_TOKEN or store it in the OS keyring (service rxfloor, "
-        "user photon_api_token)"
+        "the Photon API token and client secret do not belong in the config file; set "
+        "RXFLOOR_PHOTON_API_TOKEN / RXFLOOR_PHOTON_CLIENT_SECRET or store them in the OS "
+        "keyring (service rxfloor, users photon_api_token, photon_client_secret)"
     ),
 )

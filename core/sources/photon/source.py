@@ -24,8 +24,9 @@ from pydantic import ValidationError
 
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.sources.base import PushPlan, WebhookEvent
+from rxfloor.core.sources.base import IgnoredEvent, PushPlan, WebhookEvent
 from rxfloor.core.sources.photon import mapping
+from rxfloor.core.sources.photon.auth import ClientCredentials, TokenSource
 from rxfloor.core.sources.photon.client import PhotonClient
 from rxfloor.core.sources.photon.wire import (
     SOURCE_NAME,
@@ -35,12 +36,17 @@ from rxfloor.core.sources.photon.wire import (
     order_of_read,
     parse_time,
 )
+from rxfloor.core.text import clip
 
 NAME = SOURCE_NAME
 SIGNATURE_HEADER = "X-Photon-Signature"
 TIMESTAMP_HEADER = "X-Photon-Timestamp"
-#: a delivery sent longer ago than this (``X-Photon-Timestamp``) is refused (a replay)
+#: a delivery sent longer ago than this (``X-Photon-Timestamp``) is not taken (a replay)
 TOLERANCE_S = 300.0
+#: a stamp at least this large is Unix milliseconds (Photon-Health/docs
+#: ``network/webhooks.mdx``; 13 digits in captured requests), below it seconds (an older
+#: page): 1e11 seconds is the year 5138, 1e11 milliseconds 1973
+MILLISECONDS_FROM = 1e11
 
 
 def signature_ok(secret: bytes, body: bytes, given: str | None) -> bool:
@@ -64,10 +70,16 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 class PhotonWebhooks:
     """Photon's deliveries: signed CloudEvents 1.0 envelopes, one order event each.
 
-    :meth:`verify` checks the signature first (constant time), then that the delivery was
-    sent within ``tolerance_s`` of now (``X-Photon-Timestamp``, Unix seconds): a stale or
-    future stamp is refused like a forged signature. The event's own ``time`` orders events
-    of one order (an older one never moves it back); its ``id`` is the dedupe key.
+    :meth:`verify` checks the signature alone (constant time): only a forged delivery is
+    answered 4xx, because Photon drops an event refused with any 4xx but 408 / 429 for good
+    (``drops_on_4xx``). :meth:`delivery_problem` then checks that the delivery was sent
+    within ``tolerance_s`` of now (``X-Photon-Timestamp``, Unix milliseconds or, by
+    magnitude, seconds): a stale or unreadable stamp is named as such and answered 503, so
+    Photon's own retry (a fresh stamp) gets through while our clock is off, and a captured
+    request sent again does not. The event's own ``time`` orders events of one order (an
+    older one never moves it back); its ``id`` is the dedupe key. Events the floor does not
+    follow (prescription events) and orders placed at another pharmacy are acknowledged and
+    not stored (:class:`~rxfloor.core.sources.base.IgnoredEvent`).
 
     ``pharmacy_id`` (this pharmacy's Photon id) tells a reroute to this pharmacy from one
     away from it. Left unset, both it and ``tolerance_s`` come from ``[sources.photon]`` at
@@ -75,6 +87,7 @@ class PhotonWebhooks:
     """
 
     signature_header = SIGNATURE_HEADER
+    drops_on_4xx = True
 
     def __init__(
         self,
@@ -122,14 +135,30 @@ class PhotonWebhooks:
         return cls(pharmacy_id=section.pharmacy_id or "", tolerance_s=section.webhook_tolerance_s)
 
     def verify(self, secret: bytes, body: bytes, headers: Mapping[str, str]) -> bool:
-        if not signature_ok(secret, body, _header(headers, SIGNATURE_HEADER)):
-            return False
+        return signature_ok(secret, body, _header(headers, SIGNATURE_HEADER))
+
+    def delivery_problem(self, headers: Mapping[str, str]) -> str | None:
+        """Why a signed delivery is not taken now (its ``X-Photon-Timestamp``), or None."""
+        raw = _header(headers, TIMESTAMP_HEADER)
         sent = sent_at(headers)
-        return sent is not None and abs(self.clock() - sent) <= self.tolerance_s
+        if sent is None:
+            shown = "missing" if raw is None else repr(raw.strip()[:20])
+            return f"bad timestamp: X-Photon-Timestamp {shown} is not a Unix time"
+        off = self.clock() - sent
+        if abs(off) <= self.tolerance_s:
+            return None
+        when = f"{off:.0f} s ago" if off > 0 else f"{-off:.0f} s in the future"
+        return f"stale: X-Photon-Timestamp was {when} (tolerance {self.tolerance_s:.0f} s)"
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
-        """The event in a verified body; :class:`ValueError` when it is malformed."""
+        """The event in a verified body; :class:`ValueError` when it is malformed,
+        :class:`IgnoredEvent` when the floor has no use for it."""
         raw = json.loads(body)
+        if isinstance(raw, list) and len(raw) == 1:  # a batch of one (the content type's)
+            raw = raw[0]
+        if isinstance(raw, dict) and not str(raw.get("type", "")).startswith("photon:order:"):
+            kind = clip(str(raw.get("type", "")), 60) or "no type"
+            raise IgnoredEvent(f"not an order event: {kind}")
         try:
             event = CloudEvent.model_validate(raw)
             order = order_of_event(event, self.pharmacy_id or None)
@@ -146,13 +175,16 @@ class PhotonWebhooks:
 
 
 def sent_at(headers: Mapping[str, str]) -> float | None:
-    """``X-Photon-Timestamp`` as epoch seconds (None: missing or not a finite number)."""
+    """``X-Photon-Timestamp`` as epoch seconds (None: missing or not a finite number):
+    Unix milliseconds, or seconds when it is too small to be milliseconds of this era."""
     raw = _header(headers, TIMESTAMP_HEADER)
     try:
         value = float(raw) if raw is not None else math.nan
     except ValueError:
         return None
-    return value if math.isfinite(value) else None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return value / 1000.0 if value >= MILLISECONDS_FROM else value
 
 
 #: the receiver's format (``core.sources.webhook_format("photon")``): configured at first use
@@ -184,16 +216,27 @@ class PhotonSource:
 
         Raises :class:`ValueError` (no URL, no token) or ``ConfigError`` (a malformed token).
         """
-        from rxfloor.core.sources.photon.plugin import api_token, api_url
+        from rxfloor.core.sources.photon.plugin import api_token, api_url, client_secret
 
         section = settings.sources.photon
+        timeout = section.http_timeout_s or settings.http_timeout_s
+        auth: TokenSource | None = None
+        if section.client_id:
+            secret = client_secret(settings)
+            if secret is None:
+                raise ValueError("no Photon client secret: set RXFLOOR_PHOTON_CLIENT_SECRET "
+                                 "or store it in the OS keyring")  # fmt: skip
+            auth = ClientCredentials(section.client_id, secret, token_url=section.token_url,
+                                     audience=section.audience, timeout_s=timeout,
+                                     transport=transport)  # fmt: skip
         client = PhotonClient(
             api_url(settings) or "",
-            api_token(settings),
+            None if auth else api_token(settings),
+            auth=auth,
             graphql_url=section.graphql_url,
             auth_header=section.auth_header,
             auth_scheme=section.auth_scheme,
-            timeout_s=section.http_timeout_s or settings.http_timeout_s,
+            timeout_s=timeout,
             rate_limit_per_s=section.rate_limit_per_s or settings.rate_limit_per_s,
             transport=transport,
         )

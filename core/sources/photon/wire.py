@@ -130,6 +130,9 @@ class PhotonOrder:
     items: tuple[LineItem, ...] = field(default_factory=tuple)
     fulfillment_type: str | None = None
     created_at: float | None = None
+    #: False: an order this floor never had is not added for this (another pharmacy's
+    #: order: placed there, or rerouted from one elsewhere to another); one it has follows
+    appears: bool = True
 
     @property
     def board_status(self) -> Status | None:
@@ -216,13 +219,20 @@ def order_of_event(event: CloudEvent, pharmacy_id: str | None = None) -> PhotonO
         word = mapping.EVENT_WORD[kind]
     else:
         raise ValueError(f"unknown order event type: {clip(event.type, 60)}")
+    appears = True
+    to = data.pharmacy.id if data.pharmacy else None
+    where = _words(data.pharmacy.name if data.pharmacy else None, 80)
     if word == mapping.REROUTED:
-        to = data.pharmacy.id if data.pharmacy else None
         if pharmacy_id and to == pharmacy_id:
             word = "placed"  # rerouted to this pharmacy
         else:
-            where = _words(data.pharmacy.name if data.pharmacy else None, 80)
             comment = "rerouted" + (f" to {where}" if where else "")
+            appears = False  # an order of another pharmacy's never reaches this floor
+    elif kind == "placed" and pharmacy_id and to and to != pharmacy_id:
+        # placed at another pharmacy (an organisation's subscription sees them all; a
+        # reroute away sends it for the new one): this floor's order, if it was, left it
+        word, appears = mapping.REROUTED, False
+        comment = "placed at " + (where or "another pharmacy")
     elif word == "pending" and pharmacy_id and data.pharmacyId not in (None, pharmacy_id):
         word = "routing"  # created for another pharmacy: never shown here
     if word == mapping.ERROR:
@@ -237,6 +247,7 @@ def order_of_event(event: CloudEvent, pharmacy_id: str | None = None) -> PhotonO
         items=_items(data.fills),
         fulfillment_type=fulfillment_type,
         created_at=parse_time(data.createdAt),
+        appears=appears,
     )
 
 

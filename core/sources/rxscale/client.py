@@ -111,6 +111,16 @@ class RemoteClient:
         )
         return self._order(answer)
 
+    def complete_order(self, uid: str, *, idempotency_key: str) -> RemoteOrder:
+        """``PATCH …/pharmacy_orders/{uid}/complete_order`` (v2): ``completed``, with the stock
+        reduction and the shipment events only this call triggers."""
+        answer = self._call(
+            "PATCH",
+            f"pharmacy_orders/{uid}/complete_order",
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return self._order(answer)
+
     # -- plumbing
     def _order(self, body: Any) -> RemoteOrder:
         try:

@@ -55,6 +55,14 @@ _TARGET = {
     ("v2", Action.CANCEL): "cancelled",
 }
 
+#: The v2 step after ``ready_for_pickup`` for a finish: ``PATCH …/complete_order`` ("Do not
+#: set completed through the generic status endpoint. Use complete_order so RxScale can
+#: reduce stock and emit shipment and order update events": docs.rxscale.com
+#: ``guides/order-lifecycle``). The source sends it for an order that ships; one picked up
+#: is completed at its hand-off (the pharmacy-workflow issue), so for it the step sends
+#: nothing.
+COMPLETE = "complete_order"
+
 #: Statuses that are sent with the pharmacist's reason as the PATCH ``comment``.
 TAKES_REASON = frozenset({"cancelled", REMOTE_HOLD})
 
@@ -74,6 +82,8 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
     dialect = dialect_of(remote_status)
     target = _TARGET[(dialect, action)]
     path = _V1_PATH if dialect == "v1" else _V2_PATH
+    if remote_status == target and dialect == "v2" and action is Action.FINISH:
+        return PushPlan(False, False, (COMPLETE,))  # nothing is sent for a pickup order
     if remote_status == target:
         return PushPlan(True, False, ())
     if remote_status == "completed" and action is Action.FINISH:
@@ -89,4 +99,7 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
     here, there = path.index(remote_status), path.index(target)
     if here > there:
         return PushPlan(True, False, ())  # already past (our earlier answer was lost)
-    return PushPlan(False, False, path[here + 1 : there + 1])
+    steps = path[here + 1 : there + 1]
+    if dialect == "v2" and action is Action.FINISH:
+        steps += (COMPLETE,)  # sent for an order that ships (the source reads it first)
+    return PushPlan(False, False, steps)

@@ -22,7 +22,13 @@ from rxfloor.core.lifecycle import Action
 from rxfloor.core.sources.base import PushPlan, WebhookEvent
 from rxfloor.core.sources.rxscale import dialects
 from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.dialects import ACTIVE, TAKES_REASON, V2_ONLY, DialectName
+from rxfloor.core.sources.rxscale.dialects import (
+    ACTIVE,
+    COMPLETE,
+    TAKES_REASON,
+    V2_ONLY,
+    DialectName,
+)
 from rxfloor.core.sources.rxscale.wire import RemoteOrder, WebhookEnvelope
 
 NAME = "rxscale"
@@ -57,6 +63,12 @@ class RxScaleWebhooks:
 
 
 WEBHOOKS = RxScaleWebhooks()
+
+
+def ships(order: RemoteOrder) -> bool:
+    """The order leaves by carrier (``delivery_type.identifier`` shipping / ship)."""
+    ident = (order.delivery_type.identifier or "") if order.delivery_type else ""
+    return ident.strip().lower() in ("shipping", "ship")
 
 
 class RxScaleSource:
@@ -125,7 +137,18 @@ class RxScaleSource:
         idempotency_key: str,
         payload: dict[str, Any] | None = None,
     ) -> RemoteOrder:
-        """RxScale's PATCH carries the status and the comment; ``payload`` has nothing for it."""
+        """RxScale's PATCH carries the status and the comment; ``payload`` has nothing for it.
+
+        :data:`~dialects.COMPLETE` reads the order first (a read changes nothing): it is sent
+        only for an order that ships and stands at ``ready_for_pickup``; otherwise the order
+        is answered as it is (picked up: completed at its hand-off; completed already: done)."""
+        if step == COMPLETE:
+            order = self.get_order(uid)
+            if order.status != "ready_for_pickup" or not ships(order):
+                return order
+            return self._learn_from(
+                self.client.complete_order(uid, idempotency_key=idempotency_key)
+            )
         comment = reason if step in TAKES_REASON else None
         answer = self.client.set_status(uid, step, comment=comment,
                                         idempotency_key=idempotency_key)  # fmt: skip

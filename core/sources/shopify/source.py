@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sources.base import (
+    IgnoredEvent,
     PermanentError,
     PushPlan,
     TransientError,
@@ -51,6 +52,7 @@ from rxfloor.core.sources.shopify.wire import (
     CANCELLATION_ACCEPTED,
     CANCELLATION_REJECTED,
     CANCELLATION_REQUESTED,
+    CANCELLED,
     CLOSED,
     IN_PROGRESS,
     INCOMPLETE,
@@ -61,7 +63,6 @@ from rxfloor.core.sources.shopify.wire import (
     REQUEST_STATUSES,
     SCHEDULED,
     SUBMITTED,
-    UNSUBMITTED,
     FulfillmentOrder,
     FulfillmentOrderPage,
     board_status,
@@ -168,25 +169,59 @@ def rejection_reason(reason: str | None) -> str:
 
 TOPIC_HEADER = "X-Shopify-Topic"
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
+#: unique per delivery and repeated by its retries: the dedupe key (shopify.dev
+#: ``apps/build/webhooks/delivery-structure``)
+WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
+#: shared by every delivery one merchant action produces (two fulfillment orders touched:
+#: two deliveries, one Event-Id): never a dedupe key
 EVENT_ID_HEADER = "X-Shopify-Event-Id"
 TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
+TOPIC_PREFIX = "fulfillment_orders/"
 
-#: what a topic says of the request when its payload does not carry ``request_status``
-_TOPIC_REQUEST = {
-    "fulfillment_orders/fulfillment_request_submitted": SUBMITTED,
-    "fulfillment_orders/fulfillment_request_accepted": ACCEPTED,
-    "fulfillment_orders/fulfillment_request_rejected": REJECTED,
-    "fulfillment_orders/cancellation_request_submitted": CANCELLATION_REQUESTED,
-    "fulfillment_orders/cancellation_request_accepted": CANCELLATION_ACCEPTED,
-    "fulfillment_orders/cancellation_request_rejected": CANCELLATION_REJECTED,
-}
-#: ... else what its status implies (the pharmacy only sees orders it was asked to fulfil)
-_STATUS_REQUEST = {OPEN: SUBMITTED, ON_HOLD: SUBMITTED, SCHEDULED: UNSUBMITTED,
-                   IN_PROGRESS: ACCEPTED, CLOSED: ACCEPTED, INCOMPLETE: "CLOSED",
-                   "CANCELLED": CANCELLATION_ACCEPTED}  # fmt: skip
-#: where a topic's payload puts the fulfillment order it is about (first present wins)
-_PAYLOAD_KEYS = ("fulfillment_order", "submitted_fulfillment_order", "original_fulfillment_order",
-                 "fulfillmentOrder")  # fmt: skip
+
+class TopicRule:
+    """What one ``fulfillment_orders/…`` topic says of its fulfillment order: where the
+    order is in the body, and the status / request status the topic itself establishes
+    (None: only a known word in the body says it; neither: read back)."""
+
+    __slots__ = ("keys", "request", "status")
+
+    def __init__(self, keys: tuple[str, ...], status: str | None, request: str | None) -> None:
+        self.keys, self.status, self.request = keys, status, request
+
+
+_FO = ("fulfillment_order",)
+#: every ``fulfillment_orders/*`` topic (shopify.dev ``docs/api/webhooks``, the topic list and
+#: its sample payloads, REST spelling). The request status of a body is not trusted where
+#: the topic says it (a submitted order's body may still say ``unsubmitted``; a cancellation
+#: request's says ``cancellation_request``, no enum word); a status is never inferred from a
+#: missing field: what the body and topic leave open is read back by the next pull (the
+#: worker lists the assigned orders and reads back a local one no longer listed).
+TOPICS: dict[str, TopicRule] = {
+    "fulfillment_request_submitted": TopicRule(
+        ("submitted_fulfillment_order", "original_fulfillment_order", *_FO), None, SUBMITTED),
+    "fulfillment_request_accepted": TopicRule(_FO, IN_PROGRESS, ACCEPTED),
+    "fulfillment_request_rejected": TopicRule(_FO, None, REJECTED),
+    "cancellation_request_submitted": TopicRule(_FO, None, CANCELLATION_REQUESTED),
+    "cancellation_request_accepted": TopicRule(_FO, None, CANCELLATION_ACCEPTED),
+    "cancellation_request_rejected": TopicRule(_FO, IN_PROGRESS, CANCELLATION_REJECTED),
+    "cancelled": TopicRule(_FO, CANCELLED, None),
+    # the rest say nothing of the request (and some nothing of the status): read back
+    "placed_on_hold": TopicRule(_FO, ON_HOLD, None),
+    "hold_released": TopicRule(_FO, None, None),
+    "rescheduled": TopicRule(_FO, SCHEDULED, None),
+    "scheduled_fulfillment_order_ready": TopicRule(_FO, None, None),
+    "order_routing_complete": TopicRule(_FO, None, None),
+    "moved": TopicRule(("original_fulfillment_order", *_FO), None, None),
+    "merged": TopicRule(_FO, None, None),
+    "split": TopicRule(_FO, None, None),
+    "fulfillment_service_failed_to_complete": TopicRule(_FO, None, None),
+    "line_items_prepared_for_pickup": TopicRule(_FO, None, None),
+    "line_items_prepared_for_local_delivery": TopicRule(_FO, None, None),
+}  # fmt: skip
+#: the REST words of a fulfillment order's status / request status (lower case in bodies)
+_REST_STATUS = frozenset({OPEN, IN_PROGRESS, ON_HOLD, SCHEDULED, INCOMPLETE, CLOSED, CANCELLED})
+_REST_REQUEST = frozenset(REQUEST_STATUSES)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -217,11 +252,21 @@ def _timestamp(raw: str | None) -> float:
     return moment.timestamp()
 
 
+def _word(value: Any, known: frozenset[str]) -> str | None:
+    """A body's status word in the enum spelling, or None where it is not one of ``known``."""
+    if not isinstance(value, str):
+        return None
+    word = value.strip().upper().replace("-", "_").replace(" ", "_")
+    return word if word in known else None
+
+
 class ShopifyWebhooks:
     """Shopify's ``fulfillment_orders/…`` deliveries: the topic in ``X-Shopify-Topic``, the
-    event's id in ``X-Shopify-Event-Id`` (the same for every retry: the inbox dedupes on
-    it), its moment in ``X-Shopify-Triggered-At``; the body is the fulfillment order (in
-    the REST spelling) under the topic's key."""
+    delivery's id in ``X-Shopify-Webhook-Id`` (repeated by its retries: the inbox dedupes
+    on it; ``X-Shopify-Event-Id`` is shared by the deliveries of one merchant action), its
+    moment in ``X-Shopify-Triggered-At``; the body is REST-style and differs per topic:
+    each is mapped by :data:`TOPICS`, and what a body leaves open is read back (answered
+    2xx, not stored: :class:`~rxfloor.core.sources.base.IgnoredEvent`)."""
 
     signature_header = HMAC_HEADER
 
@@ -233,32 +278,43 @@ class ShopifyWebhooks:
         if not topic:
             raise ValueError(f"no {TOPIC_HEADER} header")
         timestamp = _timestamp(_header(headers, TRIGGERED_AT_HEADER))
-        event_id = (_header(headers, EVENT_ID_HEADER) or "").strip() or None
+        delivery = (_header(headers, WEBHOOK_ID_HEADER) or "").strip() or None
         raw = json.loads(body)
         if not isinstance(raw, dict):
             raise ValueError("the body is not a JSON object")
-        found = next((raw[k] for k in _PAYLOAD_KEYS if isinstance(raw.get(k), dict)), None)
-        if found is None and "id" in raw and "status" in raw:
-            found = raw  # the fulfillment order itself
-        if found is None:
+        rule = TOPICS.get(topic.removeprefix(TOPIC_PREFIX)) if topic.startswith(
+            TOPIC_PREFIX) else None  # fmt: skip
+        if rule is None:
+            raise IgnoredEvent(f"not a fulfillment order topic rxfloor follows: {topic[:60]}")
+        found = next((raw[k] for k in rule.keys if isinstance(raw.get(k), dict)), None)
+        if (found is None or not found.get("id")) and rule.request is None:
+            raise IgnoredEvent(f"{topic[:60]} names no fulfillment order of its own (a merge): "
+                               "read back by the next pull")  # fmt: skip
+        if found is None or not found.get("id"):
             raise ValueError(f"no fulfillment order in the {topic[:60]} payload")
         data = dict(found)
-        if not (data.get("request_status") or data.get("requestStatus")):
-            status = str(data.get("status") or "").strip().upper()
-            data["request_status"] = _TOPIC_REQUEST.get(topic) or _STATUS_REQUEST.get(
-                status, UNSUBMITTED
-            )
+        status = rule.status or _word(data.get("status"), _REST_STATUS)
+        request = rule.request or _word(
+            data.get("request_status") or data.get("requestStatus"), _REST_REQUEST
+        )
+        if status is None or request is None:
+            raise IgnoredEvent(f"{topic[:60]} does not say where the fulfillment order is: "
+                               "read back by the next pull")  # fmt: skip
+        data["status"], data["request_status"] = status, request
+        data.pop("requestStatus", None)
         hold = raw.get("fulfillment_hold")
         if isinstance(hold, dict) and not data.get("fulfillment_holds"):
             data["fulfillment_holds"] = [hold]
-        request = raw.get("fulfillment_order_merchant_request")
-        if isinstance(request, dict) and "merchant_requests" not in data:
+        asked = raw.get("fulfillment_order_merchant_request")
+        if request == CANCELLATION_REQUESTED and isinstance(asked, dict):
             data["merchant_requests"] = [
-                {"kind": request.get("kind") or "CANCELLATION_REQUEST",
-                 "message": request.get("message"), "sent_at": request.get("sent_at")}
-            ] if topic.endswith("cancellation_request_submitted") else []  # fmt: skip
+                {"kind": "CANCELLATION_REQUEST", "message": asked.get("message"),
+                 "sent_at": asked.get("sent_at") or asked.get("requested_at")}
+            ]  # fmt: skip
+        elif "merchant_requests" in data and not isinstance(data["merchant_requests"], list):
+            data.pop("merchant_requests")
         order = FulfillmentOrder.model_validate(data)
-        return WebhookEvent(topic, timestamp, order, raw, event_id=event_id)
+        return WebhookEvent(topic, timestamp, order, raw, event_id=delivery)
 
 
 WEBHOOKS = ShopifyWebhooks()

@@ -1,0 +1,1 @@
+"""Contract tests: the vendors' documented shapes, run against the clients and the stand-ins."""

@@ -1,0 +1,1 @@
+"""Photon Health as its own documents describe it."""

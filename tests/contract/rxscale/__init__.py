@@ -1,0 +1,1 @@
+"""RxScale as its own documents describe it."""

@@ -1,0 +1,1 @@
+"""Shopify as its own documents describe it."""
