@@ -371,3 +371,14 @@ def test_the_command_caches_its_own_bytecode_whatever_the_environment_says(
     assert {"queries", "schema", "states", "config"} <= ours, sorted(ours)
     # the listing reads the store alone: no service, no pydantic models (issue 25)
     assert not {"service", "models"} & ours, sorted(ours)
+
+
+def test_uv_run_does_not_compile_the_environment_on_every_run() -> None:
+    """``compile-bytecode`` in ``[tool.uv]`` makes every ``uv run`` recompile site-packages
+    and print "Bytecode compiled N files" (astral-sh/uv#12202): CI compiles once instead."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "compile-bytecode" not in project.get("tool", {}).get("uv", {})
+    assert "uv sync --locked --compile-bytecode" in (root / ".ci" / "run").read_text()
