@@ -63,7 +63,7 @@ def fit(text: str, width: int) -> str:
 def kind_words(item: ExceptionItem) -> str:
     if item.kind is Kind.MOVE:
         return f"parked {item.move}"
-    return "source status" if item.kind is Kind.SOURCE else "cancel request"
+    return str(item.kind)  # the CLI's words too (rxfloor exceptions)
 
 
 class ExceptionsRead(Message):
