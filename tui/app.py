@@ -300,6 +300,27 @@ class BoardApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.help_rows()))
 
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """The palette's screenshot: in a terminal, written to the state dir (Textual's
+        default, ~/Downloads, need not exist on a pharmacy's machine) and said where, on the
+        notice line; in a browser (``rxfloor serve``) handed to the browser as Textual does."""
+        if self.is_web:
+            return super().deliver_screenshot(filename, path, time_format)
+        folder = Path(path) if path else screenshot_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as exc:
+            self.say(f"screenshot not saved in {folder}: {exc.strerror or exc}", "error")
+            return None
+        self.say(f"screenshot saved: {saved}")
+        return saved
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
         ours = {spec.palette for spec in ACTIONS if spec.palette is not None}
         # Textual's own "Keys" and "Quit" would sit next to ours under the same names
@@ -322,6 +343,11 @@ def _palette_call(target: Screen[Any] | App[Any], spec: BoardAction) -> Callable
         getattr(target, f"action_{spec.method}")(*spec.args)
 
     return call
+
+
+def screenshot_dir() -> Path:
+    """Where the palette's screenshots go: ``screenshots`` in the state dir (platformdirs)."""
+    return state_file().parent / "screenshots"
 
 
 def _read_state() -> dict[str, Any]:
