@@ -40,3 +40,20 @@ async def test_the_palette_screenshot_goes_to_the_state_dir_and_says_where(
     saved = list(folder.glob("*.svg"))
     assert len(saved) == 1, app.said
     assert ("information", f"screenshot saved: {saved[0]}") in app.said
+
+
+async def test_a_theme_switch_repaints_every_card_at_once(url: str) -> None:
+    """No card stays in the old theme's colours until the cursor moves (strip cache)."""
+    app = make_app(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        column = app.board.column
+        before = [column.render_line(y) for y in range(8)]
+        app.theme = "rxfloor-light"
+        await pilot.pause()
+        await pilot.pause()
+        after = [column.render_line(y) for y in range(8)]
+        column._cache.clear()
+        fresh = [column.render_line(y) for y in range(8)]
+        assert after == fresh
+        assert after != before
