@@ -11,13 +11,82 @@ from pathlib import Path
 import pytest
 from textual.command import CommandPalette
 
-from tests.board_fixtures import make_app, press, ready, seed_board, until
+from rxfloor.tui.screens.pick import PickOrderScreen
+from rxfloor.tui.screens.tracking import TrackingScreen
+from tests.board_fixtures import (
+    make_app,
+    press,
+    ready,
+    scan,
+    seed_board,
+    seed_two_sources,
+    sid,
+    until,
+)
 
 
 @pytest.fixture
 def url(sqlite_url: str) -> str:
     seed_board(sqlite_url)
     return sqlite_url
+
+
+def focused(app: object) -> tuple[str, str] | None:
+    card = app.board.card  # type: ignore[attr-defined]
+    return None if card is None else (str(card.source), str(card.name))
+
+
+async def test_an_ambiguous_scan_offers_the_candidates_to_pick(sqlite_url: str) -> None:
+    """#1001 in RxScale and in Shopify: a scanner cannot type SOURCE:ID; a pick list names
+    each (source, name, initials, column), arrows and Enter go to the one picked."""
+    seed_two_sources(sqlite_url)
+    app = make_app(sqlite_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await scan(pilot, "1001")
+        await until(pilot, lambda: isinstance(app.screen, PickOrderScreen))
+        picker = app.screen
+        assert isinstance(picker, PickOrderScreen)
+        lines = picker.lines()
+        assert len(lines) == 2, lines
+        assert any("RxScale" in line and "#1001" in line and "OPEN" in line for line in lines)
+        assert any("Shopify" in line and "#1001" in line and "NS" in line for line in lines)
+        shopify_row = next(i for i, line in enumerate(lines) if "Shopify" in line)
+        await press(pilot, *["down"] * shopify_row, "enter")
+        await until(pilot, lambda: not isinstance(app.screen, PickOrderScreen))
+        assert focused(app) == ("shopify", "#1001")
+        assert app.board.card is not None and app.board.card.id == sid(1)
+        assert not [t for _, t in app.said if "SOURCE:ID" in t]
+
+
+async def test_a_scan_with_the_filter_box_open_is_a_scan(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await press(pilot, "slash")
+        box = app.board.query_one("#filter")
+        assert box.has_focus
+        await scan(pilot, "#1010")
+        await until(pilot, lambda: focused(app) == ("rxscale", "#1010"))
+        assert app.board.view.needle == ""  # nothing was typed into the filter
+        assert not box.has_focus
+        await press(pilot, "j")  # keys act on the board again
+        assert focused(app) != ("rxscale", "#1010")
+
+
+async def test_the_tracking_box_takes_a_scan_as_typed(sqlite_url: str) -> None:
+    seed_two_sources(sqlite_url)
+    app = make_app(sqlite_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert app.board.focus_order(sid(2))
+        await press(pilot, "a")
+        await until(pilot, lambda: isinstance(app.screen, TrackingScreen))
+        await scan(pilot, "1Z999AA10123456784", enter=False)
+        await pilot.pause(0.2)
+        assert app.screen.query_one("#tracking").value == "1Z999AA10123456784"
+        shown = [w.key for w in app.screen.query("FooterKey")]  # its own footer: Esc only
+        assert shown == ["escape"], shown
 
 
 async def test_the_palette_screenshot_goes_to_the_state_dir_and_says_where(

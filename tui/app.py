@@ -210,7 +210,9 @@ class BoardApp(App[None]):
         await super().on_event(event)
 
     def _reads_scans(self) -> bool:
-        return self.is_running and not isinstance(self.focused, (Input, TextArea))
+        """Every screen reads scans, text boxes included (a scan into the filter is a scan,
+        not a filter), except a dialog that asks for one as text (the tracking number)."""
+        return self.is_running and not getattr(self.screen, "TYPES_SCANS", False)
 
     async def _scan_key(self, key: events.Key) -> None:
         await self._settle_scan(self.scans.expire(key.time))
@@ -264,6 +266,8 @@ class BoardApp(App[None]):
             return
         while len(self.screen_stack) > 1:
             self.pop_screen()
+        if isinstance(self.focused, Input | TextArea):  # the filter box: keys go to the board
+            self.board.leave_filter()
         goto = {k for k in self.key_names("goto") if len(k) == 1}
         self.board.scan(scan_refs(text, goto))
 

@@ -72,6 +72,7 @@ class AmbiguousOrder(LookupError):
             hint = "type the full name or the uid"
         super().__init__(f"order {clip(ref)} fits several orders: {listed}{tail}; {hint}")
         self.candidates = [str(r["id"]) for r in candidates]
+        self.rows = list(candidates)  #: the orders themselves (a screen lists them to pick)
 
 
 def split_source(ref: str) -> tuple[str | None, str]:

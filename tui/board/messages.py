@@ -166,6 +166,16 @@ class OrderFound(Message):
         self.card_id = card_id
 
 
+class OrderAmbiguous(Message):
+    """A scan or go-to fits several orders (the same name in two sources): pick one.
+    ``choices``: (order id, source, name, patient, status) of each."""
+
+    def __init__(self, ref: str, choices: Sequence[tuple[str, str, str, str, str]]) -> None:
+        super().__init__()
+        self.ref = ref
+        self.choices = choices
+
+
 class Notice(Message):
     """A sentence for the pharmacist (shown as a toast by the app)."""
 

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Input
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.lifecycle import MOVES, Action, DeliveryType, Person, Status, Step, resolve
-from rxfloor.core.models import Tracking
+from rxfloor.core.models import Tracking, initials
 from rxfloor.core.people import Member, People
 from rxfloor.core.service import Actor, ServiceError, local_hold_note
 from rxfloor.core.text import shown, visible
@@ -32,6 +32,7 @@ from rxfloor.tui.board.messages import (
     MoveDone,
     MoveRefused,
     Notice,
+    OrderAmbiguous,
     OrderFound,
     ProductRefused,
     Row,
@@ -562,6 +563,12 @@ class BoardScreen(Contained, Screen[None]):
             event.input.display = False
         self.set_focus(None)
 
+    def leave_filter(self) -> None:
+        """The filter box gives the keys back to the board (what it holds still filters)."""
+        box = self.query_one("#filter", Input)
+        box.display = bool(box.value.strip())
+        self.set_focus(None)
+
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.value = ""
@@ -591,8 +598,11 @@ class BoardScreen(Contained, Screen[None]):
             try:
                 with store.read() as conn:
                     row = next((found for r in refs if (found := bq.resolve_order(conn, r))), None)
-            except bq.AmbiguousOrder as exc:
-                self.post_message(Notice(str(exc), "warning"))
+            except bq.AmbiguousOrder as exc:  # a scanner cannot type SOURCE:ID: pick one
+                choices = [(str(r["id"]), str(r["source"]), str(r["name"]),
+                            str(r["patient_name"] or ""), str(r["status"]))
+                           for r in exc.rows]  # fmt: skip
+                self.post_message(OrderAmbiguous(refs[-1], choices))
                 return
             if row is None:
                 self.post_message(Notice(f"no order {refs[-1]!r}", "warning"))
@@ -608,6 +618,21 @@ class BoardScreen(Contained, Screen[None]):
     @on(OrderFound)
     def _order_found(self, message: OrderFound) -> None:
         self.focus_order(message.card_id)
+
+    @on(OrderAmbiguous)
+    def _order_ambiguous(self, message: OrderAmbiguous) -> None:
+        from rxfloor.tui.screens.pick import PickOrderScreen
+
+        names = dict.fromkeys(name for _, _, name, _, _ in message.choices)
+        rows = [(card_id, source_label(source), name, initials(patient), status)
+                for card_id, source, name, patient, status in message.choices]  # fmt: skip
+
+        def picked(card_id: str | None) -> None:
+            if card_id and not self.focus_order(card_id):
+                row = next(r for r in rows if r[0] == card_id)
+                self.rx.say(f"{row[1]} {row[2]} is {row[4]} (before today)", "warning")
+
+        self.ask(PickOrderScreen(f"{' / '.join(names)}: which order?", rows), picked)
 
     def focus_order(self, card_id: str) -> bool:
         """Put the cursor on an order wherever it is (showing CANCELLED, clearing the filter)."""

@@ -7,12 +7,14 @@ the finish and writes nothing.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Footer, Input, Label
 
 #: The longest tracking number taken (the column holds 128 characters).
 MAX_TRACKING = 128
@@ -22,6 +24,8 @@ class TrackingScreen(ModalScreen[str | None]):
     """Returns the tracking number, ``""`` to finish without one, or None when Esc aborts."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
+    #: a scanner types the tracking number here: its burst is text, not an order's code
+    TYPES_SCANS: ClassVar[bool] = True
 
     def __init__(self, title: str) -> None:
         super().__init__(classes="dialog-screen")
@@ -35,6 +39,7 @@ class TrackingScreen(ModalScreen[str | None]):
             yield Label("Enter with nothing finishes without tracking · Esc goes back",
                         classes="dialog-hint")  # fmt: skip
             yield Label("", id="error", classes="dialog-error")
+        yield Footer()  # its own keys, not the board's underneath
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
