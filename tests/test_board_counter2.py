@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
+from textual.widgets import Input
+from textual.widgets._footer import FooterKey
 
 from rxfloor.tui.screens.pick import PickOrderScreen
 from rxfloor.tui.screens.tracking import TrackingScreen
@@ -84,8 +86,8 @@ async def test_the_tracking_box_takes_a_scan_as_typed(sqlite_url: str) -> None:
         await until(pilot, lambda: isinstance(app.screen, TrackingScreen))
         await scan(pilot, "1Z999AA10123456784", enter=False)
         await pilot.pause(0.2)
-        assert app.screen.query_one("#tracking").value == "1Z999AA10123456784"
-        shown = [w.key for w in app.screen.query("FooterKey")]  # its own footer: Esc only
+        assert app.screen.query_one("#tracking", Input).value == "1Z999AA10123456784"
+        shown = [w.key for w in app.screen.query(FooterKey)]  # its own footer: Esc only
         assert shown == ["escape"], shown
 
 
@@ -126,3 +128,31 @@ async def test_a_theme_switch_repaints_every_card_at_once(url: str) -> None:
         fresh = [column.render_line(y) for y in range(8)]
         assert after == fresh
         assert after != before
+
+
+async def test_banners_and_notices_mark_the_source_when_several_are_in_play(
+    sqlite_url: str,
+) -> None:
+    """#1001 is two orders here (RxScale's and Shopify's): a sentence naming one says which."""
+    seed_two_sources(sqlite_url)
+    app = make_app(sqlite_url)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ready(pilot)
+        banner = app.board.query_one("#alerts")
+        await until(pilot, lambda: "asks to cancel" in str(banner.render()))
+        assert "the merchant asks to cancel S #2006" in str(banner.render())
+        assert app.board.focus_order(sid(7))  # its cancellation request refuses a start
+        await press(pilot, "a")
+        await until(pilot, lambda: any(s == "error" for s, _ in app.said))
+        error = next(t for s, t in app.said if s == "error")
+        assert "S #2007" in error, error
+
+
+async def test_with_one_source_names_stay_bare(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ready(pilot)
+        assert not app.board.view.marks
+        card = app.board.card
+        assert card is not None
+        assert app.board.named(card) == card.name

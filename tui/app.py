@@ -315,12 +315,12 @@ class BoardApp(App[None]):
         notice line; in a browser (``rxfloor serve``) handed to the browser as Textual does."""
         if self.is_web:
             return super().deliver_screenshot(filename, path, time_format)
-        folder = Path(path) if path else screenshot_dir()
+        where = Path(path) if path else screenshot_dir()
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            saved = self.save_screenshot(filename, str(folder), time_format)
+            where.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(where), time_format)
         except OSError as exc:
-            self.say(f"screenshot not saved in {folder}: {exc.strerror or exc}", "error")
+            self.say(f"screenshot not saved in {where}: {exc.strerror or exc}", "error")
             return None
         self.say(f"screenshot saved: {saved}")
         return saved

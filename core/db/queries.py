@@ -216,7 +216,7 @@ def count_orders(conn: Connection) -> int:
 def open_alerts(conn: Connection) -> list[RowMapping]:
     """Unacknowledged alerts, oldest first, with the order's name."""
     stmt = (
-        select(alerts, orders.c.name.label("order_name"))
+        select(alerts, orders.c.name.label("order_name"), orders.c.source.label("order_source"))
         .join(orders, orders.c.id == alerts.c.order_id)
         .where(alerts.c.acknowledged_at.is_(None))
         .order_by(alerts.c.id)

@@ -232,12 +232,17 @@ class BoardScreen(Contained, Screen[None]):
         self.view.note_cursor()
         where = self.model.cards.get(gone.id)
         now = f" is now {where.status}" if where is not None else " left the board"
+        on, was = self.named(card), self.named(gone)
         self.rx.say(
-            f"{key}: not done, the cursor just moved to {card.name} ({gone.name}{now}); "
-            f"press {key} again to act on {card.name}",
+            f"{key}: not done, the cursor just moved to {on} ({was}{now}); "
+            f"press {key} again to act on {on}",
             "warning",
         )
         return None
+
+    def named(self, card: Card) -> str:
+        """The card's name, with its source's mark where several sources are in play."""
+        return self.view.named(card.name, card.name, card.source)
 
     # ----------------------------------------------------------------- moves
     def action_advance(self) -> None:
@@ -440,7 +445,11 @@ class BoardScreen(Contained, Screen[None]):
 
     @on(MoveRefused)
     def _move_refused(self, message: MoveRefused) -> None:
-        self.rx.say(message.error, "error")
+        order = message.order
+        said = message.error
+        if order is not None:
+            said = self.view.named(said, order.name, order.source)
+        self.rx.say(said, "error")
         if message.order is not None:
             self.view.show_order(message.order)
         else:
@@ -483,8 +492,8 @@ class BoardScreen(Contained, Screen[None]):
     def _undone(self, message: Undone) -> None:
         more = f"; {self.rx.key_display('undo')} again goes further back" if self.undo_stack else ""
         order = message.result.order  # the move's words, then where the order is now
-        self.rx.say(f"undone: {message.summary} · {order.name} is {order.status} again{more}",
-                    "information")  # fmt: skip
+        said = f"undone: {message.summary} · {order.name} is {order.status} again{more}"
+        self.rx.say(self.view.named(said, order.name, order.source), "information")
         self.view.show_order(message.result.order)
         self.focus_order(message.result.order.id)
 

@@ -43,7 +43,7 @@ from rxfloor.tui.board.messages import (
     HealthChanged,
     Notice,
 )
-from rxfloor.tui.board.model import BoardModel, Card, card_filter
+from rxfloor.tui.board.model import BoardModel, Card, card_filter, marked
 from rxfloor.tui.contain import Contained
 
 HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this often
@@ -101,12 +101,16 @@ class AlertBanner(Static):
         alerts: Sequence[Mapping[Any, Any]],
         ack_key: str | None,
         answer_keys: tuple[str, str] | None = None,
+        *,
+        marks: bool = False,
     ) -> None:
         self.display = bool(alerts)
         if alerts:
             first = alerts[0]
             more = f" (1 of {len(alerts)})" if len(alerts) > 1 else ""
-            self.update(f" ⚠ {shown(first['message'])}{more}{_how(first, ack_key, answer_keys)}")
+            words = marked(str(first["message"]), str(first.get("order_name") or ""),
+                           str(first.get("order_source") or ""), marks)  # fmt: skip
+            self.update(f" ⚠ {shown(words)}{more}{_how(first, ack_key, answer_keys)}")
 
 
 def _how(alert: Mapping[Any, Any], ack_key: str | None, answer_keys: tuple[str, str] | None) -> str:
@@ -152,6 +156,7 @@ class BoardView(Contained, Vertical):
         self.health: Mapping[str, SyncHealth] = {}
         self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
+        self.marks = False  #: several sources in play: names carry their source's mark
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
         self._cursor_card: Card | None = None  # the card under the cursor as last painted
@@ -284,6 +289,14 @@ class BoardView(Contained, Vertical):
         many = len(here.union(shown_sources(self.sources, self.health))) > 1
         for col in self.query(ColumnView):
             col.set_marks(many)
+        if many != self.marks:
+            self.marks = many
+            self._show_alerts(self.alerts)
+
+    def named(self, text: str, name: str, source: str) -> str:
+        """``text`` about the order ``name`` of ``source``, its name marked with the source
+        where several are in play (banners, notices: in two sources #1002 is two orders)."""
+        return marked(text, name, source, self.marks)
 
     def _tick(self) -> None:
         for col in self.query(ColumnView):
@@ -410,7 +423,8 @@ class BoardView(Contained, Vertical):
             after = self.card
             if (before is not None and before.id in {r["id"] for r in message.rows}
                     and (after is None or after.id != before.id)):  # fmt: skip
-                self._taken_away(before.id, after.name if after else None)
+                now_on = self.named(after.name, after.name, after.source) if after else None
+                self._taken_away(before.id, now_on)
         if message.confirmed:
             self._flag_failed(message.failed, message.confirmed)
         self.changed.publish(None)
@@ -473,7 +487,8 @@ class BoardView(Contained, Vertical):
             self.ring()  # a new alert (not the ones open when the board opened)
         self._alerts_read = True
         self.alerts = alerts
-        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys)
+        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys,
+                                         marks=self.marks)  # fmt: skip
         self._keys_may_have_changed()
 
     def _open(self, alert: Mapping[Any, Any]) -> bool:
@@ -582,9 +597,14 @@ class BoardView(Contained, Vertical):
         if ev["action"] == "remote":
             what = f"set to {ev['to_status']} at the remote"
         by = f" by {visible(ev['actor'])}" if ev["action"] != "remote" else ""
-        cursor = f" · cursor on {now_on}" if now_on else ""
-        name = self.model.cards[card_id].name if card_id in self.model.cards else card_id
-        self.post_message(Notice(f"{name} {what}{by}{cursor}", "warning"))
+        card = self.model.cards.get(card_id)
+        name = card.name if card is not None else card_id
+        said = f"{name} {what}{by}"
+        if card is not None:
+            said = self.named(said, card.name, card.source)
+        if now_on is not None:
+            said += f" · cursor on {now_on}"
+        self.post_message(Notice(said, "warning"))
 
     @work(thread=True, group="health", exclusive=True)
     def _poll_health(self) -> None:

@@ -199,7 +199,7 @@ class WatchScreen(Screen[None]):
             urgent_text(figures.urgent, now, marks=several)
         )
         self.query_one("#ticker-body", Static).update(ticker_text(figures.moves, marks=several))
-        self.query_one(Banner).show(figures.alerts)
+        self.query_one(Banner).show(figures.alerts, marks=several)
         health = figures.health
         bad = any(h.online is False or h.failed > 0 for h in health.values())
         widget = self.query_one("#wall-health", Static)
