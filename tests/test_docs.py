@@ -6,6 +6,7 @@ What the pages name (variables, subcommands) is checked against the code in test
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -93,6 +94,26 @@ def test_the_readme_is_short_and_keeps_the_two_commands() -> None:
     assert 'uv run pytest -m "not slow"' in text
     assert "`.ci/run`" in text and "`uv run pytest`" in text
     assert "](docs/pages/images/board.svg)" in text  # the board's picture, not a text block
+
+
+@pytest.mark.slow
+def test_the_board_picture_is_made_from_the_demo(tmp_path: Path) -> None:
+    """docs/screenshot.py runs the demo under Pilot and saves an SVG of the real board."""
+    out = tmp_path / "board.svg"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "screenshot.py"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    svg = out.read_text()
+    shown = html.unescape("".join(re.findall(r"<text[^>]*>([^<]*)</text>", svg)))
+    shown = shown.replace("\xa0", " ")
+    assert svg.startswith("<svg") and "OPEN" in shown and "PROCESSING" in shown
+    assert all(f"{name} online" in shown for name in names()), "every stand-in synced"
+    assert (PAGES / "images" / "board.svg").read_text().startswith("<svg")
 
 
 def test_every_local_link_leads_to_a_file() -> None:
