@@ -7,6 +7,7 @@ What the pages name (variables, subcommands) is checked against the code in test
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ def build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=300,
-        env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},  # no banner about MkDocs 2
     )
 
 
