@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
+from textual.pilot import Pilot
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
+from rxfloor.tui.actions import ACTIONS
 from rxfloor.tui.screens.pick import PickOrderScreen
 from rxfloor.tui.screens.tracking import TrackingScreen
 from tests.board_fixtures import (
+    ObservedApp,
     make_app,
     press,
     ready,
@@ -156,3 +159,93 @@ async def test_with_one_source_names_stay_bare(url: str) -> None:
         card = app.board.card
         assert card is not None
         assert app.board.named(card) == card.name
+
+
+# -- every key answers: a refused key says why -----------------------------------------------
+
+
+def _on(app: ObservedApp, name: str) -> None:
+    card = next(c for c in app.board.model.cards.values() if c.name == name)
+    assert app.board.focus_order(card.id)
+
+
+async def _no_card(pilot: Pilot[None]) -> None:
+    """A filter that fits nothing: no card under the cursor."""
+    app = pilot.app
+    assert isinstance(app, ObservedApp)
+    await press(pilot, "slash")
+    app.board.query_one("#filter", Input).value = "zzzz-no-such-order"
+    await press(pilot, "enter")
+
+
+#: action id -> (what to set up, the key, words of the sentence)
+REFUSED: dict[str, tuple[str, str, str]] = {
+    "advance": ("#1006", "a", "#1006: nothing to advance: the order is FINISHED"),
+    "cancel": ("#1006", "x", "#1006: cannot cancel: the order is already FINISHED"),
+    "hold": ("#1007", "p", "#1007: cannot hold: the order is already CANCELLED"),
+    "accept_cancel": ("#1001", "y", "#1001: cannot accept_cancel: nobody asked to cancel"),
+    "reject_cancel": ("#1001", "r", "#1001: cannot reject_cancel: nobody asked to cancel"),
+    "note": ("", "n", "n: no order under the cursor (the filter shows none"),
+    "detail": ("", "enter", "⏎: no order under the cursor"),
+    "undo": ("#1001", "u", "u: nothing to undo: no move of AB at this terminal"),
+    "acknowledge": ("#1001", "A", "A: no alert to acknowledge"),
+    "exceptions": ("#1001", "e", "e: nothing in the exceptions queue"),
+}
+
+
+def test_every_key_that_can_be_refused_has_its_test() -> None:
+    """Any row of the action table whose key check_action can refuse is listed above."""
+    refusable = {a.id for a in ACTIONS if a.needs_card or a.id in ("undo", "acknowledge",
+                                                                   "exceptions")}  # fmt: skip
+    assert refusable == set(REFUSED)
+
+
+@pytest.mark.parametrize("action", sorted(REFUSED))
+async def test_a_refused_key_says_why(url: str, action: str) -> None:
+    where, key, words = REFUSED[action]
+    app = make_app(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        if action == "hold":
+            await press(pilot, "c")  # show CANCELLED
+        if where:
+            _on(app, where)
+        else:
+            await _no_card(pilot)
+        before = len(app.said)
+        await press(pilot, key)
+        await until(pilot, lambda: len(app.said) > before)
+        severity, text = app.said[-1]
+        assert severity == "warning"
+        assert words in text, text
+
+
+async def test_undo_after_switching_pharmacist_says_the_list_started_afresh(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        _on(app, "#1001")
+        await press(pilot, "a")
+        await until(pilot, lambda: bool(app.board.undo_stack))
+        app.board.switch_pharmacist("CD")
+        await press(pilot, "u")
+        assert app.said[-1] == (
+            "warning", "u: nothing to undo: no move of CD at this terminal since CD signed in"
+        )
+
+
+async def test_a_notice_older_than_a_minute_is_cleared(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        now = [1000.0]
+        notice = app.board.notice
+        notice.clock = lambda: now[0]
+        app.say("#1001: cannot hold: the order is already CANCELLED", "warning")
+        now[0] += 59
+        notice.expire()
+        assert notice.text
+        now[0] += 2
+        notice.expire()
+        await pilot.pause()
+        assert notice.text == "" and str(notice.render()) == ""

@@ -340,9 +340,8 @@ class BoardApp(App[None]):
 def _palette_call(target: Screen[Any] | App[Any], spec: BoardAction) -> Callable[[], None]:
     def call() -> None:
         if target.check_action(spec.method, spec.args) is False:
-            app = target.app
-            assert isinstance(app, BoardApp)
-            app.say(f"{spec.method.replace('_', ' ')}: not possible for this card now", "warning")
+            if isinstance(target, BoardScreen):  # the same words as its key
+                target.refused(spec, spec.palette or spec.label)
             return
         getattr(target, f"action_{spec.method}")(*spec.args)
 

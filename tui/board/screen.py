@@ -11,19 +11,30 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, cast
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
-from rxfloor.core.lifecycle import MOVES, Action, DeliveryType, Person, Status, Step, resolve
+from rxfloor.core.lifecycle import (
+    MOVES,
+    Action,
+    DeliveryType,
+    Person,
+    Status,
+    Step,
+    TransitionError,
+    apply,
+    resolve,
+)
 from rxfloor.core.models import Tracking, initials
 from rxfloor.core.people import Member, People
 from rxfloor.core.service import Actor, ServiceError, local_hold_note
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.actions import BY_METHOD, bindings
+from rxfloor.tui.actions import ACTIONS, BY_METHOD, BoardAction, bindings
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.messages import (
     AlertsChanged,
@@ -60,6 +71,15 @@ if TYPE_CHECKING:
     from rxfloor.tui.app import BoardApp
 
 
+#: The lifecycle action a refused key asks for (the sentence of its refusal says why).
+_MEANT = {
+    "advance": Action.ADVANCE,
+    "cancel": Action.CANCEL,
+    "hold": Action.HOLD,
+    "accept_cancel": Action.ACCEPT_CANCEL,
+    "reject_cancel": Action.REJECT_CANCEL,
+}
+
 #: How long go-to waits for the rest of the board after the first page (then looks anyway).
 LOAD_WAIT_S = 30.0
 
@@ -95,6 +115,7 @@ class BoardScreen(Contained, Screen[None]):
         self.undoing = False  # the last thing done was an undo: going further back asks first
         self._detail_keys = -1  # app.keys_seen when the detail was asked for
         self._keys_shown: tuple[bool | None, ...] | None = None
+        self._undo_reset = False  # the undo list started afresh with a new person at the keys
 
     @property
     def rx(self) -> BoardApp:
@@ -163,11 +184,73 @@ class BoardScreen(Contained, Screen[None]):
             card = self.card
             if card is None or card.pending:
                 return False
-            # an action refused for a reason the pharmacist must hear still acts: the
-            # service's sentence says why (the merchant asked to cancel, held in Shopify)
-            possible = self.legal(card) | card.explained | self._told(card)
-            return not spec.needs_legal or bool(spec.needs_legal & possible)
+            # the footer shows only what applies; a key refused here says why (on_key)
+            return not spec.needs_legal or bool(spec.needs_legal & self.legal(card))
         return True
+
+    # ------------------------------------------------------- refused keys say why
+    def on_key(self, event: events.Key) -> None:
+        """A key of the board that cannot act now is not silently dropped (Textual skips a
+        binding whose ``check_action`` says no): it says why on the notice line."""
+        if isinstance(self.focused, Input):  # the filter box's keys are its own
+            return
+        spec = self._bound(event.key)
+        if spec is None or self.check_action(spec.method, spec.args) is not False:
+            return
+        event.stop()
+        event.prevent_default()
+        self.refused(spec, self.app.get_key_display(Binding(event.key, "")))
+
+    def _bound(self, key: str) -> BoardAction | None:
+        """The board's action bound to ``key`` (as this user bound it); None: another key,
+        an app action (never refused) or Esc with no filter (nothing to say)."""
+        for spec in ACTIONS:
+            if not spec.on_app and spec.id != "clear_filter" and key in self.rx.key_names(spec.id):
+                return spec
+        return None
+
+    def refused(self, spec: BoardAction, key: str) -> None:
+        """``spec`` cannot act now: say why. A refusal the source or the floor decides (the
+        merchant asked to cancel, a hold placed in Shopify, a check by the filler, nobody
+        signed in) still goes to the service, whose sentence says why and is audited."""
+        card = self.card
+        if (card is not None and self.view.loaded and not card.pending and spec.needs_legal
+                and spec.needs_legal & (card.explained | self._told(card))):  # fmt: skip
+            getattr(self, f"action_{spec.method}")(*spec.args)
+            return
+        self.rx.say(f"{key}: {self.why_not(spec)}", "warning")
+
+    def why_not(self, spec: BoardAction) -> str:
+        """Why ``spec`` cannot act now, in the words the service would use."""
+        view = self.view
+        if not view.loaded:
+            return "not yet: the board is still loading"
+        if spec.id == "undo":
+            who = self.rx.settings.actor
+            since = f" since {who} signed in" if self._undo_reset else ""
+            return f"nothing to undo: no move of {who} at this terminal{since}"
+        if spec.id == "acknowledge":
+            return "no alert to acknowledge"
+        if spec.id == "exceptions":
+            return "nothing in the exceptions queue"
+        card = self.card
+        if card is None:
+            shown_ = " (the filter shows none: Esc clears it)" if view.needle else ""
+            return f"no order under the cursor{shown_}"
+        if card.pending:
+            return f"{self.named(card)} is still being saved: a moment"
+        action = _MEANT.get(spec.id, Action.ADVANCE)
+        if spec.id == "cancel" and self.step(card) is Step.FILLED:
+            action = Action.FAIL_CHECK
+        elif spec.id == "hold" and card.on_hold:
+            action = Action.RELEASE
+        try:
+            apply(card.facts(self.rx.service.check), action, self.rx.clock(), reason="-",
+                  name=card.name, held_at=source_label(card.source), by=self.rx.person)  # fmt: skip
+        except TransitionError as exc:
+            said = str(exc) if exc.named else f"{card.name}: {exc}"
+            return self.view.named(said, card.name, card.source)
+        return f"not possible for {self.named(card)} now"
 
     def legal(self, card: Card) -> frozenset[Action]:
         """What the lifecycle lets the person at the keys do to ``card`` now."""
@@ -739,6 +822,7 @@ class BoardScreen(Contained, Screen[None]):
             People(service.store, name, service.actor.station).signed("sign_in", name)
         self.rx.settings.actor = name
         self.undo_stack.clear()  # the last pharmacist's moves are theirs to undo
+        self._undo_reset = True
         self.undoing = False
         self.view.refresh_header()
         self.refresh_bindings()  # the header says who it is now: no toast
