@@ -249,3 +249,31 @@ async def test_a_notice_older_than_a_minute_is_cleared(url: str) -> None:
         notice.expire()
         await pilot.pause()
         assert notice.text == "" and str(notice.render()) == ""
+
+
+async def test_the_footer_hides_a_key_that_is_refused_and_the_key_still_says_why(
+    sqlite_url: str,
+) -> None:
+    """TJ filled it: TJ's `a` (the check) is refused, so the footer shows no `a Advance`;
+    pressed anyway, the service's sentence says why."""
+    from rxfloor.core.db import Store
+    from rxfloor.core.people import People, Role
+
+    seed_board(sqlite_url)
+    store = Store.open(sqlite_url)
+    People(store, "admin", "office").add("TJ", Role.TECHNICIAN, badge="badge-TJ")
+    store.close()
+    app = make_app(sqlite_url, floor={"check": "second_person"}, repeat_guard_s=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await scan(pilot, "badge-TJ")
+        await until(pilot, lambda: app.person is not None and app.person.name == "TJ")
+        await press(pilot, "l")
+        await press(pilot, "a")  # filled by TJ
+        await until(pilot, lambda: app.board.card is not None
+                    and app.board.card.fill_step == "filled")  # fmt: skip
+        await pilot.pause()
+        keys = [w.key for w in app.board.query(FooterKey)]
+        assert "a" not in keys, keys
+        await press(pilot, "a")
+        await until(pilot, lambda: any("another person checks it" in t for _, t in app.said))
