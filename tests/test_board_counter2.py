@@ -6,15 +6,17 @@ Pilot on a real SQLite file with a frozen clock; a scanner is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Label
 from textual.widgets._footer import FooterKey
 
 from rxfloor.tui.actions import ACTIONS
+from rxfloor.tui.screens.confirm import QuitScreen
 from rxfloor.tui.screens.pick import PickOrderScreen
 from rxfloor.tui.screens.tracking import TrackingScreen
 from tests.board_fixtures import (
@@ -230,7 +232,8 @@ async def test_undo_after_switching_pharmacist_says_the_list_started_afresh(url:
         app.board.switch_pharmacist("CD")
         await press(pilot, "u")
         assert app.said[-1] == (
-            "warning", "u: nothing to undo: no move of CD at this terminal since CD signed in"
+            "warning",
+            "u: nothing to undo: no move of CD at this terminal since CD signed in",
         )
 
 
@@ -277,3 +280,45 @@ async def test_the_footer_hides_a_key_that_is_refused_and_the_key_still_says_why
         assert "a" not in keys, keys
         await press(pilot, "a")
         await until(pilot, lambda: any("another person checks it" in t for _, t in app.said))
+
+
+# -- q ---------------------------------------------------------------------------------------
+
+
+async def test_q_quits_at_once_when_nothing_would_stop(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await press(pilot, "q")
+        await pilot.pause()
+        assert app.return_code == 0
+
+
+async def test_q_asks_first_when_the_sync_would_stop_and_says_what_is_queued(url: str) -> None:
+    from contextlib import contextmanager
+    from datetime import datetime
+
+    from rxfloor.core.db import SyncHealth
+
+    @contextmanager
+    def background() -> Iterator[None]:
+        yield
+
+    app = make_app(url)
+    app.background = background
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.board.view.health = {
+            "rxscale": SyncHealth(True, None, datetime(2026, 11, 23), None, 3, 0),
+            "shopify": SyncHealth(True, None, datetime(2026, 11, 23), None, 0, 0),
+        }
+        await press(pilot, "q")
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen))
+        question = str(app.screen.query_one(".dialog-title", Label).render())
+        assert "the sync running here stops (rxscale, shopify)" in question
+        assert "3 move(s) still queued, not sent (rxscale 3)" in question
+        await press(pilot, "n")
+        assert app.return_code is None and not isinstance(app.screen, QuitScreen)
+        await press(pilot, "q", "q")  # q q quits
+        await pilot.pause()
+        assert app.return_code == 0

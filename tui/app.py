@@ -35,6 +35,7 @@ from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.cli.exit_codes import ExitCode
 from rxfloor.tui.crash import contained_line, crash_line, write_crash_log
 from rxfloor.tui.scan import Outcome, ScanBuffer, Verdict, scan_refs
+from rxfloor.tui.screens.confirm import QuitScreen
 from rxfloor.tui.screens.help import HelpScreen
 from rxfloor.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, register_themes
 
@@ -294,6 +295,53 @@ class BoardApp(App[None]):
 
     def key_display(self, binding_id: str) -> str:
         return "/".join(self.get_key_display(Binding(k, "")) for k in self.key_names(binding_id))
+
+    async def action_quit(self) -> None:
+        """``q`` quits at once, unless it would stop something the floor counts on: the
+        sync running in this process (in the demo: every source's) and the moves it has not
+        sent yet, or a move not yet saved. Then it asks (``q q`` or ``y``), saying what."""
+        if isinstance(self.screen, QuitScreen):
+            self.exit()
+            return
+        stops = self.quit_stops()
+        if not stops:
+            self.exit()
+            return
+        key = self.key_display("quit")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            QuitScreen(
+                f"Quit? {stops}",
+                f"{key} again or y quits, n or Esc stays",
+                ",".join(self.key_names("quit")),
+            ),
+            answer,
+        )
+
+    def quit_stops(self) -> str:
+        """What quitting now would stop, in words ("" when nothing)."""
+        said: list[str] = []
+        view = self.board.view if self.screen_stack else None
+        pending = [c for c in view.model.cards.values() if c.pending] if view else []
+        if pending:
+            said.append(
+                f"{len(pending)} move(s) not saved yet ({', '.join(c.name for c in pending[:3])})"
+            )
+        if self.background is not None:
+            health = view.health if view is not None else {}
+            queued = {name: h.queued for name, h in health.items() if h.queued}
+            names = ", ".join(sorted(health)) or "every source"
+            said.append(f"the sync running here stops ({names})")
+            if queued:
+                total = sum(queued.values())
+                each = ", ".join(f"{n} {q}" for n, q in sorted(queued.items()))
+                said.append(f"{total} move(s) still queued, not sent ({each}): they wait until "
+                            "a board or `rxfloor sync` runs again")  # fmt: skip
+        return "; ".join(said)
 
     def help_rows(self) -> list[tuple[str, str]]:
         rows = [(self.key_display(a.id), a.help_line) for a in ACTIONS]
