@@ -18,6 +18,7 @@ from textual.widgets._footer import FooterKey
 from rxfloor.tui.actions import ACTIONS
 from rxfloor.tui.screens.confirm import QuitScreen
 from rxfloor.tui.screens.pick import PickOrderScreen
+from rxfloor.tui.screens.reason import ReasonScreen
 from rxfloor.tui.screens.tracking import TrackingScreen
 from tests.board_fixtures import (
     ObservedApp,
@@ -322,3 +323,20 @@ async def test_q_asks_first_when_the_sync_would_stop_and_says_what_is_queued(url
         await press(pilot, "q", "q")  # q q quits
         await pilot.pause()
         assert app.return_code == 0
+
+
+async def test_the_reject_dialog_names_the_order_the_source_and_the_merchants_words(
+    sqlite_url: str,
+) -> None:
+    seed_two_sources(sqlite_url)
+    app = make_app(sqlite_url)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await ready(pilot)
+        assert app.board.focus_order(sid(6))
+        await press(pilot, "r")
+        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        subject = str(app.screen.query_one("#subject", Label).render())
+        hints = [str(w.render()) for w in app.screen.query(".dialog-hint")]
+        assert subject.startswith("#2006 · NS · ") and "Vitamin D3" in subject, subject
+        assert "Shopify · the merchant says: Customer changed their mind" in hints, hints
+        await press(pilot, "escape")

@@ -46,6 +46,7 @@ from rxfloor.tui.board.messages import (
     OrderAmbiguous,
     OrderFound,
     ProductRefused,
+    RejectAsked,
     Row,
     Undone,
 )
@@ -447,14 +448,33 @@ class BoardScreen(Contained, Screen[None]):
 
     def action_reject_cancel(self) -> None:
         card = self.card
-        if card is None:
+        if card is not None:
+            self._read_request(card)
+
+    @work(thread=True, group="reads")
+    def _read_request(self, card: Card) -> None:
+        """The merchant's words for the dialog (read, not carried on every card)."""
+        try:
+            order = self.rx.service.get(card.id)
+        except (ServiceError, StoreError) as exc:
+            self.post_message(Notice(str(exc), "error"))
             return
+        self.post_message(RejectAsked(card, order))
+
+    @on(RejectAsked)
+    def _reject_asked(self, message: RejectAsked) -> None:
+        card = message.card
+        if self.app.screen is not self:
+            return  # something else opened meanwhile (a scan): no dialog on top of it
 
         def done(reason: str | None) -> None:
             if reason:
                 self.move(card, Action.REJECT_CANCEL, reason)
 
-        self.ask(reject_cancel_screen(card.name), done)
+        screen = reject_cancel_screen(card.name, subject=f"{card.name} · {card.initials} · "
+                                      f"{card.items}", source=source_label(card.source),
+                                      message=message.order.request_message)  # fmt: skip
+        self.ask(screen, done)
 
     def move(
         self,

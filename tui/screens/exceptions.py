@@ -275,7 +275,11 @@ class ExceptionsScreen(Contained, Screen[None]):
             if reason:
                 self._settle(item, Remedy.REJECT, reason)
 
-        self.ask(reject_cancel_screen(item.order_name), done)
+        card = self.board.model.cards.get(item.order_id)
+        subject = f"{item.order_name} · {card.initials} · {card.items}" if card else item.order_name
+        screen = reject_cancel_screen(item.order_name, subject=subject, source=item.source_label,
+                                      message=item.words)  # fmt: skip
+        self.ask(screen, done)
 
     @work(thread=True, group="moves")
     def _settle(self, item: ExceptionItem, remedy: Remedy, note: str = "") -> None:
