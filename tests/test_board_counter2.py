@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.command import CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import Input, Label
+from textual.widgets import Input, Label, Static
 from textual.widgets._footer import FooterKey
 
 from rxfloor.tui.actions import ACTIONS
@@ -340,3 +340,46 @@ async def test_the_reject_dialog_names_the_order_the_source_and_the_merchants_wo
         assert subject.startswith("#2006 · NS · ") and "Vitamin D3" in subject, subject
         assert "Shopify · the merchant says: Customer changed their mind" in hints, hints
         await press(pilot, "escape")
+
+
+async def test_help_has_a_legend_and_wrapped_lines_keep_their_indent(url: str) -> None:
+    from rich.console import Console
+
+    from rxfloor.tui.screens.help import HelpScreen, help_table
+
+    app = make_app(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.plain
+        for words in ("!!  stat", "W  waiter", "S Shopify", "R RxScale", "late: past its due",
+                      "amber"):  # fmt: skip
+            assert words in text, words
+        console = Console(width=60, record=True)
+        console.print(help_table(app.help_rows()))
+        lines = console.export_text().splitlines()
+        indent = max(len(k) for k, _ in app.help_rows()) + 2
+        wrapped = [line for line in lines if not line[:indent].strip()]
+        assert wrapped, "a line this long wraps at 60 columns"
+        assert all(line[indent : indent + 1].strip() for line in wrapped), wrapped
+
+
+async def test_an_empty_board_says_how_to_seed_and_how_to_configure_a_source(
+    tmp_path: Path,
+) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'empty.db'}")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        hint = app.board.query_one("#empty-hint", Static)
+        await until(pilot, lambda: hint.display)
+        words = str(hint.render())
+        assert "rxfloor seed --count 50" in words and "rxfloor --demo" in words
+        assert "[sources.NAME]" in words and "rxscale" in words and "config.toml" in words
+
+
+async def test_a_board_with_orders_shows_no_hint(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert not app.board.query_one("#empty-hint", Static).display

@@ -348,9 +348,30 @@ class BoardApp(App[None]):
         rows.append(("ctrl+p", "Command palette (every action, themes)"))
         return rows
 
+    def legend_rows(self) -> list[tuple[str, str]]:
+        """What the cards show, for the help screen's legend."""
+        from rxfloor.core import sources
+
+        marks = ", ".join(f"{t.mark} {t.label}" for t in map(sources.traits, sources.names()))
+        return [
+            ("!!", "stat: first in its column, tinted as a whole"),
+            ("W", "waiter: the patient waits at the counter (next after stat)"),
+            ("R S …", f"the order's source, once several are in play: {marks}"),
+            ("red", "late: past its due time (the late time, and the card tinted)"),
+            ("amber", "due within 15 minutes"),
+            ("bar", "the cursor: one bar over the whole card"),
+            (
+                "HOLD",
+                "on hold (HOLD local: the source does not hold it; HOLD and the source's "
+                "name: held at the source, released there)",
+            ),
+            ("CANCEL?", "the merchant asks to cancel: y accepts, r rejects"),
+            ("✎ FRIDGE CTRL", "a note on it; fridge / controlled items"),
+        ]
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.help_rows()))
+            self.push_screen(HelpScreen(self.help_rows(), self.legend_rows()))
 
     def deliver_screenshot(
         self,

@@ -89,6 +89,21 @@ _DONE = {
 CANCEL_REQUEST = "cancel_request"
 
 
+def empty_hint() -> str:
+    """What an empty board says: how to put orders on it (a sample, the demo, a source)."""
+    from rxfloor.core import sources
+    from rxfloor.core.config import config_file
+
+    return (
+        "No orders here yet. To try the board: `rxfloor seed --count 50` adds sample orders "
+        "(never sent anywhere), `rxfloor --demo` opens the demo with every source's stand-in. "
+        f"To take orders from a source: its section [sources.NAME] in {config_file()} (NAME: "
+        f"{', '.join(sources.names())}; its credentials in the environment or the keyring); "
+        "its sync then runs with the board (or `rxfloor sync`). See "
+        "docs/pages/operations/configuration.md."
+    )
+
+
 class AlertBanner(Static):
     """The first open alert, until someone acknowledges it (a merchant's cancellation
     request: until someone answers it)."""
@@ -179,6 +194,7 @@ class BoardView(Contained, Vertical):
                          name="board-first-page", daemon=True).start()  # fmt: skip
         yield BoardHeader()
         yield AlertBanner()
+        yield Static(empty_hint(), id="empty-hint", markup=False)
         with Horizontal(id="columns"):
             for status in Status:
                 yield ColumnView(status, self.clock)
@@ -186,6 +202,7 @@ class BoardView(Contained, Vertical):
     def on_mount(self) -> None:
         self.column_for(Status.CANCELLED).display = False
         self.query_one(AlertBanner).display = False
+        self.query_one("#empty-hint").display = False
         self._header()
         self.set_interval(1.0, self._header)
         self.set_interval(TICK_INTERVAL, self._tick)
@@ -275,6 +292,10 @@ class BoardView(Contained, Vertical):
         self._track_cursor()
         self._marks()
         self._keys_may_have_changed()
+        # nothing at all on the board, once it is all read: how to put orders on it
+        empty = self._complete.is_set() and not self.model.cards
+        for hint in self.query("#empty-hint"):
+            hint.display = empty
 
     def _keys_may_have_changed(self) -> None:
         """The legal keys follow the cursor's card, the alerts and the health: the screen
