@@ -241,3 +241,55 @@ async def test_with_two_sources_the_wall_says_whose_order_and_who_moved_it(url: 
         urgent = figures.urgent[0]
         assert urgent.source == "rxscale"
         assert f"{urgent.source[0].upper()} {urgent.name}" in text
+
+
+async def test_at_80x24_the_header_counts_the_sources_and_the_exceptions(url: str) -> None:
+    """Four sources spelled out do not fit 80 columns: the wall says what the board says
+    (``4 sources online``), a source in trouble keeps its words, and the exceptions queue's
+    count is on the wall too."""
+    from rxfloor.core import exceptions as exception_queue
+
+    store = Store.open(url, migrate=False)
+    with store.write() as conn:
+        conn.execute(insert(sync_state), [
+            {"source": name, "online": True, "offline_since": None, "updated_at": FROZEN}
+            for name in ("rxscale", "shopify", "photon", "konnektive")
+        ])  # fmt: skip
+    with store.read() as conn:
+        queued = exception_queue.count(conn)
+    store.close()
+    app = make_watch(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown_once(pilot)
+        header = screen_text(app).splitlines()
+        top = next(line for line in header if "exceptions" in line)
+        assert f"exceptions {queued}" in top and "4 sources online" in top and "…" not in top
+    store = Store.open(url, migrate=False)
+    with store.write() as conn:
+        conn.execute(sync_state.update().where(sync_state.c.source == "photon")
+                     .values(online=False, offline_since=FROZEN))  # fmt: skip
+    store.close()
+    app = make_watch(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown_once(pilot)
+        await until(pilot, lambda: "3 online" in str(app.wall.query_one("#wall-health").render()))
+        assert "photon offline since 09:30 · 3 online" in str(
+            app.wall.query_one("#wall-health").render()
+        )
+
+
+def test_the_stat_list_shows_late_or_the_due_time_before_the_wait() -> None:
+    """README: the STAT list shows ``LATE`` or the due time. In the 36 cells the list has at
+    80x24 both must be seen, so they come before the status and the time waited."""
+    from rxfloor.core.db.queries import Waiting
+    from rxfloor.tui.watch.widgets import urgent_text
+
+    now = FROZEN
+    items = [
+        Waiting("#1020", "ML", "OPEN", "stat", now - timedelta(hours=3), now, False),
+        Waiting("#1021", "RW", "PROCESSING", "waiter", now - timedelta(minutes=5),
+                now + timedelta(minutes=25), False),  # fmt: skip
+    ]
+    late, due = urgent_text(items, now, marks=True).plain.splitlines()
+    assert "LATE" in late[:36] and "3h00" in late
+    assert f"due {(now + timedelta(minutes=25)).astimezone():%H:%M}" in due[:36]

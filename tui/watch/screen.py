@@ -29,11 +29,19 @@ from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import FeedBack, FeedDown, change_batches
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.header import any_stale, down_sentence, health_text, stale_after_s
+from rxfloor.tui.board.header import (
+    any_stale,
+    compact_health_line,
+    down_sentence,
+    health_text,
+    stale_after_s,
+)
 from rxfloor.tui.board.view import day_start
 from rxfloor.tui.watch.widgets import Banner, ColumnPanel, ticker_text, urgent_text, urgent_title
 
 REFRESH_INTERVAL = 1.0
+#: Cells the pharmacy's name keeps in the header before the sync health is compacted.
+MIN_TITLE = 12
 
 
 class FiguresRead(Message):
@@ -83,6 +91,7 @@ class WatchScreen(Screen[None]):
             yield Static(visible(f"{self.settings.pharmacy} · wall"), id="wall-title",
                          markup=False)  # fmt: skip
             yield Static("", id="wall-clock", markup=False)
+            yield Static("", id="wall-exceptions", markup=False)
             yield Static("", id="wall-health", markup=False)
         yield Banner()
         with Horizontal(id="wall-columns"):
@@ -105,9 +114,6 @@ class WatchScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self._stop.set()
-
-    def on_resize(self) -> None:
-        self.set_class(self.size.height >= 40, "-roomy")  # room for a taller alert banner
 
     # ------------------------------------------------------------- reading
     def _read(self) -> FiguresRead:
@@ -200,10 +206,35 @@ class WatchScreen(Screen[None]):
         )
         self.query_one("#ticker-body", Static).update(ticker_text(figures.moves, marks=several))
         self.query_one(Banner).show(figures.alerts)
-        health = figures.health
+        exceptions = self.query_one("#wall-exceptions", Static)
+        exceptions.update(f"exceptions {figures.exceptions}")
+        exceptions.set_class(figures.exceptions > 0, "-look")
+        self._paint_health(figures)
+
+    def _paint_health(self, figures: bq.WallFigures) -> None:
+        """Every count spelled out where the header has the room; where it has not (80
+        columns, several sources), the board's compact form: ``4 sources online``, a source
+        with news keeps its words (``photon offline since 10:02 · 3 online``)."""
+        health, now = figures.health, figures.now
         bad = any(h.online is False or h.failed > 0 for h in health.values())
         widget = self.query_one("#wall-health", Static)
         stale_after = stale_after_s(self.settings)
-        widget.update(health_text(health, now=now, stale_after=stale_after))
+        words = health_text(health, now=now, stale_after=stale_after)
+        if len(health) > 1 and len(words) > self._health_room():
+            words = compact_health_line(health, list(health), now=now,
+                                        stale_after=stale_after).plain  # fmt: skip
+        widget.update(words)
         widget.set_class(bad, "-bad")
         widget.set_class(not bad and any_stale(health, now, stale_after), "-stale")
+
+    def _health_room(self) -> int:
+        """Cells the health may take: the header less the clock, the exceptions count
+        and a short title (the title gives way first: it never changes)."""
+        taken = sum(self.query_one(f"#wall-{part}", Static).outer_size.width
+                    for part in ("clock", "exceptions"))  # fmt: skip
+        return max(self.size.width - taken - MIN_TITLE - 2, 0)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height >= 40, "-roomy")  # room for a taller alert banner
+        if self.figures is not None:
+            self.call_after_refresh(self._paint_health, self.figures)

@@ -115,9 +115,10 @@ class Banner(Static):
 
 
 def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False) -> Text:
-    """The stat and waiter queue: most urgent first, with initials only (``marks``: the
-    source's mark before each name, as on the board's cards, when several sources share
-    the floor and two of them may both have a #1012)."""
+    """The stat and waiter queue, most urgent first: name, initials, ``LATE`` or the due
+    time, the status and how long it has been in it, then hold and bench flags. Initials
+    only. ``marks``: the source's mark before each name, as on the board's cards, when
+    several sources share the floor and two of them may both have a #1012."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if not items:
         text.append("no stat or waiter orders", style="italic")
@@ -130,12 +131,14 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
         if marks:
             text.append(f" {source_mark(item.source)}", style="bold")
         text.append(f" {visible(item.name):<8} {visible(item.initials):<4}", style="bold")
-        text.append(f"{_SHORT.get(item.status, item.status):<5}")
-        text.append(f"{waited(item, now):>6}")
-        if late:
-            text.append("  LATE", style="bold reverse")
+        if late:  # what the floor acts on first, so it is never the part cut off
+            text.append(" LATE    ", style="bold reverse")
         elif item.due_at is not None:
-            text.append(item.due_at.astimezone().strftime("  due %H:%M"))
+            text.append(item.due_at.astimezone().strftime("due %H:%M"))
+        else:
+            text.append(" " * 9)
+        text.append(f" {_SHORT.get(item.status, item.status):<5}")
+        text.append(f"{waited(item, now):>5}")
         if item.on_hold:
             text.append("  HOLD", style="bold")
         if "fridge" in item.flags:
