@@ -287,8 +287,15 @@ def test_the_stat_list_shows_late_or_the_due_time_before_the_wait() -> None:
     now = FROZEN
     items = [
         Waiting("#1020", "ML", "OPEN", "stat", now - timedelta(hours=3), now, False),
-        Waiting("#1021", "RW", "PROCESSING", "waiter", now - timedelta(minutes=5),
-                now + timedelta(minutes=25), False),  # fmt: skip
+        Waiting(
+            "#1021",
+            "RW",
+            "PROCESSING",
+            "waiter",
+            now - timedelta(minutes=5),
+            now + timedelta(minutes=25),
+            False,
+        ),
     ]
     late, due = urgent_text(items, now, marks=True).plain.splitlines()
     assert "LATE" in late[:36] and "3h00" in late

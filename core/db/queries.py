@@ -594,6 +594,7 @@ def wall_figures(
     """The wall's figures (run it in one read transaction so they agree with each other);
     ``sources`` are always in the health, even before their worker first ran."""
     from rxfloor.core import exceptions as exception_queue  # it reads this package's tables
+
     late = case((and_(orders.c.due_at.is_not(None), orders.c.due_at <= now), 1), else_=0)
     held = case((orders.c.on_hold, 1), else_=0)
     per_status = {
