@@ -187,22 +187,37 @@ async def test_an_older_read_never_paints_over_a_newer_one(url: str) -> None:
         await shown_once(pilot)
         figures = app.wall.figures
         assert figures is not None
-        stale = FiguresRead(0, dataclasses.replace(figures, finished_today=999))
+        assert app.wall.day is not None
+        stale = FiguresRead(0, dataclasses.replace(figures, finished_today=999), app.wall.day)
         app.wall.post_message(stale)
         await pilot.pause(0.1)
         assert painted(app, "finished")[0] != 999
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60), (300, 80)])
+#: how many rows the large counts take at each size: what the docs say, what is drawn
+DIGIT_ROWS = {(80, 24): 3, (120, 40): 8, (200, 60): 13, (300, 80): 20}
+
+
+@pytest.mark.parametrize("size", list(DIGIT_ROWS))
 async def test_every_size_draws_the_counts_large(url: str, size: tuple[int, int]) -> None:
     app = make_watch(url)
     async with app.run_test(size=size) as pilot:
         await shown_once(pilot)
         count = app.wall.query_one("#panel-open .count", BigNumber)
-        width, height = count.content_size
-        scale = font.best_scale("888", width, height)
-        assert scale >= (1 if size[0] < 120 else 3), (size, width, height)
-        assert "█" in str(count.render())
+        drawn = [line for line in str(count.render()).splitlines() if line.strip()]
+        assert "█" in "".join(drawn)
+        assert len(drawn) == DIGIT_ROWS[size], (size, count.content_size)
+
+
+def test_the_docs_give_the_digit_rows_the_wall_draws() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    docs = "\n".join(p.read_text(encoding="utf-8")
+                     for p in [root / "README.md", *sorted((root / "docs").rglob("*.md"))])  # fmt: skip
+    said = " ".join(docs.split())
+    claims = ", ".join(f"{rows} at {w}x{h}" for (w, h), rows in DIGIT_ROWS.items())
+    assert f"the digits rescale (rows tall: {claims})" in said
 
 
 def test_without_a_terminal_the_figures_are_printed(url: str) -> None:
@@ -300,3 +315,31 @@ def test_the_stat_list_shows_late_or_the_due_time_before_the_wait() -> None:
     late, due = urgent_text(items, now, marks=True).plain.splitlines()
     assert "LATE" in late[:36] and "3h00" in late
     assert f"due {(now + timedelta(minutes=25)).astimezone():%H:%M}" in due[:36]
+
+
+async def test_the_wall_draws_the_days_flow_and_turnaround_as_the_report_counts_them(
+    url: str,
+) -> None:
+    """One function (core/report.py) for the wall and ``rxfloor report``: the chart's bars
+    and the turnaround lines are the report's figures for the frozen day."""
+    from rxfloor.core.report import day_report
+    from rxfloor.tui.watch.widgets import FlowChart, chart_hours
+
+    store = Store.open(url, migrate=False)
+    with store.read() as conn:
+        report = day_report(conn, FROZEN.date())
+    store.close()
+    app = make_watch(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await shown_once(pilot)
+        assert app.wall.day == report
+        hours = chart_hours(report, FROZEN)
+        assert hours and report.hours[hours[-1]].start.hour == FROZEN.hour
+        chart = app.wall.query_one(FlowChart)
+        assert "┤" in str(chart.render())  # drawn (an axis), not an empty box
+        body = str(app.wall.query_one("#turnaround-body", Static).content)
+        if report.turnaround:
+            overall = report.turnaround[0]
+            assert body.startswith("all") and str(overall.count) in body
+        else:
+            assert "nothing finished yet today" in body

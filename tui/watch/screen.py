@@ -28,6 +28,7 @@ from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import FeedBack, FeedDown, change_batches
+from rxfloor.core.report import DayReport, day_report
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.header import (
     any_stale,
@@ -37,7 +38,17 @@ from rxfloor.tui.board.header import (
     stale_after_s,
 )
 from rxfloor.tui.board.view import day_start
-from rxfloor.tui.watch.widgets import Banner, ColumnPanel, ticker_text, urgent_text, urgent_title
+from rxfloor.tui.watch.widgets import (
+    Banner,
+    ColumnPanel,
+    FlowChart,
+    chart_hours,
+    flow_title,
+    ticker_text,
+    turnaround_text,
+    urgent_text,
+    urgent_title,
+)
 
 REFRESH_INTERVAL = 1.0
 #: Cells the pharmacy's name keeps in the header before the sync health is compacted.
@@ -47,10 +58,11 @@ MIN_TITLE = 12
 class FiguresRead(Message):
     """One read of the wall's figures; ``seq`` orders the reads."""
 
-    def __init__(self, seq: int, figures: bq.WallFigures) -> None:
+    def __init__(self, seq: int, figures: bq.WallFigures, day: DayReport) -> None:
         super().__init__()
         self.seq = seq
         self.figures = figures
+        self.day = day
 
 
 class ReadFailed(Message):
@@ -85,6 +97,8 @@ class WatchScreen(Screen[None]):
         self._shown = 0
         self._stop = threading.Event()
         self.db_down: datetime | None = None  # since when the database does not answer
+        self.day: DayReport | None = None  # the day's flow and turnaround, as last read
+        self._chart_key: object = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="wall-header"):
@@ -98,6 +112,12 @@ class WatchScreen(Screen[None]):
             yield ColumnPanel("OPEN", side_label="late", id="panel-open")
             yield ColumnPanel("PROCESSING", side_label="late", id="panel-processing")
             yield ColumnPanel("FINISHED today", side_label="last hour", id="panel-finished")
+        with Horizontal(id="wall-today"):
+            with Vertical(id="wall-flow", classes="list"):
+                yield FlowChart(id="flow-chart")
+            with Vertical(id="wall-turnaround", classes="list"):
+                yield Static("", id="turnaround-head", markup=False)
+                yield Static("", id="turnaround-body", markup=False)
         with Horizontal(id="wall-lists"):
             with Vertical(id="wall-urgent", classes="list"):
                 yield Static("", id="urgent-body", markup=False)
@@ -107,6 +127,11 @@ class WatchScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#wall-ticker").border_title = "LAST MOVES"
         self.query_one("#wall-urgent").border_title = "STAT · WAITER"
+        self.query_one("#wall-flow").border_title = flow_title()
+        self.query_one("#wall-turnaround").border_title = "TURNAROUND today"
+        self.query_one("#turnaround-head", Static).update(
+            Text(f"{'':<8}{'p50':>6}{'p90':>6}{'n':>5}", style="dim", no_wrap=True)
+        )
         self.query_one(Banner).display = False
         self._clock()
         self.set_interval(REFRESH_INTERVAL, self._tick)
@@ -120,9 +145,11 @@ class WatchScreen(Screen[None]):
         """Read the figures now (in a worker thread)."""
         seq = next(self._seq)
         now = self.clock()
+        start = day_start(now)
         with self.store.read() as conn:
-            figures = bq.wall_figures(conn, now, day_start(now), sources=self.sources)
-        return FiguresRead(seq, figures)
+            figures = bq.wall_figures(conn, now, start, sources=self.sources)
+            day = day_report(conn, start.date())
+        return FiguresRead(seq, figures, day)
 
     @work(thread=True, group="feed")
     def _start(self) -> None:
@@ -183,6 +210,7 @@ class WatchScreen(Screen[None]):
         self._shown = message.seq
         self.error = None
         self.paint(message.figures)
+        self.paint_day(message.day, message.figures.now)
 
     def paint(self, figures: bq.WallFigures) -> None:
         self.figures = figures
@@ -210,6 +238,16 @@ class WatchScreen(Screen[None]):
         exceptions.update(f"exceptions {figures.exceptions}")
         exceptions.set_class(figures.exceptions > 0, "-look")
         self._paint_health(figures)
+
+    def paint_day(self, day: DayReport, now: datetime) -> None:
+        """The flow chart and the turnaround (:mod:`rxfloor.core.report`, as ``rxfloor
+        report`` prints them); the chart is drawn again only when its figures change."""
+        self.query_one("#turnaround-body", Static).update(turnaround_text(day))
+        self.day = day
+        key = (chart_hours(day, now), [day.hours[i] for i in chart_hours(day, now)])
+        if key != self._chart_key:
+            self._chart_key = key
+            self.query_one(FlowChart).show(day, now)
 
     def _paint_health(self, figures: bq.WallFigures) -> None:
         """Every count spelled out where the header has the room; where it has not (80
