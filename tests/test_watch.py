@@ -12,7 +12,6 @@ from textual.widgets import Static
 
 from rxfloor.core.db import Store, alerts, audit_events, orders, sync_state
 from rxfloor.core.db.queries import WallFigures
-from rxfloor.tui.watch import font
 from rxfloor.tui.watch.screen import FiguresRead
 from rxfloor.tui.watch.widgets import BigNumber, ColumnPanel
 from tests.board_fixtures import FROZEN, seed_shopify, until
@@ -213,8 +212,8 @@ def test_the_docs_give_the_digit_rows_the_wall_draws() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    docs = "\n".join(p.read_text(encoding="utf-8")
-                     for p in [root / "README.md", *sorted((root / "docs").rglob("*.md"))])  # fmt: skip
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    docs = "\n".join(p.read_text(encoding="utf-8") for p in pages)
     said = " ".join(docs.split())
     claims = ", ".join(f"{rows} at {w}x{h}" for (w, h), rows in DIGIT_ROWS.items())
     assert f"the digits rescale (rows tall: {claims})" in said

@@ -207,12 +207,16 @@ class FlowChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         if not hours:
-            return self.refresh()
+            self.refresh()
+            return
         received = [report.hours[i].received for i in hours]
         finished = [report.hours[i].finished for i in hours]
         # no legend (it hides bars on a small screen): the border title names the colours
-        plt.multiple_bar([f"{report.hours[i].start.astimezone():%H}" for i in hours],
-                         [received, finished], color=list(COLOURS.values()))  # fmt: skip
+        plt.multiple_bar(
+            [f"{report.hours[i].start.astimezone():%H}" for i in hours],
+            [received, finished],
+            color=list(COLOURS.values()),  # type: ignore[arg-type]  # documented: one per series
+        )
         top = max([*received, *finished, 1])
         plt.yticks(sorted({0, top // 2, top}))  # whole orders, never "122.7"
         self.refresh()
