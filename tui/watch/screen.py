@@ -27,7 +27,7 @@ from rxfloor.core import sources
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
-from rxfloor.core.db.feed import FeedBack, FeedDown, change_batches
+from rxfloor.core.db.feed import FeedBack, FeedDown, FeedReopened, change_batches
 from rxfloor.core.report import DayReport, day_report
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.header import (
@@ -35,6 +35,7 @@ from rxfloor.tui.board.header import (
     compact_health_line,
     down_sentence,
     health_text,
+    reopened_sentence,
     stale_after_s,
 )
 from rxfloor.tui.board.view import day_start
@@ -80,6 +81,19 @@ class Unreachable(Message):
         self.error = error
 
 
+class Reopened(Message):
+    """The SQLite file was replaced and the wall now reads the new one (since ``at``)."""
+
+    def __init__(self, at: datetime, path: str) -> None:
+        super().__init__()
+        self.at = at
+        self.path = path
+
+
+#: How long the wall says that it reopened a replaced database file.
+REOPENED_SHOWN_S = 60.0
+
+
 class WatchScreen(Screen[None]):
     """Big counts per column, the stat / waiter queue, the last moves, alerts and health."""
 
@@ -99,6 +113,7 @@ class WatchScreen(Screen[None]):
         self.db_down: datetime | None = None  # since when the database does not answer
         self.day: DayReport | None = None  # the day's flow and turnaround, as last read
         self._chart_key: object = None
+        self.reopened: datetime | None = None  # when a replaced database file was reopened
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="wall-header"):
@@ -108,6 +123,7 @@ class WatchScreen(Screen[None]):
             yield Static("", id="wall-exceptions", markup=False)
             yield Static("", id="wall-health", markup=False)
         yield Banner()
+        yield Static("", id="wall-notice", markup=False)
         with Horizontal(id="wall-columns"):
             yield ColumnPanel("OPEN", side_label="late", id="panel-open")
             yield ColumnPanel("PROCESSING", side_label="late", id="panel-processing")
@@ -133,6 +149,7 @@ class WatchScreen(Screen[None]):
             Text(f"{'':<8}{'p50':>6}{'p90':>6}{'n':>5}", style="dim", no_wrap=True)
         )
         self.query_one(Banner).display = False
+        self.query_one("#wall-notice").display = False
         self._clock()
         self.set_interval(REFRESH_INTERVAL, self._tick)
         self._start()
@@ -163,6 +180,8 @@ class WatchScreen(Screen[None]):
                     continue
                 if isinstance(event, FeedBack):
                     self.post_message(Unreachable(None))
+                if isinstance(event, FeedReopened):
+                    self.post_message(Reopened(event.at, event.path))
                 with contextlib.suppress(StoreError):  # the feed notices, and says so
                     self.post_message(self._read())
         except StoreError as exc:
@@ -177,6 +196,11 @@ class WatchScreen(Screen[None]):
 
     def _tick(self) -> None:
         self._clock()
+        if self.reopened is not None and (self.clock() - self.reopened).total_seconds() > (
+            REOPENED_SHOWN_S
+        ):
+            self.reopened = None
+            self.query_one("#wall-notice").display = False
         self._refresh()
 
     # ------------------------------------------------------------ painting
@@ -193,6 +217,16 @@ class WatchScreen(Screen[None]):
             self.app.bell()  # once: the health line keeps saying it
         self.db_down = message.since
         self._read_failed(ReadFailed(down_sentence(message.since)))
+
+    @on(Reopened)
+    def _reopened(self, message: Reopened) -> None:
+        self.reopened = message.at
+        self.db_down = None
+        self._shown = next(self._seq)  # a read begun before, on the old file, is not shown
+        notice = self.query_one("#wall-notice", Static)
+        notice.update(reopened_sentence(message.at, message.path))
+        notice.display = True
+        self._refresh()
 
     @on(ReadFailed)
     def _read_failed(self, message: ReadFailed) -> None:
@@ -234,6 +268,9 @@ class WatchScreen(Screen[None]):
         )
         self.query_one("#ticker-body", Static).update(ticker_text(figures.moves, marks=several))
         self.query_one(Banner).show(figures.alerts)
+        if self.db_down is not None:  # an old file read while the path has none: not "online"
+            self._read_failed(ReadFailed(down_sentence(self.db_down)))
+            return
         exceptions = self.query_one("#wall-exceptions", Static)
         exceptions.update(f"exceptions {figures.exceptions}")
         exceptions.set_class(figures.exceptions > 0, "-look")
