@@ -44,6 +44,9 @@ def test_no_token_or_a_wrong_one_is_401_and_starts_no_app(served: Served) -> Non
             assert answer.status_code == 401, path
             assert answer.text.startswith("401: a valid token is required.")
             assert "rxfloor serve --print-url" in answer.text
+        page = http.get("/", headers={"Accept": "text/html"})
+        assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+        assert "This screen needs its link" in page.text
         for headers in (
             {},
             {"Authorization": f"Bearer {wrong}"},

@@ -155,7 +155,8 @@ def test_without_the_token_the_browser_gets_401_and_no_app_starts(served: Served
     for address in (f"{served.base}/", f"{served.base}/?token=not-the-token-0123456789"):
         browser.get(address)
         body = browser.find_element("tag name", "body").text
-        assert "401: a valid token is required" in body
+        assert "This screen needs its link" in body  # what to do, in words
+        assert "rxfloor serve --print-url" in body and "?token=" in body
     time.sleep(0.5)
     assert served.app_processes() == []
 
