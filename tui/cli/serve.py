@@ -446,8 +446,12 @@ class Gate:
         service: AppService | None = None
         try:
             await websocket.prepare(request)
+
+            async def close() -> None:
+                await websocket.close()
+
             service = AppService(command, write_bytes=websocket.send_bytes,
-                                 write_str=websocket.send_str, close=websocket.close,
+                                 write_str=websocket.send_str, close=close,
                                  download_manager=self.server.download_manager)  # fmt: skip
             await service.start(number("width", 80), number("height", 24))
             await self.server._process_messages(websocket, service)
