@@ -217,8 +217,9 @@ class FlowChart(PlotextPlot):
             [received, finished],
             color=list(COLOURS.values()),  # type: ignore[arg-type]  # documented: one per series
         )
+        plt.frame(False)  # no box: on a small screen every row goes to the bars
         top = max([*received, *finished, 1])
-        plt.yticks(sorted({0, top // 2, top}))  # whole orders, never "122.7"
+        plt.yticks(sorted({top // 2, top} - {0}))  # whole orders, never "122.7"
         self.refresh()
 
 
