@@ -335,7 +335,10 @@ async def test_the_wall_draws_the_days_flow_and_turnaround_as_the_report_counts_
         hours = chart_hours(report, FROZEN)
         assert hours and report.hours[hours[-1]].start.hour == FROZEN.hour
         chart = app.wall.query_one(FlowChart)
-        assert "┤" in str(chart.render())  # drawn (an axis), not an empty box
+        drawn = str(chart.render())  # the bars, under their hours' labels
+        assert f"{FROZEN:%H}" in drawn.splitlines()[-1]
+        assert ("█" in drawn) == any(report.hours[i].received or report.hours[i].finished
+                                     for i in hours)  # fmt: skip
         body = str(app.wall.query_one("#turnaround-body", Static).content)
         if report.turnaround:
             overall = report.turnaround[0]
