@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
@@ -106,6 +107,19 @@ class ProductScanned:
         return f"{self.order.name}: {self.item} ticked, {self.progress} scanned"
 
 
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """What an action makes of an order as read: the lifecycle's outcome, the order's new
+    values, the audit reason, the outbox row (None: the remote is not told)."""
+
+    outcome: lifecycle.Outcome
+    values: dict[str, object]
+    why: str | None
+    queue: dict[str, Any] | None
+    #: an answer to a cancellation request: its alerts close in the move's transaction
+    closes_request: bool = False
+
+
 class Moves(ServicePart):
     """The moves a person makes (see the module's docstring)."""
 
@@ -131,20 +145,20 @@ class Moves(ServicePart):
             # read and decide with no transaction open; the write is conditional on the
             # version read, so a decision on a row that changed since writes nothing
             row = self._find(conn, ref)
-            step = self._decide(conn, row, action, reason, expected_version, tracking, now)
-            if step is not None:
-                outcome, values, why, queue = step
+            move = self._decide(conn, row, action, reason, expected_version, tracking, now)
+            if not move.closes_request:
                 written = write_move(
-                    conn, order_id=row["id"], version=row["version"], values=values,
-                    event=self._event_values(now, outcome.action, row["status"],
-                                             outcome.facts.status, why, row["version"] + 1),
-                    queue=queue, at=now,
+                    conn, order_id=row["id"], version=row["version"], values=move.values,
+                    event=self._event_values(now, move.outcome.action, row["status"],
+                                             move.outcome.facts.status, move.why,
+                                             row["version"] + 1),
+                    queue=move.queue, at=now,
                 )  # fmt: skip
                 if written is None:  # someone committed in between
                     raise self._lost_race(conn, row, action)
                 view = OrderView.from_row(written.row, sync_error=written.sync_error)
-                return MoveResult(view, outcome.action, written.event_id,
-                                  Status(row["status"]), outcome.facts.status)  # fmt: skip
+                return MoveResult(view, move.outcome.action, written.event_id,
+                                  Status(row["status"]), move.outcome.facts.status)  # fmt: skip
         # answering a cancellation request also closes its alerts: one transaction for all
         return self._act_in_transaction(ref, action, reason, expected_version, tracking, now)
 
@@ -157,11 +171,12 @@ class Moves(ServicePart):
         expected_version: int | None,
         tracking: Tracking | None,
         now: datetime,
-    ) -> tuple[lifecycle.Outcome, dict[str, object], str | None, dict[str, object] | None] | None:
-        """The move's outcome, the order's new values, the audit reason and the outbox row
-        (None: not pushed); None when the move must close alerts too (the slow path).
-        Raises Conflict / Refused as :meth:`act` says."""
+    ) -> _Move:
+        """The move the action makes of the order as read (both paths of :meth:`act` write
+        what this decides). Raises Conflict / Refused as :meth:`act` says."""
         if expected_version is not None and row["version"] != expected_version:
+            # the person decided on the order as it was (a dialog may stay open minutes):
+            # say who did what since, "#1003 was cancelled by AB meanwhile …"
             changed = self._meanwhile(conn, row, expected_version)
             raise Conflict(f"{changed}: nothing done", self._view(conn, row))
         traits = sources.traits(row["source"])
@@ -178,8 +193,6 @@ class Moves(ServicePart):
         if tracking is not None and outcome.action is not Action.FINISH:
             raise Refused(f"{row['name']}: a tracking number goes with a finish only",
                           self._view(conn, row))  # fmt: skip
-        if outcome.action in (Action.REJECT_CANCEL, Action.ACCEPT_CANCEL):
-            return None
         values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
         why = reason
         if outcome.action is Action.HOLD:
@@ -190,10 +203,14 @@ class Moves(ServicePart):
         elif outcome.action is Action.RELEASE:
             values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
                        "hold_since": None}  # fmt: skip
+        elif outcome.action is Action.REJECT_CANCEL:
+            values |= {"request_kind": None}  # the message stays: an undo brings it back
         elif outcome.action in STEP_ACTIONS:
             values |= _step_values(outcome.action, outcome.facts, self.actor.name, reason)
         else:
             values |= {"status": outcome.facts.status, "status_since": now}
+            if outcome.action is Action.ACCEPT_CANCEL:
+                values |= {"request_kind": None}
             if outcome.action is Action.START and outcome.facts.step is not None:
                 values |= _NO_STEPS | {"fill_step": outcome.facts.step,
                                        "filled_by": outcome.facts.filler}  # fmt: skip
@@ -203,11 +220,12 @@ class Moves(ServicePart):
                            "tracking_url": tracking.url}  # fmt: skip
                 why = _with_tracking(why, tracking)
         local_start = outcome.action is Action.START and not traits.remote_start
-        queue: dict[str, object] | None = None
+        queue: dict[str, Any] | None = None
         if outcome.action in PUSHED_ACTIONS and not row["sample"] and not local_start:
             payload = None if tracking is None else {"tracking": tracking.model_dump()}
             queue = {"action": outcome.action, "reason": reason, "payload": payload}
-        return outcome, values, why, queue
+        closes = outcome.action in (Action.REJECT_CANCEL, Action.ACCEPT_CANCEL)
+        return _Move(outcome, values, why, queue, closes_request=closes)
 
     def _event_values(
         self,
@@ -224,7 +242,8 @@ class Moves(ServicePart):
                 "reason": reason, "source": "local", "version": version}  # fmt: skip
 
     def _lost_race(self, conn: Connection, row: RowMapping, action: Action) -> Conflict:
-        """What happened to the order since ``row`` was read (a fresh read in autocommit)."""
+        """What happened to the order since ``row`` was read (a fresh read: autocommit, or
+        a new snapshot under PostgreSQL's READ COMMITTED)."""
         fresh = self._find(conn, row["id"])
         message = (
             self._refusal(conn, fresh, action, None).args[0]  # "is already PROCESSING"
@@ -246,84 +265,35 @@ class Moves(ServicePart):
         request: the order, its alerts, its event and outbox row commit together)."""
         with self.store.write() as conn:
             row = self._find(conn, ref)
-            if expected_version is not None and row["version"] != expected_version:
-                # the person decided on the order as it was (a dialog may stay open minutes):
-                # say who did what since, "#1003 was cancelled by AB meanwhile …"
-                changed = self._meanwhile(conn, row, expected_version)
-                raise Conflict(f"{changed}: nothing done", self._view(conn, row))
-            traits = sources.traits(row["source"])
-            facts = _facts(row, traits, self.check)
-            if self.require_product_scan and facts.current_step is Step.FILLING:
-                total, scanned, _ = _scan_counts(conn, row["id"])
-                facts = replace(facts, unscanned=max(0, total - scanned))
-            try:
-                outcome = lifecycle.apply(facts, action, now, reason, name=row["name"],
-                                          held_at=traits.label,
-                                          by=self._person(conn))  # fmt: skip
-            except TransitionError as exc:
-                raise self._refusal(conn, row, action, exc) from None
-            if tracking is not None and outcome.action is not Action.FINISH:
-                raise Refused(f"{row['name']}: a tracking number goes with a finish only",
-                              self._view(conn, row))  # fmt: skip
-            values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
-            why = reason
-            if outcome.action is Action.HOLD:
-                values |= {"on_hold": True, "hold_reason": reason, "hold_by": self.actor.name,
-                           "hold_since": now}  # fmt: skip
-                if not traits.remote_hold:
-                    why = f"{reason} ({local_hold_note(traits)})"
-            elif outcome.action is Action.RELEASE:
-                values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
-                           "hold_since": None}  # fmt: skip
-            elif outcome.action is Action.REJECT_CANCEL:
-                values |= {"request_kind": None}  # the message stays: an undo brings it back
+            move = self._decide(conn, row, action, reason, expected_version, tracking, now)
+            outcome = move.outcome
+            if move.closes_request:
                 self._close_request_alerts(conn, row["id"], now, self.actor.name)
-            elif outcome.action in STEP_ACTIONS:
-                values |= _step_values(outcome.action, outcome.facts, self.actor.name, reason)
-            else:
-                values |= {"status": outcome.facts.status, "status_since": now}
-                if outcome.action is Action.ACCEPT_CANCEL:
-                    values |= {"request_kind": None}
-                    self._close_request_alerts(conn, row["id"], now, self.actor.name)
-                if outcome.action is Action.START and outcome.facts.step is not None:
-                    values |= _NO_STEPS | {"fill_step": outcome.facts.step,
-                                           "filled_by": outcome.facts.filler}  # fmt: skip
-                if tracking is not None:
-                    values |= {"tracking_company": tracking.company,
-                               "tracking_number": tracking.number,
-                               "tracking_url": tracking.url}  # fmt: skip
             done = conn.execute(
                 update(orders)
                 .where(orders.c.id == row["id"], orders.c.version == row["version"])
-                .values(**values)
+                .values(**move.values)
             )
             if done.rowcount != 1:  # someone committed in between (PostgreSQL READ COMMITTED)
-                fresh = self._find(conn, row["id"])  # a new snapshot: what really happened
-                message = (
-                    self._refusal(conn, fresh, action, None).args[0]  # "is already PROCESSING"
-                    if fresh["status"] != row["status"]
-                    else self._meanwhile(conn, fresh, row["version"])  # e.g. put on hold
-                )
-                raise Conflict(message, self._view(conn, fresh))
+                raise self._lost_race(conn, row, action)
             event_id = self._event(
                 conn,
                 row["id"],
                 now,
                 action=outcome.action,
-                from_status=facts.status,
+                from_status=Status(row["status"]),
                 to_status=outcome.facts.status,
-                reason=why if tracking is None else _with_tracking(why, tracking),
+                reason=move.why,
                 version=row["version"] + 1,
             )
-            local_start = outcome.action is Action.START and not traits.remote_start
-            if outcome.action in PUSHED_ACTIONS and not row["sample"] and not local_start:
-                payload = None if tracking is None else {"tracking": tracking.model_dump()}
+            if move.queue is not None:
                 outbox_rows.enqueue(conn, order_id=row["id"], audit_event_id=event_id,
                                     action=outcome.action, reason=reason, at=now,
-                                    payload=payload)  # fmt: skip
+                                    payload=move.queue["payload"])  # fmt: skip
             self.store.record_change(conn, [row["id"]])
             view = self._view(conn, self._find(conn, row["id"]))
-        return MoveResult(view, outcome.action, event_id, facts.status, outcome.facts.status)
+        return MoveResult(view, outcome.action, event_id, Status(row["status"]),
+                          outcome.facts.status)  # fmt: skip
 
     def scan_product(self, ref: str, text: str) -> ProductScanned:
         """A pack scanned while filling the order: one of its items (ticked, its batch and
