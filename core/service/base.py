@@ -38,10 +38,9 @@ from rxfloor.core.models import (
     OrderView,
 )
 from rxfloor.core.sources import SourceTraits
+from rxfloor.core.states import REMOTE_ACTOR as REMOTE_ACTOR
+from rxfloor.core.states import held_by_remote
 from rxfloor.core.text import clip
-
-#: The actor recorded for changes made on the remote side.
-REMOTE_ACTOR = "remote"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +134,10 @@ class ServicePart:
             return self._view(conn, self._find(conn, ref))
 
     def legal_actions(self, order: OrderView) -> frozenset[Action]:
-        by_remote = order.hold and order.hold_by == REMOTE_ACTOR
-        remote_hold = by_remote and not sources.traits(order.source).remote_hold
+        remote_hold = (  # the lifecycle's remote_hold: one its source does not share
+            held_by_remote(order.hold, order.hold_by)
+            and not sources.traits(order.source).remote_hold
+        )
         facts = OrderFacts(order.status, order.hold, order.fulfill_at,
                            cancel_requested=order.cancel_requested,
                            remote_hold=remote_hold, check=self.check,
@@ -327,13 +328,12 @@ def local_hold_note(traits: SourceTraits) -> str:
 
 def _facts(row: RowMapping, traits: SourceTraits, check: CheckRule = CheckRule.NONE) -> OrderFacts:
     """What the lifecycle decides on, from the order's row."""
-    remote_hold = bool(row["on_hold"]) and row["hold_by"] == REMOTE_ACTOR
     return OrderFacts(
         Status(row["status"]),
         row["on_hold"],
         row["fulfill_at"],
         cancel_requested=row["request_kind"] == CANCELLATION,
-        remote_hold=remote_hold and not traits.remote_hold,
+        remote_hold=held_by_remote(row["on_hold"], row["hold_by"]) and not traits.remote_hold,
         check=check,
         step=Step(row["fill_step"]) if row["fill_step"] else None,
         filler=row["filled_by"],

@@ -28,6 +28,7 @@ from rxfloor.core.service.base import (
     Actor,
     ServicePart,
 )
+from rxfloor.core.states import held_by_remote
 from rxfloor.core.text import scrub
 
 #: How much of a merchant's message the floor keeps.
@@ -106,7 +107,7 @@ class RemoteChanges(ServicePart):
         # step was taking it (SUPERSEDE: an undo must not bring back a column it left)
         wins = verdict in (Verdict.ADOPT, Verdict.SUPERSEDE)
         hold_on = remote_hold and not row["on_hold"]
-        hold_off = not remote_hold and row["on_hold"] and row["hold_by"] == REMOTE_ACTOR
+        hold_off = not remote_hold and held_by_remote(row["on_hold"], row["hold_by"])
         asked = row["request_kind"] == CANCELLATION
         if cancel_requested != asked and outbox_rows.answer_unsettled(conn, order_id):
             cancel_requested = asked  # our answer is not there yet: the remote is behind
