@@ -33,10 +33,7 @@ from rxfloor.core.lifecycle import (
     Step,
     TransitionError,
 )
-from rxfloor.core.models import (
-    CANCELLATION,
-    OrderView,
-)
+from rxfloor.core.models import CANCELLATION, OrderView
 from rxfloor.core.sources import SourceTraits
 from rxfloor.core.states import REMOTE_ACTOR as REMOTE_ACTOR
 from rxfloor.core.states import held_by_remote

@@ -15,22 +15,9 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from rxfloor.core import lifecycle, sources
 from rxfloor.core import outbox as outbox_rows
-from rxfloor.core.db import (
-    audit_events,
-    line_items,
-    orders,
-    product_scans,
-    queries,
-)
+from rxfloor.core.db import audit_events, line_items, orders, product_scans, queries
 from rxfloor.core.flags import item_flags
-from rxfloor.core.lifecycle import (
-    STEP_ACTIONS,
-    Action,
-    OrderFacts,
-    Status,
-    Step,
-    TransitionError,
-)
+from rxfloor.core.lifecycle import STEP_ACTIONS, Action, OrderFacts, Status, Step, TransitionError
 from rxfloor.core.models import (
     CANCELLATION,
     LineItem,

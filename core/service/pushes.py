@@ -12,26 +12,11 @@ from datetime import datetime
 from sqlalchemy import Connection, RowMapping, bindparam, case, select, update
 
 from rxfloor.core import outbox as outbox_rows
-from rxfloor.core.db import (
-    audit_events,
-    orders,
-    outbox,
-)
-from rxfloor.core.lifecycle import (
-    Action,
-    Status,
-)
-from rxfloor.core.models import (
-    OutboxState,
-)
+from rxfloor.core.db import audit_events, orders, outbox
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.models import OutboxState
 from rxfloor.core.reconcile import Case, Plan, Row, Verdict, reconcile
-from rxfloor.core.service.base import (
-    _NO_STEPS,
-    _NO_TRACKING,
-    REMOTE_ACTOR,
-    Actor,
-    ServicePart,
-)
+from rxfloor.core.service.base import _NO_STEPS, _NO_TRACKING, REMOTE_ACTOR, Actor, ServicePart
 
 #: Built once: a drain records thousands of these. A new word of the source ends a
 #: person's resolve of the old one (the exceptions queue: the next exceptional word is news).

@@ -8,18 +8,9 @@ from sqlalchemy import select, update
 
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core import sources
-from rxfloor.core.db import (
-    alerts,
-    orders,
-)
-from rxfloor.core.models import (
-    OutboxState,
-)
-from rxfloor.core.service.base import (
-    Conflict,
-    Refused,
-    ServicePart,
-)
+from rxfloor.core.db import alerts, orders
+from rxfloor.core.models import OutboxState
+from rxfloor.core.service.base import Conflict, Refused, ServicePart
 
 
 class ExceptionsQueue(ServicePart):

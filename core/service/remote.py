@@ -11,23 +11,11 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core import sources
-from rxfloor.core.db import (
-    alerts,
-    orders,
-)
-from rxfloor.core.lifecycle import (
-    Status,
-)
-from rxfloor.core.models import (
-    CANCELLATION,
-)
+from rxfloor.core.db import alerts, orders
+from rxfloor.core.lifecycle import Status
+from rxfloor.core.models import CANCELLATION
 from rxfloor.core.reconcile import Case, Verdict, reconcile
-from rxfloor.core.service.base import (
-    _NO_STEPS,
-    REMOTE_ACTOR,
-    Actor,
-    ServicePart,
-)
+from rxfloor.core.service.base import _NO_STEPS, REMOTE_ACTOR, Actor, ServicePart
 from rxfloor.core.states import held_by_remote
 from rxfloor.core.text import scrub
 

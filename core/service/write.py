@@ -1,4 +1,11 @@
-"""A move's write (issue 26 §4), conditional on the version the move was decided on."""
+"""A move's write (issue 26 §4), apart from its decision (:mod:`.moves`): the service decides
+on a row read with no transaction open, and the write is conditional on the version it read.
+
+PostgreSQL: ONE statement (the order's UPDATE … RETURNING, its audit event, its outbox row
+(core/outbox.py's CTE), its change-log row and the pg_notify as data-modifying CTEs) in
+autocommit: its own transaction, nothing held between round trips. SQLite (no data-modifying
+CTEs; its round trips are calls in the process): BEGIN IMMEDIATE, the writes, COMMIT.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from rxfloor.core import outbox as outbox_rows
-from rxfloor.core.db import (
-    audit_events,
-    changelog,
-    changes,
-    orders,
-    queries,
-)
-
-# The service decides on a row read with no transaction open; the write is conditional on the
-# version it read. PostgreSQL: ONE statement (the order's UPDATE … RETURNING, its audit event,
-# its outbox row (core/outbox.py's CTE), its change-log row and the pg_notify as data-modifying
-# CTEs) in autocommit: its own transaction, nothing held between round trips. SQLite (no
-# data-modifying CTEs; its round trips are calls in the process): BEGIN IMMEDIATE, the writes,
-# COMMIT.
+from rxfloor.core.db import audit_events, changelog, changes, orders, queries
 
 
 @dataclass(frozen=True, slots=True)
