@@ -48,6 +48,10 @@ class Actor:
     station: str
 
 
+#: Who the audit trail names for what the remote did.
+REMOTE = Actor(REMOTE_ACTOR, "remote")
+
+
 class ServiceError(Exception):
     """Base for refusals; ``str(err)`` is one line that names the order."""
 

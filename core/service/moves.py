@@ -30,8 +30,7 @@ from rxfloor.core.models import (
 from rxfloor.core.service.base import (
     _NO_STEPS,
     _NO_TRACKING,
-    REMOTE_ACTOR,
-    Actor,
+    REMOTE,
     Conflict,
     Refused,
     ServicePart,
@@ -474,7 +473,7 @@ class Moves(ServicePart):
         )  # fmt: skip
         self._event(conn, order_id, now, action="rescheduled", from_status=row.status,
                     to_status=row.status, reason=words, version=version,
-                    source="remote", actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+                    source="remote", actor=REMOTE)  # fmt: skip
         self.store.record_change(conn, [order_id])
         return True
 
@@ -528,7 +527,7 @@ class Moves(ServicePart):
         if not batch:
             return 0
         now = self.clock()
-        who = Actor(REMOTE_ACTOR, "remote") if source == "remote" else self.actor
+        who = REMOTE if source == "remote" else self.actor
         existing: set[str] = set()
         for start in range(0, len(batch), 500):  # stay under SQLite's bound-variable limit
             ids = [o.id for o in batch[start : start + 500]]

@@ -16,7 +16,7 @@ from rxfloor.core.db import audit_events, orders, outbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import OutboxState
 from rxfloor.core.reconcile import Case, Plan, Row, Verdict, reconcile
-from rxfloor.core.service.base import _NO_STEPS, _NO_TRACKING, REMOTE_ACTOR, Actor, ServicePart
+from rxfloor.core.service.base import _NO_STEPS, _NO_TRACKING, REMOTE, ServicePart
 
 #: Built once: a drain records thousands of these. A new word of the source ends a
 #: person's resolve of the old one (the exceptions queue: the next exceptional word is news).
@@ -171,12 +171,11 @@ class PushSettling(ServicePart):
                     )
                 )
             }
-            remote = Actor(REMOTE_ACTOR, "remote")
             for r, (action, reason) in notable:
                 order = facts[r.settle.order_id]
                 self._event(conn, order.id, now, action=action, from_status=order.status,
                             to_status=order.status, reason=reason, version=order.version,
-                            source="remote", actor=remote)  # fmt: skip
+                            source="remote", actor=REMOTE)  # fmt: skip
             self.store.record_change(conn, ids)
         return len(done)
 
@@ -242,6 +241,6 @@ class PushSettling(ServicePart):
                     from_status=ev["to_status"], to_status=ev["from_status"],
                     reason=f"{ev['action']} not sent: {why}; back to {ev['from_status']}",
                     version=row["version"] + 1, source="remote",
-                    actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+                    actor=REMOTE)  # fmt: skip
         self.store.record_change(conn, [order_id])
         return True

@@ -15,7 +15,7 @@ from rxfloor.core.db import alerts, orders
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import CANCELLATION
 from rxfloor.core.reconcile import Case, Verdict, reconcile
-from rxfloor.core.service.base import _NO_STEPS, REMOTE_ACTOR, Actor, ServicePart
+from rxfloor.core.service.base import _NO_STEPS, REMOTE, REMOTE_ACTOR, ServicePart
 from rxfloor.core.states import held_by_remote
 from rxfloor.core.text import scrub
 
@@ -119,7 +119,7 @@ class RemoteChanges(ServicePart):
                 self._event(conn, order_id, now, action="exception_closed",
                             from_status=local, to_status=local, reason=recovered,
                             version=row["version"], source="remote",
-                            actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+                            actor=REMOTE)  # fmt: skip
                 self.store.record_change(conn, [order_id])
                 return lost or "exception closed"
             return lost
@@ -128,12 +128,11 @@ class RemoteChanges(ServicePart):
                                      "remote_status": remote_status}  # fmt: skip
         if row["remote_status"] != remote_status:
             values["exception_resolved"] = None
-        remote = Actor(REMOTE_ACTOR, "remote")
         what: list[str] = []
         if recovered is not None:
             self._event(conn, order_id, now, action="exception_closed", from_status=local,
                         to_status=local, reason=recovered, version=version,
-                        source="remote", actor=remote)  # fmt: skip
+                        source="remote", actor=REMOTE)  # fmt: skip
             what.append("exception closed")
         if wins:
             assert board_status is not None
@@ -146,7 +145,7 @@ class RemoteChanges(ServicePart):
             )
             self._event(conn, order_id, now, action="remote", from_status=local,
                         to_status=board_status, reason=f"remote status {remote_status}",
-                        version=version, source="remote", actor=remote)  # fmt: skip
+                        version=version, source="remote", actor=REMOTE)  # fmt: skip
             what.append(f"{local} -> {board_status}")
             if board_status is Status.CANCELLED and local is Status.PROCESSING:
                 conn.execute(
@@ -165,7 +164,7 @@ class RemoteChanges(ServicePart):
             values |= {"request_kind": CANCELLATION, "request_message": message}
             self._event(conn, order_id, now, action="cancel_request", from_status=status_now,
                         to_status=status_now, reason=message or "no message",
-                        version=version, source="remote", actor=remote)  # fmt: skip
+                        version=version, source="remote", actor=REMOTE)  # fmt: skip
             conn.execute(
                 insert(alerts).values(
                     order_id=order_id,
@@ -184,7 +183,7 @@ class RemoteChanges(ServicePart):
                 self._event(conn, order_id, now, action="cancel_request_closed",
                             from_status=status_now, to_status=status_now,
                             reason="the cancellation request was closed at the remote",
-                            version=version, source="remote", actor=remote)  # fmt: skip
+                            version=version, source="remote", actor=REMOTE)  # fmt: skip
             what.append("request closed")
         if hold_on:
             reason = hold_comment or "on hold at the remote"
@@ -192,14 +191,14 @@ class RemoteChanges(ServicePart):
                        "hold_since": now}  # fmt: skip
             self._event(conn, order_id, now, action="hold", from_status=status_now,
                         to_status=status_now, reason=reason, version=version,
-                        source="remote", actor=remote)  # fmt: skip
+                        source="remote", actor=REMOTE)  # fmt: skip
             what.append("hold")
         elif hold_off:
             values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
                        "hold_since": None}  # fmt: skip
             self._event(conn, order_id, now, action="release", from_status=status_now,
                         to_status=status_now, reason="released at the remote",
-                        version=version, source="remote", actor=remote)  # fmt: skip
+                        version=version, source="remote", actor=REMOTE)  # fmt: skip
             what.append("release")
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         self.store.record_change(conn, [order_id])
@@ -231,7 +230,7 @@ class RemoteChanges(ServicePart):
         outbox_rows.park_again(conn, sent, message, now)
         self._event(conn, order_id, now, action="divergence", from_status=local,
                     to_status=local, reason=message, version=row["version"], source="remote",
-                    actor=Actor(REMOTE_ACTOR, "remote"))  # fmt: skip
+                    actor=REMOTE)  # fmt: skip
         self.store.record_change(conn, [order_id])
         return "divergence"
 
