@@ -18,10 +18,10 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from rxfloor.core.age import age
 from rxfloor.core.db.queries import ColumnFigures, TickerMove, Waiting
 from rxfloor.core.report import DayReport
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.card import age
 from rxfloor.tui.board.model import source_mark
 from rxfloor.tui.watch import font
 
