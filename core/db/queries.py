@@ -553,6 +553,7 @@ class WallFigures:
     moves: list[TickerMove]  # newest first
     health: dict[str, SyncHealth]  # per source (see :func:`sync_health`)
     alerts: list[RowMapping]
+    exceptions: int = 0  # the exceptions queue's count (:func:`rxfloor.core.exceptions.count`)
 
 
 def _waiting(row: RowMapping) -> Waiting:
@@ -593,6 +594,8 @@ def wall_figures(
 ) -> WallFigures:
     """The wall's figures (run it in one read transaction so they agree with each other);
     ``sources`` are always in the health, even before their worker first ran."""
+    from rxfloor.core import exceptions as exception_queue  # it reads this package's tables
+
     late = case((and_(orders.c.due_at.is_not(None), orders.c.due_at <= now), 1), else_=0)
     held = case((orders.c.on_hold, 1), else_=0)
     per_status = {
@@ -673,6 +676,7 @@ def wall_figures(
         moves=moves,
         health=sync_health(conn, sources),
         alerts=open_alerts(conn),
+        exceptions=exception_queue.count(conn),
     )
 
 
