@@ -315,8 +315,8 @@ async def test_q_asks_first_when_the_sync_would_stop_and_says_what_is_queued(url
         }
         await press(pilot, "q")
         await until(pilot, lambda: isinstance(app.screen, QuitScreen))
-        question = str(app.screen.query_one(".dialog-title", Label).render())
-        assert "the sync running here stops (rxscale, shopify)" in question
+        question = " ".join(str(w.render()) for w in app.screen.query(Label))
+        assert "The sync running here stops (rxscale, shopify)" in question
         assert "3 move(s) still queued, not sent (rxscale 3)" in question
         await press(pilot, "n")
         assert app.return_code is None and not isinstance(app.screen, QuitScreen)

@@ -326,8 +326,8 @@ class BoardApp(App[None]):
 
         self.push_screen(
             QuitScreen(
-                f"Quit? {stops}",
-                f"{key} again or y quits, n or Esc stays",
+                "Quit?",  # what it stops goes below: the title is one line
+                f"{stops[0].upper()}{stops[1:]}.\n{key} again or y quits, n or Esc stays",
                 ",".join(self.key_names("quit")),
             ),
             answer,
