@@ -401,6 +401,7 @@ class OrderService:
         elif outcome.action is Action.RELEASE:
             values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
                        "hold_since": None}  # fmt: skip
+            why = f"released the hold of {lifecycle.hold_words(facts)}"  # the event: who did
         elif outcome.action in STEP_ACTIONS:
             values |= _step_values(outcome.action, outcome.facts, self.actor.name, reason)
         else:
@@ -486,6 +487,7 @@ class OrderService:
             elif outcome.action is Action.RELEASE:
                 values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
                            "hold_since": None}  # fmt: skip
+                why = f"released the hold of {lifecycle.hold_words(facts)}"
             elif outcome.action is Action.REJECT_CANCEL:
                 values |= {"request_kind": None}  # the message stays: an undo brings it back
                 self._close_request_alerts(conn, row["id"], now, self.actor.name)
@@ -1463,6 +1465,9 @@ def _facts(row: RowMapping, traits: SourceTraits, check: CheckRule = CheckRule.N
         check=check,
         step=Step(row["fill_step"]) if row["fill_step"] else None,
         filler=row["filled_by"],
+        hold_reason=row["hold_reason"],
+        hold_by=row["hold_by"],
+        hold_since=row["hold_since"],
     )
 
 

@@ -274,7 +274,7 @@ def board_load(
     return cursor, made
 
 
-#: What a board card is made of: the other columns of an order (hold reason, remote ids,
+#: What a board card is made of: the other columns of an order (remote ids,
 #: request message …) are read by the detail view. Reading only these makes the load of
 #: 100,000 orders faster and leaves less garbage between the cards it keeps.
 CARD_COLUMNS = (
@@ -290,6 +290,8 @@ CARD_COLUMNS = (
     orders.c.fulfill_at,
     orders.c.on_hold,
     orders.c.hold_by,
+    orders.c.hold_reason,
+    orders.c.hold_since,
     orders.c.version,
     orders.c.fill_step,
     orders.c.filled_by,

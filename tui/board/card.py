@@ -70,14 +70,30 @@ def when(at: datetime, now: datetime) -> str:
     return local.strftime("%H:%M" if local.date() == today.date() else "%a %H:%M")
 
 
+#: How much of a hold's reason the card shows (the detail and the release show it whole).
+HOLD_REASON_CELLS = 24
+
+
 def hold_badge(card: Card) -> str:
-    """``HOLD``; at a source that does not hold orders for the pharmacy, whose hold it is:
-    ``HOLD local`` (the pharmacist's, the source still counts on the order) or ``HOLD
-    Shopify`` (the merchant's: released there, not here)."""
+    """``HOLD: Patient calling back…`` (the reason cut to fit, with ``…``); at a source
+    that does not hold orders for the pharmacy, whose hold it is: ``HOLD local`` (the
+    pharmacist's, the source still counts on the order) or ``HOLD Shopify`` (the
+    merchant's: released there, not here)."""
     known = source_traits(card.source)
-    if known is None or known.remote_hold:
-        return " HOLD"
-    return f" HOLD {known.label}" if card.remote_hold else " HOLD local"
+    word = " HOLD"
+    if known is not None and not known.remote_hold:
+        word = f" HOLD {known.label}" if card.remote_hold else " HOLD local"
+    reason = " ".join((card.hold_reason or "").split())
+    if len(reason) > HOLD_REASON_CELLS:
+        reason = reason[: HOLD_REASON_CELLS - 1].rstrip() + "…"
+    return f"{word}: {reason}" if reason else word
+
+
+def hold_line(card: Card, now: datetime) -> str:
+    """``held by AB at 09:12: Patient calling back about dose`` (the reason whole)."""
+    who = f" by {card.hold_by}" if card.hold_by else ""
+    at = f" at {when(card.hold_since, now)}" if card.hold_since else ""
+    return f"held{who}{at}: {card.hold_reason or 'no reason given'}"
 
 
 def no_tracking(card: Card) -> bool:

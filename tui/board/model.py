@@ -76,6 +76,10 @@ class Card:
     note_count: int = 0  #: the floor's notes on it (the card's mark)
     flags: str = ""  #: "fridge", "controlled", comma separated
     scan_progress: str | None = None  #: packs scanned while filling, "2/3"
+    #: the hold's why (as painted), who placed it and since when (the card and the release)
+    hold_reason: str | None = None
+    hold_by: str | None = None
+    hold_since: datetime | None = None
     #: when it is late: its due time, else (stat, waiter) a target after it arrived
     target: datetime | None = None
     #: the target's instant, computed once (the sort order is asked of it often); a float
@@ -142,6 +146,9 @@ class Card:
             note_count=data.get("note_count") or 0,
             flags=data.get("flags") or "",
             scan_progress=data.get("scan_progress"),
+            hold_reason=visible(data.get("hold_reason") or "") if on_hold else None,
+            hold_by=visible(data.get("hold_by") or "") if on_hold else None,
+            hold_since=data.get("hold_since") if on_hold else None,
         )
         card.target = card.due_at
         card.due = card._due()
@@ -174,7 +181,8 @@ class Card:
         return OrderFacts(self.status, self.on_hold, self.fulfill_at,
                           cancel_requested=self.cancel_requested,
                           remote_hold=self.remote_hold, check=check, step=step,
-                          filler=self.filled_by)  # fmt: skip
+                          filler=self.filled_by, hold_reason=self.hold_reason,
+                          hold_by=self.hold_by, hold_since=self.hold_since)  # fmt: skip
 
     def scheduled(self, now: datetime) -> bool:
         return is_scheduled(self.fulfill_at, now)
@@ -188,9 +196,9 @@ class Card:
     def explained(self) -> frozenset[Action]:
         """Actions the lifecycle refuses for a reason the pharmacist must be told (the key
         still acts, and the service's sentence says why): a start or finish while the
-        merchant's cancellation request waits, the release of a hold placed at the source."""
+        merchant's cancellation request waits or the order is on hold, the release of a hold placed at the source."""
         found: set[Action] = set()
-        if self.cancel_requested and not self.status.is_terminal:
+        if (self.cancel_requested or self.on_hold) and not self.status.is_terminal:
             found |= {Action.ADVANCE, Action.START, Action.FINISH}
         if self.on_hold and self.remote_hold:
             found.add(Action.RELEASE)

@@ -18,7 +18,16 @@ from textual.widgets import Footer, Input
 
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
-from rxfloor.core.lifecycle import MOVES, Action, DeliveryType, Person, Status, Step, resolve
+from rxfloor.core.lifecycle import (
+    MOVES,
+    RELEASE_FIRST,
+    Action,
+    DeliveryType,
+    Person,
+    Status,
+    Step,
+    resolve,
+)
 from rxfloor.core.models import Tracking
 from rxfloor.core.people import Member, People
 from rxfloor.core.service import Actor, ServiceError, local_hold_note
@@ -37,6 +46,7 @@ from rxfloor.tui.board.messages import (
     Row,
     Undone,
 )
+from rxfloor.tui.board.card import hold_line
 from rxfloor.tui.board.model import BoardModel, Card, source_label, source_traits
 from rxfloor.tui.board.notice import NoticeLine
 from rxfloor.tui.board.view import CANCEL_REQUEST, BoardView
@@ -340,8 +350,11 @@ class BoardScreen(Contained, Screen[None]):
         card = self._guarded(self.rx.key_display("hold"))
         if card is None:
             return
-        if card.on_hold:  # a hold placed at the source is refused with the service's words
+        if card.on_hold and card.remote_hold:  # placed at the source: the service says why
             self.move(card, Action.RELEASE)
+            return
+        if card.on_hold:
+            self._release(card)
             return
 
         def done(reason: str | None) -> None:
@@ -350,6 +363,20 @@ class BoardScreen(Contained, Screen[None]):
 
         note = hold_note(card.source)
         self.ask(ReasonScreen(f"Hold {card.name}: why?", HOLD_REASONS, note=note or ""), done)
+
+    def _release(self, card: Card) -> None:
+        """A release asks once, showing whose hold it is, since when and why: the pharmacist
+        who placed it may be waiting on the patient's call."""
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.move(card, Action.RELEASE)
+
+        self.ask(
+            ConfirmScreen(f"Release the hold on {card.name}?", f"{hold_line(card, self.rx.clock())}\n"
+                          "y releases it, n or Esc keeps it on hold"),
+            answer,
+        )  # fmt: skip
 
     def action_accept_cancel(self) -> None:
         card = self.card
@@ -439,7 +466,10 @@ class BoardScreen(Contained, Screen[None]):
 
     @on(MoveRefused)
     def _move_refused(self, message: MoveRefused) -> None:
-        self.rx.say(message.error, "error")
+        error = message.error
+        if error.endswith(RELEASE_FIRST):  # the board's way to release: its key
+            error += f" with {self.rx.key_display('hold')}"
+        self.rx.say(error, "error")
         if message.order is not None:
             self.view.show_order(message.order)
         else:
