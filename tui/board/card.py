@@ -64,6 +64,57 @@ def short_due(text: str, room: int) -> str:
     return text.removeprefix("due ")
 
 
+def fit_items(items: str, room: int) -> str:
+    """The item summary in ``room`` cells, never cut inside a number or a strength: whole
+    items, then ``+2 more`` for those left out (``2x Cetirizine 10 mg tabs +1 more``). When
+    not even the first item fits, its name is cut at a word before any number, with ``…``
+    (``+2`` for the rest when narrow); when not even that fits, ``3 items``."""
+    if len(items) <= room:
+        return items
+    parts = items.split(", ")
+    for keep in range(len(parts) - 1, 0, -1):
+        text = f"{', '.join(parts[:keep])} +{len(parts) - keep} more"
+        if len(text) <= room:
+            return text
+    rest = len(parts) - 1
+    for more in ((f" +{rest} more", f" +{rest}") if rest else ("",)):
+        words = parts[0].split(" ")
+        while words:
+            text = " ".join(words)
+            # a word with a digit at the end would read as another strength or quantity
+            if len(text) + 1 + len(more) <= room and not any(c.isdigit() for c in words[-1]):
+                return f"{text}…{more}"
+            if len(words) == 1 and words[0].isalpha() and room - 1 - len(more) >= 3:
+                return f"{words[0][: room - 1 - len(more)]}…{more}"  # a name, never a number
+            words.pop()
+    count = f"{len(parts)} items" if rest else ""  # nothing cut: how many, not which
+    return count if len(count) <= room else ""
+
+
+def fit_badges(found: list[tuple[str, str]], room: int) -> list[tuple[str, str]]:
+    """The badges that fit in ``room`` cells, each whole; a hold's reason is shortened
+    (with …) or left out before the ``HOLD`` itself is."""
+    kept: list[tuple[str, str]] = []
+    for text, component in found:
+        if len(text) <= room:
+            kept.append((text, component))
+            room -= len(text)
+            continue
+        word, sep, reason = text.partition(": ")
+        if sep and word.strip() == word.strip().split(":")[0] and "HOLD" in word:
+            space = room - len(word) - len(sep) - 1
+            if space >= 4:
+                kept.append((f"{word}{sep}{reason[:space].rstrip()}…", component))
+                room = 0
+                continue
+            if len(word) <= room:
+                kept.append((word, component))
+                room -= len(word)
+                continue
+        room = 0  # whatever follows a badge left out is left out too: the order stays
+    return kept
+
+
 def when(at: datetime, now: datetime) -> str:
     """A local time of day, with the weekday when it is not today."""
     local, today = at.astimezone(), now.astimezone()
@@ -202,19 +253,27 @@ def card_lines(
 
     mark_style = _MARK_STYLE.get(card.priority)
     mark = Segment(_MARK.get(card.priority, "  "), fg(mark_style) if mark_style else base)
-    flags = [Segment(text, fg(component)) for text, component in badges(card, now)]
     late = urgency(card, now)
     due = due_text(card, now)
     since = Segment(f" {age(card.status_since, now)} ", fg("column--dim"))
     head = [mark, *_source(card, fg("column--source"), marks),
             Segment(f" {card.name} ", base + Style(bold=True)),
             Segment(card.initials, base)]  # fmt: skip
-    # the order's name is what a person reads first: the due text gives way, never it
-    room = width - sum(len(seg.text) for seg in head[:-1])
+    # the order's name and the patient's initials are what a person reads first: the due
+    # text gives way, never they
+    room = width - sum(len(seg.text) for seg in head)
     due = short_due(due, room)
     due_seg = [Segment(f" {due} ", fg(f"column--{late}"))] if due else []
+    # badges are whole or gone (a hold's reason shortens first, with …), never cut mid-word
+    found = badges(card, now)
+    fitted = fit_badges(found, room - sum(len(seg.text) for seg in due_seg))
+    if found and not fitted and late != "overdue":  # a badge (HOLD) before a due time
+        due_seg, fitted = [], fit_badges(found, room)
+    flags = [Segment(text, fg(component)) for text, component in fitted]
     delivery = _DELIVERY.get(card.delivery, card.delivery)
-    items = f"   {delivery} · {card.items}" if compact else "   " + card.items
+    lead = f"   {delivery} · " if compact else "   "
+    # the time in status keeps its own space; the items give way by whole items
+    items = lead + fit_items(card.items, width - len(lead) - len(since.text))
     lines = [
         _fit([*head, *flags], due_seg, width, base),
         _fit([Segment(items, fg("column--item"))], [since], width, base),
