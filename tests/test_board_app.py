@@ -22,6 +22,7 @@ from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.screens.detail import DetailScreen
 from rxfloor.tui.screens.goto import GotoScreen
 from rxfloor.tui.screens.help import HelpScreen
+from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.reason import ReasonScreen
 from tests.board_fixtures import (
     FROZEN,
@@ -144,8 +145,15 @@ async def test_held_order_cannot_start_until_released(url: str) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         assert app.board.focus_order(str(row(url, "#1015")["id"]))
-        assert "advance" not in shown(app) and "hold" in shown(app)
-        await press(pilot, "p")  # release needs no reason
+        # advance still acts on a held order, to say why it does not start (issue 23)
+        assert "hold" in shown(app)
+        before = row(url, "#1015")["version"]
+        await press(pilot, "a")
+        await until(pilot, lambda: any("on hold" in m for _, m in app.said))
+        assert row(url, "#1015")["version"] == before and row(url, "#1015")["status"] == "OPEN"
+        await press(pilot, "p")  # release needs no reason, but asks once
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await press(pilot, "y")
         await until(pilot, lambda: row(url, "#1015")["on_hold"] is False)
         await until(pilot, lambda: "advance" in shown(app))
         await press(pilot, "p")  # hold asks the reason: typed, then Enter
