@@ -278,11 +278,10 @@ def apply(
         # a hold stops the work both ways (cancel stays possible): whose, when and why
         raise TransitionError(f"{name} is on hold ({hold_words(facts)}): {RELEASE_FIRST}",
                               named=True)  # fmt: skip
-    if action is Action.START:
-        if is_scheduled(facts.fulfill_at, now):
-            assert facts.fulfill_at is not None
-            when = facts.fulfill_at.strftime("%Y-%m-%d %H:%M UTC")
-            raise TransitionError(f"cannot start: the order is scheduled for {when}")
+    if action is Action.START and is_scheduled(facts.fulfill_at, now):
+        assert facts.fulfill_at is not None
+        when = facts.fulfill_at.strftime("%Y-%m-%d %H:%M UTC")
+        raise TransitionError(f"cannot start: the order is scheduled for {when}")
     step = facts.current_step
     if action is Action.FINISH and step is not None and step is not Step.CHECKED:
         waits = "is still being filled" if step is Step.FILLING else "awaits its check"

@@ -19,10 +19,10 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.actions import check_keymap
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.screen import BoardScreen
+from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen
 from rxfloor.tui.screens.goto import GotoScreen
 from rxfloor.tui.screens.help import HelpScreen
-from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.reason import ReasonScreen
 from tests.board_fixtures import (
     FROZEN,

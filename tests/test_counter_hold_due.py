@@ -52,13 +52,17 @@ def last_event(url: str, name: str) -> dict[str, object]:
     store = Store.open(url, migrate=False)
     try:
         with store.read() as conn:
-            row = conn.execute(
-                select(audit_events)
-                .join(orders, orders.c.id == audit_events.c.order_id)
-                .where(orders.c.name == name)
-                .order_by(audit_events.c.id.desc())
-                .limit(1)
-            ).mappings().one()
+            row = (
+                conn.execute(
+                    select(audit_events)
+                    .join(orders, orders.c.id == audit_events.c.order_id)
+                    .where(orders.c.name == name)
+                    .order_by(audit_events.c.id.desc())
+                    .limit(1)
+                )
+                .mappings()
+                .one()
+            )
             return dict(row)
     finally:
         store.close()

@@ -77,7 +77,7 @@ def fit_items(items: str, room: int) -> str:
         if len(text) <= room:
             return text
     rest = len(parts) - 1
-    for more in ((f" +{rest} more", f" +{rest}") if rest else ("",)):
+    for more in (f" +{rest} more", f" +{rest}") if rest else ("",):
         words = parts[0].split(" ")
         while words:
             text = " ".join(words)

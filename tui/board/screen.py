@@ -33,6 +33,7 @@ from rxfloor.core.people import Member, People
 from rxfloor.core.service import Actor, ServiceError, local_hold_note
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.actions import BY_METHOD, bindings
+from rxfloor.tui.board.card import hold_line
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.messages import (
     AlertsChanged,
@@ -46,7 +47,6 @@ from rxfloor.tui.board.messages import (
     Row,
     Undone,
 )
-from rxfloor.tui.board.card import hold_line
 from rxfloor.tui.board.model import BoardModel, Card, source_label, source_traits
 from rxfloor.tui.board.notice import NoticeLine
 from rxfloor.tui.board.view import CANCEL_REQUEST, BoardView
@@ -372,11 +372,9 @@ class BoardScreen(Contained, Screen[None]):
             if yes:
                 self.move(card, Action.RELEASE)
 
-        self.ask(
-            ConfirmScreen(f"Release the hold on {card.name}?", f"{hold_line(card, self.rx.clock())}\n"
-                          "y releases it, n or Esc keeps it on hold"),
-            answer,
-        )  # fmt: skip
+        held = hold_line(card, self.rx.clock())
+        hint = f"{held}\ny releases it, n or Esc keeps it on hold"
+        self.ask(ConfirmScreen(f"Release the hold on {card.name}?", hint), answer)
 
     def action_accept_cancel(self) -> None:
         card = self.card
@@ -572,7 +570,8 @@ class BoardScreen(Contained, Screen[None]):
     def _detail_loaded(self, message: DetailLoaded) -> None:
         if self.app.screen is not self or self.rx.keys_seen != self._detail_keys:
             return  # the pharmacist typed on (Enter then g): no detail on top of that
-        title, body = detail_text(message.order, message.items, message.history, message.errors)
+        title, body = detail_text(message.order, message.items, message.history, message.errors,
+                                  now=self.rx.clock(), targets=self.model.targets)  # fmt: skip
         goto = ",".join(self.rx.key_names("goto"))
         self.app.push_screen(DetailScreen(title, body, goto))
 

@@ -28,6 +28,7 @@ from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import FeedBack, FeedDown, change_batches
+from rxfloor.core.due import Targets
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.header import any_stale, down_sentence, health_text, stale_after_s
 from rxfloor.tui.board.view import day_start
@@ -115,7 +116,8 @@ class WatchScreen(Screen[None]):
         seq = next(self._seq)
         now = self.clock()
         with self.store.read() as conn:
-            figures = bq.wall_figures(conn, now, day_start(now), sources=self.sources)
+            figures = bq.wall_figures(conn, now, day_start(now), sources=self.sources,
+                                      targets=Targets.from_settings(self.settings))  # fmt: skip
         return FiguresRead(seq, figures)
 
     @work(thread=True, group="feed")

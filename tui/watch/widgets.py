@@ -57,7 +57,8 @@ def waited(item: Waiting, now: datetime) -> str:
 
 
 def is_late(item: Waiting, now: datetime) -> bool:
-    return item.due_at is not None and item.due_at <= now
+    """Late as the board says it (:mod:`rxfloor.core.due`, decided with the figures)."""
+    return item.late
 
 
 class ColumnPanel(Vertical):
@@ -134,8 +135,8 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
         text.append(f"{waited(item, now):>6}")
         if late:
             text.append("  LATE", style="bold reverse")
-        elif item.due_at is not None:
-            text.append(item.due_at.astimezone().strftime("  due %H:%M"))
+        elif item.promised is not None:
+            text.append(item.promised.astimezone().strftime("  due %H:%M"))
         if item.on_hold:
             text.append("  HOLD", style="bold")
         if "fridge" in item.flags:
