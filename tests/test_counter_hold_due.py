@@ -5,14 +5,29 @@ Pilot on a real SQLite file with the board's frozen clock (``tests.board_fixture
 
 from __future__ import annotations
 
+import io
+import json
+from datetime import datetime, timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from textual.pilot import Pilot
 
+from rxfloor.core import exceptions
+from rxfloor.core.config import load_settings
 from rxfloor.core.db import Store, audit_events, orders
-from rxfloor.core.lifecycle import Action
+from rxfloor.core.db import queries as bq
+from rxfloor.core.due import Targets
+from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.models import OrderView
+from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
+from rxfloor.tui.board.card import urgency
+from rxfloor.tui.board.model import BoardModel, Card, late_count
 from rxfloor.tui.board.screen import BoardScreen
+from rxfloor.tui.board.view import day_start
+from rxfloor.tui.cli.orders import write_orders_json
+from rxfloor.tui.screens.detail import detail_text, due_line, status_line
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from tests.board_fixtures import FROZEN, frozen, make_app, press, ready, seed_board, until
 
@@ -110,3 +125,145 @@ async def test_release_asks_once_showing_who_when_why_and_records_who(url: str) 
         event = last_event(url, "#1003")
         assert event["actor"] == "AB"
         assert event["reason"] == f"released the hold of CD {at}: Patient calling back about dose"
+
+
+# ------------------------------------------------------------------ one truth for lateness
+def _seed_promises(url: str) -> None:
+    """Orders with no promised time of their source, of every priority and delivery, that
+    arrived at instants around their targets, and a few cancellation requests (the
+    exceptions queue)."""
+    store = Store.open(url, migrate=False)
+    try:
+        service = OrderService(store, Actor("CD", "counter-2"), clock=frozen)
+        extra = [
+            o.model_copy(
+                update={
+                    "due_at": None,
+                    "name": f"#9{i:03d}",
+                    "id": f"nd-{i}",
+                    "created_at": None,
+                }
+            )  # fmt: skip
+            for i, o in enumerate(sample_orders(40, 5, FROZEN))
+        ]
+        service.add_orders(extra)
+        with store.write() as conn:
+            for i, (minutes, prio, delivery) in enumerate(
+                [
+                    (m, p, d)
+                    for m in (14, 15, 16, 29, 30, 31, 119, 120, 121, 1500)
+                    for p, d in (
+                        ("stat", "ship"),
+                        ("waiter", "pickup"),
+                        ("normal", "pickup"),
+                        ("normal", "courier"),
+                    )
+                ]  # fmt: skip
+            ):
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == f"nd-{i}")
+                    .values(
+                        created_at=FROZEN - timedelta(minutes=minutes),
+                        priority=prio,
+                        delivery_type=delivery,
+                    )  # fmt: skip
+                )
+            conn.execute(
+                update(orders)
+                .where(orders.c.name.in_(["#9001", "#9006", "#1020", "#1004"]))
+                .values(request_kind="cancellation", request_message="wrong address")
+            )
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "now", [FROZEN, FROZEN + timedelta(minutes=1), FROZEN + timedelta(hours=3, seconds=17)]
+)
+@pytest.mark.parametrize("minutes", [{}, {"stat": 60, "waiter": 20, "pickup": 90}])
+def test_board_wall_json_detail_and_exceptions_agree_on_late(
+    url: str, now: datetime, minutes: dict[str, int]
+) -> None:
+    """Issue 23: at the same instant the board said ``OPEN 290 · 35 late``, ``watch --json``
+    12, and the wall left out a LATE the board showed. Every view asks ``core/due.py``: the
+    same orders are late everywhere, the counts are equal, under the floor's targets."""
+    _seed_promises(url)
+    settings = load_settings(database_url=url, floor={"targets": minutes})
+    targets = Targets.from_settings(settings)
+    store = Store.open(url, migrate=False)
+    try:
+        statuses = [s.value for s in Status]
+        since = day_start(now)
+        # the board: the cards (as painted) and the first page's COUNTs
+        model = BoardModel(targets)
+        model.load(
+            [Card.from_row(r, False) for r in store.board_rows(statuses, finished_since=since)]
+        )
+        board_late = {c.id for c in model.cards.values() if urgency(c, now) == "overdue"}
+        page = bq.board_first_page(store, statuses, since, now, targets, 5, Card.from_row)
+        for status in (Status.OPEN, Status.PROCESSING):
+            column = model.columns[status]
+            assert late_count(column, now) == sum(1 for c in column if c.id in board_late)
+            assert page.counts[status.value][1] == late_count(column, now), status
+        # cards sort by promised instant: the oldest work at the top
+        for column in model.columns.values():
+            assert [c.due for c in column] == sorted(c.due for c in column)
+        # the wall (and watch --json, which dumps these figures)
+        with store.read() as conn:
+            wall = bq.wall_figures(conn, now, since, targets=targets, urgent_limit=1000)
+            items = exceptions.queue(conn, targets)
+        for status in (Status.OPEN, Status.PROCESSING):
+            assert wall.columns[status.value].late == late_count(model.columns[status], now)
+        assert {w.name for w in wall.urgent if w.late} == {
+            c.name for c in model.cards.values()
+            if c.id in board_late and c.priority in ("stat", "waiter")
+        }  # fmt: skip
+        # orders --json
+        out = io.StringIO()
+        write_orders_json(store, None, out, targets, now)
+        listed = json.loads(out.getvalue())
+        assert {o["id"] for o in listed if o["late"]} == board_late
+        for o in listed:
+            card = model.cards.get(o["id"])
+            if card is not None and card.target is not None:
+                assert datetime.fromisoformat(o["promised_at"]) == card.target
+        # the detail view, order by order
+        for o in listed:
+            view = OrderView.model_validate(
+                {k: v for k, v in o.items() if k in OrderView.model_fields}
+            )
+            line = due_line(view, targets, now)
+            assert ("· late " in line) == (o["id"] in board_late), (o["name"], line)
+        # the exceptions queue
+        assert items
+        assert {i.order_id for i in items if i.late(now)} == {
+            i.order_id for i in items if i.order_id in board_late
+        }
+    finally:
+        store.close()
+
+
+def test_detail_says_when_promised_and_where_from(url: str) -> None:
+    """Issue 23: ``Due -`` for a stat order the board showed ``late 3h27``; the status time
+    disagreed with the timeline."""
+    _seed_promises(url)
+    store = Store.open(url, migrate=False)
+    try:
+        service = OrderService(store, Actor("AB", "counter-1"), clock=frozen)
+        view = service.get("#9000")  # stat, arrived 14 minutes before FROZEN, no due time
+        later = FROZEN + timedelta(hours=3, minutes=43)
+        promised = (FROZEN - timedelta(minutes=14) + timedelta(minutes=30)).astimezone()
+        line = due_line(view, Targets(), later)
+        assert line == f"promised {promised:%Y-%m-%d %H:%M} (target: stat 30m) · late 3h27"
+        history = [dict(e) for e in store.history(view.id)]
+        title, body = detail_text(view, [], history, [], now=later, targets=Targets())
+        assert "Due         promised" in body and "Due         -" not in body
+        started = service.act("#9000", Action.START).order
+        history = [dict(e) for e in store.history(view.id)]
+        moved = next(e for e in reversed(history) if e["to_status"] == "PROCESSING")
+        assert status_line(started, history, later) == (
+            f"PROCESSING since {moved['at'].astimezone():%Y-%m-%d %H:%M} (AB, 3h43)"
+        )
+    finally:
+        store.close()
