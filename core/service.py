@@ -21,6 +21,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, case, func, insert, or
 
 from rxfloor.core import lifecycle, sources
 from rxfloor.core import outbox as outbox_rows
+from rxfloor.core import tracking as tracking_check
 from rxfloor.core.config import Settings
 from rxfloor.core.db import (
     AmbiguousOrder,
@@ -61,6 +62,7 @@ from rxfloor.core.models import (
 from rxfloor.core.reconcile import Case, Plan, Row, Verdict, reconcile
 from rxfloor.core.sources import SourceTraits
 from rxfloor.core.text import clip, scrub
+from rxfloor.core.tracking import TrackingCheck
 
 #: Which lifecycle actions produce an outbox row (the remote learns of status moves and of
 #: the answers to its cancellation requests).
@@ -389,6 +391,7 @@ class OrderService:
         if tracking is not None and outcome.action is not Action.FINISH:
             raise Refused(f"{row['name']}: a tracking number goes with a finish only",
                           self._view(conn, row))  # fmt: skip
+        self._refuse_tracking(conn, row, tracking)
         if outcome.action in (Action.REJECT_CANCEL, Action.ACCEPT_CANCEL):
             return None
         values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
@@ -420,6 +423,22 @@ class OrderService:
             payload = None if tracking is None else {"tracking": tracking.model_dump()}
             queue = {"action": outcome.action, "reason": reason, "payload": payload}
         return outcome, values, why, queue
+
+    def check_tracking(self, number: str) -> TrackingCheck:
+        """Is ``number`` a parcel's tracking number (:mod:`rxfloor.core.tracking`)?"""
+        with self.store.read() as conn:
+            return tracking_check.check(conn, number)
+
+    def _refuse_tracking(
+        self, conn: Connection, row: RowMapping, tracking: Tracking | None
+    ) -> None:
+        """A finish never sends an order's code as tracking, whatever path it came by (the
+        board's dialog checks the carrier's format too, and asks)."""
+        if tracking is None or not tracking.number:
+            return
+        found = tracking_check.order_code(conn, tracking.number)
+        if found is not None:
+            raise Refused(f"{row['name']}: {found.message}", self._view(conn, row))
 
     def _event_values(
         self,
@@ -477,6 +496,7 @@ class OrderService:
             if tracking is not None and outcome.action is not Action.FINISH:
                 raise Refused(f"{row['name']}: a tracking number goes with a finish only",
                               self._view(conn, row))  # fmt: skip
+            self._refuse_tracking(conn, row, tracking)
             values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
             why = reason
             if outcome.action is Action.HOLD:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 from textual.pilot import Pilot
+from textual.widgets import Label
 
 from rxfloor.core import exceptions
 from rxfloor.core.config import load_settings
@@ -19,17 +20,30 @@ from rxfloor.core.db import Store, audit_events, orders
 from rxfloor.core.db import queries as bq
 from rxfloor.core.due import Targets
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.models import OrderView
+from rxfloor.core.models import OrderView, Tracking
 from rxfloor.core.sample import sample_orders
-from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.service import Actor, OrderService, Refused
+from rxfloor.core.tracking import Verdict, check_format
 from rxfloor.tui.board.card import urgency
 from rxfloor.tui.board.model import BoardModel, Card, late_count
 from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.board.view import day_start
 from rxfloor.tui.cli.orders import write_orders_json
-from rxfloor.tui.screens.detail import detail_text, due_line, status_line
 from rxfloor.tui.screens.confirm import ConfirmScreen
-from tests.board_fixtures import FROZEN, frozen, make_app, press, ready, seed_board, until
+from rxfloor.tui.screens.detail import detail_text, due_line, status_line
+from rxfloor.tui.screens.tracking import TrackingScreen
+from tests.board_fixtures import (
+    FROZEN,
+    frozen,
+    make_app,
+    press,
+    ready,
+    scan,
+    seed_board,
+    seed_two_sources,
+    sid,
+    until,
+)
 
 
 @pytest.fixture
@@ -96,8 +110,9 @@ async def test_advance_on_a_held_order_is_refused_and_says_whose_hold(url: str) 
         at = FROZEN.astimezone().strftime("%H:%M")
         assert any("HOLD: Patient calling" in line for line in screen_lines(pilot))
         await press(pilot, "a")
-        expected = (f"#1003 is on hold (CD {at}: Patient calling back about dose): "
-                    "release it first with p")  # fmt: skip
+        expected = (
+            f"#1003 is on hold (CD {at}: Patient calling back about dose): release it first with p"
+        )
         await until(pilot, lambda: ("error", expected) in app.said)
         assert column_of(url, "#1003") == "PROCESSING"
 
@@ -143,7 +158,7 @@ def _seed_promises(url: str) -> None:
                     "id": f"nd-{i}",
                     "created_at": None,
                 }
-            )  # fmt: skip
+            )
             for i, o in enumerate(sample_orders(40, 5, FROZEN))
         ]
         service.add_orders(extra)
@@ -158,7 +173,7 @@ def _seed_promises(url: str) -> None:
                         ("normal", "pickup"),
                         ("normal", "courier"),
                     )
-                ]  # fmt: skip
+                ]
             ):
                 conn.execute(
                     update(orders)
@@ -167,7 +182,7 @@ def _seed_promises(url: str) -> None:
                         created_at=FROZEN - timedelta(minutes=minutes),
                         priority=prio,
                         delivery_type=delivery,
-                    )  # fmt: skip
+                    )
                 )
             conn.execute(
                 update(orders)
@@ -216,9 +231,10 @@ def test_board_wall_json_detail_and_exceptions_agree_on_late(
         for status in (Status.OPEN, Status.PROCESSING):
             assert wall.columns[status.value].late == late_count(model.columns[status], now)
         assert {w.name for w in wall.urgent if w.late} == {
-            c.name for c in model.cards.values()
+            c.name
+            for c in model.cards.values()
             if c.id in board_late and c.priority in ("stat", "waiter")
-        }  # fmt: skip
+        }
         # orders --json
         out = io.StringIO()
         write_orders_json(store, None, out, targets, now)
@@ -257,7 +273,7 @@ def test_detail_says_when_promised_and_where_from(url: str) -> None:
         line = due_line(view, Targets(), later)
         assert line == f"promised {promised:%Y-%m-%d %H:%M} (target: stat 30m) · late 3h27"
         history = [dict(e) for e in store.history(view.id)]
-        title, body = detail_text(view, [], history, [], now=later, targets=Targets())
+        _title, body = detail_text(view, [], history, [], now=later, targets=Targets())
         assert "Due         promised" in body and "Due         -" not in body
         started = service.act("#9000", Action.START).order
         history = [dict(e) for e in store.history(view.id)]
@@ -267,3 +283,71 @@ def test_detail_says_when_promised_and_where_from(url: str) -> None:
         )
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------ tracking numbers
+@pytest.mark.parametrize(
+    ("number", "verdict", "carrier"),
+    [
+        ("1Z999AA10123456784", Verdict.OK, "UPS"),
+        ("1z999aa10123456784", Verdict.OK, "UPS"),
+        ("1Z999AA1012345678", Verdict.REFUSED, "UPS"),  # 15 after 1Z
+        ("1Z999AA1012345678-", Verdict.REFUSED, "UPS"),
+        ("123456789012", Verdict.OK, "FedEx"),
+        ("123456789012345", Verdict.OK, "FedEx"),
+        ("92055901755477000271990", Verdict.UNKNOWN, None),  # 23 digits
+        ("9205590175547700027199", Verdict.OK, "USPS"),  # 22
+        ("92055901755477000271", Verdict.OK, "USPS"),  # 20
+        ("1234567890123", Verdict.UNKNOWN, None),  # 13 digits: no known carrier
+        ("CP123456789DE", Verdict.UNKNOWN, None),
+    ],
+)
+def test_carrier_formats(number: str, verdict: Verdict, carrier: str | None) -> None:
+    found = check_format(number)
+    assert (found.verdict, found.carrier) == (verdict, carrier)
+
+
+def test_the_service_never_sends_an_orders_code_as_tracking(url: str) -> None:
+    store = Store.open(url, migrate=False)
+    try:
+        service = OrderService(store, Actor("AB", "counter-1"), clock=frozen)
+        for code in ("#1003", "po-s0-000003", "1003", "#1005"):
+            with pytest.raises(Refused, match="not a tracking number"):
+                service.act("#1003", Action.FINISH, tracking=Tracking(number=code))
+        assert column_of(url, "#1003") == "PROCESSING"
+        assert service.check_tracking("po-s0-000012").verdict is Verdict.REFUSED
+        assert service.check_tracking("CP123456789DE").verdict is Verdict.UNKNOWN
+    finally:
+        store.close()
+
+
+async def test_the_tracking_box_refuses_the_orders_own_barcode(sqlite_url: str) -> None:
+    seed_two_sources(sqlite_url)
+    app = make_app(sqlite_url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        assert app.board.focus_order(sid(2))
+        card = app.board.model.cards[sid(2)]
+        await press(pilot, "a")
+        assert isinstance(app.screen, TrackingScreen)
+        error = app.screen.query_one("#error", Label)
+        await scan(pilot, sid(2))  # the order's own label, under the scanner
+        await until(pilot, lambda: "not a tracking number" in str(error.render()))
+        assert isinstance(app.screen, TrackingScreen)
+        await scan(pilot, "1Z999")  # a UPS number cut short
+        await until(pilot, lambda: "is not a UPS number" in str(error.render()))
+        await scan(pilot, "CP123456789DE")  # a regional carrier's: asked once
+        await until(pilot, lambda: "Enter again" in str(error.render()))
+        assert isinstance(app.screen, TrackingScreen)
+        await press(pilot, "enter")
+        await until(pilot, lambda: app.board.model.cards[sid(2)].status.value == "FINISHED")
+        assert card.name  # the same order, finished with the confirmed number
+        store = Store.open(sqlite_url, migrate=False)
+        try:
+            with store.read() as conn:
+                number = conn.execute(
+                    select(orders.c.tracking_number).where(orders.c.id == sid(2))
+                ).scalar_one()
+        finally:
+            store.close()
+        assert number == "CP123456789DE"

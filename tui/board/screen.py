@@ -270,7 +270,7 @@ class BoardScreen(Contained, Screen[None]):
             self.move(card, Action.FINISH, tracking=tracking)
 
         title = f"Finish {card.name} ({source_label(card.source)}): tracking number?"
-        self.ask(TrackingScreen(title), done)
+        self.ask(TrackingScreen(title, self.rx.service.check_tracking), done)
 
     def action_cancel_order(self) -> None:
         card = self._guarded(self.rx.key_display("cancel"))
