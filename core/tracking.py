@@ -65,11 +65,13 @@ def order_code(conn: Connection, number: str) -> TrackingCheck | None:
     try:
         row = resolve_order(conn, number)
     except AmbiguousOrder:
-        row = {"name": number.strip()}
-    if row is None:
-        return None
+        name = number.strip()  # several orders: a code of orders all the same
+    else:
+        if row is None:
+            return None
+        name = str(row["name"])
     return TrackingCheck(Verdict.REFUSED, None,
-                         f"{number.strip()!r} is the code of order {row['name']}, not a "
+                         f"{number.strip()!r} is the code of order {name}, not a "
                          "tracking number: scan the parcel's label")  # fmt: skip
 
 

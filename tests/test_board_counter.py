@@ -125,7 +125,8 @@ async def test_a_repeated_key_after_the_cursor_moved_does_nothing(url: str) -> N
     app = make_app(url, repeat_guard_s=5.0)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        await press(pilot, "a", "a")  # the cursor moved on to #1020 after the first (the oldest promise, #1009, is on top)
+        # the oldest promise, #1009, is on top: the cursor moved on to #1020 after the first
+        await press(pilot, "a", "a")
         await until(pilot, lambda: status(url, "#1009") == "PROCESSING")
         await until(pilot, lambda: any("not done" in m for _, m in app.said))
         said = next(m for _, m in app.said if "not done" in m)
