@@ -6,10 +6,12 @@ Pilot on a real SQLite file with the board's frozen clock (``tests.board_fixture
 from __future__ import annotations
 
 import io
+import re
 import json
 from datetime import datetime, timedelta
 
 import pytest
+from rich.style import Style
 from sqlalchemy import select, update
 from textual.pilot import Pilot
 from textual.widgets import Label
@@ -24,7 +26,7 @@ from rxfloor.core.models import OrderView, Tracking
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService, Refused
 from rxfloor.core.tracking import Verdict, check_format
-from rxfloor.tui.board.card import urgency
+from rxfloor.tui.board.card import card_lines, urgency
 from rxfloor.tui.board.model import BoardModel, Card, late_count
 from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.board.view import day_start
@@ -351,3 +353,40 @@ async def test_the_tracking_box_refuses_the_orders_own_barcode(sqlite_url: str) 
         finally:
             store.close()
         assert number == "CP123456789DE"
+
+
+# ------------------------------------------------------------------ cut text
+def _lines(card: Card, width: int, *, marks: bool = False) -> list[str]:
+    strips = card_lines(card, FROZEN, width, selected=False, compact=True,
+                        style=lambda _: Style(), rule=Style(), marks=marks)  # fmt: skip
+    return ["".join(seg.text for seg in strip) for strip in strips]
+
+
+def _card(**kw: object) -> Card:
+    fields: dict[str, object] = dict(
+        id="o1", name="#1042", status=Status.OPEN, priority="waiter", delivery="pickup",
+        patient="Hannah Schmidt", initials="HS", items="3x Apixaban 5 mg tabs", due_at=None,
+        fulfill_at=None, on_hold=False, version=1, status_since=FROZEN - timedelta(hours=3),
+        sync_failed=False, created_at=FROZEN - timedelta(hours=3, minutes=43),
+    )  # fmt: skip
+    fields.update(kw)
+    made = Card(**fields)  # type: ignore[arg-type]
+    made.aim(Targets())
+    return made
+
+
+@pytest.mark.parametrize("width", [20, 23, 25, 40, 50])
+@pytest.mark.parametrize("marks", [False, True])
+def test_initials_are_never_cut_and_numbers_never_split(width: int, marks: bool) -> None:
+    """At 80x24 with several sources ``W  R #1042 H late 3h28``: the initials were cut; a lone
+    item too long for the line left it blank (``pickup ·       3h43``)."""
+    for items in ("3x Apixaban 5 mg tabs", "3x Levothyroxine 100 µg tabs, 2x Insulin 19 mg",
+                  "Doxycycline 100 mg caps"):  # fmt: skip
+        head, second, *_ = _lines(_card(items=items), width, marks=marks)
+        assert " #1042 HS " in head, head
+        assert "late" in head, head
+        shown = second.strip().split(" · ", 1)[-1].rsplit(" ", 1)[0].strip()
+        assert shown, second  # never a blank where the items go
+        for cut in ("Levothyroxine 1 ", "Doxycycline 10 ", "Insulin 1 "):
+            assert cut not in second + " ", second
+        assert not re.search(r"\d…", second), second  # no number cut short

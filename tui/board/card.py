@@ -56,19 +56,27 @@ def due_text(card: Card, now: datetime) -> str:
 
 
 def short_due(text: str, room: int) -> str:
-    """``text`` (``due Tue 05:23`` / ``late 42m``) for a line with ``room`` cells after the
-    order's name: the word ``due`` gives way first (the day never: a time alone would read
-    as today's); ``late …`` stays whole (it is the alarm)."""
-    if len(text) + 2 <= room or text.startswith("late"):
-        return text
-    return text.removeprefix("due ")
+    """``text`` (``due Tue 05:23`` / ``late 3h28``) for a line with ``room`` cells after the
+    order's name and initials (which are never cut): shorter forms, each whole, until one
+    fits. ``due`` gives way first, then the time (the day never: a time alone would read as
+    today's); ``late 3h28`` becomes ``late 3h``, then ``late`` (the word is the alarm)."""
+    if text.startswith("late "):
+        spent = text.removeprefix("late ")
+        hours = spent.split("h")[0] + "h" if "h" in spent else spent
+        forms = [text, f"late {hours}", "late"]
+    else:
+        forms = [text, text.removeprefix("due "), text.removeprefix("due ").split(" ")[0]]
+    for form in forms:
+        if len(form) + 2 <= room:
+            return form
+    return forms[-1] if text.startswith("late") else ""
 
 
 def fit_items(items: str, room: int) -> str:
     """The item summary in ``room`` cells, never cut inside a number or a strength: whole
     items, then ``+2 more`` for those left out (``2x Cetirizine 10 mg tabs +1 more``). When
     not even the first item fits, its name is cut at a word before any number, with ``…``
-    (``+2`` for the rest when narrow); when not even that fits, ``3 items``."""
+    (``+2`` for the rest when narrow); when not even that fits, ``3 items`` (or ``…``)."""
     if len(items) <= room:
         return items
     parts = items.split(", ")
@@ -87,8 +95,8 @@ def fit_items(items: str, room: int) -> str:
             if len(words) == 1 and words[0].isalpha() and room - 1 - len(more) >= 3:
                 return f"{words[0][: room - 1 - len(more)]}…{more}"  # a name, never a number
             words.pop()
-    count = f"{len(parts)} items" if rest else ""  # nothing cut: how many, not which
-    return count if len(count) <= room else ""
+    count = f"{len(parts)} item{'s' if rest else ''}"  # nothing cut: how many, not which
+    return count if len(count) <= room else "…"
 
 
 def fit_badges(found: list[tuple[str, str]], room: int) -> list[tuple[str, str]]:
