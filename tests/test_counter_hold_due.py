@@ -6,8 +6,8 @@ Pilot on a real SQLite file with the board's frozen clock (``tests.board_fixture
 from __future__ import annotations
 
 import io
-import re
 import json
+import re
 from datetime import datetime, timedelta
 
 import pytest
