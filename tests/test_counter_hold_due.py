@@ -390,3 +390,20 @@ def test_initials_are_never_cut_and_numbers_never_split(width: int, marks: bool)
         for cut in ("Levothyroxine 1 ", "Doxycycline 10 ", "Insulin 1 "):
             assert cut not in second + " ", second
         assert not re.search(r"\d…", second), second  # no number cut short
+
+
+def test_detail_status_time_is_the_cards_and_names_a_later_record(url: str) -> None:
+    """An order that arrived with its source's time (status since 06:22) but was recorded here
+    later: the detail shows the card's time in status and says when it was recorded."""
+    store = Store.open(url, migrate=False)
+    try:
+        service = OrderService(store, Actor("AB", "counter-1"), clock=frozen)
+        view = service.get("#1012")
+        history = [dict(e) | {"at": FROZEN + timedelta(hours=1)} for e in store.history(view.id)]
+        line = status_line(view, history, FROZEN + timedelta(hours=2))
+        since = view.status_since.astimezone()
+        assert line.startswith(f"OPEN since {since:%Y-%m-%d %H:%M} (CD, ")
+        recorded = (FROZEN + timedelta(hours=1)).astimezone()
+        assert line.endswith(f" · recorded here {recorded:%Y-%m-%d %H:%M}")
+    finally:
+        store.close()

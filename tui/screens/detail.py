@@ -105,14 +105,17 @@ def due_line(order: OrderView, targets: Targets, now: datetime) -> str:
 
 
 def status_line(order: OrderView, history: Sequence[Mapping[str, Any]], now: datetime) -> str:
-    """``PROCESSING since 2026-11-23 09:12 (AB, 18m)``: the time and person of the timeline's
-    event that brought the order to its status (the order's own mark when none did)."""
-    since, who = order.status_since, ""
+    """``PROCESSING since 2026-11-23 09:12 (AB, 18m)``: the time in status the card shows, and
+    who moved it there by the timeline's event; when the event was recorded at another time
+    (an order that arrived with its source's own time), both are said, never one silently."""
+    since, who, recorded = order.status_since, "", ""
     for ev in reversed(history):
         if ev["to_status"] == order.status and ev["from_status"] != ev["to_status"]:
-            since, who = ev["at"], f"{visible(ev['actor'])}, "
+            who = f"{visible(ev['actor'])}, "
+            if abs((ev["at"] - since).total_seconds()) >= 60:
+                recorded = f" · recorded here {local(ev['at'])}"
             break
-    return f"{order.status} since {local(since)} ({who}{age(since, now)})"
+    return f"{order.status} since {local(since)} ({who}{age(since, now)}){recorded}"
 
 
 def detail_text(
