@@ -29,10 +29,8 @@ from rxfloor.core import sources
 from rxfloor.core.db import UTCDateTime, audit_events, orders, outbox
 from rxfloor.core.due import Targets, is_late, promise_of
 from rxfloor.core.models import CANCELLATION, OutboxState
+from rxfloor.core.states import held_by_remote
 from rxfloor.core.text import scrub
-
-#: who holds an order the source parked (``service.REMOTE_ACTOR``: the service imports us)
-_BY_SOURCE = "remote"
 
 
 class Kind(StrEnum):
@@ -185,7 +183,7 @@ def _source_exceptions(conn: Connection, targets: Targets) -> list[ExceptionItem
         meaning = sources.exception(r["source"], r["remote_status"], r["exception_resolved"])
         if meaning is None:  # another source's exceptional word: not this one's
             continue
-        parked_by_source = r["on_hold"] and r["hold_by"] == _BY_SOURCE and r["hold_reason"]
+        parked_by_source = held_by_remote(r["on_hold"], r["hold_by"]) and r["hold_reason"]
         items.append(
             ExceptionItem(
                 kind=Kind.SOURCE,

@@ -13,6 +13,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
+from rxfloor.core.age import age
 from rxfloor.core.lifecycle import DeliveryType, Status
 from rxfloor.tui.board.model import Card, mark_width, source_mark, source_traits
 
@@ -21,16 +22,6 @@ DUE_SOON = timedelta(minutes=15)
 _MARK = {"stat": "!!", "waiter": "W ", "normal": "  "}
 _MARK_STYLE = {"stat": "column--stat", "waiter": "column--waiter"}
 _DELIVERY = {"pickup": "pickup", "ship": "ship", "courier": "courier"}
-
-
-def age(since: datetime, now: datetime) -> str:
-    """Time in status, short: ``7m``, ``2h05``, ``3d``."""
-    minutes = max(0, int((now - since).total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 24 * 60:
-        return f"{minutes // 60}h{minutes % 60:02d}"
-    return f"{minutes // (24 * 60)}d"
 
 
 def urgency(card: Card, now: datetime) -> str:

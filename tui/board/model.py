@@ -31,8 +31,8 @@ from rxfloor.core.lifecycle import (
     legal_actions,
 )
 from rxfloor.core.models import CANCELLATION, OrderView, initials
-from rxfloor.core.service import REMOTE_ACTOR
 from rxfloor.core.sources import DEFAULT_SOURCE, SourceTraits, names, traits
+from rxfloor.core.states import held_by_remote
 from rxfloor.core.text import visible
 
 _RANK = {p.value: p.rank for p in Priority}
@@ -136,9 +136,7 @@ class Card:
             created_at=data.get("created_at") if data["due_at"] is None else None,
             source=intern(str(data["source"])),
             cancel_requested=data["request_kind"] == CANCELLATION,
-            remote_hold=on_hold
-            and data["hold_by"] == REMOTE_ACTOR
-            and _holds_apart(data["source"]),
+            remote_hold=held_by_remote(on_hold, data["hold_by"]) and _holds_apart(data["source"]),
             tracking=tracking,
             remote_badge=_remote_badge(data["source"], data.get("remote_status")),
             fill_step=data.get("fill_step"),

@@ -22,7 +22,8 @@ def add_parser(subcommands: Subcommands) -> None:
     p = add_command(
         subcommands, "watch", handle,
         help="the live queue on a wall screen (read-only)",
-        description="Large per-column counts with the late ones, the stat and waiter queue, "
+        description="Large per-column counts with the late ones, the day's flow per hour and "
+        "turnaround, the stat and waiter queue, "
         "the oldest waiting order per column, finished in the last hour and today, the last "
         "moves, sync health and open alerts. Keys: q quits, t cycles the themes.",
     )  # fmt: skip

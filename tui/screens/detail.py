@@ -13,12 +13,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
+from rxfloor.core.age import age
 from rxfloor.core.due import Targets, is_late, promise_of
 from rxfloor.core.lifecycle import DeliveryType, Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import status_words
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.card import age
 from rxfloor.tui.board.model import source_label, source_traits
 
 

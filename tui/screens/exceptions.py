@@ -10,7 +10,6 @@ board view's ``changed`` signal), so it never needs a key to be current.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -22,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from rxfloor.core import exceptions
+from rxfloor.core.age import age
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.due import Targets
@@ -44,16 +44,6 @@ if TYPE_CHECKING:
 #: the fixed columns (age, source, order, kind); the words take the rest of the width
 _WIDTHS = (5, 10, 12, 14)
 AGE_INTERVAL = 30.0  # seconds between repaints of the ages (the board's TICK_INTERVAL)
-
-
-def age(since: datetime, now: datetime) -> str:
-    """``7m``, ``3h05``, ``4d``: how long the item has waited."""
-    minutes = max(0, int((now - since).total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 48 * 60:
-        return f"{minutes // 60}h{minutes % 60:02d}"
-    return f"{minutes // (24 * 60)}d"
 
 
 def fit(text: str, width: int) -> str:
