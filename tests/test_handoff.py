@@ -110,8 +110,10 @@ def test_finish_into_a_bin_then_hand_off(store: Store) -> None:
         svc.act("#12", Action.HANDOFF, counter=Counter(dob=DOB))
     steps = [(e["action"], e["from_status"], e["to_status"], e["reason"])
              for e in store.history("po-12")]  # fmt: skip
-    assert steps[-2:] == [("finish", "PROCESSING", "FINISHED", "ready in bin B12"),
-                          ("handoff", "FINISHED", "FINISHED", "date of birth confirmed")]  # fmt: skip
+    assert steps[-2:] == [
+        ("finish", "PROCESSING", "FINISHED", "ready in bin B12"),
+        ("handoff", "FINISHED", "FINISHED", "date of birth confirmed"),
+    ]
     sent = _sent(store)
     assert [a for a, _ in sent] == ["start", "finish", "handoff"]
     assert sent[-1][1] is not None and '"by": "AB"' in sent[-1][1]

@@ -142,17 +142,12 @@ def _in_bin(conn: Connection, ref: str, where: list[Any]) -> Sequence[RowMapping
     label = words[-1] if len(words) == 2 and words[0].lower() == "bin" else ref
     if len(label) > 16 or not label.replace("-", "").isalnum():
         return []
-    return (
-        conn.execute(
-            select(orders)
-            .where(*where, orders.c.will_call_bin == label.upper(),
-                   orders.c.status == "FINISHED", orders.c.picked_up_at.is_(None))
-            .order_by(orders.c.name, orders.c.id)
-            .limit(_CANDIDATES + 1)
-        )  # fmt: skip
-        .mappings()
-        .all()
-    )
+    waiting = select(orders).where(
+        *where, orders.c.will_call_bin == label.upper(), orders.c.status == "FINISHED",
+        orders.c.picked_up_at.is_(None),
+    )  # fmt: skip
+    statement = waiting.order_by(orders.c.name, orders.c.id).limit(_CANDIDATES + 1)
+    return conn.execute(statement).mappings().all()
 
 
 @functools.lru_cache(maxsize=2)

@@ -84,7 +84,8 @@ class MoveResult:
         if self.action is Action.HANDOFF:
             return f"{o.name} picked up (handed off by {o.picked_up_by or '?'})"
         if self.action is Action.FINISH and o.will_call_bin:
-            return f"{o.name} {self.from_status} -> {self.to_status}: ready in bin {o.will_call_bin}"
+            moved = f"{o.name} {self.from_status} -> {self.to_status}"
+            return f"{moved}: ready in bin {o.will_call_bin}"
         return f"{o.name} {self.from_status} -> {self.to_status}"
 
 
@@ -210,15 +211,16 @@ class Moves(ServicePart):
         values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
         why = reason
         if counter.bin is not None:
-            values["will_call_bin"] = self._bin(conn, row, outcome.action, counter.bin)
-            why = f"{why}; bin {values['will_call_bin']}" if why else f"ready in bin {values['will_call_bin']}"
+            label = values["will_call_bin"] = self._bin(conn, row, outcome.action, counter.bin)
+            why = f"{why}; bin {label}" if why else f"ready in bin {label}"
         if outcome.action is Action.HANDOFF:
             try:
                 on_file = date.fromisoformat(row["patient_dob"]) if row["patient_dob"] else None
                 why = lifecycle.confirm_patient(row["name"], on_file, counter.dob,
                                                 counter.id_checked)  # fmt: skip
             except (TransitionError, ValueError) as exc:
-                raise self._refusal(conn, row, action, TransitionError(str(exc), named=True)) from None
+                refused = TransitionError(str(exc), named=True)
+                raise self._refusal(conn, row, action, refused) from None
             values |= {"picked_up_at": now, "picked_up_by": self.actor.name}
         if outcome.action is Action.HOLD:
             values |= {"on_hold": True, "hold_reason": reason, "hold_by": self.actor.name,
