@@ -4,6 +4,7 @@ the source learns the hand-off through the outbox like every move."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -159,3 +160,32 @@ def test_undo_of_a_hand_off_before_it_was_sent(store: Store) -> None:
     assert (back.status, back.picked_up_at, back.picked_up_by, back.will_call_bin) == (
         Status.FINISHED, None, None, "B12")  # fmt: skip
     assert [a for a, _ in _sent(store)] == ["start", "finish", "handoff"]  # the row is undone
+
+
+# ------------------------------------------------------------------ the command line
+def test_the_command_line_finishes_into_a_bin_and_hands_off(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rxfloor.tui.cli.exit_codes import ExitCode
+    from rxfloor.tui.cli.main import main
+
+    s = Store.open(db_url)
+    try:
+        _svc(s).add_orders([_order()])
+    finally:
+        s.close()
+    base = ["--database", db_url, "--actor", "AB"]
+    assert main([*base, "start", "#12"]) == ExitCode.OK
+    assert main([*base, "finish", "#12", "--bin", "B12"]) == ExitCode.OK
+    assert capsys.readouterr().out.strip().endswith("ready in bin B12")
+    assert main([*base, "handoff", "B12", "--dob", "1961-04-24"]) == ExitCode.REFUSED
+    assert "does not match" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one of --dob / --id-checked is asked for
+        main([*base, "handoff", "#12"])
+    capsys.readouterr()
+    assert main([*base, "handoff", "bin B12", "--dob", "1961-04-23"]) == ExitCode.OK
+    assert capsys.readouterr().out.strip() == "#12 picked up (handed off by AB)"
+    assert main([*base, "history", "#12", "--json"]) == ExitCode.OK
+    last = json.loads(capsys.readouterr().out)[-1]
+    assert (last["action"], last["actor"], last["reason"]) == (
+        "handoff", "AB", "date of birth confirmed")  # fmt: skip
