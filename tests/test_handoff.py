@@ -23,8 +23,7 @@ from rxfloor.core.lifecycle import (
     legal_actions,
 )
 from rxfloor.core.models import LineItem, NewOrder
-from rxfloor.core.service import Actor, OrderService, Refused
-from rxfloor.core.service.moves import Counter
+from rxfloor.core.service import Actor, Counter, OrderService, Refused
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 AB = Person("AB", pharmacist=True)

@@ -187,9 +187,10 @@ def _board_select(
     stmt = select(orders)
     if statuses is not None:
         stmt = stmt.where(orders.c.status.in_(list(statuses)))
-    if finished_since is not None:
+    if finished_since is not None:  # and a pickup order still waiting for its patient
+        waiting = and_(orders.c.delivery_type == "pickup", orders.c.picked_up_at.is_(None))
         stmt = stmt.where(
-            or_(orders.c.status != "FINISHED", orders.c.status_since >= finished_since)
+            or_(orders.c.status != "FINISHED", orders.c.status_since >= finished_since, waiting)
         )
     if ids is not None:
         stmt = stmt.where(orders.c.id.in_(list(ids)))

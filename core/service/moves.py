@@ -18,7 +18,15 @@ from rxfloor.core import lifecycle, sources
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.db import audit_events, line_items, orders, product_scans, queries
 from rxfloor.core.flags import item_flags
-from rxfloor.core.lifecycle import STEP_ACTIONS, Action, OrderFacts, Status, Step, TransitionError
+from rxfloor.core.lifecycle import (
+    STEP_ACTIONS,
+    Action,
+    DeliveryType,
+    OrderFacts,
+    Status,
+    Step,
+    TransitionError,
+)
 from rxfloor.core.models import (
     CANCELLATION,
     LineItem,
@@ -625,6 +633,10 @@ class Moves(ServicePart):
                     "created_at": created,
                     "updated_at": now,
                     "status_since": created,
+                    # one that arrives FINISHED is not waiting at this counter
+                    "picked_up_at": created
+                    if o.status is Status.FINISHED and o.delivery_type is DeliveryType.PICKUP
+                    else None,
                 }
             )
             item_rows.extend(_item_rows(o.id, o.items))

@@ -21,6 +21,7 @@ from rxfloor.core.db.queries import SyncMarks, sync_mark
 from rxfloor.core.lifecycle import (
     Action,
     CheckRule,
+    DeliveryType,
     OrderFacts,
     Person,
     Priority,
@@ -40,6 +41,14 @@ _SOURCE_PREFIX = "source:"
 _FAR = float("inf")
 #: Up to this many changed rows are placed one by one; a bigger burst re-sorts the columns.
 _INCREMENTAL_LIMIT = 64
+
+
+_DELIVERIES = {d.value: d for d in DeliveryType}
+
+
+def _delivery(word: str) -> DeliveryType:
+    """The card's delivery word as the lifecycle knows it (an unknown word: pickup)."""
+    return _DELIVERIES.get(word, DeliveryType.PICKUP)
 
 
 @dataclass(slots=True, eq=False)  # identity equality: list.remove stays cheap
@@ -76,6 +85,11 @@ class Card:
     note_count: int = 0  #: the floor's notes on it (the card's mark)
     flags: str = ""  #: "fridge", "controlled", comma separated
     scan_progress: str | None = None  #: packs scanned while filling, "2/3"
+    #: a FINISHED pickup order: the will-call bin it waits in, when and by whom picked up
+    will_call_bin: str | None = None
+    picked_up_at: datetime | None = None
+    picked_up_by: str | None = None
+    dob_on_file: bool = False  #: the source gave the patient's date of birth (the hand-off)
     #: when it is late: its due time, else (stat, waiter) a target after it arrived
     target: datetime | None = None
     #: the target's instant, computed once (the sort order is asked of it often); a float
@@ -140,6 +154,10 @@ class Card:
             note_count=data.get("note_count") or 0,
             flags=data.get("flags") or "",
             scan_progress=data.get("scan_progress"),
+            will_call_bin=data.get("will_call_bin"),
+            picked_up_at=data.get("picked_up_at"),
+            picked_up_by=data.get("picked_up_by"),
+            dob_on_file=bool(data.get("patient_dob")),
         )
         card.target = card.due_at
         card.due = card._due()
@@ -172,7 +190,8 @@ class Card:
         return OrderFacts(self.status, self.on_hold, self.fulfill_at,
                           cancel_requested=self.cancel_requested,
                           remote_hold=self.remote_hold, check=check, step=step,
-                          filler=self.filled_by)  # fmt: skip
+                          filler=self.filled_by, delivery=_delivery(self.delivery),
+                          picked_up=self.picked_up_at is not None)  # fmt: skip
 
     def scheduled(self, now: datetime) -> bool:
         return is_scheduled(self.fulfill_at, now)

@@ -21,7 +21,7 @@ from rxfloor.core.db import queries as bq
 from rxfloor.core.lifecycle import MOVES, Action, DeliveryType, Person, Status, Step, resolve
 from rxfloor.core.models import Tracking
 from rxfloor.core.people import Member, People
-from rxfloor.core.service import Actor, ServiceError, local_hold_note
+from rxfloor.core.service import Actor, Counter, ServiceError, local_hold_note
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.actions import BY_METHOD, bindings
 from rxfloor.tui.board.column import ColumnView
@@ -45,6 +45,7 @@ from rxfloor.tui.crash import contained_line
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
 from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen, PinScreen
+from rxfloor.tui.screens.handoff import Confirmation, HandoffScreen
 from rxfloor.tui.screens.note import NoteScreen
 from rxfloor.tui.screens.reason import (
     CANCEL_REASONS,
@@ -262,6 +263,36 @@ class BoardScreen(Contained, Screen[None]):
         title = f"Finish {card.name} ({source_label(card.source)}): tracking number?"
         self.ask(TrackingScreen(title), done)
 
+    def action_handoff(self) -> None:
+        """The patient collects a ready pickup order: confirm them, then it is picked up."""
+        card = self._guarded(self.rx.key_display("handoff"))
+        if card is None:
+            return
+
+        def done(confirmed: Confirmation | None) -> None:
+            if confirmed is not None:
+                counter = Counter(dob=confirmed.dob, id_checked=confirmed.id_checked)
+                self.move(card, Action.HANDOFF, counter=counter)
+
+        where = f" (bin {card.will_call_bin})" if card.will_call_bin else ""
+        title = f"Hand off {card.name}{where} to {card.initials or 'the patient'}"
+        self.ask(HandoffScreen(title, dob_on_file=card.dob_on_file), done)
+
+    def bin_scanned(self, text: str) -> bool:
+        """A will-call bin's label (``bin B12``) with a pickup order ready to finish under the
+        cursor: it is finished into that bin. False: not a bin label, or no such card (the
+        scan then finds the order waiting in that bin)."""
+        words = text.split()
+        card = self.card
+        if len(words) != 2 or words[0].lower() != "bin" or card is None:
+            return False
+        if card.delivery != DeliveryType.PICKUP or card.status is not Status.PROCESSING:
+            return False
+        if Action.FINISH not in self.legal(card):
+            return False
+        self.move(card, Action.FINISH, counter=Counter(bin=words[1]))
+        return True
+
     def action_cancel_order(self) -> None:
         card = self._guarded(self.rx.key_display("cancel"))
         if card is None:
@@ -374,6 +405,7 @@ class BoardScreen(Contained, Screen[None]):
         reason: str | None = None,
         *,
         tracking: Tracking | None = None,
+        counter: Counter | None = None,
     ) -> None:
         """Optimistic: the card moves at once; a refusal puts it back with a message. A
         move the lifecycle already refuses (sent for the service's sentence) waits.
@@ -395,7 +427,7 @@ class BoardScreen(Contained, Screen[None]):
             self.view.move_card(shown, target)
         else:
             self.view.mark_pending(shown)
-        self._send(card.id, card.version, action, reason, tracking)
+        self._send(card.id, card.version, action, reason, tracking, counter)
 
     @work(thread=True, group="moves")
     def _send(
@@ -405,12 +437,12 @@ class BoardScreen(Contained, Screen[None]):
         action: Action,
         reason: str | None,
         tracking: Tracking | None,
+        counter: Counter | None = None,
     ) -> None:
         service = self.rx.service
         try:
-            result = service.act(
-                card_id, action, reason=reason, expected_version=version, tracking=tracking
-            )
+            result = service.act(card_id, action, reason=reason, expected_version=version,
+                                 tracking=tracking, counter=counter or Counter())  # fmt: skip
         except Exception as exc:
             # a refusal carries the order as it is now; an internal error is a sentence
             known = isinstance(exc, ServiceError | StoreError)

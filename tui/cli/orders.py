@@ -163,7 +163,7 @@ def _mover(action: Action) -> Handler:
             from rxfloor.core.models import Tracking
 
             tracking = Tracking(company=args.carrier, number=number, url=args.tracking_url)
-        from rxfloor.core.service.moves import Counter
+        from rxfloor.core.service import Counter
 
         counter = Counter(bin=getattr(args, "bin", None), dob=getattr(args, "dob", None),
                           id_checked=getattr(args, "id_checked", False))  # fmt: skip

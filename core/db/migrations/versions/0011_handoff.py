@@ -4,6 +4,8 @@
 * ``orders.patient_dob``: the patient's date of birth where the source gives it (ISO), what
   the counter confirms at hand-off;
 * ``orders.picked_up_at``, ``picked_up_by``: the hand-off (an audit event ``handoff`` too).
+  Pickup orders FINISHED before this revision left the floor unrecorded: they are marked
+  picked up when they were finished (by nobody named), so they never wait on the board.
 
 Revision ID: 0011_handoff
 Revises: 0010_workflow
@@ -31,6 +33,10 @@ def upgrade() -> None:
     op.add_column("orders", sa.Column("picked_up_at", UTCDateTime()))
     op.add_column("orders", sa.Column("picked_up_by", sa.String(64)))
     op.create_index("ix_orders_will_call_bin", "orders", ["will_call_bin"])
+    op.execute(
+        "UPDATE orders SET picked_up_at = status_since "
+        "WHERE status = 'FINISHED' AND delivery_type = 'pickup'"
+    )
 
 
 def downgrade() -> None:
