@@ -271,7 +271,7 @@ class BoardApp(App[None]):
         if badge:
             self.board.switch_pharmacist(text[len(prefix) :])
             return
-        if self.board.product_scanned(text) or self.board.bin_scanned(text):
+        if self.board.product_scanned(text):
             return
         while len(self.screen_stack) > 1:
             self.pop_screen()

@@ -45,7 +45,7 @@ from rxfloor.tui.crash import contained_line
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
 from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen, PinScreen
-from rxfloor.tui.screens.handoff import Confirmation, HandoffScreen
+from rxfloor.tui.screens.handoff import BinScreen, Confirmation, HandoffScreen
 from rxfloor.tui.screens.note import NoteScreen
 from rxfloor.tui.screens.reason import (
     CANCEL_REASONS,
@@ -248,7 +248,24 @@ class BoardScreen(Contained, Screen[None]):
         if action is Action.FINISH and asks_tracking(card):
             self._finish_with_tracking(card)
             return
+        if action is Action.FINISH and self._asks_bin(card):
+            self._finish_into_bin(card)
+            return
         self.move(card, action)
+
+    def _asks_bin(self, card: Card) -> bool:
+        """``[floor] will_call_bins``: the finish of a pickup order asks for its bin."""
+        return self.rx.settings.floor.will_call_bins and card.delivery == DeliveryType.PICKUP
+
+    def _finish_into_bin(self, card: Card) -> None:
+        """A pickup order is finished into a will-call bin: scan its label or type it (Enter
+        alone finishes without one, Esc aborts the finish)."""
+
+        def done(label: str | None) -> None:
+            if label is not None:
+                self.move(card, Action.FINISH, counter=Counter(bin=label or None))
+
+        self.ask(BinScreen(f"Finish {card.name}: will-call bin?"), done)
 
     def _finish_with_tracking(self, card: Card) -> None:
         """A shipped order of a source that wants tracking: scan it (Enter alone skips,
@@ -277,21 +294,6 @@ class BoardScreen(Contained, Screen[None]):
         where = f" (bin {card.will_call_bin})" if card.will_call_bin else ""
         title = f"Hand off {card.name}{where} to {card.initials or 'the patient'}"
         self.ask(HandoffScreen(title, dob_on_file=card.dob_on_file), done)
-
-    def bin_scanned(self, text: str) -> bool:
-        """A will-call bin's label (``bin B12``) with a pickup order ready to finish under the
-        cursor: it is finished into that bin. False: not a bin label, or no such card (the
-        scan then finds the order waiting in that bin)."""
-        words = text.split()
-        card = self.card
-        if len(words) != 2 or words[0].lower() != "bin" or card is None:
-            return False
-        if card.delivery != DeliveryType.PICKUP or card.status is not Status.PROCESSING:
-            return False
-        if Action.FINISH not in self.legal(card):
-            return False
-        self.move(card, Action.FINISH, counter=Counter(bin=words[1]))
-        return True
 
     def action_cancel_order(self) -> None:
         card = self._guarded(self.rx.key_display("cancel"))

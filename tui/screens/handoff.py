@@ -1,5 +1,5 @@
-"""The hand-off at the counter: the person at the keys confirms the patient of a ready
-pickup order before it is picked up.
+"""The will-call bin of a finished pickup order, and the hand-off at the counter: the person
+at the keys confirms the patient of a ready pickup order before it is picked up.
 
 Where the source gave the patient's date of birth the patient says it and it is typed
 (``1961-04-23``, or ``23.04.1961`` / ``04/23/1961`` as the floor writes it); where it did
@@ -82,6 +82,36 @@ class HandoffScreen(ModalScreen[Confirmation | None]):
             self.query_one("#error", Label).update(f"Type {words}, then Enter.")
             return
         self.dismiss(confirmation)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class BinScreen(ModalScreen[str | None]):
+    """The finish of a pickup order on a floor with will-call bins: returns the bin's label
+    (scanned, ``bin B12``, or typed, ``B12``), ``""`` to finish without one, None when Esc
+    aborts the finish. The service checks the label."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
+
+    def __init__(self, title: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield Input(placeholder="scan the bin's label or type it (B12), then Enter",
+                        id="bin", max_length=24)  # fmt: skip
+            yield Label("Enter with nothing finishes without a bin · Esc goes back",
+                        classes="dialog-hint")  # fmt: skip
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted, "#bin")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
