@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from textual import on, work
@@ -33,6 +33,7 @@ from rxfloor.core.db.feed import (
     FeedReopened,
     change_batches,
 )
+from rxfloor.core.due import Targets
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import configured
@@ -64,12 +65,9 @@ _CARD_ROWS = 3
 FIRST_PAGE_WAIT = 0.5
 
 
-def targets(settings: Settings) -> dict[str, timedelta]:
-    """How long after it arrived a stat or waiter order with no due time is late."""
-    return {
-        "stat": timedelta(minutes=settings.stat_target_min),
-        "waiter": timedelta(minutes=settings.waiter_target_min),
-    }
+def targets(settings: Settings) -> Targets:
+    """When an order with no promised time of its source is due (``[floor] targets``)."""
+    return Targets.from_settings(settings)
 
 
 def day_start(now: datetime) -> datetime:

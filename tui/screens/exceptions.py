@@ -24,6 +24,7 @@ from rxfloor.core import exceptions
 from rxfloor.core.age import age
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
+from rxfloor.core.due import Targets
 from rxfloor.core.exceptions import ExceptionItem, Kind, Remedy
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import ServiceError
@@ -149,7 +150,7 @@ class ExceptionsScreen(Contained, Screen[None]):
     def read(self) -> None:
         try:
             with self.rx.service.store.read() as conn:
-                items = exceptions.queue(conn)
+                items = exceptions.queue(conn, Targets.from_settings(self.rx.settings))
         except StoreError as exc:
             self.post_message(Notice(str(exc), "error"))
             return
@@ -209,11 +210,14 @@ class ExceptionsScreen(Contained, Screen[None]):
         detail.display = item is not None
         if item is None:
             return
+        now = self.rx.clock()
         local = item.since.astimezone().strftime("%Y-%m-%d %H:%M")
         said = status_words(item.source, item.remote_status) if item.remote_status else ""
         where = f" · {item.source_label} says {said}" if said else ""
         row = f" · outbox row {item.outbox_id}" if item.outbox_id is not None else ""
-        head = f"{item.order_name} · {kind_words(item)} since {local}{where}{row}"
+        late = f" · order late {age(item.promised, now)}" if item.promised and item.late(now) \
+            else ""  # fmt: skip
+        head = f"{item.order_name} · {kind_words(item)} since {local}{where}{row}{late}"
         detail.update(visible(head) + "\n" + visible(item.words))
 
     @on(DataTable.RowHighlighted)
@@ -315,6 +319,7 @@ class ExceptionsScreen(Contained, Screen[None]):
         message.stop()
         if self.app.screen is self:
             title, body = detail_text(message.order, message.items, message.history,
-                                      message.errors)  # fmt: skip
+                                      message.errors, now=self.rx.clock(),
+                                      targets=Targets.from_settings(self.rx.settings))  # fmt: skip
             goto = ",".join(self.rx.key_names("goto"))
             self.app.push_screen(DetailScreen(title, body, goto))

@@ -28,6 +28,7 @@ from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import FeedBack, FeedDown, FeedReopened, change_batches
+from rxfloor.core.due import Targets
 from rxfloor.core.report import DayReport, day_report
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.header import (
@@ -164,7 +165,9 @@ class WatchScreen(Screen[None]):
         now = self.clock()
         start = day_start(now)
         with self.store.read() as conn:
-            figures = bq.wall_figures(conn, now, start, sources=self.sources)
+            figures = bq.wall_figures(
+                conn, now, start, sources=self.sources, targets=Targets.from_settings(self.settings)
+            )
             day = day_report(conn, start.date())
         return FiguresRead(seq, figures, day)
 

@@ -59,7 +59,8 @@ def waited(item: Waiting, now: datetime) -> str:
 
 
 def is_late(item: Waiting, now: datetime) -> bool:
-    return item.due_at is not None and item.due_at <= now
+    """Late as the board says it (:mod:`rxfloor.core.due`, decided with the figures)."""
+    return item.late
 
 
 class ColumnPanel(Vertical):
@@ -135,8 +136,8 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
         text.append(f" {visible(item.name):<8} {visible(item.initials):<4}", style="bold")
         if late:  # what the floor acts on first, so it is never the part cut off
             text.append(" LATE    ", style="bold reverse")
-        elif item.due_at is not None:
-            text.append(item.due_at.astimezone().strftime("due %H:%M"))
+        elif item.promised is not None:
+            text.append(item.promised.astimezone().strftime("due %H:%M"))
         else:
             text.append(" " * 9)
         text.append(f" {_SHORT.get(item.status, item.status):<5}")
