@@ -112,9 +112,12 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
 
 def _plan_handoff(dialect: DialectName, remote_status: str) -> PushPlan:
     """A hand-off: ``complete_order`` from ``ready_for_pickup`` (v2). In v1 the service
-    completes a finished order by itself: nothing to send (done)."""
-    if dialect == "v1" or remote_status == "completed":
+    completes a finished order by itself: nothing to send, and the move is settled as sent
+    (it was no remote's to refuse)."""
+    if remote_status == "completed":  # either dialect: the patient's order is done there
         return PushPlan(True, False, ())
+    if dialect == "v1" and remote_status == "shipped":
+        return PushPlan(False, False, ())
     if remote_status == "ready_for_pickup":
         return PushPlan(False, False, (HAND_OFF,))
     return PushPlan(False, True, ())  # cancelled, or not (or no longer) ready at the remote
