@@ -188,3 +188,24 @@ def test_the_command_line_finishes_into_a_bin_and_hands_off(
     last = json.loads(capsys.readouterr().out)[-1]
     assert (last["action"], last["actor"], last["reason"]) == (
         "handoff", "AB", "date of birth confirmed")  # fmt: skip
+
+
+def test_the_remote_reaching_finished_leaves_a_queued_hand_off_to_its_push(store: Store) -> None:
+    """Found by the SIGKILL test: the finish's own echo (``shipped``, ``ready_for_pickup``)
+    seen while the hand-off waits must not supersede it (the patient's pickup would never
+    reach the source); a cancel there still does."""
+    svc = _svc(store)
+    svc.add_orders([_order(), _order("po-13")])
+    for name in ("#12", "#13"):
+        svc.act(name, Action.START)
+        svc.act(name, Action.FINISH)
+        svc.act(name, Action.HANDOFF, counter=Counter(dob=DOB))
+    svc.apply_remote("po-12", "ready_for_pickup", Status.FINISHED)
+    svc.apply_remote("po-13", "cancelled", Status.CANCELLED)
+    with store.read() as conn:
+        rows = conn.execute(
+            select(outbox.c.order_id, outbox.c.action, outbox.c.state)
+            .where(outbox.c.action == "handoff").order_by(outbox.c.order_id)
+        ).all()  # fmt: skip
+    assert [tuple(r) for r in rows] == [("po-12", "handoff", "pending"),
+                                        ("po-13", "handoff", "superseded")]  # fmt: skip
