@@ -63,10 +63,10 @@ class HandoffScreen(ModalScreen[Confirmation | None]):
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
             if self.dob_on_file:
-                hint = "Ask the patient's date of birth: type it (1961-04-23), then Enter"
+                hint = "Ask their date of birth: type it (1961-04-23), Enter"
                 placeholder = "date of birth"
             else:
-                hint = "No date of birth on file: check their identity, type id, then Enter"
+                hint = "No date of birth on file: check their ID, type id, Enter"
                 placeholder = "id"
             yield Input(placeholder=placeholder, id="confirm", max_length=24)
             yield Label(f"{hint} · Esc goes back", classes="dialog-hint")
