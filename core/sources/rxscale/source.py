@@ -25,6 +25,7 @@ from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.dialects import (
     ACTIVE,
     COMPLETE,
+    HAND_OFF,
     TAKES_REASON,
     V2_ONLY,
     DialectName,
@@ -142,6 +143,10 @@ class RxScaleSource:
         :data:`~dialects.COMPLETE` reads the order first (a read changes nothing): it is sent
         only for an order that ships and stands at ``ready_for_pickup``; otherwise the order
         is answered as it is (picked up: completed at its hand-off; completed already: done)."""
+        if step == HAND_OFF:  # the patient has it: completed, whatever the delivery
+            return self._learn_from(
+                self.client.complete_order(uid, idempotency_key=idempotency_key)
+            )
         if step == COMPLETE:
             order = self.get_order(uid)
             if order.status != "ready_for_pickup" or not ships(order):

@@ -90,6 +90,9 @@ PLUGIN = SourcePlugin(
         remote_hold=False,
         cancel_requests=True,
         schedules=True,
+        # the fulfillment is created at the finish (as before issue 24 §3): the hand-off
+        # stays local until PreparedForPickup-then-fulfillment is built
+        remote_handoff=False,
         status_words=_words,
         exceptions=_exceptions,
     ),
