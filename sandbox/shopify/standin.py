@@ -45,16 +45,20 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
     from rxfloor.sandbox.shopify import ShopConfig, create_app, drive_activity
 
     token = "shpat_" + secrets.token_urlsafe(16)
-    # a Shopify Plus shop (1,000 points/s): a pull each second stays well inside it
+    # a Shopify Plus shop (1,000 points/s): a pull each second stays well inside it; the
+    # pharmacy's own custom app, which may read the patient's name (protected customer data)
     app = create_app(
         ShopConfig(
-            access_token=SecretStr(token), seed=12 if orders is None else orders, plan="plus"
+            access_token=SecretStr(token),
+            seed=12 if orders is None else orders,
+            plan="plus",
+            customer_fields=["name"],
         )
     )
     kit.submit(drive_activity(app.state.shop, kit.every_s * 1.5, seed=1,
                               change_chance=kit.cancel_chance))  # fmt: skip
     client = ShopifyClient("http://shop.sandbox", SecretStr(token), transport=kit.transport(app))
-    kit.sync(ShopifySource(client))
+    kit.sync(ShopifySource(client, customer_names=True))
     return app.state.shop
 
 

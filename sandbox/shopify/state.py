@@ -168,6 +168,14 @@ class ShopConfig(BaseModel):
     #: Shopify retries a failed delivery 8 times (over hours; here the pauses are short)
     webhook_attempts: int = Field(default=8, ge=1, le=20)
     webhook_backoff_s: float = Field(default=0.1, ge=0)
+    #: the protected customer fields Shopify approved this app for (shopify.dev
+    #: ``docs/apps/launch/protected-customer-data``: level 2 is name, address, phone, email;
+    #: a custom app has them all, a public one only after review). An unapproved field is
+    #: answered null with an ``errors`` entry pointing at it, HTTP 200. Default: none (a
+    #: public app without that review, the stricter answer)
+    customer_fields: list[Literal["name", "address", "phone", "email"]] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="before")
     @classmethod
