@@ -27,7 +27,7 @@ Prints one JSON line per figure:
   photon_drain   4,000 status reports (those orders started and finished) with no rate limit
                  (Photon documents none), their echoes arriving meanwhile: moves/s, reports
                  Photon refused, moves parked
-  konnektive_pull   2,000 orders listed (Order Query + Fulfillment Query pages of 200) at the
+  konnektive_pull   2,000 orders listed (Order Query pages of 200, fulfillments inside) at the
                     configured default of 5 requests/s: seconds, request rate / limit
   konnektive_drain  200 orders started and finished (a start stays local; a finish is one
                     Update Fulfillment and its read-back) at 5 requests/s: rate / limit

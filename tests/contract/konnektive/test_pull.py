@@ -35,7 +35,7 @@ from tests.konnektive_fixtures import KonnektiveServer
 konnektive_factory = konnektive_fixtures.konnektive_factory
 
 #: an order as ORDER_QUERY shows one (shape and key names; values made up here)
-ORDER = {
+ORDER: dict[str, Any] = {
     "orderId": "3C9A1F0B77",
     "orderType": "NEW_SALE",
     "orderStatus": "COMPLETE",
@@ -84,9 +84,9 @@ def test_an_order_query_row_carries_the_fulfillment_state_and_tracking() -> None
     assert (held.status, held.on_hold, held.tracking_number) == ("HOLD", True, None)
     new = held.to_new_order(held.board_status or Status.OPEN)
     assert new.patient_name == "Ada Lindqvist" and [i.quantity for i in new.items] == [2]
-    shipped = {**ORDER["fulfillments"][0], "status": "PENDING_SHIPMENT",  # type: ignore[dict-item]
+    shipped = {**ORDER["fulfillments"][0], "status": "PENDING_SHIPMENT",
                "trackingNumber": "1Z999AA10123456784", "dateShipped": "2026-12-01"}  # fmt: skip
-    moved = _order({**ORDER, "fulfillments": [ORDER["fulfillments"][0], {  # type: ignore[index]
+    moved = _order({**ORDER, "fulfillments": [ORDER["fulfillments"][0], {
         **shipped, "fulfillmentId": 513}]})  # fmt: skip
     assert (moved.status, moved.tracking_number) == ("PENDING_SHIPMENT", "1Z999AA10123456784")
     assert moved.board_status is Status.FINISHED
