@@ -165,7 +165,7 @@ class Settings(BaseSettings):
     floor: FloorSection = Field(default_factory=FloorSection)
     #: the floor's people (added to the database's list when missing; the CLI edits it too)
     people: dict[str, PersonEntry] = Field(default_factory=dict)
-    # -- PostgreSQL connections (issue 26 §3; the budget per process is in the README) ------
+    # -- PostgreSQL connections (issue 26 §3; the budget: docs/pages/operations/postgresql.md) -
     #: connections a process keeps to PostgreSQL for its reads and writes (the board's
     #: LISTEN and the sync's advisory lock add one each); every connection is named
     #: ``rxfloor <command>@<station>`` in pg_stat_activity
@@ -175,7 +175,7 @@ class Settings(BaseSettings):
     #: lock would stay on a pooled server connection), and the board polls instead of LISTEN
     db_pgbouncer: bool = False
     #: ``rxfloor chain``: the pharmacies a regional manager reads, ``name = "URL"`` each
-    #: (the ``[chain]`` section; one database per pharmacy, see the README)
+    #: (the ``[chain]`` section; one database per pharmacy, see docs/pages/operations/chain.md)
     chain: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("database_url")

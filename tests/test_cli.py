@@ -18,7 +18,10 @@ from tests.helpers import run_cli, rxfloor_cmd
 from tests.remote_fixtures import SandboxServer
 
 sandbox_server = remote_fixtures.sandbox_server
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+#: the documentation site's pages (issue 22 §6: the README's sections moved there)
+PAGES = ROOT / "docs" / "pages"
 
 
 @pytest.fixture
@@ -232,7 +235,8 @@ def _orders_json(url: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str,
 
 
 def test_the_readme_lists_every_exit_code() -> None:
-    section = README.read_text().split("## Command line", 1)[1].split("\n## ", 1)[0]
+    """The command line page of the docs (its own page since issue 22 §6)."""
+    section = (PAGES / "cli.md").read_text().split("# Command line\n", 1)[1].split("\n# ", 1)[0]
     listed = {int(n) for n in re.findall(r"^\| `(\d+)` \|", section, re.MULTILINE)}
     assert listed == {int(code) for code in ExitCode}
 
@@ -344,16 +348,18 @@ def test_a_key_bound_to_two_actions_is_refused(
 
 
 def test_the_remote_api_is_documented_in_the_repository(capsys: pytest.CaptureFixture[str]) -> None:
-    """No pointer to a document the repository does not hold: the README describes the API."""
+    """No pointer to a document the repository does not hold: the docs describe the API (the
+    RxScale page of the site, the README's section before issue 22 §6)."""
     root = README.parent
-    text = README.read_text()
-    assert "## The RxScale API as rxfloor uses it" in text
+    text = (PAGES / "sources" / "rxscale.md").read_text()
+    assert text.startswith("# The RxScale API as rxfloor uses it\n")
     for word in ("X-API-Key", "pharmacy_orders", "lifecycle-v2", "X-Webhook-Signature"):
         assert word in text
     with pytest.raises(SystemExit):
         main(["sandbox", "--help"])
     assert "REMOTE_API" not in capsys.readouterr().out
-    sources = [root / "README.md", *root.glob("core/**/*.py"), *root.glob("tui/**/*.py")]
+    sources = [root / "README.md", *PAGES.rglob("*.md"), *root.glob("core/**/*.py"),
+               *root.glob("tui/**/*.py")]  # fmt: skip
     pointing = [str(p) for p in sources if "REMOTE_API.md" in p.read_text()]
     assert not (root / "REMOTE_API.md").exists() and pointing == []
 

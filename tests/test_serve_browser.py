@@ -5,7 +5,8 @@ app process started.
 
 The page's text is read from xterm.js's DOM renderer (canvas is switched off for the page,
 so xterm draws its rows as text); the screenshot test keeps the real canvas renderer.
-Set ``RXFLOOR_WALL_PNG=path`` to keep the 1920x1080 screenshot (the README's picture).
+Set ``RXFLOOR_WALL_PNG=path`` to keep the 1920x1080 screenshot (the docs' picture,
+docs/pages/images/wall-1920x1080.png).
 """
 
 from __future__ import annotations
