@@ -19,12 +19,13 @@ import httpx
 
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.sources.base import PushPlan, WebhookEvent
+from rxfloor.core.sources.base import PermanentError, PushPlan, TransientError, WebhookEvent
 from rxfloor.core.sources.rxscale import dialects
 from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.dialects import (
     ACTIVE,
     COMPLETE,
+    REMOTE_HOLD,
     TAKES_REASON,
     V2_ONLY,
     DialectName,
@@ -32,6 +33,7 @@ from rxfloor.core.sources.rxscale.dialects import (
 from rxfloor.core.sources.rxscale.wire import RemoteOrder, WebhookEnvelope
 
 NAME = "rxscale"
+CANCELLED = "cancelled"
 
 
 def signature_ok(secret: bytes, body: bytes, given: str | None) -> bool:
@@ -150,9 +152,33 @@ class RxScaleSource:
                 self.client.complete_order(uid, idempotency_key=idempotency_key)
             )
         comment = reason if step in TAKES_REASON else None
-        answer = self.client.set_status(uid, step, comment=comment,
-                                        idempotency_key=idempotency_key)  # fmt: skip
+        try:
+            answer = self.client.set_status(uid, step, comment=comment,
+                                            idempotency_key=idempotency_key)  # fmt: skip
+        except PermanentError as exc:
+            if step == CANCELLED:
+                raise self._cancel_refused(uid, exc) from None
+            raise
         return self._learn_from(answer)
+
+    def _cancel_refused(self, uid: str, refused: PermanentError) -> PermanentError:
+        """A refused cancel, in words a person can act on where RxScale holds the order:
+        its docs do not say whether an order on hold can be cancelled (the newer diagram
+        draws no such arrow), so the cancel is sent and either answer taken; a refusal is
+        read back, sent once more and then parked like any other, with this sentence."""
+        try:
+            status = self.get_order(uid).status
+        except (TransientError, PermanentError):
+            return refused
+        if status != REMOTE_HOLD:
+            return refused
+        return PermanentError(
+            "the order is on hold in RxScale, which refused the cancel while it holds it: "
+            "release the hold in RxScale (or ask RxScale to cancel the order), then retry. "
+            f"RxScale said: {refused}",
+            refused.status_code,
+            conflict=refused.conflict,
+        )
 
     def close(self) -> None:
         self.client.close()

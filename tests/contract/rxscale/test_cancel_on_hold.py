@@ -81,9 +81,10 @@ def test_a_refused_cancel_on_hold_is_parked_with_a_clear_sentence(
     assert "on hold in RxScale" in view.sync_error and "release" in view.sync_error
     assert "cannot change status from 'on-hold'" in view.sync_error  # RxScale's own words
     assert server.state.get(uid)["status"] == "on-hold"  # type: ignore[index]
-    assert _cancel_patches(server, uid) == 2  # refused, read back, once more: then parked
+    # refused, read back and sent again; once more after retry_refused_s; then parked
+    assert _cancel_patches(server, uid) == 3
     worker.cycle()
-    assert _cancel_patches(server, uid) == 2
+    assert _cancel_patches(server, uid) == 3  # parked: nothing more is sent
     worker.close()
 
 
