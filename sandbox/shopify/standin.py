@@ -31,6 +31,8 @@ def _serve(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Any]:
         fields["restore_rate"] = args.restore_rate
     if args.bucket_size is not None:
         fields["bucket_size"] = args.bucket_size
+    if args.customer_fields:
+        fields["customer_fields"] = args.customer_fields
     shop = ShopConfig(**fields)
     path = graphql_path("2025-10")
     return create_app(shop), lambda root: f"the Shopify GraphQL Admin API at {root}{path}"
@@ -90,6 +92,13 @@ STANDIN = StandIn(
             "--bucket-size",
             "the cost bucket (default: the plan's); one query costs at most 1000",
             {"type": float, "metavar": "P"},
+        ),
+        Option(
+            "--customer-fields",
+            "protected customer fields the app is approved for (name, address, phone, "
+            "email; default none: Shopify's answer to an unreviewed public app, the field "
+            "null and an error at it)",
+            {"nargs": "+", "choices": ["name", "address", "phone", "email"], "metavar": "GROUP"},
         ),
         Option(
             "--webhook-url",
