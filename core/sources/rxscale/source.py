@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,13 +20,12 @@ import httpx
 
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.sources.base import PermanentError, PushPlan, TransientError, WebhookEvent
+from rxfloor.core.sources.base import PermanentError, PushPlan, WebhookEvent
 from rxfloor.core.sources.rxscale import dialects
 from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.dialects import (
     ACTIVE,
     COMPLETE,
-    REMOTE_HOLD,
     TAKES_REASON,
     V2_ONLY,
     DialectName,
@@ -65,6 +65,26 @@ class RxScaleWebhooks:
 
 
 WEBHOOKS = RxScaleWebhooks()
+
+
+#: a refusal's words that name the hold ("cannot change status from 'on-hold' …")
+_ON_HOLD = re.compile(r"\bon[- ]?hold\b", re.IGNORECASE)
+
+
+def _cancel_refused_on_hold(refused: PermanentError) -> PermanentError:
+    """A cancel RxScale refused because it holds the order, in words a person can act on.
+    Its docs do not say whether an order on hold can be cancelled (the newer diagram draws
+    no such arrow; its text says "before completion"), so the cancel is sent and either
+    answer taken; a refusal is read back, sent once more and parked like any other, with
+    this sentence and RxScale's own words. (Recognised by those words: no extra read, so
+    the requests a refusal costs stay what they were.)"""
+    return PermanentError(
+        "the order is on hold in RxScale, which refused the cancel while it holds it: "
+        "release the hold in RxScale (or ask RxScale to cancel the order), then retry. "
+        f"RxScale said: {refused}",
+        refused.status_code,
+        conflict=refused.conflict,
+    )
 
 
 def ships(order: RemoteOrder) -> bool:
@@ -156,29 +176,10 @@ class RxScaleSource:
             answer = self.client.set_status(uid, step, comment=comment,
                                             idempotency_key=idempotency_key)  # fmt: skip
         except PermanentError as exc:
-            if step == CANCELLED:
-                raise self._cancel_refused(uid, exc) from None
+            if step == CANCELLED and _ON_HOLD.search(str(exc)):
+                raise _cancel_refused_on_hold(exc) from None
             raise
         return self._learn_from(answer)
-
-    def _cancel_refused(self, uid: str, refused: PermanentError) -> PermanentError:
-        """A refused cancel, in words a person can act on where RxScale holds the order:
-        its docs do not say whether an order on hold can be cancelled (the newer diagram
-        draws no such arrow), so the cancel is sent and either answer taken; a refusal is
-        read back, sent once more and then parked like any other, with this sentence."""
-        try:
-            status = self.get_order(uid).status
-        except (TransientError, PermanentError):
-            return refused
-        if status != REMOTE_HOLD:
-            return refused
-        return PermanentError(
-            "the order is on hold in RxScale, which refused the cancel while it holds it: "
-            "release the hold in RxScale (or ask RxScale to cancel the order), then retry. "
-            f"RxScale said: {refused}",
-            refused.status_code,
-            conflict=refused.conflict,
-        )
 
     def close(self) -> None:
         self.client.close()
