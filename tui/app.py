@@ -60,8 +60,12 @@ class BoardApp(App[None]):
         clock: Callable[[], datetime] | None = None,
         background: Background | None = None,
         remember_theme: bool = True,
+        sign_in_first: bool = False,
     ) -> None:
+        """``sign_in_first``: the station starts signed out and asks who is at the keys
+        before anything else (``rxfloor serve --board``: one browser, one person)."""
         super().__init__()
+        self.sign_in_first = sign_in_first
         self.service = service
         self.settings = settings
         self.clock = clock or service.clock
@@ -155,8 +159,15 @@ class BoardApp(App[None]):
 
     def _who_at_start(self) -> None:
         """On a floor with a list of people, the station starts with the configured person
-        when they are on it, else signed out (a badge signs in)."""
+        when they are on it, else signed out (a badge signs in). ``sign_in_first``: signed out
+        whoever is configured, and asked at once."""
         people = self.people
+        if self.sign_in_first:
+            self.person = None
+            self.service.signed_in = False
+            self.settings.actor = "signed out"
+            self.call_after_refresh(self.board.action_switch_pharmacist)
+            return
         if not people.all():
             return
         member = people.get(self.service.actor.name)

@@ -192,6 +192,17 @@ class DatabaseDown(Message):
         self.error = error
 
 
+class DatabaseReplaced(Message):
+    """The SQLite file was replaced and reopened at ``at``: ``cards`` are the new file's
+    whole board (nothing of the old one is true any more)."""
+
+    def __init__(self, at: datetime, path: str, cards: list[Any]) -> None:
+        super().__init__()
+        self.at = at
+        self.path = path
+        self.cards = cards
+
+
 class DatabaseBack(Message):
     """The database answers again; the changes made meanwhile follow as usual."""
 

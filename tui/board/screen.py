@@ -18,12 +18,22 @@ from textual.widgets import Footer, Input
 
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
-from rxfloor.core.lifecycle import MOVES, Action, DeliveryType, Person, Status, Step, resolve
+from rxfloor.core.lifecycle import (
+    MOVES,
+    RELEASE_FIRST,
+    Action,
+    DeliveryType,
+    Person,
+    Status,
+    Step,
+    resolve,
+)
 from rxfloor.core.models import Tracking
 from rxfloor.core.people import Member, People
 from rxfloor.core.service import Actor, ServiceError, local_hold_note
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.actions import BY_METHOD, bindings
+from rxfloor.tui.board.card import hold_line
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.messages import (
     AlertsChanged,
@@ -260,7 +270,7 @@ class BoardScreen(Contained, Screen[None]):
             self.move(card, Action.FINISH, tracking=tracking)
 
         title = f"Finish {card.name} ({source_label(card.source)}): tracking number?"
-        self.ask(TrackingScreen(title), done)
+        self.ask(TrackingScreen(title, self.rx.service.check_tracking), done)
 
     def action_cancel_order(self) -> None:
         card = self._guarded(self.rx.key_display("cancel"))
@@ -340,8 +350,11 @@ class BoardScreen(Contained, Screen[None]):
         card = self._guarded(self.rx.key_display("hold"))
         if card is None:
             return
-        if card.on_hold:  # a hold placed at the source is refused with the service's words
+        if card.on_hold and card.remote_hold:  # placed at the source: the service says why
             self.move(card, Action.RELEASE)
+            return
+        if card.on_hold:
+            self._release(card)
             return
 
         def done(reason: str | None) -> None:
@@ -350,6 +363,18 @@ class BoardScreen(Contained, Screen[None]):
 
         note = hold_note(card.source)
         self.ask(ReasonScreen(f"Hold {card.name}: why?", HOLD_REASONS, note=note or ""), done)
+
+    def _release(self, card: Card) -> None:
+        """A release asks once, showing whose hold it is, since when and why: the pharmacist
+        who placed it may be waiting on the patient's call."""
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.move(card, Action.RELEASE)
+
+        held = hold_line(card, self.rx.clock())
+        hint = f"{held}\ny releases it, n or Esc keeps it on hold"
+        self.ask(ConfirmScreen(f"Release the hold on {card.name}?", hint), answer)
 
     def action_accept_cancel(self) -> None:
         card = self.card
@@ -439,7 +464,10 @@ class BoardScreen(Contained, Screen[None]):
 
     @on(MoveRefused)
     def _move_refused(self, message: MoveRefused) -> None:
-        self.rx.say(message.error, "error")
+        error = message.error
+        if error.endswith(RELEASE_FIRST):  # the board's way to release: its key
+            error += f" with {self.rx.key_display('hold')}"
+        self.rx.say(error, "error")
         if message.order is not None:
             self.view.show_order(message.order)
         else:
@@ -542,7 +570,8 @@ class BoardScreen(Contained, Screen[None]):
     def _detail_loaded(self, message: DetailLoaded) -> None:
         if self.app.screen is not self or self.rx.keys_seen != self._detail_keys:
             return  # the pharmacist typed on (Enter then g): no detail on top of that
-        title, body = detail_text(message.order, message.items, message.history, message.errors)
+        title, body = detail_text(message.order, message.items, message.history, message.errors,
+                                  now=self.rx.clock(), targets=self.model.targets)  # fmt: skip
         goto = ",".join(self.rx.key_names("goto"))
         self.app.push_screen(DetailScreen(title, body, goto))
 

@@ -8,11 +8,12 @@ view alone.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from textual import on, work
@@ -25,14 +26,21 @@ from rxfloor.core import exceptions as exception_queue
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Cursor, Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
-from rxfloor.core.db.feed import RETRY_INTERVAL, FeedBack, FeedDown, change_batches
+from rxfloor.core.db.feed import (
+    RETRY_INTERVAL,
+    FeedBack,
+    FeedDown,
+    FeedReopened,
+    change_batches,
+)
+from rxfloor.core.due import Targets
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import configured
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.card import urgency
 from rxfloor.tui.board.column import ColumnView
-from rxfloor.tui.board.header import BoardHeader, down_sentence, shown_sources
+from rxfloor.tui.board.header import BoardHeader, down_sentence, reopened_sentence, shown_sources
 from rxfloor.tui.board.messages import (
     AlertsChanged,
     BoardCompleted,
@@ -40,6 +48,7 @@ from rxfloor.tui.board.messages import (
     ChangesArrived,
     DatabaseBack,
     DatabaseDown,
+    DatabaseReplaced,
     HealthChanged,
     Notice,
 )
@@ -56,12 +65,9 @@ _CARD_ROWS = 3
 FIRST_PAGE_WAIT = 0.5
 
 
-def targets(settings: Settings) -> dict[str, timedelta]:
-    """How long after it arrived a stat or waiter order with no due time is late."""
-    return {
-        "stat": timedelta(minutes=settings.stat_target_min),
-        "waiter": timedelta(minutes=settings.waiter_target_min),
-    }
+def targets(settings: Settings) -> Targets:
+    """When an order with no promised time of its source is due (``[floor] targets``)."""
+    return Targets.from_settings(settings)
 
 
 def day_start(now: datetime) -> datetime:
@@ -159,6 +165,7 @@ class BoardView(Contained, Vertical):
         self._replaced: tuple[Card, float] | None = None
         self._alerts_read = False  # the first read of the alerts rings no bell
         self.exceptions = 0  # the exceptions queue's count, polled with the health
+        self.reopened: datetime | None = None  # when a replaced SQLite file was reopened
         #: since when the database does not answer (None: it does)
         self.db_down: datetime | None = None
         #: published after each batch of the change feed and when the count changes: a
@@ -430,6 +437,20 @@ class BoardView(Contained, Vertical):
         self.post_message(Notice(f"{self.down_sentence} ({message.error})", "error"))
         self._keys_may_have_changed()
 
+    @on(DatabaseReplaced)
+    def _database_replaced(self, message: DatabaseReplaced) -> None:
+        """A restarted ``--demo`` (or a restored backup) put another file at the path: the
+        board shows the new file's orders and says so."""
+        self.reopened = message.at
+        self.db_down = None
+        self.model.finished_since = day_start(self.clock())
+        self.model.load(message.cards)
+        self.paint(Status)
+        self._header()
+        self.post_message(Notice(reopened_sentence(message.at, message.path), "warning"))
+        self._poll_health()
+        self._keys_may_have_changed()
+
     @on(DatabaseBack)
     def _database_back(self, message: DatabaseBack) -> None:
         if self.db_down is None:
@@ -531,10 +552,20 @@ class BoardView(Contained, Vertical):
                     self.post_message(DatabaseDown(event.since, event.error))
                 elif isinstance(event, FeedBack):
                     self.post_message(DatabaseBack(event.down_since))
+                elif isinstance(event, FeedReopened):
+                    self._reload(event)
                 else:
                     self._deliver(event.order_ids)
         except StoreError as exc:  # the feed itself retries: this is a last resort
             self.post_message(Notice(f"live updates stopped: {exc}", "error"))
+
+    def _reload(self, event: FeedReopened) -> None:
+        """The whole board again from the new file (runs in the feed thread); a read that
+        fails is the feed's to tell (it retries)."""
+        statuses, since = [s.value for s in Status], day_start(self.clock())
+        with contextlib.suppress(StoreError):
+            _, cards = bq.board_load(self.store, statuses, since, Card.from_row)
+            self.post_message(DatabaseReplaced(event.at, event.path, cards))
 
     def _deliver(self, ids: frozenset[str]) -> None:
         """Read a batch's rows and post them; while the database does not answer, try

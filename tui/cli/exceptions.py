@@ -37,12 +37,15 @@ def add_parser(subcommands: Subcommands) -> None:
 
 def _list(args: argparse.Namespace, ctx: Context) -> int:
     from rxfloor.core import exceptions
+    from rxfloor.core.due import Targets
     from rxfloor.core.text import visible
 
+    now = ctx.service.clock()
     with ctx.service.store.read() as conn:
-        items = exceptions.queue(conn)
+        items = exceptions.queue(conn, Targets.from_settings(ctx.settings))
     if args.json:
-        print(json_array(i.model_dump(mode="json") | {"key": i.key} for i in items))
+        print(json_array(i.model_dump(mode="json") | {"key": i.key, "late": i.late(now)}
+                         for i in items))  # fmt: skip
         return ExitCode.OK
     print(f"{'SINCE':<16}  {'SOURCE':<10}  {'ORDER':<12}  {'KIND':<14}  {'MOVE':>6}  WORDS")
     for i in items:

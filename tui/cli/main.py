@@ -21,6 +21,7 @@ from rxfloor.tui.cli import (
     exceptions,
     orders,
     people,
+    report,
     sandbox,
     serve,
     sync,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     exceptions.add_parser(sub)
     people.add_parser(sub)
     watch.add_parser(sub)
+    report.add_parser(sub)
     serve.add_parser(sub)
     chain.add_parser(sub)
     return parser
