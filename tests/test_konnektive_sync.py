@@ -91,7 +91,7 @@ def test_every_update_reaches_konnektive_exactly_once(
     server.set_faults(fail_rate=0.5, fault_seed=fault_seed, slow_s=0.8,
                       kinds=["drop_after", "drop_after", "drop_before", "server_error",
                              "malformed", "slow"],
-                      endpoints=["fulfillment/update", "fulfillment/query"])  # fmt: skip
+                      endpoints=["fulfillment/update", "order/query"])  # fmt: skip
     report = drain(w)
     assert report.failed == 0
     applied = Counter(t["order_id"] for t in server.transitions() if t["by"] == "api")
