@@ -6,7 +6,11 @@ with the world changed at one exact point of a pass (:mod:`tests.sync_faults`).
   request: the read-back shows the start in effect, so it is ``sent``, never reverted;
 * an older listing applied after a move was settled is not a divergence;
 * a row left ``sending`` whose restart read-back was throttled stays uncertain, so the
-  next read-back that shows the move settles it ``sent``, not "superseded … not sent".
+  next read-back that shows the move settles it ``sent``, not "superseded … not sent";
+* a start that may have reached the remote (its pusher killed after the PATCH, or its answer
+  later than the client's timeout) and then the remote's own cancel: the cancel may have
+  come after the start (RxScale cancels a processing order), so the start is ``sent``, never
+  "superseded … not sent" (the property test's ``set(by_api) <= set(sent)``).
 """
 
 from __future__ import annotations
@@ -157,6 +161,69 @@ def test_a_row_left_sending_stays_uncertain_when_its_read_back_is_throttled(
             t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] != "remote"
         ]
         assert len(patches) == 1, patches
+    finally:
+        worker.close()
+        source.close()
+
+
+def test_a_start_left_sending_then_cancelled_by_the_remote_is_settled_sent(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=2.0)
+    # a claim that runs out at once: the restart below finds the killed pusher's row free
+    worker = SyncWorker(service, source, policy=NO_WAIT, in_flight_s=0.0)
+    try:
+        worker.pull()
+        uid = sorted(r["id"] for r in service.store.board_rows())[0]
+        service.act(uid, Action.START)
+        kill_after_send(source, uid)
+        with pytest.raises(Killed):
+            worker.push()
+        assert [r["state"] for r in rows_of(service, uid)] == ["sending"]
+        sandbox_server.remote_status(uid, "cancelled")  # after our start: processing -> cancelled
+
+        worker.cycle()  # the restart: the pull adopts the cancel, the push reads the row back
+
+        assert service.get(uid).status is Status.CANCELLED
+        rows = rows_of(service, uid)
+        assert [r["state"] for r in rows] == ["sent"], rows
+        assert not [n for n in notes_of(service, uid) if "not sent" in (n[1] or "")]
+        starts = [t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] == "api"]
+        assert [t["to"] for t in starts] == ["processing"]
+    finally:
+        worker.close()
+        source.close()
+
+
+def test_a_start_answered_too_late_then_cancelled_by_the_remote_is_settled_sent(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=0.5)
+    worker = SyncWorker(service, source, policy=NO_WAIT)
+    try:
+        worker.pull()
+        uid = sorted(r["id"] for r in service.store.board_rows())[0]
+        service.act(uid, Action.START)
+        # the PATCH is applied, its answer comes after the client gave up
+        sandbox_server.set_faults(next=["slow"], slow_s=0.6, methods=["PATCH"])
+        worker.push(max_passes=1)
+        assert [(r["state"], r["maybe_applied"]) for r in rows_of(service, uid)] == [
+            ("pending", True)
+        ]
+        sandbox_server.set_faults(next=[], methods=None)
+        sandbox_server.remote_status(uid, "cancelled")  # after our start: processing -> cancelled
+
+        worker.pull()  # the cancel wins here; the start may be in effect: still to be read back
+        assert service.get(uid).status is Status.CANCELLED
+        worker.push()
+
+        rows = rows_of(service, uid)
+        assert [r["state"] for r in rows] == ["sent"], rows
+        assert not [n for n in notes_of(service, uid) if "not sent" in (n[1] or "")]
+        starts = [t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] == "api"]
+        assert [t["to"] for t in starts] == ["processing"]
     finally:
         worker.close()
         source.close()
