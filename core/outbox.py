@@ -263,12 +263,18 @@ def settle(conn: Connection, holder: str, outcomes: Sequence[Settle]) -> list[Se
 
 def supersede(conn: Connection, order_id: str, why: str) -> int:
     """The remote moved the order past its queued steps: they are kept, never sent. A row
-    on the wire (``sending``) is left to its pusher, which reads the order back."""
+    on the wire (``sending``), or queued again after an attempt that may have reached the
+    remote (``maybe_applied``), is left to its pusher, which reads the order back: "not sent"
+    is never said of a move that may be in effect (the remote's own move may have come
+    after it)."""
     return conn.execute(
         update(outbox)
         .where(
             outbox.c.order_id == order_id,
-            outbox.c.state.in_([OutboxState.PENDING, OutboxState.FAILED]),
+            or_(
+                and_(outbox.c.state == OutboxState.PENDING, outbox.c.maybe_applied.is_(False)),
+                outbox.c.state == OutboxState.FAILED,
+            ),
         )
         .values(state=OutboxState.SUPERSEDED, last_error=why)
     ).rowcount

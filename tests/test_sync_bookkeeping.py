@@ -10,7 +10,10 @@ with the world changed at one exact point of a pass (:mod:`tests.sync_faults`).
 * a start that may have reached the remote (its pusher killed after the PATCH, or its answer
   later than the client's timeout) and then the remote's own cancel: the cancel may have
   come after the start (RxScale cancels a processing order), so the start is ``sent``, never
-  "superseded … not sent" (the property test's ``set(by_api) <= set(sent)``).
+  "superseded … not sent" (the property test's ``set(by_api) <= set(sent)``);
+* a step whose answer was lost is read back at once, in the same attempt, before the remote
+  can move on: applied, it is ``sent``; not applied, it is sent again then (a cancel of the
+  remote's coming later changes nothing of what we know).
 """
 
 from __future__ import annotations
@@ -196,7 +199,7 @@ def test_a_start_left_sending_then_cancelled_by_the_remote_is_settled_sent(
         source.close()
 
 
-def test_a_start_answered_too_late_then_cancelled_by_the_remote_is_settled_sent(
+def test_a_start_answered_too_late_unread_then_cancelled_by_the_remote_is_settled_sent(
     services: Callable[[str], OrderService], sandbox_server: SandboxServer
 ) -> None:
     service = services("AB")
@@ -206,8 +209,10 @@ def test_a_start_answered_too_late_then_cancelled_by_the_remote_is_settled_sent(
         worker.pull()
         uid = sorted(r["id"] for r in service.store.board_rows())[0]
         service.act(uid, Action.START)
-        # the PATCH is applied, its answer comes after the client gave up
+        # the PATCH is applied, its answer comes after the client gave up, and the read-back
+        # at once is throttled: nothing learned
         sandbox_server.set_faults(next=["slow"], slow_s=0.6, methods=["PATCH"])
+        throttle_next_read(source, uid)
         worker.push(max_passes=1)
         assert [(r["state"], r["maybe_applied"]) for r in rows_of(service, uid)] == [
             ("pending", True)
@@ -222,6 +227,43 @@ def test_a_start_answered_too_late_then_cancelled_by_the_remote_is_settled_sent(
         rows = rows_of(service, uid)
         assert [r["state"] for r in rows] == ["sent"], rows
         assert not [n for n in notes_of(service, uid) if "not sent" in (n[1] or "")]
+        starts = [t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] == "api"]
+        assert [t["to"] for t in starts] == ["processing"]
+    finally:
+        worker.close()
+        source.close()
+
+
+@pytest.mark.parametrize(
+    ("fault", "applied"),
+    [("drop_before", False), ("server_error", False), ("drop_after", True), ("slow", True),
+     ("malformed", True)],
+)  # fmt: skip
+def test_a_lost_answer_is_read_back_at_once(
+    services: Callable[[str], OrderService],
+    sandbox_server: SandboxServer,
+    fault: str,
+    applied: bool,
+) -> None:
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=0.5)
+    worker = SyncWorker(service, source, policy=NO_WAIT)
+    try:
+        worker.pull()
+        uid = sorted(r["id"] for r in service.store.board_rows())[0]
+        service.act(uid, Action.START)
+        sandbox_server.set_faults(next=[fault], slow_s=0.6, methods=["PATCH"])
+
+        worker.push(max_passes=1)  # one pass: the PATCH, its answer lost, the read-back
+
+        patches = [r for r in sandbox_server.requests() if r["method"] == "PATCH"]
+        assert [r["fault"] for r in patches] == [fault] + ([] if applied else [None])
+        assert [r["state"] for r in rows_of(service, uid)] == ["sent"]
+        sandbox_server.set_faults(next=[], methods=None)
+        sandbox_server.remote_status(uid, "cancelled")  # too late to blur what we know
+        worker.cycle()
+        assert service.get(uid).status is Status.CANCELLED
+        assert [r["state"] for r in rows_of(service, uid)] == ["sent"]
         starts = [t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] == "api"]
         assert [t["to"] for t in starts] == ["processing"]
     finally:
