@@ -13,7 +13,8 @@ with the world changed at one exact point of a pass (:mod:`tests.sync_faults`).
   "superseded … not sent" (the property test's ``set(by_api) <= set(sent)``);
 * a step whose answer was lost is read back at once, in the same attempt, before the remote
   can move on: applied, it is ``sent``; not applied, it is sent again then (a cancel of the
-  remote's coming later changes nothing of what we know).
+  remote's coming later changes nothing of what we know) — unless it timed out: a request
+  still on its way is never sent again at once, it stays uncertain and is read back later.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures, shopify_fixtures
 from tests.remote_fixtures import SandboxServer
 from tests.shopify_fixtures import ShopifyServer
-from tests.sync_faults import Killed, kill_after_send, lagging_listing, throttle_next_read
+from tests.sync_faults import (
+    Killed,
+    kill_after_send,
+    lagging_listing,
+    late_step,
+    throttle_next_read,
+)
 
 sandbox_server = remote_fixtures.sandbox_server
 shopify_factory = shopify_fixtures.shopify_factory
@@ -266,6 +273,36 @@ def test_a_lost_answer_is_read_back_at_once(
         assert [r["state"] for r in rows_of(service, uid)] == ["sent"]
         starts = [t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] == "api"]
         assert [t["to"] for t in starts] == ["processing"]
+    finally:
+        worker.close()
+        source.close()
+
+
+def test_a_timed_out_step_not_there_yet_is_not_sent_again_at_once(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=2.0)
+    worker = SyncWorker(service, source, policy=NO_WAIT)
+    try:
+        worker.pull()
+        uid = sorted(r["id"] for r in service.store.board_rows())[0]
+        service.act(uid, Action.START)
+        land = late_step(source, uid)
+
+        worker.push(max_passes=1)  # the timeout, then the read-back at once: still open
+
+        assert [(r["state"], r["maybe_applied"]) for r in rows_of(service, uid)] == [
+            ("pending", True)
+        ]
+        assert not [r for r in sandbox_server.requests() if r["method"] == "PATCH"]
+        land()  # the PATCH arrives after the read-back
+        worker.push()
+
+        assert [r["state"] for r in rows_of(service, uid)] == ["sent"]
+        patches = [r for r in sandbox_server.requests() if r["method"] == "PATCH"]
+        assert [r["status_code"] for r in patches] == [200]  # never a repeat refused
+        assert not [n for n in notes_of(service, uid) if "not sent" in (n[1] or "")]
     finally:
         worker.close()
         source.close()
