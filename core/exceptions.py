@@ -5,7 +5,7 @@ service, so nothing leaves the queue without an audit event):
 
 * a **parked move**: an outbox row ``failed`` (the source refused it, or lost it): the
   source's words are its ``last_error``; retry it, resolve it with a note, open the order;
-* a **source exception**: the source's own status needs a person (the ``exceptions``
+* a **source status**: the source's own status needs a person (the ``exceptions``
   table of each source's :class:`~rxfloor.core.sources.SourceTraits`: Photon ``error``,
   Konnektive Failed, Shopify INCOMPLETE or a rejected request), until a person resolves
   that very word with a note (``orders.exception_resolved``) or the source says another;
@@ -35,7 +35,7 @@ from rxfloor.core.text import scrub
 
 class Kind(StrEnum):
     MOVE = "parked move"
-    SOURCE = "source exception"
+    SOURCE = "source status"
     REQUEST = "cancel request"
 
 

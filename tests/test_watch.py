@@ -172,7 +172,7 @@ async def test_alerts_and_sync_trouble_are_prominent(url: str) -> None:
         banner = app.wall.query_one("#wall-alerts")
         assert banner.display
         words = str(banner.render())
-        assert "ALERT #1002 was cancelled" in words and "␛[2J[b]x" in words
+        assert "ALERT R #1002 was cancelled" in words and "␛[2J[b]x" in words  # two sources: marked
         health = app.wall.query_one("#wall-health")
         assert health.has_class("-bad")
         words = str(health.render())  # each source named, the one in trouble makes it red

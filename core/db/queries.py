@@ -73,6 +73,7 @@ class AmbiguousOrder(LookupError):
             hint = "type the full name or the uid"
         super().__init__(f"order {clip(ref)} fits several orders: {listed}{tail}; {hint}")
         self.candidates = [str(r["id"]) for r in candidates]
+        self.rows = list(candidates)  #: the orders themselves (a screen lists them to pick)
 
 
 def split_source(ref: str) -> tuple[str | None, str]:
@@ -220,7 +221,7 @@ def count_orders(conn: Connection) -> int:
 def open_alerts(conn: Connection) -> list[RowMapping]:
     """Unacknowledged alerts, oldest first, with the order's name."""
     stmt = (
-        select(alerts, orders.c.name.label("order_name"))
+        select(alerts, orders.c.name.label("order_name"), orders.c.source.label("order_source"))
         .join(orders, orders.c.id == alerts.c.order_id)
         .where(alerts.c.acknowledged_at.is_(None))
         .order_by(alerts.c.id)

@@ -261,8 +261,15 @@ def card_lines(
     # the order's name and the patient's initials are what a person reads first: the due
     # text gives way, never they
     room = width - sum(len(seg.text) for seg in head)
-    due = short_due(due, room)
-    due_seg = [Segment(f" {due} ", fg(f"column--{late}"))] if due else []
+    if short_due(due, room) != due and "." in card.initials:
+        # the initials' dots give way before the time does: ``AB`` is still whole
+        head[-1] = Segment(card.initials.replace(".", ""), base)
+        room = width - sum(len(seg.text) for seg in head)
+    # the due text's right margin gives way before the time does (never for the word "due")
+    roomy, tight = short_due(due, room), short_due(due, room + 1)
+    due = tight if tight != roomy and not tight.startswith("due ") else roomy
+    pad = " " if len(due) + 2 <= room else ""
+    due_seg = [Segment(f" {due}{pad}", fg(f"column--{late}"))] if due else []
     # badges are whole or gone (a hold's reason shortens first, with …), never cut mid-word
     found = badges(card, now)
     fitted = fit_badges(found, room - sum(len(seg.text) for seg in due_seg))

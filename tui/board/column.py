@@ -144,6 +144,18 @@ class ColumnView(ScrollView, can_focus=False):
         self._title()
         self._fit_height()
 
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self) -> None:
+        """Another theme: every cached card is in the old one's colours. Textual re-reads the
+        stylesheet first; the strips are dropped after that, so they paint in the new one."""
+        self.call_after_refresh(self.restyle)
+
+    def restyle(self) -> None:
+        self._cache.clear()
+        self.refresh()
+
     # ------------------------------------------------------------- rendering
     def render_lines(self, crop: Region) -> list[Strip]:
         """Look up width and background once per paint, not once per line."""

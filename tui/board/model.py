@@ -7,6 +7,7 @@ tens of milliseconds).
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -278,6 +279,16 @@ def source_label(source: str) -> str:
     """The source's name for a person (``Shopify``); an unknown one as stored."""
     known = source_traits(source)
     return known.label if known else source
+
+
+def marked(text: str, name: str, source: str, marks: bool) -> str:
+    """``text`` with the order ``name`` carrying its source's mark (``S #1002``) where
+    several sources are in play (``marks``): in two sources #1002 is two orders. The name
+    alone is replaced (``#100`` is not part of ``#1002``)."""
+    if not marks or not name:
+        return text
+    pattern = rf"(?<![\w#-]){re.escape(name)}(?![\w-])"
+    return re.sub(pattern, lambda _: f"{source_mark(source)} {name}", text, count=1)
 
 
 def source_mark(source: str) -> str:

@@ -52,7 +52,7 @@ from rxfloor.tui.board.messages import (
     HealthChanged,
     Notice,
 )
-from rxfloor.tui.board.model import BoardModel, Card, card_filter
+from rxfloor.tui.board.model import BoardModel, Card, card_filter, marked
 from rxfloor.tui.contain import Contained
 
 HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this often
@@ -95,6 +95,21 @@ _DONE = {
 CANCEL_REQUEST = "cancel_request"
 
 
+def empty_hint() -> str:
+    """What an empty board says: how to put orders on it (a sample, the demo, a source)."""
+    from rxfloor.core import sources
+    from rxfloor.core.config import config_file
+
+    return (
+        "No orders here yet. To try the board: `rxfloor seed --count 50` adds sample orders "
+        "(never sent anywhere), `rxfloor --demo` opens the demo with every source's stand-in. "
+        f"To take orders from a source: its section [sources.NAME] in {config_file()} (NAME: "
+        f"{', '.join(sources.names())}; its credentials in the environment or the keyring); "
+        "its sync then runs with the board (or `rxfloor sync`). See "
+        "docs/pages/operations/configuration.md."
+    )
+
+
 class AlertBanner(Static):
     """The first open alert, until someone acknowledges it (a merchant's cancellation
     request: until someone answers it)."""
@@ -107,12 +122,16 @@ class AlertBanner(Static):
         alerts: Sequence[Mapping[Any, Any]],
         ack_key: str | None,
         answer_keys: tuple[str, str] | None = None,
+        *,
+        marks: bool = False,
     ) -> None:
         self.display = bool(alerts)
         if alerts:
             first = alerts[0]
             more = f" (1 of {len(alerts)})" if len(alerts) > 1 else ""
-            self.update(f" ⚠ {shown(first['message'])}{more}{_how(first, ack_key, answer_keys)}")
+            words = marked(str(first["message"]), str(first.get("order_name") or ""),
+                           str(first.get("order_source") or ""), marks)  # fmt: skip
+            self.update(f" ⚠ {shown(words)}{more}{_how(first, ack_key, answer_keys)}")
 
 
 def _how(alert: Mapping[Any, Any], ack_key: str | None, answer_keys: tuple[str, str] | None) -> str:
@@ -158,6 +177,7 @@ class BoardView(Contained, Vertical):
         self.health: Mapping[str, SyncHealth] = {}
         self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
+        self.marks = False  #: several sources in play: names carry their source's mark
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
         self._cursor_card: Card | None = None  # the card under the cursor as last painted
@@ -181,6 +201,7 @@ class BoardView(Contained, Vertical):
                          name="board-first-page", daemon=True).start()  # fmt: skip
         yield BoardHeader()
         yield AlertBanner()
+        yield Static(empty_hint(), id="empty-hint", markup=False)
         with Horizontal(id="columns"):
             for status in Status:
                 yield ColumnView(status, self.clock)
@@ -188,6 +209,7 @@ class BoardView(Contained, Vertical):
     def on_mount(self) -> None:
         self.column_for(Status.CANCELLED).display = False
         self.query_one(AlertBanner).display = False
+        self.query_one("#empty-hint").display = False
         self._header()
         self.set_interval(1.0, self._header)
         self.set_interval(TICK_INTERVAL, self._tick)
@@ -277,6 +299,10 @@ class BoardView(Contained, Vertical):
         self._track_cursor()
         self._marks()
         self._keys_may_have_changed()
+        # nothing at all on the board, once it is all read: how to put orders on it
+        empty = self._complete.is_set() and not self.model.cards
+        for hint in self.query("#empty-hint"):
+            hint.display = empty
 
     def _keys_may_have_changed(self) -> None:
         """The legal keys follow the cursor's card, the alerts and the health: the screen
@@ -291,6 +317,14 @@ class BoardView(Contained, Vertical):
         many = len(here.union(shown_sources(self.sources, self.health))) > 1
         for col in self.query(ColumnView):
             col.set_marks(many)
+        if many != self.marks:
+            self.marks = many
+            self._show_alerts(self.alerts)
+
+    def named(self, text: str, name: str, source: str) -> str:
+        """``text`` about the order ``name`` of ``source``, its name marked with the source
+        where several are in play (banners, notices: in two sources #1002 is two orders)."""
+        return marked(text, name, source, self.marks)
 
     def _tick(self) -> None:
         for col in self.query(ColumnView):
@@ -417,7 +451,8 @@ class BoardView(Contained, Vertical):
             after = self.card
             if (before is not None and before.id in {r["id"] for r in message.rows}
                     and (after is None or after.id != before.id)):  # fmt: skip
-                self._taken_away(before.id, after.name if after else None)
+                now_on = self.named(after.name, after.name, after.source) if after else None
+                self._taken_away(before.id, now_on)
         if message.confirmed:
             self._flag_failed(message.failed, message.confirmed)
         self.changed.publish(None)
@@ -494,7 +529,8 @@ class BoardView(Contained, Vertical):
             self.ring()  # a new alert (not the ones open when the board opened)
         self._alerts_read = True
         self.alerts = alerts
-        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys)
+        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys,
+                                         marks=self.marks)  # fmt: skip
         self._keys_may_have_changed()
 
     def _open(self, alert: Mapping[Any, Any]) -> bool:
@@ -613,9 +649,14 @@ class BoardView(Contained, Vertical):
         if ev["action"] == "remote":
             what = f"set to {ev['to_status']} at the remote"
         by = f" by {visible(ev['actor'])}" if ev["action"] != "remote" else ""
-        cursor = f" · cursor on {now_on}" if now_on else ""
-        name = self.model.cards[card_id].name if card_id in self.model.cards else card_id
-        self.post_message(Notice(f"{name} {what}{by}{cursor}", "warning"))
+        card = self.model.cards.get(card_id)
+        name = card.name if card is not None else card_id
+        said = f"{name} {what}{by}"
+        if card is not None:
+            said = self.named(said, card.name, card.source)
+        if now_on is not None:
+            said += f" · cursor on {now_on}"
+        self.post_message(Notice(said, "warning"))
 
     @work(thread=True, group="health", exclusive=True)
     def _poll_health(self) -> None:

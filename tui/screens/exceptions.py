@@ -54,7 +54,7 @@ def fit(text: str, width: int) -> str:
 def kind_words(item: ExceptionItem) -> str:
     if item.kind is Kind.MOVE:
         return f"parked {item.move}"
-    return "source status" if item.kind is Kind.SOURCE else "cancel request"
+    return str(item.kind)  # the CLI's words too (rxfloor exceptions)
 
 
 class ExceptionsRead(Message):
@@ -269,7 +269,11 @@ class ExceptionsScreen(Contained, Screen[None]):
             if reason:
                 self._settle(item, Remedy.REJECT, reason)
 
-        self.ask(reject_cancel_screen(item.order_name), done)
+        card = self.board.model.cards.get(item.order_id)
+        subject = f"{item.order_name} · {card.initials} · {card.items}" if card else item.order_name
+        screen = reject_cancel_screen(item.order_name, subject=subject, source=item.source_label,
+                                      message=item.words)  # fmt: skip
+        self.ask(screen, done)
 
     @work(thread=True, group="moves")
     def _settle(self, item: ExceptionItem, remedy: Remedy, note: str = "") -> None:

@@ -10,6 +10,7 @@ the finish and writes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Footer, Input, Label
 
 from rxfloor.core.text import visible
 from rxfloor.core.tracking import TrackingCheck, Verdict
@@ -34,6 +35,8 @@ class TrackingScreen(ModalScreen[str | None]):
     format is taken when Enter confirms it once more."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
+    #: a scanner types the tracking number here: its burst is text, not an order's code
+    TYPES_SCANS: ClassVar[bool] = True
 
     class Checked(Message):
         """The check of a submitted number, back from its thread."""
@@ -57,6 +60,7 @@ class TrackingScreen(ModalScreen[str | None]):
             yield Label("Enter with nothing finishes without tracking · Esc goes back",
                         classes="dialog-hint")  # fmt: skip
             yield Label("", id="error", classes="dialog-error", markup=False)
+        yield Footer()  # its own keys, not the board's underneath
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

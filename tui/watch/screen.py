@@ -270,7 +270,7 @@ class WatchScreen(Screen[None]):
             urgent_text(figures.urgent, now, marks=several)
         )
         self.query_one("#ticker-body", Static).update(ticker_text(figures.moves, marks=several))
-        self.query_one(Banner).show(figures.alerts)
+        self.query_one(Banner).show(figures.alerts, marks=several)
         if self.db_down is not None:  # an old file read while the path has none: not "online"
             self._read_failed(ReadFailed(down_sentence(self.db_down)))
             return

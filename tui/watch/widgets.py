@@ -22,7 +22,7 @@ from rxfloor.core.age import age
 from rxfloor.core.db.queries import ColumnFigures, TickerMove, Waiting
 from rxfloor.core.report import DayReport
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.model import source_mark
+from rxfloor.tui.board.model import marked, source_mark
 from rxfloor.tui.watch import font
 
 _MARK = {"stat": "!!", "waiter": "W "}
@@ -109,9 +109,10 @@ class Banner(Static):
     def __init__(self) -> None:
         super().__init__("", id="wall-alerts", markup=False)
 
-    def show(self, alerts: Sequence[Mapping[Any, Any]]) -> None:
+    def show(self, alerts: Sequence[Mapping[Any, Any]], *, marks: bool = False) -> None:
+        """``marks``: each order's name carries its source's mark (several sources)."""
         self.display = bool(alerts)
-        lines = [f"⚠ ALERT {shown(a['message'])}" for a in alerts[: self.MAX_LINES]]
+        lines = [f"⚠ ALERT {shown(_alert_words(a, marks))}" for a in alerts[: self.MAX_LINES]]
         if len(alerts) > self.MAX_LINES:
             lines.append(f"⚠ … and {len(alerts) - self.MAX_LINES} more open alerts")
         self.update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
@@ -153,6 +154,11 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
 
 def urgent_title(counts: Mapping[str, int]) -> str:
     return f"STAT {counts.get('stat', 0)} · WAITER {counts.get('waiter', 0)}"
+
+
+def _alert_words(alert: Mapping[Any, Any], marks: bool) -> str:
+    name, source = str(alert.get("order_name") or ""), str(alert.get("order_source") or "")
+    return marked(str(alert["message"]), name, source, marks)
 
 
 def _move_words(move: TickerMove) -> str:
