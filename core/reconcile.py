@@ -35,7 +35,8 @@ class Verdict(StrEnum):
     #: our side stands: the remote is where we are, or behind a move still on its way (or
     #: read before our move was settled); on the push path: the plan's steps are sent
     KEEP = "keep"
-    #: our move is in effect at the remote: its row is ``sent`` without a new call
+    #: our move is in effect at the remote (or, uncertain, may have been before the remote
+    #: went on from it): its row is ``sent`` without a new call
     CONFIRM = "confirm"
     #: the remote's status wins: the order moves there, its queued steps are superseded
     ADOPT = "adopt"
