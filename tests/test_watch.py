@@ -261,7 +261,7 @@ async def test_at_80x24_the_header_counts_the_sources_and_the_exceptions(url: st
     """Four sources spelled out do not fit 80 columns: the wall says what the board says
     (``4 sources online``), a source in trouble keeps its words, and the exceptions queue's
     count is on the wall too."""
-    from rxfloor.core import exceptions as exception_queue
+    from rxfloor.core import exception_queue
 
     store = Store.open(url, migrate=False)
     with store.write() as conn:

@@ -36,13 +36,13 @@ def add_parser(subcommands: Subcommands) -> None:
 
 
 def _list(args: argparse.Namespace, ctx: Context) -> int:
-    from rxfloor.core import exceptions
+    from rxfloor.core import exception_queue
     from rxfloor.core.due import Targets
     from rxfloor.core.text import visible
 
     now = ctx.service.clock()
     with ctx.service.store.read() as conn:
-        items = exceptions.queue(conn, Targets.from_settings(ctx.settings))
+        items = exception_queue.queue(conn, Targets.from_settings(ctx.settings))
     if args.json:
         print(json_array(i.model_dump(mode="json") | {"key": i.key, "late": i.late(now)}
                          for i in items))  # fmt: skip

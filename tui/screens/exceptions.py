@@ -20,12 +20,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from rxfloor.core import exceptions
+from rxfloor.core import exception_queue
 from rxfloor.core.age import age
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.due import Targets
-from rxfloor.core.exceptions import ExceptionItem, Kind, Remedy
+from rxfloor.core.exception_queue import ExceptionItem, Kind, Remedy
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import ServiceError
 from rxfloor.core.sources import status_words
@@ -150,7 +150,7 @@ class ExceptionsScreen(Contained, Screen[None]):
     def read(self) -> None:
         try:
             with self.rx.service.store.read() as conn:
-                items = exceptions.queue(conn, Targets.from_settings(self.rx.settings))
+                items = exception_queue.queue(conn, Targets.from_settings(self.rx.settings))
         except StoreError as exc:
             self.post_message(Notice(str(exc), "error"))
             return
