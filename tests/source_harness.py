@@ -34,7 +34,7 @@ from rxfloor.core.sources.photon.source import (
     TIMESTAMP_HEADER,
     PhotonWebhooks,
 )
-from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.webhooks import WebhookReceiver
@@ -128,7 +128,7 @@ class RxScaleRemote:
         return env
 
     def open_source(self, *, timeout_s: float = 10.0) -> OrderSource:
-        client = RemoteClient(self.server.base_url, SecretStr(self.server.api_key),
+        client = RxScaleClient(self.server.base_url, SecretStr(self.server.api_key),
                               rate_limit_per_s=None, timeout_s=timeout_s)  # fmt: skip
         return RxScaleSource(client)
 

@@ -22,7 +22,7 @@ from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sources.base import PermanentError, PushPlan, WebhookEvent
 from rxfloor.core.sources.rxscale import dialects
-from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.dialects import (
     ACTIVE,
     COMPLETE,
@@ -31,7 +31,7 @@ from rxfloor.core.sources.rxscale.dialects import (
     V2_ONLY,
     DialectName,
 )
-from rxfloor.core.sources.rxscale.wire import RemoteOrder, WebhookEnvelope
+from rxfloor.core.sources.rxscale.wire import RxScaleOrder, WebhookEnvelope
 
 NAME = "rxscale"
 CANCELLED = "cancelled"
@@ -61,7 +61,7 @@ class RxScaleWebhooks:
         """The envelope carries everything (RxScale sends no event id: dedupe by hash)."""
         raw = json.loads(body)
         envelope = WebhookEnvelope.model_validate(raw)
-        order = RemoteOrder.model_validate(envelope.data)
+        order = RxScaleOrder.model_validate(envelope.data)
         return WebhookEvent(envelope.event_type, envelope.timestamp, order, raw)
 
 
@@ -88,20 +88,20 @@ def _cancel_refused_on_hold(refused: PermanentError) -> PermanentError:
     )
 
 
-def ships(order: RemoteOrder) -> bool:
+def ships(order: RxScaleOrder) -> bool:
     """The order leaves by carrier (``delivery_type.identifier`` shipping / ship)."""
     ident = (order.delivery_type.identifier or "") if order.delivery_type else ""
     return ident.strip().lower() in ("shipping", "ship")
 
 
 class RxScaleSource:
-    """The RxScale API through one :class:`RemoteClient` (thread-safe: the client pools its
+    """The RxScale API through one :class:`RxScaleClient` (thread-safe: the client pools its
     connections; the dialect, once learnt, only ever changes from unknown or v1 to v2)."""
 
     name = NAME
     webhooks = WEBHOOKS
 
-    def __init__(self, client: RemoteClient, *, dialect: DialectName | None = None) -> None:
+    def __init__(self, client: RxScaleClient, *, dialect: DialectName | None = None) -> None:
         self.client = client
         self._configured = dialect
         self._dialect: DialectName | None = dialect
@@ -117,7 +117,7 @@ class RxScaleSource:
         from rxfloor.core.sources.rxscale.plugin import rxscale_settings
 
         section = rxscale_settings(settings)
-        client = RemoteClient(
+        client = RxScaleClient(
             section.api_url or "",
             settings.resolved_api_key(),
             timeout_s=section.http_timeout_s,
@@ -137,7 +137,7 @@ class RxScaleSource:
     def active_statuses(self) -> tuple[str, ...] | None:
         return None if self._dialect is None else ACTIVE[self._dialect]
 
-    def iter_orders(self, page_size: int, *, active: bool) -> Iterator[RemoteOrder | str]:
+    def iter_orders(self, page_size: int, *, active: bool) -> Iterator[RxScaleOrder | str]:
         statuses = self.active_statuses() if active else None
         for status in statuses or (None,):
             for item in self.client.iter_orders(page_size, status):
@@ -145,7 +145,7 @@ class RxScaleSource:
                     self._learn(item.status)
                 yield item
 
-    def get_order(self, uid: str) -> RemoteOrder:
+    def get_order(self, uid: str) -> RxScaleOrder:
         return self._learn_from(self.client.get_order(uid))
 
     def plan_push(self, action: Action, remote_status: str) -> PushPlan:
@@ -159,7 +159,7 @@ class RxScaleSource:
         reason: str | None,
         idempotency_key: str,
         payload: dict[str, Any] | None = None,
-    ) -> RemoteOrder:
+    ) -> RxScaleOrder:
         """RxScale's PATCH carries the status and the comment; ``payload`` has nothing for it.
 
         :data:`~dialects.COMPLETE` reads the order first (a read changes nothing): it is sent
@@ -189,7 +189,7 @@ class RxScaleSource:
     def close(self) -> None:
         self.client.close()
 
-    def _learn_from(self, order: RemoteOrder) -> RemoteOrder:
+    def _learn_from(self, order: RxScaleOrder) -> RxScaleOrder:
         self._learn(order.status)
         return order
 
