@@ -35,7 +35,7 @@ from rxfloor.core.sources.photon.source import (
     PhotonWebhooks,
 )
 from rxfloor.core.sources.rxscale.client import RxScaleClient
-from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS
+from rxfloor.core.sources.rxscale.mapping import BOARD_STATUS
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from rxfloor.sandbox.photon import HOOK_PATH, sign

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sources.base import AuthError, PermanentError, TransientError
 from rxfloor.core.sources.rxscale.client import RxScaleClient
-from rxfloor.core.sources.rxscale.dialects import ACTIVE, plan_push
+from rxfloor.core.sources.rxscale.mapping import ACTIVE, plan_push
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sources.rxscale.wire import RxScaleOrder
 from rxfloor.core.sync.retry import RetryPolicy

@@ -21,9 +21,9 @@ import httpx
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sources.base import PermanentError, PushPlan, WebhookEvent
-from rxfloor.core.sources.rxscale import dialects
+from rxfloor.core.sources.rxscale import mapping
 from rxfloor.core.sources.rxscale.client import RxScaleClient
-from rxfloor.core.sources.rxscale.dialects import (
+from rxfloor.core.sources.rxscale.mapping import (
     ACTIVE,
     COMPLETE,
     HAND_OFF,
@@ -49,7 +49,7 @@ class RxScaleWebhooks:
     """RxScale's deliveries: HMAC-signed JSON envelopes carrying one order each.
 
     The stand-in signs with its own code (``sandbox.sign``), not this check, for the same
-    reason its lifecycle is its own: see :mod:`.dialects`.
+    reason its lifecycle is its own: see :mod:`.mapping`.
     """
 
     signature_header = "X-Webhook-Signature"
@@ -149,7 +149,7 @@ class RxScaleSource:
         return self._learn_from(self.client.get_order(uid))
 
     def plan_push(self, action: Action, remote_status: str) -> PushPlan:
-        return dialects.plan_push(action, remote_status)
+        return mapping.plan_push(action, remote_status)
 
     def push_step(
         self,
@@ -162,7 +162,7 @@ class RxScaleSource:
     ) -> RxScaleOrder:
         """RxScale's PATCH carries the status and the comment; ``payload`` has nothing for it.
 
-        :data:`~dialects.COMPLETE` reads the order first (a read changes nothing): it is sent
+        :data:`~mapping.COMPLETE` reads the order first (a read changes nothing): it is sent
         only for an order that ships and stands at ``ready_for_pickup``; otherwise the order
         is answered as it is (picked up: completed at its hand-off; completed already: done)."""
         if step == HAND_OFF:  # the patient has it: completed, whatever the delivery

@@ -3,7 +3,7 @@ waver), both status dialects, and the one mapping from the wire to a new local o
 
 :class:`RxScaleOrder` is what the sync engine receives as a
 :class:`~rxfloor.core.sources.base.SourceOrder`: its ``board_status`` and ``on_hold`` come
-from :mod:`.dialects`.
+from :mod:`.mapping`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rxfloor.core.lifecycle import DeliveryType, Priority, Status
 from rxfloor.core.models import LineItem, NewOrder
-from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS, REMOTE_HOLD
+from rxfloor.core.sources.rxscale.mapping import BOARD_STATUS, REMOTE_HOLD
 
 
 class _Wire(BaseModel):

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sources.base import TransientError
 from rxfloor.core.sources.rxscale.client import RxScaleClient
-from rxfloor.core.sources.rxscale.dialects import COMPLETE, plan_push
+from rxfloor.core.sources.rxscale.mapping import COMPLETE, plan_push
 from rxfloor.core.sources.rxscale.source import RxScaleSource, ships
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
