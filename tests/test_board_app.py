@@ -179,6 +179,11 @@ async def test_cancel_modal_requires_a_reason_and_esc_writes_nothing(url: str) -
         assert isinstance(app.screen, BoardScreen)
         await pilot.pause(0.2)
         assert (row(url, "#1009")["version"], events(url, "#1009")) == before
+        await press(pilot, "x", "enter")  # nothing chosen yet: Enter says how, cancels nothing
+        assert isinstance(app.screen, ReasonScreen)
+        assert "Pick a reason" in str(app.screen.query_one("#error").render())
+        await press(pilot, "escape")
+        assert (row(url, "#1009")["version"], events(url, "#1009")) == before
         await press(pilot, "x", "down", "down", "enter")  # nothing is pre-selected: 2nd reason
         await until(pilot, lambda: row(url, "#1009")["status"] == "CANCELLED")
         store = Store.open(url, migrate=False)
