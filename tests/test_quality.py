@@ -480,8 +480,8 @@ def _writes_here(writer: str, rel: str) -> bool:
 
 def test_each_table_has_one_writer() -> None:
     """orders, audit_events, alerts are written only in core/service/, the outbox only in
-    core/outbox.py (DESIGN.md's rooms). Migrations are exempt: they reshape the schema once,
-    before any writer runs."""
+    core/outbox.py (the rooms of docs/pages/development.md). Migrations are exempt: they
+    reshape the schema once, before any writer runs."""
     wrong = []
     for path in sorted([*(ROOT / "core").rglob("*.py"), *(ROOT / "tui").rglob("*.py")]):
         rel = path.relative_to(ROOT).as_posix()

@@ -293,8 +293,9 @@ async def test_at_80x24_the_header_counts_the_sources_and_the_exceptions(url: st
 
 
 def test_the_stat_list_shows_late_or_the_due_time_before_the_wait() -> None:
-    """README: the STAT list shows ``LATE`` or the due time. In the 36 cells the list has at
-    80x24 both must be seen, so they come before the status and the time waited."""
+    """docs/pages/floor/wall.md: the STAT list shows ``LATE`` or the due time. In the 36
+    cells the list has at 80x24 both must be seen, so they come before the status and the
+    time waited."""
     from rxfloor.core.db.queries import Waiting
     from rxfloor.tui.watch.widgets import urgent_text
 
