@@ -157,6 +157,8 @@ async def test_held_order_cannot_start_until_released(url: str) -> None:
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await press(pilot, "y")
         await until(pilot, lambda: row(url, "#1015")["on_hold"] is False)
+        # the refusal said before the release no longer holds: it is not left standing
+        await until(pilot, lambda: "on hold" not in app.board.notice.text)
         await until(pilot, lambda: "advance" in shown(app))
         await press(pilot, "p")  # hold asks the reason: typed, then Enter
         assert isinstance(app.screen, ReasonScreen)
