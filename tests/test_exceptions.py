@@ -16,7 +16,7 @@ from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import NewOrder, OutboxState
 from rxfloor.core.service import _SET_REMOTE_STATUS, Actor, OrderService, PushResult, Refused
 from rxfloor.core.sources import local_id
-from rxfloor.core.sources.konnektive import wire as konnektive
+from rxfloor.core.sources.konnektive import mapping as konnektive
 from rxfloor.core.text import register_secret
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # long before any real parking time
