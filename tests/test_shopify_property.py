@@ -30,8 +30,8 @@ from rxfloor.core.db import Store, outbox, utcnow
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService, ServiceError
 from rxfloor.core.sources.shopify.client import ShopifyClient
+from rxfloor.core.sources.shopify.mapping import board_status, split
 from rxfloor.core.sources.shopify.source import ShopifySource
-from rxfloor.core.sources.shopify.wire import board_status, split
 from rxfloor.core.sync import worker as sync_module
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker

@@ -46,7 +46,7 @@ from rxfloor.core.sources.base import (
 from rxfloor.core.sources.http import short
 from rxfloor.core.sources.shopify import queries
 from rxfloor.core.sources.shopify.client import ShopifyClient
-from rxfloor.core.sources.shopify.wire import (
+from rxfloor.core.sources.shopify.mapping import (
     ACCEPTED,
     ACTIVE_STATUSES,
     CANCELLATION_ACCEPTED,
@@ -56,7 +56,6 @@ from rxfloor.core.sources.shopify.wire import (
     CLOSED,
     IN_PROGRESS,
     INCOMPLETE,
-    NAME,
     ON_HOLD,
     OPEN,
     REJECTED,
@@ -64,12 +63,11 @@ from rxfloor.core.sources.shopify.wire import (
     SCHEDULED,
     SUBMITTED,
     UNSUBMITTED,
-    FulfillmentOrder,
-    FulfillmentOrderPage,
     board_status,
     compact,
     split,
 )
+from rxfloor.core.sources.shopify.wire import NAME, FulfillmentOrder, FulfillmentOrderPage
 from rxfloor.core.text import scrub
 
 # -- push planning (pure) -------------------------------------------------------------------------
