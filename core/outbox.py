@@ -265,10 +265,18 @@ def supersede(
     conn: Connection, order_id: str, why: str, *, keep: frozenset[str] = frozenset()
 ) -> int:
     """The remote moved the order past its queued steps: they are kept, never sent. A row
-    on the wire (``sending``) is left to its pusher, which reads the order back; so are the
-    rows of the actions in ``keep`` (a hand-off, when the remote only reached FINISHED)."""
-    where = [outbox.c.order_id == order_id,
-             outbox.c.state.in_([OutboxState.PENDING, OutboxState.FAILED])]  # fmt: skip
+    on the wire (``sending``), or queued again after an attempt that may have reached the
+    remote (``maybe_applied``), is left to its pusher, which reads the order back: "not sent"
+    is never said of a move that may be in effect (the remote's own move may have come
+    after it). So are the rows of the actions in ``keep`` (a hand-off, when the remote only
+    reached FINISHED)."""
+    where = [
+        outbox.c.order_id == order_id,
+        or_(
+            and_(outbox.c.state == OutboxState.PENDING, outbox.c.maybe_applied.is_(False)),
+            outbox.c.state == OutboxState.FAILED,
+        ),
+    ]
     if keep:
         where.append(outbox.c.action.not_in(sorted(keep)))
     return conn.execute(

@@ -592,6 +592,7 @@ class BoardScreen(Contained, Screen[None]):
         self.undo_stack.append((result.event_id, result.summary))
         self.undoing = False
         note = hold_note(result.order.source) if result.action is Action.HOLD else None
+        self.notice.clear_error_about(result.order.name)
         if note:  # the card visibly moved: only what it does not show is told
             self.rx.say(f"{result.summary} — {note}", "information")
         self.view.show_order(result.order)
