@@ -41,8 +41,9 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
     app = create_app(
         RxScaleSandboxConfig(api_key=SecretStr(key), seed=30 if orders is None else orders)
     )
-    kit.submit(drive_activity(app.state.sandbox, kit.every_s, seed=0,
-                              cancel_chance=kit.cancel_chance))  # fmt: skip
+    kit.submit(
+        drive_activity(app.state.sandbox, kit.every_s, seed=0, cancel_chance=kit.cancel_chance)
+    )
     section = rxscale_settings(kit.settings)
     client = RxScaleClient(
         "http://sandbox" + BASE_PATH,

@@ -162,8 +162,9 @@ class KonnektiveSource:
         if bare:
             yield from self._joined(window, page_size, bare)
 
-    def _joined(self, window: dict[str, str], page_size: int,
-                details: dict[str, OrderDetail]) -> Iterator[KonnektiveOrder | str]:  # fmt: skip
+    def _joined(
+        self, window: dict[str, str], page_size: int, details: dict[str, OrderDetail]
+    ) -> Iterator[KonnektiveOrder | str]:
         """The fallback: the window's Fulfillment Query rows joined to these orders."""
         by_order: dict[str, list[Fulfillment]] = defaultdict(list)
         for raw in self.client.fulfillments(window, page_size):

@@ -50,8 +50,7 @@ class Fulfillment(_Wire):
 
     fulfillment_id: str = Field(alias="fulfillmentId", min_length=1, max_length=64)
     order_id: str | None = Field(default=None, alias="orderId", max_length=64)
-    status: str = Field(validation_alias=AliasChoices("status", "fulfillmentStatus"),
-                        min_length=1)  # fmt: skip
+    status: str = Field(validation_alias=AliasChoices("status", "fulfillmentStatus"), min_length=1)
     tracking_number: str | None = Field(default=None, alias="trackingNumber")
     date_shipped: str | None = Field(default=None, alias="dateShipped")
     date_created: str | None = Field(default=None, alias="dateCreated")

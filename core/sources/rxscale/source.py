@@ -178,8 +178,9 @@ class RxScaleSource:
             )
         comment = reason if step in TAKES_REASON else None
         try:
-            answer = self.client.set_status(uid, step, comment=comment,
-                                            idempotency_key=idempotency_key)  # fmt: skip
+            answer = self.client.set_status(
+                uid, step, comment=comment, idempotency_key=idempotency_key
+            )
         except PermanentError as exc:
             if step == CANCELLED and _ON_HOLD.search(str(exc)):
                 raise _cancel_refused_on_hold(exc) from None

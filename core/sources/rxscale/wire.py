@@ -117,8 +117,11 @@ class RxScaleOrder(_Wire):
         rank = info.priority or 0
         priority = Priority.STAT if rank >= 2 else Priority.WAITER if rank == 1 else Priority.NORMAL
         ident = (self.delivery_type.identifier or "") if self.delivery_type else ""
-        delivery = {"shipping": DeliveryType.SHIP, "ship": DeliveryType.SHIP,
-                    "courier": DeliveryType.COURIER}.get(ident, DeliveryType.PICKUP)  # fmt: skip
+        delivery = {
+            "shipping": DeliveryType.SHIP,
+            "ship": DeliveryType.SHIP,
+            "courier": DeliveryType.COURIER,
+        }.get(ident, DeliveryType.PICKUP)
         patient = ""
         if self.patient_data and self.patient_data.display_name:
             patient = self.patient_data.display_name

@@ -48,8 +48,9 @@ def board_status(status: str, request: str) -> Status | None:
         if request == UNSUBMITTED:
             return None  # the merchant fulfilled it elsewhere; never ours
         # fulfilled by us; a request we never accepted was closed by the merchant instead
-        return Status.CANCELLED if request in (SUBMITTED, CANCELLATION_ACCEPTED) else (
-            Status.FINISHED)  # fmt: skip
+        return (
+            Status.CANCELLED if request in (SUBMITTED, CANCELLATION_ACCEPTED) else Status.FINISHED
+        )
     if status in (INCOMPLETE, CANCELLED) or request in (CANCELLATION_ACCEPTED, REQUEST_CLOSED):
         return Status.CANCELLED  # closed incomplete by us, or cancelled (on request)
     if status == IN_PROGRESS or request in (ACCEPTED, CANCELLATION_REQUESTED,

@@ -66,8 +66,9 @@ class FoLineItem(_Wire):
     sku: str | None = None
     product_title: str | None = None
     variant_title: str | None = None
-    total_quantity: int = Field(default=1, validation_alias=AliasChoices("totalQuantity",
-                                "total_quantity", "quantity"))  # fmt: skip
+    total_quantity: int = Field(
+        default=1, validation_alias=AliasChoices("totalQuantity", "total_quantity", "quantity")
+    )
 
 
 def _nodes(value: Any) -> Any:
