@@ -184,6 +184,7 @@ line_items = Table(
     Column("strength", String(64), default="", nullable=False),
     Column("quantity", Integer, default=1, nullable=False),
     Column("pzn", String(16)),
+    Column("barcode", String(64)),
 )
 
 
