@@ -181,9 +181,7 @@ def _sku_codes(sku: str) -> set[str]:
     return codes
 
 
-def matching_item(
-    scan: ProductScan, items: list[tuple[str, str | None, str | None]]
-) -> int | None:
+def matching_item(scan: ProductScan, items: list[tuple[str, str | None, str | None]]) -> int | None:
     """The position of the first item (``(sku, pzn, barcode)`` in order) the scan names, or
     None."""
     for position, (sku, pzn, barcode) in enumerate(items):
