@@ -70,9 +70,8 @@ def test_photon_the_fills_package_ndc_is_scanned(store: Store) -> None:
 
 
 def test_photon_an_event_without_treatment_keeps_the_prescription_id() -> None:
-    read = photon.OrderRead.model_validate({"id": "ord_2", "state": "PLACED",
-                                            "fills": [{"id": "fil_2",
-                                                       "prescription": {"id": "rx_2"}}]})  # fmt: skip
+    fill = {"id": "fil_2", "prescription": {"id": "rx_2"}}
+    read = photon.OrderRead.model_validate({"id": "ord_2", "state": "PLACED", "fills": [fill]})
     item = photon.order_of_read(read).items[0]
     assert (item.sku, item.drug) == ("rx_2", "prescription rx_2")
 
@@ -90,9 +89,10 @@ def test_rxscale_the_skus_pzn_is_scanned(store: Store) -> None:
 
 def test_konnektive_the_fulfillment_items_sku_is_carried(store: Store) -> None:
     gtin = "4006381333931"
-    row = {**KONNEKTIVE_ORDER, "fulfillments": [{**KONNEKTIVE_ORDER["fulfillments"][0],
-           "status": "PENDING", "items": [{"fulfillmentItemId": "901", "name": "Omega capsules",
-                                           "sku": gtin, "qty": "2", "status": "PENDING"}]}]}  # fmt: skip
+    shipped = {"fulfillmentItemId": "901", "name": "Omega capsules", "sku": gtin, "qty": "2",
+               "status": "PENDING"}  # fmt: skip
+    first = {**KONNEKTIVE_ORDER["fulfillments"][0], "status": "PENDING", "items": [shipped]}
+    row = {**KONNEKTIVE_ORDER, "fulfillments": [first]}
     detail = konnektive.OrderDetail.model_validate(row)
     order = konnektive.KonnektiveOrder(detail.order_id, detail, detail.fulfillments or [])
     new = order.to_new_order(Status.OPEN)

@@ -35,7 +35,7 @@ from rxfloor.core.sources import default_source
 from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0011_handoff"
+SCHEMA_HEAD = "0012_item_barcode"
 
 
 def utcnow() -> datetime:
