@@ -102,9 +102,11 @@ class RemoteUnderTest(Protocol):
     def board_status(self, uid: str) -> Status | None:
         """The board column of the order as the stand-in has it now."""
 
-    def as_remote_tells(self, local: Status) -> Status:
+    def as_remote_tells(self, local: Status, *, waiting: bool = False) -> Status:
         """The column this remote can tell of an order in column ``local`` here (Konnektive
-        has no "in progress": a started order is still open there)."""
+        has no "in progress": a started order is still open there). ``waiting``: a pickup
+        order finished here and not yet picked up (Photon has no "ready": it is still
+        filling there until the hand-off)."""
 
 
 class Harness(Protocol):
@@ -174,7 +176,7 @@ class RxScaleRemote:
     def arrive(self, service: OrderService) -> None:
         return None  # listed by the pull
 
-    def as_remote_tells(self, local: Status) -> Status:
+    def as_remote_tells(self, local: Status, *, waiting: bool = False) -> Status:
         return local
 
 
@@ -235,10 +237,10 @@ class PhotonRemote:
                 if r["path"] == HOOK_PATH and r["status_code"] == 409 and r["report"]]  # fmt: skip
 
     def target(self, action: str) -> str | None:
-        # a pick-up order finished without tracking is reported completed
-        # the hand-off stays local (the finish reported the pickup completed)
-        return {"start": "in_progress", "finish": "completed", "cancel": "canceled",
-                "handoff": None}[action]  # fmt: skip
+        # the stand-in's orders are picked up: the finish (ready) reports nothing, Photon's
+        # ``completed`` is the hand-off's (mapping.HAND_OFF)
+        return {"start": "in_progress", "finish": None, "cancel": "canceled",
+                "handoff": "completed"}[action]  # fmt: skip
 
     def remote_change(self, uid: str, what: RemoteChange) -> bool:
         current = self.server.order(uid)
@@ -255,8 +257,8 @@ class PhotonRemote:
     def board_status(self, uid: str) -> Status | None:
         return self._reader.get_order(uid).board_status
 
-    def as_remote_tells(self, local: Status) -> Status:
-        return local
+    def as_remote_tells(self, local: Status, *, waiting: bool = False) -> Status:
+        return Status.PROCESSING if waiting else local
 
     def arrive(self, service: OrderService) -> None:
         """Every event since the last call, signed, through the receiver, then applied."""
@@ -362,7 +364,7 @@ class KonnektiveRemote:
     def board_status(self, uid: str) -> Status | None:
         return konnektive_wire.BOARD_STATUS.get(self.server.fulfillment(uid)["fulfillmentStatus"])
 
-    def as_remote_tells(self, local: Status) -> Status:
+    def as_remote_tells(self, local: Status, *, waiting: bool = False) -> Status:
         return Status.OPEN if local is Status.PROCESSING else local
 
     def arrive(self, service: OrderService) -> None:

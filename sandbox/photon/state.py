@@ -4,7 +4,9 @@ reports with their own rules, faults, webhook subscriptions, and the logs tests 
 Its rules are its own reading of Photon's docs, kept apart from the client's tables
 (:mod:`rxfloor.core.sources.photon.mapping`) on purpose, and stricter where the docs are
 silent: a report that does not move the order forward (a repeat, a step back) is refused
-with 409; ``completed`` of a mail order only after ``shipped`` / ``out_for_delivery``; any
+with 409; ``completed`` of a mail order only after ``shipped`` / ``out_for_delivery`` (of a
+pickup order: picked up, its fulfillment PICKED_UP); ``ready`` is no status of the report
+(400, as any unknown one); any
 report on an order that is no longer placed at this pharmacy (rerouted, canceled, in
 error, completed) is refused with 409; an unknown order is 404. Idempotency keys are logged
 but not honoured (undocumented): a blind resend shows up twice in the transitions log.
@@ -355,6 +357,8 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
             elif status == "completed":
                 if f["type"] == "MAIL_ORDER" and rank < _RANK["SHIPPED"]:
                     raise Refusal(409, {"error": "completed only after shipped or delivered"})
+                if f["type"] != "MAIL_ORDER":
+                    f["state"] = "PICKED_UP"  # completed at the counter: the patient has it
                 self._set(order, "COMPLETED", "pharmacy", status, **extra)
                 self._emit("completed", order, self._base(order))
             elif status == "canceled":
