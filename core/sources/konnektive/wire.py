@@ -42,6 +42,14 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
+class FulfillmentItem(_Wire):
+    """An item of a fulfillment (``{fulfillmentItemId, name, sku, qty, status}`` in the
+    captured Order Query answer): its ``sku`` is the product code Konnektive shows."""
+
+    name: str | None = None
+    sku: str | None = None
+
+
 class Fulfillment(_Wire):
     """One fulfillment: an element of an Order Query row's ``fulfillments`` (no ``orderId``:
     its order's) or a row of the Fulfillment Query API. Its state is ``status`` in both
@@ -52,6 +60,7 @@ class Fulfillment(_Wire):
     order_id: str | None = Field(default=None, alias="orderId", max_length=64)
     status: str = Field(validation_alias=AliasChoices("status", "fulfillmentStatus"), min_length=1)
     tracking_number: str | None = Field(default=None, alias="trackingNumber")
+    items: list[FulfillmentItem] = Field(default_factory=list)
     date_shipped: str | None = Field(default=None, alias="dateShipped")
     date_created: str | None = Field(default=None, alias="dateCreated")
 
@@ -59,6 +68,11 @@ class Fulfillment(_Wire):
     @classmethod
     def _norm(cls, value: str) -> str:
         return normalise(value)
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _item_rows(cls, value: Any) -> Any:
+        return rows(value)
 
 
 class OrderItem(_Wire):
@@ -172,9 +186,15 @@ class KonnektiveOrder:
             ship = f"{detail.ship_first_name or ''} {detail.ship_last_name or ''}".strip()
             bill = f"{detail.first_name or ''} {detail.last_name or ''}".strip()
             patient = ship or bill
+        # the product code: the order item's productSku (assumed: no public answer shows
+        # it), else the fulfillment's item of that name's ``sku`` (the captured answer)
+        shipped = {f.name: f.sku for f in (self.fulfillment.items if self.fulfillment else [])
+                   if f.name and f.sku}  # fmt: skip
         items = [
             LineItem(
-                sku=(i.sku or i.product_id or "?")[:64],
+                sku=(i.sku or shipped.get(i.name or i.product_name or "") or i.product_id or "?")[
+                    :64
+                ],
                 drug=(i.name or i.product_name or i.sku or i.product_id or "item")[:128],
                 quantity=max(1, i.qty or i.quantity or 1),
             )

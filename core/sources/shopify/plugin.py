@@ -42,6 +42,10 @@ class ShopifySection(BaseModel):
     #: first and last name (the card's initials, the detail's name). Off: it asks for no
     #: customer field and the cards show no initials ("?") rather than guessed ones
     customer_names: bool = False
+    #: the app has the ``read_products`` access scope: the pull asks each line item's
+    #: variant ``barcode`` (the pack's GTIN / EAN / UPC, which a product scan matches). Off:
+    #: items carry the merchant's SKU only (``ProductVariant`` needs that scope)
+    barcodes: bool = False
 
 
 def shop_url(settings: Settings) -> str | None:

@@ -335,14 +335,20 @@ class ShopifySource:
     rate_limit_per_s = None  # paced by query cost (the client's bucket), not by requests
 
     def __init__(
-        self, client: ShopifyClient, *, location_id: str | None = None, customer_names: bool = False
+        self,
+        client: ShopifyClient,
+        *,
+        location_id: str | None = None,
+        customer_names: bool = False,
+        barcodes: bool = False,
     ) -> None:
         self.client = client
         self.location_id = location_id
         #: the app is approved for the protected customer fields of a name: ask for them
         self.customer_names = customer_names
-        self._assigned = queries.ASSIGNED_NAMES if customer_names else queries.ASSIGNED
-        self._one = queries.ONE_NAMES if customer_names else queries.ONE
+        #: the app may read products (``read_products``): ask for the variants' barcodes
+        self.barcodes = barcodes
+        self._assigned, self._one = queries.documents(names=customer_names, barcodes=barcodes)
 
     @classmethod
     def from_settings(
@@ -364,7 +370,8 @@ class ShopifySource:
         location = section.location_id
         if location and location.isdigit():
             location = f"gid://shopify/Location/{location}"
-        return cls(client, location_id=location, customer_names=section.customer_names)
+        return cls(client, location_id=location, customer_names=section.customer_names,
+                   barcodes=section.barcodes)  # fmt: skip
 
     def active_statuses(self) -> tuple[str, ...]:
         return active_statuses()

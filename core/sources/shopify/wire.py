@@ -61,9 +61,14 @@ class MerchantRequest(_Wire):
     sent_at: datetime | None = None
 
 
+class Variant(_Wire):
+    barcode: str | None = None
+
+
 class FoLineItem(_Wire):
     id: str | None = None
     sku: str | None = None
+    variant: Variant | None = None
     product_title: str | None = None
     variant_title: str | None = None
     total_quantity: int = Field(
@@ -182,6 +187,7 @@ class FulfillmentOrder(_Wire):
                 sku=(i.sku or (i.id or "?").rsplit("/", 1)[-1])[:64],
                 drug=(" ".join(t for t in (i.product_title, i.variant_title) if t) or "item")[:128],
                 quantity=max(1, i.total_quantity),
+                barcode=(i.variant.barcode or "").strip()[:64] or None if i.variant else None,
             )
             for i in self.line_items
         ]
