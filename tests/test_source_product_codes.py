@@ -77,7 +77,7 @@ def test_photon_an_event_without_treatment_keeps_the_prescription_id() -> None:
 
 
 def test_rxscale_the_skus_pzn_is_scanned(store: Store) -> None:
-    order = rxscale.RemoteOrder.model_validate({
+    order = rxscale.RxScaleOrder.model_validate({
         "uid": "po-1", "name": "#2001", "status": "open", "order_items": [{
             "uid": "oi-1", "amount": 1,
             "sku": {"uid": "sku-42", "display_name": "Amoxicillin 500 mg", "pzn": "12345678"}}],
