@@ -16,6 +16,21 @@ PG_ENV = "RXFLOOR_TEST_POSTGRES_URL"
 PG_SKIP_REASON = f"{PG_ENV} is not set (CI sets it to the machine's PostgreSQL)"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first: property runs (hypothesis), then the ``slow`` ones, then the rest,
+    each group in its written order. Under pytest-xdist (``-n`` in addopts) the first batch is
+    dealt out round robin, so the long tests start at once on different workers instead of
+    being the last ones left running on one worker while the others idle. A stable order:
+    every worker must collect the same list."""
+
+    def rank(item: pytest.Item) -> int:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
