@@ -58,6 +58,18 @@ def pzn_valid(digits: str) -> bool:
     return total % 11 == check  # a remainder of 10 is never a valid PZN
 
 
+def pzn_from(number: int) -> str:
+    """A valid PZN8 near ``number`` (its first seven digits, then the check digit): for sample
+    data. Bodies whose remainder is 10 have no PZN, so the next body up is taken."""
+    body = number % 10**7
+    while True:
+        digits = f"{body:07d}"
+        check = sum(int(d) * w for d, w in zip(digits, range(1, 8), strict=True)) % 11
+        if check < 10:
+            return digits + str(check)
+        body = (body + 1) % 10**7
+
+
 def gtin_valid(digits: str) -> bool:
     """A GTIN-8/12/13/14 with its mod-10 check digit."""
     if not digits.isdigit() or len(digits) not in (8, 12, 13, 14):

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from rxfloor.core.lifecycle import DeliveryType, Priority
 from rxfloor.core.models import LineItem, NewOrder
+from rxfloor.core.products import pzn_from
 
 DRUGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Amoxicillin", ("250 mg caps", "500 mg caps", "1000 mg tabs")),
@@ -81,7 +82,7 @@ def sample_orders(count: int, seed: int, now: datetime) -> Iterator[NewOrder]:
                     drug=drug,
                     strength=rng.choice(strengths),
                     quantity=rng.choices((1, 2, 3), weights=(8, 2, 1))[0],
-                    pzn=f"{rng.randrange(10**8):08d}",
+                    pzn=pzn_from(rng.randrange(10**8)),
                 )
             )
         special = rng.random()

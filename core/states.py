@@ -22,6 +22,16 @@ class OutboxState(StrEnum):
 CANCELLATION = "cancellation"
 
 
+#: The actor recorded for changes made on the remote side (the ``hold_by`` of its holds).
+REMOTE_ACTOR = "remote"
+
+
+def held_by_remote(on_hold: bool | None, hold_by: str | None) -> bool:
+    """Whether the order's hold belongs to the remote: the source placed it (the one rule
+    the service, the exceptions queue and the board ask)."""
+    return bool(on_hold) and hold_by == REMOTE_ACTOR
+
+
 #: States of a row still on its way: the push queue (a failed row blocks its order).
 UNSETTLED = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.FAILED)
 

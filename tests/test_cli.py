@@ -18,7 +18,10 @@ from tests.helpers import run_cli, rxfloor_cmd
 from tests.remote_fixtures import SandboxServer
 
 sandbox_server = remote_fixtures.sandbox_server
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+#: the documentation site's pages (issue 22 §6: the README's sections moved there)
+PAGES = ROOT / "docs" / "pages"
 
 
 @pytest.fixture
@@ -211,11 +214,21 @@ def test_sync_once_takes_the_global_options_on_either_side(
     assert json.loads(out)["pulled"] == 20
 
 
-def test_demo_is_a_board_option_only(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_and_database_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
-        main(["--demo", "orders"])
+        main(["--demo", "orders", "--database", "sqlite:///x.db"])
     assert done.value.code == ExitCode.USAGE
-    assert "--demo opens the board" in capsys.readouterr().err
+    assert "--demo and --database name two databases" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["chain"], ["sandbox", "--port", "0"]])
+def test_demo_is_refused_where_it_means_nothing(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--demo", *command])
+    assert done.value.code == ExitCode.USAGE
+    assert f"--demo: {command[0]} " in capsys.readouterr().err
 
 
 def test_the_sandbox_takes_no_database_option(capsys: pytest.CaptureFixture[str]) -> None:
@@ -232,7 +245,8 @@ def _orders_json(url: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str,
 
 
 def test_the_readme_lists_every_exit_code() -> None:
-    section = README.read_text().split("## Command line", 1)[1].split("\n## ", 1)[0]
+    """The command line page of the docs (its own page since issue 22 §6)."""
+    section = (PAGES / "cli.md").read_text().split("# Command line\n", 1)[1].split("\n# ", 1)[0]
     listed = {int(n) for n in re.findall(r"^\| `(\d+)` \|", section, re.MULTILINE)}
     assert listed == {int(code) for code in ExitCode}
 
@@ -344,16 +358,18 @@ def test_a_key_bound_to_two_actions_is_refused(
 
 
 def test_the_remote_api_is_documented_in_the_repository(capsys: pytest.CaptureFixture[str]) -> None:
-    """No pointer to a document the repository does not hold: the README describes the API."""
+    """No pointer to a document the repository does not hold: the docs describe the API (the
+    RxScale page of the site, the README's section before issue 22 §6)."""
     root = README.parent
-    text = README.read_text()
-    assert "## The RxScale API as rxfloor uses it" in text
+    text = (PAGES / "sources" / "rxscale.md").read_text()
+    assert text.startswith("# The RxScale API as rxfloor uses it\n")
     for word in ("X-API-Key", "pharmacy_orders", "lifecycle-v2", "X-Webhook-Signature"):
         assert word in text
     with pytest.raises(SystemExit):
         main(["sandbox", "--help"])
     assert "REMOTE_API" not in capsys.readouterr().out
-    sources = [root / "README.md", *root.glob("core/**/*.py"), *root.glob("tui/**/*.py")]
+    sources = [root / "README.md", *PAGES.rglob("*.md"), *root.glob("core/**/*.py"),
+               *root.glob("tui/**/*.py")]  # fmt: skip
     pointing = [str(p) for p in sources if "REMOTE_API.md" in p.read_text()]
     assert not (root / "REMOTE_API.md").exists() and pointing == []
 
@@ -371,3 +387,14 @@ def test_the_command_caches_its_own_bytecode_whatever_the_environment_says(
     assert {"queries", "schema", "states", "config"} <= ours, sorted(ours)
     # the listing reads the store alone: no service, no pydantic models (issue 25)
     assert not {"service", "models"} & ours, sorted(ours)
+
+
+def test_uv_run_does_not_compile_the_environment_on_every_run() -> None:
+    """``compile-bytecode`` in ``[tool.uv]`` makes every ``uv run`` recompile site-packages
+    and print "Bytecode compiled N files" (astral-sh/uv#12202): CI compiles once instead."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "compile-bytecode" not in project.get("tool", {}).get("uv", {})
+    assert "uv sync --locked --compile-bytecode" in (root / ".ci" / "run").read_text()

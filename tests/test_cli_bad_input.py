@@ -1,5 +1,5 @@
 """Issue 21 §6: bad input is one line naming the culprit and the documented exit code
-(``tui/cli/exit_codes.py``, the README's table), never a traceback nor a silent success.
+(``tui/cli/exit_codes.py``, the table in docs/pages/cli.md), never a traceback nor a silent success.
 Each case runs the real command in a subprocess."""
 
 from __future__ import annotations

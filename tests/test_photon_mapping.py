@@ -1,5 +1,5 @@
 """Photon's mapping, row by row: each event type / fulfillment state / read state to its word
-and board column (the README table), and push planning from every word."""
+and board column (the table of docs/pages/sources/photon.md), and push planning from every word."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def ful(state: str, kind: str | None = None) -> dict[str, Any]:
     return {"fulfillment": {"type": kind, "state": state}}
 
 
-# every row of the README table: (event, data) -> (word, board column, parked)
+# every row of the docs' table: (event, data) -> (word, board column, parked)
 EVENT_ROWS: list[tuple[str, dict[str, Any], str, Status | None, bool]] = [
     ("created", {"pharmacyId": US}, "pending", None, False),
     ("created", {"pharmacyId": "phr_other"}, "routing", None, False),

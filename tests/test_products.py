@@ -98,3 +98,18 @@ def test_every_valid_gtin_reads_back_as_itself(body: str) -> None:
     scan = read_product(gtin)
     assert scan is not None and f"gtin:{gtin.zfill(14)}" in scan.codes
     assert scan.codes & item_codes(gtin)
+
+
+def test_sample_orders_carry_valid_pzns() -> None:
+    """The demo's items scan: every sample PZN has its check digit (issue 24)."""
+    from datetime import UTC, datetime
+
+    from rxfloor.core.products import pzn_valid
+    from rxfloor.core.sample import sample_orders
+
+    pzns = [
+        item.pzn
+        for order in sample_orders(200, seed=0, now=datetime(2026, 1, 5, 9, tzinfo=UTC))
+        for item in order.items
+    ]
+    assert pzns and all(p is not None and pzn_valid(p) for p in pzns)

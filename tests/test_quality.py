@@ -41,8 +41,9 @@ def test_mypy_strict() -> None:
     (src / "rxfloor" / "__init__.py").write_text("")
     env = {**os.environ, "MYPYPATH": str(src)}
     result = _run(
-        sys.executable, "-m", "mypy", str(src / "rxfloor"), "tests", "benchmarks", env=env
-    )
+        sys.executable, "-m", "mypy", str(src / "rxfloor"), "tests", "benchmarks",
+        "docs/screenshot.py", env=env,
+    )  # fmt: skip
     report = (result.stdout + result.stderr).replace(f"{src}/rxfloor/", "")
     assert result.returncode == 0, report
 
@@ -300,15 +301,16 @@ def test_wheel_installs_everything_under_the_product_name(tmp_path: Path) -> Non
 
 # -- one writer per table ------------------------------------------------------------------------
 
-#: Each protected table and the one module allowed to write it.
+#: Each protected table and the one room allowed to write it: a module, or a package (its
+#: path ends in ``/``) whose modules are the parts of one writer (the service, split by job).
 WRITERS = {
-    "orders": "core/service.py",
-    "audit_events": "core/service.py",
-    "alerts": "core/service.py",
+    "orders": "core/service/",
+    "audit_events": "core/service/",
+    "alerts": "core/service/",
     "outbox": "core/outbox.py",
     "people": "core/people.py",
     "people_events": "core/people.py",
-    "product_scans": "core/service.py",
+    "product_scans": "core/service/",
 }
 _ORM = {"OrderRow": "orders", "AuditEventRow": "audit_events", "AlertRow": "alerts",
         "OutboxRow": "outbox"}  # fmt: skip
@@ -463,8 +465,13 @@ def table_writes(source: str) -> list[tuple[int, str, str]]:
     return sorted(set(finder.found))
 
 
+def _writes_here(writer: str, rel: str) -> bool:
+    """Whether the module ``rel`` is (part of) the ``writer`` of WRITERS."""
+    return rel.startswith(writer) if writer.endswith("/") else rel == writer
+
+
 def test_each_table_has_one_writer() -> None:
-    """orders, audit_events, alerts are written only in core/service.py, the outbox only in
+    """orders, audit_events, alerts are written only in core/service/, the outbox only in
     core/outbox.py (DESIGN.md's rooms). Migrations are exempt: they reshape the schema once,
     before any writer runs."""
     wrong = []
@@ -473,7 +480,7 @@ def test_each_table_has_one_writer() -> None:
         if rel.startswith("core/db/migrations/"):
             continue
         for line, table, what in table_writes(path.read_text()):
-            if WRITERS[table] != rel:
+            if not _writes_here(WRITERS[table], rel):
                 wrong.append(f"{rel}:{line}: {what} (only {WRITERS[table]} writes {table})")
     assert not wrong, "\n".join(wrong)
 

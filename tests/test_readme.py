@@ -1,7 +1,9 @@
-"""Issue 21 §7: the README and the program name the same things. A search-and-replace once
+"""Issue 21 §7: the docs and the program name the same things. A search-and-replace once
 turned the SQLite busy-timeout variable into ``…_SQLITE_B654 ms, 3.07x …Y_TIMEOUT_MS`` in the
-configuration table; this fails when a name the README gives does not exist, or one that
-exists is not in the README (this file names none, so that it proves none exists)."""
+configuration table; this fails when a name the README or a page of the docs site gives does
+not exist, or one that exists is not in the docs site (this file names none, so that it proves
+none exists). Since issue 22 §6 the README is short and names only what it needs; the site
+(``docs/pages/``, built by tests/test_docs.py) must name every variable and subcommand."""
 
 from __future__ import annotations
 
@@ -14,6 +16,12 @@ from rxfloor.tui.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+#: every page of the documentation site, by its path under docs/pages/
+PAGES = {
+    str(path.relative_to(ROOT / "docs" / "pages")): path.read_text()
+    for path in sorted((ROOT / "docs" / "pages").rglob("*.md"))
+}
+DOCS = "\n".join(PAGES.values())
 ENV = re.compile(r"RXFLOOR_[A-Z][A-Z0-9_]*[A-Z0-9]")
 #: settings that are TOML tables: documented by their section, not as a variable
 TABLES = {"keys": "[keys]", "sources": "[sources."}
@@ -41,10 +49,10 @@ def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -
     return found
 
 
-def readme_commands() -> set[str]:
-    """``rxfloor WORD [WORD]`` in the command table and in the code blocks."""
-    lines = [line for line in README.splitlines() if line.startswith("| `rxfloor")]
-    for block in re.findall(r"^```[^\n]*\n(.*?)^```", README, flags=re.MULTILINE | re.DOTALL):
+def readme_commands(text: str = README) -> set[str]:
+    """``rxfloor WORD [WORD]`` in the command tables and in the code blocks of ``text``."""
+    lines = [line for line in text.splitlines() if line.startswith("| `rxfloor")]
+    for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL):
         lines += re.findall(r"^(?:\$ )?(?:uv run )?rxfloor [^\n]*", block, flags=re.MULTILINE)
     found: set[str] = set()
     for line in lines:
@@ -58,23 +66,36 @@ def readme_commands() -> set[str]:
     return found
 
 
+def test_the_docs_site_has_pages() -> None:
+    """The checks below read docs/pages/: an empty or moved folder would prove nothing."""
+    assert {"index.md", "cli.md", "operations/configuration.md"} <= set(PAGES)
+
+
 def test_every_variable_the_readme_names_exists() -> None:
     known = settings_variables() | names_in("core", "tui", "sandbox", "tests", "benchmarks")
-    unknown = sorted(set(ENV.findall(README)) - known)
-    assert not unknown, f"the README names variables nothing reads: {unknown}"
+    for where, text in {"README.md": README, **PAGES}.items():
+        unknown = sorted(set(ENV.findall(text)) - known)
+        assert not unknown, f"{where} names variables nothing reads: {unknown}"
 
 
 def test_every_variable_that_exists_is_in_the_readme() -> None:
-    missing = sorted((settings_variables() | names_in("core", "tui")) - set(ENV.findall(README)))
-    assert not missing, f"variables the README never names: {missing}"
+    """In the docs site (the README need not name every one any more)."""
+    missing = sorted((settings_variables() | names_in("core", "tui")) - set(ENV.findall(DOCS)))
+    assert not missing, f"variables the docs never name: {missing}"
     for name, section in TABLES.items():
-        assert name in Settings.model_fields and section in README
+        assert name in Settings.model_fields and section in DOCS
+
+
+def _named(text: str, real: set[str]) -> set[str]:
+    # a second word after a real subcommand is an argument unless it is a subcommand itself
+    return {n for n in readme_commands(text) if n in real or n.split(" ")[0] not in real}
 
 
 def test_every_subcommand_the_readme_names_exists_and_the_reverse() -> None:
     real = subcommands(build_parser())
-    named = readme_commands()
-    # a second word after a real subcommand is an argument unless it is a subcommand itself
-    named = {n for n in named if n in real or n.split(" ")[0] not in real}
-    assert sorted(named - real) == [], "the README names commands that do not exist"
-    assert sorted(real - named) == [], "commands the README's table never names"
+    for where, text in {"README.md": README, **PAGES}.items():
+        assert sorted(_named(text, real) - real) == [], f"{where} names commands that do not exist"
+    named = _named(DOCS, real)
+    assert sorted(real - named) == [], "commands the docs' tables never name"
+    cli = _named(PAGES["cli.md"], real)
+    assert sorted(real - cli) == [], "commands the command line page never names"

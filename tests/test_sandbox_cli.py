@@ -85,7 +85,8 @@ def test_bad_options_are_one_clear_line(
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_documented_calls_with_curl(sandbox_server: SandboxServer) -> None:
-    """the README's RxScale API section's calls as a person would type them (host and key aside)."""
+    """the calls of docs/pages/sources/rxscale.md as a person would type them (host and key
+    aside)."""
     s = sandbox_server
     key = s.api_key
 

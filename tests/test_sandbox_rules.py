@@ -1,4 +1,4 @@
-"""Properties: the stand-in accepts exactly the moves the README's RxScale API draws, logs
+"""Properties: the stand-in accepts exactly the moves docs/pages/sources/rxscale.md draws, logs
 each once, and each injected fault applies a move exactly when its description says so.
 
 The edges below are copied from the documentation's diagrams, independently of the

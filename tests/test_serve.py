@@ -42,7 +42,11 @@ def test_no_token_or_a_wrong_one_is_401_and_starts_no_app(served: Served) -> Non
                      "/?token=", "/nothing"):  # fmt: skip
             answer = http.get(path)
             assert answer.status_code == 401, path
-            assert answer.text == "401: a valid token is required\n"
+            assert answer.text.startswith("401: a valid token is required.")
+            assert "rxfloor serve --print-url" in answer.text
+        page = http.get("/", headers={"Accept": "text/html"})
+        assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+        assert "This screen needs its link" in page.text
         for headers in (
             {},
             {"Authorization": f"Bearer {wrong}"},
@@ -126,3 +130,15 @@ def test_a_bad_token_is_one_line_without_it(url: str, token: str, words: str) ->
     assert done.returncode == 3
     (line,) = done.stderr.splitlines()
     assert words in line and "RXFLOOR_SERVE_TOKEN" in line and token not in line
+
+
+def test_a_browser_without_a_name_is_the_station_of_its_address() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from rxfloor.tui.cli.serve import STATION_COOKIE, Gate
+
+    gate = Gate("true", TOKEN, public_url=None, title="t", board=True)
+    named = make_mocked_request("GET", "/ws", headers={"Cookie": f"{STATION_COOKIE}=bench-2"})
+    assert gate.station(named) == "bench-2"
+    bad = make_mocked_request("GET", "/ws", headers={"Cookie": f"{STATION_COOKIE}=<x>"})
+    assert gate.station(bad).startswith("web-")

@@ -5,7 +5,8 @@ app process started.
 
 The page's text is read from xterm.js's DOM renderer (canvas is switched off for the page,
 so xterm draws its rows as text); the screenshot test keeps the real canvas renderer.
-Set ``RXFLOOR_WALL_PNG=path`` to keep the 1920x1080 screenshot (the README's picture).
+Set ``RXFLOOR_WALL_PNG=path`` to keep the 1920x1080 screenshot (the docs' picture,
+docs/pages/images/wall-1920x1080.png).
 """
 
 from __future__ import annotations
@@ -154,7 +155,8 @@ def test_without_the_token_the_browser_gets_401_and_no_app_starts(served: Served
     for address in (f"{served.base}/", f"{served.base}/?token=not-the-token-0123456789"):
         browser.get(address)
         body = browser.find_element("tag name", "body").text
-        assert "401: a valid token is required" in body
+        assert "This screen needs its link" in body  # what to do, in words
+        assert "rxfloor serve --print-url" in body and "?token=" in body
     time.sleep(0.5)
     assert served.app_processes() == []
 
@@ -194,3 +196,52 @@ def test_board_option_serves_the_board_and_a_stop_ends_its_processes(
         assert apps
     # the server stopped on SIGTERM: every app process it started is gone with it
     wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in apps), 15)
+
+
+def last_move(url: str, action: str) -> tuple[str, str]:
+    """(actor, station) of the newest ``action`` in the audit trail."""
+    from sqlalchemy import select
+
+    from rxfloor.core.db import Store, audit_events
+
+    store = Store.open(url, migrate=False)
+    try:
+        with store.read() as conn:
+            row = conn.execute(
+                select(audit_events.c.actor, audit_events.c.station)
+                .where(audit_events.c.action == action)
+                .order_by(audit_events.c.id.desc())
+                .limit(1)
+            ).one()
+    finally:
+        store.close()
+    return str(row.actor), str(row.station)
+
+
+def type_keys(driver, *keys: str) -> None:
+    """Keys into the page's terminal (xterm.js listens on its helper textarea)."""
+    area = driver.find_element("css selector", ".xterm-helper-textarea")
+    for key in keys:
+        area.send_keys(key)
+        time.sleep(0.15)
+
+
+def test_each_browser_of_the_board_signs_in_and_is_its_own_station(
+    url: str, tmp_path: Path, browser
+) -> None:
+    """``serve --board``: a browser's first screen asks who is at the keys; its moves are
+    recorded as that person at the browser's station (``?station=`` or its address), never
+    as the server's actor and station."""
+    from selenium.webdriver.common.keys import Keys
+
+    with serve(url, tmp_path, "--board") as served:
+        browser.get(f"{served.base}/?token={TOKEN}&station=counter-3")
+        assert "station" not in browser.current_url and "token" not in browser.current_url
+        wait_until(lambda: any("Who is at the keys" in r for r in page_rows(browser)), 60)
+        type_keys(browser, "GH", Keys.ENTER)
+        wait_until(lambda: any("GH" in r and "counter-3" in r for r in page_rows(browser)), 15)
+        type_keys(browser, "a")  # advance the first OPEN card
+        wait_until(lambda: last_move(url, "start")[1] == "counter-3", 15)
+        assert last_move(url, "start") == ("GH", "counter-3")
+        done = run_cli(url, "history", "--json", "#1001")
+        assert done.returncode == 0, done.stderr

@@ -1,6 +1,7 @@
-"""Shopify's side of the seam, without a server: the board mapping (README table), push
-planning, the pharmacist's reason -> Shopify's rejection reason, the webhook format, and
-the documents sent, validated against the stand-in's SDL with graphql-core."""
+"""Shopify's side of the seam, without a server: the board mapping (docs/pages/sources/
+shopify.md), push planning, the pharmacist's reason -> Shopify's rejection reason, the
+webhook format, and the documents sent, validated against the stand-in's SDL with
+graphql-core."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from rxfloor.core.text import clip
 from rxfloor.tui.cli.main import main
 from tests.helpers import run_cli
 
-EXIT_STORAGE = 3  # README: bad configuration or database unreachable / damaged
+EXIT_STORAGE = 3  # docs/pages/cli.md: bad configuration or database unreachable / damaged
 
 
 def _corrupt_an_orders_page(path: Path) -> None:

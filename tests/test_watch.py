@@ -12,7 +12,6 @@ from textual.widgets import Static
 
 from rxfloor.core.db import Store, alerts, audit_events, orders, sync_state
 from rxfloor.core.db.queries import WallFigures
-from rxfloor.tui.watch import font
 from rxfloor.tui.watch.screen import FiguresRead
 from rxfloor.tui.watch.widgets import BigNumber, ColumnPanel
 from tests.board_fixtures import FROZEN, seed_shopify, until
@@ -173,7 +172,7 @@ async def test_alerts_and_sync_trouble_are_prominent(url: str) -> None:
         banner = app.wall.query_one("#wall-alerts")
         assert banner.display
         words = str(banner.render())
-        assert "ALERT #1002 was cancelled" in words and "␛[2J[b]x" in words
+        assert "ALERT R #1002 was cancelled" in words and "␛[2J[b]x" in words  # two sources: marked
         health = app.wall.query_one("#wall-health")
         assert health.has_class("-bad")
         words = str(health.render())  # each source named, the one in trouble makes it red
@@ -187,22 +186,37 @@ async def test_an_older_read_never_paints_over_a_newer_one(url: str) -> None:
         await shown_once(pilot)
         figures = app.wall.figures
         assert figures is not None
-        stale = FiguresRead(0, dataclasses.replace(figures, finished_today=999))
+        assert app.wall.day is not None
+        stale = FiguresRead(0, dataclasses.replace(figures, finished_today=999), app.wall.day)
         app.wall.post_message(stale)
         await pilot.pause(0.1)
         assert painted(app, "finished")[0] != 999
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60), (300, 80)])
+#: how many rows the large counts take at each size: what the docs say, what is drawn
+DIGIT_ROWS = {(80, 24): 3, (120, 40): 8, (200, 60): 13, (300, 80): 20}
+
+
+@pytest.mark.parametrize("size", list(DIGIT_ROWS))
 async def test_every_size_draws_the_counts_large(url: str, size: tuple[int, int]) -> None:
     app = make_watch(url)
     async with app.run_test(size=size) as pilot:
         await shown_once(pilot)
         count = app.wall.query_one("#panel-open .count", BigNumber)
-        width, height = count.content_size
-        scale = font.best_scale("888", width, height)
-        assert scale >= (1 if size[0] < 120 else 3), (size, width, height)
-        assert "█" in str(count.render())
+        drawn = [line for line in str(count.render()).splitlines() if line.strip()]
+        assert "█" in "".join(drawn)
+        assert len(drawn) == DIGIT_ROWS[size], (size, count.content_size)
+
+
+def test_the_docs_give_the_digit_rows_the_wall_draws() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    docs = "\n".join(p.read_text(encoding="utf-8") for p in pages)
+    said = " ".join(docs.split())
+    claims = ", ".join(f"{rows} at {w}x{h}" for (w, h), rows in DIGIT_ROWS.items())
+    assert f"the digits rescale (rows tall: {claims})" in said
 
 
 def test_without_a_terminal_the_figures_are_printed(url: str) -> None:
@@ -241,3 +255,107 @@ async def test_with_two_sources_the_wall_says_whose_order_and_who_moved_it(url: 
         urgent = figures.urgent[0]
         assert urgent.source == "rxscale"
         assert f"{urgent.source[0].upper()} {urgent.name}" in text
+
+
+async def test_at_80x24_the_header_counts_the_sources_and_the_exceptions(url: str) -> None:
+    """Four sources spelled out do not fit 80 columns: the wall says what the board says
+    (``4 sources online``), a source in trouble keeps its words, and the exceptions queue's
+    count is on the wall too."""
+    from rxfloor.core import exceptions as exception_queue
+
+    store = Store.open(url, migrate=False)
+    with store.write() as conn:
+        conn.execute(insert(sync_state), [
+            {"source": name, "online": True, "offline_since": None, "updated_at": FROZEN}
+            for name in ("rxscale", "shopify", "photon", "konnektive")
+        ])  # fmt: skip
+    with store.read() as conn:
+        queued = exception_queue.count(conn)
+    store.close()
+    app = make_watch(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown_once(pilot)
+        header = screen_text(app).splitlines()
+        top = next(line for line in header if "exceptions" in line)
+        assert f"exceptions {queued}" in top and "4 sources online" in top and "…" not in top
+    store = Store.open(url, migrate=False)
+    with store.write() as conn:
+        conn.execute(sync_state.update().where(sync_state.c.source == "photon")
+                     .values(online=False, offline_since=FROZEN))  # fmt: skip
+    store.close()
+    app = make_watch(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await shown_once(pilot)
+        await until(pilot, lambda: "3 online" in str(app.wall.query_one("#wall-health").render()))
+        assert "photon offline since 09:30 · 3 online" in str(
+            app.wall.query_one("#wall-health").render()
+        )
+
+
+def test_the_stat_list_shows_late_or_the_due_time_before_the_wait() -> None:
+    """README: the STAT list shows ``LATE`` or the due time. In the 36 cells the list has at
+    80x24 both must be seen, so they come before the status and the time waited."""
+    from rxfloor.core.db.queries import Waiting
+    from rxfloor.tui.watch.widgets import urgent_text
+
+    now = FROZEN
+    # late and the promised time are decided with the figures (core/due.py), as wall_figures
+    # makes them
+    items = [
+        Waiting(
+            "#1020",
+            "ML",
+            "OPEN",
+            "stat",
+            now - timedelta(hours=3),
+            now,
+            False,
+            promised=now,
+            late=True,
+        ),
+        Waiting(
+            "#1021",
+            "RW",
+            "PROCESSING",
+            "waiter",
+            now - timedelta(minutes=5),
+            now + timedelta(minutes=25),
+            False,
+            promised=now + timedelta(minutes=25),
+            late=False,
+        ),
+    ]
+    late, due = urgent_text(items, now, marks=True).plain.splitlines()
+    assert "LATE" in late[:36] and "3h00" in late
+    assert f"due {(now + timedelta(minutes=25)).astimezone():%H:%M}" in due[:36]
+
+
+async def test_the_wall_draws_the_days_flow_and_turnaround_as_the_report_counts_them(
+    url: str,
+) -> None:
+    """One function (core/report.py) for the wall and ``rxfloor report``: the chart's bars
+    and the turnaround lines are the report's figures for the frozen day."""
+    from rxfloor.core.report import day_report
+    from rxfloor.tui.watch.widgets import FlowChart, chart_hours
+
+    store = Store.open(url, migrate=False)
+    with store.read() as conn:
+        report = day_report(conn, FROZEN.date())
+    store.close()
+    app = make_watch(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await shown_once(pilot)
+        assert app.wall.day == report
+        hours = chart_hours(report, FROZEN)
+        assert hours and report.hours[hours[-1]].start.hour == FROZEN.hour
+        chart = app.wall.query_one(FlowChart)
+        drawn = str(chart.render())  # the bars, under their hours' labels
+        assert f"{FROZEN:%H}" in drawn.splitlines()[-1]
+        assert ("█" in drawn) == any(report.hours[i].received or report.hours[i].finished
+                                     for i in hours)  # fmt: skip
+        body = str(app.wall.query_one("#turnaround-body", Static).content)
+        if report.turnaround:
+            overall = report.turnaround[0]
+            assert body.startswith("all") and str(overall.count) in body
+        else:
+            assert "nothing finished yet today" in body

@@ -93,6 +93,7 @@ class Store:
         self.pgbouncer = pgbouncer and not self.is_sqlite
         #: SQLite: (device, inode) of the file opened, to notice it replaced or removed
         self._file_id: tuple[int, int] | None = None
+        self._busy_timeout_ms = 5000
         self._session_engine: Engine | None = None
         #: the URL as its person typed it (messages show this, never the driver's scheme)
         self.typed_url = url
@@ -117,6 +118,7 @@ class Store:
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(url, busy_timeout_ms)
             store = cls(engine, url)
+            store._busy_timeout_ms = busy_timeout_ms
         else:
             engine = create_engine(
                 url,
@@ -166,6 +168,40 @@ class Store:
                 f"the database file {path} was replaced while rxfloor had it open: "
                 "restart rxfloor to open the new one"
             )
+
+    def file_replaced(self) -> bool:
+        """SQLite: whether the path now holds another file than the one opened (a restarted
+        ``--demo`` removes its file and makes a new one). A path with no file yet: False."""
+        if self._file_id is None:
+            return False
+        try:
+            st = Path(self.where).stat()
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) != self._file_id
+
+    def reopen(self) -> None:
+        """SQLite: open the file the path now holds (see :meth:`file_replaced`) in place of
+        the old one, once it holds this code's schema (a new file still being made is left
+        for the next try: :class:`StoreError`). Connections still out on the old file finish
+        there; the old engine is disposed."""
+        path = Path(self.where)
+        engine = _sqlite_engine(self.url, self._busy_timeout_ms)
+        try:
+            st = path.stat()
+            with engine.connect() as conn:
+                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except (OSError, DBAPIError) as exc:
+            engine.dispose()
+            raise StoreError(f"the new database file {path} cannot be read yet: "
+                             f"{_first_line(exc)}") from None  # fmt: skip
+        if revision != SCHEMA_HEAD:
+            engine.dispose()
+            raise StoreError(f"the new database file {path} is not ready yet (schema "
+                             f"{revision or 'none'})")  # fmt: skip
+        old, self.engine = self.engine, engine
+        self._file_id = (st.st_dev, st.st_ino)
+        old.dispose()
 
     def session_connection(self) -> Connection:
         """A connection of its own, outside the pool, for session state that must stay with

@@ -47,7 +47,18 @@ class FeedBack:
     down_since: datetime
 
 
-FeedEvent = ChangeBatch | FeedDown | FeedBack
+@dataclass(frozen=True, slots=True)
+class FeedReopened:
+    """The SQLite file was replaced (a restarted ``--demo`` removes its file and makes a new
+    one) and the store now reads the new one, since ``at``: nothing read before is true
+    any more, so a reader reads everything again; the batches that follow are the new
+    file's."""
+
+    at: datetime
+    path: str
+
+
+FeedEvent = ChangeBatch | FeedDown | FeedBack | FeedReopened
 
 
 def change_batches(
@@ -69,6 +80,10 @@ def change_batches(
     that cannot be read) is no end: the feed yields :class:`FeedDown` once, tries again
     every ``retry_interval`` seconds, and when the database answers yields
     :class:`FeedBack`, then the changes made meanwhile (nothing is lost: the log kept them).
+
+    A SQLite file replaced under the store (its device or inode changed; a removed file is
+    down until a new one appears) is reopened (:meth:`Store.reopen`) and told with
+    :class:`FeedReopened`; the cursor starts again at the new file's end.
     """
     cursor = since
     down: datetime | None = None
@@ -76,6 +91,15 @@ def change_batches(
     try:
         while not stop.is_set():
             try:
+                if store.file_replaced():
+                    if waiter is not None:
+                        waiter.close()
+                        waiter = None
+                    store.reopen()
+                    cursor = store.change_cursor()
+                    down = None
+                    yield FeedReopened(clock(), store.where)
+                    continue
                 if waiter is None:
                     waiter = store.change_waiter()
                     if down is not None:

@@ -68,7 +68,7 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
 
 STANDIN = StandIn(
     name=NAME,
-    what="Photon Health's pharmacy side (the README's section 'Photon Health as rxfloor uses it')",
+    what="Photon Health's pharmacy side (docs/pages/sources/photon.md)",
     serve=_serve,
     demo=_demo,
     options=(

@@ -1,4 +1,4 @@
-"""A local stand-in of the remote pharmacy API (README, RxScale API) for the demo, tests
+"""A local stand-in of the remote pharmacy API (docs/pages/sources/rxscale.md) for the demo, tests
 and benchmarks.
 
 ``create_app(SandboxConfig(...))`` gives a Starlette app: the documented API under both base

@@ -217,7 +217,7 @@ def _key(request: Request) -> KeyGrant:
 
 
 def _authorise(request: Request, permission: str) -> str:
-    """401 / 403 / 400 / 404 as the README's RxScale API section describes (raised as Refusal).
+    """401 / 403 / 400 / 404 as docs/pages/sources/rxscale.md describes (raised as Refusal).
 
     Returns the pharmacy the call is about: the key's own, or for a group key the
     ``pharmacy_uid`` it must name.

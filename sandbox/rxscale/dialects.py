@@ -1,4 +1,4 @@
-"""The two documented status dialects of the remote API (README, RxScale API), as data.
+"""The two documented status dialects of the remote API (docs/pages/sources/rxscale.md), as data.
 
 Where the documentation's diagram is the only source, the stand-in allows exactly the
 arrows drawn there and refuses everything else: a client that copes with the strict

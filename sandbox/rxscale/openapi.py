@@ -1,4 +1,4 @@
-"""The stand-in's OpenAPI 3.1 schema: what the README's RxScale API section documents, as a
+"""The stand-in's OpenAPI 3.1 schema: what docs/pages/sources/rxscale.md documents, as a
 machine-readable file.
 
 Built from data (not from docstrings) so it needs no YAML parser and cannot drift from the

@@ -54,7 +54,7 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
 
 STANDIN = StandIn(
     name=NAME,
-    what="the RxScale pharmacy API (the README's section 'The RxScale API as rxfloor uses it')",
+    what="the RxScale pharmacy API (docs/pages/sources/rxscale.md)",
     serve=_serve,
     demo=_demo,
     options=(

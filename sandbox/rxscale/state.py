@@ -260,7 +260,7 @@ class SandboxState(Logs, FaultBox[FaultSettings]):
         now: float,
         pharmacy: dict[str, str],
     ) -> dict[str, Any]:
-        """The order as the remote API sends it (the README's RxScale API section)."""
+        """The order as the remote API sends it (docs/pages/sources/rxscale.md)."""
         rng = self._rng
         first, _, last = new.patient_name.partition(" ")
         postcode, city = rng.choice(_CITIES)

@@ -60,8 +60,8 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
 
 STANDIN = StandIn(
     name=NAME,
-    what="Shopify's GraphQL Admin API for a fulfillment service app (the README's section "
-    "'The Shopify stand-in')",
+    what="Shopify's GraphQL Admin API for a fulfillment service app (docs/pages/sources/"
+    "shopify.md, 'The Shopify stand-in')",
     serve=_serve,
     demo=_demo,
     options=(

@@ -34,6 +34,12 @@ def down_sentence(since: datetime) -> str:
     return f"database unreachable since {_hhmm(since)} · retrying"
 
 
+def reopened_sentence(at: datetime, path: str) -> str:
+    """What the board and the wall say after reopening a replaced SQLite file."""
+    return (f"the database file was replaced at {at.astimezone():%H:%M:%S}: now reading the "
+            f"new {visible(path)}")  # fmt: skip
+
+
 #: A source's health is old when no worker wrote it for this many sync intervals...
 STALE_INTERVALS = 3
 #: ...and at least this long (a cycle that pulls many pages writes only at its end).

@@ -166,6 +166,26 @@ class OrderFound(Message):
         self.card_id = card_id
 
 
+class RejectAsked(Message):
+    """The order a rejection of its cancellation request is about, read for the dialog
+    (the merchant's words are not on the card)."""
+
+    def __init__(self, card: Card, order: OrderView) -> None:
+        super().__init__()
+        self.card = card
+        self.order = order
+
+
+class OrderAmbiguous(Message):
+    """A scan or go-to fits several orders (the same name in two sources): pick one.
+    ``choices``: (order id, source, name, patient, status) of each."""
+
+    def __init__(self, ref: str, choices: Sequence[tuple[str, str, str, str, str]]) -> None:
+        super().__init__()
+        self.ref = ref
+        self.choices = choices
+
+
 class Notice(Message):
     """A sentence for the pharmacist (shown as a toast by the app)."""
 
@@ -190,6 +210,17 @@ class DatabaseDown(Message):
         super().__init__()
         self.since = since
         self.error = error
+
+
+class DatabaseReplaced(Message):
+    """The SQLite file was replaced and reopened at ``at``: ``cards`` are the new file's
+    whole board (nothing of the old one is true any more)."""
+
+    def __init__(self, at: datetime, path: str, cards: list[Any]) -> None:
+        super().__init__()
+        self.at = at
+        self.path = path
+        self.cards = cards
 
 
 class DatabaseBack(Message):

@@ -7,17 +7,19 @@ tens of milliseconds).
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 from math import nextafter
 from sys import intern
 from typing import Any
 
 from rxfloor.core.db.queries import SyncMarks, sync_mark
+from rxfloor.core.due import Targets, promise
 from rxfloor.core.lifecycle import (
     Action,
     CheckRule,
@@ -30,8 +32,8 @@ from rxfloor.core.lifecycle import (
     legal_actions,
 )
 from rxfloor.core.models import CANCELLATION, OrderView, initials
-from rxfloor.core.service import REMOTE_ACTOR
 from rxfloor.core.sources import DEFAULT_SOURCE, SourceTraits, names, traits
+from rxfloor.core.states import held_by_remote
 from rxfloor.core.text import visible
 
 _RANK = {p.value: p.rank for p in Priority}
@@ -76,6 +78,10 @@ class Card:
     note_count: int = 0  #: the floor's notes on it (the card's mark)
     flags: str = ""  #: "fridge", "controlled", comma separated
     scan_progress: str | None = None  #: packs scanned while filling, "2/3"
+    #: the hold's why (as painted), who placed it and since when (the card and the release)
+    hold_reason: str | None = None
+    hold_by: str | None = None
+    hold_since: datetime | None = None
     #: when it is late: its due time, else (stat, waiter) a target after it arrived
     target: datetime | None = None
     #: the target's instant, computed once (the sort order is asked of it often); a float
@@ -131,9 +137,7 @@ class Card:
             created_at=data.get("created_at") if data["due_at"] is None else None,
             source=intern(str(data["source"])),
             cancel_requested=data["request_kind"] == CANCELLATION,
-            remote_hold=on_hold
-            and data["hold_by"] == REMOTE_ACTOR
-            and _holds_apart(data["source"]),
+            remote_hold=held_by_remote(on_hold, data["hold_by"]) and _holds_apart(data["source"]),
             tracking=tracking,
             remote_badge=_remote_badge(data["source"], data.get("remote_status")),
             fill_step=data.get("fill_step"),
@@ -142,18 +146,22 @@ class Card:
             note_count=data.get("note_count") or 0,
             flags=data.get("flags") or "",
             scan_progress=data.get("scan_progress"),
+            hold_reason=visible(data.get("hold_reason") or "") if on_hold else None,
+            hold_by=visible(data.get("hold_by") or "") if on_hold else None,
+            hold_since=data.get("hold_since") if on_hold else None,
         )
         card.target = card.due_at
         card.due = card._due()
         return card
 
-    def aim(self, targets: Mapping[str, timedelta]) -> None:
-        """A stat or waiter order with no due time is due a set time after it arrived."""
+    def aim(self, targets: Targets) -> None:
+        """Its promised time (:func:`rxfloor.core.due.promise`): its due time, else a
+        target after it arrived."""
         if self.due_at is not None and self.target is self.due_at:
             return  # its due time is its target, and its instant was computed when made
-        target = targets.get(self.priority)
-        if self.due_at is None and target is not None and self.created_at is not None:
-            self.target = self.created_at + target
+        if self.due_at is None and self.created_at is not None:
+            self.target = promise(None, self.created_at, self.priority, self.delivery,
+                                  targets).at  # fmt: skip
         else:
             self.target = self.due_at
         self.due = self._due()
@@ -163,9 +171,10 @@ class Card:
         return _instant(self.target) if self.target else _FAR
 
     @property
-    def key(self) -> tuple[int, float, str]:
-        """The card order in a column: priority, due time or target (none last), name."""
-        return (_RANK.get(self.priority, 9), self.due, self.name)
+    def key(self) -> tuple[float, int, str]:
+        """The card order in a column: its promised instant (the oldest work at the top),
+        then priority, then name."""
+        return (self.due, _RANK.get(self.priority, 9), self.name)
 
     def facts(self, check: CheckRule = CheckRule.NONE) -> OrderFacts:
         """What the lifecycle decides on under the floor's ``check`` rule: every rule about
@@ -174,7 +183,8 @@ class Card:
         return OrderFacts(self.status, self.on_hold, self.fulfill_at,
                           cancel_requested=self.cancel_requested,
                           remote_hold=self.remote_hold, check=check, step=step,
-                          filler=self.filled_by)  # fmt: skip
+                          filler=self.filled_by, hold_reason=self.hold_reason,
+                          hold_by=self.hold_by, hold_since=self.hold_since)  # fmt: skip
 
     def scheduled(self, now: datetime) -> bool:
         return is_scheduled(self.fulfill_at, now)
@@ -188,9 +198,10 @@ class Card:
     def explained(self) -> frozenset[Action]:
         """Actions the lifecycle refuses for a reason the pharmacist must be told (the key
         still acts, and the service's sentence says why): a start or finish while the
-        merchant's cancellation request waits, the release of a hold placed at the source."""
+        merchant's cancellation request waits or the order is on hold, the release of a
+        hold placed at the source."""
         found: set[Action] = set()
-        if self.cancel_requested and not self.status.is_terminal:
+        if (self.cancel_requested or self.on_hold) and not self.status.is_terminal:
             found |= {Action.ADVANCE, Action.START, Action.FINISH}
         if self.on_hold and self.remote_hold:
             found.add(Action.RELEASE)
@@ -270,6 +281,16 @@ def source_label(source: str) -> str:
     return known.label if known else source
 
 
+def marked(text: str, name: str, source: str, marks: bool) -> str:
+    """``text`` with the order ``name`` carrying its source's mark (``S #1002``) where
+    several sources are in play (``marks``): in two sources #1002 is two orders. The name
+    alone is replaced (``#100`` is not part of ``#1002``)."""
+    if not marks or not name:
+        return text
+    pattern = rf"(?<![\w#-]){re.escape(name)}(?![\w-])"
+    return re.sub(pattern, lambda _: f"{source_mark(source)} {name}", text, count=1)
+
+
 def source_mark(source: str) -> str:
     """The card's source mark (``S``); an unknown source's first letter."""
     known = source_traits(source)
@@ -298,11 +319,11 @@ def mark_width() -> int:
 class BoardModel:
     """Cards by id and by column; every update says which columns need a repaint."""
 
-    def __init__(self, targets: Mapping[str, timedelta] | None = None) -> None:
+    def __init__(self, targets: Targets | None = None) -> None:
         self.cards: dict[str, Card] = {}
         self.columns: dict[Status, list[Card]] = {s: [] for s in Status}
         self.finished_since: datetime | None = None
-        self.targets = dict(targets or {})  # priority -> due this long after arrival
+        self.targets = targets or Targets()  # when an order with no due time is due
         self.per_source: Counter[str] = Counter()  # cards on the board, by source
         #: ids of the cards showing a sync mark: the health poll looks at these and at the
         #: marked orders, not at every card (100,000 of them, once a second)
@@ -317,9 +338,8 @@ class BoardModel:
         self.cards = {card.id: card for card in cards}
         self.per_source = Counter(c.source for c in self.cards.values())
         self._marked = {c.id for c in self.cards.values() if _has_mark(c)}
-        if self.targets:
-            for card in self.cards.values():
-                card.aim(self.targets)
+        for card in self.cards.values():
+            card.aim(self.targets)
         self.columns = {s: [] for s in Status}
         for card in self.cards.values():
             self.columns[card.status].append(card)
@@ -358,8 +378,7 @@ class BoardModel:
         incremental = len(cards) <= _INCREMENTAL_LIMIT
         touched: set[Status] = set()
         for card in cards:
-            if self.targets:
-                card.aim(self.targets)
+            card.aim(self.targets)
             old = self.cards.pop(card.id, None)
             if old is not None:
                 self.per_source[old.source] -= 1
@@ -441,18 +460,15 @@ def _has_mark(card: Card) -> bool:
 
 
 def late_count(cards: Sequence[Card], now: datetime) -> int:
-    """How many of ``cards`` (a column's, in card order) are past their due time or target:
-    within each priority the late ones come first, so two bisections per priority find
-    them (a move at 100,000 orders counted them one by one: ~60 ms a key)."""
+    """How many of ``cards`` (a column's, in card order) are late
+    (:func:`rxfloor.core.due.is_late`): the column sorts by promised instant, so the late
+    ones come first and one bisection finds them (a move at 100,000 orders counted them
+    one by one: ~60 ms a key)."""
     at = nextafter(now.timestamp(), _FAR)  # target <= now: instant < the float after now
-    late = 0
-    for rank in _RANKS:
-        first = bisect_left(cards, (rank, -_FAR, ""), key=_key)
-        late += bisect_left(cards, (rank, at, ""), lo=first, key=_key) - first
-    return late
+    return bisect_left(cards, (at, -1, ""), key=_key)
 
 
-def _key(card: Card) -> tuple[int, float, str]:
+def _key(card: Card) -> tuple[float, int, str]:
     return card.key
 
 

@@ -8,11 +8,12 @@ view alone.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from textual import on, work
@@ -25,14 +26,21 @@ from rxfloor.core import exceptions as exception_queue
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Cursor, Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq
-from rxfloor.core.db.feed import RETRY_INTERVAL, FeedBack, FeedDown, change_batches
+from rxfloor.core.db.feed import (
+    RETRY_INTERVAL,
+    FeedBack,
+    FeedDown,
+    FeedReopened,
+    change_batches,
+)
+from rxfloor.core.due import Targets
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import configured
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.card import urgency
 from rxfloor.tui.board.column import ColumnView
-from rxfloor.tui.board.header import BoardHeader, down_sentence, shown_sources
+from rxfloor.tui.board.header import BoardHeader, down_sentence, reopened_sentence, shown_sources
 from rxfloor.tui.board.messages import (
     AlertsChanged,
     BoardCompleted,
@@ -40,10 +48,11 @@ from rxfloor.tui.board.messages import (
     ChangesArrived,
     DatabaseBack,
     DatabaseDown,
+    DatabaseReplaced,
     HealthChanged,
     Notice,
 )
-from rxfloor.tui.board.model import BoardModel, Card, card_filter
+from rxfloor.tui.board.model import BoardModel, Card, card_filter, marked
 from rxfloor.tui.contain import Contained
 
 HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this often
@@ -56,12 +65,9 @@ _CARD_ROWS = 3
 FIRST_PAGE_WAIT = 0.5
 
 
-def targets(settings: Settings) -> dict[str, timedelta]:
-    """How long after it arrived a stat or waiter order with no due time is late."""
-    return {
-        "stat": timedelta(minutes=settings.stat_target_min),
-        "waiter": timedelta(minutes=settings.waiter_target_min),
-    }
+def targets(settings: Settings) -> Targets:
+    """When an order with no promised time of its source is due (``[floor] targets``)."""
+    return Targets.from_settings(settings)
 
 
 def day_start(now: datetime) -> datetime:
@@ -89,6 +95,21 @@ _DONE = {
 CANCEL_REQUEST = "cancel_request"
 
 
+def empty_hint() -> str:
+    """What an empty board says: how to put orders on it (a sample, the demo, a source)."""
+    from rxfloor.core import sources
+    from rxfloor.core.config import config_file
+
+    return (
+        "No orders here yet. To try the board: `rxfloor seed --count 50` adds sample orders "
+        "(never sent anywhere), `rxfloor --demo` opens the demo with every source's stand-in. "
+        f"To take orders from a source: its section [sources.NAME] in {config_file()} (NAME: "
+        f"{', '.join(sources.names())}; its credentials in the environment or the keyring); "
+        "its sync then runs with the board (or `rxfloor sync`). See "
+        "docs/pages/operations/configuration.md."
+    )
+
+
 class AlertBanner(Static):
     """The first open alert, until someone acknowledges it (a merchant's cancellation
     request: until someone answers it)."""
@@ -101,12 +122,16 @@ class AlertBanner(Static):
         alerts: Sequence[Mapping[Any, Any]],
         ack_key: str | None,
         answer_keys: tuple[str, str] | None = None,
+        *,
+        marks: bool = False,
     ) -> None:
         self.display = bool(alerts)
         if alerts:
             first = alerts[0]
             more = f" (1 of {len(alerts)})" if len(alerts) > 1 else ""
-            self.update(f" ⚠ {shown(first['message'])}{more}{_how(first, ack_key, answer_keys)}")
+            words = marked(str(first["message"]), str(first.get("order_name") or ""),
+                           str(first.get("order_source") or ""), marks)  # fmt: skip
+            self.update(f" ⚠ {shown(words)}{more}{_how(first, ack_key, answer_keys)}")
 
 
 def _how(alert: Mapping[Any, Any], ack_key: str | None, answer_keys: tuple[str, str] | None) -> str:
@@ -152,6 +177,7 @@ class BoardView(Contained, Vertical):
         self.health: Mapping[str, SyncHealth] = {}
         self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
+        self.marks = False  #: several sources in play: names carry their source's mark
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
         self._cursor_card: Card | None = None  # the card under the cursor as last painted
@@ -159,6 +185,7 @@ class BoardView(Contained, Vertical):
         self._replaced: tuple[Card, float] | None = None
         self._alerts_read = False  # the first read of the alerts rings no bell
         self.exceptions = 0  # the exceptions queue's count, polled with the health
+        self.reopened: datetime | None = None  # when a replaced SQLite file was reopened
         #: since when the database does not answer (None: it does)
         self.db_down: datetime | None = None
         #: published after each batch of the change feed and when the count changes: a
@@ -174,6 +201,7 @@ class BoardView(Contained, Vertical):
                          name="board-first-page", daemon=True).start()  # fmt: skip
         yield BoardHeader()
         yield AlertBanner()
+        yield Static(empty_hint(), id="empty-hint", markup=False)
         with Horizontal(id="columns"):
             for status in Status:
                 yield ColumnView(status, self.clock)
@@ -181,6 +209,7 @@ class BoardView(Contained, Vertical):
     def on_mount(self) -> None:
         self.column_for(Status.CANCELLED).display = False
         self.query_one(AlertBanner).display = False
+        self.query_one("#empty-hint").display = False
         self._header()
         self.set_interval(1.0, self._header)
         self.set_interval(TICK_INTERVAL, self._tick)
@@ -270,6 +299,10 @@ class BoardView(Contained, Vertical):
         self._track_cursor()
         self._marks()
         self._keys_may_have_changed()
+        # nothing at all on the board, once it is all read: how to put orders on it
+        empty = self._complete.is_set() and not self.model.cards
+        for hint in self.query("#empty-hint"):
+            hint.display = empty
 
     def _keys_may_have_changed(self) -> None:
         """The legal keys follow the cursor's card, the alerts and the health: the screen
@@ -284,6 +317,14 @@ class BoardView(Contained, Vertical):
         many = len(here.union(shown_sources(self.sources, self.health))) > 1
         for col in self.query(ColumnView):
             col.set_marks(many)
+        if many != self.marks:
+            self.marks = many
+            self._show_alerts(self.alerts)
+
+    def named(self, text: str, name: str, source: str) -> str:
+        """``text`` about the order ``name`` of ``source``, its name marked with the source
+        where several are in play (banners, notices: in two sources #1002 is two orders)."""
+        return marked(text, name, source, self.marks)
 
     def _tick(self) -> None:
         for col in self.query(ColumnView):
@@ -410,7 +451,8 @@ class BoardView(Contained, Vertical):
             after = self.card
             if (before is not None and before.id in {r["id"] for r in message.rows}
                     and (after is None or after.id != before.id)):  # fmt: skip
-                self._taken_away(before.id, after.name if after else None)
+                now_on = self.named(after.name, after.name, after.source) if after else None
+                self._taken_away(before.id, now_on)
         if message.confirmed:
             self._flag_failed(message.failed, message.confirmed)
         self.changed.publish(None)
@@ -428,6 +470,20 @@ class BoardView(Contained, Vertical):
         self.ring()  # once: the header keeps saying it
         self._header()
         self.post_message(Notice(f"{self.down_sentence} ({message.error})", "error"))
+        self._keys_may_have_changed()
+
+    @on(DatabaseReplaced)
+    def _database_replaced(self, message: DatabaseReplaced) -> None:
+        """A restarted ``--demo`` (or a restored backup) put another file at the path: the
+        board shows the new file's orders and says so."""
+        self.reopened = message.at
+        self.db_down = None
+        self.model.finished_since = day_start(self.clock())
+        self.model.load(message.cards)
+        self.paint(Status)
+        self._header()
+        self.post_message(Notice(reopened_sentence(message.at, message.path), "warning"))
+        self._poll_health()
         self._keys_may_have_changed()
 
     @on(DatabaseBack)
@@ -473,7 +529,8 @@ class BoardView(Contained, Vertical):
             self.ring()  # a new alert (not the ones open when the board opened)
         self._alerts_read = True
         self.alerts = alerts
-        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys)
+        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys,
+                                         marks=self.marks)  # fmt: skip
         self._keys_may_have_changed()
 
     def _open(self, alert: Mapping[Any, Any]) -> bool:
@@ -531,10 +588,20 @@ class BoardView(Contained, Vertical):
                     self.post_message(DatabaseDown(event.since, event.error))
                 elif isinstance(event, FeedBack):
                     self.post_message(DatabaseBack(event.down_since))
+                elif isinstance(event, FeedReopened):
+                    self._reload(event)
                 else:
                     self._deliver(event.order_ids)
         except StoreError as exc:  # the feed itself retries: this is a last resort
             self.post_message(Notice(f"live updates stopped: {exc}", "error"))
+
+    def _reload(self, event: FeedReopened) -> None:
+        """The whole board again from the new file (runs in the feed thread); a read that
+        fails is the feed's to tell (it retries)."""
+        statuses, since = [s.value for s in Status], day_start(self.clock())
+        with contextlib.suppress(StoreError):
+            _, cards = bq.board_load(self.store, statuses, since, Card.from_row)
+            self.post_message(DatabaseReplaced(event.at, event.path, cards))
 
     def _deliver(self, ids: frozenset[str]) -> None:
         """Read a batch's rows and post them; while the database does not answer, try
@@ -582,9 +649,14 @@ class BoardView(Contained, Vertical):
         if ev["action"] == "remote":
             what = f"set to {ev['to_status']} at the remote"
         by = f" by {visible(ev['actor'])}" if ev["action"] != "remote" else ""
-        cursor = f" · cursor on {now_on}" if now_on else ""
-        name = self.model.cards[card_id].name if card_id in self.model.cards else card_id
-        self.post_message(Notice(f"{name} {what}{by}{cursor}", "warning"))
+        card = self.model.cards.get(card_id)
+        name = card.name if card is not None else card_id
+        said = f"{name} {what}{by}"
+        if card is not None:
+            said = self.named(said, card.name, card.source)
+        if now_on is not None:
+            said += f" · cursor on {now_on}"
+        self.post_message(Notice(said, "warning"))
 
     @work(thread=True, group="health", exclusive=True)
     def _poll_health(self) -> None:

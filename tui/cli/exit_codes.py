@@ -1,4 +1,4 @@
-"""The one table of the ``rxfloor`` command's exit codes (README "Command line" lists them).
+"""The one table of the ``rxfloor`` command's exit codes (docs/pages/cli.md lists them).
 
 Scripts and scanners branch on these numbers, so they never change meaning. This module
 imports nothing: the board's crash handler (``tui/app.py``) takes its code from here too.

@@ -48,6 +48,28 @@ MIN_TOKEN_LENGTH = 16
 DEFAULT_PORT = 8566
 COOKIE = "rxfloor_serve"
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/=-]+")
+STATION_COOKIE = "rxfloor_station"
+STATION_COOKIE_AGE = 400 * 24 * 3600  # a browser keeps its name (browsers cap at 400 days)
+_STATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+BAD_TOKEN_TEXT = (
+    "401: a valid token is required. Open the address `rxfloor serve --print-url` prints "
+    "(it ends in ?token=...), or ask whoever runs rxfloor serve for it.\n"
+)
+BAD_TOKEN_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>rxfloor: sign-in link needed</title>
+<style>body{font:20px/1.5 sans-serif;max-width:40em;margin:3em auto;padding:0 1em}
+code{background:#eee;padding:0 .2em}</style></head>
+<body><h1>This screen needs its link</h1>
+<p>The address was opened without a valid token (or with an old one), so nothing of the
+floor is shown.</p>
+<ol><li>On the machine that runs <code>rxfloor serve</code>, run
+<code>rxfloor serve --print-url</code> (add <code>--board</code> if it serves the board).</li>
+<li>Open the address it prints here; it ends in <code>?token=...</code>. Add
+<code>&amp;station=counter-3</code> to give this browser a station name.</li>
+<li>The browser then remembers it: bookmark the page <em>without</em> the token.</li></ol>
+<p>If it worked before, the token may have been changed: ask whoever runs the server.</p>
+</body></html>
+"""
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 
@@ -191,7 +213,8 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     what = "the board" if args.board else "the wall (watch)"
     print(f"rxfloor serve: {what} on {url} (token from {where}; open {url}?token=…); "
           "Ctrl+C stops", flush=True)  # fmt: skip
-    gate = Gate(shlex.join(child), token, public_url=public_url, title=f"rxfloor {what}")
+    gate = Gate(shlex.join(child), token, public_url=public_url, title=f"rxfloor {what}",
+                board=args.board)  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(gate.run(sock))
     return ExitCode.OK
@@ -226,13 +249,28 @@ def _listen(host: str, port: int) -> socket.socket:
 _OUTSIDE_FONT = re.compile(r"<link[^>]*fonts\.googleapis\.com[^>]*>\s*", re.S)
 
 
+#: The wall read from three metres: unless ``?fontsize=N`` says otherwise, the page picks the
+#: font size that makes the browser's window :data:`WALL_COLUMNS` cells wide (1920 pixels:
+#: about 29 px letters, 110x31 cells), so the lists and the alerts are large too, not only
+#: the digits. It runs before textual.js reads the size (which it does once the page loaded).
+WALL_COLUMNS = 110
+_FIT = """{% if fit_columns %}<script>
+(function () {
+  var t = document.getElementById("terminal");
+  var px = Math.floor(window.innerWidth / ({{ fit_columns }} * 0.6));
+  t.dataset.fontSize = String(Math.max(12, Math.min(64, px)));
+})();
+</script>{% endif %}
+"""
+
+
 def _offline_templates(jinja2: Any, templates: str | Path) -> Any:
     """textual-serve's templates with every request to another origin taken out."""
     files = jinja2.FileSystemLoader(templates)
 
     def load(name: str) -> tuple[str, str | None, Callable[[], bool]] | None:
         source, path, fresh = files.get_source(None, name)
-        return _OUTSIDE_FONT.sub("", source), path, fresh
+        return _OUTSIDE_FONT.sub("", source).replace("</body>", _FIT + "</body>"), path, fresh
 
     return jinja2.FunctionLoader(load)
 
@@ -243,10 +281,15 @@ class Gate:
     any handler: the websocket handler, which starts the app process, is never reached
     without the token)."""
 
-    def __init__(self, command: str, token: str, *, public_url: str | None, title: str) -> None:
+    def __init__(
+        self, command: str, token: str, *, public_url: str | None, title: str, board: bool = False
+    ) -> None:
         from textual_serve.server import Server
 
         self.server = Server(command, title=title)
+        self.command = command
+        #: the board: each browser signs in and is its own station (see :meth:`station`)
+        self.board = board
         self.token = token
         self.session = session_value(token)
         self.public_url = public_url
@@ -275,15 +318,19 @@ class Gate:
         @web.middleware
         async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
             if not self.authorized(request):
-                return web.Response(status=401, text="401: a valid token is required\n",
-                                    headers={"WWW-Authenticate": 'Bearer realm="rxfloor"',
-                                             "Cache-Control": "no-store"})  # fmt: skip
-            if "token" in request.query:  # once: from now on the cookie, not the address bar
-                rest = [(k, v) for k, v in request.query.items() if k != "token"]
+                return refused(request)
+            if "token" in request.query or "station" in request.query:
+                # once: from now on the cookies, not the address bar
+                rest = [(k, v) for k, v in request.query.items() if k not in ("token", "station")]
                 location = request.path + (f"?{urlencode(rest)}" if rest else "")
                 answer = web.HTTPSeeOther(location)
                 answer.set_cookie(COOKIE, self.session, httponly=True, samesite="Strict",
                                   secure=self._https(request), path="/")  # fmt: skip
+                name = request.query.get("station")
+                if name is not None and _STATION.fullmatch(name):
+                    answer.set_cookie(STATION_COOKIE, name, httponly=True, samesite="Strict",
+                                      secure=self._https(request), path="/",
+                                      max_age=STATION_COOKIE_AGE)  # fmt: skip
                 answer.headers["Cache-Control"] = "no-store"
                 answer.headers["Referrer-Policy"] = "no-referrer"
                 return answer
@@ -296,6 +343,14 @@ class Gate:
                 response.headers.setdefault("X-Frame-Options", "DENY")
                 response.headers.setdefault("X-Content-Type-Options", "nosniff")
             return response
+
+        def refused(request: web.Request) -> web.Response:
+            """401 and nothing of the app; a browser is told in words what to do."""
+            headers = {"WWW-Authenticate": 'Bearer realm="rxfloor"', "Cache-Control": "no-store"}
+            if "text/html" in request.headers.get("Accept", "") and request.path == "/":
+                return web.Response(status=401, text=BAD_TOKEN_PAGE, content_type="text/html",
+                                    headers=headers)  # fmt: skip
+            return web.Response(status=401, text=BAD_TOKEN_TEXT, headers=headers)
 
         app = web.Application(middlewares=[gate])
         aiohttp_jinja2.setup(app, loader=_offline_templates(jinja2, self.server.templates_path),
@@ -341,12 +396,15 @@ class Gate:
             font_size = max(6, min(64, int(request.query.get("fontsize", "16"))))
         except ValueError:
             font_size = 16
+        # the wall fits its font to the window unless told a size; the board keeps 16
+        fit = WALL_COLUMNS if not self.board and "fontsize" not in request.query else 0
         ws = ("wss:" if base.startswith("https:") else "ws:") + base.split(":", 1)[1]
         context = {
             "font_size": font_size,
             "app_websocket_url": f"{ws}/ws",
             "config": {"static": {"url": f"{base}/static/"}},
             "application": {"name": self.title},
+            "fit_columns": fit,
         }
         return aiohttp_jinja2.render_template("app_index.html", request, context)
 
@@ -357,9 +415,52 @@ class Gate:
         assert task is not None
         self._sessions.add(task)
         try:
-            return await self.server.handle_websocket(request)
+            if not self.board:
+                return await self.server.handle_websocket(request)
+            return await self._board_session(request)
         finally:
             self._sessions.discard(task)
+
+    def station(self, request: web.Request) -> str:
+        """The browser's station: the name it was given (``/?station=counter-3``, kept in a
+        cookie), else its address (``web-10.0.0.7``)."""
+        name = request.cookies.get(STATION_COOKIE)
+        if name is not None and _STATION.fullmatch(name):
+            return name
+        return f"web-{request.remote or 'unknown'}"[:64]
+
+    async def _board_session(self, request: web.Request) -> web.StreamResponse:
+        """textual-serve's websocket handler for one browser, with this browser's own
+        command: its station, and the board asking who is at the keys before any move."""
+        from aiohttp import web
+        from textual_serve.app_service import AppService
+
+        def number(name: str, default: int) -> int:
+            try:
+                return int(request.query.get(name, default))
+            except ValueError:
+                return default
+
+        websocket = web.WebSocketResponse(heartbeat=15)
+        command = f"{self.command} --station {shlex.quote(self.station(request))} --sign-in"
+        service: AppService | None = None
+        try:
+            await websocket.prepare(request)
+
+            async def close() -> None:
+                await websocket.close()
+
+            service = AppService(command, write_bytes=websocket.send_bytes,
+                                 write_str=websocket.send_str, close=close,
+                                 download_manager=self.server.download_manager)  # fmt: skip
+            await service.start(number("width", 80), number("height", 24))
+            await self.server._process_messages(websocket, service)
+        except asyncio.CancelledError:
+            await websocket.close()
+        finally:
+            if service is not None:
+                await service.stop()
+        return websocket
 
     async def _close_sessions(self, _app: web.Application) -> None:
         for task in list(self._sessions):
@@ -408,8 +509,10 @@ def child(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="rxfloor serve (app process)")
     parser.add_argument("app", choices=["watch", "board"])
     parser.add_argument("--theme")
+    parser.add_argument("--station", help="the browser's station (the board)")
+    parser.add_argument("--sign-in", action="store_true", help="ask who is at the keys first")
     args = parser.parse_args(argv)
-    ctx = Context()
+    ctx = Context(station=args.station)
     try:
         if args.app == "watch":
             from rxfloor.tui.cli.watch import run_app
@@ -423,7 +526,7 @@ def child(argv: list[str]) -> int:
         background: Background | None = None
         if worker is not None:
             background = lambda: worker  # noqa: E731 — entering it starts it, leaving stops it
-        app = BoardApp(service, ctx.settings, background=background)
+        app = BoardApp(service, ctx.settings, background=background, sign_in_first=args.sign_in)
         app.run()
         return app.return_code or ExitCode.OK
     except Exception as exc:

@@ -22,7 +22,8 @@ def add_parser(subcommands: Subcommands) -> None:
     p = add_command(
         subcommands, "watch", handle,
         help="the live queue on a wall screen (read-only)",
-        description="Large per-column counts with the late ones, the stat and waiter queue, "
+        description="Large per-column counts with the late ones, the day's flow per hour and "
+        "turnaround, the stat and waiter queue, "
         "the oldest waiting order per column, finished in the last hour and today, the last "
         "moves, sync health and open alerts. Keys: q quits, t cycles the themes.",
     )  # fmt: skip
@@ -47,21 +48,23 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def figures_json(ctx: Context) -> str:
-    """The wall's figures now, as one JSON object (what the screen would show)."""
+    """The wall's figures now (the service's clock), as one JSON object (what the screen
+    would show)."""
     import dataclasses
     import json
 
     from rxfloor.core import sources
     from rxfloor.core.db import queries
-    from rxfloor.core.db.schema import utcnow
+    from rxfloor.core.due import Targets
     from rxfloor.tui.board.view import day_start
 
     store = ctx.service.store
-    now = utcnow()
+    now = ctx.service.clock()
     with store.read() as conn:
         figures = queries.wall_figures(
-            conn, now, day_start(now), sources=sources.configured(ctx.settings)
-        )
+            conn, now, day_start(now), sources=sources.configured(ctx.settings),
+            targets=Targets.from_settings(ctx.settings),
+        )  # fmt: skip
     data = dataclasses.asdict(figures)
     data["alerts"] = [{"order": a["order_name"], "message": a["message"]} for a in figures.alerts]
     return json.dumps(data, default=lambda v: v.isoformat(), ensure_ascii=False)

@@ -10,7 +10,6 @@ board view's ``changed`` signal), so it never needs a key to be current.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -22,8 +21,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from rxfloor.core import exceptions
+from rxfloor.core.age import age
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
+from rxfloor.core.due import Targets
 from rxfloor.core.exceptions import ExceptionItem, Kind, Remedy
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import ServiceError
@@ -45,16 +46,6 @@ _WIDTHS = (5, 10, 12, 14)
 AGE_INTERVAL = 30.0  # seconds between repaints of the ages (the board's TICK_INTERVAL)
 
 
-def age(since: datetime, now: datetime) -> str:
-    """``7m``, ``3h05``, ``4d``: how long the item has waited."""
-    minutes = max(0, int((now - since).total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes}m"
-    if minutes < 48 * 60:
-        return f"{minutes // 60}h{minutes % 60:02d}"
-    return f"{minutes // (24 * 60)}d"
-
-
 def fit(text: str, width: int) -> str:
     """``text`` in ``width`` cells at most: cut with ``…`` (the detail below shows it all)."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
@@ -63,7 +54,7 @@ def fit(text: str, width: int) -> str:
 def kind_words(item: ExceptionItem) -> str:
     if item.kind is Kind.MOVE:
         return f"parked {item.move}"
-    return "source status" if item.kind is Kind.SOURCE else "cancel request"
+    return str(item.kind)  # the CLI's words too (rxfloor exceptions)
 
 
 class ExceptionsRead(Message):
@@ -159,7 +150,7 @@ class ExceptionsScreen(Contained, Screen[None]):
     def read(self) -> None:
         try:
             with self.rx.service.store.read() as conn:
-                items = exceptions.queue(conn)
+                items = exceptions.queue(conn, Targets.from_settings(self.rx.settings))
         except StoreError as exc:
             self.post_message(Notice(str(exc), "error"))
             return
@@ -219,11 +210,14 @@ class ExceptionsScreen(Contained, Screen[None]):
         detail.display = item is not None
         if item is None:
             return
+        now = self.rx.clock()
         local = item.since.astimezone().strftime("%Y-%m-%d %H:%M")
         said = status_words(item.source, item.remote_status) if item.remote_status else ""
         where = f" · {item.source_label} says {said}" if said else ""
         row = f" · outbox row {item.outbox_id}" if item.outbox_id is not None else ""
-        head = f"{item.order_name} · {kind_words(item)} since {local}{where}{row}"
+        late = f" · order late {age(item.promised, now)}" if item.promised and item.late(now) \
+            else ""  # fmt: skip
+        head = f"{item.order_name} · {kind_words(item)} since {local}{where}{row}{late}"
         detail.update(visible(head) + "\n" + visible(item.words))
 
     @on(DataTable.RowHighlighted)
@@ -275,7 +269,11 @@ class ExceptionsScreen(Contained, Screen[None]):
             if reason:
                 self._settle(item, Remedy.REJECT, reason)
 
-        self.ask(reject_cancel_screen(item.order_name), done)
+        card = self.board.model.cards.get(item.order_id)
+        subject = f"{item.order_name} · {card.initials} · {card.items}" if card else item.order_name
+        screen = reject_cancel_screen(item.order_name, subject=subject, source=item.source_label,
+                                      message=item.words)  # fmt: skip
+        self.ask(screen, done)
 
     @work(thread=True, group="moves")
     def _settle(self, item: ExceptionItem, remedy: Remedy, note: str = "") -> None:
@@ -325,6 +323,7 @@ class ExceptionsScreen(Contained, Screen[None]):
         message.stop()
         if self.app.screen is self:
             title, body = detail_text(message.order, message.items, message.history,
-                                      message.errors)  # fmt: skip
+                                      message.errors, now=self.rx.clock(),
+                                      targets=Targets.from_settings(self.rx.settings))  # fmt: skip
             goto = ",".join(self.rx.key_names("goto"))
             self.app.push_screen(DetailScreen(title, body, goto))

@@ -27,22 +27,44 @@ from rxfloor.core import sources
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
-from rxfloor.core.db.feed import FeedBack, FeedDown, change_batches
+from rxfloor.core.db.feed import FeedBack, FeedDown, FeedReopened, change_batches
+from rxfloor.core.due import Targets
+from rxfloor.core.report import DayReport, day_report
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.header import any_stale, down_sentence, health_text, stale_after_s
+from rxfloor.tui.board.header import (
+    any_stale,
+    compact_health_line,
+    down_sentence,
+    health_text,
+    reopened_sentence,
+    stale_after_s,
+)
 from rxfloor.tui.board.view import day_start
-from rxfloor.tui.watch.widgets import Banner, ColumnPanel, ticker_text, urgent_text, urgent_title
+from rxfloor.tui.watch.widgets import (
+    Banner,
+    ColumnPanel,
+    FlowChart,
+    chart_hours,
+    flow_title,
+    ticker_text,
+    turnaround_text,
+    urgent_text,
+    urgent_title,
+)
 
 REFRESH_INTERVAL = 1.0
+#: Cells the pharmacy's name keeps in the header before the sync health is compacted.
+MIN_TITLE = 12
 
 
 class FiguresRead(Message):
     """One read of the wall's figures; ``seq`` orders the reads."""
 
-    def __init__(self, seq: int, figures: bq.WallFigures) -> None:
+    def __init__(self, seq: int, figures: bq.WallFigures, day: DayReport) -> None:
         super().__init__()
         self.seq = seq
         self.figures = figures
+        self.day = day
 
 
 class ReadFailed(Message):
@@ -58,6 +80,19 @@ class Unreachable(Message):
         super().__init__()
         self.since = since
         self.error = error
+
+
+class Reopened(Message):
+    """The SQLite file was replaced and the wall now reads the new one (since ``at``)."""
+
+    def __init__(self, at: datetime, path: str) -> None:
+        super().__init__()
+        self.at = at
+        self.path = path
+
+
+#: How long the wall says that it reopened a replaced database file.
+REOPENED_SHOWN_S = 60.0
 
 
 class WatchScreen(Screen[None]):
@@ -77,18 +112,29 @@ class WatchScreen(Screen[None]):
         self._shown = 0
         self._stop = threading.Event()
         self.db_down: datetime | None = None  # since when the database does not answer
+        self.day: DayReport | None = None  # the day's flow and turnaround, as last read
+        self._chart_key: object = None
+        self.reopened: datetime | None = None  # when a replaced database file was reopened
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="wall-header"):
             yield Static(visible(f"{self.settings.pharmacy} · wall"), id="wall-title",
                          markup=False)  # fmt: skip
             yield Static("", id="wall-clock", markup=False)
+            yield Static("", id="wall-exceptions", markup=False)
             yield Static("", id="wall-health", markup=False)
         yield Banner()
+        yield Static("", id="wall-notice", markup=False)
         with Horizontal(id="wall-columns"):
             yield ColumnPanel("OPEN", side_label="late", id="panel-open")
             yield ColumnPanel("PROCESSING", side_label="late", id="panel-processing")
             yield ColumnPanel("FINISHED today", side_label="last hour", id="panel-finished")
+        with Horizontal(id="wall-today"):
+            with Vertical(id="wall-flow", classes="list"):
+                yield FlowChart(id="flow-chart")
+            with Vertical(id="wall-turnaround", classes="list"):
+                yield Static("", id="turnaround-head", markup=False)
+                yield Static("", id="turnaround-body", markup=False)
         with Horizontal(id="wall-lists"):
             with Vertical(id="wall-urgent", classes="list"):
                 yield Static("", id="urgent-body", markup=False)
@@ -98,7 +144,13 @@ class WatchScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#wall-ticker").border_title = "LAST MOVES"
         self.query_one("#wall-urgent").border_title = "STAT · WAITER"
+        self.query_one("#wall-flow").border_title = flow_title()
+        self.query_one("#wall-turnaround").border_title = "TURNAROUND today"
+        self.query_one("#turnaround-head", Static).update(
+            Text(f"{'':<8}{'p50':>6}{'p90':>6}{'n':>5}", style="dim", no_wrap=True)
+        )
         self.query_one(Banner).display = False
+        self.query_one("#wall-notice").display = False
         self._clock()
         self.set_interval(REFRESH_INTERVAL, self._tick)
         self._start()
@@ -106,17 +158,18 @@ class WatchScreen(Screen[None]):
     def on_unmount(self) -> None:
         self._stop.set()
 
-    def on_resize(self) -> None:
-        self.set_class(self.size.height >= 40, "-roomy")  # room for a taller alert banner
-
     # ------------------------------------------------------------- reading
     def _read(self) -> FiguresRead:
         """Read the figures now (in a worker thread)."""
         seq = next(self._seq)
         now = self.clock()
+        start = day_start(now)
         with self.store.read() as conn:
-            figures = bq.wall_figures(conn, now, day_start(now), sources=self.sources)
-        return FiguresRead(seq, figures)
+            figures = bq.wall_figures(
+                conn, now, start, sources=self.sources, targets=Targets.from_settings(self.settings)
+            )
+            day = day_report(conn, start.date())
+        return FiguresRead(seq, figures, day)
 
     @work(thread=True, group="feed")
     def _start(self) -> None:
@@ -130,6 +183,8 @@ class WatchScreen(Screen[None]):
                     continue
                 if isinstance(event, FeedBack):
                     self.post_message(Unreachable(None))
+                if isinstance(event, FeedReopened):
+                    self.post_message(Reopened(event.at, event.path))
                 with contextlib.suppress(StoreError):  # the feed notices, and says so
                     self.post_message(self._read())
         except StoreError as exc:
@@ -144,6 +199,11 @@ class WatchScreen(Screen[None]):
 
     def _tick(self) -> None:
         self._clock()
+        if self.reopened is not None and (self.clock() - self.reopened).total_seconds() > (
+            REOPENED_SHOWN_S
+        ):
+            self.reopened = None
+            self.query_one("#wall-notice").display = False
         self._refresh()
 
     # ------------------------------------------------------------ painting
@@ -161,6 +221,16 @@ class WatchScreen(Screen[None]):
         self.db_down = message.since
         self._read_failed(ReadFailed(down_sentence(message.since)))
 
+    @on(Reopened)
+    def _reopened(self, message: Reopened) -> None:
+        self.reopened = message.at
+        self.db_down = None
+        self._shown = next(self._seq)  # a read begun before, on the old file, is not shown
+        notice = self.query_one("#wall-notice", Static)
+        notice.update(reopened_sentence(message.at, message.path))
+        notice.display = True
+        self._refresh()
+
     @on(ReadFailed)
     def _read_failed(self, message: ReadFailed) -> None:
         if self.db_down is not None:  # the sentence that says it all stays
@@ -177,6 +247,7 @@ class WatchScreen(Screen[None]):
         self._shown = message.seq
         self.error = None
         self.paint(message.figures)
+        self.paint_day(message.day, message.figures.now)
 
     def paint(self, figures: bq.WallFigures) -> None:
         self.figures = figures
@@ -199,11 +270,49 @@ class WatchScreen(Screen[None]):
             urgent_text(figures.urgent, now, marks=several)
         )
         self.query_one("#ticker-body", Static).update(ticker_text(figures.moves, marks=several))
-        self.query_one(Banner).show(figures.alerts)
-        health = figures.health
+        self.query_one(Banner).show(figures.alerts, marks=several)
+        if self.db_down is not None:  # an old file read while the path has none: not "online"
+            self._read_failed(ReadFailed(down_sentence(self.db_down)))
+            return
+        exceptions = self.query_one("#wall-exceptions", Static)
+        exceptions.update(f"exceptions {figures.exceptions}")
+        exceptions.set_class(figures.exceptions > 0, "-look")
+        self._paint_health(figures)
+
+    def paint_day(self, day: DayReport, now: datetime) -> None:
+        """The flow chart and the turnaround (:mod:`rxfloor.core.report`, as ``rxfloor
+        report`` prints them); the chart is drawn again only when its figures change."""
+        self.query_one("#turnaround-body", Static).update(turnaround_text(day))
+        self.day = day
+        key = (chart_hours(day, now), [day.hours[i] for i in chart_hours(day, now)])
+        if key != self._chart_key:
+            self._chart_key = key
+            self.query_one(FlowChart).show(day, now)
+
+    def _paint_health(self, figures: bq.WallFigures) -> None:
+        """Every count spelled out where the header has the room; where it has not (80
+        columns, several sources), the board's compact form: ``4 sources online``, a source
+        with news keeps its words (``photon offline since 10:02 · 3 online``)."""
+        health, now = figures.health, figures.now
         bad = any(h.online is False or h.failed > 0 for h in health.values())
         widget = self.query_one("#wall-health", Static)
         stale_after = stale_after_s(self.settings)
-        widget.update(health_text(health, now=now, stale_after=stale_after))
+        words = health_text(health, now=now, stale_after=stale_after)
+        if len(health) > 1 and len(words) > self._health_room():
+            words = compact_health_line(health, list(health), now=now,
+                                        stale_after=stale_after).plain  # fmt: skip
+        widget.update(words)
         widget.set_class(bad, "-bad")
         widget.set_class(not bad and any_stale(health, now, stale_after), "-stale")
+
+    def _health_room(self) -> int:
+        """Cells the health may take: the header less the clock, the exceptions count
+        and a short title (the title gives way first: it never changes)."""
+        taken = sum(self.query_one(f"#wall-{part}", Static).outer_size.width
+                    for part in ("clock", "exceptions"))  # fmt: skip
+        return max(self.size.width - taken - MIN_TITLE - 2, 0)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height >= 40, "-roomy")  # room for a taller alert banner
+        if self.figures is not None:
+            self.call_after_refresh(self._paint_health, self.figures)

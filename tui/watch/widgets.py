@@ -16,11 +16,13 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
+from textual_plotext import PlotextPlot
 
+from rxfloor.core.age import age
 from rxfloor.core.db.queries import ColumnFigures, TickerMove, Waiting
+from rxfloor.core.report import DayReport
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.card import age
-from rxfloor.tui.board.model import source_mark
+from rxfloor.tui.board.model import marked, source_mark
 from rxfloor.tui.watch import font
 
 _MARK = {"stat": "!!", "waiter": "W "}
@@ -57,7 +59,8 @@ def waited(item: Waiting, now: datetime) -> str:
 
 
 def is_late(item: Waiting, now: datetime) -> bool:
-    return item.due_at is not None and item.due_at <= now
+    """Late as the board says it (:mod:`rxfloor.core.due`, decided with the figures)."""
+    return item.late
 
 
 class ColumnPanel(Vertical):
@@ -106,18 +109,20 @@ class Banner(Static):
     def __init__(self) -> None:
         super().__init__("", id="wall-alerts", markup=False)
 
-    def show(self, alerts: Sequence[Mapping[Any, Any]]) -> None:
+    def show(self, alerts: Sequence[Mapping[Any, Any]], *, marks: bool = False) -> None:
+        """``marks``: each order's name carries its source's mark (several sources)."""
         self.display = bool(alerts)
-        lines = [f"⚠ ALERT {shown(a['message'])}" for a in alerts[: self.MAX_LINES]]
+        lines = [f"⚠ ALERT {shown(_alert_words(a, marks))}" for a in alerts[: self.MAX_LINES]]
         if len(alerts) > self.MAX_LINES:
             lines.append(f"⚠ … and {len(alerts) - self.MAX_LINES} more open alerts")
         self.update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
 
 
 def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False) -> Text:
-    """The stat and waiter queue: most urgent first, with initials only (``marks``: the
-    source's mark before each name, as on the board's cards, when several sources share
-    the floor and two of them may both have a #1012)."""
+    """The stat and waiter queue, most urgent first: name, initials, ``LATE`` or the due
+    time, the status and how long it has been in it, then hold and bench flags. Initials
+    only. ``marks``: the source's mark before each name, as on the board's cards, when
+    several sources share the floor and two of them may both have a #1012."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if not items:
         text.append("no stat or waiter orders", style="italic")
@@ -130,12 +135,14 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
         if marks:
             text.append(f" {source_mark(item.source)}", style="bold")
         text.append(f" {visible(item.name):<8} {visible(item.initials):<4}", style="bold")
-        text.append(f"{_SHORT.get(item.status, item.status):<5}")
-        text.append(f"{waited(item, now):>6}")
-        if late:
-            text.append("  LATE", style="bold reverse")
-        elif item.due_at is not None:
-            text.append(item.due_at.astimezone().strftime("  due %H:%M"))
+        if late:  # what the floor acts on first, so it is never the part cut off
+            text.append(" LATE    ", style="bold reverse")
+        elif item.promised is not None:
+            text.append(item.promised.astimezone().strftime("due %H:%M"))
+        else:
+            text.append(" " * 9)
+        text.append(f" {_SHORT.get(item.status, item.status):<5}")
+        text.append(f"{waited(item, now):>5}")
         if item.on_hold:
             text.append("  HOLD", style="bold")
         if "fridge" in item.flags:
@@ -147,6 +154,11 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
 
 def urgent_title(counts: Mapping[str, int]) -> str:
     return f"STAT {counts.get('stat', 0)} · WAITER {counts.get('waiter', 0)}"
+
+
+def _alert_words(alert: Mapping[Any, Any], marks: bool) -> str:
+    name, source = str(alert.get("order_name") or ""), str(alert.get("order_source") or "")
+    return marked(str(alert["message"]), name, source, marks)
 
 
 def _move_words(move: TickerMove) -> str:
@@ -174,3 +186,81 @@ def ticker_text(moves: Sequence[TickerMove], *, marks: bool = False) -> Text:
         text.append(f"{_move_words(move):<8} ")
         text.append(visible(who), style="bold")
     return text
+
+
+#: The flow chart starts at this local hour, or earlier when orders came earlier.
+FIRST_HOUR = 7
+
+
+def chart_hours(report: DayReport, now: datetime) -> range:
+    """The hours the flow chart shows: from the first with news (or ``FIRST_HOUR``) to the
+    current one."""
+    starts = [h.start for h in report.hours]
+    current = sum(1 for s in starts if s <= now) - 1
+    if current < 0:
+        return range(0)
+    usual = next((i for i, s in enumerate(starts) if s.astimezone().hour >= FIRST_HOUR), 0)
+    busy = next((i for i, h in enumerate(report.hours) if h.received or h.finished), usual)
+    return range(min(usual, busy, current), current + 1)
+
+
+class FlowChart(PlotextPlot):
+    """The day's flow: orders received and finished per hour, side by side on one scale
+    (what came in against what went out: a gap that grows is a queue that grows)."""
+
+    def show(self, report: DayReport, now: datetime) -> None:
+        hours = chart_hours(report, now)
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if not hours:
+            self.refresh()
+            return
+        received = [report.hours[i].received for i in hours]
+        finished = [report.hours[i].finished for i in hours]
+        # no legend (it hides bars on a small screen): the border title names the colours
+        plt.multiple_bar(
+            [f"{report.hours[i].start.astimezone():%H}" for i in hours],
+            [received, finished],
+            color=list(COLOURS.values()),  # type: ignore[arg-type]  # documented: one per series
+        )
+        plt.frame(False)  # no box: on a small screen every row goes to the bars
+        top = max([*received, *finished, 1])
+        plt.yticks(sorted({top // 2, top} - {0}))  # whole orders, never "122.7"
+        self.refresh()
+
+
+#: the chart's series and their plotext colours (the border title says which is which)
+COLOURS = {"in": "orange", "done": "green"}
+
+
+def flow_title() -> Text:
+    """``TODAY per hour: in · done``, each word in its bars' colour."""
+    title = Text("TODAY per hour: ", style="bold")
+    title.append("in", style="bold dark_orange")
+    title.append(" · ")
+    title.append("done", style="bold green")
+    return title
+
+
+def turnaround_text(report: DayReport) -> Text:
+    """Received → FINISHED today: p50 / p90 for all, per source and per priority."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if not report.turnaround:
+        text.append("nothing finished yet today", style="italic")
+        return text
+    for i, t in enumerate(report.turnaround):
+        key = "all" if (t.source, t.priority) == ("all", "all") else (
+            t.source if t.priority == "all" else t.priority)  # fmt: skip
+        if i:
+            text.append("\n")
+        text.append(f"{visible(key):<8}", style="bold" if key == "all" else "")
+        text.append(f"{_minutes(t.p50_min):>6}", style="bold")
+        text.append(f"{_minutes(t.p90_min):>6}")
+        text.append(f"{t.count:>5}", style="dim")
+    return text
+
+
+def _minutes(value: float) -> str:
+    total = round(value)
+    return f"{total}m" if total < 60 else f"{total // 60}h{total % 60:02d}"

@@ -13,8 +13,8 @@ _WORDS = {"open": "Open", "started": "Started", "finished": "Finished", "cancell
 
 
 class FolderSection(BaseModel):
-    """``[sources.folder]``: a folder a partner drops order files in (see the README's
-    "The folder drop" for the layout)."""
+    """``[sources.folder]``: a folder a partner drops order files in (see
+    docs/pages/sources/folder.md for the layout)."""
 
     model_config = ConfigDict(extra="forbid")
 

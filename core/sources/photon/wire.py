@@ -140,7 +140,8 @@ class PhotonOrder:
 
     @property
     def on_hold(self) -> bool:
-        """Photon reports an error: the order is parked (held by the remote, see README)."""
+        """Photon reports an error: the order is parked (held by the remote, see
+        docs/pages/sources/photon.md)."""
         return self.status == mapping.ERROR
 
     @property

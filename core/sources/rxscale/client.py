@@ -1,4 +1,4 @@
-"""The client of the RxScale API (README, RxScale API): one pooled httpx client, one
+"""The client of the RxScale API (docs/pages/sources/rxscale.md): one pooled httpx client, one
 request per call.
 
 It owns explicit timeouts, the client-side rate limit, and the mapping of failures to the

@@ -1,7 +1,7 @@
 """Shopify as an :class:`~rxfloor.core.sources.base.OrderSource`: the pharmacy is a
 fulfillment service app; its orders are the fulfillment orders assigned to its location.
 
-Push steps (README, Shopify mapping), each one mutation:
+Push steps (docs/pages/sources/shopify.md, the mapping), each one mutation:
 
 =====================  ===============================================  ====================
 step                   mutation                                          sent with

@@ -1,5 +1,5 @@
 """Shopify's wire models (the GraphQL answers, and the webhook payloads' snake_case forms)
-and the one mapping from a fulfillment order to the board (README, Shopify mapping).
+and the one mapping from a fulfillment order to the board (docs/pages/sources/shopify.md).
 
 A :class:`FulfillmentOrder` is what the sync engine receives as a
 :class:`~rxfloor.core.sources.base.SourceOrder`. Its ``status`` is the compact
@@ -52,7 +52,7 @@ def split(remote_status: str) -> tuple[str, str]:
 
 
 def board_status(status: str, request: str) -> Status | None:
-    """The board column of a fulfillment order (README, Shopify mapping), or None where
+    """The board column of a fulfillment order (docs/pages/sources/shopify.md), or None where
     the pharmacy has nothing to do with it (no request submitted)."""
     if request == REJECTED:
         return Status.CANCELLED  # we turned the request down

@@ -158,7 +158,8 @@ def test_events_the_floor_does_not_use_are_acknowledged(receiver: WebhookReceive
 
 def test_a_batch_of_one_is_one_event(receiver: WebhookReceiver) -> None:
     """The content type names a batch; WEBHOOKS says the body is a single event. A JSON
-    array of one (the batch format's shape) is taken too (tolerated, see the README)."""
+    array of one (the batch format's shape) is taken too (tolerated, see
+    docs/pages/sources/photon.md)."""
     single = json.loads(envelope("photon:order:placed", placed("ord_batch", HERE)))
     body = json.dumps([single]).encode()
     assert receiver.receive(body, headers(body))[0] == 202
