@@ -23,6 +23,7 @@ from rxfloor.core.due import Targets, promise
 from rxfloor.core.lifecycle import (
     Action,
     CheckRule,
+    DeliveryType,
     OrderFacts,
     Person,
     Priority,
@@ -42,6 +43,14 @@ _SOURCE_PREFIX = "source:"
 _FAR = float("inf")
 #: Up to this many changed rows are placed one by one; a bigger burst re-sorts the columns.
 _INCREMENTAL_LIMIT = 64
+
+
+_DELIVERIES = {d.value: d for d in DeliveryType}
+
+
+def _delivery(word: str) -> DeliveryType:
+    """The card's delivery word as the lifecycle knows it (an unknown word: pickup)."""
+    return _DELIVERIES.get(word, DeliveryType.PICKUP)
 
 
 @dataclass(slots=True, eq=False)  # identity equality: list.remove stays cheap
@@ -82,6 +91,11 @@ class Card:
     hold_reason: str | None = None
     hold_by: str | None = None
     hold_since: datetime | None = None
+    #: a FINISHED pickup order: the will-call bin it waits in, when and by whom picked up
+    will_call_bin: str | None = None
+    picked_up_at: datetime | None = None
+    picked_up_by: str | None = None
+    dob_on_file: bool = False  #: the source gave the patient's date of birth (the hand-off)
     #: when it is late: its due time, else (stat, waiter) a target after it arrived
     target: datetime | None = None
     #: the target's instant, computed once (the sort order is asked of it often); a float
@@ -149,6 +163,10 @@ class Card:
             hold_reason=visible(data.get("hold_reason") or "") if on_hold else None,
             hold_by=visible(data.get("hold_by") or "") if on_hold else None,
             hold_since=data.get("hold_since") if on_hold else None,
+            will_call_bin=data.get("will_call_bin"),
+            picked_up_at=data.get("picked_up_at"),
+            picked_up_by=data.get("picked_up_by"),
+            dob_on_file=bool(data.get("patient_dob")),
         )
         card.target = card.due_at
         card.due = card._due()
@@ -184,7 +202,9 @@ class Card:
                           cancel_requested=self.cancel_requested,
                           remote_hold=self.remote_hold, check=check, step=step,
                           filler=self.filled_by, hold_reason=self.hold_reason,
-                          hold_by=self.hold_by, hold_since=self.hold_since)  # fmt: skip
+                          hold_by=self.hold_by, hold_since=self.hold_since,
+                          delivery=_delivery(self.delivery),
+                          picked_up=self.picked_up_at is not None)  # fmt: skip
 
     def scheduled(self, now: datetime) -> bool:
         return is_scheduled(self.fulfill_at, now)
