@@ -281,8 +281,9 @@ class WatchScreen(Screen[None]):
         back = figures.return_to_stock
         stock = self.query_one("#wall-stock")
         stock.display = back is not None and back.count > 0
-        if back is not None and back.count:
-            stock.border_title = stock_title(back)
+        self.query_one("#wall-lists").set_class(stock.display, "-stock")
+        if back is not None and back.count:  # a quarter of the row, less its corners
+            stock.border_title = stock_title(back, self.size.width // 4 - 6)
             self.query_one("#stock-body", Static).update(stock_text(back, marks=several))
         if self.db_down is not None:  # an old file read while the path has none: not "online"
             self._read_failed(ReadFailed(down_sentence(self.db_down)))

@@ -174,24 +174,29 @@ def finished_text(split: FinishedSplit, cancelled: int, width: int) -> Text:
     return Text(words, no_wrap=True, overflow="ellipsis")
 
 
-def stock_title(back: ReturnToStock) -> str:
-    """``BACK TO STOCK 3 · over 7d``: how many ready pickup orders waited too long."""
-    return f"BACK TO STOCK {back.count} · over {back.days}d"
+def stock_title(back: ReturnToStock, room: int) -> str:
+    """``BACK TO STOCK 3 · over 7d``: how many ready pickup orders waited too long (as much
+    as its ``room`` holds: the days go first, each line says its own, then ``BACK``)."""
+    for title in (f"BACK TO STOCK {back.count} · over {back.days}d",
+                  f"BACK TO STOCK {back.count}"):  # fmt: skip
+        if len(title) <= room:
+            return title
+    return f"TO STOCK {back.count}"
 
 
 def stock_text(back: ReturnToStock, *, marks: bool = False) -> Text:
     """Ready pickup orders waiting longer than ``[floor] will_call_days``, longest first:
-    name, initials, will-call bin, whole days waited (initials only, as everywhere on the
-    wall); ``… and N more`` when the list was capped."""
+    whole days waited (first: never the part cut off), name, initials, will-call bin
+    (initials only, as everywhere on the wall); ``… and N more`` when the list was capped."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for i, item in enumerate(back.orders):
         if i:
             text.append("\n")
+        text.append(f"{item.days:>2}d ", style="bold")
         if marks:
             text.append(f"{source_mark(item.source)} ", style="bold")
-        text.append(f"{visible(item.name):<8} {visible(item.initials):<4}", style="bold")
-        text.append(f" {visible(item.bin or '-'):<6}")
-        text.append(f"{item.days:>4}d", style="bold")
+        text.append(f"{visible(item.name)} {visible(item.initials)}", style="bold")
+        text.append(f" {visible(item.bin or '-')}")
     if back.count > len(back.orders):
         text.append(f"\n… and {back.count - len(back.orders)} more", style="italic")
     return text
