@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -361,6 +362,10 @@ async def test_the_wall_draws_the_days_flow_and_turnaround_as_the_report_counts_
             assert "nothing finished yet today" in body
 
 
+def _at(when: datetime) -> datetime:
+    return when
+
+
 def _seed_will_call(url: str) -> None:
     """Pickup orders: two ready since 10 and 9 days (bins B3 and none), one ready since 2
     days, and today one ready in B7, one handed off; the board's seed finished #1006 (ship)."""
@@ -373,7 +378,7 @@ def _seed_will_call(url: str) -> None:
                                   (93, 2.0, "B4", False), (94, 0.1, "B7", False),
                                   (95, 0.05, None, True)):  # fmt: skip
         at = FROZEN - timedelta(days=days)
-        svc = OrderService(store, Actor("CD", "counter-2"), clock=lambda at=at: at)
+        svc = OrderService(store, Actor("CD", "counter-2"), clock=functools.partial(_at, at))
         order = shopify(n, f"#9{n}", delivery=DeliveryType.PICKUP)
         svc.add_orders([order])
         svc.act(order.name, Action.START)
