@@ -246,3 +246,25 @@ def test_ready_orders_older_than_the_will_call_days_go_back_to_stock(store: Stor
     assert back.orders[0].since == NOW - timedelta(days=10.5)
     assert (capped.count, [o.name for o in capped.orders]) == (2, ["#20"])
     assert (none.count, none.orders) == (0, [])
+
+
+def test_the_back_to_stock_count_reads_the_ready_index(sqlite_url: str) -> None:
+    """The wall asks every second: the ready pickup orders come from ``ix_orders_ready``,
+    never from a read of every FINISHED order (45 ms on 100,000 orders without it)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from rxfloor.core.db import orders
+    from rxfloor.core.db.queries import _ready_pickup
+
+    store = Store.open(sqlite_url)
+    try:
+        older = [*_ready_pickup(), orders.c.status_since < NOW - timedelta(days=7)]
+        stmt = select(func.count()).where(*older)
+        with store.read() as conn:
+            sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    finally:
+        store.close()
+    assert "ix_orders_ready" in plan, plan
