@@ -28,14 +28,14 @@ from pydantic import SecretStr
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.service import OrderService
 from rxfloor.core.sources.base import OrderSource
-from rxfloor.core.sources.konnektive import wire as konnektive_wire
+from rxfloor.core.sources.konnektive import mapping as konnektive_mapping
 from rxfloor.core.sources.photon.source import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     PhotonWebhooks,
 )
-from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS
+from rxfloor.core.sources.rxscale.client import RxScaleClient
+from rxfloor.core.sources.rxscale.mapping import BOARD_STATUS
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from rxfloor.sandbox.photon import HOOK_PATH, sign
@@ -130,7 +130,7 @@ class RxScaleRemote:
         return env
 
     def open_source(self, *, timeout_s: float = 10.0) -> OrderSource:
-        client = RemoteClient(self.server.base_url, SecretStr(self.server.api_key),
+        client = RxScaleClient(self.server.base_url, SecretStr(self.server.api_key),
                               rate_limit_per_s=None, timeout_s=timeout_s)  # fmt: skip
         return RxScaleSource(client)
 
@@ -332,7 +332,7 @@ class KonnektiveRemote:
 
     def applied(self) -> list[Applied]:
         # a shipment with a tracking number waits for the carrier: still the SHIPPED we sent
-        return [Applied(t["order_id"], "SHIPPED" if t["to"] == konnektive_wire.PENDING_SHIPMENT
+        return [Applied(t["order_id"], "SHIPPED" if t["to"] == konnektive_mapping.PENDING_SHIPMENT
                         else t["to"], t["by"] == "api")
                 for t in self.server.transitions()]  # fmt: skip
 
@@ -352,17 +352,19 @@ class KonnektiveRemote:
     def remote_change(self, uid: str, what: RemoteChange) -> bool:
         status = self.server.fulfillment(uid)["fulfillmentStatus"]
         if what == "cancel":
-            if status == konnektive_wire.CANCELLED:
+            if status == konnektive_mapping.CANCELLED:
                 return False
             self.server.merchant(uid, "CANCELLED")
         else:  # the carrier confirms what the pharmacy shipped
-            if status not in (konnektive_wire.PENDING_SHIPMENT, konnektive_wire.SHIPPED):
+            if status not in (konnektive_mapping.PENDING_SHIPMENT, konnektive_mapping.SHIPPED):
                 return False
             self.server.carrier(uid, "DELIVERED")
         return True
 
     def board_status(self, uid: str) -> Status | None:
-        return konnektive_wire.BOARD_STATUS.get(self.server.fulfillment(uid)["fulfillmentStatus"])
+        return konnektive_mapping.BOARD_STATUS.get(
+            self.server.fulfillment(uid)["fulfillmentStatus"]
+        )
 
     def as_remote_tells(self, local: Status, *, waiting: bool = False) -> Status:
         return Status.OPEN if local is Status.PROCESSING else local

@@ -1,4 +1,5 @@
-"""``rxfloor``: the app around the board: themes, keymap, toasts, the background runner.
+"""``rxfloor``: the app around the board: themes, keymap, the notice line, the background
+runner.
 
 The board itself is :mod:`rxfloor.tui.board` (screen, view, columns, cards); its keys are
 the action table :mod:`rxfloor.tui.actions`.
@@ -323,7 +324,7 @@ class BoardApp(App[None]):
 
     @on(Notice)
     def _notice(self, message: Notice) -> None:
-        """Workers' sentences (bubbled up from the board) become toasts."""
+        """Workers' sentences (bubbled up from the board) go to the notice line."""
         self.say(message.text, message.severity)
 
     def key_names(self, binding_id: str) -> list[str]:

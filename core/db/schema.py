@@ -35,7 +35,7 @@ from rxfloor.core.sources import default_source
 from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0012_ready_index"
+SCHEMA_HEAD = "0013_ready_index"
 
 
 def utcnow() -> datetime:
@@ -186,6 +186,7 @@ line_items = Table(
     Column("strength", String(64), default="", nullable=False),
     Column("quantity", Integer, default=1, nullable=False),
     Column("pzn", String(16)),
+    Column("barcode", String(64)),
 )
 
 

@@ -54,6 +54,13 @@ _REPORT_STATE = {"received": "RECEIVED", "in_progress": "FILLING", "shipped": "S
 
 _DRUGS = ("Amoxicillin 500 mg", "Sertraline 50 mg", "Lisinopril 10 mg", "Metformin 500 mg",
           "Atorvastatin 20 mg", "Levothyroxine 50 mcg", "Finasteride 1 mg")  # fmt: skip
+#: a treatment's ``codes`` (Photon-Health/client ``packages/sdk/src/types.ts``
+#: ``TreatmentCodes``: packageNDC, productNDC, rxcui, SKU, HCPCS); 11-digit package NDCs
+#: without hyphens as Photon's own client compares them; the numbers are made up
+_CODES = {drug: {"packageNDC": f"{60000 + n:05d}{1000 + n:04d}01",
+                 "productNDC": f"{60000 + n:05d}-{1000 + n:04d}",
+                 "rxcui": None, "SKU": None, "HCPCS": None}
+          for n, drug in enumerate(_DRUGS)}  # fmt: skip
 _NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov",
           "Donald Knuth", "Frances Allen")  # fmt: skip
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, like Photon's ULIDs
@@ -209,11 +216,12 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
         with self._lock:
             for _ in range(count):
                 uid = self._new_id("ord")
+                drugs = [self._rng.choice(_DRUGS) for _ in range(self._rng.randint(1, 2))]
                 fills = [
                     {"id": self._new_id("fil"),
-                     "treatment": {"name": self._rng.choice(_DRUGS)},
+                     "treatment": {"name": drug, "codes": dict(_CODES[drug])},
                      "prescription": {"id": self._new_id("rx"), "externalId": None}}
-                    for _ in range(self._rng.randint(1, 2))
+                    for drug in drugs
                 ]  # fmt: skip
                 now = self._tick()
                 order: dict[str, Any] = {

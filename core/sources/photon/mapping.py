@@ -7,7 +7,7 @@ Photon's order status guide, lower case (``placed``, ``received``, ``filling``, 
 which takes it off this floor.
 
 The stand-in has its own tables (:mod:`rxfloor.sandbox.photon.state`), on
-purpose, for the reason given in :mod:`rxfloor.core.sources.rxscale.dialects`.
+purpose, for the reason given in :mod:`rxfloor.core.sources.rxscale.mapping`.
 """
 
 from __future__ import annotations

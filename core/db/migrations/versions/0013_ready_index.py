@@ -5,8 +5,8 @@ more than ``[floor] will_call_days`` ago. Without an index that reads every FINI
 (about 45 ms on 100,000 orders in SQLite, each second); with this one it reads only the ready
 pickup orders, oldest first.
 
-Revision ID: 0012_ready_index
-Revises: 0011_handoff
+Revision ID: 0013_ready_index
+Revises: 0012_item_barcode
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0012_ready_index"
-down_revision: str | None = "0011_handoff"
+revision: str = "0013_ready_index"
+down_revision: str | None = "0012_item_barcode"
 branch_labels = None
 depends_on = None
 
