@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Connection, RowMapping, Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Connection, Row, RowMapping, Select, and_, bindparam, case, func, or_, select
 
 from rxfloor.core import sources
 from rxfloor.core.db.changelog import Cursor
@@ -256,10 +256,11 @@ def board_load(
     store: Store,
     statuses: Sequence[str],
     finished_since: datetime,
-    make: Callable[[RowMapping, bool, datetime | None], T],
+    make: Callable[[Row[Any], bool, datetime | None], T],
 ) -> tuple[Cursor, list[T]]:
     """Everything the first paint needs, read in one go: the change cursor, and ``make(row,
-    failed, retry)`` of every board row (its :func:`sync_mark`).
+    failed, retry)`` of every board row (its :func:`sync_mark`); ``row`` holds
+    :data:`CARD_COLUMNS` in their order.
 
     The rows are streamed and turned into the caller's objects one by one, so the whole
     table never sits in memory as rows (100,000 of them cost more than the cards built from
@@ -270,7 +271,8 @@ def board_load(
     marks = sync_marks(store)
     stmt = _card_select(statuses, finished_since).execution_options(yield_per=2000)
     with store.read() as conn:
-        made = [make(row, *sync_mark(marks, row["id"])) for row in conn.execute(stmt).mappings()]
+        # rows of CARD_COLUMNS, by position (the id first): no mapping per row
+        made = [make(row, *sync_mark(marks, row[0])) for row in conn.execute(stmt)]
     return cursor, made
 
 
@@ -332,7 +334,7 @@ def board_first_page(
     now: datetime,
     targets: Mapping[str, timedelta],
     per_column: int,
-    make: Callable[[RowMapping, bool, datetime | None], T],
+    make: Callable[[Row[Any], bool, datetime | None], T],
 ) -> FirstPage[T]:
     """What the first frame needs, without reading every order: the top of each column and
     cheap COUNTs for its title (``OPEN 82 · 20 late``).
@@ -379,8 +381,8 @@ def board_first_page(
                 column.where(due).order_by(rank, orders.c.due_at, name),
                 column.where(undue).order_by(rank, arrival.is_(None), arrival, name),
             ):
-                rows = conn.execute(stmt.limit(per_column)).mappings()
-                made.extend(make(row, *sync_mark(marks, row["id"])) for row in rows)
+                rows = conn.execute(stmt.limit(per_column))
+                made.extend(make(row, *sync_mark(marks, row[0])) for row in rows)
     complete = all(total <= per_column for total, _ in counts.values())
     return FirstPage(cursor, made, counts, seen, complete)
 
