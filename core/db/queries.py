@@ -108,6 +108,13 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
     key = sources.local_id(source, ref) if source else whole
     bare = ref.lstrip("#")
     where = [orders.c.source == source] if source else []
+    # rule 1 by the primary key first: the board's moves and most commands name the id, and
+    # the query below scans the table (its OR over the source's id has no index of its
+    # own): ~100 ms a move at 100,000 orders
+    ids = {"r_ids": sorted({key, whole}), "r_source": source}
+    by_id = conn.execute(_by_id_statement(source is not None), ids).mappings().all()
+    if by_id:
+        return min(by_id, key=lambda r: (r["remote_id"] != ref, r["name"], r["source"], r["id"]))
     params = {"r_ids": sorted({key, whole}), "r_remote": ref,
               "r_names": sorted({ref, bare, "#" + bare}), "r_source": source}  # fmt: skip
     rows = conn.execute(_resolve_statement(source is not None), params).mappings().all()
@@ -130,6 +137,13 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
     if len(rows) > 1:
         raise AmbiguousOrder(whole, rows[:_CANDIDATES], more=len(rows) > _CANDIDATES)
     return rows[0] if rows else None
+
+
+@functools.lru_cache(maxsize=2)
+def _by_id_statement(by_source: bool) -> Select[Any]:
+    """The orders whose local id is one of ``r_ids`` (in ``r_source`` when ``by_source``)."""
+    where = [orders.c.source == bindparam("r_source")] if by_source else []
+    return select(orders).where(*where, orders.c.id.in_(bindparam("r_ids", expanding=True)))
 
 
 @functools.lru_cache(maxsize=2)
@@ -335,6 +349,7 @@ def board_first_page(
     targets: Mapping[str, timedelta],
     per_column: int,
     make: Callable[[Row[Any], bool, datetime | None], T],
+    whole: int = 0,
 ) -> FirstPage[T]:
     """What the first frame needs, without reading every order: the top of each column and
     cheap COUNTs for its title (``OPEN 82 · 20 late``).
@@ -345,7 +360,8 @@ def board_first_page(
     slices: orders with a due time (rank, due, name) and orders without (rank, arrival for a
     targeted priority else none, name). Each slice's order agrees with the board's, so the
     ``per_column`` first of both together hold the column's real top (the caller sorts).
-    Late, as the cards colour it: due (or arrival + target) at or before ``now``.
+    Late, as the cards colour it: due (or arrival + target) at or before ``now``. A board of
+    at most ``whole`` orders is read whole (``complete``: no second read follows).
     """
     cursor = store.change_cursor()
     marks = sync_marks(store)
@@ -372,6 +388,8 @@ def board_first_page(
             total, late_total = counts.get(status, (0, 0))
             counts[status] = (total + int(n), late_total + int(n_late or 0))
             seen.add(str(source))
+        if sum(total for total, _ in counts.values()) <= whole:
+            per_column = max(total for total, _ in counts.values()) if counts else per_column
         for status in statuses:
             if not counts.get(status, (0, 0))[0]:
                 continue
