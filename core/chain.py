@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rxfloor.core.db import Store
+    from rxfloor.core.due import Targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +71,19 @@ class PharmacyLine:
         return data
 
 
-def read_line(name: str, store: Store, now: datetime) -> PharmacyLine:
-    """One pharmacy's line, read in one transaction."""
-    from sqlalchemy import and_, case, func, select
+def read_line(
+    name: str, store: Store, now: datetime, targets: Targets | None = None
+) -> PharmacyLine:
+    """One pharmacy's line, read in one transaction; late as its board says it
+    (:mod:`rxfloor.core.due`)."""
+    from sqlalchemy import case, func, select
 
     from rxfloor.core.db import queries
     from rxfloor.core.db.schema import alerts, orders
+    from rxfloor.core.due import Targets, late_sql
 
     active = ("OPEN", "PROCESSING")
-    late = case((and_(orders.c.due_at.is_not(None), orders.c.due_at <= now), 1), else_=0)
+    late = case((late_sql(targets or Targets(), now), 1), else_=0)
     held = case((orders.c.on_hold, 1), else_=0)
     with store.read() as conn:
         per_status = {

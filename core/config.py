@@ -98,6 +98,20 @@ else:
     SourcesSection = _sources_section()
 
 
+class TargetsSection(BaseModel):
+    """``[floor.targets]``: minutes after it arrived that an order whose source gives no
+    promised time is due (see ``core/due.py``): a stat or waiter order by its priority,
+    whatever its delivery; a normal one by its delivery type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stat: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    waiter: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    pickup: int = Field(default=120, ge=1, le=7 * 24 * 60)
+    courier: int = Field(default=240, ge=1, le=7 * 24 * 60)
+    ship: int = Field(default=24 * 60, ge=1, le=7 * 24 * 60)
+
+
 class FloorSection(BaseModel):
     """``[floor]``: how this pharmacy works its orders."""
 
@@ -114,6 +128,8 @@ class FloorSection(BaseModel):
     fridge: list[str] = Field(default_factory=list)
     #: the same for controlled substances
     controlled: list[str] = Field(default_factory=list)
+    #: when an order with no promised time of its source is due, after it arrived
+    targets: TargetsSection = Field(default_factory=TargetsSection)
 
 
 class PersonEntry(BaseModel):
@@ -152,9 +168,6 @@ class Settings(BaseSettings):
     webhook_max_ahead_s: float = Field(default=300.0, ge=0)
     theme: str | None = None
     keys: dict[str, str] = Field(default_factory=dict)
-    #: the board: a stat / waiter order with no due time is late this long after it arrived
-    stat_target_min: int = Field(default=30, ge=1, le=24 * 60)
-    waiter_target_min: int = Field(default=15, ge=1, le=24 * 60)
     #: the board rings the terminal bell once for a new stat order, alert or going offline
     bell: bool = True
     #: a scanned badge: this prefix and the pharmacist's initials (``badge-AB``)

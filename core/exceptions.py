@@ -5,7 +5,7 @@ service, so nothing leaves the queue without an audit event):
 
 * a **parked move**: an outbox row ``failed`` (the source refused it, or lost it): the
   source's words are its ``last_error``; retry it, resolve it with a note, open the order;
-* a **source exception**: the source's own status needs a person (the ``exceptions``
+* a **source status**: the source's own status needs a person (the ``exceptions``
   table of each source's :class:`~rxfloor.core.sources.SourceTraits`: Photon ``error``,
   Konnektive Failed, Shopify INCOMPLETE or a rejected request), until a person resolves
   that very word with a note (``orders.exception_resolved``) or the source says another;
@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select
 
 from rxfloor.core import sources
 from rxfloor.core.db import UTCDateTime, audit_events, orders, outbox
+from rxfloor.core.due import Targets, is_late, promise_of
 from rxfloor.core.models import CANCELLATION, OutboxState
 from rxfloor.core.states import held_by_remote
 from rxfloor.core.text import scrub
@@ -34,7 +35,7 @@ from rxfloor.core.text import scrub
 
 class Kind(StrEnum):
     MOVE = "parked move"
-    SOURCE = "source exception"
+    SOURCE = "source status"
     REQUEST = "cancel request"
 
 
@@ -71,6 +72,14 @@ class ExceptionItem(BaseModel):
     outbox_id: int | None = None  # a parked move's row (``rxfloor sync --retry ID``)
     move: str | None = None  # a parked move's action: start, finish, cancel …
     remote_status: str | None = None
+    #: the order's status and promised time (:mod:`rxfloor.core.due`): late as the board says
+    status: str = "OPEN"
+    promised: datetime | None = None
+    promised_by: str | None = None  # the target's name ("stat 30m"), None: the source's time
+
+    def late(self, now: datetime) -> bool:
+        """The order is late at ``now``, as the board and the wall say it."""
+        return self.promised is not None and is_late(self.promised, self.status, now)
 
     @property
     def key(self) -> str:
@@ -101,7 +110,9 @@ def _candidates() -> ColumnElement[bool]:
 
 _REQUESTED = orders.c.request_kind == CANCELLATION
 #: what every item names of its order (:func:`_order`)
-_ORDER = (orders.c.id.label("order_id"), orders.c.name, orders.c.source, orders.c.remote_status)
+_ORDER = (orders.c.id.label("order_id"), orders.c.name, orders.c.source, orders.c.remote_status,
+          orders.c.status, orders.c.priority, orders.c.delivery_type, orders.c.due_at,
+          orders.c.created_at)  # fmt: skip
 
 
 def count(conn: Connection) -> int:
@@ -120,14 +131,17 @@ def count(conn: Connection) -> int:
     return int(parked) + int(requests) + int(exceptional)
 
 
-def queue(conn: Connection) -> list[ExceptionItem]:
-    """Every item, oldest first (then by order name)."""
-    items = [*_moves(conn), *_source_exceptions(conn), *_requests(conn)]
+def queue(conn: Connection, targets: Targets | None = None) -> list[ExceptionItem]:
+    """Every item, oldest first (then by order name); each order's promised time under
+    ``targets`` (the floor's)."""
+    targets = targets or Targets()
+    items = [*_moves(conn, targets), *_source_exceptions(conn, targets),
+             *_requests(conn, targets)]  # fmt: skip
     items.sort(key=lambda i: (i.since, i.order_name, i.key))
     return items
 
 
-def _moves(conn: Connection) -> list[ExceptionItem]:
+def _moves(conn: Connection, targets: Targets) -> list[ExceptionItem]:
     rows = conn.execute(
         select(
             outbox.c.id,
@@ -147,13 +161,13 @@ def _moves(conn: Connection) -> list[ExceptionItem]:
             words=scrub(r["last_error"] or "refused by the remote (no message)"),
             since=r["at"],
             actions=REMEDIES[Kind.MOVE],
-            **_order(r),
+            **_order(r, targets),
         )
         for r in rows
     ]
 
 
-def _source_exceptions(conn: Connection) -> list[ExceptionItem]:
+def _source_exceptions(conn: Connection, targets: Targets) -> list[ExceptionItem]:
     rows = conn.execute(
         select(
             *_ORDER,
@@ -178,13 +192,13 @@ def _source_exceptions(conn: Connection) -> list[ExceptionItem]:
                 words=scrub(r["hold_reason"] if parked_by_source else meaning),
                 since=r["updated_at"],
                 actions=REMEDIES[Kind.SOURCE],
-                **_order(r),
+                **_order(r, targets),
             )
         )
     return items
 
 
-def _requests(conn: Connection) -> list[ExceptionItem]:
+def _requests(conn: Connection, targets: Targets) -> list[ExceptionItem]:
     asked = (
         select(func.max(audit_events.c.at))
         .where(audit_events.c.order_id == orders.c.id, audit_events.c.action == "cancel_request")
@@ -203,14 +217,18 @@ def _requests(conn: Connection) -> list[ExceptionItem]:
             words=scrub(r["request_message"] or "the merchant asks to cancel (no message)"),
             since=r["since"],
             actions=REMEDIES[Kind.REQUEST],
-            **_order(r),
+            **_order(r, targets),
         )
         for r in rows
     ]
 
 
-def _order(row: Any) -> dict[str, Any]:
+def _order(row: Any, targets: Targets) -> dict[str, Any]:
+    promised = promise_of(row, targets)
     return {
+        "status": row["status"],
+        "promised": promised.at,
+        "promised_by": promised.target,
         "order_id": row["order_id"],
         "order_name": row["name"],
         "source": row["source"],

@@ -125,6 +125,19 @@ ANSWERS = frozenset({Action.ACCEPT_CANCEL, Action.REJECT_CANCEL})
 _HELD_BY_REQUEST = frozenset({Action.START, Action.FINISH, Action.CANCEL})
 
 
+#: How a refusal for a hold ends: the board adds its key (``with p``), the CLI its command.
+RELEASE_FIRST = "release it first"
+
+
+def hold_words(facts: OrderFacts) -> str:
+    """``AB 09:12: Patient calling back about dose``: whose hold, since when (local time), why
+    (the reason as stored: a screen shows it with its controls visible)."""
+    since = facts.hold_since.astimezone().strftime("%H:%M") if facts.hold_since else ""
+    who = " ".join(part for part in (facts.hold_by or "", since) if part)
+    reason = facts.hold_reason or "no reason given"
+    return f"{who}: {reason}" if who else reason
+
+
 class TransitionError(ValueError):
     """An action that the lifecycle forbids for the order as it is now.
 
@@ -156,6 +169,10 @@ class OrderFacts:
     filler: str | None = None
     #: packs still to scan before it counts as filled (``[floor] require_product_scan``)
     unscanned: int = 0
+    #: the hold's why, who placed it and since when (the refusal of a start / finish says so)
+    hold_reason: str | None = None
+    hold_by: str | None = None
+    hold_since: datetime | None = None
 
     @property
     def current_step(self) -> Step | None:
@@ -257,13 +274,14 @@ def apply(
     target = MOVES.get((facts.status, action))
     if target is None:
         raise TransitionError(f"cannot {action}: the order is {facts.status}")
-    if action is Action.START:
-        if facts.on_hold:
-            raise TransitionError("cannot start: the order is on hold (release it first)")
-        if is_scheduled(facts.fulfill_at, now):
-            assert facts.fulfill_at is not None
-            when = facts.fulfill_at.strftime("%Y-%m-%d %H:%M UTC")
-            raise TransitionError(f"cannot start: the order is scheduled for {when}")
+    if action in (Action.START, Action.FINISH) and facts.on_hold:
+        # a hold stops the work both ways (cancel stays possible): whose, when and why
+        raise TransitionError(f"{name} is on hold ({hold_words(facts)}): {RELEASE_FIRST}",
+                              named=True)  # fmt: skip
+    if action is Action.START and is_scheduled(facts.fulfill_at, now):
+        assert facts.fulfill_at is not None
+        when = facts.fulfill_at.strftime("%Y-%m-%d %H:%M UTC")
+        raise TransitionError(f"cannot start: the order is scheduled for {when}")
     step = facts.current_step
     if action is Action.FINISH and step is not None and step is not Step.CHECKED:
         waits = "is still being filled" if step is Step.FILLING else "awaits its check"
@@ -287,7 +305,7 @@ def _step(facts: OrderFacts, action: Action, name: str, by: Person | None) -> Ou
     if step is None:
         raise TransitionError(f"cannot {action}: the order is {facts.status}")
     if facts.on_hold:
-        raise TransitionError(f"cannot {action}: {name} is on hold (release it first)",
+        raise TransitionError(f"{name} is on hold ({hold_words(facts)}): {RELEASE_FIRST}",
                               named=True)  # fmt: skip
     after = STEPS.get((step, action))
     if after is None:

@@ -19,6 +19,7 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.actions import check_keymap
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.screen import BoardScreen
+from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen
 from rxfloor.tui.screens.goto import GotoScreen
 from rxfloor.tui.screens.help import HelpScreen
@@ -84,12 +85,14 @@ async def test_start_titles_and_navigation(url: str) -> None:
         board = app.board
         titles = [c.border_title for c in board.visible_columns]
         assert titles == ["OPEN 26 · 6 late", "PROCESSING 2", "FINISHED 1"]
-        assert board.card is not None and board.card.name == "#1020"  # stat, earliest due
-        assert names(app, Status.OPEN)[:5] == ["#1020", "#1029", "#1009", "#1004", "#1025"]
+        assert (
+            board.card is not None and board.card.name == "#1009"
+        )  # the oldest promise (waiter, late 2h53)
+        assert names(app, Status.OPEN)[:5] == ["#1009", "#1020", "#1004", "#1025", "#1029"]
         await press(pilot, "j", "down")
-        assert board.card is not None and board.card.name == "#1009"
+        assert board.card is not None and board.card.name == "#1004"
         await press(pilot, "k")
-        assert board.card is not None and board.card.name == "#1029"
+        assert board.card is not None and board.card.name == "#1020"
         await press(pilot, "end")
         assert board.card is not None and board.card.name == names(app, Status.OPEN)[-1]
         await press(pilot, "home", "pagedown")
@@ -118,16 +121,16 @@ async def test_advance_with_a_and_space_and_legal_keys_only(url: str) -> None:
         assert {"advance", "cancel_order", "hold", "detail"} <= shown(app)
         assert "undo" not in shown(app)
         await press(pilot, "a")
-        await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
-        assert app.board.card is not None and app.board.card.name == "#1029"  # next card
+        await until(pilot, lambda: row(url, "#1009")["status"] == "PROCESSING")
+        assert app.board.card is not None and app.board.card.name == "#1020"  # next card
         await press(pilot, "space")
-        await until(pilot, lambda: row(url, "#1029")["status"] == "PROCESSING")
+        await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
         await until(pilot, lambda: moves_settled(app))
-        assert "#1020" in names(app, Status.PROCESSING)
+        assert "#1009" in names(app, Status.PROCESSING)
         assert "undo" in shown(app)
-        assert app.board.focus_order(str(row(url, "#1020")["id"]))  # PROCESSING: finish
+        assert app.board.focus_order(str(row(url, "#1009")["id"]))  # PROCESSING: finish
         await press(pilot, "a")
-        await until(pilot, lambda: row(url, "#1020")["status"] == "FINISHED")
+        await until(pilot, lambda: row(url, "#1009")["status"] == "FINISHED")
         await press(pilot, "l")
         assert app.board.card is not None and app.board.card.status is Status.FINISHED
         # nothing leaves FINISHED: the move keys are neither shown nor acting
@@ -144,8 +147,15 @@ async def test_held_order_cannot_start_until_released(url: str) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         assert app.board.focus_order(str(row(url, "#1015")["id"]))
-        assert "advance" not in shown(app) and "hold" in shown(app)
-        await press(pilot, "p")  # release needs no reason
+        # advance still acts on a held order, to say why it does not start (issue 23)
+        assert "hold" in shown(app)
+        before = row(url, "#1015")["version"]
+        await press(pilot, "a")
+        await until(pilot, lambda: any("on hold" in m for _, m in app.said))
+        assert row(url, "#1015")["version"] == before and row(url, "#1015")["status"] == "OPEN"
+        await press(pilot, "p")  # release needs no reason, but asks once
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await press(pilot, "y")
         await until(pilot, lambda: row(url, "#1015")["on_hold"] is False)
         await until(pilot, lambda: "advance" in shown(app))
         await press(pilot, "p")  # hold asks the reason: typed, then Enter
@@ -159,7 +169,7 @@ async def test_cancel_modal_requires_a_reason_and_esc_writes_nothing(url: str) -
     app = make_app(url)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        before = (row(url, "#1020")["version"], events(url, "#1020"))
+        before = (row(url, "#1009")["version"], events(url, "#1009"))
         await press(pilot, "x")
         assert isinstance(app.screen, ReasonScreen)
         await press(pilot, "tab", "enter")  # blank free text: refused in words, stays open
@@ -168,11 +178,11 @@ async def test_cancel_modal_requires_a_reason_and_esc_writes_nothing(url: str) -
         await press(pilot, "escape")
         assert isinstance(app.screen, BoardScreen)
         await pilot.pause(0.2)
-        assert (row(url, "#1020")["version"], events(url, "#1020")) == before
+        assert (row(url, "#1009")["version"], events(url, "#1009")) == before
         await press(pilot, "x", "down", "down", "enter")  # nothing is pre-selected: 2nd reason
-        await until(pilot, lambda: row(url, "#1020")["status"] == "CANCELLED")
+        await until(pilot, lambda: row(url, "#1009")["status"] == "CANCELLED")
         store = Store.open(url, migrate=False)
-        history = store.history(str(row(url, "#1020")["id"]))
+        history = store.history(str(row(url, "#1009")["id"]))
         store.close()
         assert history[-1]["reason"] == "Prescription invalid or expired"
 
@@ -182,14 +192,14 @@ async def test_refused_move_says_why_and_shows_the_card_as_it_is(url: str) -> No
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         other = OrderService(Store.open(url, migrate=False), Actor("ZZ", "counter-9"))
-        other.act("#1020", Action.CANCEL, reason="Patient cancelled")  # wins the race
-        app.board.action_advance()  # this terminal still sees #1020 OPEN
+        other.act("#1009", Action.CANCEL, reason="Patient cancelled")  # wins the race
+        app.board.action_advance()  # this terminal still sees #1009 OPEN
         await until(pilot, lambda: any(s == "error" for s, _ in app.said))
         message = next(m for s, m in app.said if s == "error")
-        assert "#1020" in message and "CANCELLED" in message
-        await until(pilot, lambda: "#1020" not in names(app, Status.PROCESSING))
-        assert "#1020" in names(app, Status.CANCELLED)
-        assert row(url, "#1020")["status"] == "CANCELLED"
+        assert "#1009" in message and "CANCELLED" in message
+        await until(pilot, lambda: "#1009" not in names(app, Status.PROCESSING))
+        assert "#1009" in names(app, Status.CANCELLED)
+        assert row(url, "#1009")["status"] == "CANCELLED"
         other.store.close()
 
 
@@ -237,9 +247,9 @@ async def test_undo_is_a_new_audit_event(url: str) -> None:
         await press(pilot, "a")
         await until(pilot, lambda: "undo" in shown(app))
         await press(pilot, "u")
-        await until(pilot, lambda: row(url, "#1020")["status"] == "OPEN")
-        assert events(url, "#1020") == ["created", "start", "undo"]
-        await until(pilot, lambda: "#1020" in names(app, Status.OPEN))
+        await until(pilot, lambda: row(url, "#1009")["status"] == "OPEN")
+        assert events(url, "#1009") == ["created", "start", "undo"]
+        await until(pilot, lambda: "#1009" in names(app, Status.OPEN))
         assert "undo" not in shown(app)
 
 
@@ -268,7 +278,7 @@ async def test_detail_view_and_help(url: str) -> None:
         await press(pilot, "escape")
         await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
-        text = str(app.screen.query_one("#help-body").render())
+        text = app.screen.plain
         assert "Advance" in text and "Undo" in text and "d" in text
         await press(pilot, "escape")
         assert isinstance(app.screen, BoardScreen)
@@ -279,12 +289,12 @@ async def test_live_update_from_another_process_without_a_keypress(url: str) -> 
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         await press(pilot, "j", "j", "j")
-        assert app.board.card is not None and app.board.card.name == "#1004"
-        result = await asyncio.to_thread(run_cli, url, "start", "#1029")  # above the cursor
+        assert app.board.card is not None and app.board.card.name == "#1025"
+        result = await asyncio.to_thread(run_cli, url, "start", "#1020")  # above the cursor
         assert result.returncode == 0, result.stderr
-        waited = await until(pilot, lambda: "#1029" in names(app, Status.PROCESSING))
+        waited = await until(pilot, lambda: "#1020" in names(app, Status.PROCESSING))
         print(f"live update shown {waited:.2f} s after the other process exited")
-        assert app.board.card is not None and app.board.card.name == "#1004"  # no jump
+        assert app.board.card is not None and app.board.card.name == "#1025"  # no jump
 
 
 async def test_a_burst_of_changes_is_one_repaint(url: str) -> None:
@@ -353,9 +363,9 @@ async def test_rebound_keys_act_and_show(url: str) -> None:
         assert keys["advance"] == "v"
         await press(pilot, "a")
         await pilot.pause(0.2)
-        assert row(url, "#1020")["status"] == "OPEN"
+        assert row(url, "#1009")["status"] == "OPEN"
         await press(pilot, "v")
-        await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
+        await until(pilot, lambda: row(url, "#1009")["status"] == "PROCESSING")
         await press(pilot, "q")
         assert app.is_running
     with pytest.raises(ConfigError, match=r"unknown key action.*advanse"):
@@ -386,7 +396,7 @@ async def test_palette_lists_every_action(url: str) -> None:
         assert any("theme" in t.lower() for t in titles)
         advance = next(c for c in app.get_system_commands(app.screen) if c.title == "Advance order")
         advance.callback()
-        await until(pilot, lambda: row(url, "#1020")["status"] == "PROCESSING")
+        await until(pilot, lambda: row(url, "#1009")["status"] == "PROCESSING")
 
 
 async def test_background_hook_runs_for_the_life_of_the_app(url: str) -> None:

@@ -125,29 +125,30 @@ async def test_a_repeated_key_after_the_cursor_moved_does_nothing(url: str) -> N
     app = make_app(url, repeat_guard_s=5.0)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        await press(pilot, "a", "a")  # the cursor moved on to #1029 after the first
-        await until(pilot, lambda: status(url, "#1020") == "PROCESSING")
+        # the oldest promise, #1009, is on top: the cursor moved on to #1020 after the first
+        await press(pilot, "a", "a")
+        await until(pilot, lambda: status(url, "#1009") == "PROCESSING")
         await until(pilot, lambda: any("not done" in m for _, m in app.said))
         said = next(m for _, m in app.said if "not done" in m)
-        assert "#1029" in said and "#1020" in said
-        assert status(url, "#1029") == "OPEN"
+        assert "#1020" in said and "#1009" in said
+        assert status(url, "#1020") == "OPEN"
         await press(pilot, "a")  # pressed again, on purpose: it acts
-        await until(pilot, lambda: status(url, "#1029") == "PROCESSING")
+        await until(pilot, lambda: status(url, "#1020") == "PROCESSING")
 
 
 async def test_another_terminal_taking_the_focused_card_is_told(url: str) -> None:
     app = make_app(url, repeat_guard_s=5.0)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        assert focused(app) == "#1020"
+        assert focused(app) == "#1009"
         other = OrderService(Store.open(url, migrate=False), Actor("ZZ", "counter-9"))
-        await asyncio.to_thread(other.act, "#1020", Action.START)
+        await asyncio.to_thread(other.act, "#1009", Action.START)
         await until(pilot, lambda: any("started by ZZ" in m for _, m in app.said))
         said = next(m for _, m in app.said if "started by ZZ" in m)
-        assert said == "#1020 started by ZZ · cursor on #1029"
-        await press(pilot, "a")  # meant for #1020: does nothing to #1029
+        assert said == "#1009 started by ZZ · cursor on #1020"
+        await press(pilot, "a")  # meant for #1009: does nothing to #1020
         await until(pilot, lambda: any("not done" in m for _, m in app.said))
-        assert status(url, "#1029") == "OPEN"
+        assert status(url, "#1020") == "OPEN"
         other.store.close()
 
 
@@ -160,11 +161,11 @@ async def test_a_sentence_for_the_pharmacist_covers_no_card(
     async with app.run_test(size=size, notifications=True) as pilot:
         await ready(pilot)
         other = OrderService(Store.open(url, migrate=False), Actor("ZZ", "counter-9"))
-        await asyncio.to_thread(other.act, "#1020", Action.START)
+        await asyncio.to_thread(other.act, "#1009", Action.START)
         await until(pilot, lambda: any("started by ZZ" in m for _, m in app.said))
         other.store.close()
         notice = app.board.notice
-        assert notice.region.height == 1 and "#1020 started by ZZ" in notice.text
+        assert notice.region.height == 1 and "#1009 started by ZZ" in notice.text
         assert app.screen.get_widget_at(notice.region.x + 1, notice.region.y)[0] is notice
         assert not app.query(Toast)
         for column in app.board.visible_columns:
@@ -224,23 +225,23 @@ async def test_undo_one_move_a_press_and_asks_before_going_further(url: str) -> 
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         await press(pilot, "a")
-        await until(pilot, lambda: status(url, "#1020") == "PROCESSING")
+        await until(pilot, lambda: status(url, "#1009") == "PROCESSING")
         await press(pilot, "a")
-        await until(pilot, lambda: status(url, "#1029") == "PROCESSING")
+        await until(pilot, lambda: status(url, "#1020") == "PROCESSING")
         await until(pilot, lambda: len(app.board.undo_stack) == 2)
         await press(pilot, "u")
-        await until(pilot, lambda: status(url, "#1029") == "OPEN")
-        await until(pilot, lambda: any(m.startswith("undone: #1029") for _, m in app.said))
-        said = next(m for _, m in app.said if m.startswith("undone: #1029"))
-        assert said.startswith("undone: #1029 OPEN -> PROCESSING · #1029 is OPEN again"), said
-        assert status(url, "#1020") == "PROCESSING"
+        await until(pilot, lambda: status(url, "#1020") == "OPEN")
+        await until(pilot, lambda: any(m.startswith("undone: #1020") for _, m in app.said))
+        said = next(m for _, m in app.said if m.startswith("undone: #1020"))
+        assert said.startswith("undone: #1020 OPEN -> PROCESSING · #1020 is OPEN again"), said
+        assert status(url, "#1009") == "PROCESSING"
         await press(pilot, "u")  # further back: asks
         assert isinstance(app.screen, ConfirmScreen)
         await press(pilot, "n")
         await pilot.pause(0.2)
-        assert status(url, "#1020") == "PROCESSING"
+        assert status(url, "#1009") == "PROCESSING"
         await press(pilot, "u", "y")
-        await until(pilot, lambda: status(url, "#1020") == "OPEN")
+        await until(pilot, lambda: status(url, "#1009") == "OPEN")
 
 
 def test_undo_refusal_names_the_remote_not_the_own_acknowledge(sqlite_url: str) -> None:
@@ -293,9 +294,9 @@ async def test_switch_pharmacist_by_key_and_by_badge(url: str) -> None:
         await press(pilot, "C", "D", "enter")
         await until(pilot, lambda: "· CD │" in str(app.board.query_one("#header").render()))
         await press(pilot, "a")
-        await until(pilot, lambda: status(url, "#1020") == "PROCESSING")
+        await until(pilot, lambda: status(url, "#1009") == "PROCESSING")
         store = Store.open(url, migrate=False)
-        assert store.history("po-s0-000020")[-1]["actor"] == "CD"
+        assert store.history("po-s0-000009")[-1]["actor"] == "CD"
         store.close()
         await scan(pilot, "badge-EF")
         await until(pilot, lambda: "· EF │" in str(app.board.query_one("#header").render()))

@@ -69,6 +69,6 @@ async def test_demo_board_goes_online_and_shows_remote_orders(
                 cards = [c for c in app.board.model.columns[Status.OPEN]
                          if c.id.startswith(f"{source}:")]  # fmt: skip
                 assert cards, f"the {source} stand-in's orders are on the board too"
-            await press(pilot, "q")
+            await press(pilot, "q", "q")  # the sync runs here: q asks, q again quits
     finally:
         store.close()

@@ -18,13 +18,14 @@ from sqlalchemy import select
 
 from rxfloor.core.db import Store, orders
 from rxfloor.core.db import queries as bq
+from rxfloor.core.due import Targets
 from rxfloor.core.lifecycle import Action, Priority, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.app import BoardApp
+from rxfloor.tui.board import view as board_view
 from rxfloor.tui.board.card import urgency
 from rxfloor.tui.board.model import BoardModel, Card, late_count
-from rxfloor.tui.board import view as board_view
 from rxfloor.tui.board.view import day_start, targets
 from tests.board_fixtures import FROZEN, frozen, make_app, moves_settled, press, seed_board, until
 
@@ -149,7 +150,12 @@ async def test_a_small_board_is_whole_at_the_first_frame(
     would compete with the first frames), sorted as a full load sorts them."""
     reads: list[object] = []
     real = bq.board_load
-    monkeypatch.setattr(bq, "board_load", lambda *a, **k: reads.append(a) or real(*a, **k))
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bq, "board_load", counted)
     app = make_app(url)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.board.view.loaded)
@@ -250,7 +256,7 @@ def test_late_count_bisects_to_what_the_cards_say() -> None:
     """The title's late count, by bisection over the column's card order, against asking
     each card: due times before, at and after now, targets, none, a priority unknown here."""
     rng = random.Random(7)
-    aims = {"stat": timedelta(minutes=30), "waiter": timedelta(minutes=15)}
+    aims = Targets({"stat": timedelta(minutes=30), "waiter": timedelta(minutes=15)})
     cards = []
     for i in range(400):
         due = rng.choice([None, FROZEN, *(FROZEN + timedelta(minutes=m) for m in (-90, -1, 1, 60))])
@@ -278,7 +284,7 @@ def test_first_page_query_holds_each_columns_real_top(db_url: str) -> None:
         service = OrderService(store, Actor("CD", "counter-2"), clock=frozen)
         service.add_orders(o.model_copy(update={"due_at": None, "name": f"#{'aBc'[i % 3]}-{i}"})
                            for i, o in enumerate(sample_orders(COUNT, 3, FROZEN)))  # fmt: skip
-        aims = {"stat": timedelta(minutes=30), "waiter": timedelta(minutes=15)}
+        aims = Targets({"stat": timedelta(minutes=30), "waiter": timedelta(minutes=15)})
         since = day_start(FROZEN)
         statuses = [s.value for s in Status]
         page = bq.board_first_page(store, statuses, since, FROZEN, aims, 5, Card.from_row)

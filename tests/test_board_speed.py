@@ -17,11 +17,12 @@ from sqlalchemy import select, text, update
 from rxfloor.core.db import Store, orders
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.schema import UTCDateTime
+from rxfloor.core.due import Targets, promise_of
 from rxfloor.core.lifecycle import Priority, Status
 from rxfloor.core.models import OrderView
 from rxfloor.tui.board import view as board_view
 from rxfloor.tui.board.model import BoardModel, Card
-from rxfloor.tui.cli.orders import json_array, order_json, write_orders_json
+from rxfloor.tui.cli.orders import json_array, order_json, promise_json, write_orders_json
 from tests.board_fixtures import FROZEN, make_app, seed_board, until
 
 T0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
@@ -118,15 +119,19 @@ def test_cards_share_their_patients_strings() -> None:
 
 
 def old_listing(store: Store, status: str | None) -> str:
-    """``orders --json`` as it was: every row read, sorted in Python, one string printed."""
+    """``orders --json`` as it was: every row read, sorted in Python (by the board's rule:
+    status, promised instant, priority, name, id), one string printed."""
     rows = store.board_rows([status] if status else None)
     with store.read() as conn:
         errors = bq.sync_errors_by_order(conn)
     status_rank = {s: i for i, s in enumerate(Status)}
     priority_rank = {p: p.rank for p in Priority}
-    rows = sorted(rows, key=lambda r: (status_rank[r["status"]], priority_rank[r["priority"]],
-                                       r["due_at"] or r["created_at"], r["name"]))  # fmt: skip
-    return json_array(order_json(r, errors.get(r["id"])) for r in rows) + "\n"
+    targets = Targets()
+    rows = sorted(rows, key=lambda r: (status_rank[r["status"]], promise_of(r, targets).at,
+                                       priority_rank[r["priority"]], r["name"],
+                                       r["id"]))  # fmt: skip
+    return json_array(order_json(r, errors.get(r["id"])) | promise_json(r, targets, FROZEN)
+                      for r in rows) + "\n"  # fmt: skip
 
 
 @pytest.mark.parametrize("status", [None, "OPEN", "FINISHED", "CANCELLED"])
@@ -143,12 +148,13 @@ def test_streamed_orders_json_is_the_listing_it_was(
             conn.execute(update(orders).where(orders.c.name.in_(["#1003", "#1011"]))
                          .values(due_at=None))  # fmt: skip
         out = io.StringIO()
-        write_orders_json(store, status, out)
+        write_orders_json(store, status, out, Targets(), FROZEN)
         assert out.getvalue() == old_listing(store, status)
         listed = json.loads(out.getvalue())
         rows = {r["id"]: r for r in store.board_rows()}
         assert listed == [
             OrderView.from_row(rows[o["id"]], sync_error=o["sync_error"]).model_dump(mode="json")
+            | {key: o[key] for key in ("promised_at", "promised_by", "late")}
             for o in listed
         ]
     finally:

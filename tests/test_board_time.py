@@ -12,6 +12,7 @@ from rich.style import Style
 
 from rxfloor.core.db import Store
 from rxfloor.core.db.queries import SyncHealth
+from rxfloor.core.due import Targets
 from rxfloor.core.lifecycle import Priority, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
@@ -48,7 +49,7 @@ def card(**kw: Any) -> Card:
     )  # fmt: skip
     fields.update(kw)
     made = Card(**fields)
-    made.aim({"stat": timedelta(minutes=30), "waiter": timedelta(minutes=15)})
+    made.aim(Targets({"stat": timedelta(minutes=30), "waiter": timedelta(minutes=15)}))
     return made
 
 
@@ -74,7 +75,9 @@ def test_stat_and_waiter_without_due_time_get_a_target() -> None:
     normal = card()
     assert urgency(stat, NOW) == "overdue" and due_text(stat, NOW) == "late 20m"
     assert urgency(waiter, NOW) == "soon"
-    assert urgency(normal, NOW) == "ontime" and due_text(normal, NOW) == ""
+    # issue 23: a normal order is promised too, by its delivery type (ship: a day)
+    assert normal.target == NOW - timedelta(minutes=50) + timedelta(hours=24)
+    assert urgency(normal, NOW) == "ontime" and due_text(normal, NOW).startswith("due ")
 
 
 def test_cards_sort_by_the_real_instant_of_their_due_time() -> None:
@@ -136,7 +139,7 @@ def test_header_sync_word_and_colour() -> None:
 
 
 def test_model_counts_targets_from_settings() -> None:
-    model = BoardModel({"stat": timedelta(minutes=30)})
+    model = BoardModel(Targets({"stat": timedelta(minutes=30)}))
     rows = [dict(id="x", name="#x", status="OPEN", priority=Priority.STAT.value,
                  delivery_type="pickup", on_hold=False, patient_name="A B", items_summary="i",
                  due_at=None, fulfill_at=None, version=1, status_since=NOW,

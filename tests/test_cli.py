@@ -214,11 +214,21 @@ def test_sync_once_takes_the_global_options_on_either_side(
     assert json.loads(out)["pulled"] == 20
 
 
-def test_demo_is_a_board_option_only(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_and_database_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
-        main(["--demo", "orders"])
+        main(["--demo", "orders", "--database", "sqlite:///x.db"])
     assert done.value.code == ExitCode.USAGE
-    assert "--demo opens the board" in capsys.readouterr().err
+    assert "--demo and --database name two databases" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["chain"], ["sandbox", "--port", "0"]])
+def test_demo_is_refused_where_it_means_nothing(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--demo", *command])
+    assert done.value.code == ExitCode.USAGE
+    assert f"--demo: {command[0]} " in capsys.readouterr().err
 
 
 def test_the_sandbox_takes_no_database_option(capsys: pytest.CaptureFixture[str]) -> None:
@@ -377,3 +387,14 @@ def test_the_command_caches_its_own_bytecode_whatever_the_environment_says(
     assert {"queries", "schema", "states", "config"} <= ours, sorted(ours)
     # the listing reads the store alone: no service, no pydantic models (issue 25)
     assert not {"service", "models"} & ours, sorted(ours)
+
+
+def test_uv_run_does_not_compile_the_environment_on_every_run() -> None:
+    """``compile-bytecode`` in ``[tool.uv]`` makes every ``uv run`` recompile site-packages
+    and print "Bytecode compiled N files" (astral-sh/uv#12202): CI compiles once instead."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "compile-bytecode" not in project.get("tool", {}).get("uv", {})
+    assert "uv sync --locked --compile-bytecode" in (root / ".ci" / "run").read_text()

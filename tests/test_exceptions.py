@@ -181,9 +181,9 @@ def test_resolving_a_source_exception_needs_a_note_and_is_audited(
     every_kind(floor, clock)
     with pytest.raises(Refused, match="needs a note"):
         floor.resolve_exception("PH-1", "  ")
-    with pytest.raises(Refused, match=r"^#2002 is not a source exception in the queue"):
+    with pytest.raises(Refused, match=r"^#2002 is not a source status in the queue"):
         floor.resolve_exception("#2002", "nothing to resolve")
-    with pytest.raises(Refused, match="not a source exception"):
+    with pytest.raises(Refused, match="not a source status"):
         floor.resolve_exception("#1003", "a request is answered, not resolved")
     assert floor.resolve_exception("PH-1", "called Photon, order rerouted") == (
         "PH-1: Photon error resolved"
@@ -191,7 +191,7 @@ def test_resolving_a_source_exception_needs_a_note_and_is_audited(
     assert history(floor, PHOTON)[-1] == ("resolve", "Photon error: called Photon, order rerouted")
     assert "PH-1" not in {i.order_name for i in queue(floor.store)}
     assert count(floor.store) == 5
-    with pytest.raises(Refused, match="not a source exception"):
+    with pytest.raises(Refused, match="not a source status"):
         floor.resolve_exception("PH-1", "twice")
 
 

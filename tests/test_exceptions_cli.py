@@ -14,7 +14,7 @@ def test_the_listing_resolve_and_its_refusals(sqlite_url: str) -> None:
     row_id = seed_queue(sqlite_url)
     listed = json.loads(run_cli(sqlite_url, "exceptions", "--json").stdout)
     assert [(i["kind"], i["order_name"], i["outbox_id"]) for i in listed] == [
-        ("source exception", "PH-9", None), ("parked move", "#2002", row_id),
+        ("source status", "PH-9", None), ("parked move", "#2002", row_id),
         ("cancel request", "#2006", None), ("cancel request", "#2007", None)]  # fmt: skip
     assert listed[0]["actions"] == ["resolve", "open"]
     assert listed[0]["words"].startswith("Photon reports an error: [/]oops [bold]not markup\x1b")
@@ -29,7 +29,7 @@ def test_the_listing_resolve_and_its_refusals(sqlite_url: str) -> None:
     refused = run_cli(sqlite_url, "exceptions", "resolve", "#2006", "--note", "answered")
     assert refused.returncode == ExitCode.REFUSED
     assert refused.stderr.strip() == (
-        "rxfloor: #2006 is not a source exception in the queue "
+        "rxfloor: #2006 is not a source status in the queue "
         "(Shopify says IN_PROGRESS · request CANCELLATION_REQUESTED)"
     )
     unknown = run_cli(sqlite_url, "exceptions", "resolve", "#9999", "--note", "x")

@@ -196,3 +196,30 @@ async def test_the_answer_keys_follow_the_users_keymap(url: str) -> None:
         await until(pilot, lambda: len(rows(screen)) == 3)
         await press(pilot, "E")
         assert not isinstance(app.screen, ExceptionsScreen)
+
+
+async def test_the_highlight_stays_where_the_pharmacist_acted(url: str) -> None:
+    """After `t` on row 2 the next `n` must act on the item that took its place, not on
+    row 1: the highlight stays on the item acted on, or the next one when it left."""
+    app = make_app(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_queue(pilot)
+        await press(pilot, "down", "t")
+        await until(pilot, lambda: [r[2] for r in rows(screen)] == ["PH-9", "#2006", "#2007"])
+        for _ in range(5):  # the board's feed and the header read the queue again too
+            await pilot.pause(0.05)
+            assert screen.item is not None and screen.item.order_name == "#2006"
+        assert screen.query_one(DataTable).cursor_row == 1
+
+
+async def test_after_a_resolve_the_highlight_is_on_the_next_item(url: str) -> None:
+    app = make_app(url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_queue(pilot)
+        await press(pilot, "down", "n")
+        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await press(pilot, "down", "enter")
+        await until(pilot, lambda: [r[2] for r in rows(screen)] == ["PH-9", "#2006", "#2007"])
+        for _ in range(5):
+            await pilot.pause(0.05)
+            assert screen.item is not None and screen.item.order_name == "#2006"

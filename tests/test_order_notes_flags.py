@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from rxfloor.core.db import Store, outbox
 from rxfloor.core.db.queries import Waiting
+from rxfloor.core.due import Targets
 from rxfloor.core.flags import FlagRules, item_flags
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.models import LineItem, NewOrder
@@ -59,7 +60,7 @@ def test_orders_carry_their_flags_and_notes(store: Store) -> None:
         "note", "patient asks for a cool bag", "AB")  # fmt: skip
     with store.read() as conn:
         assert conn.execute(select(outbox)).first() is None  # never sent
-    _title, body = detail_text(view, [], [dict(e) for e in events], [])
+    _title, body = detail_text(view, [], [dict(e) for e in events], [], now=NOW, targets=Targets())
     assert "Notes" in body and "patient asks for a cool bag" in body
     assert "Flags       fridge, controlled" in body
     # a move after the note, by a person who saw the card before it: told, nothing done

@@ -57,6 +57,35 @@ def test_full_path_writes_state_event_and_outbox_together(svc: OrderService, sto
     assert len({r["idempotency_key"] for r in rows}) == 2
 
 
+def test_a_hold_stops_finish_too_and_says_whose_it_is(svc: OrderService, store: Store) -> None:
+    """Issue 23: a held PROCESSING order was finished by ``a`` with no word. A hold stops
+    start and finish alike (cancel stays possible), saying whose hold, since when and why;
+    the release's event says who released which hold."""
+    svc.act("#1001", Action.START)
+    svc.act("#1001", Action.HOLD, reason="Patient calling back about dose")
+    at = NOW.astimezone().strftime("%H:%M")
+    for action in (Action.FINISH, Action.ADVANCE):
+        with pytest.raises(Refused) as refused:
+            svc.act("#1001", action)
+        assert str(refused.value) == (
+            f"#1001 is on hold (AB {at}: Patient calling back about dose): release it first"
+        )
+    assert svc.get("#1001").status is Status.PROCESSING
+    other = OrderService(store, Actor("CD", "counter-2"), clock=lambda: NOW)
+    other.act("#1001", Action.RELEASE)
+    last = store.history("po-1")[-1]
+    assert (last["action"], last["actor"]) == ("release", "CD")
+    assert last["reason"] == f"released the hold of AB {at}: Patient calling back about dose"
+    assert svc.act("#1001", Action.FINISH).order.status is Status.FINISHED
+
+
+def test_a_held_order_can_still_be_cancelled(svc: OrderService) -> None:
+    svc.act("#1001", Action.HOLD, reason="Awaiting prescriber callback")
+    assert svc.act("#1001", Action.CANCEL, reason="prescriber stopped it").order.status is (
+        Status.CANCELLED
+    )
+
+
 def test_cancel_needs_reason_and_records_it(svc: OrderService, store: Store) -> None:
     with pytest.raises(Refused, match="#1002: cancel needs a reason"):
         svc.act("#1002", Action.CANCEL, reason="  ")

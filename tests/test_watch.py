@@ -172,7 +172,7 @@ async def test_alerts_and_sync_trouble_are_prominent(url: str) -> None:
         banner = app.wall.query_one("#wall-alerts")
         assert banner.display
         words = str(banner.render())
-        assert "ALERT #1002 was cancelled" in words and "␛[2J[b]x" in words
+        assert "ALERT R #1002 was cancelled" in words and "␛[2J[b]x" in words  # two sources: marked
         health = app.wall.query_one("#wall-health")
         assert health.has_class("-bad")
         words = str(health.render())  # each source named, the one in trouble makes it red
@@ -299,8 +299,20 @@ def test_the_stat_list_shows_late_or_the_due_time_before_the_wait() -> None:
     from rxfloor.tui.watch.widgets import urgent_text
 
     now = FROZEN
+    # late and the promised time are decided with the figures (core/due.py), as wall_figures
+    # makes them
     items = [
-        Waiting("#1020", "ML", "OPEN", "stat", now - timedelta(hours=3), now, False),
+        Waiting(
+            "#1020",
+            "ML",
+            "OPEN",
+            "stat",
+            now - timedelta(hours=3),
+            now,
+            False,
+            promised=now,
+            late=True,
+        ),
         Waiting(
             "#1021",
             "RW",
@@ -309,6 +321,8 @@ def test_the_stat_list_shows_late_or_the_due_time_before_the_wait() -> None:
             now - timedelta(minutes=5),
             now + timedelta(minutes=25),
             False,
+            promised=now + timedelta(minutes=25),
+            late=False,
         ),
     ]
     late, due = urgent_text(items, now, marks=True).plain.splitlines()

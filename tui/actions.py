@@ -92,7 +92,7 @@ ACTIONS: tuple[BoardAction, ...] = (
     _A("exceptions", "e", "exceptions", "Exceptions",
        "Exceptions queue: what needs a person",
        palette="Exceptions queue",
-       palette_help="Parked moves, source exceptions, cancel requests: oldest first"),
+       palette_help="Parked moves, source statuses, cancel requests: oldest first"),
     _A("detail", "enter", "detail", "Detail", palette="Order detail",
        palette_help="Items, patient, delivery and the full timeline", needs_card=True),
     _A("filter", "slash", "filter", "Filter", palette="Filter",

@@ -35,6 +35,7 @@ from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.cli.exit_codes import ExitCode
 from rxfloor.tui.crash import contained_line, crash_line, write_crash_log
 from rxfloor.tui.scan import Outcome, ScanBuffer, Verdict, scan_refs
+from rxfloor.tui.screens.confirm import QuitScreen
 from rxfloor.tui.screens.help import HelpScreen
 from rxfloor.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, register_themes
 
@@ -221,7 +222,9 @@ class BoardApp(App[None]):
         await super().on_event(event)
 
     def _reads_scans(self) -> bool:
-        return self.is_running and not isinstance(self.focused, (Input, TextArea))
+        """Every screen reads scans, text boxes included (a scan into the filter is a scan,
+        not a filter), except a dialog that asks for one as text (the tracking number)."""
+        return self.is_running and not getattr(self.screen, "TYPES_SCANS", False)
 
     async def _scan_key(self, key: events.Key) -> None:
         await self._settle_scan(self.scans.expire(key.time))
@@ -275,6 +278,8 @@ class BoardApp(App[None]):
             return
         while len(self.screen_stack) > 1:
             self.pop_screen()
+        if isinstance(self.focused, Input | TextArea):  # the filter box: keys go to the board
+            self.board.leave_filter()
         goto = {k for k in self.key_names("goto") if len(k) == 1}
         self.board.scan(scan_refs(text, goto))
 
@@ -302,14 +307,103 @@ class BoardApp(App[None]):
     def key_display(self, binding_id: str) -> str:
         return "/".join(self.get_key_display(Binding(k, "")) for k in self.key_names(binding_id))
 
+    async def action_quit(self) -> None:
+        """``q`` quits at once, unless it would stop something the floor counts on: the
+        sync running in this process (in the demo: every source's) and the moves it has not
+        sent yet, or a move not yet saved. Then it asks (``q q`` or ``y``), saying what."""
+        if isinstance(self.screen, QuitScreen):
+            self.exit()
+            return
+        stops = self.quit_stops()
+        if not stops:
+            self.exit()
+            return
+        key = self.key_display("quit")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            QuitScreen(
+                "Quit?",  # what it stops goes below: the title is one line
+                f"{stops[0].upper()}{stops[1:]}.\n{key} again or y quits, n or Esc stays",
+                ",".join(self.key_names("quit")),
+            ),
+            answer,
+        )
+
+    def quit_stops(self) -> str:
+        """What quitting now would stop, in words ("" when nothing)."""
+        said: list[str] = []
+        view = self.board.view if self.screen_stack else None
+        pending = [c for c in view.model.cards.values() if c.pending] if view else []
+        if pending:
+            said.append(
+                f"{len(pending)} move(s) not saved yet ({', '.join(c.name for c in pending[:3])})"
+            )
+        if self.background is not None:
+            health = view.health if view is not None else {}
+            queued = {name: h.queued for name, h in health.items() if h.queued}
+            names = ", ".join(sorted(health)) or "every source"
+            said.append(f"the sync running here stops ({names})")
+            if queued:
+                total = sum(queued.values())
+                each = ", ".join(f"{n} {q}" for n, q in sorted(queued.items()))
+                said.append(f"{total} move(s) still queued, not sent ({each}): they wait until "
+                            "a board or `rxfloor sync` runs again")  # fmt: skip
+        return "; ".join(said)
+
     def help_rows(self) -> list[tuple[str, str]]:
         rows = [(self.key_display(a.id), a.help_line) for a in ACTIONS]
         rows.append(("ctrl+p", "Command palette (every action, themes)"))
         return rows
 
+    def legend_rows(self) -> list[tuple[str, str]]:
+        """What the cards show, for the help screen's legend."""
+        from rxfloor.core import sources
+
+        marks = ", ".join(f"{t.mark} {t.label}" for t in map(sources.traits, sources.names()))
+        return [
+            ("!!", "stat: first in its column, tinted as a whole"),
+            ("W", "waiter: the patient waits at the counter (next after stat)"),
+            ("R S …", f"the order's source, once several are in play: {marks}"),
+            ("red", "late: past its due time (the late time, and the card tinted)"),
+            ("amber", "due within 15 minutes"),
+            ("bar", "the cursor: one bar over the whole card"),
+            (
+                "HOLD",
+                "on hold (HOLD local: the source does not hold it; HOLD and the source's "
+                "name: held at the source, released there)",
+            ),
+            ("CANCEL?", "the merchant asks to cancel: y accepts, r rejects"),
+            ("✎ FRIDGE CTRL", "a note on it; fridge / controlled items"),
+        ]
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.help_rows()))
+            self.push_screen(HelpScreen(self.help_rows(), self.legend_rows()))
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """The palette's screenshot: in a terminal, written to the state dir (Textual's
+        default, ~/Downloads, need not exist on a pharmacy's machine) and said where, on the
+        notice line; in a browser (``rxfloor serve``) handed to the browser as Textual does."""
+        if self.is_web:
+            return super().deliver_screenshot(filename, path, time_format)
+        where = Path(path) if path else screenshot_dir()
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(where), time_format)
+        except OSError as exc:
+            self.say(f"screenshot not saved in {where}: {exc.strerror or exc}", "error")
+            return None
+        self.say(f"screenshot saved: {saved}")
+        return saved
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
         ours = {spec.palette for spec in ACTIONS if spec.palette is not None}
@@ -326,13 +420,17 @@ class BoardApp(App[None]):
 def _palette_call(target: Screen[Any] | App[Any], spec: BoardAction) -> Callable[[], None]:
     def call() -> None:
         if target.check_action(spec.method, spec.args) is False:
-            app = target.app
-            assert isinstance(app, BoardApp)
-            app.say(f"{spec.method.replace('_', ' ')}: not possible for this card now", "warning")
+            if isinstance(target, BoardScreen):  # the same words as its key
+                target.refused(spec, spec.palette or spec.label)
             return
         getattr(target, f"action_{spec.method}")(*spec.args)
 
     return call
+
+
+def screenshot_dir() -> Path:
+    """Where the palette's screenshots go: ``screenshots`` in the state dir (platformdirs)."""
+    return state_file().parent / "screenshots"
 
 
 def _read_state() -> dict[str, Any]:

@@ -9,7 +9,7 @@ typed or a scanner sent into an order: the CLI, the board's go-to and the servic
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -27,6 +27,7 @@ from rxfloor.core.db.schema import (
     product_scans,
     sync_state,
 )
+from rxfloor.core.due import Targets, is_late, late_sql, promise, promised_sql
 from rxfloor.core.lifecycle import Priority, Status
 from rxfloor.core.states import UNSETTLED, OutboxState, initials
 from rxfloor.core.text import clip
@@ -72,6 +73,7 @@ class AmbiguousOrder(LookupError):
             hint = "type the full name or the uid"
         super().__init__(f"order {clip(ref)} fits several orders: {listed}{tail}; {hint}")
         self.candidates = [str(r["id"]) for r in candidates]
+        self.rows = list(candidates)  #: the orders themselves (a screen lists them to pick)
 
 
 def split_source(ref: str) -> tuple[str | None, str]:
@@ -192,16 +194,20 @@ def _board_select(
     return stmt
 
 
-def listing(conn: Connection, status: str | None) -> Iterator[RowMapping]:
-    """Every order (or those in ``status``) in the listing's order, streamed: by status as
-    the board's columns go, priority, due time (else arrival), name (code points, as Python
-    compares them), then id: sorted by the database, not in memory."""
+def listing(
+    conn: Connection, status: str | None, targets: Targets | None = None
+) -> Iterator[RowMapping]:
+    """Every order (or those in ``status``) in the board's order, streamed: by status as
+    the board's columns go, then as a column sorts its cards (promised instant under
+    ``targets``, priority, name in code points, as Python compares them), then id: sorted
+    by the database, not in memory."""
     status_rank = case({s.value: i for i, s in enumerate(Status)}, value=orders.c.status,
                        else_=len(Status))  # fmt: skip
     rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
     name = orders.c.name.collate("C") if conn.dialect.name == "postgresql" else orders.c.name
+    promised = promised_sql(conn.dialect.name, targets or Targets())
     stmt = _board_select([status] if status else None, None).order_by(
-        status_rank, rank, func.coalesce(orders.c.due_at, orders.c.created_at), name, orders.c.id
+        status_rank, promised, rank, name, orders.c.id
     )
     yield from conn.execute(stmt.execution_options(yield_per=1000)).mappings()
 
@@ -229,7 +235,7 @@ def count_orders(conn: Connection) -> int:
 def open_alerts(conn: Connection) -> list[RowMapping]:
     """Unacknowledged alerts, oldest first, with the order's name."""
     stmt = (
-        select(alerts, orders.c.name.label("order_name"))
+        select(alerts, orders.c.name.label("order_name"), orders.c.source.label("order_source"))
         .join(orders, orders.c.id == alerts.c.order_id)
         .where(alerts.c.acknowledged_at.is_(None))
         .order_by(alerts.c.id)
@@ -290,7 +296,7 @@ def board_load(
     return cursor, made
 
 
-#: What a board card is made of: the other columns of an order (hold reason, remote ids,
+#: What a board card is made of: the other columns of an order (remote ids,
 #: request message …) are read by the detail view. Reading only these makes the load of
 #: 100,000 orders faster and leaves less garbage between the cards it keeps.
 CARD_COLUMNS = (
@@ -306,6 +312,8 @@ CARD_COLUMNS = (
     orders.c.fulfill_at,
     orders.c.on_hold,
     orders.c.hold_by,
+    orders.c.hold_reason,
+    orders.c.hold_since,
     orders.c.version,
     orders.c.fill_step,
     orders.c.filled_by,
@@ -346,7 +354,7 @@ def board_first_page(
     statuses: Sequence[str],
     finished_since: datetime,
     now: datetime,
-    targets: Mapping[str, timedelta],
+    targets: Targets,
     per_column: int,
     make: Callable[[Row[Any], bool, datetime | None], T],
     whole: int = 0,
@@ -354,32 +362,24 @@ def board_first_page(
     """What the first frame needs, without reading every order: the top of each column and
     cheap COUNTs for its title (``OPEN 82 · 20 late``).
 
-    The board sorts a column by (priority rank, due time or, for a priority in ``targets``
-    with no due time, arrival + target; none last, name). Arrival + target cannot be
-    compared with a due time in portable SQL, so each column is read as two ordered
-    slices: orders with a due time (rank, due, name) and orders without (rank, arrival for a
-    targeted priority else none, name). Each slice's order agrees with the board's, so the
-    ``per_column`` first of both together hold the column's real top (the caller sorts).
-    Late, as the cards colour it: due (or arrival + target) at or before ``now``. A board of
-    at most ``whole`` orders is read whole (``complete``: no second read follows).
+    The board sorts a column by promised instant (:mod:`rxfloor.core.due`: the due time,
+    else arrival + target), priority, name; the database sorts the same way
+    (:func:`~rxfloor.core.due.promised_sql`), so the ``per_column`` first rows are the
+    column's real top. Late is :func:`~rxfloor.core.due.late_sql`, as the cards colour it.
+    A board of at most ``whole`` orders is read whole (``complete``: no second read
+    follows).
     """
     cursor = store.change_cursor()
     marks = sync_marks(store)
     rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
-    targeted = list(targets)
-    arrival = case((orders.c.priority.in_(targeted), orders.c.created_at), else_=None)
-    late_when = [and_(orders.c.due_at.is_not(None), orders.c.due_at <= now)]
-    late_when += [
-        and_(orders.c.due_at.is_(None), orders.c.priority == p, orders.c.created_at <= now - t)
-        for p, t in targets.items()
-    ]
-    late = case((or_(*late_when), 1), else_=0)
+    late = case((late_sql(targets, now), 1), else_=0)
     made: list[T] = []
     counts: dict[str, tuple[int, int]] = {}
     seen: set[str] = set()
     with store.read() as conn:
         # names sort as Python compares them (code points), not by a locale's collation
         name = orders.c.name.collate("C") if conn.dialect.name == "postgresql" else orders.c.name
+        promised = promised_sql(conn.dialect.name, targets)
         for status, source, n, n_late in conn.execute(
             _board_select(statuses, finished_since)
             .with_only_columns(orders.c.status, orders.c.source, func.count(), func.sum(late))
@@ -393,14 +393,9 @@ def board_first_page(
         for status in statuses:
             if not counts.get(status, (0, 0))[0]:
                 continue
-            column = _card_select([status], finished_since)
-            due, undue = orders.c.due_at.is_not(None), orders.c.due_at.is_(None)
-            for stmt in (
-                column.where(due).order_by(rank, orders.c.due_at, name),
-                column.where(undue).order_by(rank, arrival.is_(None), arrival, name),
-            ):
-                rows = conn.execute(stmt.limit(per_column))
-                made.extend(make(row, *sync_mark(marks, row[0])) for row in rows)
+            stmt = _card_select([status], finished_since).order_by(promised, rank, name)
+            rows = conn.execute(stmt.limit(per_column))
+            made.extend(make(row, *sync_mark(marks, row[0])) for row in rows)
     complete = all(total <= per_column for total, _ in counts.values())
     return FirstPage(cursor, made, counts, seen, complete)
 
@@ -524,6 +519,9 @@ class Waiting:
     since: datetime  # in its status since
     due_at: datetime | None
     on_hold: bool
+    #: its promised time (:mod:`rxfloor.core.due`) and whether it is late at the figures' now
+    promised: datetime | None = None
+    late: bool = False
     source: str = sources.DEFAULT_SOURCE  # whose order (a mark on the wall with several)
     flags: str = ""  # "fridge", "controlled": what its items need on the bench
 
@@ -557,9 +555,9 @@ class TickerMove:
 class WallFigures:
     """Everything the wall screen shows, read in one transaction at ``now``.
 
-    ``late`` counts orders whose due time has come (``due_at <= now``), as the board colours
-    them overdue; FINISHED counts orders finished since ``day_start`` (the board's FINISHED
-    column) and since an hour before ``now``.
+    ``late`` counts orders late by :mod:`rxfloor.core.due`, as the board colours them;
+    FINISHED counts orders finished since ``day_start`` (the board's FINISHED column) and
+    since an hour before ``now``.
     """
 
     now: datetime
@@ -575,8 +573,12 @@ class WallFigures:
     exceptions: int = 0  # the exceptions queue's count (:func:`rxfloor.core.exceptions.count`)
 
 
-def _waiting(row: RowMapping) -> Waiting:
+def _waiting(row: RowMapping, targets: Targets, now: datetime) -> Waiting:
+    promised = promise(row["due_at"], row["created_at"], str(row["priority"]),
+                       str(row["delivery_type"]), targets).at  # fmt: skip
     return Waiting(
+        promised=promised,
+        late=is_late(promised, str(row["status"]), now),
         name=str(row["name"]),
         initials=initials(str(row["patient_name"])),
         status=str(row["status"]),
@@ -599,6 +601,8 @@ _WAITING_COLUMNS = (
     orders.c.due_at,
     orders.c.on_hold,
     orders.c.flags,
+    orders.c.created_at,
+    orders.c.delivery_type,
 )
 
 
@@ -610,12 +614,15 @@ def wall_figures(
     sources: Iterable[str] = (),
     urgent_limit: int = 40,
     moves_limit: int = 40,
+    targets: Targets | None = None,
 ) -> WallFigures:
     """The wall's figures (run it in one read transaction so they agree with each other);
-    ``sources`` are always in the health, even before their worker first ran."""
+    ``sources`` are always in the health, even before their worker first ran. Late and
+    the urgent list's order are :mod:`rxfloor.core.due`'s, under ``targets`` (the floor's)."""
     from rxfloor.core import exceptions as exception_queue  # it reads this package's tables
 
-    late = case((and_(orders.c.due_at.is_not(None), orders.c.due_at <= now), 1), else_=0)
+    targets = targets or Targets()
+    late = case((late_sql(targets, now), 1), else_=0)
     held = case((orders.c.on_hold, 1), else_=0)
     per_status = {
         str(status): (int(count), int(n_late or 0), int(n_held or 0))
@@ -638,7 +645,9 @@ def wall_figures(
             .mappings()
             .first()
         )
-        columns[status] = ColumnFigures(count, n_late, n_held, _waiting(oldest) if oldest else None)
+        columns[status] = ColumnFigures(
+            count, n_late, n_held, _waiting(oldest, targets, now) if oldest else None
+        )
 
     def closed_since(status: Status, since: datetime) -> int:
         stmt = select(func.count()).where(
@@ -650,9 +659,7 @@ def wall_figures(
     urgent_rows = conn.execute(
         select(*_WAITING_COLUMNS)
         .where(orders.c.status.in_(_ACTIVE), orders.c.priority.in_(_URGENT))
-        .order_by(
-            rank, orders.c.due_at.is_(None), orders.c.due_at, orders.c.status_since, orders.c.name
-        )
+        .order_by(rank, promised_sql(conn.dialect.name, targets), orders.c.name)
         .limit(urgent_limit)
     ).mappings()
     urgent_counts = {p: 0 for p in _URGENT}
@@ -690,7 +697,7 @@ def wall_figures(
         finished_today=closed_since(Status.FINISHED, day_start),
         finished_last_hour=closed_since(Status.FINISHED, now - timedelta(hours=1)),
         cancelled_today=closed_since(Status.CANCELLED, day_start),
-        urgent=[_waiting(r) for r in urgent_rows],
+        urgent=[_waiting(r, targets, now) for r in urgent_rows],
         urgent_counts=urgent_counts,
         moves=moves,
         health=sync_health(conn, sources),

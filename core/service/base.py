@@ -338,4 +338,7 @@ def _facts(row: RowMapping, traits: SourceTraits, check: CheckRule = CheckRule.N
         check=check,
         step=Step(row["fill_step"]) if row["fill_step"] else None,
         filler=row["filled_by"],
+        hold_reason=row["hold_reason"],
+        hold_by=row["hold_by"],
+        hold_since=row["hold_since"],
     )

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from rxfloor.core import lifecycle, sources
 from rxfloor.core import outbox as outbox_rows
+from rxfloor.core import tracking as tracking_check
 from rxfloor.core.db import audit_events, line_items, orders, product_scans, queries
 from rxfloor.core.flags import item_flags
 from rxfloor.core.lifecycle import STEP_ACTIONS, Action, OrderFacts, Status, Step, TransitionError
@@ -39,6 +40,7 @@ from rxfloor.core.service.base import (
 )
 from rxfloor.core.service.write import write_move
 from rxfloor.core.text import clip
+from rxfloor.core.tracking import TrackingCheck
 
 #: Which lifecycle actions produce an outbox row (the remote learns of status moves and of
 #: the answers to its cancellation requests).
@@ -179,6 +181,7 @@ class Moves(ServicePart):
         if tracking is not None and outcome.action is not Action.FINISH:
             raise Refused(f"{row['name']}: a tracking number goes with a finish only",
                           self._view(conn, row))  # fmt: skip
+        self._refuse_tracking(conn, row, tracking)
         values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
         why = reason
         if outcome.action is Action.HOLD:
@@ -189,6 +192,7 @@ class Moves(ServicePart):
         elif outcome.action is Action.RELEASE:
             values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
                        "hold_since": None}  # fmt: skip
+            why = f"released the hold of {lifecycle.hold_words(facts)}"  # the event: who did
         elif outcome.action is Action.REJECT_CANCEL:
             values |= {"request_kind": None}  # the message stays: an undo brings it back
         elif outcome.action in STEP_ACTIONS:
@@ -212,6 +216,22 @@ class Moves(ServicePart):
             queue = {"action": outcome.action, "reason": reason, "payload": payload}
         closes = outcome.action in (Action.REJECT_CANCEL, Action.ACCEPT_CANCEL)
         return _Move(outcome, values, why, queue, closes_request=closes)
+
+    def check_tracking(self, number: str) -> TrackingCheck:
+        """Is ``number`` a parcel's tracking number (:mod:`rxfloor.core.tracking`)?"""
+        with self.store.read() as conn:
+            return tracking_check.check(conn, number)
+
+    def _refuse_tracking(
+        self, conn: Connection, row: RowMapping, tracking: Tracking | None
+    ) -> None:
+        """A finish never sends an order's code as tracking, whatever path it came by (the
+        board's dialog checks the carrier's format too, and asks)."""
+        if tracking is None or not tracking.number:
+            return
+        found = tracking_check.order_code(conn, tracking.number)
+        if found is not None:
+            raise Refused(f"{row['name']}: {found.message}", self._view(conn, row))
 
     def _event_values(
         self,

@@ -76,7 +76,7 @@ class ExceptionsQueue(ServicePart):
         return f"{order['name']}: {row['action']} {done_how}"
 
     def resolve_exception(self, ref: str, note: str) -> str:
-        """A person settles a source exception (Photon ``error``, Konnektive Failed, …) by
+        """A person settles a source status (Photon ``error``, Konnektive Failed, …) by
         hand: the order leaves the exceptions queue until its source says another word
         that needs a person. The note is audited; the order itself does not move."""
         note = note.strip()
@@ -89,7 +89,7 @@ class ExceptionsQueue(ServicePart):
             label = sources.traits(row["source"]).label
             words = sources.status_words(row["source"], said) or "nothing"
             if sources.exception(row["source"], said, row["exception_resolved"]) is None:
-                raise Refused(f"{row['name']} is not a source exception in the queue "
+                raise Refused(f"{row['name']} is not a source status in the queue "
                               f"({label} says {words})")  # fmt: skip
             done = conn.execute(
                 update(orders)

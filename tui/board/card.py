@@ -47,12 +47,71 @@ def due_text(card: Card, now: datetime) -> str:
 
 
 def short_due(text: str, room: int) -> str:
-    """``text`` (``due Tue 05:23`` / ``late 42m``) for a line with ``room`` cells after the
-    order's name: the word ``due`` gives way first (the day never: a time alone would read
-    as today's); ``late …`` stays whole (it is the alarm)."""
-    if len(text) + 2 <= room or text.startswith("late"):
-        return text
-    return text.removeprefix("due ")
+    """``text`` (``due Tue 05:23`` / ``late 3h28``) for a line with ``room`` cells after the
+    order's name and initials (which are never cut): shorter forms, each whole, until one
+    fits. ``due`` gives way first, then the time (the day never: a time alone would read as
+    today's); ``late 3h28`` becomes ``late 3h``, then ``late`` (the word is the alarm)."""
+    if text.startswith("late "):
+        spent = text.removeprefix("late ")
+        hours = spent.split("h")[0] + "h" if "h" in spent else spent
+        forms = [text, f"late {hours}", "late"]
+    else:
+        forms = [text, text.removeprefix("due "), text.removeprefix("due ").split(" ")[0]]
+    for form in forms:
+        if len(form) + 2 <= room:
+            return form
+    return forms[-1] if text.startswith("late") else ""
+
+
+def fit_items(items: str, room: int) -> str:
+    """The item summary in ``room`` cells, never cut inside a number or a strength: whole
+    items, then ``+2 more`` for those left out (``2x Cetirizine 10 mg tabs +1 more``). When
+    not even the first item fits, its name is cut at a word before any number, with ``…``
+    (``+2`` for the rest when narrow); when not even that fits, ``3 items`` (or ``…``)."""
+    if len(items) <= room:
+        return items
+    parts = items.split(", ")
+    for keep in range(len(parts) - 1, 0, -1):
+        text = f"{', '.join(parts[:keep])} +{len(parts) - keep} more"
+        if len(text) <= room:
+            return text
+    rest = len(parts) - 1
+    for more in (f" +{rest} more", f" +{rest}") if rest else ("",):
+        words = parts[0].split(" ")
+        while words:
+            text = " ".join(words)
+            # a word with a digit at the end would read as another strength or quantity
+            if len(text) + 1 + len(more) <= room and not any(c.isdigit() for c in words[-1]):
+                return f"{text}…{more}"
+            if len(words) == 1 and words[0].isalpha() and room - 1 - len(more) >= 3:
+                return f"{words[0][: room - 1 - len(more)]}…{more}"  # a name, never a number
+            words.pop()
+    count = f"{len(parts)} item{'s' if rest else ''}"  # nothing cut: how many, not which
+    return count if len(count) <= room else "…"
+
+
+def fit_badges(found: list[tuple[str, str]], room: int) -> list[tuple[str, str]]:
+    """The badges that fit in ``room`` cells, each whole; a hold's reason is shortened
+    (with …) or left out before the ``HOLD`` itself is."""
+    kept: list[tuple[str, str]] = []
+    for text, component in found:
+        if len(text) <= room:
+            kept.append((text, component))
+            room -= len(text)
+            continue
+        word, sep, reason = text.partition(": ")
+        if sep and word.strip() == word.strip().split(":")[0] and "HOLD" in word:
+            space = room - len(word) - len(sep) - 1
+            if space >= 4:
+                kept.append((f"{word}{sep}{reason[:space].rstrip()}…", component))
+                room = 0
+                continue
+            if len(word) <= room:
+                kept.append((word, component))
+                room -= len(word)
+                continue
+        room = 0  # whatever follows a badge left out is left out too: the order stays
+    return kept
 
 
 def when(at: datetime, now: datetime) -> str:
@@ -61,14 +120,30 @@ def when(at: datetime, now: datetime) -> str:
     return local.strftime("%H:%M" if local.date() == today.date() else "%a %H:%M")
 
 
+#: How much of a hold's reason the card shows (the detail and the release show it whole).
+HOLD_REASON_CELLS = 24
+
+
 def hold_badge(card: Card) -> str:
-    """``HOLD``; at a source that does not hold orders for the pharmacy, whose hold it is:
-    ``HOLD local`` (the pharmacist's, the source still counts on the order) or ``HOLD
-    Shopify`` (the merchant's: released there, not here)."""
+    """``HOLD: Patient calling back…`` (the reason cut to fit, with ``…``); at a source
+    that does not hold orders for the pharmacy, whose hold it is: ``HOLD local`` (the
+    pharmacist's, the source still counts on the order) or ``HOLD Shopify`` (the
+    merchant's: released there, not here)."""
     known = source_traits(card.source)
-    if known is None or known.remote_hold:
-        return " HOLD"
-    return f" HOLD {known.label}" if card.remote_hold else " HOLD local"
+    word = " HOLD"
+    if known is not None and not known.remote_hold:
+        word = f" HOLD {known.label}" if card.remote_hold else " HOLD local"
+    reason = " ".join((card.hold_reason or "").split())
+    if len(reason) > HOLD_REASON_CELLS:
+        reason = reason[: HOLD_REASON_CELLS - 1].rstrip() + "…"
+    return f"{word}: {reason}" if reason else word
+
+
+def hold_line(card: Card, now: datetime) -> str:
+    """``held by AB at 09:12: Patient calling back about dose`` (the reason whole)."""
+    who = f" by {card.hold_by}" if card.hold_by else ""
+    at = f" at {when(card.hold_since, now)}" if card.hold_since else ""
+    return f"held{who}{at}: {card.hold_reason or 'no reason given'}"
 
 
 def no_tracking(card: Card) -> bool:
@@ -177,19 +252,34 @@ def card_lines(
 
     mark_style = _MARK_STYLE.get(card.priority)
     mark = Segment(_MARK.get(card.priority, "  "), fg(mark_style) if mark_style else base)
-    flags = [Segment(text, fg(component)) for text, component in badges(card, now)]
     late = urgency(card, now)
     due = due_text(card, now)
     since = Segment(f" {age(card.status_since, now)} ", fg("column--dim"))
     head = [mark, *_source(card, fg("column--source"), marks),
             Segment(f" {card.name} ", base + Style(bold=True)),
             Segment(card.initials, base)]  # fmt: skip
-    # the order's name is what a person reads first: the due text gives way, never it
-    room = width - sum(len(seg.text) for seg in head[:-1])
-    due = short_due(due, room)
-    due_seg = [Segment(f" {due} ", fg(f"column--{late}"))] if due else []
+    # the order's name and the patient's initials are what a person reads first: the due
+    # text gives way, never they
+    room = width - sum(len(seg.text) for seg in head)
+    if short_due(due, room) != due and "." in card.initials:
+        # the initials' dots give way before the time does: ``AB`` is still whole
+        head[-1] = Segment(card.initials.replace(".", ""), base)
+        room = width - sum(len(seg.text) for seg in head)
+    # the due text's right margin gives way before the time does (never for the word "due")
+    roomy, tight = short_due(due, room), short_due(due, room + 1)
+    due = tight if tight != roomy and not tight.startswith("due ") else roomy
+    pad = " " if len(due) + 2 <= room else ""
+    due_seg = [Segment(f" {due}{pad}", fg(f"column--{late}"))] if due else []
+    # badges are whole or gone (a hold's reason shortens first, with …), never cut mid-word
+    found = badges(card, now)
+    fitted = fit_badges(found, room - sum(len(seg.text) for seg in due_seg))
+    if found and not fitted and late != "overdue":  # a badge (HOLD) before a due time
+        due_seg, fitted = [], fit_badges(found, room)
+    flags = [Segment(text, fg(component)) for text, component in fitted]
     delivery = _DELIVERY.get(card.delivery, card.delivery)
-    items = f"   {delivery} · {card.items}" if compact else "   " + card.items
+    lead = f"   {delivery} · " if compact else "   "
+    # the time in status keeps its own space; the items give way by whole items
+    items = lead + fit_items(card.items, width - len(lead) - len(since.text))
     lines = [
         _fit([*head, *flags], due_seg, width, base),
         _fit([Segment(items, fg("column--item"))], [since], width, base),

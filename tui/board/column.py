@@ -101,9 +101,9 @@ class ColumnView(ScrollView, can_focus=False):
         now = self._now
         unloaded, unloaded_late = self.beyond
         late = 0 if self.status.is_terminal else unloaded_late + late_count(self.cards, now)
-        shown = f" · {len(self.cards)} shown" if len(self.cards) != self.total else ""
-        self.border_title = f"{self.status.value} {self.total + unloaded}{shown}" + (
-            f" · {late} late" if late else ""
+        shown = len(self.cards) if len(self.cards) != self.total else None  # a filter's
+        self.border_title, self.border_subtitle = column_title(
+            self.status.value, self.total + unloaded, shown, late, self.size.width
         )
 
     def _fit_height(self) -> None:
@@ -149,7 +149,20 @@ class ColumnView(ScrollView, can_focus=False):
 
     def on_resize(self) -> None:
         self._cache.clear()
+        self._title()
         self._fit_height()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self) -> None:
+        """Another theme: every cached card is in the old one's colours. Textual re-reads the
+        stylesheet first; the strips are dropped after that, so they paint in the new one."""
+        self.call_after_refresh(self.restyle)
+
+    def restyle(self) -> None:
+        self._cache.clear()
+        self.refresh()
 
     # ------------------------------------------------------------- rendering
     def render_lines(self, crop: Region) -> list[Strip]:
@@ -182,6 +195,23 @@ class ColumnView(ScrollView, can_focus=False):
         return card_lines(card, self._now, width, selected=selected, compact=self.compact,
                           style=self.get_component_rich_style, rule=rule,
                           marks=self.marks)  # fmt: skip
+
+
+def column_title(
+    status: str, total: int, shown: int | None, late: int, width: int
+) -> tuple[str, str]:
+    """The border's title and subtitle: ``OPEN 109 · 3 shown · 12 late`` when it fits in a
+    column ``width`` wide (0: not laid out yet), else the parts that do not fit move to the
+    bottom border, whole: the column's name and count are never cut. ``shown``: the cards
+    a filter lets through (None: no filter)."""
+    name = f"{status} {total}"
+    parts = ([f"{shown} shown"] if shown is not None else []) + ([f"{late} late"] if late else [])
+    room = width - 6  # the corners, the rules and the spaces around the title
+    for keep in range(len(parts), -1, -1):
+        title = " · ".join([name, *parts[:keep]])
+        if width <= 0 or len(title) <= room or keep == 0:
+            return title, " · ".join(parts[keep:])
+    return name, ""  # not reached: keep == 0 returns
 
 
 def _find(cards: list[Card], card: Card, default: int, status: Status) -> int:

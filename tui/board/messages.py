@@ -166,6 +166,26 @@ class OrderFound(Message):
         self.card_id = card_id
 
 
+class RejectAsked(Message):
+    """The order a rejection of its cancellation request is about, read for the dialog
+    (the merchant's words are not on the card)."""
+
+    def __init__(self, card: Card, order: OrderView) -> None:
+        super().__init__()
+        self.card = card
+        self.order = order
+
+
+class OrderAmbiguous(Message):
+    """A scan or go-to fits several orders (the same name in two sources): pick one.
+    ``choices``: (order id, source, name, patient, status) of each."""
+
+    def __init__(self, ref: str, choices: Sequence[tuple[str, str, str, str, str]]) -> None:
+        super().__init__()
+        self.ref = ref
+        self.choices = choices
+
+
 class Notice(Message):
     """A sentence for the pharmacist (shown as a toast by the app)."""
 

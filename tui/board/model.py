@@ -8,18 +8,20 @@ tens of milliseconds).
 from __future__ import annotations
 
 import gc
+import re
 from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 from math import nextafter
 from sys import intern
 from typing import Any, Generic, TypeVar, cast, overload
 
 from rxfloor.core.db.queries import SyncMarks, sync_mark
+from rxfloor.core.due import Targets, promise
 from rxfloor.core.lifecycle import (
     Action,
     CheckRule,
@@ -48,7 +50,7 @@ _INCREMENTAL_LIMIT = 64
 #: them for every such card: 13 fewer slots per card, ~100 B each at 100,000 cards).
 RARE = ("fulfill_at", "created_at", "cancel_requested", "remote_hold", "tracking",
         "remote_badge", "fill_step", "filled_by", "check_note", "note_count", "flags",
-        "scan_progress")  # fmt: skip
+        "scan_progress", "hold_reason", "hold_by", "hold_since")  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -71,6 +73,10 @@ class Rare:
     note_count: int = 0  #: the floor's notes on it (the card's mark)
     flags: str = ""  #: "fridge", "controlled", comma separated
     scan_progress: str | None = None  #: packs scanned while filling, "2/3"
+    #: the hold's why (as painted), who placed it and since when (the card and the release)
+    hold_reason: str | None = None
+    hold_by: str | None = None
+    hold_since: datetime | None = None
 
 
 #: The defaults, shared by every card that has nothing rare (never changed: a card given a
@@ -142,6 +148,9 @@ class Card:
     note_count: _Rarely[int] = _Rarely()
     flags: _Rarely[str] = _Rarely()
     scan_progress: _Rarely[str | None] = _Rarely()
+    hold_reason: _Rarely[str | None] = _Rarely()
+    hold_by: _Rarely[str | None] = _Rarely()
+    hold_since: _Rarely[datetime | None] = _Rarely()
 
     def __init__(
         self,
@@ -173,6 +182,9 @@ class Card:
         note_count: int = 0,
         flags: str = "",
         scan_progress: str | None = None,
+        hold_reason: str | None = None,
+        hold_by: str | None = None,
+        hold_since: datetime | None = None,
         target: datetime | None = None,
         due: float = _FAR,
     ) -> None:
@@ -200,7 +212,7 @@ class Card:
         self.due = due
         self.rare = _rare(fulfill_at, created_at, cancel_requested, remote_hold, tracking,
                           remote_badge, fill_step, filled_by, check_note, note_count, flags,
-                          scan_progress)  # fmt: skip
+                          scan_progress, hold_reason, hold_by, hold_since)  # fmt: skip
 
     def __repr__(self) -> str:
         return f"Card({self.id!r}, {self.name!r}, {self.status.value}, v{self.version})"
@@ -222,7 +234,8 @@ class Card:
     def from_card_row(cls, row: Sequence[Any], failed: bool, retry: datetime | None = None) -> Card:
         """A card from a row of ``CARD_COLUMNS``, by position (the load of every card)."""
         (id_, source, name, status, priority, delivery, patient, items, due_at, fulfill_at,
-         on_hold, hold_by, version, fill_step, filled_by, check_note, note_count, flags,
+         on_hold, hold_by, hold_reason, hold_since, version, fill_step, filled_by, check_note,
+         note_count, flags,
          scan_progress, created_at, status_since, request_kind, tracking,
          remote_status) = row  # fmt: skip
         card = cls.__new__(cls)
@@ -247,7 +260,7 @@ class Card:
         if (fulfill_at is None and (due_at is not None or created_at is None) and not fill_step
                 and not filled_by and not check_note and not note_count and not flags
                 and not scan_progress and request_kind is None and tracking is None
-                and remote_status is None and not (on_hold and hold_by)):  # fmt: skip
+                and remote_status is None and not on_hold):  # fmt: skip
             card.rare = _PLAIN  # nothing rare: the shared defaults
             return card
         card.rare = _rare(
@@ -256,6 +269,9 @@ class Card:
             held_by_remote(on_hold, hold_by) and _holds_apart(source), tracking,
             _remote_badge(source, remote_status), fill_step, filled_by, check_note,
             note_count or 0, flags or "", scan_progress,
+            visible(hold_reason or "") if on_hold else None,
+            visible(hold_by or "") if on_hold else None,
+            hold_since if on_hold else None,
         )  # fmt: skip
         return card
 
@@ -310,18 +326,22 @@ class Card:
             note_count=data.get("note_count") or 0,
             flags=data.get("flags") or "",
             scan_progress=data.get("scan_progress"),
+            hold_reason=visible(data.get("hold_reason") or "") if on_hold else None,
+            hold_by=visible(data.get("hold_by") or "") if on_hold else None,
+            hold_since=data.get("hold_since") if on_hold else None,
         )
         card.target = card.due_at
         card.due = card._due()
         return card
 
-    def aim(self, targets: Mapping[str, timedelta]) -> None:
-        """A stat or waiter order with no due time is due a set time after it arrived."""
+    def aim(self, targets: Targets) -> None:
+        """Its promised time (:func:`rxfloor.core.due.promise`): its due time, else a
+        target after it arrived."""
         if self.due_at is not None and self.target is self.due_at:
             return  # its due time is its target, and its instant was computed when made
-        target = targets.get(self.priority)
-        if self.due_at is None and target is not None and self.created_at is not None:
-            self.target = self.created_at + target
+        if self.due_at is None and self.created_at is not None:
+            self.target = promise(None, self.created_at, self.priority, self.delivery,
+                                  targets).at  # fmt: skip
         else:
             self.target = self.due_at
         self.due = self._due()
@@ -331,9 +351,10 @@ class Card:
         return _instant(self.target) if self.target else _FAR
 
     @property
-    def key(self) -> tuple[int, float, str]:
-        """The card order in a column: priority, due time or target (none last), name."""
-        return (_RANK.get(self.priority, 9), self.due, self.name)
+    def key(self) -> tuple[float, int, str]:
+        """The card order in a column: its promised instant (the oldest work at the top),
+        then priority, then name."""
+        return (self.due, _RANK.get(self.priority, 9), self.name)
 
     def facts(self, check: CheckRule = CheckRule.NONE) -> OrderFacts:
         """What the lifecycle decides on under the floor's ``check`` rule: every rule about
@@ -342,7 +363,8 @@ class Card:
         return OrderFacts(self.status, self.on_hold, self.fulfill_at,
                           cancel_requested=self.cancel_requested,
                           remote_hold=self.remote_hold, check=check, step=step,
-                          filler=self.filled_by)  # fmt: skip
+                          filler=self.filled_by, hold_reason=self.hold_reason,
+                          hold_by=self.hold_by, hold_since=self.hold_since)  # fmt: skip
 
     def scheduled(self, now: datetime) -> bool:
         return is_scheduled(self.fulfill_at, now)
@@ -356,9 +378,10 @@ class Card:
     def explained(self) -> frozenset[Action]:
         """Actions the lifecycle refuses for a reason the pharmacist must be told (the key
         still acts, and the service's sentence says why): a start or finish while the
-        merchant's cancellation request waits, the release of a hold placed at the source."""
+        merchant's cancellation request waits or the order is on hold, the release of a
+        hold placed at the source."""
         found: set[Action] = set()
-        if self.cancel_requested and not self.status.is_terminal:
+        if (self.cancel_requested or self.on_hold) and not self.status.is_terminal:
             found |= {Action.ADVANCE, Action.START, Action.FINISH}
         if self.on_hold and self.remote_hold:
             found.add(Action.RELEASE)
@@ -386,10 +409,14 @@ def _rare(
     note_count: int,
     flags: str,
     scan_progress: str | None,
+    hold_reason: str | None = None,
+    hold_by: str | None = None,
+    hold_since: datetime | None = None,
 ) -> Rare:
     """The card's rare facts: the shared defaults when it has none."""
     made = Rare(fulfill_at, created_at, cancel_requested, remote_hold, tracking, remote_badge,
-                fill_step, filled_by, check_note, note_count, flags, scan_progress)  # fmt: skip
+                fill_step, filled_by, check_note, note_count, flags, scan_progress, hold_reason,
+                hold_by, hold_since)  # fmt: skip
     return _PLAIN if made == _PLAIN else made
 
 
@@ -470,6 +497,16 @@ def source_label(source: str) -> str:
     return known.label if known else source
 
 
+def marked(text: str, name: str, source: str, marks: bool) -> str:
+    """``text`` with the order ``name`` carrying its source's mark (``S #1002``) where
+    several sources are in play (``marks``): in two sources #1002 is two orders. The name
+    alone is replaced (``#100`` is not part of ``#1002``)."""
+    if not marks or not name:
+        return text
+    pattern = rf"(?<![\w#-]){re.escape(name)}(?![\w-])"
+    return re.sub(pattern, lambda _: f"{source_mark(source)} {name}", text, count=1)
+
+
 def source_mark(source: str) -> str:
     """The card's source mark (``S``); an unknown source's first letter."""
     known = source_traits(source)
@@ -498,11 +535,11 @@ def mark_width() -> int:
 class BoardModel:
     """Cards by id and by column; every update says which columns need a repaint."""
 
-    def __init__(self, targets: Mapping[str, timedelta] | None = None) -> None:
+    def __init__(self, targets: Targets | None = None) -> None:
         self.cards: dict[str, Card] = {}
         self.columns: dict[Status, list[Card]] = {s: [] for s in Status}
         self.finished_since: datetime | None = None
-        self.targets = dict(targets or {})  # priority -> due this long after arrival
+        self.targets = targets or Targets()  # when an order with no due time is due
         self.per_source: Counter[str] = Counter()  # cards on the board, by source
         #: ids of the cards showing a sync mark: the health poll looks at these and at the
         #: marked orders, not at every card (100,000 of them, once a second)
@@ -517,9 +554,8 @@ class BoardModel:
         self.cards = {card.id: card for card in cards}
         self.per_source = Counter(c.source for c in self.cards.values())
         self._marked = {c.id for c in self.cards.values() if _has_mark(c)}
-        if self.targets:
-            for card in self.cards.values():
-                card.aim(self.targets)
+        for card in self.cards.values():
+            card.aim(self.targets)
         self.columns = {s: [] for s in Status}
         for card in self.cards.values():
             self.columns[card.status].append(card)
@@ -558,8 +594,7 @@ class BoardModel:
         incremental = len(cards) <= _INCREMENTAL_LIMIT
         touched: set[Status] = set()
         for card in cards:
-            if self.targets:
-                card.aim(self.targets)
+            card.aim(self.targets)
             old = self.cards.pop(card.id, None)
             if old is not None:
                 self.per_source[old.source] -= 1
@@ -671,18 +706,15 @@ def _has_mark(card: Card) -> bool:
 
 
 def late_count(cards: Sequence[Card], now: datetime) -> int:
-    """How many of ``cards`` (a column's, in card order) are past their due time or target:
-    within each priority the late ones come first, so two bisections per priority find
-    them (a move at 100,000 orders counted them one by one: ~60 ms a key)."""
+    """How many of ``cards`` (a column's, in card order) are late
+    (:func:`rxfloor.core.due.is_late`): the column sorts by promised instant, so the late
+    ones come first and one bisection finds them (a move at 100,000 orders counted them
+    one by one: ~60 ms a key)."""
     at = nextafter(now.timestamp(), _FAR)  # target <= now: instant < the float after now
-    late = 0
-    for rank in _RANKS:
-        first = bisect_left(cards, (rank, -_FAR, ""), key=_key)
-        late += bisect_left(cards, (rank, at, ""), lo=first, key=_key) - first
-    return late
+    return bisect_left(cards, (at, -1, ""), key=_key)
 
 
-def _key(card: Card) -> tuple[int, float, str]:
+def _key(card: Card) -> tuple[float, int, str]:
     return card.key
 
 

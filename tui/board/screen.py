@@ -11,19 +11,32 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, cast
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
-from rxfloor.core.lifecycle import MOVES, Action, DeliveryType, Person, Status, Step, resolve
-from rxfloor.core.models import Tracking
+from rxfloor.core.lifecycle import (
+    MOVES,
+    RELEASE_FIRST,
+    Action,
+    DeliveryType,
+    Person,
+    Status,
+    Step,
+    TransitionError,
+    apply,
+    resolve,
+)
+from rxfloor.core.models import Tracking, initials
 from rxfloor.core.people import Member, People
 from rxfloor.core.service import Actor, ServiceError, local_hold_note
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.actions import BY_METHOD, bindings
+from rxfloor.tui.actions import ACTIONS, BY_METHOD, BoardAction, bindings
+from rxfloor.tui.board.card import hold_line
 from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.messages import (
     AlertsChanged,
@@ -32,8 +45,10 @@ from rxfloor.tui.board.messages import (
     MoveDone,
     MoveRefused,
     Notice,
+    OrderAmbiguous,
     OrderFound,
     ProductRefused,
+    RejectAsked,
     Row,
     Undone,
 )
@@ -58,6 +73,15 @@ from rxfloor.tui.screens.tracking import TrackingScreen
 if TYPE_CHECKING:
     from rxfloor.tui.app import BoardApp
 
+
+#: The lifecycle action a refused key asks for (the sentence of its refusal says why).
+_MEANT = {
+    "advance": Action.ADVANCE,
+    "cancel": Action.CANCEL,
+    "hold": Action.HOLD,
+    "accept_cancel": Action.ACCEPT_CANCEL,
+    "reject_cancel": Action.REJECT_CANCEL,
+}
 
 #: How long go-to waits for the rest of the board after the first page (then looks anyway).
 LOAD_WAIT_S = 30.0
@@ -94,6 +118,7 @@ class BoardScreen(Contained, Screen[None]):
         self.undoing = False  # the last thing done was an undo: going further back asks first
         self._detail_keys = -1  # app.keys_seen when the detail was asked for
         self._keys_shown: tuple[bool | None, ...] | None = None
+        self._undo_reset = False  # the undo list started afresh with a new person at the keys
 
     @property
     def rx(self) -> BoardApp:
@@ -162,11 +187,73 @@ class BoardScreen(Contained, Screen[None]):
             card = self.card
             if card is None or card.pending:
                 return False
-            # an action refused for a reason the pharmacist must hear still acts: the
-            # service's sentence says why (the merchant asked to cancel, held in Shopify)
-            possible = self.legal(card) | card.explained | self._told(card)
-            return not spec.needs_legal or bool(spec.needs_legal & possible)
+            # the footer shows only what applies; a key refused here says why (on_key)
+            return not spec.needs_legal or bool(spec.needs_legal & self.legal(card))
         return True
+
+    # ------------------------------------------------------- refused keys say why
+    def on_key(self, event: events.Key) -> None:
+        """A key of the board that cannot act now is not silently dropped (Textual skips a
+        binding whose ``check_action`` says no): it says why on the notice line."""
+        if isinstance(self.focused, Input):  # the filter box's keys are its own
+            return
+        spec = self._bound(event.key)
+        if spec is None or self.check_action(spec.method, spec.args) is not False:
+            return
+        event.stop()
+        event.prevent_default()
+        self.refused(spec, self.app.get_key_display(Binding(event.key, "")))
+
+    def _bound(self, key: str) -> BoardAction | None:
+        """The board's action bound to ``key`` (as this user bound it); None: another key,
+        an app action (never refused) or Esc with no filter (nothing to say)."""
+        for spec in ACTIONS:
+            if not spec.on_app and spec.id != "clear_filter" and key in self.rx.key_names(spec.id):
+                return spec
+        return None
+
+    def refused(self, spec: BoardAction, key: str) -> None:
+        """``spec`` cannot act now: say why. A refusal the source or the floor decides (the
+        merchant asked to cancel, a hold placed in Shopify, a check by the filler, nobody
+        signed in) still goes to the service, whose sentence says why and is audited."""
+        card = self.card
+        if (card is not None and self.view.loaded and not card.pending and spec.needs_legal
+                and spec.needs_legal & (card.explained | self._told(card))):  # fmt: skip
+            getattr(self, f"action_{spec.method}")(*spec.args)
+            return
+        self.rx.say(f"{key}: {self.why_not(spec)}", "warning")
+
+    def why_not(self, spec: BoardAction) -> str:
+        """Why ``spec`` cannot act now, in the words the service would use."""
+        view = self.view
+        if not view.loaded:
+            return "not yet: the board is still loading"
+        if spec.id == "undo":
+            who = self.rx.settings.actor
+            since = f" since {who} signed in" if self._undo_reset else ""
+            return f"nothing to undo: no move of {who} at this terminal{since}"
+        if spec.id == "acknowledge":
+            return "no alert to acknowledge"
+        if spec.id == "exceptions":
+            return "nothing in the exceptions queue"
+        card = self.card
+        if card is None:
+            shown_ = " (the filter shows none: Esc clears it)" if view.needle else ""
+            return f"no order under the cursor{shown_}"
+        if card.pending:
+            return f"{self.named(card)} is still being saved: a moment"
+        action = _MEANT.get(spec.id, Action.ADVANCE)
+        if spec.id == "cancel" and self.step(card) is Step.FILLED:
+            action = Action.FAIL_CHECK
+        elif spec.id == "hold" and card.on_hold:
+            action = Action.RELEASE
+        try:
+            apply(card.facts(self.rx.service.check), action, self.rx.clock(), reason="-",
+                  name=card.name, held_at=source_label(card.source), by=self.rx.person)  # fmt: skip
+        except TransitionError as exc:
+            said = str(exc) if exc.named else f"{card.name}: {exc}"
+            return self.view.named(said, card.name, card.source)
+        return f"not possible for {self.named(card)} now"
 
     def legal(self, card: Card) -> frozenset[Action]:
         """What the lifecycle lets the person at the keys do to ``card`` now."""
@@ -231,12 +318,17 @@ class BoardScreen(Contained, Screen[None]):
         self.view.note_cursor()
         where = self.model.cards.get(gone.id)
         now = f" is now {where.status}" if where is not None else " left the board"
+        on, was = self.named(card), self.named(gone)
         self.rx.say(
-            f"{key}: not done, the cursor just moved to {card.name} ({gone.name}{now}); "
-            f"press {key} again to act on {card.name}",
+            f"{key}: not done, the cursor just moved to {on} ({was}{now}); "
+            f"press {key} again to act on {on}",
             "warning",
         )
         return None
+
+    def named(self, card: Card) -> str:
+        """The card's name, with its source's mark where several sources are in play."""
+        return self.view.named(card.name, card.name, card.source)
 
     # ----------------------------------------------------------------- moves
     def action_advance(self) -> None:
@@ -260,7 +352,7 @@ class BoardScreen(Contained, Screen[None]):
             self.move(card, Action.FINISH, tracking=tracking)
 
         title = f"Finish {card.name} ({source_label(card.source)}): tracking number?"
-        self.ask(TrackingScreen(title), done)
+        self.ask(TrackingScreen(title, self.rx.service.check_tracking), done)
 
     def action_cancel_order(self) -> None:
         card = self._guarded(self.rx.key_display("cancel"))
@@ -340,8 +432,11 @@ class BoardScreen(Contained, Screen[None]):
         card = self._guarded(self.rx.key_display("hold"))
         if card is None:
             return
-        if card.on_hold:  # a hold placed at the source is refused with the service's words
+        if card.on_hold and card.remote_hold:  # placed at the source: the service says why
             self.move(card, Action.RELEASE)
+            return
+        if card.on_hold:
+            self._release(card)
             return
 
         def done(reason: str | None) -> None:
@@ -351,6 +446,18 @@ class BoardScreen(Contained, Screen[None]):
         note = hold_note(card.source)
         self.ask(ReasonScreen(f"Hold {card.name}: why?", HOLD_REASONS, note=note or ""), done)
 
+    def _release(self, card: Card) -> None:
+        """A release asks once, showing whose hold it is, since when and why: the pharmacist
+        who placed it may be waiting on the patient's call."""
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.move(card, Action.RELEASE)
+
+        held = hold_line(card, self.rx.clock())
+        hint = f"{held}\ny releases it, n or Esc keeps it on hold"
+        self.ask(ConfirmScreen(f"Release the hold on {card.name}?", hint), answer)
+
     def action_accept_cancel(self) -> None:
         card = self.card
         if card is not None:
@@ -358,14 +465,33 @@ class BoardScreen(Contained, Screen[None]):
 
     def action_reject_cancel(self) -> None:
         card = self.card
-        if card is None:
+        if card is not None:
+            self._read_request(card)
+
+    @work(thread=True, group="reads")
+    def _read_request(self, card: Card) -> None:
+        """The merchant's words for the dialog (read, not carried on every card)."""
+        try:
+            order = self.rx.service.get(card.id)
+        except (ServiceError, StoreError) as exc:
+            self.post_message(Notice(str(exc), "error"))
             return
+        self.post_message(RejectAsked(card, order))
+
+    @on(RejectAsked)
+    def _reject_asked(self, message: RejectAsked) -> None:
+        card = message.card
+        if self.app.screen is not self:
+            return  # something else opened meanwhile (a scan): no dialog on top of it
 
         def done(reason: str | None) -> None:
             if reason:
                 self.move(card, Action.REJECT_CANCEL, reason)
 
-        self.ask(reject_cancel_screen(card.name), done)
+        screen = reject_cancel_screen(card.name, subject=f"{card.name} · {card.initials} · "
+                                      f"{card.items}", source=source_label(card.source),
+                                      message=message.order.request_message)  # fmt: skip
+        self.ask(screen, done)
 
     def move(
         self,
@@ -439,7 +565,13 @@ class BoardScreen(Contained, Screen[None]):
 
     @on(MoveRefused)
     def _move_refused(self, message: MoveRefused) -> None:
-        self.rx.say(message.error, "error")
+        order = message.order
+        said = message.error
+        if said.endswith(RELEASE_FIRST):  # the board's way to release: its key
+            said += f" with {self.rx.key_display('hold')}"
+        if order is not None:
+            said = self.view.named(said, order.name, order.source)
+        self.rx.say(said, "error")
         if message.order is not None:
             self.view.show_order(message.order)
         else:
@@ -482,8 +614,8 @@ class BoardScreen(Contained, Screen[None]):
     def _undone(self, message: Undone) -> None:
         more = f"; {self.rx.key_display('undo')} again goes further back" if self.undo_stack else ""
         order = message.result.order  # the move's words, then where the order is now
-        self.rx.say(f"undone: {message.summary} · {order.name} is {order.status} again{more}",
-                    "information")  # fmt: skip
+        said = f"undone: {message.summary} · {order.name} is {order.status} again{more}"
+        self.rx.say(self.view.named(said, order.name, order.source), "information")
         self.view.show_order(message.result.order)
         self.focus_order(message.result.order.id)
 
@@ -542,7 +674,8 @@ class BoardScreen(Contained, Screen[None]):
     def _detail_loaded(self, message: DetailLoaded) -> None:
         if self.app.screen is not self or self.rx.keys_seen != self._detail_keys:
             return  # the pharmacist typed on (Enter then g): no detail on top of that
-        title, body = detail_text(message.order, message.items, message.history, message.errors)
+        title, body = detail_text(message.order, message.items, message.history, message.errors,
+                                  now=self.rx.clock(), targets=self.model.targets)  # fmt: skip
         goto = ",".join(self.rx.key_names("goto"))
         self.app.push_screen(DetailScreen(title, body, goto))
 
@@ -560,6 +693,12 @@ class BoardScreen(Contained, Screen[None]):
     def _filter_done(self, event: Input.Submitted) -> None:
         if not event.value.strip():
             event.input.display = False
+        self.set_focus(None)
+
+    def leave_filter(self) -> None:
+        """The filter box gives the keys back to the board (what it holds still filters)."""
+        box = self.query_one("#filter", Input)
+        box.display = bool(box.value.strip())
         self.set_focus(None)
 
     def action_clear_filter(self) -> None:
@@ -591,8 +730,11 @@ class BoardScreen(Contained, Screen[None]):
             try:
                 with store.read() as conn:
                     row = next((found for r in refs if (found := bq.resolve_order(conn, r))), None)
-            except bq.AmbiguousOrder as exc:
-                self.post_message(Notice(str(exc), "warning"))
+            except bq.AmbiguousOrder as exc:  # a scanner cannot type SOURCE:ID: pick one
+                choices = [(str(r["id"]), str(r["source"]), str(r["name"]),
+                            str(r["patient_name"] or ""), str(r["status"]))
+                           for r in exc.rows]  # fmt: skip
+                self.post_message(OrderAmbiguous(refs[-1], choices))
                 return
             if row is None:
                 self.post_message(Notice(f"no order {refs[-1]!r}", "warning"))
@@ -608,6 +750,21 @@ class BoardScreen(Contained, Screen[None]):
     @on(OrderFound)
     def _order_found(self, message: OrderFound) -> None:
         self.focus_order(message.card_id)
+
+    @on(OrderAmbiguous)
+    def _order_ambiguous(self, message: OrderAmbiguous) -> None:
+        from rxfloor.tui.screens.pick import PickOrderScreen
+
+        names = dict.fromkeys(name for _, _, name, _, _ in message.choices)
+        rows = [(card_id, source_label(source), name, initials(patient), status)
+                for card_id, source, name, patient, status in message.choices]  # fmt: skip
+
+        def picked(card_id: str | None) -> None:
+            if card_id and not self.focus_order(card_id):
+                row = next(r for r in rows if r[0] == card_id)
+                self.rx.say(f"{row[1]} {row[2]} is {row[4]} (before today)", "warning")
+
+        self.ask(PickOrderScreen(f"{' / '.join(names)}: which order?", rows), picked)
 
     def focus_order(self, card_id: str) -> bool:
         """Put the cursor on an order wherever it is (showing CANCELLED, clearing the filter)."""
@@ -705,6 +862,7 @@ class BoardScreen(Contained, Screen[None]):
             People(service.store, name, service.actor.station).signed("sign_in", name)
         self.rx.settings.actor = name
         self.undo_stack.clear()  # the last pharmacist's moves are theirs to undo
+        self._undo_reset = True
         self.undoing = False
         self.view.refresh_header()
         self.refresh_bindings()  # the header says who it is now: no toast

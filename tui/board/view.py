@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from textual import on, work
@@ -33,6 +33,7 @@ from rxfloor.core.db.feed import (
     FeedReopened,
     change_batches,
 )
+from rxfloor.core.due import Targets
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import configured
@@ -51,7 +52,15 @@ from rxfloor.tui.board.messages import (
     HealthChanged,
     Notice,
 )
-from rxfloor.tui.board.model import BoardModel, Card, card_filter, settle, uncollected, unsettle
+from rxfloor.tui.board.model import (
+    BoardModel,
+    Card,
+    card_filter,
+    marked,
+    settle,
+    uncollected,
+    unsettle,
+)
 from rxfloor.tui.contain import Contained
 
 HEALTH_INTERVAL = 1.0  # sync health, alerts and sync-error badges are read this often
@@ -67,12 +76,9 @@ FIRST_PAGE_WAIT = 0.5
 WHOLE_AT_ONCE = 1000
 
 
-def targets(settings: Settings) -> dict[str, timedelta]:
-    """How long after it arrived a stat or waiter order with no due time is late."""
-    return {
-        "stat": timedelta(minutes=settings.stat_target_min),
-        "waiter": timedelta(minutes=settings.waiter_target_min),
-    }
+def targets(settings: Settings) -> Targets:
+    """When an order with no promised time of its source is due (``[floor] targets``)."""
+    return Targets.from_settings(settings)
 
 
 def day_start(now: datetime) -> datetime:
@@ -100,6 +106,21 @@ _DONE = {
 CANCEL_REQUEST = "cancel_request"
 
 
+def empty_hint() -> str:
+    """What an empty board says: how to put orders on it (a sample, the demo, a source)."""
+    from rxfloor.core import sources
+    from rxfloor.core.config import config_file
+
+    return (
+        "No orders here yet. To try the board: `rxfloor seed --count 50` adds sample orders "
+        "(never sent anywhere), `rxfloor --demo` opens the demo with every source's stand-in. "
+        f"To take orders from a source: its section [sources.NAME] in {config_file()} (NAME: "
+        f"{', '.join(sources.names())}; its credentials in the environment or the keyring); "
+        "its sync then runs with the board (or `rxfloor sync`). See "
+        "docs/pages/operations/configuration.md."
+    )
+
+
 class AlertBanner(Static):
     """The first open alert, until someone acknowledges it (a merchant's cancellation
     request: until someone answers it)."""
@@ -112,12 +133,16 @@ class AlertBanner(Static):
         alerts: Sequence[Mapping[Any, Any]],
         ack_key: str | None,
         answer_keys: tuple[str, str] | None = None,
+        *,
+        marks: bool = False,
     ) -> None:
         self.display = bool(alerts)
         if alerts:
             first = alerts[0]
             more = f" (1 of {len(alerts)})" if len(alerts) > 1 else ""
-            self.update(f" ⚠ {shown(first['message'])}{more}{_how(first, ack_key, answer_keys)}")
+            words = marked(str(first["message"]), str(first.get("order_name") or ""),
+                           str(first.get("order_source") or ""), marks)  # fmt: skip
+            self.update(f" ⚠ {shown(words)}{more}{_how(first, ack_key, answer_keys)}")
 
 
 def _how(alert: Mapping[Any, Any], ack_key: str | None, answer_keys: tuple[str, str] | None) -> str:
@@ -163,6 +188,7 @@ class BoardView(Contained, Vertical):
         self.health: Mapping[str, SyncHealth] = {}
         self.sources = configured(settings)  # the sources set up here, for the header
         self.alerts: Sequence[Mapping[Any, Any]] = []
+        self.marks = False  #: several sources in play: names carry their source's mark
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
         self._cursor_card: Card | None = None  # the card under the cursor as last painted
@@ -186,6 +212,7 @@ class BoardView(Contained, Vertical):
                          name="board-first-page", daemon=True).start()  # fmt: skip
         yield BoardHeader()
         yield AlertBanner()
+        yield Static(empty_hint(), id="empty-hint", markup=False)
         with Horizontal(id="columns"):
             for status in Status:
                 yield ColumnView(status, self.clock)
@@ -193,6 +220,7 @@ class BoardView(Contained, Vertical):
     def on_mount(self) -> None:
         self.column_for(Status.CANCELLED).display = False
         self.query_one(AlertBanner).display = False
+        self.query_one("#empty-hint").display = False
         self._header()
         self.set_interval(1.0, self._header)
         self.set_interval(TICK_INTERVAL, self._tick)
@@ -284,6 +312,10 @@ class BoardView(Contained, Vertical):
         self._track_cursor()
         self._marks()
         self._keys_may_have_changed()
+        # nothing at all on the board, once it is all read: how to put orders on it
+        empty = self._complete.is_set() and not self.model.cards
+        for hint in self.query("#empty-hint"):
+            hint.display = empty
 
     def _keys_may_have_changed(self) -> None:
         """The legal keys follow the cursor's card, the alerts and the health: the screen
@@ -298,6 +330,14 @@ class BoardView(Contained, Vertical):
         many = len(here.union(shown_sources(self.sources, self.health))) > 1
         for col in self.query(ColumnView):
             col.set_marks(many)
+        if many != self.marks:
+            self.marks = many
+            self._show_alerts(self.alerts)
+
+    def named(self, text: str, name: str, source: str) -> str:
+        """``text`` about the order ``name`` of ``source``, its name marked with the source
+        where several are in play (banners, notices: in two sources #1002 is two orders)."""
+        return marked(text, name, source, self.marks)
 
     def _tick(self) -> None:
         for col in self.query(ColumnView):
@@ -425,7 +465,8 @@ class BoardView(Contained, Vertical):
             after = self.card
             if (before is not None and before.id in {r["id"] for r in message.rows}
                     and (after is None or after.id != before.id)):  # fmt: skip
-                self._taken_away(before.id, after.name if after else None)
+                now_on = self.named(after.name, after.name, after.source) if after else None
+                self._taken_away(before.id, now_on)
         if message.confirmed:
             self._flag_failed(message.failed, message.confirmed)
         self.changed.publish(None)
@@ -503,7 +544,8 @@ class BoardView(Contained, Vertical):
             self.ring()  # a new alert (not the ones open when the board opened)
         self._alerts_read = True
         self.alerts = alerts
-        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys)
+        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys,
+                                         marks=self.marks)  # fmt: skip
         self._keys_may_have_changed()
 
     def _open(self, alert: Mapping[Any, Any]) -> bool:
@@ -624,9 +666,14 @@ class BoardView(Contained, Vertical):
         if ev["action"] == "remote":
             what = f"set to {ev['to_status']} at the remote"
         by = f" by {visible(ev['actor'])}" if ev["action"] != "remote" else ""
-        cursor = f" · cursor on {now_on}" if now_on else ""
-        name = self.model.cards[card_id].name if card_id in self.model.cards else card_id
-        self.post_message(Notice(f"{name} {what}{by}{cursor}", "warning"))
+        card = self.model.cards.get(card_id)
+        name = card.name if card is not None else card_id
+        said = f"{name} {what}{by}"
+        if card is not None:
+            said = self.named(said, card.name, card.source)
+        if now_on is not None:
+            said += f" · cursor on {now_on}"
+        self.post_message(Notice(said, "warning"))
 
     @work(thread=True, group="health", exclusive=True)
     def _poll_health(self) -> None:

@@ -18,10 +18,7 @@ if TYPE_CHECKING:
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    """``--demo`` on the top-level parser, and the board as what runs without a subcommand."""
-    parser.add_argument(
-        "--demo", action="store_true", help="open the board on a fresh demo database"
-    )
+    """The board as what runs without a subcommand (``--demo`` is a global option)."""
     parser.set_defaults(handler=run)
 
 

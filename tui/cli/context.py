@@ -30,6 +30,8 @@ class Context:
     """The global options, and the settings / service built from them on first use."""
 
     database: str | None = None
+    #: ``--demo`` with a command: the demo's database as it is (never reseeded), its floor
+    demo: bool = False
     actor: str | None = None
     station: str | None = None
     #: the command (``board`` without one): PostgreSQL connections are named after it
@@ -41,7 +43,10 @@ class Context:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Context:
         role = getattr(args, "command", None) or "board"
-        return cls(database=args.database, actor=args.actor, station=args.station, role=role)
+        demo = bool(getattr(args, "demo", False)) and role != "board"
+        return cls(
+            database=args.database, demo=demo, actor=args.actor, station=args.station, role=role
+        )
 
     @property
     def settings(self) -> Settings:
@@ -49,9 +54,15 @@ class Context:
         if self._settings is None:
             from rxfloor.core.config import load_settings
 
+            if self.demo:
+                self.database = demo_database()
             self._settings = load_settings(
                 database_url=self.database, actor=self.actor, station=self.station
             )
+            if self.demo:
+                from rxfloor.tui.cli.board import demo_floor
+
+                demo_floor(self._settings)  # the demo's floor: its check rule, its flags
         return self._settings
 
     @property
@@ -87,8 +98,20 @@ class Context:
             self._store = None
 
 
+def demo_database() -> str:
+    """The demo's database (``demo.db`` in the data dir) for a command: used as it is, never
+    created or reseeded (``rxfloor --demo`` does that); raises ``ConfigError`` when missing."""
+    from rxfloor.core.config import ConfigError, data_dir
+
+    demo = data_dir() / "demo.db"
+    if not demo.is_file():
+        raise ConfigError(f"--demo: no demo database at {demo} yet: start `rxfloor --demo` once")
+    return str(demo)
+
+
 def global_options(*, suppress: bool) -> argparse.ArgumentParser:
-    """``--database``, ``--actor``, ``--station``: accepted before and after the subcommand.
+    """``--database``, ``--demo``, ``--actor``, ``--station``: accepted before and after the
+    subcommand.
 
     The top-level parser gives them a ``None`` default; on each subcommand they are
     ``SUPPRESS``-ed, so a value given before the subcommand is not overwritten by the
@@ -102,6 +125,13 @@ def global_options(*, suppress: bool) -> argparse.ArgumentParser:
         metavar="URL",
         default=default,
         help="sqlite:///FILE, a file path, or postgresql://…",
+    )
+    group.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="the demo's database (demo.db in the data dir): the board alone starts it afresh "
+        "with sample orders and the stand-ins; a COMMAND uses it as it is",
     )
     group.add_argument(
         "--actor", default=default, help="pharmacist initials recorded in the audit trail"

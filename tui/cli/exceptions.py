@@ -1,7 +1,7 @@
 """``rxfloor exceptions``: the exceptions queue, as the board's ``e`` lists it.
 
 ``rxfloor exceptions [--json]`` lists every item oldest first (exit 0, also when there is
-none); ``rxfloor exceptions resolve ID --note TEXT`` resolves a source exception (Photon
+none); ``rxfloor exceptions resolve ID --note TEXT`` resolves a source status (Photon
 error, Konnektive Failed, Shopify INCOMPLETE or a rejected request) with a note. A parked
 move is retried or resolved with ``rxfloor sync --retry ID`` / ``--resolve ID --note``, a
 cancellation request answered with ``accept-cancel`` / ``reject-cancel``. A refusal (no
@@ -28,7 +28,7 @@ def add_parser(subcommands: Subcommands) -> None:
     p.add_argument("--json", action="store_true", help="a JSON array instead of a table")
     sub = p.add_subparsers(dest="exceptions_command", metavar="ACTION")
     resolve = add_command(sub, "resolve", _resolve,
-                          help="resolve a source exception with a note")  # fmt: skip
+                          help="resolve a source status with a note")  # fmt: skip
     resolve.add_argument("id", type=_text("order id", _REF_MAX),
                          help="uid or name (#1001); SOURCE:ID where it is ambiguous")  # fmt: skip
     resolve.add_argument("--note", required=True, type=_text("note", _REASON_MAX),
@@ -37,12 +37,15 @@ def add_parser(subcommands: Subcommands) -> None:
 
 def _list(args: argparse.Namespace, ctx: Context) -> int:
     from rxfloor.core import exceptions
+    from rxfloor.core.due import Targets
     from rxfloor.core.text import visible
 
+    now = ctx.service.clock()
     with ctx.service.store.read() as conn:
-        items = exceptions.queue(conn)
+        items = exceptions.queue(conn, Targets.from_settings(ctx.settings))
     if args.json:
-        print(json_array(i.model_dump(mode="json") | {"key": i.key} for i in items))
+        print(json_array(i.model_dump(mode="json") | {"key": i.key, "late": i.late(now)}
+                         for i in items))  # fmt: skip
         return ExitCode.OK
     print(f"{'SINCE':<16}  {'SOURCE':<10}  {'ORDER':<12}  {'KIND':<14}  {'MOVE':>6}  WORDS")
     for i in items:

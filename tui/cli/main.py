@@ -30,6 +30,12 @@ from rxfloor.tui.cli import (
 from rxfloor.tui.cli.context import Context, Handler, global_options
 from rxfloor.tui.cli.exit_codes import ExitCode
 
+#: commands that have no use for the demo's database, and why
+NO_DEMO = {
+    "sandbox": "serves stand-ins of its own (the demo runs them in-process)",
+    "chain": "reads the databases of its [chain] section or --pharmacy NAME=URL",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -55,8 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.demo and args.command is not None:
-        parser.error("--demo opens the board; it takes no COMMAND")
+    if args.demo and args.database is not None:
+        parser.error("--demo and --database name two databases: give one")
+    if args.demo and args.command in NO_DEMO:
+        parser.error(f"--demo: {args.command} {NO_DEMO[args.command]}")
     handler: Handler = args.handler
     ctx = Context.from_args(args)
     try:

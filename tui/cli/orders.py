@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rxfloor.core.lifecycle import Action, Status
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from rxfloor.core.db import Store
+    from rxfloor.core.due import Targets
     from rxfloor.core.service import OrderService
     from rxfloor.tui.cli.context import Subcommands
 
@@ -166,25 +167,41 @@ def add_samples(service: OrderService, count: int, seed: int) -> None:
 
 
 def _orders(args: argparse.Namespace, ctx: Context) -> int:
+    from rxfloor.core.due import Targets
+
+    targets = Targets.from_settings(ctx.settings)
     if args.json:  # the store alone: no service, no pydantic models to import
-        write_orders_json(ctx.store, args.status, sys.stdout)
+        write_orders_json(ctx.store, args.status, sys.stdout, targets)
     else:
-        print_orders(ctx.service, args.status, as_json=False)
+        print_orders(ctx.service, args.status, as_json=False, targets=targets)
     return ExitCode.OK
 
 
-def write_orders_json(store: Store, status: str | None, out: TextIO) -> None:
+def write_orders_json(
+    store: Store,
+    status: str | None,
+    out: TextIO,
+    targets: Targets | None = None,
+    now: datetime | None = None,
+) -> None:
     """The queue in board order as :func:`json_array` writes it, streamed: the database
     sorts, each order is written as it is read (a batch of lines at a time), so 100,000
-    orders never sit in memory as rows, dicts and one string."""
+    orders never sit in memory as rows, dicts and one string. Each order also says when
+    it is promised (``promised_at``, ``promised_by``: the target's name or null for the
+    source's own time) and whether it is ``late`` at ``now``, as the board says it."""
     from rxfloor.core.db import queries
+    from rxfloor.core.db.schema import utcnow
+    from rxfloor.core.due import Targets
 
+    targets = targets or Targets()
+    now = now or utcnow()
     with store.read() as conn:
         errors = queries.sync_errors_by_order(conn)
         lines: list[str] = []
         start = "[\n"
-        for row in queries.listing(conn, status):
-            lines.append(json.dumps(order_json(row, errors.get(row["id"]))))
+        for row in queries.listing(conn, status, targets):
+            found = order_json(row, errors.get(row["id"])) | promise_json(row, targets, now)
+            lines.append(json.dumps(found))
             if len(lines) == _BATCH:
                 out.write(start + ",\n".join(lines))
                 start, lines = ",\n", []
@@ -221,6 +238,15 @@ def order_json(row: Mapping[Any, Any], sync_error: str | None) -> dict[str, obje
     }  # fmt: skip
 
 
+def promise_json(row: Mapping[Any, Any], targets: Targets, now: datetime) -> dict[str, object]:
+    """``promised_at``, ``promised_by`` and ``late`` of one order (:mod:`rxfloor.core.due`)."""
+    from rxfloor.core.due import is_late, promise_of
+
+    promised = promise_of(row, targets)
+    return {"promised_at": _utc(promised.at.astimezone(UTC)), "promised_by": promised.target,
+            "late": is_late(promised.at, str(row["status"]), now)}  # fmt: skip
+
+
 def _stripped(value: str | None) -> str | None:
     """As :class:`~rxfloor.core.models.Tracking` keeps a text: stripped, empty is none."""
     return value.strip() or None if isinstance(value, str) else value
@@ -231,30 +257,31 @@ def _utc(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-def print_orders(service: OrderService, status: str | None, *, as_json: bool) -> None:
-    """The queue in board order: a table (data shown with its controls visible) or JSON."""
+def print_orders(
+    service: OrderService, status: str | None, *, as_json: bool, targets: Targets | None = None
+) -> None:
+    """The queue in board order: a table (data shown with its controls visible) or JSON.
+    DUE is the promised time as the board has it (a target's marked ``*``)."""
     from rxfloor.core.db import queries
-    from rxfloor.core.lifecycle import Priority
+    from rxfloor.core.due import Targets, promise_of
     from rxfloor.core.models import OrderView
 
-    rows = service.store.board_rows([status] if status else None)
+    targets = targets or Targets()
+    if as_json:  # 10,000 orders: a dict each, not a validated model each (same JSON)
+        write_orders_json(service.store, status, sys.stdout, targets, service.clock())
+        return
     with service.store.read() as conn:
         errors = queries.sync_errors_by_order(conn)
-    status_rank = {s: i for i, s in enumerate(Status)}
-    priority_rank = {p: p.rank for p in Priority}
-    rows = sorted(rows, key=lambda r: (status_rank[r["status"]], priority_rank[r["priority"]],
-                                       r["due_at"] or r["created_at"], r["name"]))  # fmt: skip
-    if as_json:  # 10,000 orders: a dict each, not a validated model each (same JSON)
-        write_orders_json(service.store, status, sys.stdout)
-        return
-    views = [OrderView.from_row(r, sync_error=errors.get(r["id"])) for r in rows]
-    print(f"{'NAME':<12} {'STATUS':<11} {'PRIO':<7} {'HOLD':<5} {'VER':>4}  {'DUE':<16} ITEMS")
-    for v in views:
-        due = v.due_at.astimezone().strftime("%Y-%m-%d %H:%M") if v.due_at else "-"
+        rows = list(queries.listing(conn, status, targets))
+    print(f"{'NAME':<12} {'STATUS':<11} {'PRIO':<7} {'HOLD':<5} {'VER':>4}  {'DUE':<17} ITEMS")
+    for r in rows:
+        v = OrderView.from_row(r, sync_error=errors.get(r["id"]))
+        promised = promise_of(r, targets)
+        due = promised.at.astimezone().strftime("%Y-%m-%d %H:%M") + ("*" if promised.target else "")
         hold = "yes" if v.hold else ""
         print(f"{visible(v.name):<12} {v.status:<11} {v.priority:<7} {hold:<5} {v.version:>4}  "
-              f"{due:<16} {visible(v.items_summary[:60])}")  # fmt: skip
-    print(f"{len(views)} orders")
+              f"{due:<17} {visible(v.items_summary[:60])}")  # fmt: skip
+    print(f"{len(rows)} orders")
 
 
 def _batch(args: argparse.Namespace, ctx: Context) -> int:

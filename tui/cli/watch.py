@@ -48,21 +48,23 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def figures_json(ctx: Context) -> str:
-    """The wall's figures now, as one JSON object (what the screen would show)."""
+    """The wall's figures now (the service's clock), as one JSON object (what the screen
+    would show)."""
     import dataclasses
     import json
 
     from rxfloor.core import sources
     from rxfloor.core.db import queries
-    from rxfloor.core.db.schema import utcnow
+    from rxfloor.core.due import Targets
     from rxfloor.tui.board.view import day_start
 
     store = ctx.service.store
-    now = utcnow()
+    now = ctx.service.clock()
     with store.read() as conn:
         figures = queries.wall_figures(
-            conn, now, day_start(now), sources=sources.configured(ctx.settings)
-        )
+            conn, now, day_start(now), sources=sources.configured(ctx.settings),
+            targets=Targets.from_settings(ctx.settings),
+        )  # fmt: skip
     data = dataclasses.asdict(figures)
     data["alerts"] = [{"order": a["order_name"], "message": a["message"]} for a in figures.alerts]
     return json.dumps(data, default=lambda v: v.isoformat(), ensure_ascii=False)

@@ -31,3 +31,12 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class QuitScreen(ConfirmScreen):
+    """Quitting would stop the sync (and the moves it has not sent yet): ``q`` again (the
+    quit keys as this user bound them) or ``y`` quits, ``n`` or Esc stays."""
+
+    def __init__(self, question: str, hint: str, quit_keys: str = "q") -> None:
+        super().__init__(question, hint)
+        self._bindings.bind(quit_keys, "answer(True)", "Quit", show=False)

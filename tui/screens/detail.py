@@ -13,6 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
+from rxfloor.core.age import age
+from rxfloor.core.due import Targets, is_late, promise_of
 from rxfloor.core.lifecycle import DeliveryType, Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import status_words
@@ -90,20 +92,50 @@ def check_line(order: OrderView) -> str:
     return f"filling {who}{failed}"
 
 
+def due_line(order: OrderView, targets: Targets, now: datetime) -> str:
+    """``promised 10:30 (target: stat 1h) · late 3h27``: the board's own words for when the
+    order is due (:mod:`rxfloor.core.due`), and where the time comes from."""
+    promised = promise_of(order.model_dump(), targets)
+    state = ""
+    if is_late(promised.at, order.status, now):
+        state = f" · late {age(promised.at, now)}"
+    elif not order.status.is_terminal:
+        state = f" · in {age(now, promised.at)}"
+    return f"promised {local(promised.at)} {promised.words}{state}"
+
+
+def status_line(order: OrderView, history: Sequence[Mapping[str, Any]], now: datetime) -> str:
+    """``PROCESSING since 2026-11-23 09:12 (AB, 18m)``: the time in status the card shows, and
+    who moved it there by the timeline's event; when the event was recorded at another time
+    (an order that arrived with its source's own time), both are said, never one silently."""
+    since, who, recorded = order.status_since, "", ""
+    for ev in reversed(history):
+        if ev["to_status"] == order.status and ev["from_status"] != ev["to_status"]:
+            who = f"{visible(ev['actor'])}, "
+            if abs((ev["at"] - since).total_seconds()) >= 60:
+                recorded = f" · recorded here {local(ev['at'])}"
+            break
+    return f"{order.status} since {local(since)} ({who}{age(since, now)}){recorded}"
+
+
 def detail_text(
     order: OrderView,
     items: Sequence[Mapping[str, Any]],
     history: Sequence[Mapping[str, Any]],
     errors: Sequence[str],
+    *,
+    now: datetime,
+    targets: Targets,
 ) -> tuple[str, str]:
-    """The detail view's title and body. Every value from data has its controls made
-    visible, never acted on by the terminal."""
+    """The detail view's title and body at ``now``. Every value from data has its controls
+    made visible, never acted on by the terminal."""
     v = visible
     lines = [
         f"Source      {source_line(order)}",
         f"Patient     {v(order.patient_name)}",
-        f"Status      {order.status}   priority {order.priority}   delivery {order.delivery_type}",
-        f"Due         {local(order.due_at) if order.due_at else '-'}"
+        f"Status      {status_line(order, history, now)}",
+        f"            priority {order.priority}   delivery {order.delivery_type}",
+        f"Due         {due_line(order, targets, now)}"
         + (f"   scheduled for {local(order.fulfill_at)}" if order.fulfill_at else ""),
     ]
     if order.hold:

@@ -24,6 +24,7 @@ from rxfloor.core import exceptions
 from rxfloor.core.age import age
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
+from rxfloor.core.due import Targets
 from rxfloor.core.exceptions import ExceptionItem, Kind, Remedy
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import ServiceError
@@ -53,7 +54,7 @@ def fit(text: str, width: int) -> str:
 def kind_words(item: ExceptionItem) -> str:
     if item.kind is Kind.MOVE:
         return f"parked {item.move}"
-    return "source status" if item.kind is Kind.SOURCE else "cancel request"
+    return str(item.kind)  # the CLI's words too (rxfloor exceptions)
 
 
 class ExceptionsRead(Message):
@@ -149,7 +150,7 @@ class ExceptionsScreen(Contained, Screen[None]):
     def read(self) -> None:
         try:
             with self.rx.service.store.read() as conn:
-                items = exceptions.queue(conn)
+                items = exceptions.queue(conn, Targets.from_settings(self.rx.settings))
         except StoreError as exc:
             self.post_message(Notice(str(exc), "error"))
             return
@@ -209,11 +210,14 @@ class ExceptionsScreen(Contained, Screen[None]):
         detail.display = item is not None
         if item is None:
             return
+        now = self.rx.clock()
         local = item.since.astimezone().strftime("%Y-%m-%d %H:%M")
         said = status_words(item.source, item.remote_status) if item.remote_status else ""
         where = f" · {item.source_label} says {said}" if said else ""
         row = f" · outbox row {item.outbox_id}" if item.outbox_id is not None else ""
-        head = f"{item.order_name} · {kind_words(item)} since {local}{where}{row}"
+        late = f" · order late {age(item.promised, now)}" if item.promised and item.late(now) \
+            else ""  # fmt: skip
+        head = f"{item.order_name} · {kind_words(item)} since {local}{where}{row}{late}"
         detail.update(visible(head) + "\n" + visible(item.words))
 
     @on(DataTable.RowHighlighted)
@@ -265,7 +269,11 @@ class ExceptionsScreen(Contained, Screen[None]):
             if reason:
                 self._settle(item, Remedy.REJECT, reason)
 
-        self.ask(reject_cancel_screen(item.order_name), done)
+        card = self.board.model.cards.get(item.order_id)
+        subject = f"{item.order_name} · {card.initials} · {card.items}" if card else item.order_name
+        screen = reject_cancel_screen(item.order_name, subject=subject, source=item.source_label,
+                                      message=item.words)  # fmt: skip
+        self.ask(screen, done)
 
     @work(thread=True, group="moves")
     def _settle(self, item: ExceptionItem, remedy: Remedy, note: str = "") -> None:
@@ -315,6 +323,7 @@ class ExceptionsScreen(Contained, Screen[None]):
         message.stop()
         if self.app.screen is self:
             title, body = detail_text(message.order, message.items, message.history,
-                                      message.errors)  # fmt: skip
+                                      message.errors, now=self.rx.clock(),
+                                      targets=Targets.from_settings(self.rx.settings))  # fmt: skip
             goto = ",".join(self.rx.key_names("goto"))
             self.app.push_screen(DetailScreen(title, body, goto))

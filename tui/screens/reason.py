@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList
 
+from rxfloor.core.text import visible
+
 CANCEL_REASONS = (
     "Patient cancelled",
     "Prescription invalid or expired",
@@ -97,8 +99,13 @@ class ReasonScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def reject_cancel_screen(name: str) -> ReasonScreen:
+def reject_cancel_screen(
+    name: str, *, subject: str = "", source: str = "", message: str | None = None
+) -> ReasonScreen:
     """Why the floor keeps an order the merchant asked to cancel (the board and the
-    exceptions queue ask it in the same words)."""
+    exceptions queue ask it in the same words), with what the cancel dialog shows: the order
+    (name, patient initials, items), and the source and the merchant's own words."""
     title = f"Keep {name}: why reject the merchant's cancellation request?"
-    return ReasonScreen(title, REJECT_CANCEL_REASONS)
+    said = f"the merchant says: {visible(message)}" if message else "the merchant gave no message"
+    note = f"{source} · {said}" if source else said
+    return ReasonScreen(title, REJECT_CANCEL_REASONS, subject=subject, note=note)

@@ -28,6 +28,7 @@ from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import FeedBack, FeedDown, FeedReopened, change_batches
+from rxfloor.core.due import Targets
 from rxfloor.core.report import CachedDayReport, DayReport
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.header import (
@@ -166,7 +167,9 @@ class WatchScreen(Screen[None]):
         now = self.clock()
         start = day_start(now)
         with self.store.read() as conn:
-            figures = bq.wall_figures(conn, now, start, sources=self.sources)
+            figures = bq.wall_figures(
+                conn, now, start, sources=self.sources, targets=Targets.from_settings(self.settings)
+            )
             day = self._reports.get(conn, start.date())
         return FiguresRead(seq, figures, day)
 
@@ -270,7 +273,7 @@ class WatchScreen(Screen[None]):
             urgent_text(figures.urgent, now, marks=several)
         )
         self.query_one("#ticker-body", Static).update(ticker_text(figures.moves, marks=several))
-        self.query_one(Banner).show(figures.alerts)
+        self.query_one(Banner).show(figures.alerts, marks=several)
         if self.db_down is not None:  # an old file read while the path has none: not "online"
             self._read_failed(ReadFailed(down_sentence(self.db_down)))
             return

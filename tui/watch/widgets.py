@@ -22,7 +22,7 @@ from rxfloor.core.age import age
 from rxfloor.core.db.queries import ColumnFigures, TickerMove, Waiting
 from rxfloor.core.report import DayReport
 from rxfloor.core.text import shown, visible
-from rxfloor.tui.board.model import source_mark
+from rxfloor.tui.board.model import marked, source_mark
 from rxfloor.tui.watch import font
 
 _MARK = {"stat": "!!", "waiter": "W "}
@@ -59,7 +59,8 @@ def waited(item: Waiting, now: datetime) -> str:
 
 
 def is_late(item: Waiting, now: datetime) -> bool:
-    return item.due_at is not None and item.due_at <= now
+    """Late as the board says it (:mod:`rxfloor.core.due`, decided with the figures)."""
+    return item.late
 
 
 class ColumnPanel(Vertical):
@@ -108,9 +109,10 @@ class Banner(Static):
     def __init__(self) -> None:
         super().__init__("", id="wall-alerts", markup=False)
 
-    def show(self, alerts: Sequence[Mapping[Any, Any]]) -> None:
+    def show(self, alerts: Sequence[Mapping[Any, Any]], *, marks: bool = False) -> None:
+        """``marks``: each order's name carries its source's mark (several sources)."""
         self.display = bool(alerts)
-        lines = [f"⚠ ALERT {shown(a['message'])}" for a in alerts[: self.MAX_LINES]]
+        lines = [f"⚠ ALERT {shown(_alert_words(a, marks))}" for a in alerts[: self.MAX_LINES]]
         if len(alerts) > self.MAX_LINES:
             lines.append(f"⚠ … and {len(alerts) - self.MAX_LINES} more open alerts")
         self.update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"))
@@ -135,8 +137,8 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
         text.append(f" {visible(item.name):<8} {visible(item.initials):<4}", style="bold")
         if late:  # what the floor acts on first, so it is never the part cut off
             text.append(" LATE    ", style="bold reverse")
-        elif item.due_at is not None:
-            text.append(item.due_at.astimezone().strftime("due %H:%M"))
+        elif item.promised is not None:
+            text.append(item.promised.astimezone().strftime("due %H:%M"))
         else:
             text.append(" " * 9)
         text.append(f" {_SHORT.get(item.status, item.status):<5}")
@@ -152,6 +154,11 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
 
 def urgent_title(counts: Mapping[str, int]) -> str:
     return f"STAT {counts.get('stat', 0)} · WAITER {counts.get('waiter', 0)}"
+
+
+def _alert_words(alert: Mapping[Any, Any], marks: bool) -> str:
+    name, source = str(alert.get("order_name") or ""), str(alert.get("order_source") or "")
+    return marked(str(alert["message"]), name, source, marks)
 
 
 def _move_words(move: TickerMove) -> str:
