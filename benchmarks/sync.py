@@ -16,14 +16,18 @@ Prints one JSON line per figure:
                  stand-in's cost bucket (``--shopify-bucket`` points, ``--shopify-restore``/s):
                  moves/s, the share of the cost budget used (points Shopify charged / the points
                  the bucket held at the start plus what it restored meanwhile), THROTTLED answers
-  shopify_pull   10,000 assigned fulfillment orders paged in (cursor pagination, paced by cost)
+  shopify_pull   10,000 assigned fulfillment orders paged in (cursor pagination, paced by cost):
+                 cost points per order and in seconds of the Standard plan (100 points/s)
+  shopify_pull_again  the merchant cancels half of them; the next pulls, unfiltered (Shopify's
+                 default listing: the cancelled ones paged too) and incremental (the three
+                 assignmentStatus listings): points per open order, seconds of Standard
   photon_pull    2,000 orders placed at once arrive as signed CloudEvents posted by the stand-in
                  to ``rxfloor webhooks serve`` (each its own process): seconds until every one
                  is on the board (orders/s), delivery attempts refused (retried by Photon)
   photon_drain   4,000 status reports (those orders started and finished) with no rate limit
                  (Photon documents none), their echoes arriving meanwhile: moves/s, reports
                  Photon refused, moves parked
-  konnektive_pull   2,000 orders listed (Order Query + Fulfillment Query pages of 200) at the
+  konnektive_pull   2,000 orders listed (Order Query pages of 200, fulfillments inside) at the
                     configured default of 5 requests/s: seconds, request rate / limit
   konnektive_drain  200 orders started and finished (a start stays local; a finish is one
                     Update Fulfillment and its read-back) at 5 requests/s: rate / limit
@@ -57,8 +61,10 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from rxfloor.core.db import Store
+from rxfloor.core.db.schema import orders
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.base import TransientError
@@ -289,21 +295,56 @@ def shopify_drain(moves: int, bucket: float, restore: float, tmp: str) -> None:
         server.close()
 
 
-def shopify_pull(count: int, bucket: float, restore: float, tmp: str) -> None:
+#: Shopify's Standard plan restores 100 cost points a second (shopify.dev GraphQL Admin API
+#: rate limits): what a pull's points cost in seconds of that budget
+STANDARD_RESTORE = 100.0
+
+
+def _points(log: list[dict[str, Any]]) -> float:
+    return float(sum(r.get("actual_cost") or 0 for r in log))
+
+
+def shopify_pull(count: int, bucket: float, restore: float, tmp: str,
+                 closed_share: float = 0.5) -> None:  # fmt: skip
+    """The first (full, unfiltered) pull of ``count`` orders; then the merchant cancels
+    ``closed_share`` of them and the pulls that follow are measured: unfiltered (Shopify's
+    default listing pages the cancelled ones too) and the incremental one (the three
+    ``assignmentStatus`` listings: only what can still change)."""
     server = ShopRemote(count, bucket, restore)
     try:
         worker = _shop_worker(tmp, "shopify-pull.db", server)
         seq = _last_seq(server)
         t0 = time.perf_counter()
-        pulled = worker.pull()
+        pulled = worker.pull(full=True)
         elapsed = time.perf_counter() - t0
         log = server.requests_since(seq)
-        spent = sum(r.get("actual_cost") or 0 for r in log)
+        spent = _points(log)
         emit(bench="shopify_pull", orders=count, pulled=pulled, pages=len(log),
              bucket=bucket, restore_per_s=restore, seconds=round(elapsed, 2),
              orders_per_s=round(pulled / elapsed, 1), points_spent=round(spent),
+             points_per_order=round(spent / max(1, count), 2),
+             standard_plan_s=round(spent / STANDARD_RESTORE, 1),
              share_of_restore_rate=round((spent - bucket) / elapsed / restore, 3),
              throttled=sum(1 for r in log if r.get("throttled")))  # fmt: skip
+        with worker.store.read() as conn:
+            gids = sorted(conn.execute(select(orders.c.remote_id)).scalars())
+        closed = gids[: int(len(gids) * closed_share)]
+        if closed:  # one admin action: the merchant cancels them (CANCELLED, not CLOSED)
+            server.control.post("/merchant/cancel", json={"ids": closed}).raise_for_status()
+        worker.pull(full=False)  # reads back, once, each cancelled one no listing names
+        for full in (True, False):  # then the same open orders, both ways
+            seq = _last_seq(server)
+            t0 = time.perf_counter()
+            worker.pull(full=full)
+            elapsed = time.perf_counter() - t0
+            log = server.requests_since(seq)
+            spent = _points(log)
+            live = count - len(closed)
+            emit(bench="shopify_pull_again", listing="unfiltered" if full else "assignmentStatus",
+                 orders=count, cancelled=len(closed), open=live, requests=len(log),
+                 seconds=round(elapsed, 2), points_spent=round(spent),
+                 points_per_open_order=round(spent / max(1, live), 2),
+                 standard_plan_s=round(spent / STANDARD_RESTORE, 1))  # fmt: skip
         worker.close()
         worker.source.close()
         worker.store.close()
@@ -544,7 +585,9 @@ def main() -> None:
     parser.add_argument("--shopify-pull", type=int, default=10_000)
     parser.add_argument("--shopify-pull-bucket", type=float, default=2000.0)
     parser.add_argument("--shopify-pull-restore", type=float, default=2000.0)
+    parser.add_argument("--shopify-closed-share", type=float, default=0.5)
     parser.add_argument("--only-shopify", action="store_true")
+    parser.add_argument("--only-shopify-pull", action="store_true")
     parser.add_argument("--photon-orders", type=int, default=2000)
     parser.add_argument("--only-photon", action="store_true")
     parser.add_argument("--konnektive-pull", type=int, default=2000)
@@ -565,10 +608,11 @@ def main() -> None:
             if args.only_konnektive:
                 konnektive(args.konnektive_pull, args.konnektive_moves, args.konnektive_limit, tmp)
             return
-        if args.only_shopify:
-            shopify_drain(args.shopify_moves, args.shopify_bucket, args.shopify_restore, tmp)
+        if args.only_shopify or args.only_shopify_pull:
+            if args.only_shopify:
+                shopify_drain(args.shopify_moves, args.shopify_bucket, args.shopify_restore, tmp)
             shopify_pull(args.shopify_pull, args.shopify_pull_bucket, args.shopify_pull_restore,
-                         tmp)  # fmt: skip
+                         tmp, args.shopify_closed_share)  # fmt: skip
             return
         if args.only_overlimited:
             drain(args.overlimited_moves, args.remote_limit, tmp, client_rate=args.limit)
@@ -580,7 +624,7 @@ def main() -> None:
         pull(args.pull, tmp)
         shopify_drain(args.shopify_moves, args.shopify_bucket, args.shopify_restore, tmp)
         shopify_pull(args.shopify_pull, args.shopify_pull_bucket, args.shopify_pull_restore,
-                     tmp)  # fmt: skip
+                     tmp, args.shopify_closed_share)  # fmt: skip
         photon(args.photon_orders, tmp)
         konnektive(args.konnektive_pull, args.konnektive_moves, args.konnektive_limit, tmp)
         rate_recovery(args.limit, args.burst, args.burst_answer_s)

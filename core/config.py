@@ -130,6 +130,11 @@ class FloorSection(BaseModel):
     controlled: list[str] = Field(default_factory=list)
     #: when an order with no promised time of its source is due, after it arrived
     targets: TargetsSection = Field(default_factory=TargetsSection)
+    #: the finish of a pickup order asks for its will-call bin (scanned or typed; optional)
+    will_call_bins: bool = False
+    #: a ready pickup order waiting longer than this goes back to stock (``rxfloor watch``
+    #: lists them)
+    will_call_days: int = Field(default=7, ge=1, le=365)
 
 
 class PersonEntry(BaseModel):

@@ -7,7 +7,7 @@ so the board, the CLI, the service and the property tests share one definition.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -40,6 +40,9 @@ class Action(StrEnum):
     FILL = "fill"  #: the filler says it is filled
     CHECK = "check"  #: another person (or a pharmacist) checked it: it may be finished
     FAIL_CHECK = "fail_check"  #: the check found a fault (a reason): back to filling
+    #: a FINISHED pickup order (ready, in its will-call bin) given to the patient at the
+    #: counter: the order stays FINISHED, picked up; the source learns it (issue 24 §3)
+    HANDOFF = "handoff"
 
 
 class CheckRule(StrEnum):
@@ -173,6 +176,10 @@ class OrderFacts:
     hold_reason: str | None = None
     hold_by: str | None = None
     hold_since: datetime | None = None
+    #: how it leaves the pharmacy (a pickup order is handed off at the counter) and whether
+    #: it was (FINISHED: ready until picked up)
+    delivery: DeliveryType = DeliveryType.PICKUP
+    picked_up: bool = False
 
     @property
     def current_step(self) -> Step | None:
@@ -246,6 +253,8 @@ def apply(
     action = resolve(facts.status, action, facts.current_step)
     if action in NEEDS_REASON and not (reason and reason.strip()):
         raise TransitionError(f"{action} needs a reason")
+    if action is Action.HANDOFF:
+        return _handoff(facts, name, by)
     if facts.status.is_terminal:
         raise TransitionError(f"cannot {action}: the order is already {facts.status}")
     if action in ANSWERS and not facts.cancel_requested:
@@ -327,6 +336,48 @@ def _step(facts: OrderFacts, action: Action, name: str, by: Person | None) -> Ou
                                   named=True)  # fmt: skip
     filler = by.name if action is Action.FILL else facts.filler
     return Outcome(action, replace(facts, step=after, filler=filler))
+
+
+def _handoff(facts: OrderFacts, name: str, by: Person | None) -> Outcome:
+    """The hand-off at the counter: a FINISHED pickup order, not yet picked up, to the patient,
+    by a person signed in (who confirms the patient: :func:`confirm_patient`)."""
+    if facts.status is not Status.FINISHED:
+        waits = "was cancelled" if facts.status is Status.CANCELLED else "is not ready yet"
+        raise TransitionError(f"cannot hand off: {name} {waits} ({facts.status})", named=True)
+    if facts.delivery is not DeliveryType.PICKUP:
+        raise TransitionError(f"cannot hand off: {name} is a {facts.delivery} order: it was "
+                              "handed off when it left (its finish)", named=True)  # fmt: skip
+    if facts.picked_up:
+        raise TransitionError(f"cannot hand off: {name} was already picked up", named=True)
+    if by is None:
+        raise TransitionError("cannot hand off: sign in first (scan your badge): the person "
+                              "at the keys confirms the patient")  # fmt: skip
+    return Outcome(Action.HANDOFF, replace(facts, picked_up=True))
+
+
+def confirm_patient(
+    name: str, dob_on_file: date | None, dob_given: date | None, id_checked: bool
+) -> str:
+    """How the person at the counter confirmed the patient, in words for the audit trail:
+    the date of birth the patient gave matches the one the source gave, or (none on file) a
+    tick that their identity was checked. Raises :class:`TransitionError` otherwise."""
+    if dob_given is not None:
+        if dob_on_file is None:
+            if id_checked:
+                return "identity checked (no date of birth on file)"
+            raise TransitionError(f"cannot hand off: {name} has no date of birth on file: "
+                                  "check the patient's identity", named=True)  # fmt: skip
+        if dob_given != dob_on_file:
+            raise TransitionError(f"cannot hand off: the date of birth does not match {name}'s "
+                                  "patient", named=True)  # fmt: skip
+        return "date of birth confirmed"
+    if dob_on_file is not None:
+        raise TransitionError(f"cannot hand off: ask the patient's date of birth ({name} has "
+                              "one on file)", named=True)  # fmt: skip
+    if not id_checked:
+        raise TransitionError(f"cannot hand off: confirm the patient of {name} (date of birth "
+                              "or identity checked)", named=True)  # fmt: skip
+    return "identity checked"
 
 
 def legal_actions(facts: OrderFacts, now: datetime, by: Person | None = None) -> frozenset[Action]:

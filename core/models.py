@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -71,6 +71,8 @@ class NewOrder(BaseModel):
     priority: Priority = Priority.NORMAL
     delivery_type: DeliveryType = DeliveryType.PICKUP
     patient_name: str = Field(default="", max_length=128)
+    #: the patient's date of birth where the source gives it: what the counter confirms
+    patient_dob: date | None = None
     items: list[LineItem] = Field(default_factory=list)
     due_at: AwareDatetime | None = None
     fulfill_at: AwareDatetime | None = None
@@ -151,6 +153,12 @@ class OrderView(BaseModel):
     note_count: int = 0
     flags: str = ""
     scan_progress: str | None = None
+    #: ready and handed off (a FINISHED pickup order): its will-call bin, the patient's date
+    #: of birth where the source gave it (ISO), when and by whom it was picked up
+    will_call_bin: str | None = None
+    patient_dob: str | None = None
+    picked_up_at: datetime | None = None
+    picked_up_by: str | None = None
 
     @property
     def cancel_requested(self) -> bool:

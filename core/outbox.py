@@ -261,16 +261,26 @@ def settle(conn: Connection, holder: str, outcomes: Sequence[Settle]) -> list[Se
     return [o for o in outcomes if o.row_id in ours]
 
 
-def supersede(conn: Connection, order_id: str, why: str) -> int:
+def supersede(
+    conn: Connection, order_id: str, why: str, *, keep: frozenset[str] = frozenset()
+) -> int:
     """The remote moved the order past its queued steps: they are kept, never sent. A row
-    on the wire (``sending``) is left to its pusher, which reads the order back."""
+    on the wire (``sending``), or queued again after an attempt that may have reached the
+    remote (``maybe_applied``), is left to its pusher, which reads the order back: "not sent"
+    is never said of a move that may be in effect (the remote's own move may have come
+    after it). So are the rows of the actions in ``keep`` (a hand-off, when the remote only
+    reached FINISHED)."""
+    where = [
+        outbox.c.order_id == order_id,
+        or_(
+            and_(outbox.c.state == OutboxState.PENDING, outbox.c.maybe_applied.is_(False)),
+            outbox.c.state == OutboxState.FAILED,
+        ),
+    ]
+    if keep:
+        where.append(outbox.c.action.not_in(sorted(keep)))
     return conn.execute(
-        update(outbox)
-        .where(
-            outbox.c.order_id == order_id,
-            outbox.c.state.in_([OutboxState.PENDING, OutboxState.FAILED]),
-        )
-        .values(state=OutboxState.SUPERSEDED, last_error=why)
+        update(outbox).where(*where).values(state=OutboxState.SUPERSEDED, last_error=why)
     ).rowcount
 
 

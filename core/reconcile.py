@@ -35,7 +35,8 @@ class Verdict(StrEnum):
     #: our side stands: the remote is where we are, or behind a move still on its way (or
     #: read before our move was settled); on the push path: the plan's steps are sent
     KEEP = "keep"
-    #: our move is in effect at the remote: its row is ``sent`` without a new call
+    #: our move is in effect at the remote (or, uncertain, may have been before the remote
+    #: went on from it): its row is ``sent`` without a new call
     CONFIRM = "confirm"
     #: the remote's status wins: the order moves there, its queued steps are superseded
     ADOPT = "adopt"
@@ -136,13 +137,24 @@ def _settle(c: Case) -> Verdict:
     if c.plan is Plan.DONE:  # there already: ours if it may have been ours
         return Verdict.CONFIRM if uncertain else Verdict.SUPERSEDE
     # stale: the remote moved where the move no longer applies
-    if uncertain and in_effect:
-        return Verdict.CONFIRM  # an uncertain attempt is never "not sent": it is there
+    if uncertain and (in_effect or _moved_on_from(c.target, c.remote)):
+        # an uncertain attempt is never "not sent" where it may be in effect: it is there, or
+        # the remote went on from where it led (a start, then the remote's own cancel)
+        return Verdict.CONFIRM
     if c.sent_now or in_effect:
         return Verdict.SUPERSEDE  # part of it (or the remote's own move) is in effect
     if c.local == c.target and not c.queued_after:
         return Verdict.REVERT  # none of it in effect: the card goes where the remote has it
     return Verdict.SUPERSEDE
+
+
+def _moved_on_from(target: Status | None, remote: Status | None) -> bool:
+    """The remote may have got where it is from ``target``: further along the path, or
+    cancelled from a status before FINISHED (a read-back keeps no history: a remote cancelled
+    after our start looks the same as one cancelled before it)."""
+    if target is None or remote is None or target.is_terminal:
+        return False
+    return is_past(remote, target) or remote is Status.CANCELLED
 
 
 #: The table of cases, one line each: (what, verdict). The function above is its code; the
@@ -165,6 +177,8 @@ TABLE: tuple[tuple[str, Verdict], ...] = (
      Verdict.SUPERSEDE),
     ("push: stale, but the read-back shows an uncertain move in effect (issue 21 §2.1)",
      Verdict.CONFIRM),
+    ("push: stale, the remote went on from where an uncertain move led (cancelled after a "
+     "start: the read-back cannot tell after from before)", Verdict.CONFIRM),
     ("push: stale, a step of this attempt or the remote's own move in effect",
      Verdict.SUPERSEDE),
     ("push: stale, none of it in effect, the order still where the move put it and nothing "

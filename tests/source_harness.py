@@ -85,7 +85,7 @@ class RemoteUnderTest(Protocol):
         """The uids of pushes the stand-in refused as not applicable (a repeat, a stale move)."""
 
     def target(self, action: str) -> str | None:
-        """The remote status a push of ``action`` (start / finish / cancel) lands in (what
+        """The remote status a push of ``action`` (start / finish / cancel / handoff) lands in (what
         :attr:`Applied.to` names); None: the move never reaches this remote (a Konnektive
         start stays local)."""
 
@@ -152,7 +152,9 @@ class RxScaleRemote:
         ]
 
     def target(self, action: str) -> str | None:
-        return {"start": "processing", "finish": "shipped", "cancel": "cancelled"}[action]
+        # v1 (the stand-in's default): the service completes a hand-off by itself, nothing sent
+        return {"start": "processing", "finish": "shipped", "cancel": "cancelled",
+                "handoff": None}[action]  # fmt: skip
 
     def remote_change(self, uid: str, what: RemoteChange) -> bool:
         current = self.server.state.get(uid)
@@ -234,7 +236,9 @@ class PhotonRemote:
 
     def target(self, action: str) -> str | None:
         # a pick-up order finished without tracking is reported completed
-        return {"start": "in_progress", "finish": "completed", "cancel": "canceled"}[action]
+        # the hand-off stays local (the finish reported the pickup completed)
+        return {"start": "in_progress", "finish": "completed", "cancel": "canceled",
+                "handoff": None}[action]  # fmt: skip
 
     def remote_change(self, uid: str, what: RemoteChange) -> bool:
         current = self.server.order(uid)
@@ -339,7 +343,9 @@ class KonnektiveRemote:
                 and r["fault"] in _KONNEKTIVE_REACHED and r["seq"] not in landed]  # fmt: skip
 
     def target(self, action: str) -> str | None:
-        return {"start": None, "finish": "SHIPPED", "cancel": "CANCELLED"}[action]
+        return {"start": None, "finish": "SHIPPED", "cancel": "CANCELLED", "handoff": None}[
+            action
+        ]  # fmt: skip  (ships only: a hand-off stays local)
 
     def remote_change(self, uid: str, what: RemoteChange) -> bool:
         status = self.server.fulfillment(uid)["fulfillmentStatus"]

@@ -4,6 +4,8 @@ test decides the exact point of a pass where the world changes, never luck).
 * :func:`kill_after_send`: the next step sent for one order reaches the remote, then the
   pushing process dies before the answer is settled (:class:`Killed` stands for SIGKILL):
   its outbox row stays ``sending``, as a killed ``rxfloor sync`` leaves it.
+* :func:`late_step`: the next step sent for one order times out before the remote applied
+  it; the test lands it later (a PATCH still on its way when its client gave up).
 * :func:`throttle_next_read`: the next read-back of one order is answered 429.
 * :func:`lagging_listing`: a pull reads its listing, then ``meanwhile`` runs (another
   terminal pushes and settles) before the pull applies what it read.
@@ -39,6 +41,29 @@ def kill_after_send(source: OrderSource, uid: str) -> Callable[[], None]:
         source.push_step = real  # type: ignore[method-assign]
 
     return restore
+
+
+def late_step(source: OrderSource, uid: str) -> Callable[[], SourceOrder]:
+    """The next step sent for ``uid`` gets no answer in time (a timeout) and is not applied
+    yet. Returns ``land()``: the remote applies that very step now."""
+    real = source.push_step
+    held: list[tuple[str, dict[str, Any]]] = []
+
+    def push_step(order_uid: str, step: str, **kw: Any) -> SourceOrder:
+        if order_uid != uid:
+            return real(order_uid, step, **kw)
+        source.push_step = real  # type: ignore[method-assign]
+        held.append((step, kw))
+        raise TransientError(f"no answer to {step} of {uid} in time", maybe_applied=True,
+                             late=True)  # fmt: skip
+
+    source.push_step = push_step  # type: ignore[method-assign,assignment]
+
+    def land() -> SourceOrder:
+        step, kw = held[0]
+        return real(uid, step, **kw)
+
+    return land
 
 
 def throttle_next_read(source: OrderSource, uid: str) -> None:

@@ -157,6 +157,8 @@ async def test_held_order_cannot_start_until_released(url: str) -> None:
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await press(pilot, "y")
         await until(pilot, lambda: row(url, "#1015")["on_hold"] is False)
+        # the refusal said before the release no longer holds: it is not left standing
+        await until(pilot, lambda: "on hold" not in app.board.notice.text)
         await until(pilot, lambda: "advance" in shown(app))
         await press(pilot, "p")  # hold asks the reason: typed, then Enter
         assert isinstance(app.screen, ReasonScreen)
@@ -178,6 +180,11 @@ async def test_cancel_modal_requires_a_reason_and_esc_writes_nothing(url: str) -
         await press(pilot, "escape")
         assert isinstance(app.screen, BoardScreen)
         await pilot.pause(0.2)
+        assert (row(url, "#1009")["version"], events(url, "#1009")) == before
+        await press(pilot, "x", "enter")  # nothing chosen yet: Enter says how, cancels nothing
+        assert isinstance(app.screen, ReasonScreen)
+        assert "Pick a reason" in str(app.screen.query_one("#error").render())
+        await press(pilot, "escape")
         assert (row(url, "#1009")["version"], events(url, "#1009")) == before
         await press(pilot, "x", "down", "down", "enter")  # nothing is pre-selected: 2nd reason
         await until(pilot, lambda: row(url, "#1009")["status"] == "CANCELLED")

@@ -274,3 +274,29 @@ def test_temporary_files_a_crash_left_are_swept_once_old(root: Path, partner: Pa
     os.utime(old, (1, 1))
     pull(FolderSource(root, settle_s=0.0))
     assert not old.exists() and new.exists()
+
+
+def test_a_hand_off_is_one_picked_up_result_file_after_the_finish(
+    source: FolderSource, partner: Partner, root: Path
+) -> None:
+    """Issue 24 §3: the partner learns a pickup order was collected from
+    ``<order>.picked_up.json``; it refuses one for an order it was never told finished."""
+    partner.drop(2)
+    pull(source)
+    assert source.plan_push(Action.HANDOFF, "started").stale  # not finished there
+    for step in source.plan_push(Action.FINISH, "open").steps:
+        source.push_step("TH-1001", step, reason=None, idempotency_key=step, payload=None)
+    plan = source.plan_push(Action.HANDOFF, "finished")
+    assert plan.steps == ("picked_up",)
+    picked = {"picked_up": {"at": "2026-12-07T10:00:00+00:00", "by": "AB"}}
+    order = source.push_step("TH-1001", "picked_up", reason=None, idempotency_key="k9",
+                             payload=picked)  # fmt: skip
+    assert (order.status, order.board_status) == ("picked_up", Status.FINISHED)
+    assert source.plan_push(Action.HANDOFF, order.status).done  # a repeat sends nothing
+    assert source.plan_push(Action.CANCEL, order.status).stale
+    results = partner.read_results()
+    assert results["TH-1001.picked_up.json"]["picked_up"]["by"] == "AB"
+    assert partner.refused == []
+    source.push_step("TH-1002", "picked_up", reason=None, idempotency_key="k10", payload=None)
+    partner.read_results()
+    assert partner.refused == ["TH-1002.picked_up.json: TH-1002 was never finished"]

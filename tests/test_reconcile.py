@@ -35,6 +35,7 @@ CASES: list[tuple[Case, Verdict]] = [
     (Case(P, P, Row.UNCERTAIN, plan=Plan.DONE, target=P), Verdict.CONFIRM),
     (Case(P, P, Row.QUEUED, plan=Plan.DONE, target=P), Verdict.SUPERSEDE),
     (Case(P, P, Row.UNCERTAIN, plan=Plan.STALE, target=P), Verdict.CONFIRM),
+    (Case(C, C, Row.UNCERTAIN, plan=Plan.STALE, target=P), Verdict.CONFIRM),
     (Case(F, P, Row.QUEUED, plan=Plan.STALE, target=F, sent_now=True), Verdict.SUPERSEDE),
     (Case(P, OPEN, Row.UNCERTAIN, plan=Plan.STALE, target=P), Verdict.REVERT),
     (Case(P, OPEN, Row.QUEUED, plan=Plan.STALE, target=P, queued_after=True), Verdict.SUPERSEDE),
@@ -77,6 +78,7 @@ def test_applying_the_remote(case: Case) -> None:
 @given(pushed)
 @example(Case(P, P, Row.UNCERTAIN, plan=Plan.STALE, target=P))  # issue 21 §2.1
 @example(Case(P, P, Row.UNCERTAIN, plan=Plan.DONE, target=P))  # issue 21 §2.3
+@example(Case(P, C, Row.UNCERTAIN, plan=Plan.STALE, target=P))  # a start, then the remote's cancel
 def test_settling_a_push(case: Case) -> None:
     verdict = reconcile(case)
     assert verdict in {Verdict.KEEP, Verdict.CONFIRM, Verdict.SUPERSEDE, Verdict.REVERT}
@@ -89,6 +91,14 @@ def test_settling_a_push(case: Case) -> None:
     in_effect = case.remote is not None and case.remote == case.target
     if uncertain and in_effect and case.plan is not Plan.SEND:
         assert verdict is Verdict.CONFIRM  # the read-back shows it: it was sent
+    went_on = (
+        case.target is not None
+        and case.remote is not None
+        and not case.target.is_terminal
+        and (is_past(case.remote, case.target) or case.remote is C)
+    )
+    if uncertain and went_on and case.plan is not Plan.SEND:
+        assert verdict is Verdict.CONFIRM  # it may be there, and then the remote went on
     if verdict is Verdict.REVERT:  # the card goes back only where nothing of it is there
         assert not case.sent_now and case.remote != case.target
         assert case.local == case.target and not case.queued_after

@@ -6,7 +6,15 @@ with the world changed at one exact point of a pass (:mod:`tests.sync_faults`).
   request: the read-back shows the start in effect, so it is ``sent``, never reverted;
 * an older listing applied after a move was settled is not a divergence;
 * a row left ``sending`` whose restart read-back was throttled stays uncertain, so the
-  next read-back that shows the move settles it ``sent``, not "superseded … not sent".
+  next read-back that shows the move settles it ``sent``, not "superseded … not sent";
+* a start that may have reached the remote (its pusher killed after the PATCH, or its answer
+  later than the client's timeout) and then the remote's own cancel: the cancel may have
+  come after the start (RxScale cancels a processing order), so the start is ``sent``, never
+  "superseded … not sent" (the property test's ``set(by_api) <= set(sent)``);
+* a step whose answer was lost is read back at once, in the same attempt, before the remote
+  can move on: applied, it is ``sent``; not applied, it is sent again then (a cancel of the
+  remote's coming later changes nothing of what we know) — unless it timed out: a request
+  still on its way is never sent again at once, it stays uncertain and is read back later.
 """
 
 from __future__ import annotations
@@ -28,7 +36,13 @@ from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures, shopify_fixtures
 from tests.remote_fixtures import SandboxServer
 from tests.shopify_fixtures import ShopifyServer
-from tests.sync_faults import Killed, kill_after_send, lagging_listing, throttle_next_read
+from tests.sync_faults import (
+    Killed,
+    kill_after_send,
+    lagging_listing,
+    late_step,
+    throttle_next_read,
+)
 
 sandbox_server = remote_fixtures.sandbox_server
 shopify_factory = shopify_fixtures.shopify_factory
@@ -157,6 +171,138 @@ def test_a_row_left_sending_stays_uncertain_when_its_read_back_is_throttled(
             t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] != "remote"
         ]
         assert len(patches) == 1, patches
+    finally:
+        worker.close()
+        source.close()
+
+
+def test_a_start_left_sending_then_cancelled_by_the_remote_is_settled_sent(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=2.0)
+    # a claim that runs out at once: the restart below finds the killed pusher's row free
+    worker = SyncWorker(service, source, policy=NO_WAIT, in_flight_s=0.0)
+    try:
+        worker.pull()
+        uid = sorted(r["id"] for r in service.store.board_rows())[0]
+        service.act(uid, Action.START)
+        kill_after_send(source, uid)
+        with pytest.raises(Killed):
+            worker.push()
+        assert [r["state"] for r in rows_of(service, uid)] == ["sending"]
+        sandbox_server.remote_status(uid, "cancelled")  # after our start: processing -> cancelled
+
+        worker.cycle()  # the restart: the pull adopts the cancel, the push reads the row back
+
+        assert service.get(uid).status is Status.CANCELLED
+        rows = rows_of(service, uid)
+        assert [r["state"] for r in rows] == ["sent"], rows
+        assert not [n for n in notes_of(service, uid) if "not sent" in (n[1] or "")]
+        starts = [t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] == "api"]
+        assert [t["to"] for t in starts] == ["processing"]
+    finally:
+        worker.close()
+        source.close()
+
+
+def test_a_start_answered_too_late_unread_then_cancelled_by_the_remote_is_settled_sent(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=0.5)
+    worker = SyncWorker(service, source, policy=NO_WAIT)
+    try:
+        worker.pull()
+        uid = sorted(r["id"] for r in service.store.board_rows())[0]
+        service.act(uid, Action.START)
+        # the PATCH is applied, its answer comes after the client gave up, and the read-back
+        # at once is throttled: nothing learned
+        sandbox_server.set_faults(next=["slow"], slow_s=0.6, methods=["PATCH"])
+        throttle_next_read(source, uid)
+        worker.push(max_passes=1)
+        assert [(r["state"], r["maybe_applied"]) for r in rows_of(service, uid)] == [
+            ("pending", True)
+        ]
+        sandbox_server.set_faults(next=[], methods=None)
+        sandbox_server.remote_status(uid, "cancelled")  # after our start: processing -> cancelled
+
+        worker.pull()  # the cancel wins here; the start may be in effect: still to be read back
+        assert service.get(uid).status is Status.CANCELLED
+        worker.push()
+
+        rows = rows_of(service, uid)
+        assert [r["state"] for r in rows] == ["sent"], rows
+        assert not [n for n in notes_of(service, uid) if "not sent" in (n[1] or "")]
+        starts = [t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] == "api"]
+        assert [t["to"] for t in starts] == ["processing"]
+    finally:
+        worker.close()
+        source.close()
+
+
+@pytest.mark.parametrize(
+    ("fault", "applied"),
+    [("drop_before", False), ("server_error", False), ("drop_after", True), ("slow", True),
+     ("malformed", True)],
+)  # fmt: skip
+def test_a_lost_answer_is_read_back_at_once(
+    services: Callable[[str], OrderService],
+    sandbox_server: SandboxServer,
+    fault: str,
+    applied: bool,
+) -> None:
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=0.5)
+    worker = SyncWorker(service, source, policy=NO_WAIT)
+    try:
+        worker.pull()
+        uid = sorted(r["id"] for r in service.store.board_rows())[0]
+        service.act(uid, Action.START)
+        sandbox_server.set_faults(next=[fault], slow_s=0.6, methods=["PATCH"])
+
+        worker.push(max_passes=1)  # one pass: the PATCH, its answer lost, the read-back
+
+        patches = [r for r in sandbox_server.requests() if r["method"] == "PATCH"]
+        assert [r["fault"] for r in patches] == [fault] + ([] if applied else [None])
+        assert [r["state"] for r in rows_of(service, uid)] == ["sent"]
+        sandbox_server.set_faults(next=[], methods=None)
+        sandbox_server.remote_status(uid, "cancelled")  # too late to blur what we know
+        worker.cycle()
+        assert service.get(uid).status is Status.CANCELLED
+        assert [r["state"] for r in rows_of(service, uid)] == ["sent"]
+        starts = [t for t in sandbox_server.transitions() if t["uid"] == uid and t["by"] == "api"]
+        assert [t["to"] for t in starts] == ["processing"]
+    finally:
+        worker.close()
+        source.close()
+
+
+def test_a_timed_out_step_not_there_yet_is_not_sent_again_at_once(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=2.0)
+    worker = SyncWorker(service, source, policy=NO_WAIT)
+    try:
+        worker.pull()
+        uid = sorted(r["id"] for r in service.store.board_rows())[0]
+        service.act(uid, Action.START)
+        land = late_step(source, uid)
+
+        worker.push(max_passes=1)  # the timeout, then the read-back at once: still open
+
+        assert [(r["state"], r["maybe_applied"]) for r in rows_of(service, uid)] == [
+            ("pending", True)
+        ]
+        assert not [r for r in sandbox_server.requests() if r["method"] == "PATCH"]
+        land()  # the PATCH arrives after the read-back
+        worker.push()
+
+        assert [r["state"] for r in rows_of(service, uid)] == ["sent"]
+        patches = [r for r in sandbox_server.requests() if r["method"] == "PATCH"]
+        assert [r["status_code"] for r in patches] == [200]  # never a repeat refused
+        assert not [n for n in notes_of(service, uid) if "not sent" in (n[1] or "")]
     finally:
         worker.close()
         source.close()

@@ -14,14 +14,14 @@ import os
 import signal
 import subprocess
 import time
-from collections import Counter
+from collections import Counter as Tally
 
 import pytest
 from sqlalchemy import select
 
 from rxfloor.core.db import Store, orders, outbox
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.service import Actor, Counter, OrderService
 from tests import source_harness
 from tests.helpers import rxfloor_cmd
 from tests.source_harness import Harness
@@ -57,6 +57,8 @@ def test_sigkill_mid_push_then_restart_applies_each_move_once(
         for card in cards:
             service.act(card["id"], Action.START)
             service.act(card["id"], Action.FINISH)
+            if card["delivery_type"] == "pickup":  # and handed off at the counter
+                service.act(card["id"], Action.HANDOFF, counter=Counter(id_checked=True))
         with store.read() as conn:
             moves = [a for a in conn.execute(select(outbox.c.action)).scalars()
                      if server.target(a) is not None]  # fmt: skip
@@ -78,7 +80,7 @@ def test_sigkill_mid_push_then_restart_applies_each_move_once(
                 proc.wait(10)
                 kills += 1
         with store.read() as conn:
-            in_flight = Counter(conn.execute(select(outbox.c.state)).scalars())
+            in_flight = Tally(conn.execute(select(outbox.c.state)).scalars())
         assert in_flight["sending"] > 0  # a kill did land between PATCH and bookkeeping
         for _ in range(5):
             done = subprocess.run(rxfloor_cmd(*sync, "--once"), env=env, capture_output=True,
@@ -91,8 +93,10 @@ def test_sigkill_mid_push_then_restart_applies_each_move_once(
         remote_ids = _remote_ids(store)
         store.close()
         assert kills == 3
-        assert {r["state"] for r in rows} == {"sent"}
-        applied = Counter((t.uid, t.to) for t in server.applied() if t.by_us)
+        assert {r["state"] for r in rows} == {"sent"}, [
+            (r["action"], r["state"], r["last_error"]) for r in rows if r["state"] != "sent"
+        ]
+        applied = Tally((t.uid, t.to) for t in server.applied() if t.by_us)
         assert len(applied) == len(moves) and set(applied.values()) == {1}
         pushed = [r for r in rows if server.target(r["action"]) is not None]
         assert set(applied) == {(remote_ids[r["order_id"]], server.target(r["action"]))

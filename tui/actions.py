@@ -73,6 +73,11 @@ ACTIONS: tuple[BoardAction, ...] = (
        palette_help="Cancel the focused order, or fail the check of a filled one (asks why)",
        needs_card=True, needs_legal=frozenset({Action.CANCEL, Action.FAIL_CHECK}),
        changes_data=True),
+    _A("handoff", "H", "handoff", "Hand off",
+       "Hand off a ready pickup order at the counter: confirm the patient (date of birth, or "
+       "identity checked); it is picked up", palette="Hand off order",
+       palette_help="The patient collects the focused ready order (scan it or its bin first)",
+       needs_card=True, needs_legal=frozenset({Action.HANDOFF}), changes_data=True),
     _A("hold", "p", "hold", "Hold/release", palette="Hold / release order",
        palette_help="Put the focused order on hold or release it", needs_card=True,
        needs_legal=frozenset({Action.HOLD, Action.RELEASE}), changes_data=True),

@@ -97,7 +97,9 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
     2. the source's own id, exactly (a Shopify gid typed without its source);
     3. the name, with or without its ``#`` (``#1001``, ``1001`` -> ``#1001``);
     4. a scanned number that ends a prefixed name (``1001`` -> ``#7-1001``), only when
-       step 3 found nothing.
+       step 3 found nothing;
+    5. a will-call bin (``B12``, or ``bin B12`` as a bin's label scans): the order waiting
+       in it, ready and not yet picked up, only when nothing above fitted.
 
     Several orders fitting one step raise :class:`AmbiguousOrder` (never a guess): the
     same number in two sources is named as ``SOURCE:NAME`` for each.
@@ -136,9 +138,25 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
             .mappings()
             .all()
         )
+    if not rows:
+        rows = _in_bin(conn, whole, where)
     if len(rows) > 1:
         raise AmbiguousOrder(whole, rows[:_CANDIDATES], more=len(rows) > _CANDIDATES)
     return rows[0] if rows else None
+
+
+def _in_bin(conn: Connection, ref: str, where: list[Any]) -> Sequence[RowMapping]:
+    """The ready orders waiting in the bin ``ref`` names (``B12``, ``bin b12``)."""
+    words = ref.split()
+    label = words[-1] if len(words) == 2 and words[0].lower() == "bin" else ref
+    if len(label) > 16 or not label.replace("-", "").isalnum():
+        return []
+    waiting = select(orders).where(
+        *where, orders.c.will_call_bin == label.upper(), orders.c.status == "FINISHED",
+        orders.c.picked_up_at.is_(None),
+    )  # fmt: skip
+    statement = waiting.order_by(orders.c.name, orders.c.id).limit(_CANDIDATES + 1)
+    return conn.execute(statement).mappings().all()
 
 
 @functools.lru_cache(maxsize=2)
@@ -185,9 +203,10 @@ def _board_select(
     stmt = select(orders)
     if statuses is not None:
         stmt = stmt.where(orders.c.status.in_(list(statuses)))
-    if finished_since is not None:
+    if finished_since is not None:  # and a pickup order still waiting for its patient
+        waiting = and_(orders.c.delivery_type == "pickup", orders.c.picked_up_at.is_(None))
         stmt = stmt.where(
-            or_(orders.c.status != "FINISHED", orders.c.status_since >= finished_since)
+            or_(orders.c.status != "FINISHED", orders.c.status_since >= finished_since, waiting)
         )
     if ids is not None:
         stmt = stmt.where(orders.c.id.in_(list(ids)))
@@ -326,6 +345,10 @@ CARD_COLUMNS = (
     orders.c.request_kind,
     orders.c.tracking_number,
     orders.c.remote_status,
+    orders.c.will_call_bin,  # a FINISHED pickup order waiting for its patient (the hand-off)
+    orders.c.picked_up_at,
+    orders.c.picked_up_by,
+    orders.c.patient_dob,
 )
 
 

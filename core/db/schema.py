@@ -35,7 +35,7 @@ from rxfloor.core.sources import default_source
 from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0010_workflow"
+SCHEMA_HEAD = "0011_handoff"
 
 
 def utcnow() -> datetime:
@@ -163,6 +163,12 @@ orders = Table(
     Column("flags", String(64), default="", server_default="", nullable=False),
     # the packs scanned against its items while filling ("2/3"), None before the first one
     Column("scan_progress", String(16)),
+    # ready and handed off (FINISHED pickup orders): the will-call bin it waits in, the
+    # patient's date of birth where the source gives it (ISO), when and by whom picked up
+    Column("will_call_bin", String(16), index=True),
+    Column("patient_dob", String(10)),
+    Column("picked_up_at", UTCDateTime),
+    Column("picked_up_by", String(64)),
     Index("ix_orders_source_remote_id", "source", "remote_id", unique=True),
 )
 

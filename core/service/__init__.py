@@ -27,7 +27,7 @@ from rxfloor.core.service.base import (
     ServiceError,
     local_hold_note,
 )
-from rxfloor.core.service.moves import PUSHED_ACTIONS, MoveResult, Moves, ProductScanned
+from rxfloor.core.service.moves import PUSHED_ACTIONS, Counter, MoveResult, Moves, ProductScanned
 from rxfloor.core.service.pushes import (
     _SET_REMOTE_STATUS,
     PushResult,
@@ -44,6 +44,7 @@ __all__ = [
     "_SET_REMOTE_STATUS",
     "Actor",
     "Conflict",
+    "Counter",
     "MoveResult",
     "OrderNotFound",
     "OrderService",

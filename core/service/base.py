@@ -27,6 +27,7 @@ from rxfloor.core.flags import FlagRules
 from rxfloor.core.lifecycle import (
     Action,
     CheckRule,
+    DeliveryType,
     OrderFacts,
     Person,
     Status,
@@ -88,6 +89,7 @@ _MEANWHILE = {
     "fill": "was marked filled",
     "check": "was checked",
     "fail_check": "failed its check",
+    "handoff": "was handed off",
 }
 #: The steps' columns as they are before an order begins them (and after a remote move
 #: takes it back to OPEN or into PROCESSING anew).
@@ -98,8 +100,13 @@ _NO_STEPS: dict[str, object] = {
     "check_note": None,
 }
 
-#: What a finish sent the source, cleared when the finish is taken back.
+#: What a hand-off wrote, cleared when it is taken back.
+_NOT_PICKED_UP: dict[str, object] = {"picked_up_at": None, "picked_up_by": None}
+
+#: What a finish sent the source (and the will-call bin it went to), cleared when the finish
+#: is taken back.
 _NO_TRACKING: dict[str, object] = {
+    "will_call_bin": None,
     "tracking_company": None,
     "tracking_number": None,
     "tracking_url": None,
@@ -143,7 +150,8 @@ class ServicePart:
                            cancel_requested=order.cancel_requested,
                            remote_hold=remote_hold, check=self.check,
                            step=Step(order.fill_step) if order.fill_step else None,
-                           filler=order.filled_by)  # fmt: skip
+                           filler=order.filled_by, delivery=order.delivery_type,
+                           picked_up=order.picked_up_at is not None)  # fmt: skip
         with self.store.read() as conn:
             by = self._person(conn)
         return lifecycle.legal_actions(facts, self.clock(), by)
@@ -341,4 +349,6 @@ def _facts(row: RowMapping, traits: SourceTraits, check: CheckRule = CheckRule.N
         hold_reason=row["hold_reason"],
         hold_by=row["hold_by"],
         hold_since=row["hold_since"],
+        delivery=DeliveryType(row["delivery_type"]),
+        picked_up=row["picked_up_at"] is not None,
     )

@@ -6,9 +6,10 @@ its audit event and, for a move the remote must learn about, its outbox row.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
@@ -18,7 +19,15 @@ from rxfloor.core import outbox as outbox_rows
 from rxfloor.core import tracking as tracking_check
 from rxfloor.core.db import audit_events, line_items, orders, product_scans, queries
 from rxfloor.core.flags import item_flags
-from rxfloor.core.lifecycle import STEP_ACTIONS, Action, OrderFacts, Status, Step, TransitionError
+from rxfloor.core.lifecycle import (
+    STEP_ACTIONS,
+    Action,
+    DeliveryType,
+    OrderFacts,
+    Status,
+    Step,
+    TransitionError,
+)
 from rxfloor.core.models import (
     CANCELLATION,
     LineItem,
@@ -31,6 +40,7 @@ from rxfloor.core.models import (
 from rxfloor.core.service.base import (
     _NO_STEPS,
     _NO_TRACKING,
+    _NOT_PICKED_UP,
     REMOTE,
     Conflict,
     Refused,
@@ -45,7 +55,9 @@ from rxfloor.core.tracking import TrackingCheck
 #: Which lifecycle actions produce an outbox row (the remote learns of status moves and of
 #: the answers to its cancellation requests).
 PUSHED_ACTIONS = frozenset({Action.START, Action.FINISH, Action.CANCEL, Action.ACCEPT_CANCEL,
-                            Action.REJECT_CANCEL})  # fmt: skip
+                            Action.REJECT_CANCEL, Action.HANDOFF})  # fmt: skip
+#: A will-call bin's label: letters, digits and dashes (``B12``, ``COLD-3``).
+_BIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,15}")
 #: Why an undo is refused, by the state of the move's outbox row.
 _UNDO_REFUSED = {
     OutboxState.SENDING: "is already being sent to the remote",
@@ -79,6 +91,11 @@ class MoveResult:
             return f"{o.name} checked by {o.checked_by or '?'}: ready to finish"
         if self.action is Action.FAIL_CHECK:
             return f"{o.name} failed its check: back to filling ({o.check_note})"
+        if self.action is Action.HANDOFF:
+            return f"{o.name} picked up (handed off by {o.picked_up_by or '?'})"
+        if self.action is Action.FINISH and o.will_call_bin:
+            moved = f"{o.name} {self.from_status} -> {self.to_status}"
+            return f"{moved}: ready in bin {o.will_call_bin}"
         return f"{o.name} {self.from_status} -> {self.to_status}"
 
 
@@ -93,6 +110,20 @@ class ProductScanned:
     @property
     def summary(self) -> str:
         return f"{self.order.name}: {self.item} ticked, {self.progress} scanned"
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """What a move at the counter carries besides: the will-call bin of a finish, and how the
+    patient was confirmed at a hand-off (their date of birth, or a tick that identity was
+    checked)."""
+
+    bin: str | None = None
+    dob: date | None = None
+    id_checked: bool = False
+
+
+_NO_COUNTER = Counter()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +150,12 @@ class Moves(ServicePart):
         reason: str | None = None,
         expected_version: int | None = None,
         tracking: Tracking | None = None,
+        counter: Counter = _NO_COUNTER,
     ) -> MoveResult:
         """Apply one action; raises OrderNotFound / Refused / Conflict with a readable line.
+
+        ``counter`` goes with a finish (the will-call bin of a pickup order) or a hand-off
+        (how the patient was confirmed: refused unless they were).
 
         ``tracking`` goes with a finish: stored on the order and in its outbox row, so the
         push sends what the move said. A hold of a source that cannot hold for the pharmacy
@@ -133,7 +168,8 @@ class Moves(ServicePart):
             # read and decide with no transaction open; the write is conditional on the
             # version read, so a decision on a row that changed since writes nothing
             row = self._find(conn, ref)
-            move = self._decide(conn, row, action, reason, expected_version, tracking, now)
+            move = self._decide(conn, row, action, reason, expected_version, tracking, now,
+                                counter)  # fmt: skip
             if not move.closes_request:
                 written = write_move(
                     conn, order_id=row["id"], version=row["version"], values=move.values,
@@ -159,6 +195,7 @@ class Moves(ServicePart):
         expected_version: int | None,
         tracking: Tracking | None,
         now: datetime,
+        counter: Counter = _NO_COUNTER,
     ) -> _Move:
         """The move the action makes of the order as read (both paths of :meth:`act` write
         what this decides). Raises Conflict / Refused as :meth:`act` says."""
@@ -184,6 +221,18 @@ class Moves(ServicePart):
         self._refuse_tracking(conn, row, tracking)
         values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
         why = reason
+        if counter.bin is not None:
+            label = values["will_call_bin"] = self._bin(conn, row, outcome.action, counter.bin)
+            why = f"{why}; bin {label}" if why else f"ready in bin {label}"
+        if outcome.action is Action.HANDOFF:
+            try:
+                on_file = date.fromisoformat(row["patient_dob"]) if row["patient_dob"] else None
+                why = lifecycle.confirm_patient(row["name"], on_file, counter.dob,
+                                                counter.id_checked)  # fmt: skip
+            except (TransitionError, ValueError) as exc:
+                refused = TransitionError(str(exc), named=True)
+                raise self._refusal(conn, row, action, refused) from None
+            values |= {"picked_up_at": now, "picked_up_by": self.actor.name}
         if outcome.action is Action.HOLD:
             values |= {"on_hold": True, "hold_reason": reason, "hold_by": self.actor.name,
                        "hold_since": now}  # fmt: skip
@@ -209,10 +258,14 @@ class Moves(ServicePart):
                            "tracking_number": tracking.number,
                            "tracking_url": tracking.url}  # fmt: skip
                 why = _with_tracking(why, tracking)
-        local_start = outcome.action is Action.START and not traits.remote_start
+        local_start = (outcome.action is Action.START and not traits.remote_start) or (
+            outcome.action is Action.HANDOFF and not traits.remote_handoff
+        )
         queue: dict[str, Any] | None = None
         if outcome.action in PUSHED_ACTIONS and not row["sample"] and not local_start:
             payload = None if tracking is None else {"tracking": tracking.model_dump()}
+            if outcome.action is Action.HANDOFF:
+                payload = {"picked_up": {"at": now.isoformat(), "by": self.actor.name}}
             queue = {"action": outcome.action, "reason": reason, "payload": payload}
         closes = outcome.action in (Action.REJECT_CANCEL, Action.ACCEPT_CANCEL)
         return _Move(outcome, values, why, queue, closes_request=closes)
@@ -300,6 +353,19 @@ class Moves(ServicePart):
             view = self._view(conn, self._find(conn, row["id"]))
         return MoveResult(view, outcome.action, event_id, Status(row["status"]),
                           outcome.facts.status)  # fmt: skip
+
+    def _bin(self, conn: Connection, row: RowMapping, action: Action, label: str) -> str:
+        """The will-call bin a finish puts a pickup order in (``B12``; ``bin B12`` as a
+        scanned label reads), or a refusal: only with a finish of a pickup order."""
+        words = label.split()
+        text = words[-1] if len(words) == 2 and words[0].lower() == "bin" else label.strip()
+        if action is not Action.FINISH or row["delivery_type"] != "pickup":
+            raise Refused(f"{row['name']}: a will-call bin goes with the finish of a pickup "
+                          "order only", self._view(conn, row))  # fmt: skip
+        if not _BIN.fullmatch(text):
+            raise Refused(f"{clip(visible_text(label))} is not a bin (letters, digits, dashes: "
+                          "B12)", self._view(conn, row))  # fmt: skip
+        return text.upper()
 
     def scan_product(self, ref: str, text: str) -> ProductScanned:
         """A pack scanned while filling the order: one of its items (ticked, its batch and
@@ -445,6 +511,8 @@ class Moves(ServicePart):
                     values |= _NO_TRACKING
                 elif action is Action.START:
                     values |= _NO_STEPS
+                elif action is Action.HANDOFF:
+                    values |= _NOT_PICKED_UP
             conn.execute(update(orders).where(orders.c.id == row["id"]).values(**values))
             new_event = self._event(
                 conn,
@@ -571,6 +639,7 @@ class Moves(ServicePart):
                     "priority": o.priority,
                     "delivery_type": o.delivery_type,
                     "patient_name": o.patient_name,
+                    "patient_dob": o.patient_dob.isoformat() if o.patient_dob else None,
                     "items_summary": items_summary(o.items),
                     "flags": item_flags(o.items, self.flags),
                     "due_at": o.due_at,
@@ -584,6 +653,10 @@ class Moves(ServicePart):
                     "created_at": created,
                     "updated_at": now,
                     "status_since": created,
+                    # one that arrives FINISHED is not waiting at this counter
+                    "picked_up_at": created
+                    if o.status is Status.FINISHED and o.delivery_type is DeliveryType.PICKUP
+                    else None,
                 }
             )
             item_rows.extend(_item_rows(o.id, o.items))

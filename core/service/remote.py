@@ -12,7 +12,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core import sources
 from rxfloor.core.db import alerts, orders
-from rxfloor.core.lifecycle import Status
+from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import CANCELLATION
 from rxfloor.core.reconcile import Case, Verdict, reconcile
 from rxfloor.core.service.base import _NO_STEPS, REMOTE, REMOTE_ACTOR, ServicePart
@@ -21,6 +21,10 @@ from rxfloor.core.text import scrub
 
 #: How much of a merchant's message the floor keeps.
 _MESSAGE_MAX = 500
+
+
+#: Moves inside FINISHED: a remote that reaches FINISHED has not made them moot.
+_AFTER_FINISH = frozenset({Action.HANDOFF.value})
 
 
 class RemoteChanges(ServicePart):
@@ -140,9 +144,12 @@ class RemoteChanges(ServicePart):
                 values |= {"status": board_status, "status_since": now}
                 if board_status in (Status.OPEN, Status.PROCESSING):
                     values |= _NO_STEPS  # its filling starts over (nobody checked this)
-            outbox_rows.supersede(  # a parked step goes too: its sync error is settled
-                conn, order_id, f"superseded: the remote set the order to {remote_status}"
-            )
+            # a parked step goes too: its sync error is settled; a hand-off waits for its
+            # push's read-back (a remote FINISHED is not the patient's pickup)
+            keep = _AFTER_FINISH if board_status is Status.FINISHED else frozenset()
+            outbox_rows.supersede(conn, order_id,
+                                  f"superseded: the remote set the order to {remote_status}",
+                                  keep=keep)  # fmt: skip
             self._event(conn, order_id, now, action="remote", from_status=local,
                         to_status=board_status, reason=f"remote status {remote_status}",
                         version=version, source="remote", actor=REMOTE)  # fmt: skip

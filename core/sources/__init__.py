@@ -51,6 +51,9 @@ class SourceTraits:
     #: a pharmacist's start is sent to the source; False: it stays local (the source has no
     #: "in progress"), and nothing is queued for it
     remote_start: bool = True
+    #: the source learns the hand-off of a pickup order at the counter (its own word for
+    #: "picked up"); False: it stays local (a source that only ships), nothing is queued
+    remote_handoff: bool = True
     #: the merchant schedules orders (and reschedules them): the source's ``scheduled_at``
     #: is the card's ``fulfill_at``, followed as it changes
     schedules: bool = False

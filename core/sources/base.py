@@ -47,7 +47,9 @@ class TransientError(RemoteError):
 
     ``maybe_applied`` is True when the request may have reached the remote and been
     applied although no answer came back (the worker reads the order back before retrying);
-    ``retry_after`` is the remote's own "not before" in seconds, when it sent one.
+    ``late`` when no answer came in time (a timeout): the request may still be applied after
+    a read-back that does not show it yet; ``retry_after`` is the remote's own "not before"
+    in seconds, when it sent one.
     """
 
     def __init__(
@@ -57,10 +59,12 @@ class TransientError(RemoteError):
         *,
         retry_after: float | None = None,
         maybe_applied: bool = True,
+        late: bool = False,
     ) -> None:
         super().__init__(message, status_code)
         self.retry_after = retry_after
         self.maybe_applied = maybe_applied
+        self.late = late
 
 
 class UnreachableError(TransientError):

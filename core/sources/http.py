@@ -77,7 +77,7 @@ def send(
         raise UnreachableError(wording.unreachable.format(base=base, what=what)) from None
     except httpx.TimeoutException:
         raise TransientError(
-            wording.timeout.format(base=base, what=what), maybe_applied=sends
+            wording.timeout.format(base=base, what=what), maybe_applied=sends, late=sends
         ) from None
     except httpx.HTTPError as exc:  # dropped connection, protocol error
         raise TransientError(

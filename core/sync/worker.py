@@ -473,13 +473,19 @@ class SyncWorker:
         check = kind is Row.UNCERTAIN or status is None or row["refusals"] > 0
         sent = False  # a step of this attempt was applied
         read = False  # a read-back of this attempt answered
+        #: a step's answer lost in this attempt: read back at once, once (and sent again at
+        #: once only if the request has certainly ended: not a timeout, which may land later)
+        lost: TransientError | None = None
         learned: list[SourceOrder] = []
 
-        def maybe(lost: bool = False) -> bool:
-            return still_uncertain(kind, read_back=read, sent_now=sent, request_lost=lost)
+        def maybe(request_lost: bool = False) -> bool:
+            # a lost answer of this attempt may still land (a timeout): uncertain for good
+            return still_uncertain(kind, read_back=read, sent_now=sent,
+                                   request_lost=request_lost or lost is not None)  # fmt: skip
 
         try:
-            for _ in range(3):  # a refusal is read back and re-planned, at most twice
+            # a refusal is read back and re-planned, at most twice; a lost answer, once
+            for _ in range(4):
                 try:
                     board: Status | None = None
                     if check:
@@ -497,16 +503,27 @@ class SyncWorker:
                         return _Outcome(_Answer.READ_BACK, remote_status=status,
                                         maybe_applied=maybe(), read_back=judged,
                                         learned=learned)  # fmt: skip
+                    if lost is not None and lost.late:
+                        raise lost  # not there yet, but it may still land: read back later
                     for i, step in enumerate(plan.steps):
                         key = row["idempotency_key"] if i == 0 else f"{row['idempotency_key']}.{i}"
                         if not self.lease.verify():
                             raise _LeaseLost
-                        answer = self.source.push_step(uid, step, reason=row["reason"],
-                                                       idempotency_key=key,
-                                                       payload=payload)  # fmt: skip
+                        try:
+                            answer = self.source.push_step(uid, step, reason=row["reason"],
+                                                           idempotency_key=key,
+                                                           payload=payload)  # fmt: skip
+                        except TransientError as exc:
+                            if lost is not None or not exc.maybe_applied:
+                                raise
+                            # the step may be in effect: read back now, before the remote
+                            # can move on (a cancel after it looks the same as one before)
+                            lost, check, kind = exc, True, Row.UNCERTAIN
+                            break
                         sent = True
                         status = answer.status
-                    return _Outcome(_Answer.SENT, remote_status=status, learned=learned)
+                    else:
+                        return _Outcome(_Answer.SENT, remote_status=status, learned=learned)
                 except PermanentError as exc:
                     if check or not exc.conflict:
                         return _Outcome(_Answer.FAILED, str(exc), maybe_applied=maybe(),

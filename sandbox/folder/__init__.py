@@ -41,6 +41,8 @@ class Partner:
         self.dropped: list[Path] = []
         #: every result file read: its name -> its content
         self.results: dict[str, dict[str, Any]] = {}
+        #: results the partner would refuse (a pickup reported before the order's finish)
+        self.refused: list[str] = []
         for which in ("inbox", "results"):
             (self.root / which).mkdir(parents=True, exist_ok=True)
 
@@ -113,6 +115,10 @@ class Partner:
             with contextlib.suppress(OSError, ValueError):
                 new[path.name] = json.loads(path.read_text("utf-8"))
         self.results.update(new)
+        for name in new:  # a partner takes "picked up" only of an order it was told finished
+            order, _, move = name.removesuffix(".json").rpartition(".")
+            if move == "picked_up" and f"{order}.finish.json" not in self.results:
+                self.refused.append(f"{name}: {order} was never finished")
         return new
 
     def step(self) -> None:

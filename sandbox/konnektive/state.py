@@ -93,6 +93,10 @@ class KonnektiveConfig(BaseModel):
     content_seed: int = 0
     #: Konnektive's carrier check: a tracking number gives Pending Shipment (else Shipped)
     carrier_validation: bool = True
+    #: an Order Query row carries its ``fulfillments`` (as a public client's captured answer
+    #: shows); False: rows without that key (a client must then fall back to the Fulfillment
+    #: Query API)
+    order_query_fulfillments: bool = True
     faults: FaultSettings = Field(default_factory=FaultSettings)
 
 
@@ -247,12 +251,28 @@ class KonnektiveState(Logs):
                 status = params.get("fulfillmentStatus")
                 if kind == "fulfillment" and status and row["fulfillmentStatus"] != status:
                     continue
-                found.append(dict(row))
+                found.append(row)
+            found = [self._answer_row(kind, row) for row in found]
         chunk = found[(page - 1) * per_page : page * per_page]
         if not chunk:
             raise Refusal(NO_ORDERS if kind == "order" else NO_FULFILLMENTS)
         return {"totalResults": len(found), "resultsPerPage": per_page, "page": page,
                 "data": chunk}  # fmt: skip
+
+    def _answer_row(self, kind: Literal["order", "fulfillment"], row: dict[str, Any]
+                    ) -> dict[str, Any]:  # fmt: skip
+        """A row as Konnektive answers it (lock held): an order with its ``fulfillments``,
+        a flat fulfillment with its ``orderId``; the state as ``status``."""
+        if kind == "fulfillment":
+            order = self.orders.get(row["orderId"], {})
+            return {"company": _HOUSE, "orderId": row["orderId"], **_fulfillment(row, order),
+                    "dateUpdated": row["dateCreated"], "dateExported": None, "isReshipment": 0,
+                    "campaignId": "1", "customerId": int(row["orderId"][1:])}  # fmt: skip
+        answer = dict(row)
+        if self.config.order_query_fulfillments:
+            mine = [f for f in self.fulfillments.values() if f["orderId"] == row["orderId"]]
+            answer["fulfillments"] = [_fulfillment(f, row) for f in mine]
+        return answer
 
     def update(self, params: dict[str, str], request_seq: int | None) -> str:
         """``fulfillment/update``: the move applied, or Refusal."""
@@ -334,6 +354,41 @@ class KonnektiveState(Logs):
             }
         )
         return dict(new)
+
+
+#: the fulfillment house's name in a fulfillment row (``company``)
+_HOUSE = "rxfloor sandbox pharmacy"
+
+
+def _fulfillment(f: dict[str, Any], order: dict[str, Any]) -> dict[str, Any]:
+    """A fulfillment as an Order Query row's ``fulfillments`` shows it (the keys of the
+    captured answer in ``tests/contract/konnektive/test_pull.py``)."""
+    status = f["fulfillmentStatus"]
+    delivered = status == "DELIVERED"
+    returned = status in ("RMA_PENDING", "RETURNED")
+    items = [
+        {"fulfillmentItemId": f"{f['fulfillmentId']}{n}", "name": i.get("name"),
+         "sku": i.get("productSku"), "qty": str(i.get("qty")), "status": status,
+         "rmaNumber": ""}
+        for n, i in enumerate(order.get("items", {}).values(), start=1)
+    ]  # fmt: skip
+    return {
+        "fulfillmentId": int(f["fulfillmentId"]),
+        "fulfillmentHouseId": 1,
+        "company": _HOUSE,
+        "clientFulfillmentId": f"CF{int(f['fulfillmentId']):08d}",
+        "trackingNumber": f.get("trackingNumber"),
+        "dateShipped": f.get("dateShipped"),
+        "dateDelivered": f.get("dateShipped") if delivered else None,
+        "shipCarrier": "USPS" if f.get("trackingNumber") else None,
+        "shipMethod": None,
+        "responseText": None,
+        "status": status,
+        "dateReturned": f.get("dateShipped") if returned else None,
+        "rmaNumber": f"RMA{f['fulfillmentId']}" if returned else None,
+        "items": items,
+        "dateCreated": f["dateCreated"],
+    }
 
 
 def _date(raw: str | None) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import hmac
 import json
 import uuid
@@ -335,7 +336,11 @@ def webhook_api_version(config: ShopConfig) -> str:
 
 
 def _headers(state: ShopState, event: Event, sub: dict[str, Any], secret: str) -> dict[str, str]:
-    webhook_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{event.event_id}/{sub['id']}")
+    # one per delivery (its retries repeat it): the event, its topic and body, the subscription
+    # (one merchant action's deliveries share the Event-Id, never the Webhook-Id)
+    body = hashlib.sha256(event.body).hexdigest()
+    webhook_id = uuid.uuid5(uuid.NAMESPACE_URL,
+                            f"{event.event_id}/{event.topic}/{body}/{sub['id']}")  # fmt: skip
     return {
         "Content-Type": "application/json",
         "X-Shopify-Topic": event.topic,
@@ -559,14 +564,20 @@ async def control_merchant(request: Request) -> Response:
             404, {"error": f"unknown merchant action {action!r} (known: {list(_MERCHANT_ARGS)})"}
         )
     body = await _json_body(request)
-    ref = body.pop("id", None)
-    if not isinstance(ref, str) or not ref:
-        raise Refusal(422, {"error": "id (a FulfillmentOrder gid) is required"})
+    ref, refs = body.pop("id", None), body.pop("ids", None)
+    if refs is None and isinstance(ref, str) and ref:
+        refs = [ref]
+    elif ref is not None or not (
+        isinstance(refs, list) and refs and all(isinstance(r, str) and r for r in refs)
+    ):
+        raise Refusal(422, {"error": "id (a FulfillmentOrder gid) or ids (one action on "
+                                     "several) is required"})  # fmt: skip
     extra = sorted(set(body) - set(allowed))
     if extra:
         raise Refusal(422, {"error": f"{action} takes {list(allowed)}, not {extra}"})
     state = _state(request)
-    return JSONResponse(state.control_view(state.merchant(action, ref, **body)))
+    done = [state.control_view(fo) for fo in state.merchant_action(action, refs, **body)]
+    return JSONResponse(done[0] if ref is not None else done)
 
 
 async def control_faults(request: Request) -> Response:

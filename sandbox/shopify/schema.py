@@ -57,6 +57,9 @@ def executable_schema() -> GraphQLSchema:
             "fulfillments": _list_connection("fulfillments"),
         },
     )
+    _bind(schema, "FulfillmentOrderDestination",
+          {f: _protected(f, group) for f, group in PROTECTED_FIELDS.items()})  # fmt: skip
+    _bind(schema, "Order", {"email": _protected("email", "email")})
     _bind(schema, "FulfillmentOrderMerchantRequest", {"fulfillmentOrder": _request_owner})
     _bind(schema, "Fulfillment", {"trackingInfo": _tracking})
     _bind(
@@ -87,6 +90,41 @@ def _bind(schema: GraphQLSchema, type_name: str, resolvers: dict[str, Any]) -> N
 def _ctx(info: GraphQLResolveInfo[Any]) -> Context:
     ctx: Context = info.context
     return ctx
+
+
+# -- protected customer data ---------------------------------------------------------------------
+
+#: the destination's protected customer fields and the group Shopify approves them by
+PROTECTED_FIELDS: dict[str, str] = {
+    "firstName": "name",
+    "lastName": "name",
+    "address1": "address",
+    "address2": "address",
+    "city": "address",
+    "zip": "address",
+    "company": "address",
+    "phone": "phone",
+    "email": "email",
+}
+
+
+def _protected(field: str, group: str) -> Any:
+    """A field Shopify gives only to an app approved for ``group``: otherwise null and an
+    error naming the field (the documented example's words and path; ``ACCESS_DENIED`` as
+    captured answers carry it)."""
+
+    def resolve(root: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        if group in _ctx(info).state.config.customer_fields:
+            return root.get(field) if isinstance(root, dict) else None
+        raise GraphQLError(
+            f"This app is not approved to use the {field} field. See "
+            "https://partners.shopify.com/1/apps/1/customer_data for more details.",
+            extensions={"code": "ACCESS_DENIED",
+                        "documentation": "https://shopify.dev/docs/apps/launch/"
+                                         "protected-customer-data"},
+        )  # fmt: skip
+
+    return resolve
 
 
 # -- queries -----------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ def _serve(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Any]:
         fields["restore_rate"] = args.restore_rate
     if args.bucket_size is not None:
         fields["bucket_size"] = args.bucket_size
+    if args.customer_fields:
+        fields["customer_fields"] = args.customer_fields
     shop = ShopConfig(**fields)
     path = graphql_path("2025-10")
     return create_app(shop), lambda root: f"the Shopify GraphQL Admin API at {root}{path}"
@@ -45,16 +47,20 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
     from rxfloor.sandbox.shopify import ShopConfig, create_app, drive_activity
 
     token = "shpat_" + secrets.token_urlsafe(16)
-    # a Shopify Plus shop (1,000 points/s): a pull each second stays well inside it
+    # a Shopify Plus shop (1,000 points/s): a pull each second stays well inside it; the
+    # pharmacy's own custom app, which may read the patient's name (protected customer data)
     app = create_app(
         ShopConfig(
-            access_token=SecretStr(token), seed=12 if orders is None else orders, plan="plus"
+            access_token=SecretStr(token),
+            seed=12 if orders is None else orders,
+            plan="plus",
+            customer_fields=["name"],
         )
     )
     kit.submit(drive_activity(app.state.shop, kit.every_s * 1.5, seed=1,
                               change_chance=kit.cancel_chance))  # fmt: skip
     client = ShopifyClient("http://shop.sandbox", SecretStr(token), transport=kit.transport(app))
-    kit.sync(ShopifySource(client))
+    kit.sync(ShopifySource(client, customer_names=True))
     return app.state.shop
 
 
@@ -86,6 +92,13 @@ STANDIN = StandIn(
             "--bucket-size",
             "the cost bucket (default: the plan's); one query costs at most 1000",
             {"type": float, "metavar": "P"},
+        ),
+        Option(
+            "--customer-fields",
+            "protected customer fields the app is approved for (name, address, phone, "
+            "email; default none: Shopify's answer to an unreviewed public app, the field "
+            "null and an error at it)",
+            {"nargs": "+", "choices": ["name", "address", "phone", "email"], "metavar": "GROUP"},
         ),
         Option(
             "--webhook-url",

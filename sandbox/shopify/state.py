@@ -168,6 +168,14 @@ class ShopConfig(BaseModel):
     #: Shopify retries a failed delivery 8 times (over hours; here the pauses are short)
     webhook_attempts: int = Field(default=8, ge=1, le=20)
     webhook_backoff_s: float = Field(default=0.1, ge=0)
+    #: the protected customer fields Shopify approved this app for (shopify.dev
+    #: ``docs/apps/launch/protected-customer-data``: level 2 is name, address, phone, email;
+    #: a custom app has them all, a public one only after review). An unapproved field is
+    #: answered null with an ``errors`` entry pointing at it, HTTP 200. Default: none (a
+    #: public app without that review, the stricter answer)
+    customer_fields: list[Literal["name", "address", "phone", "email"]] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -326,6 +334,7 @@ class ShopState(Logs, FaultBox[FaultSettings]):
             self._transitions: list[dict[str, Any]] = []
             self._deliveries: list[dict[str, Any]] = []
             self._events: list[tuple[Event, list[dict[str, Any]]]] = []
+            self._action_event: str | None = None
             self._subs: dict[str, dict[str, Any]] = {}
             self._faults = c.faults.model_copy(deep=True)
             self._fault_n = 0
@@ -852,18 +861,37 @@ class ShopState(Logs, FaultBox[FaultSettings]):
         REJECTED or closed-incomplete one), ``request_cancellation`` (message), ``cancel``,
         ``hold`` (reason, notes), ``release``, ``schedule`` (fulfill_at), ``ready`` (a
         scheduled one's time arrives now). Raises :class:`Refusal` (409) when not allowed."""
-        n = gid_number(ref, "FulfillmentOrder") if not ref.isdigit() else int(ref)
+        return self.merchant_action(action, [ref], **kw)[0]
+
+    def merchant_action(self, action: str, refs: list[str], **kw: Any) -> list[dict[str, Any]]:
+        """One merchant action on several fulfillment orders (an order cancelled in the
+        admin touches each of its fulfillment orders): every webhook it produces carries the
+        same ``X-Shopify-Event-Id`` (shopify.dev ``apps/build/webhooks/delivery-structure``:
+        an ID shared across all deliveries produced by the same merchant action), each
+        delivery its own ``X-Shopify-Webhook-Id``. All or nothing: a refused one changes none."""
         with self._lock:
             self._promote_due()
-            fo = self._fos.get(n) if n is not None else None
-            if fo is None or n is None:
-                raise Refusal(404, {"error": f"fulfillment order {ref} not found"})
-            now = self.clock()
             handler = getattr(self, f"_m_{action}", None)
             if handler is None:
                 raise Refusal(422, {"error": f"unknown merchant action {action!r}"})
-            new: dict[str, Any] = handler(n, fo, now, **kw)
-            return new
+            targets = []
+            for ref in refs:
+                n = gid_number(ref, "FulfillmentOrder") if not ref.isdigit() else int(ref)
+                fo = self._fos.get(n) if n is not None else None
+                if fo is None or n is None:
+                    raise Refusal(404, {"error": f"fulfillment order {ref} not found"})
+                targets.append((n, fo))
+            now = self.clock()
+            saved = (dict(self._fos), list(self._events), list(self._transitions))
+            self._action_event = str(uuid.uuid4())  # unique across resets
+            try:
+                return [handler(n, self._fos[n], now, **kw) for n, _ in targets]
+            except Refusal:
+                self._fos, self._events, self._transitions = (dict(saved[0]), saved[1],
+                                                              saved[2])  # fmt: skip
+                raise
+            finally:
+                self._action_event = None
 
     def _refuse(self, fo: dict[str, Any], what: str) -> Refusal:
         return Refusal(409, {"error": f"cannot {what}: {_state_words(fo)}"})
@@ -1239,7 +1267,8 @@ class ShopState(Logs, FaultBox[FaultSettings]):
             return
         event = Event(
             topic=topic,
-            event_id=str(uuid.uuid4()),  # unique across resets: receivers dedupe on it
+            # one per merchant action (shared by its deliveries), unique across resets
+            event_id=self._action_event or str(uuid.uuid4()),
             triggered_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
             body=json.dumps(payload, separators=(",", ":")).encode(),
         )

@@ -178,6 +178,18 @@ def step_badge(card: Card) -> list[tuple[str, str]]:
     return found
 
 
+def handoff_badge(card: Card, now: datetime) -> list[tuple[str, str]]:
+    """A FINISHED pickup order: ``ready · B12 · 2d`` (its bin, how long it has waited) until
+    it is handed off, then ``picked up 14:02 by AB``."""
+    if card.status is not Status.FINISHED or card.delivery != DeliveryType.PICKUP:
+        return []
+    if card.picked_up_at is not None:
+        by = f" by {card.picked_up_by}" if card.picked_up_by else ""
+        return [(f" picked up {when(card.picked_up_at, now)}{by}", "column--dim")]
+    parts = ["ready", card.will_call_bin or "", age(card.status_since, now)]
+    return [(" " + " · ".join(p for p in parts if p), "column--badge")]
+
+
 def item_flags(card: Card) -> list[tuple[str, str]]:
     """``FRIDGE`` and ``CTRL`` (a controlled substance): never left on the bench."""
     flags = set(card.flags.split(",")) if card.flags else set()
@@ -195,6 +207,7 @@ def badges(card: Card, now: datetime) -> list[tuple[str, str]]:
     if card.note_count:
         found.append((" ✎", "column--badge"))
     found.extend(step_badge(card))
+    found.extend(handoff_badge(card, now))
     if card.cancel_requested:  # the merchant waits for an answer: nothing else moves it
         found.append((" CANCEL?", "column--error"))
     if card.on_hold:

@@ -45,6 +45,13 @@ class NoticeLine(Static):
             self.text = ""
             self.update("")
 
+    def clear_error_about(self, name: str) -> None:
+        """A move of ``name`` went through: an error still shown about it (``#1042 is on
+        hold … release it first``) no longer holds, and would read as the move's answer."""
+        if self.text and self.severity == "error" and name in self.text:
+            self.text = ""
+            self.update("")
+
     def say(self, message: str, severity: str = "information") -> None:
         """Show ``message`` (scrubbed, controls visible) bright, then dim it."""
         self.text = shown(message)

@@ -33,7 +33,7 @@ from rxfloor.core.lifecycle import (
 )
 from rxfloor.core.models import Tracking, initials
 from rxfloor.core.people import Member, People
-from rxfloor.core.service import Actor, ServiceError, local_hold_note
+from rxfloor.core.service import Actor, Counter, ServiceError, local_hold_note
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.actions import ACTIONS, BY_METHOD, BoardAction, bindings
 from rxfloor.tui.board.card import hold_line
@@ -60,6 +60,7 @@ from rxfloor.tui.crash import contained_line
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
 from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen, PinScreen
+from rxfloor.tui.screens.handoff import BinScreen, Confirmation, HandoffScreen
 from rxfloor.tui.screens.note import NoteScreen
 from rxfloor.tui.screens.reason import (
     CANCEL_REASONS,
@@ -339,7 +340,24 @@ class BoardScreen(Contained, Screen[None]):
         if action is Action.FINISH and asks_tracking(card):
             self._finish_with_tracking(card)
             return
+        if action is Action.FINISH and self._asks_bin(card):
+            self._finish_into_bin(card)
+            return
         self.move(card, action)
+
+    def _asks_bin(self, card: Card) -> bool:
+        """``[floor] will_call_bins``: the finish of a pickup order asks for its bin."""
+        return self.rx.settings.floor.will_call_bins and card.delivery == DeliveryType.PICKUP
+
+    def _finish_into_bin(self, card: Card) -> None:
+        """A pickup order is finished into a will-call bin: scan its label or type it (Enter
+        alone finishes without one, Esc aborts the finish)."""
+
+        def done(label: str | None) -> None:
+            if label is not None:
+                self.move(card, Action.FINISH, counter=Counter(bin=label or None))
+
+        self.ask(BinScreen(f"Finish {card.name}: will-call bin?"), done)
 
     def _finish_with_tracking(self, card: Card) -> None:
         """A shipped order of a source that wants tracking: scan it (Enter alone skips,
@@ -353,6 +371,21 @@ class BoardScreen(Contained, Screen[None]):
 
         title = f"Finish {card.name} ({source_label(card.source)}): tracking number?"
         self.ask(TrackingScreen(title, self.rx.service.check_tracking), done)
+
+    def action_handoff(self) -> None:
+        """The patient collects a ready pickup order: confirm them, then it is picked up."""
+        card = self._guarded(self.rx.key_display("handoff"))
+        if card is None:
+            return
+
+        def done(confirmed: Confirmation | None) -> None:
+            if confirmed is not None:
+                counter = Counter(dob=confirmed.dob, id_checked=confirmed.id_checked)
+                self.move(card, Action.HANDOFF, counter=counter)
+
+        where = f" (bin {card.will_call_bin})" if card.will_call_bin else ""
+        title = f"Hand off {card.name}{where} to {card.initials or 'the patient'}"
+        self.ask(HandoffScreen(title, dob_on_file=card.dob_on_file), done)
 
     def action_cancel_order(self) -> None:
         card = self._guarded(self.rx.key_display("cancel"))
@@ -500,6 +533,7 @@ class BoardScreen(Contained, Screen[None]):
         reason: str | None = None,
         *,
         tracking: Tracking | None = None,
+        counter: Counter | None = None,
     ) -> None:
         """Optimistic: the card moves at once; a refusal puts it back with a message. A
         move the lifecycle already refuses (sent for the service's sentence) waits.
@@ -521,7 +555,7 @@ class BoardScreen(Contained, Screen[None]):
             self.view.move_card(shown, target)
         else:
             self.view.mark_pending(shown)
-        self._send(card.id, card.version, action, reason, tracking)
+        self._send(card.id, card.version, action, reason, tracking, counter)
 
     @work(thread=True, group="moves")
     def _send(
@@ -531,12 +565,12 @@ class BoardScreen(Contained, Screen[None]):
         action: Action,
         reason: str | None,
         tracking: Tracking | None,
+        counter: Counter | None = None,
     ) -> None:
         service = self.rx.service
         try:
-            result = service.act(
-                card_id, action, reason=reason, expected_version=version, tracking=tracking
-            )
+            result = service.act(card_id, action, reason=reason, expected_version=version,
+                                 tracking=tracking, counter=counter or Counter())  # fmt: skip
         except Exception as exc:
             # a refusal carries the order as it is now; an internal error is a sentence
             known = isinstance(exc, ServiceError | StoreError)
@@ -557,6 +591,7 @@ class BoardScreen(Contained, Screen[None]):
         self.undo_stack.append((result.event_id, result.summary))
         self.undoing = False
         note = hold_note(result.order.source) if result.action is Action.HOLD else None
+        self.notice.clear_error_about(result.order.name)
         if note:  # the card visibly moved: only what it does not show is told
             self.rx.say(f"{result.summary} — {note}", "information")
         self.view.show_order(result.order)

@@ -65,6 +65,8 @@ def demo_floor(settings: Settings) -> bool:
     floor = settings.floor.model_dump()
     if "check" not in given:
         floor["check"] = CheckRule.SECOND_PERSON
+    if "will_call_bins" not in given:  # the finish of a pickup order asks for its bin
+        floor["will_call_bins"] = True
     floor["fridge"] = floor["fridge"] or ["insulin"]
     floor["controlled"] = floor["controlled"] or ["gabapentin"]
     settings.floor = FloorSection.model_validate(floor)

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rxfloor.core.lifecycle import Action, Status
@@ -32,6 +32,7 @@ _REF_MAX = 200  # SOURCE:ID with a source's long id (a Shopify gid)
 _COUNT_MAX = 1_000_000
 _TRACKING_MAX = 128
 _URL_MAX = 2048
+_BIN_MAX = 24  # "bin B12" as a label scans
 #: ``orders --json`` writes this many orders at a time
 _BATCH = 1000
 
@@ -47,6 +48,7 @@ _MOVES = (  # (action, help, needs a reason)
     (Action.FILL, "[floor] check: the order in PROCESSING is filled (awaits its check)", False),
     (Action.CHECK, "[floor] check: the filled order is checked (by another person)", False),
     (Action.FAIL_CHECK, "[floor] check: the check failed: back to filling", True),
+    (Action.HANDOFF, "hand a ready pickup order to the patient at the counter (picked up)", False),
 )
 #: The moves' command names (``accept-cancel``: words joined as on a command line).
 _COMMAND = {action: action.value.replace("_", "-") for action, _, _ in _MOVES}
@@ -62,6 +64,14 @@ def _text(what: str, max_length: int) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _date(raw: str) -> date:
+    """An argparse ``type``: an ISO date (1961-04-23); names a bad one, clipped."""
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date (YYYY-MM-DD): {clip(raw)}") from None
 
 
 def _count(raw: str) -> int:
@@ -101,6 +111,16 @@ def add_parsers(subcommands: Subcommands) -> None:
                              help="the tracking number's company (with --tracking)")  # fmt: skip
             cmd.add_argument("--tracking-url", type=_text("tracking URL", _URL_MAX),
                              metavar="URL", help="where the parcel is tracked")  # fmt: skip
+            cmd.add_argument("--bin", type=_text("bin", _BIN_MAX), metavar="BIN",
+                             help="the will-call bin a pickup order waits in (B12)")  # fmt: skip
+        if action is Action.HANDOFF:
+            who = cmd.add_mutually_exclusive_group(required=True)
+            who.add_argument("--dob", type=_date, metavar="YYYY-MM-DD",
+                             help="the date of birth the patient gave (checked against the "
+                             "source's)")  # fmt: skip
+            who.add_argument("--id-checked", action="store_true",
+                             help="the patient's identity was checked (no date of birth on "
+                             "file)")  # fmt: skip
 
     note = add_command(subcommands, "note", _note,
                        help="a note on an order for the floor (audited, never sent)")  # fmt: skip
@@ -144,9 +164,12 @@ def _mover(action: Action) -> Handler:
             from rxfloor.core.models import Tracking
 
             tracking = Tracking(company=args.carrier, number=number, url=args.tracking_url)
-        result = ctx.service.act(
-            args.id, action, reason=getattr(args, "reason", None), tracking=tracking
-        )
+        from rxfloor.core.service import Counter
+
+        counter = Counter(bin=getattr(args, "bin", None), dob=getattr(args, "dob", None),
+                          id_checked=getattr(args, "id_checked", False))  # fmt: skip
+        result = ctx.service.act(args.id, action, reason=getattr(args, "reason", None),
+                                 tracking=tracking, counter=counter)  # fmt: skip
         print(shown(result.summary))
         return ExitCode.OK
 
@@ -235,6 +258,9 @@ def order_json(row: Mapping[Any, Any], sync_error: str | None) -> dict[str, obje
         "checked_by": row["checked_by"], "check_note": row["check_note"],
         "note_count": row["note_count"], "flags": row["flags"],
         "scan_progress": row["scan_progress"],
+        "will_call_bin": row["will_call_bin"], "patient_dob": row["patient_dob"],
+        "picked_up_at": None if row["picked_up_at"] is None else _utc(row["picked_up_at"]),
+        "picked_up_by": row["picked_up_by"],
     }  # fmt: skip
 
 

@@ -48,6 +48,19 @@ HOLD_REASONS = (
 )
 
 
+class _Reasons(OptionList):
+    """The reasons: Enter before one is chosen says how to choose (a key never does
+    nothing)."""
+
+    def action_select(self) -> None:
+        if self.highlighted is None:
+            self.screen.query_one("#error", Label).update(
+                "Pick a reason with ↓ ↑ first (or Tab and type one)."
+            )
+            return
+        super().action_select()
+
+
 class ReasonScreen(ModalScreen[str | None]):
     """Pick a reason or type one; returns the reason, or None when Esc aborts."""
 
@@ -70,7 +83,7 @@ class ReasonScreen(ModalScreen[str | None]):
             if self.note:
                 yield Label(self.note, classes="dialog-hint", markup=False)
             yield Label("↓ ↑ pick a reason and Enter, or Tab and type one", classes="dialog-hint")
-            yield OptionList(*self.choices, id="reasons")
+            yield _Reasons(*self.choices, id="reasons")
             yield Input(placeholder="or type a reason, then Enter", id="reason")
             yield Label("", id="error", classes="dialog-error")
         yield Footer()

@@ -9,7 +9,8 @@
       taken/      every file rxfloor took, as ``<sha256>-<name>`` (a file with the same
                   content dropped again is not taken twice)
       orders/     one ``<order>.json`` per order taken: rxfloor's copy, never overwritten
-      results/    one ``<order>.<move>.json`` per move (``start``, ``finish``, ``cancel``):
+      results/    one ``<order>.<move>.json`` per move (``start``, ``finish``, ``cancel``,
+                  ``picked_up``: a pickup order handed off at the counter):
                   written once, atomically, never overwritten; the partner reads these
       rejected/   what could not be taken, each with its reason: a line
                   (``<sha16>.<line>.json``), a whole file that stayed unreadable
@@ -58,10 +59,12 @@ TEMPORARY = (".tmp", ".part", ".partial")
 
 # the partner's words for where an order stands, from the result files it has
 OPEN, STARTED, FINISHED, CANCELLED = "open", "started", "finished", "cancelled"
+#: a finished pickup order handed to its patient at the counter (``<order>.picked_up.json``)
+PICKED_UP = "picked_up"
 #: a move's result file -> the status it leaves the order in (latest wins, in this order)
-MOVES = {"start": STARTED, "finish": FINISHED, "cancel": CANCELLED}
+MOVES = {"start": STARTED, "finish": FINISHED, "cancel": CANCELLED, PICKED_UP: PICKED_UP}
 BOARD = {OPEN: Status.OPEN, STARTED: Status.PROCESSING, FINISHED: Status.FINISHED,
-         CANCELLED: Status.CANCELLED}  # fmt: skip
+         CANCELLED: Status.CANCELLED, PICKED_UP: Status.FINISHED}  # fmt: skip
 ACTIVE = (OPEN, STARTED)
 
 _ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")  # "#<order>" is the card name
@@ -238,7 +241,7 @@ def move(src: Path, dst: Path) -> None:
 
 def status_of(moves: set[str]) -> str:
     """The partner's word for an order with these result files."""
-    for move_name in ("cancel", "finish", "start"):
+    for move_name in ("cancel", PICKED_UP, "finish", "start"):
         if move_name in moves:
             return MOVES[move_name]
     return OPEN

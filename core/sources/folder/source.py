@@ -130,12 +130,13 @@ _STALE = PushPlan(done=False, stale=True, steps=())
 def plan_push(action: Action, remote_status: str) -> PushPlan:
     """The result files that take an order in ``remote_status`` where ``action`` leads."""
     status = remote_status.strip().lower()
+    finished = (layout.FINISHED, layout.PICKED_UP)
     if action is Action.START:
         if status == layout.OPEN:
             return PushPlan(done=False, stale=False, steps=("start",))
-        return _DONE if status in (layout.STARTED, layout.FINISHED) else _STALE
+        return _DONE if status in (layout.STARTED, *finished) else _STALE
     if action is Action.FINISH:
-        if status == layout.FINISHED:
+        if status in finished:
             return _DONE
         if status == layout.CANCELLED:
             return _STALE
@@ -144,9 +145,15 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
     if action is Action.CANCEL:
         if status == layout.CANCELLED:
             return _DONE
-        if status == layout.FINISHED:
+        if status in finished:
             return _STALE
         return PushPlan(done=False, stale=False, steps=("cancel",))
+    if action is Action.HANDOFF:  # only a finished order is picked up
+        if status == layout.PICKED_UP:
+            return _DONE
+        if status == layout.FINISHED:
+            return PushPlan(done=False, stale=False, steps=(layout.PICKED_UP,))
+        return _STALE
     return _NOTHING  # a hold or release stays local
 
 
@@ -356,6 +363,8 @@ class FolderSource:
             result["reason"] = reason
         if step == "finish" and payload and isinstance(payload.get("tracking"), Mapping):
             result["tracking"] = dict(payload["tracking"])
+        if step == layout.PICKED_UP and payload and isinstance(payload.get("picked_up"), Mapping):
+            result["picked_up"] = dict(payload["picked_up"])  # when, and by whom
         try:
             layout.write_once(self.dir(layout.RESULTS) / layout.result_name(uid, step), result)
         except OSError as exc:  # it may be there all the same: read back before a resend

@@ -173,9 +173,13 @@ class KonnektiveClient:
         return self.iter_rows("fulfillment/query", params, per_page)
 
     def order(self, order_id: str) -> tuple[OrderDetail | None, list[Fulfillment]]:
-        """One order and its fulfillments (None when Konnektive has no such order)."""
+        """One order and its fulfillments (None when Konnektive has no such order), from the
+        Order Query API; from the Fulfillment Query API only when that answer carries no
+        ``fulfillments`` (or there is no such order: a fulfillment may outlive its listing)."""
         found = [r for r in self.orders({"orderId": order_id}) if _id_of(r) == order_id]
         detail = _detail(found[0]) if found else None
+        if detail is not None and detail.fulfillments is not None:
+            return detail, detail.fulfillments
         return detail, self.fulfillments_of(order_id)
 
     def fulfillments_of(self, order_id: str) -> list[Fulfillment]:

@@ -100,6 +100,7 @@ PLUGIN = SourcePlugin(
         tracking_on_finish=True,
         remote_hold=False,
         remote_start=False,
+        remote_handoff=False,  # a fulfillment house ships: nothing is picked up there
         status_words=_words,
         exceptions=_exceptions,
         card_badge=_badge,

@@ -2,10 +2,11 @@
 its fulfillment house.
 
 Pull: the Order Query API over a date window (``lookback_days`` back to tomorrow, so an
-account in a timezone ahead of UTC loses nothing), joined with the Fulfillment Query API
-over the same window for the statuses; an order no longer listed (older than the window)
-is read back by id. Push: the Update Fulfillment API by ``orderId``, then the order's
-fulfillments are read back (the update answers only SUCCESS).
+account in a timezone ahead of UTC loses nothing); each order row carries its
+``fulfillments`` (status, tracking). Only where an answer carries no ``fulfillments`` key
+is the Fulfillment Query API (on no public page) asked over the same window. An order no
+longer listed (older than the window) is read back by id. Push: the Update Fulfillment API
+by ``orderId``, then the order is read back (the update answers only SUCCESS).
 
 Konnektive has no "in progress": a start and a hold stay local (the service queues
 nothing for them: ``remote_start`` / ``remote_hold`` are False). A finish sends ``SHIPPED``
@@ -143,18 +144,27 @@ class KonnektiveSource:
         return {"startDate": start.strftime("%m/%d/%Y"), "endDate": end.strftime("%m/%d/%Y")}
 
     def iter_orders(self, page_size: int, *, active: bool) -> Iterator[KonnektiveOrder | str]:
-        """Every order of the window that has a fulfillment (Konnektive filters neither
-        query by fulfillment status, so ``active`` lists the same: the worker reads back
-        its active orders the window no longer holds)."""
+        """Every order of the window that has a fulfillment (Konnektive's Order Query does
+        not filter by fulfillment status, so ``active`` lists the same: the worker reads
+        back its active orders the window no longer holds)."""
         window = self.window()
-        details: dict[str, OrderDetail] = {}
+        bare: dict[str, OrderDetail] = {}  # rows without a fulfillments key
         for raw in self.client.orders(window, page_size):
             try:
                 detail = OrderDetail.model_validate(raw)
             except ValidationError as exc:
                 yield f"malformed Konnektive order {_raw_id(raw)!r}: {short(exc)}"
                 continue
-            details[detail.order_id] = detail
+            if detail.fulfillments is None:
+                bare[detail.order_id] = detail
+            elif detail.fulfillments:
+                yield KonnektiveOrder(detail.order_id, detail, detail.fulfillments)
+        if bare:
+            yield from self._joined(window, page_size, bare)
+
+    def _joined(self, window: dict[str, str], page_size: int,
+                details: dict[str, OrderDetail]) -> Iterator[KonnektiveOrder | str]:  # fmt: skip
+        """The fallback: the window's Fulfillment Query rows joined to these orders."""
         by_order: dict[str, list[Fulfillment]] = defaultdict(list)
         for raw in self.client.fulfillments(window, page_size):
             try:
@@ -162,12 +172,10 @@ class KonnektiveSource:
             except ValidationError as exc:
                 yield f"malformed Konnektive fulfillment {_raw_id(raw)!r}: {short(exc)}"
                 continue
-            by_order[f.order_id].append(f)
+            if f.order_id in details:
+                by_order[f.order_id].append(f)
         for order_id, fulfillments in by_order.items():
-            known = details.get(order_id)
-            if known is None:  # an older order with a newer (staggered) fulfillment
-                known, _ = self.client.order(order_id)
-            yield KonnektiveOrder(order_id, known, fulfillments)
+            yield KonnektiveOrder(order_id, details[order_id], fulfillments)
 
     def get_order(self, uid: str) -> KonnektiveOrder:
         detail, fulfillments = self.client.order(uid)
@@ -196,9 +204,9 @@ class KonnektiveSource:
             tracking_number=tracking_number(payload) if shipping else None,
             date_shipped=self._clock().strftime("%m/%d/%Y") if shipping else None,
         )
-        fulfillments = read_after_write(lambda: self.client.fulfillments_of(uid),
-                                        f"Konnektive accepted {step} for {uid}")  # fmt: skip
-        return KonnektiveOrder(uid, None, fulfillments)
+        done = f"Konnektive accepted {step} for {uid}"
+        detail, fulfillments = read_after_write(lambda: self.client.order(uid), done)
+        return KonnektiveOrder(uid, detail, fulfillments)
 
     def close(self) -> None:
         self.client.close()

@@ -1,10 +1,14 @@
 """Konnektive CRM's wire models and the one mapping of its fulfillment statuses to the board.
 
-The pharmacy is a fulfillment house that pulls: an order comes from the Order Query API
-(``order/query/``: patient, items), its state from the Fulfillment Query API
-(``fulfillment/query/``: ``fulfillmentId``, ``fulfillmentStatus``, ``trackingNumber``).
-Both answer ``{"result": "SUCCESS", "message": {"totalResults", "resultsPerPage", "page",
-"data"}}``; ``data`` is a list, or an object keyed by id (both are read).
+The pharmacy is a fulfillment house that pulls, through the Order Query API
+(``order/query/``), the one Konnektive tells such houses to use: an order row carries the
+patient, its ``items`` and its ``fulfillments`` (``fulfillmentId``, ``status``,
+``trackingNumber``, ``dateShipped``, …), as a public client's captured answer shows. The
+Fulfillment Query API (``fulfillment/query/``: the same fulfillments, flat, with their
+``orderId``), documented on no public page, is read only for an answer without a
+``fulfillments`` key. Both answer ``{"result": "SUCCESS", "message": {"totalResults",
+"resultsPerPage", "page", "data"}}``; ``data`` is a list, or an object keyed by id (both are
+read).
 
 One card per Konnektive order (``orderId`` is the remote id and the name). An order with
 several fulfillments (staggered shipments) is shown by its newest one that is not
@@ -21,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from rxfloor.core.lifecycle import DeliveryType, Priority, Status
 from rxfloor.core.models import LineItem, NewOrder
@@ -114,11 +118,15 @@ class _Wire(BaseModel):
 
 
 class Fulfillment(_Wire):
-    """One row of the Fulfillment Query API."""
+    """One fulfillment: an element of an Order Query row's ``fulfillments`` (no ``orderId``:
+    its order's) or a row of the Fulfillment Query API. Its state is ``status`` in both
+    captured answers; ``fulfillmentStatus`` (the Update Fulfillment API's parameter) is
+    read too."""
 
     fulfillment_id: str = Field(alias="fulfillmentId", min_length=1, max_length=64)
-    order_id: str = Field(alias="orderId", min_length=1, max_length=64)
-    status: str = Field(alias="fulfillmentStatus", min_length=1)
+    order_id: str | None = Field(default=None, alias="orderId", max_length=64)
+    status: str = Field(validation_alias=AliasChoices("status", "fulfillmentStatus"),
+                        min_length=1)  # fmt: skip
     tracking_number: str | None = Field(default=None, alias="trackingNumber")
     date_shipped: str | None = Field(default=None, alias="dateShipped")
     date_created: str | None = Field(default=None, alias="dateCreated")
@@ -149,11 +157,18 @@ class OrderDetail(_Wire):
     ship_first_name: str | None = Field(default=None, alias="shipFirstName")
     ship_last_name: str | None = Field(default=None, alias="shipLastName")
     items: list[OrderItem] = Field(default_factory=list)
+    #: the order's fulfillments; None: the answer had no ``fulfillments`` key (not: none)
+    fulfillments: list[Fulfillment] | None = None
 
     @field_validator("items", mode="before")
     @classmethod
     def _listed(cls, value: Any) -> Any:
         return rows(value)
+
+    @field_validator("fulfillments", mode="before")
+    @classmethod
+    def _fulfillments(cls, value: Any) -> Any:
+        return None if value is None else rows(value)
 
 
 def rows(data: Any) -> list[Any]:

@@ -100,7 +100,14 @@ PLUGIN = SourcePlugin(
     name=NAME,
     rank=30,
     traits=SourceTraits(
-        "Photon", "P", tracking_on_finish=True, remote_hold=False, exceptions=_exceptions
+        "Photon",
+        "P",
+        tracking_on_finish=True,
+        remote_hold=False,
+        exceptions=_exceptions,
+        # a pickup order is reported ``completed`` at its finish (as before issue 24 §3):
+        # the hand-off stays local until Photon's READY-then-completed is built
+        remote_handoff=False,
     ),
     section=PhotonSection,
     configured=lambda s: bool(api_url(s)),

@@ -62,6 +62,9 @@ _TARGET = {
 #: is completed at its hand-off (the pharmacy-workflow issue), so for it the step sends
 #: nothing.
 COMPLETE = "complete_order"
+#: The hand-off of a pickup order at the counter: ``PATCH …/complete_order`` from
+#: ``ready_for_pickup`` (the same call, sent whatever the delivery: the patient has it now).
+HAND_OFF = "complete_order:picked_up"
 
 #: Statuses that are sent with the pharmacist's reason as the PATCH ``comment``.
 TAKES_REASON = frozenset({"cancelled", REMOTE_HOLD})
@@ -80,6 +83,8 @@ def dialect_of(remote_status: str) -> DialectName:
 def plan_push(action: Action, remote_status: str) -> PushPlan:
     """Pure decision: which PATCH calls bring ``remote_status`` to the target of ``action``."""
     dialect = dialect_of(remote_status)
+    if action is Action.HANDOFF:
+        return _plan_handoff(dialect, remote_status)
     target = _TARGET[(dialect, action)]
     path = _V1_PATH if dialect == "v1" else _V2_PATH
     if remote_status == target and dialect == "v2" and action is Action.FINISH:
@@ -103,3 +108,16 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
     if dialect == "v2" and action is Action.FINISH:
         steps += (COMPLETE,)  # sent for an order that ships (the source reads it first)
     return PushPlan(False, False, steps)
+
+
+def _plan_handoff(dialect: DialectName, remote_status: str) -> PushPlan:
+    """A hand-off: ``complete_order`` from ``ready_for_pickup`` (v2). In v1 the service
+    completes a finished order by itself: nothing to send, and the move is settled as sent
+    (it was no remote's to refuse)."""
+    if remote_status == "completed":  # either dialect: the patient's order is done there
+        return PushPlan(True, False, ())
+    if dialect == "v1" and remote_status == "shipped":
+        return PushPlan(False, False, ())
+    if remote_status == "ready_for_pickup":
+        return PushPlan(False, False, (HAND_OFF,))
+    return PushPlan(False, True, ())  # cancelled, or not (or no longer) ready at the remote

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,12 +20,13 @@ import httpx
 
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
-from rxfloor.core.sources.base import PushPlan, WebhookEvent
+from rxfloor.core.sources.base import PermanentError, PushPlan, WebhookEvent
 from rxfloor.core.sources.rxscale import dialects
 from rxfloor.core.sources.rxscale.client import RemoteClient
 from rxfloor.core.sources.rxscale.dialects import (
     ACTIVE,
     COMPLETE,
+    HAND_OFF,
     TAKES_REASON,
     V2_ONLY,
     DialectName,
@@ -32,6 +34,7 @@ from rxfloor.core.sources.rxscale.dialects import (
 from rxfloor.core.sources.rxscale.wire import RemoteOrder, WebhookEnvelope
 
 NAME = "rxscale"
+CANCELLED = "cancelled"
 
 
 def signature_ok(secret: bytes, body: bytes, given: str | None) -> bool:
@@ -63,6 +66,26 @@ class RxScaleWebhooks:
 
 
 WEBHOOKS = RxScaleWebhooks()
+
+
+#: a refusal's words that name the hold ("cannot change status from 'on-hold' …")
+_ON_HOLD = re.compile(r"\bon[- ]?hold\b", re.IGNORECASE)
+
+
+def _cancel_refused_on_hold(refused: PermanentError) -> PermanentError:
+    """A cancel RxScale refused because it holds the order, in words a person can act on.
+    Its docs do not say whether an order on hold can be cancelled (the newer diagram draws
+    no such arrow; its text says "before completion"), so the cancel is sent and either
+    answer taken; a refusal is read back, sent once more and parked like any other, with
+    this sentence and RxScale's own words. (Recognised by those words: no extra read, so
+    the requests a refusal costs stay what they were.)"""
+    return PermanentError(
+        "the order is on hold in RxScale, which refused the cancel while it holds it: "
+        "release the hold in RxScale (or ask RxScale to cancel the order), then retry. "
+        f"RxScale said: {refused}",
+        refused.status_code,
+        conflict=refused.conflict,
+    )
 
 
 def ships(order: RemoteOrder) -> bool:
@@ -142,6 +165,10 @@ class RxScaleSource:
         :data:`~dialects.COMPLETE` reads the order first (a read changes nothing): it is sent
         only for an order that ships and stands at ``ready_for_pickup``; otherwise the order
         is answered as it is (picked up: completed at its hand-off; completed already: done)."""
+        if step == HAND_OFF:  # the patient has it: completed, whatever the delivery
+            return self._learn_from(
+                self.client.complete_order(uid, idempotency_key=idempotency_key)
+            )
         if step == COMPLETE:
             order = self.get_order(uid)
             if order.status != "ready_for_pickup" or not ships(order):
@@ -150,8 +177,13 @@ class RxScaleSource:
                 self.client.complete_order(uid, idempotency_key=idempotency_key)
             )
         comment = reason if step in TAKES_REASON else None
-        answer = self.client.set_status(uid, step, comment=comment,
-                                        idempotency_key=idempotency_key)  # fmt: skip
+        try:
+            answer = self.client.set_status(uid, step, comment=comment,
+                                            idempotency_key=idempotency_key)  # fmt: skip
+        except PermanentError as exc:
+            if step == CANCELLED and _ON_HOLD.search(str(exc)):
+                raise _cancel_refused_on_hold(exc) from None
+            raise
         return self._learn_from(answer)
 
     def close(self) -> None:

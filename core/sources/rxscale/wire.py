@@ -8,7 +8,7 @@ from :mod:`.dialects`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -52,6 +52,15 @@ class RemoteDeliveryType(_Wire):
 
 class RemotePatient(_Wire):
     display_name: str | None = None
+    date_of_birth: str | None = None  # "1961-04-23" (detail call and webhooks)
+
+    @property
+    def dob(self) -> date | None:
+        """The date of birth when it reads as an ISO date (else None: nothing to confirm)."""
+        try:
+            return date.fromisoformat((self.date_of_birth or "").strip()[:10])
+        except ValueError:
+            return None
 
 
 class RemoteOrder(_Wire):
@@ -136,6 +145,7 @@ class RemoteOrder(_Wire):
             priority=priority,
             delivery_type=delivery,
             patient_name=patient[:128],
+            patient_dob=self.patient_data.dob if self.patient_data else None,
             items=items,
             on_hold=self.on_hold,
             hold_reason=(self.comment or "on hold at the remote") if self.on_hold else None,

@@ -10,6 +10,12 @@ it). GraphQL reports most failures with HTTP 200, so an answer is judged by its 
 * ``errors`` with ``ACCESS_DENIED`` -> :class:`AuthError`; ``INTERNAL_SERVER_ERROR`` ->
   :class:`TransientError`; any other (a malformed query, an unknown id) ->
   :class:`PermanentError` with Shopify's words;
+* ``errors`` that only say the app is not approved for protected customer fields ("This app
+  is not approved to use the firstName field …", with or without ``ACCESS_DENIED``) beside
+  ``data``: the answer is used, the fields are null (shopify.dev
+  ``docs/apps/launch/protected-customer-data``: unapproved fields are redacted, HTTP 200,
+  the reason in ``errors``); :attr:`ShopifyClient.withheld` names them. Where the redaction
+  took a whole root field away, the app lacks the approval the floor needs: :class:`AuthError`;
 * a mutation's non-empty ``userErrors`` -> :class:`PermanentError` with Shopify's words
   (:meth:`ShopifyClient.mutate`), a ``conflict`` when the words only say the fulfillment
   order is not in the state the mutation needs (the worker then reads it back).
@@ -21,6 +27,7 @@ Pacing (:class:`CostBucket`) never guesses: it knows the bucket only from Shopif
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import threading
 import time
@@ -39,6 +46,8 @@ from rxfloor.core.sources.base import (
 )
 from rxfloor.core.sources.shopify.wire import Cost
 from rxfloor.core.text import api_key_problem, register_secret, scrub
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_API_VERSION = "2025-10"
 TOKEN_HEADER = "X-Shopify-Access-Token"
@@ -236,6 +245,8 @@ class ShopifyClient:
             raise ValueError(f"the Shopify access token {problem}")
         self.shop_url = self.url.split("/admin/api/")[0]
         self.bucket = bucket or CostBucket()
+        #: protected customer fields Shopify has withheld from this app (names of fields)
+        self.withheld: set[str] = set()
         self._http = http.client(
             timeout_s, transport, {TOKEN_HEADER: token, "Accept": "application/json"}
         )
@@ -340,6 +351,15 @@ class ShopifyClient:
         if errors:
             if isinstance(errors, str):
                 errors = [{"message": errors}]
+            data = body.get("data")
+            protected = [e for e in errors if isinstance(e, dict) and _protected(e)]
+            if protected and len(protected) == len(errors):
+                if isinstance(data, dict) and all(_below_a_value(e, data) for e in protected):
+                    self._withheld(protected)
+                    return data  # redacted fields are null; the rest of the answer stands
+                words = "; ".join(_words(e.get("message")) for e in protected) or "no message"
+                raise AuthError("Shopify has not approved this app for the protected customer "
+                                f"data rxfloor reads: {words}")  # fmt: skip
             codes = {_code(e) for e in errors if isinstance(e, dict)}
             text = "; ".join(_words(e.get("message")) for e in errors if isinstance(e, dict))
             text = text or "no message"
@@ -360,6 +380,39 @@ class ShopifyClient:
             raise TransientError("malformed answer from Shopify: no data",
                                  maybe_applied=mutation)  # fmt: skip
         return data
+
+    def _withheld(self, errors: list[dict[str, Any]]) -> None:
+        fields = {str(e["path"][-1]) for e in errors if isinstance(e.get("path"), list)
+                  and e["path"] and isinstance(e["path"][-1], str)}  # fmt: skip
+        new = fields - self.withheld
+        if new:
+            self.withheld |= new
+            _log.warning(
+                "Shopify withheld protected customer fields (%s): this app is not approved for "
+                "them, so the cards show no initials; get the app approved or set "
+                "[sources.shopify] customer_names = false",
+                ", ".join(sorted(new)),
+            )
+
+
+#: "This app is not approved to access the Customer object" / "… to use the email field" /
+#: "… REST endpoints with protected customer data" (shopify.dev protected customer data)
+_NOT_APPROVED = re.compile(r"not approved to (access|use|subscribe)\b|protected customer data",
+                           re.IGNORECASE)  # fmt: skip
+
+
+def _protected(error: dict[str, Any]) -> bool:
+    """An error that says the app is not approved for protected customer data."""
+    return bool(_NOT_APPROVED.search(str(error.get("message") or "")))
+
+
+def _below_a_value(error: dict[str, Any], data: dict[str, Any]) -> bool:
+    """The error's path points below a root field that was answered (a redacted field of an
+    object that is there), not at a root field taken away as a whole."""
+    path = error.get("path")
+    if not isinstance(path, list) or len(path) < 2:
+        return False
+    return data.get(str(path[0])) is not None
 
 
 def _cost(body: Any) -> Cost | None:

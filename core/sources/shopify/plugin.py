@@ -37,6 +37,11 @@ class ShopifySection(BaseModel):
     #: the fulfilment service's location (gid or number); unset: every assigned location
     location_id: str | None = None
     http_timeout_s: float | None = Field(default=None, gt=0, le=300)
+    #: Shopify approved this app for the protected customer fields of a name (a custom app
+    #: always is; a public one after Shopify's review): the pull asks for the destination's
+    #: first and last name (the card's initials, the detail's name). Off: it asks for no
+    #: customer field and the cards show no initials ("?") rather than guessed ones
+    customer_names: bool = False
 
 
 def shop_url(settings: Settings) -> str | None:
@@ -90,6 +95,9 @@ PLUGIN = SourcePlugin(
         remote_hold=False,
         cancel_requests=True,
         schedules=True,
+        # the fulfillment is created at the finish (as before issue 24 §3): the hand-off
+        # stays local until PreparedForPickup-then-fulfillment is built
+        remote_handoff=False,
         status_words=_words,
         exceptions=_exceptions,
     ),

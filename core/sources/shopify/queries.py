@@ -7,6 +7,15 @@ Cost (Shopify's rules: an object 1, a connection 2 + ``first`` of its nodes, a m
 a listed fulfillment order with up to 20 line items and 2 merchant requests costs about 30,
 so :data:`PAGE_SIZE` keeps a page's *requested* cost well under the 1,000-point ceiling of a
 single query; a mutation answers with the light :data:`_STATE` selection only.
+
+Protected customer data (shopify.dev ``docs/apps/launch/protected-customer-data``): the
+destination's name and address are level-2 fields a public app may read only once Shopify
+has approved it for them; without approval Shopify answers HTTP 200, the field null and an
+``errors`` entry ("This app is not approved to use the firstName field …") pointing at it.
+The floor shows the patient's initials on a card and the name in the detail, nothing of the
+address: the documents ask for ``destination { firstName lastName }`` only when the app says
+it is approved (``[sources.shopify] customer_names``, :data:`ASSIGNED_NAMES` /
+:data:`ONE_NAMES`), and never for the city or the street.
 """
 
 from __future__ import annotations
@@ -15,8 +24,18 @@ from __future__ import annotations
 PAGE_SIZE = 25
 LINE_ITEMS = 20
 
-#: what a listed or read-back fulfillment order carries (the board's card and detail)
-_FULL = f"""
+#: the assignment statuses a pull lists (``FulfillmentOrderAssignmentStatus``): every order
+#: the pharmacy or the merchant can still move; rejected, closed, cancelled and incomplete
+#: ones are in none of them (an unfiltered listing pages through them forever)
+ASSIGNMENT_STATUSES = ("FULFILLMENT_REQUESTED", "FULFILLMENT_ACCEPTED", "CANCELLATION_REQUESTED")
+
+#: the patient's name: a protected customer field (asked only by an approved app)
+_NAMES = "  destination { firstName lastName }\n"
+
+
+def _full(names: bool) -> str:
+    """What a listed or read-back fulfillment order carries (the board's card and detail)."""
+    return f"""
 fragment Full on FulfillmentOrder {{
   id
   status
@@ -26,8 +45,7 @@ fragment Full on FulfillmentOrder {{
   createdAt
   updatedAt
   orderName
-  destination {{ firstName lastName city }}
-  deliveryMethod {{ methodType }}
+{_NAMES if names else ""}  deliveryMethod {{ methodType }}
   fulfillmentHolds {{ reason reasonNotes }}
   merchantRequests(first: 2, kind: CANCELLATION_REQUEST) {{
     nodes {{ kind message sentAt }}
@@ -37,6 +55,7 @@ fragment Full on FulfillmentOrder {{
   }}
 }}
 """
+
 
 #: what a mutation's answer carries: enough to know where the order now stands
 _STATE = """
@@ -49,34 +68,37 @@ fragment State on FulfillmentOrder {
 }
 """
 
-ASSIGNED = (
-    """
+_ASSIGNED = """
 query Assigned(
   $first: Int!
   $after: String
   $locationIds: [ID!]
+  $assignmentStatus: FulfillmentOrderAssignmentStatus
 ) {
   assignedFulfillmentOrders(
     first: $first
     after: $after
     locationIds: $locationIds
+    assignmentStatus: $assignmentStatus
   ) {
     nodes { ...Full }
     pageInfo { hasNextPage endCursor }
   }
 }
 """
-    + _FULL
-)
 
-ONE = (
-    """
+_ONE = """
 query One($id: ID!) {
   fulfillmentOrder(id: $id) { ...Full }
 }
 """
-    + _FULL
-)
+
+#: a page of assigned fulfillment orders (``$assignmentStatus`` unset: all but CLOSED)
+ASSIGNED = _ASSIGNED + _full(names=False)
+ONE = _ONE + _full(names=False)
+#: the same, with the patient's name (an app approved for protected customer fields)
+ASSIGNED_NAMES = _ASSIGNED + _full(names=True)
+ONE_NAMES = _ONE + _full(names=True)
 
 ACCEPT = (
     """
@@ -161,6 +183,8 @@ query State($id: ID!) {
 ALL = {
     "ASSIGNED": ASSIGNED,
     "ONE": ONE,
+    "ASSIGNED_NAMES": ASSIGNED_NAMES,
+    "ONE_NAMES": ONE_NAMES,
     "STATE": STATE,
     "ACCEPT": ACCEPT,
     "REJECT": REJECT,

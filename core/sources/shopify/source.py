@@ -63,6 +63,7 @@ from rxfloor.core.sources.shopify.wire import (
     REQUEST_STATUSES,
     SCHEDULED,
     SUBMITTED,
+    UNSUBMITTED,
     FulfillmentOrder,
     FulfillmentOrderPage,
     board_status,
@@ -137,9 +138,13 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
 
 
 def active_statuses() -> tuple[str, ...]:
-    """Every compact status in which the merchant may still move an order by itself."""
+    """Every compact status in which the merchant may still move an order by itself and
+    the filtered listings find it. A scheduled order not yet submitted is left out: no
+    ``assignmentStatus`` listing the pull asks for names it, so it would be read back on its
+    own every cycle; its submission puts it in the requested listing, a reschedule or a
+    cancellation reaches the floor by its webhook or the next full pull."""
     return tuple(compact(s, r) for s in ACTIVE_STATUSES for r in REQUEST_STATUSES
-                 if r not in (REJECTED, CANCELLATION_ACCEPTED, "CLOSED"))  # fmt: skip
+                 if r not in (REJECTED, CANCELLATION_ACCEPTED, "CLOSED", UNSUBMITTED))  # fmt: skip
 
 
 # -- the pharmacist's reason -> Shopify's rejection reason ---------------------------------------
@@ -331,9 +336,15 @@ class ShopifySource:
     webhooks = WEBHOOKS
     rate_limit_per_s = None  # paced by query cost (the client's bucket), not by requests
 
-    def __init__(self, client: ShopifyClient, *, location_id: str | None = None) -> None:
+    def __init__(
+        self, client: ShopifyClient, *, location_id: str | None = None, customer_names: bool = False
+    ) -> None:
         self.client = client
         self.location_id = location_id
+        #: the app is approved for the protected customer fields of a name: ask for them
+        self.customer_names = customer_names
+        self._assigned = queries.ASSIGNED_NAMES if customer_names else queries.ASSIGNED
+        self._one = queries.ONE_NAMES if customer_names else queries.ONE
 
     @classmethod
     def from_settings(
@@ -355,28 +366,42 @@ class ShopifySource:
         location = section.location_id
         if location and location.isdigit():
             location = f"gid://shopify/Location/{location}"
-        return cls(client, location_id=location)
+        return cls(client, location_id=location, customer_names=section.customer_names)
 
     def active_statuses(self) -> tuple[str, ...]:
         return active_statuses()
 
     def iter_orders(self, page_size: int, *, active: bool) -> Iterator[FulfillmentOrder | str]:
-        """Every assigned fulfillment order but the CLOSED ones, page by page along Shopify's
-        cursors.
+        """The assigned fulfillment orders, page by page along Shopify's cursors.
 
-        ``active`` makes no difference: Shopify's unfiltered listing already leaves out the
-        closed ones, and it is one listing where the three ``assignmentStatus`` filters
-        (requested, cancellation requested, accepted) would be three, each asking for a
-        full page's cost, and would still miss the held, scheduled and cancellation-rejected
-        ones (each then read back on its own). A local order no longer listed is read back
-        by the worker."""
+        ``active``: only those the pharmacy or the merchant can still move, one listing per
+        ``assignmentStatus`` (:data:`queries.ASSIGNMENT_STATUSES`: requested, accepted,
+        cancellation requested); rejected, cancelled, closed and incomplete ones are in none
+        of them, so they are not paged through again and again. A local order the worker
+        had active and no listing names is read back on its own. Otherwise (a full pull:
+        the first, then every few) one unfiltered listing, Shopify's default: every
+        assigned order but the CLOSED ones (scheduled ones not yet submitted included)."""
+        filters: tuple[str | None, ...] = queries.ASSIGNMENT_STATUSES if active else (None,)
+        seen: set[str] = set()
+        for assignment in filters:
+            for item in self._listing(page_size, assignment):
+                if isinstance(item, FulfillmentOrder):
+                    if item.id in seen:  # it moved between two listings of one pull
+                        continue
+                    seen.add(item.id)
+                yield item
+
+    def _listing(self, page_size: int, assignment: str | None
+                 ) -> Iterator[FulfillmentOrder | str]:  # fmt: skip
         first = max(1, min(page_size, queries.PAGE_SIZE))
         after: str | None = None
         while True:
             variables: dict[str, Any] = {"first": first, "after": after}
+            if assignment:
+                variables["assignmentStatus"] = assignment
             if self.location_id:
                 variables["locationIds"] = [self.location_id]
-            data = self.client.query(queries.ASSIGNED, variables)
+            data = self.client.query(self._assigned, variables)
             try:
                 page = FulfillmentOrderPage.from_connection(data.get("assignedFulfillmentOrders"))
             except ValidationError as exc:
@@ -395,7 +420,7 @@ class ShopifySource:
                 break
 
     def get_order(self, uid: str) -> FulfillmentOrder:
-        return self._read(queries.ONE, uid)
+        return self._read(self._one, uid)
 
     def plan_push(self, action: Action, remote_status: str) -> PushPlan:
         return plan_push(action, remote_status)
