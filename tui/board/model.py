@@ -13,7 +13,7 @@ from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from math import nextafter
@@ -97,6 +97,9 @@ class Rare:
 #: The defaults, shared by every card that has nothing rare (never changed: a card given a
 #: rare fact gets a :class:`Rare` of its own first).
 _PLAIN = Rare()
+#: ... and by every such card whose source gave the patient's date of birth (a source that
+#: gives it gives it for every order: one Rare per card would cost ~180 B each)
+_DOB = Rare(dob_on_file=True)
 
 V = TypeVar("V")
 
@@ -117,8 +120,8 @@ class _Rarely(Generic[V]):
         return cast(V, getattr(card.rare, self.name))
 
     def __set__(self, card: Card, value: V) -> None:
-        if card.rare is _PLAIN:
-            card.rare = Rare()
+        if card.rare is _PLAIN or card.rare is _DOB:  # shared: the card gets its own first
+            card.rare = replace(card.rare)
         setattr(card.rare, self.name, value)
 
 
@@ -285,8 +288,8 @@ class Card:
                 and not filled_by and not check_note and not note_count and not flags
                 and not scan_progress and request_kind is None and tracking is None
                 and remote_status is None and not on_hold and will_call_bin is None
-                and picked_up_at is None and picked_up_by is None and not patient_dob):  # fmt: skip
-            card.rare = _PLAIN  # nothing rare: the shared defaults
+                and picked_up_at is None and picked_up_by is None):  # fmt: skip
+            card.rare = _DOB if patient_dob else _PLAIN  # nothing rare: shared defaults
             return card
         card.rare = _rare(
             fulfill_at, created_at if due_at is None else None,
@@ -454,7 +457,7 @@ def _rare(
                 fill_step, filled_by, check_note, note_count, flags, scan_progress, hold_reason,
                 hold_by, hold_since, will_call_bin, picked_up_at, picked_up_by,
                 dob_on_file)  # fmt: skip
-    return _PLAIN if made == _PLAIN else made
+    return _PLAIN if made == _PLAIN else _DOB if made == _DOB else made
 
 
 @lru_cache(maxsize=256)
