@@ -72,7 +72,7 @@ from rxfloor.core.sources.konnektive.client import KonnektiveClient
 from rxfloor.core.sources.konnektive.source import KonnektiveSource
 from rxfloor.core.sources.photon.client import PhotonClient
 from rxfloor.core.sources.photon.source import PhotonSource
-from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.source import ShopifySource
@@ -131,7 +131,7 @@ def emit(**fields: object) -> None:
 
 def _worker(tmp: str, name: str, server: Remote, rate: float | None) -> SyncWorker:
     store = Store.open(f"sqlite:///{Path(tmp) / name}")
-    client = RemoteClient(server.base_url, SecretStr(KEY), rate_limit_per_s=rate, timeout_s=30)
+    client = RxScaleClient(server.base_url, SecretStr(KEY), rate_limit_per_s=rate, timeout_s=30)
     return SyncWorker(OrderService(store, Actor("BM", "bench")), RxScaleSource(client))
 
 
@@ -530,7 +530,7 @@ def rate_recovery(limit: float, burst: int, answer_s: float, observe_s: float = 
     """Back-to-back health calls; a burst of slow 429s; then time until the rate is back."""
     with remote(seed=1) as server:
         link = SlowLink()
-        client = RemoteClient(server.base_url, SecretStr(KEY), rate_limit_per_s=limit,
+        client = RxScaleClient(server.base_url, SecretStr(KEY), rate_limit_per_s=limit,
                               timeout_s=30, transport=link)  # fmt: skip
         accepted: deque[float] = deque()
         limited = 0

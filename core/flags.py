@@ -32,7 +32,7 @@ def _clean(terms: Iterable[str]) -> tuple[str, ...]:
 
 
 def _hits(item: LineItem, terms: Sequence[str]) -> bool:
-    codes = {c.casefold() for c in (item.sku, item.pzn) if c}
+    codes = {c.casefold() for c in (item.sku, item.pzn, item.barcode) if c}
     name = f"{item.drug} {item.strength}".casefold()
     return any(t in codes or re.search(rf"(?<!\w){re.escape(t)}(?!\w)", name) for t in terms)
 

@@ -24,6 +24,9 @@ class LineItem(BaseModel):
     strength: str = Field(default="", max_length=64)
     quantity: int = Field(default=1, ge=1)
     pzn: str | None = Field(default=None, max_length=16)
+    #: the number of the pack's barcode where the source gives one beside its SKU (a
+    #: Shopify variant's ``barcode``: a GTIN, EAN, UPC): a scan of the pack matches it
+    barcode: str | None = Field(default=None, max_length=64)
 
     @property
     def label(self) -> str:

@@ -139,28 +139,36 @@ def _gs1(raw: str, body: str) -> ProductScan | None:
     )
 
 
-def item_codes(sku: str, pzn: str | None = None) -> frozenset[str]:
+def item_codes(sku: str, pzn: str | None = None, barcode: str | None = None) -> frozenset[str]:
     """Every code an order's item can be known by, from its source's ``sku`` (a GTIN, an
-    NDC in any of its spellings, a PZN, or the source's own article number) and its PZN."""
-    codes: set[str] = set()
+    NDC in any of its spellings, a PZN, or the source's own article number), its PZN and the
+    pack's barcode number the source gives beside its SKU (read like a ``sku``)."""
+    codes: set[str] = set(_sku_codes(barcode)) if barcode else set()
     if pzn:
         digits = pzn.upper().removeprefix("PZN").strip(" -")
         if pzn_valid(digits):
             codes.add(f"pzn:{digits.zfill(8)}")
+    return frozenset(codes | _sku_codes(sku))
+
+
+def _sku_codes(sku: str) -> set[str]:
+    """The codes one source code stands for (a GTIN, an NDC, ``PZN…``; none for an article
+    number of the source's own)."""
+    codes: set[str] = set()
     text = sku.strip()
     upper = text.upper()
     if upper.startswith("PZN"):
         digits = upper.removeprefix("PZN").strip(" -:")
         if pzn_valid(digits):
             codes.add(f"pzn:{digits.zfill(8)}")
-        return frozenset(codes)
+        return codes
     if upper.startswith("NDC"):
         text = upper.removeprefix("NDC").strip(" -:")
     hyphens = _NDC_HYPHENS.match(text)
     if hyphens:
         labeler, product, package = hyphens.groups()
         codes.add(f"ndc:{labeler.zfill(5)}{product.zfill(4)}{package.zfill(2)}")
-        return frozenset(codes)
+        return codes
     if text.isdigit():
         if len(text) == 11:
             codes.add(f"ndc:{text}")
@@ -170,12 +178,13 @@ def item_codes(sku: str, pzn: str | None = None) -> frozenset[str]:
             codes |= _gtin_codes(text)
         if len(text) in (7, 8) and pzn_valid(text):
             codes.add(f"pzn:{text.zfill(8)}")
-    return frozenset(codes)
+    return codes
 
 
-def matching_item(scan: ProductScan, items: list[tuple[str, str | None]]) -> int | None:
-    """The position of the first item (``(sku, pzn)`` in order) the scan names, or None."""
-    for position, (sku, pzn) in enumerate(items):
-        if scan.codes & item_codes(sku, pzn):
+def matching_item(scan: ProductScan, items: list[tuple[str, str | None, str | None]]) -> int | None:
+    """The position of the first item (``(sku, pzn, barcode)`` in order) the scan names, or
+    None."""
+    for position, (sku, pzn, barcode) in enumerate(items):
+        if scan.codes & item_codes(sku, pzn, barcode):
             return position
     return None

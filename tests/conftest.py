@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import httpx._transports.default as httpx_transports
 import pytest
 
 from rxfloor.core.db import Store
@@ -14,6 +18,48 @@ from tests.helpers import scratch_postgres
 
 PG_ENV = "RXFLOOR_TEST_POSTGRES_URL"
 PG_SKIP_REASON = f"{PG_ENV} is not set (CI sets it to the machine's PostgreSQL)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first: property runs (hypothesis), then the ``slow`` ones, then the rest,
+    each group in its written order. Under pytest-xdist (``-n`` in addopts) the first batch is
+    dealt out round robin, so the long tests start at once on different workers instead of
+    being the last ones left running on one worker while the others idle. A stable order:
+    every worker must collect the same list."""
+
+    def rank(item: pytest.Item) -> int:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_default_ssl_context() -> Iterator[None]:
+    """Every httpx client (and each of its proxy mounts) builds an SSL context with certifi's
+    bundle: ~20 ms of CPU each, 0.1 s on a loaded machine (129 of them in one run of
+    test_sync_property[rxscale]: the tests' own clients, the sources' clients, the stand-ins'
+    webhook senders). The tests talk plain HTTP on loopback, so in the
+    test processes the default context (``verify=True``, no client certificate) is built once
+    per SSL_CERT_FILE/SSL_CERT_DIR and shared; any other ``verify`` is built as asked.
+    Processes the tests start (the CLI, ``serve``, ``sync``) are untouched."""
+    real = httpx.create_ssl_context  # what httpx._transports.default calls
+
+    @functools.cache
+    def default(trust_env: bool, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+        return real(verify=True, cert=None, trust_env=trust_env)  # reads those two variables
+
+    def shared(verify: ssl.SSLContext | str | bool = True, cert: object = None,
+               trust_env: bool = True) -> ssl.SSLContext:  # fmt: skip
+        if verify is True and cert is None:
+            env = os.environ
+            return default(trust_env, env.get("SSL_CERT_FILE"), env.get("SSL_CERT_DIR"))
+        return real(verify=verify, cert=cert, trust_env=trust_env)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(httpx_transports, "create_ssl_context", shared)
+        yield
 
 
 @pytest.fixture(autouse=True)

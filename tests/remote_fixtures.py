@@ -2,8 +2,9 @@
 
 Stable interface (other test modules depend on it):
 
-``serve_sandbox(config: SandboxConfig | None = None, **fields) -> ContextManager[SandboxServer]``
-    Builds ``create_app(config)`` (``fields`` are :class:`SandboxConfig` fields, e.g.
+``serve_sandbox(config: RxScaleSandboxConfig | None = None, **fields)``
+``-> ContextManager[SandboxServer]``
+    Builds ``create_app(config)`` (``fields`` are :class:`RxScaleSandboxConfig` fields, e.g.
     ``seed=20, dialect="v2", rate_limit=10, api_key="k"``; given both, ``fields`` override
     ``config``), serves it in a background thread and stops it on exit. No pytest needed.
 
@@ -13,10 +14,10 @@ Stable interface (other test modules depend on it):
     ``root_url``  ``http://127.0.0.1:PORT``; ``port``
     ``api_key``   the full-permission key (str); ``headers`` = ``{"X-API-Key": api_key}``
     ``control``   an ``httpx.Client`` with base URL ``http://127.0.0.1:PORT/_sandbox``
-    ``state``     the live :class:`SandboxState` (same process; thread-safe)
+    ``state``     the live :class:`RxScaleSandboxState` (same process; thread-safe)
     ``api()``     a new ``httpx.Client`` on ``base_url`` with the key set (close it yourself)
     ``source(**client_kw)``  a new ``RxScaleSource`` on ``base_url`` with the key set
-                  (``client_kw``: ``RemoteClient`` options; close it yourself)
+                  (``client_kw``: ``RxScaleClient`` options; close it yourself)
     ``transitions()``, ``requests()``        the control logs (lists of dicts)
     ``add_orders(n, status=None) -> [uid]``  new orders arrive on the remote side
     ``remote_status(uid, status, comment=None) -> order``  a remote-side change
@@ -77,13 +78,13 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.sandbox.rxscale import (
     BASE_PATH,
     OLD_BASE_PATH,
-    SandboxConfig,
-    SandboxState,
+    RxScaleSandboxConfig,
+    RxScaleSandboxState,
     create_app,
 )
 
@@ -150,10 +151,10 @@ def serve_asgi(app: Any) -> Iterator[str]:
 class SandboxServer(_Served):
     """A running stand-in (see the module docstring)."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: RxScaleSandboxConfig) -> None:
         self.config = config
         self.app = create_app(config)
-        self.state: SandboxState = self.app.state.sandbox
+        self.state: RxScaleSandboxState = self.app.state.sandbox
         self.api_key = config.api_key.get_secret_value()
         self.headers = {"X-API-Key": self.api_key}
         super().__init__(self.app)
@@ -166,7 +167,7 @@ class SandboxServer(_Served):
         return httpx.Client(base_url=self.base_url, headers=self.headers, **kw)
 
     def source(self, **client_kw: Any) -> RxScaleSource:
-        return RxScaleSource(RemoteClient(self.base_url, SecretStr(self.api_key), **client_kw))
+        return RxScaleSource(RxScaleClient(self.base_url, SecretStr(self.api_key), **client_kw))
 
     def transitions(self) -> list[dict[str, Any]]:
         return self._ok(self.control.get("/transitions"))  # type: ignore[no-any-return]
@@ -216,9 +217,11 @@ class SandboxServer(_Served):
 
 
 @contextlib.contextmanager
-def serve_sandbox(config: SandboxConfig | None = None, **fields: Any) -> Iterator[SandboxServer]:
+def serve_sandbox(
+    config: RxScaleSandboxConfig | None = None, **fields: Any
+) -> Iterator[SandboxServer]:
     merged = {**(config.model_dump() if config else {}), **fields}
-    server = SandboxServer(SandboxConfig.model_validate(merged))
+    server = SandboxServer(RxScaleSandboxConfig.model_validate(merged))
     try:
         yield server
     finally:
@@ -235,7 +238,7 @@ def sandbox_server() -> Iterator[SandboxServer]:
 def sandbox_factory() -> Iterator[Callable[..., SandboxServer]]:
     with contextlib.ExitStack() as stack:
 
-        def make(config: SandboxConfig | None = None, **fields: Any) -> SandboxServer:
+        def make(config: RxScaleSandboxConfig | None = None, **fields: Any) -> SandboxServer:
             return stack.enter_context(serve_sandbox(config, **fields))
 
         yield make

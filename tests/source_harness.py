@@ -28,14 +28,14 @@ from pydantic import SecretStr
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.service import OrderService
 from rxfloor.core.sources.base import OrderSource
-from rxfloor.core.sources.konnektive import wire as konnektive_wire
+from rxfloor.core.sources.konnektive import mapping as konnektive_mapping
 from rxfloor.core.sources.photon.source import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     PhotonWebhooks,
 )
-from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS
+from rxfloor.core.sources.rxscale.client import RxScaleClient
+from rxfloor.core.sources.rxscale.mapping import BOARD_STATUS
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from rxfloor.sandbox.photon import HOOK_PATH, sign
@@ -102,9 +102,11 @@ class RemoteUnderTest(Protocol):
     def board_status(self, uid: str) -> Status | None:
         """The board column of the order as the stand-in has it now."""
 
-    def as_remote_tells(self, local: Status) -> Status:
+    def as_remote_tells(self, local: Status, *, waiting: bool = False) -> Status:
         """The column this remote can tell of an order in column ``local`` here (Konnektive
-        has no "in progress": a started order is still open there)."""
+        has no "in progress": a started order is still open there). ``waiting``: a pickup
+        order finished here and not yet picked up (Photon has no "ready": it is still
+        filling there until the hand-off)."""
 
 
 class Harness(Protocol):
@@ -128,7 +130,7 @@ class RxScaleRemote:
         return env
 
     def open_source(self, *, timeout_s: float = 10.0) -> OrderSource:
-        client = RemoteClient(self.server.base_url, SecretStr(self.server.api_key),
+        client = RxScaleClient(self.server.base_url, SecretStr(self.server.api_key),
                               rate_limit_per_s=None, timeout_s=timeout_s)  # fmt: skip
         return RxScaleSource(client)
 
@@ -174,7 +176,7 @@ class RxScaleRemote:
     def arrive(self, service: OrderService) -> None:
         return None  # listed by the pull
 
-    def as_remote_tells(self, local: Status) -> Status:
+    def as_remote_tells(self, local: Status, *, waiting: bool = False) -> Status:
         return local
 
 
@@ -235,10 +237,10 @@ class PhotonRemote:
                 if r["path"] == HOOK_PATH and r["status_code"] == 409 and r["report"]]  # fmt: skip
 
     def target(self, action: str) -> str | None:
-        # a pick-up order finished without tracking is reported completed
-        # the hand-off stays local (the finish reported the pickup completed)
-        return {"start": "in_progress", "finish": "completed", "cancel": "canceled",
-                "handoff": None}[action]  # fmt: skip
+        # the stand-in's orders are picked up: the finish (ready) reports nothing, Photon's
+        # ``completed`` is the hand-off's (mapping.HAND_OFF)
+        return {"start": "in_progress", "finish": None, "cancel": "canceled",
+                "handoff": "completed"}[action]  # fmt: skip
 
     def remote_change(self, uid: str, what: RemoteChange) -> bool:
         current = self.server.order(uid)
@@ -255,8 +257,8 @@ class PhotonRemote:
     def board_status(self, uid: str) -> Status | None:
         return self._reader.get_order(uid).board_status
 
-    def as_remote_tells(self, local: Status) -> Status:
-        return local
+    def as_remote_tells(self, local: Status, *, waiting: bool = False) -> Status:
+        return Status.PROCESSING if waiting else local
 
     def arrive(self, service: OrderService) -> None:
         """Every event since the last call, signed, through the receiver, then applied."""
@@ -330,7 +332,7 @@ class KonnektiveRemote:
 
     def applied(self) -> list[Applied]:
         # a shipment with a tracking number waits for the carrier: still the SHIPPED we sent
-        return [Applied(t["order_id"], "SHIPPED" if t["to"] == konnektive_wire.PENDING_SHIPMENT
+        return [Applied(t["order_id"], "SHIPPED" if t["to"] == konnektive_mapping.PENDING_SHIPMENT
                         else t["to"], t["by"] == "api")
                 for t in self.server.transitions()]  # fmt: skip
 
@@ -350,19 +352,21 @@ class KonnektiveRemote:
     def remote_change(self, uid: str, what: RemoteChange) -> bool:
         status = self.server.fulfillment(uid)["fulfillmentStatus"]
         if what == "cancel":
-            if status == konnektive_wire.CANCELLED:
+            if status == konnektive_mapping.CANCELLED:
                 return False
             self.server.merchant(uid, "CANCELLED")
         else:  # the carrier confirms what the pharmacy shipped
-            if status not in (konnektive_wire.PENDING_SHIPMENT, konnektive_wire.SHIPPED):
+            if status not in (konnektive_mapping.PENDING_SHIPMENT, konnektive_mapping.SHIPPED):
                 return False
             self.server.carrier(uid, "DELIVERED")
         return True
 
     def board_status(self, uid: str) -> Status | None:
-        return konnektive_wire.BOARD_STATUS.get(self.server.fulfillment(uid)["fulfillmentStatus"])
+        return konnektive_mapping.BOARD_STATUS.get(
+            self.server.fulfillment(uid)["fulfillmentStatus"]
+        )
 
-    def as_remote_tells(self, local: Status) -> Status:
+    def as_remote_tells(self, local: Status, *, waiting: bool = False) -> Status:
         return Status.OPEN if local is Status.PROCESSING else local
 
     def arrive(self, service: OrderService) -> None:

@@ -193,6 +193,7 @@ REFUSED: dict[str, tuple[str, str, str]] = {
     "undo": ("#1001", "u", "u: nothing to undo: no move of AB at this terminal"),
     "acknowledge": ("#1001", "A", "A: no alert to acknowledge"),
     "exceptions": ("#1001", "e", "e: nothing in the exceptions queue"),
+    "handoff": ("#1001", "H", "H: cannot hand off: #1001 is not ready yet (OPEN)"),
 }
 
 

@@ -330,15 +330,15 @@ async def test_a_request_answered_elsewhere_leaves_the_banner(url: str) -> None:
 async def test_a_konnektive_return_shows_on_its_finished_card(sqlite_url: str) -> None:
     """Konnektive's RMA Pending / Returned: the order stays FINISHED, with a return badge."""
     from rxfloor.core.models import LineItem, NewOrder
-    from rxfloor.core.sources.konnektive import wire
+    from rxfloor.core.sources.konnektive import mapping
 
     seed_board(sqlite_url)
     store = Store.open(sqlite_url)
     service = OrderService(store, Actor("CD", "counter-2"), clock=lambda: FROZEN)
     ids = {}
-    for n, word in ((1, wire.SHIPPED), (2, wire.RMA_PENDING), (3, wire.RETURNED)):
+    for n, word in ((1, mapping.SHIPPED), (2, mapping.RMA_PENDING), (3, mapping.RETURNED)):
         order = NewOrder(id=f"konnektive:{n}", source="konnektive", remote_id=str(n),
-                         name=f"K-{n}", remote_status=wire.PENDING, patient_name="Ada Return",
+                         name=f"K-{n}", remote_status=mapping.PENDING, patient_name="Ada Return",
                          items=[LineItem(sku=f"k-{n}", drug="Semaglutide")])  # fmt: skip
         service.add_orders([order], source="remote")
         service.apply_remote(order.id, word, Status.FINISHED)
@@ -347,9 +347,9 @@ async def test_a_konnektive_return_shows_on_its_finished_card(sqlite_url: str) -
     app = make_app(sqlite_url)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
-        assert "return pending" in card_text(app, ids[wire.RMA_PENDING])
-        assert "returned" in card_text(app, ids[wire.RETURNED])
-        shipped = card_text(app, ids[wire.SHIPPED])
+        assert "return pending" in card_text(app, ids[mapping.RMA_PENDING])
+        assert "returned" in card_text(app, ids[mapping.RETURNED])
+        shipped = card_text(app, ids[mapping.SHIPPED])
         assert "return" not in shipped and "K-1" in shipped
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from textual.pilot import Pilot
 from textual.widgets import Label
 
-from rxfloor.core import exceptions
+from rxfloor.core import exception_queue
 from rxfloor.core.config import load_settings
 from rxfloor.core.db import Store, audit_events, orders
 from rxfloor.core.db import queries as bq
@@ -229,7 +229,7 @@ def test_board_wall_json_detail_and_exceptions_agree_on_late(
         # the wall (and watch --json, which dumps these figures)
         with store.read() as conn:
             wall = bq.wall_figures(conn, now, since, targets=targets, urgent_limit=1000)
-            items = exceptions.queue(conn, targets)
+            items = exception_queue.queue(conn, targets)
         for status in (Status.OPEN, Status.PROCESSING):
             assert wall.columns[status.value].late == late_count(model.columns[status], now)
         assert {w.name for w in wall.urgent if w.late} == {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from rxfloor.core import exceptions
+from rxfloor.core import exception_queue
 from rxfloor.core.config import load_settings
 from rxfloor.core.db import outbox
 from rxfloor.core.demo import start_demo_sync
@@ -79,7 +79,7 @@ def test_demo_runs_photon_and_konnektive_each_with_its_worker(sqlite_url: str) -
 
         def queued() -> dict[str, str]:
             with store.read() as conn:
-                return {i.order_id: i.source_label for i in exceptions.queue(conn)}
+                return {i.order_id: i.source_label for i in exception_queue.queue(conn)}
 
         # Photon lists nothing: these came as signed events through the demo's receiver
         wait_for(lambda: len(cards("photon")) >= 4 and len(cards("konnektive")) >= 4, 20)

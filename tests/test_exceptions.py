@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect, select, update
 
-from rxfloor.core import exceptions
+from rxfloor.core import exception_queue
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core.db import Store, outbox
-from rxfloor.core.exceptions import Kind, Remedy
+from rxfloor.core.exception_queue import Kind, Remedy
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import NewOrder, OutboxState
 from rxfloor.core.service import _SET_REMOTE_STATUS, Actor, OrderService, PushResult, Refused
 from rxfloor.core.sources import local_id
-from rxfloor.core.sources.konnektive import wire as konnektive
+from rxfloor.core.sources.konnektive import mapping as konnektive
 from rxfloor.core.text import register_secret
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # long before any real parking time
@@ -87,14 +87,14 @@ def park(store: Store, order_id: str, words: str) -> int:
     return int(row_id)
 
 
-def queue(store: Store) -> list[exceptions.ExceptionItem]:
+def queue(store: Store) -> list[exception_queue.ExceptionItem]:
     with store.read() as conn:
-        return exceptions.queue(conn)
+        return exception_queue.queue(conn)
 
 
 def count(store: Store) -> int:
     with store.read() as conn:
-        return exceptions.count(conn)
+        return exception_queue.count(conn)
 
 
 def history(service: OrderService, oid: str) -> list[tuple[str, str | None]]:

@@ -131,7 +131,7 @@ async def test_order_named_like_markup_advances_without_a_crash(hostile_url: str
         await until(pilot, lambda: app.board.model.cards["po-markup-1"].version > 1)
         assert app.board.model.cards["po-markup-1"].status is Status.PROCESSING
         assert "[/]x" in _column_text(app.board.query_one("#col-processing", ColumnView))
-        await press(pilot, "u")  # the undo's toast names the order: literally
+        await press(pilot, "u")  # the undo's notice names the order: literally
         await until(pilot, lambda: any("[/]x" in m for _, m in app.said))
         await pilot.pause()
         assert app.is_running and app.return_code is None

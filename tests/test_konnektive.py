@@ -22,7 +22,7 @@ from rxfloor.core.sources.base import (
     TransientError,
     UnreachableError,
 )
-from rxfloor.core.sources.konnektive import wire
+from rxfloor.core.sources.konnektive import mapping, wire
 from rxfloor.core.sources.konnektive.client import MAX_PAGE_SIZE, KonnektiveClient
 from rxfloor.core.sources.konnektive.source import KonnektiveSource, plan_push, tracking_number
 from rxfloor.core.sources.konnektive.wire import NAME
@@ -94,9 +94,9 @@ def test_every_status_of_a_new_order(
     assert (order.status, order.hold, order.remote_status) == (column, hold, status)
     assert order.name == order_id and order.patient_name and order.items_summary
     if hold:
-        assert order.hold_reason == wire.REMOTE_HOLD[status]
-    assert wire.return_badge(order.remote_status) == badge
-    assert (wire.exception_words(order.remote_status) is not None) is exception
+        assert order.hold_reason == mapping.REMOTE_HOLD[status]
+    assert mapping.return_badge(order.remote_status) == badge
+    assert (mapping.exception_words(order.remote_status) is not None) is exception
     done(w)
 
 
@@ -130,7 +130,7 @@ def test_merchant_side_changes_of_a_known_order(
     assert (order.status, order.hold) == expected
     assert order.remote_status == path[-1]
     if order.hold:  # the words of the hold that was placed first (FAILED, then RECYCLED)
-        assert order.hold_reason in wire.REMOTE_HOLD.values()
+        assert order.hold_reason in mapping.REMOTE_HOLD.values()
     done(w)
 
 
@@ -150,9 +150,9 @@ def test_shipped_then_the_carrier_then_a_return(
         w.pull()
         order = service.get(local(order_id))
         assert (order.status, order.remote_status) == (Status.FINISHED, status)
-    assert wire.return_badge("RETURNED") == "returned"
-    assert wire.status_words("PENDING_SHIPMENT") == "Pending Shipment"
-    assert wire.status_words("RMA_PENDING") == "RMA Pending"
+    assert mapping.return_badge("RETURNED") == "returned"
+    assert mapping.status_words("PENDING_SHIPMENT") == "Pending Shipment"
+    assert mapping.status_words("RMA_PENDING") == "RMA Pending"
     done(w)
 
 
@@ -161,7 +161,7 @@ def test_status_words_are_read_in_any_spelling() -> None:
         {"fulfillmentId": 7, "orderId": "A1", "fulfillmentStatus": "Pending Shipment"}
     )
     assert (f.status, f.fulfillment_id) == ("PENDING_SHIPMENT", "7")
-    assert wire.normalise("rma-pending") == "RMA_PENDING"
+    assert mapping.normalise("rma-pending") == "RMA_PENDING"
     # data as an object keyed by id, as Konnektive sends it too
     assert wire.rows({"1": {"a": 1}, "2": {"a": 2}}) == [{"a": 1}, {"a": 2}]
 
@@ -177,7 +177,7 @@ def test_the_newest_fulfillment_not_cancelled_speaks_for_the_order() -> None:
     assert order.status == "PENDING"  # 10 > 9 as numbers, and 11 is cancelled
     assert wire.KonnektiveOrder("A1", None, [f("3", "CANCELLED")]).status == "CANCELLED"
     none = wire.KonnektiveOrder("A1", None, [])
-    assert (none.status, none.board_status) == (wire.NO_FULFILLMENT, None)
+    assert (none.status, none.board_status) == (mapping.NO_FULFILLMENT, None)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from rxfloor.core.db import Store, alerts
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.service import Counter as AtTheCounter
 from rxfloor.core.sources.photon.source import PhotonSource
 from rxfloor.core.sync.applier import RemoteApplier
 from rxfloor.core.sync.retry import RetryPolicy
@@ -24,6 +25,8 @@ from tests.source_harness import HARNESSES
 
 photon_server = photon_fixtures.photon_server
 
+#: a hand-off's confirmation (the counter checked the patient's identity)
+ID_CHECKED = AtTheCounter(id_checked=True)
 NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
 
 
@@ -66,15 +69,17 @@ def test_each_report_reaches_photon_exactly_once(
         service.act(name, Action.START)
     drain(worker)
     for name in names[:4]:
-        service.act(name, Action.FINISH)
+        service.act(name, Action.FINISH)  # ready for pickup: nothing to report
     service.act(names[4], Action.CANCEL, reason="patient asked")
+    for name in names[:2]:  # the patient has it: completed
+        service.act(name, Action.HANDOFF, counter=ID_CHECKED)
     drain(worker)
     worker.close()
     source.close()
     expected: Counter[tuple[str, str]] = Counter()
     for uid in uids:
         expected[(uid, "in_progress")] = 1
-    for uid in uids[:4]:
+    for uid in uids[:2]:
         expected[(uid, "completed")] = 1
     expected[(uids[4], "canceled")] = 1
     assert reports(photon_server) == expected
@@ -135,8 +140,9 @@ def test_an_order_photon_does_not_know_is_parked_with_its_words(
 
 def test_a_late_echo_of_the_start_never_parks_the_finish_sent_after_it(sqlite_url: str) -> None:
     """Photon sends an event for each report: the one of the start (``filling``) may land
-    after the finish was sent and settled. It shows Photon as it was before the finish, so
-    it is no sign that Photon lost the finish (found by benchmarks/sync.py --only-photon)."""
+    after the hand-off (``completed``) was sent and settled. It shows Photon as it was
+    before, so it is no sign that Photon lost the move (found by benchmarks/sync.py
+    --only-photon)."""
     with HARNESSES["photon"].serve(2) as remote:
         store = Store.open(sqlite_url)
         service = OrderService(store, Actor("AB", "counter-1"))
@@ -148,6 +154,7 @@ def test_a_late_echo_of_the_start_never_parks_the_finish_sent_after_it(sqlite_ur
             for ref in refs:
                 service.act(ref, Action.START)
                 service.act(ref, Action.FINISH)
+                service.act(ref, Action.HANDOFF, counter=ID_CHECKED)
             drain(worker)
             remote.arrive(service)  # now the echoes: filling (the start's), then completed
             assert [service.get(ref).sync_error for ref in refs] == [None, None]

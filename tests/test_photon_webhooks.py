@@ -20,6 +20,7 @@ from sqlalchemy import select
 from rxfloor.core.db import alerts, audit_events, webhook_inbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import Tracking
+from rxfloor.core.service import Counter as AtTheCounter
 from rxfloor.core.service import OrderService, Refused
 from rxfloor.core.sources.photon.source import PhotonWebhooks
 from rxfloor.core.sync.retry import RetryPolicy
@@ -228,6 +229,8 @@ def test_the_full_loop_sends_every_report_exactly_once(floor: Floor) -> None:
     parcel = Tracking(company="UPS", number="1Z9")
     for uid, tracking in zip(uids, [parcel, None, None, None], strict=True):
         service.act(f"photon:{uid}", Action.FINISH, tracking=tracking)
+    for uid in uids[2:]:  # the pickup orders, ready: the patients have them
+        service.act(f"photon:{uid}", Action.HANDOFF, counter=AtTheCounter(id_checked=True))
     for _ in range(40):
         report = worker.cycle()
         if report.pending == 0:
@@ -239,7 +242,7 @@ def test_the_full_loop_sends_every_report_exactly_once(floor: Floor) -> None:
     assert set(sent.values()) == {1}
     assert {w for _, w in sent} == {"in_progress", "shipped", "completed"}
     assert [sent[(u, "shipped")] for u in uids] == [1, 1, 0, 0]  # mail orders, with or without
-    assert [sent[(u, "completed")] for u in uids] == [0, 0, 1, 1]  # picked up
+    assert [sent[(u, "completed")] for u in uids] == [0, 0, 1, 1]  # at the hand-off
     assert server.order(uids[0])["fulfillment"]["trackingNumber"] == "1Z9"
     assert server.order(uids[0])["fulfillment"]["carrier"] == "UPS"
     assert any(r["fault"] == "drop_after" for r in server.requests())

@@ -45,7 +45,7 @@ def test_ean13_upca_gtin14_are_one_product() -> None:
     for text in (ean, "0" + ean):
         scan = read_product(text)
         assert scan is not None and scan.codes == {f"gtin:0{ean}"}
-    assert matching_item(read_product(ean), [("x-1", None), (ean, None)]) == 1  # type: ignore[arg-type]
+    assert matching_item(read_product(ean), [("x-1", None, None), (ean, None, None)]) == 1  # type: ignore[arg-type]
 
 
 def test_ndc_in_a_upc_matches_the_sources_spellings() -> None:
@@ -61,8 +61,8 @@ def test_pzn_code39_and_check_digit() -> None:
     assert pzn_valid("12345678") and not pzn_valid("12345679")
     scan = read_product("-12345678")
     assert scan is not None and scan.codes == {"pzn:12345678"}
-    assert matching_item(scan, [("SKU-1", None), ("A-2", "12345678")]) == 1
-    assert matching_item(scan, [("PZN-12345678", None)]) == 0
+    assert matching_item(scan, [("SKU-1", None, None), ("A-2", "12345678", None)]) == 1
+    assert matching_item(scan, [("PZN-12345678", None, None)]) == 0
     assert read_product("-12345679") is None  # a bad check digit is no PZN
 
 
@@ -86,7 +86,7 @@ def test_what_is_no_product(text: str) -> None:
 def test_a_wrong_product_matches_nothing() -> None:
     scan = read_product("4006381333931")
     assert scan is not None
-    assert matching_item(scan, [("4008500130018", None), ("-", "12345678")]) is None
+    assert matching_item(scan, [("4008500130018", None, None), ("-", "12345678", None)]) is None
 
 
 @given(st.text(alphabet="0123456789", min_size=7, max_size=13))

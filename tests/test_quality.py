@@ -140,23 +140,6 @@ def test_sync_engine_imports_no_concrete_source() -> None:
     assert not bad, "core/sync imports a concrete source:\n" + "\n".join(bad)
 
 
-def _imported_modules(path: Path, tree: ast.AST) -> list[tuple[int, str]]:
-    """Every module ``path`` imports (absolute names; relative ones resolved)."""
-    top = path.relative_to(ROOT).parts[0]
-    package = ".".join(["rxfloor", top, *path.relative_to(ROOT / top).parent.parts])
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                up = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*up, base] if base else up)
-            found += [(node.lineno, base)] + [(node.lineno, f"{base}.{a.name}") for a in node.names]
-    return found
-
-
 def test_finding_the_plugins_imports_no_client() -> None:
     """Discovery, every plugin, its traits and its settings section are cheap: no httpx, no
     client, no stand-in (a source's factories import those when a source is opened)."""
@@ -172,24 +155,49 @@ def test_finding_the_plugins_imports_no_client() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_core_and_tui_never_import_the_sandbox() -> None:
-    """The stand-ins are not the product: core/ and tui/ find them through the entry point
-    group ``rxfloor.sandboxes`` (the demo, ``rxfloor sandbox``), never by an import."""
-    bad = []
-    for top in ("core", "tui"):
-        for path in sorted((ROOT / top).rglob("*.py")):
-            for line, name in _imported_modules(path, ast.parse(path.read_text(), str(path))):
-                if name == "rxfloor.sandbox" or name.startswith("rxfloor.sandbox."):
-                    bad.append(f"{path.relative_to(ROOT)}:{line}: {name}")
-    assert not bad, "core/tui import the stand-ins:\n" + "\n".join(bad)
+def test_the_layering_contracts_hold() -> None:
+    """``[tool.importlinter]`` in pyproject.toml: core imports neither tui, Textual nor the
+    sandbox; a move (lifecycle, service, db) no Textual, Starlette or httpx; the stand-ins no
+    tui, and tui no stand-in (core and tui find them through the entry point group
+    ``rxfloor.sandboxes``: the demo, ``rxfloor sandbox``). Imports inside functions count."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = _run(str(lint_imports), "--no-cache", "--no-logo")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_import_check_sees_imports() -> None:
-    path = ROOT / "core" / "demo.py"
-    for code in ("import rxfloor.sandbox.photon", "from rxfloor.sandbox import kit",
-                 "def f():\n    from rxfloor.sandbox.rxscale.app import sign"):  # fmt: skip
-        names = [n for _, n in _imported_modules(path, ast.parse(code))]
-        assert any(n.startswith("rxfloor.sandbox") for n in names), code
+def test_the_layering_check_sees_imports(tmp_path: Path) -> None:
+    """The check itself: each spelling of an import, at the top or inside a function, breaks a
+    contract of the same shape as ours (a throwaway package, so ours are not touched)."""
+    spellings = {
+        "plain": "import probe.sandbox.photon",
+        "from_package": "from probe.sandbox import kit",
+        "in_function": "def f():\n    from probe.sandbox.rxscale.app import sign",
+    }
+    for folder in ("probe", "probe/core", "probe/sandbox", "probe/sandbox/rxscale"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("")
+    for module in ("photon", "kit", "rxscale/app"):
+        (tmp_path / "probe" / "sandbox" / f"{module}.py").write_text("sign = 1\n")
+    for name, code in spellings.items():
+        (tmp_path / "probe" / "core" / f"{name}.py").write_text(code + "\n")
+    (tmp_path / "contracts.toml").write_text(
+        '[tool.importlinter]\nroot_packages = ["probe"]\n'
+        "[[tool.importlinter.contracts]]\n"
+        'name = "core never imports the sandbox"\ntype = "forbidden"\n'
+        'source_modules = ["probe.core"]\nforbidden_modules = ["probe.sandbox"]\n'
+    )
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache", "--no-logo", "contracts.toml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    for name in spellings:
+        assert f"probe.core.{name} -> probe.sandbox" in result.stdout, (name, result.stdout)
 
 
 #: history: a migration names what it migrated, for ever
@@ -472,8 +480,8 @@ def _writes_here(writer: str, rel: str) -> bool:
 
 def test_each_table_has_one_writer() -> None:
     """orders, audit_events, alerts are written only in core/service/, the outbox only in
-    core/outbox.py (DESIGN.md's rooms). Migrations are exempt: they reshape the schema once,
-    before any writer runs."""
+    core/outbox.py (the rooms of docs/pages/development.md). Migrations are exempt: they
+    reshape the schema once, before any writer runs."""
     wrong = []
     for path in sorted([*(ROOT / "core").rglob("*.py"), *(ROOT / "tui").rglob("*.py")]):
         rel = path.relative_to(ROOT).as_posix()

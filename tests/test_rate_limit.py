@@ -1,7 +1,7 @@
 """The client's rate limit against a limited remote (issue 9, item 10).
 
 The limiter is driven by an injected clock whose ``sleep`` advances it, against the stand-in's
-own admission rule (:meth:`SandboxState.admit`, a sliding one-second window), so the figures
+own admission rule (:meth:`RxScaleSandboxState.admit`, a sliding one-second window), so the figures
 are deterministic; one slow test drains moves against the real stand-in over loopback.
 """
 
@@ -18,11 +18,11 @@ from pydantic import SecretStr
 from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.retry import RateLimiter
 from rxfloor.core.sync.worker import SyncWorker
-from rxfloor.sandbox.rxscale import SandboxConfig, SandboxState
+from rxfloor.sandbox.rxscale import RxScaleSandboxConfig, RxScaleSandboxState
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 
@@ -72,7 +72,7 @@ def test_a_plain_pause_holds_back_callers_already_waiting() -> None:
 
 
 def _drive(
-    limiter: RateLimiter, remote: SandboxState, clock: FakeClock, seconds: float
+    limiter: RateLimiter, remote: RxScaleSandboxState, clock: FakeClock, seconds: float
 ) -> Counter[str]:
     """Send as fast as the limiter lets us for ``seconds`` against the stand-in's rule."""
     seen: Counter[str] = Counter()
@@ -95,7 +95,7 @@ def _drive(
 def test_the_rate_adapts_to_the_remote_limit(limit: int) -> None:
     """Client at 10/s, remote at ``limit``/s: >= 0.9 of the limit gets through, few 429s."""
     clock = FakeClock()
-    remote = SandboxState(SandboxConfig(rate_limit=limit), monotonic=clock)
+    remote = RxScaleSandboxState(RxScaleSandboxConfig(rate_limit=limit), monotonic=clock)
     limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
     seen = _drive(limiter, remote, clock, 300)
     assert seen["ok"] / 300 >= 0.9 * limit, seen
@@ -105,7 +105,7 @@ def test_the_rate_adapts_to_the_remote_limit(limit: int) -> None:
 
 def test_the_rate_creeps_back_up_when_the_remote_allows_more() -> None:
     clock = FakeClock()
-    remote = SandboxState(SandboxConfig(rate_limit=2), monotonic=clock)
+    remote = RxScaleSandboxState(RxScaleSandboxConfig(rate_limit=2), monotonic=clock)
     limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
     _drive(limiter, remote, clock, 30)
     assert limiter.effective is not None and limiter.effective < 3
@@ -120,7 +120,7 @@ def test_draining_against_a_limited_stand_in_sends_each_move_once_with_few_429s(
 ) -> None:
     server = sandbox_factory(seed=30)
     store = Store.open(f"sqlite:///{tmp_path / 'rx.db'}")
-    client = RemoteClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=10)
+    client = RxScaleClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=10)
     worker = SyncWorker(OrderService(store, Actor("AB", "t")), RxScaleSource(client))
     try:
         worker.pull()

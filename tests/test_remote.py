@@ -10,10 +10,10 @@ from pydantic import SecretStr
 
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sources.base import AuthError, PermanentError, TransientError
-from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.dialects import ACTIVE, plan_push
+from rxfloor.core.sources.rxscale.client import RxScaleClient
+from rxfloor.core.sources.rxscale.mapping import ACTIVE, plan_push
 from rxfloor.core.sources.rxscale.source import RxScaleSource
-from rxfloor.core.sources.rxscale.wire import RemoteOrder
+from rxfloor.core.sources.rxscale.wire import RxScaleOrder
 from rxfloor.core.sync.retry import RetryPolicy
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
@@ -51,7 +51,7 @@ def test_plan_push(action: Action, remote: str, done: bool, stale: bool, steps: 
 
 
 def test_models_tolerate_unknown_fields_and_both_dialects() -> None:
-    o = RemoteOrder.model_validate(
+    o = RxScaleOrder.model_validate(
         {"uid": "po-1", "name": "#1", "status": "In-Progress", "brand_new_field": {"x": 1},
          "order": {"priority": 2, "surprise": True}, "delivery_type": None,
          "order_items": [{"amount": 2, "sku": {"display_name": "Ibuprofen 400 mg"}}]}
@@ -59,8 +59,8 @@ def test_models_tolerate_unknown_fields_and_both_dialects() -> None:
     assert o.board_status is Status.PROCESSING
     new = o.to_new_order(Status.PROCESSING)
     assert new.priority == "stat" and new.items[0].quantity == 2
-    assert RemoteOrder.model_validate({"uid": "po-2", "status": "on-hold"}).on_hold
-    assert RemoteOrder.model_validate({"uid": "po-3", "status": "created"}).board_status is None
+    assert RxScaleOrder.model_validate({"uid": "po-2", "status": "on-hold"}).on_hold
+    assert RxScaleOrder.model_validate({"uid": "po-3", "status": "created"}).board_status is None
 
 
 def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
@@ -72,8 +72,8 @@ def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
     assert policy.delay(3, retry_after=2) == 2
 
 
-def _client(server: SandboxServer, key: str | None = None, **kw: object) -> RemoteClient:
-    return RemoteClient(server.base_url, SecretStr(key or server.api_key), **kw)  # type: ignore[arg-type]
+def _client(server: SandboxServer, key: str | None = None, **kw: object) -> RxScaleClient:
+    return RxScaleClient(server.base_url, SecretStr(key or server.api_key), **kw)  # type: ignore[arg-type]
 
 
 def test_documented_calls_against_the_stand_in(sandbox_server: SandboxServer) -> None:
@@ -81,7 +81,7 @@ def test_documented_calls_against_the_stand_in(sandbox_server: SandboxServer) ->
         client.health()
         page = client.list_page(0, limit=5)
         assert page.total_registries == 20 and page.total_pages == 4 and len(page.data) == 5
-        everything = [o for o in client.iter_orders(limit=7) if isinstance(o, RemoteOrder)]
+        everything = [o for o in client.iter_orders(limit=7) if isinstance(o, RxScaleOrder)]
         assert len({o.uid for o in everything}) == 20
         uid = everything[0].uid
         assert client.get_order(uid).status == "open"
@@ -91,7 +91,7 @@ def test_documented_calls_against_the_stand_in(sandbox_server: SandboxServer) ->
         with pytest.raises(PermanentError, match="404"):
             client.get_order("po-nope")
     # the old spelling of the base path works too
-    with RemoteClient(sandbox_server.old_base_url, SecretStr(sandbox_server.api_key)) as old:
+    with RxScaleClient(sandbox_server.old_base_url, SecretStr(sandbox_server.api_key)) as old:
         old.health()
 
 
@@ -105,7 +105,7 @@ def test_bad_key_and_dead_server_are_one_clear_line_without_the_key(
     assert "401" in str(bad.value) and KEY not in str(bad.value)
     root = server.base_url
     server.stop()
-    with RemoteClient(root, SecretStr(KEY)) as client, pytest.raises(TransientError) as dead:
+    with RxScaleClient(root, SecretStr(KEY)) as client, pytest.raises(TransientError) as dead:
         client.health()
     assert "cannot reach" in str(dead.value) and KEY not in str(dead.value)
     assert not dead.value.maybe_applied
@@ -130,9 +130,9 @@ def test_timeout_is_transient_and_maybe_applied(sandbox_server: SandboxServer) -
 
 def test_missing_url_or_key_is_refused_up_front() -> None:
     with pytest.raises(ValueError, match="RXFLOOR_API_URL"):
-        RemoteClient("", SecretStr("k"))
+        RxScaleClient("", SecretStr("k"))
     with pytest.raises(ValueError, match="API key"):
-        RemoteClient("http://127.0.0.1:9", None)
+        RxScaleClient("http://127.0.0.1:9", None)
 
 
 def test_the_source_learns_its_dialect_from_what_it_reads(sandbox_factory) -> None:
@@ -142,7 +142,7 @@ def test_the_source_learns_its_dialect_from_what_it_reads(sandbox_factory) -> No
     fixed = RxScaleSource(source.client, dialect="v1")
     try:
         assert source.dialect is None and source.active_statuses() is None
-        listed = [o for o in source.iter_orders(50, active=True) if isinstance(o, RemoteOrder)]
+        listed = [o for o in source.iter_orders(50, active=True) if isinstance(o, RxScaleOrder)]
         assert len(listed) == 4  # unknown dialect: "active" lists everything
         assert source.dialect == "v2" and source.active_statuses() == ACTIVE["v2"]
         uid = listed[0].uid

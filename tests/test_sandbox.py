@@ -14,8 +14,8 @@ from starlette.routing import Mount, Route
 from rxfloor.sandbox.rxscale import (
     BASE_PATH,
     KeyGrant,
-    SandboxConfig,
-    SandboxState,
+    RxScaleSandboxConfig,
+    RxScaleSandboxState,
     create_app,
     drive_activity,
 )
@@ -317,7 +317,7 @@ def test_reset_gives_a_fresh_start(sandbox_server: SandboxServer) -> None:
 
 
 def test_activity_tick_adds_orders_and_cancels_some() -> None:
-    state = SandboxState(SandboxConfig(seed=5))
+    state = RxScaleSandboxState(RxScaleSandboxConfig(seed=5))
     rng = random.Random(1)
     done = [state.tick(rng, cancel_chance=0.3) for _ in range(40)]
     created = [u for d in done for u in d["created"]]
@@ -331,7 +331,7 @@ def test_activity_tick_adds_orders_and_cancels_some() -> None:
 
 
 async def test_drive_activity_runs_until_stopped() -> None:
-    state = SandboxState(SandboxConfig(seed=0))
+    state = RxScaleSandboxState(RxScaleSandboxConfig(seed=0))
     stop = asyncio.Event()
     task = asyncio.create_task(drive_activity(state, every_s=0.01, seed=3, stop=stop))
     deadline = asyncio.get_running_loop().time() + 5
@@ -344,7 +344,7 @@ async def test_drive_activity_runs_until_stopped() -> None:
 
 @pytest.mark.parametrize("dialect", ["v1", "v2"])
 def test_openapi_schema_matches_the_routes_and_the_orders(dialect: str) -> None:
-    app = create_app(SandboxConfig(seed=5, dialect=dialect))
+    app = create_app(RxScaleSandboxConfig(seed=5, dialect=dialect))
     schema = openapi_schema(dialect)
     (api,) = [r for r in app.routes if isinstance(r, Mount) and r.path == BASE_PATH]
     paths = {r.path for r in api.routes if isinstance(r, Route)} - {"/openapi.json"}
@@ -353,7 +353,7 @@ def test_openapi_schema_matches_the_routes_and_the_orders(dialect: str) -> None:
     assert set(schema["paths"]) == paths
     order_schema = schema["components"]["schemas"]["Order"]
     assert order_schema["properties"]["status"]["enum"] == list(DIALECTS[dialect].statuses)
-    state: SandboxState = app.state.sandbox
+    state: RxScaleSandboxState = app.state.sandbox
     for order in state.list_orders(0, 5)[0]:
         assert set(order) <= set(order_schema["properties"])
         assert set(order_schema["required"]) <= set(order)

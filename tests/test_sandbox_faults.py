@@ -13,8 +13,8 @@ import pytest
 from rxfloor.sandbox.rxscale import (
     FAULT_KINDS,
     ConnectionDropped,
-    SandboxConfig,
-    SandboxState,
+    RxScaleSandboxConfig,
+    RxScaleSandboxState,
     create_app,
 )
 from tests import remote_fixtures
@@ -168,7 +168,7 @@ class FakeClock:
 def test_rate_limit_window_is_exact() -> None:
     """At most R accepted in any one-second window; a client paced at R never sees a 429."""
     clock = FakeClock()
-    state = SandboxState(SandboxConfig(rate_limit=10), monotonic=clock)
+    state = RxScaleSandboxState(RxScaleSandboxConfig(rate_limit=10), monotonic=clock)
     refused = 0
     for i in range(100):  # exactly 10/s for 10 s
         clock.now = 1000.0 + i * 0.1
@@ -189,7 +189,7 @@ def test_rate_limit_window_is_exact() -> None:
 
 async def test_faults_in_process_surface_as_transport_errors() -> None:
     """Through httpx.ASGITransport (the demo) a dropped connection is an httpx error too."""
-    app = create_app(SandboxConfig(seed=2))
+    app = create_app(RxScaleSandboxConfig(seed=2))
     state = app.state.sandbox
     uid = state.list_orders(0, 1)[0][0]["uid"]
     state.set_faults({"next": ["drop_before", "drop_after", "malformed"]})

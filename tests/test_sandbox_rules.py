@@ -19,8 +19,8 @@ from rxfloor.sandbox.rxscale import (
     BASE_PATH,
     FAULT_KINDS,
     FaultSettings,
-    SandboxConfig,
-    SandboxState,
+    RxScaleSandboxConfig,
+    RxScaleSandboxState,
     create_app,
 )
 from rxfloor.sandbox.rxscale.state import Refusal
@@ -47,7 +47,7 @@ COMPLETE = "<complete_order>"
 
 
 def _run(dialect: str, ops: list[tuple[int, str, bool]]) -> None:
-    state = SandboxState(SandboxConfig(seed=3, dialect=dialect))
+    state = RxScaleSandboxState(RxScaleSandboxConfig(seed=3, dialect=dialect))
     uids = [o["uid"] for o in state.list_orders(0, 3)[0]]
     edges = V1_EDGES if dialect == "v1" else V2_EDGES
     model = {uid: state.get(uid)["status"] for uid in uids}  # type: ignore[index]
@@ -103,8 +103,8 @@ NOT_APPLIED = {"drop_before", "server_error", "rate_limit"}
 
 
 async def _faulted(ops: list[FaultOp]) -> None:
-    app = create_app(SandboxConfig(seed=3, faults=FaultSettings(slow_s=0)))
-    state: SandboxState = app.state.sandbox
+    app = create_app(RxScaleSandboxConfig(seed=3, faults=FaultSettings(slow_s=0)))
+    state: RxScaleSandboxState = app.state.sandbox
     uids = [o["uid"] for o in state.list_orders(0, 3)[0]]
     model = dict.fromkeys(uids, "open")
     expected: list[tuple[str, str, str]] = []

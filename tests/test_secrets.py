@@ -21,7 +21,7 @@ from rxfloor.core.lifecycle import Action
 from rxfloor.core.models import NewOrder
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.base import AuthError
-from rxfloor.core.sources.rxscale.client import RemoteClient
+from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
@@ -90,7 +90,7 @@ def test_bad_key_is_named_without_printing_it(key: str, words: str) -> None:
         assert str(err.value).startswith("the API key (from RXFLOOR_API_KEY) ")
         assert words in str(err.value) and "def123" not in str(err.value)
     with pytest.raises(ValueError, match="API key"):
-        RemoteClient("http://127.0.0.1:9", SecretStr(key))
+        RxScaleClient("http://127.0.0.1:9", SecretStr(key))
     assert api_key_problem(KEY) is None
 
 
@@ -136,14 +136,14 @@ def test_worker_in_process_keeps_an_echoed_key_out_of_every_sink(
     # an order the remote has never heard of: its push is refused with 404, key quoted
     service.add_orders([NewOrder(id="po-local-only", name="#9001", remote_status="open")])
     service.act("#9001", Action.START)
-    with RemoteClient(sandbox.base_url, SecretStr(KEY), rate_limit_per_s=None) as client:
+    with RxScaleClient(sandbox.base_url, SecretStr(KEY), rate_limit_per_s=None) as client:
         worker = SyncWorker(service, RxScaleSource(client), policy=RetryPolicy(refused_s=0.0))
         report = worker.cycle()
         worker.close()
     assert report.failed == 1 and report.errors, report
     assert "not found" in report.errors[0] and "<redacted>" in report.errors[0]
     assert_clean(" ".join(report.errors), KEY)
-    with RemoteClient(sandbox.base_url, SecretStr(WRONG), rate_limit_per_s=None) as client:
+    with RxScaleClient(sandbox.base_url, SecretStr(WRONG), rate_limit_per_s=None) as client:
         worker = SyncWorker(service, RxScaleSource(client))
         with pytest.raises(AuthError) as err:
             worker.cycle()

@@ -18,13 +18,14 @@ import rxfloor.sandbox.shopify as shopify_sandbox
 from rxfloor.core import sources
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sources.shopify import queries
+from rxfloor.core.sources.shopify.mapping import board_status
 from rxfloor.core.sources.shopify.source import (
     WEBHOOKS,
     plan_push,
     rejection_reason,
     signature_ok,
 )
-from rxfloor.core.sources.shopify.wire import FulfillmentOrder, board_status
+from rxfloor.core.sources.shopify.wire import FulfillmentOrder
 
 SDL = Path(shopify_sandbox.__file__).parent / "schema.graphql"
 

@@ -13,6 +13,7 @@ from graphql import build_schema, parse, validate
 from rxfloor.sandbox.shopify import ShopConfig, ShopState, sdl
 from rxfloor.sandbox.shopify.state import encode_cursor, gid_number
 from tests import shopify_fixtures
+from tests.helpers import wait_for
 from tests.shopify_fixtures import ShopifyServer
 
 shopify_server = shopify_fixtures.shopify_server
@@ -332,8 +333,9 @@ def test_a_schedule_runs_out_by_itself(shopify_server: ShopifyServer) -> None:
     assert s.schedule(fo, at)["status"] == "SCHEDULED"
     view = s.graphql(ONE, {"id": fo})["data"]["fulfillmentOrder"]
     assert view["status"] == "SCHEDULED" and view["fulfillAt"] == at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    time.sleep(1.6)
-    assert s.graphql(ONE, {"id": fo})["data"]["fulfillmentOrder"]["status"] == "OPEN"
+    # runs out at ``at`` (about 1.5 s from now): polled, bounded by wait_for's 10 s
+    wait_for(lambda: s.graphql(ONE, {"id": fo})["data"]["fulfillmentOrder"]["status"] == "OPEN")
+    assert datetime.now(UTC) >= at - timedelta(seconds=1)  # not before its time (to the second)
     assert s.transitions()[-1]["action"] == "ready"
     assert _move(s, ACCEPT, id=fo)["userErrors"] == []
     later = _first(s)

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from rxfloor.core import exceptions
+from rxfloor.core import exception_queue
 from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import Tracking
@@ -163,7 +163,7 @@ def test_cancel_in_progress_closes_it_incomplete(service: OrderService, shopify_
 
 def no_exceptions(service: OrderService) -> bool:
     with service.store.read() as conn:
-        return exceptions.queue(conn) == [] and exceptions.count(conn) == 0
+        return exception_queue.queue(conn) == [] and exception_queue.count(conn) == 0
 
 
 @pytest.mark.parametrize("answer", ["accept", "reject"])

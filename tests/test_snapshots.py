@@ -1,12 +1,15 @@
 """How the board looks: fixed data, frozen clock, UTC, dark and high-contrast themes.
 
-Update after an intended change with ``pytest tests/test_snapshots.py --snapshot-update``
+Update after an intended change with ``pytest -n 0 tests/test_snapshots.py --snapshot-update``
 and review the SVGs in ``tests/__snapshots__/``.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,3 +89,20 @@ def test_board_of_two_sources(
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_every_stored_snapshot_belongs_to_a_test() -> None:
+    """syrupy fails the session on a snapshot no test uses, but not under pytest-xdist (the
+    suite's ``-n 4``): the same check, from a collection of the modules that own snapshots."""
+    here = Path(__file__).resolve().parent
+    owners = sorted(d.name for d in (here / "__snapshots__").iterdir() if d.is_dir())
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "0", "--collect-only", "-q",
+         *(f"tests/{name}.py" for name in owners)],
+        cwd=here.parent, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    tests = {line.split("/", 1)[1].replace(".py::", "/") for line in listed.stdout.splitlines()
+             if "::" in line}  # fmt: skip
+    stored = {f"{p.parent.name}/{p.stem}" for p in (here / "__snapshots__").glob("*/*.svg")}
+    assert stored and stored <= tests, sorted(stored - tests)

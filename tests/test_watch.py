@@ -261,7 +261,7 @@ async def test_at_80x24_the_header_counts_the_sources_and_the_exceptions(url: st
     """Four sources spelled out do not fit 80 columns: the wall says what the board says
     (``4 sources online``), a source in trouble keeps its words, and the exceptions queue's
     count is on the wall too."""
-    from rxfloor.core import exceptions as exception_queue
+    from rxfloor.core import exception_queue
 
     store = Store.open(url, migrate=False)
     with store.write() as conn:
@@ -293,8 +293,9 @@ async def test_at_80x24_the_header_counts_the_sources_and_the_exceptions(url: st
 
 
 def test_the_stat_list_shows_late_or_the_due_time_before_the_wait() -> None:
-    """README: the STAT list shows ``LATE`` or the due time. In the 36 cells the list has at
-    80x24 both must be seen, so they come before the status and the time waited."""
+    """docs/pages/floor/wall.md: the STAT list shows ``LATE`` or the due time. In the 36
+    cells the list has at 80x24 both must be seen, so they come before the status and the
+    time waited."""
     from rxfloor.core.db.queries import Waiting
     from rxfloor.tui.watch.widgets import urgent_text
 

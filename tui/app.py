@@ -1,4 +1,5 @@
-"""``rxfloor``: the app around the board: themes, keymap, toasts, the background runner.
+"""``rxfloor``: the app around the board: themes, keymap, the notice line, the background
+runner.
 
 The board itself is :mod:`rxfloor.tui.board` (screen, view, columns, cards); its keys are
 the action table :mod:`rxfloor.tui.actions`.
@@ -36,8 +37,27 @@ from rxfloor.tui.cli.exit_codes import ExitCode
 from rxfloor.tui.crash import contained_line, crash_line, write_crash_log
 from rxfloor.tui.scan import Outcome, ScanBuffer, Verdict, scan_refs
 from rxfloor.tui.screens.confirm import QuitScreen
+from rxfloor.tui.screens.goto import PinScreen
+from rxfloor.tui.screens.handoff import BinScreen, HandoffScreen
 from rxfloor.tui.screens.help import HelpScreen
+from rxfloor.tui.screens.reason import ReasonScreen
+from rxfloor.tui.screens.tracking import TrackingScreen
 from rxfloor.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, register_themes
+
+#: The dialogs that ask for a specific answer. While one of their text boxes has focus, a burst
+#: of keys that ends in Enter is that answer, typed: a PIN typed fast (or by ``tmux
+#: send-keys``), a date of birth, a reason, a bin's or a tracking number's label scanned
+#: into the box that asks for it. Everywhere else (the board, its filter, go to, a note,
+#: who is at the keys: a badge) such a burst is a scan, an order's code or a badge, and
+#: never acts as keys. A reason dialog's list is no text box: a scan there still goes to
+#: the order, it never picks a reason.
+TYPED_ANSWERS: tuple[type[Screen[Any]], ...] = (
+    PinScreen,
+    BinScreen,
+    HandoffScreen,
+    TrackingScreen,
+    ReasonScreen,
+)
 
 Background = Callable[[], AbstractContextManager[object]]
 
@@ -223,8 +243,12 @@ class BoardApp(App[None]):
 
     def _reads_scans(self) -> bool:
         """Every screen reads scans, text boxes included (a scan into the filter is a scan,
-        not a filter), except a dialog that asks for one as text (the tracking number)."""
-        return self.is_running and not getattr(self.screen, "TYPES_SCANS", False)
+        not a filter), except a text box of a dialog that asks for a specific answer
+        (:data:`TYPED_ANSWERS`): there a burst is typed text."""
+        if not self.is_running:
+            return False
+        typed = isinstance(self.screen, TYPED_ANSWERS) and isinstance(self.focused, Input)
+        return not typed
 
     async def _scan_key(self, key: events.Key) -> None:
         await self._settle_scan(self.scans.expire(key.time))
@@ -265,6 +289,9 @@ class BoardApp(App[None]):
         pharmacist."""
         prefix = self.settings.badge_prefix
         badge = bool(prefix) and text.lower().startswith(prefix.lower())
+        if badge or (self.person is None and self.people.by_badge(text) is not None):
+            while len(self.screen_stack) > 1:  # e.g. who is at the keys: the badge answers
+                self.pop_screen()
         if (badge or self.person is None) and self.people.by_badge(text) is not None:
             self.board.badge_scanned(text)  # a badge of the floor's list: its person
             return
@@ -297,7 +324,7 @@ class BoardApp(App[None]):
 
     @on(Notice)
     def _notice(self, message: Notice) -> None:
-        """Workers' sentences (bubbled up from the board) become toasts."""
+        """Workers' sentences (bubbled up from the board) go to the notice line."""
         self.say(message.text, message.severity)
 
     def key_names(self, binding_id: str) -> list[str]:

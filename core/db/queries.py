@@ -593,7 +593,7 @@ class WallFigures:
     moves: list[TickerMove]  # newest first
     health: dict[str, SyncHealth]  # per source (see :func:`sync_health`)
     alerts: list[RowMapping]
-    exceptions: int = 0  # the exceptions queue's count (:func:`rxfloor.core.exceptions.count`)
+    exceptions: int = 0  # the exceptions queue's count (:func:`rxfloor.core.exception_queue.count`)
 
 
 def _waiting(row: RowMapping, targets: Targets, now: datetime) -> Waiting:
@@ -642,7 +642,7 @@ def wall_figures(
     """The wall's figures (run it in one read transaction so they agree with each other);
     ``sources`` are always in the health, even before their worker first ran. Late and
     the urgent list's order are :mod:`rxfloor.core.due`'s, under ``targets`` (the floor's)."""
-    from rxfloor.core import exceptions as exception_queue  # it reads this package's tables
+    from rxfloor.core import exception_queue  # it reads this package's tables
 
     targets = targets or Targets()
     late = case((late_sql(targets, now), 1), else_=0)

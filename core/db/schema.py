@@ -35,7 +35,7 @@ from rxfloor.core.sources import default_source
 from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0011_handoff"
+SCHEMA_HEAD = "0012_item_barcode"
 
 
 def utcnow() -> datetime:
@@ -184,6 +184,7 @@ line_items = Table(
     Column("strength", String(64), default="", nullable=False),
     Column("quantity", Integer, default=1, nullable=False),
     Column("pzn", String(16)),
+    Column("barcode", String(64)),
 )
 
 

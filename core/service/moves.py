@@ -388,7 +388,7 @@ class Moves(ServicePart):
                               self._view(conn, row))  # fmt: skip
             items = queries.order_items(conn, row["id"])
             total, scanned, per_item = _scan_counts(conn, row["id"])
-            position = matching_item(scan, [(i["sku"], i["pzn"]) for i in items])
+            position = matching_item(scan, [(i["sku"], i["pzn"], i["barcode"]) for i in items])
             item = items[position] if position is not None else None
             label = _item_label(item) if item is not None else ""
             if item is None:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, update
 from rxfloor.core import outbox as outbox_rows
 from rxfloor.core import sources
 from rxfloor.core.db import alerts, orders
-from rxfloor.core.lifecycle import Action, Status
+from rxfloor.core.lifecycle import Action, DeliveryType, Status
 from rxfloor.core.models import CANCELLATION
 from rxfloor.core.reconcile import Case, Verdict, reconcile
 from rxfloor.core.service.base import _NO_STEPS, REMOTE, REMOTE_ACTOR, ServicePart
@@ -92,9 +92,11 @@ class RemoteChanges(ServicePart):
             return None
         local = Status(row["status"])
         weighed, read_before = outbox_rows.weigh(conn, order_id, seen_at)
-        verdict = reconcile(Case(local, board_status, weighed,
+        verdict = reconcile(Case(_as_source_tells(row, local), board_status, weighed,
                                  news=row["remote_status"] != remote_status,
                                  read_before_settled=read_before))  # fmt: skip
+        if verdict is Verdict.ADOPT and board_status == local:
+            verdict = Verdict.KEEP  # the source caught up with a ready order: nothing moves
         # the remote's status wins (ADOPT), or it ended the order where our own unsent
         # step was taking it (SUPERSEDE: an undo must not bring back a column it left)
         wins = verdict in (Verdict.ADOPT, Verdict.SUPERSEDE)
@@ -261,3 +263,18 @@ def _merchant_words(message: str | None) -> str | None:
         return None
     text = " ".join(scrub(message).split())
     return (text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 1] + "…") or None
+
+
+def _as_source_tells(row: RowMapping, local: Status) -> Status:
+    """The column the order's source can tell of it: a pickup order ready here (FINISHED,
+    not yet picked up) is still in progress at a source with no word for ready (its
+    ``tells_ready`` trait: Photon until the hand-off)."""
+    ready = (local is Status.FINISHED and row["delivery_type"] == DeliveryType.PICKUP
+             and row["picked_up_at"] is None)  # fmt: skip
+    if not ready:
+        return local
+    try:
+        tells_ready = sources.traits(row["source"]).tells_ready
+    except ValueError:  # a source this build does not know: as it says
+        return local
+    return local if tells_ready else Status.PROCESSING

@@ -54,6 +54,10 @@ class SourceTraits:
     #: the source learns the hand-off of a pickup order at the counter (its own word for
     #: "picked up"); False: it stays local (a source that only ships), nothing is queued
     remote_handoff: bool = True
+    #: the source has a word for "ready for pickup" (the finish of a pickup order reaches it);
+    #: False (Photon): the order stays "in progress" there until its hand-off, so a ready
+    #: order read there as in progress is where it should be, not a finish the source lost
+    tells_ready: bool = True
     #: the merchant schedules orders (and reschedules them): the source's ``scheduled_at``
     #: is the card's ``fulfill_at``, followed as it changes
     schedules: bool = False

@@ -1,10 +1,10 @@
 """What a system of record offers rxfloor: the contract the sync engine is written against.
 
-``core/sync`` knows only this module. A source (RxScale today; Shopify, Photon, Konnektive
-next) is a package beside it that implements :class:`OrderSource` structurally (no base
-class to inherit), maps its own statuses in both directions, and raises only the error
-kinds defined here, so the worker's retry / park / stop decisions never depend on which
-remote answered.
+``core/sync`` knows only this module. A source (RxScale, Shopify, Photon, Konnektive, the
+folder: each a plugin, see :mod:`rxfloor.core.sources`) is a package beside it that
+implements :class:`OrderSource` structurally (no base class to inherit), maps its own
+statuses in both directions, and raises only the error kinds defined here, so the worker's
+retry / park / stop decisions never depend on which remote answered.
 
 Direction of the mapping:
 

@@ -4,7 +4,9 @@ reports with their own rules, faults, webhook subscriptions, and the logs tests 
 Its rules are its own reading of Photon's docs, kept apart from the client's tables
 (:mod:`rxfloor.core.sources.photon.mapping`) on purpose, and stricter where the docs are
 silent: a report that does not move the order forward (a repeat, a step back) is refused
-with 409; ``completed`` of a mail order only after ``shipped`` / ``out_for_delivery``; any
+with 409; ``completed`` of a mail order only after ``shipped`` / ``out_for_delivery`` (of a
+pickup order: picked up, its fulfillment PICKED_UP); ``ready`` is no status of the report
+(400, as any unknown one); any
 report on an order that is no longer placed at this pharmacy (rerouted, canceled, in
 error, completed) is refused with 409; an unknown order is 404. Idempotency keys are logged
 but not honoured (undocumented): a blind resend shows up twice in the transitions log.
@@ -52,6 +54,13 @@ _REPORT_STATE = {"received": "RECEIVED", "in_progress": "FILLING", "shipped": "S
 
 _DRUGS = ("Amoxicillin 500 mg", "Sertraline 50 mg", "Lisinopril 10 mg", "Metformin 500 mg",
           "Atorvastatin 20 mg", "Levothyroxine 50 mcg", "Finasteride 1 mg")  # fmt: skip
+#: a treatment's ``codes`` (Photon-Health/client ``packages/sdk/src/types.ts``
+#: ``TreatmentCodes``: packageNDC, productNDC, rxcui, SKU, HCPCS); 11-digit package NDCs
+#: without hyphens as Photon's own client compares them; the numbers are made up
+_CODES = {drug: {"packageNDC": f"{60000 + n:05d}{1000 + n:04d}01",
+                 "productNDC": f"{60000 + n:05d}-{1000 + n:04d}",
+                 "rxcui": None, "SKU": None, "HCPCS": None}
+          for n, drug in enumerate(_DRUGS)}  # fmt: skip
 _NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov",
           "Donald Knuth", "Frances Allen")  # fmt: skip
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, like Photon's ULIDs
@@ -207,11 +216,12 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
         with self._lock:
             for _ in range(count):
                 uid = self._new_id("ord")
+                drugs = [self._rng.choice(_DRUGS) for _ in range(self._rng.randint(1, 2))]
                 fills = [
                     {"id": self._new_id("fil"),
-                     "treatment": {"name": self._rng.choice(_DRUGS)},
+                     "treatment": {"name": drug, "codes": dict(_CODES[drug])},
                      "prescription": {"id": self._new_id("rx"), "externalId": None}}
-                    for _ in range(self._rng.randint(1, 2))
+                    for drug in drugs
                 ]  # fmt: skip
                 now = self._tick()
                 order: dict[str, Any] = {
@@ -347,6 +357,8 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
             elif status == "completed":
                 if f["type"] == "MAIL_ORDER" and rank < _RANK["SHIPPED"]:
                     raise Refusal(409, {"error": "completed only after shipped or delivered"})
+                if f["type"] != "MAIL_ORDER":
+                    f["state"] = "PICKED_UP"  # completed at the counter: the patient has it
                 self._set(order, "COMPLETED", "pharmacy", status, **extra)
                 self._emit("completed", order, self._base(order))
             elif status == "canceled":

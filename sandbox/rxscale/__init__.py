@@ -1,13 +1,14 @@
 """A local stand-in of the remote pharmacy API (docs/pages/sources/rxscale.md) for the demo, tests
 and benchmarks.
 
-``create_app(SandboxConfig(...))`` gives a Starlette app: the documented API under both base
-paths, control endpoints under ``/_sandbox/`` and reproducible faults. Its state is
-``app.state.sandbox`` (a :class:`SandboxState`); :func:`drive_activity` gives it remote-side life.
+``create_app(RxScaleSandboxConfig(...))`` gives a Starlette app: the documented API under both
+base paths, control endpoints under ``/_sandbox/`` and reproducible faults. Its state is
+``app.state.sandbox`` (a :class:`RxScaleSandboxState`); :func:`drive_activity` gives it
+remote-side life.
 
 In-process, without a port (the demo)::
 
-    app = create_app(SandboxConfig(seed=40))
+    app = create_app(RxScaleSandboxConfig(seed=40))
     api = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                             base_url="http://sandbox" + BASE_PATH,
                             headers={"X-API-Key": "sandbox-key"})
@@ -15,7 +16,7 @@ In-process, without a port (the demo)::
 
 There a dropped connection surfaces as :class:`ConnectionDropped` (an
 ``httpx.RemoteProtocolError``); over a socket (uvicorn) the connection is really closed.
-``SandboxState.tick(rng)`` is the synchronous, thread-safe step behind ``drive_activity``.
+``RxScaleSandboxState.tick(rng)`` is the synchronous, thread-safe step behind ``drive_activity``.
 
 
 The names below are imported on first use (``rxfloor sandbox``'s parser reads this
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
         FAULT_KINDS,
         FaultSettings,
         KeyGrant,
-        SandboxConfig,
-        SandboxState,
+        RxScaleSandboxConfig,
+        RxScaleSandboxState,
         drive_activity,
     )
 
@@ -46,8 +47,8 @@ _HOME = {
     "FaultSettings": "rxfloor.sandbox.rxscale.state",
     "KeyGrant": "rxfloor.sandbox.rxscale.state",
     "OLD_BASE_PATH": "rxfloor.sandbox.rxscale.app",
-    "SandboxConfig": "rxfloor.sandbox.rxscale.state",
-    "SandboxState": "rxfloor.sandbox.rxscale.state",
+    "RxScaleSandboxConfig": "rxfloor.sandbox.rxscale.state",
+    "RxScaleSandboxState": "rxfloor.sandbox.rxscale.state",
     "create_app": "rxfloor.sandbox.rxscale.app",
     "drive_activity": "rxfloor.sandbox.rxscale.state",
     "sign": "rxfloor.sandbox.rxscale.app",
@@ -60,8 +61,8 @@ __all__ = [
     "ConnectionDropped",
     "FaultSettings",
     "KeyGrant",
-    "SandboxConfig",
-    "SandboxState",
+    "RxScaleSandboxConfig",
+    "RxScaleSandboxState",
     "create_app",
     "drive_activity",
     "sign",

@@ -37,8 +37,8 @@ from rxfloor.sandbox.rxscale.state import (
     EVENT_TYPES,
     KeyGrant,
     Refusal,
-    SandboxConfig,
-    SandboxState,
+    RxScaleSandboxConfig,
+    RxScaleSandboxState,
     list_view,
 )
 
@@ -58,7 +58,7 @@ REFUSED = "transition not allowed from the current status"
 class _Gate:
     """ASGI middleware in front of the API routes."""
 
-    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+    def __init__(self, app: ASGIApp, state: RxScaleSandboxState) -> None:
         self.app = app
         self.state = state
 
@@ -118,11 +118,11 @@ class _Gate:
 # -- webhook deliveries --------------------------------------------------------------------
 
 
-def _ensure_deliverer(state: SandboxState) -> None:
+def _ensure_deliverer(state: RxScaleSandboxState) -> None:
     ensure_deliverer(state, lambda: _deliver_forever(state))
 
 
-async def _deliver_forever(state: SandboxState) -> None:
+async def _deliver_forever(state: RxScaleSandboxState) -> None:
     def send(client: httpx.AsyncClient, item: tuple[Any, list[dict[str, Any]]]) -> list[Any]:
         event, subs = item
         body = json.dumps(
@@ -147,7 +147,7 @@ def sign(secret: str, body: bytes) -> str:
 
 async def deliver(
     client: httpx.AsyncClient,
-    state: SandboxState,
+    state: RxScaleSandboxState,
     sub: dict[str, Any],
     event_type: str,
     body: bytes,
@@ -189,8 +189,8 @@ async def deliver(
 # -- helpers for the API handlers ----------------------------------------------------------
 
 
-def _state(request: Request) -> SandboxState:
-    state: SandboxState = request.app.state.sandbox
+def _state(request: Request) -> RxScaleSandboxState:
+    state: RxScaleSandboxState = request.app.state.sandbox
     return state
 
 
@@ -624,11 +624,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": words}, code)
 
 
-def create_app(config: SandboxConfig | None = None) -> Starlette:
-    """A fresh stand-in; its state is ``app.state.sandbox`` (a :class:`SandboxState`)."""
+def create_app(config: RxScaleSandboxConfig | None = None) -> Starlette:
+    """A fresh stand-in; its state is ``app.state.sandbox`` (a :class:`RxScaleSandboxState`)."""
     from starlette.exceptions import HTTPException
 
-    state = SandboxState(config or SandboxConfig())
+    state = RxScaleSandboxState(config or RxScaleSandboxConfig())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

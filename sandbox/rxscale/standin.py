@@ -15,10 +15,10 @@ KEY_ENV = "RXFLOOR_SANDBOX_API_KEY"
 
 
 def _serve(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Any]:
-    from rxfloor.sandbox.rxscale import BASE_PATH, SandboxConfig, create_app
+    from rxfloor.sandbox.rxscale import BASE_PATH, RxScaleSandboxConfig, create_app
 
     dialect = args.dialect or "v1"
-    config = SandboxConfig(
+    config = RxScaleSandboxConfig(
         api_key=args.api_key or os.environ.get(KEY_ENV) or "sandbox-key",
         seed=args.seed,
         dialect=dialect,
@@ -32,17 +32,20 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
     """The pharmacy API with remote cancels now and then; its worker over the bridge."""
     from pydantic import SecretStr
 
-    from rxfloor.core.sources.rxscale.client import RemoteClient
+    from rxfloor.core.sources.rxscale.client import RxScaleClient
     from rxfloor.core.sources.rxscale.plugin import rxscale_settings
     from rxfloor.core.sources.rxscale.source import RxScaleSource
-    from rxfloor.sandbox.rxscale import BASE_PATH, SandboxConfig, create_app, drive_activity
+    from rxfloor.sandbox.rxscale import BASE_PATH, RxScaleSandboxConfig, create_app, drive_activity
 
     key = secrets.token_urlsafe(16)  # lives only in this process
-    app = create_app(SandboxConfig(api_key=SecretStr(key), seed=30 if orders is None else orders))
-    kit.submit(drive_activity(app.state.sandbox, kit.every_s, seed=0,
-                              cancel_chance=kit.cancel_chance))  # fmt: skip
+    app = create_app(
+        RxScaleSandboxConfig(api_key=SecretStr(key), seed=30 if orders is None else orders)
+    )
+    kit.submit(
+        drive_activity(app.state.sandbox, kit.every_s, seed=0, cancel_chance=kit.cancel_chance)
+    )
     section = rxscale_settings(kit.settings)
-    client = RemoteClient(
+    client = RxScaleClient(
         "http://sandbox" + BASE_PATH,
         SecretStr(key),
         rate_limit_per_s=section.rate_limit_per_s,

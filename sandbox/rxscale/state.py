@@ -1,6 +1,6 @@
 """The stand-in's memory: orders, webhook subscriptions and the logs tests read back.
 
-One :class:`SandboxState` per app (``app.state.sandbox``). Every method takes one lock, so
+One :class:`RxScaleSandboxState` per app (``app.state.sandbox``). Every method takes one lock, so
 the ASGI handlers, a demo activity thread and a test poking the state directly never see
 half a change. Orders are plain JSON-ready dicts that are replaced, never mutated, so a
 reader may keep one after the lock is released.
@@ -91,8 +91,8 @@ class FaultSettings(BaseFaults):
         return [m.upper() for m in value] if value is not None else None
 
 
-class SandboxConfig(BaseModel):
-    """How to build a stand-in (``create_app(SandboxConfig(...))``)."""
+class RxScaleSandboxConfig(BaseModel):
+    """How to build a stand-in (``create_app(RxScaleSandboxConfig(...))``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -162,12 +162,12 @@ _DOCTORS = ("Dr. med. A. Wagner", "Dr. med. S. Yilmaz", "Dr. med. K. Nowak", "Dr
 DETAIL_KEYS = ("patient_data", "doctor_data", "prescription_file", "prepaid")
 
 
-class SandboxState(Logs, FaultBox[FaultSettings]):
+class RxScaleSandboxState(Logs, FaultBox[FaultSettings]):
     """Orders, subscriptions, logs and live fault settings of one stand-in."""
 
     def __init__(
         self,
-        config: SandboxConfig,
+        config: RxScaleSandboxConfig,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -600,14 +600,14 @@ def list_view(order: dict[str, Any]) -> dict[str, Any]:
 
 
 async def drive_activity(
-    state: SandboxState,
+    state: RxScaleSandboxState,
     every_s: float = 4.0,
     *,
     seed: int = 0,
     cancel_chance: float = 0.15,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Remote-side life for the demo: every ``every_s`` seconds a :meth:`SandboxState.tick`.
+    """Remote-side life for the demo: every ``every_s`` seconds a :meth:`RxScaleSandboxState.tick`.
 
     Runs until cancelled or until ``stop`` is set.
     """

@@ -60,7 +60,7 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
     kit.submit(drive_activity(app.state.shop, kit.every_s * 1.5, seed=1,
                               change_chance=kit.cancel_chance))  # fmt: skip
     client = ShopifyClient("http://shop.sandbox", SecretStr(token), transport=kit.transport(app))
-    kit.sync(ShopifySource(client, customer_names=True))
+    kit.sync(ShopifySource(client, customer_names=True, barcodes=True))
     return app.state.shop
 
 

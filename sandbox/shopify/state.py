@@ -197,6 +197,20 @@ class Refusal(Exception):
         self.body = body
 
 
+def _barcode(item: Any) -> str | None:
+    """A variant's ``barcode`` (shopify.dev ProductVariant: "the value of the barcode
+    associated with the product", a GTIN / EAN / UPC / ISBN): the item's own, else the
+    German pack's NTIN of its PZN (GS1 prefix 4150 + the PZN + a check digit), else none."""
+    if getattr(item, "barcode", None):
+        return str(item.barcode)
+    pzn = getattr(item, "pzn", None)
+    if not pzn or not str(pzn).isdigit() or len(str(pzn)) != 8:
+        return None
+    body = f"4150{pzn}"
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return body + str((10 - total % 10) % 10)
+
+
 def gid(kind: str, n: int) -> str:
     return f"gid://shopify/{kind}/{n}"
 
@@ -451,6 +465,13 @@ class ShopState(Logs, FaultBox[FaultSettings]):
                     "requiresShipping": method != "PICK_UP",
                     "sku": item.sku,
                     "totalQuantity": item.quantity,
+                    "variant": {
+                        "__typename": "ProductVariant",
+                        "id": gid("ProductVariant", li_n),
+                        "barcode": _barcode(item),
+                        "sku": item.sku,
+                        "title": item.strength or "Default Title",
+                    },
                     "variantTitle": item.strength or None,
                     "vendor": "Pharma GmbH",
                 }

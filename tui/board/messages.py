@@ -6,7 +6,7 @@ receives what: the view (:mod:`rxfloor.tui.board.view`) gets the data it paints
 (``BoardLoaded``, ``BoardCompleted``, ``ChangesArrived``, ``HealthChanged``,
 ``AlertsChanged``); the screen gets
 the answers to its actions (``MoveDone``, ``MoveRefused``, ``Undone``, ``DetailLoaded``,
-``OrderFound``); ``Notice`` bubbles up to the app, which shows it as a toast.
+``OrderFound``); ``Notice`` bubbles up to the app, which shows it on the notice line.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class OrderAmbiguous(Message):
 
 
 class Notice(Message):
-    """A sentence for the pharmacist (shown as a toast by the app)."""
+    """A sentence for the pharmacist (shown on the notice line by the app)."""
 
     def __init__(self, text: str, severity: str = "information") -> None:
         super().__init__()

@@ -82,6 +82,7 @@ _MEANT = {
     "hold": Action.HOLD,
     "accept_cancel": Action.ACCEPT_CANCEL,
     "reject_cancel": Action.REJECT_CANCEL,
+    "handoff": Action.HANDOFF,
 }
 
 #: How long go-to waits for the rest of the board after the first page (then looks anyway).

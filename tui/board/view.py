@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.signal import Signal
 from textual.widgets import Static
 
-from rxfloor.core import exceptions as exception_queue
+from rxfloor.core import exception_queue
 from rxfloor.core.config import Settings
 from rxfloor.core.db import Cursor, Store, StoreError, SyncHealth
 from rxfloor.core.db import queries as bq

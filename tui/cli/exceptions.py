@@ -23,26 +23,33 @@ if TYPE_CHECKING:
 
 def add_parser(subcommands: Subcommands) -> None:
     """Register ``exceptions`` and ``exceptions resolve``."""
-    p = add_command(subcommands, "exceptions", _list,
-                    help="the exceptions queue: what needs a person, oldest first")  # fmt: skip
+    p = add_command(
+        subcommands,
+        "exceptions",
+        _list,
+        help="the exceptions queue: what needs a person, oldest first",
+    )
     p.add_argument("--json", action="store_true", help="a JSON array instead of a table")
     sub = p.add_subparsers(dest="exceptions_command", metavar="ACTION")
-    resolve = add_command(sub, "resolve", _resolve,
-                          help="resolve a source status with a note")  # fmt: skip
-    resolve.add_argument("id", type=_text("order id", _REF_MAX),
-                         help="uid or name (#1001); SOURCE:ID where it is ambiguous")  # fmt: skip
-    resolve.add_argument("--note", required=True, type=_text("note", _REASON_MAX),
-                         help="what was done (audited)")  # fmt: skip
+    resolve = add_command(sub, "resolve", _resolve, help="resolve a source status with a note")
+    resolve.add_argument(
+        "id",
+        type=_text("order id", _REF_MAX),
+        help="uid or name (#1001); SOURCE:ID where it is ambiguous",
+    )
+    resolve.add_argument(
+        "--note", required=True, type=_text("note", _REASON_MAX), help="what was done (audited)"
+    )
 
 
 def _list(args: argparse.Namespace, ctx: Context) -> int:
-    from rxfloor.core import exceptions
+    from rxfloor.core import exception_queue
     from rxfloor.core.due import Targets
     from rxfloor.core.text import visible
 
     now = ctx.service.clock()
     with ctx.service.store.read() as conn:
-        items = exceptions.queue(conn, Targets.from_settings(ctx.settings))
+        items = exception_queue.queue(conn, Targets.from_settings(ctx.settings))
     if args.json:
         print(json_array(i.model_dump(mode="json") | {"key": i.key, "late": i.late(now)}
                          for i in items))  # fmt: skip
@@ -52,10 +59,15 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
         since = i.since.astimezone().strftime("%Y-%m-%d %H:%M")
         kind = f"parked {i.move}" if i.move else i.kind.value
         row = str(i.outbox_id) if i.outbox_id is not None else "-"
-        print(f"{since:<16}  {visible(i.source_label):<10}  {visible(i.order_name):<12}  "
-              f"{kind:<14}  {row:>6}  {visible(i.words)}")  # fmt: skip
-    print(f"{len(items)} need{'s' if len(items) == 1 else ''} a person" if items
-          else "nothing needs a person")  # fmt: skip
+        print(
+            f"{since:<16}  {visible(i.source_label):<10}  {visible(i.order_name):<12}  "
+            f"{kind:<14}  {row:>6}  {visible(i.words)}"
+        )
+    print(
+        f"{len(items)} need{'s' if len(items) == 1 else ''} a person"
+        if items
+        else "nothing needs a person"
+    )
     return ExitCode.OK
 
 

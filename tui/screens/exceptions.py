@@ -20,12 +20,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from rxfloor.core import exceptions
+from rxfloor.core import exception_queue
 from rxfloor.core.age import age
 from rxfloor.core.db import StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.due import Targets
-from rxfloor.core.exceptions import ExceptionItem, Kind, Remedy
+from rxfloor.core.exception_queue import ExceptionItem, Kind, Remedy
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import ServiceError
 from rxfloor.core.sources import status_words
@@ -150,7 +150,7 @@ class ExceptionsScreen(Contained, Screen[None]):
     def read(self) -> None:
         try:
             with self.rx.service.store.read() as conn:
-                items = exceptions.queue(conn, Targets.from_settings(self.rx.settings))
+                items = exception_queue.queue(conn, Targets.from_settings(self.rx.settings))
         except StoreError as exc:
             self.post_message(Notice(str(exc), "error"))
             return
@@ -215,8 +215,9 @@ class ExceptionsScreen(Contained, Screen[None]):
         said = status_words(item.source, item.remote_status) if item.remote_status else ""
         where = f" · {item.source_label} says {said}" if said else ""
         row = f" · outbox row {item.outbox_id}" if item.outbox_id is not None else ""
-        late = f" · order late {age(item.promised, now)}" if item.promised and item.late(now) \
-            else ""  # fmt: skip
+        late = (
+            f" · order late {age(item.promised, now)}" if item.promised and item.late(now) else ""
+        )
         head = f"{item.order_name} · {kind_words(item)} since {local}{where}{row}{late}"
         detail.update(visible(head) + "\n" + visible(item.words))
 
@@ -227,8 +228,13 @@ class ExceptionsScreen(Contained, Screen[None]):
 
     # ------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        remedy = {"retry": Remedy.RETRY, "resolve": Remedy.RESOLVE, "open": Remedy.OPEN,
-                  "accept": Remedy.ACCEPT, "reject": Remedy.REJECT}.get(action)  # fmt: skip
+        remedy = {
+            "retry": Remedy.RETRY,
+            "resolve": Remedy.RESOLVE,
+            "open": Remedy.OPEN,
+            "accept": Remedy.ACCEPT,
+            "reject": Remedy.REJECT,
+        }.get(action)
         if remedy is None:
             return True
         item = self.item
@@ -271,8 +277,9 @@ class ExceptionsScreen(Contained, Screen[None]):
 
         card = self.board.model.cards.get(item.order_id)
         subject = f"{item.order_name} · {card.initials} · {card.items}" if card else item.order_name
-        screen = reject_cancel_screen(item.order_name, subject=subject, source=item.source_label,
-                                      message=item.words)  # fmt: skip
+        screen = reject_cancel_screen(
+            item.order_name, subject=subject, source=item.source_label, message=item.words
+        )
         self.ask(screen, done)
 
     @work(thread=True, group="moves")
@@ -322,8 +329,13 @@ class ExceptionsScreen(Contained, Screen[None]):
     def _detail_loaded(self, message: DetailLoaded) -> None:
         message.stop()
         if self.app.screen is self:
-            title, body = detail_text(message.order, message.items, message.history,
-                                      message.errors, now=self.rx.clock(),
-                                      targets=Targets.from_settings(self.rx.settings))  # fmt: skip
+            title, body = detail_text(
+                message.order,
+                message.items,
+                message.history,
+                message.errors,
+                now=self.rx.clock(),
+                targets=Targets.from_settings(self.rx.settings),
+            )
             goto = ",".join(self.rx.key_names("goto"))
             self.app.push_screen(DetailScreen(title, body, goto))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -94,8 +93,6 @@ class BinScreen(ModalScreen[str | None]):
     aborts the finish. The service checks the label."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
-    #: a scanner types the bin's label here: its burst is text, not an order's code
-    TYPES_SCANS: ClassVar[bool] = True
 
     def __init__(self, title: str) -> None:
         super().__init__(classes="dialog-screen")

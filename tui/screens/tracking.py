@@ -10,7 +10,6 @@ the finish and writes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -35,8 +34,6 @@ class TrackingScreen(ModalScreen[str | None]):
     format is taken when Enter confirms it once more."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Back", show=True)]
-    #: a scanner types the tracking number here: its burst is text, not an order's code
-    TYPES_SCANS: ClassVar[bool] = True
 
     class Checked(Message):
         """The check of a submitted number, back from its thread."""

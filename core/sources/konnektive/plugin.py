@@ -71,24 +71,24 @@ def credentials(settings: Settings) -> tuple[SecretStr | None, SecretStr | None]
 
 def _badge(remote_status: str) -> str | None:
     """``RMA_PENDING`` -> ``return pending``, ``RETURNED`` -> ``returned``."""
-    from rxfloor.core.sources.konnektive.wire import return_badge
+    from rxfloor.core.sources.konnektive.mapping import return_badge
 
     return return_badge(remote_status)
 
 
 def _words(remote_status: str) -> str:
     """``PENDING_SHIPMENT`` -> ``Pending Shipment`` (imported when asked: no cycle)."""
-    from rxfloor.core.sources.konnektive.wire import status_words
+    from rxfloor.core.sources.konnektive.mapping import status_words
 
     return status_words(remote_status)
 
 
 @cache
 def _exceptions() -> dict[str, str]:
-    """Konnektive's own table (``wire.EXCEPTIONS``: Failed)."""
-    from rxfloor.core.sources.konnektive import wire
+    """Konnektive's own table (``mapping.EXCEPTIONS``: Failed)."""
+    from rxfloor.core.sources.konnektive import mapping
 
-    return dict(wire.EXCEPTIONS)
+    return dict(mapping.EXCEPTIONS)
 
 
 PLUGIN = SourcePlugin(

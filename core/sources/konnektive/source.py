@@ -36,7 +36,7 @@ from rxfloor.core.sources.base import (
     read_after_write,
 )
 from rxfloor.core.sources.http import short
-from rxfloor.core.sources.konnektive import wire
+from rxfloor.core.sources.konnektive import mapping
 from rxfloor.core.sources.konnektive.client import KonnektiveClient
 from rxfloor.core.sources.konnektive.wire import NAME, Fulfillment, KonnektiveOrder, OrderDetail
 
@@ -57,28 +57,28 @@ class NoWebhooks:
 WEBHOOKS = NoWebhooks()
 
 #: statuses at or past a finish (the fulfillment left the pharmacy)
-_SHIPPED_OR_LATER = frozenset({wire.PENDING_SHIPMENT, wire.SHIPPED, wire.DELIVERED,
-                               wire.RMA_PENDING, wire.RETURNED})  # fmt: skip
+_SHIPPED_OR_LATER = frozenset({mapping.PENDING_SHIPMENT, mapping.SHIPPED, mapping.DELIVERED,
+                               mapping.RMA_PENDING, mapping.RETURNED})  # fmt: skip
 _NOTHING = PushPlan(done=False, stale=False, steps=())
 
 
 def plan_push(action: Action, remote_status: str) -> PushPlan:
     """The Update Fulfillment calls that take a fulfillment in ``remote_status`` where
     ``action`` leads (pure; see the module docstring for what each action sends)."""
-    status = wire.normalise(remote_status)
+    status = mapping.normalise(remote_status)
     shipped = status in _SHIPPED_OR_LATER
     if action is Action.CANCEL:
-        if status == wire.CANCELLED:
+        if status == mapping.CANCELLED:
             return PushPlan(done=True, stale=False, steps=())
         if shipped:
             return PushPlan(done=False, stale=True, steps=())
-        return PushPlan(done=False, stale=False, steps=(wire.STEP_CANCEL,))
+        return PushPlan(done=False, stale=False, steps=(mapping.STEP_CANCEL,))
     if action is Action.FINISH:
         if shipped:
             return PushPlan(done=True, stale=False, steps=())
-        if status == wire.CANCELLED:
+        if status == mapping.CANCELLED:
             return PushPlan(done=False, stale=True, steps=())
-        return PushPlan(done=False, stale=False, steps=(wire.STEP_SHIP,))
+        return PushPlan(done=False, stale=False, steps=(mapping.STEP_SHIP,))
     return _NOTHING  # a start or hold queued before they were local: settled without a call
 
 
@@ -134,7 +134,7 @@ class KonnektiveSource:
         return self.client.limiter.rate
 
     def active_statuses(self) -> tuple[str, ...]:
-        return wire.ACTIVE
+        return mapping.ACTIVE
 
     def window(self) -> dict[str, str]:
         """``startDate`` / ``endDate`` (mm/dd/yyyy) of a listing."""
@@ -162,8 +162,9 @@ class KonnektiveSource:
         if bare:
             yield from self._joined(window, page_size, bare)
 
-    def _joined(self, window: dict[str, str], page_size: int,
-                details: dict[str, OrderDetail]) -> Iterator[KonnektiveOrder | str]:  # fmt: skip
+    def _joined(
+        self, window: dict[str, str], page_size: int, details: dict[str, OrderDetail]
+    ) -> Iterator[KonnektiveOrder | str]:
         """The fallback: the window's Fulfillment Query rows joined to these orders."""
         by_order: dict[str, list[Fulfillment]] = defaultdict(list)
         for raw in self.client.fulfillments(window, page_size):
@@ -197,7 +198,7 @@ class KonnektiveSource:
     ) -> KonnektiveOrder:
         """One Update Fulfillment call, then the fulfillments read back. ``reason`` and
         ``idempotency_key`` have no place in Konnektive's API (see the module docstring)."""
-        shipping = step == wire.STEP_SHIP
+        shipping = step == mapping.STEP_SHIP
         self.client.update_fulfillment(
             uid,
             step,

@@ -1,4 +1,4 @@
-"""Konnektive CRM's wire models and the one mapping of its fulfillment statuses to the board.
+"""Konnektive CRM's wire models (its statuses and their mapping to the board: :mod:`.mapping`).
 
 The pharmacy is a fulfillment house that pulls, through the Order Query API
 (``order/query/``), the one Konnektive tells such houses to use: an order row carries the
@@ -13,10 +13,6 @@ read).
 One card per Konnektive order (``orderId`` is the remote id and the name). An order with
 several fulfillments (staggered shipments) is shown by its newest one that is not
 cancelled; with none, the order is not for the floor yet (not shown).
-
-Status words are read case-insensitively, spaces or hyphens as underscores
-(``Pending Shipment`` == ``PENDING_SHIPMENT``); the stored ``remote_status`` is the
-upper-case form, and :func:`status_words` gives it back for a person.
 """
 
 from __future__ import annotations
@@ -30,91 +26,28 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from rxfloor.core.lifecycle import DeliveryType, Priority, Status
 from rxfloor.core.models import LineItem, NewOrder
 from rxfloor.core.sources import local_id
+from rxfloor.core.sources.konnektive.mapping import (
+    BOARD_STATUS,
+    CANCELLED,
+    NO_FULFILLMENT,
+    REMOTE_HOLD,
+    normalise,
+)
 
 #: the source's name (its push lease, its ``[sources.konnektive]`` section, ``orders.source``)
 NAME = "konnektive"
 
-HOLD = "HOLD"
-PENDING = "PENDING"
-PENDING_SHIPMENT = "PENDING_SHIPMENT"
-SHIPPED = "SHIPPED"
-DELIVERED = "DELIVERED"
-CANCELLED = "CANCELLED"
-RMA_PENDING = "RMA_PENDING"
-RETURNED = "RETURNED"
-FAILED = "FAILED"
-RECYCLED = "RECYCLED"
-#: the status of an order that has no fulfillment (never shown, never pushed)
-NO_FULFILLMENT = "NONE"
-
-FULFILLMENT_STATUSES = (HOLD, PENDING, PENDING_SHIPMENT, SHIPPED, DELIVERED, CANCELLED,
-                        RMA_PENDING, RETURNED, FAILED, RECYCLED)  # fmt: skip
-
-#: fulfillment status -> board column. None: the order keeps the column it has (a new one
-#: opens in OPEN with the hold flag, see :data:`REMOTE_HOLD`).
-BOARD_STATUS: dict[str, Status | None] = {
-    HOLD: None,
-    PENDING: Status.OPEN,
-    PENDING_SHIPMENT: Status.FINISHED,  # tracking assigned, the carrier has not seen it yet
-    SHIPPED: Status.FINISHED,
-    DELIVERED: Status.FINISHED,
-    CANCELLED: Status.CANCELLED,
-    RMA_PENDING: Status.FINISHED,  # with a return badge
-    RETURNED: Status.FINISHED,  # with a return badge
-    FAILED: None,  # parked: the exceptions queue
-    RECYCLED: None,  # Konnektive resends a failed fulfillment once by itself
-}
-
-#: statuses in which Konnektive holds the order for us: the card shows the hold flag with
-#: these words and no one can start it (release is refused: it is released in Konnektive)
-REMOTE_HOLD: dict[str, str] = {
-    HOLD: "on hold in Konnektive (not released to the pharmacy yet)",
-    FAILED: "Failed in Konnektive: the fulfillment did not reach the pharmacy",
-    RECYCLED: "Recycled in Konnektive: it resends the failed fulfillment once",
-}
-
-#: statuses that put an order in the exceptions queue (a person must act), with the words
-#: the queue shows
-EXCEPTIONS: dict[str, str] = {
-    FAILED: "Failed in Konnektive: fix the fulfillment there (or resolve it here with a note)",
-}
-
-#: the return badge of a FINISHED card
-RETURN_BADGE: dict[str, str] = {RMA_PENDING: "return pending", RETURNED: "returned"}
-
-#: statuses in which Konnektive may still change the order by itself
-ACTIVE = (HOLD, PENDING, PENDING_SHIPMENT, SHIPPED, RMA_PENDING, FAILED, RECYCLED)
-
-#: fulfillment statuses the pharmacy sends with the Update Fulfillment API
-STEP_SHIP = SHIPPED
-STEP_CANCEL = CANCELLED
-
-
-def normalise(word: str) -> str:
-    """``Pending Shipment`` / ``pending-shipment`` -> ``PENDING_SHIPMENT``."""
-    return "_".join(word.replace("-", " ").split()).upper()
-
-
-def status_words(remote_status: str | None) -> str:
-    """A stored status for a person: ``PENDING_SHIPMENT`` -> ``Pending Shipment``
-    (``RMA_PENDING`` -> ``RMA Pending``)."""
-    if not remote_status:
-        return ""
-    return " ".join(w if w == "RMA" else w.capitalize() for w in remote_status.split("_"))
-
-
-def return_badge(remote_status: str | None) -> str | None:
-    """The badge a FINISHED card shows for a return, or None."""
-    return RETURN_BADGE.get(remote_status or "")
-
-
-def exception_words(remote_status: str | None) -> str | None:
-    """Why an order of this status belongs in the exceptions queue, or None."""
-    return EXCEPTIONS.get(remote_status or "")
-
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class FulfillmentItem(_Wire):
+    """An item of a fulfillment (``{fulfillmentItemId, name, sku, qty, status}`` in the
+    captured Order Query answer): its ``sku`` is the product code Konnektive shows."""
+
+    name: str | None = None
+    sku: str | None = None
 
 
 class Fulfillment(_Wire):
@@ -125,9 +58,9 @@ class Fulfillment(_Wire):
 
     fulfillment_id: str = Field(alias="fulfillmentId", min_length=1, max_length=64)
     order_id: str | None = Field(default=None, alias="orderId", max_length=64)
-    status: str = Field(validation_alias=AliasChoices("status", "fulfillmentStatus"),
-                        min_length=1)  # fmt: skip
+    status: str = Field(validation_alias=AliasChoices("status", "fulfillmentStatus"), min_length=1)
     tracking_number: str | None = Field(default=None, alias="trackingNumber")
+    items: list[FulfillmentItem] = Field(default_factory=list)
     date_shipped: str | None = Field(default=None, alias="dateShipped")
     date_created: str | None = Field(default=None, alias="dateCreated")
 
@@ -135,6 +68,11 @@ class Fulfillment(_Wire):
     @classmethod
     def _norm(cls, value: str) -> str:
         return normalise(value)
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _item_rows(cls, value: Any) -> Any:
+        return rows(value)
 
 
 class OrderItem(_Wire):
@@ -248,9 +186,15 @@ class KonnektiveOrder:
             ship = f"{detail.ship_first_name or ''} {detail.ship_last_name or ''}".strip()
             bill = f"{detail.first_name or ''} {detail.last_name or ''}".strip()
             patient = ship or bill
+        # the product code: the order item's productSku (assumed: no public answer shows
+        # it), else the fulfillment's item of that name's ``sku`` (the captured answer)
+        shipped = {f.name: f.sku for f in (self.fulfillment.items if self.fulfillment else [])
+                   if f.name and f.sku}  # fmt: skip
         items = [
             LineItem(
-                sku=(i.sku or i.product_id or "?")[:64],
+                sku=(i.sku or shipped.get(i.name or i.product_name or "") or i.product_id or "?")[
+                    :64
+                ],
                 drug=(i.name or i.product_name or i.sku or i.product_id or "item")[:128],
                 quantity=max(1, i.qty or i.quantity or 1),
             )

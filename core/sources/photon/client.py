@@ -46,7 +46,7 @@ ORDER_QUERY = """query order($id: ID!) {
     pharmacy { id name }
     fulfillment { type state carrier trackingNumber }
     patient { id externalId name { full } }
-    fills { id treatment { name } prescription { id } }
+    fills { id treatment { name codes { packageNDC SKU } } prescription { id } }
   }
 }"""
 

@@ -7,7 +7,7 @@ Photon's order status guide, lower case (``placed``, ``received``, ``filling``, 
 which takes it off this floor.
 
 The stand-in has its own tables (:mod:`rxfloor.sandbox.photon.state`), on
-purpose, for the reason given in :mod:`rxfloor.core.sources.rxscale.dialects`.
+purpose, for the reason given in :mod:`rxfloor.core.sources.rxscale.mapping`.
 """
 
 from __future__ import annotations
@@ -84,8 +84,17 @@ REPORT_WORD: dict[str, str] = {
 }
 
 #: push steps: the reports sent, plus ``finish`` (``shipped`` with the carrier and tracking
-#: number when the move carries tracking, else ``completed``: picked up or handed over)
+#: number when the move carries tracking; a mail order without: ``shipped``; one picked up:
+#: nothing, see :data:`HAND_OFF`)
 FINISH = "finish"
+#: The hand-off of a pickup order at the counter: ``completed``, Photon's own word for it
+#: ("the prescription (or order) has been fully completed. This should only be sent once it
+#: has been shipped, picked up, or delivered": docs.photon.health, pharmacy integration
+#: guide). Photon shows such an order COMPLETED, its fulfillment PICKED_UP. The finish before
+#: it (ready for pickup) has no report of its own: the guide's statuses have no ``ready``
+#: (Photon's READY "only appears if the pharmacy provided a ready by time", which the report
+#: cannot carry), so Photon keeps the order at ``filling`` until the patient has it.
+HAND_OFF = "completed"
 #: the reports that take an order from a word on the way to ``filling`` (START's target).
 #: ``received`` is not sent on the way: one report per move, so the echo of an intermediate
 #: report (Photon sends an event for each) can never arrive after the move settled and look
@@ -119,6 +128,8 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
         if word == REROUTED or word in _DONE_WORDS or word in ("routing", "pending"):
             return PushPlan(False, True, ())
         return PushPlan(False, False, ("canceled",))
+    if action is Action.HANDOFF:
+        return _plan_handoff(word)
     if action not in (Action.START, Action.FINISH):
         return PushPlan(True, False, ())  # nothing of it travels to Photon
     if word in _DONE_WORDS:
@@ -129,3 +140,19 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
     if steps is None:  # canceled, rerouted, error, not yet at this pharmacy
         return PushPlan(False, True, ())
     return PushPlan(False, False, steps + ((FINISH,) if action is Action.FINISH else ()))
+
+
+def _plan_handoff(word: str) -> PushPlan:
+    """A hand-off: ``completed`` from wherever a ready pickup order stands at Photon
+    (``filling``: its finish sent nothing; ``ready``: the pharmacy gave a ready-by time
+    elsewhere), preceded by ``in_progress`` when Photon lacks even that. Completed (or
+    delivered) already: done (our earlier answer was lost). Canceled, rerouted, in error or
+    shipped: the hand-off no longer applies there."""
+    if word in ("completed", "delivered"):
+        return PushPlan(True, False, ())
+    if word in ("filling", "ready"):
+        return PushPlan(False, False, (HAND_OFF,))
+    steps = _TO_FILLING.get("placed" if word in _PLACED else word)
+    if steps is None:
+        return PushPlan(False, True, ())
+    return PushPlan(False, False, (*steps, HAND_OFF))

@@ -105,9 +105,10 @@ PLUGIN = SourcePlugin(
         tracking_on_finish=True,
         remote_hold=False,
         exceptions=_exceptions,
-        # a pickup order is reported ``completed`` at its finish (as before issue 24 §3):
-        # the hand-off stays local until Photon's READY-then-completed is built
-        remote_handoff=False,
+        # a pickup order is reported ``completed`` at its hand-off (mapping.HAND_OFF); its
+        # finish reports nothing (no documented ``ready``)
+        remote_handoff=True,
+        tells_ready=False,
     ),
     section=PhotonSection,
     configured=lambda s: bool(api_url(s)),

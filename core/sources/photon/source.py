@@ -272,18 +272,14 @@ class PhotonSource:
         status = step
         if step == mapping.FINISH:
             carrier, number = _tracking(payload)
-            status = "shipped" if number else self._finish_without_tracking(uid)
+            status = "shipped"  # with the parcel's number; without, a mail order's too
+            if not number:
+                read = order_of_read(self.client.read_order(uid), self.pharmacy_id)
+                if (read.fulfillment_type or "").upper() != "MAIL_ORDER":
+                    return read  # ready for pickup: nothing to report until the hand-off
         self.client.report(uid, status, carrier=carrier, tracking_number=number,
                            idempotency_key=idempotency_key)  # fmt: skip
         return PhotonOrder(uid=uid, status=mapping.REPORT_WORD[status])
-
-    def _finish_without_tracking(self, uid: str) -> str:
-        """``shipped`` for a mail order (Photon takes ``completed`` only once it has shipped),
-        ``completed`` for one picked up; the order's type is read first (a read changes
-        nothing, so this adds no uncertainty to the report that follows)."""
-        read = self.client.read_order(uid)
-        kind = read.fulfillment.type if read.fulfillment else None
-        return "shipped" if (kind or "").upper() == "MAIL_ORDER" else "completed"
 
     def close(self) -> None:
         self.client.close()

@@ -43,8 +43,16 @@ class WirePatient(WireRef):
     name: WireName | None = None
 
 
+class WireCodes(_Wire):
+    """``TreatmentCodes``: the package NDC is the pack's (its UPC-A carries it)."""
+
+    packageNDC: str | None = None
+    SKU: str | None = None
+
+
 class WireTreatment(_Wire):
     name: str | None = None
+    codes: WireCodes | None = None
 
 
 class WireFill(_Wire):
@@ -180,10 +188,13 @@ class PhotonOrder:
 def _items(fills: list[WireFill]) -> tuple[LineItem, ...]:
     items = []
     for fill in fills:
-        rx = fill.prescription.id if fill.prescription and fill.prescription.id else None
-        sku = (rx or fill.id or "?")[:64]
+        rx = (fill.prescription.id if fill.prescription else None) or fill.id or "?"
+        codes = fill.treatment.codes if fill.treatment else None
+        # the pack's NDC (a product scan matches it), else the treatment's SKU (an OTC or
+        # equipment), else the prescription's id: an event names no treatment
+        code = (codes.packageNDC or codes.SKU or "").strip() if codes else ""
         drug = fill.treatment.name if fill.treatment and fill.treatment.name else None
-        items.append(LineItem(sku=sku, drug=(drug or f"prescription {sku}")[:128]))
+        items.append(LineItem(sku=(code or rx)[:64], drug=(drug or f"prescription {rx}")[:128]))
     return tuple(items)
 
 

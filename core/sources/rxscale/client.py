@@ -16,12 +16,12 @@ from pydantic import SecretStr, ValidationError
 
 from rxfloor.core.sources import http
 from rxfloor.core.sources.base import TransientError
-from rxfloor.core.sources.rxscale.wire import OrderPage, RemoteOrder
+from rxfloor.core.sources.rxscale.wire import OrderPage, RxScaleOrder
 from rxfloor.core.sync.retry import RateLimiter
 from rxfloor.core.text import api_key_problem, register_secret, scrub
 
 
-class RemoteClient:
+class RxScaleClient:
     """Calls of the documented API. Each call is one HTTP request (no hidden retries here:
     the sync worker decides, because only it knows whether a lost answer matters)."""
 
@@ -55,7 +55,7 @@ class RemoteClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> RemoteClient:
+    def __enter__(self) -> RxScaleClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -79,7 +79,7 @@ class RemoteClient:
 
     def iter_orders(
         self, limit: int = 200, status: str | None = None
-    ) -> Iterator[RemoteOrder | str]:
+    ) -> Iterator[RxScaleOrder | str]:
         """Every remote order (of ``status``), page by page; a malformed entry is yielded as
         its error line."""
         page = 0
@@ -87,19 +87,19 @@ class RemoteClient:
             result = self.list_page(page, limit, status)
             for raw in result.data:
                 try:
-                    yield RemoteOrder.model_validate(raw)
+                    yield RxScaleOrder.model_validate(raw)
                 except ValidationError as exc:
                     yield f"malformed order {raw.get('uid', '?')!r}: {http.short(exc)}"
             page += 1
             if page >= result.total_pages or not result.data:
                 return
 
-    def get_order(self, uid: str) -> RemoteOrder:
+    def get_order(self, uid: str) -> RxScaleOrder:
         return self._order(self._call("GET", f"pharmacy_orders/{uid}"))
 
     def set_status(
         self, uid: str, status: str, *, comment: str | None = None, idempotency_key: str
-    ) -> RemoteOrder:
+    ) -> RxScaleOrder:
         body: dict[str, Any] = {"status": status}
         if comment:
             body["comment"] = comment
@@ -111,7 +111,7 @@ class RemoteClient:
         )
         return self._order(answer)
 
-    def complete_order(self, uid: str, *, idempotency_key: str) -> RemoteOrder:
+    def complete_order(self, uid: str, *, idempotency_key: str) -> RxScaleOrder:
         """``PATCH …/pharmacy_orders/{uid}/complete_order`` (v2): ``completed``, with the stock
         reduction and the shipment events only this call triggers."""
         answer = self._call(
@@ -122,9 +122,9 @@ class RemoteClient:
         return self._order(answer)
 
     # -- plumbing
-    def _order(self, body: Any) -> RemoteOrder:
+    def _order(self, body: Any) -> RxScaleOrder:
         try:
-            return RemoteOrder.model_validate(body)
+            return RxScaleOrder.model_validate(body)
         except ValidationError as exc:
             raise TransientError(f"malformed order from the remote: {http.short(exc)}") from None
 

@@ -21,9 +21,9 @@ import httpx
 from rxfloor.core.config import Settings
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sources.base import PermanentError, PushPlan, WebhookEvent
-from rxfloor.core.sources.rxscale import dialects
-from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.dialects import (
+from rxfloor.core.sources.rxscale import mapping
+from rxfloor.core.sources.rxscale.client import RxScaleClient
+from rxfloor.core.sources.rxscale.mapping import (
     ACTIVE,
     COMPLETE,
     HAND_OFF,
@@ -31,7 +31,7 @@ from rxfloor.core.sources.rxscale.dialects import (
     V2_ONLY,
     DialectName,
 )
-from rxfloor.core.sources.rxscale.wire import RemoteOrder, WebhookEnvelope
+from rxfloor.core.sources.rxscale.wire import RxScaleOrder, WebhookEnvelope
 
 NAME = "rxscale"
 CANCELLED = "cancelled"
@@ -49,7 +49,7 @@ class RxScaleWebhooks:
     """RxScale's deliveries: HMAC-signed JSON envelopes carrying one order each.
 
     The stand-in signs with its own code (``sandbox.sign``), not this check, for the same
-    reason its lifecycle is its own: see :mod:`.dialects`.
+    reason its lifecycle is its own: see :mod:`.mapping`.
     """
 
     signature_header = "X-Webhook-Signature"
@@ -61,7 +61,7 @@ class RxScaleWebhooks:
         """The envelope carries everything (RxScale sends no event id: dedupe by hash)."""
         raw = json.loads(body)
         envelope = WebhookEnvelope.model_validate(raw)
-        order = RemoteOrder.model_validate(envelope.data)
+        order = RxScaleOrder.model_validate(envelope.data)
         return WebhookEvent(envelope.event_type, envelope.timestamp, order, raw)
 
 
@@ -88,20 +88,20 @@ def _cancel_refused_on_hold(refused: PermanentError) -> PermanentError:
     )
 
 
-def ships(order: RemoteOrder) -> bool:
+def ships(order: RxScaleOrder) -> bool:
     """The order leaves by carrier (``delivery_type.identifier`` shipping / ship)."""
     ident = (order.delivery_type.identifier or "") if order.delivery_type else ""
     return ident.strip().lower() in ("shipping", "ship")
 
 
 class RxScaleSource:
-    """The RxScale API through one :class:`RemoteClient` (thread-safe: the client pools its
+    """The RxScale API through one :class:`RxScaleClient` (thread-safe: the client pools its
     connections; the dialect, once learnt, only ever changes from unknown or v1 to v2)."""
 
     name = NAME
     webhooks = WEBHOOKS
 
-    def __init__(self, client: RemoteClient, *, dialect: DialectName | None = None) -> None:
+    def __init__(self, client: RxScaleClient, *, dialect: DialectName | None = None) -> None:
         self.client = client
         self._configured = dialect
         self._dialect: DialectName | None = dialect
@@ -117,7 +117,7 @@ class RxScaleSource:
         from rxfloor.core.sources.rxscale.plugin import rxscale_settings
 
         section = rxscale_settings(settings)
-        client = RemoteClient(
+        client = RxScaleClient(
             section.api_url or "",
             settings.resolved_api_key(),
             timeout_s=section.http_timeout_s,
@@ -137,7 +137,7 @@ class RxScaleSource:
     def active_statuses(self) -> tuple[str, ...] | None:
         return None if self._dialect is None else ACTIVE[self._dialect]
 
-    def iter_orders(self, page_size: int, *, active: bool) -> Iterator[RemoteOrder | str]:
+    def iter_orders(self, page_size: int, *, active: bool) -> Iterator[RxScaleOrder | str]:
         statuses = self.active_statuses() if active else None
         for status in statuses or (None,):
             for item in self.client.iter_orders(page_size, status):
@@ -145,11 +145,11 @@ class RxScaleSource:
                     self._learn(item.status)
                 yield item
 
-    def get_order(self, uid: str) -> RemoteOrder:
+    def get_order(self, uid: str) -> RxScaleOrder:
         return self._learn_from(self.client.get_order(uid))
 
     def plan_push(self, action: Action, remote_status: str) -> PushPlan:
-        return dialects.plan_push(action, remote_status)
+        return mapping.plan_push(action, remote_status)
 
     def push_step(
         self,
@@ -159,10 +159,10 @@ class RxScaleSource:
         reason: str | None,
         idempotency_key: str,
         payload: dict[str, Any] | None = None,
-    ) -> RemoteOrder:
+    ) -> RxScaleOrder:
         """RxScale's PATCH carries the status and the comment; ``payload`` has nothing for it.
 
-        :data:`~dialects.COMPLETE` reads the order first (a read changes nothing): it is sent
+        :data:`~mapping.COMPLETE` reads the order first (a read changes nothing): it is sent
         only for an order that ships and stands at ``ready_for_pickup``; otherwise the order
         is answered as it is (picked up: completed at its hand-off; completed already: done)."""
         if step == HAND_OFF:  # the patient has it: completed, whatever the delivery
@@ -178,8 +178,9 @@ class RxScaleSource:
             )
         comment = reason if step in TAKES_REASON else None
         try:
-            answer = self.client.set_status(uid, step, comment=comment,
-                                            idempotency_key=idempotency_key)  # fmt: skip
+            answer = self.client.set_status(
+                uid, step, comment=comment, idempotency_key=idempotency_key
+            )
         except PermanentError as exc:
             if step == CANCELLED and _ON_HOLD.search(str(exc)):
                 raise _cancel_refused_on_hold(exc) from None
@@ -189,7 +190,7 @@ class RxScaleSource:
     def close(self) -> None:
         self.client.close()
 
-    def _learn_from(self, order: RemoteOrder) -> RemoteOrder:
+    def _learn_from(self, order: RxScaleOrder) -> RxScaleOrder:
         self._learn(order.status)
         return order
 

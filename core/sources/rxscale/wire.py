@@ -1,9 +1,9 @@
 """The RxScale API's wire models: tolerant (unknown fields ignored, optional where the docs
 waver), both status dialects, and the one mapping from the wire to a new local order.
 
-:class:`RemoteOrder` is what the sync engine receives as a
+:class:`RxScaleOrder` is what the sync engine receives as a
 :class:`~rxfloor.core.sources.base.SourceOrder`: its ``board_status`` and ``on_hold`` come
-from :mod:`.dialects`.
+from :mod:`.mapping`.
 """
 
 from __future__ import annotations
@@ -15,42 +15,42 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rxfloor.core.lifecycle import DeliveryType, Priority, Status
 from rxfloor.core.models import LineItem, NewOrder
-from rxfloor.core.sources.rxscale.dialects import BOARD_STATUS, REMOTE_HOLD
+from rxfloor.core.sources.rxscale.mapping import BOARD_STATUS, REMOTE_HOLD
 
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class RemoteSku(_Wire):
+class RxScaleSku(_Wire):
     uid: str = ""
     display_name: str = ""
     pzn: str | None = None
 
 
-class RemoteItem(_Wire):
+class RxScaleItem(_Wire):
     uid: str = ""
     amount: int = 1
-    sku: RemoteSku = Field(default_factory=RemoteSku)
+    sku: RxScaleSku = Field(default_factory=RxScaleSku)
 
 
-class RemoteAddress(_Wire):
+class RxScaleAddress(_Wire):
     first_name: str | None = None
     last_name: str | None = None
 
 
-class RemoteOrderInfo(_Wire):
+class RxScaleOrderInfo(_Wire):
     uid: str | None = None
-    delivery_address: RemoteAddress | None = None
+    delivery_address: RxScaleAddress | None = None
     priority: int | None = 0
 
 
-class RemoteDeliveryType(_Wire):
+class RxScaleDeliveryType(_Wire):
     identifier: str | None = None
     display_name: str | None = None
 
 
-class RemotePatient(_Wire):
+class RxScalePatient(_Wire):
     display_name: str | None = None
     date_of_birth: str | None = None  # "1961-04-23" (detail call and webhooks)
 
@@ -63,7 +63,7 @@ class RemotePatient(_Wire):
             return None
 
 
-class RemoteOrder(_Wire):
+class RxScaleOrder(_Wire):
     """One pharmacy order as the API sends it (list, detail, PATCH answer or webhook)."""
 
     uid: str = Field(min_length=1, max_length=64)
@@ -73,10 +73,10 @@ class RemoteOrder(_Wire):
     comment: str | None = None
     created_at: float | None = None
     updated_at: float | None = None
-    order: RemoteOrderInfo | None = None
-    delivery_type: RemoteDeliveryType | None = None
-    order_items: list[RemoteItem] = Field(default_factory=list)
-    patient_data: RemotePatient | None = None
+    order: RxScaleOrderInfo | None = None
+    delivery_type: RxScaleDeliveryType | None = None
+    order_items: list[RxScaleItem] = Field(default_factory=list)
+    patient_data: RxScalePatient | None = None
 
     @field_validator("status")
     @classmethod
@@ -113,12 +113,15 @@ class RemoteOrder(_Wire):
 
     def to_new_order(self, board_status: Status) -> NewOrder:
         """The local form of a remote order seen for the first time."""
-        info = self.order or RemoteOrderInfo()
+        info = self.order or RxScaleOrderInfo()
         rank = info.priority or 0
         priority = Priority.STAT if rank >= 2 else Priority.WAITER if rank == 1 else Priority.NORMAL
         ident = (self.delivery_type.identifier or "") if self.delivery_type else ""
-        delivery = {"shipping": DeliveryType.SHIP, "ship": DeliveryType.SHIP,
-                    "courier": DeliveryType.COURIER}.get(ident, DeliveryType.PICKUP)  # fmt: skip
+        delivery = {
+            "shipping": DeliveryType.SHIP,
+            "ship": DeliveryType.SHIP,
+            "courier": DeliveryType.COURIER,
+        }.get(ident, DeliveryType.PICKUP)
         patient = ""
         if self.patient_data and self.patient_data.display_name:
             patient = self.patient_data.display_name
@@ -160,7 +163,7 @@ class OrderPage(_Wire):
 
 
 class WebhookEnvelope(_Wire):
-    """A webhook delivery's body: the order it carries is ``data`` (a :class:`RemoteOrder`)."""
+    """A webhook delivery's body: the order it carries is ``data`` (a :class:`RxScaleOrder`)."""
 
     event_type: str
     timestamp: float

@@ -42,6 +42,10 @@ class ShopifySection(BaseModel):
     #: first and last name (the card's initials, the detail's name). Off: it asks for no
     #: customer field and the cards show no initials ("?") rather than guessed ones
     customer_names: bool = False
+    #: the app has the ``read_products`` access scope: the pull asks each line item's
+    #: variant ``barcode`` (the pack's GTIN / EAN / UPC, which a product scan matches). Off:
+    #: items carry the merchant's SKU only (``ProductVariant`` needs that scope)
+    barcodes: bool = False
 
 
 def shop_url(settings: Settings) -> str | None:
@@ -69,17 +73,17 @@ def _words(remote_status: str) -> str:
 def _exceptions() -> dict[str, str]:
     """Every compact status a person must look at: closed INCOMPLETE (back to the merchant)
     or a fulfillment request we rejected (imported when asked: no cycle)."""
-    from rxfloor.core.sources.shopify import wire
+    from rxfloor.core.sources.shopify import mapping
 
     table: dict[str, str] = {}
-    for status in wire.STATUSES:
-        for request in wire.REQUEST_STATUSES:
-            if status == wire.INCOMPLETE:
-                table[wire.compact(status, request)] = (
+    for status in mapping.STATUSES:
+        for request in mapping.REQUEST_STATUSES:
+            if status == mapping.INCOMPLETE:
+                table[mapping.compact(status, request)] = (
                     "INCOMPLETE in Shopify: closed unfulfilled, back with the merchant"
                 )
-            elif request == wire.REJECTED:
-                table[wire.compact(status, request)] = (
+            elif request == mapping.REJECTED:
+                table[mapping.compact(status, request)] = (
                     "request REJECTED in Shopify: the merchant must reassign or cancel it"
                 )
     return table

@@ -16,6 +16,12 @@ The floor shows the patient's initials on a card and the name in the detail, not
 address: the documents ask for ``destination { firstName lastName }`` only when the app says
 it is approved (``[sources.shopify] customer_names``, :data:`ASSIGNED_NAMES` /
 :data:`ONE_NAMES`), and never for the city or the street.
+
+Product codes: a line item's ``sku`` is the merchant's; the pack's barcode (GTIN / EAN /
+UPC) is its variant's ``barcode``, and ``ProductVariant`` needs the ``read_products`` access
+scope (without it Shopify refuses the field, ``ACCESS_DENIED``): the documents ask for
+``variant { barcode }`` only when the app says it has that scope (``[sources.shopify]
+barcodes``, :func:`documents`).
 """
 
 from __future__ import annotations
@@ -33,7 +39,11 @@ ASSIGNMENT_STATUSES = ("FULFILLMENT_REQUESTED", "FULFILLMENT_ACCEPTED", "CANCELL
 _NAMES = "  destination { firstName lastName }\n"
 
 
-def _full(names: bool) -> str:
+#: the pack's barcode: ``ProductVariant`` needs the ``read_products`` access scope
+_BARCODE = " variant { barcode }"
+
+
+def _full(names: bool, barcodes: bool = False) -> str:
     """What a listed or read-back fulfillment order carries (the board's card and detail)."""
     return f"""
 fragment Full on FulfillmentOrder {{
@@ -51,7 +61,7 @@ fragment Full on FulfillmentOrder {{
     nodes {{ kind message sentAt }}
   }}
   lineItems(first: {LINE_ITEMS}) {{
-    nodes {{ id sku productTitle variantTitle totalQuantity }}
+    nodes {{ id sku productTitle variantTitle totalQuantity{_BARCODE if barcodes else ""} }}
   }}
 }}
 """
@@ -99,6 +109,20 @@ ONE = _ONE + _full(names=False)
 #: the same, with the patient's name (an app approved for protected customer fields)
 ASSIGNED_NAMES = _ASSIGNED + _full(names=True)
 ONE_NAMES = _ONE + _full(names=True)
+#: with each line item's variant barcode (an app with ``read_products``: ``barcodes``)
+ASSIGNED_BARCODES = _ASSIGNED + _full(names=False, barcodes=True)
+ONE_BARCODES = _ONE + _full(names=False, barcodes=True)
+ASSIGNED_NAMES_BARCODES = _ASSIGNED + _full(names=True, barcodes=True)
+ONE_NAMES_BARCODES = _ONE + _full(names=True, barcodes=True)
+
+
+def documents(*, names: bool, barcodes: bool) -> tuple[str, str]:
+    """The listing and the read-back of one fulfillment order an app asks with."""
+    if barcodes:
+        return (ASSIGNED_NAMES_BARCODES, ONE_NAMES_BARCODES) if names else (
+            ASSIGNED_BARCODES, ONE_BARCODES)  # fmt: skip
+    return (ASSIGNED_NAMES, ONE_NAMES) if names else (ASSIGNED, ONE)
+
 
 ACCEPT = (
     """
@@ -185,6 +209,10 @@ ALL = {
     "ONE": ONE,
     "ASSIGNED_NAMES": ASSIGNED_NAMES,
     "ONE_NAMES": ONE_NAMES,
+    "ASSIGNED_BARCODES": ASSIGNED_BARCODES,
+    "ONE_BARCODES": ONE_BARCODES,
+    "ASSIGNED_NAMES_BARCODES": ASSIGNED_NAMES_BARCODES,
+    "ONE_NAMES_BARCODES": ONE_NAMES_BARCODES,
     "STATE": STATE,
     "ACCEPT": ACCEPT,
     "REJECT": REJECT,

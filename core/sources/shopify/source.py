@@ -46,7 +46,7 @@ from rxfloor.core.sources.base import (
 from rxfloor.core.sources.http import short
 from rxfloor.core.sources.shopify import queries
 from rxfloor.core.sources.shopify.client import ShopifyClient
-from rxfloor.core.sources.shopify.wire import (
+from rxfloor.core.sources.shopify.mapping import (
     ACCEPTED,
     ACTIVE_STATUSES,
     CANCELLATION_ACCEPTED,
@@ -56,7 +56,6 @@ from rxfloor.core.sources.shopify.wire import (
     CLOSED,
     IN_PROGRESS,
     INCOMPLETE,
-    NAME,
     ON_HOLD,
     OPEN,
     REJECTED,
@@ -64,12 +63,11 @@ from rxfloor.core.sources.shopify.wire import (
     SCHEDULED,
     SUBMITTED,
     UNSUBMITTED,
-    FulfillmentOrder,
-    FulfillmentOrderPage,
     board_status,
     compact,
     split,
 )
+from rxfloor.core.sources.shopify.wire import NAME, FulfillmentOrder, FulfillmentOrderPage
 from rxfloor.core.text import scrub
 
 # -- push planning (pure) -------------------------------------------------------------------------
@@ -337,14 +335,20 @@ class ShopifySource:
     rate_limit_per_s = None  # paced by query cost (the client's bucket), not by requests
 
     def __init__(
-        self, client: ShopifyClient, *, location_id: str | None = None, customer_names: bool = False
+        self,
+        client: ShopifyClient,
+        *,
+        location_id: str | None = None,
+        customer_names: bool = False,
+        barcodes: bool = False,
     ) -> None:
         self.client = client
         self.location_id = location_id
         #: the app is approved for the protected customer fields of a name: ask for them
         self.customer_names = customer_names
-        self._assigned = queries.ASSIGNED_NAMES if customer_names else queries.ASSIGNED
-        self._one = queries.ONE_NAMES if customer_names else queries.ONE
+        #: the app may read products (``read_products``): ask for the variants' barcodes
+        self.barcodes = barcodes
+        self._assigned, self._one = queries.documents(names=customer_names, barcodes=barcodes)
 
     @classmethod
     def from_settings(
@@ -366,7 +370,8 @@ class ShopifySource:
         location = section.location_id
         if location and location.isdigit():
             location = f"gid://shopify/Location/{location}"
-        return cls(client, location_id=location, customer_names=section.customer_names)
+        return cls(client, location_id=location, customer_names=section.customer_names,
+                   barcodes=section.barcodes)  # fmt: skip
 
     def active_statuses(self) -> tuple[str, ...]:
         return active_statuses()

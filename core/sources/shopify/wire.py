@@ -1,5 +1,5 @@
-"""Shopify's wire models (the GraphQL answers, and the webhook payloads' snake_case forms)
-and the one mapping from a fulfillment order to the board (docs/pages/sources/shopify.md).
+"""Shopify's wire models (the GraphQL answers, and the webhook payloads' snake_case forms);
+the mapping of their statuses to the board is :mod:`.mapping`.
 
 A :class:`FulfillmentOrder` is what the sync engine receives as a
 :class:`~rxfloor.core.sources.base.SourceOrder`. Its ``status`` is the compact
@@ -19,61 +19,17 @@ from pydantic.alias_generators import to_camel
 
 from rxfloor.core.lifecycle import DeliveryType, Status
 from rxfloor.core.models import LineItem, NewOrder
+from rxfloor.core.sources.shopify.mapping import (
+    CANCELLATION_REQUESTED,
+    ON_HOLD,
+    SCHEDULED,
+    UNSUBMITTED,
+    board_status,
+    compact,
+    normalise,
+)
 
 NAME = "shopify"
-
-# FulfillmentOrderStatus
-OPEN, IN_PROGRESS, ON_HOLD, SCHEDULED = "OPEN", "IN_PROGRESS", "ON_HOLD", "SCHEDULED"
-INCOMPLETE, CLOSED, CANCELLED = "INCOMPLETE", "CLOSED", "CANCELLED"
-# FulfillmentOrderRequestStatus
-UNSUBMITTED, SUBMITTED, ACCEPTED, REJECTED = "UNSUBMITTED", "SUBMITTED", "ACCEPTED", "REJECTED"
-CANCELLATION_REQUESTED = "CANCELLATION_REQUESTED"
-CANCELLATION_ACCEPTED = "CANCELLATION_ACCEPTED"
-CANCELLATION_REJECTED = "CANCELLATION_REJECTED"
-REQUEST_CLOSED = "CLOSED"
-
-STATUSES = (OPEN, IN_PROGRESS, ON_HOLD, SCHEDULED, INCOMPLETE, CLOSED, CANCELLED)
-REQUEST_STATUSES = (UNSUBMITTED, SUBMITTED, ACCEPTED, REJECTED, CANCELLATION_REQUESTED,
-                    CANCELLATION_ACCEPTED, CANCELLATION_REJECTED, REQUEST_CLOSED)  # fmt: skip
-
-#: The statuses in which Shopify (the merchant) may still change an order by itself.
-ACTIVE_STATUSES = (OPEN, IN_PROGRESS, ON_HOLD, SCHEDULED)
-
-
-def compact(status: str, request_status: str) -> str:
-    """``orders.remote_status`` of a fulfillment order: ``IN_PROGRESS/ACCEPTED``."""
-    return f"{status}/{request_status}"
-
-
-def split(remote_status: str) -> tuple[str, str]:
-    """The two halves of a compact status (a lone status reads as request UNSUBMITTED)."""
-    status, _, request = remote_status.partition("/")
-    return _enum(status), _enum(request) if request else UNSUBMITTED
-
-
-def board_status(status: str, request: str) -> Status | None:
-    """The board column of a fulfillment order (docs/pages/sources/shopify.md), or None where
-    the pharmacy has nothing to do with it (no request submitted)."""
-    if request == REJECTED:
-        return Status.CANCELLED  # we turned the request down
-    if status == CLOSED:
-        if request == UNSUBMITTED:
-            return None  # the merchant fulfilled it elsewhere; never ours
-        # fulfilled by us; a request we never accepted was closed by the merchant instead
-        return Status.CANCELLED if request in (SUBMITTED, CANCELLATION_ACCEPTED) else (
-            Status.FINISHED)  # fmt: skip
-    if status in (INCOMPLETE, CANCELLED) or request in (CANCELLATION_ACCEPTED, REQUEST_CLOSED):
-        return Status.CANCELLED  # closed incomplete by us, or cancelled (on request)
-    if status == IN_PROGRESS or request in (ACCEPTED, CANCELLATION_REQUESTED,
-                                            CANCELLATION_REJECTED):  # fmt: skip
-        return Status.PROCESSING
-    if request == SUBMITTED or status == SCHEDULED:
-        return Status.OPEN  # a scheduled one shows with the scheduled flag (fulfill_at)
-    return None  # UNSUBMITTED: the merchant has not asked us yet
-
-
-def _enum(value: str) -> str:
-    return value.strip().upper().replace("-", "_").replace(" ", "_")
 
 
 class _Wire(BaseModel):
@@ -105,13 +61,19 @@ class MerchantRequest(_Wire):
     sent_at: datetime | None = None
 
 
+class Variant(_Wire):
+    barcode: str | None = None
+
+
 class FoLineItem(_Wire):
     id: str | None = None
     sku: str | None = None
+    variant: Variant | None = None
     product_title: str | None = None
     variant_title: str | None = None
-    total_quantity: int = Field(default=1, validation_alias=AliasChoices("totalQuantity",
-                                "total_quantity", "quantity"))  # fmt: skip
+    total_quantity: int = Field(
+        default=1, validation_alias=AliasChoices("totalQuantity", "total_quantity", "quantity")
+    )
 
 
 def _nodes(value: Any) -> Any:
@@ -145,7 +107,7 @@ class FulfillmentOrder(_Wire):
     @field_validator("raw_status", "request_status", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
-        return _enum(value) if isinstance(value, str) else value
+        return normalise(value) if isinstance(value, str) else value
 
     @field_validator("merchant_requests", "line_items", "fulfillment_holds", mode="before")
     @classmethod
@@ -192,7 +154,9 @@ class FulfillmentOrder(_Wire):
         """The merchant's message with an unanswered cancellation request."""
         if not self.cancel_requested:
             return None
-        asked = [r for r in self.merchant_requests if _enum(r.kind or "") == "CANCELLATION_REQUEST"]
+        asked = [
+            r for r in self.merchant_requests if normalise(r.kind or "") == "CANCELLATION_REQUEST"
+        ]
         asked.sort(key=lambda r: r.sent_at.timestamp() if r.sent_at else 0.0)
         return (asked[-1].message or None) if asked else None
 
@@ -210,7 +174,7 @@ class FulfillmentOrder(_Wire):
         """The local form of a fulfillment order seen for the first time."""
         from rxfloor.core.sources import local_id
 
-        method = _enum(self.delivery_method.method_type or "") if self.delivery_method else ""
+        method = normalise(self.delivery_method.method_type or "") if self.delivery_method else ""
         delivery = {"PICK_UP": DeliveryType.PICKUP, "LOCAL": DeliveryType.COURIER}.get(
             method, DeliveryType.SHIP
         )
@@ -223,6 +187,7 @@ class FulfillmentOrder(_Wire):
                 sku=(i.sku or (i.id or "?").rsplit("/", 1)[-1])[:64],
                 drug=(" ".join(t for t in (i.product_title, i.variant_title) if t) or "item")[:128],
                 quantity=max(1, i.total_quantity),
+                barcode=(i.variant.barcode or "").strip()[:64] or None if i.variant else None,
             )
             for i in self.line_items
         ]

@@ -16,7 +16,8 @@ Pages (facts taken, not text):
 * ``SCHEMA`` — github.com/Photon-Health/client ``packages/sdk/src/types.ts`` (the generated
   schema of the older API, ``api.photon.health/graphql``): ``Query.order(id: ID!)``, types
   ``Order``, ``OrderFulfillment``, ``Pharmacy``, ``Patient``, ``Name``, ``Fill``,
-  ``Treatment``, ``Prescription``.
+  ``Treatment``, ``Prescription``; ``Treatment.codes: TreatmentCodes {HCPCS, SKU,
+  packageNDC, productNDC, rxcui}`` (the pack's NDC, what a product scan matches).
 * ``NETWORK`` — github.com/Photon-Health/docs ``network/order.mdx``: the newer API reads an
   order through ``order(order: {id}, metadata)``; its fields have no ``externalId``,
   ``fulfillment`` or ``fills`` (not supported by rxfloor).
@@ -53,7 +54,9 @@ SCHEMA: dict[str, dict[str, str | None]] = {
     "Name": {"first": None, "full": None, "last": None, "middle": None, "title": None},
     "Fill": {"filledAt": None, "id": None, "order": "Order", "prescription": "Prescription",
              "requestedAt": None, "state": None, "treatment": "Treatment"},
-    "Treatment": {"codes": None, "description": None, "id": None, "name": None},
+    "Treatment": {"codes": "TreatmentCodes", "description": None, "id": None, "name": None},
+    "TreatmentCodes": {"HCPCS": None, "SKU": None, "packageNDC": None, "productNDC": None,
+                       "rxcui": None},
     "Prescription": {"id": None, "externalId": None, "daysSupply": None},
 }  # fmt: skip
 #: NETWORK: what the newer API's order has (``OrderFields`` there)

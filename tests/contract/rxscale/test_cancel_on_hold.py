@@ -25,7 +25,7 @@ from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources import local_id
-from rxfloor.core.sources.rxscale.dialects import plan_push
+from rxfloor.core.sources.rxscale.mapping import plan_push
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures

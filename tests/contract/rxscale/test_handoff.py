@@ -15,7 +15,7 @@ from sqlalchemy import select
 from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, Counter, OrderService
-from rxfloor.core.sources.rxscale.dialects import HAND_OFF, plan_push
+from rxfloor.core.sources.rxscale.mapping import HAND_OFF, plan_push
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.sources.base import TransientError
-from rxfloor.core.sources.rxscale.client import RemoteClient
-from rxfloor.core.sources.rxscale.dialects import COMPLETE, plan_push
+from rxfloor.core.sources.rxscale.client import RxScaleClient
+from rxfloor.core.sources.rxscale.mapping import COMPLETE, plan_push
 from rxfloor.core.sources.rxscale.source import RxScaleSource, ships
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
@@ -61,7 +61,7 @@ def test_complete_order_is_the_documented_call_and_only_for_an_order_that_ships(
             state["status"] = "completed"
         return httpx.Response(200, json=_order("po-1", state["status"], identifier))
 
-    client = RemoteClient(URL, SecretStr(KEY), rate_limit_per_s=None,
+    client = RxScaleClient(URL, SecretStr(KEY), rate_limit_per_s=None,
                           transport=httpx.MockTransport(handler))  # fmt: skip
     source = RxScaleSource(client, dialect="v2")
     answer = source.push_step("po-1", COMPLETE, reason=None, idempotency_key="k-1")
@@ -118,7 +118,7 @@ def test_a_429_without_retry_after_is_paced_by_the_client() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(429, json={"error": "Rate limit exceeded"})
 
-    client = RemoteClient(URL, SecretStr(KEY), rate_limit_per_s=10.0,
+    client = RxScaleClient(URL, SecretStr(KEY), rate_limit_per_s=10.0,
                           transport=httpx.MockTransport(handler))  # fmt: skip
     with client, pytest.raises(TransientError) as caught:
         client.get_order("po-1")
@@ -147,7 +147,7 @@ def test_the_client_paces_itself_against_the_stand_ins_limit(sandbox_factory: An
     """LIMITS: without Retry-After the client's limiter learns the rate from the 429s."""
     server: SandboxServer = sandbox_factory(seed=3, dialect="v2", rate_limit=4)
     uids = [o["uid"] for o in server.state.list_orders(0, 3)[0]]
-    client = RemoteClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=20.0)
+    client = RxScaleClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=20.0)
     read, limited = 0, 0
     with client:
         while read < 12:

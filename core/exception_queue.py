@@ -110,9 +110,17 @@ def _candidates() -> ColumnElement[bool]:
 
 _REQUESTED = orders.c.request_kind == CANCELLATION
 #: what every item names of its order (:func:`_order`)
-_ORDER = (orders.c.id.label("order_id"), orders.c.name, orders.c.source, orders.c.remote_status,
-          orders.c.status, orders.c.priority, orders.c.delivery_type, orders.c.due_at,
-          orders.c.created_at)  # fmt: skip
+_ORDER = (
+    orders.c.id.label("order_id"),
+    orders.c.name,
+    orders.c.source,
+    orders.c.remote_status,
+    orders.c.status,
+    orders.c.priority,
+    orders.c.delivery_type,
+    orders.c.due_at,
+    orders.c.created_at,
+)
 
 
 def count(conn: Connection) -> int:
@@ -135,8 +143,7 @@ def queue(conn: Connection, targets: Targets | None = None) -> list[ExceptionIte
     """Every item, oldest first (then by order name); each order's promised time under
     ``targets`` (the floor's)."""
     targets = targets or Targets()
-    items = [*_moves(conn, targets), *_source_exceptions(conn, targets),
-             *_requests(conn, targets)]  # fmt: skip
+    items = [*_moves(conn, targets), *_source_exceptions(conn, targets), *_requests(conn, targets)]
     items.sort(key=lambda i: (i.since, i.order_name, i.key))
     return items
 
