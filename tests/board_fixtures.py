@@ -143,9 +143,16 @@ async def ready(pilot: Pilot[None]) -> None:
 async def press(pilot: Pilot[None], *keys: str) -> None:
     """Keys as a person types them: each one apart by more than a scanner's gap (keys
     pressed faster are read as a scan, see :mod:`rxfloor.tui.scan`)."""
+    scans = getattr(pilot.app, "scans", None)
     for key in keys:
         await pilot.press(key)
         await pilot.pause(SCAN_GAP_S * 2)
+        if scans is not None and scans.holding:
+            # a busy machine fires the scan reader's gap timer late: the key has not acted
+            # yet. Wait for it to act rather than for a fixed time (the key is still apart
+            # from the next one: that one is pressed later still)
+            await until(pilot, lambda: not scans.holding)
+            await pilot.pause()
 
 
 async def scan(pilot: Pilot[None], text: str, *, enter: bool = True) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -360,3 +361,96 @@ async def test_the_wall_draws_the_days_flow_and_turnaround_as_the_report_counts_
             assert body.startswith("all") and str(overall.count) in body
         else:
             assert "nothing finished yet today" in body
+
+
+def _at(when: datetime) -> datetime:
+    return when
+
+
+def _seed_will_call(url: str) -> None:
+    """Pickup orders: two ready since 10 and 9 days (bins B3 and none), one ready since 2
+    days, and today one ready in B7, one handed off; the board's seed finished #1006 (ship)."""
+    from rxfloor.core.lifecycle import Action, DeliveryType
+    from rxfloor.core.service import Actor, Counter, OrderService
+    from tests.board_fixtures import shopify
+
+    store = Store.open(url, migrate=False)
+    for n, days, bin, handoff in ((91, 10.0, "B3", False), (92, 9.2, None, False),
+                                  (93, 2.0, "B4", False), (94, 0.1, "B7", False),
+                                  (95, 0.05, None, True)):  # fmt: skip
+        at = FROZEN - timedelta(days=days)
+        svc = OrderService(store, Actor("CD", "counter-2"), clock=functools.partial(_at, at))
+        order = shopify(n, f"#9{n}", delivery=DeliveryType.PICKUP)
+        svc.add_orders([order])
+        svc.act(order.name, Action.START)
+        svc.act(order.name, Action.FINISH, counter=Counter(bin=bin))
+        if handoff:
+            svc.act(order.name, Action.HANDOFF, counter=Counter(id_checked=True))
+    store.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_the_wall_counts_ready_apart_from_shipped_and_lists_back_to_stock(
+    url: str, size: tuple[int, int]
+) -> None:
+    _seed_will_call(url)
+    app = make_watch(url)
+    async with app.run_test(size=size) as pilot:
+        await shown_once(pilot)
+        figures = app.wall.figures
+        assert figures is not None
+        split = figures.finished_split
+        assert (split.ready, split.picked_up, split.shipped) == (1, 1, 1)
+        assert painted(app, "finished")[0] == figures.finished_today == 3
+        text = screen_text(app)
+        line = str(app.wall.query_one("#panel-finished .oldest", Static).render())
+        if size == (80, 24):  # what 80 columns hold
+            assert line == "ready 1 · shipped 1"
+        else:
+            assert line == "ready 1 · picked up 1 · shipped 1 · 1 cancelled"
+        stock = app.wall.query_one("#wall-stock")
+        assert stock.display
+        title = "TO STOCK 2" if size == (80, 24) else "BACK TO STOCK 2 · over 7d"
+        assert stock.border_title == title
+        # the list takes its room from the last moves: the stat list keeps its half
+        assert app.wall.query_one("#wall-urgent").outer_size.width == size[0] // 2
+        body = str(app.wall.query_one("#stock-body", Static).render()).splitlines()
+        # two sources share the floor: each name carries its mark (S); initials only
+        assert [line.split() for line in body] == [["10d", "S", "#991", "NS", "B3"],
+                                                   ["9d", "S", "#992", "NS", "-"]]  # fmt: skip
+        assert title in text and "#991" in text
+
+
+async def test_the_back_to_stock_list_shows_only_when_any(url: str) -> None:
+    app = make_watch(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await shown_once(pilot)
+        assert not app.wall.query_one("#wall-stock").display
+        assert "BACK TO STOCK" not in screen_text(app)
+
+
+def test_the_json_carries_ready_apart_from_shipped_and_back_to_stock(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``watch --json`` (no terminal) at the frozen clock, ``RXFLOOR_FLOOR`` setting the days."""
+    from rxfloor.core.service import Actor, OrderService
+    from rxfloor.tui.cli.context import Context
+    from rxfloor.tui.cli.watch import figures_json
+    from tests.board_fixtures import frozen
+
+    _seed_will_call(url)
+    monkeypatch.setenv("RXFLOOR_FLOOR", '{"will_call_days": 9}')
+    ctx = Context(database=url)
+    store = Store.open(url, migrate=False)
+    ctx._service = OrderService(store, Actor("AB", "wall"), clock=frozen)
+    try:
+        words = figures_json(ctx)
+    finally:
+        store.close()
+    figures = json.loads(words)
+    assert figures["finished_split"] == {"ready": 1, "picked_up": 1, "shipped": 1}
+    back = figures["return_to_stock"]
+    assert (back["days"], back["count"]) == (9, 2)
+    assert [(o["name"], o["bin"], o["days"]) for o in back["orders"]] == [
+        ("#991", "B3", 10), ("#992", None, 9)]  # fmt: skip
+    assert "patient_name" not in words

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -28,7 +28,7 @@ from rxfloor.core.db.schema import (
     sync_state,
 )
 from rxfloor.core.due import Targets, is_late, late_sql, promise, promised_sql
-from rxfloor.core.lifecycle import Priority, Status
+from rxfloor.core.lifecycle import DeliveryType, Priority, Status
 from rxfloor.core.states import UNSETTLED, OutboxState, initials
 from rxfloor.core.text import clip
 
@@ -575,6 +575,76 @@ class TickerMove:
 
 
 @dataclass(frozen=True, slots=True)
+class FinishedSplit:
+    """The orders finished today by where they went: ``ready`` pickup orders still waiting
+    for their patient, ``picked_up`` ones handed off, ``shipped`` (ship or courier): the
+    three add up to the FINISHED figure."""
+
+    ready: int = 0
+    picked_up: int = 0
+    shipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WillCall:
+    """A ready pickup order waiting in will-call (:func:`ready_older_than`): initials only."""
+
+    name: str
+    initials: str
+    bin: str | None
+    since: datetime  # finished (ready) since
+    days: int  # whole days waited at the figures' now
+    source: str = sources.DEFAULT_SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnToStock:
+    """Ready pickup orders waiting longer than ``[floor] will_call_days``: how many, the
+    longest-waiting first (at most the wall's limit of them)."""
+
+    days: int
+    count: int = 0
+    orders: list[WillCall] = field(default_factory=list)
+
+
+def _ready_pickup() -> list[Any]:
+    """A ready pickup order: finished, for pickup, not yet handed off."""
+    return [orders.c.status == Status.FINISHED.value,
+            orders.c.delivery_type == DeliveryType.PICKUP.value,
+            orders.c.picked_up_at.is_(None)]  # fmt: skip
+
+
+def ready_older_than(
+    conn: Connection, now: datetime, days: int, *, limit: int | None = None
+) -> ReturnToStock:
+    """Ready pickup orders waiting (since their finish) more than ``days`` whole days at
+    ``now``: for return to stock. Longest waiting first, then by name; ``limit`` caps the
+    list, never the count."""
+    older = [*_ready_pickup(), orders.c.status_since < now - timedelta(days=days)]
+    count = int(conn.execute(select(func.count()).where(*older)).scalar_one())
+    if not count:
+        return ReturnToStock(days)
+    stmt = (
+        select(
+            orders.c.name,
+            orders.c.patient_name,
+            orders.c.will_call_bin,
+            orders.c.status_since,
+            orders.c.source,
+        )
+        .where(*older)
+        .order_by(orders.c.status_since, orders.c.name, orders.c.id)
+        .limit(limit)
+    )
+    waiting = [
+        WillCall(name=str(r.name), initials=initials(str(r.patient_name)), bin=r.will_call_bin,
+                 since=r.status_since, days=(now - r.status_since).days, source=str(r.source))
+        for r in conn.execute(stmt)
+    ]  # fmt: skip
+    return ReturnToStock(days, count, waiting)
+
+
+@dataclass(frozen=True, slots=True)
 class WallFigures:
     """Everything the wall screen shows, read in one transaction at ``now``.
 
@@ -594,6 +664,10 @@ class WallFigures:
     health: dict[str, SyncHealth]  # per source (see :func:`sync_health`)
     alerts: list[RowMapping]
     exceptions: int = 0  # the exceptions queue's count (:func:`rxfloor.core.exception_queue.count`)
+    #: today's FINISHED figure by where the orders went (ready, picked up, shipped)
+    finished_split: FinishedSplit = field(default_factory=FinishedSplit)
+    #: ready pickup orders waiting longer than ``[floor] will_call_days`` (None: not asked)
+    return_to_stock: ReturnToStock | None = None
 
 
 def _waiting(row: RowMapping, targets: Targets, now: datetime) -> Waiting:
@@ -638,6 +712,8 @@ def wall_figures(
     urgent_limit: int = 40,
     moves_limit: int = 40,
     targets: Targets | None = None,
+    will_call_days: int | None = None,
+    will_call_limit: int = 20,
 ) -> WallFigures:
     """The wall's figures (run it in one read transaction so they agree with each other);
     ``sources`` are always in the health, even before their worker first ran. Late and
@@ -678,6 +754,17 @@ def wall_figures(
         )
         return int(conn.execute(stmt).scalar_one())
 
+    pickup = orders.c.delivery_type == DeliveryType.PICKUP.value
+    waiting = case((and_(pickup, orders.c.picked_up_at.is_(None)), 1), else_=0)
+    handed = case((and_(pickup, orders.c.picked_up_at.is_not(None)), 1), else_=0)
+    total, ready, picked_up = conn.execute(
+        select(func.count(), func.sum(waiting), func.sum(handed)).where(
+            orders.c.status == Status.FINISHED.value, orders.c.status_since >= day_start
+        )
+    ).one()
+    finished = FinishedSplit(int(ready or 0), int(picked_up or 0),
+                             int(total) - int(ready or 0) - int(picked_up or 0))  # fmt: skip
+
     rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
     urgent_rows = conn.execute(
         select(*_WAITING_COLUMNS)
@@ -717,7 +804,7 @@ def wall_figures(
     return WallFigures(
         now=now,
         columns=columns,
-        finished_today=closed_since(Status.FINISHED, day_start),
+        finished_today=finished.ready + finished.picked_up + finished.shipped,
         finished_last_hour=closed_since(Status.FINISHED, now - timedelta(hours=1)),
         cancelled_today=closed_since(Status.CANCELLED, day_start),
         urgent=[_waiting(r, targets, now) for r in urgent_rows],
@@ -726,7 +813,10 @@ def wall_figures(
         health=sync_health(conn, sources),
         alerts=open_alerts(conn),
         exceptions=exception_queue.count(conn),
-    )
+        finished_split=finished,
+        return_to_stock=None if will_call_days is None else ready_older_than(
+            conn, now, will_call_days, limit=will_call_limit),
+    )  # fmt: skip
 
 
 def batch_scans(conn: Connection, batch: str) -> list[RowMapping]:

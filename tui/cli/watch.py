@@ -24,8 +24,10 @@ def add_parser(subcommands: Subcommands) -> None:
         help="the live queue on a wall screen (read-only)",
         description="Large per-column counts with the late ones, the day's flow per hour and "
         "turnaround, the stat and waiter queue, "
-        "the oldest waiting order per column, finished in the last hour and today, the last "
-        "moves, sync health and open alerts. Keys: q quits, t cycles the themes.",
+        "the oldest waiting order per column, finished in the last hour and today (ready, "
+        "picked up, shipped), the last moves, sync health, open alerts and the ready pickup "
+        "orders waiting longer than [floor] will_call_days (back to stock). Keys: q quits, "
+        "t cycles the themes.",
     )  # fmt: skip
     p.add_argument("--theme", help="rxfloor-dark, rxfloor-light or rxfloor-high-contrast")
     p.add_argument("--sync", action="store_true", help="also run the sync worker here")
@@ -64,6 +66,7 @@ def figures_json(ctx: Context) -> str:
         figures = queries.wall_figures(
             conn, now, day_start(now), sources=sources.configured(ctx.settings),
             targets=Targets.from_settings(ctx.settings),
+            will_call_days=ctx.settings.floor.will_call_days,
         )  # fmt: skip
     data = dataclasses.asdict(figures)
     data["alerts"] = [{"order": a["order_name"], "message": a["message"]} for a in figures.alerts]

@@ -45,7 +45,10 @@ from rxfloor.tui.watch.widgets import (
     ColumnPanel,
     FlowChart,
     chart_hours,
+    finished_text,
     flow_title,
+    stock_text,
+    stock_title,
     ticker_text,
     turnaround_text,
     urgent_text,
@@ -142,6 +145,8 @@ class WatchScreen(Screen[None]):
                 yield Static("", id="urgent-body", markup=False)
             with Vertical(id="wall-ticker", classes="list"):
                 yield Static("", id="ticker-body", markup=False)
+            with Vertical(id="wall-stock", classes="list"):  # shown only when any
+                yield Static("", id="stock-body", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#wall-ticker").border_title = "LAST MOVES"
@@ -153,6 +158,7 @@ class WatchScreen(Screen[None]):
         )
         self.query_one(Banner).display = False
         self.query_one("#wall-notice").display = False
+        self.query_one("#wall-stock").display = False
         self._clock()
         self.set_interval(REFRESH_INTERVAL, self._tick)
         self._start()
@@ -168,8 +174,10 @@ class WatchScreen(Screen[None]):
         start = day_start(now)
         with self.store.read() as conn:
             figures = bq.wall_figures(
-                conn, now, start, sources=self.sources, targets=Targets.from_settings(self.settings)
-            )
+                conn, now, start, sources=self.sources,
+                targets=Targets.from_settings(self.settings),
+                will_call_days=self.settings.floor.will_call_days,
+            )  # fmt: skip
             day = self._reports.get(conn, start.date())
         return FiguresRead(seq, figures, day)
 
@@ -260,9 +268,8 @@ class WatchScreen(Screen[None]):
             figures.columns["PROCESSING"], now
         )
         finished = self.query_one("#panel-finished", ColumnPanel)
-        cancelled = f"{figures.cancelled_today} cancelled today"
         finished.show(figures.finished_today, figures.finished_last_hour,
-                      Text(cancelled, no_wrap=True), side_alarm=False)  # fmt: skip
+                      self._finished_line(figures), side_alarm=False)  # fmt: skip
         urgent = self.query_one("#wall-urgent")
         urgent.border_title = urgent_title(figures.urgent_counts)
         urgent.set_class(bool(figures.urgent), "-busy")
@@ -274,6 +281,13 @@ class WatchScreen(Screen[None]):
         )
         self.query_one("#ticker-body", Static).update(ticker_text(figures.moves, marks=several))
         self.query_one(Banner).show(figures.alerts, marks=several)
+        back = figures.return_to_stock
+        stock = self.query_one("#wall-stock")
+        stock.display = back is not None and back.count > 0
+        self.query_one("#wall-lists").set_class(stock.display, "-stock")
+        if back is not None and back.count:  # a quarter of the row, less its corners
+            stock.border_title = stock_title(back, self.size.width // 4 - 6)
+            self.query_one("#stock-body", Static).update(stock_text(back, marks=several))
         if self.db_down is not None:  # an old file read while the path has none: not "online"
             self._read_failed(ReadFailed(down_sentence(self.db_down)))
             return
@@ -291,6 +305,11 @@ class WatchScreen(Screen[None]):
         if key != self._chart_key:
             self._chart_key = key
             self.query_one(FlowChart).show(day, now)
+
+    def _finished_line(self, figures: bq.WallFigures) -> Text:
+        """Today's finished orders by where they went, as much as the panel holds."""
+        width = self.query_one("#panel-finished .oldest", Static).content_size.width
+        return finished_text(figures.finished_split, figures.cancelled_today, width or 999)
 
     def _paint_health(self, figures: bq.WallFigures) -> None:
         """Every count spelled out where the header has the room; where it has not (80
@@ -319,3 +338,7 @@ class WatchScreen(Screen[None]):
         self.set_class(self.size.height >= 40, "-roomy")  # room for a taller alert banner
         if self.figures is not None:
             self.call_after_refresh(self._paint_health, self.figures)
+            self.call_after_refresh(self._paint_finished, self.figures)
+
+    def _paint_finished(self, figures: bq.WallFigures) -> None:
+        self.query_one("#panel-finished .oldest", Static).update(self._finished_line(figures))

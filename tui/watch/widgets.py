@@ -19,7 +19,13 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from rxfloor.core.age import age
-from rxfloor.core.db.queries import ColumnFigures, TickerMove, Waiting
+from rxfloor.core.db.queries import (
+    ColumnFigures,
+    FinishedSplit,
+    ReturnToStock,
+    TickerMove,
+    Waiting,
+)
 from rxfloor.core.report import DayReport
 from rxfloor.core.text import shown, visible
 from rxfloor.tui.board.model import marked, source_mark
@@ -149,6 +155,50 @@ def urgent_text(items: Sequence[Waiting], now: datetime, *, marks: bool = False)
             text.append("  FRIDGE", style="bold")
         if "controlled" in item.flags:
             text.append("  CTRL", style="bold reverse")
+    return text
+
+
+def finished_text(split: FinishedSplit, cancelled: int, width: int) -> Text:
+    """The line under the FINISHED digits: today's finished orders by where they went,
+    ``ready 4 · picked up 3 · shipped 12 · 1 cancelled`` (ready: pickup orders still
+    waiting for their patient; shipped: ship and courier), as much of it as ``width``
+    holds: the cancelled count goes first, then the picked-up one (ready and shipped
+    always stay: 80 columns hold them)."""
+    ready, picked, shipped = (f"ready {split.ready}", f"picked up {split.picked_up}",
+                              f"shipped {split.shipped}")  # fmt: skip
+    gone = f"{cancelled} cancelled"
+    for parts in ([ready, picked, shipped, gone], [ready, picked, shipped], [ready, shipped]):
+        words = " · ".join(parts)
+        if len(words) <= width:
+            break
+    return Text(words, no_wrap=True, overflow="ellipsis")
+
+
+def stock_title(back: ReturnToStock, room: int) -> str:
+    """``BACK TO STOCK 3 · over 7d``: how many ready pickup orders waited too long (as much
+    as its ``room`` holds: the days go first, each line says its own, then ``BACK``)."""
+    for title in (f"BACK TO STOCK {back.count} · over {back.days}d",
+                  f"BACK TO STOCK {back.count}"):  # fmt: skip
+        if len(title) <= room:
+            return title
+    return f"TO STOCK {back.count}"
+
+
+def stock_text(back: ReturnToStock, *, marks: bool = False) -> Text:
+    """Ready pickup orders waiting longer than ``[floor] will_call_days``, longest first:
+    whole days waited (first: never the part cut off), name, initials, will-call bin
+    (initials only, as everywhere on the wall); ``… and N more`` when the list was capped."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for i, item in enumerate(back.orders):
+        if i:
+            text.append("\n")
+        text.append(f"{item.days:>2}d ", style="bold")
+        if marks:
+            text.append(f"{source_mark(item.source)} ", style="bold")
+        text.append(f"{visible(item.name)} {visible(item.initials)}", style="bold")
+        text.append(f" {visible(item.bin or '-')}")
+    if back.count > len(back.orders):
+        text.append(f"\n… and {back.count - len(back.orders)} more", style="italic")
     return text
 
 
