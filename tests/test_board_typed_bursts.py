@@ -105,6 +105,21 @@ async def test_the_served_boards_sign_in_takes_a_pin_in_one_burst(url: str) -> N
         await until(pilot, lambda: "AB" in header(app) and isinstance(app.screen, BoardScreen))
 
 
+async def test_a_pin_burst_before_the_box_has_focus_is_still_the_pin(url: str) -> None:
+    """Seen in a fresh-clone run under load: the PIN arrived before the new dialog had
+    focused its box, was read as a scan ("no order '2468'") and the person stayed signed
+    out. A burst into a dialog that asks a specific answer is that answer, focused or not."""
+    app = make_app(url, repeat_guard_s=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await scan(pilot, "badge-AB")
+        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        app.screen.set_focus(None)  # the moment before its on_mount focuses the box
+        await scan(pilot, "2468")
+        await until(pilot, lambda: "AB" in header(app) and isinstance(app.screen, BoardScreen))
+        assert not any("2468" in m for m in said(app))
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_a_date_of_birth_typed_in_one_burst_hands_off(
     url: str, size: tuple[int, int]

@@ -301,6 +301,12 @@ class BoardApp(App[None]):
         if badge:
             self.board.switch_pharmacist(text[len(prefix) :])
             return
+        box = self._answer_box()
+        if box is not None:  # the dialog's box was not focused yet: the burst is its answer
+            box.value = text
+            box.focus()
+            self.call_later(box.action_submit)
+            return
         if self.board.product_scanned(text):
             return
         while len(self.screen_stack) > 1:
@@ -309,6 +315,14 @@ class BoardApp(App[None]):
             self.board.leave_filter()
         goto = {k for k in self.key_names("goto") if len(k) == 1}
         self.board.scan(scan_refs(text, goto))
+
+    def _answer_box(self) -> Input | None:
+        """The text box of a dialog that asks a specific answer (:data:`TYPED_ANSWERS`)
+        when nothing on it has focus yet (a burst that came before its ``on_mount``)."""
+        screen = self.screen
+        if not isinstance(screen, TYPED_ANSWERS) or screen.focused is not None:
+            return None
+        return next(iter(screen.query(Input)), None)
 
     @property
     def board(self) -> BoardScreen:
