@@ -261,6 +261,9 @@ def _coded(message: str, code: str, *field: str) -> dict[str, Any]:
     return {**error(message, *field), "code": code}
 
 
+#: the words of a repeated preparation for pickup (the code's own description)
+NOTHING_TO_PREPARE = "The fulfillment order does not have any line items that can be prepared."
+
 #: the ``userErrors`` message of the ``refuse`` fault
 REFUSED = "Fulfillment order could not be updated. Please try again later."
 
@@ -919,9 +922,8 @@ class ShopState(Logs, FaultBox[FaultSettings]):
                     return [_coded("Cannot prepare for pickup: " + _state_words(fo),
                                    "FULFILLMENT_ORDER_INVALID", *where)]  # fmt: skip
                 if fo.get("_prepared"):
-                    return [_coded("The fulfillment order does not have any line items that "
-                                   "can be prepared.",
-                                   "NO_LINE_ITEMS_TO_PREPARE_FOR_FULFILLMENT_ORDER", *where)]  # fmt: skip
+                    code = "NO_LINE_ITEMS_TO_PREPARE_FOR_FULFILLMENT_ORDER"
+                    return [_coded(NOTHING_TO_PREPARE, code, *where)]
                 found.append(fo)
             now = self.clock()
             for fo in found:

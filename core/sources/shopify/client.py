@@ -16,9 +16,10 @@ it). GraphQL reports most failures with HTTP 200, so an answer is judged by its 
   ``docs/apps/launch/protected-customer-data``: unapproved fields are redacted, HTTP 200,
   the reason in ``errors``); :attr:`ShopifyClient.withheld` names them. Where the redaction
   took a whole root field away, the app lacks the approval the floor needs: :class:`AuthError`;
-* a mutation's non-empty ``userErrors`` -> :class:`Refused` (a :class:`PermanentError`) with
-  Shopify's words and the errors' ``code`` where given (:meth:`ShopifyClient.mutate`), a ``conflict`` when the words only say the fulfillment
-  order is not in the state the mutation needs (the worker then reads it back).
+* a mutation's non-empty ``userErrors`` -> :class:`Refused` (a :class:`PermanentError`)
+  with Shopify's words and the errors' ``code`` where given (:meth:`ShopifyClient.mutate`),
+  a ``conflict`` when the words only say the fulfillment order is not in the state the
+  mutation needs (the worker then reads it back).
 
 Pacing (:class:`CostBucket`) never guesses: it knows the bucket only from Shopify's own
 ``throttleStatus`` and a query's cost only from Shopify's ``requestedQueryCost`` for it.
