@@ -70,6 +70,7 @@ def executable_schema() -> GraphQLSchema:
             "fulfillmentOrderRejectFulfillmentRequest": _reject,
             "fulfillmentCreate": _create,
             "fulfillmentOrderClose": _close,
+            "fulfillmentOrderLineItemsPreparedForPickup": _prepare_for_pickup,
             "fulfillmentOrderAcceptCancellationRequest": _accept_cancellation,
             "fulfillmentOrderRejectCancellationRequest": _reject_cancellation,
         },
@@ -306,6 +307,14 @@ def _create(
         ctx.request,
     )
     return _payload(result, "fulfillment")
+
+
+def _prepare_for_pickup(
+    _root: Any, info: GraphQLResolveInfo[Any], *, input: dict[str, Any]
+) -> dict[str, Any]:
+    ctx = _ctx(info)
+    refs = [pair["fulfillmentOrderId"] for pair in input["lineItemsByFulfillmentOrder"]]
+    return {"userErrors": ctx.state.prepare_for_pickup(refs, ctx.request)}
 
 
 def _close(

@@ -21,6 +21,8 @@ fulfillmentOrderAcceptCancellationRequest  any / CANCELLATION_REQUESTED CANCELLE
                                                                         CANCELLATION_ACCEPTED
 fulfillmentOrderRejectCancellationRequest  any / CANCELLATION_REQUESTED (status kept) /
                                                                         CANCELLATION_REJECTED
+fulfillmentOrderLineItemsPreparedForPickup IN_PROGRESS / ACCEPTED,      (kept; prepared once)
+  (PICK_UP fulfillment orders only)        CANCELLATION_REJECTED
 =========================================  ===========================  ======================
 
 Anything else is refused with a ``userErrors`` entry (HTTP 200): a refusal because of the
@@ -84,6 +86,7 @@ TOPICS = (
     "fulfillment_orders/hold_released",
     "fulfillment_orders/rescheduled",
     "fulfillment_orders/scheduled_fulfillment_order_ready",
+    "fulfillment_orders/line_items_prepared_for_pickup",
 )
 HOLD_REASONS = (
     "AWAITING_PAYMENT",
@@ -252,6 +255,14 @@ def compact(fo: dict[str, Any]) -> str:
 def error(message: str, *field: str) -> dict[str, Any]:
     return {"field": list(field) or None, "message": message}
 
+
+def _coded(message: str, code: str, *field: str) -> dict[str, Any]:
+    """A userError of a mutation whose errors carry a ``code`` (prepared for pickup)."""
+    return {**error(message, *field), "code": code}
+
+
+#: the words of a repeated preparation for pickup (the code's own description)
+NOTHING_TO_PREPARE = "The fulfillment order does not have any line items that can be prepared."
 
 #: the ``userErrors`` message of the ``refuse`` fault
 REFUSED = "Fulfillment order could not be updated. Please try again later."
@@ -875,6 +886,61 @@ class ShopState(Logs, FaultBox[FaultSettings]):
                 )
             return fulfillment, []
 
+    def prepare_for_pickup(
+        self, refs: list[str], request: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """``fulfillmentOrderLineItemsPreparedForPickup``: every given PICK_UP fulfillment
+        order's line items ready for the customer (all or none). The status stays
+        IN_PROGRESS / ACCEPTED (no field of the schema shows the mark: the stand-in keeps it
+        as ``_prepared``); the customer is told (logged ``notify_customer``). Refused with
+        the documented codes: an unknown id, a fulfillment order that is not a pickup one or
+        not accepted (``FULFILLMENT_ORDER_INVALID``), one already prepared
+        (``NO_LINE_ITEMS_TO_PREPARE_FOR_FULFILLMENT_ORDER``: no line item left to prepare,
+        assumed to be what a repeat meets; no second notification)."""
+        base = ("input", "lineItemsByFulfillmentOrder")
+        if refused := _refused(request):
+            return [{**e, "code": None} for e in refused]
+        if not refs:
+            return [_coded("At least one fulfillment order is required.",
+                           "FULFILLMENT_ORDER_INVALID", *base)]  # fmt: skip
+        with self._lock:
+            self._promote_due()
+            found: list[dict[str, Any]] = []
+            for i, ref in enumerate(refs):
+                where = (*base, str(i), "fulfillmentOrderId")
+                n = gid_number(ref, "FulfillmentOrder")
+                fo = self._fos.get(n) if n is not None else None
+                if fo is None:
+                    return [_coded("Fulfillment order does not exist.",
+                                   "FULFILLMENT_ORDER_INVALID", *where)]  # fmt: skip
+                method = (fo.get("deliveryMethod") or {}).get("methodType")
+                if method != "PICK_UP":
+                    return [_coded(f"Cannot prepare for pickup: the fulfillment order's "
+                                   f"delivery method is {method}, not PICK_UP.",
+                                   "FULFILLMENT_ORDER_INVALID", *where)]  # fmt: skip
+                if fo["status"] != "IN_PROGRESS" or fo["requestStatus"] not in ACCEPTED_LIKE:
+                    return [_coded("Cannot prepare for pickup: " + _state_words(fo),
+                                   "FULFILLMENT_ORDER_INVALID", *where)]  # fmt: skip
+                if fo.get("_prepared"):
+                    code = "NO_LINE_ITEMS_TO_PREPARE_FOR_FULFILLMENT_ORDER"
+                    return [_coded(NOTHING_TO_PREPARE, code, *where)]
+                found.append(fo)
+            now = self.clock()
+            for fo in found:
+                new = self._replace(fo, {"_prepared": True}, now)
+                self._log(fo, new, "fulfillmentOrderLineItemsPreparedForPickup", "api", now,
+                          request, notify_customer=True)  # fmt: skip
+                self._emit("fulfillment_orders/line_items_prepared_for_pickup",
+                           {"fulfillment_order": _hook_fo(new)}, now)  # fmt: skip
+            return []
+
+    def prepared(self, ref: str) -> bool:
+        """The fulfillment order's line items are prepared for pickup (the stand-in's mark)."""
+        with self._lock:
+            n = gid_number(ref, "FulfillmentOrder")
+            fo = self._fos.get(n) if n is not None else None
+            return bool(fo and fo.get("_prepared"))
+
     # -- the merchant's side (control endpoints, demo activity) ---------------------------
 
     def merchant(self, action: str, ref: str, **kw: Any) -> dict[str, Any]:
@@ -1377,6 +1443,7 @@ def _hook_fo(fo: dict[str, Any]) -> dict[str, Any]:
 #: per topic, the fields its fulfillment order carries in Shopify's sample payload
 #: (shopify.dev ``docs/api/webhooks``, REST spelling): many topics say no status at all
 _SAMPLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "line_items_prepared_for_pickup": ("id",),
     "fulfillment_request_submitted": ("id", "status", "request_status"),
     "fulfillment_request_accepted": ("id", "status", "request_status"),
     "fulfillment_request_rejected": ("id", "status", "request_status"),

@@ -16,9 +16,10 @@ it). GraphQL reports most failures with HTTP 200, so an answer is judged by its 
   ``docs/apps/launch/protected-customer-data``: unapproved fields are redacted, HTTP 200,
   the reason in ``errors``); :attr:`ShopifyClient.withheld` names them. Where the redaction
   took a whole root field away, the app lacks the approval the floor needs: :class:`AuthError`;
-* a mutation's non-empty ``userErrors`` -> :class:`PermanentError` with Shopify's words
-  (:meth:`ShopifyClient.mutate`), a ``conflict`` when the words only say the fulfillment
-  order is not in the state the mutation needs (the worker then reads it back).
+* a mutation's non-empty ``userErrors`` -> :class:`Refused` (a :class:`PermanentError`)
+  with Shopify's words and the errors' ``code`` where given (:meth:`ShopifyClient.mutate`),
+  a ``conflict`` when the words only say the fulfillment order is not in the state the
+  mutation needs (the worker then reads it back).
 
 Pacing (:class:`CostBucket`) never guesses: it knows the bucket only from Shopify's own
 ``throttleStatus`` and a query's cost only from Shopify's ``requestedQueryCost`` for it.
@@ -187,6 +188,16 @@ class CostBucket:
                                self.maximum, self.rate)  # fmt: skip
 
 
+class Refused(PermanentError):
+    """A mutation's ``userErrors``: Shopify's words, and the ``code`` of each error where
+    its mutation's errors carry one (``FulfillmentOrderLineItemsPreparedForPickupUserError``)."""
+
+    def __init__(self, message: str, *, conflict: bool, codes: frozenset[str] = frozenset()
+                 ) -> None:  # fmt: skip
+        super().__init__(message, conflict=conflict)
+        self.codes = codes
+
+
 #: userErrors that only say the fulfillment order is not where the mutation needs it
 _STATE_WORDS = re.compile(
     r"\b(status|state|already|cannot be|can't be|not (?:open|in progress|submitted|accepted)"
@@ -294,9 +305,12 @@ class ShopifyClient:
             fields = {".".join(map(str, e.get("field") or [])) for e in errors
                       if isinstance(e, dict) and e.get("field")}  # fmt: skip
             where = f" ({', '.join(sorted(fields))})" if fields else ""
-            raise PermanentError(
+            codes = frozenset(str(e["code"]).upper() for e in errors
+                              if isinstance(e, dict) and e.get("code"))  # fmt: skip
+            raise Refused(
                 f"Shopify refused {field}{where}: " + "; ".join(messages),
                 conflict=_conflict(messages),
+                codes=codes,
             )
         return payload
 

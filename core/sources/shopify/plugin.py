@@ -99,9 +99,11 @@ PLUGIN = SourcePlugin(
         remote_hold=False,
         cancel_requests=True,
         schedules=True,
-        # the fulfillment is created at the finish (as before issue 24 §3): the hand-off
-        # stays local until PreparedForPickup-then-fulfillment is built
-        remote_handoff=False,
+        # a pickup order's finish marks it prepared for pickup, its hand-off is the
+        # fulfillment; Shopify's fulfillment order stays IN_PROGRESS while it is ready (no
+        # field shows the preparation): a ready order read in progress is no lost finish
+        remote_handoff=True,
+        tells_ready=False,
         status_words=_words,
         exceptions=_exceptions,
     ),

@@ -70,13 +70,15 @@ fragment Full on FulfillmentOrder {{
 """
 
 
-#: what a mutation's answer carries: enough to know where the order now stands
+#: what a mutation's answer carries: enough to know where the order now stands (and how it
+#: is delivered: a pickup one's finish is its preparation for pickup, not a fulfillment)
 _STATE = """
 fragment State on FulfillmentOrder {
   id
   status
   requestStatus
   fulfillAt
+  deliveryMethod { methodType }
   fulfillmentHolds { reason reasonNotes }
 }
 """
@@ -160,6 +162,17 @@ mutation Fulfill($fulfillment: FulfillmentInput!) {
 }
 """
 
+#: a pickup order's finish: its line items ready for the customer (Shopify tells them
+#: "Ready For Pickup"); the answer carries ``userErrors`` only (no fulfillment order), each
+#: with its ``code`` (``FulfillmentOrderLineItemsPreparedForPickupUserErrorCode``)
+PREPARE_FOR_PICKUP = """
+mutation PreparedForPickup($input: FulfillmentOrderLineItemsPreparedForPickupInput!) {
+  fulfillmentOrderLineItemsPreparedForPickup(input: $input) {
+    userErrors { code field message }
+  }
+}
+"""
+
 CLOSE = (
     """
 mutation Close($id: ID!, $message: String) {
@@ -220,6 +233,7 @@ ALL = {
     "ACCEPT": ACCEPT,
     "REJECT": REJECT,
     "FULFILL": FULFILL,
+    "PREPARE_FOR_PICKUP": PREPARE_FOR_PICKUP,
     "CLOSE": CLOSE,
     "ACCEPT_CANCELLATION": ACCEPT_CANCELLATION,
     "REJECT_CANCELLATION": REJECT_CANCELLATION,

@@ -9,6 +9,9 @@ step                   mutation                                          sent wi
 ``accept``             fulfillmentOrderAcceptFulfillmentRequest          —
 ``reject``             fulfillmentOrderRejectFulfillmentRequest          reason enum, message
 ``fulfill``            fulfillmentCreate (notifyCustomer)                tracking (the move's)
+                       a PICK_UP one: fulfillmentOrderLineItems-
+                       PreparedForPickup (ready; Shopify tells them)     —
+``handoff``            fulfillmentCreate (a pickup order picked up)      —
 ``close``              fulfillmentOrderClose (-> INCOMPLETE)             message
 ``accept_cancellation`` fulfillmentOrderAcceptCancellationRequest        message
 ``reject_cancellation`` fulfillmentOrderRejectCancellationRequest        message
@@ -17,6 +20,17 @@ step                   mutation                                          sent wi
 Shopify offers no idempotency key for these: a lost answer is settled by reading the
 fulfillment order back (the worker does), and a repeat is refused by Shopify's own state
 machine in ``userErrors`` (a conflict: read back, not believed).
+
+A pickup order (delivery method ``PICK_UP``) learns its finish as "ready for pickup" and its
+hand-off at the counter as the fulfillment: the ``fulfill`` step reads the fulfillment order
+first (a read changes nothing) and, for a pickup one, marks its line items prepared for
+pickup instead; the ``handoff`` step makes the fulfillment (no tracking, no shipping mail).
+Shopify's fulfillment order keeps IN_PROGRESS / ACCEPTED while it is prepared (no field of
+the Admin schema shows the mark: the traits say ``tells_ready=False``), so a lost answer to
+the preparation is read back as not yet there and the step is tried again: Shopify refuses a
+fulfillment order prepared already with ``NO_LINE_ITEMS_TO_PREPARE_FOR_FULFILLMENT_ORDER``
+("does not have any line items that can be prepared"), which is the preparation made, never
+a second one. A lost answer to the hand-off's fulfillment is read back CLOSED: done.
 """
 
 from __future__ import annotations
@@ -45,7 +59,7 @@ from rxfloor.core.sources.base import (
 )
 from rxfloor.core.sources.http import short
 from rxfloor.core.sources.shopify import queries
-from rxfloor.core.sources.shopify.client import ShopifyClient
+from rxfloor.core.sources.shopify.client import Refused, ShopifyClient
 from rxfloor.core.sources.shopify.mapping import (
     ACCEPTED,
     ACTIVE_STATUSES,
@@ -74,7 +88,12 @@ from rxfloor.core.text import scrub
 
 ACCEPT, REJECT, FULFILL, CLOSE = "accept", "reject", "fulfill", "close"
 ACCEPT_CANCELLATION, REJECT_CANCELLATION = "accept_cancellation", "reject_cancellation"
-STEPS = (ACCEPT, REJECT, FULFILL, CLOSE, ACCEPT_CANCELLATION, REJECT_CANCELLATION)
+HANDOFF = "handoff"
+STEPS = (ACCEPT, REJECT, FULFILL, CLOSE, ACCEPT_CANCELLATION, REJECT_CANCELLATION, HANDOFF)
+#: the delivery method whose finish is "ready for pickup" and whose hand-off the fulfillment
+PICK_UP = "PICK_UP"
+#: Shopify's refusal of a fulfillment order with nothing left to prepare: prepared already
+NOTHING_TO_PREPARE = "NO_LINE_ITEMS_TO_PREPARE_FOR_FULFILLMENT_ORDER"
 
 _DONE = PushPlan(True, False, ())
 _STALE = PushPlan(False, True, ())
@@ -108,6 +127,12 @@ def plan_push(action: Action, remote_status: str) -> PushPlan:
         if status == OPEN and request == SUBMITTED:
             return _send(ACCEPT, FULFILL)
         return _STALE
+    if action is Action.HANDOFF:
+        if column is Status.FINISHED:
+            return _DONE  # fulfilled already (our own lost answer)
+        if status == IN_PROGRESS and request in (ACCEPTED, CANCELLATION_REJECTED):
+            return _send(HANDOFF)
+        return _STALE  # cancelled, closed incomplete, or a cancellation request waits
     if action is Action.CANCEL:
         if column is Status.CANCELLED:
             return _DONE
@@ -460,11 +485,15 @@ class ShopifySource:
             return self._mutate(queries.REJECT_CANCELLATION, {"id": uid, "message": message},
                                 "fulfillmentOrderRejectCancellationRequest")  # fmt: skip
         if step == FULFILL:
+            tracking = _tracking(payload)
+            if not tracking:
+                read = self._read(queries.STATE, uid)
+                if _pickup(read):
+                    return self._prepare_for_pickup(uid)
             fulfillment: dict[str, Any] = {
                 "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": uid}],
                 "notifyCustomer": True,
             }
-            tracking = _tracking(payload)
             if tracking:
                 fulfillment["trackingInfo"] = tracking
             self.client.mutate(queries.FULFILL, {"fulfillment": fulfillment}, "fulfillmentCreate")
@@ -472,7 +501,27 @@ class ShopifySource:
             # the fulfillment is made whatever that read meets (the next attempt reads back)
             return read_after_write(lambda: self._read(queries.STATE, uid),
                                     f"Shopify made the fulfillment of {uid}")  # fmt: skip
+        if step == HANDOFF:  # the patient has it: the fulfillment, nothing to ship or mail
+            handed = {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": uid}],
+                      "notifyCustomer": False}  # fmt: skip
+            self.client.mutate(queries.FULFILL, {"fulfillment": handed}, "fulfillmentCreate")
+            return read_after_write(lambda: self._read(queries.STATE, uid),
+                                    f"Shopify made the pickup fulfillment of {uid}")  # fmt: skip
         raise ValueError(f"unknown Shopify push step {step!r}")
+
+    def _prepare_for_pickup(self, uid: str) -> FulfillmentOrder:
+        """A pickup order ready: its line items prepared for pickup, once (see the module
+        docstring); the order as read after it (its status unchanged there)."""
+        variables = {"input": {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": uid}]}}
+        try:
+            self.client.mutate(queries.PREPARE_FOR_PICKUP, variables,
+                               "fulfillmentOrderLineItemsPreparedForPickup")  # fmt: skip
+        except Refused as exc:
+            if exc.codes != {NOTHING_TO_PREPARE}:
+                raise
+            # prepared already: our earlier answer was lost; the customer was told then
+        return read_after_write(lambda: self._read(queries.STATE, uid),
+                                f"Shopify prepared {uid} for pickup")  # fmt: skip
 
     def close(self) -> None:
         self.client.close()
@@ -488,6 +537,12 @@ class ShopifySource:
     def _mutate(self, document: str, variables: dict[str, Any], field: str) -> FulfillmentOrder:
         payload = self.client.mutate(document, variables, field)
         return _order(payload.get("fulfillmentOrder"), applied=True)
+
+
+def _pickup(order: FulfillmentOrder) -> bool:
+    """Its delivery method is local pickup (``DeliveryMethodType.PICK_UP``)."""
+    method = order.delivery_method.method_type if order.delivery_method else None
+    return (method or "").strip().upper() == PICK_UP
 
 
 def _order(raw: Any, *, applied: bool = False) -> FulfillmentOrder:
