@@ -24,6 +24,12 @@ of N sample orders, one JSON line with:
 * ``rss_mb``: the process's resident memory with the board up (target ≤ 150 MB at 100,000);
   the floor runs in a process of its own, so none of it is the floor's.
 
+With ``--kanban-tui PYTHON`` (an interpreter with kanban-tui installed, e.g. ``uv venv
+/tmp/kt && uv pip install -p /tmp/kt kanban-tui``), the same figures of kanban-tui with 100
+tasks, side by side in the same run, against the trivial app run by that interpreter (its
+own Textual): its first frame with task cards, run_test + pause, ``L`` (a task to the next
+column) + pause, real moves only, and its resident memory.
+
 Then, once, ``usable_from_start``: ``rxfloor`` started under a pseudo-terminal on a
 10,000-order file, from process start until the first frame whose OPEN title counts cards
 (``OPEN 82 · 20 late``), against the trivial app started the same way until its first frame
@@ -80,6 +86,97 @@ service = OrderService(store, Actor("BM", "bench"))
 service.add_orders(sample_orders(int(sys.argv[2]), 0, service.clock()))
 store.close()
 """
+
+
+#: kanban-tui with N tasks in its first column, in its own interpreter: prints one JSON line
+#: (first frame with task cards, run_test + pause, ``L`` + pause of real moves, RSS).
+KANBAN_TUI = """
+import asyncio, json, statistics, sys, tempfile, time
+from pathlib import Path
+
+async def main(cards, presses):
+    from kanban_tui.app import KanbanTui
+    from kanban_tui.backends.sqlite.database import init_first_board
+    from kanban_tui.widgets.task_card import TaskCard
+    with tempfile.TemporaryDirectory() as tmp:
+        config, db = f"{tmp}/config.toml", f"{tmp}/db.sqlite"
+        app = KanbanTui(config_path=config, database_path=db)
+        init_first_board(database=db)
+        for i in range(cards):
+            app.backend.create_new_task(title=f"Task {i}", description="x", column=1)
+        app = KanbanTui(config_path=config, database_path=db)
+        seen = []
+        display = app._display
+
+        def noted(screen, renderable):
+            display(screen, renderable)
+            if renderable is not None and not seen and app.screen.query(TaskCard):
+                seen.append(time.perf_counter())
+
+        app._display = noted
+        start = time.perf_counter()
+        async with app.run_test(size=(200, 50)) as pilot:
+            await pilot.pause()
+            paint = (time.perf_counter() - start) * 1000
+            frame = (seen[0] - start) * 1000
+            times, refused = [], 0
+            for _ in range(presses * 3):
+                if len(times) == presses:
+                    break
+                ready = [c for c in app.screen.query(TaskCard) if c.task_.column == 1]
+                if not ready:
+                    break
+                card = ready[0]
+                card.focus()
+                await pilot.pause()
+                task_id = card.task_.task_id
+                t = time.perf_counter()
+                await pilot.press("L")
+                await pilot.pause()
+                moved = [c for c in app.screen.query(TaskCard) if c.task_.task_id == task_id]
+                if moved and moved[0].task_.column != 1:
+                    times.append((time.perf_counter() - t) * 1000)
+                else:
+                    refused += 1
+            rss = next(int(line.split()[1]) / 1024 for line in
+                       Path("/proc/self/status").read_text().splitlines()
+                       if line.startswith("VmRSS:"))
+    print(json.dumps({"first_frame_ms": frame, "first_paint_ms": paint,
+                      "press_pause_ms_p50": statistics.median(times) if times else None,
+                      "moves": len(times), "refused_presses": refused, "rss_mb": rss}))
+
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))
+"""
+
+
+def kanban_tui(python: str, cards: int, presses: int) -> dict[str, Any]:
+    """kanban-tui's figures with ``cards`` tasks, and the trivial app's under the same
+    interpreter (its own Textual) for the ratios."""
+    root = Path(__file__).resolve().parent.parent
+    floor = [python, "-m", "benchmarks.board", "--floor", "--presses", str(presses)]
+    out = subprocess.run(floor, check=True, capture_output=True, text=True, cwd=root).stdout
+    floor_frame, floor_paint, floor_press = (float(x) for x in json.loads(out.splitlines()[-1]))
+    cmd = [python, "-c", KANBAN_TUI, str(cards), str(presses)]
+    kt = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True,
+                                   cwd=root).stdout.splitlines()[-1])  # fmt: skip
+    version = subprocess.run([python, "-c", "import importlib.metadata as m; "
+                              "print(m.version('kanban-tui'), m.version('textual'))"],
+                             check=True, capture_output=True, text=True).stdout.split()  # fmt: skip
+    out_: dict[str, Any] = {"kanban_tui": version[0], "textual": version[1], "cards": cards}
+    out_["first_frame_ms"] = round(kt["first_frame_ms"], 1)
+    out_["floor_first_frame_ms"] = round(floor_frame, 1)
+    out_["first_frame_ratio"] = round(kt["first_frame_ms"] / floor_frame, 2)
+    out_["first_paint_ms"] = round(kt["first_paint_ms"], 1)
+    out_["floor_first_paint_ms"] = round(floor_paint, 1)
+    out_["first_paint_ratio"] = round(kt["first_paint_ms"] / floor_paint, 2)
+    if kt["press_pause_ms_p50"] is not None:
+        out_["press_pause_ms_p50"] = round(kt["press_pause_ms_p50"], 1)
+        out_["floor_press_pause_ms_p50"] = round(floor_press, 1)
+        out_["press_pause_ratio"] = round(kt["press_pause_ms_p50"] / floor_press, 2)
+    out_["moves"] = kt["moves"]
+    out_["refused_presses"] = kt["refused_presses"]
+    out_["rss_mb"] = round(kt["rss_mb"], 1)
+    return out_
 
 
 def seed(url: str, cards: int) -> None:
@@ -334,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cards", type=int, nargs="+", default=[100, 10_000, 100_000])
     parser.add_argument("--presses", type=int, default=20)
     parser.add_argument("--start-runs", type=int, default=5, help="runs of the pty start (0: skip)")
+    parser.add_argument("--kanban-tui", metavar="PYTHON",
+                        help="also kanban-tui at 100 tasks, run by this interpreter")  # fmt: skip
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: one size, this process
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)  # child: the floor
     args = parser.parse_args(argv)
@@ -347,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, "-m", "benchmarks.board", "--one", str(n),
                "--presses", str(args.presses)]  # fmt: skip
         subprocess.run(cmd, check=True)
+    if args.kanban_tui:
+        print(json.dumps(kanban_tui(args.kanban_tui, 100, args.presses)), flush=True)
     if args.start_runs:
         print(json.dumps(usable_from_start(10_000, args.start_runs)), flush=True)
     return 0

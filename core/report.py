@@ -11,6 +11,8 @@ has 23 or 25 hours, each of them listed.
 from __future__ import annotations
 
 import math
+import threading
+import time as clock
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -193,3 +195,40 @@ def day_report(conn: Connection, day: date, tz: tzinfo | None = None) -> DayRepo
     """The report of the local calendar day ``day`` (in ``tz``; the machine's zone if None)."""
     start, end = day_bounds(day, tz)
     return summarise(day_events(conn, start, end), start, end)
+
+
+class CachedDayReport:
+    """The day's report for a screen that reads its figures every second (the wall).
+
+    A report reads every event of the day: ~0.1-0.2 s at 10,000 orders a day, 1.4-2.3 s at
+    100,000 (``/tmp`` script on the 2-core machine, load 8), which once a second kept a
+    core busy. It is read again only once ``share`` times its own last cost has passed
+    (at most ``max_age_s``): a small floor's report stays as fresh as each read, a large
+    one's costs at most 1/``share`` of a core. Thread-safe (the wall reads in two
+    workers)."""
+
+    def __init__(self, share: float = 20.0, max_age_s: float = 60.0) -> None:
+        self.share = share
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._day: date | None = None
+        self._report: DayReport | None = None
+        self._until = 0.0
+
+    def get(self, conn: Connection, day: date, tz: tzinfo | None = None) -> DayReport:
+        """The report of ``day``: read again when due or another day, else the last one."""
+        with self._lock:
+            now = clock.monotonic()
+            if self._report is not None and self._day == day and now < self._until:
+                return self._report
+            began = clock.perf_counter()
+            report = day_report(conn, day, tz)
+            cost = clock.perf_counter() - began
+            self._day, self._report = day, report
+            self._until = now + min(self.max_age_s, cost * self.share)
+            return report
+
+    def forget(self) -> None:
+        """The next :meth:`get` reads (another database file, say)."""
+        with self._lock:
+            self._report = None

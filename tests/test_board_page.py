@@ -23,6 +23,7 @@ from rxfloor.core.lifecycle import Action, Priority, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.app import BoardApp
+from rxfloor.tui.board import view as board_view
 from rxfloor.tui.board.card import urgency
 from rxfloor.tui.board.model import BoardModel, Card, late_count
 from rxfloor.tui.board.view import day_start, targets
@@ -48,6 +49,8 @@ class HeldLoad:
             return result
 
         monkeypatch.setattr(bq, "board_load", held)
+        # these boards are small: read in two parts all the same (the path a big one takes)
+        monkeypatch.setattr(board_view, "WHOLE_AT_ONCE", 0)
 
     def release(self) -> None:
         self.go.set()
@@ -138,6 +141,31 @@ async def test_first_frame_shows_the_real_top_and_the_right_counts(
         assert titles(app) == early  # the COUNTs said what the cards say
         for status in Status:
             assert names(app, status) == [c.name for c in full.columns[status]]
+
+
+async def test_a_small_board_is_whole_at_the_first_frame(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most WHOLE_AT_ONCE orders: the first read has every card (no second read that
+    would compete with the first frames), sorted as a full load sorts them."""
+    reads: list[object] = []
+    real = bq.board_load
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bq, "board_load", counted)
+    app = make_app(url)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.board.view.loaded)
+        assert app.board.view.complete
+        full = full_board(url, app)
+        assert len(full.columns[Status.OPEN]) > PER_COLUMN  # more than a page
+        for status in Status:
+            assert names(app, status) == [c.name for c in full.columns[status]], status
+        await pilot.pause()
+        assert not reads  # nothing read a second time
 
 
 async def test_after_the_background_load_the_cursor_reaches_the_last_card(

@@ -183,3 +183,24 @@ async def test_a_first_page_later_than_the_first_frame_still_comes(
         await until(pilot, lambda: app.board.view.loaded and app.board.view.complete)
         assert app.board.view.model.cards
         assert FROZEN  # the fixtures' clock: the board shows the seeded orders
+
+
+def test_cards_share_their_rare_facts_until_one_of_them_changes() -> None:
+    """Most cards leave the rare facts (step, notes, flags, hold, bin …) at their defaults
+    and share one record of them (memory at 100,000 cards); a card given one gets a record
+    of its own, and no other card changes with it."""
+    a, b = card(1, False), card(2, False)
+    assert a.rare is b.rare
+    a.fill_step = "filled"
+    a.note_count = 2
+    assert (a.fill_step, a.note_count) == ("filled", 2)
+    assert (b.fill_step, b.note_count) == (None, 0)
+    assert card(3, False).fill_step is None
+    with_dob = [Card(id=f"d{n}", name=f"#{n}", status=Status.OPEN, priority="normal",
+                     delivery="pickup", patient="Ann Lee", initials="AL", items="x",
+                     due_at=None, fulfill_at=None, on_hold=False, version=1, status_since=T0,
+                     sync_failed=False, dob_on_file=True) for n in range(2)]  # fmt: skip
+    assert with_dob[0].rare is with_dob[1].rare
+    with_dob[0].will_call_bin = "B12"
+    assert with_dob[1].will_call_bin is None and with_dob[1].dob_on_file
+    assert with_dob[0].dob_on_file and with_dob[0].will_call_bin == "B12"

@@ -100,3 +100,15 @@ async def test_the_wall_ages_the_health(sqlite_url: str, age_s: int) -> None:
         else:
             assert words == f"rxscale: no sync since {hhmm(at)} · 0 queued · 0 failed"
             assert health.has_class("-stale")
+
+
+def test_a_source_that_answers_but_whose_sync_fails_is_not_simply_online() -> None:
+    """The demo's Shopify answered every pull with a refusal (a query over Shopify's cost
+    ceiling) and the header said ``shopify online`` while no order arrived: a source whose
+    last sync had errors says so, in the warning colour."""
+    failing = SyncHealth(True, None, FROZEN, "Shopify refused the query: cost", 0, 0,
+                         reported_at=FROZEN)  # fmt: skip
+    line = health_line({"shopify": failing}, ["shopify"], now=FROZEN, stale_after=60.0)
+    assert line.plain == "shopify sync error"
+    clean = SyncHealth(True, None, FROZEN, None, 0, 0, reported_at=FROZEN)
+    assert health_line({"shopify": clean}, ["shopify"], now=FROZEN).plain == "shopify online"

@@ -52,6 +52,9 @@ class ColumnView(ScrollView, can_focus=False):
         #: (orders, late ones) of this column not loaded yet (the first page is shown)
         self.beyond = (0, 0)
         self.cursor = 0
+        #: the card under the cursor as last placed: the column's list may be the model's
+        #: own (no copy of 100,000 cards per paint), which a move changes before the repaint
+        self._at: Card | None = None
         self.current = False
         self.compact = False
         self.marks = False  # source marks on the cards (orders of several sources)
@@ -72,8 +75,11 @@ class ColumnView(ScrollView, can_focus=False):
         return None
 
     def set_cards(self, cards: list[Card], total: int, changed: set[str] | None = None) -> None:
-        """New content; the cursor stays on its order unless that order left the column."""
-        keep = self.cursor_card
+        """New content; the cursor stays on its order unless that order left the column.
+
+        ``cards`` may be the model's own list (kept, not copied): the cursor's order is known
+        from the card last under it, not from the old list."""
+        keep = self._at
         self.cards = cards
         self.total = total
         if changed is None:
@@ -84,6 +90,7 @@ class ColumnView(ScrollView, can_focus=False):
         if keep is not None:
             self.cursor = _find(cards, keep, self.cursor, self.status)
         self.cursor = max(0, min(self.cursor, len(cards) - 1))
+        self._at = self.cursor_card
         self._title()
         self._fit_height()
         self.refresh()
@@ -116,6 +123,7 @@ class ColumnView(ScrollView, can_focus=False):
         if not self.cards:
             return
         self.cursor = max(0, min(index, len(self.cards) - 1))
+        self._at = self.cursor_card
         h = self.card_height
         self.scroll_to_region(
             Region(0, self.cursor * h, 1, h), animate=False, force=True, immediate=True
@@ -211,8 +219,8 @@ def _find(cards: list[Card], card: Card, default: int, status: Status) -> int:
     id when its row was replaced; ``default`` (the same row) when it left the column — known
     at once when the card itself moved on (a move changes the card in place), which saves
     the scan by id (~5 ms at 10,000) on every move."""
+    if card.status is not status:  # not in this column: no scan (~3 ms at 100,000)
+        return default
     with suppress(ValueError):
         return cards.index(card)
-    if card.status is not status:
-        return default
     return next((i for i, c in enumerate(cards) if c.id == card.id), default)

@@ -93,6 +93,7 @@ def source_health(
 ) -> Content:
     """One source's part: ``rxscale online``, ``shopify 2 queued``,
     ``shopify offline since 10:02, 1 failed`` (offline and failed in the error colour),
+    ``shopify sync error`` (it answers, but its last sync had errors: the warning colour),
     ``rxscale: no sync since 10:02, 1 queued`` (no worker reported for ``stale_after``
     seconds before ``now``: the warning colour)."""
     words: list[Content] = []
@@ -106,6 +107,10 @@ def source_health(
         words.append(Content(f"{health.queued} queued"))
     if health is not None and health.failed:
         words.append(Content.styled(f"{health.failed} failed", _BAD))
+    if since is None and health is not None and health.online and health.last_error:
+        # it answers, but its last sync did not go through (a refused query, a malformed
+        # answer): "online" alone would hide that nothing arrives; the words are in the detail
+        words.append(Content.styled("sync error", _LOOK))
     if since is not None:  # its last word is no longer true: say how old it is
         lead = Content.styled(f"{visible(name)}: no sync since {_hhmm(since)}", _LOOK)
         return Content(", ").join([lead, *words])

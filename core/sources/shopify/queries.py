@@ -1,7 +1,7 @@
 """The GraphQL documents rxfloor sends to Shopify, exactly as sent (no SDK, no builder).
 
 Each is checked against the stand-in's SDL (``sandbox/shopify/schema.graphql``, a faithful subset of
-the Admin schema) by ``tests/test_shopify_queries.py`` with graphql-core's ``validate``.
+the Admin schema) by ``tests/test_shopify_mapping.py`` with graphql-core's ``validate``.
 
 Cost (Shopify's rules: an object 1, a connection 2 + ``first`` of its nodes, a mutation 10):
 a listed fulfillment order with up to 20 line items and 2 merchant requests costs about 30,
@@ -29,6 +29,9 @@ from __future__ import annotations
 #: fulfillment orders per page of ``assignedFulfillmentOrders``
 PAGE_SIZE = 25
 LINE_ITEMS = 20
+#: the same with ``variant { barcode }``: one object more per line item (20 a fulfillment
+#: order), so 25 a page would ask ~1,250 points and Shopify refuses a query over 1,000
+PAGE_SIZE_BARCODES = 15
 
 #: the assignment statuses a pull lists (``FulfillmentOrderAssignmentStatus``): every order
 #: the pharmacy or the merchant can still move; rejected, closed, cancelled and incomplete

@@ -398,7 +398,8 @@ class ShopifySource:
 
     def _listing(self, page_size: int, assignment: str | None
                  ) -> Iterator[FulfillmentOrder | str]:  # fmt: skip
-        first = max(1, min(page_size, queries.PAGE_SIZE))
+        most = queries.PAGE_SIZE_BARCODES if self.barcodes else queries.PAGE_SIZE
+        first = max(1, min(page_size, most))
         after: str | None = None
         while True:
             variables: dict[str, Any] = {"first": first, "after": after}

@@ -213,3 +213,16 @@ def test_a_pull_pages_only_the_orders_that_can_still_change(shopify_factory: Any
     sent = [r for r in s.requests() if r.get("operation") == "query"]
     assert sent  # (the listings above went through the API)
     source.close()
+
+
+def test_a_full_page_with_names_and_barcodes_stays_under_the_single_query_ceiling(
+    shopify_factory: Any,
+) -> None:
+    """The demo's app (names approved, ``read_products`` for barcodes) pulled nothing: a page
+    of 25 with ``variant { barcode }`` on 20 line items asks 1,252 points, over the
+    1,000-point ceiling of one query (shopify.dev ``docs/api/usage/limits``: "single query
+    max cost limit"), and Shopify refuses the whole query. The page shrinks to fit."""
+    s = shopify_factory(seed=30, customer_fields=["name"])
+    source = _source(s, customer_names=True, barcodes=True)
+    assert len(_orders(source, active=True)) == 30
+    assert len(_orders(source, active=False)) == 30
