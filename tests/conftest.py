@@ -14,7 +14,7 @@ import pytest
 
 from rxfloor.core.db import Store
 from rxfloor.core.service import Actor, OrderService
-from tests.helpers import scratch_postgres
+from tests.helpers import migrated_sqlite, postgres_head, scratch_postgres
 
 PG_ENV = "RXFLOOR_TEST_POSTGRES_URL"
 PG_SKIP_REASON = f"{PG_ENV} is not set (CI sets it to the machine's PostgreSQL)"
@@ -79,18 +79,41 @@ def _isolated_user_dirs(
             monkeypatch.delenv(var)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'rxfloor.db'}"
+def _empty(request: pytest.FixtureRequest) -> bool:
+    """The test asked for an empty database (``@pytest.mark.empty_db``): no schema at all,
+    so that opening it runs the real migrations."""
+    return request.node.get_closest_marker("empty_db") is not None
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A brand-new PostgreSQL database for this test, dropped afterwards."""
+def sqlite_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A SQLite file already at the schema head (a copy: see ``migrated_sqlite``), or with
+    ``@pytest.mark.empty_db`` a path with no file yet."""
+    path = tmp_path / "rxfloor.db"
+    return f"sqlite:///{path}" if _empty(request) else migrated_sqlite(path)
+
+
+@pytest.fixture(scope="session")
+def _pg_head() -> Iterator[str]:
+    """This worker's PostgreSQL database at the schema head, migrated once and dropped at
+    the end of the session (made only when a test asks for PostgreSQL)."""
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(PG_SKIP_REASON)
-    with scratch_postgres(base) as url:
+    with postgres_head(base) as name:
+        yield name
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A brand-new PostgreSQL database for this test, dropped afterwards: a copy of one at
+    the schema head (``CREATE DATABASE ... TEMPLATE``), or with ``@pytest.mark.empty_db``
+    an empty one."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(PG_SKIP_REASON)
+    template = None if _empty(request) else str(request.getfixturevalue("_pg_head"))
+    with scratch_postgres(base, template=template) as url:
         yield url
 
 

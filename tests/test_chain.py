@@ -28,7 +28,7 @@ from rxfloor.core.sync.webhooks import WebhookReceiver
 from rxfloor.sandbox.rxscale import sign
 from tests.board_fixtures import FROZEN, frozen
 from tests.conftest import PG_ENV
-from tests.helpers import inbox_settled, rxfloor_cmd, scratch_postgres, wait_for
+from tests.helpers import inbox_settled, migrated_sqlite, rxfloor_cmd, scratch_postgres, wait_for
 from tests.remote_fixtures import serve_asgi
 
 SECRET = "whsec_chain"
@@ -47,11 +47,12 @@ def floor(url: str) -> OrderService:
 
 
 @pytest.fixture
-def second_pg() -> Iterator[str]:
+def second_pg(_pg_head: str) -> Iterator[str]:
+    """A second database at the schema head, as pg_url's (a copy of this worker's head)."""
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip("RXFLOOR_TEST_POSTGRES_URL is not set")
-    with scratch_postgres(base, "rxfloor_test_b") as url:
+    with scratch_postgres(base, "rxfloor_test_b", template=_pg_head) as url:
         yield url
 
 
@@ -104,7 +105,7 @@ def test_two_pharmacies_on_one_server_share_no_lease_feed_or_webhook(
 
 
 def sqlite_floor(path: Path, moves: int) -> str:
-    url = f"sqlite:///{path}"
+    url = migrated_sqlite(path)
     service = floor(url)
     for i in range(moves):
         service.act(f"#{1000 + i}", Action.START)

@@ -14,7 +14,7 @@ import pytest
 from rxfloor.tui.cli.exit_codes import ExitCode
 from rxfloor.tui.cli.main import main
 from tests import remote_fixtures
-from tests.helpers import run_cli, rxfloor_cmd
+from tests.helpers import migrated_sqlite, run_cli, rxfloor_cmd
 from tests.remote_fixtures import SandboxServer
 
 sandbox_server = remote_fixtures.sandbox_server
@@ -33,7 +33,7 @@ def seeded(sqlite_url: str) -> str:
 
 
 def test_seed_is_reproducible_and_realistic(seeded: str, tmp_path: Path) -> None:
-    other = f"sqlite:///{tmp_path / 'other.db'}"
+    other = migrated_sqlite(tmp_path / "other.db")
     run_cli(other, "seed", "--count", "40", "--seed", "7")
     a = json.loads(run_cli(seeded, "orders", "--json").stdout)
     b = json.loads(run_cli(other, "orders", "--json").stdout)

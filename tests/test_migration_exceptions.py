@@ -3,6 +3,7 @@ never parked by hand, and the migrated tables are the models' tables on both bac
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,6 +13,9 @@ from rxfloor.core.db import Store, metadata
 from rxfloor.core.db.migrations.runner import alembic_config
 
 AT = "2026-11-30 09:00:00.000000"
+
+#: every database here starts empty: these tests run the real migrations
+pytestmark = pytest.mark.empty_db
 
 
 def _at(url: str, revision: str) -> Store:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from alembic import command
 from sqlalchemy import func, select, text
 
@@ -22,6 +23,9 @@ from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
 
 AT = "2026-11-30 09:00:00.000000"
+
+#: every database here starts empty: these tests run the real migrations
+pytestmark = pytest.mark.empty_db
 
 
 def _at_0005(url: str) -> Store:

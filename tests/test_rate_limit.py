@@ -24,6 +24,7 @@ from rxfloor.core.sync.retry import RateLimiter
 from rxfloor.core.sync.worker import SyncWorker
 from rxfloor.sandbox.rxscale import RxScaleSandboxConfig, RxScaleSandboxState
 from tests import remote_fixtures
+from tests.helpers import migrated_sqlite
 from tests.remote_fixtures import SandboxServer
 
 sandbox_factory = remote_fixtures.sandbox_factory
@@ -119,7 +120,7 @@ def test_draining_against_a_limited_stand_in_sends_each_move_once_with_few_429s(
     sandbox_factory: Callable[..., SandboxServer], tmp_path: Path
 ) -> None:
     server = sandbox_factory(seed=30)
-    store = Store.open(f"sqlite:///{tmp_path / 'rx.db'}")
+    store = Store.open(migrated_sqlite(tmp_path / "rx.db"))
     client = RxScaleClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=10)
     worker = SyncWorker(OrderService(store, Actor("AB", "t")), RxScaleSource(client))
     try:

@@ -36,6 +36,7 @@ from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync import worker as sync_module
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
+from tests.helpers import migrated_sqlite
 from tests.shopify_fixtures import ShopifyServer, serve_shopify
 from tests.sync_faults import Killed, kill_after_send, lagging_listing, throttle_next_read
 
@@ -126,7 +127,7 @@ def test_exactly_once_under_faults(
 ) -> None:
     shop.reset(seed=ORDERS)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(f"sqlite:///{Path(tmp) / 'p.db'}")
+        store = Store.open(migrated_sqlite(Path(tmp) / "p.db"))
         service = OrderService(store, Actor("PT", "prop"))
         client = ShopifyClient(shop.base_url, SecretStr(shop.access_token), timeout_s=0.5)
         source = ShopifySource(client)

@@ -52,6 +52,7 @@ def test_unreachable_server_is_one_line_without_password() -> None:
     assert "s3cret" not in message and "***" in message
 
 
+@pytest.mark.empty_db
 def test_first_use_creates_schema_in_wal_mode(sqlite_url: str) -> None:
     store = Store.open(sqlite_url)
     assert store.schema_revision() == SCHEMA_HEAD

@@ -60,6 +60,7 @@ def test_a_file_that_is_not_a_database_says_so(tmp_path: Path) -> None:
         Store.open(str(path))
 
 
+@pytest.mark.empty_db  # the tables made by hand must be the only ones
 def test_tables_without_a_schema_version_are_named_as_such(db_url: str) -> None:
     engine = create_engine(Store.open(db_url, migrate=False).url)
     with engine.begin() as conn:

@@ -37,6 +37,7 @@ from rxfloor.core.sync import worker as sync_module
 from rxfloor.core.sync.lease import PushLease
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
+from tests.helpers import migrated_sqlite
 from tests.source_harness import HARNESSES
 from tests.sync_faults import Killed, kill_after_send, lagging_listing, throttle_next_read
 
@@ -153,7 +154,7 @@ def test_exactly_once_under_faults(
     clock: list[timedelta], kind: str, steps: Any, fail_rate: float, fault_seed: int
 ) -> None:
     with HARNESSES[kind].serve(ORDERS) as server, tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'p.db'}"
+        url = migrated_sqlite(Path(tmp) / "p.db")
         store, other_store = Store.open(url), Store.open(url)
         service = OrderService(store, Actor("PT", "prop"))
         other_service = OrderService(other_store, Actor("P2", "prop-2"))
