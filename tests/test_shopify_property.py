@@ -122,6 +122,18 @@ def clock() -> Iterator[list[timedelta]]:
     fail_rate=0.0,
     fault_seed=0,
 )  # fmt: skip
+@example(  # not a product defect: two throttles armed on order 1, which the merchant then
+    # cancelled, struck the drain's only two pulls (its read-back of the order no longer
+    # listed), and the drain stopped as soon as nothing was pending, before a pull read it
+    steps=[("throttle", 1, ""), ("sync", 0, "push"), ("local", 2, "start"), ("sync", 0, "push"),
+           ("sync", 0, "cycle"), ("throttle", 1, ""), ("kill", 4, ""), ("throttle", 2, ""),
+           ("merchant", 4, "hold"), ("local", 3, "start"), ("sync", 0, "cycle"),
+           ("local", 0, "accept_cancel"), ("undo", 4, ""), ("merchant", 2, "hold"),
+           ("local", 2, "cancel"), ("undo", 2, ""), ("undo", 1, ""), ("undo", 0, ""),
+           ("merchant", 1, "cancel"), ("local", 0, "cancel")],
+    fail_rate=0.2,
+    fault_seed=251,
+)  # fmt: skip
 def test_exactly_once_under_faults(
     clock: list[timedelta], shop: ShopifyServer, steps: Any, fail_rate: float, fault_seed: int
 ) -> None:
@@ -176,9 +188,13 @@ def test_exactly_once_under_faults(
                 else:
                     worker.cycle()
             shop.set_faults(fail_rate=0.0)
-            for _ in range(20):  # the quiet drain
+            # the quiet drain: no new faults, but a one-shot fault armed in the steps that has
+            # not struck yet (a throttled read-back) still may, and a pull it strikes learns
+            # nothing more that cycle; so the drain ends on a cycle with nothing left to push
+            # that also read the remote without an error, as the daemon's next cycle would
+            for _ in range(20):
                 report = worker.cycle()
-                if report.pending == 0:
+                if report.pending == 0 and not report.errors:
                     break
             worker.pull()
 
