@@ -115,10 +115,14 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
     # rule 1 by the primary key first: the board's moves and most commands name the id, and
     # the query below scans the table (its OR over the source's id has no index of its
     # own): ~100 ms a move at 100,000 orders
-    ids = {"r_ids": sorted({key, whole}), "r_source": source}
-    by_id = conn.execute(_by_id_statement(source is not None), ids).mappings().all()
-    if by_id:
-        return min(by_id, key=lambda r: (r["remote_id"] != ref, r["name"], r["source"], r["id"]))
+    # (an order's name as typed, ``#1001``, is never an id: no extra round trip for it, and
+    # the query below still tries it as one)
+    if not ref.startswith("#"):
+        ids = {"r_ids": sorted({key, whole}), "r_source": source}
+        by_id = conn.execute(_by_id_statement(source is not None), ids).mappings().all()
+        if by_id:
+            return min(by_id, key=lambda r: (r["remote_id"] != ref, r["name"], r["source"],
+                                              r["id"]))  # fmt: skip
     params = {"r_ids": sorted({key, whole}), "r_remote": ref,
               "r_names": sorted({ref, bare, "#" + bare}), "r_source": source}  # fmt: skip
     rows = conn.execute(_resolve_statement(source is not None), params).mappings().all()
