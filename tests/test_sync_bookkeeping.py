@@ -29,6 +29,7 @@ from sqlalchemy import select
 from rxfloor.core.db import Store, audit_events, outbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
+from rxfloor.core.sources.base import TransientError
 from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.retry import RetryPolicy
@@ -303,6 +304,37 @@ def test_a_timed_out_step_not_there_yet_is_not_sent_again_at_once(
         patches = [r for r in sandbox_server.requests() if r["method"] == "PATCH"]
         assert [r["status_code"] for r in patches] == [200]  # never a repeat refused
         assert not [n for n in notes_of(service, uid) if "not sent" in (n[1] or "")]
+    finally:
+        worker.close()
+        source.close()
+
+
+def test_one_order_whose_read_back_keeps_failing_holds_no_other_back(
+    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+) -> None:
+    """Orders that left the remote's active listing are read back one by one; one of them
+    answering badly every time (a malformed answer: not a 429) stopped the read-back of all
+    the others behind it, every cycle, so their cancels never reached the board."""
+    service = services("AB")
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=2.0)
+    worker = SyncWorker(service, source, policy=NO_WAIT)
+    try:
+        worker.pull()  # the first pull is a full one
+        uids = sorted(r["id"] for r in service.store.board_rows())[:3]
+        for uid in uids:
+            sandbox_server.remote_status(uid, "cancelled")
+        bad, real = uids[0], source.get_order
+
+        def get_order(uid: str) -> Any:
+            if uid == bad:
+                raise TransientError("malformed order from RxScale", maybe_applied=False)
+            return real(uid)
+
+        source.get_order = get_order  # type: ignore[method-assign]
+        report = worker.cycle()  # an incremental pull: the cancelled ones are read back
+        assert any("malformed" in e for e in report.errors), report.errors
+        assert [service.get(u).status for u in uids[1:]] == [Status.CANCELLED] * 2
+        assert service.get(bad).status is Status.OPEN  # nothing learned of it: left as it was
     finally:
         worker.close()
         source.close()

@@ -215,8 +215,15 @@ class SyncWorker:
                     seen.append(item)
             if not full and active is not None:
                 listed = {o.uid for o in seen}
-                for uid in self._locally_active(active) - listed:
-                    seen.append(self.source.get_order(uid))
+                for uid in sorted(self._locally_active(active) - listed):
+                    try:
+                        seen.append(self.source.get_order(uid))
+                    except UnreachableError:
+                        raise
+                    except TransientError as exc:
+                        if exc.status_code == 429 or exc.retry_after is not None:
+                            raise  # it asks us to slow down: the rest waits for next time
+                        report.errors.append(str(exc))  # this order only: read the others
             seen.extend(self._read_bare({o.uid for o in seen}))
         except PermanentError as exc:
             if not full:  # e.g. the status filter of a dialect we guessed wrong
