@@ -1,6 +1,6 @@
 """The floor's people: who may sign in, as what, and every change to that list.
 
-The only writer of ``people`` and ``people_events`` (tests/test_quality.py holds it to that).
+The only writer of ``people`` and ``people_events`` (tests/e2e/test_quality.py holds it to that).
 One list per database (one floor); each change is one transaction with its event. A PIN is
 kept as a salted scrypt hash, never as typed.
 """

@@ -3,7 +3,7 @@
 Pure (no database, no clock): both paths ask it — applying what the remote says
 (:meth:`OrderService.apply_remote`, a pull or a webhook) and settling what a push learned
 by reading the order back (:meth:`OrderService.record_push`). The table of cases is
-:data:`TABLE` below; tests/test_reconcile.py walks every row and holds the function to the
+:data:`TABLE` below; tests/unit/test_reconcile.py walks every row and holds the function to the
 invariants with hypothesis.
 
 Inputs (:class:`Case`):

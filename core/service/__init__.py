@@ -1,5 +1,5 @@
 """The one door for every change to an order: the only writer of orders, audit events,
-alerts and product scans (tests/test_quality.py holds this package to that).
+alerts and product scans (tests/e2e/test_quality.py holds this package to that).
 
 Each call is one database transaction that writes the new state, an audit event and —
 for moves the remote must learn about — an outbox row (through :mod:`rxfloor.core.outbox`,

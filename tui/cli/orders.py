@@ -236,7 +236,7 @@ def write_orders_json(
 def order_json(row: Mapping[Any, Any], sync_error: str | None) -> dict[str, object]:
     """``OrderView.from_row(row, sync_error=…).model_dump(mode="json")``, key for key and in
     its field order, without building and validating a model per order: the listing's rows
-    come from our own database (``tests/test_orders_json.py`` compares the two)."""
+    come from our own database (``tests/integration/test_orders_json.py`` compares the two)."""
     due, fulfill, held = row["due_at"], row["fulfill_at"], row["hold_since"]
     return {
         "id": row["id"], "source": row["source"], "remote_id": row["remote_id"],

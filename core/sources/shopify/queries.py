@@ -1,7 +1,8 @@
 """The GraphQL documents rxfloor sends to Shopify, exactly as sent (no SDK, no builder).
 
 Each is checked against the stand-in's SDL (``sandbox/shopify/schema.graphql``, a faithful subset of
-the Admin schema) by ``tests/test_shopify_mapping.py`` with graphql-core's ``validate``.
+the Admin schema) by ``tests/sources/shopify/test_shopify_mapping.py`` with graphql-core's
+``validate``.
 
 Cost (Shopify's rules: an object 1, a connection 2 + ``first`` of its nodes, a mutation 10):
 a listed fulfillment order with up to 20 line items and 2 merchant requests costs about 30,

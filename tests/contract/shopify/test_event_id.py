@@ -24,7 +24,7 @@ from rxfloor.core.sources.shopify.source import WEBHOOKS
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from tests.helpers import wait_for
 from tests.remote_fixtures import serve_asgi
-from tests.test_shopify_sync import local, make_worker, shopify_factory
+from tests.sources.shopify.test_shopify_sync import local, make_worker, shopify_factory
 
 __all__ = ["shopify_factory"]  # the fixture, used by name
 

@@ -34,7 +34,7 @@ from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sources.shopify.wire import FulfillmentOrder
 from tests import shopify_fixtures
 from tests.shopify_fixtures import ShopifyServer
-from tests.test_shopify_sandbox import ACCEPT, CLOSE, REJECT
+from tests.sources.shopify.test_shopify_sandbox import ACCEPT, CLOSE, REJECT
 
 shopify_factory = shopify_fixtures.shopify_factory
 

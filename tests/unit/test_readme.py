@@ -3,7 +3,7 @@ turned the SQLite busy-timeout variable into ``…_SQLITE_B654 ms, 3.07x …Y_TI
 configuration table; this fails when a name the README or a page of the docs site gives does
 not exist, or one that exists is not in the docs site (this file names none, so that it proves
 none exists). Since issue 22 §6 the README is short and names only what it needs; the site
-(``docs/pages/``, built by tests/test_docs.py) must name every variable and subcommand."""
+(``docs/pages/``, built by tests/e2e/test_docs.py) must name every variable and subcommand."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from rxfloor.core.config import Settings
 from rxfloor.tui.cli.main import build_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 #: every page of the documentation site, by its path under docs/pages/
 PAGES = {

@@ -21,9 +21,9 @@ from rxfloor.core.sources.photon.source import PhotonWebhooks
 from rxfloor.core.sources.rxscale.source import WEBHOOKS
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from rxfloor.sandbox.photon import sign as photon_sign
+from tests.e2e.test_webhook_inbox import SECRET, event, seed, signed
 from tests.helpers import inbox_settled, wait_for
 from tests.remote_fixtures import serve_asgi
-from tests.test_webhook_inbox import SECRET, event, seed, signed
 
 PHOTON_SECRET = "photon-shared-secret-1"
 PHARMACY = "phr_test000000000001"

@@ -177,7 +177,7 @@ async def test_the_chain_screen_shows_every_pharmacy_live(tmp_path: Path) -> Non
 
 def test_chain_help_and_json_import_nothing_of_the_screen(tmp_path: Path) -> None:
     """Start-up budget: ``chain --help`` needs argparse; ``chain --json`` no Textual or Rich."""
-    from tests.test_quality import _heavy_imports
+    from tests.e2e.test_quality import _heavy_imports
 
     assert not _heavy_imports("chain", "--help") & {"sqlalchemy", "pydantic", "textual"}
     url = sqlite_floor(tmp_path / "north.db", 0)

@@ -30,9 +30,9 @@ from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures
 from tests.board_fixtures import ObservedApp, frozen, ready, seed_board, until
 from tests.helpers import wait_for
+from tests.integration.test_sync import NO_WAIT
 from tests.pg_server import free_port
 from tests.remote_fixtures import SandboxServer
-from tests.test_sync import NO_WAIT
 
 pytestmark = pytest.mark.postgres
 sandbox_server = remote_fixtures.sandbox_server

@@ -18,7 +18,7 @@ import pytest
 
 from rxfloor.core.sources import names
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "docs" / "mkdocs.yml"
 PAGES = ROOT / "docs" / "pages"
 README = ROOT / "README.md"

@@ -32,9 +32,9 @@ from rxfloor.tui.board.messages import DatabaseBack, DatabaseDown
 from tests import remote_fixtures
 from tests.board_fixtures import frozen, make_app, ready, seed_board, until
 from tests.helpers import wait_for
+from tests.integration.test_sync import NO_WAIT
 from tests.pg_server import PgServer, private_postgres
 from tests.remote_fixtures import SandboxServer, serve_asgi
-from tests.test_sync import NO_WAIT
 from tests.watch_fixtures import make_watch, shown_once
 
 sandbox_server = remote_fixtures.sandbox_server
@@ -169,7 +169,7 @@ async def test_sqlite_file_replaced_under_the_board_is_a_sentence(sqlite_url: st
     """The file replaced (a restore, a copy over it): the open connections would go on
     with the old one, which nobody else sees. The board says so, and a move is never lost
     in the removed file: refused in words until the board has reopened the new file
-    (tests/test_reopen.py), stored in the new one after."""
+    (tests/integration/test_reopen.py), stored in the new one after."""
     seed_board(sqlite_url)
     path = Path(sqlite_url.removeprefix("sqlite:///"))
     app = make_app(sqlite_url)
@@ -221,7 +221,7 @@ def test_sync_keeps_running_through_a_kill(
 
 @pytest.mark.slow
 def test_webhook_inbox_answers_503_while_it_cannot_store(server: PgServer, floor: str) -> None:
-    from tests.test_webhook_inbox import SECRET, event, signed
+    from tests.e2e.test_webhook_inbox import SECRET, event, signed
 
     store = Store.open(floor)
     receiver = WebhookReceiver(OrderService(store, Actor("AB", "hooks")), SECRET.encode(),

@@ -21,7 +21,7 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sync.applier import RemoteApplier
 from tests import photon_fixtures
 from tests.helpers import run_cli, rxfloor_cmd, wait_for
-from tests.test_photon_secrets import TOKEN, assert_clean, files_bytes
+from tests.sources.photon.test_photon_secrets import TOKEN, assert_clean, files_bytes
 
 photon_factory = photon_fixtures.photon_factory
 

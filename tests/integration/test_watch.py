@@ -212,7 +212,7 @@ async def test_every_size_draws_the_counts_large(url: str, size: tuple[int, int]
 def test_the_docs_give_the_digit_rows_the_wall_draws() -> None:
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
     docs = "\n".join(p.read_text(encoding="utf-8") for p in pages)
     said = " ".join(docs.split())

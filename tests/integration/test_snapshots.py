@@ -1,7 +1,8 @@
 """How the board looks: fixed data, frozen clock, UTC, dark and high-contrast themes.
 
-Update after an intended change with ``pytest -n 0 tests/test_snapshots.py --snapshot-update``
-and review the SVGs in ``tests/__snapshots__/``.
+Update after an intended change with
+``pytest -n 0 tests/integration/test_snapshots.py --snapshot-update`` and review the SVGs in
+``tests/integration/__snapshots__/``.
 """
 
 from __future__ import annotations
@@ -93,16 +94,28 @@ def test_board_of_two_sources(
 
 def test_every_stored_snapshot_belongs_to_a_test() -> None:
     """syrupy fails the session on a snapshot no test uses, but not under pytest-xdist (the
-    suite's ``-n 4``): the same check, from a collection of the modules that own snapshots."""
-    here = Path(__file__).resolve().parent
-    owners = sorted(d.name for d in (here / "__snapshots__").iterdir() if d.is_dir())
+    suite's ``-n 4``): the same check, from a collection of the modules that own snapshots.
+    Snapshots live beside their module (``tests/<folder>/__snapshots__/<module>/``), so a
+    module moved without its folder (or the reverse) fails here."""
+    suite = Path(__file__).resolve().parents[1]
+    root = suite.parent
+    folders = sorted(suite.rglob("__snapshots__"))
+    owners = [folder.parent / f"{d.name}.py" for folder in folders for d in folder.iterdir()
+              if d.is_dir()]  # fmt: skip
+    assert owners, folders
+    orphans = [str(owner.relative_to(suite)) for owner in owners if not owner.exists()]
+    assert not orphans, f"snapshot folders with no module beside them: {orphans}"
     listed = subprocess.run(
         [sys.executable, "-m", "pytest", "-n", "0", "--collect-only", "-q",
-         *(f"tests/{name}.py" for name in owners)],
-        cwd=here.parent, capture_output=True, text=True, timeout=120,
+         *(str(owner.relative_to(root)) for owner in owners)],
+        cwd=root, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert listed.returncode == 0, listed.stdout + listed.stderr
-    tests = {line.split("/", 1)[1].replace(".py::", "/") for line in listed.stdout.splitlines()
-             if "::" in line}  # fmt: skip
-    stored = {f"{p.parent.name}/{p.stem}" for p in (here / "__snapshots__").glob("*/*.svg")}
+    tests = set()
+    for line in listed.stdout.splitlines():
+        if "::" in line:
+            module, name = line.split("::", 1)
+            tests.add(f"{root / module}::{name}")
+    stored = {f"{p.parent.parent.parent / p.parent.name}.py::{p.stem}"
+              for folder in folders for p in folder.glob("*/*.svg")}  # fmt: skip
     assert stored and stored <= tests, sorted(stored - tests)

@@ -1,6 +1,6 @@
 """How the wall looks: fixed data, frozen clock, UTC; 80x24 (a small terminal) and 200x60
 (a wall screen). Update after an intended change with
-``pytest tests/test_watch_snapshots.py --snapshot-update`` and review the SVGs."""
+``pytest tests/integration/test_watch_snapshots.py --snapshot-update`` and review the SVGs."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from rxfloor.core.products import GS
 from rxfloor.core.service import Actor, OrderService, Refused
 from tests.board_fixtures import make_app, ready, scan, until
 from tests.helpers import run_cli
-from tests.test_products import with_check
+from tests.unit.test_products import with_check
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 AMOX = LineItem(sku="amx-500", drug="Amoxicillin", strength="500 mg", quantity=2,

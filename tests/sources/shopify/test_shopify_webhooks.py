@@ -16,7 +16,12 @@ from rxfloor.core.sync.webhooks import WebhookReceiver
 from tests.helpers import wait_for
 from tests.remote_fixtures import serve_asgi
 from tests.shopify_fixtures import ShopifyServer
-from tests.test_shopify_sync import local, make_worker, shopify_factory, shopify_server
+from tests.sources.shopify.test_shopify_sync import (
+    local,
+    make_worker,
+    shopify_factory,
+    shopify_server,
+)
 
 __all__ = ["shopify_factory", "shopify_server"]  # the fixtures this module uses
 

@@ -18,7 +18,7 @@ from tests.helpers import migrated_sqlite, run_cli, rxfloor_cmd
 from tests.remote_fixtures import SandboxServer
 
 sandbox_server = remote_fixtures.sandbox_server
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 #: the documentation site's pages (issue 22 §6: the README's sections moved there)
 PAGES = ROOT / "docs" / "pages"
@@ -394,7 +394,7 @@ def test_uv_run_does_not_compile_the_environment_on_every_run() -> None:
     and print "Bytecode compiled N files" (astral-sh/uv#12202): CI compiles once instead."""
     import tomllib
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert "compile-bytecode" not in project.get("tool", {}).get("uv", {})
     assert "uv sync --locked --compile-bytecode" in (root / ".ci" / "run").read_text()

@@ -15,8 +15,8 @@ from rxfloor.core.sources.rxscale.source import WEBHOOKS, signature_ok
 from rxfloor.core.sync.webhooks import WebhookReceiver
 from tests import remote_fixtures
 from tests.helpers import inbox_settled, wait_for
+from tests.integration.test_sync import make_worker
 from tests.remote_fixtures import SandboxServer, serve_asgi
-from tests.test_sync import make_worker
 
 sandbox_server = remote_fixtures.sandbox_server
 

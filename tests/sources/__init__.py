@@ -1,0 +1,1 @@
+"""Tests about one source each: tests/sources/<name>/."""

@@ -1,0 +1,1 @@
+"""Tests of the shopify source: its client, stand-in, mapping and sync."""
