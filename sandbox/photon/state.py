@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from rxfloor.sandbox.kit.activity import every
 from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
 from rxfloor.sandbox.kit.logs import Logs
+from rxfloor.sandbox.kit.refusal import Refusal as Refusal
 
 #: ``refuse``: a 409 with :data:`REFUSED`, nothing applied (asked for by name, never part of
 #: the random kinds: not a transport fault)
@@ -111,15 +112,6 @@ class PhotonSandboxConfig(BaseModel):
     webhook_secret: SecretStr = SecretStr("sandbox-photon-secret")
     #: the fault settings at start (and after each reset)
     faults: FaultSettings = Field(default_factory=FaultSettings)
-
-
-class Refusal(Exception):
-    """An API answer other than success: HTTP status and JSON body."""
-
-    def __init__(self, status_code: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("error", status_code))
-        self.status_code = status_code
-        self.body = body
 
 
 @dataclass(frozen=True, slots=True)

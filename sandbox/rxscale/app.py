@@ -30,6 +30,7 @@ from rxfloor.sandbox.kit.asgi import (
     drop,
     header,
 )
+from rxfloor.sandbox.kit.refusal import json_body, validation_refusal
 from rxfloor.sandbox.kit.signing import hmac_hex
 from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
 from rxfloor.sandbox.rxscale.openapi import openapi_schema
@@ -261,25 +262,6 @@ def _query_int(request: Request, name: str, default: int, minimum: int) -> int:
     return value
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Refusal(400, {"error": "the request body is not valid JSON"}) from None
-    if not isinstance(body, dict):
-        raise Refusal(400, {"error": "the request body must be a JSON object"})
-    return body
-
-
-def _validation(exc: ValidationError) -> Refusal:
-    details = [
-        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-        for e in exc.errors()
-    ]
-    return Refusal(422, {"error": "validation failed", "details": details})
-
-
 class _StatusBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -348,11 +330,11 @@ def _refused(request: Request) -> None:
 async def patch_status(request: Request) -> Response:
     pharmacy = _authorise(request, "orders_write")
     _refused(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     try:
         patch = _StatusBody.model_validate(body)
     except ValidationError as exc:
-        raise _validation(exc) from None
+        raise validation_refusal(exc) from None
     order = _state(request).set_status(
         request.path_params["uid"],
         patch.status,
@@ -390,9 +372,9 @@ async def list_webhooks(request: Request) -> Response:
 async def create_webhook(request: Request) -> Response:
     pharmacy = _authorise(request, "webhooks_write")
     try:
-        body = _WebhookBody.model_validate(await _json_body(request))
+        body = _WebhookBody.model_validate(await json_body(request))
     except ValidationError as exc:
-        raise _validation(exc) from None
+        raise validation_refusal(exc) from None
     try:
         url = httpx.URL(body.target)
     except httpx.InvalidURL:
@@ -501,9 +483,9 @@ def _count(values: Iterable[str]) -> dict[str, int]:
 
 async def control_new_orders(request: Request) -> Response:
     try:
-        body = _NewOrders.model_validate(await _json_body(request))
+        body = _NewOrders.model_validate(await json_body(request))
     except ValidationError as exc:
-        raise _validation(exc) from None
+        raise validation_refusal(exc) from None
     made = _state(request).add_orders(body.count, body.status, pharmacy_uid=body.pharmacy_uid)
     return JSONResponse({"created": [o["uid"] for o in made]}, 201)
 
@@ -519,9 +501,9 @@ async def control_get_order(request: Request) -> Response:
 async def control_remote_change(request: Request) -> Response:
     state = _state(request)
     try:
-        body = _RemoteChange.model_validate(await _json_body(request))
+        body = _RemoteChange.model_validate(await json_body(request))
     except ValidationError as exc:
-        raise _validation(exc) from None
+        raise validation_refusal(exc) from None
     target = _ALIASES.get(body.status, body.status)
     if target == "hold":
         if state.dialect.hold is None:
@@ -536,7 +518,7 @@ async def control_remote_change(request: Request) -> Response:
 async def control_faults(request: Request) -> Response:
     state = _state(request)
     if request.method == "POST":
-        body = await _json_body(request)
+        body = await json_body(request)
         if "rate_limit" in body:
             limit = body.pop("rate_limit")
             if limit is not None and (not isinstance(limit, int | float) or limit <= 0):
@@ -545,7 +527,7 @@ async def control_faults(request: Request) -> Response:
         try:
             state.set_faults(body)
         except ValidationError as exc:
-            raise _validation(exc) from None
+            raise validation_refusal(exc) from None
     return JSONResponse({**state.faults.model_dump(), "rate_limit": state.rate_limit})
 
 
@@ -553,9 +535,9 @@ async def control_reset(request: Request) -> Response:
     """A fresh start without a new server (e.g. between hypothesis examples)."""
     raw = await request.body()
     try:
-        body = _Reset.model_validate(await _json_body(request) if raw else {})
+        body = _Reset.model_validate(await json_body(request) if raw else {})
     except ValidationError as exc:
-        raise _validation(exc) from None
+        raise validation_refusal(exc) from None
     state = _state(request)
     state.reset(body.seed)
     return JSONResponse({"orders": state.list_orders(0, 1)[1]})

@@ -30,6 +30,7 @@ from rxfloor.core.sample import sample_orders
 from rxfloor.sandbox.kit.activity import every
 from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
 from rxfloor.sandbox.kit.logs import Logs
+from rxfloor.sandbox.kit.refusal import Refusal as Refusal
 from rxfloor.sandbox.rxscale.dialects import (
     DIALECTS,
     Dialect,
@@ -119,15 +120,6 @@ class RxScaleSandboxConfig(BaseModel):
     #: draws no arrow from on-hold to cancelled, its text says "before completion"): the
     #: stand-in refuses by default, the stricter reading; True is the other one
     cancel_from_hold: bool = False
-
-
-class Refusal(Exception):
-    """A request the API refuses: HTTP status and the JSON body to answer with."""
-
-    def __init__(self, status_code: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("error") or body.get("description"))
-        self.status_code = status_code
-        self.body = body
 
 
 def _error(status_code: int, message: str, **extra: Any) -> Refusal:

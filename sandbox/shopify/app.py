@@ -46,6 +46,7 @@ from rxfloor.sandbox.kit.asgi import (
     drop,
     garble,
 )
+from rxfloor.sandbox.kit.refusal import json_body, validation_refusal
 from rxfloor.sandbox.kit.signing import hmac_base64
 from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
 from rxfloor.sandbox.shopify.cost import Coster, CostRefusal
@@ -424,27 +425,6 @@ def _state(request: Request) -> ShopState:
     return state
 
 
-async def _json_body(request: Request, *, optional: bool = False) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw and optional:
-        return {}
-    try:
-        body = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Refusal(400, {"error": "the request body is not valid JSON"}) from None
-    if not isinstance(body, dict):
-        raise Refusal(400, {"error": "the request body must be a JSON object"})
-    return body
-
-
-def _validation(exc: ValidationError) -> Refusal:
-    details = [
-        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-        for e in exc.errors()
-    ]
-    return Refusal(422, {"error": "validation failed", "details": details})
-
-
 def _since(request: Request) -> int:
     raw = request.query_params.get("since", "0")
     if not raw.isdigit():
@@ -528,9 +508,9 @@ async def control_stats(request: Request) -> Response:
 
 async def control_new_orders(request: Request) -> Response:
     try:
-        body = _NewOrders.model_validate(await _json_body(request, optional=True))
+        body = _NewOrders.model_validate(await json_body(request, optional=True))
     except ValidationError as exc:
-        raise _validation(exc) from None
+        raise validation_refusal(exc) from None
     try:
         at = parse_time(body.fulfill_at) if body.fulfill_at else None
     except ValueError as exc:
@@ -563,7 +543,7 @@ async def control_merchant(request: Request) -> Response:
         raise Refusal(
             404, {"error": f"unknown merchant action {action!r} (known: {list(_MERCHANT_ARGS)})"}
         )
-    body = await _json_body(request)
+    body = await json_body(request)
     ref, refs = body.pop("id", None), body.pop("ids", None)
     if refs is None and isinstance(ref, str) and ref:
         refs = [ref]
@@ -584,21 +564,21 @@ async def control_faults(request: Request) -> Response:
     state = _state(request)
     if request.method == "POST":
         try:
-            state.set_faults(await _json_body(request))
+            state.set_faults(await json_body(request))
         except ValidationError as exc:
-            raise _validation(exc) from None
+            raise validation_refusal(exc) from None
     return JSONResponse(state.faults.model_dump())
 
 
 async def control_throttle(request: Request) -> Response:
     state = _state(request)
     if request.method == "POST":
-        return JSONResponse(state.set_throttle(await _json_body(request)))
+        return JSONResponse(state.set_throttle(await json_body(request)))
     return JSONResponse(state.throttle_settings())
 
 
 async def control_reset(request: Request) -> Response:
-    body = await _json_body(request, optional=True)
+    body = await json_body(request, optional=True)
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise Refusal(422, {"error": "seed must be an integer >= 0"})
@@ -617,9 +597,9 @@ async def control_subscriptions(request: Request) -> Response:
             raise Refusal(404, {"error": f"subscription {sub_id} not found"})
         return Response(status_code=204)
     try:
-        body = _Subscription.model_validate(await _json_body(request))
+        body = _Subscription.model_validate(await json_body(request))
     except ValidationError as exc:
-        raise _validation(exc) from None
+        raise validation_refusal(exc) from None
     sub = state.subscribe(body.url, body.topics)
     _ensure_deliverer(state)
     return JSONResponse(sub, 201)
@@ -647,9 +627,9 @@ async def control_send(request: Request) -> Response:
     """Deliver a hand-made event now (forged signature, stale time, odd payload)."""
     state = _state(request)
     try:
-        body = _Send.model_validate(await _json_body(request))
+        body = _Send.model_validate(await json_body(request))
     except ValidationError as exc:
-        raise _validation(exc) from None
+        raise validation_refusal(exc) from None
     if body.topic not in TOPICS:
         raise Refusal(422, {"error": f"unknown topic {body.topic!r}"})
     from datetime import UTC, datetime

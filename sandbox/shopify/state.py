@@ -57,6 +57,7 @@ from rxfloor.core.sample import sample_orders
 from rxfloor.sandbox.kit.activity import every
 from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
 from rxfloor.sandbox.kit.logs import Logs
+from rxfloor.sandbox.kit.refusal import Refusal as Refusal
 
 #: ``refuse``: a mutation answers ``userErrors`` (HTTP 200) with :data:`REFUSED`, nothing
 #: applied (asked for by name, never part of the random kinds: not a transport fault)
@@ -189,15 +190,6 @@ class ShopConfig(BaseModel):
             if rate is not None:
                 data = {"restore_rate": rate, "bucket_size": 20 * rate, **data}
         return data
-
-
-class Refusal(Exception):
-    """A control or HTTP-level refusal: status code and JSON body."""
-
-    def __init__(self, status_code: int, body: dict[str, Any]) -> None:
-        super().__init__(str(body.get("errors") or body.get("error")))
-        self.status_code = status_code
-        self.body = body
 
 
 def _barcode(item: Any) -> str | None:
