@@ -97,6 +97,11 @@ class CostBucket:
         self._reserved = 0.0
         self._seq = itertools.count(1)
         self._reported_seq = 0  # the send number of the call whose report the picture holds
+        #: per call on the wire, the calls that were on the wire when it was sent (Shopify may
+        #: have taken them after it: its report need not count them) and what each reserved
+        self._before: dict[int, set[int]] = {}
+        self._on_wire: dict[int, float] = {}
+        self._settled_since: dict[int, float] = {}
         self._costs: dict[Any, float] = {}
         self._answers = 0
         self._throttled = 0
@@ -143,7 +148,10 @@ class CostBucket:
                 if need >= 0:
                     self._reserved += need
                     self._waited += now - started
-                    return next(self._seq), need
+                    seq = next(self._seq)
+                    self._before[seq] = set(self._on_wire)
+                    self._on_wire[seq] = need
+                    return seq, need
             self._sleep(wait)
 
     def settle(self, seq: int, reserved: float, cost: Cost | None, key: Any, *,
@@ -151,6 +159,16 @@ class CostBucket:
         """The answer to send number ``seq`` arrived (with its ``extensions.cost``, if any)."""
         with self._lock:
             self._reserved = max(0.0, self._reserved - reserved)
+            self._on_wire.pop(seq, None)
+            earlier = self._before.pop(seq, set())
+            # calls sent before this one but answered first may have reached Shopify after it
+            # (threads): their points are no longer reserved, and this report may not count
+            # them, so they are taken off it (waiting a little more when it did count them)
+            unseen = sum(self._settled_since.get(s, 0.0) for s in earlier)
+            if any(seq in waiting for waiting in self._before.values()):
+                self._settled_since[seq] = reserved
+            self._settled_since = {s: c for s, c in self._settled_since.items()
+                                   if any(s in b for b in self._before.values())}  # fmt: skip
             if throttled:
                 self._throttled += 1
             if cost is None:
@@ -165,7 +183,7 @@ class CostBucket:
                 return
             now = self._clock()
             self.maximum, self.rate = status.maximum_available, status.restore_rate
-            reported = min(status.currently_available, status.maximum_available)
+            reported = min(status.currently_available, status.maximum_available) - unseen
             if seq > self._reported_seq or self._reported_seq == 0:
                 self._available, self._at, self._reported_seq = reported, now, seq
             else:  # an older snapshot overtaken on the way: it may only say there is less

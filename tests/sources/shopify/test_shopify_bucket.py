@@ -93,3 +93,20 @@ def test_unknown_query_expects_the_dearest_seen_and_throttle_retry_after(clock: 
     stats = bucket.stats()
     assert (stats.throttled, stats.spent, stats.answers) == (1, 120.0, 2)
     assert (stats.maximum, stats.restore_rate) == (1000.0, 50.0)
+
+
+def test_a_call_sent_earlier_but_taken_later_is_not_forgotten(clock: Clock) -> None:
+    """Two push threads: A is sent first, B second, but Shopify takes B first. A's answer
+    (480 left: both deducted) arrives, then B's (490: taken before A). By send order B's is
+    the newer report, and it raised the picture by A's 10 points, which were no longer
+    reserved: under load the next mutation was THROTTLED (the pacing test, seen twice in
+    full runs). A report is not trusted to count the calls that were on the wire when it was
+    sent and were answered before it."""
+    bucket = CostBucket(clock, clock.sleep)
+    seq0, r0 = bucket.acquire("m")
+    bucket.settle(seq0, r0, _cost(available=500.0), "m")
+    a, ra = bucket.acquire("m")
+    b, rb = bucket.acquire("m")
+    bucket.settle(a, ra, _cost(available=480.0), "m")
+    bucket.settle(b, rb, _cost(available=490.0), "m")
+    assert bucket.available() == pytest.approx(480.0)
