@@ -318,11 +318,14 @@ class BoardApp(App[None]):
 
     def _answer_box(self) -> Input | None:
         """The text box of a dialog that asks a specific answer (:data:`TYPED_ANSWERS`)
-        when nothing on it has focus yet (a burst that came before its ``on_mount``)."""
+        when nothing on it has focus yet (a burst that came before its ``on_mount``), and
+        only if that box is what the dialog focuses first: a reason dialog starts on its
+        list, where a scan goes to the order (it must not become the reason)."""
         screen = self.screen
         if not isinstance(screen, TYPED_ANSWERS) or screen.focused is not None:
             return None
-        return next(iter(screen.query(Input)), None)
+        first = next((w for w in screen.query("*") if w.can_focus), None)
+        return first if isinstance(first, Input) else None
 
     @property
     def board(self) -> BoardScreen:

@@ -159,6 +159,27 @@ async def test_a_reason_typed_in_one_burst_cancels_and_a_scan_on_the_list_still_
         await until(pilot, lambda: _status(url, "#1001") == "CANCELLED")
 
 
+async def test_a_scan_before_the_reason_dialog_focused_its_list_still_goes_to_the_order(
+    url: str,
+) -> None:
+    """A busy machine shows the dialog before its ``on_mount`` gives the list focus: a scan
+    then must not become the typed reason (it cancelled #1001 "because #7001" in a loaded
+    CI run). Nothing focused is the moment before the list is."""
+    app = make_app(url, repeat_guard_s=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await sign_in(pilot)
+        await scan(pilot, "#1001")
+        await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#1001")
+        await press(pilot, "x")
+        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        app.screen.set_focus(None)  # as before its on_mount
+        await scan(pilot, "#7001")
+        await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#7001")
+        assert isinstance(app.screen, BoardScreen)
+        assert _status(url, "#1001") != "CANCELLED"
+
+
 def _picked_up_by(url: str, name: str) -> str | None:
     store = Store.open(url, migrate=False)
     try:
