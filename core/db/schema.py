@@ -35,7 +35,7 @@ from rxfloor.core.sources import default_source
 from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0013_ready_index"
+SCHEMA_HEAD = "0014_board_indexes"
 
 
 def utcnow() -> datetime:
@@ -172,6 +172,10 @@ orders = Table(
     Index("ix_orders_source_remote_id", "source", "remote_id", unique=True),
     # the ready pickup orders, oldest first (the wall's back-to-stock list, each second)
     Index("ix_orders_ready", "status", "delivery_type", "picked_up_at", "status_since"),
+    # the board's first page: each column's top in promised order and its late count
+    # (due time, else arrival per target), its counts per source (migration 0014)
+    Index("ix_orders_promised", "status", "due_at", "created_at", "priority", "delivery_type"),
+    Index("ix_orders_board", "status", "source", "status_since", "delivery_type", "picked_up_at"),
 )
 
 
