@@ -1,4 +1,4 @@
-"""Indexes for the board's first page: each column's top and its counts without a scan of every order.
+"""Indexes for the board's first page: each column's top and counts without reading every order.
 
 The first frame reads the top of every column in promised order and counts each column's
 orders and late ones (``OPEN 82 · 20 late``). Without an index each column's top sorted
