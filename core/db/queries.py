@@ -440,7 +440,7 @@ def board_first_page(
             exists().where(orders.c.status == status, orders.c.due_at.is_(None))
             for status in totals
         ]  # fmt: skip
-        found = conn.execute(select(*late, *bare)).one()
+        found = conn.execute(select(*late, *bare)).one() if totals else ()
         lates = dict(zip(open_, found[: len(open_)], strict=True))
         by_target = {s for s, has in zip(totals, found[len(open_) :], strict=True) if has}
         counts = {status: (n, int(lates.get(status, 0))) for status, n in totals.items()}
