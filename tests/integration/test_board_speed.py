@@ -204,3 +204,21 @@ def test_cards_share_their_rare_facts_until_one_of_them_changes() -> None:
     with_dob[0].will_call_bin = "B12"
     assert with_dob[1].will_call_bin is None and with_dob[1].dob_on_file
     assert with_dob[0].dob_on_file and with_dob[0].will_call_bin == "B12"
+
+
+@settings(max_examples=200)
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                    timezones=st.just(UTC)))  # fmt: skip
+def test_a_card_keeps_its_times_to_the_microsecond(at: datetime) -> None:
+    """A card holds its times as instants (floats, half an aware datetime's memory): they
+    read back as the very times it was given, and its flags and kind as given."""
+    made = Card(id="o1", name="#1", status=Status.OPEN, priority="stat", delivery="ship",
+                patient="Ann Lee", initials="AL", items="x", due_at=at, fulfill_at=None,
+                on_hold=True, version=1, status_since=at - timedelta(microseconds=1),
+                sync_failed=False, source="shopify", pending=True)  # fmt: skip
+    assert made.due_at == made.target == at and made.due_at.tzinfo is UTC
+    assert made.status_since == at - timedelta(microseconds=1)
+    assert (made.on_hold, made.pending, made.sync_failed) == (True, True, False)
+    assert (made.priority, made.delivery, made.source) == ("stat", "ship", "shopify")
+    made.on_hold, made.pending, made.sync_failed, made.due_at = False, False, True, None
+    assert (made.on_hold, made.pending, made.sync_failed, made.due_at) == (False, False, True, None)

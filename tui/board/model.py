@@ -101,6 +101,56 @@ _PLAIN = Rare()
 #: gives it gives it for every order: one Rare per card would cost ~180 B each)
 _DOB = Rare(dob_on_file=True)
 
+#: A card's flags, one int: on hold, a move pending, its push failed, it has a due time.
+_ON_HOLD, _PENDING, _FAILED, _DATED = 1, 2, 4, 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """A card's priority, delivery and source (and the priority's rank): a few dozen
+    combinations shared by every card, one slot a card instead of four."""
+
+    priority: str
+    delivery: str
+    source: str
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Who:
+    """The patient and their initials as painted, shared by every card of that patient."""
+
+    patient: str
+    initials: str
+
+
+@lru_cache(maxsize=256)
+def _kind(priority: str, delivery: str, source: str) -> _Kind:
+    return _Kind(intern(priority), intern(delivery), intern(source), _RANK.get(priority, 9))
+
+
+@lru_cache(maxsize=256)
+def _row_kind(priority: str, delivery: str, source: str) -> _Kind:
+    """:func:`_kind` of a row's words (the delivery as painted)."""
+    return _kind(str(priority), visible(str(delivery)), str(source))
+
+
+@lru_cache(maxsize=8192)
+def _who(patient: str, initials: str) -> _Who:
+    return _Who(patient, initials)
+
+
+@lru_cache(maxsize=8192)
+def _row_who(patient: str) -> _Who:
+    """The patient of a row, as painted, and their initials."""
+    return _who(_shared(patient), _initials(patient))
+
+
+def _at(instant: float) -> datetime:
+    """An instant as an aware UTC datetime (exact to the microsecond for today's dates)."""
+    return datetime.fromtimestamp(instant, UTC)
+
+
 V = TypeVar("V")
 
 
@@ -132,27 +182,8 @@ class Card:
     leave at their default in a shared :class:`Rare`: 100,000 of them are the board's
     memory."""
 
-    __slots__ = (
-        "delivery",
-        "due",
-        "due_at",
-        "id",
-        "initials",
-        "items",
-        "name",
-        "on_hold",
-        "patient",
-        "pending",
-        "priority",
-        "rare",
-        "source",
-        "status",
-        "status_since",
-        "sync_failed",
-        "sync_retry",
-        "target",
-        "version",
-    )  # fmt: skip
+    __slots__ = ("bits", "due", "id", "items", "kind", "name", "rare", "since", "status",
+                 "sync_retry", "version", "who")  # fmt: skip
 
     fulfill_at: _Rarely[datetime | None] = _Rarely()
     created_at: _Rarely[datetime | None] = _Rarely()
@@ -211,17 +242,15 @@ class Card:
         picked_up_at: datetime | None = None,
         picked_up_by: str | None = None,
         dob_on_file: bool = False,
-        target: datetime | None = None,
-        due: float = _FAR,
     ) -> None:
         self.id = id
         self.name = name
         self.status = status
-        self.priority = priority
-        self.delivery = delivery
-        self.patient = patient
-        self.initials = initials
+        self.kind = _kind(priority, delivery, source)
+        self.who = _who(patient, initials)
         self.items = items
+        self.bits = 0
+        self.due = _FAR  # see aim
         self.due_at = due_at
         self.on_hold = on_hold
         self.version = version
@@ -229,13 +258,7 @@ class Card:
         self.sync_failed = sync_failed
         #: a push of it was refused once and is sent again then (not parked yet)
         self.sync_retry = sync_retry
-        self.source = source
         self.pending = pending  # an optimistic move not yet confirmed by the database
-        #: when it is late: its due time, else (stat, waiter) a target after it arrived
-        self.target = target
-        #: the target's instant, computed once (the sort order is asked of it often); a
-        #: float rather than the whole sort key: 100,000 key tuples cost ~6 MB
-        self.due = due
         self.rare = _rare(fulfill_at, created_at, cancel_requested, remote_hold, tracking,
                           remote_badge, fill_step, filled_by, check_note, note_count, flags,
                           scan_progress, hold_reason, hold_by, hold_since, will_call_bin,
@@ -269,21 +292,20 @@ class Card:
         card.id = id_
         card.name = name if name.isprintable() else visible(name)
         card.status = _STATUS.get(status) or Status(status)
-        card.priority = _interned(priority)
-        card.delivery = _word(delivery)
-        card.patient = _shared(patient)
-        card.initials = _initials(patient)
+        card.kind = kind = _row_kind(priority, delivery, source)
+        source = kind.source
+        card.who = _row_who(patient)
         card.items = _shared(items)
-        card.due_at = card.target = due_at
         on_hold = bool(on_hold)
-        card.on_hold = on_hold
+        card.bits = (_ON_HOLD if on_hold else 0) | (_FAILED if failed else 0)
+        if due_at is not None:
+            card.bits |= _DATED
+            card.due = _instant(due_at)
+        else:
+            card.due = _FAR  # see aim
         card.version = version
-        card.status_since = status_since
-        card.sync_failed = failed
+        card.since = _instant(status_since)
         card.sync_retry = retry
-        card.source = source = _interned(source)
-        card.pending = False
-        card.due = _instant(due_at) if due_at is not None else _FAR
         if (fulfill_at is None and (due_at is not None or created_at is None) and not fill_step
                 and not filled_by and not check_note and not note_count and not flags
                 and not scan_progress and request_kind is None and tracking is None
@@ -363,31 +385,100 @@ class Card:
             picked_up_by=data.get("picked_up_by"),
             dob_on_file=bool(data.get("patient_dob")),
         )
-        card.target = card.due_at
-        card.due = card._due()
         return card
 
     def aim(self, targets: Targets) -> None:
         """Its promised time (:func:`rxfloor.core.due.promise`): its due time, else a
         target after it arrived."""
-        if self.due_at is not None and self.target is self.due_at:
+        if self.bits & _DATED:
             return  # its due time is its target, and its instant was computed when made
-        if self.due_at is None and self.created_at is not None:
-            self.target = promise(None, self.created_at, self.priority, self.delivery,
-                                  targets).at  # fmt: skip
+        created = self.created_at
+        if created is None:
+            self.due = _FAR
         else:
-            self.target = self.due_at
-        self.due = self._due()
+            self.due = _instant(promise(None, created, self.priority, self.delivery,
+                                        targets).at)  # fmt: skip
 
-    def _due(self) -> float:
-        # the real instant: due times stored with different UTC offsets still sort right
-        return _instant(self.target) if self.target else _FAR
+    # Times are kept as instants (floats: 24 B, an aware datetime 48 B) and made datetimes
+    # when asked: 100,000 cards held ~10 MB of datetimes.
+    @property
+    def due_at(self) -> datetime | None:
+        """The source's promised time (None: it gave none, see :attr:`target`)."""
+        return _at(self.due) if self.bits & _DATED else None
+
+    @due_at.setter
+    def due_at(self, value: datetime | None) -> None:
+        if value is None:
+            self.bits &= ~_DATED
+            self.due = _FAR
+        else:
+            self.bits |= _DATED
+            self.due = _instant(value)
+
+    @property
+    def target(self) -> datetime | None:
+        """When it is late: its due time, else (see :meth:`aim`) a target after it arrived;
+        None when neither is known."""
+        return None if self.due == _FAR else _at(self.due)
+
+    @property
+    def status_since(self) -> datetime:
+        return _at(self.since)
+
+    @status_since.setter
+    def status_since(self, value: datetime) -> None:
+        self.since = _instant(value)
+
+    @property
+    def priority(self) -> str:
+        return self.kind.priority
+
+    @property
+    def delivery(self) -> str:
+        return self.kind.delivery
+
+    @property
+    def source(self) -> str:
+        return self.kind.source
+
+    @property
+    def patient(self) -> str:
+        return self.who.patient
+
+    @property
+    def initials(self) -> str:
+        return self.who.initials
+
+    @property
+    def on_hold(self) -> bool:
+        return bool(self.bits & _ON_HOLD)
+
+    @on_hold.setter
+    def on_hold(self, value: bool) -> None:
+        self.bits = self.bits | _ON_HOLD if value else self.bits & ~_ON_HOLD
+
+    @property
+    def pending(self) -> bool:
+        """An optimistic move not yet confirmed by the database."""
+        return bool(self.bits & _PENDING)
+
+    @pending.setter
+    def pending(self, value: bool) -> None:
+        self.bits = self.bits | _PENDING if value else self.bits & ~_PENDING
+
+    @property
+    def sync_failed(self) -> bool:
+        return bool(self.bits & _FAILED)
+
+    @sync_failed.setter
+    def sync_failed(self, value: bool) -> None:
+        self.bits = self.bits | _FAILED if value else self.bits & ~_FAILED
 
     @property
     def key(self) -> tuple[float, int, str]:
         """The card order in a column: its promised instant (the oldest work at the top),
         then priority, then name."""
-        return (self.due, _RANK.get(self.priority, 9), self.name)
+        return (self.due, self.kind.rank, self.name)
 
     def facts(self, check: CheckRule = CheckRule.NONE) -> OrderFacts:
         """What the lifecycle decides on under the floor's ``check`` rule: every rule about
@@ -458,18 +549,6 @@ def _rare(
                 hold_by, hold_since, will_call_bin, picked_up_at, picked_up_by,
                 dob_on_file)  # fmt: skip
     return _PLAIN if made == _PLAIN else _DOB if made == _DOB else made
-
-
-@lru_cache(maxsize=256)
-def _interned(text: str) -> str:
-    """A word of a handful (a priority, a source) as stored, one copy shared."""
-    return intern(str(text))
-
-
-@lru_cache(maxsize=256)
-def _word(text: str) -> str:
-    """A word of a handful (a priority, a delivery, a source) as painted, one copy shared."""
-    return intern(visible(str(text)))
 
 
 @lru_cache(maxsize=8192)
