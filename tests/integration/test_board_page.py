@@ -25,7 +25,7 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board import view as board_view
 from rxfloor.tui.board.card import urgency
-from rxfloor.tui.board.model import BoardModel, Card, late_count
+from rxfloor.tui.board.model import BoardModel, Card, Loaded, late_count
 from rxfloor.tui.board.view import day_start, targets
 from tests.board_fixtures import FROZEN, frozen, make_app, moves_settled, press, seed_board, until
 
@@ -272,6 +272,38 @@ def test_late_count_bisects_to_what_the_cards_say() -> None:
     for now in (FROZEN, FROZEN - timedelta(minutes=1), FROZEN + timedelta(minutes=61)):
         asked = sum(1 for c in cards if c.target is not None and urgency(c, now) == "overdue")
         assert 0 < late_count(cards, now) == asked < len(cards)
+
+
+def test_merge_keeps_what_was_shown_and_sorts_like_a_fresh_load() -> None:
+    """The full read, sorted in its own thread, merged: cards shown as they are (many with
+    the same promised instant) stay the very objects, a pending move stays where it went,
+    a newer read replaces an older card, and a card placed meanwhile stays; the columns are
+    what a fresh load of the same cards gives."""
+
+    def made(i: int, version: int = 1, status: Status = Status.OPEN) -> Card:
+        return Card(id=f"o{i}", name=f"#{i % 7}", status=status,
+                    priority=("stat", "normal")[i % 5 % 2], delivery="ship", patient="Ann Bell",
+                    initials="AB", items="x", due_at=FROZEN + timedelta(minutes=i % 3),
+                    fulfill_at=None, on_hold=False, version=version, status_since=FROZEN,
+                    sync_failed=False)  # fmt: skip
+
+    read = [made(i) for i in range(300)]
+    model = BoardModel()
+    model.load([made(i) for i in range(0, 300, 3)])  # the first page, as shown
+    kept = {c.id: c for c in model.cards.values()}
+    model.move(kept["o3"], Status.PROCESSING)  # pending
+    model.place([made(6, version=0)])  # older than the read: replaced
+    model.place([made(400)])  # placed after the read began
+    model.merge(Loaded.of(read, model.targets))
+    fresh = BoardModel()
+    fresh.load([model.cards[c.id] for c in read] + [model.cards["o400"]])
+    assert set(model.cards) == set(fresh.cards)
+    for status, cards in fresh.columns.items():  # cards of one key: in no given order
+        assert [c.key for c in model.columns[status]] == [c.key for c in cards]
+        assert {c.id for c in model.columns[status]} == {c.id for c in cards}
+    assert model.cards["o3"] is kept["o3"] and model.cards["o3"] in model.columns[Status.PROCESSING]
+    assert model.cards["o6"] is read[6] and model.cards["o9"] is kept["o9"]
+    assert model.per_source == fresh.per_source
 
 
 def test_first_page_query_holds_each_columns_real_top(db_url: str) -> None:

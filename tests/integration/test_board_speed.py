@@ -216,7 +216,8 @@ def test_a_card_keeps_its_times_to_the_microsecond(at: datetime) -> None:
                 patient="Ann Lee", initials="AL", items="x", due_at=at, fulfill_at=None,
                 on_hold=True, version=1, status_since=at - timedelta(microseconds=1),
                 sync_failed=False, source="shopify", pending=True)  # fmt: skip
-    assert made.due_at == made.target == at and made.due_at.tzinfo is UTC
+    assert made.due_at == made.target == at
+    assert made.due_at is not None and made.due_at.tzinfo is UTC
     assert made.status_since == at - timedelta(microseconds=1)
     assert (made.on_hold, made.pending, made.sync_failed) == (True, True, False)
     assert (made.priority, made.delivery, made.source) == ("stat", "ship", "shopify")

@@ -23,7 +23,7 @@ from rxfloor.core.models import OrderView
 from rxfloor.core.service import MoveResult
 
 if TYPE_CHECKING:
-    from rxfloor.tui.board.model import Card
+    from rxfloor.tui.board.model import Card, Loaded
 
 Row = Mapping[Any, Any]
 
@@ -57,11 +57,12 @@ class BoardLoaded(Message):
 
 
 class BoardCompleted(Message):
-    """The background read after the first page: every card on the board."""
+    """The background read after the first page: every card on the board, sorted into
+    its columns in the reading thread."""
 
-    def __init__(self, cards: Sequence[Card]) -> None:
+    def __init__(self, loaded: Loaded) -> None:
         super().__init__()
-        self.cards = cards
+        self.loaded = loaded
 
 
 class ChangesArrived(Message):

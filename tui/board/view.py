@@ -55,6 +55,7 @@ from rxfloor.tui.board.messages import (
 from rxfloor.tui.board.model import (
     BoardModel,
     Card,
+    Loaded,
     card_filter,
     marked,
     settle,
@@ -443,7 +444,7 @@ class BoardView(Contained, Vertical):
     def _completed(self, message: BoardCompleted) -> None:
         """The rest of the board, loaded in the background: merged (what changed here
         meanwhile is kept), then the change feed replays everything since the first read."""
-        self.model.merge(message.cards)
+        self.model.merge(message.loaded)
         self._beyond.clear()
         self._early_sources = set()
         self._complete.set()
@@ -589,7 +590,8 @@ class BoardView(Contained, Vertical):
         statuses, since = [s.value for s in Status], day_start(self.clock())
         with uncollected():
             _, cards = bq.board_load(self.store, statuses, since, Card.from_card_row)
-        self.post_message(BoardCompleted(cards))
+            loaded = Loaded.of(cards, self.model.targets)
+        self.post_message(BoardCompleted(loaded))
 
     @work(thread=True, group="feed")
     def _follow(self, since: Cursor) -> None:
