@@ -118,7 +118,7 @@ async def main(cards, presses):
     from kanban_tui.app import KanbanTui
     from kanban_tui.backends.sqlite.database import init_first_board
     from kanban_tui.widgets.task_card import TaskCard
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         config, db = f"{tmp}/config.toml", f"{tmp}/db.sqlite"
         app = KanbanTui(config_path=config, database_path=db)
         init_first_board(database=db)
@@ -270,7 +270,7 @@ async def board_figures(cards: int, presses: int) -> dict[str, Any]:
         card = board.model.cards.get(card_id)
         return card is not None and card.pending
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         seed(url, cards)
         store = Store.open(url, migrate=False)
@@ -416,7 +416,7 @@ def _until_on_screen(cmd: list[str], marker: bytes, env: dict[str, str], timeout
 def usable_from_start(cards: int, runs: int) -> dict[str, Any]:
     """Process start to the first frame with cards, for ``rxfloor`` and the trivial app."""
     bin_dir = Path(sys.executable).parent
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         seed(url, cards)
         env = dict(os.environ, TERM="xterm-256color", COLUMNS="160", LINES="48")
