@@ -112,19 +112,14 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
     key = sources.local_id(source, ref) if source else whole
     bare = ref.lstrip("#")
     where = [orders.c.source == source] if source else []
-    # rule 1 by the primary key first: the board's moves and most commands name the id, and
-    # the query below scans the table (its OR over the source's id has no index of its
-    # own): ~100 ms a move at 100,000 orders
-    # (an order's name as typed, ``#1001``, is never an id: no extra round trip for it, and
-    # the query below still tries it as one)
-    if not ref.startswith("#"):
-        ids = {"r_ids": sorted({key, whole}), "r_source": source}
-        by_id = conn.execute(_by_id_statement(source is not None), ids).mappings().all()
-        if by_id:
-            return min(by_id, key=lambda r: (r["remote_id"] != ref, r["name"], r["source"],
-                                              r["id"]))  # fmt: skip
-    params = {"r_ids": sorted({key, whole}), "r_remote": ref,
-              "r_names": sorted({ref, bare, "#" + bare}), "r_source": source}  # fmt: skip
+    # one indexed query whatever was typed: the id (primary key), the source's id
+    # (ix_orders_remote_id) and the name (ix_orders_name) each have an index
+    params = {
+        "r_ids": sorted({key, whole}),
+        "r_remote": ref,
+        "r_names": sorted({ref, bare, "#" + bare}),
+        "r_source": source,
+    }
     rows = conn.execute(_resolve_statement(source is not None), params).mappings().all()
     if rows and rows[0]["id"] in (key, whole):
         return rows[0]
@@ -161,13 +156,6 @@ def _in_bin(conn: Connection, ref: str, where: list[Any]) -> Sequence[RowMapping
     )  # fmt: skip
     statement = waiting.order_by(orders.c.name, orders.c.id).limit(_CANDIDATES + 1)
     return conn.execute(statement).mappings().all()
-
-
-@functools.lru_cache(maxsize=2)
-def _by_id_statement(by_source: bool) -> Select[Any]:
-    """The orders whose local id is one of ``r_ids`` (in ``r_source`` when ``by_source``)."""
-    where = [orders.c.source == bindparam("r_source")] if by_source else []
-    return select(orders).where(*where, orders.c.id.in_(bindparam("r_ids", expanding=True)))
 
 
 @functools.lru_cache(maxsize=2)
