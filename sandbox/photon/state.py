@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rxfloor.sandbox.kit.activity import every
 from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
-from rxfloor.sandbox.kit.logs import Logs
+from rxfloor.sandbox.kit.logs import Deliveries, Logs
 from rxfloor.sandbox.kit.refusal import Refusal as Refusal
 
 #: ``refuse``: a 409 with :data:`REFUSED`, nothing applied (asked for by name, never part of
@@ -128,7 +128,7 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
+class PhotonSandboxState(Logs, Deliveries, FaultBox[FaultSettings]):
     """Everything the stand-in knows; thread-safe (one lock)."""
 
     def __init__(self, config: PhotonSandboxConfig, clock: Callable[[], float] = time.time) -> None:
@@ -378,25 +378,6 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
     def orders(self) -> list[dict[str, Any]]:
         with self._lock:
             return [self.view(o) for o in self._orders.values()]
-
-    # -- logs
-
-    def transitions(self, since: int = 0, by: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._transitions[since:] if by in (None, e["by"])]
-
-    def deliveries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._deliveries]
-
-    def delivery(self, seq: int) -> dict[str, Any] | None:
-        with self._lock:
-            return dict(self._deliveries[seq - 1]) if 0 < seq <= len(self._deliveries) else None
-
-    def log_delivery(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            entry["seq"] = len(self._deliveries) + 1
-            self._deliveries.append(entry)
 
     def events(self) -> list[Event]:
         with self._lock:

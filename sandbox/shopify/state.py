@@ -56,7 +56,7 @@ from rxfloor.core.lifecycle import DeliveryType
 from rxfloor.core.sample import sample_orders
 from rxfloor.sandbox.kit.activity import every
 from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
-from rxfloor.sandbox.kit.logs import Logs
+from rxfloor.sandbox.kit.logs import Deliveries, Logs
 from rxfloor.sandbox.kit.refusal import Refusal as Refusal
 
 #: ``refuse``: a mutation answers ``userErrors`` (HTTP 200) with :data:`REFUSED`, nothing
@@ -316,7 +316,7 @@ _SERIES = {
 }
 
 
-class ShopState(Logs, FaultBox[FaultSettings]):
+class ShopState(Logs, Deliveries, FaultBox[FaultSettings]):
     """Fulfillment orders, the cost bucket, faults, logs and webhook subscriptions."""
 
     def __init__(
@@ -1377,15 +1377,6 @@ class ShopState(Logs, FaultBox[FaultSettings]):
             if self._events:
                 loop.call_soon_threadsafe(wake.set)
 
-    def log_delivery(self, entry: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            entry["seq"] = len(self._deliveries) + 1
-            self._deliveries.append(entry)
-            return entry
-
-    def deliveries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(d) for d in self._deliveries]
 
 
 def _cursor(value: str | None) -> int | None:
