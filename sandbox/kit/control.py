@@ -64,12 +64,13 @@ class FaultExtra:
 @dataclass(frozen=True)
 class Subscriptions:
     """A control route (``path``) listing and taking webhook subscriptions: a validated
-    ``model`` body to ``subscribe`` (which starts the deliverer); DELETE ``?id=`` where
-    the stand-in can ``unsubscribe``."""
+    ``model`` body to ``subscribe``, then ``start`` (the deliverer: in-process there is no
+    lifespan to start it); DELETE ``?id=`` where the stand-in can ``unsubscribe``."""
 
     path: str
     model: type[BaseModel]
     subscribe: Callable[[Any], dict[str, Any]]
+    start: Callable[[], None]
     unsubscribe: Callable[[str], bool] | None = None
 
 
@@ -214,7 +215,9 @@ def _subscription_route(state: Subscribing, subs: Subscriptions) -> Route:
             body = subs.model.model_validate(await json_body(request))
         except ValidationError as exc:
             raise validation_refusal(exc) from None
-        return JSONResponse(subs.subscribe(body), 201)
+        sub = subs.subscribe(body)
+        subs.start()
+        return JSONResponse(sub, 201)
 
     methods = ["GET", "POST"] + (["DELETE"] if subs.unsubscribe is not None else [])
     return Route(subs.path, subscriptions, methods=methods)

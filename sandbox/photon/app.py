@@ -351,12 +351,6 @@ class _Subscription(BaseModel):
     secret: str
 
 
-def _subscribe(state: PhotonSandboxState, body: _Subscription) -> dict[str, Any]:
-    sub = state.subscribe(body.target, body.secret)
-    _ensure_deliverer(state)
-    return sub
-
-
 async def _replay(
     state: PhotonSandboxState, past: dict[str, Any], options: dict[str, Any]
 ) -> dict[str, Any]:
@@ -386,7 +380,12 @@ def _control(state: PhotonSandboxState) -> Control:
         webhooks=Webhooks(
             state,
             lambda past, options: _replay(state, past, options),
-            Subscriptions("/webhooks", _Subscription, lambda body: _subscribe(state, body)),
+            Subscriptions(
+                "/webhooks",
+                _Subscription,
+                lambda body: state.subscribe(body.target, body.secret),
+                lambda: _ensure_deliverer(state),
+            ),
         ),
     )
 

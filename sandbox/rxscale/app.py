@@ -530,7 +530,7 @@ def _control(state: RxScaleSandboxState) -> Control:
             FaultExtra(
                 "rate_limit", lambda: state.rate_limit, lambda limit: _set_rate_limit(state, limit)
             )
-        ],  # fmt: skip
+        ],
         webhooks=Webhooks(state, lambda past, options: _replay(state, past, options)),
     )
 

@@ -551,12 +551,6 @@ async def control_throttle(request: Request) -> Response:
     return JSONResponse(state.throttle_settings())
 
 
-def _subscribe(state: ShopState, body: _Subscription) -> dict[str, Any]:
-    sub = state.subscribe(body.url, body.topics)
-    _ensure_deliverer(state)
-    return sub
-
-
 async def _replay(
     state: ShopState, past: dict[str, Any], _options: dict[str, Any]
 ) -> dict[str, Any]:
@@ -608,7 +602,8 @@ def _control(state: ShopState) -> Control:
     subscriptions = Subscriptions(
         "/webhooks/subscriptions",
         _Subscription,
-        lambda body: _subscribe(state, body),
+        lambda body: state.subscribe(body.url, body.topics),
+        lambda: _ensure_deliverer(state),
         state.unsubscribe,
     )
     return Control(
