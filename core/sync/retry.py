@@ -39,8 +39,11 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s,
-                   refused_s=settings.retry_refused_s)  # fmt: skip
+        return cls(
+            base_s=settings.retry_base_s,
+            cap_s=settings.retry_cap_s,
+            refused_s=settings.retry_refused_s,
+        )
 
 
 class RateLimiter:

@@ -63,9 +63,17 @@ class _Gate:
             await self.app(scope, receive, send)
             return
         state = self.state
-        entry = state.log_request({"time": state.clock(), "method": scope["method"],
-                                   "endpoint": endpoint, "params": {}, "login_ok": None,
-                                   "status_code": None, "fault": None})  # fmt: skip
+        entry = state.log_request(
+            {
+                "time": state.clock(),
+                "method": scope["method"],
+                "endpoint": endpoint,
+                "params": {},
+                "login_ok": None,
+                "status_code": None,
+                "fault": None,
+            }
+        )
         scope["konnektive.request"] = entry
         fault = state.draw_fault(endpoint)
         entry["fault"] = fault
@@ -77,8 +85,9 @@ class _Gate:
             return
         if fault == "rate_limit":
             headers = {"Retry-After": str(state.faults.retry_after_s)}
-            await answer(entry, send, 429, {"result": "ERROR", "message": "Too many requests"},
-                          headers)  # fmt: skip
+            await answer(
+                entry, send, 429, {"result": "ERROR", "message": "Too many requests"}, headers
+            )
             return
         if fault == "error_200":  # refused with HTTP 200, nothing applied (by the handler,
             scope["konnektive.busy"] = True  # which has read what it was sent)

@@ -74,15 +74,22 @@ class _Gate:
         state = self.state
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         entry = state.log_request(
-            {"time": state.clock(), "method": scope["method"], "path": scope["path"],
-             "status_code": None, "fault": None, "report": None,
-             "idempotency_key": headers.get("idempotency-key")}
-        )  # fmt: skip
+            {
+                "time": state.clock(),
+                "method": scope["method"],
+                "path": scope["path"],
+                "status_code": None,
+                "fault": None,
+                "report": None,
+                "idempotency_key": headers.get("idempotency-key"),
+            }
+        )
         scope["sandbox.request"] = entry
         faults = state.faults
         if faults.error_status is not None:
-            await answer(entry, send, faults.error_status,
-                               self._error_body(faults.error_status, headers))  # fmt: skip
+            await answer(
+                entry, send, faults.error_status, self._error_body(faults.error_status, headers)
+            )
             return
         fault = state.draw_fault(scope["path"])
         entry["fault"] = fault
@@ -96,8 +103,13 @@ class _Gate:
             await answer(entry, send, 409, self._error_body(409, headers, REFUSED))
             return
         if fault == "rate_limit":
-            await answer(entry, send, 429, {"error": "too many requests"},
-                               {"Retry-After": str(faults.retry_after_s)})  # fmt: skip
+            await answer(
+                entry,
+                send,
+                429,
+                {"error": "too many requests"},
+                {"Retry-After": str(faults.retry_after_s)},
+            )
             return
         await applied_then(self.app, scope, receive, send, entry, fault, faults.slow_s)
 
@@ -128,15 +140,15 @@ async def deliver_forever(
 
     def send(http: httpx.AsyncClient, item: tuple[Any, list[dict[str, Any]], int]) -> list[Any]:
         event, subs, times = item
-        body = json.dumps(envelope(event, state.config.organization),
-                          separators=(",", ":")).encode()  # fmt: skip
+        body = json.dumps(
+            envelope(event, state.config.organization), separators=(",", ":")
+        ).encode()
         return [deliver(http, state, sub, event, body) for sub in subs for _ in range(times)]
 
     # a burst of events waits for a free connection as Photon's own queue would: the time
     # spent waiting is not an attempt that timed out (the receiver never saw it)
     timeout = httpx.Timeout(state.config.webhook_timeout_s, pool=None)
-    await pump(state, state.take_events, send,
-               lambda: client or httpx.AsyncClient(timeout=timeout))  # fmt: skip
+    await pump(state, state.take_events, send, lambda: client or httpx.AsyncClient(timeout=timeout))
 
 
 async def deliver(
@@ -158,15 +170,26 @@ async def deliver(
     signature = sign(sub["secret"], body)
     for attempt in range(1, attempts + 1):
         sent = timestamp or str(int(state.clock() * 1000))
-        headers = {"Content-Type": CONTENT_TYPE, "X-Photon-Signature": signature,
-                   "X-Photon-Timestamp": sent}  # fmt: skip
+        headers = {
+            "Content-Type": CONTENT_TYPE,
+            "X-Photon-Signature": signature,
+            "X-Photon-Timestamp": sent,
+        }
         entry: dict[str, Any] = {
-            "time": state.clock(), "subscription": sub["uid"], "target": sub["target"],
-            "event_id": event.event_id, "event_type": event.event_type,
-            "order_id": event.order_id, "attempt": attempt, "replay_of": replay_of,
-            "status_code": None, "error": None, "body": body.decode(),
-            "signature": signature, "timestamp": sent,
-        }  # fmt: skip
+            "time": state.clock(),
+            "subscription": sub["uid"],
+            "target": sub["target"],
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "order_id": event.order_id,
+            "attempt": attempt,
+            "replay_of": replay_of,
+            "status_code": None,
+            "error": None,
+            "body": body.decode(),
+            "signature": signature,
+            "timestamp": sent,
+        }
         try:
             answer = await client.post(sub["target"], content=body, headers=headers)
             entry["status_code"] = answer.status_code
@@ -249,8 +272,11 @@ async def hook(request: Request) -> Response:
         body = await _json(request)
         if isinstance(body, dict):
             entry["report"] = {k: body.get(k) for k in ("status", "order_id")}
-        answer = state.report(body, request_seq=entry.get("seq"),
-                              idempotency_key=request.headers.get("idempotency-key"))  # fmt: skip
+        answer = state.report(
+            body,
+            request_seq=entry.get("seq"),
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
     except Refusal as exc:
         return _refused(request, exc.status_code, exc.body)
     return JSONResponse(answer)
@@ -268,14 +294,31 @@ async def graphql(request: Request) -> Response:
     query = body.get("query") if isinstance(body, dict) else None
     variables = (body.get("variables") if isinstance(body, dict) else None) or {}
     if not isinstance(query, str) or "order(" not in query.replace(" (", "("):
-        return JSONResponse({"errors": [{"message": "the stand-in serves order(id:) only",
-                                         "extensions": {"code": "BAD_USER_INPUT"}}]})  # fmt: skip
+        return JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": "the stand-in serves order(id:) only",
+                        "extensions": {"code": "BAD_USER_INPUT"},
+                    }
+                ]
+            }
+        )
     uid = variables.get("id") if isinstance(variables, dict) else None
     order = state.get(uid) if isinstance(uid, str) else None
     if order is None:
-        return JSONResponse({"data": {"order": None},
-                             "errors": [{"message": "Order not found", "path": ["order"],
-                                         "extensions": {"code": "NOT_FOUND"}}]})  # fmt: skip
+        return JSONResponse(
+            {
+                "data": {"order": None},
+                "errors": [
+                    {
+                        "message": "Order not found",
+                        "path": ["order"],
+                        "extensions": {"code": "NOT_FOUND"},
+                    }
+                ],
+            }
+        )
     return JSONResponse({"data": {"order": order}})
 
 

@@ -142,8 +142,12 @@ async def _deliver_forever(state: RxScaleSandboxState) -> None:
         ).encode()
         return [deliver(client, state, sub, event.event_type, body) for sub in subs]
 
-    await pump(state, state.take_events, send,
-               lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s))  # fmt: skip
+    await pump(
+        state,
+        state.take_events,
+        send,
+        lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s),
+    )
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -554,7 +554,6 @@ class RxScaleSandboxState(Logs, Deliveries, FaultBox[FaultSettings]):
                 loop.call_soon_threadsafe(wake.set)
 
 
-
 def _wants(sub: dict[str, Any], event: Event) -> bool:
     return bool(
         sub["notification_type"] == event.event_type

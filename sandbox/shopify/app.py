@@ -345,8 +345,9 @@ def _headers(state: ShopState, event: Event, sub: dict[str, Any], secret: str) -
     # one per delivery (its retries repeat it): the event, its topic and body, the subscription
     # (one merchant action's deliveries share the Event-Id, never the Webhook-Id)
     body = hashlib.sha256(event.body).hexdigest()
-    webhook_id = uuid.uuid5(uuid.NAMESPACE_URL,
-                            f"{event.event_id}/{event.topic}/{body}/{sub['id']}")  # fmt: skip
+    webhook_id = uuid.uuid5(
+        uuid.NAMESPACE_URL, f"{event.event_id}/{event.topic}/{body}/{sub['id']}"
+    )
     return {
         "Content-Type": "application/json",
         "X-Shopify-Topic": event.topic,
@@ -376,9 +377,13 @@ async def _deliver_forever(state: ShopState) -> None:
         ]
 
     # the client is made at the first event (an SSL context is slow)
-    await pump(state, state.take_events, send,
-               lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s),
-               eager=False)  # fmt: skip
+    await pump(
+        state,
+        state.take_events,
+        send,
+        lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s),
+        eager=False,
+    )
 
 
 async def deliver(
@@ -534,8 +539,9 @@ async def control_merchant(request: Request) -> Response:
     elif ref is not None or not (
         isinstance(refs, list) and refs and all(isinstance(r, str) and r for r in refs)
     ):
-        raise Refusal(422, {"error": "id (a FulfillmentOrder gid) or ids (one action on "
-                                     "several) is required"})  # fmt: skip
+        raise Refusal(
+            422, {"error": "id (a FulfillmentOrder gid) or ids (one action on several) is required"}
+        )
     extra = sorted(set(body) - set(allowed))
     if extra:
         raise Refusal(422, {"error": f"{action} takes {list(allowed)}, not {extra}"})
