@@ -236,27 +236,10 @@ class Card:
         #: the target's instant, computed once (the sort order is asked of it often); a
         #: float rather than the whole sort key: 100,000 key tuples cost ~6 MB
         self.due = due
-        self.rare = _rare(
-            fulfill_at,
-            created_at,
-            cancel_requested,
-            remote_hold,
-            tracking,
-            remote_badge,
-            fill_step,
-            filled_by,
-            check_note,
-            note_count,
-            flags,
-            scan_progress,
-            hold_reason,
-            hold_by,
-            hold_since,
-            will_call_bin,
-            picked_up_at,
-            picked_up_by,
-            dob_on_file,
-        )
+        self.rare = _rare(fulfill_at, created_at, cancel_requested, remote_hold, tracking,
+                          remote_badge, fill_step, filled_by, check_note, note_count, flags,
+                          scan_progress, hold_reason, hold_by, hold_since, will_call_bin,
+                          picked_up_at, picked_up_by, dob_on_file)  # fmt: skip
 
     def __repr__(self) -> str:
         return f"Card({self.id!r}, {self.name!r}, {self.status.value}, v{self.version})"
@@ -284,38 +267,11 @@ class Card:
     @classmethod
     def from_card_row(cls, row: Sequence[Any], failed: bool, retry: datetime | None = None) -> Card:
         """A card from a row of ``CARD_COLUMNS``, by position (the load of every card)."""
-        (
-            id_,
-            source,
-            name,
-            status,
-            priority,
-            delivery,
-            patient,
-            items,
-            due_at,
-            fulfill_at,
-            on_hold,
-            hold_by,
-            hold_reason,
-            hold_since,
-            version,
-            fill_step,
-            filled_by,
-            check_note,
-            note_count,
-            flags,
-            scan_progress,
-            created_at,
-            status_since,
-            request_kind,
-            tracking,
-            remote_status,
-            will_call_bin,
-            picked_up_at,
-            picked_up_by,
-            patient_dob,
-        ) = row
+        (id_, source, name, status, priority, delivery, patient, items, due_at, fulfill_at,
+         on_hold, hold_by, hold_reason, hold_since, version, fill_step, filled_by, check_note,
+         note_count, flags,
+         scan_progress, created_at, status_since, request_kind, tracking, remote_status,
+         will_call_bin, picked_up_at, picked_up_by, patient_dob) = row  # fmt: skip
         card = cls.__new__(cls)
         card.id = id_
         card.name = name if name.isprintable() else visible(name)
@@ -534,27 +490,10 @@ def _rare(
     dob_on_file: bool = False,
 ) -> Rare:
     """The card's rare facts: the shared defaults when it has none."""
-    made = Rare(
-        fulfill_at,
-        created_at,
-        cancel_requested,
-        remote_hold,
-        tracking,
-        remote_badge,
-        fill_step,
-        filled_by,
-        check_note,
-        note_count,
-        flags,
-        scan_progress,
-        hold_reason,
-        hold_by,
-        hold_since,
-        will_call_bin,
-        picked_up_at,
-        picked_up_by,
-        dob_on_file,
-    )
+    made = Rare(fulfill_at, created_at, cancel_requested, remote_hold, tracking, remote_badge,
+                fill_step, filled_by, check_note, note_count, flags, scan_progress, hold_reason,
+                hold_by, hold_since, will_call_bin, picked_up_at, picked_up_by,
+                dob_on_file)  # fmt: skip
     return _PLAIN if made == _PLAIN else _DOB if made == _DOB else made
 
 
