@@ -138,15 +138,16 @@ def promised_parts(targets: Targets) -> list[tuple[ColumnElement[bool], Any, tim
     instant is ``column + span``: the orders with a due time (their ``due_at``), then one
     part per target (arrival + that target). Inside a part the column's own order is the
     promised order, so an index on (status, due_at, created_at) serves each part's top and
-    its late count without computing an instant per row (migration 0014)."""
+    its late count without computing an instant per row (migration 0015)."""
     from rxfloor.core.db.schema import orders
 
     o = orders.c
     parts: list[tuple[ColumnElement[bool], Any, timedelta]] = [
         (o.due_at.is_not(None), o.due_at, timedelta())
     ]
-    parts += [(and_(o.due_at.is_(None), group), o.created_at, span)
-              for group, span in targets.groups()]  # fmt: skip
+    parts += [
+        (and_(o.due_at.is_(None), group), o.created_at, span) for group, span in targets.groups()
+    ]
     return parts
 
 
@@ -178,3 +179,9 @@ def span_words(span: timedelta) -> str:
 def _aware(at: datetime) -> datetime:
     """A naive time (SQLite gives them back so) is UTC."""
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def day_start(now: datetime) -> datetime:
+    """Local midnight: the floor's day (FINISHED on the board, the wall's today) began then."""
+    local = now.astimezone()
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -183,8 +183,20 @@ class Card:
     leave at their default in a shared :class:`Rare`: 100,000 of them are the board's
     memory."""
 
-    __slots__ = ("bits", "due", "id", "items", "kind", "name", "rare", "since", "status",
-                 "sync_retry", "version", "who")  # fmt: skip
+    __slots__ = (
+        "bits",
+        "due",
+        "id",
+        "items",
+        "kind",
+        "name",
+        "rare",
+        "since",
+        "status",
+        "sync_retry",
+        "version",
+        "who",
+    )
 
     fulfill_at: _Rarely[datetime | None] = _Rarely()
     created_at: _Rarely[datetime | None] = _Rarely()
@@ -278,8 +290,15 @@ class Card:
         if not isinstance(row, Mapping):
             return cls.from_card_row(row, failed, retry)
         # interned: a handful of distinct words shared by 100,000 cards, not one copy each
-        return cls._make(row, intern(str(row["priority"])), intern(str(row["delivery_type"])),
-                         bool(row["on_hold"]), failed, row["tracking_number"], retry)  # fmt: skip
+        return cls._make(
+            row,
+            intern(str(row["priority"])),
+            intern(str(row["delivery_type"])),
+            bool(row["on_hold"]),
+            failed,
+            row["tracking_number"],
+            retry,
+        )
 
     @classmethod
     def from_card_row(cls, row: Sequence[Any], failed: bool, retry: datetime | None = None) -> Card:
@@ -307,24 +326,46 @@ class Card:
         card.version = version
         card.since = _instant(status_since)
         card.sync_retry = retry
-        if (fulfill_at is None and (due_at is not None or created_at is None) and not fill_step
-                and not filled_by and not check_note and not note_count and not flags
-                and not scan_progress and request_kind is None and tracking is None
-                and remote_status is None and not on_hold and will_call_bin is None
-                and picked_up_at is None and picked_up_by is None):  # fmt: skip
+        if (
+            fulfill_at is None
+            and (due_at is not None or created_at is None)
+            and not fill_step
+            and not filled_by
+            and not check_note
+            and not note_count
+            and not flags
+            and not scan_progress
+            and request_kind is None
+            and tracking is None
+            and remote_status is None
+            and not on_hold
+            and will_call_bin is None
+            and picked_up_at is None
+            and picked_up_by is None
+        ):
             card.rare = _DOB if patient_dob else _PLAIN  # nothing rare: shared defaults
             return card
         card.rare = _rare(
-            fulfill_at, created_at if due_at is None else None,
+            fulfill_at,
+            created_at if due_at is None else None,
             request_kind == CANCELLATION,
-            held_by_remote(on_hold, hold_by) and _holds_apart(source), tracking,
-            _remote_badge(source, remote_status), fill_step, filled_by, check_note,
-            note_count or 0, flags or "", scan_progress,
+            held_by_remote(on_hold, hold_by) and _holds_apart(source),
+            tracking,
+            _remote_badge(source, remote_status),
+            fill_step,
+            filled_by,
+            check_note,
+            note_count or 0,
+            flags or "",
+            scan_progress,
             visible(hold_reason or "") if on_hold else None,
             visible(hold_by or "") if on_hold else None,
             hold_since if on_hold else None,
-            will_call_bin, picked_up_at, picked_up_by, bool(patient_dob),
-        )  # fmt: skip
+            will_call_bin,
+            picked_up_at,
+            picked_up_by,
+            bool(patient_dob),
+        )
         return card
 
     @classmethod
@@ -332,8 +373,9 @@ class Card:
         """A card from the order the service returned after a move (no second read)."""
         data = view.model_dump()
         tracking = view.tracking.number if view.tracking else None
-        return cls._make(data, view.priority.value, view.delivery_type.value, view.hold, failed,
-                         tracking, retry)  # fmt: skip
+        return cls._make(
+            data, view.priority.value, view.delivery_type.value, view.hold, failed, tracking, retry
+        )
 
     @classmethod
     def _make(
@@ -397,8 +439,7 @@ class Card:
         if created is None:
             self.due = _FAR
         else:
-            self.due = _instant(promise(None, created, self.priority, self.delivery,
-                                        targets).at)  # fmt: skip
+            self.due = _instant(promise(None, created, self.priority, self.delivery, targets).at)
 
     # Times are kept as instants (floats: 24 B, an aware datetime 48 B) and made datetimes
     # when asked: 100,000 cards held ~10 MB of datetimes.
@@ -485,13 +526,21 @@ class Card:
         """What the lifecycle decides on under the floor's ``check`` rule: every rule about
         the card is asked of it."""
         step = Step(self.fill_step) if self.fill_step else None
-        return OrderFacts(self.status, self.on_hold, self.fulfill_at,
-                          cancel_requested=self.cancel_requested,
-                          remote_hold=self.remote_hold, check=check, step=step,
-                          filler=self.filled_by, hold_reason=self.hold_reason,
-                          hold_by=self.hold_by, hold_since=self.hold_since,
-                          delivery=_delivery(self.delivery),
-                          picked_up=self.picked_up_at is not None)  # fmt: skip
+        return OrderFacts(
+            self.status,
+            self.on_hold,
+            self.fulfill_at,
+            cancel_requested=self.cancel_requested,
+            remote_hold=self.remote_hold,
+            check=check,
+            step=step,
+            filler=self.filled_by,
+            hold_reason=self.hold_reason,
+            hold_by=self.hold_by,
+            hold_since=self.hold_since,
+            delivery=_delivery(self.delivery),
+            picked_up=self.picked_up_at is not None,
+        )
 
     def scheduled(self, now: datetime) -> bool:
         return is_scheduled(self.fulfill_at, now)

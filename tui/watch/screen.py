@@ -1,6 +1,6 @@
 """The wall screen: read-only, live, legible from across the room.
 
-It reads the wall's figures (:func:`rxfloor.core.db.queries.wall_figures`) in a thread
+It reads the wall's figures (:func:`rxfloor.core.wall.read_wall`) in a thread
 after every batch of the change feed (the board's feed: a move anywhere shows at once) and
 once a second (the clock, times waited, late counts and sync health move on by
 themselves). Reads carry a sequence number: an older read finishing late never paints
@@ -28,9 +28,10 @@ from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import FeedBack, FeedDown, FeedReopened, change_batches
-from rxfloor.core.due import Targets
+from rxfloor.core.due import day_start
 from rxfloor.core.report import CachedDayReport, DayReport
 from rxfloor.core.text import shown, visible
+from rxfloor.core.wall import read_wall
 from rxfloor.tui.board.header import (
     any_stale,
     compact_health_line,
@@ -39,7 +40,6 @@ from rxfloor.tui.board.header import (
     reopened_sentence,
     stale_after_s,
 )
-from rxfloor.tui.board.view import day_start
 from rxfloor.tui.watch.widgets import (
     Banner,
     ColumnPanel,
@@ -123,8 +123,7 @@ class WatchScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="wall-header"):
-            yield Static(visible(f"{self.settings.pharmacy} · wall"), id="wall-title",
-                         markup=False)  # fmt: skip
+            yield Static(visible(f"{self.settings.pharmacy} · wall"), id="wall-title", markup=False)
             yield Static("", id="wall-clock", markup=False)
             yield Static("", id="wall-exceptions", markup=False)
             yield Static("", id="wall-health", markup=False)
@@ -171,14 +170,9 @@ class WatchScreen(Screen[None]):
         """Read the figures now (in a worker thread)."""
         seq = next(self._seq)
         now = self.clock()
-        start = day_start(now)
         with self.store.read() as conn:
-            figures = bq.wall_figures(
-                conn, now, start, sources=self.sources,
-                targets=Targets.from_settings(self.settings),
-                will_call_days=self.settings.floor.will_call_days,
-            )  # fmt: skip
-            day = self._reports.get(conn, start.date())
+            figures = read_wall(conn, self.settings, now, sources=self.sources)
+            day = self._reports.get(conn, day_start(now).date())
         return FiguresRead(seq, figures, day)
 
     @work(thread=True, group="feed")
@@ -268,13 +262,20 @@ class WatchScreen(Screen[None]):
             figures.columns["PROCESSING"], now
         )
         finished = self.query_one("#panel-finished", ColumnPanel)
-        finished.show(figures.finished_today, figures.finished_last_hour,
-                      self._finished_line(figures), side_alarm=False)  # fmt: skip
+        finished.show(
+            figures.finished_today,
+            figures.finished_last_hour,
+            self._finished_line(figures),
+            side_alarm=False,
+        )
         urgent = self.query_one("#wall-urgent")
         urgent.border_title = urgent_title(figures.urgent_counts)
         urgent.set_class(bool(figures.urgent), "-busy")
-        in_play = {*figures.health, *(w.source for w in figures.urgent),
-                   *(m.order_source for m in figures.moves)}  # fmt: skip
+        in_play = {
+            *figures.health,
+            *(w.source for w in figures.urgent),
+            *(m.order_source for m in figures.moves),
+        }
         several = len(in_play) > 1  # the board's rule: marks once two sources are in play
         self.query_one("#urgent-body", Static).update(
             urgent_text(figures.urgent, now, marks=several)
@@ -321,8 +322,9 @@ class WatchScreen(Screen[None]):
         stale_after = stale_after_s(self.settings)
         words = health_text(health, now=now, stale_after=stale_after)
         if len(health) > 1 and len(words) > self._health_room():
-            words = compact_health_line(health, list(health), now=now,
-                                        stale_after=stale_after).plain  # fmt: skip
+            words = compact_health_line(
+                health, list(health), now=now, stale_after=stale_after
+            ).plain
         widget.update(words)
         widget.set_class(bad, "-bad")
         widget.set_class(not bad and any_stale(health, now, stale_after), "-stale")
@@ -330,8 +332,10 @@ class WatchScreen(Screen[None]):
     def _health_room(self) -> int:
         """Cells the health may take: the header less the clock, the exceptions count
         and a short title (the title gives way first: it never changes)."""
-        taken = sum(self.query_one(f"#wall-{part}", Static).outer_size.width
-                    for part in ("clock", "exceptions"))  # fmt: skip
+        taken = sum(
+            self.query_one(f"#wall-{part}", Static).outer_size.width
+            for part in ("clock", "exceptions")
+        )
         return max(self.size.width - taken - MIN_TITLE - 2, 0)
 
     def on_resize(self) -> None:

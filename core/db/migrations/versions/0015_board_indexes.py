@@ -8,8 +8,8 @@ the order of their due time, else their arrival (per target, :func:`rxfloor.core
 promised_parts`), so a top is a few index entries and a late count a range;
 ``ix_orders_board`` answers the counts per column and source from the index alone.
 
-Revision ID: 0014_board_indexes
-Revises: 0013_ready_index
+Revision ID: 0015_board_indexes
+Revises: 0014_remote_id_index
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0014_board_indexes"
-down_revision: str | None = "0013_ready_index"
+revision: str = "0015_board_indexes"
+down_revision: str | None = "0014_remote_id_index"
 branch_labels = None
 depends_on = None
 
