@@ -176,6 +176,37 @@ class _Rarely(Generic[V]):
         setattr(card.rare, self.name, value)
 
 
+class _Part:
+    """A card attribute read from one of its shared records (``kind``, ``who``)."""
+
+    def __init__(self, record: str, name: str) -> None:
+        self.get = attrgetter(f"{record}.{name}")
+
+    @overload
+    def __get__(self, card: None, owner: type) -> _Part: ...
+    @overload
+    def __get__(self, card: Card, owner: type) -> str: ...
+    def __get__(self, card: Card | None, owner: type) -> str | _Part:
+        return self if card is None else cast(str, self.get(card))
+
+
+class _Bit:
+    """A card flag kept as one bit of ``Card.bits`` (read and written as a bool)."""
+
+    def __init__(self, bit: int) -> None:
+        self.bit = bit
+
+    @overload
+    def __get__(self, card: None, owner: type) -> _Bit: ...
+    @overload
+    def __get__(self, card: Card, owner: type) -> bool: ...
+    def __get__(self, card: Card | None, owner: type) -> bool | _Bit:
+        return self if card is None else bool(card.bits & self.bit)
+
+    def __set__(self, card: Card, value: bool) -> None:
+        card.bits = card.bits | self.bit if value else card.bits & ~self.bit
+
+
 class Card:
     """One order on the board: what its card shows and what the board sorts and decides by.
 
@@ -217,6 +248,16 @@ class Card:
     picked_up_at: _Rarely[datetime | None] = _Rarely()
     picked_up_by: _Rarely[str | None] = _Rarely()
     dob_on_file: _Rarely[bool] = _Rarely()
+    # read from the shared records
+    priority = _Part("kind", "priority")
+    delivery = _Part("kind", "delivery")
+    source = _Part("kind", "source")
+    patient = _Part("who", "patient")
+    initials = _Part("who", "initials")
+    # bits of ``bits``
+    on_hold = _Bit(_ON_HOLD)
+    pending = _Bit(_PENDING)  #: an optimistic move not yet confirmed by the database
+    sync_failed = _Bit(_FAILED)
 
     def __init__(
         self,
@@ -470,51 +511,6 @@ class Card:
     @status_since.setter
     def status_since(self, value: datetime) -> None:
         self.since = _instant(value)
-
-    @property
-    def priority(self) -> str:
-        return self.kind.priority
-
-    @property
-    def delivery(self) -> str:
-        return self.kind.delivery
-
-    @property
-    def source(self) -> str:
-        return self.kind.source
-
-    @property
-    def patient(self) -> str:
-        return self.who.patient
-
-    @property
-    def initials(self) -> str:
-        return self.who.initials
-
-    @property
-    def on_hold(self) -> bool:
-        return bool(self.bits & _ON_HOLD)
-
-    @on_hold.setter
-    def on_hold(self, value: bool) -> None:
-        self.bits = self.bits | _ON_HOLD if value else self.bits & ~_ON_HOLD
-
-    @property
-    def pending(self) -> bool:
-        """An optimistic move not yet confirmed by the database."""
-        return bool(self.bits & _PENDING)
-
-    @pending.setter
-    def pending(self, value: bool) -> None:
-        self.bits = self.bits | _PENDING if value else self.bits & ~_PENDING
-
-    @property
-    def sync_failed(self) -> bool:
-        return bool(self.bits & _FAILED)
-
-    @sync_failed.setter
-    def sync_failed(self, value: bool) -> None:
-        self.bits = self.bits | _FAILED if value else self.bits & ~_FAILED
 
     @property
     def key(self) -> tuple[float, int, str]:
