@@ -109,6 +109,7 @@ def test_remote_cancel_raises_alert_and_supersedes_queued_step(
     assert len(sq_service.store.open_alerts()) == 1
 
 
+@pytest.mark.network
 def test_lost_answers_are_read_back_not_resent(
     sq_service: OrderService, sandbox_server: SandboxServer
 ) -> None:
@@ -212,6 +213,7 @@ def test_the_key_never_reaches_the_database(sqlite_url: str, sandbox_factory) ->
     assert key.encode() not in raw
 
 
+@pytest.mark.network
 def test_cli_sync_once(
     sqlite_url: str,
     sandbox_server: SandboxServer,
@@ -253,6 +255,7 @@ def test_cli_webhooks_serve_needs_its_secret(capsys: pytest.CaptureFixture[str])
     assert "RXFLOOR_NO_SUCH_SECRET is unset or empty" in capsys.readouterr().err
 
 
+@pytest.mark.network
 def test_background_sync_from_settings(sqlite_url: str, sandbox_server: SandboxServer) -> None:
     from rxfloor.core.config import load_settings
 

@@ -23,14 +23,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from rxfloor.core.db import Store, audit_events, outbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.base import TransientError
-from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
@@ -85,7 +83,7 @@ def test_a_lost_start_then_a_cancellation_request_is_settled_sent_not_reverted(
 ) -> None:
     server = shopify_factory(seed=2, restore_rate=2000.0)
     service = services("AB")
-    client = ShopifyClient(server.base_url, SecretStr(server.access_token), timeout_s=2.0)
+    client = server.client(timeout_s=2.0)
     # a claim that runs out at once: the restart below finds the killed pusher's row free
     worker = SyncWorker(service, ShopifySource(client), policy=NO_WAIT, in_flight_s=0.0)
     try:
@@ -207,6 +205,7 @@ def test_a_start_left_sending_then_cancelled_by_the_remote_is_settled_sent(
         source.close()
 
 
+@pytest.mark.network
 def test_a_start_answered_too_late_unread_then_cancelled_by_the_remote_is_settled_sent(
     services: Callable[[str], OrderService], sandbox_server: SandboxServer
 ) -> None:
@@ -247,6 +246,7 @@ def test_a_start_answered_too_late_unread_then_cancelled_by_the_remote_is_settle
     [("drop_before", False), ("server_error", False), ("drop_after", True), ("slow", True),
      ("malformed", True)],
 )  # fmt: skip
+@pytest.mark.network
 def test_a_lost_answer_is_read_back_at_once(
     services: Callable[[str], OrderService],
     sandbox_server: SandboxServer,

@@ -55,6 +55,7 @@ def hook_answers(server: PhotonServer) -> Counter[Any]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.network
 def test_each_report_reaches_photon_exactly_once(
     photon_server: PhotonServer, service: OrderService, seed: int
 ) -> None:
