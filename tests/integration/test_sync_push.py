@@ -22,7 +22,8 @@ from sqlalchemy import create_engine, select, text
 
 from rxfloor.core.db import Store, outbox, utcnow
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.core.service import Actor, OrderService, Refused
+from rxfloor.core.service import OrderService, Refused
+from rxfloor.core.sources.base import OrderSource
 from rxfloor.core.sync import lease as lease_module
 from rxfloor.core.sync import worker as sync_module
 from rxfloor.core.sync.lease import PushLease
@@ -38,34 +39,39 @@ sandbox_server = remote_fixtures.sandbox_server
 NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
 
 
-def make_worker(
-    service: OrderService, remote: SandboxServer | MemoryRemote, **kw: Any
-) -> SyncWorker:
-    """A worker with a source of its own on the in-memory remote, or on the stand-in."""
-    if isinstance(remote, MemoryRemote):
-        return SyncWorker(service, remote.source(), policy=NO_WAIT, **kw)
-    source = remote.source(rate_limit_per_s=None, timeout_s=2.0)
-    return SyncWorker(service, source, policy=NO_WAIT, **kw)
+@pytest.fixture
+def workers(services: Callable[[str], OrderService]) -> Iterator[Callable[..., SyncWorker]]:
+    """``workers(service, remote, **options)``: a worker with a source of its own on the
+    in-memory remote, or on the stand-in; every one closed at the end (before the stores
+    of ``services``)."""
+    made: list[SyncWorker] = []
+
+    def make(service: OrderService, remote: SandboxServer | MemoryRemote, **kw: Any) -> SyncWorker:
+        if isinstance(remote, MemoryRemote):
+            source: OrderSource = remote.source()
+        else:
+            source = remote.source(rate_limit_per_s=None, timeout_s=2.0)
+        made.append(SyncWorker(service, source, policy=NO_WAIT, **kw))
+        return made[-1]
+
+    yield make
+    for worker in made:
+        worker.close()
+        worker.source.close()
+
+
+def start_first(worker: SyncWorker) -> str:
+    """The worker's first cycle, then the first order on the board started (not pushed)."""
+    worker.cycle()
+    uid = worker.service.store.board_rows()[0]["id"]
+    worker.service.act(uid, Action.START)
+    return uid
 
 
 @pytest.fixture
 def memory() -> MemoryRemote:
     """The remote: 20 open orders in memory."""
     return MemoryRemote(20)
-
-
-@pytest.fixture
-def services(db_url: str) -> Iterator[Callable[[str], OrderService]]:
-    """Terminals on one database: ``services("A")`` opens a store of its own each call."""
-    stores: list[Store] = []
-
-    def make(name: str) -> OrderService:
-        stores.append(Store.open(db_url))
-        return OrderService(stores[-1], Actor(name, f"station-{name}"))
-
-    yield make
-    for s in stores:
-        s.close()
 
 
 def remote_status(server: SandboxServer, uid: str) -> str:
@@ -105,66 +111,64 @@ def wrap_set_status(
 
 
 def test_undo_between_reading_and_claiming_is_never_pushed(
-    services: Callable[[str], OrderService], memory: MemoryRemote, monkeypatch: pytest.MonkeyPatch
+    services: Callable[[str], OrderService],
+    workers: Callable[..., SyncWorker],
+    memory: MemoryRemote,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = services("AB")
-    worker = make_worker(service, memory)
-    try:
-        worker.cycle()
-        uid, other = (r["id"] for r in service.store.board_rows()[:2])
-        moved = service.act(uid, Action.START)
-        service.act(other, Action.START)
-        real_due = worker._due_rows
-        undone: list[int] = []
+    worker = workers(service, memory)
+    worker.cycle()
+    uid, other = (r["id"] for r in service.store.board_rows()[:2])
+    moved = service.act(uid, Action.START)
+    service.act(other, Action.START)
+    real_due = worker._due_rows
+    undone: list[int] = []
 
-        def due_then_undo() -> list[dict[str, Any]]:
-            rows = real_due()
-            if not undone:  # the pharmacist presses undo right after the worker read the queue
-                service.undo(moved.event_id)
-                undone.append(moved.event_id)
-            return rows
+    def due_then_undo() -> list[dict[str, Any]]:
+        rows = real_due()
+        if not undone:  # the pharmacist presses undo right after the worker read the queue
+            service.undo(moved.event_id)
+            undone.append(moved.event_id)
+        return rows
 
-        monkeypatch.setattr(worker, "_due_rows", due_then_undo)
-        assert worker.push() == 1 and undone
-        assert not memory.pushed(uid)
-        assert memory.status(uid) == "open"
-        assert service.get(uid).status is Status.OPEN
-        assert states(service.store) == {"undone": 1, "sent": 1}
-        assert worker.push() == 0  # and never later either
-        assert not memory.pushed(uid)
-    finally:
-        worker.close()
-        worker.source.close()
+    monkeypatch.setattr(worker, "_due_rows", due_then_undo)
+    assert worker.push() == 1 and undone
+    assert not memory.pushed(uid)
+    assert memory.status(uid) == "open"
+    assert service.get(uid).status is Status.OPEN
+    assert states(service.store) == {"undone": 1, "sent": 1}
+    assert worker.push() == 0  # and never later either
+    assert not memory.pushed(uid)
 
 
 def test_undo_while_the_move_is_being_sent_is_refused(
-    services: Callable[[str], OrderService], memory: MemoryRemote, monkeypatch: pytest.MonkeyPatch
+    services: Callable[[str], OrderService],
+    workers: Callable[..., SyncWorker],
+    memory: MemoryRemote,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = services("AB")
-    worker = make_worker(service, memory, concurrency=1)
-    try:
-        worker.cycle()
-        uid = service.store.board_rows()[0]["id"]
-        moved = service.act(uid, Action.START)
-        real = worker.source.push_step
-        refusals: list[str] = []
+    worker = workers(service, memory, concurrency=1)
+    worker.cycle()
+    uid = service.store.board_rows()[0]["id"]
+    moved = service.act(uid, Action.START)
+    real = worker.source.push_step
+    refusals: list[str] = []
 
-        def set_status(*args: Any, **kw: Any) -> Any:
-            with pytest.raises(Refused) as err:  # the PATCH is about to leave
-                service.undo(moved.event_id)
-            refusals.append(str(err.value))
-            return real(*args, **kw)
-
-        monkeypatch.setattr(worker.source, "push_step", set_status)
-        assert worker.push() == 1
-        assert len(refusals) == 1 and "already being sent to the remote" in refusals[0]
-        assert service.get(uid).status is Status.PROCESSING
-        with pytest.raises(Refused, match="already been sent to the remote"):
+    def set_status(*args: Any, **kw: Any) -> Any:
+        with pytest.raises(Refused) as err:  # the PATCH is about to leave
             service.undo(moved.event_id)
-        assert states(service.store) == {"sent": 1}
-    finally:
-        worker.close()
-        worker.source.close()
+        refusals.append(str(err.value))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(worker.source, "push_step", set_status)
+    assert worker.push() == 1
+    assert len(refusals) == 1 and "already being sent to the remote" in refusals[0]
+    assert service.get(uid).status is Status.PROCESSING
+    with pytest.raises(Refused, match="already been sent to the remote"):
+        service.undo(moved.event_id)
+    assert states(service.store) == {"sent": 1}
 
 
 # -- item 2: the lease is checked before every send --------------------------------------------
@@ -173,6 +177,7 @@ def test_undo_while_the_move_is_being_sent_is_refused(
 def test_lease_lost_mid_pass_stops_the_pass_and_nothing_is_sent_twice(
     db_url: str,
     services: Callable[[str], OrderService],
+    workers: Callable[..., SyncWorker],
     memory: MemoryRemote,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -183,9 +188,9 @@ def test_lease_lost_mid_pass_stops_the_pass_and_nothing_is_sent_twice(
     monkeypatch.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
     monkeypatch.setattr(lease_module, "utcnow", lambda: utcnow() + offset[0])
     service_a, service_b = services("A"), services("B")
-    a = make_worker(service_a, memory, concurrency=1,
-                    lease=PushLease(service_a.store, ttl_s=30, source="rxscale"))  # fmt: skip
-    b = make_worker(service_b, memory, lease=PushLease(service_b.store, ttl_s=30, source="rxscale"))
+    a = workers(service_a, memory, concurrency=1,
+                lease=PushLease(service_a.store, ttl_s=30, source="rxscale"))  # fmt: skip
+    b = workers(service_b, memory, lease=PushLease(service_b.store, ttl_s=30, source="rxscale"))
     admin = None if service_a.store.is_sqlite else create_engine(service_a.store.url)
     try:
         a.cycle()
@@ -233,15 +238,15 @@ def test_lease_lost_mid_pass_stops_the_pass_and_nothing_is_sent_twice(
         assert states(service_a.store) == {"sent": len(uids)}
         assert b.lease.acquire() and not a.lease.acquire()
     finally:
-        for w in (a, b):
-            w.close()
-            w.source.close()
         if admin is not None:
             admin.dispose()
 
 
 def test_a_row_on_the_wire_when_the_lease_is_lost_is_never_sent_twice(
-    services: Callable[[str], OrderService], memory: MemoryRemote, monkeypatch: pytest.MonkeyPatch
+    services: Callable[[str], OrderService],
+    workers: Callable[..., SyncWorker],
+    memory: MemoryRemote,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A lease lost while a send is on the wire: the new holder must not send that row again.
 
@@ -255,8 +260,8 @@ def test_a_row_on_the_wire_when_the_lease_is_lost_is_never_sent_twice(
     monkeypatch.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
     monkeypatch.setattr(lease_module, "utcnow", lambda: utcnow() + offset[0])
     service_a, service_b = services("A"), services("B")
-    a, b = (make_worker(s, memory, concurrency=1,
-                        lease=PushLease(s.store, ttl_s=30, source="rxscale"))
+    a, b = (workers(s, memory, concurrency=1,
+                    lease=PushLease(s.store, ttl_s=30, source="rxscale"))
             for s in (service_a, service_b))  # fmt: skip
     on_the_wire, let_go = threading.Event(), threading.Event()
     try:
@@ -305,88 +310,76 @@ def test_a_row_on_the_wire_when_the_lease_is_lost_is_never_sent_twice(
         assert service_b.store.sync_health(["rxscale"])["rxscale"].queued == 0
     finally:
         let_go.set()
-        for w in (a, b):
-            w.close()
-            w.source.close()
 
 
 # -- item 11: progress, 429, flaky pulls --------------------------------------------------------
 
 
 def test_rows_are_settled_and_progress_reported_as_answers_arrive(
-    services: Callable[[str], OrderService], memory: MemoryRemote, monkeypatch: pytest.MonkeyPatch
+    services: Callable[[str], OrderService],
+    workers: Callable[..., SyncWorker],
+    memory: MemoryRemote,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     service = services("AB")
-    worker = make_worker(service, memory, concurrency=1)
-    try:
-        worker.pull()  # a new holder: nothing reported yet
-        uids = [r["id"] for r in service.store.board_rows()[:8]]
-        for uid in uids:
-            service.act(uid, Action.START)
-        seen: list[tuple[Counter[str], Any]] = []
+    worker = workers(service, memory, concurrency=1)
+    worker.pull()  # a new holder: nothing reported yet
+    uids = [r["id"] for r in service.store.board_rows()[:8]]
+    for uid in uids:
+        service.act(uid, Action.START)
+    seen: list[tuple[Counter[str], Any]] = []
 
-        def look(n: int) -> None:
-            if n == 5:  # the writer may commit between two reads: read until they agree
-                while True:
-                    counted = states(service.store)
-                    health = service.store.sync_health(["rxscale"])["rxscale"]
-                    if states(service.store) == counted:
-                        break
-                seen.append((counted, health))
+    def look(n: int) -> None:
+        if n == 5:  # the writer may commit between two reads: read until they agree
+            while True:
+                counted = states(service.store)
+                health = service.store.sync_health(["rxscale"])["rxscale"]
+                if states(service.store) == counted:
+                    break
+            seen.append((counted, health))
 
-        wrap_set_status(monkeypatch, worker, look)
-        assert worker.cycle().pushed == 8
-        counted, health = seen[0]
-        # settled as the answers come, not at the end of the pass: at the fifth answer the
-        # first ones are committed; at most two rounds of the (one-thread) pool are not yet
-        # (the fifth is being answered, the fourth may still wait for its commit)
-        assert 3 <= counted["sent"] <= 4
-        assert health.queued == 8 - counted["sent"]
-        assert health.online is True and health.last_ok_at is not None
-    finally:
-        worker.close()
-        worker.source.close()
+    wrap_set_status(monkeypatch, worker, look)
+    assert worker.cycle().pushed == 8
+    counted, health = seen[0]
+    # settled as the answers come, not at the end of the pass: at the fifth answer the
+    # first ones are committed; at most two rounds of the (one-thread) pool are not yet
+    # (the fifth is being answered, the fourth may still wait for its commit)
+    assert 3 <= counted["sent"] <= 4
+    assert health.queued == 8 - counted["sent"]
+    assert health.online is True and health.last_ok_at is not None
 
 
 def test_a_429_is_not_an_uncertain_attempt(
-    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+    services: Callable[[str], OrderService],
+    workers: Callable[..., SyncWorker],
+    sandbox_server: SandboxServer,
 ) -> None:
     service = services("AB")
-    worker = make_worker(service, sandbox_server)
-    try:
-        worker.cycle()
-        uid = service.store.board_rows()[0]["id"]
-        service.act(uid, Action.START)
-        sandbox_server.set_faults(next=["rate_limit"], methods=["PATCH"], retry_after_s=0)
-        assert worker.push(max_passes=1) == 0
-        assert states(service.store) == {"pending": 1}
-        before = len(sandbox_server.requests())
-        assert worker.push() == 1
-        after = sandbox_server.requests()[before:]
-        assert [r["method"] for r in after] == ["PATCH"]  # no read-back: it was not applied
-    finally:
-        worker.close()
-        worker.source.close()
+    worker = workers(service, sandbox_server)
+    start_first(worker)
+    sandbox_server.set_faults(next=["rate_limit"], methods=["PATCH"], retry_after_s=0)
+    assert worker.push(max_passes=1) == 0
+    assert states(service.store) == {"pending": 1}
+    before = len(sandbox_server.requests())
+    assert worker.push() == 1
+    after = sandbox_server.requests()[before:]
+    assert [r["method"] for r in after] == ["PATCH"]  # no read-back: it was not applied
 
 
 @pytest.mark.network
 def test_a_dropped_get_in_the_pull_still_lets_the_push_run(
-    services: Callable[[str], OrderService], sandbox_server: SandboxServer
+    services: Callable[[str], OrderService],
+    workers: Callable[..., SyncWorker],
+    sandbox_server: SandboxServer,
 ) -> None:
     service = services("AB")
-    worker = make_worker(service, sandbox_server)
-    try:
-        worker.cycle()
-        uid = service.store.board_rows()[0]["id"]
-        service.act(uid, Action.START)
-        sandbox_server.set_faults(next=["drop_before"], methods=["GET"])
-        report = worker.cycle()
-        assert report.errors and report.online
-        assert report.pushed == 1 and report.pending == 0
-        assert remote_status(sandbox_server, uid) == "processing"
-    finally:
-        worker.close()
-        worker.source.close()
+    worker = workers(service, sandbox_server)
+    uid = start_first(worker)
+    sandbox_server.set_faults(next=["drop_before"], methods=["GET"])
+    report = worker.cycle()
+    assert report.errors and report.online
+    assert report.pushed == 1 and report.pending == 0
+    assert remote_status(sandbox_server, uid) == "processing"
 
 
 def test_sync_once_prints_its_report_even_when_it_exits_4(
