@@ -13,20 +13,26 @@ applied in :attr:`MemoryRemote.transitions`; each worker gets a source of its ow
 
 A vendor's own rules, wire format and faults are tested against its stand-in
 (``tests/*_fixtures.py``), not here.
+
+Fixture (bind it in a test module, as the stand-ins' are): ``memory`` a remote with 20 open
+orders.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import NewOrder
 from rxfloor.core.sources import local_id
-from rxfloor.core.sources.base import PermanentError, PushPlan, SourceOrder, WebhookEvent
+from rxfloor.core.sources.base import PermanentError, PushPlan, SourceOrder
+from rxfloor.core.sources.folder.source import NoWebhooks
 
 PATH = ("open", "processing", "shipped", "completed")
 BOARD: dict[str, Status] = {
@@ -42,32 +48,21 @@ TARGET = {Action.START: "processing", Action.FINISH: "shipped", Action.CANCEL: "
 
 @dataclass(frozen=True)
 class MemoryOrder:
-    """One order as the memory source hands it out (a snapshot: later changes make new ones)."""
+    """One order as the memory source hands it out (a snapshot: later changes make new ones).
+    It holds nothing, asks nothing and schedules nothing."""
 
     uid: str
     status: str
     source_name: str
     comment: str | None = None
+    on_hold: bool = False
+    cancel_requested: bool = False
+    request_message: str | None = None
+    scheduled_at: datetime | None = None
 
     @property
     def board_status(self) -> Status | None:
         return BOARD.get(self.status)
-
-    @property
-    def on_hold(self) -> bool:
-        return False
-
-    @property
-    def cancel_requested(self) -> bool:
-        return False
-
-    @property
-    def request_message(self) -> str | None:
-        return None
-
-    @property
-    def scheduled_at(self) -> datetime | None:
-        return None
 
     def to_new_order(self, board_status: Status) -> NewOrder:
         return NewOrder(id=local_id(self.source_name, self.uid), source=self.source_name,
@@ -83,18 +78,6 @@ class Push:
     step: str
     idempotency_key: str
     reason: str | None
-
-
-class _NoWebhooks:
-    """The memory source sends no webhooks: nothing verifies, nothing parses."""
-
-    signature_header = "X-Memory-Signature"
-
-    def verify(self, secret: bytes, body: bytes, headers: Mapping[str, str]) -> bool:
-        return False
-
-    def parse(self, body: bytes, headers: Mapping[str, str]) -> WebhookEvent:
-        raise ValueError("the memory source sends no webhooks")
 
 
 class MemoryRemote:
@@ -139,6 +122,11 @@ class MemoryRemote:
         with self._lock:
             return [p for p in self.pushes if uid is None or p.uid == uid]
 
+    def moves(self) -> list[tuple[str, str]]:
+        """(uid, to) of every step applied, oldest first."""
+        with self._lock:
+            return [(uid, to) for uid, _, to in self.transitions]
+
     def orders(self) -> list[MemoryOrder]:
         with self._lock:
             return list(self._orders.values())
@@ -176,7 +164,7 @@ class MemorySource:
     def __init__(self, remote: MemoryRemote) -> None:
         self.remote = remote
         self.name = remote.name
-        self.webhooks = _NoWebhooks()
+        self.webhooks = NoWebhooks()  # the folder's: a source that sends none
 
     def active_statuses(self) -> tuple[str, ...] | None:
         return ACTIVE
@@ -224,3 +212,9 @@ def _allowed(now: str, step: str) -> bool:
     if step == "cancelled":
         return now not in ("cancelled", "completed")
     return now in PATH and step in PATH and PATH.index(step) == PATH.index(now) + 1
+
+
+@pytest.fixture
+def memory() -> MemoryRemote:
+    """The remote: 20 open orders in memory."""
+    return MemoryRemote(20)

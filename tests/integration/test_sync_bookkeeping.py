@@ -87,9 +87,17 @@ def pulled(
 
 def start_first(service: OrderService) -> str:
     """The first order on the board, started (not pushed yet)."""
-    uid = sorted(r["id"] for r in service.store.board_rows())[0]
+    uid: str = sorted(r["id"] for r in service.store.board_rows())[0]
     service.act(uid, Action.START)
     return uid
+
+
+def push_killed_after_send(worker: SyncWorker, uid: str) -> None:
+    """A push whose pusher dies right after its request for ``uid`` left (the row stays
+    ``sending``, the answer never read)."""
+    kill_after_send(worker.source, uid)
+    with pytest.raises(Killed):
+        worker.push()
 
 
 def api_moves(server: SandboxServer, uid: str) -> list[str]:
@@ -123,9 +131,7 @@ def test_a_lost_start_then_a_cancellation_request_is_settled_sent_not_reverted(
         gid = sorted(r["remote_id"] for r in service.store.board_rows())[0]
         ref = f"shopify:{gid}"
         service.act(ref, Action.START)
-        kill_after_send(worker.source, gid)
-        with pytest.raises(Killed):
-            worker.push()
+        push_killed_after_send(worker, gid)
         assert [r["state"] for r in rows_of(service, ref)] == ["sending"]
         assert server.fulfillment_order(gid)["status"] == "IN_PROGRESS"
         server.merchant("request_cancellation", gid, message="customer changed their mind")
@@ -179,9 +185,7 @@ def test_a_row_left_sending_stays_uncertain_when_its_read_back_is_throttled(
 ) -> None:
     service, source, worker = pulled(in_flight_s=0.0)
     uid = start_first(service)
-    kill_after_send(source, uid)
-    with pytest.raises(Killed):
-        worker.push()
+    push_killed_after_send(worker, uid)
     throttle_next_read(source, uid)
     worker.push(max_passes=1)  # the restart's read-back: 429, nothing learned
     rows = rows_of(service, uid)
@@ -201,11 +205,9 @@ def test_a_start_left_sending_then_cancelled_by_the_remote_is_settled_sent(
     pulled: Callable[..., Pulled], sandbox_server: SandboxServer
 ) -> None:
     # a claim that runs out at once: the restart below finds the killed pusher's row free
-    service, source, worker = pulled(in_flight_s=0.0)
+    service, _, worker = pulled(in_flight_s=0.0)
     uid = start_first(service)
-    kill_after_send(source, uid)
-    with pytest.raises(Killed):
-        worker.push()
+    push_killed_after_send(worker, uid)
     assert [r["state"] for r in rows_of(service, uid)] == ["sending"]
     sandbox_server.remote_status(uid, "cancelled")  # after our start: processing -> cancelled
 

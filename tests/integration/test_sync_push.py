@@ -30,11 +30,12 @@ from rxfloor.core.sync.lease import PushLease
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import CycleReport, SyncWorker
 from rxfloor.tui.cli.main import main
-from tests import remote_fixtures
+from tests import memory_source, remote_fixtures
 from tests.memory_source import MemoryRemote
 from tests.remote_fixtures import SandboxServer
 
 sandbox_server = remote_fixtures.sandbox_server
+memory = memory_source.memory
 
 NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0)
 
@@ -60,18 +61,20 @@ def workers(services: Callable[[str], OrderService]) -> Iterator[Callable[..., S
         worker.source.close()
 
 
+def skewed_clock(monkeypatch: pytest.MonkeyPatch) -> list[timedelta]:
+    """The worker's and the lease's clock, ahead by ``offset[0]`` (what the test moves)."""
+    offset = [timedelta(0)]
+    monkeypatch.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
+    monkeypatch.setattr(lease_module, "utcnow", lambda: utcnow() + offset[0])
+    return offset
+
+
 def start_first(worker: SyncWorker) -> str:
     """The worker's first cycle, then the first order on the board started (not pushed)."""
     worker.cycle()
-    uid = worker.service.store.board_rows()[0]["id"]
+    uid: str = worker.service.store.board_rows()[0]["id"]
     worker.service.act(uid, Action.START)
     return uid
-
-
-@pytest.fixture
-def memory() -> MemoryRemote:
-    """The remote: 20 open orders in memory."""
-    return MemoryRemote(20)
 
 
 def remote_status(server: SandboxServer, uid: str) -> str:
@@ -184,9 +187,7 @@ def test_lease_lost_mid_pass_stops_the_pass_and_nothing_is_sent_twice(
     """SQLite: the pass outlives the lease's TTL (the clock jumps past it between two sends)
     and a second worker takes the lease. PostgreSQL: the lock's backend is terminated
     between two sends. Either way the first worker notices before its next send."""
-    offset = [timedelta(0)]
-    monkeypatch.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
-    monkeypatch.setattr(lease_module, "utcnow", lambda: utcnow() + offset[0])
+    offset = skewed_clock(monkeypatch)
     service_a, service_b = services("A"), services("B")
     a = workers(service_a, memory, concurrency=1,
                 lease=PushLease(service_a.store, ttl_s=30, source="rxscale"))  # fmt: skip
@@ -233,7 +234,7 @@ def test_lease_lost_mid_pass_stops_the_pass_and_nothing_is_sent_twice(
         counts = patches(memory)
         assert sum(counts.values()) == len(uids)
         assert set(counts.values()) == {1}, counts  # no step sent twice
-        applied = [(uid, to) for uid, _, to in memory.transitions]
+        applied = memory.moves()
         assert sorted(applied) == sorted((u, "processing") for u in uids)
         assert states(service_a.store) == {"sent": len(uids)}
         assert b.lease.acquire() and not a.lease.acquire()
@@ -256,9 +257,7 @@ def test_a_row_on_the_wire_when_the_lease_is_lost_is_never_sent_twice(
     leave the row alone until the old holder's send has certainly ended (answered or timed out),
     and only then read it back.
     """
-    offset = [timedelta(0)]
-    monkeypatch.setattr(sync_module, "utcnow", lambda: utcnow() + offset[0])
-    monkeypatch.setattr(lease_module, "utcnow", lambda: utcnow() + offset[0])
+    offset = skewed_clock(monkeypatch)
     service_a, service_b = services("A"), services("B")
     a, b = (workers(s, memory, concurrency=1,
                     lease=PushLease(s.store, ttl_s=30, source="rxscale"))
