@@ -392,6 +392,20 @@ def test_initials_are_never_cut_and_numbers_never_split(width: int, marks: bool)
         assert not re.search(r"\d…", second), second  # no number cut short
 
 
+@pytest.mark.parametrize("width", [22, 23, 24, 25])
+def test_the_item_line_says_something_a_person_can_read_before_a_bare_ellipsis(
+    width: int,
+) -> None:
+    """Seen in the demo at 80x24 (columns 24 wide): ``pickup · …     3h15``: two items too
+    long for the line showed a lone ``…`` while the time in status kept a margin. The
+    time's margin gives way first, as the due text's does: ``pickup · 2 items 3h15``."""
+    items = "2x Metformin 500 mg tabs, 1x Gabapentin 300 mg caps"
+    _, second, *_ = _lines(_card(items=items, delivery="pickup"), width)
+    assert "…" not in second or "Metformin…" in second, second
+    assert "2 items" in second or "Metformin" in second, second
+    assert second.rstrip().endswith("3h00"), second
+
+
 def test_detail_status_time_is_the_cards_and_names_a_later_record(url: str) -> None:
     """An order that arrived with its source's time (status since 06:22) but was recorded here
     later: the detail shows the card's time in status and says when it was recorded."""

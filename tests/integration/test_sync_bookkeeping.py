@@ -220,15 +220,22 @@ def test_a_start_left_sending_then_cancelled_by_the_remote_is_settled_sent(
     assert api_moves(sandbox_server, uid) == ["processing"]
 
 
+#: the client gives up on an answer after this long, and the stand-in's "slow" answer comes
+#: later still. Every other call must be answered within it on a loaded machine (0.5 s was
+#: not: a loaded CI run timed out the PATCH sent again after a dropped one)
+LOST_AFTER_S = 2.0
+SLOWER_S = 3.0
+
+
 @pytest.mark.network
 def test_a_start_answered_too_late_unread_then_cancelled_by_the_remote_is_settled_sent(
     pulled: Callable[..., Pulled], sandbox_server: SandboxServer
 ) -> None:
-    service, source, worker = pulled(timeout_s=0.5)
+    service, source, worker = pulled(timeout_s=LOST_AFTER_S)
     uid = start_first(service)
     # the PATCH is applied, its answer comes after the client gave up, and the read-back
     # at once is throttled: nothing learned
-    sandbox_server.set_faults(next=["slow"], slow_s=0.6, methods=["PATCH"])
+    sandbox_server.set_faults(next=["slow"], slow_s=SLOWER_S, methods=["PATCH"])
     throttle_next_read(source, uid)
     worker.push(max_passes=1)
     assert [(r["state"], r["maybe_applied"]) for r in rows_of(service, uid)] == [("pending", True)]
@@ -257,9 +264,9 @@ def test_a_lost_answer_is_read_back_at_once(
     fault: str,
     applied: bool,
 ) -> None:
-    service, _, worker = pulled(timeout_s=0.5)
+    service, _, worker = pulled(timeout_s=LOST_AFTER_S)
     uid = start_first(service)
-    sandbox_server.set_faults(next=[fault], slow_s=0.6, methods=["PATCH"])
+    sandbox_server.set_faults(next=[fault], slow_s=SLOWER_S, methods=["PATCH"])
 
     worker.push(max_passes=1)  # one pass: the PATCH, its answer lost, the read-back
 

@@ -291,8 +291,20 @@ def card_lines(
     flags = [Segment(text, fg(component)) for text, component in fitted]
     delivery = _DELIVERY.get(card.delivery, card.delivery)
     lead = f"   {delivery} · " if compact else "   "
-    # the time in status keeps its own space; the items give way by whole items
-    items = lead + fit_items(card.items, width - len(lead) - len(since.text))
+    # the time in status keeps its own space; the items give way by whole items. Before
+    # they are only ``…``, the time's right margin gives way, then the `` · `` after the
+    # delivery (``pickup 2 items 3h15``)
+    tight = Segment(since.text.rstrip(" "), since.style)
+    tries = [(lead, since), (lead, tight)]
+    if compact:
+        tries += [(f"   {delivery} ", since), (f"   {delivery} ", tight)]
+    for lead, since in tries:
+        fitted = fit_items(card.items, width - len(lead) - len(since.text))
+        if fitted != "…":
+            break
+    else:  # nothing readable fits: the line as it was, with its ``…``
+        (lead, since), fitted = tries[0], "…"
+    items = lead + fitted
     lines = [
         _fit([*head, *flags], due_seg, width, base),
         _fit([Segment(items, fg("column--item"))], [since], width, base),
