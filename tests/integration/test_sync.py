@@ -177,7 +177,7 @@ def test_outage_is_offline_then_drains(sq_service: OrderService, sandbox_server:
 
 def test_exactly_one_pusher_per_database(db_url: str, remote_kind: Harness) -> None:
     """Every source, SQLite and PostgreSQL: one pusher per source per database."""
-    with remote_kind.serve(20) as server:
+    with remote_kind.serve(20, in_process=True) as server:
         stores = [Store.open(db_url) for _ in range(2)]
         services = [OrderService(s, Actor(f"P{i}", f"st-{i}")) for i, s in enumerate(stores)]
         workers = [SyncWorker(s, server.open_source()) for s in services]
