@@ -20,7 +20,7 @@ from rxfloor.core import exception_queue
 from rxfloor.core.config import load_settings
 from rxfloor.core.db import Store, audit_events, orders
 from rxfloor.core.db import queries as bq
-from rxfloor.core.due import Targets
+from rxfloor.core.due import Targets, day_start
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import OrderView, Tracking
 from rxfloor.core.sample import sample_orders
@@ -29,7 +29,6 @@ from rxfloor.core.tracking import Verdict, check_format
 from rxfloor.tui.board.card import card_lines, urgency
 from rxfloor.tui.board.model import BoardModel, Card, late_count
 from rxfloor.tui.board.screen import BoardScreen
-from rxfloor.tui.board.view import day_start
 from rxfloor.tui.cli.orders import write_orders_json
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import detail_text, due_line, status_line
