@@ -57,8 +57,9 @@ Control endpoints (no key, never logged, faulted or rate limited), under ``/_san
 ``serve_asgi(app) -> ContextManager[str]``
     Any ASGI app (e.g. a webhook receiver) on a real uvicorn server; yields its root URL.
 
-Starting and stopping a server costs ~0.3 s; where many examples share one (hypothesis), serve
-one per module and call ``reset()`` (~10 ms) at the start of each example.
+Starting and stopping a server costs ~0.3 s, and up to 1 s more at the stop while a client
+keeps a connection open; in-process there is neither. Where many examples share one
+(hypothesis), serve one per module and call ``reset()`` (~10 ms) at the start of each example.
 
 Fixtures (bind them in a test module — no ``pytest_plugins``, and ruff stays quiet)::
 
