@@ -96,22 +96,31 @@ class Attempt:
     entry: dict[str, Any]
 
 
+def _doubling(n: int) -> float:
+    return 0.2 * 2.0 ** (n - 1)
+
+
 async def send_with_retries(
     client: httpx.AsyncClient,
     attempt: Callable[[int], Attempt],
     *,
     attempts: int,
-    backoff: Callable[[int], float],
+    replay_of: int | None,
+    clock: Callable[[], float],
     log: Callable[[dict[str, Any]], object],
+    backoff: Callable[[int], float] = _doubling,
     retried: Callable[[int], bool] = lambda code: True,
 ) -> dict[str, Any]:
     """POST ``attempt(n)`` for n = 1, 2, … until a 2xx, an answer not ``retried`` or
-    ``attempts`` are spent (a timeout or no connection is always retried), sleeping
-    ``backoff(n)`` after attempt n; every attempt is ``log``-ged. Returns the last entry."""
+    ``attempts`` are spent (a timeout or no connection is always retried; a replay of
+    delivery ``replay_of`` is sent once), sleeping ``backoff(n)`` after attempt n (0.2 s,
+    doubling); every attempt is ``log``-ged with its time. Returns the last entry."""
     entry: dict[str, Any] = {}
+    attempts = 1 if replay_of is not None else attempts
     for n in range(1, attempts + 1):
         sent = attempt(n)
-        entry = {**sent.entry, "attempt": n, "status_code": None, "error": None}
+        entry = {"time": clock(), **sent.entry, "attempt": n, "replay_of": replay_of}
+        entry |= {"status_code": None, "error": None}
         try:
             answer = await client.post(sent.url, content=sent.body, headers=sent.headers)
             entry["status_code"] = answer.status_code

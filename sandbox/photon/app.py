@@ -181,13 +181,11 @@ async def deliver(
             "X-Photon-Timestamp": sent,
         }
         entry = {
-            "time": state.clock(),
             "subscription": sub["uid"],
             "target": sub["target"],
             "event_id": event.event_id,
             "event_type": event.event_type,
             "order_id": event.order_id,
-            "replay_of": replay_of,
             "body": body.decode(),
             "signature": signature,
             "timestamp": sent,
@@ -197,8 +195,9 @@ async def deliver(
     await send_with_retries(
         client,
         attempt,
-        attempts=1 if replay_of is not None else state.config.webhook_attempts,
-        backoff=lambda n: 0.2 * 2 ** (n - 1),
+        attempts=state.config.webhook_attempts,
+        replay_of=replay_of,
+        clock=state.clock,
         log=state.log_delivery,
         retried=_retried,
     )

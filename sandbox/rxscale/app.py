@@ -178,11 +178,9 @@ async def deliver(
 
     def attempt(_n: int) -> Attempt:
         entry = {
-            "time": state.clock(),
             "subscription": sub["uid"],
             "target": sub["target"],
             "event_type": event_type,
-            "replay_of": replay_of,
             "body": body.decode(),
             "signature": headers["X-Webhook-Signature"],
         }
@@ -191,8 +189,9 @@ async def deliver(
     await send_with_retries(
         client,
         attempt,
-        attempts=1 if replay_of is not None else state.config.webhook_attempts,
-        backoff=lambda n: 0.2 * 2 ** (n - 1),
+        attempts=state.config.webhook_attempts,
+        replay_of=replay_of,
+        clock=state.clock,
         log=state.log_delivery,
     )
 

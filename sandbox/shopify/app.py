@@ -405,14 +405,12 @@ async def deliver(
 
     def attempt(_n: int) -> Attempt:
         entry = {
-            "time": state.clock(),
             "subscription": sub["id"],
             "url": sub["url"],
             "topic": event.topic,
             "event_id": event.event_id,
             "webhook_id": headers["X-Shopify-Webhook-Id"],
             "triggered_at": event.triggered_at,
-            "replay_of": replay_of,
             "body": event.body.decode(),
             "headers": dict(headers),
         }
@@ -421,7 +419,9 @@ async def deliver(
     return await send_with_retries(
         client,
         attempt,
-        attempts=1 if replay_of is not None else state.config.webhook_attempts,
+        attempts=state.config.webhook_attempts,
+        replay_of=replay_of,
+        clock=state.clock,
         backoff=lambda n: min(5.0, state.config.webhook_backoff_s * 2 ** (n - 1)),
         log=state.log_delivery,
     )
