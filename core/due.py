@@ -164,3 +164,9 @@ def span_words(span: timedelta) -> str:
 def _aware(at: datetime) -> datetime:
     """A naive time (SQLite gives them back so) is UTC."""
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def day_start(now: datetime) -> datetime:
+    """Local midnight: the floor's day (FINISHED on the board, the wall's today) began then."""
+    local = now.astimezone()
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)

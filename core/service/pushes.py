@@ -41,8 +41,8 @@ _EXPECTED_WORD = (
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """The remote refused a send: the first refusal is retried once (at ``retry_at``), the
-    second parks the row."""
+    """The remote refused a send: retried (at ``retry_at``) or parked, as the retry policy
+    says (:meth:`~rxfloor.core.sync.retry.RetryPolicy.after_refusal`)."""
 
     words: str  # the remote's message
     times: int  # the row's refusals so far

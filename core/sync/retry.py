@@ -1,5 +1,8 @@
-"""The retry policy and the rate limiter: how long to wait after a failure, and how fast to
-send at all. Their numbers come from :class:`~rxfloor.core.config.Settings`
+"""The retry policy and the rate limiter: how long to wait after a failure, whether a
+refusal is sent again or parked for a person, and how fast to send at all. Every retry rule
+lives here: a push's backoff and its refusals (:class:`RetryPolicy`, used by the sync
+worker) and the webhook inbox's backoff while the database is busy
+(:data:`DATABASE_BUSY`). Their numbers come from :class:`~rxfloor.core.config.Settings`
 (``retry_base_s``, ``retry_cap_s``, ``retry_refused_s``, ``rate_limit_per_s`` and a source's
 own section)."""
 
@@ -22,11 +25,18 @@ class RetryPolicy:
 
     A refusal is not backed off: the row is sent once more ``refused_s`` after its first
     refusal (the remote's state may have moved by then; it is read back first), and a second
-    refusal parks it for a person."""
+    refusal parks it for a person (:meth:`after_refusal`)."""
 
     base_s: float = 0.5
     cap_s: float = 60.0
     refused_s: float = 60.0
+    #: refusals sent again on their own before the row is parked for a person
+    refusals_retried: int = 1
+
+    def after_refusal(self, refusals: int) -> float | None:
+        """Seconds until a refused row is sent again, after its ``refusals``-th refusal
+        (counting a person's retry as the one), or None: it is parked for a person."""
+        return self.refused_s if refusals <= self.refusals_retried else None
 
     def delay(
         self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
@@ -34,13 +44,23 @@ class RetryPolicy:
         """Seconds to wait before attempt number ``attempt + 1`` (``attempt`` >= 1)."""
         if retry_after is not None:
             return min(self.cap_s, max(0.0, retry_after))
-        ceiling = min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1))
+        # the doubling stops long before the cap could be passed: 2**1024 is no float (a
+        # push retried through a day-long outage reached it and stopped its worker)
+        ceiling = min(self.cap_s, self.base_s * 2 ** min(max(0, attempt - 1), 64))
         return (rng or random).uniform(ceiling / 2, ceiling)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(base_s=settings.retry_base_s, cap_s=settings.retry_cap_s,
-                   refused_s=settings.retry_refused_s)  # fmt: skip
+        return cls(
+            base_s=settings.retry_base_s,
+            cap_s=settings.retry_cap_s,
+            refused_s=settings.retry_refused_s,
+        )
+
+
+#: The webhook inbox applying its stored events while the database is busy or gone: from
+#: ~0.05 s, doubling, up to 5 s (it never parks: an event stored is applied once it can be).
+DATABASE_BUSY = RetryPolicy(base_s=0.1, cap_s=5.0)
 
 
 class RateLimiter:

@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import queue
-import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -49,6 +48,7 @@ from rxfloor.core.service import OrderService
 from rxfloor.core.sources import DEFAULT_SOURCE
 from rxfloor.core.sources.base import Headers, IgnoredEvent, SourceOrder, WebhookFormat
 from rxfloor.core.sync.applier import RemoteApplier
+from rxfloor.core.sync.retry import DATABASE_BUSY
 from rxfloor.core.text import ScrubFilter, clip, register_secret, scrub, visible
 
 log = logging.getLogger("rxfloor.webhooks")
@@ -366,8 +366,7 @@ class WebhookReceiver:
                 failures += 1
                 self.stats.retries += 1
                 log.warning("webhook inbox: apply failed (retrying): %s", exc)
-                delay = min(5.0, 0.05 * 2 ** min(failures, 8)) * random.uniform(0.5, 1.0)
-                self._stop.wait(delay)
+                self._stop.wait(DATABASE_BUSY.delay(failures))
                 continue
             if settled:
                 continue

@@ -422,9 +422,9 @@ class SyncWorker:
         return claimed
 
     def _result(self, row: dict[str, Any], o: _Outcome) -> PushResult:
-        """What the row records of one send's outcome. A refusal is retried once, after
-        ``policy.refused_s`` (read back first: the remote may have moved); the second one
-        parks the row, as does any refusal after a person's retry (it counts as that one).
+        """What the row records of one send's outcome. A refusal is retried or parked as the
+        policy says (:meth:`RetryPolicy.after_refusal`: once, read back first, as the remote
+        may have moved; a person's retry counts as that one).
         A row stays maybe applied once it may have been (the outcome says whether this
         attempt left it so: only a read-back that answered clears what a dead pusher left)."""
         maybe_applied = bool(row["maybe_applied"]) or o.maybe_applied
@@ -440,9 +440,10 @@ class SyncWorker:
             refusals += 1
             words = o.message or "no message"
             earlier = Refusal(words, row["refusals"]).error if row["refusals"] >= 2 else None
-            if refusals == 1:
+            wait = self.policy.after_refusal(refusals)
+            if wait is not None:
                 state = OutboxState.PENDING
-                next_at = utcnow() + timedelta(seconds=self.policy.refused_s)
+                next_at = utcnow() + timedelta(seconds=wait)
             else:
                 state = OutboxState.FAILED
             refusal = Refusal(

@@ -33,7 +33,7 @@ from rxfloor.core.db.feed import (
     FeedReopened,
     change_batches,
 )
-from rxfloor.core.due import Targets
+from rxfloor.core.due import Targets, day_start
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.models import OrderView
 from rxfloor.core.sources import configured
@@ -79,12 +79,6 @@ WHOLE_AT_ONCE = 1000
 def targets(settings: Settings) -> Targets:
     """When an order with no promised time of its source is due (``[floor] targets``)."""
     return Targets.from_settings(settings)
-
-
-def day_start(now: datetime) -> datetime:
-    """Local midnight: FINISHED shows the orders finished since then."""
-    local = now.astimezone()
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 #: audit events that do not move an order

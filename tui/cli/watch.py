@@ -55,19 +55,10 @@ def figures_json(ctx: Context) -> str:
     import dataclasses
     import json
 
-    from rxfloor.core import sources
-    from rxfloor.core.db import queries
-    from rxfloor.core.due import Targets
-    from rxfloor.tui.board.view import day_start
+    from rxfloor.core.wall import read_wall
 
-    store = ctx.service.store
-    now = ctx.service.clock()
-    with store.read() as conn:
-        figures = queries.wall_figures(
-            conn, now, day_start(now), sources=sources.configured(ctx.settings),
-            targets=Targets.from_settings(ctx.settings),
-            will_call_days=ctx.settings.floor.will_call_days,
-        )  # fmt: skip
+    with ctx.service.store.read() as conn:
+        figures = read_wall(conn, ctx.settings, ctx.service.clock())
     data = dataclasses.asdict(figures)
     data["alerts"] = [{"order": a["order_name"], "message": a["message"]} for a in figures.alerts]
     return json.dumps(data, default=lambda v: v.isoformat(), ensure_ascii=False)

@@ -1,6 +1,6 @@
 """The wall screen: read-only, live, legible from across the room.
 
-It reads the wall's figures (:func:`rxfloor.core.db.queries.wall_figures`) in a thread
+It reads the wall's figures (:func:`rxfloor.core.wall.read_wall`) in a thread
 after every batch of the change feed (the board's feed: a move anywhere shows at once) and
 once a second (the clock, times waited, late counts and sync health move on by
 themselves). Reads carry a sequence number: an older read finishing late never paints
@@ -28,9 +28,10 @@ from rxfloor.core.config import Settings
 from rxfloor.core.db import Store, StoreError
 from rxfloor.core.db import queries as bq
 from rxfloor.core.db.feed import FeedBack, FeedDown, FeedReopened, change_batches
-from rxfloor.core.due import Targets
+from rxfloor.core.due import day_start
 from rxfloor.core.report import CachedDayReport, DayReport
 from rxfloor.core.text import shown, visible
+from rxfloor.core.wall import read_wall
 from rxfloor.tui.board.header import (
     any_stale,
     compact_health_line,
@@ -39,7 +40,6 @@ from rxfloor.tui.board.header import (
     reopened_sentence,
     stale_after_s,
 )
-from rxfloor.tui.board.view import day_start
 from rxfloor.tui.watch.widgets import (
     Banner,
     ColumnPanel,
@@ -171,14 +171,9 @@ class WatchScreen(Screen[None]):
         """Read the figures now (in a worker thread)."""
         seq = next(self._seq)
         now = self.clock()
-        start = day_start(now)
         with self.store.read() as conn:
-            figures = bq.wall_figures(
-                conn, now, start, sources=self.sources,
-                targets=Targets.from_settings(self.settings),
-                will_call_days=self.settings.floor.will_call_days,
-            )  # fmt: skip
-            day = self._reports.get(conn, start.date())
+            figures = read_wall(conn, self.settings, now, sources=self.sources)
+            day = self._reports.get(conn, day_start(now).date())
         return FiguresRead(seq, figures, day)
 
     @work(thread=True, group="feed")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 
 import pytest
 from pydantic import SecretStr
@@ -14,7 +13,6 @@ from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.mapping import ACTIVE, plan_push
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sources.rxscale.wire import RxScaleOrder
-from rxfloor.core.sync.retry import RetryPolicy
 from tests import remote_fixtures
 from tests.remote_fixtures import SandboxServer
 
@@ -61,15 +59,6 @@ def test_models_tolerate_unknown_fields_and_both_dialects() -> None:
     assert new.priority == "stat" and new.items[0].quantity == 2
     assert RxScaleOrder.model_validate({"uid": "po-2", "status": "on-hold"}).on_hold
     assert RxScaleOrder.model_validate({"uid": "po-3", "status": "created"}).board_status is None
-
-
-def test_backoff_is_capped_jittered_and_honours_retry_after() -> None:
-    policy = RetryPolicy(base_s=0.5, cap_s=8)
-    rng = random.Random(1)
-    delays = [policy.delay(n, rng=rng) for n in range(1, 12)]
-    assert all(0 < d <= 8 for d in delays)
-    assert delays[0] <= 0.5 and max(delays) > 4
-    assert policy.delay(3, retry_after=2) == 2
 
 
 def _client(server: SandboxServer, key: str | None = None, **kw: object) -> RxScaleClient:
