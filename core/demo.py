@@ -45,8 +45,9 @@ class _Loop:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="rxfloor-demo-loop",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="rxfloor-demo-loop", daemon=True
+        )
         self._thread.start()
 
     def submit(self, coro: Any) -> concurrent.futures.Future[Any]:
@@ -80,8 +81,9 @@ class ASGIBridge(httpx.BaseTransport):
         body = request.read()
 
         async def go() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-            inner = httpx.Request(request.method, request.url, headers=request.headers,
-                                  content=body)  # fmt: skip
+            inner = httpx.Request(
+                request.method, request.url, headers=request.headers, content=body
+            )
             response = await self._inner.handle_async_request(inner)
             content = await response.aread()
             return response.status_code, response.headers.raw, content
@@ -109,9 +111,13 @@ class _Kit:
     """The :class:`~rxfloor.core.sources.standin.DemoKit` the stand-ins start with."""
 
     def __init__(
-        self, settings: Settings, service: OrderService, loop: _Loop, every_s: float,
+        self,
+        settings: Settings,
+        service: OrderService,
+        loop: _Loop,
+        every_s: float,
         cancel_chance: float,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.settings, self.service, self.loop = settings, service, loop
         self.every_s, self.cancel_chance = every_s, cancel_chance
         self.policy = RetryPolicy.from_settings(settings)

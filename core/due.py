@@ -131,8 +131,10 @@ def late_sql(targets: Targets, now: datetime) -> ColumnElement[bool]:
 
     o = orders.c
     when = [and_(o.due_at.is_not(None), o.due_at <= now)]
-    when += [and_(o.due_at.is_(None), group, o.created_at <= now - span)
-             for group, span in targets.groups()]  # fmt: skip
+    when += [
+        and_(o.due_at.is_(None), group, o.created_at <= now - span)
+        for group, span in targets.groups()
+    ]
     return and_(o.status.not_in(_CLOSED), or_(*when) if when else false())
 
 

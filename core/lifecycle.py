@@ -277,16 +277,18 @@ def apply(
         if not facts.on_hold:
             raise TransitionError("cannot release: the order is not on hold")
         if facts.remote_hold:
-            raise TransitionError(f"cannot release: held by the merchant in {held_at}: "
-                                  "release it there")  # fmt: skip
+            raise TransitionError(
+                f"cannot release: held by the merchant in {held_at}: release it there"
+            )
         return Outcome(action, replace(facts, on_hold=False))
     target = MOVES.get((facts.status, action))
     if target is None:
         raise TransitionError(f"cannot {action}: the order is {facts.status}")
     if action in (Action.START, Action.FINISH) and facts.on_hold:
         # a hold stops the work both ways (cancel stays possible): whose, when and why
-        raise TransitionError(f"{name} is on hold ({hold_words(facts)}): {RELEASE_FIRST}",
-                              named=True)  # fmt: skip
+        raise TransitionError(
+            f"{name} is on hold ({hold_words(facts)}): {RELEASE_FIRST}", named=True
+        )
     if action is Action.START and is_scheduled(facts.fulfill_at, now):
         assert facts.fulfill_at is not None
         when = facts.fulfill_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -294,13 +296,15 @@ def apply(
     step = facts.current_step
     if action is Action.FINISH and step is not None and step is not Step.CHECKED:
         waits = "is still being filled" if step is Step.FILLING else "awaits its check"
-        raise TransitionError(f"cannot finish: {name} {waits} (only a checked order is finished)",
-                              named=True)  # fmt: skip
+        raise TransitionError(
+            f"cannot finish: {name} {waits} (only a checked order is finished)", named=True
+        )
     after = replace(facts, status=target, cancel_requested=False)
     if action is Action.START and facts.check is not CheckRule.NONE:
         if by is None:
-            raise TransitionError("cannot start: sign in first (scan your badge): "
-                                  "the card shows who fills it")  # fmt: skip
+            raise TransitionError(
+                "cannot start: sign in first (scan your badge): the card shows who fills it"
+            )
         after = replace(after, step=Step.FILLING, filler=by.name)
     return Outcome(action, after)
 
@@ -309,31 +313,40 @@ def _step(facts: OrderFacts, action: Action, name: str, by: Person | None) -> Ou
     """A step inside PROCESSING (fill, check, failed check), on a floor that checks."""
     step = facts.current_step
     if facts.check is CheckRule.NONE:
-        raise TransitionError(f"cannot {action}: this floor does not check orders "
-                              "([floor] check = none)")  # fmt: skip
+        raise TransitionError(
+            f"cannot {action}: this floor does not check orders ([floor] check = none)"
+        )
     if step is None:
         raise TransitionError(f"cannot {action}: the order is {facts.status}")
     if facts.on_hold:
-        raise TransitionError(f"{name} is on hold ({hold_words(facts)}): {RELEASE_FIRST}",
-                              named=True)  # fmt: skip
+        raise TransitionError(
+            f"{name} is on hold ({hold_words(facts)}): {RELEASE_FIRST}", named=True
+        )
     after = STEPS.get((step, action))
     if after is None:
-        where = {Step.FILLING: "is being filled", Step.FILLED: "awaits its check",
-                 Step.CHECKED: "is already checked"}[step]  # fmt: skip
+        where = {
+            Step.FILLING: "is being filled",
+            Step.FILLED: "awaits its check",
+            Step.CHECKED: "is already checked",
+        }[step]
         raise TransitionError(f"cannot {action}: {name} {where}", named=True)
     if by is None:
         raise TransitionError(f"cannot {action}: sign in first (scan your badge)")
     if action is Action.FILL and facts.unscanned:
         packs = "pack is" if facts.unscanned == 1 else "packs are"
-        raise TransitionError(f"cannot fill: {facts.unscanned} {packs} not scanned yet on "
-                              f"{name} (scan each product)", named=True)  # fmt: skip
+        raise TransitionError(
+            f"cannot fill: {facts.unscanned} {packs} not scanned yet on {name} (scan each product)",
+            named=True,
+        )
     if action in CHECKS:
         if facts.filler is not None and by.name == facts.filler:
-            raise TransitionError(f"{name} was filled by {facts.filler}: another person checks it",
-                                  named=True)  # fmt: skip
+            raise TransitionError(
+                f"{name} was filled by {facts.filler}: another person checks it", named=True
+            )
         if facts.check is CheckRule.PHARMACIST and not by.pharmacist:
-            raise TransitionError(f"{name} is checked by a pharmacist: {by.name} is not one",
-                                  named=True)  # fmt: skip
+            raise TransitionError(
+                f"{name} is checked by a pharmacist: {by.name} is not one", named=True
+            )
     filler = by.name if action is Action.FILL else facts.filler
     return Outcome(action, replace(facts, step=after, filler=filler))
 
@@ -345,13 +358,18 @@ def _handoff(facts: OrderFacts, name: str, by: Person | None) -> Outcome:
         waits = "was cancelled" if facts.status is Status.CANCELLED else "is not ready yet"
         raise TransitionError(f"cannot hand off: {name} {waits} ({facts.status})", named=True)
     if facts.delivery is not DeliveryType.PICKUP:
-        raise TransitionError(f"cannot hand off: {name} is a {facts.delivery} order: it was "
-                              "handed off when it left (its finish)", named=True)  # fmt: skip
+        raise TransitionError(
+            f"cannot hand off: {name} is a {facts.delivery} order: it was "
+            "handed off when it left (its finish)",
+            named=True,
+        )
     if facts.picked_up:
         raise TransitionError(f"cannot hand off: {name} was already picked up", named=True)
     if by is None:
-        raise TransitionError("cannot hand off: sign in first (scan your badge): the person "
-                              "at the keys confirms the patient")  # fmt: skip
+        raise TransitionError(
+            "cannot hand off: sign in first (scan your badge): the person "
+            "at the keys confirms the patient"
+        )
     return Outcome(Action.HANDOFF, replace(facts, picked_up=True))
 
 
@@ -365,18 +383,25 @@ def confirm_patient(
         if dob_on_file is None:
             if id_checked:
                 return "identity checked (no date of birth on file)"
-            raise TransitionError(f"cannot hand off: {name} has no date of birth on file: "
-                                  "check the patient's identity", named=True)  # fmt: skip
+            raise TransitionError(
+                f"cannot hand off: {name} has no date of birth on file: "
+                "check the patient's identity",
+                named=True,
+            )
         if dob_given != dob_on_file:
-            raise TransitionError(f"cannot hand off: the date of birth does not match {name}'s "
-                                  "patient", named=True)  # fmt: skip
+            raise TransitionError(
+                f"cannot hand off: the date of birth does not match {name}'s patient", named=True
+            )
         return "date of birth confirmed"
     if dob_on_file is not None:
-        raise TransitionError(f"cannot hand off: ask the patient's date of birth ({name} has "
-                              "one on file)", named=True)  # fmt: skip
+        raise TransitionError(
+            f"cannot hand off: ask the patient's date of birth ({name} has one on file)", named=True
+        )
     if not id_checked:
-        raise TransitionError(f"cannot hand off: confirm the patient of {name} (date of birth "
-                              "or identity checked)", named=True)  # fmt: skip
+        raise TransitionError(
+            f"cannot hand off: confirm the patient of {name} (date of birth or identity checked)",
+            named=True,
+        )
     return "identity checked"
 
 

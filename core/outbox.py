@@ -62,8 +62,7 @@ def enqueue(
 
 
 #: the columns a move's outbox row gets from its statement's parameters (``o_*``)
-MOVE_COLUMNS = ("action", "reason", "payload", "idempotency_key", "state", "attempts",
-                "created_at")  # fmt: skip
+MOVE_COLUMNS = ("action", "reason", "payload", "idempotency_key", "state", "attempts", "created_at")
 
 
 def move_params(queue: dict[str, Any], at: datetime) -> dict[str, object]:
@@ -90,12 +89,15 @@ def enqueue_after(event: Any) -> Any:
         insert(outbox)
         .from_select(
             ["order_id", "audit_event_id", *names],
-            select(event.c.order_id, event.c.id,
-                   *(bindparam(f"o_{k}", type_=outbox.c[k].type).label(k) for k in names)),
+            select(
+                event.c.order_id,
+                event.c.id,
+                *(bindparam(f"o_{k}", type_=outbox.c[k].type).label(k) for k in names),
+            ),
         )
         .returning(outbox.c.id)
         .cte("ob")
-    )  # fmt: skip
+    )
 
 
 def due(
@@ -334,18 +336,26 @@ def weigh(conn: Connection, order_id: str, read_at: datetime | None) -> tuple[Ro
     that matters (an unsent step first, then an uncertain one, else the latest sent move)
     and whether the remote was read (``read_at``; None: now) before that move was settled."""
     found = conn.execute(
-        select(outbox.c.state, outbox.c.maybe_applied, outbox.c.refusals, outbox.c.sent_at,
-               outbox.c.created_at)
-        .where(outbox.c.order_id == order_id,
-               outbox.c.state.in_([*UNSETTLED, OutboxState.SENT]))
+        select(
+            outbox.c.state,
+            outbox.c.maybe_applied,
+            outbox.c.refusals,
+            outbox.c.sent_at,
+            outbox.c.created_at,
+        )
+        .where(outbox.c.order_id == order_id, outbox.c.state.in_([*UNSETTLED, OutboxState.SENT]))
         .order_by(outbox.c.id)
-    ).all()  # fmt: skip
+    ).all()
     kinds = [
-        row_of(sending=r.state == OutboxState.SENDING, maybe_applied=bool(r.maybe_applied),
-               refusals=r.refusals or 0, parked=r.state == OutboxState.FAILED)
+        row_of(
+            sending=r.state == OutboxState.SENDING,
+            maybe_applied=bool(r.maybe_applied),
+            refusals=r.refusals or 0,
+            parked=r.state == OutboxState.FAILED,
+        )
         for r in found
         if r.state != OutboxState.SENT
-    ]  # fmt: skip
+    ]
     if kinds:
         return next((k for k in kinds if k in UNSENT), Row.UNCERTAIN), False
     if not found:

@@ -154,8 +154,11 @@ class People:
                     added_by=self.actor,
                 )
             )
-            detail = f"{role.value}" + (f", badge {badge}" if badge else "") + (
-                ", with a PIN" if pin is not None else "")  # fmt: skip
+            detail = (
+                f"{role.value}"
+                + (f", badge {badge}" if badge else "")
+                + (", with a PIN" if pin is not None else "")
+            )
             self._event(conn, now, "add", name, detail)
         member = self.get(name)
         assert member is not None

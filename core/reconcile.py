@@ -162,27 +162,41 @@ def _moved_on_from(target: Status | None, remote: Status | None) -> bool:
 TABLE: tuple[tuple[str, Verdict], ...] = (
     ("apply: the remote shows no column", Verdict.KEEP),
     ("apply: the remote is where we are", Verdict.KEEP),
-    ("apply: the remote ended the order where our unsent step (queued, refused, parked) "
-     "was taking it, with a new word", Verdict.SUPERSEDE),
+    (
+        "apply: the remote ended the order where our unsent step (queued, refused, parked) "
+        "was taking it, with a new word",
+        Verdict.SUPERSEDE,
+    ),
     ("apply: the remote is terminal elsewhere, or past us", Verdict.ADOPT),
-    ("apply: the remote is behind a move it confirmed, read after that move was settled",
-     Verdict.DIVERGED),
-    ("apply: the remote is behind a move settled after it was read (issue 21 §2.2)",
-     Verdict.KEEP),
+    (
+        "apply: the remote is behind a move it confirmed, read after that move was settled",
+        Verdict.DIVERGED,
+    ),
+    ("apply: the remote is behind a move settled after it was read (issue 21 §2.2)", Verdict.KEEP),
     ("apply: the remote is behind a move queued, refused, parked or uncertain", Verdict.KEEP),
     ("push: the plan has steps to send", Verdict.KEEP),
-    ("push: the remote is there already and the row was uncertain (or sent now)",
-     Verdict.CONFIRM),
-    ("push: the remote is there already and nothing of ours may have reached it",
-     Verdict.SUPERSEDE),
-    ("push: stale, but the read-back shows an uncertain move in effect (issue 21 §2.1)",
-     Verdict.CONFIRM),
-    ("push: stale, the remote went on from where an uncertain move led (cancelled after a "
-     "start: the read-back cannot tell after from before)", Verdict.CONFIRM),
-    ("push: stale, a step of this attempt or the remote's own move in effect",
-     Verdict.SUPERSEDE),
-    ("push: stale, none of it in effect, the order still where the move put it and nothing "
-     "queued behind", Verdict.REVERT),
-    ("push: stale, none of it in effect, the order moved since or a step queued behind",
-     Verdict.SUPERSEDE),
-)  # fmt: skip
+    ("push: the remote is there already and the row was uncertain (or sent now)", Verdict.CONFIRM),
+    (
+        "push: the remote is there already and nothing of ours may have reached it",
+        Verdict.SUPERSEDE,
+    ),
+    (
+        "push: stale, but the read-back shows an uncertain move in effect (issue 21 §2.1)",
+        Verdict.CONFIRM,
+    ),
+    (
+        "push: stale, the remote went on from where an uncertain move led (cancelled after a "
+        "start: the read-back cannot tell after from before)",
+        Verdict.CONFIRM,
+    ),
+    ("push: stale, a step of this attempt or the remote's own move in effect", Verdict.SUPERSEDE),
+    (
+        "push: stale, none of it in effect, the order still where the move put it and nothing "
+        "queued behind",
+        Verdict.REVERT,
+    ),
+    (
+        "push: stale, none of it in effect, the order moved since or a step queued behind",
+        Verdict.SUPERSEDE,
+    ),
+)

@@ -94,8 +94,9 @@ def percentile(values: Sequence[float], p: int) -> float:
 
 
 def _turnaround(key: tuple[str, str], minutes: list[float]) -> Turnaround:
-    return Turnaround(key[0], key[1], len(minutes), percentile(minutes, 50),
-                      percentile(minutes, 90))  # fmt: skip
+    return Turnaround(
+        key[0], key[1], len(minutes), percentile(minutes, 50), percentile(minutes, 90)
+    )
 
 
 def summarise(events: Iterable[DayEvent], start: datetime, end: datetime) -> DayReport:
@@ -105,8 +106,9 @@ def summarise(events: Iterable[DayEvent], start: datetime, end: datetime) -> Day
     day = start.date()
     # in UTC: aware datetimes sharing a zone compare and subtract by the wall clock
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    hour_starts = [start + timedelta(hours=i)
-                   for i in range(math.ceil((end - start).total_seconds() / 3600))]  # fmt: skip
+    hour_starts = [
+        start + timedelta(hours=i) for i in range(math.ceil((end - start).total_seconds() / 3600))
+    ]
     received_at: dict[str, datetime] = {}
     finished_at: dict[str, DayEvent] = {}
     people: dict[str, Counter[str]] = defaultdict(Counter)

@@ -45,9 +45,12 @@ def check_format(number: str) -> TrackingCheck:
     if text.startswith("1Z"):
         if _UPS.fullmatch(text):
             return TrackingCheck(Verdict.OK, "UPS")
-        return TrackingCheck(Verdict.REFUSED, "UPS",
-                             f"{number.strip()!r} is not a UPS number (1Z and 16 letters or "
-                             "digits): scan the parcel's label again")  # fmt: skip
+        return TrackingCheck(
+            Verdict.REFUSED,
+            "UPS",
+            f"{number.strip()!r} is not a UPS number (1Z and 16 letters or "
+            "digits): scan the parcel's label again",
+        )
     if _DIGITS.fullmatch(text):
         if len(text) in (12, 15):
             return TrackingCheck(Verdict.OK, "FedEx")
@@ -70,9 +73,12 @@ def order_code(conn: Connection, number: str) -> TrackingCheck | None:
         if row is None:
             return None
         name = str(row["name"])
-    return TrackingCheck(Verdict.REFUSED, None,
-                         f"{number.strip()!r} is the code of order {name}, not a "
-                         "tracking number: scan the parcel's label")  # fmt: skip
+    return TrackingCheck(
+        Verdict.REFUSED,
+        None,
+        f"{number.strip()!r} is the code of order {name}, not a "
+        "tracking number: scan the parcel's label",
+    )
 
 
 def check(conn: Connection, number: str) -> TrackingCheck:

@@ -394,8 +394,10 @@ class BoardApp(App[None]):
             if queued:
                 total = sum(queued.values())
                 each = ", ".join(f"{n} {q}" for n, q in sorted(queued.items()))
-                said.append(f"{total} move(s) still queued, not sent ({each}): they wait until "
-                            "a board or `rxfloor sync` runs again")  # fmt: skip
+                said.append(
+                    f"{total} move(s) still queued, not sent ({each}): they wait until "
+                    "a board or `rxfloor sync` runs again"
+                )
         return "; ".join(said)
 
     def help_rows(self) -> list[tuple[str, str]]:
@@ -452,8 +454,11 @@ class BoardApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterator[SystemCommand]:
         ours = {spec.palette for spec in ACTIONS if spec.palette is not None}
         # Textual's own "Keys" and "Quit" would sit next to ours under the same names
-        yield from (c for c in super().get_system_commands(screen)
-                    if c.title not in ours and not c.title.lower().startswith("quit"))  # fmt: skip
+        yield from (
+            c
+            for c in super().get_system_commands(screen)
+            if c.title not in ours and not c.title.lower().startswith("quit")
+        )
         board = self.board
         for spec in ACTIONS:
             if spec.palette is not None:

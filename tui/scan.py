@@ -67,8 +67,7 @@ class ScanBuffer(Generic[K]):
     def key(self, key: K, name: str, char: str | None, at: float) -> Outcome[K]:
         """One key arrived at ``at`` (seconds, the key's own time stamp). Call
         :meth:`expire` with ``at`` first: a burst that ended before this key is settled there."""
-        if char is not None and len(char) == 1 and (char.isprintable() or
-                                                     char == GROUP_SEPARATOR):  # fmt: skip
+        if char is not None and len(char) == 1 and (char.isprintable() or char == GROUP_SEPARATOR):
             self._held.append(_Held(key, char, at))
             if self._repeating():
                 return Outcome(Verdict.PASS, self._release())

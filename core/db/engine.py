@@ -193,12 +193,14 @@ class Store:
                 revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except (OSError, DBAPIError) as exc:
             engine.dispose()
-            raise StoreError(f"the new database file {path} cannot be read yet: "
-                             f"{_first_line(exc)}") from None  # fmt: skip
+            raise StoreError(
+                f"the new database file {path} cannot be read yet: {_first_line(exc)}"
+            ) from None
         if revision != SCHEMA_HEAD:
             engine.dispose()
-            raise StoreError(f"the new database file {path} is not ready yet (schema "
-                             f"{revision or 'none'})")  # fmt: skip
+            raise StoreError(
+                f"the new database file {path} is not ready yet (schema {revision or 'none'})"
+            )
         old, self.engine = self.engine, engine
         self._file_id = (st.st_dev, st.st_ino)
         old.dispose()

@@ -124,19 +124,14 @@ def resolve_order(conn: Connection, ref: str) -> RowMapping | None:
     key = sources.local_id(source, ref) if source else whole
     bare = ref.lstrip("#")
     where = [orders.c.source == source] if source else []
-    # rule 1 by the primary key first: the board's moves and most commands name the id, and
-    # the query below scans the table (its OR over the source's id has no index of its
-    # own): ~100 ms a move at 100,000 orders
-    # (an order's name as typed, ``#1001``, is never an id: no extra round trip for it, and
-    # the query below still tries it as one)
-    if not ref.startswith("#"):
-        ids = {"r_ids": sorted({key, whole}), "r_source": source}
-        by_id = conn.execute(_by_id_statement(source is not None), ids).mappings().all()
-        if by_id:
-            return min(by_id, key=lambda r: (r["remote_id"] != ref, r["name"], r["source"],
-                                              r["id"]))  # fmt: skip
-    params = {"r_ids": sorted({key, whole}), "r_remote": ref,
-              "r_names": sorted({ref, bare, "#" + bare}), "r_source": source}  # fmt: skip
+    # one indexed query whatever was typed: the id (primary key), the source's id
+    # (ix_orders_remote_id) and the name (ix_orders_name) each have an index
+    params = {
+        "r_ids": sorted({key, whole}),
+        "r_remote": ref,
+        "r_names": sorted({ref, bare, "#" + bare}),
+        "r_source": source,
+    }
     rows = conn.execute(_resolve_statement(source is not None), params).mappings().all()
     if rows and rows[0]["id"] in (key, whole):
         return rows[0]
@@ -168,18 +163,13 @@ def _in_bin(conn: Connection, ref: str, where: list[Any]) -> Sequence[RowMapping
     if len(label) > 16 or not label.replace("-", "").isalnum():
         return []
     waiting = select(orders).where(
-        *where, orders.c.will_call_bin == label.upper(), orders.c.status == "FINISHED",
+        *where,
+        orders.c.will_call_bin == label.upper(),
+        orders.c.status == "FINISHED",
         orders.c.picked_up_at.is_(None),
-    )  # fmt: skip
+    )
     statement = waiting.order_by(orders.c.name, orders.c.id).limit(_CANDIDATES + 1)
     return conn.execute(statement).mappings().all()
-
-
-@functools.lru_cache(maxsize=2)
-def _by_id_statement(by_source: bool) -> Select[Any]:
-    """The orders whose local id is one of ``r_ids`` (in ``r_source`` when ``by_source``)."""
-    where = [orders.c.source == bindparam("r_source")] if by_source else []
-    return select(orders).where(*where, orders.c.id.in_(bindparam("r_ids", expanding=True)))
 
 
 @functools.lru_cache(maxsize=2)
@@ -191,12 +181,23 @@ def _resolve_statement(by_source: bool) -> Select[Any]:
     where = [orders.c.source == bindparam("r_source")] if by_source else []
     return (
         select(orders)
-        .where(*where, or_(orders.c.id.in_(ids), orders.c.remote_id == remote,
-                           orders.c.name.in_(bindparam("r_names", expanding=True))))
-        .order_by(orders.c.id.in_(ids).desc(), (orders.c.remote_id == remote).desc(),
-                  orders.c.name, orders.c.source, orders.c.id)
+        .where(
+            *where,
+            or_(
+                orders.c.id.in_(ids),
+                orders.c.remote_id == remote,
+                orders.c.name.in_(bindparam("r_names", expanding=True)),
+            ),
+        )
+        .order_by(
+            orders.c.id.in_(ids).desc(),
+            (orders.c.remote_id == remote).desc(),
+            orders.c.name,
+            orders.c.source,
+            orders.c.id,
+        )
         .limit(_CANDIDATES + 1)
-    )  # fmt: skip
+    )
 
 
 # ------------------------------------------------------------ on a connection
@@ -254,8 +255,9 @@ def listing_values(
 def _listing_select(
     stmt: Select[Any], dialect: str, status: str | None, targets: Targets | None
 ) -> Select[Any]:
-    status_rank = case({s.value: i for i, s in enumerate(Status)}, value=orders.c.status,
-                       else_=len(Status))  # fmt: skip
+    status_rank = case(
+        {s.value: i for i, s in enumerate(Status)}, value=orders.c.status, else_=len(Status)
+    )
     rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
     name = orders.c.name.collate("C") if dialect == "postgresql" else orders.c.name
     promised = promised_sql(dialect, targets or Targets())
@@ -515,9 +517,12 @@ def sync_mark(marks: SyncMarks, order_id: str) -> tuple[bool, datetime | None]:
 #: A push with something to say: parked, or refused once and due to be sent once more.
 _SAYS_SOMETHING = or_(
     outbox.c.state == OutboxState.FAILED,
-    and_(outbox.c.state == OutboxState.PENDING, outbox.c.refusals == 1,
-         outbox.c.next_attempt_at.is_not(None)),
-)  # fmt: skip
+    and_(
+        outbox.c.state == OutboxState.PENDING,
+        outbox.c.refusals == 1,
+        outbox.c.next_attempt_at.is_not(None),
+    ),
+)
 
 
 def sync_error_of(order_id: Any) -> Any:
@@ -642,9 +647,11 @@ class ReturnToStock:
 
 def _ready_pickup() -> list[Any]:
     """A ready pickup order: finished, for pickup, not yet handed off."""
-    return [orders.c.status == Status.FINISHED.value,
-            orders.c.delivery_type == DeliveryType.PICKUP.value,
-            orders.c.picked_up_at.is_(None)]  # fmt: skip
+    return [
+        orders.c.status == Status.FINISHED.value,
+        orders.c.delivery_type == DeliveryType.PICKUP.value,
+        orders.c.picked_up_at.is_(None),
+    ]
 
 
 def ready_older_than(
@@ -670,10 +677,16 @@ def ready_older_than(
         .limit(limit)
     )
     waiting = [
-        WillCall(name=str(r.name), initials=initials(str(r.patient_name)), bin=r.will_call_bin,
-                 since=r.status_since, days=(now - r.status_since).days, source=str(r.source))
+        WillCall(
+            name=str(r.name),
+            initials=initials(str(r.patient_name)),
+            bin=r.will_call_bin,
+            since=r.status_since,
+            days=(now - r.status_since).days,
+            source=str(r.source),
+        )
         for r in conn.execute(stmt)
-    ]  # fmt: skip
+    ]
     return ReturnToStock(days, count, waiting)
 
 
@@ -704,8 +717,9 @@ class WallFigures:
 
 
 def _waiting(row: RowMapping, targets: Targets, now: datetime) -> Waiting:
-    promised = promise(row["due_at"], row["created_at"], str(row["priority"]),
-                       str(row["delivery_type"]), targets).at  # fmt: skip
+    promised = promise(
+        row["due_at"], row["created_at"], str(row["priority"]), str(row["delivery_type"]), targets
+    ).at
     return Waiting(
         promised=promised,
         late=is_late(promised, str(row["status"]), now),
@@ -795,8 +809,9 @@ def wall_figures(
             orders.c.status == Status.FINISHED.value, orders.c.status_since >= day_start
         )
     ).one()
-    finished = FinishedSplit(int(ready or 0), int(picked_up or 0),
-                             int(total) - int(ready or 0) - int(picked_up or 0))  # fmt: skip
+    finished = FinishedSplit(
+        int(ready or 0), int(picked_up or 0), int(total) - int(ready or 0) - int(picked_up or 0)
+    )
 
     rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
     urgent_rows = conn.execute(
@@ -847,9 +862,10 @@ def wall_figures(
         alerts=open_alerts(conn),
         exceptions=exception_queue.count(conn),
         finished_split=finished,
-        return_to_stock=None if will_call_days is None else ready_older_than(
-            conn, now, will_call_days, limit=will_call_limit),
-    )  # fmt: skip
+        return_to_stock=None
+        if will_call_days is None
+        else ready_older_than(conn, now, will_call_days, limit=will_call_limit),
+    )
 
 
 def batch_scans(conn: Connection, batch: str) -> list[RowMapping]:

@@ -35,7 +35,7 @@ from rxfloor.core.sources import default_source
 from rxfloor.core.states import OutboxState
 
 #: The newest migration this code knows (checked against Alembic's head by a test).
-SCHEMA_HEAD = "0013_ready_index"
+SCHEMA_HEAD = "0014_remote_id_index"
 
 
 def utcnow() -> datetime:
@@ -170,6 +170,8 @@ orders = Table(
     Column("picked_up_at", UTCDateTime),
     Column("picked_up_by", String(64)),
     Index("ix_orders_source_remote_id", "source", "remote_id", unique=True),
+    # a reference typed without its source (a Shopify gid): resolve_order's one query
+    Index("ix_orders_remote_id", "remote_id"),
     # the ready pickup orders, oldest first (the wall's back-to-stock list, each second)
     Index("ix_orders_ready", "status", "delivery_type", "picked_up_at", "status_since"),
 )

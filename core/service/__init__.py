@@ -79,9 +79,11 @@ def open_service(settings: Settings, role: str = "cli") -> OrderService:
         People(store, settings.actor, settings.station).seed(
             {name: (Role(p.role), p.badge) for name, p in settings.people.items()}
         )
-    service = OrderService(store, Actor(settings.actor, settings.station),
-                           check=settings.floor.check,
-                           flags=FlagRules.of(settings.floor.fridge,
-                                              settings.floor.controlled))  # fmt: skip
+    service = OrderService(
+        store,
+        Actor(settings.actor, settings.station),
+        check=settings.floor.check,
+        flags=FlagRules.of(settings.floor.fridge, settings.floor.controlled),
+    )
     service.require_product_scan = settings.floor.require_product_scan
     return service

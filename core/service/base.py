@@ -146,12 +146,18 @@ class ServicePart:
             held_by_remote(order.hold, order.hold_by)
             and not sources.traits(order.source).remote_hold
         )
-        facts = OrderFacts(order.status, order.hold, order.fulfill_at,
-                           cancel_requested=order.cancel_requested,
-                           remote_hold=remote_hold, check=self.check,
-                           step=Step(order.fill_step) if order.fill_step else None,
-                           filler=order.filled_by, delivery=order.delivery_type,
-                           picked_up=order.picked_up_at is not None)  # fmt: skip
+        facts = OrderFacts(
+            order.status,
+            order.hold,
+            order.fulfill_at,
+            cancel_requested=order.cancel_requested,
+            remote_hold=remote_hold,
+            check=self.check,
+            step=Step(order.fill_step) if order.fill_step else None,
+            filler=order.filled_by,
+            delivery=order.delivery_type,
+            picked_up=order.picked_up_at is not None,
+        )
         with self.store.read() as conn:
             by = self._person(conn)
         return lifecycle.legal_actions(facts, self.clock(), by)
@@ -243,15 +249,14 @@ class ServicePart:
                     audit_events.c.order_id == row["id"],
                     audit_events.c.id < event_id,
                     audit_events.c.to_status == status,
-                    or_(audit_events.c.from_status.is_(None),
-                        audit_events.c.from_status != status),
+                    or_(audit_events.c.from_status.is_(None), audit_events.c.from_status != status),
                 )
                 .order_by(audit_events.c.id.desc())
                 .limit(1)
             )
             .mappings()
             .first()
-        )  # fmt: skip
+        )
         if ev is None:
             return None
         since: datetime = row["created_at"] if ev["from_status"] is None else ev["at"]
@@ -283,14 +288,13 @@ class ServicePart:
             # e.g. an acknowledge, which keeps the version)
             conn.execute(
                 select(audit_events)
-                .where(audit_events.c.order_id == row["id"],
-                       audit_events.c.version > seen_version)
+                .where(audit_events.c.order_id == row["id"], audit_events.c.version > seen_version)
                 .order_by(audit_events.c.version.desc(), audit_events.c.id.asc())
                 .limit(1)
             )
             .mappings()
             .first()
-        )  # fmt: skip
+        )
         if ev is None:
             return self._changed_message(conn, row)
         what = _MEANWHILE.get(ev["action"]) or f"had {ev['action']} applied"

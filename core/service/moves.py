@@ -168,21 +168,34 @@ class Moves(ServicePart):
             # read and decide with no transaction open; the write is conditional on the
             # version read, so a decision on a row that changed since writes nothing
             row = self._find(conn, ref)
-            move = self._decide(conn, row, action, reason, expected_version, tracking, now,
-                                counter)  # fmt: skip
+            move = self._decide(conn, row, action, reason, expected_version, tracking, now, counter)
             if not move.closes_request:
                 written = write_move(
-                    conn, order_id=row["id"], version=row["version"], values=move.values,
-                    event=self._event_values(now, move.outcome.action, row["status"],
-                                             move.outcome.facts.status, move.why,
-                                             row["version"] + 1),
-                    queue=move.queue, at=now,
-                )  # fmt: skip
+                    conn,
+                    order_id=row["id"],
+                    version=row["version"],
+                    values=move.values,
+                    event=self._event_values(
+                        now,
+                        move.outcome.action,
+                        row["status"],
+                        move.outcome.facts.status,
+                        move.why,
+                        row["version"] + 1,
+                    ),
+                    queue=move.queue,
+                    at=now,
+                )
                 if written is None:  # someone committed in between
                     raise self._lost_race(conn, row, action)
                 view = OrderView.from_row(written.row, sync_error=written.sync_error)
-                return MoveResult(view, move.outcome.action, written.event_id,
-                                  Status(row["status"]), move.outcome.facts.status)  # fmt: skip
+                return MoveResult(
+                    view,
+                    move.outcome.action,
+                    written.event_id,
+                    Status(row["status"]),
+                    move.outcome.facts.status,
+                )
         # answering a cancellation request also closes its alerts: one transaction for all
         return self._act_in_transaction(ref, action, reason, expected_version, tracking, now)
 
@@ -210,14 +223,21 @@ class Moves(ServicePart):
             total, scanned, _ = _scan_counts(conn, row["id"])
             facts = replace(facts, unscanned=max(0, total - scanned))
         try:
-            outcome = lifecycle.apply(facts, action, now, reason, name=row["name"],
-                                      held_at=traits.label,
-                                      by=self._person(conn))  # fmt: skip
+            outcome = lifecycle.apply(
+                facts,
+                action,
+                now,
+                reason,
+                name=row["name"],
+                held_at=traits.label,
+                by=self._person(conn),
+            )
         except TransitionError as exc:
             raise self._refusal(conn, row, action, exc) from None
         if tracking is not None and outcome.action is not Action.FINISH:
-            raise Refused(f"{row['name']}: a tracking number goes with a finish only",
-                          self._view(conn, row))  # fmt: skip
+            raise Refused(
+                f"{row['name']}: a tracking number goes with a finish only", self._view(conn, row)
+            )
         self._refuse_tracking(conn, row, tracking)
         values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
         why = reason
@@ -227,20 +247,24 @@ class Moves(ServicePart):
         if outcome.action is Action.HANDOFF:
             try:
                 on_file = date.fromisoformat(row["patient_dob"]) if row["patient_dob"] else None
-                why = lifecycle.confirm_patient(row["name"], on_file, counter.dob,
-                                                counter.id_checked)  # fmt: skip
+                why = lifecycle.confirm_patient(
+                    row["name"], on_file, counter.dob, counter.id_checked
+                )
             except (TransitionError, ValueError) as exc:
                 refused = TransitionError(str(exc), named=True)
                 raise self._refusal(conn, row, action, refused) from None
             values |= {"picked_up_at": now, "picked_up_by": self.actor.name}
         if outcome.action is Action.HOLD:
-            values |= {"on_hold": True, "hold_reason": reason, "hold_by": self.actor.name,
-                       "hold_since": now}  # fmt: skip
+            values |= {
+                "on_hold": True,
+                "hold_reason": reason,
+                "hold_by": self.actor.name,
+                "hold_since": now,
+            }
             if not traits.remote_hold:
                 why = f"{reason} ({local_hold_note(traits)})"
         elif outcome.action is Action.RELEASE:
-            values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
-                       "hold_since": None}  # fmt: skip
+            values |= {"on_hold": False, "hold_reason": None, "hold_by": None, "hold_since": None}
             why = f"released the hold of {lifecycle.hold_words(facts)}"  # the event: who did
         elif outcome.action is Action.REJECT_CANCEL:
             values |= {"request_kind": None}  # the message stays: an undo brings it back
@@ -251,12 +275,16 @@ class Moves(ServicePart):
             if outcome.action is Action.ACCEPT_CANCEL:
                 values |= {"request_kind": None}
             if outcome.action is Action.START and outcome.facts.step is not None:
-                values |= _NO_STEPS | {"fill_step": outcome.facts.step,
-                                       "filled_by": outcome.facts.filler}  # fmt: skip
+                values |= _NO_STEPS | {
+                    "fill_step": outcome.facts.step,
+                    "filled_by": outcome.facts.filler,
+                }
             if tracking is not None:
-                values |= {"tracking_company": tracking.company,
-                           "tracking_number": tracking.number,
-                           "tracking_url": tracking.url}  # fmt: skip
+                values |= {
+                    "tracking_company": tracking.company,
+                    "tracking_number": tracking.number,
+                    "tracking_url": tracking.url,
+                }
                 why = _with_tracking(why, tracking)
         local_start = (outcome.action is Action.START and not traits.remote_start) or (
             outcome.action is Action.HANDOFF and not traits.remote_handoff
@@ -296,9 +324,17 @@ class Moves(ServicePart):
         version: int,
     ) -> dict[str, object]:
         """An audit event of this terminal's person, as :meth:`_event` writes it."""
-        return {"at": at, "actor": self.actor.name, "station": self.actor.station,
-                "action": str(action), "from_status": from_status, "to_status": to_status,
-                "reason": reason, "source": "local", "version": version}  # fmt: skip
+        return {
+            "at": at,
+            "actor": self.actor.name,
+            "station": self.actor.station,
+            "action": str(action),
+            "from_status": from_status,
+            "to_status": to_status,
+            "reason": reason,
+            "source": "local",
+            "version": version,
+        }
 
     def _lost_race(self, conn: Connection, row: RowMapping, action: Action) -> Conflict:
         """What happened to the order since ``row`` was read (a fresh read: autocommit, or
@@ -346,13 +382,20 @@ class Moves(ServicePart):
                 version=row["version"] + 1,
             )
             if move.queue is not None:
-                outbox_rows.enqueue(conn, order_id=row["id"], audit_event_id=event_id,
-                                    action=outcome.action, reason=reason, at=now,
-                                    payload=move.queue["payload"])  # fmt: skip
+                outbox_rows.enqueue(
+                    conn,
+                    order_id=row["id"],
+                    audit_event_id=event_id,
+                    action=outcome.action,
+                    reason=reason,
+                    at=now,
+                    payload=move.queue["payload"],
+                )
             self.store.record_change(conn, [row["id"]])
             view = self._view(conn, self._find(conn, row["id"]))
-        return MoveResult(view, outcome.action, event_id, Status(row["status"]),
-                          outcome.facts.status)  # fmt: skip
+        return MoveResult(
+            view, outcome.action, event_id, Status(row["status"]), outcome.facts.status
+        )
 
     def _bin(self, conn: Connection, row: RowMapping, action: Action, label: str) -> str:
         """The will-call bin a finish puts a pickup order in (``B12``; ``bin B12`` as a
@@ -360,11 +403,15 @@ class Moves(ServicePart):
         words = label.split()
         text = words[-1] if len(words) == 2 and words[0].lower() == "bin" else label.strip()
         if action is not Action.FINISH or row["delivery_type"] != "pickup":
-            raise Refused(f"{row['name']}: a will-call bin goes with the finish of a pickup "
-                          "order only", self._view(conn, row))  # fmt: skip
+            raise Refused(
+                f"{row['name']}: a will-call bin goes with the finish of a pickup order only",
+                self._view(conn, row),
+            )
         if not _BIN.fullmatch(text):
-            raise Refused(f"{clip(visible_text(label))} is not a bin (letters, digits, dashes: "
-                          "B12)", self._view(conn, row))  # fmt: skip
+            raise Refused(
+                f"{clip(visible_text(label))} is not a bin (letters, digits, dashes: B12)",
+                self._view(conn, row),
+            )
         return text.upper()
 
     def scan_product(self, ref: str, text: str) -> ProductScanned:
@@ -384,8 +431,10 @@ class Moves(ServicePart):
             name = row["name"]
             step = _facts(row, sources.traits(row["source"]), self.check).current_step
             if row["status"] != Status.PROCESSING or step not in (None, Step.FILLING):
-                raise Refused(f"{name} is not being filled: scan its products while filling it",
-                              self._view(conn, row))  # fmt: skip
+                raise Refused(
+                    f"{name} is not being filled: scan its products while filling it",
+                    self._view(conn, row),
+                )
             items = queries.order_items(conn, row["id"])
             total, scanned, per_item = _scan_counts(conn, row["id"])
             position = matching_item(scan, [(i["sku"], i["pzn"], i["barcode"]) for i in items])
@@ -400,22 +449,40 @@ class Moves(ServicePart):
             elif position is not None and per_item.get(position, 0) >= item["quantity"]:
                 refusal = f"every pack of {label} on {name} is already scanned ({item['quantity']})"
             if refusal is not None:
-                self._event(conn, row["id"], now, action="scan_refused", from_status=row["status"],
-                            to_status=row["status"], reason=f"{refusal} «{clip(scan.raw)}»",
-                            version=row["version"])  # fmt: skip
+                self._event(
+                    conn,
+                    row["id"],
+                    now,
+                    action="scan_refused",
+                    from_status=row["status"],
+                    to_status=row["status"],
+                    reason=f"{refusal} «{clip(scan.raw)}»",
+                    version=row["version"],
+                )
                 view = self._view(conn, row)
             else:
                 assert position is not None
                 progress = f"{scanned + 1}/{total}"
-                conn.execute(insert(product_scans).values(
-                    order_id=row["id"], position=position, at=now, actor=self.actor.name,
-                    station=self.actor.station, gtin=scan.gtin, batch=scan.batch,
-                    serial=scan.serial, raw=scan.raw[:500],
-                    expiry=scan.expiry.isoformat() if scan.expiry else None))  # fmt: skip
+                conn.execute(
+                    insert(product_scans).values(
+                        order_id=row["id"],
+                        position=position,
+                        at=now,
+                        actor=self.actor.name,
+                        station=self.actor.station,
+                        gtin=scan.gtin,
+                        batch=scan.batch,
+                        serial=scan.serial,
+                        raw=scan.raw[:500],
+                        expiry=scan.expiry.isoformat() if scan.expiry else None,
+                    )
+                )
                 version = row["version"] + 1
-                conn.execute(update(orders).where(orders.c.id == row["id"])
-                             .values(scan_progress=progress, version=version,
-                                     updated_at=now))  # fmt: skip
+                conn.execute(
+                    update(orders)
+                    .where(orders.c.id == row["id"])
+                    .values(scan_progress=progress, version=version, updated_at=now)
+                )
                 pack = " · ".join(
                     p
                     for p in (
@@ -425,9 +492,16 @@ class Moves(ServicePart):
                     )
                     if p
                 )
-                self._event(conn, row["id"], now, action="product_scan",
-                            from_status=row["status"], to_status=row["status"],
-                            reason=f"{pack} ({progress} scanned)", version=version)  # fmt: skip
+                self._event(
+                    conn,
+                    row["id"],
+                    now,
+                    action="product_scan",
+                    from_status=row["status"],
+                    to_status=row["status"],
+                    reason=f"{pack} ({progress} scanned)",
+                    version=version,
+                )
                 self.store.record_change(conn, [row["id"]])
                 view = self._view(conn, self._find(conn, row["id"]))
         if refusal is not None:
@@ -444,11 +518,21 @@ class Moves(ServicePart):
         with self.store.write() as conn:
             row = self._find(conn, ref)
             version = row["version"] + 1
-            conn.execute(update(orders).where(orders.c.id == row["id"])
-                         .values(note_count=orders.c.note_count + 1, version=version,
-                                 updated_at=now))  # fmt: skip
-            self._event(conn, row["id"], now, action="note", from_status=row["status"],
-                        to_status=row["status"], reason=text, version=version)  # fmt: skip
+            conn.execute(
+                update(orders)
+                .where(orders.c.id == row["id"])
+                .values(note_count=orders.c.note_count + 1, version=version, updated_at=now)
+            )
+            self._event(
+                conn,
+                row["id"],
+                now,
+                action="note",
+                from_status=row["status"],
+                to_status=row["status"],
+                reason=text,
+                version=version,
+            )
             self.store.record_change(conn, [row["id"]])
             return self._view(conn, self._find(conn, row["id"]))
 
@@ -488,8 +572,12 @@ class Moves(ServicePart):
             values: dict[str, object] = {"version": row["version"] + 1, "updated_at": now}
             action = Action(ev["action"])
             if action is Action.HOLD:
-                values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
-                           "hold_since": None}  # fmt: skip
+                values |= {
+                    "on_hold": False,
+                    "hold_reason": None,
+                    "hold_by": None,
+                    "hold_since": None,
+                }
             elif action is Action.RELEASE:
                 prior = self._last_hold_event(conn, row["id"], before=event_id)
                 values |= {
@@ -546,22 +634,35 @@ class Moves(ServicePart):
         """:meth:`reschedule` in the caller's transaction."""
         now = self.clock()
         row = conn.execute(
-            select(orders.c.id, orders.c.status, orders.c.version, orders.c.fulfill_at)
-            .where(orders.c.id == order_id)
-        ).first()  # fmt: skip
+            select(orders.c.id, orders.c.status, orders.c.version, orders.c.fulfill_at).where(
+                orders.c.id == order_id
+            )
+        ).first()
         if row is None or row.fulfill_at == fulfill_at:
             return False
         version = row.version + 1
-        conn.execute(update(orders).where(orders.c.id == order_id)
-                     .values(fulfill_at=fulfill_at, updated_at=now,
-                             version=version))  # fmt: skip
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == order_id)
+            .values(fulfill_at=fulfill_at, updated_at=now, version=version)
+        )
         words = (
             f"scheduled for {fulfill_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-            if fulfill_at else "no longer scheduled: it can be fulfilled now"
-        )  # fmt: skip
-        self._event(conn, order_id, now, action="rescheduled", from_status=row.status,
-                    to_status=row.status, reason=words, version=version,
-                    source="remote", actor=REMOTE)  # fmt: skip
+            if fulfill_at
+            else "no longer scheduled: it can be fulfilled now"
+        )
+        self._event(
+            conn,
+            order_id,
+            now,
+            action="rescheduled",
+            from_status=row.status,
+            to_status=row.status,
+            reason=words,
+            version=version,
+            source="remote",
+            actor=REMOTE,
+        )
         self.store.record_change(conn, [order_id])
         return True
 

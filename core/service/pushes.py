@@ -51,8 +51,13 @@ class Refusal:
 
     @property
     def how(self) -> str:
-        return "refused" if self.times <= 1 else "refused twice" if self.times == 2 else (
-            "refused again")  # fmt: skip
+        return (
+            "refused"
+            if self.times <= 1
+            else "refused twice"
+            if self.times == 2
+            else ("refused again")
+        )
 
     @property
     def told(self) -> str:
@@ -173,9 +178,18 @@ class PushSettling(ServicePart):
             }
             for r, (action, reason) in notable:
                 order = facts[r.settle.order_id]
-                self._event(conn, order.id, now, action=action, from_status=order.status,
-                            to_status=order.status, reason=reason, version=order.version,
-                            source="remote", actor=REMOTE)  # fmt: skip
+                self._event(
+                    conn,
+                    order.id,
+                    now,
+                    action=action,
+                    from_status=order.status,
+                    to_status=order.status,
+                    reason=reason,
+                    version=order.version,
+                    source="remote",
+                    actor=REMOTE,
+                )
             self.store.record_change(conn, ids)
         return len(done)
 
@@ -197,25 +211,36 @@ class PushSettling(ServicePart):
             target = None if ev is None or ev["to_status"] is None else Status(ev["to_status"])
             moves = ev is not None and ev["action"] in (Action.START, Action.FINISH)
             queued = outbox_rows.has_unsettled(conn, r.settle.order_id, besides=r.settle.row_id)
-            case = Case(Status(local) if local else Status.OPEN, read.board, read.row,
-                        plan=read.plan, target=target, sent_now=read.sent_now,
-                        queued_after=queued or not moves)  # fmt: skip
+            case = Case(
+                Status(local) if local else Status.OPEN,
+                read.board,
+                read.row,
+                plan=read.plan,
+                target=target,
+                sent_now=read.sent_now,
+                queued_after=queued or not moves,
+            )
             verdict = reconcile(case)
             if verdict is Verdict.CONFIRM:
                 settle = replace(r.settle, state=OutboxState.SENT, error=None)
             else:
-                settle = replace(r.settle, state=OutboxState.SUPERSEDED,
-                                 error=f"superseded: {_moved(read)}")  # fmt: skip
+                settle = replace(
+                    r.settle, state=OutboxState.SUPERSEDED, error=f"superseded: {_moved(read)}"
+                )
             judged.append(replace(r, settle=settle, verdict=verdict))
         return judged
 
     def _move_event(self, conn: Connection, row_id: int) -> RowMapping | None:
         """The audit event of the move an outbox row carries."""
-        return conn.execute(
-            select(audit_events)
-            .join(outbox, outbox.c.audit_event_id == audit_events.c.id)
-            .where(outbox.c.id == row_id)
-        ).mappings().first()  # fmt: skip
+        return (
+            conn.execute(
+                select(audit_events)
+                .join(outbox, outbox.c.audit_event_id == audit_events.c.id)
+                .where(outbox.c.id == row_id)
+            )
+            .mappings()
+            .first()
+        )
 
     def _void_move(self, conn: Connection, result: PushResult) -> bool:
         """A start or finish the remote can no longer take, none of which is in effect there
@@ -229,18 +254,29 @@ class PushSettling(ServicePart):
             return False
         now = self.clock()
         since = self._status_since_before(conn, row, ev["id"], ev["from_status"])
-        values: dict[str, object] = {"status": ev["from_status"], "status_since": since or now,
-                                     "version": row["version"] + 1, "updated_at": now}  # fmt: skip
+        values: dict[str, object] = {
+            "status": ev["from_status"],
+            "status_since": since or now,
+            "version": row["version"] + 1,
+            "updated_at": now,
+        }
         if ev["action"] == Action.FINISH:
             values |= _NO_TRACKING
         elif ev["action"] == Action.START:
             values |= _NO_STEPS
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         why = _moved(result.read_back) if result.read_back else "the remote moved on"
-        self._event(conn, order_id, now, action=OutboxState.SUPERSEDED.value,
-                    from_status=ev["to_status"], to_status=ev["from_status"],
-                    reason=f"{ev['action']} not sent: {why}; back to {ev['from_status']}",
-                    version=row["version"] + 1, source="remote",
-                    actor=REMOTE)  # fmt: skip
+        self._event(
+            conn,
+            order_id,
+            now,
+            action=OutboxState.SUPERSEDED.value,
+            from_status=ev["to_status"],
+            to_status=ev["from_status"],
+            reason=f"{ev['action']} not sent: {why}; back to {ev['from_status']}",
+            version=row["version"] + 1,
+            source="remote",
+            actor=REMOTE,
+        )
         self.store.record_change(conn, [order_id])
         return True

@@ -67,10 +67,16 @@ class ExceptionsQueue(ServicePart):
             if not done:
                 raise Refused(f"move {outbox_id} is {row['state']}, not {OutboxState.FAILED}")
             order = self._find(conn, row["order_id"])
-            self._event(conn, order["id"], now, action="retry" if note is None else "resolve",
-                        from_status=order["status"], to_status=order["status"],
-                        reason=note or f"{row['action']} sent again",
-                        version=order["version"])  # fmt: skip
+            self._event(
+                conn,
+                order["id"],
+                now,
+                action="retry" if note is None else "resolve",
+                from_status=order["status"],
+                to_status=order["status"],
+                reason=note or f"{row['action']} sent again",
+                version=order["version"],
+            )
             self.store.record_change(conn, [order["id"]])
         done_how = "queued again" if note is None else "resolved"
         return f"{order['name']}: {row['action']} {done_how}"
@@ -89,8 +95,9 @@ class ExceptionsQueue(ServicePart):
             label = sources.traits(row["source"]).label
             words = sources.status_words(row["source"], said) or "nothing"
             if sources.exception(row["source"], said, row["exception_resolved"]) is None:
-                raise Refused(f"{row['name']} is not a source status in the queue "
-                              f"({label} says {words})")  # fmt: skip
+                raise Refused(
+                    f"{row['name']} is not a source status in the queue ({label} says {words})"
+                )
             done = conn.execute(
                 update(orders)
                 .where(orders.c.id == row["id"], orders.c.remote_status == said)
@@ -98,8 +105,15 @@ class ExceptionsQueue(ServicePart):
             )
             if done.rowcount != 1:  # the source spoke in between (PostgreSQL READ COMMITTED)
                 raise Conflict(f"{row['name']}: {label} changed its status meanwhile; look again")
-            self._event(conn, row["id"], now, action="resolve", from_status=row["status"],
-                        to_status=row["status"], reason=f"{label} {words}: {note}",
-                        version=row["version"])  # fmt: skip
+            self._event(
+                conn,
+                row["id"],
+                now,
+                action="resolve",
+                from_status=row["status"],
+                to_status=row["status"],
+                reason=f"{label} {words}: {note}",
+                version=row["version"],
+            )
             self.store.record_change(conn, [row["id"]])
         return f"{row['name']}: {label} {words} resolved"

@@ -92,9 +92,15 @@ class RemoteChanges(ServicePart):
             return None
         local = Status(row["status"])
         weighed, read_before = outbox_rows.weigh(conn, order_id, seen_at)
-        verdict = reconcile(Case(_as_source_tells(row, local), board_status, weighed,
-                                 news=row["remote_status"] != remote_status,
-                                 read_before_settled=read_before))  # fmt: skip
+        verdict = reconcile(
+            Case(
+                _as_source_tells(row, local),
+                board_status,
+                weighed,
+                news=row["remote_status"] != remote_status,
+                read_before_settled=read_before,
+            )
+        )
         if verdict is Verdict.ADOPT and board_status == local:
             verdict = Verdict.KEEP  # the source caught up with a ready order: nothing moves
         # the remote's status wins (ADOPT), or it ended the order where our own unsent
@@ -122,23 +128,43 @@ class RemoteChanges(ServicePart):
                     .values(remote_status=remote_status, exception_resolved=None)
                 )
             if recovered is not None:  # it leaves the exceptions queue: say so
-                self._event(conn, order_id, now, action="exception_closed",
-                            from_status=local, to_status=local, reason=recovered,
-                            version=row["version"], source="remote",
-                            actor=REMOTE)  # fmt: skip
+                self._event(
+                    conn,
+                    order_id,
+                    now,
+                    action="exception_closed",
+                    from_status=local,
+                    to_status=local,
+                    reason=recovered,
+                    version=row["version"],
+                    source="remote",
+                    actor=REMOTE,
+                )
                 self.store.record_change(conn, [order_id])
                 return lost or "exception closed"
             return lost
         version = row["version"] + 1
-        values: dict[str, object] = {"version": version, "updated_at": now,
-                                     "remote_status": remote_status}  # fmt: skip
+        values: dict[str, object] = {
+            "version": version,
+            "updated_at": now,
+            "remote_status": remote_status,
+        }
         if row["remote_status"] != remote_status:
             values["exception_resolved"] = None
         what: list[str] = []
         if recovered is not None:
-            self._event(conn, order_id, now, action="exception_closed", from_status=local,
-                        to_status=local, reason=recovered, version=version,
-                        source="remote", actor=REMOTE)  # fmt: skip
+            self._event(
+                conn,
+                order_id,
+                now,
+                action="exception_closed",
+                from_status=local,
+                to_status=local,
+                reason=recovered,
+                version=version,
+                source="remote",
+                actor=REMOTE,
+            )
             what.append("exception closed")
         if wins:
             assert board_status is not None
@@ -149,12 +175,24 @@ class RemoteChanges(ServicePart):
             # a parked step goes too: its sync error is settled; a hand-off waits for its
             # push's read-back (a remote FINISHED is not the patient's pickup)
             keep = _AFTER_FINISH if board_status is Status.FINISHED else frozenset()
-            outbox_rows.supersede(conn, order_id,
-                                  f"superseded: the remote set the order to {remote_status}",
-                                  keep=keep)  # fmt: skip
-            self._event(conn, order_id, now, action="remote", from_status=local,
-                        to_status=board_status, reason=f"remote status {remote_status}",
-                        version=version, source="remote", actor=REMOTE)  # fmt: skip
+            outbox_rows.supersede(
+                conn,
+                order_id,
+                f"superseded: the remote set the order to {remote_status}",
+                keep=keep,
+            )
+            self._event(
+                conn,
+                order_id,
+                now,
+                action="remote",
+                from_status=local,
+                to_status=board_status,
+                reason=f"remote status {remote_status}",
+                version=version,
+                source="remote",
+                actor=REMOTE,
+            )
             what.append(f"{local} -> {board_status}")
             if board_status is Status.CANCELLED and local is Status.PROCESSING:
                 conn.execute(
@@ -171,9 +209,18 @@ class RemoteChanges(ServicePart):
         if request_on:
             message = _merchant_words(request_message)
             values |= {"request_kind": CANCELLATION, "request_message": message}
-            self._event(conn, order_id, now, action="cancel_request", from_status=status_now,
-                        to_status=status_now, reason=message or "no message",
-                        version=version, source="remote", actor=REMOTE)  # fmt: skip
+            self._event(
+                conn,
+                order_id,
+                now,
+                action="cancel_request",
+                from_status=status_now,
+                to_status=status_now,
+                reason=message or "no message",
+                version=version,
+                source="remote",
+                actor=REMOTE,
+            )
             conn.execute(
                 insert(alerts).values(
                     order_id=order_id,
@@ -189,25 +236,54 @@ class RemoteChanges(ServicePart):
             values |= {"request_kind": None}
             self._close_request_alerts(conn, order_id, now, REMOTE_ACTOR)
             if not ending:
-                self._event(conn, order_id, now, action="cancel_request_closed",
-                            from_status=status_now, to_status=status_now,
-                            reason="the cancellation request was closed at the remote",
-                            version=version, source="remote", actor=REMOTE)  # fmt: skip
+                self._event(
+                    conn,
+                    order_id,
+                    now,
+                    action="cancel_request_closed",
+                    from_status=status_now,
+                    to_status=status_now,
+                    reason="the cancellation request was closed at the remote",
+                    version=version,
+                    source="remote",
+                    actor=REMOTE,
+                )
             what.append("request closed")
         if hold_on:
             reason = hold_comment or "on hold at the remote"
-            values |= {"on_hold": True, "hold_reason": reason, "hold_by": REMOTE_ACTOR,
-                       "hold_since": now}  # fmt: skip
-            self._event(conn, order_id, now, action="hold", from_status=status_now,
-                        to_status=status_now, reason=reason, version=version,
-                        source="remote", actor=REMOTE)  # fmt: skip
+            values |= {
+                "on_hold": True,
+                "hold_reason": reason,
+                "hold_by": REMOTE_ACTOR,
+                "hold_since": now,
+            }
+            self._event(
+                conn,
+                order_id,
+                now,
+                action="hold",
+                from_status=status_now,
+                to_status=status_now,
+                reason=reason,
+                version=version,
+                source="remote",
+                actor=REMOTE,
+            )
             what.append("hold")
         elif hold_off:
-            values |= {"on_hold": False, "hold_reason": None, "hold_by": None,
-                       "hold_since": None}  # fmt: skip
-            self._event(conn, order_id, now, action="release", from_status=status_now,
-                        to_status=status_now, reason="released at the remote",
-                        version=version, source="remote", actor=REMOTE)  # fmt: skip
+            values |= {"on_hold": False, "hold_reason": None, "hold_by": None, "hold_since": None}
+            self._event(
+                conn,
+                order_id,
+                now,
+                action="release",
+                from_status=status_now,
+                to_status=status_now,
+                reason="released at the remote",
+                version=version,
+                source="remote",
+                actor=REMOTE,
+            )
             what.append("release")
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         self.store.record_change(conn, [order_id])
@@ -237,9 +313,18 @@ class RemoteChanges(ServicePart):
             "the remote may have lost this move; retry or resolve"
         )
         outbox_rows.park_again(conn, sent, message, now)
-        self._event(conn, order_id, now, action="divergence", from_status=local,
-                    to_status=local, reason=message, version=row["version"], source="remote",
-                    actor=REMOTE)  # fmt: skip
+        self._event(
+            conn,
+            order_id,
+            now,
+            action="divergence",
+            from_status=local,
+            to_status=local,
+            reason=message,
+            version=row["version"],
+            source="remote",
+            actor=REMOTE,
+        )
         self.store.record_change(conn, [order_id])
         return "divergence"
 
@@ -269,8 +354,11 @@ def _as_source_tells(row: RowMapping, local: Status) -> Status:
     """The column the order's source can tell of it: a pickup order ready here (FINISHED,
     not yet picked up) is still in progress at a source with no word for ready (its
     ``tells_ready`` trait: Photon until the hand-off)."""
-    ready = (local is Status.FINISHED and row["delivery_type"] == DeliveryType.PICKUP
-             and row["picked_up_at"] is None)  # fmt: skip
+    ready = (
+        local is Status.FINISHED
+        and row["delivery_type"] == DeliveryType.PICKUP
+        and row["picked_up_at"] is None
+    )
     if not ready:
         return local
     try:

@@ -125,9 +125,15 @@ def _write_move_sqlite(
             ).scalar_one()
         )
         if queue is not None:
-            outbox_rows.enqueue(conn, order_id=order_id, audit_event_id=event_id,
-                                action=str(queue["action"]), reason=queue.get("reason"), at=at,
-                                payload=queue.get("payload"))  # fmt: skip
+            outbox_rows.enqueue(
+                conn,
+                order_id=order_id,
+                audit_event_id=event_id,
+                action=str(queue["action"]),
+                reason=queue.get("reason"),
+                at=at,
+                payload=queue.get("payload"),
+            )
         changelog.record_change(conn, [order_id])
     row = {str(k): v for k, v in found.items() if not str(k).startswith("rx_")}
     return _Written(row, event_id, found["rx_sync_error"])

@@ -117,8 +117,9 @@ def judge(
         message = wording.auth.format(code=code, what=what, words=words(response))
         raise AuthError(message, code) if wording.auth_code else AuthError(message)
     if code >= 400:
-        raise PermanentError(wording.refused.format(code=code, what=what,
-                                                    words=words(response)), code)  # fmt: skip
+        raise PermanentError(
+            wording.refused.format(code=code, what=what, words=words(response)), code
+        )
 
 
 def retry_after(raw: str | None) -> float | None:

@@ -46,9 +46,8 @@ class RemoteApplier:
         """Whether this source's order ``uid`` is on the floor (in any column)."""
         with self.service.store.read() as conn:
             found = conn.execute(
-                select(orders.c.id).where(orders.c.source == self.source,
-                                          orders.c.remote_id == uid)
-            ).first()  # fmt: skip
+                select(orders.c.id).where(orders.c.source == self.source, orders.c.remote_id == uid)
+            ).first()
         return found is not None
 
     def apply(
@@ -74,15 +73,27 @@ class RemoteApplier:
         with self._reading(conn) as read:
             for start in range(0, len(uids), 500):
                 rows = read.execute(
-                    select(orders.c.id, orders.c.remote_id, orders.c.remote_status,
-                           orders.c.on_hold, orders.c.request_kind, _BARE.label("bare"),
-                           orders.c.fulfill_at, orders.c.status)
-                    .where(orders.c.source == self.source,
-                           orders.c.remote_id.in_(uids[start : start + 500]))
-                )  # fmt: skip
+                    select(
+                        orders.c.id,
+                        orders.c.remote_id,
+                        orders.c.remote_status,
+                        orders.c.on_hold,
+                        orders.c.request_kind,
+                        _BARE.label("bare"),
+                        orders.c.fulfill_at,
+                        orders.c.status,
+                    ).where(
+                        orders.c.source == self.source,
+                        orders.c.remote_id.in_(uids[start : start + 500]),
+                    )
+                )
                 for r in rows:
-                    known[r.remote_id] = (r.id, r.remote_status, r.on_hold,
-                                          r.request_kind == CANCELLATION)  # fmt: skip
+                    known[r.remote_id] = (
+                        r.id,
+                        r.remote_status,
+                        r.on_hold,
+                        r.request_kind == CANCELLATION,
+                    )
                     if r.bare:
                         bare.add(r.remote_id)
                     if schedules and not Status(r.status).is_terminal:
@@ -95,8 +106,9 @@ class RemoteApplier:
                 if board is not None and getattr(o, "appears", True):
                     order = o.to_new_order(board)
                     if (order.source, order.remote_id) != (self.source, uid):
-                        raise ValueError(f"{self.source} handed out an order of "
-                                         f"{order.source} ({uid!r})")  # fmt: skip
+                        raise ValueError(
+                            f"{self.source} handed out an order of {order.source} ({uid!r})"
+                        )
                     new.append(order)
                 continue
             local_id, remote_status, on_hold, asked = known[uid]
@@ -106,8 +118,15 @@ class RemoteApplier:
             if not (fill or moved or news):
                 continue
             with self._writing(conn) as write:
-                changed += self._update(write, local_id, o, fill=fill, moved=moved, news=news,
-                                        seen_at=(seen_at or {}).get(uid))  # fmt: skip
+                changed += self._update(
+                    write,
+                    local_id,
+                    o,
+                    fill=fill,
+                    moved=moved,
+                    news=news,
+                    seen_at=(seen_at or {}).get(uid),
+                )
         added = 0
         if new:
             if conn is not None:
@@ -143,10 +162,16 @@ class RemoteApplier:
             changed += self.service.reschedule_in(conn, local_id, o.scheduled_at)
         if news:
             what = self.service.apply_remote_in(
-                conn, local_id, o.status, o.board_status, remote_hold=o.on_hold,
-                hold_comment=o.comment, cancel_requested=o.cancel_requested,
-                request_message=o.request_message, seen_at=seen_at,
-            )  # fmt: skip
+                conn,
+                local_id,
+                o.status,
+                o.board_status,
+                remote_hold=o.on_hold,
+                hold_comment=o.comment,
+                cancel_requested=o.cancel_requested,
+                request_message=o.request_message,
+                seen_at=seen_at,
+            )
             changed += 1 if what else 0
         return changed
 

@@ -42,10 +42,11 @@ class BackgroundSync:
         #: since when a source's cycles find the database unreachable, by source name
         self.db_down: dict[str, datetime] = {}
         self._threads = [
-            threading.Thread(target=self._run, args=(w,), name=f"rxfloor-sync-{w.source.name}",
-                             daemon=True)
+            threading.Thread(
+                target=self._run, args=(w,), name=f"rxfloor-sync-{w.source.name}", daemon=True
+            )
             for w in self.workers
-        ]  # fmt: skip
+        ]
 
     @property
     def worker(self) -> SyncWorker:
@@ -95,8 +96,12 @@ class BackgroundSync:
         if name in self.db_down:
             return
         since = self.db_down[name] = utcnow()
-        log.warning("%s sync: database unreachable since %s · retrying (%s)", name,
-                    since.astimezone().strftime("%H:%M"), exc)  # fmt: skip
+        log.warning(
+            "%s sync: database unreachable since %s · retrying (%s)",
+            name,
+            since.astimezone().strftime("%H:%M"),
+            exc,
+        )
 
 
 def open_workers(

@@ -101,8 +101,9 @@ class _Event:
 def kept_headers(headers: Mapping[str, str], signature_header: str) -> dict[str, str]:
     """The headers stored with a delivery: its ``X-*`` ones but the signature."""
     skip = signature_header.lower()
-    return {k.lower(): v for k, v in headers.items()
-            if k.lower().startswith("x-") and k.lower() != skip}  # fmt: skip
+    return {
+        k.lower(): v for k, v in headers.items() if k.lower().startswith("x-") and k.lower() != skip
+    }
 
 
 class _Reject(Exception):
@@ -448,8 +449,9 @@ class WebhookReceiver:
             seen.add(uid)
             newest[uid] = ts
         if stale:
-            self._settle([(r, "failed" if why.startswith("failed") else "stale", why)
-                          for r, why in stale])  # fmt: skip
+            self._settle(
+                [(r, "failed" if why.startswith("failed") else "stale", why) for r, why in stale]
+            )
             self.stats.stale += sum(1 for _, why in stale if why.startswith("stale"))
             for r, why in stale:
                 log.warning("webhook for %s recorded, not applied: %s", r["order_uid"], why)
@@ -469,11 +471,13 @@ class WebhookReceiver:
         with self.store.write() as conn:
             revived = conn.execute(
                 update(webhook_inbox)
-                .where(webhook_inbox.c.source == self.source,
-                       webhook_inbox.c.outcome == "skipped",
-                       webhook_inbox.c.order_uid.in_(sorted(uids)))
+                .where(
+                    webhook_inbox.c.source == self.source,
+                    webhook_inbox.c.outcome == "skipped",
+                    webhook_inbox.c.order_uid.in_(sorted(uids)),
+                )
                 .values(applied_at=None, outcome=None, last_error=None)
-            ).rowcount  # fmt: skip
+            ).rowcount
         return int(revived or 0)
 
     def _apply_chunk(self, chunk: list[tuple[dict[str, Any], SourceOrder]]) -> int:
@@ -505,8 +509,9 @@ class WebhookReceiver:
                 if tries < _MAX_ATTEMPTS:
                     self._note_failure([row], f"{type(exc).__name__}: {exc}")
                     continue
-                log.error("webhook for %s given up after %d tries: %s", row["order_uid"],
-                          tries, exc)  # fmt: skip
+                log.error(
+                    "webhook for %s given up after %d tries: %s", row["order_uid"], tries, exc
+                )
                 self.stats.failed += 1
                 self._settle([(row, "failed", f"failed: {type(exc).__name__}: {exc}")])
                 settled += 1
@@ -520,28 +525,39 @@ class WebhookReceiver:
     def _settle(self, rows: Iterable[tuple[dict[str, Any], str, str | None]]) -> None:
         now = utcnow()
         params = [
-            {"b_id": r["id"], "b_outcome": outcome, "b_error": scrub(error) if error else None,
-             "b_attempts": r["attempts"] + 1 + self._unrecorded.pop(r["id"], 0)}
+            {
+                "b_id": r["id"],
+                "b_outcome": outcome,
+                "b_error": scrub(error) if error else None,
+                "b_attempts": r["attempts"] + 1 + self._unrecorded.pop(r["id"], 0),
+            }
             for r, outcome, error in rows
-        ]  # fmt: skip
+        ]
         with self.store.write() as conn:
             conn.execute(
                 update(webhook_inbox)
                 .where(webhook_inbox.c.id == bindparam("b_id"))
-                .values(applied_at=now, outcome=bindparam("b_outcome"),
-                        last_error=bindparam("b_error"), attempts=bindparam("b_attempts")),
+                .values(
+                    applied_at=now,
+                    outcome=bindparam("b_outcome"),
+                    last_error=bindparam("b_error"),
+                    attempts=bindparam("b_attempts"),
+                ),
                 params,
-            )  # fmt: skip
+            )
 
     def _note_failure(self, rows: list[dict[str, Any]], error: str) -> None:
         """Count a failed try on the rows; kept in memory while the database refuses writes."""
         for r in rows:
             self._unrecorded[r["id"]] = self._unrecorded.get(r["id"], 0) + 1
         params = [
-            {"b_id": r["id"], "b_error": scrub(error)[:2000],
-             "b_attempts": r["attempts"] + self._unrecorded[r["id"]]}
+            {
+                "b_id": r["id"],
+                "b_error": scrub(error)[:2000],
+                "b_attempts": r["attempts"] + self._unrecorded[r["id"]],
+            }
             for r in rows
-        ]  # fmt: skip
+        ]
         try:
             with self.store.write() as conn:
                 conn.execute(
@@ -605,8 +621,9 @@ class WebhookReceiver:
         except Exception as exc:  # a fault of ours: the sender retries (a 4xx drops it)
             self.stats.unavailable += 1
             log.error("webhook not checked (answered 503): %s: %s", type(exc).__name__, exc)
-            return JSONResponse({"error": "cannot take the event now; retry"}, 503,
-                                headers={"Retry-After": "5"})  # fmt: skip
+            return JSONResponse(
+                {"error": "cannot take the event now; retry"}, 503, headers={"Retry-After": "5"}
+            )
         code, answer = await self.receive_async(event)
         headers = {"Retry-After": "5"} if code == 503 else None
         return JSONResponse(answer, code, headers=headers)

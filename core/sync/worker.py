@@ -242,13 +242,20 @@ class SyncWorker:
         Photon's ``placed``, a Shopify webhook) read back once for what the card needs, a
         few per cycle; one the source will not give is not asked for again."""
         with self.store.read() as conn:
-            uids = conn.execute(
-                select(orders.c.remote_id)
-                .where(orders.c.source == self.source.name, BARE,
-                       orders.c.status.in_(_OPEN_STATUSES))
-                .order_by(orders.c.created_at)
-                .limit(BARE_READS_PER_CYCLE + len(self._unreadable))
-            ).scalars().all()  # fmt: skip
+            uids = (
+                conn.execute(
+                    select(orders.c.remote_id)
+                    .where(
+                        orders.c.source == self.source.name,
+                        BARE,
+                        orders.c.status.in_(_OPEN_STATUSES),
+                    )
+                    .order_by(orders.c.created_at)
+                    .limit(BARE_READS_PER_CYCLE + len(self._unreadable))
+                )
+                .scalars()
+                .all()
+            )
         read: list[SourceOrder] = []
         for uid in uids:
             if uid in seen or uid in self._unreadable or len(read) >= BARE_READS_PER_CYCLE:
@@ -309,8 +316,9 @@ class SyncWorker:
     def _due_rows(self) -> list[dict[str, Any]]:
         """The oldest unsettled row of each order, if it is due (failed rows block their order)."""
         with self.store.read() as conn:
-            return outbox_rows.due(conn, utcnow(), self.batch_size, alive=holder_alive,
-                                   source=self.source.name)  # fmt: skip
+            return outbox_rows.due(
+                conn, utcnow(), self.batch_size, alive=holder_alive, source=self.source.name
+            )
 
     def _send_all(self, rows: list[dict[str, Any]]) -> list[_Outcome]:
         """Send rows side by side; the calling thread is the pass's only writer.
@@ -454,12 +462,25 @@ class SyncWorker:
             state = OutboxState.SUPERSEDED  # or sent: the reconcile rule decides (record_push)
         else:
             state = OutboxState.SENT
-        settle = outbox_rows.Settle(row["id"], row["order_id"], state, attempts, error,
-                                    next_attempt_at=next_at, maybe_applied=maybe_applied,
-                                    refusals=refusals)  # fmt: skip
+        settle = outbox_rows.Settle(
+            row["id"],
+            row["order_id"],
+            state,
+            attempts,
+            error,
+            next_attempt_at=next_at,
+            maybe_applied=maybe_applied,
+            refusals=refusals,
+        )
         changed = o.remote_status if o.remote_status != row["remote_status"] else None
-        return PushResult(settle, row["action"], changed, row["last_error"], refusal=refusal,
-                          read_back=o.read_back)  # fmt: skip
+        return PushResult(
+            settle,
+            row["action"],
+            changed,
+            row["last_error"],
+            refusal=refusal,
+            read_back=o.read_back,
+        )
 
     def _push_one(self, row: dict[str, Any]) -> _Outcome:
         """Send one row (a push thread): read back first where the row may already be in
@@ -488,8 +509,9 @@ class SyncWorker:
 
         def maybe(request_lost: bool = False) -> bool:
             # a lost answer of this attempt may still land (a timeout): uncertain for good
-            return still_uncertain(kind, read_back=read, sent_now=sent,
-                                   request_lost=request_lost or lost is not None)  # fmt: skip
+            return still_uncertain(
+                kind, read_back=read, sent_now=sent, request_lost=request_lost or lost is not None
+            )
 
         try:
             # a refusal is read back and re-planned, at most twice; a lost answer, once
@@ -506,11 +528,16 @@ class SyncWorker:
                     if plan.done or plan.stale:
                         # nothing (more) to send: the reconcile rule settles the row by what
                         # the remote has now (record_push), in effect or not
-                        judged = ReadBack(Plan.DONE if plan.done else Plan.STALE, status,
-                                          board, kind, sent)  # fmt: skip
-                        return _Outcome(_Answer.READ_BACK, remote_status=status,
-                                        maybe_applied=maybe(), read_back=judged,
-                                        learned=learned)  # fmt: skip
+                        judged = ReadBack(
+                            Plan.DONE if plan.done else Plan.STALE, status, board, kind, sent
+                        )
+                        return _Outcome(
+                            _Answer.READ_BACK,
+                            remote_status=status,
+                            maybe_applied=maybe(),
+                            read_back=judged,
+                            learned=learned,
+                        )
                     if lost is not None and lost.late:
                         raise lost  # not there yet, but it may still land: read back later
                     for i, step in enumerate(plan.steps):
@@ -518,9 +545,13 @@ class SyncWorker:
                         if not self.lease.verify():
                             raise _LeaseLost
                         try:
-                            answer = self.source.push_step(uid, step, reason=row["reason"],
-                                                           idempotency_key=key,
-                                                           payload=payload)  # fmt: skip
+                            answer = self.source.push_step(
+                                uid,
+                                step,
+                                reason=row["reason"],
+                                idempotency_key=key,
+                                payload=payload,
+                            )
                         except TransientError as exc:
                             if lost is not None or not exc.maybe_applied:
                                 raise
@@ -534,18 +565,27 @@ class SyncWorker:
                         return _Outcome(_Answer.SENT, remote_status=status, learned=learned)
                 except PermanentError as exc:
                     if check or not exc.conflict:
-                        return _Outcome(_Answer.FAILED, str(exc), maybe_applied=maybe(),
-                                        learned=learned)  # fmt: skip
+                        return _Outcome(
+                            _Answer.FAILED, str(exc), maybe_applied=maybe(), learned=learned
+                        )
                     check = True  # our own lost answer, or a remote change: look
                 except TransientError as exc:
-                    return _Outcome(_Answer.RETRY, str(exc), retry_after=exc.retry_after,
-                                    offline=isinstance(exc, UnreachableError),
-                                    maybe_applied=maybe(exc.maybe_applied),
-                                    learned=learned)  # fmt: skip
+                    return _Outcome(
+                        _Answer.RETRY,
+                        str(exc),
+                        retry_after=exc.retry_after,
+                        offline=isinstance(exc, UnreachableError),
+                        maybe_applied=maybe(exc.maybe_applied),
+                        learned=learned,
+                    )
         except _LeaseLost:
             return _Outcome(_Answer.LOST, _LEASE_LOST, maybe_applied=maybe(), learned=learned)
-        return _Outcome(_Answer.FAILED, "the remote keeps refusing this move",
-                        maybe_applied=maybe(), learned=learned)  # fmt: skip
+        return _Outcome(
+            _Answer.FAILED,
+            "the remote keeps refusing this move",
+            maybe_applied=maybe(),
+            learned=learned,
+        )
 
     def _health(self, online: bool, error: str | None) -> None:
         with self.store.write() as conn:

@@ -67,8 +67,9 @@ class Partner:
         orders = [self.order() for _ in range(count)]
         if fmt == "csv":
             out = io.StringIO(newline="")
-            writer = csv.DictWriter(out, ["order", "patient", "items", "delivery", "priority"],
-                                    lineterminator="\n")  # fmt: skip
+            writer = csv.DictWriter(
+                out, ["order", "patient", "items", "delivery", "priority"], lineterminator="\n"
+            )
             writer.writeheader()
             writer.writerows(orders)
             if malformed:
@@ -128,8 +129,9 @@ class Partner:
         if roll < 0.1:
             self.drop_again()
         else:
-            self.drop(self.rng.randint(1, 3), fmt="csv" if roll > 0.75 else "jsonl",
-                      malformed=roll > 0.92)  # fmt: skip
+            self.drop(
+                self.rng.randint(1, 3), fmt="csv" if roll > 0.75 else "jsonl", malformed=roll > 0.92
+            )
         self.read_results()
 
     def stats(self) -> dict[str, Any]:
@@ -137,9 +139,12 @@ class Partner:
         return {
             "files_dropped": len(self.dropped),
             "results_read": len(self.results),
-            **{f: len([p for p in (self.root / f).glob("*") if not p.name.startswith(".")])
-               for f in folders if (self.root / f).is_dir()},
-        }  # fmt: skip
+            **{
+                f: len([p for p in (self.root / f).glob("*") if not p.name.startswith(".")])
+                for f in folders
+                if (self.root / f).is_dir()
+            },
+        }
 
 
 async def drop_forever(partner: Partner, every_s: float) -> None:

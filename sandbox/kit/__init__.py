@@ -5,7 +5,12 @@ format (moto's ``moto/core`` is the model):
   connection before or after applying, a slow or half-cut answer), an answer written
   straight to ASGI;
 - :mod:`~rxfloor.sandbox.kit.faults`: the reproducible fault draw (one seed, one sequence);
-- :mod:`~rxfloor.sandbox.kit.logs`: the request and transition logs tests read back;
+- :mod:`~rxfloor.sandbox.kit.logs`: the request, transition and delivery logs tests read back;
+- :mod:`~rxfloor.sandbox.kit.control`: the ``/_sandbox`` routes every stand-in has (logs,
+  faults, reset, webhook subscriptions, deliveries and replay), mounted by each vendor's app
+  with its own;
+- :mod:`~rxfloor.sandbox.kit.webhooks`: the deliverer every stand-in that sends webhooks runs;
+- :mod:`~rxfloor.sandbox.kit.refusal`: a refused request and the JSON-body reading;
 - :mod:`~rxfloor.sandbox.kit.signing`: HMAC-SHA256 signatures of webhook bodies;
 - :mod:`~rxfloor.sandbox.kit.activity`: the demo's remote-side life (a step every few seconds).
 """

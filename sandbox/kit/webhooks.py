@@ -4,7 +4,9 @@ state queues events, each delivery (with its retries) a task of its own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -59,3 +61,23 @@ async def pump(
             task.cancel()
         if http is not None:
             await http.aclose()
+
+
+def deliverer_lifespan(
+    state: Deliverer, run: Callable[[], Coroutine[Any, Any, None]]
+) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A Starlette lifespan that starts the deliverer with the server and stops it after."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        ensure_deliverer(state, run)
+        try:
+            yield
+        finally:
+            task, state.delivery_task = state.delivery_task, None
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    return lifespan

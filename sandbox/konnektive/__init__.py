@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rxfloor.sandbox.kit.asgi import ConnectionDropped
-    from rxfloor.sandbox.konnektive.app import API_ENDPOINTS, CONTROL_PATH, create_app
+    from rxfloor.sandbox.kit.control import CONTROL_PATH
+    from rxfloor.sandbox.konnektive.app import API_ENDPOINTS, create_app
     from rxfloor.sandbox.konnektive.state import (
         BAD_LOGIN,
         BUSY,
@@ -35,7 +36,7 @@ _HOME = {
     "API_ENDPOINTS": "rxfloor.sandbox.konnektive.app",
     "BAD_LOGIN": "rxfloor.sandbox.konnektive.state",
     "BUSY": "rxfloor.sandbox.konnektive.state",
-    "CONTROL_PATH": "rxfloor.sandbox.konnektive.app",
+    "CONTROL_PATH": "rxfloor.sandbox.kit.control",
     "ConnectionDropped": "rxfloor.sandbox.kit.asgi",
     "FAULT_KINDS": "rxfloor.sandbox.konnektive.state",
     "FaultSettings": "rxfloor.sandbox.konnektive.state",

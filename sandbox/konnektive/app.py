@@ -11,7 +11,6 @@ garbles or drops the answer after the call was applied.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from typing import Any
 
@@ -19,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rxfloor.sandbox.kit.asgi import (
@@ -27,6 +26,14 @@ from rxfloor.sandbox.kit.asgi import (
     applied_then,
     drop,
 )
+from rxfloor.sandbox.kit.control import (
+    Control,
+    FaultExtra,
+    control_mount,
+    refusal_answer,
+)
+from rxfloor.sandbox.kit.refusal import Refusal as ControlRefusal
+from rxfloor.sandbox.kit.refusal import json_body, validation_refusal
 from rxfloor.sandbox.konnektive.state import (
     BAD_LOGIN,
     BUSY,
@@ -35,7 +42,6 @@ from rxfloor.sandbox.konnektive.state import (
     Refusal,
 )
 
-CONTROL_PATH = "/_sandbox"
 API_ENDPOINTS = ("order/query", "fulfillment/query", "fulfillment/update")
 _SECRET_PARAMS = ("loginId", "password")
 
@@ -57,9 +63,17 @@ class _Gate:
             await self.app(scope, receive, send)
             return
         state = self.state
-        entry = state.log_request({"time": state.clock(), "method": scope["method"],
-                                   "endpoint": endpoint, "params": {}, "login_ok": None,
-                                   "status_code": None, "fault": None})  # fmt: skip
+        entry = state.log_request(
+            {
+                "time": state.clock(),
+                "method": scope["method"],
+                "endpoint": endpoint,
+                "params": {},
+                "login_ok": None,
+                "status_code": None,
+                "fault": None,
+            }
+        )
         scope["konnektive.request"] = entry
         fault = state.draw_fault(endpoint)
         entry["fault"] = fault
@@ -71,8 +85,9 @@ class _Gate:
             return
         if fault == "rate_limit":
             headers = {"Retry-After": str(state.faults.retry_after_s)}
-            await answer(entry, send, 429, {"result": "ERROR", "message": "Too many requests"},
-                          headers)  # fmt: skip
+            await answer(
+                entry, send, 429, {"result": "ERROR", "message": "Too many requests"}, headers
+            )
             return
         if fault == "error_200":  # refused with HTTP 200, nothing applied (by the handler,
             scope["konnektive.busy"] = True  # which has read what it was sent)
@@ -142,34 +157,11 @@ class _Change(BaseModel):
     by: str = Field(default="merchant", pattern="^(merchant|carrier)$")
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise _Bad("the request body must be a JSON object")
-    return body
-
-
-class _Bad(Exception):
-    pass
-
-
-async def control_requests(request: Request) -> Response:
-    return JSONResponse(_state(request).requests(int(request.query_params.get("since", 0))))
-
-
-async def control_transitions(request: Request) -> Response:
-    return JSONResponse(_state(request).transitions(int(request.query_params.get("since", 0))))
-
-
 async def control_new_orders(request: Request) -> Response:
     try:
-        body = _NewOrders.model_validate(await _json(request))
+        body = _NewOrders.model_validate(await json_body(request, optional=True))
     except ValidationError as exc:
-        raise _Bad(str(exc.errors()[0]["msg"])) from None
+        raise validation_refusal(exc) from None
     status = body.status.strip().upper().replace(" ", "_")
     return JSONResponse({"created": _state(request).add_orders(body.count, status)}, 201)
 
@@ -185,9 +177,9 @@ async def control_get_order(request: Request) -> Response:
 
 async def control_change(request: Request) -> Response:
     try:
-        body = _Change.model_validate(await _json(request))
+        body = _Change.model_validate(await json_body(request, optional=True))
     except ValidationError as exc:
-        raise _Bad(str(exc.errors()[0]["msg"])) from None
+        raise validation_refusal(exc) from None
     try:
         f = _state(request).merchant(request.path_params["order_id"], body.status, body.by)
     except Refusal as exc:
@@ -195,50 +187,29 @@ async def control_change(request: Request) -> Response:
     return JSONResponse(f)
 
 
-async def control_faults(request: Request) -> Response:
-    state = _state(request)
-    if request.method == "POST":
-        body = await _json(request)
-        if "carrier_validation" in body:
-            state.carrier_validation = bool(body.pop("carrier_validation"))
-        try:
-            state.set_faults(body)
-        except ValidationError as exc:
-            raise _Bad(str(exc.errors()[0]["msg"])) from None
-    return JSONResponse({**state.faults.model_dump(),
-                         "carrier_validation": state.carrier_validation})  # fmt: skip
+def _control(state: KonnektiveState) -> Control:
+    def set_validation(on: Any) -> None:
+        state.carrier_validation = bool(on)
 
-
-async def control_reset(request: Request) -> Response:
-    body = await _json(request)
-    seed = body.get("seed")
-    if seed is not None and (not isinstance(seed, int) or seed < 0):
-        raise _Bad("seed must be a non-negative integer")
-    state = _state(request)
-    state.reset(seed)
-    return JSONResponse({"orders": len(state.orders)})
-
-
-async def _bad(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": str(exc)}, 422)
+    return Control(
+        state,
+        reset_answer=lambda: {"orders": len(state.orders)},
+        routes=[
+            Route("/orders", control_new_orders, methods=["POST"]),
+            Route("/orders/{order_id}", control_get_order, methods=["GET"]),
+            Route("/orders/{order_id}/fulfillment", control_change, methods=["POST"]),
+        ],
+        extras=[FaultExtra("carrier_validation", lambda: state.carrier_validation, set_validation)],
+    )
 
 
 def create_app(config: KonnektiveConfig | None = None) -> Starlette:
     """A fresh stand-in; its state is ``app.state.konnektive`` (a :class:`KonnektiveState`)."""
     state = KonnektiveState(config or KonnektiveConfig())
     api = [Route(f"/{e}/", _api, methods=["GET", "POST"]) for e in API_ENDPOINTS]
-    control = [
-        Route("/requests", control_requests, methods=["GET"]),
-        Route("/transitions", control_transitions, methods=["GET"]),
-        Route("/orders", control_new_orders, methods=["POST"]),
-        Route("/orders/{order_id}", control_get_order, methods=["GET"]),
-        Route("/orders/{order_id}/fulfillment", control_change, methods=["POST"]),
-        Route("/faults", control_faults, methods=["GET", "POST"]),
-        Route("/reset", control_reset, methods=["POST"]),
-    ]
     app = Starlette(
-        routes=[*api, Mount(CONTROL_PATH, routes=control)],
-        exception_handlers={_Bad: _bad},
+        routes=[*api, control_mount(_control(state))],
+        exception_handlers={ControlRefusal: refusal_answer},
     )
     app.add_middleware(_Gate, state=state)
     app.state.konnektive = state

@@ -46,14 +46,21 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
 
     login, password = "demo-" + secrets.token_hex(4), secrets.token_urlsafe(16)
     app = create_app(
-        KonnektiveConfig(login_id=SecretStr(login), password=SecretStr(password),
-                         seed=10 if orders is None else orders)
-    )  # fmt: skip
+        KonnektiveConfig(
+            login_id=SecretStr(login),
+            password=SecretStr(password),
+            seed=10 if orders is None else orders,
+        )
+    )
     state = app.state.konnektive
     kit.submit(drive_activity(state, kit.every_s * 2.1, seed=3, change_chance=kit.cancel_chance))
-    client = KonnektiveClient("http://konnektive.sandbox", SecretStr(login),
-                              SecretStr(password), rate_limit_per_s=None,
-                              transport=kit.transport(app))  # fmt: skip
+    client = KonnektiveClient(
+        "http://konnektive.sandbox",
+        SecretStr(login),
+        SecretStr(password),
+        rate_limit_per_s=None,
+        transport=kit.transport(app),
+    )
     kit.sync(KonnektiveSource(client))
     for order_id in sorted(state.orders)[:1]:
         with contextlib.suppress(Refusal):  # refused from where it is: fine

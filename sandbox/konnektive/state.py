@@ -256,18 +256,25 @@ class KonnektiveState(Logs):
         chunk = found[(page - 1) * per_page : page * per_page]
         if not chunk:
             raise Refusal(NO_ORDERS if kind == "order" else NO_FULFILLMENTS)
-        return {"totalResults": len(found), "resultsPerPage": per_page, "page": page,
-                "data": chunk}  # fmt: skip
+        return {"totalResults": len(found), "resultsPerPage": per_page, "page": page, "data": chunk}
 
-    def _answer_row(self, kind: Literal["order", "fulfillment"], row: dict[str, Any]
-                    ) -> dict[str, Any]:  # fmt: skip
+    def _answer_row(
+        self, kind: Literal["order", "fulfillment"], row: dict[str, Any]
+    ) -> dict[str, Any]:
         """A row as Konnektive answers it (lock held): an order with its ``fulfillments``,
         a flat fulfillment with its ``orderId``; the state as ``status``."""
         if kind == "fulfillment":
             order = self.orders.get(row["orderId"], {})
-            return {"company": _HOUSE, "orderId": row["orderId"], **_fulfillment(row, order),
-                    "dateUpdated": row["dateCreated"], "dateExported": None, "isReshipment": 0,
-                    "campaignId": "1", "customerId": int(row["orderId"][1:])}  # fmt: skip
+            return {
+                "company": _HOUSE,
+                "orderId": row["orderId"],
+                **_fulfillment(row, order),
+                "dateUpdated": row["dateCreated"],
+                "dateExported": None,
+                "isReshipment": 0,
+                "campaignId": "1",
+                "customerId": int(row["orderId"][1:]),
+            }
         answer = dict(row)
         if self.config.order_query_fulfillments:
             mine = [f for f in self.fulfillments.values() if f["orderId"] == row["orderId"]]
@@ -293,8 +300,10 @@ class KonnektiveState(Logs):
                 raise Refusal(NO_FULFILLMENTS)
             now_status = f["fulfillmentStatus"]
             if now_status not in _API_MOVES[target]:
-                raise Refusal(f"Fulfillment {f['fulfillmentId']} is {now_status}: "
-                              f"it cannot be set to {target}")  # fmt: skip
+                raise Refusal(
+                    f"Fulfillment {f['fulfillmentId']} is {now_status}: "
+                    f"it cannot be set to {target}"
+                )
             changes: dict[str, Any] = {"fulfillmentStatus": target}
             tracking = (params.get("trackingNumber") or "").strip() or None
             if target == "SHIPPED":
@@ -367,11 +376,16 @@ def _fulfillment(f: dict[str, Any], order: dict[str, Any]) -> dict[str, Any]:
     delivered = status == "DELIVERED"
     returned = status in ("RMA_PENDING", "RETURNED")
     items = [
-        {"fulfillmentItemId": f"{f['fulfillmentId']}{n}", "name": i.get("name"),
-         "sku": i.get("productSku"), "qty": str(i.get("qty")), "status": status,
-         "rmaNumber": ""}
+        {
+            "fulfillmentItemId": f"{f['fulfillmentId']}{n}",
+            "name": i.get("name"),
+            "sku": i.get("productSku"),
+            "qty": str(i.get("qty")),
+            "status": status,
+            "rmaNumber": "",
+        }
         for n, i in enumerate(order.get("items", {}).values(), start=1)
-    ]  # fmt: skip
+    ]
     return {
         "fulfillmentId": int(f["fulfillmentId"]),
         "fulfillmentHouseId": 1,

@@ -9,14 +9,13 @@ logged) under ``/_sandbox``: see :mod:`tests.photon_fixtures` for the list.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -28,8 +27,16 @@ from rxfloor.sandbox.kit.asgi import (
     applied_then,
     drop,
 )
+from rxfloor.sandbox.kit.control import (
+    Control,
+    Subscriptions,
+    Webhooks,
+    control_mount,
+    refusal_answer,
+)
+from rxfloor.sandbox.kit.refusal import json_body
 from rxfloor.sandbox.kit.signing import hmac_hex
-from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
+from rxfloor.sandbox.kit.webhooks import deliverer_lifespan, ensure_deliverer, pump
 from rxfloor.sandbox.photon.state import (
     REFUSED,
     PhotonSandboxConfig,
@@ -44,7 +51,6 @@ GRAPHQL_PATH = "/graphql"
 TOKEN_PATH = "/oauth/token"
 #: Photon's delivery content type: a batch type, one event in the body
 CONTENT_TYPE = "application/cloudevents-batch+json"
-CONTROL_PATH = "/_sandbox"
 API_PATHS = (HOOK_PATH, GRAPHQL_PATH)
 
 
@@ -68,15 +74,22 @@ class _Gate:
         state = self.state
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         entry = state.log_request(
-            {"time": state.clock(), "method": scope["method"], "path": scope["path"],
-             "status_code": None, "fault": None, "report": None,
-             "idempotency_key": headers.get("idempotency-key")}
-        )  # fmt: skip
+            {
+                "time": state.clock(),
+                "method": scope["method"],
+                "path": scope["path"],
+                "status_code": None,
+                "fault": None,
+                "report": None,
+                "idempotency_key": headers.get("idempotency-key"),
+            }
+        )
         scope["sandbox.request"] = entry
         faults = state.faults
         if faults.error_status is not None:
-            await answer(entry, send, faults.error_status,
-                               self._error_body(faults.error_status, headers))  # fmt: skip
+            await answer(
+                entry, send, faults.error_status, self._error_body(faults.error_status, headers)
+            )
             return
         fault = state.draw_fault(scope["path"])
         entry["fault"] = fault
@@ -90,8 +103,13 @@ class _Gate:
             await answer(entry, send, 409, self._error_body(409, headers, REFUSED))
             return
         if fault == "rate_limit":
-            await answer(entry, send, 429, {"error": "too many requests"},
-                               {"Retry-After": str(faults.retry_after_s)})  # fmt: skip
+            await answer(
+                entry,
+                send,
+                429,
+                {"error": "too many requests"},
+                {"Retry-After": str(faults.retry_after_s)},
+            )
             return
         await applied_then(self.app, scope, receive, send, entry, fault, faults.slow_s)
 
@@ -122,15 +140,15 @@ async def deliver_forever(
 
     def send(http: httpx.AsyncClient, item: tuple[Any, list[dict[str, Any]], int]) -> list[Any]:
         event, subs, times = item
-        body = json.dumps(envelope(event, state.config.organization),
-                          separators=(",", ":")).encode()  # fmt: skip
+        body = json.dumps(
+            envelope(event, state.config.organization), separators=(",", ":")
+        ).encode()
         return [deliver(http, state, sub, event, body) for sub in subs for _ in range(times)]
 
     # a burst of events waits for a free connection as Photon's own queue would: the time
     # spent waiting is not an attempt that timed out (the receiver never saw it)
     timeout = httpx.Timeout(state.config.webhook_timeout_s, pool=None)
-    await pump(state, state.take_events, send,
-               lambda: client or httpx.AsyncClient(timeout=timeout))  # fmt: skip
+    await pump(state, state.take_events, send, lambda: client or httpx.AsyncClient(timeout=timeout))
 
 
 async def deliver(
@@ -152,15 +170,26 @@ async def deliver(
     signature = sign(sub["secret"], body)
     for attempt in range(1, attempts + 1):
         sent = timestamp or str(int(state.clock() * 1000))
-        headers = {"Content-Type": CONTENT_TYPE, "X-Photon-Signature": signature,
-                   "X-Photon-Timestamp": sent}  # fmt: skip
+        headers = {
+            "Content-Type": CONTENT_TYPE,
+            "X-Photon-Signature": signature,
+            "X-Photon-Timestamp": sent,
+        }
         entry: dict[str, Any] = {
-            "time": state.clock(), "subscription": sub["uid"], "target": sub["target"],
-            "event_id": event.event_id, "event_type": event.event_type,
-            "order_id": event.order_id, "attempt": attempt, "replay_of": replay_of,
-            "status_code": None, "error": None, "body": body.decode(),
-            "signature": signature, "timestamp": sent,
-        }  # fmt: skip
+            "time": state.clock(),
+            "subscription": sub["uid"],
+            "target": sub["target"],
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "order_id": event.order_id,
+            "attempt": attempt,
+            "replay_of": replay_of,
+            "status_code": None,
+            "error": None,
+            "body": body.decode(),
+            "signature": signature,
+            "timestamp": sent,
+        }
         try:
             answer = await client.post(sub["target"], content=body, headers=headers)
             entry["status_code"] = answer.status_code
@@ -243,8 +272,11 @@ async def hook(request: Request) -> Response:
         body = await _json(request)
         if isinstance(body, dict):
             entry["report"] = {k: body.get(k) for k in ("status", "order_id")}
-        answer = state.report(body, request_seq=entry.get("seq"),
-                              idempotency_key=request.headers.get("idempotency-key"))  # fmt: skip
+        answer = state.report(
+            body,
+            request_seq=entry.get("seq"),
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
     except Refusal as exc:
         return _refused(request, exc.status_code, exc.body)
     return JSONResponse(answer)
@@ -262,126 +294,158 @@ async def graphql(request: Request) -> Response:
     query = body.get("query") if isinstance(body, dict) else None
     variables = (body.get("variables") if isinstance(body, dict) else None) or {}
     if not isinstance(query, str) or "order(" not in query.replace(" (", "("):
-        return JSONResponse({"errors": [{"message": "the stand-in serves order(id:) only",
-                                         "extensions": {"code": "BAD_USER_INPUT"}}]})  # fmt: skip
+        return JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": "the stand-in serves order(id:) only",
+                        "extensions": {"code": "BAD_USER_INPUT"},
+                    }
+                ]
+            }
+        )
     uid = variables.get("id") if isinstance(variables, dict) else None
     order = state.get(uid) if isinstance(uid, str) else None
     if order is None:
-        return JSONResponse({"data": {"order": None},
-                             "errors": [{"message": "Order not found", "path": ["order"],
-                                         "extensions": {"code": "NOT_FOUND"}}]})  # fmt: skip
+        return JSONResponse(
+            {
+                "data": {"order": None},
+                "errors": [
+                    {
+                        "message": "Order not found",
+                        "path": ["order"],
+                        "extensions": {"code": "NOT_FOUND"},
+                    }
+                ],
+            }
+        )
     return JSONResponse({"data": {"order": order}})
 
 
 # -- control -------------------------------------------------------------------------------
 
 
-async def control(request: Request) -> Response:
-    state = _state(request)
-    path = request.url.path[len(CONTROL_PATH) :].strip("/")
-    parts = path.split("/")
-    method = request.method
-    body: Any = {}
-    if method == "POST" and await request.body():
-        body = await _json(request)
-    since = int(request.query_params.get("since", "0") or 0)
-    try:
-        if path == "requests":
-            return JSONResponse(state.requests(since))
-        if path == "transitions":
-            return JSONResponse(state.transitions(since, request.query_params.get("by")))
-        if path == "orders" and method == "GET":
-            return JSONResponse(state.orders())
-        if path == "orders":
-            made = state.create(int(body.get("count", 1)),
-                                fulfillment_type=body.get("fulfillment_type", "PICK_UP"),
-                                pharmacy_id=body.get("pharmacy_id"))  # fmt: skip
-            if body.get("place", True):
-                for uid in made:
-                    state.place(uid)
-            return JSONResponse({"created": made})
-        if len(parts) == 2 and parts[0] == "orders" and method == "GET":
-            order = state.get(parts[1])
-            return JSONResponse(order or {"error": "order not found"}, 200 if order else 404)
-        if len(parts) == 3 and parts[0] == "orders" and method == "POST":
-            uid, action = parts[1], parts[2]
-            if action == "place":
-                return JSONResponse(state.place(uid))
-            if action == "reroute":
-                return JSONResponse(state.reroute(uid, body.get("to")))
-            if action == "cancel":
-                return JSONResponse(state.cancel(uid))
-            if action == "error":
-                return JSONResponse(state.error(uid, body.get("reason") or "something went wrong"))
-            if action == "deliver":
-                return JSONResponse(state.deliver(uid))
-        if path == "faults":
-            if method == "POST":
-                return JSONResponse(state.set_faults(body).model_dump())
-            return JSONResponse(state.faults.model_dump())
-        if path == "reset":
-            state.reset(body.get("seed"))
-            return JSONResponse({"ok": True})
-        if path == "webhooks" and method == "POST":
-            sub = state.subscribe(str(body["target"]), str(body["secret"]))
-            _ensure_deliverer(state)
-            return JSONResponse(sub)
-        if path == "webhooks/delivery" and method == "POST":
-            if "release" in body:
-                count = state.release(body["release"], int(body.get("seed", 0)))
-                return JSONResponse({"released": count})
-            state.set_delivery(hold=body.get("hold"), duplicate=body.get("duplicate"))
-            return JSONResponse({"ok": True})
-        if path == "webhooks/deliveries":
-            return JSONResponse(state.deliveries())
-        if len(parts) == 4 and parts[:2] == ["webhooks", "deliveries"] and parts[3] == "replay":
-            return await _replay(state, int(parts[2]), bool(body.get("keep_timestamp")))
-    except Refusal as exc:
-        return JSONResponse(exc.body, exc.status_code)
-    except (ValidationError, KeyError, TypeError, ValueError) as exc:
-        return JSONResponse({"error": f"bad control request: {exc}"}, 400)
-    return JSONResponse({"error": f"no control endpoint {method} {path}"}, 404)
+def _bad_request(
+    handler: Callable[[Request, PhotonSandboxState, dict[str, Any]], Awaitable[Any]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A control route of Photon's own: its JSON body (if any) in, its answer as JSON out;
+    a body it cannot use is a 400."""
+
+    async def route(request: Request) -> Response:
+        try:
+            body = await json_body(request, optional=True)
+            return JSONResponse(await handler(request, _state(request), body))
+        except (ValidationError, KeyError, TypeError, ValueError) as exc:
+            return JSONResponse({"error": f"bad control request: {exc}"}, 400)
+
+    return route
 
 
-async def _replay(state: PhotonSandboxState, seq: int, keep_timestamp: bool) -> Response:
-    """Send delivery ``seq`` again, byte for byte (with its old timestamp if asked)."""
-    entry = state.delivery(seq)
-    if entry is None:
-        return JSONResponse({"error": f"no delivery {seq}"}, 404)
-    sub = next((s for s in state.subscriptions() if s["uid"] == entry["subscription"]), None)
-    event = next((e for e in state.events() if e.event_id == entry["event_id"]), None)
+@_bad_request
+async def control_orders(request: Request, state: PhotonSandboxState, body: Any) -> Any:
+    if request.method == "GET":
+        return state.orders()
+    made = state.create(
+        int(body.get("count", 1)),
+        fulfillment_type=body.get("fulfillment_type", "PICK_UP"),
+        pharmacy_id=body.get("pharmacy_id"),
+    )
+    if body.get("place", True):
+        for uid in made:
+            state.place(uid)
+    return {"created": made}
+
+
+async def control_order(request: Request) -> Response:
+    order = _state(request).get(request.path_params["uid"])
+    return JSONResponse(order or {"error": "order not found"}, 200 if order else 404)
+
+
+@_bad_request
+async def control_prescriber(request: Request, state: PhotonSandboxState, body: Any) -> Any:
+    """The prescriber's and the carrier's side of one order."""
+    uid, action = request.path_params["uid"], request.path_params["action"]
+    if action == "place":
+        return state.place(uid)
+    if action == "reroute":
+        return state.reroute(uid, body.get("to"))
+    if action == "cancel":
+        return state.cancel(uid)
+    if action == "error":
+        return state.error(uid, body.get("reason") or "something went wrong")
+    if action == "deliver":
+        return state.deliver(uid)
+    raise Refusal(404, {"error": f"no control endpoint POST orders/{uid}/{action}"})
+
+
+@_bad_request
+async def control_delivery(request: Request, state: PhotonSandboxState, body: Any) -> Any:
+    """Events held back, sent twice, or released out of order."""
+    if "release" in body:
+        return {"released": state.release(body["release"], int(body.get("seed", 0)))}
+    state.set_delivery(hold=body.get("hold"), duplicate=body.get("duplicate"))
+    return {"ok": True}
+
+
+class _Subscription(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    target: str = Field(min_length=1)
+    secret: str
+
+
+async def _replay(
+    state: PhotonSandboxState, past: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
+    """Send a delivery again, byte for byte (with its old timestamp if ``keep_timestamp``)."""
+    sub = next((s for s in state.subscriptions() if s["uid"] == past["subscription"]), None)
+    event = next((e for e in state.events() if e.event_id == past["event_id"]), None)
     if sub is None or event is None:
-        return JSONResponse({"error": "its subscription or event is gone"}, 404)
+        raise Refusal(404, {"error": "its subscription or event is gone"})
+    kept = past["timestamp"] if options.get("keep_timestamp") else None
     async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
-        await deliver(client, state, sub, event, entry["body"].encode(), replay_of=seq,
-                      timestamp=entry["timestamp"] if keep_timestamp else None)  # fmt: skip
-    return JSONResponse(state.deliveries()[-1])
+        await deliver(
+            client, state, sub, event, past["body"].encode(), replay_of=past["seq"], timestamp=kept
+        )
+    return state.deliveries()[-1]
+
+
+def _control(state: PhotonSandboxState) -> Control:
+    return Control(
+        state,
+        reset_answer=lambda: {"ok": True},
+        routes=[
+            Route("/orders", control_orders, methods=["GET", "POST"]),
+            Route("/orders/{uid}", control_order, methods=["GET"]),
+            Route("/orders/{uid}/{action}", control_prescriber, methods=["POST"]),
+            Route("/webhooks/delivery", control_delivery, methods=["POST"]),
+        ],
+        webhooks=Webhooks(
+            state,
+            lambda past, options: _replay(state, past, options),
+            Subscriptions(
+                "/webhooks",
+                _Subscription,
+                lambda body: state.subscribe(body.target, body.secret),
+                lambda: _ensure_deliverer(state),
+            ),
+        ),
+    )
 
 
 def create_app(config: PhotonSandboxConfig | None = None) -> Starlette:
     """The stand-in (its state is ``app.state.sandbox``)."""
     state = PhotonSandboxState(config or PhotonSandboxConfig())
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        _ensure_deliverer(state)
-        try:
-            yield
-        finally:
-            task = state.delivery_task
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-
     app = Starlette(
         routes=[
             Route(HOOK_PATH, hook, methods=["POST"]),
             Route(GRAPHQL_PATH, graphql, methods=["POST"]),
             Route(TOKEN_PATH, oauth_token, methods=["POST"]),
-            Route(CONTROL_PATH + "/{path:path}", control, methods=["GET", "POST"]),
+            control_mount(_control(state)),
         ],
-        lifespan=lifespan,
+        exception_handlers={Refusal: refusal_answer},
+        lifespan=deliverer_lifespan(state, lambda: deliver_forever(state)),
     )
     app.state.sandbox = state
     app.add_middleware(_Gate, state=state)

@@ -19,10 +19,12 @@ def _serve(args: argparse.Namespace, faults: dict[str, Any]) -> tuple[Any, Any]:
     from rxfloor.sandbox.photon import PhotonSandboxConfig, create_app
 
     photon = PhotonSandboxConfig(
-        token=os.environ.get(TOKEN_ENV) or "photon-sandbox-token", seed=args.seed,
-        faults=faults, webhook_url=args.webhook_url,
+        token=os.environ.get(TOKEN_ENV) or "photon-sandbox-token",
+        seed=args.seed,
+        faults=faults,
+        webhook_url=args.webhook_url,
         webhook_secret=os.environ.get(SECRET_ENV) or "sandbox-photon-secret",
-    )  # fmt: skip
+    )
     return (
         create_app(photon),
         lambda root: (
@@ -49,16 +51,23 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
     )
 
     token, secret = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    config = PhotonSandboxConfig(token=SecretStr(token), seed=8 if orders is None else orders,
-                                 webhook_secret=SecretStr(secret))  # fmt: skip
+    config = PhotonSandboxConfig(
+        token=SecretStr(token),
+        seed=8 if orders is None else orders,
+        webhook_secret=SecretStr(secret),
+    )
     webhooks = PhotonWebhooks(pharmacy_id=config.pharmacy_id, tolerance_s=300.0)
     url, hooks = kit.receive(NAME, secret.encode(), webhooks)
     app = create_app(config.model_copy(update={"webhook_url": url}))
     state: PhotonSandboxState = app.state.sandbox
     kit.submit(deliver_forever(state, hooks))
     kit.submit(drive_activity(state, kit.every_s * 1.7, seed=2, cancel_chance=kit.cancel_chance))
-    client = PhotonClient("http://photon.sandbox", SecretStr(token), rate_limit_per_s=None,
-                          transport=kit.transport(app))  # fmt: skip
+    client = PhotonClient(
+        "http://photon.sandbox",
+        SecretStr(token),
+        rate_limit_per_s=None,
+        transport=kit.transport(app),
+    )
     kit.sync(PhotonSource(client, pharmacy_id=config.pharmacy_id, webhooks=webhooks))
     placed = sorted(o["id"] for o in state.orders() if o.get("state") == "PLACED")
     if placed:

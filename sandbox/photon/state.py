@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rxfloor.sandbox.kit.activity import every
 from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
-from rxfloor.sandbox.kit.logs import Logs
+from rxfloor.sandbox.kit.logs import Deliveries, Logs
 from rxfloor.sandbox.kit.refusal import Refusal as Refusal
 
 #: ``refuse``: a 409 with :data:`REFUSED`, nothing applied (asked for by name, never part of
@@ -58,10 +58,16 @@ _DRUGS = ("Amoxicillin 500 mg", "Sertraline 50 mg", "Lisinopril 10 mg", "Metform
 #: a treatment's ``codes`` (Photon-Health/client ``packages/sdk/src/types.ts``
 #: ``TreatmentCodes``: packageNDC, productNDC, rxcui, SKU, HCPCS); 11-digit package NDCs
 #: without hyphens as Photon's own client compares them; the numbers are made up
-_CODES = {drug: {"packageNDC": f"{60000 + n:05d}{1000 + n:04d}01",
-                 "productNDC": f"{60000 + n:05d}-{1000 + n:04d}",
-                 "rxcui": None, "SKU": None, "HCPCS": None}
-          for n, drug in enumerate(_DRUGS)}  # fmt: skip
+_CODES = {
+    drug: {
+        "packageNDC": f"{60000 + n:05d}{1000 + n:04d}01",
+        "productNDC": f"{60000 + n:05d}-{1000 + n:04d}",
+        "rxcui": None,
+        "SKU": None,
+        "HCPCS": None,
+    }
+    for n, drug in enumerate(_DRUGS)
+}
 _NAMES = ("Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov",
           "Donald Knuth", "Frances Allen")  # fmt: skip
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, like Photon's ULIDs
@@ -128,7 +134,7 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
+class PhotonSandboxState(Logs, Deliveries, FaultBox[FaultSettings]):
     """Everything the stand-in knows; thread-safe (one lock)."""
 
     def __init__(self, config: PhotonSandboxConfig, clock: Callable[[], float] = time.time) -> None:
@@ -183,16 +189,19 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
         if body.get("client_id") != self.config.client_id or not hmac.compare_digest(
             given.encode(), expected.encode()
         ):
-            raise Refusal(401, {"error": "access_denied",
-                                "error_description": "Unauthorized"})  # fmt: skip
+            raise Refusal(401, {"error": "access_denied", "error_description": "Unauthorized"})
         token = "eyJ" + secrets.token_urlsafe(48)
         lifetime = self.config.token_lifetime_s
         with self._lock:
             now = self.clock()
             self._issued = {t: e for t, e in self._issued.items() if e > now}
             self._issued[token] = now + lifetime
-        return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
-                "scope": "read:order write:order"}  # fmt: skip
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "scope": "read:order write:order",
+        }
 
     def token_valid(self, token: str) -> bool:
         """An issued machine token that has not expired."""
@@ -201,8 +210,9 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
         return expiry is not None and self.clock() < expiry
 
     # -- prescriber side
-    def create(self, count: int = 1, *, fulfillment_type: str = "PICK_UP",
-               pharmacy_id: str | None = None) -> list[str]:  # fmt: skip
+    def create(
+        self, count: int = 1, *, fulfillment_type: str = "PICK_UP", pharmacy_id: str | None = None
+    ) -> list[str]:
         """New orders for this pharmacy (or ``pharmacy_id``): ``photon:order:created``."""
         made = []
         with self._lock:
@@ -210,11 +220,13 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
                 uid = self._new_id("ord")
                 drugs = [self._rng.choice(_DRUGS) for _ in range(self._rng.randint(1, 2))]
                 fills = [
-                    {"id": self._new_id("fil"),
-                     "treatment": {"name": drug, "codes": dict(_CODES[drug])},
-                     "prescription": {"id": self._new_id("rx"), "externalId": None}}
+                    {
+                        "id": self._new_id("fil"),
+                        "treatment": {"name": drug, "codes": dict(_CODES[drug])},
+                        "prescription": {"id": self._new_id("rx"), "externalId": None},
+                    }
                     for drug in drugs
-                ]  # fmt: skip
+                ]
                 now = self._tick()
                 order: dict[str, Any] = {
                     "id": uid,
@@ -237,12 +249,14 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
                     "reason": None,
                 }
                 self._orders[uid] = order
-                data = {"id": uid, "externalId": order["externalId"],
-                        "pharmacyId": order["pharmacy"]["id"],
-                        "patient": {"id": order["patient"]["id"], "externalId": None},
-                        "fills": [{"id": f["id"], "prescription": f["prescription"]}
-                                  for f in fills],
-                        "createdAt": order["createdAt"]}  # fmt: skip
+                data = {
+                    "id": uid,
+                    "externalId": order["externalId"],
+                    "pharmacyId": order["pharmacy"]["id"],
+                    "patient": {"id": order["patient"]["id"], "externalId": None},
+                    "fills": [{"id": f["id"], "prescription": f["prescription"]} for f in fills],
+                    "createdAt": order["createdAt"],
+                }
                 self._log_change(order, None, "PENDING", "prescriber", "created")
                 self._emit("created", order, data, now)
                 made.append(uid)
@@ -309,8 +323,9 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
             return self.view(order)
 
     # -- the pharmacy's report
-    def report(self, body: Any, *, request_seq: int | None = None,
-               idempotency_key: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def report(
+        self, body: Any, *, request_seq: int | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """``POST /v1/hooks/pharmacy``: apply one status report or refuse it."""
         if not isinstance(body, dict):
             raise Refusal(400, {"error": "the body must be a JSON object"})
@@ -378,25 +393,6 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
     def orders(self) -> list[dict[str, Any]]:
         with self._lock:
             return [self.view(o) for o in self._orders.values()]
-
-    # -- logs
-
-    def transitions(self, since: int = 0, by: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._transitions[since:] if by in (None, e["by"])]
-
-    def deliveries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(e) for e in self._deliveries]
-
-    def delivery(self, seq: int) -> dict[str, Any] | None:
-        with self._lock:
-            return dict(self._deliveries[seq - 1]) if 0 < seq <= len(self._deliveries) else None
-
-    def log_delivery(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            entry["seq"] = len(self._deliveries) + 1
-            self._deliveries.append(entry)
 
     def events(self) -> list[Event]:
         with self._lock:
@@ -487,14 +483,20 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
         return order
 
     def _pharmacy(self, pid: str) -> dict[str, str]:
-        name = (self.config.pharmacy_name if pid == self.config.pharmacy_id
-                else self.config.other_pharmacy_name)  # fmt: skip
+        name = (
+            self.config.pharmacy_name
+            if pid == self.config.pharmacy_id
+            else self.config.other_pharmacy_name
+        )
         return {"id": pid, "name": name}
 
     @staticmethod
     def _base(order: dict[str, Any]) -> dict[str, Any]:
-        return {"id": order["id"], "externalId": order["externalId"],
-                "patient": {"id": order["patient"]["id"], "externalId": None}}  # fmt: skip
+        return {
+            "id": order["id"],
+            "externalId": order["externalId"],
+            "patient": {"id": order["patient"]["id"], "externalId": None},
+        }
 
     def _fulfillment_data(self, order: dict[str, Any]) -> dict[str, Any]:
         return self._base(order) | {"fulfillment": dict(order["fulfillment"])}
@@ -510,18 +512,40 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
         order["state"] = state
         self._log_change(order, before, self._word(order), by, what, **extra)
 
-    def _log_change(self, order: dict[str, Any], before: str | None, after: str, by: str,
-                    what: str, **extra: Any) -> None:  # fmt: skip
+    def _log_change(
+        self,
+        order: dict[str, Any],
+        before: str | None,
+        after: str,
+        by: str,
+        what: str,
+        **extra: Any,
+    ) -> None:
         self._transitions.append(
-            {"seq": len(self._transitions) + 1, "order_id": order["id"], "from": before,
-             "to": after, "by": by, "what": what, "time": self.clock()} | extra
-        )  # fmt: skip
+            {
+                "seq": len(self._transitions) + 1,
+                "order_id": order["id"],
+                "from": before,
+                "to": after,
+                "by": by,
+                "what": what,
+                "time": self.clock(),
+            }
+            | extra
+        )
 
-    def _emit(self, kind: str, order: dict[str, Any], data: dict[str, Any],
-              now: float | None = None) -> None:  # fmt: skip
+    def _emit(
+        self, kind: str, order: dict[str, Any], data: dict[str, Any], now: float | None = None
+    ) -> None:
         at = now if now is not None else self._tick()
-        event = Event(len(self._events) + 1, self._new_id("evt")[4:], f"photon:order:{kind}",
-                      iso(at), order["id"], data)  # fmt: skip
+        event = Event(
+            len(self._events) + 1,
+            self._new_id("evt")[4:],
+            f"photon:order:{kind}",
+            iso(at),
+            order["id"],
+            data,
+        )
         self._events.append(event)
         self._pending.append(event)
         self._poke()
@@ -529,9 +553,16 @@ class PhotonSandboxState(Logs, FaultBox[FaultSettings]):
 
 def envelope(event: Event, organization: str) -> dict[str, Any]:
     """The CloudEvents 1.0 body Photon sends for ``event``."""
-    return {"id": event.event_id, "type": event.event_type, "specversion": "1.0",
-            "datacontenttype": "application/json", "time": event.time,
-            "subject": event.order_id, "source": organization, "data": event.data}  # fmt: skip
+    return {
+        "id": event.event_id,
+        "type": event.event_type,
+        "specversion": "1.0",
+        "datacontenttype": "application/json",
+        "time": event.time,
+        "subject": event.order_id,
+        "source": organization,
+        "data": event.data,
+    }
 
 
 async def drive_activity(

@@ -8,11 +8,9 @@ garbles or drops the answer. ``/_sandbox/…`` (control) is never logged, faulte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import urllib.parse
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import httpx
@@ -30,9 +28,17 @@ from rxfloor.sandbox.kit.asgi import (
     drop,
     header,
 )
+from rxfloor.sandbox.kit.control import (
+    CONTROL_PATH,
+    Control,
+    FaultExtra,
+    Webhooks,
+    control_mount,
+    log_stats,
+)
 from rxfloor.sandbox.kit.refusal import json_body, validation_refusal
 from rxfloor.sandbox.kit.signing import hmac_hex
-from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
+from rxfloor.sandbox.kit.webhooks import deliverer_lifespan, ensure_deliverer, pump
 from rxfloor.sandbox.rxscale.openapi import openapi_schema
 from rxfloor.sandbox.rxscale.state import (
     EVENT_TYPES,
@@ -46,7 +52,6 @@ from rxfloor.sandbox.rxscale.state import (
 BASE_PATH = "/v1/external-pharmacy-api-v1"
 #: the older documentation's spelling; served too
 OLD_BASE_PATH = "/v1/external_pharmacy_api"
-CONTROL_PATH = "/_sandbox"
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 #: the words of the ``refuse`` fault (the 409 of a transition the pharmacy may not make now)
@@ -137,8 +142,12 @@ async def _deliver_forever(state: RxScaleSandboxState) -> None:
         ).encode()
         return [deliver(client, state, sub, event.event_type, body) for sub in subs]
 
-    await pump(state, state.take_events, send,
-               lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s))  # fmt: skip
+    await pump(
+        state,
+        state.take_events,
+        send,
+        lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s),
+    )
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -439,46 +448,16 @@ class _RemoteChange(BaseModel):
     force: bool = False
 
 
-class _Reset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    seed: int | None = Field(default=None, ge=0, le=1_000_000)
-
-
 #: words a test may use for the remote side's usual changes, per dialect
 _ALIASES = {"cancel": "cancelled", "complete": "completed", "hold": "hold"}
-
-
-async def control_requests(request: Request) -> Response:
-    since = _query_int(request, "since", 0, 0)
-    return JSONResponse(_state(request).requests(since))
-
-
-async def control_transitions(request: Request) -> Response:
-    since = _query_int(request, "since", 0, 0)
-    return JSONResponse(_state(request).transitions(since))
 
 
 async def control_stats(request: Request) -> Response:
     """Counts for benchmarks: requests by status code, fault and method; transitions by side."""
     state = _state(request)
-    requests, transitions = state.requests(), state.transitions()
-    return JSONResponse(
-        {
-            "requests": len(requests),
-            "by_status_code": _count(str(r["status_code"]) for r in requests),
-            "by_fault": _count(str(r["fault"]) for r in requests if r["fault"]),
-            "by_method": _count(r["method"] for r in requests),
-            "transitions": len(transitions),
-            "transitions_by": _count(t["by"] for t in transitions),
-            "first_request_time": requests[0]["time"] if requests else None,
-            "last_request_time": requests[-1]["time"] if requests else None,
-        }
-    )
-
-
-def _count(values: Iterable[str]) -> dict[str, int]:
-    return dict(Counter(values))
+    requests = state.requests()
+    by_method = dict(Counter(r["method"] for r in requests))
+    return JSONResponse({**log_stats(requests, state.transitions()), "by_method": by_method})
 
 
 async def control_new_orders(request: Request) -> Response:
@@ -515,48 +494,19 @@ async def control_remote_change(request: Request) -> Response:
     return JSONResponse(order)
 
 
-async def control_faults(request: Request) -> Response:
-    state = _state(request)
-    if request.method == "POST":
-        body = await json_body(request)
-        if "rate_limit" in body:
-            limit = body.pop("rate_limit")
-            if limit is not None and (not isinstance(limit, int | float) or limit <= 0):
-                raise Refusal(422, {"error": "rate_limit must be a positive number or null"})
-            state.set_rate_limit(limit)
-        try:
-            state.set_faults(body)
-        except ValidationError as exc:
-            raise validation_refusal(exc) from None
-    return JSONResponse({**state.faults.model_dump(), "rate_limit": state.rate_limit})
+def _set_rate_limit(state: RxScaleSandboxState, limit: Any) -> None:
+    if limit is not None and (not isinstance(limit, int | float) or limit <= 0):
+        raise Refusal(422, {"error": "rate_limit must be a positive number or null"})
+    state.set_rate_limit(limit)
 
 
-async def control_reset(request: Request) -> Response:
-    """A fresh start without a new server (e.g. between hypothesis examples)."""
-    raw = await request.body()
-    try:
-        body = _Reset.model_validate(await json_body(request) if raw else {})
-    except ValidationError as exc:
-        raise validation_refusal(exc) from None
-    state = _state(request)
-    state.reset(body.seed)
-    return JSONResponse({"orders": state.list_orders(0, 1)[1]})
-
-
-async def control_deliveries(request: Request) -> Response:
-    return JSONResponse(_state(request).deliveries())
-
-
-async def control_replay(request: Request) -> Response:
-    """Send a past delivery again, byte for byte (tests of the receiver's dedupe)."""
-    state = _state(request)
-    seq = int(request.path_params["seq"])
-    past = next((d for d in state.deliveries() if d["seq"] == seq), None)
-    sub = next(
-        (s for s in state.subscriptions() if past and s["uid"] == past["subscription"]), None
-    )
-    if past is None or sub is None:
-        raise Refusal(404, {"error": f"delivery {seq} not found (or its subscription is gone)"})
+async def _replay(
+    state: RxScaleSandboxState, past: dict[str, Any], _options: dict[str, Any]
+) -> dict[str, Any]:
+    """Send a past delivery again, byte for byte, to its subscription (if it is still there)."""
+    sub = next((s for s in state.subscriptions() if s["uid"] == past["subscription"]), None)
+    if sub is None:
+        raise Refusal(404, {"error": f"delivery {past['seq']}: its subscription is gone"})
     secret = state.signing_secret(sub["uid"])
     async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
         await deliver(
@@ -565,24 +515,28 @@ async def control_replay(request: Request) -> Response:
             {**sub, "signing_secret": secret},
             past["event_type"],
             past["body"].encode(),
-            replay_of=seq,
+            replay_of=past["seq"],
         )
-    return JSONResponse(state.deliveries()[-1])
+    return state.deliveries()[-1]
 
 
-def _control_routes() -> list[Route]:
-    return [
-        Route("/requests", control_requests, methods=["GET"]),
-        Route("/transitions", control_transitions, methods=["GET"]),
-        Route("/stats", control_stats, methods=["GET"]),
-        Route("/orders", control_new_orders, methods=["POST"]),
-        Route("/orders/{uid}", control_get_order, methods=["GET"]),
-        Route("/orders/{uid}/status", control_remote_change, methods=["POST"]),
-        Route("/faults", control_faults, methods=["GET", "POST"]),
-        Route("/reset", control_reset, methods=["POST"]),
-        Route("/webhooks/deliveries", control_deliveries, methods=["GET"]),
-        Route("/webhooks/deliveries/{seq:int}/replay", control_replay, methods=["POST"]),
-    ]
+def _control(state: RxScaleSandboxState) -> Control:
+    return Control(
+        state,
+        reset_answer=lambda: {"orders": state.list_orders(0, 1)[1]},
+        routes=[
+            Route("/stats", control_stats, methods=["GET"]),
+            Route("/orders", control_new_orders, methods=["POST"]),
+            Route("/orders/{uid}", control_get_order, methods=["GET"]),
+            Route("/orders/{uid}/status", control_remote_change, methods=["POST"]),
+        ],
+        extras=[
+            FaultExtra(
+                "rate_limit", lambda: state.rate_limit, lambda limit: _set_rate_limit(state, limit)
+            )
+        ],
+        webhooks=Webhooks(state, lambda past, options: _replay(state, past, options)),
+    )
 
 
 # -- the app -------------------------------------------------------------------------------
@@ -612,29 +566,17 @@ def create_app(config: RxScaleSandboxConfig | None = None) -> Starlette:
 
     state = RxScaleSandboxState(config or RxScaleSandboxConfig())
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        _ensure_deliverer(state)
-        try:
-            yield
-        finally:
-            task, state.delivery_task = state.delivery_task, None
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
     api = _api_routes()
     app = Starlette(
         routes=[
             Mount(BASE_PATH, routes=api),
             Mount(OLD_BASE_PATH, routes=api),
-            Mount(CONTROL_PATH, routes=_control_routes()),
+            control_mount(_control(state)),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
         middleware=[Middleware(_Gate, state=state)],
         exception_handlers={Refusal: _refusal, HTTPException: _http_error},
-        lifespan=lifespan,
+        lifespan=deliverer_lifespan(state, lambda: _deliver_forever(state)),
     )
     app.state.sandbox = state
     return app

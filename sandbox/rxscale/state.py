@@ -29,7 +29,7 @@ from rxfloor.core.models import NewOrder
 from rxfloor.core.sample import sample_orders
 from rxfloor.sandbox.kit.activity import every
 from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
-from rxfloor.sandbox.kit.logs import Logs
+from rxfloor.sandbox.kit.logs import Deliveries, Logs
 from rxfloor.sandbox.kit.refusal import Refusal as Refusal
 from rxfloor.sandbox.rxscale.dialects import (
     DIALECTS,
@@ -154,7 +154,7 @@ _DOCTORS = ("Dr. med. A. Wagner", "Dr. med. S. Yilmaz", "Dr. med. K. Nowak", "Dr
 DETAIL_KEYS = ("patient_data", "doctor_data", "prescription_file", "prepaid")
 
 
-class RxScaleSandboxState(Logs, FaultBox[FaultSettings]):
+class RxScaleSandboxState(Logs, Deliveries, FaultBox[FaultSettings]):
     """Orders, subscriptions, logs and live fault settings of one stand-in."""
 
     def __init__(
@@ -460,8 +460,6 @@ class RxScaleSandboxState(Logs, FaultBox[FaultSettings]):
         done["created"] = [o["uid"] for o in self.add_orders(1)]
         return done
 
-    # -- logs -----------------------------------------------------------------------------
-
     # -- rate limit and faults ------------------------------------------------------------
 
     def admit(self) -> int | None:
@@ -554,15 +552,6 @@ class RxScaleSandboxState(Logs, FaultBox[FaultSettings]):
             self._wakeup = (loop, wake)
             if self._events:
                 loop.call_soon_threadsafe(wake.set)
-
-    def log_delivery(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            entry["seq"] = len(self._deliveries) + 1
-            self._deliveries.append(entry)
-
-    def deliveries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(d) for d in self._deliveries]
 
 
 def _wants(sub: dict[str, Any], event: Event) -> bool:

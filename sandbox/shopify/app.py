@@ -10,14 +10,12 @@ faulted, throttled or authenticated.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hashlib
 import hmac
 import json
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -38,7 +36,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from rxfloor.sandbox.kit.asgi import (
@@ -46,9 +44,17 @@ from rxfloor.sandbox.kit.asgi import (
     drop,
     garble,
 )
+from rxfloor.sandbox.kit.control import (
+    Control,
+    Subscriptions,
+    Webhooks,
+    control_mount,
+    log_stats,
+    refusal_answer,
+)
 from rxfloor.sandbox.kit.refusal import json_body, validation_refusal
 from rxfloor.sandbox.kit.signing import hmac_base64
-from rxfloor.sandbox.kit.webhooks import ensure_deliverer, pump
+from rxfloor.sandbox.kit.webhooks import deliverer_lifespan, ensure_deliverer, pump
 from rxfloor.sandbox.shopify.cost import Coster, CostRefusal
 from rxfloor.sandbox.shopify.schema import Context, executable_schema
 from rxfloor.sandbox.shopify.state import (
@@ -61,7 +67,6 @@ from rxfloor.sandbox.shopify.state import (
     parse_time,
 )
 
-CONTROL_PATH = "/_sandbox"
 RATE_LIMITS_DOC = "https://shopify.dev/api/usage/rate-limits"
 #: Shopify's words for a missing or wrong access token (HTTP 401)
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
@@ -340,8 +345,9 @@ def _headers(state: ShopState, event: Event, sub: dict[str, Any], secret: str) -
     # one per delivery (its retries repeat it): the event, its topic and body, the subscription
     # (one merchant action's deliveries share the Event-Id, never the Webhook-Id)
     body = hashlib.sha256(event.body).hexdigest()
-    webhook_id = uuid.uuid5(uuid.NAMESPACE_URL,
-                            f"{event.event_id}/{event.topic}/{body}/{sub['id']}")  # fmt: skip
+    webhook_id = uuid.uuid5(
+        uuid.NAMESPACE_URL, f"{event.event_id}/{event.topic}/{body}/{sub['id']}"
+    )
     return {
         "Content-Type": "application/json",
         "X-Shopify-Topic": event.topic,
@@ -371,9 +377,13 @@ async def _deliver_forever(state: ShopState) -> None:
         ]
 
     # the client is made at the first event (an SSL context is slow)
-    await pump(state, state.take_events, send,
-               lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s),
-               eager=False)  # fmt: skip
+    await pump(
+        state,
+        state.take_events,
+        send,
+        lambda: httpx.AsyncClient(timeout=state.config.webhook_timeout_s),
+        eager=False,
+    )
 
 
 async def deliver(
@@ -425,13 +435,6 @@ def _state(request: Request) -> ShopState:
     return state
 
 
-def _since(request: Request) -> int:
-    raw = request.query_params.get("since", "0")
-    if not raw.isdigit():
-        raise Refusal(422, {"error": "since must be an integer >= 0"})
-    return int(raw)
-
-
 class _NewOrders(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -474,33 +477,19 @@ _MERCHANT_ARGS = {
 }
 
 
-async def control_requests(request: Request) -> Response:
-    return JSONResponse(_state(request).requests(_since(request)))
-
-
-async def control_transitions(request: Request) -> Response:
-    return JSONResponse(_state(request).transitions(_since(request)))
-
-
 async def control_stats(request: Request) -> Response:
     """Counts for benchmarks: requests by status code and fault, THROTTLED answers, cost
     spent, transitions by side and fulfillment orders by status."""
     state = _state(request)
-    requests, transitions = state.requests(), state.transitions()
+    requests = state.requests()
     return JSONResponse(
         {
-            "requests": len(requests),
-            "by_status_code": dict(Counter(str(r["status_code"]) for r in requests)),
-            "by_fault": dict(Counter(str(r["fault"]) for r in requests if r["fault"])),
+            **log_stats(requests, state.transitions()),
             "by_operation": dict(Counter(str(r["operation"]) for r in requests)),
             "throttled": sum(1 for r in requests if r["throttled"]),
             "requested_cost": sum(r["requested_cost"] or 0 for r in requests),
             "actual_cost": sum(r["actual_cost"] or 0 for r in requests),
-            "transitions": len(transitions),
-            "transitions_by": dict(Counter(t["by"] for t in transitions)),
             "fulfillment_orders": state.counts(),
-            "first_request_time": requests[0]["time"] if requests else None,
-            "last_request_time": requests[-1]["time"] if requests else None,
             "throttle": state.throttle_settings(),
         }
     )
@@ -550,24 +539,15 @@ async def control_merchant(request: Request) -> Response:
     elif ref is not None or not (
         isinstance(refs, list) and refs and all(isinstance(r, str) and r for r in refs)
     ):
-        raise Refusal(422, {"error": "id (a FulfillmentOrder gid) or ids (one action on "
-                                     "several) is required"})  # fmt: skip
+        raise Refusal(
+            422, {"error": "id (a FulfillmentOrder gid) or ids (one action on several) is required"}
+        )
     extra = sorted(set(body) - set(allowed))
     if extra:
         raise Refusal(422, {"error": f"{action} takes {list(allowed)}, not {extra}"})
     state = _state(request)
     done = [state.control_view(fo) for fo in state.merchant_action(action, refs, **body)]
     return JSONResponse(done[0] if ref is not None else done)
-
-
-async def control_faults(request: Request) -> Response:
-    state = _state(request)
-    if request.method == "POST":
-        try:
-            state.set_faults(await json_body(request))
-        except ValidationError as exc:
-            raise validation_refusal(exc) from None
-    return JSONResponse(state.faults.model_dump())
 
 
 async def control_throttle(request: Request) -> Response:
@@ -577,50 +557,14 @@ async def control_throttle(request: Request) -> Response:
     return JSONResponse(state.throttle_settings())
 
 
-async def control_reset(request: Request) -> Response:
-    body = await json_body(request, optional=True)
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise Refusal(422, {"error": "seed must be an integer >= 0"})
-    state = _state(request)
-    state.reset(seed)
-    return JSONResponse({"fulfillment_orders": sum(state.counts().values())})
-
-
-async def control_subscriptions(request: Request) -> Response:
-    state = _state(request)
-    if request.method == "GET":
-        return JSONResponse(state.subscriptions())
-    if request.method == "DELETE":
-        sub_id = request.query_params.get("id", "")
-        if not state.unsubscribe(sub_id):
-            raise Refusal(404, {"error": f"subscription {sub_id} not found"})
-        return Response(status_code=204)
-    try:
-        body = _Subscription.model_validate(await json_body(request))
-    except ValidationError as exc:
-        raise validation_refusal(exc) from None
-    sub = state.subscribe(body.url, body.topics)
-    _ensure_deliverer(state)
-    return JSONResponse(sub, 201)
-
-
-async def control_deliveries(request: Request) -> Response:
-    return JSONResponse(_state(request).deliveries())
-
-
-async def control_replay(request: Request) -> Response:
+async def _replay(
+    state: ShopState, past: dict[str, Any], _options: dict[str, Any]
+) -> dict[str, Any]:
     """Send a past delivery again: same body, same headers (signature, ids, time)."""
-    state = _state(request)
-    seq = int(request.path_params["seq"])
-    past = next((d for d in state.deliveries() if d["seq"] == seq), None)
-    if past is None:
-        raise Refusal(404, {"error": f"delivery {seq} not found"})
     event = Event(past["topic"], past["event_id"], past["triggered_at"], past["body"].encode())
     sub = {"id": past["subscription"], "url": past["url"]}
     async with httpx.AsyncClient(timeout=state.config.webhook_timeout_s) as client:
-        entry = await deliver(client, state, sub, event, past["headers"], replay_of=seq)
-    return JSONResponse(entry)
+        return await deliver(client, state, sub, event, past["headers"], replay_of=past["seq"])
 
 
 async def control_send(request: Request) -> Response:
@@ -660,30 +604,32 @@ async def control_send(request: Request) -> Response:
     return JSONResponse(entries)
 
 
-def _control_routes() -> list[Route]:
-    return [
-        Route("/requests", control_requests, methods=["GET"]),
-        Route("/transitions", control_transitions, methods=["GET"]),
-        Route("/stats", control_stats, methods=["GET"]),
-        Route("/fulfillment_orders", control_new_orders, methods=["POST"]),
-        Route("/fulfillment_orders", control_get_order, methods=["GET"]),
-        Route("/merchant/{action}", control_merchant, methods=["POST"]),
-        Route("/faults", control_faults, methods=["GET", "POST"]),
-        Route("/throttle", control_throttle, methods=["GET", "POST"]),
-        Route("/reset", control_reset, methods=["POST"]),
-        Route("/webhooks/subscriptions", control_subscriptions, methods=["GET", "POST", "DELETE"]),
-        Route("/webhooks/deliveries", control_deliveries, methods=["GET"]),
-        Route("/webhooks/deliveries/{seq:int}/replay", control_replay, methods=["POST"]),
-        Route("/webhooks/send", control_send, methods=["POST"]),
-    ]
+def _control(state: ShopState) -> Control:
+    subscriptions = Subscriptions(
+        "/webhooks/subscriptions",
+        _Subscription,
+        lambda body: state.subscribe(body.url, body.topics),
+        lambda: _ensure_deliverer(state),
+        state.unsubscribe,
+    )
+    return Control(
+        state,
+        reset_answer=lambda: {"fulfillment_orders": sum(state.counts().values())},
+        routes=[
+            Route("/stats", control_stats, methods=["GET"]),
+            Route("/fulfillment_orders", control_new_orders, methods=["POST"]),
+            Route("/fulfillment_orders", control_get_order, methods=["GET"]),
+            Route("/merchant/{action}", control_merchant, methods=["POST"]),
+            Route("/throttle", control_throttle, methods=["GET", "POST"]),
+            Route("/webhooks/send", control_send, methods=["POST"]),
+        ],
+        webhooks=Webhooks(
+            state, lambda past, options: _replay(state, past, options), subscriptions
+        ),
+    )
 
 
 # -- the app -------------------------------------------------------------------------------
-
-
-async def _refusal(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Refusal)
-    return JSONResponse(exc.body, exc.status_code)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -699,25 +645,13 @@ def create_app(config: ShopConfig | None = None) -> Starlette:
     state = ShopState(config or ShopConfig())
     executable_schema()  # built once, before the first request
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        _ensure_deliverer(state)
-        try:
-            yield
-        finally:
-            task, state.delivery_task = state.delivery_task, None
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
     app = Starlette(
         routes=[
             Route("/admin/api/{version}/graphql.json", _GraphQL(state), methods=["GET", "POST"]),
-            Mount(CONTROL_PATH, routes=_control_routes()),
+            control_mount(_control(state)),
         ],
-        exception_handlers={Refusal: _refusal, HTTPException: _http_error},
-        lifespan=lifespan,
+        exception_handlers={Refusal: refusal_answer, HTTPException: _http_error},
+        lifespan=deliverer_lifespan(state, lambda: _deliver_forever(state)),
     )
     app.state.shop = state
     return app

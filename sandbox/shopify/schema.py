@@ -57,8 +57,11 @@ def executable_schema() -> GraphQLSchema:
             "fulfillments": _list_connection("fulfillments"),
         },
     )
-    _bind(schema, "FulfillmentOrderDestination",
-          {f: _protected(f, group) for f, group in PROTECTED_FIELDS.items()})  # fmt: skip
+    _bind(
+        schema,
+        "FulfillmentOrderDestination",
+        {f: _protected(f, group) for f, group in PROTECTED_FIELDS.items()},
+    )
     _bind(schema, "Order", {"email": _protected("email", "email")})
     _bind(schema, "FulfillmentOrderMerchantRequest", {"fulfillmentOrder": _request_owner})
     _bind(schema, "Fulfillment", {"trackingInfo": _tracking})
@@ -120,10 +123,11 @@ def _protected(field: str, group: str) -> Any:
         raise GraphQLError(
             f"This app is not approved to use the {field} field. See "
             "https://partners.shopify.com/1/apps/1/customer_data for more details.",
-            extensions={"code": "ACCESS_DENIED",
-                        "documentation": "https://shopify.dev/docs/apps/launch/"
-                                         "protected-customer-data"},
-        )  # fmt: skip
+            extensions={
+                "code": "ACCESS_DENIED",
+                "documentation": "https://shopify.dev/docs/apps/launch/protected-customer-data",
+            },
+        )
 
     return resolve
 

@@ -57,8 +57,9 @@ def _demo(kit: DemoKit, orders: int | None) -> Any:
             customer_fields=["name"],
         )
     )
-    kit.submit(drive_activity(app.state.shop, kit.every_s * 1.5, seed=1,
-                              change_chance=kit.cancel_chance))  # fmt: skip
+    kit.submit(
+        drive_activity(app.state.shop, kit.every_s * 1.5, seed=1, change_chance=kit.cancel_chance)
+    )
     client = ShopifyClient("http://shop.sandbox", SecretStr(token), transport=kit.transport(app))
     kit.sync(ShopifySource(client, customer_names=True, barcodes=True))
     return app.state.shop

@@ -56,7 +56,7 @@ from rxfloor.core.lifecycle import DeliveryType
 from rxfloor.core.sample import sample_orders
 from rxfloor.sandbox.kit.activity import every
 from rxfloor.sandbox.kit.faults import BaseFaults, FaultBox, draw
-from rxfloor.sandbox.kit.logs import Logs
+from rxfloor.sandbox.kit.logs import Deliveries, Logs
 from rxfloor.sandbox.kit.refusal import Refusal as Refusal
 
 #: ``refuse``: a mutation answers ``userErrors`` (HTTP 200) with :data:`REFUSED`, nothing
@@ -316,7 +316,7 @@ _SERIES = {
 }
 
 
-class ShopState(Logs, FaultBox[FaultSettings]):
+class ShopState(Logs, Deliveries, FaultBox[FaultSettings]):
     """Fulfillment orders, the cost bucket, faults, logs and webhook subscriptions."""
 
     def __init__(
@@ -893,8 +893,13 @@ class ShopState(Logs, FaultBox[FaultSettings]):
         if refused := _refused(request):
             return [{**e, "code": None} for e in refused]
         if not refs:
-            return [_coded("At least one fulfillment order is required.",
-                           "FULFILLMENT_ORDER_INVALID", *base)]  # fmt: skip
+            return [
+                _coded(
+                    "At least one fulfillment order is required.",
+                    "FULFILLMENT_ORDER_INVALID",
+                    *base,
+                )
+            ]
         with self._lock:
             self._promote_due()
             found: list[dict[str, Any]] = []
@@ -903,16 +908,29 @@ class ShopState(Logs, FaultBox[FaultSettings]):
                 n = gid_number(ref, "FulfillmentOrder")
                 fo = self._fos.get(n) if n is not None else None
                 if fo is None:
-                    return [_coded("Fulfillment order does not exist.",
-                                   "FULFILLMENT_ORDER_INVALID", *where)]  # fmt: skip
+                    return [
+                        _coded(
+                            "Fulfillment order does not exist.", "FULFILLMENT_ORDER_INVALID", *where
+                        )
+                    ]
                 method = (fo.get("deliveryMethod") or {}).get("methodType")
                 if method != "PICK_UP":
-                    return [_coded(f"Cannot prepare for pickup: the fulfillment order's "
-                                   f"delivery method is {method}, not PICK_UP.",
-                                   "FULFILLMENT_ORDER_INVALID", *where)]  # fmt: skip
+                    return [
+                        _coded(
+                            f"Cannot prepare for pickup: the fulfillment order's "
+                            f"delivery method is {method}, not PICK_UP.",
+                            "FULFILLMENT_ORDER_INVALID",
+                            *where,
+                        )
+                    ]
                 if fo["status"] != "IN_PROGRESS" or fo["requestStatus"] not in ACCEPTED_LIKE:
-                    return [_coded("Cannot prepare for pickup: " + _state_words(fo),
-                                   "FULFILLMENT_ORDER_INVALID", *where)]  # fmt: skip
+                    return [
+                        _coded(
+                            "Cannot prepare for pickup: " + _state_words(fo),
+                            "FULFILLMENT_ORDER_INVALID",
+                            *where,
+                        )
+                    ]
                 if fo.get("_prepared"):
                     code = "NO_LINE_ITEMS_TO_PREPARE_FOR_FULFILLMENT_ORDER"
                     return [_coded(NOTHING_TO_PREPARE, code, *where)]
@@ -920,10 +938,20 @@ class ShopState(Logs, FaultBox[FaultSettings]):
             now = self.clock()
             for fo in found:
                 new = self._replace(fo, {"_prepared": True}, now)
-                self._log(fo, new, "fulfillmentOrderLineItemsPreparedForPickup", "api", now,
-                          request, notify_customer=True)  # fmt: skip
-                self._emit("fulfillment_orders/line_items_prepared_for_pickup",
-                           {"fulfillment_order": _hook_fo(new)}, now)  # fmt: skip
+                self._log(
+                    fo,
+                    new,
+                    "fulfillmentOrderLineItemsPreparedForPickup",
+                    "api",
+                    now,
+                    request,
+                    notify_customer=True,
+                )
+                self._emit(
+                    "fulfillment_orders/line_items_prepared_for_pickup",
+                    {"fulfillment_order": _hook_fo(new)},
+                    now,
+                )
             return []
 
     def prepared(self, ref: str) -> bool:
@@ -966,8 +994,7 @@ class ShopState(Logs, FaultBox[FaultSettings]):
             try:
                 return [handler(n, self._fos[n], now, **kw) for n, _ in targets]
             except Refusal:
-                self._fos, self._events, self._transitions = (dict(saved[0]), saved[1],
-                                                              saved[2])  # fmt: skip
+                self._fos, self._events, self._transitions = (dict(saved[0]), saved[1], saved[2])
                 raise
             finally:
                 self._action_event = None
@@ -1376,16 +1403,6 @@ class ShopState(Logs, FaultBox[FaultSettings]):
             self._wakeup = (loop, wake)
             if self._events:
                 loop.call_soon_threadsafe(wake.set)
-
-    def log_delivery(self, entry: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            entry["seq"] = len(self._deliveries) + 1
-            self._deliveries.append(entry)
-            return entry
-
-    def deliveries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(d) for d in self._deliveries]
 
 
 def _cursor(value: str | None) -> int | None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from rxfloor.core.db import Store, orders
 from rxfloor.core.db import queries as bq
-from rxfloor.core.due import Targets
+from rxfloor.core.due import Targets, day_start
 from rxfloor.core.lifecycle import Action, Priority, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
@@ -26,7 +26,7 @@ from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board import view as board_view
 from rxfloor.tui.board.card import urgency
 from rxfloor.tui.board.model import BoardModel, Card, late_count
-from rxfloor.tui.board.view import day_start, targets
+from rxfloor.tui.board.view import targets
 from tests.board_fixtures import FROZEN, frozen, make_app, moves_settled, press, seed_board, until
 
 SIZE = (120, 30)  # the first page: 30 // 3 + 2 = 12 cards a column

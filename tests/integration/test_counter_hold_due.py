@@ -20,7 +20,7 @@ from rxfloor.core import exception_queue
 from rxfloor.core.config import load_settings
 from rxfloor.core.db import Store, audit_events, orders
 from rxfloor.core.db import queries as bq
-from rxfloor.core.due import Targets
+from rxfloor.core.due import Targets, day_start
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.models import OrderView, Tracking
 from rxfloor.core.sample import sample_orders
@@ -29,7 +29,6 @@ from rxfloor.core.tracking import Verdict, check_format
 from rxfloor.tui.board.card import card_lines, urgency
 from rxfloor.tui.board.model import BoardModel, Card, late_count
 from rxfloor.tui.board.screen import BoardScreen
-from rxfloor.tui.board.view import day_start
 from rxfloor.tui.cli.orders import write_orders_json
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import detail_text, due_line, status_line
@@ -390,6 +389,20 @@ def test_initials_are_never_cut_and_numbers_never_split(width: int, marks: bool)
         for cut in ("Levothyroxine 1 ", "Doxycycline 10 ", "Insulin 1 "):
             assert cut not in second + " ", second
         assert not re.search(r"\d…", second), second  # no number cut short
+
+
+@pytest.mark.parametrize("width", [22, 23, 24, 25])
+def test_the_item_line_says_something_a_person_can_read_before_a_bare_ellipsis(
+    width: int,
+) -> None:
+    """Seen in the demo at 80x24 (columns 24 wide): ``pickup · …     3h15``: two items too
+    long for the line showed a lone ``…`` while the time in status kept a margin. The
+    time's margin gives way first, as the due text's does: ``pickup · 2 items 3h15``."""
+    items = "2x Metformin 500 mg tabs, 1x Gabapentin 300 mg caps"
+    _, second, *_ = _lines(_card(items=items, delivery="pickup"), width)
+    assert "…" not in second or "Metformin…" in second, second
+    assert "2 items" in second or "Metformin" in second, second
+    assert second.rstrip().endswith("3h00"), second
 
 
 def test_detail_status_time_is_the_cards_and_names_a_later_record(url: str) -> None:

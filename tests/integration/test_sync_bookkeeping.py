@@ -207,11 +207,18 @@ def test_a_start_left_sending_then_cancelled_by_the_remote_is_settled_sent(
         source.close()
 
 
+#: the client gives up on an answer after this long, and the stand-in's "slow" answer comes
+#: later still. Every other call must be answered within it on a loaded machine (0.5 s was
+#: not: a loaded CI run timed out the PATCH sent again after a dropped one)
+LOST_AFTER_S = 2.0
+SLOWER_S = 3.0
+
+
 def test_a_start_answered_too_late_unread_then_cancelled_by_the_remote_is_settled_sent(
     services: Callable[[str], OrderService], sandbox_server: SandboxServer
 ) -> None:
     service = services("AB")
-    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=0.5)
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=LOST_AFTER_S)
     worker = SyncWorker(service, source, policy=NO_WAIT)
     try:
         worker.pull()
@@ -219,7 +226,7 @@ def test_a_start_answered_too_late_unread_then_cancelled_by_the_remote_is_settle
         service.act(uid, Action.START)
         # the PATCH is applied, its answer comes after the client gave up, and the read-back
         # at once is throttled: nothing learned
-        sandbox_server.set_faults(next=["slow"], slow_s=0.6, methods=["PATCH"])
+        sandbox_server.set_faults(next=["slow"], slow_s=SLOWER_S, methods=["PATCH"])
         throttle_next_read(source, uid)
         worker.push(max_passes=1)
         assert [(r["state"], r["maybe_applied"]) for r in rows_of(service, uid)] == [
@@ -254,13 +261,13 @@ def test_a_lost_answer_is_read_back_at_once(
     applied: bool,
 ) -> None:
     service = services("AB")
-    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=0.5)
+    source = sandbox_server.source(rate_limit_per_s=None, timeout_s=LOST_AFTER_S)
     worker = SyncWorker(service, source, policy=NO_WAIT)
     try:
         worker.pull()
         uid = sorted(r["id"] for r in service.store.board_rows())[0]
         service.act(uid, Action.START)
-        sandbox_server.set_faults(next=[fault], slow_s=0.6, methods=["PATCH"])
+        sandbox_server.set_faults(next=[fault], slow_s=SLOWER_S, methods=["PATCH"])
 
         worker.push(max_passes=1)  # one pass: the PATCH, its answer lost, the read-back
 

@@ -233,8 +233,11 @@ def tint(card: Card, now: datetime, selected: bool) -> str:
         return "column--cursor"
     if urgency(card, now) == "overdue":
         return "column--late-card"
-    return "column--stat-card" if card.priority == "stat" and not card.status.is_terminal \
-        else "column--card"  # fmt: skip
+    return (
+        "column--stat-card"
+        if card.priority == "stat" and not card.status.is_terminal
+        else "column--card"
+    )
 
 
 def card_lines(
@@ -268,9 +271,12 @@ def card_lines(
     late = urgency(card, now)
     due = due_text(card, now)
     since = Segment(f" {age(card.status_since, now)} ", fg("column--dim"))
-    head = [mark, *_source(card, fg("column--source"), marks),
-            Segment(f" {card.name} ", base + Style(bold=True)),
-            Segment(card.initials, base)]  # fmt: skip
+    head = [
+        mark,
+        *_source(card, fg("column--source"), marks),
+        Segment(f" {card.name} ", base + Style(bold=True)),
+        Segment(card.initials, base),
+    ]
     # the order's name and the patient's initials are what a person reads first: the due
     # text gives way, never they
     room = width - sum(len(seg.text) for seg in head)
@@ -291,24 +297,36 @@ def card_lines(
     flags = [Segment(text, fg(component)) for text, component in fitted]
     delivery = _DELIVERY.get(card.delivery, card.delivery)
     lead = f"   {delivery} · " if compact else "   "
-    # the time in status keeps its own space; the items give way by whole items
-    items = lead + fit_items(card.items, width - len(lead) - len(since.text))
+    # the time in status keeps its own space; the items give way by whole items. Before
+    # they are only ``…``, the time's right margin gives way, then the `` · `` after the
+    # delivery (``pickup 2 items 3h15``)
+    tight = Segment(since.text.rstrip(" "), since.style)
+    tries = [(lead, since), (lead, tight)]
+    if compact:
+        tries += [(f"   {delivery} ", since), (f"   {delivery} ", tight)]
+    for lead, since in tries:
+        fitted = fit_items(card.items, width - len(lead) - len(since.text))
+        if fitted != "…":
+            break
+    else:  # nothing readable fits: the line as it was, with its ``…``
+        (lead, since), fitted = tries[0], "…"
+    items = lead + fitted
     lines = [
         _fit([*head, *flags], due_seg, width, base),
         _fit([Segment(items, fg("column--item"))], [since], width, base),
     ]
     if not compact:
         lines.append(_fit([Segment(f"   {delivery}", fg("column--dim"))], [], width, base))
-    lines.append(Strip([Segment("─" * width, rule)], width)
-                 if not selected else Strip.blank(width, base))  # fmt: skip
+    lines.append(
+        Strip([Segment("─" * width, rule)], width) if not selected else Strip.blank(width, base)
+    )
     return lines
 
 
 def _colour_only(style: Style) -> Style:
     """A component's colour and weight without its background (which would cut a hole
     in the card's own)."""
-    return Style(color=style.color, bold=style.bold, italic=style.italic,
-                 reverse=style.reverse)  # fmt: skip
+    return Style(color=style.color, bold=style.bold, italic=style.italic, reverse=style.reverse)
 
 
 def _source(card: Card, style: Style, marks: bool) -> list[Segment]:

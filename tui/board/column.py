@@ -192,9 +192,16 @@ class ColumnView(ScrollView, can_focus=False):
 
     def _render_card(self, card: Card, width: int, selected: bool) -> list[Strip]:
         rule = self.rich_style + self.get_component_rich_style("column--dim")
-        return card_lines(card, self._now, width, selected=selected, compact=self.compact,
-                          style=self.get_component_rich_style, rule=rule,
-                          marks=self.marks)  # fmt: skip
+        return card_lines(
+            card,
+            self._now,
+            width,
+            selected=selected,
+            compact=self.compact,
+            style=self.get_component_rich_style,
+            rule=rule,
+            marks=self.marks,
+        )
 
 
 def column_title(

@@ -36,8 +36,10 @@ def down_sentence(since: datetime) -> str:
 
 def reopened_sentence(at: datetime, path: str) -> str:
     """What the board and the wall say after reopening a replaced SQLite file."""
-    return (f"the database file was replaced at {at.astimezone():%H:%M:%S}: now reading the "
-            f"new {visible(path)}")  # fmt: skip
+    return (
+        f"the database file was replaced at {at.astimezone():%H:%M:%S}: now reading the "
+        f"new {visible(path)}"
+    )
 
 
 #: A source's health is old when no worker wrote it for this many sync intervals...
@@ -150,8 +152,12 @@ def compact_health_line(
     columns): a source with news (offline, queued, failed, connecting, no sync) keeps its
     part, the ones simply online are counted: ``photon offline since 10:02 · 3 online``."""
     names = shown_sources(configured, health)
-    parts = [source_health(n, health.get(n), configured=n in configured, now=now,
-                           stale_after=stale_after) for n in names]  # fmt: skip
+    parts = [
+        source_health(
+            n, health.get(n), configured=n in configured, now=now, stale_after=stale_after
+        )
+        for n in names
+    ]
     troubled = [p for n, p in zip(names, parts, strict=True) if p.plain != f"{visible(n)} online"]
     fine = len(parts) - len(troubled)
     if not troubled:

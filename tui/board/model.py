@@ -152,7 +152,7 @@ class Card:
         "sync_retry",
         "target",
         "version",
-    )  # fmt: skip
+    )
 
     fulfill_at: _Rarely[datetime | None] = _Rarely()
     created_at: _Rarely[datetime | None] = _Rarely()
@@ -254,8 +254,15 @@ class Card:
         if not isinstance(row, Mapping):
             return cls.from_card_row(row, failed, retry)
         # interned: a handful of distinct words shared by 100,000 cards, not one copy each
-        return cls._make(row, intern(str(row["priority"])), intern(str(row["delivery_type"])),
-                         bool(row["on_hold"]), failed, row["tracking_number"], retry)  # fmt: skip
+        return cls._make(
+            row,
+            intern(str(row["priority"])),
+            intern(str(row["delivery_type"])),
+            bool(row["on_hold"]),
+            failed,
+            row["tracking_number"],
+            retry,
+        )
 
     @classmethod
     def from_card_row(cls, row: Sequence[Any], failed: bool, retry: datetime | None = None) -> Card:
@@ -284,24 +291,46 @@ class Card:
         card.source = source = _interned(source)
         card.pending = False
         card.due = _instant(due_at) if due_at is not None else _FAR
-        if (fulfill_at is None and (due_at is not None or created_at is None) and not fill_step
-                and not filled_by and not check_note and not note_count and not flags
-                and not scan_progress and request_kind is None and tracking is None
-                and remote_status is None and not on_hold and will_call_bin is None
-                and picked_up_at is None and picked_up_by is None):  # fmt: skip
+        if (
+            fulfill_at is None
+            and (due_at is not None or created_at is None)
+            and not fill_step
+            and not filled_by
+            and not check_note
+            and not note_count
+            and not flags
+            and not scan_progress
+            and request_kind is None
+            and tracking is None
+            and remote_status is None
+            and not on_hold
+            and will_call_bin is None
+            and picked_up_at is None
+            and picked_up_by is None
+        ):
             card.rare = _DOB if patient_dob else _PLAIN  # nothing rare: shared defaults
             return card
         card.rare = _rare(
-            fulfill_at, created_at if due_at is None else None,
+            fulfill_at,
+            created_at if due_at is None else None,
             request_kind == CANCELLATION,
-            held_by_remote(on_hold, hold_by) and _holds_apart(source), tracking,
-            _remote_badge(source, remote_status), fill_step, filled_by, check_note,
-            note_count or 0, flags or "", scan_progress,
+            held_by_remote(on_hold, hold_by) and _holds_apart(source),
+            tracking,
+            _remote_badge(source, remote_status),
+            fill_step,
+            filled_by,
+            check_note,
+            note_count or 0,
+            flags or "",
+            scan_progress,
             visible(hold_reason or "") if on_hold else None,
             visible(hold_by or "") if on_hold else None,
             hold_since if on_hold else None,
-            will_call_bin, picked_up_at, picked_up_by, bool(patient_dob),
-        )  # fmt: skip
+            will_call_bin,
+            picked_up_at,
+            picked_up_by,
+            bool(patient_dob),
+        )
         return card
 
     @classmethod
@@ -309,8 +338,9 @@ class Card:
         """A card from the order the service returned after a move (no second read)."""
         data = view.model_dump()
         tracking = view.tracking.number if view.tracking else None
-        return cls._make(data, view.priority.value, view.delivery_type.value, view.hold, failed,
-                         tracking, retry)  # fmt: skip
+        return cls._make(
+            data, view.priority.value, view.delivery_type.value, view.hold, failed, tracking, retry
+        )
 
     @classmethod
     def _make(
@@ -373,8 +403,7 @@ class Card:
         if self.due_at is not None and self.target is self.due_at:
             return  # its due time is its target, and its instant was computed when made
         if self.due_at is None and self.created_at is not None:
-            self.target = promise(None, self.created_at, self.priority, self.delivery,
-                                  targets).at  # fmt: skip
+            self.target = promise(None, self.created_at, self.priority, self.delivery, targets).at
         else:
             self.target = self.due_at
         self.due = self._due()
@@ -393,13 +422,21 @@ class Card:
         """What the lifecycle decides on under the floor's ``check`` rule: every rule about
         the card is asked of it."""
         step = Step(self.fill_step) if self.fill_step else None
-        return OrderFacts(self.status, self.on_hold, self.fulfill_at,
-                          cancel_requested=self.cancel_requested,
-                          remote_hold=self.remote_hold, check=check, step=step,
-                          filler=self.filled_by, hold_reason=self.hold_reason,
-                          hold_by=self.hold_by, hold_since=self.hold_since,
-                          delivery=_delivery(self.delivery),
-                          picked_up=self.picked_up_at is not None)  # fmt: skip
+        return OrderFacts(
+            self.status,
+            self.on_hold,
+            self.fulfill_at,
+            cancel_requested=self.cancel_requested,
+            remote_hold=self.remote_hold,
+            check=check,
+            step=step,
+            filler=self.filled_by,
+            hold_reason=self.hold_reason,
+            hold_by=self.hold_by,
+            hold_since=self.hold_since,
+            delivery=_delivery(self.delivery),
+            picked_up=self.picked_up_at is not None,
+        )
 
     def scheduled(self, now: datetime) -> bool:
         return is_scheduled(self.fulfill_at, now)

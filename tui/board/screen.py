@@ -129,10 +129,16 @@ class BoardScreen(Contained, Screen[None]):
     def compose(self) -> ComposeResult:
         rx = self.rx
         answer = (rx.key_display("accept_cancel"), rx.key_display("reject_cancel"))
-        yield BoardView(rx.service.store, rx.settings, rx.clock,
-                        ack_key=rx.key_display("acknowledge"), answer_keys=answer)  # fmt: skip
-        yield Input(placeholder="filter: name, patient, item or source:NAME (Esc clears)",
-                    id="filter")  # fmt: skip
+        yield BoardView(
+            rx.service.store,
+            rx.settings,
+            rx.clock,
+            ack_key=rx.key_display("acknowledge"),
+            answer_keys=answer,
+        )
+        yield Input(
+            placeholder="filter: name, patient, item or source:NAME (Esc clears)", id="filter"
+        )
         yield NoticeLine(id="notice")
         yield Footer()
 
@@ -219,8 +225,13 @@ class BoardScreen(Contained, Screen[None]):
         merchant asked to cancel, a hold placed in Shopify, a check by the filler, nobody
         signed in) still goes to the service, whose sentence says why and is audited."""
         card = self.card
-        if (card is not None and self.view.loaded and not card.pending and spec.needs_legal
-                and spec.needs_legal & (card.explained | self._told(card))):  # fmt: skip
+        if (
+            card is not None
+            and self.view.loaded
+            and not card.pending
+            and spec.needs_legal
+            and spec.needs_legal & (card.explained | self._told(card))
+        ):
             getattr(self, f"action_{spec.method}")(*spec.args)
             return
         self.rx.say(f"{key}: {self.why_not(spec)}", "warning")
@@ -250,8 +261,15 @@ class BoardScreen(Contained, Screen[None]):
         elif spec.id == "hold" and card.on_hold:
             action = Action.RELEASE
         try:
-            apply(card.facts(self.rx.service.check), action, self.rx.clock(), reason="-",
-                  name=card.name, held_at=source_label(card.source), by=self.rx.person)  # fmt: skip
+            apply(
+                card.facts(self.rx.service.check),
+                action,
+                self.rx.clock(),
+                reason="-",
+                name=card.name,
+                held_at=source_label(card.source),
+                by=self.rx.person,
+            )
         except TransitionError as exc:
             said = str(exc) if exc.named else f"{card.name}: {exc}"
             return self.view.named(said, card.name, card.source)
@@ -438,8 +456,11 @@ class BoardScreen(Contained, Screen[None]):
         its items (ticked, or refused loudly). False: not a product, or no order in filling
         under the cursor (the scan is then read as an order's code)."""
         card = self.card
-        if card is None or card.status is not Status.PROCESSING or self.step(card) not in (
-            None, Step.FILLING):  # fmt: skip
+        if (
+            card is None
+            or card.status is not Status.PROCESSING
+            or self.step(card) not in (None, Step.FILLING)
+        ):
             return False
         from rxfloor.core.products import read_product
 
@@ -522,9 +543,12 @@ class BoardScreen(Contained, Screen[None]):
             if reason:
                 self.move(card, Action.REJECT_CANCEL, reason)
 
-        screen = reject_cancel_screen(card.name, subject=f"{card.name} · {card.initials} · "
-                                      f"{card.items}", source=source_label(card.source),
-                                      message=message.order.request_message)  # fmt: skip
+        screen = reject_cancel_screen(
+            card.name,
+            subject=f"{card.name} · {card.initials} · {card.items}",
+            source=source_label(card.source),
+            message=message.order.request_message,
+        )
         self.ask(screen, done)
 
     def move(
@@ -570,8 +594,14 @@ class BoardScreen(Contained, Screen[None]):
     ) -> None:
         service = self.rx.service
         try:
-            result = service.act(card_id, action, reason=reason, expected_version=version,
-                                 tracking=tracking, counter=counter or Counter())  # fmt: skip
+            result = service.act(
+                card_id,
+                action,
+                reason=reason,
+                expected_version=version,
+                tracking=tracking,
+                counter=counter or Counter(),
+            )
         except Exception as exc:
             # a refusal carries the order as it is now; an internal error is a sentence
             known = isinstance(exc, ServiceError | StoreError)
@@ -710,8 +740,14 @@ class BoardScreen(Contained, Screen[None]):
     def _detail_loaded(self, message: DetailLoaded) -> None:
         if self.app.screen is not self or self.rx.keys_seen != self._detail_keys:
             return  # the pharmacist typed on (Enter then g): no detail on top of that
-        title, body = detail_text(message.order, message.items, message.history, message.errors,
-                                  now=self.rx.clock(), targets=self.model.targets)  # fmt: skip
+        title, body = detail_text(
+            message.order,
+            message.items,
+            message.history,
+            message.errors,
+            now=self.rx.clock(),
+            targets=self.model.targets,
+        )
         goto = ",".join(self.rx.key_names("goto"))
         self.app.push_screen(DetailScreen(title, body, goto))
 
@@ -767,9 +803,16 @@ class BoardScreen(Contained, Screen[None]):
                 with store.read() as conn:
                     row = next((found for r in refs if (found := bq.resolve_order(conn, r))), None)
             except bq.AmbiguousOrder as exc:  # a scanner cannot type SOURCE:ID: pick one
-                choices = [(str(r["id"]), str(r["source"]), str(r["name"]),
-                            str(r["patient_name"] or ""), str(r["status"]))
-                           for r in exc.rows]  # fmt: skip
+                choices = [
+                    (
+                        str(r["id"]),
+                        str(r["source"]),
+                        str(r["name"]),
+                        str(r["patient_name"] or ""),
+                        str(r["status"]),
+                    )
+                    for r in exc.rows
+                ]
                 self.post_message(OrderAmbiguous(refs[-1], choices))
                 return
             if row is None:
@@ -792,8 +835,10 @@ class BoardScreen(Contained, Screen[None]):
         from rxfloor.tui.screens.pick import PickOrderScreen
 
         names = dict.fromkeys(name for _, _, name, _, _ in message.choices)
-        rows = [(card_id, source_label(source), name, initials(patient), status)
-                for card_id, source, name, patient, status in message.choices]  # fmt: skip
+        rows = [
+            (card_id, source_label(source), name, initials(patient), status)
+            for card_id, source, name, patient, status in message.choices
+        ]
 
         def picked(card_id: str | None) -> None:
             if card_id and not self.focus_order(card_id):
@@ -838,8 +883,7 @@ class BoardScreen(Contained, Screen[None]):
         if people.all():
             member = people.get(name) or people.get(name.upper())
             if member is None:
-                self.refuse_sign_in(name, f"{name} is not on the floor's list "
-                                    "(rxfloor people add)")  # fmt: skip
+                self.refuse_sign_in(name, f"{name} is not on the floor's list (rxfloor people add)")
                 return
             self.sign_in(member)
             return

@@ -134,8 +134,12 @@ class AlertBanner(Static):
         if alerts:
             first = alerts[0]
             more = f" (1 of {len(alerts)})" if len(alerts) > 1 else ""
-            words = marked(str(first["message"]), str(first.get("order_name") or ""),
-                           str(first.get("order_source") or ""), marks)  # fmt: skip
+            words = marked(
+                str(first["message"]),
+                str(first.get("order_name") or ""),
+                str(first.get("order_source") or ""),
+                marks,
+            )
             self.update(f" ⚠ {shown(words)}{more}{_how(first, ack_key, answer_keys)}")
 
 
@@ -202,8 +206,12 @@ class BoardView(Contained, Vertical):
         # thread (a Textual worker would start only once the event loop has a turn)
         self._per_column = self.app.size.height // _CARD_ROWS + 2
         self._page = Future()
-        threading.Thread(target=self._read_first_page, args=(self._page, self._per_column),
-                         name="board-first-page", daemon=True).start()  # fmt: skip
+        threading.Thread(
+            target=self._read_first_page,
+            args=(self._page, self._per_column),
+            name="board-first-page",
+            daemon=True,
+        ).start()
         yield BoardHeader()
         yield AlertBanner()
         yield Static(empty_hint(), id="empty-hint", markup=False)
@@ -339,8 +347,9 @@ class BoardView(Contained, Vertical):
         self._keys_may_have_changed()
 
     def _header(self) -> None:
-        self.query_one(BoardHeader).show(self.clock(), self.settings, self.health, self.sources,
-                                         self.exceptions, self.db_down)  # fmt: skip
+        self.query_one(BoardHeader).show(
+            self.clock(), self.settings, self.health, self.sources, self.exceptions, self.db_down
+        )
 
     def refresh_header(self) -> None:
         self._header()
@@ -387,8 +396,9 @@ class BoardView(Contained, Vertical):
     def show_order(self, order: OrderView) -> None:
         """The order as the service returned it after a move: no read of our own."""
         old = self.model.cards.get(order.id)
-        card = Card.from_view(order, failed=old.sync_failed if old else False,
-                              retry=old.sync_retry if old else None)  # fmt: skip
+        card = Card.from_view(
+            order, failed=old.sync_failed if old else False, retry=old.sync_retry if old else None
+        )
         self.paint(self.model.place([card]), {card.id})
 
     def _flag_failed(self, marks: bq.SyncMarks, ids: Iterable[str] | None = None) -> None:
@@ -452,13 +462,20 @@ class BoardView(Contained, Vertical):
     def _changes_arrived(self, message: ChangesArrived) -> None:
         if message.rows:
             before = self.card
-            if any(r["id"] not in self.model.cards and r["priority"] == "stat"
-                   and not Status(r["status"]).is_terminal for r in message.rows):  # fmt: skip
+            if any(
+                r["id"] not in self.model.cards
+                and r["priority"] == "stat"
+                and not Status(r["status"]).is_terminal
+                for r in message.rows
+            ):
                 self.ring()  # a new stat order
             self.show_rows(message.rows, message.failed)
             after = self.card
-            if (before is not None and before.id in {r["id"] for r in message.rows}
-                    and (after is None or after.id != before.id)):  # fmt: skip
+            if (
+                before is not None
+                and before.id in {r["id"] for r in message.rows}
+                and (after is None or after.id != before.id)
+            ):
                 now_on = self.named(after.name, after.name, after.source) if after else None
                 self._taken_away(before.id, now_on)
         if message.confirmed:
@@ -538,8 +555,9 @@ class BoardView(Contained, Vertical):
             self.ring()  # a new alert (not the ones open when the board opened)
         self._alerts_read = True
         self.alerts = alerts
-        self.query_one(AlertBanner).show(self.alerts, self.ack_key, self.answer_keys,
-                                         marks=self.marks)  # fmt: skip
+        self.query_one(AlertBanner).show(
+            self.alerts, self.ack_key, self.answer_keys, marks=self.marks
+        )
         self._keys_may_have_changed()
 
     def _open(self, alert: Mapping[Any, Any]) -> bool:
@@ -560,13 +578,28 @@ class BoardView(Contained, Vertical):
         try:
             store = self.store
             statuses, since = [s.value for s in Status], day_start(self.clock())
-            read = bq.board_first_page(store, statuses, since, self.clock(), self.model.targets,
-                                       per_column, Card.from_card_row,
-                                       whole=WHOLE_AT_ONCE)  # fmt: skip
+            read = bq.board_first_page(
+                store,
+                statuses,
+                since,
+                self.clock(),
+                self.model.targets,
+                per_column,
+                Card.from_card_row,
+                whole=WHOLE_AT_ONCE,
+            )
             health, alerts = store.sync_health(self.sources), store.open_alerts()
-            page.set_result(BoardLoaded(read.cursor, read.made, health, alerts,
-                                        counts=read.counts, sources=read.sources,
-                                        complete=read.complete))  # fmt: skip
+            page.set_result(
+                BoardLoaded(
+                    read.cursor,
+                    read.made,
+                    health,
+                    alerts,
+                    counts=read.counts,
+                    sources=read.sources,
+                    complete=read.complete,
+                )
+            )
         except BaseException as exc:  # raised again by the worker below
             page.set_exception(exc)
 
@@ -593,8 +626,7 @@ class BoardView(Contained, Vertical):
         (:class:`DatabaseBack`); the feed keeps its cursor meanwhile, so what changed is
         read when it is back."""
         try:
-            for event in change_batches(self.store, self._stop, since=since,
-                                        clock=self.clock):  # fmt: skip
+            for event in change_batches(self.store, self._stop, since=since, clock=self.clock):
                 if isinstance(event, FeedDown):
                     self.post_message(DatabaseDown(event.since, event.error))
                 elif isinstance(event, FeedBack):

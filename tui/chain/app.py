@@ -42,9 +42,15 @@ def health(line: PharmacyLine, now: datetime) -> Text:
 
 def table(lines: list[PharmacyLine], now: datetime) -> Table:
     t = Table(expand=True, header_style="bold")
-    for name, justify in (("pharmacy", "left"), ("open", "right"), ("processing", "right"),
-                          ("late", "right"), ("on hold", "right"), ("exceptions", "right"),
-                          ("sync", "left")):  # fmt: skip
+    for name, justify in (
+        ("pharmacy", "left"),
+        ("open", "right"),
+        ("processing", "right"),
+        ("late", "right"),
+        ("on hold", "right"),
+        ("exceptions", "right"),
+        ("sync", "left"),
+    ):
         t.add_column(name, justify=justify)  # type: ignore[arg-type]
     for line in lines:
         if line.error is not None:
@@ -52,8 +58,15 @@ def table(lines: list[PharmacyLine], now: datetime) -> Table:
             continue
         late = Text(str(line.late), style="bold red" if line.late else "")
         exc = Text(str(line.exceptions), style="bold yellow" if line.exceptions else "")
-        t.add_row(line.name, str(line.open), str(line.processing), late, str(line.on_hold),
-                  exc, health(line, now))  # fmt: skip
+        t.add_row(
+            line.name,
+            str(line.open),
+            str(line.processing),
+            late,
+            str(line.on_hold),
+            exc,
+            health(line, now),
+        )
     return t
 
 

@@ -21,17 +21,29 @@ if TYPE_CHECKING:
 
 def add_parser(subcommands: Subcommands) -> None:
     p = add_command(
-        subcommands, "chain", handle,
+        subcommands,
+        "chain",
+        handle,
         help="several pharmacies at a glance (read-only, one line each)",
         description="Per pharmacy: open and processing orders, late ones, exceptions (parked "
         "pushes and open alerts) and sync health, live. Pharmacies: the config file's [chain] "
-        "section (name = \"URL\") and --pharmacy NAME=URL. Keys: q quits.",
-    )  # fmt: skip
-    p.add_argument("--pharmacy", action="append", default=[], metavar="NAME=URL",
-                   help="a pharmacy's database (repeatable)")  # fmt: skip
+        'section (name = "URL") and --pharmacy NAME=URL. Keys: q quits.',
+    )
+    p.add_argument(
+        "--pharmacy",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="a pharmacy's database (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="print one snapshot as JSON and exit")
-    p.add_argument("--every", type=float, default=2.0, metavar="S",
-                   help="seconds between reads on the screen (default 2)")  # fmt: skip
+    p.add_argument(
+        "--every",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds between reads on the screen (default 2)",
+    )
 
 
 def chain_of(args: argparse.Namespace, ctx: Context) -> list[Pharmacy]:
@@ -90,5 +102,6 @@ def snapshot_json(chain: object) -> str:
     assert isinstance(chain, Chain)
     now = utcnow()
     lines = [line.as_json() for line in chain.snapshot(now)]
-    return json.dumps({"at": now, "pharmacies": lines}, default=lambda v: v.isoformat(),
-                      ensure_ascii=False)  # fmt: skip
+    return json.dumps(
+        {"at": now, "pharmacies": lines}, default=lambda v: v.isoformat(), ensure_ascii=False
+    )

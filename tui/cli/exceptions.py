@@ -51,8 +51,11 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.service.store.read() as conn:
         items = exception_queue.queue(conn, Targets.from_settings(ctx.settings))
     if args.json:
-        print(json_array(i.model_dump(mode="json") | {"key": i.key, "late": i.late(now)}
-                         for i in items))  # fmt: skip
+        print(
+            json_array(
+                i.model_dump(mode="json") | {"key": i.key, "late": i.late(now)} for i in items
+            )
+        )
         return ExitCode.OK
     print(f"{'SINCE':<16}  {'SOURCE':<10}  {'ORDER':<12}  {'KIND':<14}  {'MOVE':>6}  WORDS")
     for i in items:

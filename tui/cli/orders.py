@@ -92,9 +92,11 @@ def _count(raw: str) -> int:
 def add_parsers(subcommands: Subcommands) -> None:
     """Register ``seed``, ``orders``, the moves and ``history``."""
     seed = add_command(
-        subcommands, "seed", _seed,
+        subcommands,
+        "seed",
+        _seed,
         help="add realistic sample orders (never pushed to a remote)",
-    )  # fmt: skip
+    )
     seed.add_argument("--count", type=_count, default=50)
     seed.add_argument("--seed", type=int, default=0, help="same seed, same orders")
 
@@ -104,44 +106,76 @@ def add_parsers(subcommands: Subcommands) -> None:
 
     for action, text, needs_reason in _MOVES:
         cmd = add_command(subcommands, _COMMAND[action], _mover(action), help=text)
-        cmd.add_argument("id", type=_text("order id", _REF_MAX),
-                         help="uid or name (#1001); SOURCE:ID where it is ambiguous")  # fmt: skip
+        cmd.add_argument(
+            "id",
+            type=_text("order id", _REF_MAX),
+            help="uid or name (#1001); SOURCE:ID where it is ambiguous",
+        )
         if needs_reason:
             cmd.add_argument("--reason", required=True, type=_text("reason", _REASON_MAX))
         if action in (Action.FINISH, Action.ADVANCE):
-            cmd.add_argument("--tracking", type=_text("tracking number", _TRACKING_MAX),
-                             metavar="NUMBER", help="the parcel's tracking number")  # fmt: skip
-            cmd.add_argument("--carrier", type=_text("carrier", _TRACKING_MAX),
-                             help="the tracking number's company (with --tracking)")  # fmt: skip
-            cmd.add_argument("--tracking-url", type=_text("tracking URL", _URL_MAX),
-                             metavar="URL", help="where the parcel is tracked")  # fmt: skip
-            cmd.add_argument("--bin", type=_text("bin", _BIN_MAX), metavar="BIN",
-                             help="the will-call bin a pickup order waits in (B12)")  # fmt: skip
+            cmd.add_argument(
+                "--tracking",
+                type=_text("tracking number", _TRACKING_MAX),
+                metavar="NUMBER",
+                help="the parcel's tracking number",
+            )
+            cmd.add_argument(
+                "--carrier",
+                type=_text("carrier", _TRACKING_MAX),
+                help="the tracking number's company (with --tracking)",
+            )
+            cmd.add_argument(
+                "--tracking-url",
+                type=_text("tracking URL", _URL_MAX),
+                metavar="URL",
+                help="where the parcel is tracked",
+            )
+            cmd.add_argument(
+                "--bin",
+                type=_text("bin", _BIN_MAX),
+                metavar="BIN",
+                help="the will-call bin a pickup order waits in (B12)",
+            )
         if action is Action.HANDOFF:
             who = cmd.add_mutually_exclusive_group(required=True)
-            who.add_argument("--dob", type=_date, metavar="YYYY-MM-DD",
-                             help="the date of birth the patient gave (checked against the "
-                             "source's)")  # fmt: skip
-            who.add_argument("--id-checked", action="store_true",
-                             help="the patient's identity was checked (no date of birth on "
-                             "file)")  # fmt: skip
+            who.add_argument(
+                "--dob",
+                type=_date,
+                metavar="YYYY-MM-DD",
+                help="the date of birth the patient gave (checked against the source's)",
+            )
+            who.add_argument(
+                "--id-checked",
+                action="store_true",
+                help="the patient's identity was checked (no date of birth on file)",
+            )
 
-    note = add_command(subcommands, "note", _note,
-                       help="a note on an order for the floor (audited, never sent)")  # fmt: skip
-    note.add_argument("id", type=_text("order id", _REF_MAX),
-                      help="uid or name (#1001); SOURCE:ID where it is ambiguous")  # fmt: skip
+    note = add_command(
+        subcommands, "note", _note, help="a note on an order for the floor (audited, never sent)"
+    )
+    note.add_argument(
+        "id",
+        type=_text("order id", _REF_MAX),
+        help="uid or name (#1001); SOURCE:ID where it is ambiguous",
+    )
     note.add_argument("text", nargs="+", help="the note (words are joined)")
 
-    product = add_command(subcommands, "product", _product,
-                          help="a product scanned while filling an order")  # fmt: skip
+    product = add_command(
+        subcommands, "product", _product, help="a product scanned while filling an order"
+    )
     product.add_argument("id", type=_text("order id", _REF_MAX))
     product.add_argument("code", help="what the scanner read: GS1, EAN/UPC/GTIN, NDC, PZN")
 
-    hist = add_command(subcommands, "history", _history,
-                       help="the audit trail of one order (--batch: a recall)")  # fmt: skip
+    hist = add_command(
+        subcommands, "history", _history, help="the audit trail of one order (--batch: a recall)"
+    )
     hist.add_argument("id", nargs="?", type=_text("order id", _REF_MAX))
-    hist.add_argument("--batch", type=_text("batch", 64),
-                      help="every pack of this batch scanned into an order (a recall)")  # fmt: skip
+    hist.add_argument(
+        "--batch",
+        type=_text("batch", 64),
+        help="every pack of this batch scanned into an order (a recall)",
+    )
     hist.add_argument("--json", action="store_true")
 
 
@@ -170,10 +204,18 @@ def _mover(action: Action) -> Handler:
             tracking = Tracking(company=args.carrier, number=number, url=args.tracking_url)
         from rxfloor.core.service import Counter
 
-        counter = Counter(bin=getattr(args, "bin", None), dob=getattr(args, "dob", None),
-                          id_checked=getattr(args, "id_checked", False))  # fmt: skip
-        result = ctx.service.act(args.id, action, reason=getattr(args, "reason", None),
-                                 tracking=tracking, counter=counter)  # fmt: skip
+        counter = Counter(
+            bin=getattr(args, "bin", None),
+            dob=getattr(args, "dob", None),
+            id_checked=getattr(args, "id_checked", False),
+        )
+        result = ctx.service.act(
+            args.id,
+            action,
+            reason=getattr(args, "reason", None),
+            tracking=tracking,
+            counter=counter,
+        )
         print(shown(result.summary))
         return ExitCode.OK
 
@@ -312,8 +354,10 @@ def _order_line(
     def tracked(company: str | None, number: str | None, url: str | None) -> str:
         if not number:
             return "null"
-        return (f'{{"company": {text(_stripped(company))}, "number": '
-                f'{text(_stripped(number))}, "url": {text(_stripped(url))}}}')  # fmt: skip
+        return (
+            f'{{"company": {text(_stripped(company))}, "number": '
+            f'{text(_stripped(number))}, "url": {text(_stripped(url))}}}'
+        )
 
     def line(row: Sequence[Any]) -> str:
         (oid, source, remote_id, name, status, remote_status, priority, delivery, patient,
@@ -322,8 +366,13 @@ def _order_line(
          t_url, fill_step, filled_by, checked_by, check_note, note_count, flags, scan_progress,
          will_call_bin, dob, picked_up_at, picked_up_by) = row  # fmt: skip
         due_json = stamp(due)
-        promised = promise(None if due is None else aware(due), aware(created),
-                           str(priority), str(delivery), targets)  # fmt: skip
+        promised = promise(
+            None if due is None else aware(due),
+            aware(created),
+            str(priority),
+            str(delivery),
+            targets,
+        )
         promised_json = due_json if promised.target is None else f'"{_utc(promised.at)}"'
         late = "true" if is_late(promised.at, str(status), now) else "false"
         return (
@@ -384,8 +433,10 @@ def print_orders(
         promised = promise_of(r, targets)
         due = promised.at.astimezone().strftime("%Y-%m-%d %H:%M") + ("*" if promised.target else "")
         hold = "yes" if v.hold else ""
-        print(f"{visible(v.name):<12} {v.status:<11} {v.priority:<7} {hold:<5} {v.version:>4}  "
-              f"{due:<17} {visible(v.items_summary[:60])}")  # fmt: skip
+        print(
+            f"{visible(v.name):<12} {v.status:<11} {v.priority:<7} {hold:<5} {v.version:>4}  "
+            f"{due:<17} {visible(v.items_summary[:60])}"
+        )
     print(f"{len(rows)} orders")
 
 
@@ -396,16 +447,31 @@ def _batch(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.store.read() as conn:
         rows = queries.batch_scans(conn, args.batch)
     if args.json:
-        print(json_array({"order": r["name"], "order_id": r["order_id"], "status": r["status"],
-                          "at": _utc(r["at"]), "by": r["actor"], "gtin": r["gtin"],
-                          "batch": r["batch"], "serial": r["serial"], "expiry": r["expiry"],
-                          "item": r["drug"]} for r in rows))  # fmt: skip
+        print(
+            json_array(
+                {
+                    "order": r["name"],
+                    "order_id": r["order_id"],
+                    "status": r["status"],
+                    "at": _utc(r["at"]),
+                    "by": r["actor"],
+                    "gtin": r["gtin"],
+                    "batch": r["batch"],
+                    "serial": r["serial"],
+                    "expiry": r["expiry"],
+                    "item": r["drug"],
+                }
+                for r in rows
+            )
+        )
         return ExitCode.OK
     for r in rows:
         at = r["at"].astimezone().strftime("%Y-%m-%d %H:%M")
-        print(f"{at}  {visible(r['name']):<10} {r['status']:<10} {visible(r['actor']):<6} "
-              f"{visible(r['drug'] or '-'):<24} GTIN {r['gtin'] or '-'}  "
-              f"serial {visible(r['serial'] or '-')}  exp {r['expiry'] or '-'}")  # fmt: skip
+        print(
+            f"{at}  {visible(r['name']):<10} {r['status']:<10} {visible(r['actor']):<6} "
+            f"{visible(r['drug'] or '-'):<24} GTIN {r['gtin'] or '-'}  "
+            f"serial {visible(r['serial'] or '-')}  exp {r['expiry'] or '-'}"
+        )
     print(f"{len(rows)} pack{'s' if len(rows) != 1 else ''} of batch {visible(args.batch)}")
     return ExitCode.OK
 
@@ -441,6 +507,8 @@ def _history(args: argparse.Namespace, ctx: Context) -> int:
         move = f"{e.from_status or '-'} -> {e.to_status or '-'}"
         why = f"  «{visible(e.reason)}»" if e.reason else ""
         at = e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{at}  {visible(e.actor):<10} {visible(e.station):<14} {e.action:<8} {move:<26} "
-              f"{e.source}{why}")  # fmt: skip
+        print(
+            f"{at}  {visible(e.actor):<10} {visible(e.station):<14} {e.action:<8} {move:<26} "
+            f"{e.source}{why}"
+        )
     return ExitCode.OK

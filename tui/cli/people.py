@@ -64,8 +64,12 @@ def _add(args: argparse.Namespace, ctx: Context) -> int:
     pin = _ask_pin() if args.pin else None
     member = _people(ctx).add(args.name, Role(args.role), badge=args.badge, pin=pin)
     badge = f", badge {member.badge}" if member.badge else ""
-    print(shown(f"added {member.name}: {member.role.value}{badge}"
-                + (", with a PIN" if member.has_pin else "")))  # fmt: skip
+    print(
+        shown(
+            f"added {member.name}: {member.role.value}{badge}"
+            + (", with a PIN" if member.has_pin else "")
+        )
+    )
     return ExitCode.OK
 
 
@@ -75,14 +79,26 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
 
     members = _people(ctx).all()
     if args.json:
-        print(json_array({"name": m.name, "role": m.role.value, "badge": m.badge,
-                          "pin": m.has_pin, "added_at": m.added_at.isoformat(),
-                          "added_by": m.added_by} for m in members))  # fmt: skip
+        print(
+            json_array(
+                {
+                    "name": m.name,
+                    "role": m.role.value,
+                    "badge": m.badge,
+                    "pin": m.has_pin,
+                    "added_at": m.added_at.isoformat(),
+                    "added_by": m.added_by,
+                }
+                for m in members
+            )
+        )
         return ExitCode.OK
     print(f"{'NAME':<8}  {'ROLE':<11}  {'BADGE':<16}  PIN")
     for m in members:
-        print(f"{visible(m.name):<8}  {m.role.value:<11}  {visible(m.badge or '-'):<16}  "
-              f"{'yes' if m.has_pin else 'no'}")  # fmt: skip
+        print(
+            f"{visible(m.name):<8}  {m.role.value:<11}  {visible(m.badge or '-'):<16}  "
+            f"{'yes' if m.has_pin else 'no'}"
+        )
     print(f"{len(members)} {'person' if len(members) == 1 else 'people'}")
     return ExitCode.OK
 

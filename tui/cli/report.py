@@ -29,14 +29,23 @@ def _day(raw: str) -> date:
 
 def add_parser(subcommands: Subcommands) -> None:
     p = add_command(
-        subcommands, "report", handle,
+        subcommands,
+        "report",
+        handle,
         help="the day's flow, turnaround and each person's moves (shift hand-over)",
         description="Received and finished per hour, the turnaround received → FINISHED "
         "(p50 / p90, per source and priority) and each person's moves, for one day of the "
         "floor's local time zone, from the audit trail.",
-    )  # fmt: skip
-    p.add_argument("--day", nargs="?", type=_day, const=None, default=None, metavar="DATE",
-                   help="YYYY-MM-DD in local time (default: today)")  # fmt: skip
+    )
+    p.add_argument(
+        "--day",
+        nargs="?",
+        type=_day,
+        const=None,
+        default=None,
+        metavar="DATE",
+        help="YYYY-MM-DD in local time (default: today)",
+    )
     form = p.add_mutually_exclusive_group()
     form.add_argument("--csv", action="store_true", help="one CSV table")
     form.add_argument("--json", action="store_true", help="one JSON object")
@@ -98,18 +107,31 @@ def as_csv(report: DayReport) -> str:
     out = io.StringIO()
     table = csv.writer(out, lineterminator="\n")
     blank = [""] * len(PERSON_ACTIONS)
-    table.writerow(["section", "key", "received", "finished", "count", "p50_min", "p90_min",
-                    *PERSON_ACTIONS])  # fmt: skip
-    table.writerow(["day", report.day.isoformat(), report.received, report.finished,
-                    "", "", "", *blank])  # fmt: skip
+    table.writerow(
+        ["section", "key", "received", "finished", "count", "p50_min", "p90_min", *PERSON_ACTIONS]
+    )
+    table.writerow(
+        ["day", report.day.isoformat(), report.received, report.finished, "", "", "", *blank]
+    )
     for i, h in enumerate(report.hours):
         table.writerow(["hour", _hour(report, i), h.received, h.finished, "", "", "", *blank])
     for t in report.turnaround:
-        table.writerow(["turnaround", f"{t.source}/{t.priority}", "", "", t.count,
-                        f"{t.p50_min:g}", f"{t.p90_min:g}", *blank])  # fmt: skip
+        table.writerow(
+            [
+                "turnaround",
+                f"{t.source}/{t.priority}",
+                "",
+                "",
+                t.count,
+                f"{t.p50_min:g}",
+                f"{t.p90_min:g}",
+                *blank,
+            ]
+        )
     for actor, counts in report.people.items():
-        table.writerow(["person", actor, "", "", "", "", "",
-                        *(counts.get(a, 0) for a in PERSON_ACTIONS)])  # fmt: skip
+        table.writerow(
+            ["person", actor, "", "", "", "", "", *(counts.get(a, 0) for a in PERSON_ACTIONS)]
+        )
     return out.getvalue()
 
 
@@ -117,26 +139,36 @@ def as_text(report: DayReport) -> str:
     from rxfloor.core.report import PERSON_ACTIONS
     from rxfloor.core.text import visible
 
-    lines = [f"{report.day.isoformat()}: received {report.received} · finished "
-             f"{report.finished}", "", "hour    in  done"]  # fmt: skip
+    lines = [
+        f"{report.day.isoformat()}: received {report.received} · finished {report.finished}",
+        "",
+        "hour    in  done",
+    ]
     most = max((max(h.received, h.finished) for h in report.hours), default=0) or 1
     for i, h in enumerate(report.hours):
         if h.received or h.finished:  # bars: in above done, on one scale
-            lines.append(f"{_hour(report, i)}  {h.received:>3}  {h.finished:>4}  "
-                         f"{'▮' * round(30 * h.received / most):<30} "
-                         f"{'▯' * round(30 * h.finished / most)}")  # fmt: skip
+            lines.append(
+                f"{_hour(report, i)}  {h.received:>3}  {h.finished:>4}  "
+                f"{'▮' * round(30 * h.received / most):<30} "
+                f"{'▯' * round(30 * h.finished / most)}"
+            )
     lines += ["", "turnaround (received → FINISHED)   n    p50    p90"]
     for t in report.turnaround:
-        key = "all" if (t.source, t.priority) == ("all", "all") else (
-            t.source if t.priority == "all" else t.priority)  # fmt: skip
-        lines.append(f"  {visible(key):<32}{t.count:>3}  {_minutes(t.p50_min):>5}  "
-                     f"{_minutes(t.p90_min):>5}")  # fmt: skip
+        key = (
+            "all"
+            if (t.source, t.priority) == ("all", "all")
+            else (t.source if t.priority == "all" else t.priority)
+        )
+        lines.append(
+            f"  {visible(key):<32}{t.count:>3}  {_minutes(t.p50_min):>5}  {_minutes(t.p90_min):>5}"
+        )
     if not report.turnaround:
         lines.append("  nothing finished")
     lines += ["", "who    " + "  ".join(f"{a:>6}" for a in PERSON_ACTIONS)]
     for actor, counts in report.people.items():
-        lines.append(f"{visible(actor):<6} " + "  ".join(
-            f"{counts.get(a, 0):>6}" for a in PERSON_ACTIONS))  # fmt: skip
+        lines.append(
+            f"{visible(actor):<6} " + "  ".join(f"{counts.get(a, 0):>6}" for a in PERSON_ACTIONS)
+        )
     if not report.people:
         lines.append("  no moves made on the floor")
     return "\n".join(lines)

@@ -113,8 +113,10 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     name = args.source or _default()
     for flag, (dest, fits) in _options().items():
         if getattr(args, dest) is not None and name not in fits:
-            print(f"rxfloor sandbox: {flag} applies to --source {' or '.join(fits)} only",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"rxfloor sandbox: {flag} applies to --source {' or '.join(fits)} only",
+                file=sys.stderr,
+            )
             return ExitCode.CONFIG
     faults = {"fail_rate": args.fail_rate, "fault_seed": args.fault_seed, "slow_s": args.slow_s}
     try:
@@ -133,16 +135,21 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         # accepted connections inherit it: no 40 ms Nagle/delayed-ACK stall per answer
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as exc:
-        print(f"rxfloor sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"rxfloor sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return ExitCode.CONFIG
     host, port = sock.getsockname()[:2]
     host = f"[{host}]" if ":" in host else host
     server = uvicorn.Server(
         uvicorn.Config(
-            app, log_level="warning", access_log=False, timeout_graceful_shutdown=2,
+            app,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
         )
-    )  # fmt: skip
+    )
     root = f"http://{host}:{port}"
     print(
         f"rxfloor sandbox: serving {banner(root)} (control: {root}/_sandbox/); Ctrl+C stops",

@@ -83,16 +83,22 @@ class ServeError(Exception):
 
 def add_parser(subcommands: Subcommands) -> None:
     p = add_command(
-        subcommands, "serve", handle,
+        subcommands,
+        "serve",
+        handle,
         help="serve the wall screen (or the board) to browsers, behind a token",
         description="Serve `rxfloor watch` to browsers with textual-serve (one app process per "
         "browser connection, started only once the token was checked). The token comes from "
         f"${TOKEN_ENV}, else the file {TOKEN_FILE} in the state dir (created at the first "
         "start on 127.0.0.1). Open http://HOST:PORT/?token=TOKEN (see --print-url).",
-    )  # fmt: skip
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")  # fmt: skip
+    p.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)",
+    )
     p.add_argument("--board", action="store_true", help="serve the full board, not the wall")
     p.add_argument("--theme", help="the wall's theme (rxfloor-dark, -light, -high-contrast)")
     p.add_argument(
@@ -202,8 +208,11 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     ctx.service  # noqa: B018 — opens (and migrates) the database now: a bad one is one line here
     ctx.close()
     # what each app process reads: the same database and names as this command
-    os.environ.update(RXFLOOR_DATABASE_URL=settings.database_url, RXFLOOR_ACTOR=settings.actor,
-                      RXFLOOR_STATION=settings.station)  # fmt: skip
+    os.environ.update(
+        RXFLOOR_DATABASE_URL=settings.database_url,
+        RXFLOOR_ACTOR=settings.actor,
+        RXFLOOR_STATION=settings.station,
+    )
     child = [sys.executable, "-m", "rxfloor.tui.cli.serve", "board" if args.board else "watch"]
     if args.theme:
         child += ["--theme", args.theme]
@@ -211,10 +220,13 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     host, port = sock.getsockname()[:2]
     url = f"http://{_url_host(host)}:{port}/"
     what = "the board" if args.board else "the wall (watch)"
-    print(f"rxfloor serve: {what} on {url} (token from {where}; open {url}?token=…); "
-          "Ctrl+C stops", flush=True)  # fmt: skip
-    gate = Gate(shlex.join(child), token, public_url=public_url, title=f"rxfloor {what}",
-                board=args.board)  # fmt: skip
+    print(
+        f"rxfloor serve: {what} on {url} (token from {where}; open {url}?token=…); Ctrl+C stops",
+        flush=True,
+    )
+    gate = Gate(
+        shlex.join(child), token, public_url=public_url, title=f"rxfloor {what}", board=args.board
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(gate.run(sock))
     return ExitCode.OK
@@ -324,13 +336,25 @@ class Gate:
                 rest = [(k, v) for k, v in request.query.items() if k not in ("token", "station")]
                 location = request.path + (f"?{urlencode(rest)}" if rest else "")
                 answer = web.HTTPSeeOther(location)
-                answer.set_cookie(COOKIE, self.session, httponly=True, samesite="Strict",
-                                  secure=self._https(request), path="/")  # fmt: skip
+                answer.set_cookie(
+                    COOKIE,
+                    self.session,
+                    httponly=True,
+                    samesite="Strict",
+                    secure=self._https(request),
+                    path="/",
+                )
                 name = request.query.get("station")
                 if name is not None and _STATION.fullmatch(name):
-                    answer.set_cookie(STATION_COOKIE, name, httponly=True, samesite="Strict",
-                                      secure=self._https(request), path="/",
-                                      max_age=STATION_COOKIE_AGE)  # fmt: skip
+                    answer.set_cookie(
+                        STATION_COOKIE,
+                        name,
+                        httponly=True,
+                        samesite="Strict",
+                        secure=self._https(request),
+                        path="/",
+                        max_age=STATION_COOKIE_AGE,
+                    )
                 answer.headers["Cache-Control"] = "no-store"
                 answer.headers["Referrer-Policy"] = "no-referrer"
                 return answer
@@ -348,19 +372,23 @@ class Gate:
             """401 and nothing of the app; a browser is told in words what to do."""
             headers = {"WWW-Authenticate": 'Bearer realm="rxfloor"', "Cache-Control": "no-store"}
             if "text/html" in request.headers.get("Accept", "") and request.path == "/":
-                return web.Response(status=401, text=BAD_TOKEN_PAGE, content_type="text/html",
-                                    headers=headers)  # fmt: skip
+                return web.Response(
+                    status=401, text=BAD_TOKEN_PAGE, content_type="text/html", headers=headers
+                )
             return web.Response(status=401, text=BAD_TOKEN_TEXT, headers=headers)
 
         app = web.Application(middlewares=[gate])
-        aiohttp_jinja2.setup(app, loader=_offline_templates(jinja2, self.server.templates_path),
-                             autoescape=True)  # fmt: skip
-        app.add_routes([
-            web.get("/", self.index, name="index"),
-            web.get("/ws", self.websocket, name="websocket"),
-            web.get("/download/{key}", self.server.handle_download, name="download"),
-            web.static("/static", self.server.statics_path, name="static"),
-        ])  # fmt: skip
+        aiohttp_jinja2.setup(
+            app, loader=_offline_templates(jinja2, self.server.templates_path), autoescape=True
+        )
+        app.add_routes(
+            [
+                web.get("/", self.index, name="index"),
+                web.get("/ws", self.websocket, name="websocket"),
+                web.get("/download/{key}", self.server.handle_download, name="download"),
+                web.static("/static", self.server.statics_path, name="static"),
+            ]
+        )
         app.on_shutdown.append(self._close_sessions)
         return app
 
@@ -450,9 +478,13 @@ class Gate:
             async def close() -> None:
                 await websocket.close()
 
-            service = AppService(command, write_bytes=websocket.send_bytes,
-                                 write_str=websocket.send_str, close=close,
-                                 download_manager=self.server.download_manager)  # fmt: skip
+            service = AppService(
+                command,
+                write_bytes=websocket.send_bytes,
+                write_str=websocket.send_str,
+                close=close,
+                download_manager=self.server.download_manager,
+            )
             await service.start(number("width", 80), number("height", 24))
             await self.server._process_messages(websocket, service)
         except asyncio.CancelledError:
@@ -472,10 +504,15 @@ class Gate:
 
         from aiohttp import web
 
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
-                            stream=sys.stderr)  # fmt: skip
-        runner = web.AppRunner(self.application(), access_log_class=_access_log_class(),
-                               handle_signals=False, shutdown_timeout=5)  # fmt: skip
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+        )
+        runner = web.AppRunner(
+            self.application(),
+            access_log_class=_access_log_class(),
+            handle_signals=False,
+            shutdown_timeout=5,
+        )
         await runner.setup()
         await web.SockSite(runner, sock).start()
         stop = asyncio.Event()
@@ -496,8 +533,7 @@ def _access_log_class() -> type:
         status, seconds."""
 
         def log(self, request: Any, response: Any, time: float) -> None:
-            self.logger.info("%s %s %s %.3fs", request.method, request.path,
-                             response.status, time)  # fmt: skip
+            self.logger.info("%s %s %s %.3fs", request.method, request.path, response.status, time)
 
     return _PathOnly
 

@@ -41,9 +41,11 @@ def add_parsers(subcommands: Subcommands) -> None:
     p.add_argument("--note", help="what was done (with --resolve)")
     p.add_argument("--interval", type=float, metavar="S", help="seconds between cycles")
     p.add_argument(
-        "--source", type=str.lower, metavar="NAME",
+        "--source",
+        type=str.lower,
+        metavar="NAME",
         help="sync this source only (default: every configured source)",
-    )  # fmt: skip
+    )
 
     hooks = add_command(
         subcommands, "webhooks", None, help="receive the remote's webhook deliveries"
@@ -53,10 +55,11 @@ def add_parsers(subcommands: Subcommands) -> None:
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
-        "--secret-env", metavar="VAR",
+        "--secret-env",
+        metavar="VAR",
         help="env var holding the default source's signing secret (default: the variable "
         "its plugin names)",
-    )  # fmt: skip
+    )
 
 
 #: ``--interval``'s bounds are the setting's (``sync_interval_s``): more than 0, at most an hour.
@@ -90,16 +93,20 @@ def handle_sync(args: argparse.Namespace, ctx: Context) -> int:
         return ExitCode.OK
     if args.interval is not None and not 0 < args.interval <= MAX_INTERVAL_S:
         # nan and -1 were a traceback; inf killed the sync thread while the process stayed up
-        return _fail(f"--interval: {args.interval!r} is not a number of seconds between 0 "
-                     f"and {MAX_INTERVAL_S:g}", ExitCode.USAGE)  # fmt: skip
+        return _fail(
+            f"--interval: {args.interval!r} is not a number of seconds between 0 "
+            f"and {MAX_INTERVAL_S:g}",
+            ExitCode.USAGE,
+        )
     if args.source is not None and args.source not in sources.names():
         known = ", ".join(sources.names())
-        return _fail(f"--source: unknown source {args.source!r} (known: {known})",
-                     ExitCode.USAGE)  # fmt: skip
+        return _fail(f"--source: unknown source {args.source!r} (known: {known})", ExitCode.USAGE)
     names = [args.source] if args.source else sources.configured(ctx.settings)
     if not names:
-        return _fail("no source is configured: set api_url (RXFLOOR_API_URL) or a "
-                     "[sources.<name>] section", ExitCode.CONFIG)  # fmt: skip
+        return _fail(
+            "no source is configured: set api_url (RXFLOOR_API_URL) or a [sources.<name>] section",
+            ExitCode.CONFIG,
+        )
     try:
         workers = open_workers(ctx.settings, service, names)
     except (ValueError, ConfigError) as exc:  # no URL or key, a malformed key
@@ -177,8 +184,10 @@ def handle_webhooks(args: argparse.Namespace, ctx: Context) -> int:
     }
     app = serve_app(receivers, default=default)
     paths = ", ".join(f"/webhooks/{name}" for name in receivers)
-    print(f"rxfloor webhooks: receiving on http://{args.host}:{args.port} ({paths}); "
-          "Ctrl+C stops", flush=True)  # fmt: skip
+    print(
+        f"rxfloor webhooks: receiving on http://{args.host}:{args.port} ({paths}); Ctrl+C stops",
+        flush=True,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return ExitCode.OK

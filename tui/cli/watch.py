@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 def add_parser(subcommands: Subcommands) -> None:
     p = add_command(
-        subcommands, "watch", handle,
+        subcommands,
+        "watch",
+        handle,
         help="the live queue on a wall screen (read-only)",
         description="Large per-column counts with the late ones, the day's flow per hour and "
         "turnaround, the stat and waiter queue, "
@@ -28,7 +30,7 @@ def add_parser(subcommands: Subcommands) -> None:
         "picked up, shipped), the last moves, sync health, open alerts and the ready pickup "
         "orders waiting longer than [floor] will_call_days (back to stock). Keys: q quits, "
         "t cycles the themes.",
-    )  # fmt: skip
+    )
     p.add_argument("--theme", help="rxfloor-dark, rxfloor-light or rxfloor-high-contrast")
     p.add_argument("--sync", action="store_true", help="also run the sync worker here")
 
@@ -40,8 +42,10 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
 
         names = [t.name for t in load_themes()]
         if args.theme not in names:
-            print(f"rxfloor: --theme: unknown theme {shown(args.theme)!r}; one of "
-                  f"{', '.join(names)}", file=sys.stderr)  # fmt: skip
+            print(
+                f"rxfloor: --theme: unknown theme {shown(args.theme)!r}; one of {', '.join(names)}",
+                file=sys.stderr,
+            )
             return ExitCode.USAGE
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(figures_json(ctx))

@@ -161,8 +161,9 @@ def detail_text(
     notes = [ev for ev in history if ev["action"] == "note"]
     if notes:
         lines += ["", "Notes"]
-        lines += [f"  {local(ev['at'])}  {v(ev['actor']):<8} {v(ev['reason'] or '')}"
-                  for ev in notes]  # fmt: skip
+        lines += [
+            f"  {local(ev['at'])}  {v(ev['actor']):<8} {v(ev['reason'] or '')}" for ev in notes
+        ]
     lines += ["", "Timeline"]
     for ev in history:
         move = f"{ev['from_status'] or '-'} → {ev['to_status'] or '-'}"

@@ -45,8 +45,9 @@ class PharmacistScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Who is at the keys? Type your initials or scan your badge",
-                        classes="dialog-title")  # fmt: skip
+            yield Label(
+                "Who is at the keys? Type your initials or scan your badge", classes="dialog-title"
+            )
             yield Input(placeholder="initials, e.g. AB", id="who", max_length=64)
         yield Footer()
 

@@ -101,10 +101,14 @@ class BinScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            yield Input(placeholder="scan the bin's label or type it (B12), then Enter",
-                        id="bin", max_length=24)  # fmt: skip
-            yield Label("Enter with nothing finishes without a bin · Esc goes back",
-                        classes="dialog-hint")  # fmt: skip
+            yield Input(
+                placeholder="scan the bin's label or type it (B12), then Enter",
+                id="bin",
+                max_length=24,
+            )
+            yield Label(
+                "Enter with nothing finishes without a bin · Esc goes back", classes="dialog-hint"
+            )
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

@@ -38,8 +38,10 @@ class PickOrderScreen(ModalScreen[str | None]):
         """One line per order, columns aligned: ``Shopify  #1001  NS  OPEN``."""
         cells = [[visible(c) for c in choice[1:]] for choice in self.choices]
         widths = [max(len(row[i]) for row in cells) for i in range(4)] if cells else []
-        return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                for row in cells]  # fmt: skip
+        return [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in cells
+        ]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

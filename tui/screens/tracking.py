@@ -52,10 +52,15 @@ class TrackingScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            yield Input(placeholder="scan or type the tracking number, then Enter",
-                        id="tracking", max_length=MAX_TRACKING)  # fmt: skip
-            yield Label("Enter with nothing finishes without tracking · Esc goes back",
-                        classes="dialog-hint")  # fmt: skip
+            yield Input(
+                placeholder="scan or type the tracking number, then Enter",
+                id="tracking",
+                max_length=MAX_TRACKING,
+            )
+            yield Label(
+                "Enter with nothing finishes without tracking · Esc goes back",
+                classes="dialog-hint",
+            )
             yield Label("", id="error", classes="dialog-error", markup=False)
         yield Footer()  # its own keys, not the board's underneath
 

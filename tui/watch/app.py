@@ -70,8 +70,9 @@ class WatchApp(App[None]):
 
     def action_next_theme(self) -> None:
         names = self._themes
-        self.theme = names[(names.index(self.theme) + 1) % len(names)] if (
-            self.theme in names) else names[0]  # fmt: skip
+        self.theme = (
+            names[(names.index(self.theme) + 1) % len(names)] if (self.theme in names) else names[0]
+        )
 
     def on_mount(self) -> None:
         if self.background is not None:

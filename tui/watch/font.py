@@ -50,8 +50,9 @@ def big(text: str, scale: int) -> list[str]:
             if i:
                 pixels[y].append(False)
             pixels[y].extend(c == "#" for c in rows[y])
-    half_rows = [[row[x // scale] for x in range(len(row) * scale)]
-                 for row in pixels for _ in range(scale)]  # fmt: skip
+    half_rows = [
+        [row[x // scale] for x in range(len(row) * scale)] for row in pixels for _ in range(scale)
+    ]
     if len(half_rows) % 2:
         half_rows.append([False] * len(half_rows[0]))
     return [

@@ -123,8 +123,7 @@ class WatchScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="wall-header"):
-            yield Static(visible(f"{self.settings.pharmacy} · wall"), id="wall-title",
-                         markup=False)  # fmt: skip
+            yield Static(visible(f"{self.settings.pharmacy} · wall"), id="wall-title", markup=False)
             yield Static("", id="wall-clock", markup=False)
             yield Static("", id="wall-exceptions", markup=False)
             yield Static("", id="wall-health", markup=False)
@@ -263,13 +262,20 @@ class WatchScreen(Screen[None]):
             figures.columns["PROCESSING"], now
         )
         finished = self.query_one("#panel-finished", ColumnPanel)
-        finished.show(figures.finished_today, figures.finished_last_hour,
-                      self._finished_line(figures), side_alarm=False)  # fmt: skip
+        finished.show(
+            figures.finished_today,
+            figures.finished_last_hour,
+            self._finished_line(figures),
+            side_alarm=False,
+        )
         urgent = self.query_one("#wall-urgent")
         urgent.border_title = urgent_title(figures.urgent_counts)
         urgent.set_class(bool(figures.urgent), "-busy")
-        in_play = {*figures.health, *(w.source for w in figures.urgent),
-                   *(m.order_source for m in figures.moves)}  # fmt: skip
+        in_play = {
+            *figures.health,
+            *(w.source for w in figures.urgent),
+            *(m.order_source for m in figures.moves),
+        }
         several = len(in_play) > 1  # the board's rule: marks once two sources are in play
         self.query_one("#urgent-body", Static).update(
             urgent_text(figures.urgent, now, marks=several)
@@ -316,8 +322,9 @@ class WatchScreen(Screen[None]):
         stale_after = stale_after_s(self.settings)
         words = health_text(health, now=now, stale_after=stale_after)
         if len(health) > 1 and len(words) > self._health_room():
-            words = compact_health_line(health, list(health), now=now,
-                                        stale_after=stale_after).plain  # fmt: skip
+            words = compact_health_line(
+                health, list(health), now=now, stale_after=stale_after
+            ).plain
         widget.update(words)
         widget.set_class(bad, "-bad")
         widget.set_class(not bad and any_stale(health, now, stale_after), "-stale")
@@ -325,8 +332,10 @@ class WatchScreen(Screen[None]):
     def _health_room(self) -> int:
         """Cells the health may take: the header less the clock, the exceptions count
         and a short title (the title gives way first: it never changes)."""
-        taken = sum(self.query_one(f"#wall-{part}", Static).outer_size.width
-                    for part in ("clock", "exceptions"))  # fmt: skip
+        taken = sum(
+            self.query_one(f"#wall-{part}", Static).outer_size.width
+            for part in ("clock", "exceptions")
+        )
         return max(self.size.width - taken - MIN_TITLE - 2, 0)
 
     def on_resize(self) -> None:

@@ -164,8 +164,11 @@ def finished_text(split: FinishedSplit, cancelled: int, width: int) -> Text:
     waiting for their patient; shipped: ship and courier), as much of it as ``width``
     holds: the cancelled count goes first, then the picked-up one (ready and shipped
     always stay: 80 columns hold them)."""
-    ready, picked, shipped = (f"ready {split.ready}", f"picked up {split.picked_up}",
-                              f"shipped {split.shipped}")  # fmt: skip
+    ready, picked, shipped = (
+        f"ready {split.ready}",
+        f"picked up {split.picked_up}",
+        f"shipped {split.shipped}",
+    )
     gone = f"{cancelled} cancelled"
     for parts in ([ready, picked, shipped, gone], [ready, picked, shipped], [ready, shipped]):
         words = " · ".join(parts)
@@ -177,8 +180,7 @@ def finished_text(split: FinishedSplit, cancelled: int, width: int) -> Text:
 def stock_title(back: ReturnToStock, room: int) -> str:
     """``BACK TO STOCK 3 · over 7d``: how many ready pickup orders waited too long (as much
     as its ``room`` holds: the days go first, each line says its own, then ``BACK``)."""
-    for title in (f"BACK TO STOCK {back.count} · over {back.days}d",
-                  f"BACK TO STOCK {back.count}"):  # fmt: skip
+    for title in (f"BACK TO STOCK {back.count} · over {back.days}d", f"BACK TO STOCK {back.count}"):
         if len(title) <= room:
             return title
     return f"TO STOCK {back.count}"
@@ -300,8 +302,11 @@ def turnaround_text(report: DayReport) -> Text:
         text.append("nothing finished yet today", style="italic")
         return text
     for i, t in enumerate(report.turnaround):
-        key = "all" if (t.source, t.priority) == ("all", "all") else (
-            t.source if t.priority == "all" else t.priority)  # fmt: skip
+        key = (
+            "all"
+            if (t.source, t.priority) == ("all", "all")
+            else (t.source if t.priority == "all" else t.priority)
+        )
         if i:
             text.append("\n")
         text.append(f"{visible(key):<8}", style="bold" if key == "all" else "")

@@ -102,10 +102,14 @@ class FolderOrder:
     def to_new_order(self, board_status: Status) -> NewOrder:
         r = self.record
         items = [
-            LineItem(sku=i.get("sku") or f"{NAME}-{n}", drug=i["drug"],
-                     strength=i.get("strength") or "", quantity=i.get("quantity") or 1)
+            LineItem(
+                sku=i.get("sku") or f"{NAME}-{n}",
+                drug=i["drug"],
+                strength=i.get("strength") or "",
+                quantity=i.get("quantity") or 1,
+            )
             for n, i in enumerate(r.get("items") or (), 1)
-        ]  # fmt: skip
+        ]
         return NewOrder.model_validate(
             {
                 "remote_id": self.uid,
@@ -261,8 +265,7 @@ class FolderSource:
             reason = line if isinstance(line, str) else self._keep(line, path.name, sha, number)
             if reason is None:
                 continue
-            note = {"file": path.name, "sha256": sha, "line": number, "text": raw,
-                    "reason": reason}  # fmt: skip
+            note = {"file": path.name, "sha256": sha, "line": number, "text": raw, "reason": reason}
             if layout.write_once(self.dir(layout.REJECTED) / f"{sha[:16]}.{number}.json", note):
                 rejected.append(scrub(f"{path.name} line {number} rejected: {reason}"))
         layout.move(path, taken / f"{sha}-{path.name}")
@@ -282,8 +285,9 @@ class FolderSource:
     def _reject_file(self, path: Path, sha: str, reason: str) -> str:
         name = f"{sha[:16]}-{path.name}"
         rejected = self.dir(layout.REJECTED)
-        layout.write_once(rejected / f"{name}.reason.json", {"file": path.name, "sha256": sha,
-                                                            "reason": reason})  # fmt: skip
+        layout.write_once(
+            rejected / f"{name}.reason.json", {"file": path.name, "sha256": sha, "reason": reason}
+        )
         layout.move(path, rejected / name)
         return scrub(f"{path.name} rejected: {reason}")
 
@@ -314,8 +318,9 @@ class FolderSource:
                 continue
             uid = name.removesuffix(".json")
             try:
-                order = FolderOrder(uid, _read_json(self.dir(layout.ORDERS) / name),
-                                    frozenset(moves.get(uid, ())))  # fmt: skip
+                order = FolderOrder(
+                    uid, _read_json(self.dir(layout.ORDERS) / name), frozenset(moves.get(uid, ()))
+                )
             except (OSError, ValueError) as exc:
                 yield f"{NAME} order {uid}: unreadable ({exc})"
                 continue
@@ -331,8 +336,11 @@ class FolderSource:
             raise PermanentError(f"order {uid} is not in the drop folder") from None
         except (OSError, ValueError) as exc:
             raise TransientError(f"order {uid} in the drop folder: {exc}") from None
-        moves = {m for m in layout.MOVES
-                 if (self.dir(layout.RESULTS) / layout.result_name(uid, m)).exists()}  # fmt: skip
+        moves = {
+            m
+            for m in layout.MOVES
+            if (self.dir(layout.RESULTS) / layout.result_name(uid, m)).exists()
+        }
         return FolderOrder(uid, record, frozenset(moves))
 
     def plan_push(self, action: Action, remote_status: str) -> PushPlan:

@@ -112,8 +112,10 @@ class KonnektiveClient:
                 "no Konnektive password: set RXFLOOR_KONNEKTIVE_PASSWORD or store it in the "
                 "OS keyring"
             )
-        for what, problem in (("login id", api_key_problem(login)),
-                              ("password", _password_problem(secret))):  # fmt: skip
+        for what, problem in (
+            ("login id", api_key_problem(login)),
+            ("password", _password_problem(secret)),
+        ):
             if problem is not None:
                 raise ValueError(f"the Konnektive {what} {problem}")
         self.api_url = api_url.rstrip("/")
@@ -218,11 +220,21 @@ class KonnektiveClient:
         what = f"Konnektive {endpoint}"
         response = http.send(
             lambda: self._http.post(endpoint + "/", params={**self._auth, **params}),
-            _WORDING, sends=sends, base=self.api_url, what=what,
-        )  # fmt: skip
+            _WORDING,
+            sends=sends,
+            base=self.api_url,
+            what=what,
+        )
         code = response.status_code
-        http.judge(response, _WORDING, sends=sends, what=what, words=self._words,
-                   limiter=self.limiter, slot=slot)  # fmt: skip
+        http.judge(
+            response,
+            _WORDING,
+            sends=sends,
+            what=what,
+            words=self._words,
+            limiter=self.limiter,
+            slot=slot,
+        )
         try:
             body = response.json()
         except ValueError:

@@ -8,12 +8,11 @@ is the Fulfillment Query API (on no public page) asked over the same window. An 
 longer listed (older than the window) is read back by id. Push: the Update Fulfillment API
 by ``orderId``, then the order is read back (the update answers only SUCCESS).
 
-Konnektive has no "in progress": a start and a hold stay local (the service queues
-nothing for them: ``remote_start`` / ``remote_hold`` are False). A finish sends ``SHIPPED``
-with the move's tracking number and today's ``dateShipped``; Konnektive then shows Pending
-Shipment until a carrier confirms (or Shipped at once when its carrier check is off). A
-cancel sends ``CANCELLED`` (the Update Fulfillment API takes no reason: the pharmacist's
-stays in our audit trail). There is no idempotency key: a lost answer is settled by the worker's
+What a move sends is decided in :mod:`.plan` (no I/O); this module sends it. Konnektive has
+no "in progress": a start and a hold stay local (the service queues nothing for them:
+``remote_start`` / ``remote_hold`` are False). After a finish (``SHIPPED``) Konnektive shows
+Pending Shipment until a carrier confirms (or Shipped at once when its carrier check is
+off). There is no idempotency key: a lost answer is settled by the worker's
 read-back, never by a blind resend.
 """
 
@@ -36,7 +35,7 @@ from rxfloor.core.sources.base import (
     read_after_write,
 )
 from rxfloor.core.sources.http import short
-from rxfloor.core.sources.konnektive import mapping
+from rxfloor.core.sources.konnektive import mapping, plan
 from rxfloor.core.sources.konnektive.client import KonnektiveClient
 from rxfloor.core.sources.konnektive.wire import NAME, Fulfillment, KonnektiveOrder, OrderDetail
 
@@ -55,40 +54,6 @@ class NoWebhooks:
 
 
 WEBHOOKS = NoWebhooks()
-
-#: statuses at or past a finish (the fulfillment left the pharmacy)
-_SHIPPED_OR_LATER = frozenset({mapping.PENDING_SHIPMENT, mapping.SHIPPED, mapping.DELIVERED,
-                               mapping.RMA_PENDING, mapping.RETURNED})  # fmt: skip
-_NOTHING = PushPlan(done=False, stale=False, steps=())
-
-
-def plan_push(action: Action, remote_status: str) -> PushPlan:
-    """The Update Fulfillment calls that take a fulfillment in ``remote_status`` where
-    ``action`` leads (pure; see the module docstring for what each action sends)."""
-    status = mapping.normalise(remote_status)
-    shipped = status in _SHIPPED_OR_LATER
-    if action is Action.CANCEL:
-        if status == mapping.CANCELLED:
-            return PushPlan(done=True, stale=False, steps=())
-        if shipped:
-            return PushPlan(done=False, stale=True, steps=())
-        return PushPlan(done=False, stale=False, steps=(mapping.STEP_CANCEL,))
-    if action is Action.FINISH:
-        if shipped:
-            return PushPlan(done=True, stale=False, steps=())
-        if status == mapping.CANCELLED:
-            return PushPlan(done=False, stale=True, steps=())
-        return PushPlan(done=False, stale=False, steps=(mapping.STEP_SHIP,))
-    return _NOTHING  # a start or hold queued before they were local: settled without a call
-
-
-def tracking_number(payload: Mapping[str, Any] | None) -> str | None:
-    """The tracking number a finish carries: ``{"number": …}`` or ``{"tracking": {…}}``."""
-    if not payload:
-        return None
-    inner = payload.get("tracking", payload)
-    number = inner.get("number") if isinstance(inner, Mapping) else None
-    return str(number).strip() or None if number else None
 
 
 class KonnektiveSource:
@@ -185,7 +150,7 @@ class KonnektiveSource:
         return KonnektiveOrder(uid, detail, fulfillments)
 
     def plan_push(self, action: Action, remote_status: str) -> PushPlan:
-        return plan_push(action, remote_status)
+        return plan.plan_push(action, remote_status)
 
     def push_step(
         self,
@@ -198,12 +163,12 @@ class KonnektiveSource:
     ) -> KonnektiveOrder:
         """One Update Fulfillment call, then the fulfillments read back. ``reason`` and
         ``idempotency_key`` have no place in Konnektive's API (see the module docstring)."""
-        shipping = step == mapping.STEP_SHIP
+        update = plan.fulfillment_update(step, payload, self._clock())
         self.client.update_fulfillment(
             uid,
-            step,
-            tracking_number=tracking_number(payload) if shipping else None,
-            date_shipped=self._clock().strftime("%m/%d/%Y") if shipping else None,
+            update.status,
+            tracking_number=update.tracking_number,
+            date_shipped=update.date_shipped,
         )
         done = f"Konnektive accepted {step} for {uid}"
         detail, fulfillments = read_after_write(lambda: self.client.order(uid), done)

@@ -188,8 +188,11 @@ class KonnektiveOrder:
             patient = ship or bill
         # the product code: the order item's productSku (assumed: no public answer shows
         # it), else the fulfillment's item of that name's ``sku`` (the captured answer)
-        shipped = {f.name: f.sku for f in (self.fulfillment.items if self.fulfillment else [])
-                   if f.name and f.sku}  # fmt: skip
+        shipped = {
+            f.name: f.sku
+            for f in (self.fulfillment.items if self.fulfillment else [])
+            if f.name and f.sku
+        }
         items = [
             LineItem(
                 sku=(i.sku or shipped.get(i.name or i.product_name or "") or i.product_id or "?")[

@@ -131,8 +131,9 @@ class ClientCredentials:
             token = answer["access_token"]
             lifetime = float(answer.get("expires_in", 86_400))
         except (ValueError, KeyError, TypeError):
-            raise TransientError("malformed answer from Photon's sign-in",
-                                 maybe_applied=False) from None  # fmt: skip
+            raise TransientError(
+                "malformed answer from Photon's sign-in", maybe_applied=False
+            ) from None
         if not isinstance(token, str) or api_key_problem(token) is not None:
             raise TransientError("malformed token from Photon's sign-in", maybe_applied=False)
         register_secret(token)

@@ -168,8 +168,7 @@ class PhotonClient:
                 raise AuthError(f"Photon refused the API token: {words}")
             if errors and not any(_code(e) == "NOT_FOUND" for e in errors):
                 raise TransientError(f"Photon's order read failed: {words}", maybe_applied=False)
-            raise PermanentError(f"Photon has no order {order_id!r}: {words}", 404,
-                                 conflict=False)  # fmt: skip
+            raise PermanentError(f"Photon has no order {order_id!r}: {words}", 404, conflict=False)
         try:
             return OrderRead.model_validate(order)
         except ValidationError as exc:
@@ -179,11 +178,23 @@ class PhotonClient:
     def _call(self, method: str, url: str, *, sends: bool, **kw: Any) -> Any:
         slot = self.limiter.acquire()
         what = "the status report" if sends else "the order read"
-        response = http.send(lambda: self._http.request(method, url, **kw), _WORDING,
-                             sends=sends, base=self.base_url, what=what)  # fmt: skip
+        response = http.send(
+            lambda: self._http.request(method, url, **kw),
+            _WORDING,
+            sends=sends,
+            base=self.base_url,
+            what=what,
+        )
         code = response.status_code
-        http.judge(response, _WORDING, sends=sends, what=what, words=self._message,
-                   limiter=self.limiter, slot=slot)  # fmt: skip
+        http.judge(
+            response,
+            _WORDING,
+            sends=sends,
+            what=what,
+            words=self._message,
+            limiter=self.limiter,
+            slot=slot,
+        )
         if code == 204 or not response.content:
             return None
         try:
@@ -191,8 +202,9 @@ class PhotonClient:
         except ValueError:
             if sends:  # the report was accepted (2xx): its answer is not needed
                 return None
-            raise TransientError(f"malformed JSON from Photon ({code})", code,
-                                 maybe_applied=False) from None  # fmt: skip
+            raise TransientError(
+                f"malformed JSON from Photon ({code})", code, maybe_applied=False
+            ) from None
 
     def _message(self, response: httpx.Response) -> str:
         """The server's own words, scrubbed of the token before they are cut to length."""

@@ -205,8 +205,9 @@ class PhotonSource:
     ) -> None:
         self.client = client
         self.pharmacy_id = pharmacy_id
-        self.webhooks = webhooks or PhotonWebhooks(pharmacy_id=pharmacy_id or "",
-                                                   tolerance_s=TOLERANCE_S)  # fmt: skip
+        self.webhooks = webhooks or PhotonWebhooks(
+            pharmacy_id=pharmacy_id or "", tolerance_s=TOLERANCE_S
+        )
 
     @classmethod
     def from_settings(
@@ -224,11 +225,18 @@ class PhotonSource:
         if section.client_id:
             secret = client_secret(settings)
             if secret is None:
-                raise ValueError("no Photon client secret: set RXFLOOR_PHOTON_CLIENT_SECRET "
-                                 "or store it in the OS keyring")  # fmt: skip
-            auth = ClientCredentials(section.client_id, secret, token_url=section.token_url,
-                                     audience=section.audience, timeout_s=timeout,
-                                     transport=transport)  # fmt: skip
+                raise ValueError(
+                    "no Photon client secret: set RXFLOOR_PHOTON_CLIENT_SECRET "
+                    "or store it in the OS keyring"
+                )
+            auth = ClientCredentials(
+                section.client_id,
+                secret,
+                token_url=section.token_url,
+                audience=section.audience,
+                timeout_s=timeout,
+                transport=transport,
+            )
         client = PhotonClient(
             api_url(settings) or "",
             None if auth else api_token(settings),
@@ -240,8 +248,9 @@ class PhotonSource:
             rate_limit_per_s=section.rate_limit_per_s or settings.rate_limit_per_s,
             transport=transport,
         )
-        return cls(client, pharmacy_id=section.pharmacy_id,
-                   webhooks=PhotonWebhooks.from_settings(settings))  # fmt: skip
+        return cls(
+            client, pharmacy_id=section.pharmacy_id, webhooks=PhotonWebhooks.from_settings(settings)
+        )
 
     @property
     def rate_limit_per_s(self) -> float | None:
@@ -277,8 +286,9 @@ class PhotonSource:
                 read = order_of_read(self.client.read_order(uid), self.pharmacy_id)
                 if (read.fulfillment_type or "").upper() != "MAIL_ORDER":
                     return read  # ready for pickup: nothing to report until the hand-off
-        self.client.report(uid, status, carrier=carrier, tracking_number=number,
-                           idempotency_key=idempotency_key)  # fmt: skip
+        self.client.report(
+            uid, status, carrier=carrier, tracking_number=number, idempotency_key=idempotency_key
+        )
         return PhotonOrder(uid=uid, status=mapping.REPORT_WORD[status])
 
     def close(self) -> None:
@@ -291,5 +301,7 @@ def _tracking(payload: dict[str, Any] | None) -> tuple[str | None, str | None]:
     if not isinstance(tracking, dict):
         return None, None
     company, number = tracking.get("company"), tracking.get("number")
-    return (company if isinstance(company, str) and company else None,
-            number if isinstance(number, str) and number else None)  # fmt: skip
+    return (
+        company if isinstance(company, str) and company else None,
+        number if isinstance(number, str) and number else None,
+    )

@@ -131,11 +131,23 @@ class RxScaleClient:
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         slot = self.limiter.acquire()
         sends = method != "GET"
-        response = http.send(lambda: self._http.request(method, path, **kw), _WORDING,
-                             sends=sends, base=self.base_url, what=method)  # fmt: skip
+        response = http.send(
+            lambda: self._http.request(method, path, **kw),
+            _WORDING,
+            sends=sends,
+            base=self.base_url,
+            what=method,
+        )
         code = response.status_code
-        http.judge(response, _WORDING, sends=sends, what=method, words=_message,
-                   limiter=self.limiter, slot=slot)  # fmt: skip
+        http.judge(
+            response,
+            _WORDING,
+            sends=sends,
+            what=method,
+            words=_message,
+            limiter=self.limiter,
+            slot=slot,
+        )
         if code == 204 or not response.content:
             return None
         try:

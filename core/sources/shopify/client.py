@@ -154,8 +154,9 @@ class CostBucket:
                     return seq, need
             self._sleep(wait)
 
-    def settle(self, seq: int, reserved: float, cost: Cost | None, key: Any, *,
-               throttled: bool = False) -> None:  # fmt: skip
+    def settle(
+        self, seq: int, reserved: float, cost: Cost | None, key: Any, *, throttled: bool = False
+    ) -> None:
         """The answer to send number ``seq`` arrived (with its ``extensions.cost``, if any)."""
         with self._lock:
             self._reserved = max(0.0, self._reserved - reserved)
@@ -167,8 +168,11 @@ class CostBucket:
             unseen = sum(self._settled_since.get(s, 0.0) for s in earlier)
             if any(seq in waiting for waiting in self._before.values()):
                 self._settled_since[seq] = reserved
-            self._settled_since = {s: c for s, c in self._settled_since.items()
-                                   if any(s in b for b in self._before.values())}  # fmt: skip
+            self._settled_since = {
+                s: c
+                for s, c in self._settled_since.items()
+                if any(s in b for b in self._before.values())
+            }
             if throttled:
                 self._throttled += 1
             if cost is None:
@@ -197,21 +201,26 @@ class CostBucket:
             return None
         status = cost.throttle_status
         need = cost.requested_query_cost or 0.0
-        return max(0.0, (min(need, status.maximum_available) - status.currently_available)
-                   / status.restore_rate)  # fmt: skip
+        return max(
+            0.0,
+            (min(need, status.maximum_available) - status.currently_available)
+            / status.restore_rate,
+        )
 
     def stats(self) -> BucketStats:
         with self._lock:
-            return BucketStats(self._answers, self._throttled, self._spent, self._waited,
-                               self.maximum, self.rate)  # fmt: skip
+            return BucketStats(
+                self._answers, self._throttled, self._spent, self._waited, self.maximum, self.rate
+            )
 
 
 class Refused(PermanentError):
     """A mutation's ``userErrors``: Shopify's words, and the ``code`` of each error where
     its mutation's errors carry one (``FulfillmentOrderLineItemsPreparedForPickupUserError``)."""
 
-    def __init__(self, message: str, *, conflict: bool, codes: frozenset[str] = frozenset()
-                 ) -> None:  # fmt: skip
+    def __init__(
+        self, message: str, *, conflict: bool, codes: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__(message, conflict=conflict)
         self.codes = codes
 
@@ -314,17 +323,22 @@ class ShopifyClient:
         data = self.query(document, variables, mutation=True)
         payload = data.get(field)
         if not isinstance(payload, dict):
-            raise TransientError(f"malformed answer from Shopify: no {field} payload",
-                                 maybe_applied=True)  # fmt: skip
+            raise TransientError(
+                f"malformed answer from Shopify: no {field} payload", maybe_applied=True
+            )
         errors = payload.get("userErrors") or []
         if errors:
             messages = [_words(e.get("message")) for e in errors if isinstance(e, dict)]
             messages = [m for m in messages if m] or ["no message"]
-            fields = {".".join(map(str, e.get("field") or [])) for e in errors
-                      if isinstance(e, dict) and e.get("field")}  # fmt: skip
+            fields = {
+                ".".join(map(str, e.get("field") or []))
+                for e in errors
+                if isinstance(e, dict) and e.get("field")
+            }
             where = f" ({', '.join(sorted(fields))})" if fields else ""
-            codes = frozenset(str(e["code"]).upper() for e in errors
-                              if isinstance(e, dict) and e.get("code"))  # fmt: skip
+            codes = frozenset(
+                str(e["code"]).upper() for e in errors if isinstance(e, dict) and e.get("code")
+            )
             raise Refused(
                 f"Shopify refused {field}{where}: " + "; ".join(messages),
                 conflict=_conflict(messages),
@@ -340,8 +354,13 @@ class ShopifyClient:
         named = _OPERATION.search(document)
         if named:
             sent["operationName"] = named.group(1)
-        response = http.send(lambda: self._http.post(self.url, json=sent), _WORDING,
-                             sends=mutation, base=self.shop_url, what="")  # fmt: skip
+        response = http.send(
+            lambda: self._http.post(self.url, json=sent),
+            _WORDING,
+            sends=mutation,
+            base=self.shop_url,
+            what="",
+        )
         body: Any = None
         if response.content:
             try:
@@ -374,11 +393,13 @@ class ShopifyClient:
                 maybe_applied=mutation,
             )
         if code >= 400:
-            raise PermanentError(f"Shopify refused ({code}): {_message(body, response)}", code,
-                                 conflict=False)  # fmt: skip
+            raise PermanentError(
+                f"Shopify refused ({code}): {_message(body, response)}", code, conflict=False
+            )
         if not isinstance(body, dict):
-            raise TransientError(f"malformed JSON from Shopify ({code})", code,
-                                 maybe_applied=mutation)  # fmt: skip
+            raise TransientError(
+                f"malformed JSON from Shopify ({code})", code, maybe_applied=mutation
+            )
         errors = body.get("errors")
         if errors:
             if isinstance(errors, str):
@@ -390,15 +411,19 @@ class ShopifyClient:
                     self._withheld(protected)
                     return data  # redacted fields are null; the rest of the answer stands
                 words = "; ".join(_words(e.get("message")) for e in protected) or "no message"
-                raise AuthError("Shopify has not approved this app for the protected customer "
-                                f"data rxfloor reads: {words}")  # fmt: skip
+                raise AuthError(
+                    "Shopify has not approved this app for the protected customer "
+                    f"data rxfloor reads: {words}"
+                )
             codes = {_code(e) for e in errors if isinstance(e, dict)}
             text = "; ".join(_words(e.get("message")) for e in errors if isinstance(e, dict))
             text = text or "no message"
             if "THROTTLED" in codes:
-                raise TransientError("Shopify throttled the call (THROTTLED)",
-                                     retry_after=self.bucket.retry_after(cost),
-                                     maybe_applied=False)  # fmt: skip
+                raise TransientError(
+                    "Shopify throttled the call (THROTTLED)",
+                    retry_after=self.bucket.retry_after(cost),
+                    maybe_applied=False,
+                )
             if "ACCESS_DENIED" in codes:
                 raise AuthError(f"Shopify denied access: {text}")
             if codes & {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT"}:
@@ -409,13 +434,15 @@ class ShopifyClient:
             raise PermanentError(f"Shopify answered with errors: {text}", conflict=True)
         data = body.get("data")
         if not isinstance(data, dict):
-            raise TransientError("malformed answer from Shopify: no data",
-                                 maybe_applied=mutation)  # fmt: skip
+            raise TransientError("malformed answer from Shopify: no data", maybe_applied=mutation)
         return data
 
     def _withheld(self, errors: list[dict[str, Any]]) -> None:
-        fields = {str(e["path"][-1]) for e in errors if isinstance(e.get("path"), list)
-                  and e["path"] and isinstance(e["path"][-1], str)}  # fmt: skip
+        fields = {
+            str(e["path"][-1])
+            for e in errors
+            if isinstance(e.get("path"), list) and e["path"] and isinstance(e["path"][-1], str)
+        }
         new = fields - self.withheld
         if new:
             self.withheld |= new
@@ -429,8 +456,9 @@ class ShopifyClient:
 
 #: "This app is not approved to access the Customer object" / "… to use the email field" /
 #: "… REST endpoints with protected customer data" (shopify.dev protected customer data)
-_NOT_APPROVED = re.compile(r"not approved to (access|use|subscribe)\b|protected customer data",
-                           re.IGNORECASE)  # fmt: skip
+_NOT_APPROVED = re.compile(
+    r"not approved to (access|use|subscribe)\b|protected customer data", re.IGNORECASE
+)
 
 
 def _protected(error: dict[str, Any]) -> bool:
@@ -450,8 +478,11 @@ def _below_a_value(error: dict[str, Any], data: dict[str, Any]) -> bool:
 def _cost(body: Any) -> Cost | None:
     if not isinstance(body, dict):
         return None
-    raw = (body.get("extensions") or {}).get("cost") if isinstance(body.get("extensions"),
-                                                                   dict) else None  # fmt: skip
+    raw = (
+        (body.get("extensions") or {}).get("cost")
+        if isinstance(body.get("extensions"), dict)
+        else None
+    )
     if not isinstance(raw, dict):
         return None
     try:

@@ -53,8 +53,11 @@ def board_status(status: str, request: str) -> Status | None:
         )
     if status in (INCOMPLETE, CANCELLED) or request in (CANCELLATION_ACCEPTED, REQUEST_CLOSED):
         return Status.CANCELLED  # closed incomplete by us, or cancelled (on request)
-    if status == IN_PROGRESS or request in (ACCEPTED, CANCELLATION_REQUESTED,
-                                            CANCELLATION_REJECTED):  # fmt: skip
+    if status == IN_PROGRESS or request in (
+        ACCEPTED,
+        CANCELLATION_REQUESTED,
+        CANCELLATION_REJECTED,
+    ):
         return Status.PROCESSING
     if request == SUBMITTED or status == SCHEDULED:
         return Status.OPEN  # a scheduled one shows with the scheduled flag (fulfill_at)

@@ -125,8 +125,11 @@ ONE_NAMES_BARCODES = _ONE + _full(names=True, barcodes=True)
 def documents(*, names: bool, barcodes: bool) -> tuple[str, str]:
     """The listing and the read-back of one fulfillment order an app asks with."""
     if barcodes:
-        return (ASSIGNED_NAMES_BARCODES, ONE_NAMES_BARCODES) if names else (
-            ASSIGNED_BARCODES, ONE_BARCODES)  # fmt: skip
+        return (
+            (ASSIGNED_NAMES_BARCODES, ONE_NAMES_BARCODES)
+            if names
+            else (ASSIGNED_BARCODES, ONE_BARCODES)
+        )
     return (ASSIGNED_NAMES, ONE_NAMES) if names else (ASSIGNED, ONE)
 
 

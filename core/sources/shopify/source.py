@@ -166,8 +166,12 @@ def active_statuses() -> tuple[str, ...]:
     ``assignmentStatus`` listing the pull asks for names it, so it would be read back on its
     own every cycle; its submission puts it in the requested listing, a reschedule or a
     cancellation reaches the floor by its webhook or the next full pull."""
-    return tuple(compact(s, r) for s in ACTIVE_STATUSES for r in REQUEST_STATUSES
-                 if r not in (REJECTED, CANCELLATION_ACCEPTED, "CLOSED", UNSUBMITTED))  # fmt: skip
+    return tuple(
+        compact(s, r)
+        for s in ACTIVE_STATUSES
+        for r in REQUEST_STATUSES
+        if r not in (REJECTED, CANCELLATION_ACCEPTED, "CLOSED", UNSUBMITTED)
+    )
 
 
 # -- the pharmacist's reason -> Shopify's rejection reason ---------------------------------------
@@ -227,7 +231,8 @@ _FO = ("fulfillment_order",)
 #: worker lists the assigned orders and reads back a local one no longer listed).
 TOPICS: dict[str, TopicRule] = {
     "fulfillment_request_submitted": TopicRule(
-        ("submitted_fulfillment_order", "original_fulfillment_order", *_FO), None, SUBMITTED),
+        ("submitted_fulfillment_order", "original_fulfillment_order", *_FO), None, SUBMITTED
+    ),
     "fulfillment_request_accepted": TopicRule(_FO, IN_PROGRESS, ACCEPTED),
     "fulfillment_request_rejected": TopicRule(_FO, None, REJECTED),
     "cancellation_request_submitted": TopicRule(_FO, None, CANCELLATION_REQUESTED),
@@ -246,7 +251,7 @@ TOPICS: dict[str, TopicRule] = {
     "fulfillment_service_failed_to_complete": TopicRule(_FO, None, None),
     "line_items_prepared_for_pickup": TopicRule(_FO, None, None),
     "line_items_prepared_for_local_delivery": TopicRule(_FO, None, None),
-}  # fmt: skip
+}
 #: the REST words of a fulfillment order's status / request status (lower case in bodies)
 _REST_STATUS = frozenset({OPEN, IN_PROGRESS, ON_HOLD, SCHEDULED, INCOMPLETE, CLOSED, CANCELLED})
 _REST_REQUEST = frozenset(REQUEST_STATUSES)
@@ -310,14 +315,17 @@ class ShopifyWebhooks:
         raw = json.loads(body)
         if not isinstance(raw, dict):
             raise ValueError("the body is not a JSON object")
-        rule = TOPICS.get(topic.removeprefix(TOPIC_PREFIX)) if topic.startswith(
-            TOPIC_PREFIX) else None  # fmt: skip
+        rule = (
+            TOPICS.get(topic.removeprefix(TOPIC_PREFIX)) if topic.startswith(TOPIC_PREFIX) else None
+        )
         if rule is None:
             raise IgnoredEvent(f"not a fulfillment order topic rxfloor follows: {topic[:60]}")
         found = next((raw[k] for k in rule.keys if isinstance(raw.get(k), dict)), None)
         if (found is None or not found.get("id")) and rule.request is None:
-            raise IgnoredEvent(f"{topic[:60]} names no fulfillment order of its own (a merge): "
-                               "read back by the next pull")  # fmt: skip
+            raise IgnoredEvent(
+                f"{topic[:60]} names no fulfillment order of its own (a merge): "
+                "read back by the next pull"
+            )
         if found is None or not found.get("id"):
             raise ValueError(f"no fulfillment order in the {topic[:60]} payload")
         data = dict(found)
@@ -326,8 +334,10 @@ class ShopifyWebhooks:
             data.get("request_status") or data.get("requestStatus"), _REST_REQUEST
         )
         if status is None or request is None:
-            raise IgnoredEvent(f"{topic[:60]} does not say where the fulfillment order is: "
-                               "read back by the next pull")  # fmt: skip
+            raise IgnoredEvent(
+                f"{topic[:60]} does not say where the fulfillment order is: "
+                "read back by the next pull"
+            )
         data["status"], data["request_status"] = status, request
         data.pop("requestStatus", None)
         hold = raw.get("fulfillment_hold")
@@ -336,9 +346,12 @@ class ShopifyWebhooks:
         asked = raw.get("fulfillment_order_merchant_request")
         if request == CANCELLATION_REQUESTED and isinstance(asked, dict):
             data["merchant_requests"] = [
-                {"kind": "CANCELLATION_REQUEST", "message": asked.get("message"),
-                 "sent_at": asked.get("sent_at") or asked.get("requested_at")}
-            ]  # fmt: skip
+                {
+                    "kind": "CANCELLATION_REQUEST",
+                    "message": asked.get("message"),
+                    "sent_at": asked.get("sent_at") or asked.get("requested_at"),
+                }
+            ]
         elif "merchant_requests" in data and not isinstance(data["merchant_requests"], list):
             data.pop("merchant_requests")
         order = FulfillmentOrder.model_validate(data)
@@ -395,8 +408,12 @@ class ShopifySource:
         location = section.location_id
         if location and location.isdigit():
             location = f"gid://shopify/Location/{location}"
-        return cls(client, location_id=location, customer_names=section.customer_names,
-                   barcodes=section.barcodes)  # fmt: skip
+        return cls(
+            client,
+            location_id=location,
+            customer_names=section.customer_names,
+            barcodes=section.barcodes,
+        )
 
     def active_statuses(self) -> tuple[str, ...]:
         return active_statuses()
@@ -421,8 +438,7 @@ class ShopifySource:
                     seen.add(item.id)
                 yield item
 
-    def _listing(self, page_size: int, assignment: str | None
-                 ) -> Iterator[FulfillmentOrder | str]:  # fmt: skip
+    def _listing(self, page_size: int, assignment: str | None) -> Iterator[FulfillmentOrder | str]:
         most = queries.PAGE_SIZE_BARCODES if self.barcodes else queries.PAGE_SIZE
         first = max(1, min(page_size, most))
         after: str | None = None
@@ -436,8 +452,9 @@ class ShopifySource:
             try:
                 page = FulfillmentOrderPage.from_connection(data.get("assignedFulfillmentOrders"))
             except ValidationError as exc:
-                raise TransientError(f"malformed order list from Shopify: {short(exc)}",
-                                     maybe_applied=False) from None  # fmt: skip
+                raise TransientError(
+                    f"malformed order list from Shopify: {short(exc)}", maybe_applied=False
+                ) from None
             for raw in page.nodes:
                 try:
                     yield FulfillmentOrder.model_validate(raw)
@@ -469,21 +486,30 @@ class ShopifySource:
         module docstring); ``payload`` carries a finish's tracking."""
         message = (reason or "").strip()[:255] or None
         if step == ACCEPT:
-            return self._mutate(queries.ACCEPT, {"id": uid},
-                                "fulfillmentOrderAcceptFulfillmentRequest")  # fmt: skip
+            return self._mutate(
+                queries.ACCEPT, {"id": uid}, "fulfillmentOrderAcceptFulfillmentRequest"
+            )
         if step == REJECT:
             variables = {"id": uid, "reason": rejection_reason(reason), "message": message}
-            return self._mutate(queries.REJECT, variables,
-                                "fulfillmentOrderRejectFulfillmentRequest")  # fmt: skip
+            return self._mutate(
+                queries.REJECT, variables, "fulfillmentOrderRejectFulfillmentRequest"
+            )
         if step == CLOSE:
-            return self._mutate(queries.CLOSE, {"id": uid, "message": message},
-                                "fulfillmentOrderClose")  # fmt: skip
+            return self._mutate(
+                queries.CLOSE, {"id": uid, "message": message}, "fulfillmentOrderClose"
+            )
         if step == ACCEPT_CANCELLATION:
-            return self._mutate(queries.ACCEPT_CANCELLATION, {"id": uid, "message": message},
-                                "fulfillmentOrderAcceptCancellationRequest")  # fmt: skip
+            return self._mutate(
+                queries.ACCEPT_CANCELLATION,
+                {"id": uid, "message": message},
+                "fulfillmentOrderAcceptCancellationRequest",
+            )
         if step == REJECT_CANCELLATION:
-            return self._mutate(queries.REJECT_CANCELLATION, {"id": uid, "message": message},
-                                "fulfillmentOrderRejectCancellationRequest")  # fmt: skip
+            return self._mutate(
+                queries.REJECT_CANCELLATION,
+                {"id": uid, "message": message},
+                "fulfillmentOrderRejectCancellationRequest",
+            )
         if step == FULFILL:
             tracking = _tracking(payload)
             if not tracking:
@@ -499,14 +525,19 @@ class ShopifySource:
             self.client.mutate(queries.FULFILL, {"fulfillment": fulfillment}, "fulfillmentCreate")
             # a fulfillment's answer names no fulfillment order: read where it stands now;
             # the fulfillment is made whatever that read meets (the next attempt reads back)
-            return read_after_write(lambda: self._read(queries.STATE, uid),
-                                    f"Shopify made the fulfillment of {uid}")  # fmt: skip
+            return read_after_write(
+                lambda: self._read(queries.STATE, uid), f"Shopify made the fulfillment of {uid}"
+            )
         if step == HANDOFF:  # the patient has it: the fulfillment, nothing to ship or mail
-            handed = {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": uid}],
-                      "notifyCustomer": False}  # fmt: skip
+            handed = {
+                "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": uid}],
+                "notifyCustomer": False,
+            }
             self.client.mutate(queries.FULFILL, {"fulfillment": handed}, "fulfillmentCreate")
-            return read_after_write(lambda: self._read(queries.STATE, uid),
-                                    f"Shopify made the pickup fulfillment of {uid}")  # fmt: skip
+            return read_after_write(
+                lambda: self._read(queries.STATE, uid),
+                f"Shopify made the pickup fulfillment of {uid}",
+            )
         raise ValueError(f"unknown Shopify push step {step!r}")
 
     def _prepare_for_pickup(self, uid: str) -> FulfillmentOrder:
@@ -514,14 +545,16 @@ class ShopifySource:
         docstring); the order as read after it (its status unchanged there)."""
         variables = {"input": {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": uid}]}}
         try:
-            self.client.mutate(queries.PREPARE_FOR_PICKUP, variables,
-                               "fulfillmentOrderLineItemsPreparedForPickup")  # fmt: skip
+            self.client.mutate(
+                queries.PREPARE_FOR_PICKUP, variables, "fulfillmentOrderLineItemsPreparedForPickup"
+            )
         except Refused as exc:
             if exc.codes != {NOTHING_TO_PREPARE}:
                 raise
             # prepared already: our earlier answer was lost; the customer was told then
-        return read_after_write(lambda: self._read(queries.STATE, uid),
-                                f"Shopify prepared {uid} for pickup")  # fmt: skip
+        return read_after_write(
+            lambda: self._read(queries.STATE, uid), f"Shopify prepared {uid} for pickup"
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -549,8 +582,9 @@ def _order(raw: Any, *, applied: bool = False) -> FulfillmentOrder:
     try:
         return FulfillmentOrder.model_validate(raw)
     except ValidationError as exc:
-        raise TransientError(f"malformed fulfillment order from Shopify: {short(exc)}",
-                             maybe_applied=applied) from None  # fmt: skip
+        raise TransientError(
+            f"malformed fulfillment order from Shopify: {short(exc)}", maybe_applied=applied
+        ) from None
 
 
 def _tracking(payload: dict[str, Any] | None) -> dict[str, str]:
@@ -561,5 +595,8 @@ def _tracking(payload: dict[str, Any] | None) -> dict[str, str]:
     tracking = payload.get("tracking", payload)
     if not isinstance(tracking, dict):
         return {}
-    return {k: str(tracking[k]).strip() for k in ("company", "number", "url")
-            if tracking.get(k) and str(tracking[k]).strip()}  # fmt: skip
+    return {
+        k: str(tracking[k]).strip()
+        for k in ("company", "number", "url")
+        if tracking.get(k) and str(tracking[k]).strip()
+    }

@@ -24,7 +24,7 @@ from rxfloor.core.sources.base import (
 )
 from rxfloor.core.sources.konnektive import mapping, wire
 from rxfloor.core.sources.konnektive.client import MAX_PAGE_SIZE, KonnektiveClient
-from rxfloor.core.sources.konnektive.source import KonnektiveSource, plan_push, tracking_number
+from rxfloor.core.sources.konnektive.source import KonnektiveSource
 from rxfloor.core.sources.konnektive.wire import NAME
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
@@ -178,37 +178,6 @@ def test_the_newest_fulfillment_not_cancelled_speaks_for_the_order() -> None:
     assert wire.KonnektiveOrder("A1", None, [f("3", "CANCELLED")]).status == "CANCELLED"
     none = wire.KonnektiveOrder("A1", None, [])
     assert (none.status, none.board_status) == (mapping.NO_FULFILLMENT, None)
-
-
-@pytest.mark.parametrize(
-    ("action", "remote", "plan"),
-    [
-        # a start is local (nothing queued); a row queued before that settles without a call
-        (Action.START, "PENDING", (False, False, ())),
-        (Action.START, "SHIPPED", (False, False, ())),
-        (Action.FINISH, "PENDING", (False, False, ("SHIPPED",))),
-        (Action.FINISH, "RECYCLED", (False, False, ("SHIPPED",))),
-        (Action.FINISH, "PENDING_SHIPMENT", (True, False, ())),
-        (Action.FINISH, "DELIVERED", (True, False, ())),
-        (Action.FINISH, "CANCELLED", (False, True, ())),
-        (Action.CANCEL, "PENDING", (False, False, ("CANCELLED",))),
-        (Action.CANCEL, "HOLD", (False, False, ("CANCELLED",))),
-        (Action.CANCEL, "CANCELLED", (True, False, ())),
-        (Action.CANCEL, "SHIPPED", (False, True, ())),
-        (Action.HOLD, "PENDING", (False, False, ())),  # a pharmacist's hold stays local
-        (Action.RELEASE, "PENDING", (False, False, ())),
-    ],
-)
-def test_plan_push(action: Action, remote: str, plan: tuple[bool, bool, tuple[str, ...]]) -> None:
-    got = plan_push(action, remote)
-    assert (got.done, got.stale, got.steps) == plan
-
-
-def test_tracking_number_from_the_payload() -> None:
-    assert tracking_number({"tracking": {"number": " 1Z9 ", "company": "UPS"}}) == "1Z9"
-    assert tracking_number({"number": "94001"}) == "94001"
-    assert tracking_number(None) is None
-    assert tracking_number({"tracking": {"number": ""}}) is None
 
 
 # -- the push ---------------------------------------------------------------------------

@@ -115,6 +115,13 @@ def downgrade() -> None:
     op.drop_column("webhook_inbox", "source")
     op.drop_column("outbox", "payload")
     op.drop_index("ix_orders_source_remote_id", "orders")
-    for column in ("tracking_url", "tracking_number", "tracking_company", "request_message",
-                   "request_kind", "remote_id", "source"):  # fmt: skip
+    for column in (
+        "tracking_url",
+        "tracking_number",
+        "tracking_company",
+        "request_message",
+        "request_kind",
+        "remote_id",
+        "source",
+    ):
         op.drop_column("orders", column)
