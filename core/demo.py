@@ -40,8 +40,9 @@ from rxfloor.core.sync.worker import SyncWorker
 HOOK_ROOT = "http://rxfloor.demo/webhooks/"
 
 
-class _Loop:
-    """An asyncio event loop running forever in a daemon thread."""
+class LoopThread:
+    """An asyncio event loop running forever in a daemon thread: where the in-process
+    stand-ins run."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -72,7 +73,7 @@ class _Loop:
 class ASGIBridge(httpx.BaseTransport):
     """A synchronous httpx transport that serves requests from an ASGI app on ``loop``."""
 
-    def __init__(self, app: Any, loop: _Loop, timeout_s: float = 10.0) -> None:
+    def __init__(self, app: Any, loop: LoopThread, timeout_s: float = 10.0) -> None:
         self._inner = httpx.ASGITransport(app=app)
         self._loop = loop
         self._timeout = timeout_s
@@ -114,7 +115,7 @@ class _Kit:
         self,
         settings: Settings,
         service: OrderService,
-        loop: _Loop,
+        loop: LoopThread,
         every_s: float,
         cancel_chance: float,
     ) -> None:
@@ -161,7 +162,7 @@ def start_demo_sync(
     """Start every installed stand-in in-process with its activity, ``orders[name]`` seeded
     (default: its own number), each source's worker and the receiver of their webhooks on
     the configured (demo) database; everything stops when the block ends."""
-    loop = _Loop()
+    loop = LoopThread()
     service = open_service(settings)
     kit = _Kit(settings, service, loop, every_s, cancel_chance)
     ranked = sorted(standins(), key=lambda s: (_rank(s.name), s.name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -134,3 +134,17 @@ def store(db_url: str) -> Iterator[Store]:
 @pytest.fixture
 def service(store: Store) -> OrderService:
     return OrderService(store, Actor("AB", "counter-1"))
+
+
+@pytest.fixture
+def services(db_url: str) -> Iterator[Callable[[str], OrderService]]:
+    """Terminals on one database: ``services("A")`` opens a store of its own each call."""
+    stores: list[Store] = []
+
+    def make(name: str) -> OrderService:
+        stores.append(Store.open(db_url))
+        return OrderService(stores[-1], Actor(name, f"station-{name}"))
+
+    yield make
+    for s in stores:
+        s.close()

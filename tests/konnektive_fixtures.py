@@ -1,7 +1,8 @@
-"""The Konnektive stand-in served by a REAL uvicorn server on 127.0.0.1, for tests (the same
-shape as :mod:`tests.remote_fixtures`).
+"""The Konnektive stand-in for tests: in-process (no port) or served by a REAL uvicorn server
+on 127.0.0.1 (the same shape as :mod:`tests.remote_fixtures`).
 
-``serve_konnektive(config=None, **fields) -> ContextManager[KonnektiveServer]``
+``serve_konnektive(config=None, *, in_process=False, **fields)``
+``-> ContextManager[KonnektiveServer]``
     ``fields`` are :class:`KonnektiveConfig` fields (``seed=20``, ``password="p"``, …).
 
 ``KonnektiveServer``:
@@ -19,7 +20,7 @@ shape as :mod:`tests.remote_fixtures`).
     ``stop()`` / ``start()``                an outage on the same port, same state
 
 Fixtures (bind them in a module): ``konnektive_server`` (20 PENDING orders, no faults) and
-``konnektive_factory(**fields)``.
+``konnektive_factory(**fields)``: in-process unless the test is marked ``@pytest.mark.network``.
 """
 
 from __future__ import annotations
@@ -35,23 +36,24 @@ from pydantic import SecretStr
 from rxfloor.core.sources.konnektive.client import KonnektiveClient
 from rxfloor.core.sources.konnektive.source import KonnektiveSource
 from rxfloor.sandbox.konnektive import KonnektiveConfig, KonnektiveState, create_app
-from tests.remote_fixtures import _Served
+from tests.remote_fixtures import _Served, served_in_process
 
 
 class KonnektiveServer(_Served):
-    def __init__(self, config: KonnektiveConfig) -> None:
+    def __init__(self, config: KonnektiveConfig, *, in_process: bool = False) -> None:
         self.config = config
         self.app = create_app(config)
         self.state: KonnektiveState = self.app.state.konnektive
         self.login_id = config.login_id.get_secret_value()
         self.password = config.password.get_secret_value()
-        super().__init__(self.app)
+        super().__init__(self.app, in_process=in_process)
         self.base_url = self.root_url
-        self.control = httpx.Client(base_url=self.root_url + "/_sandbox", timeout=10)
+        self.control = self.http(self.root_url + "/_sandbox")
 
     def source(self, **client_kw: Any) -> KonnektiveSource:
         client_kw.setdefault("rate_limit_per_s", None)
         client_kw.setdefault("timeout_s", 2.0)
+        client_kw.setdefault("transport", self.transport)
         client = KonnektiveClient(
             self.base_url, SecretStr(self.login_id), SecretStr(self.password), **client_kw
         )
@@ -93,19 +95,19 @@ class KonnektiveServer(_Served):
         return response.json()
 
     def close(self) -> None:
-        self.stop()
+        self.close_served()
         self.control.close()
 
 
 @contextlib.contextmanager
 def serve_konnektive(
-    config: KonnektiveConfig | None = None, **fields: Any
+    config: KonnektiveConfig | None = None, *, in_process: bool = False, **fields: Any
 ) -> Iterator[KonnektiveServer]:
     merged = {**(config.model_dump() if config else {}), **fields}
     for key in ("login_id", "password"):  # model_dump gives SecretStr objects back
         if isinstance(merged.get(key), SecretStr):
             merged[key] = merged[key].get_secret_value()
-    server = KonnektiveServer(KonnektiveConfig.model_validate(merged))
+    server = KonnektiveServer(KonnektiveConfig.model_validate(merged), in_process=in_process)
     try:
         yield server
     finally:
@@ -113,16 +115,17 @@ def serve_konnektive(
 
 
 @pytest.fixture
-def konnektive_server() -> Iterator[KonnektiveServer]:
-    with serve_konnektive(seed=20) as server:
+def konnektive_server(request: pytest.FixtureRequest) -> Iterator[KonnektiveServer]:
+    with serve_konnektive(seed=20, in_process=served_in_process(request)) as server:
         yield server
 
 
 @pytest.fixture
-def konnektive_factory() -> Iterator[Callable[..., KonnektiveServer]]:
+def konnektive_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., KonnektiveServer]]:
+    inside = served_in_process(request)
     with contextlib.ExitStack() as stack:
 
         def make(config: KonnektiveConfig | None = None, **fields: Any) -> KonnektiveServer:
-            return stack.enter_context(serve_konnektive(config, **fields))
+            return stack.enter_context(serve_konnektive(config, in_process=inside, **fields))
 
         yield make

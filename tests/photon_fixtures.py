@@ -1,9 +1,10 @@
-"""The Photon stand-in served by a REAL uvicorn server on 127.0.0.1 (a free port), for tests.
+"""The Photon stand-in for tests: in-process (no port) or served by a REAL uvicorn server on
+127.0.0.1 (a free port).
 
 Same shape as :mod:`tests.remote_fixtures`:
 
-``serve_photon(config=None, **fields) -> ContextManager[PhotonServer]`` (``fields``: fields of
-:class:`PhotonSandboxConfig`, overriding ``config``)
+``serve_photon(config=None, *, in_process=False, **fields) -> ContextManager[PhotonServer]``
+(``fields``: fields of :class:`PhotonSandboxConfig`, overriding ``config``)
 
 ``PhotonServer``:
     ``base_url``     ``http://127.0.0.1:PORT`` (the floor's ``[sources.photon] api_url``)
@@ -35,7 +36,8 @@ Control endpoints (no token, never logged or faulted), under ``/_sandbox``:
          {"release": "fifo"|"reverse"|"shuffle", "seed"?}
     POST /webhooks/deliveries/{seq}/replay {"keep_timestamp"?}
 
-Fixtures: ``photon_server`` (no orders, no faults), ``photon_factory(**fields)``.
+Fixtures: ``photon_server`` (no orders, no faults), ``photon_factory(**fields)``: in-process
+unless the test is marked ``@pytest.mark.network``.
 """
 
 from __future__ import annotations
@@ -53,27 +55,28 @@ from rxfloor.core.sources.photon.client import PhotonClient
 from rxfloor.core.sources.photon.source import PhotonSource
 from rxfloor.sandbox.photon import GRAPHQL_PATH, HOOK_PATH, create_app
 from rxfloor.sandbox.photon.state import PhotonSandboxConfig, PhotonSandboxState
-from tests.remote_fixtures import _Served
+from tests.remote_fixtures import _Served, served_in_process
 
 
 class PhotonServer(_Served):
     """A running Photon stand-in (see the module docstring)."""
 
-    def __init__(self, config: PhotonSandboxConfig) -> None:
+    def __init__(self, config: PhotonSandboxConfig, *, in_process: bool = False) -> None:
         self.config = config
         self.app = create_app(config)
         self.state: PhotonSandboxState = self.app.state.sandbox
         self.token = config.token.get_secret_value()
         self.headers = {config.auth_header: f"{config.auth_scheme} {self.token}".strip()}
         self.pharmacy_id = config.pharmacy_id
-        super().__init__(self.app)
+        super().__init__(self.app, in_process=in_process)
         self.base_url = self.root_url
         self.graphql_url = self.root_url + GRAPHQL_PATH
         self.hook_url = self.root_url + HOOK_PATH
-        self.control = httpx.Client(base_url=self.root_url + "/_sandbox", timeout=10)
+        self.control = self.http(self.root_url + "/_sandbox")
 
     def client(self, **kw: Any) -> PhotonClient:
         kw.setdefault("rate_limit_per_s", None)
+        kw.setdefault("transport", self.transport)
         return PhotonClient(self.base_url, SecretStr(self.token),
                             auth_header=self.config.auth_header,
                             auth_scheme=self.config.auth_scheme, **kw)  # fmt: skip
@@ -164,16 +167,16 @@ class PhotonServer(_Served):
         return response.json()
 
     def close(self) -> None:
-        self.stop()
+        self.close_served()
         self.control.close()
 
 
 @contextlib.contextmanager
 def serve_photon(
-    config: PhotonSandboxConfig | None = None, **fields: Any
+    config: PhotonSandboxConfig | None = None, *, in_process: bool = False, **fields: Any
 ) -> Iterator[PhotonServer]:
     merged = {**(config.model_dump() if config else {}), **fields}
-    server = PhotonServer(PhotonSandboxConfig.model_validate(merged))
+    server = PhotonServer(PhotonSandboxConfig.model_validate(merged), in_process=in_process)
     try:
         yield server
     finally:
@@ -181,16 +184,17 @@ def serve_photon(
 
 
 @pytest.fixture
-def photon_server() -> Iterator[PhotonServer]:
-    with serve_photon() as server:
+def photon_server(request: pytest.FixtureRequest) -> Iterator[PhotonServer]:
+    with serve_photon(in_process=served_in_process(request)) as server:
         yield server
 
 
 @pytest.fixture
-def photon_factory() -> Iterator[Callable[..., PhotonServer]]:
+def photon_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., PhotonServer]]:
+    inside = served_in_process(request)
     with contextlib.ExitStack() as stack:
 
         def make(config: PhotonSandboxConfig | None = None, **fields: Any) -> PhotonServer:
-            return stack.enter_context(serve_photon(config, **fields))
+            return stack.enter_context(serve_photon(config, in_process=inside, **fields))
 
         yield make

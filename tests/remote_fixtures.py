@@ -1,12 +1,15 @@
-"""The remote stand-in served by a REAL uvicorn server on 127.0.0.1 (a free port), for tests.
+"""The remote stand-in for tests: in-process (no port) or served by a REAL uvicorn server on
+127.0.0.1 (a free port).
 
 Stable interface (other test modules depend on it):
 
-``serve_sandbox(config: RxScaleSandboxConfig | None = None, **fields)``
+``serve_sandbox(config: RxScaleSandboxConfig | None = None, *, in_process=False, **fields)``
 ``-> ContextManager[SandboxServer]``
     Builds ``create_app(config)`` (``fields`` are :class:`RxScaleSandboxConfig` fields, e.g.
     ``seed=20, dialect="v2", rate_limit=10, api_key="k"``; given both, ``fields`` override
     ``config``), serves it in a background thread and stops it on exit. No pytest needed.
+    ``in_process=True``: no server; the clients it makes call the app through ``transport``
+    (its URLs reach nothing outside this process: no subprocess, config file or receiver).
 
 ``SandboxServer`` (what you get):
     ``base_url``  ``http://127.0.0.1:PORT/v1/external-pharmacy-api-v1`` (the API base path)
@@ -15,7 +18,10 @@ Stable interface (other test modules depend on it):
     ``api_key``   the full-permission key (str); ``headers`` = ``{"X-API-Key": api_key}``
     ``control``   an ``httpx.Client`` with base URL ``http://127.0.0.1:PORT/_sandbox``
     ``state``     the live :class:`RxScaleSandboxState` (same process; thread-safe)
+    ``transport`` the in-process bridge to the app (None on a real server): give it to any
+                  client made by hand (``transport=server.transport``)
     ``api()``     a new ``httpx.Client`` on ``base_url`` with the key set (close it yourself)
+    ``client(**kw)``  a new ``RxScaleClient`` on ``base_url`` with the key set
     ``source(**client_kw)``  a new ``RxScaleSource`` on ``base_url`` with the key set
                   (``client_kw``: ``RxScaleClient`` options; close it yourself)
     ``transitions()``, ``requests()``        the control logs (lists of dicts)
@@ -51,8 +57,9 @@ Control endpoints (no key, never logged, faulted or rate limited), under ``/_san
 ``serve_asgi(app) -> ContextManager[str]``
     Any ASGI app (e.g. a webhook receiver) on a real uvicorn server; yields its root URL.
 
-Starting and stopping a server costs ~0.3 s; where many examples share one (hypothesis), serve
-one per module and call ``reset()`` (~10 ms) at the start of each example.
+Starting and stopping a server costs ~0.3 s, and up to 1 s more at the stop while a client
+keeps a connection open; in-process there is neither. Where many examples share one
+(hypothesis), serve one per module and call ``reset()`` (~10 ms) at the start of each example.
 
 Fixtures (bind them in a test module — no ``pytest_plugins``, and ruff stays quiet)::
 
@@ -61,6 +68,7 @@ Fixtures (bind them in a test module — no ``pytest_plugins``, and ruff stays q
     sandbox_factory = remote_fixtures.sandbox_factory
 
     ``sandbox_server``   a v1 stand-in with 20 open orders, no faults, no rate limit
+    Both serve in-process unless the test is marked ``@pytest.mark.network`` (a real port).
     ``sandbox_factory``  ``sandbox_factory(**fields) -> SandboxServer``; all stopped at teardown
 """
 
@@ -78,6 +86,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
+from rxfloor.core.demo import ASGIBridge, LoopThread
 from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.sandbox.rxscale import (
@@ -89,24 +98,55 @@ from rxfloor.sandbox.rxscale import (
 )
 
 
-class _Served:
-    """An ASGI app on a real uvicorn server in a daemon thread, on 127.0.0.1:<free port>.
+class _Refusing(httpx.BaseTransport):
+    """The in-process bridge, or a refused connection while the stand-in is stopped."""
 
-    ``stop()`` then ``start()`` brings it back on the same port with the same app (an outage).
+    def __init__(self, bridge: httpx.BaseTransport) -> None:
+        self._bridge = bridge
+        self.up = True
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.up:
+            raise httpx.ConnectError(
+                "connection refused (the stand-in is stopped)", request=request
+            )
+        return self._bridge.handle_request(request)
+
+
+class _Served:
+    """An ASGI app on a real uvicorn server in a daemon thread, on 127.0.0.1:<free port>, or
+    (``in_process``) on no port at all: requests go straight to the app through
+    ``transport``, the demo's :class:`~rxfloor.core.demo.ASGIBridge` (no socket, no server
+    start; a URL of it means nothing outside this process).
+
+    ``stop()`` then ``start()`` brings it back on the same port with the same app (an outage;
+    in-process, connections are refused meanwhile). Every client this object makes passes
+    ``transport`` (None on a real server).
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, in_process: bool = False) -> None:
         self._app = app
         self.port = 0
         self._thread: threading.Thread | None = None
+        self.transport: _Refusing | None = None
+        if in_process:
+            self._loop = LoopThread()
+            self.transport = _Refusing(ASGIBridge(app, self._loop))
+            self.root_url = "http://standin.invalid"
+            return
         self.start()
         self.root_url = f"http://127.0.0.1:{self.port}"
 
     @property
     def running(self) -> bool:
+        if self.transport is not None:
+            return self.transport.up
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
+        if self.transport is not None:
+            self.transport.up = True
+            return
         if self.running:
             return
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -133,10 +173,39 @@ class _Served:
             time.sleep(0.005)
 
     def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.up = False
+            return
         if self._thread is not None and self._thread.is_alive():
             self._server.should_exit = True
             self._thread.join(timeout=15)
         self._sock.close()
+
+    def close_served(self) -> None:
+        """Stop for good: the server, or the in-process app's loop (its deliverer with it)."""
+        self.stop()
+        if self.transport is not None:
+            self._loop.close()
+
+    def http(self, base_url: str, **kw: Any) -> httpx.Client:
+        """A plain client on this stand-in (over ``transport`` in-process)."""
+        kw.setdefault("timeout", 10)
+        return httpx.Client(base_url=base_url, transport=self.transport, **kw)
+
+    def get(self, url: str, **kw: Any) -> httpx.Response:
+        """``httpx.get`` of one of this stand-in's URLs."""
+        with self.http("") as client:
+            return client.get(url, **kw)
+
+    def post(self, url: str, **kw: Any) -> httpx.Response:
+        """``httpx.post`` to one of this stand-in's URLs."""
+        with self.http("") as client:
+            return client.post(url, **kw)
+
+
+def served_in_process(request: pytest.FixtureRequest) -> bool:
+    """The stand-in fixtures serve in-process unless the test is marked ``network``."""
+    return request.node.get_closest_marker("network") is None
 
 
 @contextlib.contextmanager
@@ -151,23 +220,26 @@ def serve_asgi(app: Any) -> Iterator[str]:
 class SandboxServer(_Served):
     """A running stand-in (see the module docstring)."""
 
-    def __init__(self, config: RxScaleSandboxConfig) -> None:
+    def __init__(self, config: RxScaleSandboxConfig, *, in_process: bool = False) -> None:
         self.config = config
         self.app = create_app(config)
         self.state: RxScaleSandboxState = self.app.state.sandbox
         self.api_key = config.api_key.get_secret_value()
         self.headers = {"X-API-Key": self.api_key}
-        super().__init__(self.app)
+        super().__init__(self.app, in_process=in_process)
         self.base_url = self.root_url + BASE_PATH
         self.old_base_url = self.root_url + OLD_BASE_PATH
-        self.control = httpx.Client(base_url=self.root_url + "/_sandbox", timeout=10)
+        self.control = self.http(self.root_url + "/_sandbox")
 
     def api(self, **kw: Any) -> httpx.Client:
-        kw.setdefault("timeout", 10)
-        return httpx.Client(base_url=self.base_url, headers=self.headers, **kw)
+        return self.http(self.base_url, headers=self.headers, **kw)
+
+    def client(self, **kw: Any) -> RxScaleClient:
+        kw.setdefault("transport", self.transport)
+        return RxScaleClient(self.base_url, SecretStr(self.api_key), **kw)
 
     def source(self, **client_kw: Any) -> RxScaleSource:
-        return RxScaleSource(RxScaleClient(self.base_url, SecretStr(self.api_key), **client_kw))
+        return RxScaleSource(self.client(**client_kw))
 
     def transitions(self) -> list[dict[str, Any]]:
         return self._ok(self.control.get("/transitions"))  # type: ignore[no-any-return]
@@ -212,16 +284,16 @@ class SandboxServer(_Served):
         return self._ok(self.control.get("/stats"))  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        self.stop()
+        self.close_served()
         self.control.close()
 
 
 @contextlib.contextmanager
 def serve_sandbox(
-    config: RxScaleSandboxConfig | None = None, **fields: Any
+    config: RxScaleSandboxConfig | None = None, *, in_process: bool = False, **fields: Any
 ) -> Iterator[SandboxServer]:
     merged = {**(config.model_dump() if config else {}), **fields}
-    server = SandboxServer(RxScaleSandboxConfig.model_validate(merged))
+    server = SandboxServer(RxScaleSandboxConfig.model_validate(merged), in_process=in_process)
     try:
         yield server
     finally:
@@ -229,16 +301,17 @@ def serve_sandbox(
 
 
 @pytest.fixture
-def sandbox_server() -> Iterator[SandboxServer]:
-    with serve_sandbox(seed=20) as server:
+def sandbox_server(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
+    with serve_sandbox(seed=20, in_process=served_in_process(request)) as server:
         yield server
 
 
 @pytest.fixture
-def sandbox_factory() -> Iterator[Callable[..., SandboxServer]]:
+def sandbox_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., SandboxServer]]:
+    inside = served_in_process(request)
     with contextlib.ExitStack() as stack:
 
         def make(config: RxScaleSandboxConfig | None = None, **fields: Any) -> SandboxServer:
-            return stack.enter_context(serve_sandbox(config, **fields))
+            return stack.enter_context(serve_sandbox(config, in_process=inside, **fields))
 
         yield make

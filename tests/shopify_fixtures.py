@@ -1,8 +1,9 @@
-"""The Shopify stand-in served by a REAL uvicorn server on 127.0.0.1 (a free port), for tests.
+"""The Shopify stand-in for tests: in-process (no port) or served by a REAL uvicorn server on
+127.0.0.1 (a free port), as :mod:`tests.remote_fixtures` says.
 
 Stable interface (other test modules depend on it):
 
-``serve_shopify(config: ShopConfig | None = None, **fields) -> ContextManager[ShopifyServer]``
+``serve_shopify(config=None, *, in_process=False, **fields) -> ContextManager[ShopifyServer]``
     Builds ``create_app(config)`` (``fields`` are :class:`ShopConfig` fields, e.g.
     ``seed=20, restore_rate=1000, access_token="shpat_x", webhook_url=url``; given both,
     ``fields`` override ``config``), serves it in a background thread, stops it on exit.
@@ -15,6 +16,8 @@ Stable interface (other test modules depend on it):
     ``app_secret``    (str): signs the webhooks (base64 HMAC-SHA256 of the raw body)
     ``shop_domain``   the X-Shopify-Shop-Domain of the deliveries
     ``control``       an ``httpx.Client`` on ``http://127.0.0.1:PORT/_sandbox``
+    ``transport``     the in-process bridge (None on a real server); ``client(**kw)`` a new
+                      ``ShopifyClient`` with the token set
     ``state``         the live :class:`ShopState` (same process; thread-safe)
     ``api()``         a new ``httpx.Client`` on ``base_url`` with the token set (close it yourself)
     ``graphql(query, variables=None, *, token=...) -> dict``  POST one query, the JSON answer
@@ -74,6 +77,7 @@ Fixtures (bind them in a test module — no ``pytest_plugins``)::
     ``shopify_server``   20 submitted fulfillment orders, no faults, the default bucket
                          (1000 points, 50/s)
     ``shopify_factory``  ``shopify_factory(**fields) -> ShopifyServer``; all stopped at teardown
+    Both serve in-process unless the test is marked ``@pytest.mark.network`` (a real port).
 """
 
 from __future__ import annotations
@@ -88,9 +92,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.sandbox.shopify import ShopConfig, ShopState, create_app, graphql_path
-from tests.remote_fixtures import _Served
+from tests.remote_fixtures import _Served, served_in_process
 
 API_VERSION = "2025-10"
 
@@ -98,7 +104,7 @@ API_VERSION = "2025-10"
 class ShopifyServer(_Served):
     """A running Shopify stand-in (see the module docstring)."""
 
-    def __init__(self, config: ShopConfig) -> None:
+    def __init__(self, config: ShopConfig, *, in_process: bool = False) -> None:
         self.config = config
         self.app = create_app(config)
         self.state: ShopState = self.app.state.shop
@@ -107,22 +113,21 @@ class ShopifyServer(_Served):
         self.shop_domain = config.shop_domain
         self.headers = {"X-Shopify-Access-Token": self.access_token}
         self.api_version = API_VERSION
-        super().__init__(self.app)
+        super().__init__(self.app, in_process=in_process)
         self.base_url = self.root_url
         self.graphql_url = self.base_url + graphql_path(API_VERSION)
-        self.control = httpx.Client(
-            base_url=self.root_url + "/_sandbox", timeout=30, verify=_ssl_context()
-        )
-        self._api = httpx.Client(
-            base_url=self.base_url, headers=self.headers, timeout=30, verify=_ssl_context()
-        )
+        self.control = self.http(self.root_url + "/_sandbox", timeout=30, verify=_ssl_context())
+        self._api = self.api(timeout=30)
 
     graphql_path = staticmethod(graphql_path)
 
     def api(self, **kw: Any) -> httpx.Client:
-        kw.setdefault("timeout", 10)
         kw.setdefault("verify", _ssl_context())
-        return httpx.Client(base_url=self.base_url, headers=self.headers, **kw)
+        return self.http(self.base_url, headers=self.headers, **kw)
+
+    def client(self, **kw: Any) -> ShopifyClient:
+        kw.setdefault("transport", self.transport)
+        return ShopifyClient(self.base_url, SecretStr(self.access_token), **kw)
 
     def graphql(
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
@@ -245,7 +250,7 @@ class ShopifyServer(_Served):
         return _wait(self.state.deliveries, count, timeout, "deliveries")
 
     def close(self) -> None:
-        self.stop()
+        self.close_served()
         self.control.close()
         self._api.close()
 
@@ -274,12 +279,14 @@ def _wait(
 
 
 @contextlib.contextmanager
-def serve_shopify(config: ShopConfig | None = None, **fields: Any) -> Iterator[ShopifyServer]:
+def serve_shopify(
+    config: ShopConfig | None = None, *, in_process: bool = False, **fields: Any
+) -> Iterator[ShopifyServer]:
     merged = {**(config.model_dump() if config else {}), **fields}
     for key in ("access_token", "app_secret"):  # model_dump masks SecretStr
         if config is not None and key not in fields:
             merged[key] = getattr(config, key).get_secret_value()
-    server = ShopifyServer(ShopConfig.model_validate(merged))
+    server = ShopifyServer(ShopConfig.model_validate(merged), in_process=in_process)
     try:
         yield server
     finally:
@@ -287,16 +294,17 @@ def serve_shopify(config: ShopConfig | None = None, **fields: Any) -> Iterator[S
 
 
 @pytest.fixture
-def shopify_server() -> Iterator[ShopifyServer]:
-    with serve_shopify(seed=20) as server:
+def shopify_server(request: pytest.FixtureRequest) -> Iterator[ShopifyServer]:
+    with serve_shopify(seed=20, in_process=served_in_process(request)) as server:
         yield server
 
 
 @pytest.fixture
-def shopify_factory() -> Iterator[Callable[..., ShopifyServer]]:
+def shopify_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., ShopifyServer]]:
+    inside = served_in_process(request)
     with contextlib.ExitStack() as stack:
 
         def make(config: ShopConfig | None = None, **fields: Any) -> ShopifyServer:
-            return stack.enter_context(serve_shopify(config, **fields))
+            return stack.enter_context(serve_shopify(config, in_process=inside, **fields))
 
         yield make

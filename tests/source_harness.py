@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import pytest
-from pydantic import SecretStr
 
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.service import OrderService
@@ -34,7 +33,6 @@ from rxfloor.core.sources.photon.source import (
     TIMESTAMP_HEADER,
     PhotonWebhooks,
 )
-from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.mapping import BOARD_STATUS
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.webhooks import WebhookReceiver
@@ -57,7 +55,8 @@ class Applied:
 
 
 class RemoteUnderTest(Protocol):
-    """One stand-in served on loopback, with its logs and its remote side."""
+    """One stand-in (on loopback, or in-process: then :meth:`env` names a URL that reaches
+    nothing outside the test's process), with its logs and its remote side."""
 
     @property
     def source_name(self) -> str: ...
@@ -110,8 +109,11 @@ class RemoteUnderTest(Protocol):
 
 
 class Harness(Protocol):
-    def serve(self, orders: int) -> AbstractContextManager[RemoteUnderTest]:
-        """A fresh stand-in with ``orders`` orders waiting for the pharmacy."""
+    def serve(
+        self, orders: int, *, in_process: bool = False
+    ) -> AbstractContextManager[RemoteUnderTest]:
+        """A fresh stand-in with ``orders`` orders waiting for the pharmacy (``in_process``:
+        no server, see :mod:`tests.remote_fixtures`)."""
 
 
 # -- RxScale ----------------------------------------------------------------------------------
@@ -130,9 +132,7 @@ class RxScaleRemote:
         return env
 
     def open_source(self, *, timeout_s: float = 10.0) -> OrderSource:
-        client = RxScaleClient(self.server.base_url, SecretStr(self.server.api_key),
-                              rate_limit_per_s=None, timeout_s=timeout_s)  # fmt: skip
-        return RxScaleSource(client)
+        return RxScaleSource(self.server.client(rate_limit_per_s=None, timeout_s=timeout_s))
 
     def set_faults(self, *, fail_rate: float, fault_seed: int = 0, slow_s: float = 15.0) -> None:
         self.server.set_faults(fail_rate=fail_rate, fault_seed=fault_seed, slow_s=slow_s)
@@ -182,8 +182,8 @@ class RxScaleRemote:
 
 class RxScaleHarness:
     @contextmanager
-    def serve(self, orders: int) -> Iterator[RemoteUnderTest]:
-        with serve_sandbox(seed=orders) as server:
+    def serve(self, orders: int, *, in_process: bool = False) -> Iterator[RemoteUnderTest]:
+        with serve_sandbox(seed=orders, in_process=in_process) as server:
             yield RxScaleRemote(server)
 
 
@@ -286,8 +286,11 @@ class PhotonRemote:
 
 class PhotonHarness:
     @contextmanager
-    def serve(self, orders: int) -> Iterator[RemoteUnderTest]:
-        with serve_photon(seed=orders) as server, tempfile.TemporaryDirectory() as tmp:
+    def serve(self, orders: int, *, in_process: bool = False) -> Iterator[RemoteUnderTest]:
+        with (
+            serve_photon(seed=orders, in_process=in_process) as server,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
             remote = PhotonRemote(server, Path(tmp))
             try:
                 yield remote
@@ -375,8 +378,11 @@ class KonnektiveRemote:
 
 class KonnektiveHarness:
     @contextmanager
-    def serve(self, orders: int) -> Iterator[RemoteUnderTest]:
-        with serve_konnektive(seed=orders) as server, tempfile.TemporaryDirectory() as tmp:
+    def serve(self, orders: int, *, in_process: bool = False) -> Iterator[RemoteUnderTest]:
+        with (
+            serve_konnektive(seed=orders, in_process=in_process) as server,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
             yield KonnektiveRemote(server, Path(tmp))
 
 

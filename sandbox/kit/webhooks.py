@@ -1,5 +1,6 @@
 """The deliverer every stand-in that sends webhooks runs: one task per app, woken when the
-state queues events, each delivery (with its retries) a task of its own."""
+state queues events, each delivery (with its retries: :func:`send_with_retries`) a task of
+its own."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -81,3 +83,53 @@ def deliverer_lifespan(
                     await task
 
     return lifespan
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One POST of a delivery: where, what, with which headers, and what its log entry
+    says beside the attempt's number, status code and error."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    entry: dict[str, Any]
+
+
+def _doubling(n: int) -> float:
+    return 0.2 * 2.0 ** (n - 1)
+
+
+async def send_with_retries(
+    client: httpx.AsyncClient,
+    attempt: Callable[[int], Attempt],
+    *,
+    attempts: int,
+    replay_of: int | None,
+    clock: Callable[[], float],
+    log: Callable[[dict[str, Any]], object],
+    backoff: Callable[[int], float] = _doubling,
+    retried: Callable[[int], bool] = lambda code: True,
+) -> dict[str, Any]:
+    """POST ``attempt(n)`` for n = 1, 2, … until a 2xx, an answer not ``retried`` or
+    ``attempts`` are spent (a timeout or no connection is always retried; a replay of
+    delivery ``replay_of`` is sent once), sleeping ``backoff(n)`` after attempt n (0.2 s,
+    doubling); every attempt is ``log``-ged with its time. Returns the last entry."""
+    entry: dict[str, Any] = {}
+    attempts = 1 if replay_of is not None else attempts
+    for n in range(1, attempts + 1):
+        sent = attempt(n)
+        entry = {"time": clock(), **sent.entry, "attempt": n, "replay_of": replay_of}
+        entry |= {"status_code": None, "error": None}
+        try:
+            answer = await client.post(sent.url, content=sent.body, headers=sent.headers)
+            entry["status_code"] = answer.status_code
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+        log(entry)
+        code = entry["status_code"]
+        if code is not None and (200 <= code < 300 or not retried(code)):
+            break
+        if n < attempts:
+            await asyncio.sleep(backoff(n))
+    return entry

@@ -8,7 +8,6 @@ logged) under ``/_sandbox``: see :mod:`tests.photon_fixtures` for the list.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -36,7 +35,13 @@ from rxfloor.sandbox.kit.control import (
 )
 from rxfloor.sandbox.kit.refusal import json_body
 from rxfloor.sandbox.kit.signing import hmac_hex
-from rxfloor.sandbox.kit.webhooks import deliverer_lifespan, ensure_deliverer, pump
+from rxfloor.sandbox.kit.webhooks import (
+    Attempt,
+    deliverer_lifespan,
+    ensure_deliverer,
+    pump,
+    send_with_retries,
+)
 from rxfloor.sandbox.photon.state import (
     REFUSED,
     PhotonSandboxConfig,
@@ -166,41 +171,36 @@ async def deliver(
     429, a timeout or no connection: any other 4xx drops the event for good, as Photon's
     does. A replay sends once, optionally with the original timestamp (``timestamp``: a
     captured request sent again)."""
-    attempts = 1 if replay_of is not None else state.config.webhook_attempts
     signature = sign(sub["secret"], body)
-    for attempt in range(1, attempts + 1):
+
+    def attempt(_n: int) -> Attempt:
         sent = timestamp or str(int(state.clock() * 1000))
         headers = {
             "Content-Type": CONTENT_TYPE,
             "X-Photon-Signature": signature,
             "X-Photon-Timestamp": sent,
         }
-        entry: dict[str, Any] = {
-            "time": state.clock(),
+        entry = {
             "subscription": sub["uid"],
             "target": sub["target"],
             "event_id": event.event_id,
             "event_type": event.event_type,
             "order_id": event.order_id,
-            "attempt": attempt,
-            "replay_of": replay_of,
-            "status_code": None,
-            "error": None,
             "body": body.decode(),
             "signature": signature,
             "timestamp": sent,
         }
-        try:
-            answer = await client.post(sub["target"], content=body, headers=headers)
-            entry["status_code"] = answer.status_code
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-        state.log_delivery(entry)
-        code = entry["status_code"]
-        if code is not None and (200 <= code < 300 or not _retried(code)):
-            return
-        if attempt < attempts:
-            await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+        return Attempt(sub["target"], body, headers, entry)
+
+    await send_with_retries(
+        client,
+        attempt,
+        attempts=state.config.webhook_attempts,
+        replay_of=replay_of,
+        clock=state.clock,
+        log=state.log_delivery,
+        retried=_retried,
+    )
 
 
 def _retried(code: int) -> bool:

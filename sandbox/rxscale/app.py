@@ -7,7 +7,6 @@ garbles or drops the answer. ``/_sandbox/…`` (control) is never logged, faulte
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.parse
 from collections import Counter
@@ -38,7 +37,13 @@ from rxfloor.sandbox.kit.control import (
 )
 from rxfloor.sandbox.kit.refusal import json_body, validation_refusal
 from rxfloor.sandbox.kit.signing import hmac_hex
-from rxfloor.sandbox.kit.webhooks import deliverer_lifespan, ensure_deliverer, pump
+from rxfloor.sandbox.kit.webhooks import (
+    Attempt,
+    deliverer_lifespan,
+    ensure_deliverer,
+    pump,
+    send_with_retries,
+)
 from rxfloor.sandbox.rxscale.openapi import openapi_schema
 from rxfloor.sandbox.rxscale.state import (
     EVENT_TYPES,
@@ -170,30 +175,25 @@ async def deliver(
         "X-Webhook-Event": event_type,
         "X-Webhook-Signature": sign(sub["signing_secret"], body),
     }
-    attempts = 1 if replay_of is not None else state.config.webhook_attempts
-    for attempt in range(1, attempts + 1):
-        entry: dict[str, Any] = {
-            "time": state.clock(),
+
+    def attempt(_n: int) -> Attempt:
+        entry = {
             "subscription": sub["uid"],
             "target": sub["target"],
             "event_type": event_type,
-            "attempt": attempt,
-            "replay_of": replay_of,
-            "status_code": None,
-            "error": None,
             "body": body.decode(),
             "signature": headers["X-Webhook-Signature"],
         }
-        try:
-            answer = await client.post(sub["target"], content=body, headers=headers)
-            entry["status_code"] = answer.status_code
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-        state.log_delivery(entry)
-        if entry["status_code"] is not None and 200 <= entry["status_code"] < 300:
-            return
-        if attempt < attempts:
-            await asyncio.sleep(0.2 * 2 ** (attempt - 1))
+        return Attempt(sub["target"], body, headers, entry)
+
+    await send_with_retries(
+        client,
+        attempt,
+        attempts=state.config.webhook_attempts,
+        replay_of=replay_of,
+        clock=state.clock,
+        log=state.log_delivery,
+    )
 
 
 # -- helpers for the API handlers ----------------------------------------------------------

@@ -54,7 +54,13 @@ from rxfloor.sandbox.kit.control import (
 )
 from rxfloor.sandbox.kit.refusal import json_body, validation_refusal
 from rxfloor.sandbox.kit.signing import hmac_base64
-from rxfloor.sandbox.kit.webhooks import deliverer_lifespan, ensure_deliverer, pump
+from rxfloor.sandbox.kit.webhooks import (
+    Attempt,
+    deliverer_lifespan,
+    ensure_deliverer,
+    pump,
+    send_with_retries,
+)
 from rxfloor.sandbox.shopify.cost import Coster, CostRefusal
 from rxfloor.sandbox.shopify.schema import Context, executable_schema
 from rxfloor.sandbox.shopify.state import (
@@ -396,35 +402,29 @@ async def deliver(
     replay_of: int | None = None,
 ) -> dict[str, Any]:
     """POST one signed event, retrying failures with the same bytes and headers."""
-    attempts = 1 if replay_of is not None else state.config.webhook_attempts
-    entry: dict[str, Any] = {}
-    for attempt in range(1, attempts + 1):
+
+    def attempt(_n: int) -> Attempt:
         entry = {
-            "time": state.clock(),
             "subscription": sub["id"],
             "url": sub["url"],
             "topic": event.topic,
             "event_id": event.event_id,
             "webhook_id": headers["X-Shopify-Webhook-Id"],
             "triggered_at": event.triggered_at,
-            "attempt": attempt,
-            "replay_of": replay_of,
-            "status_code": None,
-            "error": None,
             "body": event.body.decode(),
             "headers": dict(headers),
         }
-        try:
-            answer = await client.post(sub["url"], content=event.body, headers=headers)
-            entry["status_code"] = answer.status_code
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-        state.log_delivery(entry)
-        if entry["status_code"] is not None and 200 <= entry["status_code"] < 300:
-            break
-        if attempt < attempts:
-            await asyncio.sleep(min(5.0, state.config.webhook_backoff_s * 2 ** (attempt - 1)))
-    return entry
+        return Attempt(sub["url"], event.body, headers, entry)
+
+    return await send_with_retries(
+        client,
+        attempt,
+        attempts=state.config.webhook_attempts,
+        replay_of=replay_of,
+        clock=state.clock,
+        backoff=lambda n: min(5.0, state.config.webhook_backoff_s * 2 ** (n - 1)),
+        log=state.log_delivery,
+    )
 
 
 # -- control endpoints ---------------------------------------------------------------------

@@ -198,6 +198,7 @@ def test_a_global_option_before_the_subcommand_is_not_reset_after_it(
 
 @pytest.mark.parametrize("where", ["before", "after"])
 @pytest.mark.usefixtures("wrong_env_database")
+@pytest.mark.network
 def test_sync_once_takes_the_global_options_on_either_side(
     where: str,
     sqlite_url: str,

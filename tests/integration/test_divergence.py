@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from rxfloor.core.db import Store, outbox
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.worker import SyncWorker
 from tests import remote_fixtures
@@ -31,7 +29,7 @@ def setup(
 ) -> Iterator[tuple[SandboxServer, SyncWorker]]:
     server = sandbox_factory(seed=8)
     store = Store.open(db_url)
-    client = RxScaleClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=None)
+    client = server.client(rate_limit_per_s=None)
     worker = SyncWorker(OrderService(store, Actor("AB", "counter-1")), RxScaleSource(client))
     yield server, worker
     worker.close()

@@ -13,12 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from rxfloor.core.db import Store
 from rxfloor.core.lifecycle import Action
 from rxfloor.core.service import Actor, OrderService
-from rxfloor.core.sources.rxscale.client import RxScaleClient
 from rxfloor.core.sources.rxscale.source import RxScaleSource
 from rxfloor.core.sync.retry import RateLimiter
 from rxfloor.core.sync.worker import SyncWorker
@@ -121,7 +119,7 @@ def test_draining_against_a_limited_stand_in_sends_each_move_once_with_few_429s(
 ) -> None:
     server = sandbox_factory(seed=30)
     store = Store.open(migrated_sqlite(tmp_path / "rx.db"))
-    client = RxScaleClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=10)
+    client = server.client(rate_limit_per_s=10)
     worker = SyncWorker(OrderService(store, Actor("AB", "t")), RxScaleSource(client))
     try:
         worker.pull()

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from rxfloor.core.db import Store, outbox
@@ -30,7 +29,6 @@ from rxfloor.core.lifecycle import Action
 from rxfloor.core.models import OutboxState, Tracking
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.core.sources.base import OrderSource
-from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.source import ShopifySource
 from rxfloor.core.sync.applier import RemoteApplier
 from rxfloor.core.sync.retry import RetryPolicy
@@ -75,11 +73,11 @@ class Stand:
 
 @contextlib.contextmanager
 def stand_in(kind: str, service: OrderService) -> Iterator[Stand]:
-    """The stand-in of source ``kind`` (echoing its secret in its errors where it can),
-    its one order pulled onto the floor."""
+    """The stand-in of source ``kind`` in-process (echoing its secret in its errors where it
+    can), its one order pulled onto the floor."""
     with contextlib.ExitStack() as stack:
         if kind == "rxscale":
-            rx = stack.enter_context(serve_sandbox(seed=1, api_key=SECRET,
+            rx = stack.enter_context(serve_sandbox(seed=1, api_key=SECRET, in_process=True,
                                                    faults={"echo_key": True}))  # fmt: skip
             stand = Stand(
                 rx.source(rate_limit_per_s=None, timeout_s=2.0), "", Action.START,
@@ -90,17 +88,17 @@ def stand_in(kind: str, service: OrderService) -> Iterator[Stand]:
             )  # fmt: skip
         elif kind == "shopify":
             shop = stack.enter_context(serve_shopify(seed=1, restore_rate=2000.0,
-                                                     access_token=SECRET))  # fmt: skip
-            client = ShopifyClient(shop.base_url, SecretStr(SECRET), timeout_s=2.0)
+                                                     access_token=SECRET,
+                                                     in_process=True))  # fmt: skip
             stand = Stand(
-                ShopifySource(client), "", Action.START, SHOPIFY_REFUSED,
+                ShopifySource(shop.client(timeout_s=2.0)), "", Action.START, SHOPIFY_REFUSED,
                 lambda: shop.set_faults(fail_rate=1.0, kinds=["refuse"],
                                         operations=["mutation"]),
                 lambda: shop.set_faults(fail_rate=0.0),
                 lambda: [t for t in shop.transitions() if t["by"] == "api"],
             )  # fmt: skip
         elif kind == "photon":
-            ph = stack.enter_context(serve_photon(token=SECRET))
+            ph = stack.enter_context(serve_photon(token=SECRET, in_process=True))
             ph.set_faults(echo_token=True)
             stand = Stand(
                 ph.source(timeout_s=2.0), "", Action.START, PHOTON_REFUSED,
@@ -112,7 +110,7 @@ def stand_in(kind: str, service: OrderService) -> Iterator[Stand]:
             (uid,) = ph.create(1)
             RemoteApplier(service, "photon").apply([stand.source.get_order(uid)])
         else:
-            k = stack.enter_context(serve_konnektive(seed=1, password=SECRET))
+            k = stack.enter_context(serve_konnektive(seed=1, password=SECRET, in_process=True))
             k.set_faults(echo_secret=True)
             stand = Stand(
                 k.source(), "", Action.FINISH, BUSY,

@@ -107,6 +107,7 @@ def test_cli_names_a_key_with_a_trailing_newline(sqlite_url: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_sync_once_subprocess_keeps_an_echoed_key_out_of_every_sink(
     sandbox_factory, sqlite_url: str
 ) -> None:
@@ -136,14 +137,16 @@ def test_worker_in_process_keeps_an_echoed_key_out_of_every_sink(
     # an order the remote has never heard of: its push is refused with 404, key quoted
     service.add_orders([NewOrder(id="po-local-only", name="#9001", remote_status="open")])
     service.act("#9001", Action.START)
-    with RxScaleClient(sandbox.base_url, SecretStr(KEY), rate_limit_per_s=None) as client:
+    with RxScaleClient(sandbox.base_url, SecretStr(KEY), rate_limit_per_s=None,
+                       transport=sandbox.transport) as client:  # fmt: skip
         worker = SyncWorker(service, RxScaleSource(client), policy=RetryPolicy(refused_s=0.0))
         report = worker.cycle()
         worker.close()
     assert report.failed == 1 and report.errors, report
     assert "not found" in report.errors[0] and "<redacted>" in report.errors[0]
     assert_clean(" ".join(report.errors), KEY)
-    with RxScaleClient(sandbox.base_url, SecretStr(WRONG), rate_limit_per_s=None) as client:
+    with RxScaleClient(sandbox.base_url, SecretStr(WRONG), rate_limit_per_s=None,
+                       transport=sandbox.transport) as client:  # fmt: skip
         worker = SyncWorker(service, RxScaleSource(client))
         with pytest.raises(AuthError) as err:
             worker.cycle()

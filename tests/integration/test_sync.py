@@ -1,4 +1,6 @@
-"""The sync worker against the stand-in served by a real uvicorn on loopback."""
+"""The sync worker against the RxScale stand-in (in-process, or on a real uvicorn on loopback
+where the test is marked ``network``), and against the in-memory source where no vendor's
+rule is in play."""
 
 from __future__ import annotations
 
@@ -19,13 +21,15 @@ from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.runner import background_sync
 from rxfloor.core.sync.worker import SyncWorker
 from rxfloor.tui.cli.main import main
-from tests import remote_fixtures, source_harness
+from tests import memory_source, remote_fixtures, source_harness
+from tests.memory_source import MemoryRemote
 from tests.remote_fixtures import SandboxServer
 from tests.source_harness import Harness
 
 sandbox_server = remote_fixtures.sandbox_server
 sandbox_factory = remote_fixtures.sandbox_factory
 remote_kind = source_harness.remote_kind  # every source's stand-in in turn
+memory = memory_source.memory
 
 NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
 
@@ -81,18 +85,18 @@ def test_pull_then_push_each_move_once(sq_service: OrderService, sandbox_factory
 
 
 def test_remote_cancel_raises_alert_and_supersedes_queued_step(
-    service: OrderService, sandbox_server: SandboxServer
+    service: OrderService, memory: MemoryRemote
 ) -> None:
     """On SQLite and PostgreSQL."""
     sq_service = service
-    worker = make_worker(sq_service, sandbox_server)
+    worker = SyncWorker(sq_service, memory.source(), policy=NO_WAIT)
     worker.cycle()
     a, b = (r["id"] for r in sq_service.store.board_rows()[:2])
     sq_service.act(a, Action.START)
     worker.cycle()  # a is PROCESSING on both sides
     sq_service.act(b, Action.START)  # queued, not yet pushed
-    sandbox_server.remote_status(a, "cancel")
-    sandbox_server.remote_status(b, "cancel")
+    memory.remote(a, "cancelled")
+    memory.remote(b, "cancelled")
     report = worker.pull()
     assert report == 2
     assert sq_service.get(a).status is Status.CANCELLED
@@ -104,11 +108,12 @@ def test_remote_cancel_raises_alert_and_supersedes_queued_step(
     history = sq_service.store.history(b)
     assert history[-1]["source"] == "remote" and history[-1]["to_status"] == "CANCELLED"
     assert worker.cycle().pushed == 0
-    assert api_moves(sandbox_server) == [(a, "processing")]
+    assert memory.moves() == [(a, "processing")]
     sq_service.acknowledge_alert(alerts[0]["id"])
     assert len(sq_service.store.open_alerts()) == 1
 
 
+@pytest.mark.network
 def test_lost_answers_are_read_back_not_resent(
     sq_service: OrderService, sandbox_server: SandboxServer
 ) -> None:
@@ -172,7 +177,7 @@ def test_outage_is_offline_then_drains(sq_service: OrderService, sandbox_server:
 
 def test_exactly_one_pusher_per_database(db_url: str, remote_kind: Harness) -> None:
     """Every source, SQLite and PostgreSQL: one pusher per source per database."""
-    with remote_kind.serve(20) as server:
+    with remote_kind.serve(20, in_process=True) as server:
         stores = [Store.open(db_url) for _ in range(2)]
         services = [OrderService(s, Actor(f"P{i}", f"st-{i}")) for i, s in enumerate(stores)]
         workers = [SyncWorker(s, server.open_source()) for s in services]
@@ -212,6 +217,7 @@ def test_the_key_never_reaches_the_database(sqlite_url: str, sandbox_factory) ->
     assert key.encode() not in raw
 
 
+@pytest.mark.network
 def test_cli_sync_once(
     sqlite_url: str,
     sandbox_server: SandboxServer,
@@ -253,6 +259,7 @@ def test_cli_webhooks_serve_needs_its_secret(capsys: pytest.CaptureFixture[str])
     assert "RXFLOOR_NO_SUCH_SECRET is unset or empty" in capsys.readouterr().err
 
 
+@pytest.mark.network
 def test_background_sync_from_settings(sqlite_url: str, sandbox_server: SandboxServer) -> None:
     from rxfloor.core.config import load_settings
 

@@ -300,17 +300,17 @@ def card_lines(
     # the time in status keeps its own space; the items give way by whole items. Before
     # they are only ``…``, the time's right margin gives way, then the `` · `` after the
     # delivery (``pickup 2 items 3h15``)
-    tight = Segment(since.text.rstrip(" "), since.style)
-    tries = [(lead, since), (lead, tight)]
+    since_tight = Segment(since.text.rstrip(" "), since.style)
+    tries = [(lead, since), (lead, since_tight)]
     if compact:
-        tries += [(f"   {delivery} ", since), (f"   {delivery} ", tight)]
+        tries += [(f"   {delivery} ", since), (f"   {delivery} ", since_tight)]
     for lead, since in tries:
-        fitted = fit_items(card.items, width - len(lead) - len(since.text))
-        if fitted != "…":
+        item_text = fit_items(card.items, width - len(lead) - len(since.text))
+        if item_text != "…":
             break
     else:  # nothing readable fits: the line as it was, with its ``…``
-        (lead, since), fitted = tries[0], "…"
-    items = lead + fitted
+        (lead, since), item_text = tries[0], "…"
+    items = lead + item_text
     lines = [
         _fit([*head, *flags], due_seg, width, base),
         _fit([Segment(items, fg("column--item"))], [since], width, base),

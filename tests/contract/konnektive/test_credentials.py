@@ -69,7 +69,7 @@ def test_no_log_record_error_or_stored_request_carries_a_credential(
     assert rows
     server.set_faults(echo_secret=True)
     wrong = KonnektiveClient(server.base_url, SecretStr(server.login_id), SecretStr(PASSWORD),
-                             rate_limit_per_s=None)  # fmt: skip
+                             rate_limit_per_s=None, transport=server.transport)  # fmt: skip
     with wrong, pytest.raises(AuthError) as refused:
         list(KonnektiveSource(wrong).iter_orders(200, active=False))
     dead = KonnektiveClient("http://127.0.0.1:9", SecretStr(LOGIN), SecretStr(PASSWORD),

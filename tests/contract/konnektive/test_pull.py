@@ -25,8 +25,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from rxfloor.core.lifecycle import Status
 from rxfloor.core.sources.konnektive import wire
 from tests import konnektive_fixtures
@@ -110,7 +108,8 @@ def test_fulfillment_rows_are_read_by_status_and_by_the_update_parameter_name() 
 
 def _call(server: KonnektiveServer, endpoint: str, **params: str) -> dict[str, Any]:
     auth = {"loginId": server.login_id, "password": server.password}
-    answer = httpx.post(f"{server.base_url}/{endpoint}/", params={**auth, **params}, timeout=10)
+    with server.http(server.base_url) as http:
+        answer = http.post(f"/{endpoint}/", params={**auth, **params})
     return answer.json()  # type: ignore[no-any-return]
 
 

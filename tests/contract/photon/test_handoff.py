@@ -23,7 +23,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -58,12 +57,13 @@ def test_the_report_knows_no_ready(photon_factory: Any) -> None:
     """GUIDE: ``ready`` is not a status Photon accepts: the stand-in answers 400."""
     server: PhotonServer = photon_factory()
     (uid,) = server.create(1)
-    answer = httpx.post(server.hook_url, headers=server.headers,
+    answer = server.post(server.hook_url, headers=server.headers,
                         json={"status": "ready", "order_id": uid}, timeout=10)  # fmt: skip
     assert answer.status_code == 400
 
 
 @pytest.mark.parametrize("lost", [False, True])
+@pytest.mark.network
 def test_a_pickup_order_is_completed_at_its_hand_off_exactly_once(
     photon_factory: Any, db_url: str, lost: bool
 ) -> None:

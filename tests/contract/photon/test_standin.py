@@ -32,7 +32,6 @@ from starlette.routing import Route
 
 from rxfloor.core.sources.base import AuthError
 from rxfloor.core.sources.photon.auth import AUDIENCE, ClientCredentials
-from rxfloor.core.sources.photon.client import PhotonClient
 from tests import photon_fixtures
 from tests.photon_fixtures import PhotonServer
 from tests.remote_fixtures import serve_asgi
@@ -132,7 +131,8 @@ def _token(server: PhotonServer, **body: Any) -> httpx.Response:
     full = {"client_id": server.config.client_id,
             "client_secret": server.config.client_secret.get_secret_value(),
             "audience": AUDIENCE, "grant_type": "client_credentials"} | body  # fmt: skip
-    return httpx.post(server.root_url + "/oauth/token", json=full, timeout=10)
+    with server.http(server.root_url) as http:
+        return http.post("/oauth/token", json=full)
 
 
 def test_the_token_endpoint_issues_day_long_machine_tokens(
@@ -149,11 +149,12 @@ def test_the_token_endpoint_issues_day_long_machine_tokens(
     # the issued token opens the API; a made-up one does not
     (uid,) = server.create(1)
     read = {"query": "query order($id: ID!) { order(id: $id) { id } }", "variables": {"id": uid}}
-    ok = httpx.post(server.graphql_url, json=read, timeout=10,
-                    headers={"Authorization": f"Bearer {body['access_token']}"})  # fmt: skip
+    with server.http(server.root_url) as http:
+        ok = http.post(server.graphql_url, json=read,
+                       headers={"Authorization": f"Bearer {body['access_token']}"})  # fmt: skip
+        bad = http.post(server.graphql_url, json=read,
+                        headers={"Authorization": "Bearer not-issued"})  # fmt: skip
     assert ok.json()["data"]["order"]["id"] == uid
-    bad = httpx.post(server.graphql_url, json=read, timeout=10,
-                     headers={"Authorization": "Bearer not-issued"})  # fmt: skip
     assert bad.status_code == 401
 
 
@@ -163,14 +164,16 @@ def test_the_client_reads_with_machine_tokens_from_the_stand_in(
     server = photon_factory()
     (uid,) = server.create(1)
     auth = ClientCredentials(server.config.client_id, server.config.client_secret,
-                             token_url=server.root_url + "/oauth/token")  # fmt: skip
-    with PhotonClient(server.base_url, auth=auth, rate_limit_per_s=None) as client:
+                             token_url=server.root_url + "/oauth/token",
+                             transport=server.transport)  # fmt: skip
+    with server.client(auth=auth) as client:
         assert client.read_order(uid).id == uid
     assert auth.fetched == 1
     wrong = ClientCredentials(server.config.client_id, SecretStr("wrong-secret-0123456789"),
-                              token_url=server.root_url + "/oauth/token")  # fmt: skip
+                              token_url=server.root_url + "/oauth/token",
+                              transport=server.transport)  # fmt: skip
     with (
-        PhotonClient(server.base_url, auth=wrong, rate_limit_per_s=None) as client,
+        server.client(auth=wrong) as client,
         pytest.raises(AuthError),
     ):
         client.read_order(uid)

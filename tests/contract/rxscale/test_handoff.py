@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from rxfloor.core.db import Store, outbox
@@ -34,6 +35,7 @@ def test_the_hand_off_is_planned_as_complete_order_from_ready_for_pickup() -> No
     assert v1.steps == () and not v1.done and not v1.stale
 
 
+@pytest.mark.network
 def test_a_pickup_order_is_completed_at_its_hand_off_exactly_once(
     sandbox_factory: Any, db_url: str
 ) -> None:

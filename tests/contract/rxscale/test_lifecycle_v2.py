@@ -147,7 +147,7 @@ def test_the_client_paces_itself_against_the_stand_ins_limit(sandbox_factory: An
     """LIMITS: without Retry-After the client's limiter learns the rate from the 429s."""
     server: SandboxServer = sandbox_factory(seed=3, dialect="v2", rate_limit=4)
     uids = [o["uid"] for o in server.state.list_orders(0, 3)[0]]
-    client = RxScaleClient(server.base_url, SecretStr(server.api_key), rate_limit_per_s=20.0)
+    client = server.client(rate_limit_per_s=20.0)
     read, limited = 0, 0
     with client:
         while read < 12:

@@ -35,7 +35,6 @@ from typing import Any
 import pytest
 from graphql import build_schema, validate
 from graphql.language import parse
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from rxfloor.core.db import Store, outbox
@@ -44,7 +43,6 @@ from rxfloor.core.models import Tracking
 from rxfloor.core.service import Actor, Counter, OrderService
 from rxfloor.core.sources import traits
 from rxfloor.core.sources.shopify import queries
-from rxfloor.core.sources.shopify.client import ShopifyClient
 from rxfloor.core.sources.shopify.source import FULFILL, HANDOFF, ShopifySource, plan_push
 from rxfloor.core.sync.retry import RetryPolicy
 from rxfloor.core.sync.worker import SyncWorker
@@ -71,8 +69,7 @@ def service(sqlite_url: str) -> Iterator[OrderService]:
 
 
 def _source(server: ShopifyServer) -> ShopifySource:
-    return ShopifySource(ShopifyClient(server.base_url, SecretStr(server.access_token),
-                                       timeout_s=2.0))  # fmt: skip
+    return ShopifySource(server.client(timeout_s=2.0))
 
 
 def _moves(server: ShopifyServer, gid: str) -> list[str]:
@@ -159,6 +156,7 @@ def test_the_hand_off_is_planned_as_the_fulfillment() -> None:
 
 
 @pytest.mark.parametrize("lost", [None, "prepare", "handoff"])
+@pytest.mark.network
 def test_a_pickup_order_is_prepared_at_its_finish_and_fulfilled_at_its_hand_off_once(
     server: ShopifyServer, service: OrderService, lost: str | None
 ) -> None:

@@ -43,8 +43,7 @@ NAMES = """query($n: Int!) { assignedFulfillmentOrders(first: $n) {
 
 
 def _source(server: ShopifyServer, **kw: Any) -> ShopifySource:
-    client = ShopifyClient(server.base_url, SecretStr(server.access_token), timeout_s=5.0)
-    return ShopifySource(client, **kw)
+    return ShopifySource(server.client(timeout_s=5.0), **kw)
 
 
 def _orders(source: ShopifySource, *, active: bool) -> list[FulfillmentOrder]:

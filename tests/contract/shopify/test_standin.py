@@ -33,6 +33,7 @@ shopify_factory = shopify_fixtures.shopify_factory
 __all__ = ["receiver"]  # the fixture, used by name
 
 
+@pytest.mark.network
 def test_every_delivery_has_its_own_webhook_id_and_the_sample_payloads_shape(
     shopify_factory: Any, receiver: tuple[Receiver, str]
 ) -> None:

@@ -224,6 +224,7 @@ def test_http_200_carrying_error_is_a_refusal_and_nothing_applied(
     assert konnektive_server.transitions() == []
 
 
+@pytest.mark.network
 def test_a_lost_answer_after_the_update_is_maybe_applied(
     konnektive_server: KonnektiveServer, source: KonnektiveSource
 ) -> None:
@@ -240,6 +241,7 @@ def test_a_lost_answer_after_the_update_is_maybe_applied(
     assert read_back.value.maybe_applied
 
 
+@pytest.mark.network
 def test_a_query_that_fails_is_never_maybe_applied(
     konnektive_server: KonnektiveServer, source: KonnektiveSource
 ) -> None:
@@ -279,7 +281,8 @@ def test_a_bad_login_is_an_auth_error_and_names_no_secret(
     konnektive_server.set_faults(echo_secret=True)
     wrong = "Wr0ng-pass&word=42"
     client = KonnektiveClient(konnektive_server.base_url, SecretStr(konnektive_server.login_id),
-                              SecretStr(wrong), rate_limit_per_s=None)  # fmt: skip
+                              SecretStr(wrong), rate_limit_per_s=None,
+                              transport=konnektive_server.transport)  # fmt: skip
     with pytest.raises(AuthError) as refused:
         list(KonnektiveSource(client).iter_orders(200, active=False))
     words = str(refused.value)
@@ -295,7 +298,8 @@ def test_a_bad_login_stops_the_worker(
     konnektive_server: KonnektiveServer, service: OrderService
 ) -> None:
     client = KonnektiveClient(konnektive_server.base_url, SecretStr("someone-else"),
-                              SecretStr("whatever-it-is"), rate_limit_per_s=None)  # fmt: skip
+                              SecretStr("whatever-it-is"), rate_limit_per_s=None,
+                              transport=konnektive_server.transport)  # fmt: skip
     w = SyncWorker(service, KonnektiveSource(client), policy=NO_WAIT)
     with pytest.raises(AuthError):
         w.cycle()
@@ -373,7 +377,8 @@ def test_an_order_older_than_the_window_is_read_back_by_id(
     now = [datetime.now(UTC)]
     server = konnektive_server
     client = KonnektiveClient(server.base_url, SecretStr(server.login_id),
-                              SecretStr(server.password), rate_limit_per_s=None)  # fmt: skip
+                              SecretStr(server.password), rate_limit_per_s=None,
+                              transport=server.transport)  # fmt: skip
     source = KonnektiveSource(client, lookback_days=30, clock=lambda: now[0])
     w = SyncWorker(service, source, policy=NO_WAIT, full_every=100)
     assert w.pull() == 20  # the first pull lists everything in the window

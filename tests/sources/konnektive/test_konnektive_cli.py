@@ -38,6 +38,7 @@ def write_config(text: str) -> None:
     Path(os.environ["RXFLOOR_CONFIG"]).write_text(text)
 
 
+@pytest.mark.network
 def test_the_section_configures_the_source(
     konnektive_server: KonnektiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -88,6 +89,7 @@ def assert_clean(blob: bytes, where: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_sync_once_writes_no_secret_anywhere(
     konnektive_factory: Any, sqlite_url: str, tmp_path: Path
 ) -> None:

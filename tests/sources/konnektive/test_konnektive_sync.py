@@ -74,6 +74,7 @@ def outbox_states(service: OrderService) -> Counter[str]:
 
 
 @pytest.mark.parametrize("fault_seed", [1, 2, 3])
+@pytest.mark.network
 def test_every_update_reaches_konnektive_exactly_once(
     konnektive_factory: Any, service: OrderService, fault_seed: int
 ) -> None:
@@ -112,6 +113,7 @@ def test_every_update_reaches_konnektive_exactly_once(
     done(w)
 
 
+@pytest.mark.network
 def test_a_lost_answer_is_read_back_not_resent(
     konnektive_factory: Any, service: OrderService
 ) -> None:
@@ -186,6 +188,7 @@ def test_a_refusal_is_retried_once_then_parked(
     done(w)
 
 
+@pytest.mark.network
 def test_a_merchant_cancel_supersedes_a_queued_finish(
     konnektive_factory: Any, service: OrderService
 ) -> None:
@@ -240,7 +243,8 @@ def test_no_secret_in_anything_the_program_writes(
     server.set_faults(echo_secret=True)
     service = OrderService(scan_store, Actor("AB", "counter-1"))
     client = KonnektiveClient(server.base_url, SecretStr(LOGIN), SecretStr(PASSWORD),
-                              rate_limit_per_s=None, timeout_s=2.0)  # fmt: skip
+                              rate_limit_per_s=None, timeout_s=2.0,
+                              transport=server.transport)  # fmt: skip
     w = SyncWorker(service, KonnektiveSource(client), policy=NO_WAIT)
     w.pull()
     for i in range(6):
@@ -257,7 +261,7 @@ def test_no_secret_in_anything_the_program_writes(
     server.set_faults(fail_rate=0.0, endpoints=None)
     done(w)  # its push lease goes: the next worker may cycle
     wrong = KonnektiveClient(server.base_url, SecretStr(LOGIN), SecretStr(PASSWORD + "x"),
-                             rate_limit_per_s=None)  # fmt: skip
+                             rate_limit_per_s=None, transport=server.transport)  # fmt: skip
     w2 = SyncWorker(service, KonnektiveSource(wrong), policy=NO_WAIT)
     with pytest.raises(AuthError) as refused:
         w2.cycle()

@@ -72,6 +72,7 @@ def test_options_of_other_sources_are_refused(
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_sync_once_against_an_echoing_photon_leaves_the_token_nowhere(
     photon_factory, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -112,6 +113,7 @@ HOOK_SECRET = "phot0n-H00k/Secret+sig=99"  # characters URL-encoding changes
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_the_receiver_and_sync_keep_the_webhook_secret_and_the_token_nowhere(
     photon_factory, sqlite_url: str, tmp_path: Path
 ) -> None:

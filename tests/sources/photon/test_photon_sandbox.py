@@ -35,7 +35,7 @@ photon_factory = photon_fixtures.photon_factory
 
 def post(server: PhotonServer, body: Any, **headers: str) -> httpx.Response:
     sent = {**server.headers, **headers}
-    return httpx.post(server.hook_url, json=body, headers=sent, timeout=5)
+    return server.post(server.hook_url, json=body, headers=sent, timeout=5)
 
 
 def test_a_report_moves_the_order_and_is_logged(photon_server: PhotonServer) -> None:
@@ -71,11 +71,11 @@ def test_malformed_reports_are_refused(
 def test_no_or_wrong_token_is_401(photon_server: PhotonServer) -> None:
     (uid,) = photon_server.create(1)
     body = {"status": "received", "order_id": uid}
-    assert httpx.post(photon_server.hook_url, json=body).status_code == 401
+    assert photon_server.post(photon_server.hook_url, json=body).status_code == 401
     assert post(photon_server, body, Authorization="Bearer wrong").status_code == 401
-    assert httpx.post(photon_server.graphql_url, json={}).status_code == 401
-    with PhotonClient(photon_server.base_url, SecretStr("wrong-token"),
-                      rate_limit_per_s=None) as client:  # fmt: skip
+    assert photon_server.post(photon_server.graphql_url, json={}).status_code == 401
+    with PhotonClient(photon_server.base_url, SecretStr("wrong-token"), rate_limit_per_s=None,
+                      transport=photon_server.transport) as client:  # fmt: skip
         with pytest.raises(AuthError):
             client.report(uid, "received")
         with pytest.raises(AuthError):
@@ -132,11 +132,12 @@ def test_the_read_and_its_refusals(photon_server: PhotonServer) -> None:
         with pytest.raises(PermanentError, match="no order") as missing:
             client.read_order("ord_nope")
         assert not missing.value.conflict
-    other = httpx.post(photon_server.graphql_url, headers=photon_server.headers,
+    other = photon_server.post(photon_server.graphql_url, headers=photon_server.headers,
                        json={"query": "{ patients { id } }"}).json()  # fmt: skip
     assert other["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+@pytest.mark.network
 def test_faults_map_to_the_error_kinds(photon_server: PhotonServer) -> None:
     (uid,) = photon_server.create(1)
     with photon_server.client(timeout_s=0.5) as client:

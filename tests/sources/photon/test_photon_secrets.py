@@ -72,7 +72,9 @@ def test_push_against_an_echoing_photon_keeps_the_token_out_of_every_sink(
         worker.close()
     assert errors and all("<redacted>" in e for e in errors), errors
     server.set_faults(error_status=None)
-    with PhotonClient(server.base_url, SecretStr(WRONG), rate_limit_per_s=None) as client:
+    with PhotonClient(
+        server.base_url, SecretStr(WRONG), rate_limit_per_s=None, transport=server.transport
+    ) as client:
         server.set_faults(echo_token=True)
         worker = SyncWorker(service, PhotonSource(client), policy=NO_WAIT)
         service.act(names[2], Action.CANCEL, reason="patient asked")

@@ -55,6 +55,7 @@ def hook_answers(server: PhotonServer) -> Counter[Any]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.network
 def test_each_report_reaches_photon_exactly_once(
     photon_server: PhotonServer, service: OrderService, seed: int
 ) -> None:
@@ -143,7 +144,7 @@ def test_a_late_echo_of_the_start_never_parks_the_finish_sent_after_it(sqlite_ur
     after the hand-off (``completed``) was sent and settled. It shows Photon as it was
     before, so it is no sign that Photon lost the move (found by benchmarks/sync.py
     --only-photon)."""
-    with HARNESSES["photon"].serve(2) as remote:
+    with HARNESSES["photon"].serve(2, in_process=True) as remote:
         store = Store.open(sqlite_url)
         service = OrderService(store, Actor("AB", "counter-1"))
         source = remote.open_source(timeout_s=2.0)
@@ -172,7 +173,7 @@ def test_an_order_placed_by_event_is_read_back_for_its_patient_and_items(
     """Photon's ``placed`` event names the order only; its ``created`` event (patient, fills)
     comes before the order is this pharmacy's, so nothing of it is on the floor. The worker
     reads such a bare order back once: the card gets its patient and its items."""
-    with HARNESSES["photon"].serve(2) as remote:
+    with HARNESSES["photon"].serve(2, in_process=True) as remote:
         store = Store.open(sqlite_url)
         service = OrderService(store, Actor("AB", "counter-1"))
         source = remote.open_source(timeout_s=2.0)

@@ -62,6 +62,7 @@ def test_models_tolerate_unknown_fields_and_both_dialects() -> None:
 
 
 def _client(server: SandboxServer, key: str | None = None, **kw: object) -> RxScaleClient:
+    kw.setdefault("transport", server.transport)
     return RxScaleClient(server.base_url, SecretStr(key or server.api_key), **kw)  # type: ignore[arg-type]
 
 
@@ -80,7 +81,8 @@ def test_documented_calls_against_the_stand_in(sandbox_server: SandboxServer) ->
         with pytest.raises(PermanentError, match="404"):
             client.get_order("po-nope")
     # the old spelling of the base path works too
-    with RxScaleClient(sandbox_server.old_base_url, SecretStr(sandbox_server.api_key)) as old:
+    with RxScaleClient(sandbox_server.old_base_url, SecretStr(sandbox_server.api_key),
+                       transport=sandbox_server.transport) as old:  # fmt: skip
         old.health()
 
 
@@ -94,13 +96,17 @@ def test_bad_key_and_dead_server_are_one_clear_line_without_the_key(
     assert "401" in str(bad.value) and KEY not in str(bad.value)
     root = server.base_url
     server.stop()
-    with RxScaleClient(root, SecretStr(KEY)) as client, pytest.raises(TransientError) as dead:
+    with (
+        RxScaleClient(root, SecretStr(KEY), transport=server.transport) as client,
+        pytest.raises(TransientError) as dead,
+    ):
         client.health()
     assert "cannot reach" in str(dead.value) and KEY not in str(dead.value)
     assert not dead.value.maybe_applied
     assert KEY not in caplog.text
 
 
+@pytest.mark.network
 def test_faults_map_to_transient_errors(sandbox_server: SandboxServer) -> None:
     sandbox_server.set_faults(next=["server_error", "rate_limit", "malformed", "drop_after"])
     with _client(sandbox_server, rate_limit_per_s=None) as client:
@@ -109,6 +115,7 @@ def test_faults_map_to_transient_errors(sandbox_server: SandboxServer) -> None:
                 client.list_page(0)
 
 
+@pytest.mark.network
 def test_timeout_is_transient_and_maybe_applied(sandbox_server: SandboxServer) -> None:
     sandbox_server.set_faults(next=["slow"], slow_s=1.0)
     uid = sandbox_server.state.list_orders(0, 1)[0][0]["uid"]

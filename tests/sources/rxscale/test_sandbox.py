@@ -33,7 +33,7 @@ Factory = Callable[..., SandboxServer]
 def test_documented_calls_under_both_base_paths(sandbox_server: SandboxServer) -> None:
     s = sandbox_server
     for base in (s.base_url, s.old_base_url):
-        with httpx.Client(base_url=base, headers=s.headers) as api:
+        with s.http(base, headers=s.headers) as api:
             assert api.get("/health/").status_code == 200
             page = api.get("/pharmacy_orders/", params={"page": 0, "limit": 50}).json()
             assert set(page) == {"data", "totalRegistries", "totalPages"}
@@ -81,7 +81,7 @@ def test_auth_failures_are_answered_as_documented(sandbox_factory: Factory) -> N
         },
     )
     uid = s.state.list_orders(0, 1)[0][0]["uid"]
-    with httpx.Client(base_url=s.base_url) as c:
+    with s.http(s.base_url) as c:
         r = c.get("/pharmacy_orders/")
         assert r.status_code == 401 and r.json()["code"] == "authorization_header_missing"
         r = c.get("/pharmacy_orders/", headers={"X-API-Key": "nope"})
@@ -262,7 +262,7 @@ def test_remote_hold_and_openapi(sandbox_factory: Factory, dialect: str) -> None
     statuses = schema["components"]["schemas"]["Order"]["properties"]["status"]["enum"]
     assert ("on-hold" in statuses) is (dialect == "v2")
     assert ("/pharmacy_orders/{uid}/complete_order" in schema["paths"]) is (dialect == "v2")
-    assert httpx.get(s.root_url + "/openapi.json").json() == schema
+    assert s.get(s.root_url + "/openapi.json").json() == schema
     if dialect == "v2":
         uid = s.state.list_orders(0, 1)[0][0]["uid"]
         held = s.remote_status(uid, "hold", "Out of stock - reorder placed")
@@ -374,7 +374,7 @@ def test_orders_of_another_pharmacy_are_404_not_403(sandbox_factory: Factory) ->
         assert r.status_code == 404
         assert api.get("/pharmacy_orders/", params={"pharmacy_uid": other}).status_code == 404
     group = {"X-API-Key": "group"}
-    with httpx.Client(base_url=s.base_url, headers=group) as api:
+    with s.http(s.base_url, headers=group) as api:
         assert (
             api.get("/pharmacy_orders/", params={"pharmacy_uid": other}).json()["totalRegistries"]
             == 3

@@ -84,6 +84,7 @@ def test_bad_options_are_one_clear_line(
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.network
 def test_the_documented_calls_with_curl(sandbox_server: SandboxServer) -> None:
     """the calls of docs/pages/sources/rxscale.md as a person would type them (host and key
     aside)."""

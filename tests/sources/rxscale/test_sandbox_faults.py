@@ -31,6 +31,7 @@ def _first_open(s: SandboxServer) -> str:
     return uid
 
 
+@pytest.mark.network
 def test_dropped_before_applying_is_a_network_error(sandbox_server: SandboxServer) -> None:
     s = sandbox_server
     uid = _first_open(s)
@@ -46,6 +47,7 @@ def test_dropped_before_applying_is_a_network_error(sandbox_server: SandboxServe
     ]
 
 
+@pytest.mark.network
 def test_dropped_after_applying_loses_only_the_answer(sandbox_server: SandboxServer) -> None:
     s = sandbox_server
     uid = _first_open(s)
@@ -82,6 +84,7 @@ def test_server_error_rate_limit_and_malformed(sandbox_server: SandboxServer) ->
     assert len(s.transitions()) == 1  # the malformed answer's move was applied
 
 
+@pytest.mark.network
 def test_slow_answer_times_out_the_client_but_is_applied(sandbox_server: SandboxServer) -> None:
     s = sandbox_server
     uid = _first_open(s)
@@ -102,6 +105,7 @@ def _fault_trace(s: SandboxServer, n: int) -> list[str | None]:
     return [r["fault"] for r in s.requests()]
 
 
+@pytest.mark.network
 def test_random_faults_are_reproducible_from_the_seed(sandbox_factory: Factory) -> None:
     # "slow" is left out so that no client timeout can reorder requests; it has its own test
     kinds = [k for k in FAULT_KINDS if k != "slow"]
@@ -211,6 +215,7 @@ async def test_faults_in_process_surface_as_transport_errors() -> None:
         assert (await api.get(f"/pharmacy_orders/{uid}")).json()["status"] == "shipped"
 
 
+@pytest.mark.network
 def test_stats_count_answers_faults_and_sides(sandbox_server: SandboxServer) -> None:
     s = sandbox_server
     uid = _first_open(s)

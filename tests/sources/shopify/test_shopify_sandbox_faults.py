@@ -31,7 +31,7 @@ PAGE = (
 
 
 def _post(s: ShopifyServer, body: Any, **kw: Any) -> httpx.Response:
-    return httpx.post(s.graphql_url, json=body, timeout=10, **kw)
+    return s.post(s.graphql_url, json=body, timeout=10, **kw)
 
 
 def _first_id(s: ShopifyServer) -> str:
@@ -61,13 +61,13 @@ def test_the_access_token_is_required(shopify_factory: Any) -> None:
 def test_http_level_refusals(shopify_server: ShopifyServer) -> None:
     s = shopify_server
     h = s.headers
-    assert httpx.post(s.base_url + s.graphql_path("2019-01"), json={"query": "{ shop { name } }"},
+    assert s.post(s.base_url + s.graphql_path("2019-01"), json={"query": "{ shop { name } }"},
                       headers=h).status_code == 404  # fmt: skip
-    assert httpx.get(s.graphql_url, headers=h).status_code == 405
-    bad = httpx.post(s.graphql_url, content=b"{not json", headers=h)
+    assert s.get(s.graphql_url, headers=h).status_code == 405
+    bad = s.post(s.graphql_url, content=b"{not json", headers=h)
     assert bad.status_code == 400 and "JSON" in bad.json()["errors"]
     assert _post(s, {"variables": {}}, headers=h).status_code == 400
-    raw = httpx.post(
+    raw = s.post(
         s.graphql_url, content=b"{ shop { name } }",
         headers={**h, "Content-Type": "application/graphql"},
     )  # fmt: skip
@@ -182,6 +182,7 @@ def _fault(s: ShopifyServer, kind: str, **settings: Any) -> tuple[str, Any]:
         ("slow", "timeout", True),
     ],
 )
+@pytest.mark.network
 def test_each_fault_is_applied_or_not_as_its_kind_says(
     shopify_server: ShopifyServer, kind: str, seen: Any, applied: bool
 ) -> None:
@@ -236,7 +237,7 @@ def test_concurrent_accepts_of_one_order_apply_exactly_once(shopify_server: Shop
     lock = threading.Lock()
 
     def accept() -> None:
-        with httpx.Client(timeout=10) as client:
+        with s.http("") as client:
             barrier.wait()
             answer = client.post(
                 s.graphql_url, json={"query": ACCEPT, "variables": {"id": fo}}, headers=s.headers

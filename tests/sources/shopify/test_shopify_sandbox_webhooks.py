@@ -97,6 +97,7 @@ def test_a_cancellation_request_is_delivered_signed_with_shopifys_headers(
     assert request["message"] == "Kunde hat storniert" and request["kind"] == "cancellation_request"
 
 
+@pytest.mark.network
 def test_every_topic_reaches_a_catch_all_subscription(
     shopify_factory: Any, receiver: tuple[Receiver, str]
 ) -> None:
@@ -126,6 +127,7 @@ def test_every_topic_reaches_a_catch_all_subscription(
     assert len({h["x-shopify-event-id"] for _, h in rec.got}) == 8
 
 
+@pytest.mark.network
 def test_a_failed_delivery_is_retried_with_the_same_bytes_and_ids(
     shopify_factory: Any, receiver: tuple[Receiver, str]
 ) -> None:
@@ -142,6 +144,7 @@ def test_a_failed_delivery_is_retried_with_the_same_bytes_and_ids(
     assert [(d["attempt"], d["status_code"]) for d in log] == [(1, 500), (2, 503), (3, 200)]
 
 
+@pytest.mark.network
 def test_a_dead_receiver_is_tried_as_often_as_configured(shopify_factory: Any) -> None:
     s = shopify_factory(seed=0, webhook_url="http://127.0.0.1:9/hook", webhook_attempts=3,
                         webhook_backoff_s=0.01)  # fmt: skip

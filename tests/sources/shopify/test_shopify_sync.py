@@ -36,12 +36,19 @@ NO_WAIT = RetryPolicy(base_s=0.0, cap_s=0.0, refused_s=0.0)
 
 def shop_source(server: ShopifyServer, **kw: Any) -> ShopifySource:
     kw.setdefault("timeout_s", 2.0)
-    client = ShopifyClient(server.base_url, SecretStr(server.access_token), **kw)
+    client = server.client(**kw)
     return ShopifySource(client)
 
 
 def make_worker(service: OrderService, server: ShopifyServer, **kw: Any) -> SyncWorker:
     return SyncWorker(service, shop_source(server), policy=NO_WAIT, **kw)
+
+
+def arrive(server: ShopifyServer, worker: SyncWorker) -> str:
+    """One new order, submitted by the merchant and pulled onto the board: its gid."""
+    gid = server.submit(1)[0]
+    worker.cycle()
+    return gid
 
 
 @pytest.fixture
@@ -58,12 +65,26 @@ def service(sqlite_url: str) -> Iterator[OrderService]:
     store.close()
 
 
+@pytest.fixture
+def worker(service: OrderService, shopify_server: ShopifyServer) -> Iterator[SyncWorker]:
+    """The worker on the stand-in, its first cycle done (the 20 orders pulled)."""
+    worker = make_worker(service, shopify_server)
+    worker.cycle()
+    yield worker
+    worker.close()
+
+
 def local(gid: str) -> str:
     return f"shopify:{gid}"
 
 
+def api_transitions(server: ShopifyServer) -> list[dict[str, Any]]:
+    """The changes our requests made, oldest first."""
+    return [t for t in server.transitions() if t["by"] == "api"]
+
+
 def api_moves(server: ShopifyServer) -> list[tuple[str, str, str]]:
-    return [(t["id"], t["action"], t["to"]) for t in server.transitions() if t["by"] == "api"]
+    return [(t["id"], t["action"], t["to"]) for t in api_transitions(server)]
 
 
 def test_pull_shows_requested_orders_only(service: OrderService, shopify_factory) -> None:
@@ -82,11 +103,10 @@ def test_pull_shows_requested_orders_only(service: OrderService, shopify_factory
     worker.close()
 
 
-def test_accept_then_fulfil_with_tracking(service: OrderService, shopify_server) -> None:
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
-    gid = shopify_server.submit(1)[0]
-    worker.cycle()
+def test_accept_then_fulfil_with_tracking(
+    service: OrderService, shopify_server, worker: SyncWorker
+) -> None:
+    gid = arrive(shopify_server, worker)
     service.act(local(gid), Action.START)
     worker.cycle()
     assert api_moves(shopify_server) == [
@@ -97,7 +117,7 @@ def test_accept_then_fulfil_with_tracking(service: OrderService, shopify_server)
     service.act(local(gid), Action.FINISH, tracking=parcel)
     report = worker.cycle()
     assert report.errors == [], report
-    moves = [t for t in shopify_server.transitions() if t["by"] == "api"]
+    moves = api_transitions(shopify_server)
     assert [(t["action"], t["to"]) for t in moves] == [
         ("fulfillmentOrderAcceptFulfillmentRequest", "IN_PROGRESS/ACCEPTED"),
         ("fulfillmentCreate", "CLOSED/ACCEPTED"),
@@ -106,14 +126,12 @@ def test_accept_then_fulfil_with_tracking(service: OrderService, shopify_server)
     assert moves[1]["notify_customer"] is True
     view = service.get(local(gid))
     assert (view.status, view.remote_status) == (Status.FINISHED, "CLOSED/ACCEPTED")
-    worker.close()
 
 
-def test_finish_from_open_accepts_then_fulfils_once(service: OrderService, shopify_server):
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
-    gid = shopify_server.submit(1)[0]
-    worker.cycle()
+def test_finish_from_open_accepts_then_fulfils_once(
+    service: OrderService, shopify_server, worker: SyncWorker
+):
+    gid = arrive(shopify_server, worker)
     service.act(local(gid), Action.START)
     service.act(local(gid), Action.FINISH)  # both queued before the push
     worker.cycle()
@@ -121,17 +139,15 @@ def test_finish_from_open_accepts_then_fulfils_once(service: OrderService, shopi
         "fulfillmentOrderAcceptFulfillmentRequest", "fulfillmentCreate"]  # fmt: skip
     worker.cycle()  # nothing more goes out
     assert len(api_moves(shopify_server)) == 2
-    worker.close()
 
 
-def test_cancel_from_open_rejects_with_the_mapped_reason(service: OrderService, shopify_server):
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
-    gid = shopify_server.submit(1)[0]
-    worker.cycle()
+def test_cancel_from_open_rejects_with_the_mapped_reason(
+    service: OrderService, shopify_server, worker: SyncWorker
+):
+    gid = arrive(shopify_server, worker)
     service.act(local(gid), Action.CANCEL, reason="Out of stock, no substitute")
     worker.cycle()
-    (move,) = [t for t in shopify_server.transitions() if t["by"] == "api"]
+    (move,) = api_transitions(shopify_server)
     assert (move["action"], move["to"]) == ("fulfillmentOrderRejectFulfillmentRequest",
                                            "OPEN/REJECTED")  # fmt: skip
     assert move["reason"] == "INVENTORY_OUT_OF_STOCK"
@@ -140,25 +156,22 @@ def test_cancel_from_open_rejects_with_the_mapped_reason(service: OrderService, 
     assert (view.status, view.remote_status) == (Status.CANCELLED, "OPEN/REJECTED")
     worker.cycle()
     assert no_exceptions(service)  # the rejection is what the pharmacist asked for
-    worker.close()
 
 
-def test_cancel_in_progress_closes_it_incomplete(service: OrderService, shopify_server) -> None:
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
-    gid = shopify_server.submit(1)[0]
-    worker.cycle()
+def test_cancel_in_progress_closes_it_incomplete(
+    service: OrderService, shopify_server, worker: SyncWorker
+) -> None:
+    gid = arrive(shopify_server, worker)
     service.act(local(gid), Action.START)
     worker.cycle()
     service.act(local(gid), Action.CANCEL, reason="Patient cancelled")
     worker.cycle()
-    last = [t for t in shopify_server.transitions() if t["by"] == "api"][-1]
+    last = api_transitions(shopify_server)[-1]
     assert (last["action"], last["to"]) == ("fulfillmentOrderClose", "INCOMPLETE/CLOSED")
     assert last["message"] == "Patient cancelled"
     assert service.get(local(gid)).status is Status.CANCELLED
     worker.cycle()
     assert no_exceptions(service)  # closed incomplete is what the pharmacist asked for
-    worker.close()
 
 
 def no_exceptions(service: OrderService) -> bool:
@@ -168,12 +181,9 @@ def no_exceptions(service: OrderService) -> bool:
 
 @pytest.mark.parametrize("answer", ["accept", "reject"])
 def test_a_cancellation_request_is_answered_once(
-    service: OrderService, shopify_server, answer: str
+    service: OrderService, shopify_server, worker: SyncWorker, answer: str
 ) -> None:
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
-    gid = shopify_server.submit(1)[0]
-    worker.cycle()
+    gid = arrive(shopify_server, worker)
     service.act(local(gid), Action.START)
     worker.cycle()
     shopify_server.request_cancellation(gid, "Customer changed their mind")
@@ -193,7 +203,7 @@ def test_a_cancellation_request_is_answered_once(
         remote, column = "IN_PROGRESS/CANCELLATION_REJECTED", Status.PROCESSING
     report = worker.cycle()
     assert report.errors == [], report
-    last = [t for t in shopify_server.transitions() if t["by"] == "api"][-1]
+    last = api_transitions(shopify_server)[-1]
     assert (last["action"], last["to"]) == (mutation, remote)
     if answer == "reject":
         assert last["message"] == "Already packed and labelled"
@@ -204,12 +214,11 @@ def test_a_cancellation_request_is_answered_once(
         worker.cycle()
         assert service.get(local(gid)).remote_status == "CLOSED/CANCELLATION_REJECTED"
         assert service.get(local(gid)).status is Status.FINISHED
-    worker.close()
 
 
-def test_merchant_hold_and_schedule(service: OrderService, shopify_server) -> None:
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
+def test_merchant_hold_and_schedule(
+    service: OrderService, shopify_server, worker: SyncWorker
+) -> None:
     held = shopify_server.submit(1)[0]
     later = datetime.now(UTC) + timedelta(days=2)
     scheduled = shopify_server.submit(1, fulfill_at=later)[0]
@@ -250,20 +259,16 @@ def test_merchant_hold_and_schedule(service: OrderService, shopify_server) -> No
     worker.cycle()
     assert service.get(local(scheduled)).fulfill_at is None
     service.act(local(scheduled), Action.START)
-    worker.close()
 
 
 def test_a_start_the_merchant_held_first_goes_back_to_open(
-    service: OrderService, shopify_server
+    service: OrderService, shopify_server, worker: SyncWorker
 ) -> None:
     """The pharmacist starts an order; before the accept goes out the merchant holds it.
     Shopify cannot take the accept: the start is void there, so the card goes back to OPEN
     (held by the merchant) instead of staying in PROCESSING for ever (found by the property
     test)."""
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
-    gid = shopify_server.submit(1)[0]
-    worker.cycle()
+    gid = arrive(shopify_server, worker)
     service.act(local(gid), Action.START)
     shopify_server.hold(gid, reason="AWAITING_PAYMENT")
     worker.cycle()
@@ -274,26 +279,22 @@ def test_a_start_the_merchant_held_first_goes_back_to_open(
     assert (last["action"], last["from_status"], last["to_status"]) == (
         "superseded", "PROCESSING", "OPEN")  # fmt: skip
     assert last["reason"].startswith("start not sent: ") and last["reason"].endswith("back to OPEN")
-    assert not [t for t in shopify_server.transitions() if t["by"] == "api"]
+    assert not api_transitions(shopify_server)
     shopify_server.release(gid)
     worker.cycle()
     service.act(local(gid), Action.START)  # released: the start goes out now
     worker.cycle()
     assert service.get(local(gid)).remote_status == "IN_PROGRESS/ACCEPTED"
-    worker.close()
 
 
 def test_a_fulfillment_whose_follow_up_read_fails_is_known_as_maybe_applied(
-    service: OrderService, shopify_server
+    service: OrderService, shopify_server, worker: SyncWorker
 ) -> None:
     """``fulfillmentCreate`` names no fulfillment order, so a read follows it. When that
     read fails (timed out, throttled, garbled) the fulfillment is already made: the next
     attempt must read back, not fulfil again and take Shopify's refusal for someone else's
     move (found by the SIGKILL test in CI: a finish settled as ``superseded``)."""
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
-    gid = shopify_server.submit(1)[0]
-    worker.cycle()
+    gid = arrive(shopify_server, worker)
     service.act(local(gid), Action.START)
     worker.push()
     service.act(local(gid), Action.FINISH)
@@ -307,14 +308,12 @@ def test_a_fulfillment_whose_follow_up_read_fails_is_known_as_maybe_applied(
     made = [t for t in shopify_server.transitions() if t["action"] == "fulfillmentCreate"]
     assert len(made) == 1
     assert (service.get(local(gid)).remote_status or "").startswith("CLOSED")
-    worker.close()
 
 
-def test_user_errors_are_parked_with_shopifys_words(service: OrderService, shopify_server):
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
-    gid = shopify_server.submit(1)[0]
-    worker.cycle()
+def test_user_errors_are_parked_with_shopifys_words(
+    service: OrderService, shopify_server, worker: SyncWorker
+):
+    gid = arrive(shopify_server, worker)
     service.act(local(gid), Action.START)
     worker.cycle()
     # a tracking URL Shopify refuses: HTTP 200, the refusal inside userErrors
@@ -326,16 +325,12 @@ def test_user_errors_are_parked_with_shopifys_words(service: OrderService, shopi
     assert view.sync_error is not None and "Tracking URL is invalid." in view.sync_error
     assert "fulfillmentCreate" in view.sync_error
     assert shopify_server.fulfillment_order(gid)["status"] == "IN_PROGRESS"
-    worker.close()
 
 
 def test_a_state_refusal_is_read_back_before_it_is_believed(
-    service: OrderService, shopify_server
+    service: OrderService, shopify_server, worker: SyncWorker
 ) -> None:
-    worker = make_worker(service, shopify_server)
-    worker.cycle()
-    gid = shopify_server.submit(1)[0]
-    worker.cycle()
+    gid = arrive(shopify_server, worker)
     service.act(local(gid), Action.START)
     worker.cycle()
     shopify_server.hold(gid)  # the merchant holds it; we have not pulled that yet
@@ -347,7 +342,6 @@ def test_a_state_refusal_is_read_back_before_it_is_believed(
     assert view.sync_error is not None and "Cannot close" in view.sync_error, report
     ops = [r["operation_name"] for r in shopify_server.requests()]
     assert ops[-3:] == ["Close", "One", "Close"]
-    worker.close()
 
 
 def test_paced_from_throttle_status_without_a_throttled_answer(
@@ -392,7 +386,7 @@ def test_the_token_never_leaks(service: OrderService, shopify_factory) -> None:
     server = shopify_factory(seed=1)
     server.set_faults(echo_token=True)
     bad = ShopifySource(ShopifyClient(server.base_url, SecretStr("shpat_wrong_token_123"),
-                                      timeout_s=2.0))  # fmt: skip
+                                      timeout_s=2.0, transport=server.transport))  # fmt: skip
     with pytest.raises(Exception) as caught:
         bad.get_order("gid://shopify/FulfillmentOrder/1")
     assert "shpat_wrong_token_123" not in str(caught.value)
