@@ -381,7 +381,8 @@ def load_settings(**overrides: Any) -> Settings:
             )
             raise ConfigError(f"{path}: {hint}")
     try:
-        _FileOnly(**table)
+        if table:  # no file (or an empty one): nothing of it to refuse
+            _FileOnly(**table)
     except ValidationError as exc:
         parts = [f"{field}: {msg}" for field, msg in _problems(exc)]
         raise ConfigError(f"bad configuration ({path}): " + "; ".join(parts)) from None

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Row,
     RowMapping,
@@ -238,16 +239,33 @@ def listing(
     the board's columns go, then as a column sorts its cards (promised instant under
     ``targets``, priority, name in code points, as Python compares them), then id: sorted
     by the database, not in memory."""
+    stmt = _listing_select(select(orders), conn.dialect.name, status, targets)
+    yield from conn.execute(stmt.execution_options(yield_per=1000)).mappings()
+
+
+def listing_values(
+    conn: Connection,
+    status: str | None,
+    targets: Targets | None,
+    columns: Sequence[ColumnElement[Any]],
+) -> Iterator[Row[Any]]:
+    """:func:`listing` as plain rows of ``columns`` (by position: no mapping per row)."""
+    stmt = _listing_select(select(*columns), conn.dialect.name, status, targets)
+    yield from conn.execute(stmt.execution_options(yield_per=1000))
+
+
+def _listing_select(
+    stmt: Select[Any], dialect: str, status: str | None, targets: Targets | None
+) -> Select[Any]:
     status_rank = case(
         {s.value: i for i, s in enumerate(Status)}, value=orders.c.status, else_=len(Status)
     )
     rank = case({p.value: p.rank for p in Priority}, value=orders.c.priority, else_=9)
-    name = orders.c.name.collate("C") if conn.dialect.name == "postgresql" else orders.c.name
-    promised = promised_sql(conn.dialect.name, targets or Targets())
-    stmt = _board_select([status] if status else None, None).order_by(
-        status_rank, promised, rank, name, orders.c.id
-    )
-    yield from conn.execute(stmt.execution_options(yield_per=1000)).mappings()
+    name = orders.c.name.collate("C") if dialect == "postgresql" else orders.c.name
+    promised = promised_sql(dialect, targets or Targets())
+    if status:
+        stmt = stmt.where(orders.c.status == status)
+    return stmt.order_by(status_rank, promised, rank, name, orders.c.id)
 
 
 def order_items(conn: Connection, order_id: str) -> list[RowMapping]:

@@ -128,18 +128,7 @@ class RemoteChanges(ServicePart):
                     .values(remote_status=remote_status, exception_resolved=None)
                 )
             if recovered is not None:  # it leaves the exceptions queue: say so
-                self._event(
-                    conn,
-                    order_id,
-                    now,
-                    action="exception_closed",
-                    from_status=local,
-                    to_status=local,
-                    reason=recovered,
-                    version=row["version"],
-                    source="remote",
-                    actor=REMOTE,
-                )
+                self._exception_closed(conn, order_id, now, local, recovered, row["version"])
                 self.store.record_change(conn, [order_id])
                 return lost or "exception closed"
             return lost
@@ -153,18 +142,7 @@ class RemoteChanges(ServicePart):
             values["exception_resolved"] = None
         what: list[str] = []
         if recovered is not None:
-            self._event(
-                conn,
-                order_id,
-                now,
-                action="exception_closed",
-                from_status=local,
-                to_status=local,
-                reason=recovered,
-                version=version,
-                source="remote",
-                actor=REMOTE,
-            )
+            self._exception_closed(conn, order_id, now, local, recovered, version)
             what.append("exception closed")
         if wins:
             assert board_status is not None
@@ -288,6 +266,30 @@ class RemoteChanges(ServicePart):
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         self.store.record_change(conn, [order_id])
         return ", ".join(what)
+
+    def _exception_closed(
+        self,
+        conn: Connection,
+        order_id: str,
+        now: datetime,
+        status: Status,
+        words: str,
+        version: int,
+    ) -> None:
+        """The remote recovered from its exceptional word: the order leaves the exceptions
+        queue, audited by the remote (its status here unchanged)."""
+        self._event(
+            conn,
+            order_id,
+            now,
+            action="exception_closed",
+            from_status=status,
+            to_status=status,
+            reason=words,
+            version=version,
+            source="remote",
+            actor=REMOTE,
+        )
 
     def _divergence(
         self, conn: Connection, row: RowMapping, remote_status: str, now: datetime

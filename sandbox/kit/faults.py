@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 K = TypeVar("K", bound=str)
 
 
-def draw(next_: list[K], fail_rate: float, seed: int, n: int, kinds: Sequence[K]) -> K | None:
+def draw(next_: list[K], fail_rate: float, seed: int | str, n: int, kinds: Sequence[K]) -> K | None:
     """A fault forced by name (``next_``, consumed first), else one drawn at ``fail_rate``
-    from ``kinds`` (the same seed and count, the same fault), else None."""
+    from ``kinds`` (the same seed and count, the same fault), else None. A stand-in that
+    counts per endpoint passes the endpoint in ``seed`` (``"3/fulfillment/update"``)."""
     if next_:
         return next_.pop(0)
     if fail_rate <= 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -131,7 +132,7 @@ class KonnektiveState(Logs):
             self._next_order = 0
             self._next_fulfillment = 0
             self.faults = self.config.faults.model_copy(deep=True)
-            self._drawn = 0
+            self._drawn: Counter[str] = Counter()
             self.carrier_validation = self.config.carrier_validation
         self.add_orders(self.config.seed if seed is None else seed)
 
@@ -146,7 +147,7 @@ class KonnektiveState(Logs):
         with self._lock:
             merged = {**self.faults.model_dump(), **changes}
             self.faults = FaultSettings.model_validate(merged)
-            self._drawn = 0
+            self._drawn = Counter()
             return self.faults
 
     def draw_fault(self, endpoint: str) -> FaultKind | None:
@@ -154,9 +155,13 @@ class KonnektiveState(Logs):
             f = self.faults
             if f.endpoints is not None and endpoint not in f.endpoints:
                 return None
+            # each endpoint draws its own sequence: which call of which push thread comes
+            # first does not change which faults the updates meet (one count for both let
+            # a run see no update dropped after being applied)
+            n = self._drawn[endpoint]
             drawing = not f.next and f.fail_rate > 0  # a random draw counts, a forced one not
-            fault = draw(f.next, f.fail_rate, f.fault_seed, self._drawn, f.kinds)
-            self._drawn += drawing
+            fault = draw(f.next, f.fail_rate, f"{f.fault_seed}/{endpoint}", n, f.kinds)
+            self._drawn[endpoint] += drawing
             return fault
 
     # -- orders

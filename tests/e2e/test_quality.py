@@ -72,18 +72,38 @@ def test_headless_cli_does_not_import_textual() -> None:
 _IMPORTED_AFTER = (  # run argv through main() in a fresh process, print the heavy packages
     "import json, sys\nfrom rxfloor.tui.cli.main import main\n"
     "try:\n    main(json.loads(sys.argv[1]))\nexcept SystemExit:\n    pass\n"
-    "heavy = ('sqlalchemy', 'pydantic', 'pydantic_settings', 'alembic', 'textual', 'rich',"
-    " 'starlette', 'uvicorn', 'httpx')\n"
-    "sys.__stderr__.write(json.dumps(sorted({m.split('.')[0] for m in sys.modules}"
-    " & set(heavy))))\n"
+    "sys.__stderr__.write(json.dumps(sorted(sys.modules)))\n"
 )
+_HEAVY = {"sqlalchemy", "pydantic", "pydantic_settings", "alembic", "textual", "rich",
+          "starlette", "uvicorn", "httpx"}  # fmt: skip
 
 
-def _heavy_imports(*argv: str) -> set[str]:
+def _imports(*argv: str) -> set[str]:
+    """Every module imported by ``rxfloor ARGV``, in a fresh process."""
     import json
 
     result = _run(sys.executable, "-c", _IMPORTED_AFTER, json.dumps(argv))
     return set(json.loads(result.stderr.splitlines()[-1]))
+
+
+def _heavy_imports(*argv: str) -> set[str]:
+    return {m.split(".")[0] for m in _imports(*argv)} & _HEAVY
+
+
+def _stand_ins(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.startswith(("rxfloor.sandbox", "rxfloor.core.sources.standin"))}
+
+
+def test_only_sandbox_imports_the_stand_ins(sqlite_url: str) -> None:
+    """The stand-ins' modules (their options for ``rxfloor sandbox``) are imported for that
+    command alone: ``--help``, ``start --help`` and ``orders --json`` import none of them,
+    and ``--help`` not even the source plugins or the entry-point scan behind them."""
+    helped = _imports("--help")
+    assert not _stand_ins(helped)
+    assert not {"rxfloor.core.sources", "importlib.metadata"} & helped
+    assert not _stand_ins(_imports("start", "--help"))
+    assert not _stand_ins(_imports("orders", "--json", "--database", sqlite_url))
+    assert "rxfloor.sandbox.rxscale.standin" in _stand_ins(_imports("sandbox", "--help"))
 
 
 def test_cli_help_imports_no_database_or_settings() -> None:

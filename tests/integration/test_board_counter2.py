@@ -15,13 +15,19 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Label, Static
 from textual.widgets._footer import FooterKey
 
+from rxfloor.core.db import Store, sync_state
+from rxfloor.core.lifecycle import Action
+from rxfloor.core.models import NewOrder
+from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.actions import ACTIONS
 from rxfloor.tui.screens.confirm import QuitScreen
 from rxfloor.tui.screens.pick import PickOrderScreen
 from rxfloor.tui.screens.reason import ReasonScreen
 from rxfloor.tui.screens.tracking import TrackingScreen
 from tests.board_fixtures import (
+    FROZEN,
     ObservedApp,
+    frozen,
     make_app,
     press,
     ready,
@@ -297,28 +303,40 @@ async def test_q_quits_at_once_when_nothing_would_stop(url: str) -> None:
 
 
 async def test_q_asks_first_when_the_sync_would_stop_and_says_what_is_queued(url: str) -> None:
+    """The health it names is the database's, as the board polls it every second (the test
+    set the view's health by hand and a loaded run's poll replaced it before the q)."""
     from contextlib import contextmanager
-    from datetime import datetime
 
-    from rxfloor.core.db import SyncHealth
+    from sqlalchemy import insert
 
     @contextmanager
     def background() -> Iterator[None]:
         yield
 
+    store = Store.open(url, migrate=False)
+    service = OrderService(store, Actor("CD", "counter-2"), clock=frozen)
+    service.add_orders([NewOrder(id=f"po-q{n}", source="rxscale", remote_id=f"po-q{n}",
+                                 name=f"#90{n}", patient_name="Quinn Queue")
+                        for n in range(3)])  # fmt: skip
+    for n in range(3):
+        service.act(f"po-q{n}", Action.START)  # three moves queued for RxScale, not sent
+    with store.write() as conn:
+        for name in ("rxscale", "shopify"):
+            conn.execute(insert(sync_state).values(source=name, online=True, last_ok_at=FROZEN,
+                                                   updated_at=FROZEN))  # fmt: skip
+    queued = store.sync_health()["rxscale"].queued
+    store.close()
+    assert queued == 3
     app = make_app(url)
     app.background = background
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        app.board.view.health = {
-            "rxscale": SyncHealth(True, None, datetime(2026, 11, 23), None, 3, 0),
-            "shopify": SyncHealth(True, None, datetime(2026, 11, 23), None, 0, 0),
-        }
+        await until(pilot, lambda: set(app.board.view.health) >= {"rxscale", "shopify"})
         await press(pilot, "q")
         await until(pilot, lambda: isinstance(app.screen, QuitScreen))
         question = " ".join(str(w.render()) for w in app.screen.query(Label))
         assert "The sync running here stops (rxscale, shopify)" in question
-        assert "3 move(s) still queued, not sent (rxscale 3)" in question
+        assert f"{queued} move(s) still queued, not sent (rxscale {queued})" in question
         await press(pilot, "n")
         assert app.return_code is None and not isinstance(app.screen, QuitScreen)
         await press(pilot, "q", "q")  # q q quits

@@ -22,8 +22,9 @@ from rxfloor.core.lifecycle import Priority, Status
 from rxfloor.core.models import OrderView
 from rxfloor.tui.board import view as board_view
 from rxfloor.tui.board.model import BoardModel, Card
-from rxfloor.tui.cli.orders import json_array, order_json, promise_json, write_orders_json
+from rxfloor.tui.cli.orders import json_array, write_orders_json
 from tests.board_fixtures import FROZEN, make_app, seed_board, until
+from tests.integration.test_orders_json import view_json
 
 T0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
 
@@ -130,8 +131,7 @@ def old_listing(store: Store, status: str | None) -> str:
     rows = sorted(rows, key=lambda r: (status_rank[r["status"]], promise_of(r, targets).at,
                                        priority_rank[r["priority"]], r["name"],
                                        r["id"]))  # fmt: skip
-    return json_array(order_json(r, errors.get(r["id"])) | promise_json(r, targets, FROZEN)
-                      for r in rows) + "\n"  # fmt: skip
+    return json_array(view_json(r, errors.get(r["id"]), targets, FROZEN) for r in rows) + "\n"
 
 
 @pytest.mark.parametrize("status", [None, "OPEN", "FINISHED", "CANCELLED"])

@@ -8,7 +8,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from rxfloor.core.lifecycle import Action, Status
-from rxfloor.tui.cli.context import Context
+from rxfloor.tui.cli.context import Context, starting
 from rxfloor.tui.cli.exit_codes import ExitCode
 from rxfloor.tui.cli.orders import add_samples, print_orders
 
@@ -120,19 +120,22 @@ def board(service: OrderService, settings: Settings, *, demo: bool = False) -> i
         print_orders(service, None, as_json=False)
         print("(no terminal: printed the queue instead of opening the live board)")
         return ExitCode.OK
-    from rxfloor.tui.app import Background, BoardApp
+    from rxfloor.core import sources
 
-    background: Background | None = None
-    if demo:
-        from rxfloor.core.demo import start_demo_sync
+    with starting():  # Textual, and the sync engine where a source is configured
+        from rxfloor.tui.app import Background, BoardApp
 
-        background = partial(start_demo_sync, settings)
-    else:
-        from rxfloor.core.sync.runner import background_sync
+        background: Background | None = None
+        if demo:
+            from rxfloor.core.demo import start_demo_sync
 
-        worker = background_sync(settings, service)
-        if worker is not None:
-            background = lambda: worker  # noqa: E731 — entering it starts it, leaving stops it
+            background = partial(start_demo_sync, settings)
+        elif sources.configured(settings):  # offline: no sync engine to import
+            from rxfloor.core.sync.runner import background_sync
+
+            worker = background_sync(settings, service)
+            if worker is not None:
+                background = lambda: worker  # noqa: E731 — entering it starts it, leaving stops it
     app = BoardApp(service, settings, background=background)
     app.run()
     return app.return_code or ExitCode.OK  # ExitCode.INTERNAL after an internal error (logged)

@@ -37,7 +37,9 @@ NO_DEMO = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, stand_ins: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``stand_ins=False`` leaves out ``sandbox``'s options and the
+    stand-ins' modules they come from (main() passes it when ``sandbox`` is not asked for)."""
     parser = argparse.ArgumentParser(
         prog="rxfloor",
         description="The pharmacy floor board and its headless tools. The global options "
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     orders.add_parsers(sub)
-    sandbox.add_parser(sub)
+    sandbox.add_parser(sub, stand_ins=stand_ins)
     sync.add_parsers(sub)
     exceptions.add_parser(sub)
     people.add_parser(sub)
@@ -59,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(stand_ins="sandbox" in argv)
     args = parser.parse_args(argv)
     if args.demo and args.database is not None:
         parser.error("--demo and --database name two databases: give one")

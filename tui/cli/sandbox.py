@@ -20,6 +20,7 @@ from rxfloor.tui.cli.context import Context, add_command
 from rxfloor.tui.cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:
+    from rxfloor.core.sources.standin import StandIn
     from rxfloor.tui.cli.context import Subcommands
 
 
@@ -44,11 +45,16 @@ def _default() -> str:
     return default if default in names() else names()[0]
 
 
-def add_parser(subcommands: Subcommands) -> None:
-    """Register ``sandbox``: it needs no database, so it takes none of the global options."""
-    from rxfloor.core.sources.standin import standins
+def add_parser(subcommands: Subcommands, *, stand_ins: bool = True) -> None:
+    """Register ``sandbox``: it needs no database, so it takes none of the global options.
 
-    every = standins()
+    Its options and description come from every stand-in's module; ``stand_ins=False``
+    (another command is running) registers the command without importing them."""
+    every: list[StandIn] = []
+    if stand_ins:
+        from rxfloor.core.sources.standin import standins
+
+        every = standins()
     p = add_command(
         subcommands,
         "sandbox",

@@ -73,7 +73,10 @@ def outbox_states(service: OrderService) -> Counter[str]:
         return Counter(conn.execute(select(outbox.c.state)).scalars())
 
 
-@pytest.mark.parametrize("fault_seed", [1, 2, 3])
+# each seed's sequence of update faults (the stand-in draws one per endpoint) meets a
+# drop_after within its first six updates, whichever push thread sends first (seed 3 had
+# none in its first twelve: the "really attacked" check below failed in a loaded run)
+@pytest.mark.parametrize("fault_seed", [1, 2, 4])
 @pytest.mark.network
 def test_every_update_reaches_konnektive_exactly_once(
     konnektive_factory: Any, service: OrderService, fault_seed: int
