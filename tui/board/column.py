@@ -110,7 +110,18 @@ class ColumnView(ScrollView, can_focus=False):
         """As tall as the whole column: the scrollbar does not jump when the rest arrives."""
         unloaded = self.beyond[0] if len(self.cards) == self.total else 0  # not filtered
         rows = (len(self.cards) + unloaded) * self.card_height
-        self.virtual_size = Size(self.size.width, rows)
+        size = Size(self.size.width, rows)
+        if size == self.virtual_size:
+            return
+        # ``virtual_size`` is a ``layout=True`` reactive: set, it relaid the whole screen on
+        # every move (most of a move's main-thread work). The column's box is the CSS's
+        # (1fr by 1fr), so only its scrollbar changes; the screen is laid out again only
+        # when the scrollbar appears or goes, which changes the cards' width.
+        scrollbar = self.show_vertical_scrollbar
+        self.set_reactive(ColumnView.virtual_size, size)
+        self._scroll_update(size)
+        if self.show_vertical_scrollbar != scrollbar:
+            self.refresh(layout=True)
 
     def select(self, card_id: str) -> bool:
         index = next((i for i, c in enumerate(self.cards) if c.id == card_id), None)

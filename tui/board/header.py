@@ -234,11 +234,11 @@ class BoardHeader(Static):
         where = visible(f"{settings.pharmacy} · {settings.station} · {settings.actor}")
         head = Content(f" {clock} │ {where} │ ") + exceptions_part(exceptions)
         if db_down is not None:
-            self.update(head + Content.styled(down_sentence(db_down), _BAD))
+            self.update(head + Content.styled(down_sentence(db_down), _BAD), layout=False)
             return
         stale = stale_after_s(settings)
         line = head + health_line(health, configured, now=now, stale_after=stale)
         width = self.size.width
         if width and line.cell_length > width and len(shown_sources(configured, health)) > 1:
             line = head + compact_health_line(health, configured, now=now, stale_after=stale)
-        self.update(line)
+        self.update(line, layout=False)

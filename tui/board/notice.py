@@ -43,21 +43,21 @@ class NoticeLine(Static):
         would read as if it were about what is on the screen now."""
         if self.text and self.clock() - self.said_at >= STALE_S:
             self.text = ""
-            self.update("")
+            self.update("", layout=False)
 
     def clear_error_about(self, name: str) -> None:
         """A move of ``name`` went through: an error still shown about it (``#1042 is on
         hold … release it first``) no longer holds, and would read as the move's answer."""
         if self.text and self.severity == "error" and name in self.text:
             self.text = ""
-            self.update("")
+            self.update("", layout=False)
 
     def say(self, message: str, severity: str = "information") -> None:
         """Show ``message`` (scrubbed, controls visible) bright, then dim it."""
         self.text = shown(message)
         self.said_at = self.clock()
         self.severity = severity if severity in FRESH_S else "information"
-        self.update(Content(self.text))
+        self.update(Content(self.text), layout=False)
         self.set_class(True, "-fresh")
         for name in FRESH_S:
             self.set_class(name == self.severity, f"-{name}")
