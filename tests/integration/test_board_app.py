@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
+from textual import messages
 
 from rxfloor.core.config import ConfigError, load_settings, state_file
 from rxfloor.core.db import Store, alerts, audit_events, orders, outbox, sync_state
@@ -18,6 +19,7 @@ from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.actions import check_keymap
 from rxfloor.tui.app import BoardApp
+from rxfloor.tui.board.column import ColumnView
 from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen
@@ -462,3 +464,51 @@ async def test_the_footer_is_redrawn_only_when_its_keys_change(url: str) -> None
         await pilot.pause()
         assert published
         assert not {"advance", "cancel_order", "hold"} & shown(app)
+
+
+async def test_a_move_repaints_its_columns_without_laying_out_the_screen(url: str) -> None:
+    """A move changes two columns' heights and titles, not any widget's box: Textual's
+    layout of the whole screen (asked for by a ``messages.Layout``) was most of a move's
+    main-thread work. Only a scrollbar that appears or goes may ask for one."""
+    app = make_app(url, repeat_guard_s=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        board = app.board
+        columns = board.visible_columns
+        await press(pilot, "a")  # the first move shows undo: the footer is recomposed
+        await until(pilot, lambda: moves_settled(app))
+        await pilot.pause()
+        scrollbars = [c.show_vertical_scrollbar for c in columns]
+        before = len(app.messages(messages.Layout))
+        for _ in range(3):
+            card = board.card
+            assert card is not None and card.status is Status.OPEN
+            await press(pilot, "a")
+            await until(pilot, lambda: moves_settled(app) and card.status is Status.PROCESSING)
+            await pilot.pause()
+        assert [c.show_vertical_scrollbar for c in columns] == scrollbars
+        assert len(app.messages(messages.Layout)) == before
+        processing = board.query_one("#col-processing", ColumnView)
+        assert processing.border_title is not None
+        assert str(processing.border_title).startswith(f"PROCESSING {len(processing.cards)}")
+        assert processing.virtual_size.height == len(processing.cards) * processing.card_height
+
+
+async def test_a_column_that_outgrows_its_box_gets_its_scrollbar(url: str) -> None:
+    """Without a layout per move, the one change of a column's box a move can make (its
+    scrollbar appears, the cards get a cell narrower) must still be laid out and drawn."""
+    app = make_app(url, repeat_guard_s=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        processing = app.board.query_one("#col-processing", ColumnView)
+        assert not processing.show_vertical_scrollbar
+        for _ in range(5):
+            await press(pilot, "a")
+            await until(pilot, lambda: moves_settled(app))
+            if processing.show_vertical_scrollbar:
+                break
+        await pilot.pause()
+        assert processing.show_vertical_scrollbar
+        bar = processing.vertical_scrollbar.region
+        assert bar.height > 0 and bar.right == processing.region.right - 1  # inside the border
+        assert processing.scrollable_content_region.width == processing.size.width - 1

@@ -115,13 +115,11 @@ class ColumnView(ScrollView, can_focus=False):
             return
         # ``virtual_size`` is a ``layout=True`` reactive: set, it relaid the whole screen on
         # every move (most of a move's main-thread work). The column's box is the CSS's
-        # (1fr by 1fr), so only its scrollbar changes; the screen is laid out again only
-        # when the scrollbar appears or goes, which changes the cards' width.
-        scrollbar = self.show_vertical_scrollbar
+        # (1fr by 1fr), so only its scrollbar changes; when the scrollbar appears or goes
+        # (the cards a cell narrower or wider) ``show_vertical_scrollbar``, itself a
+        # ``layout=True`` reactive, asks for the layout.
         self.set_reactive(ColumnView.virtual_size, size)
         self._scroll_update(size)
-        if self.show_vertical_scrollbar != scrollbar:
-            self.refresh(layout=True)
 
     def select(self, card_id: str) -> bool:
         index = next((i for i, c in enumerate(self.cards) if c.id == card_id), None)
