@@ -201,6 +201,9 @@ class BoardView(Contained, Vertical):
         #: published after each batch of the change feed and when the count changes: a
         #: screen showing the exceptions queue reads it again
         self.changed: Signal[None] = Signal(self, "changed")
+        #: the columns by status, in the board's order: the footer asks for the card under
+        #: the cursor once per key it could show, and a DOM query each time was ~1 ms a move
+        self._columns: dict[Status, ColumnView] = {}
 
     def compose(self) -> ComposeResult:
         # the first page is read while the widgets mount and their CSS is applied: a plain
@@ -218,7 +221,8 @@ class BoardView(Contained, Vertical):
         yield Static(empty_hint(), id="empty-hint", markup=False)
         with Horizontal(id="columns"):
             for status in Status:
-                yield ColumnView(status, self.clock)
+                self._columns[status] = ColumnView(status, self.clock)
+                yield self._columns[status]
 
     def on_mount(self) -> None:
         self.column_for(Status.CANCELLED).display = False
@@ -249,11 +253,12 @@ class BoardView(Contained, Vertical):
 
     # ---------------------------------------------------------------- columns
     def column_for(self, status: Status) -> ColumnView:
-        return self.query_one(f"#col-{status.value.lower()}", ColumnView)
+        return self._columns[status]
 
     @property
     def visible_columns(self) -> list[ColumnView]:
-        return [c for c in self.query(ColumnView) if c.display]
+        # in the DOM: a column pruned while the screen is torn down has no parent
+        return [c for c in self._columns.values() if c.display and c.parent is not None]
 
     @property
     def column(self) -> ColumnView:
@@ -295,7 +300,7 @@ class BoardView(Contained, Vertical):
 
     def set_compact(self, compact: bool) -> None:
         """Three lines a card on a short terminal, four otherwise."""
-        for col in self.query(ColumnView):
+        for col in self._columns.values():
             if col.compact != compact:
                 col.compact = compact
                 col.set_cards(col.cards, col.total)
@@ -331,7 +336,7 @@ class BoardView(Contained, Vertical):
         syncing (its health is known) or with a card on the board."""
         here = self.model.sources | self._early_sources
         many = len(here.union(shown_sources(self.sources, self.health))) > 1
-        for col in self.query(ColumnView):
+        for col in self._columns.values():
             col.set_marks(many)
         if many != self.marks:
             self.marks = many
@@ -343,7 +348,7 @@ class BoardView(Contained, Vertical):
         return marked(text, name, source, self.marks)
 
     def _tick(self) -> None:
-        for col in self.query(ColumnView):
+        for col in self._columns.values():
             col.tick()
         self._keys_may_have_changed()
 
