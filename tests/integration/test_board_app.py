@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from textual import messages
 
 from rxfloor.core.config import ConfigError, load_settings, state_file
 from rxfloor.core.db import Store, alerts, audit_events, orders, outbox, sync_state
+from rxfloor.core.db import queries as bq
 from rxfloor.core.lifecycle import Action, Status
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderService
@@ -512,3 +513,42 @@ async def test_a_column_that_outgrows_its_box_gets_its_scrollbar(url: str) -> No
         bar = processing.vertical_scrollbar.region
         assert bar.height > 0 and bar.right == processing.region.right - 1  # inside the border
         assert processing.scrollable_content_region.width == processing.size.width - 1
+
+
+async def test_a_partial_repaint_draws_what_a_whole_one_would(url: str) -> None:
+    """A move's answer and a fresh row of a card in view redraw only that card's rows:
+    the screen must then be what redrawing every column gives (no stale "…" badge, no
+    old priority)."""
+    app = make_app(url, repeat_guard_s=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        board = app.board
+
+        async def whole() -> str:
+            for col in board.visible_columns:
+                col.refresh()
+            await pilot.pause()
+            return app.export_screenshot()
+
+        for _ in range(2):
+            await press(pilot, "a")
+            await until(pilot, lambda: moves_settled(app))
+            await pilot.pause()
+            shown = app.export_screenshot()
+            assert shown == await whole()
+        card = board.card
+        assert card is not None and card.priority != "stat"
+        store = Store.open(url, migrate=False)
+        with store.write() as conn:
+            conn.execute(
+                update(orders)
+                .where(orders.c.id == card.id)
+                .values(version=orders.c.version + 1, priority="stat")
+            )
+        rows, failed = bq.rows_for(store, [card.id])
+        store.close()
+        board.view.show_rows(rows, failed)
+        await pilot.pause()
+        assert board.model.cards[card.id].priority == "stat"
+        shown = app.export_screenshot()
+        assert shown == await whole()

@@ -62,6 +62,8 @@ class ColumnView(ScrollView, can_focus=False):
         self._width = 0
         self._blank = Style()
         self._now = clock()
+        #: what the last ``set_cards`` asked to show (see :meth:`_window`)
+        self._shown: tuple[object, ...] = ()
 
     # ------------------------------------------------------------------ data
     @property
@@ -80,6 +82,7 @@ class ColumnView(ScrollView, can_focus=False):
         ``cards`` may be the model's own list (kept, not copied): the cursor's order is known
         from the card last under it, not from the old list."""
         keep = self._at
+        shown = self._shown
         self.cards = cards
         self.total = total
         if changed is None:
@@ -91,20 +94,43 @@ class ColumnView(ScrollView, can_focus=False):
             self.cursor = _find(cards, keep, self.cursor, self.status)
         self.cursor = max(0, min(self.cursor, len(cards) - 1))
         self._at = self.cursor_card
-        self._title()
+        titled = self._title()
         self._fit_height()
-        self.refresh()
+        self._shown = self._window()
+        if changed is None or titled or self._shown != shown:
+            self.refresh()
+            return
+        # the same cards in the same rows (a move's answer, a badge, a fresh row): only
+        # their rows are drawn again, not the whole column (~8 ms a frame at 200x50)
+        h = self.card_height
+        top = round(self.scroll_offset.y)
+        for index, card in enumerate(self.cards[top // h : top // h + len(shown[-1])]):
+            if card.id in changed:
+                y = (top // h + index) * h - top
+                self.refresh(Region(0, y, self.size.width, h))
 
-    def _title(self) -> None:
+    def _window(self) -> tuple[object, ...]:
+        """What the column shows: its scroll, card height, cursor and the ids of the cards
+        in view. Equal before and after new content, only the changed cards need drawing."""
+        h = self.card_height
+        top = round(self.scroll_offset.y)
+        rows = self.scrollable_content_region.height // h + 2
+        ids = tuple(c.id for c in self.cards[top // h : top // h + rows])
+        return (top, h, self.cursor, self.current, self.size.width, ids)
+
+    def _title(self) -> bool:
         """``OPEN 109 · 12 late`` (``· 3 shown`` under a filter); the orders not loaded
-        yet count too."""
+        yet count too. Set only when it changed (setting it redraws the whole column);
+        True then."""
         now = self._now
         unloaded, unloaded_late = self.beyond
         late = 0 if self.status.is_terminal else unloaded_late + late_count(self.cards, now)
         shown = len(self.cards) if len(self.cards) != self.total else None  # a filter's
-        self.border_title, self.border_subtitle = column_title(
-            self.status.value, self.total + unloaded, shown, late, self.size.width
-        )
+        title = column_title(self.status.value, self.total + unloaded, shown, late, self.size.width)
+        if title == (self.border_title, self.border_subtitle):
+            return False
+        self.border_title, self.border_subtitle = title
+        return True
 
     def _fit_height(self) -> None:
         """As tall as the whole column: the scrollbar does not jump when the rest arrives."""
