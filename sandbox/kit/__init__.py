@@ -4,6 +4,8 @@ format (moto's ``moto/core`` is the model):
 - :mod:`~rxfloor.sandbox.kit.asgi`: the transport faults of an API gate (a dropped
   connection before or after applying, a slow or half-cut answer), an answer written
   straight to ASGI;
+- :mod:`~rxfloor.sandbox.kit.gate`: the middleware in front of a stand-in's API (log the call,
+  draw its fault, answer or spoil the answer), with each vendor's own rules;
 - :mod:`~rxfloor.sandbox.kit.faults`: the reproducible fault draw (one seed, one sequence);
 - :mod:`~rxfloor.sandbox.kit.logs`: the request, transition and delivery logs tests read back;
 - :mod:`~rxfloor.sandbox.kit.control`: the ``/_sandbox`` routes every stand-in has (logs,

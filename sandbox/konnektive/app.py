@@ -19,19 +19,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from rxfloor.sandbox.kit.asgi import (
-    answer,
-    applied_then,
-    drop,
-)
 from rxfloor.sandbox.kit.control import (
     Control,
     FaultExtra,
     control_mount,
     refusal_answer,
 )
+from rxfloor.sandbox.kit.gate import ENTRY, Gate, GateRules, Reply
 from rxfloor.sandbox.kit.refusal import Refusal as ControlRefusal
 from rxfloor.sandbox.kit.refusal import json_body, validation_refusal
 from rxfloor.sandbox.konnektive.state import (
@@ -50,48 +46,23 @@ def _endpoint(path: str) -> str:
     return path.strip("/")
 
 
-class _Gate:
-    """ASGI middleware in front of the API calls (control endpoints pass untouched)."""
+def _gate(state: KonnektiveState) -> GateRules:
+    """The three calls, faults drawn per endpoint; ``error_200`` is the handler's to answer."""
 
-    def __init__(self, app: ASGIApp, state: KonnektiveState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = _endpoint(scope.get("path", ""))
-        if scope["type"] != "http" or endpoint not in API_ENDPOINTS:
-            await self.app(scope, receive, send)
-            return
-        state = self.state
-        entry = state.log_request(
-            {
-                "time": state.clock(),
-                "method": scope["method"],
-                "endpoint": endpoint,
-                "params": {},
-                "login_ok": None,
-                "status_code": None,
-                "fault": None,
-            }
-        )
-        scope["konnektive.request"] = entry
-        fault = state.draw_fault(endpoint)
-        entry["fault"] = fault
-        if fault == "drop_before":
-            await drop(receive)
-            return
+    def reply(fault: str, scope: Scope) -> Reply | None:
         if fault == "server_error":
-            await answer(entry, send, 500, {"result": "ERROR", "message": "Internal error"})
-            return
+            return Reply(500, {"result": "ERROR", "message": "Internal error"})
         if fault == "rate_limit":
-            headers = {"Retry-After": str(state.faults.retry_after_s)}
-            await answer(
-                entry, send, 429, {"result": "ERROR", "message": "Too many requests"}, headers
-            )
-            return
-        if fault == "error_200":  # refused with HTTP 200, nothing applied (by the handler,
-            scope["konnektive.busy"] = True  # which has read what it was sent)
-        await applied_then(self.app, scope, receive, send, entry, fault, state.faults.slow_s)
+            retry_after = {"Retry-After": str(state.faults.retry_after_s)}
+            return Reply(429, {"result": "ERROR", "message": "Too many requests"}, retry_after)
+        return None  # error_200: refused with HTTP 200 by the handler, which reads the call
+
+    return GateRules(
+        is_api=lambda path: _endpoint(path) in API_ENDPOINTS,
+        fields=lambda scope: {"endpoint": _endpoint(scope["path"]), "params": {}, "login_ok": None},
+        draw=lambda scope: state.draw_fault(_endpoint(scope["path"])),
+        reply=reply,
+    )
 
 
 # -- the API -----------------------------------------------------------------------------
@@ -122,13 +93,13 @@ async def _api(request: Request) -> Response:
     state = _state(request)
     endpoint = _endpoint(request.url.path)
     params = await _params(request)
-    entry = request.scope.get("konnektive.request") or {}
+    entry = request.scope.get(ENTRY) or {}
     entry["params"] = {k: v for k, v in params.items() if k not in _SECRET_PARAMS}
     ok = state.credentials_ok(params.get("loginId"), params.get("password"))
     entry["login_ok"] = ok
     if not ok:
         return _error(request, params, BAD_LOGIN)
-    if request.scope.get("konnektive.busy"):
+    if entry.get("fault") == "error_200":  # nothing applied
         return _error(request, params, BUSY)
     try:
         if endpoint == "fulfillment/update":
@@ -211,6 +182,6 @@ def create_app(config: KonnektiveConfig | None = None) -> Starlette:
         routes=[*api, control_mount(_control(state))],
         exception_handlers={ControlRefusal: refusal_answer},
     )
-    app.add_middleware(_Gate, state=state)
+    app.add_middleware(Gate, state=state, rules=_gate(state))
     app.state.konnektive = state
     return app

@@ -16,16 +16,12 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from rxfloor.sandbox.kit.asgi import (
-    answer,
-    applied_then,
-    drop,
-)
 from rxfloor.sandbox.kit.control import (
     Control,
     Subscriptions,
@@ -33,6 +29,7 @@ from rxfloor.sandbox.kit.control import (
     control_mount,
     refusal_answer,
 )
+from rxfloor.sandbox.kit.gate import ENTRY, Gate, GateRules, Reply
 from rxfloor.sandbox.kit.refusal import json_body
 from rxfloor.sandbox.kit.signing import hmac_hex
 from rxfloor.sandbox.kit.webhooks import (
@@ -67,67 +64,45 @@ def sign(secret: str, body: bytes) -> str:
 # -- the gate: log, faults -------------------------------------------------------------------
 
 
-class _Gate:
-    def __init__(self, app: ASGIApp, state: PhotonSandboxState) -> None:
-        self.app = app
-        self.state = state
+def _gate(state: PhotonSandboxState) -> GateRules:
+    """The two API paths, faults drawn by path; ``error_status`` answers every call first."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in API_PATHS:
-            await self.app(scope, receive, send)
-            return
-        state = self.state
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        entry = state.log_request(
-            {
-                "time": state.clock(),
-                "method": scope["method"],
-                "path": scope["path"],
-                "status_code": None,
-                "fault": None,
-                "report": None,
-                "idempotency_key": headers.get("idempotency-key"),
-            }
-        )
-        scope["sandbox.request"] = entry
-        faults = state.faults
-        if faults.error_status is not None:
-            await answer(
-                entry, send, faults.error_status, self._error_body(faults.error_status, headers)
-            )
-            return
-        fault = state.draw_fault(scope["path"])
-        entry["fault"] = fault
-        if fault == "drop_before":
-            await drop(receive)
-            return
-        if fault == "server_error":
-            await answer(entry, send, 500, self._error_body(500, headers))
-            return
-        if fault == "refuse":
-            await answer(entry, send, 409, self._error_body(409, headers, REFUSED))
-            return
-        if fault == "rate_limit":
-            await answer(
-                entry,
-                send,
-                429,
-                {"error": "too many requests"},
-                {"Retry-After": str(faults.retry_after_s)},
-            )
-            return
-        await applied_then(self.app, scope, receive, send, entry, fault, faults.slow_s)
-
-    def _error_body(
-        self, code: int, headers: dict[str, str], words: str | None = None
-    ) -> dict[str, Any]:
-        words = words or ("internal server error" if code >= 500 else "refused")
-        body: dict[str, Any] = {"error": words}
-        if self.state.faults.echo_token:  # a careless remote quotes what it was sent
-            sent = headers.get(self.state.config.auth_header.lower(), "")
+    def error(code: int, scope: Scope, words: str | None = None) -> Reply:
+        body: dict[str, Any] = {
+            "error": words or ("internal server error" if code >= 500 else "refused")
+        }
+        if state.faults.echo_token:  # a careless remote quotes what it was sent
+            name = state.config.auth_header
+            sent = Headers(scope=scope).get(name, "")
             body["error"] += f" (credentials: {sent})"
-            body["detail"] = f"header {self.state.config.auth_header}={sent}"
-        return body
+            body["detail"] = f"header {name}={sent}"
+        return Reply(code, body)
+
+    def reply(fault: str, scope: Scope) -> Reply | None:
+        if fault == "server_error":
+            return error(500, scope)
+        if fault == "refuse":
+            return error(409, scope, REFUSED)
+        if fault == "rate_limit":
+            retry_after = {"Retry-After": str(state.faults.retry_after_s)}
+            return Reply(429, {"error": "too many requests"}, retry_after)
+        return None
+
+    def override(scope: Scope) -> Reply | None:
+        code = state.faults.error_status
+        return None if code is None else error(code, scope)
+
+    return GateRules(
+        is_api=lambda path: path in API_PATHS,
+        fields=lambda scope: {
+            "path": scope["path"],
+            "report": None,
+            "idempotency_key": Headers(scope=scope).get("idempotency-key"),
+        },
+        draw=lambda scope: state.draw_fault(scope["path"]),
+        reply=reply,
+        override=override,
+    )
 
 
 # -- webhook deliveries --------------------------------------------------------------------
@@ -265,7 +240,7 @@ async def _json(request: Request) -> Any:
 
 async def hook(request: Request) -> Response:
     state = _state(request)
-    entry = request.scope.get("sandbox.request") or {}
+    entry = request.scope.get(ENTRY) or {}
     try:
         if not _authorised(request):
             raise Refusal(401, {"error": "unauthorized"})
@@ -448,5 +423,5 @@ def create_app(config: PhotonSandboxConfig | None = None) -> Starlette:
         lifespan=deliverer_lifespan(state, lambda: deliver_forever(state)),
     )
     app.state.sandbox = state
-    app.add_middleware(_Gate, state=state)
+    app.add_middleware(Gate, state=state, rules=_gate(state))
     return app

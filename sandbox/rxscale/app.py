@@ -1,8 +1,9 @@
 """The stand-in as a Starlette app: the documented API, the control endpoints, the faults.
 
-Every request under the API base paths goes through :class:`_Gate` first, which logs it,
-draws its fault, applies the rate limit and, for the faults that need it, holds back,
-garbles or drops the answer. ``/_sandbox/…`` (control) is never logged, faulted or limited.
+Every request under the API base paths goes through the kit's gate first (rules:
+:func:`_gate`), which logs it, draws its fault, applies the rate limit and, for the faults
+that need it, holds back, garbles or drops the answer. ``/_sandbox/…`` (control) is never
+logged, faulted or limited.
 """
 
 from __future__ import annotations
@@ -19,14 +20,9 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from rxfloor.sandbox.kit.asgi import (
-    answer,
-    applied_then,
-    drop,
-    header,
-)
+from rxfloor.sandbox.kit.asgi import header
 from rxfloor.sandbox.kit.control import (
     CONTROL_PATH,
     Control,
@@ -35,6 +31,7 @@ from rxfloor.sandbox.kit.control import (
     control_mount,
     log_stats,
 )
+from rxfloor.sandbox.kit.gate import ENTRY, Gate, GateRules, Reply
 from rxfloor.sandbox.kit.refusal import json_body, validation_refusal
 from rxfloor.sandbox.kit.signing import hmac_hex
 from rxfloor.sandbox.kit.webhooks import (
@@ -66,64 +63,46 @@ REFUSED = "transition not allowed from the current status"
 # -- the gate: log, faults, rate limit -----------------------------------------------------
 
 
-class _Gate:
-    """ASGI middleware in front of the API routes."""
+def _gate(state: RxScaleSandboxState) -> GateRules:
+    """Every call but control's, faults drawn by method; then the rate limit (``admit``)."""
 
-    def __init__(self, app: ASGIApp, state: RxScaleSandboxState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PATH):
-            await self.app(scope, receive, send)
-            return
-        state = self.state
+    def fields(scope: Scope) -> dict[str, Any]:
         headers = dict(scope["headers"])
-        entry = state.log_request(
-            {
-                "time": state.clock(),
-                "method": scope["method"],
-                "path": scope["path"],
-                "query": scope["query_string"].decode("latin-1"),
-                "status_code": None,
-                "fault": None,
-                "idempotency_key": header(headers, b"idempotency-key")
-                or header(headers, b"x-idempotency-key"),
-            }
-        )
-        scope["sandbox.request"] = entry
-        fault = state.draw_fault(scope["method"])
-        entry["fault"] = fault
-        if fault == "drop_before":
-            await drop(receive)
-            return
+        return {
+            "path": scope["path"],
+            "query": scope["query_string"].decode("latin-1"),
+            "idempotency_key": header(headers, b"idempotency-key")
+            or header(headers, b"x-idempotency-key"),
+        }
+
+    def reply(fault: str, scope: Scope) -> Reply | None:
         if fault == "server_error":
-            await answer(entry, send, 500, {"error": "internal server error"})
-            return
+            return Reply(500, {"error": "internal server error"})
         if fault == "rate_limit":
-            await self._too_many(entry, send, state.faults.retry_after_s)
-            return
+            return _too_many(state.faults.retry_after_s)
+        return None  # refuse: the status routes answer it (_refused)
+
+    def admit(scope: Scope) -> Reply | None:
         wait = state.admit()
-        if wait is not None:
-            said = state.faults.retry_after_s
-            await self._too_many(entry, send, None if said is None else max(said, wait))
-            return
-        if fault in (None, "refuse"):  # refuse: the status routes answer it (_refused)
+        if wait is None:
+            return None
+        said = state.faults.retry_after_s
+        return _too_many(None if said is None else max(said, wait))
 
-            async def record(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    entry["status_code"] = message["status"]
-                await send(message)
+    return GateRules(
+        is_api=lambda path: not path.startswith(CONTROL_PATH),
+        fields=fields,
+        draw=lambda scope: state.draw_fault(scope["method"]),
+        reply=reply,
+        admit=admit,
+    )
 
-            await self.app(scope, receive, record)
-            return
-        await applied_then(self.app, scope, receive, send, entry, fault, state.faults.slow_s)
 
-    async def _too_many(self, entry: dict[str, Any], send: Send, retry_after: int | None) -> None:
-        """RxScale's 429: ``{"error": "Rate limit exceeded"}`` and no documented header
-        (``Retry-After`` only when the fault settings ask for one)."""
-        headers = None if retry_after is None else {"Retry-After": str(retry_after)}
-        await answer(entry, send, 429, {"error": "Rate limit exceeded"}, headers)
+def _too_many(retry_after: int | None) -> Reply:
+    """RxScale's 429: ``{"error": "Rate limit exceeded"}`` and no documented header
+    (``Retry-After`` only when the fault settings ask for one)."""
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    return Reply(429, {"error": "Rate limit exceeded"}, headers)
 
 
 # -- webhook deliveries --------------------------------------------------------------------
@@ -331,7 +310,7 @@ async def get_order(request: Request) -> Response:
 
 def _refused(request: Request) -> None:
     """The ``refuse`` fault: the 409 of a transition not allowed now, nothing applied."""
-    entry = request.scope.get("sandbox.request")
+    entry = request.scope.get(ENTRY)
     if entry is not None and entry["fault"] == "refuse":
         raise Refusal(409, {"error": REFUSED})
 
@@ -349,7 +328,7 @@ async def patch_status(request: Request) -> Response:
         patch.status,
         by="api",
         comment=patch.comment,
-        request=request.scope.get("sandbox.request"),
+        request=request.scope.get(ENTRY),
         pharmacy_uid=pharmacy,
     )
     return JSONResponse(order)
@@ -365,7 +344,7 @@ async def complete_order(request: Request) -> Response:
         request.path_params["uid"],
         state.dialect.completed,
         by="api",
-        request=request.scope.get("sandbox.request"),
+        request=request.scope.get(ENTRY),
         complete=True,
         pharmacy_uid=pharmacy,
     )
@@ -574,7 +553,7 @@ def create_app(config: RxScaleSandboxConfig | None = None) -> Starlette:
             control_mount(_control(state)),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
-        middleware=[Middleware(_Gate, state=state)],
+        middleware=[Middleware(Gate, state=state, rules=_gate(state))],
         exception_handlers={Refusal: _refusal, HTTPException: _http_error},
         lifespan=deliverer_lifespan(state, lambda: _deliver_forever(state)),
     )

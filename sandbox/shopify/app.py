@@ -9,7 +9,6 @@ faulted, throttled or authenticated.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import hmac
@@ -37,12 +36,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from rxfloor.sandbox.kit.asgi import (
     answer,
+    applied_then,
     drop,
-    garble,
 )
 from rxfloor.sandbox.kit.control import (
     Control,
@@ -146,25 +145,9 @@ class _GraphQL:
             await answer(entry, send, request.status_code, request.body, reply)
             return
         result = await run_in_threadpool(_run, state, request, fault == "throttled", entry)
-        if fault in (None, "throttled", "refuse"):  # refuse: userErrors, from the mutation
-            await answer(entry, send, 200, result, reply)
-            return
-        held: list[Message] = []
-
-        async def hold(message: Message) -> None:
-            held.append(message)
-
-        await answer(entry, hold, 200, result, reply)  # the request IS applied
-        if fault == "drop_after":
-            entry["status_code"] = None
-            await drop(receive)
-            return
-        if fault == "slow":
-            await asyncio.sleep(state.faults.slow_s)
-        if fault == "malformed":
-            held = garble(held)
-        for message in held:
-            await send(message)
+        # the query IS applied; the fault, if any, spoils the answer (refuse: userErrors)
+        ok = JSONResponse(result, 200, headers=reply)
+        await applied_then(ok, scope, receive, send, entry, fault, state.faults.slow_s)
 
     def _echo(self, words: str, token: str | None) -> str:
         if token and self.state.faults.echo_token:
