@@ -485,7 +485,8 @@ async def test_a_move_repaints_its_columns_without_laying_out_the_screen(url: st
             card = board.card
             assert card is not None and card.status is Status.OPEN
             await press(pilot, "a")
-            await until(pilot, lambda: moves_settled(app) and card.status is Status.PROCESSING)
+            await until(pilot, lambda: moves_settled(app))
+            assert board.model.cards[card.id].status is Status.PROCESSING
             await pilot.pause()
         assert [c.show_vertical_scrollbar for c in columns] == scrollbars
         assert len(app.messages(messages.Layout)) == before
@@ -528,7 +529,8 @@ async def test_a_partial_repaint_draws_what_a_whole_one_would(url: str) -> None:
             for col in board.visible_columns:
                 col.refresh()
             await pilot.pause()
-            return app.export_screenshot()
+            shot: str = app.export_screenshot()
+            return shot
 
         for _ in range(2):
             await press(pilot, "a")

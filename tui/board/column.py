@@ -21,6 +21,9 @@ from rxfloor.core.lifecycle import Status
 from rxfloor.tui.board.card import card_lines
 from rxfloor.tui.board.model import Card, late_count
 
+#: scroll offset, card height, cursor, current column, width, ids of the cards in view
+Window = tuple[int, int, int, bool, int, tuple[str, ...]]
+
 
 class ColumnView(ScrollView, can_focus=False):
     """A virtualised list of cards with a cursor that follows its order, not its row."""
@@ -63,7 +66,7 @@ class ColumnView(ScrollView, can_focus=False):
         self._blank = Style()
         self._now = clock()
         #: what the last ``set_cards`` asked to show (see :meth:`_window`)
-        self._shown: tuple[object, ...] = ()
+        self._shown: Window | None = None
 
     # ------------------------------------------------------------------ data
     @property
@@ -102,14 +105,13 @@ class ColumnView(ScrollView, can_focus=False):
             return
         # the same cards in the same rows (a move's answer, a badge, a fresh row): only
         # their rows are drawn again, not the whole column (~8 ms a frame at 200x50)
-        h = self.card_height
-        top = round(self.scroll_offset.y)
-        for index, card in enumerate(self.cards[top // h : top // h + len(shown[-1])]):
-            if card.id in changed:
+        top, h, *_, ids = self._shown
+        for index, card_id in enumerate(ids):
+            if card_id in changed:
                 y = (top // h + index) * h - top
                 self.refresh(Region(0, y, self.size.width, h))
 
-    def _window(self) -> tuple[object, ...]:
+    def _window(self) -> Window:
         """What the column shows: its scroll, card height, cursor and the ids of the cards
         in view. Equal before and after new content, only the changed cards need drawing."""
         h = self.card_height
