@@ -128,7 +128,15 @@ class RemoteChanges(ServicePart):
                     .values(remote_status=remote_status, exception_resolved=None)
                 )
             if recovered is not None:  # it leaves the exceptions queue: say so
-                self._exception_closed(conn, order_id, now, local, recovered, row["version"])
+                self._remote_said(
+                    conn,
+                    order_id,
+                    now,
+                    action="exception_closed",
+                    status=local,
+                    reason=recovered,
+                    version=row["version"],
+                )
                 self.store.record_change(conn, [order_id])
                 return lost or "exception closed"
             return lost
@@ -142,7 +150,15 @@ class RemoteChanges(ServicePart):
             values["exception_resolved"] = None
         what: list[str] = []
         if recovered is not None:
-            self._exception_closed(conn, order_id, now, local, recovered, version)
+            self._remote_said(
+                conn,
+                order_id,
+                now,
+                action="exception_closed",
+                status=local,
+                reason=recovered,
+                version=version,
+            )
             what.append("exception closed")
         if wins:
             assert board_status is not None
@@ -187,17 +203,14 @@ class RemoteChanges(ServicePart):
         if request_on:
             message = _merchant_words(request_message)
             values |= {"request_kind": CANCELLATION, "request_message": message}
-            self._event(
+            self._remote_said(
                 conn,
                 order_id,
                 now,
                 action="cancel_request",
-                from_status=status_now,
-                to_status=status_now,
+                status=status_now,
                 reason=message or "no message",
                 version=version,
-                source="remote",
-                actor=REMOTE,
             )
             conn.execute(
                 insert(alerts).values(
@@ -214,17 +227,14 @@ class RemoteChanges(ServicePart):
             values |= {"request_kind": None}
             self._close_request_alerts(conn, order_id, now, REMOTE_ACTOR)
             if not ending:
-                self._event(
+                self._remote_said(
                     conn,
                     order_id,
                     now,
                     action="cancel_request_closed",
-                    from_status=status_now,
-                    to_status=status_now,
+                    status=status_now,
                     reason="the cancellation request was closed at the remote",
                     version=version,
-                    source="remote",
-                    actor=REMOTE,
                 )
             what.append("request closed")
         if hold_on:
@@ -235,57 +245,54 @@ class RemoteChanges(ServicePart):
                 "hold_by": REMOTE_ACTOR,
                 "hold_since": now,
             }
-            self._event(
+            self._remote_said(
                 conn,
                 order_id,
                 now,
                 action="hold",
-                from_status=status_now,
-                to_status=status_now,
+                status=status_now,
                 reason=reason,
                 version=version,
-                source="remote",
-                actor=REMOTE,
             )
             what.append("hold")
         elif hold_off:
             values |= {"on_hold": False, "hold_reason": None, "hold_by": None, "hold_since": None}
-            self._event(
+            self._remote_said(
                 conn,
                 order_id,
                 now,
                 action="release",
-                from_status=status_now,
-                to_status=status_now,
+                status=status_now,
                 reason="released at the remote",
                 version=version,
-                source="remote",
-                actor=REMOTE,
             )
             what.append("release")
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         self.store.record_change(conn, [order_id])
         return ", ".join(what)
 
-    def _exception_closed(
+    def _remote_said(
         self,
         conn: Connection,
         order_id: str,
         now: datetime,
-        status: Status,
-        words: str,
+        *,
+        action: str,
+        status: str,
+        reason: str,
         version: int,
     ) -> None:
-        """The remote recovered from its exceptional word: the order leaves the exceptions
-        queue, audited by the remote (its status here unchanged)."""
+        """An audit event the remote caused that leaves the order's status as it is (an
+        exception closed, a cancellation request opened or closed, a hold or its release, a
+        divergence)."""
         self._event(
             conn,
             order_id,
             now,
-            action="exception_closed",
+            action=action,
             from_status=status,
             to_status=status,
-            reason=words,
+            reason=reason,
             version=version,
             source="remote",
             actor=REMOTE,
@@ -315,17 +322,14 @@ class RemoteChanges(ServicePart):
             "the remote may have lost this move; retry or resolve"
         )
         outbox_rows.park_again(conn, sent, message, now)
-        self._event(
+        self._remote_said(
             conn,
             order_id,
             now,
             action="divergence",
-            from_status=local,
-            to_status=local,
+            status=local,
             reason=message,
             version=row["version"],
-            source="remote",
-            actor=REMOTE,
         )
         self.store.record_change(conn, [order_id])
         return "divergence"
