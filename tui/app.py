@@ -324,7 +324,7 @@ class BoardApp(App[None]):
         screen = self.screen
         if not isinstance(screen, TYPED_ANSWERS) or screen.focused is not None:
             return None
-        first = next((w for w in screen.query("*") if w.can_focus), None)
+        first = next(iter(screen.focus_chain), None)  # what the dialog would focus first
         return first if isinstance(first, Input) else None
 
     @property
