@@ -85,6 +85,10 @@ import httpx
 import pytest
 import uvicorn
 from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from rxfloor.core.demo import ASGIBridge, LoopThread
 from rxfloor.core.sources.rxscale.client import RxScaleClient
@@ -315,3 +319,39 @@ def sandbox_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., Sa
             return stack.enter_context(serve_sandbox(config, in_process=inside, **fields))
 
         yield make
+
+
+class Receiver:
+    """A webhook receiver: records every delivery (raw body + headers); answers the queued
+    status codes first, then ``ok``."""
+
+    def __init__(self, ok: int = 204) -> None:
+        self.got: list[tuple[bytes, dict[str, str]]] = []
+        self.answers: list[int] = []
+        self.ok = ok
+        self.lock = threading.Lock()
+
+    async def hook(self, request: Request) -> Response:
+        body = await request.body()
+        with self.lock:
+            self.got.append((body, dict(request.headers)))
+            code = self.answers.pop(0) if self.answers else self.ok
+        return Response(status_code=code)
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[tuple[bytes, dict[str, str]]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.got) >= n:
+                    return list(self.got)
+            time.sleep(0.02)
+        raise AssertionError(f"expected {n} deliveries, got {len(self.got)}")
+
+
+@contextlib.contextmanager
+def serve_receiver(ok: int = 204) -> Iterator[tuple[Receiver, str]]:
+    """A :class:`Receiver` on a real loopback port, and its URL."""
+    rec = Receiver(ok)
+    app = Starlette(routes=[Route("/hook", rec.hook, methods=["POST"])])
+    with serve_asgi(app) as url:
+        yield rec, url + "/hook"

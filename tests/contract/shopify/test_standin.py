@@ -27,7 +27,8 @@ import pytest
 from rxfloor.sandbox.shopify import ShopConfig
 from tests import shopify_fixtures
 from tests.contract.shopify.test_webhooks_and_throttling import SAMPLES
-from tests.sources.shopify.test_shopify_sandbox_webhooks import ACCEPT, Receiver, receiver
+from tests.remote_fixtures import Receiver
+from tests.sources.shopify.test_shopify_sandbox_webhooks import ACCEPT, receiver
 
 shopify_factory = shopify_fixtures.shopify_factory
 __all__ = ["receiver"]  # the fixture, used by name

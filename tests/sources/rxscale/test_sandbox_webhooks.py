@@ -5,55 +5,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from tests import remote_fixtures
-from tests.remote_fixtures import SandboxServer, serve_asgi
+from tests.remote_fixtures import Receiver, SandboxServer, serve_receiver
 
 sandbox_server = remote_fixtures.sandbox_server
 sandbox_factory = remote_fixtures.sandbox_factory
 
 
-class Receiver:
-    """Records every delivery (raw body + headers); answers the queued status codes first."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[bytes, dict[str, str]]] = []
-        self.answers: list[int] = []
-        self.lock = threading.Lock()
-
-    async def hook(self, request: Request) -> Response:
-        body = await request.body()
-        with self.lock:
-            self.got.append((body, dict(request.headers)))
-            code = self.answers.pop(0) if self.answers else 204
-        return Response(status_code=code)
-
-    def wait_for(self, n: int, timeout: float = 10.0) -> list[tuple[bytes, dict[str, str]]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.got) >= n:
-                    return list(self.got)
-            time.sleep(0.02)
-        raise AssertionError(f"expected {n} deliveries, got {len(self.got)}")
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[Receiver, str]]:
-    rec = Receiver()
-    app = Starlette(routes=[Route("/hook", rec.hook, methods=["POST"])])
-    with serve_asgi(app) as url:
-        yield rec, url + "/hook"
+    with serve_receiver(ok=204) as served:
+        yield served
 
 
 def _deliveries(s: SandboxServer, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:

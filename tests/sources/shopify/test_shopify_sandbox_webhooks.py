@@ -7,20 +7,15 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from tests import shopify_fixtures
-from tests.remote_fixtures import serve_asgi
+from tests.remote_fixtures import Receiver, serve_receiver
 from tests.shopify_fixtures import ShopifyServer
 
 shopify_server = shopify_fixtures.shopify_server
@@ -32,37 +27,10 @@ ACCEPT = (
 )
 
 
-class Receiver:
-    """Records every delivery (raw body + headers); answers the queued status codes first."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[bytes, dict[str, str]]] = []
-        self.answers: list[int] = []
-        self.lock = threading.Lock()
-
-    async def hook(self, request: Request) -> Response:
-        body = await request.body()
-        with self.lock:
-            self.got.append((body, dict(request.headers)))
-            code = self.answers.pop(0) if self.answers else 200
-        return Response(status_code=code)
-
-    def wait_for(self, n: int, timeout: float = 10.0) -> list[tuple[bytes, dict[str, str]]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.got) >= n:
-                    return list(self.got)
-            time.sleep(0.02)
-        raise AssertionError(f"expected {n} deliveries, got {len(self.got)}")
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[Receiver, str]]:
-    rec = Receiver()
-    app = Starlette(routes=[Route("/hook", rec.hook, methods=["POST"])])
-    with serve_asgi(app) as url:
-        yield rec, url + "/hook"
+    with serve_receiver(ok=200) as served:
+        yield served
 
 
 def _verify(secret: str, body: bytes, headers: dict[str, str]) -> bool:
