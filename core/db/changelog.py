@@ -211,12 +211,18 @@ class ChangeWaiter:
         finally:
             cur.close()
 
-    def wait(self, timeout: float, poll_interval: float = 0.05) -> bool:
-        """True when a change may have happened within ``timeout`` seconds."""
-        with self._lock:
-            return self._guarded(lambda: self._wait(timeout, poll_interval))
+    def wait(
+        self, timeout: float, poll_interval: float = 0.05, wake: threading.Event | None = None
+    ) -> bool:
+        """True when a change may have happened within ``timeout`` seconds.
 
-    def _wait(self, timeout: float, poll_interval: float) -> bool:
+        ``wake`` (SQLite): set by a writer of this process after its commit, it ends the
+        poll's sleep at once, so the change is read now rather than up to ``poll_interval``
+        later (PostgreSQL's notification arrives at the commit anyway)."""
+        with self._lock:
+            return self._guarded(lambda: self._wait(timeout, poll_interval, wake))
+
+    def _wait(self, timeout: float, poll_interval: float, wake: threading.Event | None) -> bool:
         if self._store.pgbouncer:  # no LISTEN through a transaction pooler: the caller polls
             time.sleep(min(timeout, _POLL_S))
             return True
@@ -234,7 +240,10 @@ class ChangeWaiter:
                 return True
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(poll_interval)
+            if wake is None:
+                time.sleep(poll_interval)
+            elif wake.wait(poll_interval):
+                wake.clear()  # before the next look: a later nudge is not lost
             self._store.check_file()
 
     def _drop(self) -> None:

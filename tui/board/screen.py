@@ -626,6 +626,7 @@ class BoardScreen(Contained, Screen[None]):
         if note:  # the card visibly moved: only what it does not show is told
             self.rx.say(f"{result.summary} — {note}", "information")
         self.view.show_order(result.order)
+        self.view.own_move_shown()
         if result.action in (Action.ACCEPT_CANCEL, Action.REJECT_CANCEL):
             self._acknowledge(None)
 

@@ -190,6 +190,8 @@ class BoardView(Contained, Vertical):
         self.marks = False  #: several sources in play: names carry their source's mark
         self._col = 0
         self._stop = threading.Event()  # ends the change feed with the view
+        #: set when a move of this terminal is shown: the feed reads its commit at once
+        self._feed_wake = threading.Event()
         self._cursor_card: Card | None = None  # the card under the cursor as last painted
         #: (card that was under the cursor, when) the last time data, not a key, replaced it
         self._replaced: tuple[Card, float] | None = None
@@ -406,6 +408,12 @@ class BoardView(Contained, Vertical):
             order, failed=old.sync_failed if old else False, retry=old.sync_retry if old else None
         )
         self.paint(self.model.place([card]), {card.id})
+
+    def own_move_shown(self) -> None:
+        """This terminal's move is committed and its answer shown: the feed reads the change
+        log now (it finds the order as shown and reads no row), not at its next poll: its
+        read then shares the frames of the move instead of costing the idle ones after."""
+        self._feed_wake.set()
 
     def _flag_failed(self, marks: bq.SyncMarks, ids: Iterable[str] | None = None) -> None:
         flipped = self.model.flag_failed(marks, ids)
@@ -633,7 +641,10 @@ class BoardView(Contained, Vertical):
         (:class:`DatabaseBack`); the feed keeps its cursor meanwhile, so what changed is
         read when it is back."""
         try:
-            for event in change_batches(self.store, self._stop, since=since, clock=self.clock):
+            feed = change_batches(
+                self.store, self._stop, since=since, clock=self.clock, wake=self._feed_wake
+            )
+            for event in feed:
                 if isinstance(event, FeedDown):
                     self.post_message(DatabaseDown(event.since, event.error))
                 elif isinstance(event, FeedBack):
