@@ -554,3 +554,34 @@ async def test_a_partial_repaint_draws_what_a_whole_one_would(url: str) -> None:
         assert board.model.cards[card.id].priority == "stat"
         shown = app.export_screenshot()
         assert shown == await whole()
+
+
+async def test_a_scrollbar_whose_thumb_stays_put_is_not_drawn_again(sqlite_url: str) -> None:
+    """In a long column a card more or less moves the thumb by less than an eighth of a
+    cell: the scrollbar is not redrawn (it was ~1-2 ms of a move's first frame), its size
+    is still noted, and the screen is what redrawing everything gives."""
+    seed_board(sqlite_url, 1500)
+    app = make_app(sqlite_url, repeat_guard_s=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        board = app.board
+        opened = board.query_one("#col-open", ColumnView)
+        assert opened.show_vertical_scrollbar
+        bar = opened.vertical_scrollbar
+        await press(pilot, "a")  # the first move shows undo: the footer's layout redraws all
+        await until(pilot, lambda: moves_settled(app))
+        await pilot.pause()
+        before = len([m for m in app.messages(messages.Update) if m.widget is bar])
+        for _ in range(2):
+            await press(pilot, "a")
+            await until(pilot, lambda: moves_settled(app))
+            await pilot.pause()
+        assert len([m for m in app.messages(messages.Update) if m.widget is bar]) == before
+        assert bar.window_virtual_size == opened.virtual_size.height
+        shown = app.export_screenshot()
+        for col in board.visible_columns:
+            col.refresh()
+            if col.show_vertical_scrollbar:
+                col.vertical_scrollbar.refresh()
+        await pilot.pause()
+        assert app.export_screenshot() == shown

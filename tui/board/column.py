@@ -15,6 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from rxfloor.core.lifecycle import Status
@@ -146,8 +147,36 @@ class ColumnView(ScrollView, can_focus=False):
         # (1fr by 1fr), so only its scrollbar changes; when the scrollbar appears or goes
         # (the cards a cell narrower or wider) ``show_vertical_scrollbar``, itself a
         # ``layout=True`` reactive, asks for the layout.
+        old = self.virtual_size.height
         self.set_reactive(ColumnView.virtual_size, size)
+        if self._bar_drawn_alike(old, rows):
+            # a card more or less in a long column rarely moves the thumb by an eighth of a
+            # cell; redrawn anyway, the scrollbar was ~1-2 ms of the move's first frame
+            self.vertical_scrollbar.set_reactive(ScrollBar.window_virtual_size, rows)
+            return
         self._scroll_update(size)
+
+    def _bar_drawn_alike(self, old: int, new: int) -> bool:
+        """The vertical scrollbar shows before and after, the scroll offset stays in range,
+        and the scrollbar's own renderer draws the same thumb for both heights."""
+        height = self.container_size.height
+        if not self.show_vertical_scrollbar or min(old, new) <= height:
+            return False  # it appears or goes: a layout (see above)
+        if self.scroll_y > self.max_scroll_y:
+            return False  # the offset must be clamped
+        bar = self.vertical_scrollbar
+        window = bar.window_size
+        if bar.window_virtual_size != old or window != height - self.scrollbar_size_horizontal:
+            return False
+
+        def drawn(virtual: int) -> list[Segment]:
+            shown = window if window < virtual else 0
+            bars = bar.renderer.render_bar(
+                size=bar.size.height, virtual_size=virtual, window_size=shown, position=bar.position
+            )
+            return list(bars.segments)
+
+        return drawn(old) == drawn(new)
 
     def select(self, card_id: str) -> bool:
         index = next((i for i, c in enumerate(self.cards) if c.id == card_id), None)
