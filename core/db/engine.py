@@ -93,6 +93,9 @@ class Store:
         self.pgbouncer = pgbouncer and not self.is_sqlite
         #: SQLite: (device, inode) of the file opened, to notice it replaced or removed
         self._file_id: tuple[int, int] | None = None
+        #: SQLite: that file's path, parsed from the URL once (the change feed looks at the
+        #: file ~20 times a second, and parsing the URL was most of each look)
+        self._file_path = ""
         self._busy_timeout_ms = 5000
         self._session_engine: Engine | None = None
         #: the URL as its person typed it (messages show this, never the driver's scheme)
@@ -145,6 +148,7 @@ class Store:
             with contextlib.suppress(OSError):
                 st = Path(store.where).stat()
                 store._file_id = (st.st_dev, st.st_ino)
+                store._file_path = store.where
         if migrate:
             store.migrate()
         return store
@@ -154,7 +158,7 @@ class Store:
         open connections would read and write the old one, which nobody else sees)."""
         if self._file_id is None:
             return
-        path = self.where
+        path = self._file_path
         try:
             st = Path(path).stat()
         except FileNotFoundError:
@@ -175,7 +179,7 @@ class Store:
         if self._file_id is None:
             return False
         try:
-            st = Path(self.where).stat()
+            st = Path(self._file_path).stat()
         except OSError:
             return False
         return (st.st_dev, st.st_ino) != self._file_id
