@@ -21,6 +21,7 @@ from rxfloor.core.service import Actor, OrderService
 from rxfloor.tui.actions import check_keymap
 from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.column import ColumnView
+from rxfloor.tui.board.messages import AlertsChanged, HealthChanged
 from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen
@@ -585,3 +586,24 @@ async def test_a_scrollbar_whose_thumb_stays_put_is_not_drawn_again(sqlite_url: 
                 col.vertical_scrollbar.refresh()
         await pilot.pause()
         assert app.export_screenshot() == shown
+
+
+async def test_the_health_polls_unchanged_news_redraws_nothing(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a second the poll brings the sync health, the exceptions count and the open
+    alerts: told again when nothing changed, the header and the banner were a frame and
+    ~1 ms every second. A change is still shown."""
+    app = make_app(url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        view = app.board.view
+        told: list[str] = []
+        monkeypatch.setattr(view, "_header", lambda: told.append("header"))
+        monkeypatch.setattr(view, "_keys_may_have_changed", lambda: told.append("keys"))
+        view._health_changed(HealthChanged(dict(view.health), {}, view.exceptions))
+        view._alerts_changed(AlertsChanged(list(view.alerts)))
+        assert told == []
+        more = view.exceptions + 1
+        view._health_changed(HealthChanged(dict(view.health), {}, more))
+        assert "header" in told and view.exceptions == more

@@ -541,15 +541,24 @@ class BoardView(Contained, Vertical):
 
     @on(HealthChanged)
     def _health_changed(self, message: HealthChanged) -> None:
+        """The poll's news, once a second: the header, the marks and the keys are told only
+        when it changed (each telling was a frame and ~1 ms, every second, for nothing)."""
         if message.failed is not None:
             self._flag_failed(message.failed)
-        if message.exceptions is not None and message.exceptions != self.exceptions:
-            self.exceptions = message.exceptions
+        counted = message.exceptions
+        if counted is not None and counted != self.exceptions:
+            self.exceptions = counted
             self.changed.publish(None)
+        elif message.health == self.health:
+            return
         self._show_health(message.health)
 
     @on(AlertsChanged)
     def _alerts_changed(self, message: AlertsChanged) -> None:
+        """The open alerts, once a second: the banner is drawn again only when they changed."""
+        still = [dict(a) for a in message.alerts if self._open(a)]
+        if self._alerts_read and still == [dict(a) for a in self.alerts]:
+            return
         self._show_alerts(message.alerts)
 
     def _show_health(self, health: Mapping[str, SyncHealth]) -> None:
