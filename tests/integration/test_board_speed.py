@@ -250,3 +250,20 @@ async def test_the_footer_keeps_no_keys_it_removed(sqlite_url: str) -> None:
 
         await until(pilot, released)  # a recompose may still be under way
         assert footer.query("*")
+
+
+def test_cards_due_at_the_same_time_share_one_instant(sqlite_url: str) -> None:
+    """Orders due at the same moment share one float (memory at 100,000 cards), and each
+    card still has its own due time."""
+    seed_board(sqlite_url, 30)
+    store = Store.open(sqlite_url)
+    try:
+        with store.write() as conn:
+            conn.execute(update(orders).where(orders.c.name != "#1001").values(due_at=T0))
+        _, cards = bq.board_load(store, [s.value for s in Status], T0, Card.from_card_row)
+    finally:
+        store.close()
+    same = [c for c in cards if c.name != "#1001"]
+    assert len(same) > 1 and {c.due_at for c in same} == {T0}
+    assert len({id(c.due) for c in same}) == 1
+    assert next(c for c in cards if c.name == "#1001").due_at != T0

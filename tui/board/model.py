@@ -362,7 +362,7 @@ class Card:
         card.bits = (_ON_HOLD if on_hold else 0) | (_FAILED if failed else 0)
         if due_at is not None:
             card.bits |= _DATED
-            card.due = _instant(due_at)
+            card.due = _shared_instant(due_at)
         else:
             card.due = _FAR  # see aim
         card.version = version
@@ -930,6 +930,13 @@ def late_count(cards: Sequence[Card], now: datetime) -> int:
 
 #: :attr:`Card.key`, in C (the sort of 100,000 cards asks it of each)
 _key: Callable[[Card], tuple[float, int, str]] = attrgetter("due", "kind.rank", "name")
+
+
+@lru_cache(maxsize=4096)
+def _shared_instant(at: datetime) -> float:
+    """:func:`_instant` of a due time, one float for every card due then: promised times
+    gather on a few moments (the sample's 100,000 orders have 1,665), 32 B a card each."""
+    return _instant(at)
 
 
 def _instant(at: datetime) -> float:
