@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 from textual.worker import WorkerFailed
 
 from rxfloor.core.config import Settings, state_file
@@ -311,6 +311,9 @@ class BoardApp(App[None]):
             return
         while len(self.screen_stack) > 1:
             self.pop_screen()
+        # TextArea imported here: a note's box, not needed before the first frame (~6 ms)
+        from textual.widgets import TextArea
+
         if isinstance(self.focused, Input | TextArea):  # the filter box: keys go to the board
             self.board.leave_filter()
         goto = {k for k in self.key_names("goto") if len(k) == 1}
