@@ -143,10 +143,12 @@ class BoardScreen(Contained, Screen[None]):
         """The first resume comes right after the mount, which styled every widget: Textual
         would style them all once more (``refresh_styles``), ~10 ms of the first frame for
         the board's ~170 nodes and the columns' component classes. Later resumes (back from
-        a dialog, perhaps after a change of theme) refresh as Textual does."""
+        a dialog, perhaps after a change of theme) refresh as Textual does. Once this
+        first frame is painted, the collector paused for the start runs again."""
         if not self._resumed:
             self._resumed = True
             event.refresh_styles = False
+            self.call_after_refresh(self.rx.collect_again)  # after the first frame
 
     def on_resize(self) -> None:
         self.view.set_compact(self.size.height < 36)
