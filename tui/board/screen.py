@@ -121,21 +121,24 @@ class BoardScreen(Contained, Screen[None]):
         self._keys_shown: tuple[bool | None, ...] | None = None
         self._undo_reset = False  # the undo list started afresh with a new person at the keys
         self._resumed = False  # the first ScreenResume (right after the mount) was seen
-
-    @property
-    def rx(self) -> BoardApp:
-        return cast("BoardApp", self.app)
-
-    def compose(self) -> ComposeResult:
+        # made with the screen (the app's start), not at compose: its first page is read
+        # from here on, beside Textual's own start
         rx = self.rx
         answer = (rx.key_display("accept_cancel"), rx.key_display("reject_cancel"))
-        yield BoardView(
+        self._view = BoardView(
             rx.service.store,
             rx.settings,
             rx.clock,
             ack_key=rx.key_display("acknowledge"),
             answer_keys=answer,
         )
+
+    @property
+    def rx(self) -> BoardApp:
+        return cast("BoardApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield self._view
         yield NoticeLine(id="notice")
         yield Footer()
 
