@@ -589,9 +589,11 @@ class BoardView(Contained, Vertical):
         frame has them, its titles right); every card follows in the background
         (:meth:`_load_rest`). Cards are built here, off the event loop. The exceptions
         queue's count waits for the first health poll: its first call imports every
-        source's tables (~50-100 ms), which the first frame need not wait for."""
+        source's tables (~50-100 ms), which the first frame need not wait for. The health
+        and the alerts need no size: they are read first, while the terminal is set up."""
         try:
             store = self.store
+            health, alerts = store.sync_health(self.sources), store.open_alerts()
             statuses, since = [s.value for s in Status], day_start(self.clock())
             read = bq.board_first_page(
                 store,
@@ -603,7 +605,6 @@ class BoardView(Contained, Vertical):
                 Card.from_card_row,
                 whole=WHOLE_AT_ONCE,
             )
-            health, alerts = store.sync_health(self.sources), store.open_alerts()
             page.set_result(
                 BoardLoaded(
                     read.cursor,
