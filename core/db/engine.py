@@ -391,6 +391,15 @@ def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, _record: Any) -> None:
+        # a waiting connection keeps no page cache: each fills up to 2 MB (the board's
+        # load, a burst's rows) and held it while idle, 5-7 MB at 100,000 orders; in WAL
+        # mode another connection's commit empties it anyway before the next read
+        if dbapi_conn is not None and not memory:
+            with contextlib.suppress(sqlite3.Error):
+                dbapi_conn.execute("PRAGMA shrink_memory")
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()

@@ -7,6 +7,7 @@ tens of milliseconds).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import re
 from bisect import bisect_left, insort
@@ -361,7 +362,7 @@ class Card:
         card.bits = (_ON_HOLD if on_hold else 0) | (_FAILED if failed else 0)
         if due_at is not None:
             card.bits |= _DATED
-            card.due = _instant(due_at)
+            card.due = _shared_instant(due_at)
         else:
             card.due = _FAR  # see aim
         card.version = version
@@ -898,6 +899,17 @@ def settle() -> None:
     gc.freeze()
 
 
+def give_back() -> None:
+    """The C heap's free memory goes back to the system. glibc keeps what was freed for
+    the process's next allocations: a load of 100,000 cards left ~10 MB of it (its rows,
+    its lists, SQLite's page cache) that the board would never ask for again. Nothing
+    where the C library has no ``malloc_trim`` (not glibc)."""
+    import ctypes  # here: the board's start does not pay for it
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 def unsettle() -> None:
     """The objects :func:`settle` froze are the collector's again."""
     gc.unfreeze()
@@ -918,6 +930,13 @@ def late_count(cards: Sequence[Card], now: datetime) -> int:
 
 #: :attr:`Card.key`, in C (the sort of 100,000 cards asks it of each)
 _key: Callable[[Card], tuple[float, int, str]] = attrgetter("due", "kind.rank", "name")
+
+
+@lru_cache(maxsize=4096)
+def _shared_instant(at: datetime) -> float:
+    """:func:`_instant` of a due time, one float for every card due then: promised times
+    gather on a few moments (the sample's 100,000 orders have 1,665), 32 B a card each."""
+    return _instant(at)
 
 
 def _instant(at: datetime) -> float:
