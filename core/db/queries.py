@@ -415,7 +415,7 @@ def board_first_page(
     finished_since: datetime,
     now: datetime,
     targets: Targets,
-    per_column: int,
+    per_column: int | Callable[[], int],
     make: Callable[[Row[Any], bool, datetime | None], T],
     whole: int = 0,
 ) -> FirstPage[T]:
@@ -429,7 +429,9 @@ def board_first_page(
     both, no row is sorted or counted one by one beyond an index (at 100,000 orders the
     sort of every row and the late sum over it were ~110 ms of the first frame). Late is
     :func:`~rxfloor.core.due.late_sql`, as the cards colour it. A board of at most
-    ``whole`` orders is read whole (``complete``: no second read follows).
+    ``whole`` orders is read whole (``complete``: no second read follows). ``per_column``
+    may be a callable, asked once the COUNTs are read: the board starts this read before
+    it knows the terminal's height.
     """
     cursor = store.change_cursor()
     marks = sync_marks(store)
@@ -464,17 +466,18 @@ def board_first_page(
         lates = dict(zip(open_, found[: len(open_)], strict=True))
         by_target = {s for s, has in zip(totals, found[len(open_) :], strict=True) if has}
         counts = {status: (n, int(lates.get(status, 0))) for status, n in totals.items()}
+        top = per_column() if callable(per_column) else per_column
         if sum(totals.values()) <= whole:
-            per_column = max(totals.values(), default=per_column)
+            top = max(totals.values(), default=top)
         for status in statuses:
             if not totals.get(status):
                 continue
             # one statement per part, the status a parameter: each compiled once
             for which, column, _ in parts if status in by_target else parts[:1]:
                 stmt = _card_select([status], finished_since).where(which)
-                rows = conn.execute(stmt.order_by(column, rank, name).limit(per_column))
+                rows = conn.execute(stmt.order_by(column, rank, name).limit(top))
                 made.extend(make(row, *sync_mark(marks, row[0])) for row in rows)
-    complete = all(total <= per_column for total in totals.values())
+    complete = all(total <= top for total in totals.values())
     return FirstPage(cursor, made, counts, seen, complete)
 
 

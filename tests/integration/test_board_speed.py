@@ -1,8 +1,8 @@
 """What the speed work changed must not change what anyone sees: the sync badges kept by
 looking only at marked cards equal a sweep of every card, SQLite's timestamps read in one
 call equal SQLAlchemy's parse, cards share their patients' strings, the streamed ``orders
---json`` is the listing it was, a first page too slow for the first frame still comes, and
-the footer lets go of the keys it removed."""
+--json`` is the listing it was, a first page too slow for the first frame still comes, the
+footer lets go of the keys it removed, and the collector paused for the start runs again."""
 
 from __future__ import annotations
 
@@ -187,6 +187,23 @@ async def test_a_first_page_later_than_the_first_frame_still_comes(
         await until(pilot, lambda: app.board.view.loaded and app.board.view.complete)
         assert app.board.view.model.cards
         assert FROZEN  # the fixtures' clock: the board shows the seeded orders
+
+
+@pytest.mark.parametrize("wait", [board_view.FIRST_PAGE_WAIT, 0])
+async def test_the_collector_runs_again_once_the_board_is_shown(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, wait: float
+) -> None:
+    """The start runs without the cyclic collector; it is back once the first frame is
+    painted, with its cards or (a slow first page) without them, and after the app ends."""
+    seed_board(sqlite_url, 30)
+    monkeypatch.setattr(board_view, "FIRST_PAGE_WAIT", wait)
+    assert gc.isenabled()
+    app = make_app(sqlite_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.board.view.loaded)
+        await pilot.pause()
+        assert gc.isenabled()
+    assert gc.isenabled()
 
 
 def test_cards_share_their_rare_facts_until_one_of_them_changes() -> None:

@@ -61,7 +61,6 @@ from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen, detail_text
 from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen, PinScreen
 from rxfloor.tui.screens.handoff import BinScreen, Confirmation, HandoffScreen
-from rxfloor.tui.screens.note import NoteScreen
 from rxfloor.tui.screens.reason import (
     CANCEL_REASONS,
     CHECK_REASONS,
@@ -135,29 +134,38 @@ class BoardScreen(Contained, Screen[None]):
         self._detail_keys = -1  # app.keys_seen when the detail was asked for
         self._keys_shown: tuple[bool | None, ...] | None = None
         self._undo_reset = False  # the undo list started afresh with a new person at the keys
-
-    @property
-    def rx(self) -> BoardApp:
-        return cast("BoardApp", self.app)
-
-    def compose(self) -> ComposeResult:
+        self._resumed = False  # the first ScreenResume (right after the mount) was seen
+        # made with the screen (the app's start), not at compose: its first page is read
+        # from here on, beside Textual's own start
         rx = self.rx
         answer = (rx.key_display("accept_cancel"), rx.key_display("reject_cancel"))
-        yield BoardView(
+        self._view = BoardView(
             rx.service.store,
             rx.settings,
             rx.clock,
             ack_key=rx.key_display("acknowledge"),
             answer_keys=answer,
         )
-        yield Input(
-            placeholder="filter: name, patient, item or source:NAME (Esc clears)", id="filter"
-        )
+
+    @property
+    def rx(self) -> BoardApp:
+        return cast("BoardApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield self._view
         yield NoticeLine(id="notice")
         yield KeyFooter()
 
-    def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """The first resume comes right after the mount, which styled every widget: Textual
+        would style them all once more (``refresh_styles``), ~10 ms of the first frame for
+        the board's ~170 nodes and the columns' component classes. Later resumes (back from
+        a dialog, perhaps after a change of theme) refresh as Textual does. Once this
+        first frame is painted, the collector paused for the start runs again."""
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
+            self.call_after_refresh(self.rx.collect_again)  # after the first frame
 
     def on_resize(self) -> None:
         self.view.set_compact(self.size.height < 36)
@@ -198,7 +206,8 @@ class BoardScreen(Contained, Screen[None]):
         if not view.loaded:
             return not (spec.needs_card or spec.changes_data)
         if action == "clear_filter":
-            return bool(view.needle) or self.query_one("#filter", Input).display
+            box = self.filter_box
+            return bool(view.needle) or (box is not None and box.display)
         if action == "undo":
             return bool(self.undo_stack)
         if action == "acknowledge":
@@ -454,6 +463,9 @@ class BoardScreen(Contained, Screen[None]):
                 self._note(card.id, text)
 
         order = f"{card.name} · {card.initials} · {card.items}"
+        # imported here: its TextArea (~6 ms of imports) is not needed before the first frame
+        from rxfloor.tui.screens.note import NoteScreen
+
         self.ask(NoteScreen(f"Note on {card.name}", subject=order), done)
 
     @work(thread=True, group="moves")
@@ -766,8 +778,22 @@ class BoardScreen(Contained, Screen[None]):
         goto = ",".join(self.rx.key_names("goto"))
         self.app.push_screen(DetailScreen(title, body, goto))
 
+    @property
+    def filter_box(self) -> Input | None:
+        """The filter's text box, once it was first asked for (None before)."""
+        return next(iter(self.query("#filter").results(Input)), None)
+
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        """The box is mounted the first time it is asked for, not with the board: hidden
+        until then, it cost the first frame its mount, its styles and the parse of Input's
+        CSS (~3 ms)."""
+        box = self.filter_box
+        if box is None:
+            box = Input(
+                placeholder="filter: name, patient, item or source:NAME (Esc clears)",
+                id="filter",
+            )
+            self.mount(box, before=self.notice)  # where compose had it: below the board
         box.display = True
         box.focus()
 
@@ -784,14 +810,16 @@ class BoardScreen(Contained, Screen[None]):
 
     def leave_filter(self) -> None:
         """The filter box gives the keys back to the board (what it holds still filters)."""
-        box = self.query_one("#filter", Input)
-        box.display = bool(box.value.strip())
+        box = self.filter_box
+        if box is not None:
+            box.display = bool(box.value.strip())
         self.set_focus(None)
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        box.display = False
+        box = self.filter_box
+        if box is not None:
+            box.value = ""
+            box.display = False
         self.set_focus(None)
         self.view.set_filter("")
         self.view.note_cursor()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from textual import on, work
@@ -79,6 +80,9 @@ FIRST_PAGE_WAIT = 0.5
 #: A board of at most this many orders is read whole with the first page (~10-20 ms of
 #: cards): complete at the first frame, with no second read competing with the painting.
 WHOLE_AT_ONCE = 1000
+#: How long the first page's read waits for the terminal's height (the view's compose):
+#: a view made but never shown lets its read fail then, unawaited.
+_ROWS_WAIT = 30.0
 
 
 def targets(settings: Settings) -> Targets:
@@ -185,7 +189,9 @@ class BoardView(Contained, Vertical):
         self._beyond: dict[Status, tuple[int, int]] = {}
         self._early_sources: set[str] = set()  # every source on the board, from the COUNT
         self._per_column = 0  # cards per column in the first page
-        self._page: Future[BoardLoaded] = Future()  # the first page, read from compose on
+        self._page: Future[BoardLoaded] = Future()  # the first page, read from the start
+        #: cards per column, once the terminal's height is known (compose)
+        self._rows: Future[int] = Future()
         #: the change cursor the feed starts from once the board is complete
         self._resume = Cursor(0)
         self.health: Mapping[str, SyncHealth] = {}
@@ -210,18 +216,21 @@ class BoardView(Contained, Vertical):
         #: the columns by status, in the board's order: the footer asks for the card under
         #: the cursor once per key it could show, and a DOM query each time was ~1 ms a move
         self._columns: dict[Status, ColumnView] = {}
-
-    def compose(self) -> ComposeResult:
-        # the first page is read while the widgets mount and their CSS is applied: a plain
-        # thread (a Textual worker would start only once the event loop has a turn)
-        self._per_column = self.app.size.height // _CARD_ROWS + 2
-        self._page = Future()
+        # The first page is read from here on, while Textual starts, mounts the widgets and
+        # applies their CSS: a plain thread (a Textual worker would start only once the event
+        # loop has a turn). Its COUNTs need no size (at 100,000 orders ~10 ms of SQLite,
+        # which runs beside the start); its columns' tops wait for the terminal's height,
+        # known at compose (before the terminal is set up, Textual says 80x25).
         threading.Thread(
             target=self._read_first_page,
-            args=(self._page, self._per_column),
+            args=(self._page, partial(self._rows.result, _ROWS_WAIT)),
             name="board-first-page",
             daemon=True,
         ).start()
+
+    def compose(self) -> ComposeResult:
+        self._per_column = self.app.size.height // _CARD_ROWS + 2
+        self._rows.set_result(self._per_column)
         yield BoardHeader()
         yield AlertBanner()
         yield Static(empty_hint(), id="empty-hint", markup=False)
@@ -598,14 +607,16 @@ class BoardView(Contained, Vertical):
         return card is None or card.cancel_requested
 
     # --------------------------------------------------------------- workers
-    def _read_first_page(self, page: Future[BoardLoaded], per_column: int) -> None:
+    def _read_first_page(self, page: Future[BoardLoaded], per_column: Callable[[], int]) -> None:
         """The top ``per_column`` cards of each column and the columns' COUNTs (the first
         frame has them, its titles right); every card follows in the background
         (:meth:`_load_rest`). Cards are built here, off the event loop. The exceptions
         queue's count waits for the first health poll: its first call imports every
-        source's tables (~50-100 ms), which the first frame need not wait for."""
+        source's tables (~50-100 ms), which the first frame need not wait for. The health
+        and the alerts need no size: they are read first, while the terminal is set up."""
         try:
             store = self.store
+            health, alerts = store.sync_health(self.sources), store.open_alerts()
             statuses, since = [s.value for s in Status], day_start(self.clock())
             read = bq.board_first_page(
                 store,
@@ -617,7 +628,6 @@ class BoardView(Contained, Vertical):
                 Card.from_card_row,
                 whole=WHOLE_AT_ONCE,
             )
-            health, alerts = store.sync_health(self.sources), store.open_alerts()
             page.set_result(
                 BoardLoaded(
                     read.cursor,
