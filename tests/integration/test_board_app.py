@@ -572,12 +572,23 @@ async def test_a_scrollbar_whose_thumb_stays_put_is_not_drawn_again(sqlite_url: 
         await press(pilot, "a")  # the first move shows undo: the footer's layout redraws all
         await until(pilot, lambda: moves_settled(app))
         await pilot.pause()
-        before = len([m for m in app.messages(messages.Update) if m.widget is bar])
-        for _ in range(2):
+
+        def drawn() -> tuple[int, int]:
+            """(layouts of the screen, redraws asked of the bar) so far: a layout (the
+            footer's recompose, late on a busy machine) redraws every widget anyway."""
+            bars = len([m for m in app.messages(messages.Update) if m.widget is bar])
+            return len(app.messages(messages.Layout)), bars
+
+        checked = 0
+        for _ in range(3):
+            layouts, bars = drawn()
             await press(pilot, "a")
             await until(pilot, lambda: moves_settled(app))
             await pilot.pause()
-        assert len([m for m in app.messages(messages.Update) if m.widget is bar]) == before
+            if drawn()[0] == layouts:
+                assert drawn()[1] == bars
+                checked += 1
+        assert checked
         assert bar.window_virtual_size == opened.virtual_size.height
         shown = app.export_screenshot()
         for col in board.visible_columns:
