@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
@@ -132,10 +131,9 @@ async def ready(pilot: Pilot[None]) -> None:
     screen settle."""
     app = pilot.app
     assert isinstance(app, BoardApp)
-    for _ in range(400):
-        if app.board.is_mounted and app.board.view.complete:
-            break
-        await asyncio.sleep(0.01)
+    # a wait that ran out went on with half a board: the rest merged under the next key
+    # moved the cursor, and the repeat guard refused that key (a flake under load)
+    await until(pilot, lambda: app.board.is_mounted and app.board.view.complete, timeout=30)
     await pilot.pause()
     await pilot.pause()
 

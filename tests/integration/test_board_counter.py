@@ -207,6 +207,13 @@ async def test_cancel_has_no_default_reason_and_names_the_order(url: str) -> Non
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         await press(pilot, "x")
+        # the dialog comes with the key's turn of the event loop, which a loaded machine
+        # may give after the press's pause: waited for, and the board's words if it never
+        # comes (a refused key says why)
+        try:
+            await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        except AssertionError:
+            raise AssertionError(f"no reason dialog; the board said {app.said[-3:]}") from None
         screen = app.screen
         assert isinstance(screen, ReasonScreen)
         assert screen.query_one(OptionList).highlighted is None
