@@ -17,7 +17,8 @@ of N sample orders, one JSON line with:
   shown, real moves only (the card left OPEN; ``moves`` of them), and the floor's press +
   pause on a key that updates its Static (target ≤ 1.5x). The board's repeat guard refuses
   a key right after data moved the cursor ("press a again"): such presses are counted in
-  ``refused_presses``, not timed;
+  ``refused_presses``, not timed; a card the lifecycle would refuse to start (on hold, a
+  cancellation asked) is passed over with ``j``, untimed (``skipped_cards``);
 * ``key_to_repaint_ms_p50``: the app's own handler plus re-rendering the visible lines
   (Pilot excluded; target ≤ 20 ms at 10,000);
 * ``burst_1000_ms``: 1,000 updates written by another process, read with the board's own
@@ -293,12 +294,18 @@ async def board_figures(cards: int, presses: int) -> dict[str, Any]:
 
             press_pause: list[float] = []  # real moves only: the card left OPEN
             refused = 0  # presses the repeat guard refused (the cursor had just moved)
+            skipped = 0  # cards the lifecycle would refuse to start (held, cancel asked)
             for _ in range(presses * 3):
                 if len(press_pause) == presses:
                     break
                 card = board.card
                 if card is None or card.status is not Status.OPEN:
                     break
+                if _refused_start(card):  # to the next card, untimed (10k: 8 moves, then
+                    await pilot.press("j")  # every press met a held card)
+                    await pilot.pause()
+                    skipped += 1
+                    continue
                 t = time.perf_counter()
                 await pilot.press("a")
                 while pending(board, card.id):  # until the service's answer is shown
@@ -309,11 +316,17 @@ async def board_figures(cards: int, presses: int) -> dict[str, Any]:
                 else:
                     press_pause.append((time.perf_counter() - t) * 1000)
 
-            own = []
-            for _ in range(presses):
+            own: list[float] = []
+            for _ in range(presses * 2):
+                if len(own) == presses:
+                    break
                 card = board.card
                 if card is None or card.status is not Status.OPEN:
                     break
+                if _refused_start(card):
+                    await pilot.press("j")
+                    await pilot.pause()
+                    continue
                 t = time.perf_counter()
                 board.action_advance()
                 repaint(board)
@@ -340,10 +353,17 @@ async def board_figures(cards: int, presses: int) -> dict[str, Any]:
         "press_pause_ms_p50": statistics.median(press_pause) if press_pause else None,
         "moves": len(press_pause),
         "refused_presses": refused,
+        "skipped_cards": skipped,
         "key_to_repaint_ms_p50": statistics.median(own) if own else None,
         "burst_1000_ms": burst,
         "rss_mb": memory,
     }
+
+
+def _refused_start(card: Any) -> bool:
+    """The lifecycle refuses to start this card (on hold, or the merchant asked to cancel):
+    a press on it times a refusal, not a move."""
+    return bool(card.on_hold or card.cancel_requested)
 
 
 def floor_in_child(presses: int) -> tuple[float, float, float]:
@@ -372,6 +392,7 @@ async def one_size(cards: int, presses: int) -> dict[str, Any]:
         out["press_pause_ratio"] = round(board["press_pause_ms_p50"] / floor_press, 2)
     out["moves"] = board["moves"]
     out["refused_presses"] = board["refused_presses"]
+    out["skipped_cards"] = board["skipped_cards"]
     if board["key_to_repaint_ms_p50"] is not None:
         out["key_to_repaint_ms_p50"] = round(board["key_to_repaint_ms_p50"], 2)
     out["burst_1000_ms"] = round(board["burst_1000_ms"], 1)
