@@ -430,8 +430,9 @@ def board_first_page(
     sort of every row and the late sum over it were ~110 ms of the first frame). Late is
     :func:`~rxfloor.core.due.late_sql`, as the cards colour it. A board of at most
     ``whole`` orders is read whole (``complete``: no second read follows). ``per_column``
-    may be a callable, asked once the COUNTs are read: the board starts this read before
-    it knows the terminal's height.
+    may be a callable, asked once the COUNTs are read (the tops are a second read; the
+    change cursor taken first covers both): the board starts this read before it knows
+    the terminal's height.
     """
     cursor = store.change_cursor()
     marks = sync_marks(store)
@@ -440,10 +441,8 @@ def board_first_page(
     made: list[T] = []
     counts: dict[str, tuple[int, int]] = {}
     seen: set[str] = set()
+    totals: dict[str, int] = {}
     with store.read() as conn:
-        # names sort as Python compares them (code points), not by a locale's collation
-        name = orders.c.name.collate("C") if conn.dialect.name == "postgresql" else orders.c.name
-        totals: dict[str, int] = {}
         for status, source, n in conn.execute(
             _board_select(statuses, finished_since)
             .with_only_columns(orders.c.status, orders.c.source, func.count())
@@ -466,9 +465,14 @@ def board_first_page(
         lates = dict(zip(open_, found[: len(open_)], strict=True))
         by_target = {s for s, has in zip(totals, found[len(open_) :], strict=True) if has}
         counts = {status: (n, int(lates.get(status, 0))) for status, n in totals.items()}
-        top = per_column() if callable(per_column) else per_column
-        if sum(totals.values()) <= whole:
-            top = max(totals.values(), default=top)
+    # asked with no connection held: the board's answer waits for its compose, and where
+    # its pool has one connection (PostgreSQL) the start may need that one meanwhile
+    top = per_column() if callable(per_column) else per_column
+    if sum(totals.values()) <= whole:
+        top = max(totals.values(), default=top)
+    with store.read() as conn:
+        # names sort as Python compares them (code points), not by a locale's collation
+        name = orders.c.name.collate("C") if conn.dialect.name == "postgresql" else orders.c.name
         for status in statuses:
             if not totals.get(status):
                 continue
