@@ -93,9 +93,12 @@ class Store:
         self.pgbouncer = pgbouncer and not self.is_sqlite
         #: SQLite: (device, inode) of the file opened, to notice it replaced or removed
         self._file_id: tuple[int, int] | None = None
-        #: SQLite: that file's path, parsed from the URL once (the change feed looks at the
-        #: file ~20 times a second, and parsing the URL was most of each look)
-        self._file_path = ""
+        database = make_url(url).database
+        #: SQLite: the file's path (None: a server or memory), parsed from the URL once: the
+        #: change feed looks at the file ~20 times a second, and messages name it
+        self.file = (
+            str(database) if self.is_sqlite and database not in (None, "", ":memory:") else None
+        )
         self._busy_timeout_ms = 5000
         self._session_engine: Engine | None = None
         #: the URL as its person typed it (messages show this, never the driver's scheme)
@@ -140,15 +143,14 @@ class Store:
             if _damaged(exc):
                 raise store._storage_error(exc) from None
             why = _first_line(exc)
-            if store.is_sqlite and store.where != safe_url(url):
-                reason = _cannot_write(Path(store.where))
+            if store.file is not None:
+                reason = _cannot_write(Path(store.file))
                 why = f"{reason} ({why})" if reason else why
             raise StoreError(f"cannot open database {store.where}: {why}") from None
-        if store.is_sqlite and store.where != safe_url(url):
+        if store.file is not None:
             with contextlib.suppress(OSError):
-                st = Path(store.where).stat()
+                st = Path(store.file).stat()
                 store._file_id = (st.st_dev, st.st_ino)
-                store._file_path = store.where
         if migrate:
             store.migrate()
         return store
@@ -156,9 +158,9 @@ class Store:
     def check_file(self) -> None:
         """SQLite: refuse to go on with a file that was replaced or removed while open (the
         open connections would read and write the old one, which nobody else sees)."""
-        if self._file_id is None:
+        if self._file_id is None or self.file is None:
             return
-        path = self._file_path
+        path = self.file
         try:
             st = Path(path).stat()
         except FileNotFoundError:
@@ -176,10 +178,10 @@ class Store:
     def file_replaced(self) -> bool:
         """SQLite: whether the path now holds another file than the one opened (a restarted
         ``--demo`` removes its file and makes a new one). A path with no file yet: False."""
-        if self._file_id is None:
+        if self._file_id is None or self.file is None:
             return False
         try:
-            st = Path(self._file_path).stat()
+            st = Path(self.file).stat()
         except OSError:
             return False
         return (st.st_dev, st.st_ino) != self._file_id
@@ -263,9 +265,8 @@ class Store:
     @property
     def where(self) -> str:
         """The database for messages: the SQLite file's path, else the URL (no password)."""
-        parsed = make_url(self.url)
-        if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
-            return str(parsed.database)
+        if self.file is not None:
+            return self.file
         if self.typed_url != self.url:
             return shown_url(self.typed_url)
         return safe_url(self.url)
