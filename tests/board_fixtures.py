@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from textual import events
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from rxfloor.core.config import load_settings
 from rxfloor.core.db import Store
@@ -177,6 +178,14 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: floa
             raise AssertionError(f"condition not met within {timeout} s")
         await pilot.pause(0.02)
     return time.monotonic() - start
+
+
+async def on_top(pilot: Pilot[None], kind: type[Screen[Any]]) -> None:
+    """Until a ``kind`` screen is on top and mounted: a pushed screen is composed on a later
+    turn of the event loop, and a test that queried its widgets in between (a loaded CI
+    run gave it that turn late) found none (``NoMatches``)."""
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, kind) and app.screen.is_mounted)
 
 
 GID = "gid://shopify/FulfillmentOrder/"

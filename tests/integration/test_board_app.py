@@ -34,6 +34,7 @@ from tests.board_fixtures import (
     frozen,
     make_app,
     moves_settled,
+    on_top,
     press,
     ready,
     seed_board,
@@ -158,7 +159,7 @@ async def test_held_order_cannot_start_until_released(url: str) -> None:
         await until(pilot, lambda: any("on hold" in m for _, m in app.said))
         assert row(url, "#1015")["version"] == before and row(url, "#1015")["status"] == "OPEN"
         await press(pilot, "p")  # release needs no reason, but asks once
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await on_top(pilot, ConfirmScreen)
         await press(pilot, "y")
         await until(pilot, lambda: row(url, "#1015")["on_hold"] is False)
         # the refusal said before the release no longer holds: it is not left standing
@@ -282,7 +283,7 @@ async def test_detail_view_and_help(url: str) -> None:
         assert app.board.focus_order(oid)
         assert app.board.card is not None and app.board.card.sync_failed
         await press(pilot, "d")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await on_top(pilot, DetailScreen)
         body = str(app.screen.query_one("#detail-body").render())
         assert "Emma Braun" in body and "409 invalid transition" in body
         assert "start" in body and "OPEN → PROCESSING" in body and "counter-2" in body

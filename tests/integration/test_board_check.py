@@ -14,7 +14,7 @@ from rxfloor.tui.app import BoardApp
 from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.screens.goto import PinScreen
 from rxfloor.tui.screens.reason import ReasonScreen
-from tests.board_fixtures import make_app, press, ready, scan, seed_board, until
+from tests.board_fixtures import make_app, on_top, press, ready, scan, seed_board, until
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -92,7 +92,7 @@ async def test_fill_check_by_another_person_then_finish(url: str, size: tuple[in
         assert f"{name} was filled by TJ: another person checks it" in errors(app)[-1]
         assert step_of(url, name) == ("PROCESSING", "filled")
         await scan(pilot, "badge-AB")  # AB has a PIN
-        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        await on_top(pilot, PinScreen)
         await pilot.press(*"2468", "enter")
         await until(pilot, lambda: "AB" in header(app) and isinstance(app.screen, BoardScreen))
         await press(pilot, "a")  # the check
@@ -127,7 +127,7 @@ async def test_a_failed_check_goes_back_to_filling_with_its_reason(
         await scan(pilot, "badge-CD")
         await until(pilot, lambda: "CD" in header(app))
         await press(pilot, "x")  # on a filled card: the check failed, not a cancel
-        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await on_top(pilot, ReasonScreen)
         assert "Check of" in str(app.screen.query_one(".dialog-title").render())
         await press(pilot, "down", "down", "enter")  # "Wrong strength"
         await until(pilot, lambda: step_of(url, name) == ("PROCESSING", "filling"))
@@ -149,7 +149,7 @@ async def test_pharmacist_rule_refuses_a_technician_and_a_wrong_pin(url: str) ->
         await press(pilot, "a")
         await until(pilot, lambda: any("CD is not one" in m for m in errors(app)))
         await scan(pilot, "badge-AB")
-        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        await on_top(pilot, PinScreen)
         await pilot.press(*"1111", "enter")
         await until(pilot, lambda: any("wrong PIN for AB" in m for m in errors(app)))
         assert "CD" in header(app)  # still CD at the keys

@@ -24,7 +24,17 @@ from rxfloor.tui.screens.confirm import ConfirmScreen
 from rxfloor.tui.screens.detail import DetailScreen
 from rxfloor.tui.screens.goto import GotoScreen, PharmacistScreen
 from rxfloor.tui.screens.reason import ReasonScreen
-from tests.board_fixtures import FROZEN, frozen, make_app, press, ready, scan, seed_board, until
+from tests.board_fixtures import (
+    FROZEN,
+    frozen,
+    make_app,
+    on_top,
+    press,
+    ready,
+    scan,
+    seed_board,
+    until,
+)
 
 
 @pytest.fixture
@@ -86,7 +96,7 @@ async def test_a_scan_in_a_dialog_closes_it_and_focuses_the_order(url: str) -> N
         await ready(pilot)
         before = writes(url)
         await press(pilot, "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await on_top(pilot, DetailScreen)
         await scan(pilot, "po-s0-000012")
         await until(pilot, lambda: focused(app) == "#1012")
         assert isinstance(app.screen, BoardScreen)
@@ -105,7 +115,7 @@ async def test_go_to_followed_at_once_by_a_scan_keeps_the_scan(url: str) -> None
         await until(pilot, lambda: focused(app) == "#1012")
         # read as a scan, or (a slow event loop split the burst) typed into Go to: either
         # way the order is found and the board is back, nothing lost, nothing else done
-        await until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await on_top(pilot, BoardScreen)
         # a person's g, the scanner 5 ms later: both queued before the app reads either
         # (pilot.press would wait for the g to be handled, which a slow first run stretches
         # past the scanner gap: then the g is rightly a key of its own)
@@ -117,7 +127,7 @@ async def test_go_to_followed_at_once_by_a_scan_keeps_the_scan(url: str) -> None
         time.sleep(0.005)
         await scan(pilot, "po-s0-000004")
         await until(pilot, lambda: focused(app) == "#1004")
-        await until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await on_top(pilot, BoardScreen)
 
 
 # ------------------------------------------------------------------ guard
@@ -184,7 +194,7 @@ async def test_enter_then_g_opens_go_to_alone(url: str) -> None:
         for key in (events.Key("enter", "\r"), events.Key("g", "g")):  # typed fast
             key.set_sender(app)
             driver.send_message(key)
-        await until(pilot, lambda: isinstance(app.screen, GotoScreen))
+        await on_top(pilot, GotoScreen)
         await pilot.pause(0.3)  # the detail's read has come back by now
         assert isinstance(app.screen, GotoScreen)
         assert not any(isinstance(s, DetailScreen) for s in app.screen_stack)
@@ -195,7 +205,7 @@ async def test_modal_footers_show_their_own_keys_not_the_boards(url: str) -> Non
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         await press(pilot, "x")
-        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await on_top(pilot, ReasonScreen)
         assert app.screen.query(Footer)
         await until(pilot, lambda: "Back" in app.export_screenshot())  # its footer is drawn
         shot = app.export_screenshot()
@@ -211,7 +221,7 @@ async def test_cancel_has_no_default_reason_and_names_the_order(url: str) -> Non
         # may give after the press's pause: waited for, and the board's words if it never
         # comes (a refused key says why)
         try:
-            await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+            await on_top(pilot, ReasonScreen)
         except AssertionError:
             raise AssertionError(f"no reason dialog; the board said {app.said[-3:]}") from None
         screen = app.screen

@@ -29,6 +29,7 @@ from tests.board_fixtures import (
     ObservedApp,
     frozen,
     make_app,
+    on_top,
     press,
     ready,
     scan,
@@ -58,7 +59,7 @@ async def test_an_ambiguous_scan_offers_the_candidates_to_pick(sqlite_url: str) 
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         await scan(pilot, "1001")
-        await until(pilot, lambda: isinstance(app.screen, PickOrderScreen))
+        await on_top(pilot, PickOrderScreen)
         picker = app.screen
         assert isinstance(picker, PickOrderScreen)
         lines = picker.lines()
@@ -95,7 +96,7 @@ async def test_the_tracking_box_takes_a_scan_as_typed(sqlite_url: str) -> None:
         await ready(pilot)
         assert app.board.focus_order(sid(2))
         await press(pilot, "a")
-        await until(pilot, lambda: isinstance(app.screen, TrackingScreen))
+        await on_top(pilot, TrackingScreen)
         await scan(pilot, "1Z999AA10123456784", enter=False)
         await pilot.pause(0.2)
         assert app.screen.query_one("#tracking", Input).value == "1Z999AA10123456784"
@@ -114,7 +115,7 @@ async def test_the_palette_screenshot_goes_to_the_state_dir_and_says_where(
     async with app.run_test() as pilot:
         await ready(pilot)
         await pilot.press("ctrl+p")
-        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await on_top(pilot, CommandPalette)
         await pilot.press(*"screenshot")
         await pilot.pause(0.3)
         await pilot.press("enter")
@@ -333,7 +334,7 @@ async def test_q_asks_first_when_the_sync_would_stop_and_says_what_is_queued(url
         await ready(pilot)
         await until(pilot, lambda: set(app.board.view.health) >= {"rxscale", "shopify"})
         await press(pilot, "q")
-        await until(pilot, lambda: isinstance(app.screen, QuitScreen))
+        await on_top(pilot, QuitScreen)
         question = " ".join(str(w.render()) for w in app.screen.query(Label))
         assert "The sync running here stops (rxscale, shopify)" in question
         assert f"{queued} move(s) still queued, not sent (rxscale {queued})" in question
@@ -353,7 +354,7 @@ async def test_the_reject_dialog_names_the_order_the_source_and_the_merchants_wo
         await ready(pilot)
         assert app.board.focus_order(sid(6))
         await press(pilot, "r")
-        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await on_top(pilot, ReasonScreen)
         subject = str(app.screen.query_one("#subject", Label).render())
         hints = [str(w.render()) for w in app.screen.query(".dialog-hint")]
         assert subject.startswith("#2006 · NS · ") and "Vitamin D3" in subject, subject

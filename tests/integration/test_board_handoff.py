@@ -22,7 +22,7 @@ from rxfloor.tui.screens.handoff import (
     HandoffScreen,
     read_confirmation,
 )
-from tests.board_fixtures import frozen, make_app, press, ready, scan, seed_board, until
+from tests.board_fixtures import frozen, make_app, on_top, press, ready, scan, seed_board, until
 
 SIZES = [(80, 24), (160, 48)]
 DOB = date(1961, 4, 23)
@@ -87,26 +87,26 @@ async def test_finish_into_a_bin_then_hand_off_at_the_counter(
         await scan(pilot, "#7001")
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#7001")
         await press(pilot, "a")  # the finish asks for the bin: its label is scanned
-        await until(pilot, lambda: isinstance(app.screen, BinScreen))
+        await on_top(pilot, BinScreen)
         await scan(pilot, "bin B7")
         await until(pilot, lambda: _row(url, "#7001") == ("FINISHED", "B7", None))
         await until(pilot, lambda: "ready · B7" in card_line(app, "#7001"))
         await scan(pilot, "#7002")
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#7002")
         await press(pilot, "a")
-        await until(pilot, lambda: isinstance(app.screen, BinScreen))
+        await on_top(pilot, BinScreen)
         await pilot.press("enter")  # finished without a bin
         await until(pilot, lambda: _row(url, "#7002")[0] == "FINISHED")
         await scan(pilot, "bin B7")  # at the counter: the bin finds its order
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#7001")
         await press(pilot, "H")
-        await until(pilot, lambda: isinstance(app.screen, HandoffScreen))
+        await on_top(pilot, HandoffScreen)
         await pilot.press(*"1961-04-24", "enter")  # the wrong date: refused loudly
         await until(pilot, lambda: any("does not match" in m for m in errors(app)))
         assert _row(url, "#7001") == ("FINISHED", "B7", None)
-        await until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await on_top(pilot, BoardScreen)
         await press(pilot, "H")
-        await until(pilot, lambda: isinstance(app.screen, HandoffScreen))
+        await on_top(pilot, HandoffScreen)
         await pilot.press(*"1961-04-23", "enter")
         await until(pilot, lambda: _row(url, "#7001") == ("FINISHED", "B7", "AB"))
         await until(pilot, lambda: "picked up" in card_line(app, "#7001"))
@@ -114,7 +114,7 @@ async def test_finish_into_a_bin_then_hand_off_at_the_counter(
         await scan(pilot, "#7002")  # no date of birth on file: identity checked
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#7002")
         await press(pilot, "H")
-        await until(pilot, lambda: isinstance(app.screen, HandoffScreen))
+        await on_top(pilot, HandoffScreen)
         await pilot.press("i", "d", "enter")
         await until(pilot, lambda: _row(url, "#7002")[2] == "AB")
     store = Store.open(url, migrate=False)

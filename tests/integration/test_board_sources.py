@@ -30,6 +30,7 @@ from tests.board_fixtures import (
     GID,
     make_app,
     moves_settled,
+    on_top,
     press,
     ready,
     seed_board,
@@ -133,13 +134,13 @@ async def test_detail_names_the_source_and_its_own_words(url: str) -> None:
         await ready(pilot)
         assert app.board.focus_order(sid(2))
         await press(pilot, "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await on_top(pilot, DetailScreen)
         body = str(app.screen.query_one("#detail-body").render())
         assert f"Shopify · IN_PROGRESS · request ACCEPTED   {GID}2" in body
         await press(pilot, "escape")
         assert app.board.focus_order(sid(6))
         await press(pilot, "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await on_top(pilot, DetailScreen)
         body = str(app.screen.query_one("#detail-body").render())
         assert "the merchant asks for a cancellation: «Customer changed their mind»" in body
 

@@ -27,6 +27,7 @@ from tests.board_fixtures import (
     ObservedApp,
     frozen,
     make_app,
+    on_top,
     press,
     ready,
     scan,
@@ -62,7 +63,7 @@ async def sign_in(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, BoardApp)
     await scan(pilot, "badge-AB")
-    await until(pilot, lambda: isinstance(app.screen, PinScreen))
+    await on_top(pilot, PinScreen)
     await press(pilot, *"2468", "enter")
     await until(pilot, lambda: "AB" in header(app) and isinstance(app.screen, BoardScreen))
 
@@ -86,7 +87,7 @@ async def test_a_pin_typed_in_one_burst_signs_in(url: str, size: tuple[int, int]
         await ready(pilot)
         assert "signed out" in header(app)
         await scan(pilot, "badge-AB")
-        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        await on_top(pilot, PinScreen)
         await scan(pilot, "2468")  # the four digits and Enter, all at once
         await until(pilot, lambda: "AB" in header(app) and isinstance(app.screen, BoardScreen))
         assert not any("2468" in m for m in said(app))
@@ -98,9 +99,9 @@ async def test_the_served_boards_sign_in_takes_a_pin_in_one_burst(url: str) -> N
     app.sign_in_first = True
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        await until(pilot, lambda: isinstance(app.screen, PharmacistScreen))
+        await on_top(pilot, PharmacistScreen)
         await scan(pilot, "badge-AB")  # a badge into the who box is still the badge
-        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        await on_top(pilot, PinScreen)
         await scan(pilot, "2468")
         await until(pilot, lambda: "AB" in header(app) and isinstance(app.screen, BoardScreen))
 
@@ -113,7 +114,7 @@ async def test_a_pin_burst_before_the_box_has_focus_is_still_the_pin(url: str) -
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         await scan(pilot, "badge-AB")
-        await until(pilot, lambda: isinstance(app.screen, PinScreen))
+        await on_top(pilot, PinScreen)
         app.screen.set_focus(None)  # the moment before its on_mount focuses the box
         await scan(pilot, "2468")
         await until(pilot, lambda: "AB" in header(app) and isinstance(app.screen, BoardScreen))
@@ -131,7 +132,7 @@ async def test_a_date_of_birth_typed_in_one_burst_hands_off(
         await scan(pilot, "#7001")
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#7001")
         await press(pilot, "H")
-        await until(pilot, lambda: isinstance(app.screen, HandoffScreen))
+        await on_top(pilot, HandoffScreen)
         await scan(pilot, "1961-04-23")
         await until(pilot, lambda: _picked_up_by(url, "#7001") is not None)
 
@@ -146,14 +147,14 @@ async def test_a_reason_typed_in_one_burst_cancels_and_a_scan_on_the_list_still_
         await scan(pilot, "#1001")
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#1001")
         await press(pilot, "x")
-        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await on_top(pilot, ReasonScreen)
         await scan(pilot, "#7001")  # the list has focus: a scan, the dialog closes
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#7001")
         assert isinstance(app.screen, BoardScreen)
         await scan(pilot, "#1001")
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#1001")
         await press(pilot, "x")
-        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await on_top(pilot, ReasonScreen)
         await press(pilot, "tab")  # into the reason box: typed text
         await scan(pilot, "patient moved away")
         await until(pilot, lambda: _status(url, "#1001") == "CANCELLED")
@@ -172,7 +173,7 @@ async def test_a_scan_before_the_reason_dialog_focused_its_list_still_goes_to_th
         await scan(pilot, "#1001")
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#1001")
         await press(pilot, "x")
-        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await on_top(pilot, ReasonScreen)
         app.screen.set_focus(None)  # as before its on_mount
         await scan(pilot, "#7001")
         await until(pilot, lambda: app.board.card is not None and app.board.card.name == "#7001")

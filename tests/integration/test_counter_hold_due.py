@@ -37,6 +37,7 @@ from tests.board_fixtures import (
     FROZEN,
     frozen,
     make_app,
+    on_top,
     press,
     ready,
     scan,
@@ -126,16 +127,16 @@ async def test_release_asks_once_showing_who_when_why_and_records_who(url: str) 
         assert app.board.focus_order("po-s0-000003")
         await pilot.pause()
         await press(pilot, "p")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await on_top(pilot, ConfirmScreen)
         text = "\n".join(screen_lines(pilot))
         at = FROZEN.astimezone().strftime("%H:%M")
         assert "Release the hold on #1003?" in text
         assert f"held by CD at {at}: Patient calling back about dose" in text
         await press(pilot, "n")  # kept on hold
-        await until(pilot, lambda: isinstance(app.screen, BoardScreen))
+        await on_top(pilot, BoardScreen)
         assert last_event(url, "#1003")["action"] == "hold"
         await press(pilot, "p")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await on_top(pilot, ConfirmScreen)
         await press(pilot, "y")
         await until(pilot, lambda: last_event(url, "#1003")["action"] == "release")
         event = last_event(url, "#1003")

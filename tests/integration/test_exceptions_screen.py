@@ -19,7 +19,7 @@ from rxfloor.tui.board.header import BoardHeader
 from rxfloor.tui.screens.detail import DetailScreen
 from rxfloor.tui.screens.exceptions import ExceptionsScreen
 from rxfloor.tui.screens.reason import ReasonScreen
-from tests.board_fixtures import frozen, make_app, press, ready, seed_board, until
+from tests.board_fixtures import frozen, make_app, on_top, press, ready, seed_board, until
 from tests.exceptions_fixtures import PARKED, PHOTON, seed_queue
 
 
@@ -87,7 +87,7 @@ async def test_e_lists_the_queue_oldest_first_with_the_keys_that_apply(url: str)
         assert footer_keys(screen) >= {"accept", "reject", "open"}
         assert "resolve" not in footer_keys(screen)
         await press(pilot, "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await on_top(pilot, DetailScreen)
         assert "#2006" in app.screen.title_text  # type: ignore[attr-defined]
         await press(pilot, "escape")
         await press(pilot, "escape")
@@ -114,7 +114,7 @@ async def test_resolve_asks_a_note_and_writes_the_audit(url: str) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_queue(pilot)
         await press(pilot, "n")
-        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await on_top(pilot, ReasonScreen)
         await press(pilot, "escape")  # backs out: nothing written
         assert len(rows(screen)) == 4
         await press(pilot, "n", "tab")
@@ -138,7 +138,7 @@ async def test_a_cancel_request_is_answered_here_as_on_the_board(url: str) -> No
         await until(pilot, lambda: [r[2] for r in rows(screen)] == ["PH-9", "#2002", "#2007"])
         assert app.service.get("shopify:#2006").status is Status.CANCELLED
         await press(pilot, "down", "down", "r")
-        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await on_top(pilot, ReasonScreen)
         await press(pilot, "down", "enter")  # the first reason
         await until(pilot, lambda: [r[2] for r in rows(screen)] == ["PH-9", "#2002"])
         assert app.service.store.history(app.service.get("shopify:#2007").id)[-1][
@@ -217,7 +217,7 @@ async def test_after_a_resolve_the_highlight_is_on_the_next_item(url: str) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_queue(pilot)
         await press(pilot, "down", "n")
-        await until(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await on_top(pilot, ReasonScreen)
         await press(pilot, "down", "enter")
         await until(pilot, lambda: [r[2] for r in rows(screen)] == ["PH-9", "#2006", "#2007"])
         for _ in range(5):

@@ -25,7 +25,7 @@ from rxfloor.tui.board.screen import BoardScreen
 from rxfloor.tui.board.view import BoardView
 from rxfloor.tui.screens.detail import DetailScreen
 from rxfloor.tui.screens.goto import GotoScreen
-from tests.board_fixtures import FROZEN, frozen, make_app, press, ready, seed_board, until
+from tests.board_fixtures import FROZEN, frozen, make_app, on_top, press, ready, seed_board, until
 from tests.helpers import run_cli
 
 pytestmark = pytest.mark.timeout(90)
@@ -111,7 +111,7 @@ async def test_board_cards_and_detail_show_escapes_visibly(hostile_url: str) -> 
         assert "#␛[2J␛]0;owned␇X" in text and "Drug␛[5m<U+009B>" in text
         assert not any(raw in text for raw in RAW)
         await press(pilot, "enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await on_top(pilot, DetailScreen)
         detail = app.screen
         assert isinstance(detail, DetailScreen)
         body = detail.body + detail.title_text
@@ -163,7 +163,7 @@ async def test_goto_with_markup_says_not_found_literally(hostile_url: str) -> No
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)
         await press(pilot, "g")
-        await until(pilot, lambda: isinstance(app.screen, GotoScreen))
+        await on_top(pilot, GotoScreen)
         await press(pilot, "left_square_bracket", "slash", "right_square_bracket", "z", "z")
         await press(pilot, "enter")
         await until(pilot, lambda: any("no order" in m for _, m in app.said))

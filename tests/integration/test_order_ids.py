@@ -9,7 +9,7 @@ from rxfloor.core.models import NewOrder
 from rxfloor.core.sample import sample_orders
 from rxfloor.core.service import Actor, OrderNotFound, OrderService
 from rxfloor.tui.screens.pick import PickOrderScreen
-from tests.board_fixtures import FROZEN, frozen, make_app, press, ready, scan, until
+from tests.board_fixtures import FROZEN, frozen, make_app, on_top, press, ready, scan, until
 from tests.helpers import run_cli
 
 AMBIGUOUS = "fits several orders"
@@ -62,11 +62,7 @@ async def test_each_id_form_resolves_the_same_in_the_cli_and_the_board(
         if expected is None:
             # the board does not guess either: a scanner cannot type SOURCE:ID, so the
             # candidates the CLI names are offered as a pick list (issue 23)
-            # pushed, then composed on a later turn: its list is read once it is mounted
-            # (read in between, under a loaded CI run, it was not there yet)
-            await until(
-                pilot, lambda: isinstance(app.screen, PickOrderScreen) and app.screen.is_mounted
-            )
+            await on_top(pilot, PickOrderScreen)  # pushed and mounted: its list is there
             assert isinstance(app.screen, PickOrderScreen)
             names = sorted(line.split()[1] for line in app.screen.lines())
             assert names == ["#7-1005", "#8-1005"]

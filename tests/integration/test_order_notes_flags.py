@@ -20,7 +20,7 @@ from rxfloor.tui.board.model import Card
 from rxfloor.tui.screens.detail import detail_text
 from rxfloor.tui.screens.note import NoteScreen
 from rxfloor.tui.watch.widgets import urgent_text
-from tests.board_fixtures import make_app, press, ready, seed_board, until
+from tests.board_fixtures import make_app, on_top, press, ready, seed_board, until
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 INSULIN = LineItem(sku="ins-1", drug="Insulin glargine", strength="100 U/ml pen", pzn="01234567")
@@ -92,7 +92,7 @@ async def test_n_writes_a_note_and_the_card_shows_it(
         card = app.board.card
         assert card is not None and card.note_count == 0
         await press(pilot, "n")
-        await until(pilot, lambda: isinstance(app.screen, NoteScreen))
+        await on_top(pilot, NoteScreen)
         await pilot.press(*"call GP", "enter")
         await until(pilot, lambda: app.board.model.cards[card.id].note_count == 1)
         col = app.board.view.column_for(card.status)
